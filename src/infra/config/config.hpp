@@ -1,0 +1,221 @@
+#pragma once
+// Application configuration (DESIGN.md §9, docs/configuration.md).
+//
+// Layers, lowest to highest precedence:
+//   built-in defaults (schema table) < config/application.yml < config/application-<profile>.yml
+//   < TICKETING_* environment variables < --set key=value
+// Keys are dotted kebab-case (`db.pool-size`); the variable of a key is TICKETING_ + the key
+// upper-cased with `.` and `-` turned into `_` (TICKETING_DB_POOL_SIZE). Unknown keys and bad values
+// throw ConfigError naming the key and where the value came from. Secrets never leave this module
+// unmasked except through AppConfig itself.
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace ticketing::infra::config {
+
+// Every configuration problem found at start-up. what() lists all of them, one per line, followed by
+// any warnings (e.g. a mistyped TICKETING_* variable that may explain the problem).
+class ConfigError : public std::runtime_error {
+ public:
+  explicit ConfigError(std::string message);
+  explicit ConfigError(std::vector<std::string> problems, const std::vector<std::string>& warnings = {});
+  const std::vector<std::string>& problems() const noexcept { return problems_; }
+
+ private:
+  std::vector<std::string> problems_;
+};
+
+// ---- schema -------------------------------------------------------------------------------------
+
+enum class ValueType { kString, kInt, kBool, kDuration, kByteSize, kEnum };
+enum class Secret {
+  kNo,
+  kYes,          // whole value is masked
+  kUrlPassword,  // a URL: only the password in its user-info is masked
+};
+
+struct KeySpec {
+  std::string_view key;            // dotted kebab-case, e.g. "db.pool-size"
+  ValueType type;
+  std::string_view default_value;  // as it would be written in YAML, e.g. "64KiB", "10s"
+  std::string_view description;    // one line
+  std::int64_t min = 0;            // kInt: value; kDuration: milliseconds; kByteSize: bytes
+  std::int64_t max = 0;
+  std::string_view choices = {};   // kEnum: "a|b|c"
+  Secret secret = Secret::kNo;
+  // Extra check for kString values: returns "" when fine, else what was expected.
+  std::string (*check)(std::string_view value) = nullptr;
+};
+
+// The table of every key, in documentation order.
+std::span<const KeySpec> schema();
+const KeySpec* find_key(std::string_view key);
+// "db.pool-size" -> "TICKETING_DB_POOL_SIZE".
+std::string env_var_for_key(std::string_view key);
+// TICKETING_* variables that are not keys but are understood (no warning for them).
+std::span<const std::string_view> known_non_key_env_vars();
+
+// Value syntax, exposed for tests and for other parsers. They throw ConfigError with a message
+// saying what was expected (without naming a key).
+std::chrono::milliseconds parse_duration(std::string_view text);  // "250ms", "10s", "5m", "1h", "1m30s"
+std::uint64_t parse_byte_size(std::string_view text);             // "65536", "64KiB", "1MiB", "1GiB"
+bool parse_bool(std::string_view text);                           // true/false (yes/no, on/off, 1/0)
+
+// ---- database URL -------------------------------------------------------------------------------
+
+struct DbUrl {
+  std::string user;
+  std::string password;
+  std::string host;
+  std::uint16_t port = 3306;
+  std::string database;
+};
+// mysql://user[:password]@host[:port]/database (also mariadb://); user and password are
+// percent-decoded; host may be [ipv6]. Throws ConfigError; the message never contains the password.
+DbUrl parse_db_url(std::string_view url);
+// "scheme://user:secret@host/..." -> "scheme://user:******@host/...". Unchanged if no password.
+std::string mask_url_password(std::string_view url);
+
+// ---- typed configuration ------------------------------------------------------------------------
+
+using Millis = std::chrono::milliseconds;
+
+enum class LogLevel { kTrace, kDebug, kInfo, kWarn, kError };
+enum class LogFormat { kText, kJson };
+enum class Role { kApi, kWorker, kAll };
+std::string_view to_string(LogLevel v);
+std::string_view to_string(LogFormat v);
+std::string_view to_string(Role v);
+
+struct HttpConfig {
+  std::string address;        // http.address
+  std::uint16_t port = 0;     // http.port (0 = ephemeral)
+  int threads = 0;            // http.threads (0 = one per core)
+  std::size_t max_body = 0;   // http.max-body (bytes)
+  Millis read_timeout{};      // http.read-timeout
+  Millis idle_timeout{};      // http.idle-timeout
+  Millis shutdown_timeout{};  // http.shutdown-timeout
+  std::size_t max_header = 0; // http.max-header (bytes)
+};
+
+struct DbConfig {
+  std::string url;  // db.url (secret: contains the password)
+  int pool_size = 0;
+  int max_queue = 0;  // blocking DB calls allowed to wait for a connection before 503
+  Millis pool_wait_timeout{};
+  Millis connect_timeout{};
+  Millis query_timeout{};
+};
+
+struct RedisConfig {
+  std::string url;
+  Millis command_timeout{};
+  Millis connect_timeout{};
+};
+
+struct KafkaConfig {
+  std::string bootstrap_servers;
+  std::string client_id;
+};
+
+struct QueueConfig {
+  int max_active = 0;
+  int admit_per_second = 0;
+  Millis heartbeat_timeout{};
+  Millis active_ttl{};
+  Millis admission_interval{};
+};
+
+struct HoldConfig {
+  Millis ttl{};
+  int max_seats_per_user = 0;
+  Millis expiry_interval{};
+  int expiry_batch = 0;
+};
+
+struct PaymentConfig {
+  Millis order_ttl{};
+  std::string gateway_secret;  // secret
+};
+
+struct SecurityConfig {
+  std::string token_secret;  // secret
+  Millis token_ttl{};
+};
+
+struct LogConfig {
+  LogLevel level = LogLevel::kInfo;
+  bool access = true;
+  LogFormat format = LogFormat::kText;
+};
+
+struct MetricsConfig {
+  bool enabled = true;
+};
+
+struct AppConfig {
+  std::string profile;
+  HttpConfig http;
+  DbConfig db;
+  RedisConfig redis;
+  KafkaConfig kafka;
+  QueueConfig queue;
+  HoldConfig hold;
+  PaymentConfig payment;
+  SecurityConfig security;
+  LogConfig log;
+  MetricsConfig metrics;
+  Role role = Role::kAll;
+};
+
+// Values of the dev/test profiles; rejected in the prod profile.
+inline constexpr std::string_view kDevTokenSecret = "dev-token-secret-not-for-production-0123456789";
+inline constexpr std::string_view kDevGatewaySecret = "dev-gateway-secret";
+
+// ---- loading ------------------------------------------------------------------------------------
+
+struct LoadOptions {
+  std::optional<std::string> config_dir;  // --config-dir
+  std::optional<std::string> profile;     // --profile
+  std::vector<std::string> sets;          // --set key=value, in command-line order
+  std::map<std::string, std::string> env; // environment snapshot (environment_snapshot()); injectable
+  // Used when neither config_dir, TICKETING_CONFIG_DIR nor ./config/application.yml is there.
+  // Empty = source_tree_config_dir().
+  std::string fallback_config_dir;
+};
+
+struct EffectiveValue {
+  std::string key;
+  std::string value;   // raw text as written (unmasked: use describe() to print)
+  std::string source;  // "default", "<file>:<line>", "env TICKETING_X", "--set"
+  Secret secret = Secret::kNo;
+};
+
+struct LoadedConfig {
+  AppConfig config;
+  std::vector<std::string> warnings;   // e.g. unknown TICKETING_* variables
+  std::vector<EffectiveValue> values;  // every key, schema order
+  std::string config_dir;              // the directory used
+  std::vector<std::string> files;      // YAML files read, in order
+};
+
+LoadedConfig load_config(const LoadOptions& options);
+
+// Every effective key with its value and source, one per line; secrets shown as ******.
+std::string describe(const LoadedConfig& loaded);
+
+// Reads environ.
+std::map<std::string, std::string> environment_snapshot();
+
+// <source tree>/config, as seen when this file was compiled.
+std::string source_tree_config_dir();
+
+}  // namespace ticketing::infra::config

@@ -1,0 +1,386 @@
+// The key table and the value syntax (durations, byte sizes, booleans, database URLs).
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <charconv>
+#include <limits>
+
+#include <fmt/format.h>
+
+#include "infra/config/config.hpp"
+
+namespace ticketing::infra::config {
+
+namespace {
+
+std::string join_problems(const std::vector<std::string>& problems, const std::vector<std::string>& warnings) {
+  std::string out;
+  if (problems.size() == 1) {
+    out = problems.front();
+  } else {
+    out = std::to_string(problems.size()) + " configuration problems:";
+    for (const auto& p : problems) out += "\n  - " + p;
+  }
+  for (const auto& w : warnings) out += "\nwarning: " + w;
+  return out;
+}
+
+constexpr std::int64_t kMs = 1;
+constexpr std::int64_t kSec = 1000 * kMs;
+constexpr std::int64_t kMin = 60 * kSec;
+constexpr std::int64_t kHour = 60 * kMin;
+constexpr std::int64_t kKiB = 1024;
+constexpr std::int64_t kMiB = 1024 * kKiB;
+constexpr std::int64_t kGiB = 1024 * kMiB;
+
+bool parse_u64(std::string_view digits, std::uint64_t& out) {
+  if (digits.empty()) return false;
+  for (char c : digits)
+    if (c < '0' || c > '9') return false;
+  auto [ptr, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), out);
+  return ec == std::errc{} && ptr == digits.data() + digits.size();
+}
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+// ---- string checks used by the schema ----
+
+std::string check_non_empty(std::string_view v) {
+  return v.empty() ? "a non-empty value" : "";
+}
+
+std::string check_address(std::string_view v) {
+  if (v.empty() || v.find_first_of(" \t/") != std::string_view::npos)
+    return "an IP address or host name (e.g. 0.0.0.0, 127.0.0.1, ::)";
+  return "";
+}
+
+std::string check_db_url(std::string_view v) {
+  try {
+    (void)parse_db_url(v);
+    return "";
+  } catch (const ConfigError& e) {
+    return std::string("mysql://user:password@host:port/database (") + e.what() + ")";
+  }
+}
+
+bool valid_port(std::string_view p) {
+  std::uint64_t n = 0;
+  return parse_u64(p, n) && n >= 1 && n <= 65535;
+}
+
+std::string check_redis_url(std::string_view v) {
+  constexpr std::string_view kWhat = "a URL redis://[[user]:password@]host[:port][/db]";
+  std::string_view rest;
+  if (v.starts_with("redis://")) {
+    rest = v.substr(8);
+  } else if (v.starts_with("rediss://")) {
+    rest = v.substr(9);
+  } else {
+    return std::string(kWhat);
+  }
+  if (auto at = rest.rfind('@'); at != std::string_view::npos) rest = rest.substr(at + 1);
+  rest = rest.substr(0, rest.find('/'));
+  if (rest.empty() || rest.front() == ':') return std::string(kWhat) + " (missing host)";
+  if (rest.front() != '[') {
+    if (auto colon = rest.find(':'); colon != std::string_view::npos && !valid_port(rest.substr(colon + 1)))
+      return std::string(kWhat) + " (bad port)";
+  }
+  return "";
+}
+
+std::string check_host_port_list(std::string_view v) {
+  constexpr std::string_view kWhat = "a comma-separated list of host:port (e.g. 127.0.0.1:19092)";
+  if (v.empty()) return std::string(kWhat);
+  std::size_t start = 0;
+  while (start <= v.size()) {
+    auto comma = v.find(',', start);
+    auto item = v.substr(start, comma == std::string_view::npos ? std::string_view::npos : comma - start);
+    auto colon = item.rfind(':');
+    if (colon == std::string_view::npos || colon == 0 || !valid_port(item.substr(colon + 1)) ||
+        item.find(' ') != std::string_view::npos)
+      return std::string(kWhat);
+    if (comma == std::string_view::npos) break;
+    start = comma + 1;
+  }
+  return "";
+}
+
+// clang-format off
+const std::array kSchema{
+  // ---- http ----
+  KeySpec{"http.address", ValueType::kString, "0.0.0.0", "Address the HTTP server listens on.", 0, 0, {}, Secret::kNo, check_address},
+  KeySpec{"http.port", ValueType::kInt, "8080", "HTTP port (0 = pick a free port).", 0, 65535},
+  KeySpec{"http.threads", ValueType::kInt, "0", "I/O threads (0 = one per CPU core).", 0, 1024},
+  KeySpec{"http.max-body", ValueType::kByteSize, "64KiB", "Largest accepted request body; bigger is 413.", kKiB, 64 * kMiB},
+  KeySpec{"http.read-timeout", ValueType::kDuration, "10s", "Time allowed to read request headers, and idle time while reading a body.", 1, kHour},
+  KeySpec{"http.idle-timeout", ValueType::kDuration, "60s", "Keep-alive connection idle time before it is closed.", 1, 24 * kHour},
+  KeySpec{"http.shutdown-timeout", ValueType::kDuration, "10s", "Grace period for in-flight requests on shutdown.", 0, 10 * kMin},
+  KeySpec{"http.max-header", ValueType::kByteSize, "16KiB", "Largest accepted request header block; bigger is 431.", kKiB, kMiB},
+  // ---- db ----
+  KeySpec{"db.url", ValueType::kString, "mysql://ticketing:ticketing@127.0.0.1:13306/ticketing", "MySQL/MariaDB URL mysql://user:password@host:port/database.", 0, 0, {}, Secret::kUrlPassword, check_db_url},
+  KeySpec{"db.pool-size", ValueType::kInt, "16", "Database connections in the pool.", 1, 512},
+  KeySpec{"db.max-queue", ValueType::kInt, "1024", "Blocking DB calls that may wait for a connection before 503.", 0, 1000000},
+  KeySpec{"db.pool-wait-timeout", ValueType::kDuration, "2s", "Longest wait for a pooled connection before 503.", 1, 10 * kMin},
+  KeySpec{"db.connect-timeout", ValueType::kDuration, "2s", "Timeout for opening a database connection.", 1, 10 * kMin},
+  KeySpec{"db.query-timeout", ValueType::kDuration, "10s", "Read/write timeout of one database call.", 1, kHour},
+  // ---- redis ----
+  KeySpec{"redis.url", ValueType::kString, "redis://127.0.0.1:16379", "Redis URL redis://[[user]:password@]host:port[/db].", 0, 0, {}, Secret::kUrlPassword, check_redis_url},
+  KeySpec{"redis.command-timeout", ValueType::kDuration, "1s", "Timeout of one Redis command.", 1, 10 * kMin},
+  KeySpec{"redis.connect-timeout", ValueType::kDuration, "1s", "Timeout for connecting to Redis.", 1, 10 * kMin},
+  // ---- kafka ----
+  KeySpec{"kafka.bootstrap-servers", ValueType::kString, "127.0.0.1:19092", "Kafka brokers, comma-separated host:port.", 0, 0, {}, Secret::kNo, check_host_port_list},
+  KeySpec{"kafka.client-id", ValueType::kString, "ticketing", "Kafka client.id of producers and consumers.", 0, 0, {}, Secret::kNo, check_non_empty},
+  // ---- queue ----
+  KeySpec{"queue.max-active", ValueType::kInt, "100", "Users per schedule holding an active (admitted) slot.", 1, 1000000},
+  KeySpec{"queue.admit-per-second", ValueType::kInt, "50", "Most users admitted per schedule per second.", 1, 1000000},
+  KeySpec{"queue.heartbeat-timeout", ValueType::kDuration, "30s", "A waiter silent this long is dropped from the queue.", 100, 24 * kHour},
+  KeySpec{"queue.active-ttl", ValueType::kDuration, "5m", "How long an admitted slot (and its token) lasts.", 100, 24 * kHour},
+  KeySpec{"queue.admission-interval", ValueType::kDuration, "200ms", "How often the admission job runs.", 10, kMin},
+  // ---- hold ----
+  KeySpec{"hold.ttl", ValueType::kDuration, "5m", "How long a seat hold lasts before it expires.", kSec, kHour},
+  KeySpec{"hold.max-seats-per-user", ValueType::kInt, "4", "Most HELD+CONFIRMED seats one user may have per schedule.", 1, 50},
+  KeySpec{"hold.expiry-interval", ValueType::kDuration, "5s", "How often the expiry job runs.", 10, kHour},
+  KeySpec{"hold.expiry-batch", ValueType::kInt, "500", "Rows the expiry job handles per transaction.", 1, 100000},
+  // ---- payment ----
+  KeySpec{"payment.order-ttl", ValueType::kDuration, "10m", "How long a READY payment order stays payable.", kSec, 24 * kHour},
+  KeySpec{"payment.gateway-secret", ValueType::kString, "", "Shared secret the payment gateway callback must present.", 0, 0, {}, Secret::kYes},
+  // ---- security ----
+  KeySpec{"security.token-secret", ValueType::kString, "", "HMAC key signing queue tokens (at least 32 bytes).", 0, 0, {}, Secret::kYes},
+  KeySpec{"security.token-ttl", ValueType::kDuration, "10m", "Lifetime of an issued queue token.", kSec, 24 * kHour},
+  // ---- log ----
+  KeySpec{"log.level", ValueType::kEnum, "info", "Log level.", 0, 0, "trace|debug|info|warn|error"},
+  KeySpec{"log.access", ValueType::kBool, "true", "Write one access-log line per HTTP request.", 0, 0},
+  KeySpec{"log.format", ValueType::kEnum, "text", "Log line format.", 0, 0, "text|json"},
+  // ---- metrics ----
+  KeySpec{"metrics.enabled", ValueType::kBool, "true", "Serve /actuator/prometheus and collect metrics.", 0, 0},
+  // ---- role ----
+  KeySpec{"role", ValueType::kEnum, "all", "What this process runs: api (HTTP), worker (jobs, consumers) or all.", 0, 0, "api|worker|all"},
+};
+// clang-format on
+
+constexpr std::array<std::string_view, 3> kKnownNonKeyEnv{"TICKETING_PROFILE", "TICKETING_CONFIG_DIR",
+                                                          "TICKETING_TEST_ROOT"};
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// Returns false on a malformed escape.
+bool percent_decode(std::string_view in, std::string& out) {
+  out.clear();
+  for (std::size_t i = 0; i < in.size(); ++i) {
+    if (in[i] != '%') {
+      out += in[i];
+      continue;
+    }
+    if (i + 2 >= in.size()) return false;
+    int hi = hex_value(in[i + 1]);
+    int lo = hex_value(in[i + 2]);
+    if (hi < 0 || lo < 0) return false;
+    out += static_cast<char>(hi * 16 + lo);
+    i += 2;
+  }
+  return true;
+}
+
+}  // namespace
+
+ConfigError::ConfigError(std::string message) : std::runtime_error(message), problems_{std::move(message)} {}
+
+ConfigError::ConfigError(std::vector<std::string> problems, const std::vector<std::string>& warnings)
+    : std::runtime_error(join_problems(problems, warnings)), problems_(std::move(problems)) {}
+
+std::span<const KeySpec> schema() { return kSchema; }
+
+const KeySpec* find_key(std::string_view key) {
+  for (const auto& spec : kSchema)
+    if (spec.key == key) return &spec;
+  return nullptr;
+}
+
+std::string env_var_for_key(std::string_view key) {
+  std::string out = "TICKETING_";
+  for (char c : key) {
+    if (c == '.' || c == '-')
+      out += '_';
+    else
+      out += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  }
+  return out;
+}
+
+std::span<const std::string_view> known_non_key_env_vars() { return kKnownNonKeyEnv; }
+
+std::chrono::milliseconds parse_duration(std::string_view text) {
+  const std::string what = "a duration with a unit ms, s, m or h (e.g. 250ms, 10s, 5m, 1h)";
+  if (text.empty()) throw ConfigError(what);
+  std::uint64_t plain = 0;
+  if (parse_u64(text, plain))
+    throw ConfigError(fmt::format("a duration, and a unit is needed (e.g. {}ms or {}s)", text, text));
+  std::int64_t total = 0;
+  std::size_t i = 0;
+  while (i < text.size()) {
+    std::size_t start = i;
+    while (i < text.size() && text[i] >= '0' && text[i] <= '9') ++i;
+    std::uint64_t n = 0;
+    if (!parse_u64(text.substr(start, i - start), n)) throw ConfigError(what);
+    std::size_t ustart = i;
+    while (i < text.size() && std::isalpha(static_cast<unsigned char>(text[i]))) ++i;
+    std::string_view unit = text.substr(ustart, i - ustart);
+    std::int64_t mult = 0;
+    if (unit == "ms")
+      mult = kMs;
+    else if (unit == "s")
+      mult = kSec;
+    else if (unit == "m")
+      mult = kMin;
+    else if (unit == "h")
+      mult = kHour;
+    else
+      throw ConfigError(what);
+    constexpr auto kLimit = static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max() / 4);
+    if (n > kLimit / static_cast<std::uint64_t>(mult)) throw ConfigError(what + "; value too large");
+    total += static_cast<std::int64_t>(n) * mult;
+    if (total > static_cast<std::int64_t>(kLimit)) throw ConfigError(what + "; value too large");
+  }
+  return std::chrono::milliseconds(total);
+}
+
+std::uint64_t parse_byte_size(std::string_view text) {
+  const std::string what = "a byte size (e.g. 65536, 64KiB, 1MiB, 1GiB)";
+  std::size_t i = 0;
+  while (i < text.size() && text[i] >= '0' && text[i] <= '9') ++i;
+  std::uint64_t n = 0;
+  if (!parse_u64(text.substr(0, i), n)) throw ConfigError(what);
+  std::string unit = lower(text.substr(i));
+  std::uint64_t mult = 0;
+  if (unit.empty() || unit == "b")
+    mult = 1;
+  else if (unit == "kib")
+    mult = kKiB;
+  else if (unit == "mib")
+    mult = kMiB;
+  else if (unit == "gib")
+    mult = kGiB;
+  else if (unit == "k" || unit == "kb" || unit == "m" || unit == "mb" || unit == "g" || unit == "gb")
+    throw ConfigError(what + "; write KiB, MiB or GiB (powers of 1024)");
+  else
+    throw ConfigError(what);
+  if (n > (std::uint64_t{1} << 50) / mult) throw ConfigError(what + "; value too large");
+  return n * mult;
+}
+
+bool parse_bool(std::string_view text) {
+  std::string v = lower(text);
+  if (v == "true" || v == "yes" || v == "on" || v == "1") return true;
+  if (v == "false" || v == "no" || v == "off" || v == "0") return false;
+  throw ConfigError("a boolean (true or false)");
+}
+
+std::string mask_url_password(std::string_view url) {
+  auto scheme_end = url.find("://");
+  // Without a well-formed scheme, mask from the first ':' on (more than needed, never less).
+  auto auth_start = scheme_end == std::string_view::npos ? 0 : scheme_end + 3;
+  // The last '@' ends the user-info, so an unencoded '@' or '/' in a password is still masked.
+  auto at = url.rfind('@');
+  if (at == std::string_view::npos || at < auth_start) return std::string(url);
+  auto colon = url.find(':', auth_start);
+  if (colon == std::string_view::npos || colon > at) return std::string(url);
+  std::string out(url.substr(0, colon + 1));
+  out += "******";
+  out += url.substr(at);
+  return out;
+}
+
+DbUrl parse_db_url(std::string_view url) {
+  std::string_view rest;
+  if (url.starts_with("mysql://")) {
+    rest = url.substr(8);
+  } else if (url.starts_with("mariadb://")) {
+    rest = url.substr(10);
+  } else {
+    throw ConfigError("database URL must start with mysql:// or mariadb://");
+  }
+  DbUrl out;
+  auto at = rest.rfind('@');
+  if (at == std::string_view::npos) throw ConfigError("database URL has no user@ part");
+  std::string_view userinfo = rest.substr(0, at);
+  std::string_view hostpart = rest.substr(at + 1);
+
+  auto colon = userinfo.find(':');
+  std::string_view user_enc = userinfo.substr(0, colon);
+  std::string_view pass_enc = colon == std::string_view::npos ? std::string_view{} : userinfo.substr(colon + 1);
+  if (!percent_decode(user_enc, out.user)) throw ConfigError("database URL user has a bad %-escape");
+  if (!percent_decode(pass_enc, out.password)) throw ConfigError("database URL password has a bad %-escape");
+  if (out.user.empty()) throw ConfigError("database URL has an empty user");
+
+  if (hostpart.find_first_of("?#") != std::string_view::npos)
+    throw ConfigError("database URL query parameters are not supported");
+  auto slash = hostpart.find('/');
+  if (slash == std::string_view::npos) throw ConfigError("database URL has no /database after the host");
+  std::string_view hostport = hostpart.substr(0, slash);
+  std::string_view db = hostpart.substr(slash + 1);
+  if (db.empty() || db.find('/') != std::string_view::npos)
+    throw ConfigError("database URL must end with /database");
+  if (!percent_decode(db, out.database)) throw ConfigError("database URL database name has a bad %-escape");
+
+  std::string_view port_text;
+  if (hostport.starts_with('[')) {
+    auto close = hostport.find(']');
+    if (close == std::string_view::npos) throw ConfigError("database URL has an unterminated [ipv6] host");
+    out.host = std::string(hostport.substr(1, close - 1));
+    std::string_view after = hostport.substr(close + 1);
+    if (!after.empty()) {
+      if (after.front() != ':') throw ConfigError("database URL has junk after the [ipv6] host");
+      port_text = after.substr(1);
+      if (port_text.empty()) throw ConfigError("database URL has an empty port");
+    }
+  } else {
+    auto pc = hostport.find(':');
+    out.host = std::string(hostport.substr(0, pc));
+    if (pc != std::string_view::npos) {
+      port_text = hostport.substr(pc + 1);
+      if (port_text.empty()) throw ConfigError("database URL has an empty port");
+    }
+  }
+  if (out.host.empty()) throw ConfigError("database URL has an empty host");
+  if (!port_text.empty()) {
+    std::uint64_t port = 0;
+    if (!parse_u64(port_text, port) || port < 1 || port > 65535)
+      throw ConfigError("database URL port must be a number 1..65535");
+    out.port = static_cast<std::uint16_t>(port);
+  }
+  return out;
+}
+
+std::string_view to_string(LogLevel v) {
+  switch (v) {
+    case LogLevel::kTrace: return "trace";
+    case LogLevel::kDebug: return "debug";
+    case LogLevel::kInfo: return "info";
+    case LogLevel::kWarn: return "warn";
+    case LogLevel::kError: return "error";
+  }
+  return "info";
+}
+
+std::string_view to_string(LogFormat v) { return v == LogFormat::kJson ? "json" : "text"; }
+
+std::string_view to_string(Role v) {
+  switch (v) {
+    case Role::kApi: return "api";
+    case Role::kWorker: return "worker";
+    case Role::kAll: return "all";
+  }
+  return "all";
+}
+
+}  // namespace ticketing::infra::config
