@@ -1,0 +1,46 @@
+#pragma once
+// Read models of the catalog: what a fan browses before the sale.
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "domain/ids.hpp"
+#include "domain/money.hpp"
+#include "domain/time.hpp"
+
+namespace ticketing::domain {
+
+struct Concert {
+  ConcertId id;
+  std::string title;
+  std::string description;
+  Timestamp created_at;
+};
+
+struct Schedule {
+  ScheduleId id;
+  ConcertId concert_id;
+  Timestamp show_at;
+  Timestamp booking_opens_at;
+};
+
+enum class SeatStatus { kAvailable, kHeld, kSold };
+std::string_view to_string(SeatStatus status) noexcept;
+
+struct SeatMapEntry {
+  std::string seat_no;
+  std::string section;
+  Money price;
+  SeatStatus status = SeatStatus::kAvailable;
+};
+
+struct SeatMap {
+  ScheduleId schedule_id;
+  std::vector<SeatMapEntry> seats;
+};
+
+// Seat numbers look like "A-12": 1..16 characters of [A-Za-z0-9-], starting with a letter or digit.
+bool is_valid_seat_no(std::string_view seat_no) noexcept;
+
+}  // namespace ticketing::domain

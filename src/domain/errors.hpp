@@ -1,0 +1,68 @@
+#pragma once
+// Every error a client can see has one ErrorCode. The api layer maps codes to HTTP statuses in one
+// table (api/error_mapping.cpp); everything else throws DomainError and never thinks about HTTP.
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace ticketing::domain {
+
+enum class ErrorCode {
+  kInvalidArgument,       // 400 malformed id, body, field
+  kUnauthenticated,       // 401 missing/bad/expired/revoked token or gateway secret
+  kForbidden,             // 403 token of another user/schedule, someone else's hold
+  kNotFound,              // 404 resource does not exist
+  kRouteNotFound,         // 404 no such route
+  kMethodNotAllowed,      // 405 known path, wrong method
+  kConflict,              // 409 generic state conflict
+  kBookingNotOpen,        // 409 schedule not open for booking yet
+  kSeatAlreadyHeld,       // 409 some requested seats are taken
+  kSeatInPayment,         // 409 seat belongs to a READY/CONFIRMING order
+  kIdempotencyInProgress, // 409 same Idempotency-Key still being processed
+  kPayloadTooLarge,       // 413 body over http.max-body
+  kUnsupportedMediaType,  // 415 not application/json
+  kIdempotencyKeyReused,  // 422 same key, other body
+  kTooManyRequests,       // 429 rate/limit
+  kInternal,              // 500 bug: never expected
+  kNotImplemented,        // 501 unknown HTTP method
+  kDependencyUnavailable, // 503 DB/Redis/Kafka down or saturated
+};
+
+struct FieldError {
+  std::string field;
+  std::string reason;
+};
+
+class DomainError : public std::runtime_error {
+ public:
+  DomainError(ErrorCode code, std::string message, std::vector<FieldError> errors = {})
+      : std::runtime_error(std::move(message)), code_(code), errors_(std::move(errors)) {}
+
+  ErrorCode code() const noexcept { return code_; }
+  const std::vector<FieldError>& errors() const noexcept { return errors_; }
+
+ private:
+  ErrorCode code_;
+  std::vector<FieldError> errors_;
+};
+
+// Thrown by adapters when a dependency cannot answer (down, timed out, pool saturated).
+// Mapped to 503 with Retry-After. `component` is "db", "redis" or "kafka".
+class DependencyUnavailable : public DomainError {
+ public:
+  DependencyUnavailable(std::string component, std::string detail)
+      : DomainError(ErrorCode::kDependencyUnavailable, component + " unavailable: " + detail),
+        component_(std::move(component)) {}
+  const std::string& component() const noexcept { return component_; }
+
+ private:
+  std::string component_;
+};
+
+inline DomainError invalid_argument(std::string field, std::string reason) {
+  std::string message = "invalid " + field + ": " + reason;
+  return DomainError(ErrorCode::kInvalidArgument, std::move(message), {{std::move(field), std::move(reason)}});
+}
+
+}  // namespace ticketing::domain

@@ -1,0 +1,43 @@
+#include "domain/money.hpp"
+
+#include <fmt/format.h>
+
+namespace ticketing::domain {
+
+std::string Money::to_decimal_string() const {
+  const bool negative = cents < 0;
+  const std::uint64_t abs = negative ? 0 - static_cast<std::uint64_t>(cents) : static_cast<std::uint64_t>(cents);
+  return fmt::format("{}{}.{:02}", negative ? "-" : "", abs / 100, abs % 100);
+}
+
+std::optional<Money> Money::from_decimal_string(std::string_view text) {
+  bool negative = false;
+  if (!text.empty() && text.front() == '-') {
+    negative = true;
+    text.remove_prefix(1);
+  }
+  if (text.empty() || text.size() > 17) return std::nullopt;
+  std::int64_t units = 0;
+  std::int64_t fraction = 0;
+  int fraction_digits = 0;
+  bool seen_dot = false;
+  for (char c : text) {
+    if (c == '.') {
+      if (seen_dot) return std::nullopt;
+      seen_dot = true;
+      continue;
+    }
+    if (c < '0' || c > '9') return std::nullopt;
+    if (seen_dot) {
+      if (++fraction_digits > 2) return std::nullopt;
+      fraction = fraction * 10 + (c - '0');
+    } else {
+      units = units * 10 + (c - '0');
+    }
+  }
+  if (fraction_digits == 1) fraction *= 10;
+  const std::int64_t cents = units * 100 + fraction;
+  return Money{negative ? -cents : cents};
+}
+
+}  // namespace ticketing::domain

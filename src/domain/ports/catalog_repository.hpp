@@ -1,0 +1,21 @@
+#pragma once
+#include <optional>
+#include <vector>
+
+#include "domain/async.hpp"
+#include "domain/catalog.hpp"
+
+namespace ticketing::domain {
+
+// Read-only access to concerts, schedules and the seat map.
+class CatalogRepository {
+ public:
+  virtual ~CatalogRepository() = default;
+  virtual Task<std::vector<Concert>> list_concerts() = 0;
+  // nullopt when the concert does not exist (an existing concert may have no schedules).
+  virtual Task<std::optional<std::vector<Schedule>>> list_schedules(ConcertId concert) = 0;
+  // nullopt when the schedule does not exist. Status comes from the active reservations.
+  virtual Task<std::optional<SeatMap>> seat_map(ScheduleId schedule) = 0;
+};
+
+}  // namespace ticketing::domain

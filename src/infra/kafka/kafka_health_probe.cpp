@@ -1,0 +1,39 @@
+#include "infra/kafka/kafka_health_probe.hpp"
+
+#include <librdkafka/rdkafkacpp.h>
+
+#include <stdexcept>
+
+namespace ticketing::infra::kafka {
+
+KafkaHealthProbe::KafkaHealthProbe(const KafkaOptions& options, BlockingExecutor& blocking,
+                                   std::chrono::milliseconds timeout)
+    : blocking_(blocking), timeout_(timeout) {
+  std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
+  std::string error;
+  if (conf->set("bootstrap.servers", options.bootstrap_servers, error) != RdKafka::Conf::CONF_OK ||
+      conf->set("client.id", options.client_id + "-health", error) != RdKafka::Conf::CONF_OK ||
+      // A dead broker must not flood the log with reconnect messages every few ms.
+      conf->set("reconnect.backoff.max.ms", "2000", error) != RdKafka::Conf::CONF_OK ||
+      conf->set("log_level", "3", error) != RdKafka::Conf::CONF_OK) {
+    throw std::runtime_error("kafka configuration: " + error);
+  }
+  producer_.reset(RdKafka::Producer::create(conf.get(), error));
+  if (!producer_) throw std::runtime_error("kafka client: " + error);
+}
+
+KafkaHealthProbe::~KafkaHealthProbe() = default;
+
+Task<domain::ProbeResult> KafkaHealthProbe::probe() {
+  co_return co_await blocking_.run([this]() -> domain::ProbeResult {
+    RdKafka::Metadata* metadata = nullptr;
+    const RdKafka::ErrorCode code =
+        producer_->metadata(false, nullptr, &metadata, static_cast<int>(timeout_.count()));
+    std::unique_ptr<RdKafka::Metadata> owned(metadata);
+    if (code != RdKafka::ERR_NO_ERROR) return {false, "metadata request failed: " + RdKafka::err2str(code)};
+    if (!owned || owned->brokers()->empty()) return {false, "no brokers in metadata"};
+    return {true, ""};
+  });
+}
+
+}  // namespace ticketing::infra::kafka

@@ -1,0 +1,35 @@
+#pragma once
+#include <chrono>
+#include <memory>
+
+#include "domain/ports/health_probe.hpp"
+#include "infra/blocking_executor.hpp"
+
+namespace RdKafka {
+class Producer;
+}
+
+namespace ticketing::infra::kafka {
+
+struct KafkaOptions {
+  std::string bootstrap_servers = "127.0.0.1:19092";
+  std::string client_id = "ticketing";
+};
+
+// Kafka is up when a broker answers a metadata request within the timeout.
+class KafkaHealthProbe final : public domain::HealthProbe {
+ public:
+  KafkaHealthProbe(const KafkaOptions& options, BlockingExecutor& blocking,
+                   std::chrono::milliseconds timeout = std::chrono::milliseconds(1500));
+  ~KafkaHealthProbe() override;
+  const std::string& component() const override { return name_; }
+  Task<domain::ProbeResult> probe() override;
+
+ private:
+  std::unique_ptr<RdKafka::Producer> producer_;
+  BlockingExecutor& blocking_;
+  std::chrono::milliseconds timeout_;
+  std::string name_ = "kafka";
+};
+
+}  // namespace ticketing::infra::kafka

@@ -1,0 +1,106 @@
+#include "infra/mysql/demo_seed.hpp"
+
+#include <fmt/format.h>
+
+#include <array>
+
+namespace ticketing::infra::mysql {
+namespace {
+
+constexpr int kBatchRows = 5000;
+
+// Appends rows to a multi-row INSERT and flushes every kBatchRows rows: seconds, not minutes.
+class BatchInsert {
+ public:
+  BatchInsert(MysqlConnection& connection, std::string head) : connection_(connection), head_(std::move(head)) {}
+  void add(std::string_view row) {
+    sql_ += rows_ == 0 ? head_ : ",";
+    sql_ += row;
+    if (++rows_ == kBatchRows) flush();
+  }
+  void flush() {
+    if (rows_ == 0) return;
+    connection_.execute(sql_);
+    sql_.clear();
+    rows_ = 0;
+  }
+
+ private:
+  MysqlConnection& connection_;
+  std::string head_;
+  std::string sql_;
+  int rows_ = 0;
+};
+
+struct ScheduleSeed {
+  int id;
+  int concert_id;
+  int show_in_days;
+  int opens_in_days;  // negative: already open
+  int sections;
+  int seats_per_section;
+};
+
+std::string price_of_section(int section_index, int sections) {
+  // Front sections cost more: VIP, R, S tiers by thirds.
+  if (section_index < sections / 5) return "150.00";
+  if (section_index < sections / 2) return "110.00";
+  return "80.00";
+}
+
+}  // namespace
+
+SeedReport seed_demo_data(MysqlConnection& connection, const SeedOptions& options) {
+  SeedReport report;
+  const auto existing = connection.query("SELECT COUNT(*) FROM concert");
+  if (!existing.rows.empty() && existing.rows[0][0].value_or("0") != "0") {
+    report.skipped = true;
+    return report;
+  }
+
+  Transaction tx(connection);
+  BatchInsert users(connection, "INSERT INTO user_account (id, email, name) VALUES ");
+  for (int i = 1; i <= options.users; ++i) users.add(fmt::format("({0},'user{0}@example.com','User {0}')", i));
+  users.flush();
+  report.users = options.users;
+
+  const std::array<std::array<std::string_view, 2>, 3> concerts{{
+      {"The Midnight Orchestra - Live", "Symphonic rock under the lights; the opening night sells out in minutes."},
+      {"Neon Harbor Reunion Tour", "The band is back for one season only."},
+      {"Aurora Strings Chamber Night", "An intimate evening of strings."},
+  }};
+  for (std::size_t i = 0; i < concerts.size(); ++i) {
+    connection.execute(fmt::format("INSERT INTO concert (id, title, description) VALUES ({}, {}, {})", i + 1,
+                                   connection.quote(concerts[i][0]), connection.quote(concerts[i][1])));
+  }
+  report.concerts = static_cast<int>(concerts.size());
+
+  const std::array<ScheduleSeed, 4> schedules{{
+      {1, 1, 30, -1, 10, 100},
+      {2, 1, 31, -1, 20, 500},
+      {3, 2, 60, 30, 10, 100},
+      {4, 3, 45, -1, 4, 25},
+  }};
+  BatchInsert seats(connection, "INSERT INTO seat (schedule_id, seat_no, section, price) VALUES ");
+  for (const auto& s : schedules) {
+    connection.execute(fmt::format(
+        "INSERT INTO schedule (id, concert_id, show_at, booking_opens_at) VALUES "
+        "({}, {}, DATE_ADD(UTC_DATE(), INTERVAL {} DAY) + INTERVAL 19 HOUR, "
+        "DATE_ADD(UTC_DATE(), INTERVAL {} DAY) + INTERVAL 10 HOUR)",
+        s.id, s.concert_id, s.show_in_days, s.opens_in_days));
+    for (int section = 0; section < s.sections; ++section) {
+      const char letter = static_cast<char>('A' + section);
+      const std::string price = price_of_section(section, s.sections);
+      for (int n = 1; n <= s.seats_per_section; ++n) {
+        seats.add(fmt::format("({},'{}-{}','{}',{})", s.id, letter, n, letter, price));
+        ++report.seats;
+      }
+    }
+  }
+  seats.flush();
+  report.schedules = static_cast<int>(schedules.size());
+  tx.commit();
+  return report;
+}
+
+}  // namespace ticketing::infra::mysql
