@@ -1,0 +1,56 @@
+#include "api/error_mapping.hpp"
+
+#include "api/json_writer.hpp"
+
+namespace ticketing::api {
+
+using domain::ErrorCode;
+
+ErrorSpec error_spec(ErrorCode code) noexcept {
+  switch (code) {
+    case ErrorCode::kInvalidArgument: return {400, "INVALID_ARGUMENT"};
+    case ErrorCode::kUnauthenticated: return {401, "UNAUTHENTICATED"};
+    case ErrorCode::kForbidden: return {403, "FORBIDDEN"};
+    case ErrorCode::kNotFound: return {404, "NOT_FOUND"};
+    case ErrorCode::kRouteNotFound: return {404, "NOT_FOUND"};
+    case ErrorCode::kMethodNotAllowed: return {405, "METHOD_NOT_ALLOWED"};
+    case ErrorCode::kConflict: return {409, "CONFLICT"};
+    case ErrorCode::kBookingNotOpen: return {409, "BOOKING_NOT_OPEN"};
+    case ErrorCode::kSeatAlreadyHeld: return {409, "SEAT_ALREADY_HELD"};
+    case ErrorCode::kSeatInPayment: return {409, "SEAT_IN_PAYMENT"};
+    case ErrorCode::kIdempotencyInProgress: return {409, "IDEMPOTENCY_IN_PROGRESS"};
+    case ErrorCode::kPayloadTooLarge: return {413, "PAYLOAD_TOO_LARGE"};
+    case ErrorCode::kUnsupportedMediaType: return {415, "UNSUPPORTED_MEDIA_TYPE"};
+    case ErrorCode::kIdempotencyKeyReused: return {422, "IDEMPOTENCY_KEY_REUSED"};
+    case ErrorCode::kTooManyRequests: return {429, "TOO_MANY_REQUESTS"};
+    case ErrorCode::kInternal: return {500, "INTERNAL"};
+    case ErrorCode::kNotImplemented: return {501, "NOT_IMPLEMENTED"};
+    case ErrorCode::kDependencyUnavailable: return {503, "SERVICE_UNAVAILABLE"};
+  }
+  return {500, "INTERNAL"};
+}
+
+ApiResponse error_response(const domain::DomainError& error, const ApiRequest& request) {
+  const ErrorSpec spec = error_spec(error.code());
+  JsonWriter json;
+  json.begin_object()
+      .key("code").string(spec.code)
+      .key("message").string(error.what())
+      .key("status").integer(spec.status)
+      .key("path").string(request.path)
+      .key("requestId").string(request.request_id)
+      .key("errors").begin_array();
+  for (const auto& field : error.errors()) {
+    json.begin_object().key("field").string(field.field).key("reason").string(field.reason).end_object();
+  }
+  json.end_array().end_object();
+  ApiResponse response = json_response(spec.status, std::move(json).str());
+  if (spec.status == 503 || spec.status == 429) response.headers.push_back({"Retry-After", "1"});
+  return response;
+}
+
+ApiResponse error_response(ErrorCode code, std::string_view message, const ApiRequest& request) {
+  return error_response(domain::DomainError(code, std::string(message)), request);
+}
+
+}  // namespace ticketing::api

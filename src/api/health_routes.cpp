@@ -1,0 +1,29 @@
+#include "api/json_writer.hpp"
+#include "api/routes.hpp"
+#include "application/health_service.hpp"
+
+namespace ticketing::api {
+namespace {
+
+Task<ApiResponse> health(application::HealthService& service) {
+  const auto report = co_await service.check();
+  JsonWriter json;
+  json.begin_object().key("status").string(report.up ? "UP" : "DOWN").key("components").begin_object();
+  for (const auto& component : report.components) {
+    json.key(component.name).begin_object().key("status").string(component.up ? "UP" : "DOWN");
+    if (!component.detail.empty()) json.key("details").begin_object().key("error").string(component.detail).end_object();
+    json.end_object();
+  }
+  json.end_object().end_object();
+  ApiResponse response = json_response(report.up ? 200 : 503, std::move(json).str());
+  if (!report.up) response.headers.push_back({"Retry-After", "5"});
+  co_return response;
+}
+
+}  // namespace
+
+void add_health_routes(Router& router, application::HealthService& service) {
+  router.add(Method::kGet, "/actuator/health", [&service](ApiRequest&) { return health(service); });
+}
+
+}  // namespace ticketing::api

@@ -1,0 +1,225 @@
+#include "api/json_body.hpp"
+
+#include <boost/json/basic_parser_impl.hpp>
+#include <boost/json/parse.hpp>
+#include <fmt/format.h>
+
+#include <set>
+
+namespace ticketing::api {
+namespace {
+
+using domain::DomainError;
+using domain::ErrorCode;
+
+constexpr std::size_t kMaxDepth = 32;
+
+std::string lower_trimmed(std::string_view text) {
+  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
+  while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
+  std::string out(text);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+// First pass: Boost.JSON's DOM keeps the last of duplicate keys silently, so a SAX pass finds them.
+struct DuplicateKeyFinder {
+  static constexpr std::size_t max_object_size = std::size_t(-1);
+  static constexpr std::size_t max_array_size = std::size_t(-1);
+  static constexpr std::size_t max_key_size = std::size_t(-1);
+  static constexpr std::size_t max_string_size = std::size_t(-1);
+
+  std::vector<std::set<std::string>> objects;
+  std::string key;
+  std::string duplicate;
+
+  bool on_document_begin(boost::system::error_code&) { return true; }
+  bool on_document_end(boost::system::error_code&) { return true; }
+  bool on_object_begin(boost::system::error_code&) {
+    objects.emplace_back();
+    return true;
+  }
+  bool on_object_end(std::size_t, boost::system::error_code&) {
+    objects.pop_back();
+    return true;
+  }
+  bool on_array_begin(boost::system::error_code&) { return true; }
+  bool on_array_end(std::size_t, boost::system::error_code&) { return true; }
+  bool on_key_part(boost::json::string_view s, std::size_t, boost::system::error_code&) {
+    key.append(s.data(), s.size());
+    return true;
+  }
+  bool on_key(boost::json::string_view s, std::size_t, boost::system::error_code& ec) {
+    key.append(s.data(), s.size());
+    if (!objects.back().insert(key).second) {
+      duplicate = key;
+      ec = boost::json::error::syntax;  // stop parsing
+      key.clear();
+      return false;
+    }
+    key.clear();
+    return true;
+  }
+  bool on_string_part(boost::json::string_view, std::size_t, boost::system::error_code&) { return true; }
+  bool on_string(boost::json::string_view, std::size_t, boost::system::error_code&) { return true; }
+  bool on_number_part(boost::json::string_view, boost::system::error_code&) { return true; }
+  bool on_int64(std::int64_t, boost::json::string_view, boost::system::error_code&) { return true; }
+  bool on_uint64(std::uint64_t, boost::json::string_view, boost::system::error_code&) { return true; }
+  bool on_double(double, boost::json::string_view, boost::system::error_code&) { return true; }
+  bool on_bool(bool, boost::system::error_code&) { return true; }
+  bool on_null(boost::system::error_code&) { return true; }
+  bool on_comment_part(boost::json::string_view, boost::system::error_code&) { return true; }
+  bool on_comment(boost::json::string_view, boost::system::error_code&) { return true; }
+};
+
+std::string_view type_name(const boost::json::value& v) {
+  switch (v.kind()) {
+    case boost::json::kind::null: return "null";
+    case boost::json::kind::bool_: return "a boolean";
+    case boost::json::kind::int64:
+    case boost::json::kind::uint64: return "an integer";
+    case boost::json::kind::double_: return "a decimal number";
+    case boost::json::kind::string: return "a string";
+    case boost::json::kind::array: return "an array";
+    case boost::json::kind::object: return "an object";
+  }
+  return "a value";
+}
+
+DomainError malformed(std::string reason) {
+  return DomainError(ErrorCode::kInvalidArgument, "malformed JSON body: " + reason, {{"body", reason}});
+}
+
+}  // namespace
+
+bool is_json_content_type(std::string_view content_type) {
+  const auto semicolon = content_type.find(';');
+  if (lower_trimmed(content_type.substr(0, semicolon)) != "application/json") return false;
+  if (semicolon == std::string_view::npos) return true;
+  // Only a charset parameter, and only UTF-8 (JSON is UTF-8 by definition).
+  std::string_view params = content_type.substr(semicolon + 1);
+  while (!params.empty()) {
+    const auto next = params.find(';');
+    const std::string param = lower_trimmed(params.substr(0, next));
+    params = next == std::string_view::npos ? std::string_view{} : params.substr(next + 1);
+    if (param.empty()) continue;
+    if (param != "charset=utf-8" && param != "charset=\"utf-8\"") return false;
+  }
+  return true;
+}
+
+JsonBody JsonBody::parse(const ApiRequest& request, std::initializer_list<std::string_view> allowed_fields) {
+  const std::string* content_type = request.header("Content-Type");
+  if (content_type == nullptr || !is_json_content_type(*content_type)) {
+    throw DomainError(ErrorCode::kUnsupportedMediaType, "Content-Type must be application/json");
+  }
+  if (request.body.empty()) throw malformed("the body is empty");
+
+  boost::json::parse_options options;
+  options.max_depth = kMaxDepth;
+  {
+    boost::json::basic_parser<DuplicateKeyFinder> finder(options);
+    boost::system::error_code ec;
+    finder.write_some(false, request.body.data(), request.body.size(), ec);
+    if (!finder.handler().duplicate.empty()) throw malformed("duplicate key '" + finder.handler().duplicate + "'");
+  }
+  boost::system::error_code ec;
+  boost::json::value value = boost::json::parse(request.body, ec, {}, options);
+  if (ec) {
+    if (ec == boost::json::error::too_deep) throw malformed(fmt::format("nesting deeper than {}", kMaxDepth));
+    if (ec == boost::json::error::extra_data) throw malformed("unexpected data after the JSON value");
+    throw malformed(ec.message());
+  }
+  if (!value.is_object()) throw malformed("the body must be a JSON object");
+
+  JsonBody body(std::move(value.as_object()));
+  for (const auto& entry : body.object_) {
+    bool known = false;
+    for (auto allowed : allowed_fields) known = known || entry.key() == allowed;
+    if (!known) body.problem(entry.key(), "unknown field");
+  }
+  return body;
+}
+
+void JsonBody::problem(std::string_view field, std::string reason) {
+  errors_.push_back({std::string(field), std::move(reason)});
+}
+
+const boost::json::value* JsonBody::required(std::string_view field) {
+  const auto* value = object_.if_contains(field);
+  if (value == nullptr) {
+    problem(field, "is required");
+    return nullptr;
+  }
+  if (value->is_null()) {
+    problem(field, "must not be null");
+    return nullptr;
+  }
+  return value;
+}
+
+std::int64_t JsonBody::id(std::string_view field) {
+  const auto* value = required(field);
+  if (value == nullptr) return 0;
+  if (value->is_int64() && value->as_int64() >= 1) return value->as_int64();
+  if (value->is_int64() || value->is_uint64()) {
+    problem(field, "must be an integer between 1 and 9223372036854775807");
+  } else {
+    problem(field, fmt::format("must be an integer id, not {}", type_name(*value)));
+  }
+  return 0;
+}
+
+std::string JsonBody::string(std::string_view field, std::size_t max_length) {
+  const auto* value = required(field);
+  if (value == nullptr) return {};
+  if (!value->is_string()) {
+    problem(field, fmt::format("must be a string, not {}", type_name(*value)));
+    return {};
+  }
+  const auto& s = value->as_string();
+  if (s.empty() || s.size() > max_length) {
+    problem(field, fmt::format("must be 1 to {} characters", max_length));
+    return {};
+  }
+  return std::string(s);
+}
+
+std::vector<std::string> JsonBody::string_array(std::string_view field, std::size_t min, std::size_t max,
+                                                std::size_t max_length) {
+  const auto* value = required(field);
+  if (value == nullptr) return {};
+  if (!value->is_array()) {
+    problem(field, fmt::format("must be an array, not {}", type_name(*value)));
+    return {};
+  }
+  const auto& array = value->as_array();
+  if (array.size() < min || array.size() > max) {
+    problem(field, fmt::format("must hold {} to {} items", min, max));
+    return {};
+  }
+  std::vector<std::string> out;
+  out.reserve(array.size());
+  for (std::size_t i = 0; i < array.size(); ++i) {
+    const auto& item = array[i];
+    const std::string item_field = fmt::format("{}[{}]", field, i);
+    if (!item.is_string()) {
+      problem(item_field, fmt::format("must be a string, not {}", type_name(item)));
+    } else if (item.as_string().empty() || item.as_string().size() > max_length) {
+      problem(item_field, fmt::format("must be 1 to {} characters", max_length));
+    } else {
+      out.emplace_back(item.as_string());
+    }
+  }
+  return out;
+}
+
+void JsonBody::done() const {
+  if (errors_.empty()) return;
+  std::string message = "invalid request body:";
+  for (const auto& e : errors_) message += fmt::format(" {} {};", e.field, e.reason);
+  message.pop_back();
+  throw DomainError(ErrorCode::kInvalidArgument, std::move(message), errors_);
+}
+
+}  // namespace ticketing::api

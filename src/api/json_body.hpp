@@ -1,0 +1,48 @@
+#pragma once
+// Strict reading of JSON request bodies (DESIGN.md §5 "Bodies"): Content-Type must be
+// application/json (415 otherwise); invalid UTF-8, trailing garbage, duplicate keys, unknown
+// fields, nesting deeper than 32, a non-object top level, null or wrongly typed fields → 400.
+// Field problems are collected so one 400 names every bad field.
+#include <cstdint>
+#include <initializer_list>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <boost/json/object.hpp>
+
+#include "api/http_types.hpp"
+#include "domain/errors.hpp"
+
+namespace ticketing::api {
+
+class JsonBody {
+ public:
+  // Throws DomainError (415 / 400) for a body that cannot be read at all.
+  static JsonBody parse(const ApiRequest& request, std::initializer_list<std::string_view> allowed_fields);
+
+  // Required canonical id (JSON integer 1..2^63-1).
+  std::int64_t id(std::string_view field);
+  // Required string of 1..max_length bytes.
+  std::string string(std::string_view field, std::size_t max_length);
+  // Required array of min..max strings, each 1..max_length bytes.
+  std::vector<std::string> string_array(std::string_view field, std::size_t min, std::size_t max,
+                                        std::size_t max_length);
+
+  // Throws one 400 listing every field problem seen so far.
+  void done() const;
+
+ private:
+  explicit JsonBody(boost::json::object object) : object_(std::move(object)) {}
+  const boost::json::value* required(std::string_view field);
+  void problem(std::string_view field, std::string reason);
+
+  boost::json::object object_;
+  std::vector<domain::FieldError> errors_;
+};
+
+// Content-Type check alone: application/json, optionally with charset=utf-8.
+bool is_json_content_type(std::string_view content_type);
+
+}  // namespace ticketing::api

@@ -1,0 +1,19 @@
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "api/http_types.hpp"
+
+namespace ticketing::api {
+
+// A `{name}` path segment that must be a canonical id; 400 INVALID_ARGUMENT naming `name` otherwise.
+std::int64_t path_id(const ApiRequest& request, std::string_view name);
+
+// A query parameter, percent-decoded; nullopt when absent. Repeated parameters are a 400.
+std::optional<std::string> query_param(const ApiRequest& request, std::string_view name);
+// A required id query parameter: missing or malformed → 400 naming it.
+std::int64_t query_id(const ApiRequest& request, std::string_view name);
+
+}  // namespace ticketing::api

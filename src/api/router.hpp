@@ -1,0 +1,39 @@
+#pragma once
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "api/http_types.hpp"
+#include "domain/async.hpp"
+
+namespace ticketing::api {
+
+using Handler = std::function<Task<ApiResponse>(ApiRequest&)>;
+
+// Routes are path templates with `{name}` segments, matched segment by segment.
+class Router {
+ public:
+  void add(Method method, std::string path_template, Handler handler);
+
+  struct Match {
+    const Handler* handler = nullptr;   // set when method and path match
+    std::string_view route_template;    // set when the path matches (for logs and metrics)
+    std::string allow;                  // methods the path accepts, for 405
+  };
+  // HEAD matches GET routes. Fills request.path_params on a path match.
+  Match match(ApiRequest& request) const;
+
+ private:
+  struct Route {
+    Method method;
+    std::string path_template;
+    std::vector<std::string> segments;
+    Handler handler;
+  };
+  static bool path_matches(const Route& route, const std::vector<std::string_view>& segments,
+                           std::vector<std::pair<std::string, std::string>>* params);
+  std::vector<Route> routes_;
+};
+
+}  // namespace ticketing::api

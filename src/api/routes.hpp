@@ -1,0 +1,15 @@
+#pragma once
+// Each feature registers its routes here; handlers call exactly one application service.
+#include "api/router.hpp"
+
+namespace ticketing::application {
+class CatalogQueries;
+class HealthService;
+}  // namespace ticketing::application
+
+namespace ticketing::api {
+
+void add_catalog_routes(Router& router, application::CatalogQueries& catalog);
+void add_health_routes(Router& router, application::HealthService& service);
+
+}  // namespace ticketing::api

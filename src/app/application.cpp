@@ -1,0 +1,156 @@
+#include "app/application.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <thread>
+
+#include "api/dispatcher.hpp"
+#include "api/routes.hpp"
+#include "application/catalog_queries.hpp"
+#include "application/health_service.hpp"
+#include "infra/blocking_executor.hpp"
+#include "infra/http/http_server.hpp"
+#include "infra/kafka/kafka_health_probe.hpp"
+#include "infra/mysql/mysql_catalog_repository.hpp"
+#include "infra/mysql/mysql_health_probe.hpp"
+#include "infra/mysql/mysql_pool.hpp"
+#include "infra/redis/redis_client.hpp"
+#include "infra/redis/redis_health_probe.hpp"
+
+namespace ticketing::app {
+
+namespace asio = boost::asio;
+using infra::config::AppConfig;
+
+namespace {
+
+infra::mysql::DbEndpoint db_endpoint(const AppConfig& config) {
+  const auto url = infra::config::parse_db_url(config.db.url);
+  return infra::mysql::DbEndpoint{url.host, url.port, url.user, url.password, url.database,
+                                  config.db.connect_timeout, config.db.query_timeout};
+}
+
+infra::redis::RedisOptions redis_options(const AppConfig& config) {
+  auto options = infra::redis::parse_redis_url(config.redis.url);
+  options.command_timeout = config.redis.command_timeout;
+  options.connect_timeout = config.redis.connect_timeout;
+  return options;
+}
+
+int io_thread_count(const AppConfig& config) {
+  if (config.http.threads > 0) return config.http.threads;
+  const unsigned cores = std::thread::hardware_concurrency();
+  return cores == 0 ? 1 : static_cast<int>(cores);
+}
+
+std::vector<asio::io_context*> raw(std::vector<std::unique_ptr<asio::io_context>>& contexts) {
+  std::vector<asio::io_context*> out;
+  for (auto& c : contexts) out.push_back(c.get());
+  return out;
+}
+
+}  // namespace
+
+struct Application::Parts {
+  AppConfig config;
+  // One io_context per I/O thread: a connection and the Redis connection it uses share a thread.
+  std::vector<std::unique_ptr<asio::io_context>> contexts;
+  std::vector<asio::executor_work_guard<asio::io_context::executor_type>> work_guards;
+  std::vector<std::thread> threads;
+
+  infra::mysql::MysqlPool db_pool;
+  infra::BlockingExecutor blocking{2};
+  infra::redis::RedisClient redis;
+  infra::mysql::MysqlHealthProbe db_probe{db_pool};
+  infra::redis::RedisHealthProbe redis_probe{redis};
+  infra::kafka::KafkaHealthProbe kafka_probe;
+
+  infra::mysql::MysqlCatalogRepository catalog_repository{db_pool};
+  application::CatalogQueries catalog{catalog_repository};
+  application::HealthService health{{&db_probe, &redis_probe, &kafka_probe}, std::chrono::milliseconds(500)};
+
+  api::Dispatcher dispatcher;
+  infra::http::HttpServer server;
+  bool stopped = false;
+
+  explicit Parts(const AppConfig& cfg, std::vector<std::unique_ptr<asio::io_context>> io)
+      : config(cfg),
+        contexts(std::move(io)),
+        db_pool(db_endpoint(cfg), infra::mysql::PoolOptions{cfg.db.pool_size, cfg.db.max_queue,
+                                                            cfg.db.pool_wait_timeout}),
+        redis(raw(contexts), redis_options(cfg)),
+        kafka_probe(infra::kafka::KafkaOptions{cfg.kafka.bootstrap_servers, cfg.kafka.client_id}, blocking),
+        dispatcher(make_router()),
+        server(raw(contexts),
+               infra::http::HttpServerOptions{cfg.http.address, cfg.http.port, cfg.http.max_body, cfg.http.max_header,
+                                              cfg.http.read_timeout, cfg.http.idle_timeout, cfg.log.access},
+               dispatcher) {}
+
+  api::Router make_router() {
+    api::Router router;
+    api::add_catalog_routes(router, catalog);
+    api::add_health_routes(router, health);
+    return router;
+  }
+};
+
+namespace {
+
+std::vector<std::unique_ptr<asio::io_context>> make_contexts(int count) {
+  std::vector<std::unique_ptr<asio::io_context>> contexts;
+  for (int i = 0; i < count; ++i) contexts.push_back(std::make_unique<asio::io_context>(1));
+  return contexts;
+}
+
+}  // namespace
+
+Application::Application(const AppConfig& config)
+    : parts_(std::make_unique<Parts>(config, make_contexts(io_thread_count(config)))) {}
+
+Application::~Application() { stop(); }
+
+void Application::start() {
+  parts_->server.start();
+  for (auto& context : parts_->contexts) {
+    parts_->work_guards.push_back(asio::make_work_guard(*context));
+    parts_->threads.emplace_back([c = context.get()] { c->run(); });
+  }
+  spdlog::info("serving on {}:{} with {} I/O threads (profile {})", parts_->config.http.address, port(),
+               parts_->contexts.size(), parts_->config.profile);
+}
+
+std::uint16_t Application::port() const { return parts_->server.port(); }
+
+void Application::run_until_signal() {
+  asio::io_context signals_context(1);
+  asio::signal_set signals(signals_context, SIGINT, SIGTERM);
+  signals.async_wait([](const boost::system::error_code& ec, int signal) {
+    if (!ec) spdlog::info("received signal {}, shutting down", signal);
+  });
+  signals_context.run();
+  stop();
+}
+
+void Application::stop() {
+  if (!parts_ || parts_->stopped) return;
+  parts_->stopped = true;
+  parts_->server.begin_shutdown();
+  if (!parts_->server.wait_drained(parts_->config.http.shutdown_timeout)) {
+    spdlog::warn("{} connections still open after {} ms; closing them", parts_->server.open_connections(),
+                 parts_->config.http.shutdown_timeout.count());
+  }
+  parts_->redis.close_all();
+  parts_->work_guards.clear();
+  for (auto& context : parts_->contexts) context->stop();
+  for (auto& thread : parts_->threads) {
+    if (thread.joinable()) thread.join();
+  }
+  parts_->db_pool.stop();
+  parts_->blocking.stop();
+  spdlog::info("stopped");
+}
+
+}  // namespace ticketing::app

@@ -1,0 +1,82 @@
+// ticketing: serve | migrate | seed. See README.md and docs/configuration.md.
+#include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
+
+#include <iostream>
+
+#include "app/commands.hpp"
+#include "infra/config/config.hpp"
+#include "infra/observability/logging.hpp"
+
+namespace {
+
+using namespace ticketing;
+
+infra::observability::Level log_level(infra::config::LogLevel level) {
+  switch (level) {
+    case infra::config::LogLevel::kTrace: return infra::observability::Level::kTrace;
+    case infra::config::LogLevel::kDebug: return infra::observability::Level::kDebug;
+    case infra::config::LogLevel::kInfo: return infra::observability::Level::kInfo;
+    case infra::config::LogLevel::kWarn: return infra::observability::Level::kWarn;
+    case infra::config::LogLevel::kError: return infra::observability::Level::kError;
+  }
+  return infra::observability::Level::kInfo;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App cli{"ticketing — concert ticketing service"};
+  cli.require_subcommand(1);
+  infra::config::LoadOptions load;
+  std::string profile;
+  std::string config_dir;
+  bool print_config = false;
+  cli.add_option("--profile", profile, "configuration profile (dev, test, prod); env TICKETING_PROFILE");
+  cli.add_option("--config-dir", config_dir, "directory holding application.yml; env TICKETING_CONFIG_DIR");
+  cli.add_option("--set", load.sets, "override a key: --set db.pool-size=32 (repeatable)")->take_all();
+  cli.add_flag("--print-config", print_config, "log every effective key and its source (secrets masked)");
+
+  auto* serve = cli.add_subcommand("serve", "serve the HTTP API and run background workers");
+  std::string role;
+  serve->add_option("--role", role, "api | worker | all (default all)");
+  cli.add_subcommand("migrate", "apply pending database migrations");
+  auto* seed = cli.add_subcommand("seed", "load demo data (skipped when data exists)");
+  app::SeedCommandOptions seed_options;
+  seed->add_option("--users", seed_options.users, "number of demo users")->check(CLI::Range(1, 10'000'000));
+
+  CLI11_PARSE(cli, argc, argv);
+
+  if (!profile.empty()) load.profile = profile;
+  if (!config_dir.empty()) load.config_dir = config_dir;
+  if (!role.empty()) load.sets.push_back("role=" + role);
+  load.env = infra::config::environment_snapshot();
+
+  infra::config::LoadedConfig loaded;
+  try {
+    loaded = infra::config::load_config(load);
+  } catch (const std::exception& error) {
+    std::cerr << "configuration error:\n" << error.what() << "\n";
+    return 2;
+  }
+  infra::observability::configure_logging(log_level(loaded.config.log.level));
+  for (const auto& warning : loaded.warnings) spdlog::warn("config: {}", warning);
+  if (print_config) spdlog::info("effective configuration:\n{}", infra::config::describe(loaded));
+
+  try {
+    int code = 0;
+    if (cli.got_subcommand("serve")) {
+      code = app::run_serve(loaded.config);
+    } else if (cli.got_subcommand("migrate")) {
+      code = app::run_migrate(loaded.config);
+    } else if (cli.got_subcommand("seed")) {
+      code = app::run_seed(loaded.config, seed_options);
+    }
+    infra::observability::flush_logs();
+    return code;
+  } catch (const std::exception& error) {
+    spdlog::error("{}", error.what());
+    infra::observability::flush_logs();
+    return 1;
+  }
+}

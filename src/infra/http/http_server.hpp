@@ -1,0 +1,63 @@
+#pragma once
+// HTTP/1.1 server on Boost.Beast with C++20 coroutines.
+//
+// One acceptor hands connections round-robin to N io_contexts, each run by one thread, so a
+// connection and everything it awaits stay on one thread. Per connection: header read timeout,
+// body limit, keep-alive idle timeout, and graceful drain on shutdown (stop accepting, close idle
+// connections, let in-flight requests finish and answer with `Connection: close`).
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+
+#include "api/dispatcher.hpp"
+
+namespace ticketing::infra::http {
+
+struct HttpServerOptions {
+  std::string address = "0.0.0.0";
+  std::uint16_t port = 8080;
+  std::size_t max_body = 64 * 1024;
+  std::size_t max_header = 16 * 1024;
+  std::chrono::milliseconds read_timeout{10'000};
+  std::chrono::milliseconds idle_timeout{60'000};
+  bool access_log = true;
+};
+
+// Called once per answered request (metrics). Must be cheap and thread-safe.
+using RequestObserver =
+    std::function<void(std::string_view method, std::string_view route, int status, std::chrono::nanoseconds)>;
+
+class HttpServer {
+ public:
+  HttpServer(std::vector<boost::asio::io_context*> contexts, HttpServerOptions options,
+             const api::Dispatcher& dispatcher, RequestObserver observer = {});
+  ~HttpServer();
+
+  // Binds and starts accepting; throws std::system_error when the address cannot be bound.
+  void start();
+  std::uint16_t port() const noexcept { return port_; }
+
+  // Stops accepting and closes idle connections; busy ones close after their response.
+  void begin_shutdown();
+  // Waits until every connection has ended, or the timeout passed. True when drained.
+  bool wait_drained(std::chrono::milliseconds timeout);
+  int open_connections() const noexcept { return open_connections_.load(); }
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+  std::uint16_t port_ = 0;
+  std::atomic<int> open_connections_{0};
+};
+
+}  // namespace ticketing::infra::http
