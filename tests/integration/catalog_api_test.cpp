@@ -1,0 +1,101 @@
+#include <gtest/gtest.h>
+
+#include <boost/json/parse.hpp>
+
+#include "support.hpp"
+
+using namespace ticketing::testing;
+namespace json = boost::json;
+
+class CatalogApi : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    prepare_test_database();
+    server_ = new TestServer();
+  }
+  static void TearDownTestSuite() {
+    delete server_;
+    server_ = nullptr;
+  }
+  static std::uint16_t port() { return server_->port(); }
+  static TestServer* server_;
+};
+TestServer* CatalogApi::server_ = nullptr;
+
+TEST_F(CatalogApi, ListsSeededConcerts) {
+  const auto response = http(port(), "GET", "/concerts");
+  ASSERT_EQ(response.status, 200) << response.raw;
+  EXPECT_EQ(response.header("content-type"), "application/json");
+  const auto concerts = json::parse(response.body).as_array();
+  ASSERT_GE(concerts.size(), 3u);
+  EXPECT_EQ(concerts[0].at("id").as_int64(), 1);
+  EXPECT_TRUE(concerts[0].at("title").is_string());
+}
+
+TEST_F(CatalogApi, ListsSchedulesOfAConcertAnd404ForUnknown) {
+  const auto response = http(port(), "GET", "/concerts/1/schedules");
+  ASSERT_EQ(response.status, 200) << response.raw;
+  const auto schedules = json::parse(response.body).as_array();
+  ASSERT_EQ(schedules.size(), 2u);
+  EXPECT_EQ(schedules[0].at("id").as_int64(), 1);
+  EXPECT_EQ(schedules[0].at("concertId").as_int64(), 1);
+  const std::string show_at(schedules[0].at("showAt").as_string());
+  EXPECT_EQ(show_at.back(), 'Z');
+  EXPECT_EQ(show_at[10], 'T');
+
+  const auto missing = http(port(), "GET", "/concerts/999999999/schedules");
+  EXPECT_EQ(missing.status, 404);
+  EXPECT_EQ(json::parse(missing.body).at("code").as_string(), "NOT_FOUND");
+}
+
+TEST_F(CatalogApi, SeatMapReflectsReservationsInOneQuery) {
+  auto db = test_db();
+  db->execute("DELETE FROM reservation WHERE schedule_id = 4");
+  db->execute(
+      "INSERT INTO reservation (user_id, schedule_id, seat_no, status, expires_at, active) VALUES "
+      "(1, 4, 'A-1', 'HELD', UTC_TIMESTAMP(3) + INTERVAL 5 MINUTE, 1),"
+      "(2, 4, 'A-2', 'CONFIRMED', UTC_TIMESTAMP(3) + INTERVAL 5 MINUTE, 1),"
+      "(3, 4, 'A-3', 'HELD', UTC_TIMESTAMP(3) - INTERVAL 1 SECOND, 1),"
+      "(3, 4, 'A-4', 'EXPIRED', UTC_TIMESTAMP(3) - INTERVAL 1 MINUTE, NULL)");
+
+  const auto response = http(port(), "GET", "/schedules/4/seats");
+  ASSERT_EQ(response.status, 200) << response.raw;
+  const auto map = json::parse(response.body).as_object();
+  EXPECT_EQ(map.at("scheduleId").as_int64(), 4);
+  const auto& seats = map.at("seats").as_array();
+  ASSERT_EQ(seats.size(), 100u);
+  std::map<std::string, std::string> status;
+  for (const auto& seat : seats) {
+    status[std::string(seat.at("seatNo").as_string())] = std::string(seat.at("status").as_string());
+    EXPECT_TRUE(seat.at("price").is_number());
+    EXPECT_TRUE(seat.at("section").is_string());
+  }
+  EXPECT_EQ(status["A-1"], "HELD");
+  EXPECT_EQ(status["A-2"], "SOLD");
+  EXPECT_EQ(status["A-3"], "AVAILABLE");  // held but past its expiry
+  EXPECT_EQ(status["A-4"], "AVAILABLE");
+  EXPECT_EQ(status["B-1"], "AVAILABLE");
+  db->execute("DELETE FROM reservation WHERE schedule_id = 4");
+}
+
+TEST_F(CatalogApi, LargeSeatMapAndPrices) {
+  const auto response = http(port(), "GET", "/schedules/2/seats");
+  ASSERT_EQ(response.status, 200);
+  const auto map = json::parse(response.body).as_object();
+  const auto& seats = map.at("seats").as_array();
+  ASSERT_EQ(seats.size(), 10000u);
+  EXPECT_EQ(seats[0].at("seatNo").as_string(), "A-1");
+  EXPECT_DOUBLE_EQ(seats[0].at("price").to_number<double>(), 150.0);
+}
+
+TEST_F(CatalogApi, MalformedIdsAre400AndUnknownScheduleIs404) {
+  for (const char* id : {"abc", "-1", "0", "007", "1.0", "1e2", "9223372036854775808", "%20"}) {
+    const auto response = http(port(), "GET", std::string("/schedules/") + id + "/seats");
+    EXPECT_EQ(response.status, 400) << id;
+    const auto body = json::parse(response.body).as_object();
+    EXPECT_EQ(body.at("code").as_string(), "INVALID_ARGUMENT");
+    EXPECT_EQ(body.at("errors").as_array()[0].at("field").as_string(), "id");
+  }
+  const auto missing = http(port(), "GET", "/schedules/9223372036854775807/seats");
+  EXPECT_EQ(missing.status, 404);
+}

@@ -1,0 +1,229 @@
+#include "support.hpp"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <mutex>
+#include <stdexcept>
+#include <thread>
+
+#include "infra/mysql/demo_seed.hpp"
+#include "infra/mysql/migrations.hpp"
+#include "infra/observability/logging.hpp"
+
+extern char** environ;
+
+namespace ticketing::testing {
+
+infra::config::AppConfig test_config(std::vector<std::string> sets) {
+  infra::observability::configure_logging(infra::observability::Level::kWarn);
+  infra::config::LoadOptions options;
+  options.profile = "test";
+  options.env = infra::config::environment_snapshot();
+  options.sets = std::move(sets);
+  return infra::config::load_config(options).config;
+}
+
+infra::mysql::DbEndpoint test_db_endpoint() {
+  const auto config = test_config();
+  const auto url = infra::config::parse_db_url(config.db.url);
+  return {url.host, url.port, url.user, url.password, url.database, config.db.connect_timeout,
+          config.db.query_timeout};
+}
+
+std::unique_ptr<infra::mysql::MysqlConnection> test_db(bool multi_statements) {
+  return std::make_unique<infra::mysql::MysqlConnection>(test_db_endpoint(), multi_statements);
+}
+
+void prepare_test_database() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    auto db = test_db(true);
+    infra::mysql::migrate(*db, infra::mysql::plan_migrations(infra::mysql::embedded_migrations()));
+    infra::mysql::seed_demo_data(*db, infra::mysql::SeedOptions{2000});
+  });
+}
+
+TestServer::TestServer(std::vector<std::string> sets) {
+  sets.insert(sets.begin(), "http.port=0");
+  sets.insert(sets.begin(), "http.address=127.0.0.1");
+  app_ = std::make_unique<app::Application>(test_config(std::move(sets)));
+  app_->start();
+}
+
+TestServer::~TestServer() { app_->stop(); }
+
+std::string HttpResponse::header(const std::string& lower_name) const {
+  auto it = headers.find(lower_name);
+  return it == headers.end() ? std::string() : it->second;
+}
+
+namespace {
+
+int connect_to(std::uint16_t port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) throw std::runtime_error("socket failed");
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    ::close(fd);
+    throw std::runtime_error("connect failed: " + std::string(std::strerror(errno)));
+  }
+  return fd;
+}
+
+}  // namespace
+
+std::string raw_exchange(std::uint16_t port, const std::string& bytes, std::chrono::milliseconds timeout) {
+  const int fd = connect_to(port);
+  std::size_t sent = 0;
+  while (sent < bytes.size()) {
+    const ssize_t n = ::send(fd, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
+    if (n <= 0) break;  // the server may close early (e.g. 413 before the body): read what it said
+    sent += static_cast<std::size_t>(n);
+  }
+  std::string out;
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  char buffer[65536];
+  while (true) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) break;
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) break;
+    const ssize_t n = ::recv(fd, buffer, sizeof buffer, 0);
+    if (n <= 0) break;
+    out.append(buffer, static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  return out;
+}
+
+RawConnection::RawConnection(std::uint16_t port) : fd_(connect_to(port)) {}
+RawConnection::~RawConnection() { ::close(fd_); }
+
+void RawConnection::send(const std::string& bytes) {
+  if (::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(bytes.size())) {
+    throw std::runtime_error("send failed");
+  }
+}
+
+std::string RawConnection::read_until(const std::string& text, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  char buffer[65536];
+  while (buffer_.find(text) == std::string::npos) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) break;
+    pollfd p{fd_, POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) break;
+    const ssize_t n = ::recv(fd_, buffer, sizeof buffer, 0);
+    if (n <= 0) break;
+    buffer_.append(buffer, static_cast<std::size_t>(n));
+  }
+  return buffer_;
+}
+
+bool RawConnection::closed_within(std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  char buffer[4096];
+  while (true) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return false;
+    pollfd p{fd_, POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) return false;
+    const ssize_t n = ::recv(fd_, buffer, sizeof buffer, 0);
+    if (n <= 0) return true;
+    buffer_.append(buffer, static_cast<std::size_t>(n));
+  }
+}
+
+HttpResponse parse_response(const std::string& raw) {
+  HttpResponse response;
+  response.raw = raw;
+  const auto head_end = raw.find("\r\n\r\n");
+  if (raw.size() < 12 || head_end == std::string::npos) return response;
+  response.status = std::stoi(raw.substr(9, 3));
+  std::size_t pos = raw.find("\r\n") + 2;
+  while (pos < head_end) {
+    const auto eol = raw.find("\r\n", pos);
+    const std::string line = raw.substr(pos, eol - pos);
+    const auto colon = line.find(':');
+    if (colon != std::string::npos) {
+      std::string name = line.substr(0, colon);
+      for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      std::string value = line.substr(colon + 1);
+      while (!value.empty() && value.front() == ' ') value.erase(0, 1);
+      response.headers[name] = value;
+    }
+    pos = eol + 2;
+  }
+  response.body = raw.substr(head_end + 4);
+  return response;
+}
+
+HttpResponse http(std::uint16_t port, const std::string& method, const std::string& target, const std::string& body,
+                  std::map<std::string, std::string> headers) {
+  std::string request = method + " " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\n";
+  if (!headers.count("Connection")) headers["Connection"] = "close";
+  if (!body.empty() && !headers.count("Content-Type")) headers["Content-Type"] = "application/json";
+  for (const auto& [name, value] : headers) request += name + ": " + value + "\r\n";
+  if (!body.empty() || method == "POST") request += "Content-Length: " + std::to_string(body.size()) + "\r\n";
+  request += "\r\n" + body;
+  return parse_response(raw_exchange(port, request));
+}
+
+ChildProcess::ChildProcess(std::vector<std::string> argv) {
+  std::vector<char*> args;
+  for (auto& a : argv) args.push_back(a.data());
+  args.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
+  if (posix_spawnp(&pid_, args[0], &actions, nullptr, args.data(), environ) != 0) pid_ = -1;
+  posix_spawn_file_actions_destroy(&actions);
+  if (pid_ < 0) throw std::runtime_error("could not start " + argv[0]);
+}
+
+ChildProcess::~ChildProcess() { kill_now(); }
+
+void ChildProcess::kill_now() {
+  if (pid_ <= 0) return;
+  ::kill(pid_, SIGKILL);
+  int status = 0;
+  ::waitpid(pid_, &status, 0);
+  pid_ = -1;
+}
+
+std::uint16_t free_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  socklen_t len = sizeof addr;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+bool wait_for(const std::function<bool()>& condition, std::chrono::milliseconds deadline,
+              std::chrono::milliseconds poll) {
+  const auto until = std::chrono::steady_clock::now() + deadline;
+  while (std::chrono::steady_clock::now() < until) {
+    if (condition()) return true;
+    std::this_thread::sleep_for(poll);
+  }
+  return condition();
+}
+
+}  // namespace ticketing::testing

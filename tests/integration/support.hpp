@@ -1,0 +1,88 @@
+#pragma once
+// Shared helpers for integration tests: configuration for the real services that scripts/test
+// started, an in-process server on an ephemeral port, a raw-socket HTTP client (so tests can send
+// malformed requests too), child processes, and waiting on conditions with deadlines.
+#include <sys/types.h>
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "app/application.hpp"
+#include "infra/config/config.hpp"
+#include "infra/mysql/mysql_connection.hpp"
+
+namespace ticketing::testing {
+
+// The test profile plus environment (TICKETING_* from scripts/test) plus `sets`.
+infra::config::AppConfig test_config(std::vector<std::string> sets = {});
+infra::mysql::DbEndpoint test_db_endpoint();
+std::unique_ptr<infra::mysql::MysqlConnection> test_db(bool multi_statements = false);
+// Migrates the test database and loads demo data (small user count) once per process.
+void prepare_test_database();
+
+class TestServer {
+ public:
+  explicit TestServer(std::vector<std::string> sets = {});
+  ~TestServer();
+  std::uint16_t port() const { return app_->port(); }
+  app::Application& app() { return *app_; }
+  void stop() { app_->stop(); }
+
+ private:
+  std::unique_ptr<app::Application> app_;
+};
+
+struct HttpResponse {
+  int status = 0;
+  std::map<std::string, std::string> headers;  // lower-case names
+  std::string body;
+  std::string raw;
+  std::string header(const std::string& lower_name) const;
+};
+
+// One request on a new connection ("Connection: close" unless given).
+HttpResponse http(std::uint16_t port, const std::string& method, const std::string& target,
+                  const std::string& body = "", std::map<std::string, std::string> headers = {});
+// Sends raw bytes, reads until the server closes (or the timeout passes), returns what came back.
+std::string raw_exchange(std::uint16_t port, const std::string& bytes,
+                         std::chrono::milliseconds timeout = std::chrono::seconds(10));
+HttpResponse parse_response(const std::string& raw);
+
+// A client connection kept open across requests.
+class RawConnection {
+ public:
+  explicit RawConnection(std::uint16_t port);
+  ~RawConnection();
+  void send(const std::string& bytes);
+  // Reads until `text` has arrived; returns everything read so far (may lack `text` on timeout).
+  std::string read_until(const std::string& text, std::chrono::milliseconds timeout);
+  // True when the server closes the connection within the timeout.
+  bool closed_within(std::chrono::milliseconds timeout);
+
+ private:
+  int fd_ = -1;
+  std::string buffer_;
+};
+
+// A child process (e.g. a private redis-server); killed on destruction.
+class ChildProcess {
+ public:
+  explicit ChildProcess(std::vector<std::string> argv);
+  ~ChildProcess();
+  void kill_now();  // SIGKILL and reap
+  bool running() const { return pid_ > 0; }
+
+ private:
+  pid_t pid_ = -1;
+};
+
+std::uint16_t free_port();
+bool wait_for(const std::function<bool()>& condition, std::chrono::milliseconds deadline,
+              std::chrono::milliseconds poll = std::chrono::milliseconds(20));
+
+}  // namespace ticketing::testing

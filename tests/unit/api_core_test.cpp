@@ -1,0 +1,174 @@
+#include <gtest/gtest.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_future.hpp>
+#include <boost/json/parse.hpp>
+
+#include "api/dispatcher.hpp"
+#include "api/error_mapping.hpp"
+#include "api/json_writer.hpp"
+#include "api/request_params.hpp"
+#include "domain/errors.hpp"
+
+using namespace ticketing;
+using namespace ticketing::api;
+
+namespace {
+
+template <typename T>
+T run(Task<T> task) {
+  boost::asio::io_context io;
+  auto future = boost::asio::co_spawn(io, std::move(task), boost::asio::use_future);
+  io.run();
+  return future.get();
+}
+
+ApiRequest request(Method method, std::string target) {
+  ApiRequest r;
+  r.method = method;
+  r.method_text = std::string(to_string(method));
+  r.target = target;
+  const auto q = target.find('?');
+  r.path = target.substr(0, q);
+  if (q != std::string::npos) r.query = target.substr(q + 1);
+  r.request_id = "rid-1";
+  return r;
+}
+
+Router sample_router() {
+  Router router;
+  router.add(Method::kGet, "/schedules/{id}/seats", [](ApiRequest& req) -> Task<ApiResponse> {
+    co_return json_response(200, "{\"id\":" + std::to_string(path_id(req, "id")) + "}");
+  });
+  router.add(Method::kPost, "/queue/enter", [](ApiRequest&) -> Task<ApiResponse> { co_return no_content(); });
+  router.add(Method::kGet, "/boom", [](ApiRequest&) -> Task<ApiResponse> {
+    throw std::runtime_error("secret internals");
+    co_return no_content();
+  });
+  router.add(Method::kGet, "/down", [](ApiRequest&) -> Task<ApiResponse> {
+    throw domain::DependencyUnavailable("redis", "connection refused");
+    co_return no_content();
+  });
+  return router;
+}
+
+boost::json::object parse_object(const std::string& body) { return boost::json::parse(body).as_object(); }
+
+}  // namespace
+
+TEST(JsonWriter, EscapesAndReplacesInvalidUtf8) {
+  JsonWriter json;
+  json.begin_object().key("a").string("q\"\\\n\x01").key("b").string("\xff\xfe ok \xc3\xa9").end_object();
+  const auto parsed = parse_object(json.str());
+  EXPECT_EQ(parsed.at("a").as_string(), "q\"\\\n\x01");
+  EXPECT_EQ(parsed.at("b").as_string(), "\xEF\xBF\xBD\xEF\xBF\xBD ok \xc3\xa9");
+}
+
+TEST(JsonWriter, NestsArraysAndObjects) {
+  JsonWriter json;
+  json.begin_array().begin_object().key("x").integer(-5).key("p").raw_number("1.50").end_object();
+  json.begin_object().key("ok").boolean(true).key("n").null().end_object().end_array();
+  EXPECT_EQ(json.str(), R"([{"x":-5,"p":1.50},{"ok":true,"n":null}])");
+}
+
+TEST(ErrorMapping, EveryErrorBodyHasTheContractFields) {
+  auto req = request(Method::kGet, "/x\xff?y");
+  req.path = "/x\xff";
+  const auto response =
+      error_response(domain::invalid_argument("scheduleId", "must be an integer"), req);
+  EXPECT_EQ(response.status, 400);
+  const auto body = parse_object(response.body);
+  EXPECT_EQ(body.at("code").as_string(), "INVALID_ARGUMENT");
+  EXPECT_EQ(body.at("status").as_int64(), 400);
+  EXPECT_EQ(body.at("requestId").as_string(), "rid-1");
+  EXPECT_TRUE(body.at("path").is_string());
+  EXPECT_TRUE(body.at("message").is_string());
+  ASSERT_EQ(body.at("errors").as_array().size(), 1u);
+  EXPECT_EQ(body.at("errors").as_array()[0].at("field").as_string(), "scheduleId");
+}
+
+TEST(ErrorMapping, StatusesFollowTheTable) {
+  EXPECT_EQ(error_spec(domain::ErrorCode::kSeatAlreadyHeld).status, 409);
+  EXPECT_EQ(error_spec(domain::ErrorCode::kSeatAlreadyHeld).code, "SEAT_ALREADY_HELD");
+  EXPECT_EQ(error_spec(domain::ErrorCode::kUnauthenticated).status, 401);
+  EXPECT_EQ(error_spec(domain::ErrorCode::kIdempotencyKeyReused).status, 422);
+  EXPECT_EQ(error_spec(domain::ErrorCode::kDependencyUnavailable).status, 503);
+}
+
+TEST(Dispatcher, RoutesAndExtractsIds) {
+  Dispatcher dispatcher(sample_router());
+  auto req = request(Method::kGet, "/schedules/7/seats");
+  const auto result = run(dispatcher.dispatch(req));
+  EXPECT_EQ(result.response.status, 200);
+  EXPECT_EQ(result.response.body, "{\"id\":7}");
+  EXPECT_EQ(result.route, "/schedules/{id}/seats");
+}
+
+TEST(Dispatcher, BadIdsAre400NamingTheField) {
+  Dispatcher dispatcher(sample_router());
+  for (const char* id : {"abc", "-1", "0", "01", "9223372036854775808", "1.5", "%31"}) {
+    auto req = request(Method::kGet, std::string("/schedules/") + id + "/seats");
+    const auto result = run(dispatcher.dispatch(req));
+    EXPECT_EQ(result.response.status, 400) << id;
+    EXPECT_EQ(parse_object(result.response.body).at("errors").as_array()[0].at("field").as_string(), "id");
+  }
+}
+
+TEST(Dispatcher, UnknownRouteIs404AndWrongMethodIs405WithAllow) {
+  Dispatcher dispatcher(sample_router());
+  auto missing = request(Method::kGet, "/nope");
+  const auto not_found = run(dispatcher.dispatch(missing));
+  EXPECT_EQ(not_found.response.status, 404);
+  EXPECT_EQ(not_found.route, "UNKNOWN");
+
+  auto wrong = request(Method::kDelete, "/schedules/1/seats");
+  const auto not_allowed = run(dispatcher.dispatch(wrong));
+  EXPECT_EQ(not_allowed.response.status, 405);
+  ASSERT_EQ(not_allowed.response.headers.size(), 1u);
+  EXPECT_EQ(not_allowed.response.headers[0].name, "Allow");
+  EXPECT_EQ(not_allowed.response.headers[0].value, "GET, HEAD");
+
+  auto trailing = request(Method::kGet, "/schedules/1/seats/");
+  EXPECT_EQ(run(dispatcher.dispatch(trailing)).response.status, 404);
+}
+
+TEST(Dispatcher, HeadMatchesGetAndUnknownMethodIs501) {
+  Dispatcher dispatcher(sample_router());
+  auto head = request(Method::kHead, "/schedules/3/seats");
+  EXPECT_EQ(run(dispatcher.dispatch(head)).response.status, 200);
+  auto other = request(Method::kOther, "/schedules/3/seats");
+  other.method_text = "BREW";
+  EXPECT_EQ(run(dispatcher.dispatch(other)).response.status, 501);
+}
+
+TEST(Dispatcher, UnexpectedExceptionsBecome500WithoutDetails) {
+  Dispatcher dispatcher(sample_router());
+  auto req = request(Method::kGet, "/boom");
+  const auto result = run(dispatcher.dispatch(req));
+  EXPECT_EQ(result.response.status, 500);
+  EXPECT_EQ(result.response.body.find("secret internals"), std::string::npos);
+}
+
+TEST(Dispatcher, DependencyDownIs503WithRetryAfter) {
+  Dispatcher dispatcher(sample_router());
+  auto req = request(Method::kGet, "/down");
+  const auto result = run(dispatcher.dispatch(req));
+  EXPECT_EQ(result.response.status, 503);
+  ASSERT_FALSE(result.response.headers.empty());
+  EXPECT_EQ(result.response.headers[0].name, "Retry-After");
+}
+
+TEST(RequestParams, QueryIdsAreStrict) {
+  auto req = request(Method::kGet, "/queue/status?userId=5&scheduleId=1%30");
+  EXPECT_EQ(query_id(req, "userId"), 5);
+  EXPECT_EQ(query_id(req, "scheduleId"), 10);
+  auto repeated = request(Method::kGet, "/x?userId=5&userId=6");
+  EXPECT_THROW(query_id(repeated, "userId"), domain::DomainError);
+  auto missing = request(Method::kGet, "/x?other=1");
+  EXPECT_THROW(query_id(missing, "userId"), domain::DomainError);
+  auto broken = request(Method::kGet, "/x?userId=%3");
+  EXPECT_THROW(query_id(broken, "userId"), domain::DomainError);
+  auto negative = request(Method::kGet, "/x?userId=-5");
+  EXPECT_THROW(query_id(negative, "userId"), domain::DomainError);
+}

@@ -1,0 +1,100 @@
+#include <gtest/gtest.h>
+
+#include "api/json_body.hpp"
+
+using namespace ticketing;
+using namespace ticketing::api;
+
+namespace {
+
+ApiRequest post(std::string body, std::string content_type = "application/json") {
+  ApiRequest r;
+  r.method = Method::kPost;
+  r.path = "/queue/enter";
+  r.body = std::move(body);
+  if (!content_type.empty()) r.headers.push_back({"Content-Type", std::move(content_type)});
+  return r;
+}
+
+domain::DomainError error_of(const ApiRequest& request) {
+  try {
+    auto body = JsonBody::parse(request, {"userId", "scheduleId", "seatNos"});
+    body.id("userId");
+    body.id("scheduleId");
+    body.done();
+  } catch (const domain::DomainError& e) {
+    return e;
+  }
+  ADD_FAILURE() << "no error for: " << request.body;
+  return domain::DomainError(domain::ErrorCode::kInternal, "none");
+}
+
+}  // namespace
+
+TEST(JsonBody, ReadsValidBody) {
+  auto body = JsonBody::parse(post(R"({"userId": 7, "scheduleId": 9223372036854775807, "seatNos": ["A-1","B-2"]})"),
+                              {"userId", "scheduleId", "seatNos"});
+  EXPECT_EQ(body.id("userId"), 7);
+  EXPECT_EQ(body.id("scheduleId"), INT64_MAX);
+  EXPECT_EQ(body.string_array("seatNos", 1, 4, 16), (std::vector<std::string>{"A-1", "B-2"}));
+  EXPECT_NO_THROW(body.done());
+}
+
+TEST(JsonBody, ContentTypeMustBeJson) {
+  EXPECT_EQ(error_of(post(R"({"userId":1,"scheduleId":1})", "text/plain")).code(),
+            domain::ErrorCode::kUnsupportedMediaType);
+  EXPECT_EQ(error_of(post(R"({"userId":1,"scheduleId":1})", "")).code(), domain::ErrorCode::kUnsupportedMediaType);
+  EXPECT_EQ(error_of(post(R"({"userId":1,"scheduleId":1})", "application/json; charset=latin1")).code(),
+            domain::ErrorCode::kUnsupportedMediaType);
+  EXPECT_TRUE(is_json_content_type("Application/JSON; charset=UTF-8"));
+  EXPECT_TRUE(is_json_content_type("application/json;charset=utf-8"));
+  EXPECT_FALSE(is_json_content_type("application/jsonx"));
+}
+
+TEST(JsonBody, MalformedBodiesAre400) {
+  const std::string deep = std::string(40, '[') + std::string(40, ']');
+  for (const std::string bad :
+       {std::string(""), std::string("{"), std::string("{\"userId\":1,\"scheduleId\":1} x"),
+        std::string("{\"userId\":1,\"userId\":2,\"scheduleId\":1}"), std::string("[1,2]"), std::string("null"),
+        std::string("{\"userId\":1,\"scheduleId\":1,\"extra\":true}"), std::string("{\"userId\":\"1\",\"scheduleId\":1}"),
+        std::string("{\"userId\":-1,\"scheduleId\":1}"), std::string("{\"userId\":0,\"scheduleId\":1}"),
+        std::string("{\"userId\":1.0,\"scheduleId\":1}"), std::string("{\"userId\":1e3,\"scheduleId\":1}"),
+        std::string("{\"userId\":9223372036854775808,\"scheduleId\":1}"), std::string("{\"userId\":null,\"scheduleId\":1}"),
+        std::string("{\"scheduleId\":1}"), std::string("{\"userId\":1,\"scheduleId\":1,\"seatNos\":") + deep + "}",
+        std::string("{\"userId\":1,\"scheduleId\":1,\"seatNos\":\"\xff\"}"), std::string("{'userId':1}"),
+        std::string("{\"userId\":1,/*c*/\"scheduleId\":1}")}) {
+    const auto error = error_of(post(bad));
+    EXPECT_EQ(error.code(), domain::ErrorCode::kInvalidArgument) << bad;
+  }
+}
+
+TEST(JsonBody, NamesEveryBadField) {
+  const auto error = error_of(post(R"({"userId":"x","scheduleId":-3,"bogus":1})"));
+  std::vector<std::string> fields;
+  for (const auto& e : error.errors()) fields.push_back(e.field);
+  EXPECT_EQ(fields, (std::vector<std::string>{"bogus", "userId", "scheduleId"}));
+}
+
+TEST(JsonBody, DuplicateKeysInNestedObjectsAreFound) {
+  auto request = post(R"({"userId":1,"scheduleId":1,"seatNos":[{"a":1,"a":2}]})");
+  EXPECT_THROW(JsonBody::parse(request, {"userId", "scheduleId", "seatNos"}), domain::DomainError);
+  // Same key in sibling objects is fine.
+  auto siblings = post(R"({"userId":1,"scheduleId":1,"seatNos":[{"a":1},{"a":2}]})");
+  EXPECT_NO_THROW(JsonBody::parse(siblings, {"userId", "scheduleId", "seatNos"}));
+}
+
+TEST(JsonBody, StringArraysAreChecked) {
+  auto body = JsonBody::parse(post(R"({"seatNos":["A-1", 5, ""]})"), {"seatNos"});
+  body.string_array("seatNos", 1, 4, 16);
+  try {
+    body.done();
+    FAIL();
+  } catch (const domain::DomainError& e) {
+    ASSERT_EQ(e.errors().size(), 2u);
+    EXPECT_EQ(e.errors()[0].field, "seatNos[1]");
+    EXPECT_EQ(e.errors()[1].field, "seatNos[2]");
+  }
+  auto too_many = JsonBody::parse(post(R"({"seatNos":["a","b","c","d","e"]})"), {"seatNos"});
+  too_many.string_array("seatNos", 1, 4, 16);
+  EXPECT_THROW(too_many.done(), domain::DomainError);
+}
