@@ -63,7 +63,8 @@ const cfg::EffectiveValue& value_of(const cfg::LoadedConfig& l, std::string_view
   throw std::runtime_error("no such key");
 }
 
-fs::path repo_config_dir() { return fs::path(__FILE__).parent_path().parent_path().parent_path() / "config"; }
+// The repository's config/, found above the test executable like the server finds it.
+fs::path repo_config_dir() { return fs::path(cfg::source_tree_config_dir()); }
 
 constexpr std::string_view kStrongSecret = "prod-token-secret-0123456789abcdef-XYZ";
 

@@ -215,7 +215,8 @@ std::string describe(const LoadedConfig& loaded);
 // Reads environ.
 std::map<std::string, std::string> environment_snapshot();
 
-// <source tree>/config, as seen when this file was compiled.
+// The nearest config/ holding application.yml above the running executable (the source tree's
+// config/ for build/ticketing and the test binaries; /app/config for an installed /app/bin/ticketing).
 std::string source_tree_config_dir();
 
 }  // namespace ticketing::infra::config

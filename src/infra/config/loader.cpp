@@ -486,9 +486,17 @@ std::map<std::string, std::string> environment_snapshot() {
 }
 
 std::string source_tree_config_dir() {
-  // This file is <root>/src/infra/config/loader.cpp.
-  fs::path here(__FILE__);
-  return (here.parent_path().parent_path().parent_path().parent_path() / "config").string();
+  // The nearest config/application.yml above the executable: build/ticketing and
+  // build/tests/unit_tests find <root>/config, an installed /app/bin/ticketing finds /app/config.
+  // (Not __FILE__: ccache's base-dir rewriting makes it relative to the build directory.)
+  std::error_code ec;
+  fs::path dir = fs::read_symlink("/proc/self/exe", ec).parent_path();
+  for (int depth = 0; !ec && !dir.empty() && depth < 5; ++depth) {
+    if (fs::exists(dir / "config" / "application.yml", ec)) return (dir / "config").string();
+    if (dir == dir.root_path()) break;
+    dir = dir.parent_path();
+  }
+  return "config";
 }
 
 }  // namespace ticketing::infra::config
