@@ -14,6 +14,8 @@ class CatalogRepository {
   virtual Task<std::vector<Concert>> list_concerts() = 0;
   // nullopt when the concert does not exist (an existing concert may have no schedules).
   virtual Task<std::optional<std::vector<Schedule>>> list_schedules(ConcertId concert) = 0;
+  // nullopt when the schedule does not exist. May be served from a short-lived cache.
+  virtual Task<std::optional<Schedule>> find_schedule(ScheduleId schedule) = 0;
   // nullopt when the schedule does not exist. Status comes from the active reservations.
   virtual Task<std::optional<SeatMap>> seat_map(ScheduleId schedule) = 0;
 };

@@ -43,6 +43,29 @@ Task<std::optional<std::vector<Schedule>>> MysqlCatalogRepository::list_schedule
   });
 }
 
+Task<std::optional<Schedule>> MysqlCatalogRepository::find_schedule(domain::ScheduleId schedule) {
+  {
+    std::lock_guard lock(cache_mutex_);
+    const auto it = schedule_cache_.find(schedule.value);
+    if (it != schedule_cache_.end() && std::chrono::steady_clock::now() - it->second.loaded_at < schedule_cache_ttl_) {
+      co_return it->second.schedule;
+    }
+  }
+  auto found = co_await pool_.run([schedule](MysqlConnection& db) -> std::optional<Schedule> {
+    const auto result = db.query(fmt::format(
+        "SELECT id, concert_id, show_at, booking_opens_at FROM schedule WHERE id = {}", schedule.value));
+    if (result.rows.empty()) return std::nullopt;
+    const auto& row = result.rows[0];
+    return Schedule{domain::ScheduleId{to_int64(row[0])}, domain::ConcertId{to_int64(row[1])}, to_timestamp(row[2]),
+                    to_timestamp(row[3])};
+  });
+  if (found) {
+    std::lock_guard lock(cache_mutex_);
+    schedule_cache_[schedule.value] = CachedSchedule{*found, std::chrono::steady_clock::now()};
+  }
+  co_return found;
+}
+
 Task<std::optional<SeatMap>> MysqlCatalogRepository::seat_map(domain::ScheduleId schedule) {
   co_return co_await pool_.run([schedule](MysqlConnection& db) -> std::optional<SeatMap> {
     // One query for the whole map: the live reservation (active = 1) decides the status; a HELD

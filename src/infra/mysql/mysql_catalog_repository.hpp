@@ -1,4 +1,8 @@
 #pragma once
+#include <chrono>
+#include <mutex>
+#include <unordered_map>
+
 #include "domain/ports/catalog_repository.hpp"
 #include "infra/mysql/mysql_pool.hpp"
 
@@ -6,14 +10,26 @@ namespace ticketing::infra::mysql {
 
 class MysqlCatalogRepository final : public domain::CatalogRepository {
  public:
-  explicit MysqlCatalogRepository(MysqlPool& pool) : pool_(pool) {}
+  // Schedules are read on every queue enter and almost never change: found schedules are cached
+  // for `schedule_cache_ttl` (missing ones are not, so a new schedule is visible at once).
+  explicit MysqlCatalogRepository(MysqlPool& pool,
+                                  std::chrono::milliseconds schedule_cache_ttl = std::chrono::seconds(5))
+      : pool_(pool), schedule_cache_ttl_(schedule_cache_ttl) {}
 
   Task<std::vector<domain::Concert>> list_concerts() override;
   Task<std::optional<std::vector<domain::Schedule>>> list_schedules(domain::ConcertId concert) override;
+  Task<std::optional<domain::Schedule>> find_schedule(domain::ScheduleId schedule) override;
   Task<std::optional<domain::SeatMap>> seat_map(domain::ScheduleId schedule) override;
 
  private:
+  struct CachedSchedule {
+    domain::Schedule schedule;
+    std::chrono::steady_clock::time_point loaded_at;
+  };
   MysqlPool& pool_;
+  std::chrono::milliseconds schedule_cache_ttl_;
+  std::mutex cache_mutex_;
+  std::unordered_map<std::int64_t, CachedSchedule> schedule_cache_;
 };
 
 }  // namespace ticketing::infra::mysql
