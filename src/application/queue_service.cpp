@@ -1,0 +1,110 @@
+#include "application/queue_service.hpp"
+
+#include <fmt/format.h>
+
+#include "domain/errors.hpp"
+
+namespace ticketing::application {
+
+using domain::DomainError;
+using domain::ErrorCode;
+
+QueueService::QueueService(domain::QueueStore& store, domain::CatalogRepository& catalog,
+                           domain::UserRepository& users, domain::TokenService& tokens, const domain::Clock& clock,
+                           domain::QueuePolicy policy, std::chrono::milliseconds token_ttl)
+    : store_(store),
+      catalog_(catalog),
+      users_(users),
+      tokens_(tokens),
+      clock_(clock),
+      policy_(policy),
+      token_ttl_(token_ttl) {}
+
+QueueView QueueService::view_of(const domain::QueuePlace& place, domain::UserId user, domain::ScheduleId schedule,
+                                domain::Timestamp now) const {
+  QueueView view;
+  view.status = place.status;
+  if (place.status == domain::QueueStatus::kAdmitted) {
+    view.position = 0;
+    view.estimated_wait_seconds = 0;
+    view.token = tokens_.issue(domain::AdmissionClaims{user, schedule, now, now + token_ttl_});
+  } else {
+    view.position = place.position;
+    view.estimated_wait_seconds = domain::estimate_wait_seconds(place.position, place.admissions_per_second, policy_);
+  }
+  return view;
+}
+
+Task<QueueView> QueueService::enter(domain::UserId user, domain::ScheduleId schedule) {
+  const auto found = co_await catalog_.find_schedule(schedule);
+  if (!found) throw DomainError(ErrorCode::kNotFound, fmt::format("schedule {} not found", schedule.value));
+  const auto now = clock_.now();
+  if (now < found->booking_opens_at) {
+    throw DomainError(ErrorCode::kBookingNotOpen,
+                      fmt::format("booking for schedule {} opens at {}", schedule.value,
+                                  domain::to_iso8601(found->booking_opens_at)));
+  }
+  const bool user_exists = co_await users_.exists(user);
+  if (!user_exists) {
+    throw DomainError(ErrorCode::kNotFound, fmt::format("user {} not found", user.value));
+  }
+  const auto place = co_await store_.enter(schedule, user, now);
+  counters_.entered.fetch_add(1, std::memory_order_relaxed);
+  co_return view_of(place, user, schedule, now);
+}
+
+Task<QueueView> QueueService::status(domain::UserId user, domain::ScheduleId schedule) {
+  const auto now = clock_.now();
+  const auto place = co_await store_.status(schedule, user, now);
+  if (!place) {
+    throw DomainError(ErrorCode::kNotFound,
+                      fmt::format("user {} is not in the queue of schedule {}", user.value, schedule.value));
+  }
+  co_return view_of(*place, user, schedule, now);
+}
+
+Task<void> QueueService::leave(domain::UserId user, domain::ScheduleId schedule) {
+  const bool was_queued = co_await store_.leave(schedule, user);
+  if (was_queued) counters_.left.fetch_add(1, std::memory_order_relaxed);
+  co_return;
+}
+
+Task<void> AdmissionGuard::authorize(const std::optional<std::string>& bearer_token, domain::UserId user,
+                                     domain::ScheduleId schedule) {
+  if (!bearer_token || bearer_token->empty()) {
+    throw DomainError(ErrorCode::kUnauthenticated, "an admission token is required (Authorization: Bearer <token>)");
+  }
+  const auto now = clock_.now();
+  const auto check = tokens_.verify(*bearer_token, now);
+  if (!check.claims) {
+    throw DomainError(ErrorCode::kUnauthenticated,
+                      fmt::format("admission token rejected: {}", domain::to_string(check.problem)));
+  }
+  if (check.claims->user != user || check.claims->schedule != schedule) {
+    throw DomainError(ErrorCode::kForbidden, "the admission token was issued for another user or schedule");
+  }
+  const bool slot_live = co_await store_.touch_active(schedule, user, now);
+  if (!slot_live) {
+    throw DomainError(ErrorCode::kUnauthenticated,
+                      "the admission slot is no longer active (left, lapsed or used); enter the queue again");
+  }
+}
+
+Task<void> AdmissionJob::run_once() {
+  for (const auto schedule : co_await store_.queued_schedules()) {
+    const auto round = co_await store_.admit(schedule, clock_.now());
+    counters_.admitted.fetch_add(static_cast<std::uint64_t>(round.admitted), std::memory_order_relaxed);
+    counters_.lapsed_slots.fetch_add(static_cast<std::uint64_t>(round.lapsed_slots), std::memory_order_relaxed);
+    counters_.dropped_waiters.fetch_add(static_cast<std::uint64_t>(round.dropped_waiters),
+                                        std::memory_order_relaxed);
+    std::lock_guard lock(sizes_mutex_);
+    sizes_[schedule.value] = QueueSize{round.waiting, round.active};
+  }
+}
+
+std::map<std::int64_t, AdmissionJob::QueueSize> AdmissionJob::queue_sizes() const {
+  std::lock_guard lock(sizes_mutex_);
+  return sizes_;
+}
+
+}  // namespace ticketing::application

@@ -1,0 +1,30 @@
+#pragma once
+#include <optional>
+#include <vector>
+
+#include "domain/async.hpp"
+#include "domain/queue.hpp"
+
+namespace ticketing::domain {
+
+// Waiting-room state. Every change is atomic in the store (Redis Lua scripts) and safe with any
+// number of service instances sharing it.
+class QueueStore {
+ public:
+  virtual ~QueueStore() = default;
+  // Joins the queue, or returns the existing place (idempotent). Counts as a heartbeat.
+  virtual Task<QueuePlace> enter(ScheduleId schedule, UserId user, Timestamp now) = 0;
+  // The current place (a heartbeat for waiters); nullopt when neither waiting nor admitted.
+  virtual Task<std::optional<QueuePlace>> status(ScheduleId schedule, UserId user, Timestamp now) = 0;
+  // Leaves the queue or gives up the slot. True when the user was there.
+  virtual Task<bool> leave(ScheduleId schedule, UserId user) = 0;
+  // True when the user holds a live slot; extends it by the active TTL (activity keeps it).
+  virtual Task<bool> touch_active(ScheduleId schedule, UserId user, Timestamp now) = 0;
+  // Expires lapsed slots, drops abandoned waiters and admits the next waiters in arrival order,
+  // within max-active and the shared admission rate.
+  virtual Task<AdmissionRound> admit(ScheduleId schedule, Timestamp now) = 0;
+  // Schedules that have had a queue (for the admission job).
+  virtual Task<std::vector<ScheduleId>> queued_schedules() = 0;
+};
+
+}  // namespace ticketing::domain

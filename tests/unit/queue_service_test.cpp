@@ -1,0 +1,216 @@
+#include <gtest/gtest.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_future.hpp>
+#include <map>
+#include <set>
+
+#include "application/queue_service.hpp"
+#include "domain/errors.hpp"
+
+using namespace ticketing;
+using namespace ticketing::domain;
+using application::AdmissionGuard;
+using application::QueueService;
+
+namespace {
+
+template <typename T>
+T run(Task<T> task) {
+  boost::asio::io_context io;
+  auto future = boost::asio::co_spawn(io, std::move(task), boost::asio::use_future);
+  io.run();
+  return future.get();
+}
+
+ErrorCode error_code_of(Task<void> task) {
+  try {
+    run(std::move(task));
+  } catch (const DomainError& e) {
+    return e.code();
+  }
+  return ErrorCode::kInternal;
+}
+
+class FakeClock final : public Clock {
+ public:
+  Timestamp now() const override { return now_; }
+  Timestamp now_ = Timestamp{std::chrono::hours(24 * 365 * 50)};
+};
+
+// A FIFO waiting room in memory: same contract as the Redis store, without admission.
+class FakeQueueStore final : public QueueStore {
+ public:
+  Task<QueuePlace> enter(ScheduleId s, UserId u, Timestamp) override {
+    auto& q = waiting_[s.value];
+    if (active_[s.value].count(u.value)) co_return QueuePlace{QueueStatus::kAdmitted, 0, {}, rate};
+    auto it = std::find(q.begin(), q.end(), u.value);
+    if (it == q.end()) {
+      q.push_back(u.value);
+      it = q.end() - 1;
+    }
+    co_return QueuePlace{QueueStatus::kWaiting, (it - q.begin()) + 1, {}, rate};
+  }
+  Task<std::optional<QueuePlace>> status(ScheduleId s, UserId u, Timestamp now) override {
+    auto& q = waiting_[s.value];
+    if (active_[s.value].count(u.value) || std::find(q.begin(), q.end(), u.value) != q.end()) {
+      co_return co_await enter(s, u, now);
+    }
+    co_return std::nullopt;
+  }
+  Task<bool> leave(ScheduleId s, UserId u) override {
+    auto& q = waiting_[s.value];
+    const auto before = q.size() + active_[s.value].size();
+    q.erase(std::remove(q.begin(), q.end(), u.value), q.end());
+    active_[s.value].erase(u.value);
+    co_return before != q.size() + active_[s.value].size();
+  }
+  Task<bool> touch_active(ScheduleId s, UserId u, Timestamp) override { co_return active_[s.value].count(u.value) > 0; }
+  Task<AdmissionRound> admit(ScheduleId s, Timestamp) override {
+    auto& q = waiting_[s.value];
+    AdmissionRound round;
+    if (!q.empty()) {
+      active_[s.value].insert(q.front());
+      q.erase(q.begin());
+      round.admitted = 1;
+    }
+    round.waiting = static_cast<std::int64_t>(q.size());
+    round.active = static_cast<std::int64_t>(active_[s.value].size());
+    co_return round;
+  }
+  Task<std::vector<ScheduleId>> queued_schedules() override {
+    std::vector<ScheduleId> out;
+    for (const auto& [id, _] : waiting_) out.push_back(ScheduleId{id});
+    co_return out;
+  }
+  double rate = 0;
+  std::map<std::int64_t, std::vector<std::int64_t>> waiting_;
+  std::map<std::int64_t, std::set<std::int64_t>> active_;
+};
+
+class FakeCatalog final : public CatalogRepository {
+ public:
+  Task<std::vector<Concert>> list_concerts() override { co_return std::vector<Concert>{}; }
+  Task<std::optional<std::vector<Schedule>>> list_schedules(ConcertId) override { co_return std::nullopt; }
+  Task<std::optional<Schedule>> find_schedule(ScheduleId id) override {
+    if (id.value == 1) co_return Schedule{id, ConcertId{1}, opens + std::chrono::hours(48), opens};
+    co_return std::nullopt;
+  }
+  Task<std::optional<SeatMap>> seat_map(ScheduleId) override { co_return std::nullopt; }
+  Timestamp opens{};
+};
+
+class FakeUsers final : public UserRepository {
+ public:
+  Task<bool> exists(UserId user) override { co_return user.value <= 100; }
+};
+
+class FakeTokens final : public TokenService {
+ public:
+  std::string issue(const AdmissionClaims& c) const override {
+    return "token:" + std::to_string(c.user.value) + ":" + std::to_string(c.schedule.value);
+  }
+  TokenCheck verify(std::string_view token, Timestamp) const override {
+    if (token == "expired") return {std::nullopt, TokenProblem::kExpired};
+    if (!token.starts_with("token:")) return {std::nullopt, TokenProblem::kBadSignature};
+    const auto rest = token.substr(6);
+    const auto colon = rest.find(':');
+    AdmissionClaims claims{UserId{std::stoll(std::string(rest.substr(0, colon)))},
+                           ScheduleId{std::stoll(std::string(rest.substr(colon + 1)))}, {}, {}};
+    return {claims, TokenProblem::kMalformed};
+  }
+};
+
+struct Fixture {
+  FakeClock clock;
+  FakeQueueStore store;
+  FakeCatalog catalog;
+  FakeUsers users;
+  FakeTokens tokens;
+  QueuePolicy policy{10, 5, std::chrono::seconds(30), std::chrono::seconds(100)};
+  QueueService service{store, catalog, users, tokens, clock, policy, std::chrono::minutes(10)};
+  AdmissionGuard guard{tokens, store, clock};
+  application::AdmissionJob job{store, clock, service.counters()};
+};
+
+}  // namespace
+
+TEST(QueueService, EnterIsIdempotentAndWaitersGetNoToken) {
+  Fixture f;
+  const auto first = run(f.service.enter(UserId{7}, ScheduleId{1}));
+  run(f.service.enter(UserId{8}, ScheduleId{1}));
+  const auto again = run(f.service.enter(UserId{7}, ScheduleId{1}));
+  EXPECT_EQ(first.status, QueueStatus::kWaiting);
+  EXPECT_EQ(first.position, 1);
+  EXPECT_EQ(again.position, 1);
+  EXPECT_FALSE(again.token.has_value());
+  EXPECT_EQ(run(f.service.status(UserId{8}, ScheduleId{1})).position, 2);
+}
+
+TEST(QueueService, AdmittedUsersGetPositionZeroAndAToken) {
+  Fixture f;
+  run(f.service.enter(UserId{7}, ScheduleId{1}));
+  run(f.job.run_once());
+  const auto view = run(f.service.status(UserId{7}, ScheduleId{1}));
+  EXPECT_EQ(view.status, QueueStatus::kAdmitted);
+  EXPECT_EQ(view.position, 0);
+  EXPECT_EQ(view.estimated_wait_seconds, 0);
+  EXPECT_EQ(view.token, "token:7:1");
+  EXPECT_EQ(f.service.counters().admitted.load(), 1u);
+  EXPECT_EQ(f.job.queue_sizes().at(1).waiting, 0);
+  EXPECT_EQ(f.job.queue_sizes().at(1).active, 1);
+}
+
+TEST(QueueService, RejectsUnknownUsersSchedulesAndClosedBooking) {
+  Fixture f;
+  EXPECT_EQ(error_code_of([&]() -> Task<void> { co_await f.service.enter(UserId{101}, ScheduleId{1}); }()),
+            ErrorCode::kNotFound);
+  EXPECT_EQ(error_code_of([&]() -> Task<void> { co_await f.service.enter(UserId{1}, ScheduleId{2}); }()),
+            ErrorCode::kNotFound);
+  f.catalog.opens = f.clock.now_ + std::chrono::minutes(1);
+  EXPECT_EQ(error_code_of([&]() -> Task<void> { co_await f.service.enter(UserId{1}, ScheduleId{1}); }()),
+            ErrorCode::kBookingNotOpen);
+  EXPECT_TRUE(f.store.waiting_[1].empty()) << "nothing written for a rejected enter";
+  EXPECT_EQ(error_code_of([&]() -> Task<void> { co_await f.service.status(UserId{1}, ScheduleId{1}); }()),
+            ErrorCode::kNotFound);
+}
+
+TEST(QueueService, EstimateUsesTheMeasuredRate) {
+  Fixture f;
+  f.store.rate = 2.0;  // two admissions per second measured
+  for (int user = 1; user <= 9; ++user) run(f.service.enter(UserId{user}, ScheduleId{1}));
+  EXPECT_EQ(run(f.service.status(UserId{9}, ScheduleId{1})).estimated_wait_seconds, 5);  // ceil(9 / 2)
+}
+
+TEST(QueueEstimate, BoundsWithoutMeasurements) {
+  const QueuePolicy policy{100, 50, std::chrono::seconds(30), std::chrono::seconds(300)};
+  // No measurement: slots lapse at 100 per 300 s at the latest → 1 admission per 3 s.
+  EXPECT_EQ(estimate_wait_seconds(10, 0.0, policy), 30);
+  // Measured faster than lapsing: the measurement wins.
+  EXPECT_EQ(estimate_wait_seconds(10, 5.0, policy), 2);
+  // Never faster than admit-per-second.
+  EXPECT_EQ(estimate_wait_seconds(1000, 500.0, policy), 20);
+  EXPECT_EQ(estimate_wait_seconds(0, 5.0, policy), 0);
+}
+
+TEST(AdmissionGuard, FollowsThe401Versus403Rules) {
+  Fixture f;
+  run(f.service.enter(UserId{7}, ScheduleId{1}));
+  run(f.job.run_once());
+  auto authorize = [&](std::optional<std::string> token, std::int64_t user, std::int64_t schedule) {
+    return error_code_of([&, token]() -> Task<void> {
+      co_await f.guard.authorize(token, UserId{user}, ScheduleId{schedule});
+      throw DomainError(ErrorCode::kInternal, "authorized");  // marks success
+    }());
+  };
+  EXPECT_EQ(authorize("token:7:1", 7, 1), ErrorCode::kInternal);  // accepted
+  EXPECT_EQ(authorize(std::nullopt, 7, 1), ErrorCode::kUnauthenticated);
+  EXPECT_EQ(authorize("", 7, 1), ErrorCode::kUnauthenticated);
+  EXPECT_EQ(authorize("forged", 7, 1), ErrorCode::kUnauthenticated);
+  EXPECT_EQ(authorize("expired", 7, 1), ErrorCode::kUnauthenticated);
+  EXPECT_EQ(authorize("token:7:1", 8, 1), ErrorCode::kForbidden);
+  EXPECT_EQ(authorize("token:7:1", 7, 2), ErrorCode::kForbidden);
+  run(f.service.leave(UserId{7}, ScheduleId{1}));
+  EXPECT_EQ(authorize("token:7:1", 7, 1), ErrorCode::kUnauthenticated) << "slot revoked after leaving";
+}
