@@ -1,0 +1,252 @@
+#include "infra/redis/redis_queue_store.hpp"
+
+#include <fmt/format.h>
+
+#include <array>
+#include <charconv>
+#include <cstdlib>
+
+#include "domain/errors.hpp"
+
+namespace ticketing::infra::redis {
+namespace {
+
+using domain::QueuePlace;
+using domain::QueueStatus;
+
+// enter: idempotent join. KEYS waiting active seq heartbeat stats; ARGV user now_ms.
+// Returns {admitted 0|1, position, active_until_ms, rate}.
+const RedisScript kEnterScript = RedisScript::from_source(R"lua(
+local now = tonumber(ARGV[2])
+local rate = redis.call('HGET', KEYS[5], 'rate') or '0'
+local active_until = redis.call('ZSCORE', KEYS[2], ARGV[1])
+if active_until then
+  if tonumber(active_until) > now then return {1, 0, active_until, rate} end
+  redis.call('ZREM', KEYS[2], ARGV[1])
+end
+local rank = redis.call('ZRANK', KEYS[1], ARGV[1])
+if not rank then
+  redis.call('ZADD', KEYS[1], redis.call('INCR', KEYS[3]), ARGV[1])
+  rank = redis.call('ZCARD', KEYS[1]) - 1
+end
+redis.call('ZADD', KEYS[4], now, ARGV[1])
+return {0, rank + 1, '0', rate}
+)lua");
+
+// status: like enter but never joins. Returns {-1} when the user is not queued.
+const RedisScript kStatusScript = RedisScript::from_source(R"lua(
+local now = tonumber(ARGV[2])
+local rate = redis.call('HGET', KEYS[5], 'rate') or '0'
+local active_until = redis.call('ZSCORE', KEYS[2], ARGV[1])
+if active_until then
+  if tonumber(active_until) > now then return {1, 0, active_until, rate} end
+  redis.call('ZREM', KEYS[2], ARGV[1])
+end
+local rank = redis.call('ZRANK', KEYS[1], ARGV[1])
+if not rank then return {-1, 0, '0', rate} end
+redis.call('ZADD', KEYS[4], now, ARGV[1])
+return {0, rank + 1, '0', rate}
+)lua");
+
+// leave: KEYS waiting active heartbeat; ARGV user. Returns how many places were given up.
+const RedisScript kLeaveScript = RedisScript::from_source(R"lua(
+local removed = redis.call('ZREM', KEYS[1], ARGV[1]) + redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('ZREM', KEYS[3], ARGV[1])
+return removed
+)lua");
+
+// touch: KEYS active; ARGV user now_ms ttl_ms. 1 and the slot extended when live, else 0.
+const RedisScript kTouchScript = RedisScript::from_source(R"lua(
+local now = tonumber(ARGV[2])
+local active_until = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if active_until and tonumber(active_until) > now then
+  redis.call('ZADD', KEYS[1], 'XX', now + tonumber(ARGV[3]), ARGV[1])
+  return 1
+end
+return 0
+)lua");
+
+// admit: one admission round. KEYS waiting active heartbeat stats;
+// ARGV now_ms max_active admit_per_second heartbeat_timeout_ms active_ttl_ms.
+// The token bucket (capacity: one second of admissions) lives in Redis, so N instances running
+// this concurrently still admit at most admit_per_second in total and never exceed max_active.
+// Returns {admitted, lapsed, dropped, waiting, active}.
+const RedisScript kAdmitScript = RedisScript::from_source(R"lua(
+local now = tonumber(ARGV[1])
+local max_active = tonumber(ARGV[2])
+local per_second = tonumber(ARGV[3])
+local lapsed = redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
+local stale = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now - tonumber(ARGV[4]), 'LIMIT', 0, 1000)
+if #stale > 0 then
+  redis.call('ZREM', KEYS[1], unpack(stale))
+  redis.call('ZREM', KEYS[3], unpack(stale))
+end
+local state = redis.call('HMGET', KEYS[4], 'tokens', 'ts', 'rate')
+local last = tonumber(state[2]) or now
+local elapsed = math.max(0, now - last)
+local tokens = math.min(per_second, (tonumber(state[1]) or per_second) + elapsed * per_second / 1000)
+local free = max_active - redis.call('ZCARD', KEYS[2])
+local n = math.min(free, math.floor(tokens), 1000)
+local admitted = 0
+if n > 0 then
+  local next_users = redis.call('ZRANGE', KEYS[1], 0, n - 1)
+  admitted = #next_users
+  if admitted > 0 then
+    local expiry = now + tonumber(ARGV[5])
+    local args = {}
+    for _, user in ipairs(next_users) do
+      args[#args + 1] = expiry
+      args[#args + 1] = user
+    end
+    redis.call('ZADD', KEYS[2], unpack(args))
+    redis.call('ZREM', KEYS[1], unpack(next_users))
+    redis.call('ZREM', KEYS[3], unpack(next_users))
+    tokens = tokens - admitted
+  end
+end
+local waiting = redis.call('ZCARD', KEYS[1])
+local rate = tonumber(state[3]) or 0
+if elapsed > 0 and (admitted > 0 or waiting > 0) then
+  -- admissions per second, exponentially weighted over about 10 s
+  local alpha = 1 - math.exp(-elapsed / 10000)
+  rate = rate + alpha * (admitted * 1000 / elapsed - rate)
+end
+if elapsed > 0 or state[2] == false then
+  redis.call('HSET', KEYS[4], 'tokens', tostring(tokens), 'ts', now, 'rate', tostring(rate))
+end
+return {admitted, lapsed, #stale, waiting, redis.call('ZCARD', KEYS[2])}
+)lua");
+
+constexpr auto kRegistrationRefresh = std::chrono::seconds(10);
+
+std::int64_t millis(domain::Timestamp t) { return t.time_since_epoch().count(); }
+
+std::int64_t integer_of(const RedisReply& reply) {
+  if (reply.is_integer()) return reply.integer;
+  if (reply.is_string()) {
+    // Scores come back as strings, possibly in exponent form ("1.7e+12").
+    return static_cast<std::int64_t>(std::strtod(reply.str.c_str(), nullptr));
+  }
+  return 0;
+}
+
+double double_of(const RedisReply& reply) {
+  if (reply.is_integer()) return static_cast<double>(reply.integer);
+  if (reply.is_string()) return std::strtod(reply.str.c_str(), nullptr);
+  return 0;
+}
+
+const RedisReply& checked_array(const RedisReply& reply, std::size_t size, std::string_view script) {
+  if (reply.is_error()) throw domain::DependencyUnavailable("redis", fmt::format("{} script: {}", script, reply.str));
+  if (!reply.is_array() || reply.elements.size() < size) {
+    throw domain::DependencyUnavailable("redis", fmt::format("{} script: unexpected reply {}", script, reply.to_string()));
+  }
+  return reply;
+}
+
+QueuePlace place_of(const RedisReply& reply) {
+  QueuePlace place;
+  place.status = integer_of(reply.elements[0]) == 1 ? QueueStatus::kAdmitted : QueueStatus::kWaiting;
+  place.position = integer_of(reply.elements[1]);
+  place.active_until = domain::Timestamp{std::chrono::milliseconds(integer_of(reply.elements[2]))};
+  place.admissions_per_second = double_of(reply.elements[3]);
+  return place;
+}
+
+}  // namespace
+
+RedisQueueStore::RedisQueueStore(RedisClient& redis, domain::QueuePolicy policy)
+    : redis_(redis), policy_(policy) {}
+
+std::string RedisQueueStore::key(domain::ScheduleId schedule, std::string_view suffix) {
+  return fmt::format("queue:{{{}}}:{}", schedule.value, suffix);
+}
+
+Task<void> RedisQueueStore::register_schedule(domain::ScheduleId schedule) {
+  const auto now = std::chrono::steady_clock::now();
+  {
+    std::lock_guard lock(registered_mutex_);
+    auto& last = registered_[schedule.value];
+    if (now - last < kRegistrationRefresh) co_return;
+    last = now;
+  }
+  const std::string id = std::to_string(schedule.value);
+  co_await redis_.execute("SADD", "queue:schedules", id);
+}
+
+Task<QueuePlace> RedisQueueStore::enter(domain::ScheduleId schedule, domain::UserId user, domain::Timestamp now) {
+  co_await register_schedule(schedule);
+  const std::array<std::string, 5> keys{key(schedule, "waiting"), key(schedule, "active"), key(schedule, "seq"),
+                                        key(schedule, "heartbeat"), key(schedule, "stats")};
+  const std::array<std::string_view, 5> key_views{keys[0], keys[1], keys[2], keys[3], keys[4]};
+  const std::string user_id = std::to_string(user.value);
+  const std::string now_ms = std::to_string(millis(now));
+  const std::array<std::string_view, 2> args{user_id, now_ms};
+  const RedisReply reply = co_await redis_.evalsha(kEnterScript, key_views, args);
+  co_return place_of(checked_array(reply, 4, "enter"));
+}
+
+Task<std::optional<QueuePlace>> RedisQueueStore::status(domain::ScheduleId schedule, domain::UserId user,
+                                                        domain::Timestamp now) {
+  const std::array<std::string, 5> keys{key(schedule, "waiting"), key(schedule, "active"), key(schedule, "seq"),
+                                        key(schedule, "heartbeat"), key(schedule, "stats")};
+  const std::array<std::string_view, 5> key_views{keys[0], keys[1], keys[2], keys[3], keys[4]};
+  const std::string user_id = std::to_string(user.value);
+  const std::string now_ms = std::to_string(millis(now));
+  const std::array<std::string_view, 2> args{user_id, now_ms};
+  const RedisReply reply = co_await redis_.evalsha(kStatusScript, key_views, args);
+  checked_array(reply, 4, "status");
+  if (integer_of(reply.elements[0]) < 0) co_return std::nullopt;
+  co_return place_of(reply);
+}
+
+Task<bool> RedisQueueStore::leave(domain::ScheduleId schedule, domain::UserId user) {
+  const std::array<std::string, 3> keys{key(schedule, "waiting"), key(schedule, "active"), key(schedule, "heartbeat")};
+  const std::array<std::string_view, 3> key_views{keys[0], keys[1], keys[2]};
+  const std::string user_id = std::to_string(user.value);
+  const std::array<std::string_view, 1> args{user_id};
+  const RedisReply reply = co_await redis_.evalsha(kLeaveScript, key_views, args);
+  if (reply.is_error()) throw domain::DependencyUnavailable("redis", "leave script: " + reply.str);
+  co_return integer_of(reply) > 0;
+}
+
+Task<bool> RedisQueueStore::touch_active(domain::ScheduleId schedule, domain::UserId user, domain::Timestamp now) {
+  const std::string active = key(schedule, "active");
+  const std::array<std::string_view, 1> key_views{active};
+  const std::string user_id = std::to_string(user.value);
+  const std::string now_ms = std::to_string(millis(now));
+  const std::string ttl_ms = std::to_string(policy_.active_ttl.count());
+  const std::array<std::string_view, 3> args{user_id, now_ms, ttl_ms};
+  const RedisReply reply = co_await redis_.evalsha(kTouchScript, key_views, args);
+  if (reply.is_error()) throw domain::DependencyUnavailable("redis", "touch script: " + reply.str);
+  co_return integer_of(reply) == 1;
+}
+
+Task<domain::AdmissionRound> RedisQueueStore::admit(domain::ScheduleId schedule, domain::Timestamp now) {
+  const std::array<std::string, 4> keys{key(schedule, "waiting"), key(schedule, "active"), key(schedule, "heartbeat"),
+                                        key(schedule, "stats")};
+  const std::array<std::string_view, 4> key_views{keys[0], keys[1], keys[2], keys[3]};
+  const std::string now_ms = std::to_string(millis(now));
+  const std::string max_active = std::to_string(policy_.max_active);
+  const std::string per_second = std::to_string(policy_.admit_per_second);
+  const std::string heartbeat = std::to_string(policy_.heartbeat_timeout.count());
+  const std::string ttl = std::to_string(policy_.active_ttl.count());
+  const std::array<std::string_view, 5> args{now_ms, max_active, per_second, heartbeat, ttl};
+  const RedisReply reply = co_await redis_.evalsha(kAdmitScript, key_views, args);
+  checked_array(reply, 5, "admit");
+  co_return domain::AdmissionRound{integer_of(reply.elements[0]), integer_of(reply.elements[1]),
+                                   integer_of(reply.elements[2]), integer_of(reply.elements[3]),
+                                   integer_of(reply.elements[4])};
+}
+
+Task<std::vector<domain::ScheduleId>> RedisQueueStore::queued_schedules() {
+  const RedisReply reply = co_await redis_.execute("SMEMBERS", "queue:schedules");
+  std::vector<domain::ScheduleId> schedules;
+  if (!reply.is_array()) co_return schedules;
+  for (const auto& element : reply.elements) {
+    if (const auto id = domain::parse_canonical_id(element.str)) schedules.push_back(domain::ScheduleId{*id});
+  }
+  co_return schedules;
+}
+
+}  // namespace ticketing::infra::redis

@@ -1,0 +1,43 @@
+#pragma once
+// The waiting room on Redis (DESIGN.md §6). Per schedule, all keys share the `{sid}` hash tag so a
+// schedule lives in one Redis Cluster slot and every script touches one slot:
+//   queue:{sid}:waiting    ZSET member userId, score arrival sequence (FIFO order)
+//   queue:{sid}:seq        arrival sequence counter
+//   queue:{sid}:heartbeat  ZSET member userId, score last poll (ms) — abandoned waiters are dropped
+//   queue:{sid}:active     ZSET member userId, score slot expiry (ms)
+//   queue:{sid}:stats      HASH tokens/ts (admission token bucket shared by all instances), rate
+// and `queue:schedules` (SET of schedule ids with a queue) for the admission job.
+#include <chrono>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+#include "domain/ports/queue_store.hpp"
+#include "infra/redis/redis_client.hpp"
+
+namespace ticketing::infra::redis {
+
+class RedisQueueStore final : public domain::QueueStore {
+ public:
+  RedisQueueStore(RedisClient& redis, domain::QueuePolicy policy);
+
+  Task<domain::QueuePlace> enter(domain::ScheduleId schedule, domain::UserId user, domain::Timestamp now) override;
+  Task<std::optional<domain::QueuePlace>> status(domain::ScheduleId schedule, domain::UserId user,
+                                                 domain::Timestamp now) override;
+  Task<bool> leave(domain::ScheduleId schedule, domain::UserId user) override;
+  Task<bool> touch_active(domain::ScheduleId schedule, domain::UserId user, domain::Timestamp now) override;
+  Task<domain::AdmissionRound> admit(domain::ScheduleId schedule, domain::Timestamp now) override;
+  Task<std::vector<domain::ScheduleId>> queued_schedules() override;
+
+  static std::string key(domain::ScheduleId schedule, std::string_view suffix);
+
+ private:
+  Task<void> register_schedule(domain::ScheduleId schedule);
+
+  RedisClient& redis_;
+  domain::QueuePolicy policy_;
+  std::mutex registered_mutex_;
+  std::unordered_map<std::int64_t, std::chrono::steady_clock::time_point> registered_;
+};
+
+}  // namespace ticketing::infra::redis
