@@ -5,11 +5,13 @@
 namespace ticketing::application {
 class CatalogQueries;
 class HealthService;
+class QueueService;
 }  // namespace ticketing::application
 
 namespace ticketing::api {
 
 void add_catalog_routes(Router& router, application::CatalogQueries& catalog);
 void add_health_routes(Router& router, application::HealthService& service);
+void add_queue_routes(Router& router, application::QueueService& queue);
 
 }  // namespace ticketing::api

@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -11,14 +13,20 @@
 #include "api/routes.hpp"
 #include "application/catalog_queries.hpp"
 #include "application/health_service.hpp"
+#include "application/queue_service.hpp"
+#include "domain/ports/clock.hpp"
 #include "infra/blocking_executor.hpp"
 #include "infra/http/http_server.hpp"
 #include "infra/kafka/kafka_health_probe.hpp"
 #include "infra/mysql/mysql_catalog_repository.hpp"
 #include "infra/mysql/mysql_health_probe.hpp"
 #include "infra/mysql/mysql_pool.hpp"
+#include "infra/mysql/mysql_user_repository.hpp"
+#include "infra/periodic_task.hpp"
 #include "infra/redis/redis_client.hpp"
 #include "infra/redis/redis_health_probe.hpp"
+#include "infra/redis/redis_queue_store.hpp"
+#include "infra/security/jwt_token_service.hpp"
 
 namespace ticketing::app {
 
@@ -46,6 +54,22 @@ int io_thread_count(const AppConfig& config) {
   return cores == 0 ? 1 : static_cast<int>(cores);
 }
 
+domain::QueuePolicy queue_policy(const AppConfig& config) {
+  return domain::QueuePolicy{config.queue.max_active, config.queue.admit_per_second, config.queue.heartbeat_timeout,
+                             config.queue.active_ttl};
+}
+
+std::string token_secret(const AppConfig& config) {
+  if (config.security.token_secret.empty()) {
+    throw std::runtime_error(
+        "security.token-secret is not set: set TICKETING_SECURITY_TOKEN_SECRET (at least 32 bytes) or use the dev "
+        "profile");
+  }
+  return config.security.token_secret;
+}
+
+bool runs_jobs(const AppConfig& config) { return config.role != infra::config::Role::kApi; }
+
 std::vector<asio::io_context*> raw(std::vector<std::unique_ptr<asio::io_context>>& contexts) {
   std::vector<asio::io_context*> out;
   for (auto& c : contexts) out.push_back(c.get());
@@ -68,9 +92,18 @@ struct Application::Parts {
   infra::redis::RedisHealthProbe redis_probe{redis};
   infra::kafka::KafkaHealthProbe kafka_probe;
 
+  domain::SystemClock clock;
   infra::mysql::MysqlCatalogRepository catalog_repository{db_pool};
+  infra::mysql::MysqlUserRepository users{db_pool};
+  infra::redis::RedisQueueStore queue_store;
+  infra::security::JwtTokenService tokens;
+
   application::CatalogQueries catalog{catalog_repository};
   application::HealthService health{{&db_probe, &redis_probe, &kafka_probe}, std::chrono::milliseconds(500)};
+  application::QueueService queue;
+  application::AdmissionGuard admission_guard{tokens, queue_store, clock};
+  application::AdmissionJob admission_job{queue_store, clock, queue.counters()};
+  infra::PeriodicTask admission_task;
 
   api::Dispatcher dispatcher;
   infra::http::HttpServer server;
@@ -83,6 +116,11 @@ struct Application::Parts {
                                                             cfg.db.pool_wait_timeout}),
         redis(raw(contexts), redis_options(cfg)),
         kafka_probe(infra::kafka::KafkaOptions{cfg.kafka.bootstrap_servers, cfg.kafka.client_id}, blocking),
+        queue_store(redis, queue_policy(cfg)),
+        tokens(token_secret(cfg)),
+        queue(queue_store, catalog_repository, users, tokens, clock, queue_policy(cfg), cfg.security.token_ttl),
+        admission_task(*contexts.front(), "admission", cfg.queue.admission_interval,
+                       [this] { return admission_job.run_once(); }),
         dispatcher(make_router()),
         server(raw(contexts),
                infra::http::HttpServerOptions{cfg.http.address, cfg.http.port, cfg.http.max_body, cfg.http.max_header,
@@ -93,6 +131,7 @@ struct Application::Parts {
     api::Router router;
     api::add_catalog_routes(router, catalog);
     api::add_health_routes(router, health);
+    api::add_queue_routes(router, queue);
     return router;
   }
 };
@@ -114,6 +153,19 @@ Application::~Application() { stop(); }
 
 void Application::start() {
   parts_->server.start();
+  // Known users are loaded in the background; until then existence checks go to the database.
+  asio::co_spawn(
+      *parts_->contexts.front(),
+      [&users = parts_->users]() -> Task<void> {
+        try {
+          const auto count = co_await users.preload();
+          spdlog::info("user cache loaded: {} users", count);
+        } catch (const std::exception& error) {
+          spdlog::warn("user cache not loaded (lookups go to the database): {}", error.what());
+        }
+      },
+      asio::detached);
+  if (runs_jobs(parts_->config)) parts_->admission_task.start();
   for (auto& context : parts_->contexts) {
     parts_->work_guards.push_back(asio::make_work_guard(*context));
     parts_->threads.emplace_back([c = context.get()] { c->run(); });
@@ -137,6 +189,7 @@ void Application::run_until_signal() {
 void Application::stop() {
   if (!parts_ || parts_->stopped) return;
   parts_->stopped = true;
+  parts_->admission_task.stop();
   parts_->server.begin_shutdown();
   if (!parts_->server.wait_drained(parts_->config.http.shutdown_timeout)) {
     spdlog::warn("{} connections still open after {} ms; closing them", parts_->server.open_connections(),

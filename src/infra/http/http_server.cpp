@@ -257,7 +257,9 @@ asio::awaitable<void> HttpServer::Impl::session(ContextState& state, tcp::socket
       request.request_id = client_id && is_safe_request_id(*client_id) ? *client_id : generate_request_id();
 
       const bool keep_alive = message.keep_alive();
-      if (!co_await answer(stream, state, request, message.version(), keep_alive)) break;
+      // A separate statement: GCC 12 miscompiles some `if (co_await ...)` forms.
+      const bool keep_open = co_await answer(stream, state, request, message.version(), keep_alive);
+      if (!keep_open) break;
       first_request = false;
     }
   } catch (const std::exception& error) {
