@@ -11,11 +11,15 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <fmt/format.h>
 #include <mutex>
 #include <stdexcept>
 #include <thread>
 
+#include <hiredis/hiredis.h>
+
 #include "infra/mysql/demo_seed.hpp"
+#include "infra/redis/redis_options.hpp"
 #include "infra/mysql/migrations.hpp"
 #include "infra/observability/logging.hpp"
 
@@ -50,6 +54,91 @@ void prepare_test_database() {
     infra::mysql::migrate(*db, infra::mysql::plan_migrations(infra::mysql::embedded_migrations()));
     infra::mysql::seed_demo_data(*db, infra::mysql::SeedOptions{2000});
   });
+}
+
+std::int64_t create_schedule(int opens_in_seconds, int seats) {
+  prepare_test_database();
+  auto db = test_db();
+  // Test schedules belong to a concert of their own, so the demo concerts keep their schedules.
+  db->execute(
+      "INSERT IGNORE INTO concert (id, title, description) VALUES (1000, 'Integration tests', 'test schedules')");
+  const auto result = db->execute(fmt::format(
+      "INSERT INTO schedule (concert_id, show_at, booking_opens_at) VALUES "
+      "(1000, UTC_TIMESTAMP(3) + INTERVAL 30 DAY, UTC_TIMESTAMP(3) + INTERVAL {} SECOND)",
+      opens_in_seconds));
+  const auto id = static_cast<std::int64_t>(result.last_insert_id);
+  std::string sql = "INSERT INTO seat (schedule_id, seat_no, section, price) VALUES ";
+  for (int i = 1; i <= seats; ++i) {
+    sql += fmt::format("{}({}, 'S-{}', 'S', 100.00)", i == 1 ? "" : ",", id, i);
+  }
+  if (seats > 0) db->execute(sql);
+  return id;
+}
+
+void ensure_users(std::int64_t count) {
+  prepare_test_database();
+  auto db = test_db();
+  const auto existing = db->query("SELECT COUNT(*) FROM user_account WHERE id <= " + std::to_string(count));
+  if (existing.rows[0][0] == std::to_string(count)) return;
+  for (std::int64_t start = 1; start <= count; start += 5000) {
+    std::string sql = "INSERT IGNORE INTO user_account (id, email, name) VALUES ";
+    for (std::int64_t id = start; id < start + 5000 && id <= count; ++id) {
+      sql += fmt::format("{}({},'user{}@example.com','User {}')", id == start ? "" : ",", id, id, id);
+    }
+    db->execute(sql);
+  }
+}
+
+RedisInspector::RedisInspector() {
+  const auto options = infra::redis::parse_redis_url(test_config().redis.url);
+  auto* context = redisConnect(options.host.c_str(), options.port);
+  if (context == nullptr || context->err) throw std::runtime_error("redis connect failed");
+  context_ = context;
+  if (options.db != 0) strings({"SELECT", std::to_string(options.db)});
+}
+
+RedisInspector::~RedisInspector() { redisFree(static_cast<redisContext*>(context_)); }
+
+namespace {
+
+redisReply* run_command(void* context, const std::vector<std::string>& command) {
+  std::vector<const char*> argv;
+  std::vector<size_t> lengths;
+  for (const auto& part : command) {
+    argv.push_back(part.data());
+    lengths.push_back(part.size());
+  }
+  auto* reply = static_cast<redisReply*>(redisCommandArgv(static_cast<redisContext*>(context),
+                                                          static_cast<int>(argv.size()), argv.data(), lengths.data()));
+  if (reply == nullptr) throw std::runtime_error("redis command failed");
+  return reply;
+}
+
+}  // namespace
+
+long long RedisInspector::integer(const std::vector<std::string>& command) {
+  auto* reply = run_command(context_, command);
+  const long long value = reply->type == REDIS_REPLY_INTEGER ? reply->integer : -1;
+  freeReplyObject(reply);
+  return value;
+}
+
+std::vector<std::string> RedisInspector::strings(const std::vector<std::string>& command) {
+  auto* reply = run_command(context_, command);
+  std::vector<std::string> out;
+  if (reply->type == REDIS_REPLY_ARRAY) {
+    for (size_t i = 0; i < reply->elements; ++i) out.emplace_back(reply->element[i]->str, reply->element[i]->len);
+  }
+  freeReplyObject(reply);
+  return out;
+}
+
+std::optional<std::string> RedisInspector::string(const std::vector<std::string>& command) {
+  auto* reply = run_command(context_, command);
+  std::optional<std::string> out;
+  if (reply->type == REDIS_REPLY_STRING || reply->type == REDIS_REPLY_STATUS) out.emplace(reply->str, reply->len);
+  freeReplyObject(reply);
+  return out;
 }
 
 TestServer::TestServer(std::vector<std::string> sets) {

@@ -25,6 +25,25 @@ std::unique_ptr<infra::mysql::MysqlConnection> test_db(bool multi_statements = f
 // Migrates the test database and loads demo data (small user count) once per process.
 void prepare_test_database();
 
+// A new schedule (of test concert 1000) whose booking opened (or opens) `opens_in_seconds` from now, so each
+// test gets its own queue keys. Returns its id.
+std::int64_t create_schedule(int opens_in_seconds = -60, int seats = 0);
+// Makes sure users 1..count exist (the demo seed only creates a few thousand in the test DB).
+void ensure_users(std::int64_t count);
+
+// Synchronous Redis commands for inspecting state from tests (hiredis, test profile's Redis).
+class RedisInspector {
+ public:
+  RedisInspector();
+  ~RedisInspector();
+  long long integer(const std::vector<std::string>& command);
+  std::vector<std::string> strings(const std::vector<std::string>& command);
+  std::optional<std::string> string(const std::vector<std::string>& command);
+
+ private:
+  void* context_ = nullptr;
+};
+
 class TestServer {
  public:
   explicit TestServer(std::vector<std::string> sets = {});

@@ -1,0 +1,226 @@
+// The waiting room end to end: HTTP → QueueService → Redis Lua scripts (issue 3 acceptance 1–3, 5).
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <boost/json/parse.hpp>
+#include <set>
+#include <thread>
+
+#include "infra/redis/redis_queue_store.hpp"
+#include "support.hpp"
+
+using namespace ticketing;
+using namespace ticketing::testing;
+namespace json = boost::json;
+
+namespace {
+
+std::string enter_body(std::int64_t user, std::int64_t schedule) {
+  return fmt::format(R"({{"userId":{},"scheduleId":{}}})", user, schedule);
+}
+
+json::object enter(std::uint16_t port, std::int64_t user, std::int64_t schedule) {
+  const auto response = http(port, "POST", "/queue/enter", enter_body(user, schedule));
+  if (response.status != 200) throw std::runtime_error("enter failed: " + response.raw);
+  return json::parse(response.body).as_object();
+}
+
+HttpResponse status(std::uint16_t port, std::int64_t user, std::int64_t schedule) {
+  return http(port, "GET", fmt::format("/queue/status?userId={}&scheduleId={}", user, schedule));
+}
+
+std::string key(std::int64_t schedule, const char* suffix) {
+  return infra::redis::RedisQueueStore::key(domain::ScheduleId{schedule}, suffix);
+}
+
+}  // namespace
+
+// Acceptance 1: 10,000 distinct users from 32 threads get exactly positions 1..10,000.
+TEST(QueueApi, TenThousandConcurrentEntersGetExactlyPositionsOneToN) {
+  constexpr int kUsers = 10'000;
+  constexpr int kThreads = 32;
+  ensure_users(kUsers);
+  const auto schedule = create_schedule();
+  TestServer server({"role=api"});  // no admission job: nobody leaves the waiting list mid-test
+  std::vector<std::int64_t> position_of(kUsers + 1, -1);
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int user = 1 + t; user <= kUsers; user += kThreads) {
+        try {
+          const auto body = enter(server.port(), user, schedule);
+          if (body.at("status").as_string() != "WAITING" || body.contains("token")) ++failures;
+          position_of[user] = body.at("position").as_int64();
+        } catch (...) {
+          ++failures;
+        }
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  ASSERT_EQ(failures.load(), 0);
+  std::set<std::int64_t> positions(position_of.begin() + 1, position_of.end());
+  EXPECT_EQ(positions.size(), static_cast<std::size_t>(kUsers)) << "duplicate positions";
+  EXPECT_EQ(*positions.begin(), 1);
+  EXPECT_EQ(*positions.rbegin(), kUsers) << "gaps in positions";
+
+  // Entering again keeps the place, for any of them.
+  for (const int user : {1, 777, 5000, kUsers}) {
+    EXPECT_EQ(enter(server.port(), user, schedule).at("position").as_int64(), position_of[user]);
+    const auto polled = status(server.port(), user, schedule);
+    EXPECT_EQ(json::parse(polled.body).at("position").as_int64(), position_of[user]);
+  }
+}
+
+// Acceptance 2: arrival order = admission order, never more than max-active, refills in order.
+TEST(QueueApi, AdmitsInArrivalOrderWithinMaxActiveAndRefillsInOrder) {
+  constexpr int kUsers = 250;
+  ensure_users(kUsers);
+  const auto schedule = create_schedule();
+  TestServer server({"queue.max-active=100", "queue.admit-per-second=400", "queue.admission-interval=50ms",
+                     "queue.heartbeat-timeout=1h", "queue.active-ttl=1h"});
+  RedisInspector redis;
+  for (int user = 1; user <= kUsers; ++user) enter(server.port(), user, schedule);
+
+  auto active_users = [&] {
+    std::set<int> users;
+    for (const auto& member : redis.strings({"ZRANGE", key(schedule, "active"), "0", "-1"})) users.insert(std::stoi(member));
+    return users;
+  };
+  int max_seen = 0;
+  ASSERT_TRUE(wait_for(
+      [&] {
+        const auto active = active_users();
+        max_seen = std::max(max_seen, static_cast<int>(active.size()));
+        return active.size() == 100;
+      },
+      std::chrono::seconds(10)));
+  std::set<int> first_hundred;
+  for (int user = 1; user <= 100; ++user) first_hundred.insert(user);
+  EXPECT_EQ(active_users(), first_hundred);
+
+  // Admitted users see ADMITTED with a token; waiters see their place and no token.
+  const auto admitted = json::parse(status(server.port(), 1, schedule).body).as_object();
+  EXPECT_EQ(admitted.at("status").as_string(), "ADMITTED");
+  EXPECT_EQ(admitted.at("position").as_int64(), 0);
+  EXPECT_EQ(admitted.at("estimatedWaitSeconds").as_int64(), 0);
+  EXPECT_TRUE(admitted.at("token").is_string());
+  const auto waiting = json::parse(status(server.port(), 101, schedule).body).as_object();
+  EXPECT_EQ(waiting.at("status").as_string(), "WAITING");
+  EXPECT_EQ(waiting.at("position").as_int64(), 1);
+  EXPECT_FALSE(waiting.contains("token"));
+
+  for (int user = 1; user <= 30; ++user) {
+    EXPECT_EQ(http(server.port(), "DELETE", fmt::format("/queue?userId={}&scheduleId={}", user, schedule)).status, 204);
+  }
+  std::set<int> expected;
+  for (int user = 31; user <= 130; ++user) expected.insert(user);
+  ASSERT_TRUE(wait_for(
+      [&] {
+        const auto active = active_users();
+        max_seen = std::max(max_seen, static_cast<int>(active.size()));
+        return active == expected;
+      },
+      std::chrono::seconds(10)));
+  EXPECT_LE(max_seen, 100);
+  // Sample a while longer: the cap holds and nobody else gets in.
+  for (int i = 0; i < 20; ++i) {
+    EXPECT_EQ(active_users(), expected);
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+  EXPECT_EQ(json::parse(status(server.port(), 131, schedule).body).at("position").as_int64(), 1);
+  EXPECT_EQ(status(server.port(), 5, schedule).status, 404);  // left
+}
+
+// Acceptance 3a: a waiter who stops polling is dropped; those behind move up.
+TEST(QueueApi, WaiterWhoStopsPollingIsDroppedAndOthersMoveUp) {
+  ensure_users(3);
+  const auto schedule = create_schedule();
+  TestServer server({"queue.max-active=1", "queue.admission-interval=50ms", "queue.heartbeat-timeout=1s",
+                     "queue.active-ttl=1h"});
+  enter(server.port(), 1, schedule);
+  ASSERT_TRUE(wait_for([&] { return json::parse(status(server.port(), 1, schedule).body).at("status") == "ADMITTED"; },
+                       std::chrono::seconds(5)));
+  EXPECT_EQ(enter(server.port(), 2, schedule).at("position").as_int64(), 1);
+  EXPECT_EQ(enter(server.port(), 3, schedule).at("position").as_int64(), 2);
+  // User 3 keeps polling; user 2 goes quiet.
+  std::int64_t last_position = 2;
+  ASSERT_TRUE(wait_for(
+      [&] {
+        const auto polled = json::parse(status(server.port(), 3, schedule).body).as_object();
+        const auto position = polled.at("position").as_int64();
+        EXPECT_LE(position, last_position) << "position went up";
+        last_position = position;
+        return position == 1;
+      },
+      std::chrono::seconds(10), std::chrono::milliseconds(200)));
+  EXPECT_EQ(status(server.port(), 2, schedule).status, 404);
+}
+
+// Acceptance 3b: an admitted user who idles loses the slot.
+TEST(QueueApi, AdmittedUserWhoIdlesLosesTheSlot) {
+  ensure_users(2);
+  const auto schedule = create_schedule();
+  TestServer server({"queue.max-active=1", "queue.admission-interval=50ms", "queue.active-ttl=1s"});
+  enter(server.port(), 1, schedule);
+  enter(server.port(), 2, schedule);
+  ASSERT_TRUE(wait_for([&] { return json::parse(status(server.port(), 1, schedule).body).at("status") == "ADMITTED"; },
+                       std::chrono::seconds(5)));
+  // User 1 does nothing with the slot: it lapses and user 2 (still polling) is admitted.
+  ASSERT_TRUE(wait_for([&] { return json::parse(status(server.port(), 2, schedule).body).at("status") == "ADMITTED"; },
+                       std::chrono::seconds(10), std::chrono::milliseconds(200)));
+  EXPECT_EQ(status(server.port(), 1, schedule).status, 404);
+}
+
+TEST(QueueApi, UnknownUserOrScheduleIs404AndUnopenedScheduleIs409) {
+  const auto future = create_schedule(3600);
+  TestServer server;
+  auto code_of = [](const HttpResponse& r) { return std::string(json::parse(r.body).at("code").as_string()); };
+  const auto unknown_user = http(server.port(), "POST", "/queue/enter", enter_body(9'000'000'000, 1));
+  EXPECT_EQ(unknown_user.status, 404);
+  const auto unknown_schedule = http(server.port(), "POST", "/queue/enter", enter_body(1, 9'000'000'000));
+  EXPECT_EQ(unknown_schedule.status, 404);
+  const auto not_open = http(server.port(), "POST", "/queue/enter", enter_body(1, future));
+  EXPECT_EQ(not_open.status, 409);
+  EXPECT_EQ(code_of(not_open), "BOOKING_NOT_OPEN");
+  EXPECT_EQ(status(server.port(), 1, future).status, 404);
+}
+
+// Acceptance 5 (bodies): malformed input is a 4xx JSON error and writes nothing to Redis.
+TEST(QueueApi, MalformedRequestsAre4xxJsonAndWriteNothing) {
+  ensure_users(1);
+  const auto schedule = create_schedule();
+  TestServer server;
+  RedisInspector redis;
+  const std::string s = std::to_string(schedule);
+  const std::vector<std::pair<std::string, int>> cases{
+      {R"({"userId":1})", 400},
+      {R"({"scheduleId":)" + s + "}", 400},
+      {R"({"userId":"1","scheduleId":)" + s + "}", 400},
+      {R"({"userId":1,"scheduleId":")" + s + "\"}", 400},
+      {R"({"userId":-1,"scheduleId":)" + s + "}", 400},
+      {R"({"userId":0,"scheduleId":)" + s + "}", 400},
+      {R"({"userId":1.5,"scheduleId":)" + s + "}", 400},
+      {R"({"userId":1,"scheduleId":)" + s + R"(,"vip":true})", 400},
+      {R"({"userId":1,"userId":1,"scheduleId":)" + s + "}", 400},
+      {R"({"userId":null,"scheduleId":)" + s + "}", 400},
+      {R"({"userId":1,"scheduleId":)" + s + "} trailing", 400},
+      {"[1,2]", 400},
+      {"{", 400},
+      {"", 400},
+  };
+  for (const auto& [body, expected] : cases) {
+    const auto response = http(server.port(), "POST", "/queue/enter", body, {{"Content-Type", "application/json"}});
+    EXPECT_EQ(response.status, expected) << body << "\n" << response.raw;
+    EXPECT_NO_THROW(json::parse(response.body)) << body;
+  }
+  const std::string valid = enter_body(1, schedule);
+  EXPECT_EQ(http(server.port(), "POST", "/queue/enter", valid, {{"Content-Type", "text/plain"}}).status, 415);
+  EXPECT_EQ(http(server.port(), "POST", "/queue/enter", std::string(1 << 20, ' ') + valid).status, 413);
+  EXPECT_EQ(http(server.port(), "GET", "/queue/status?userId=abc&scheduleId=" + s).status, 400);
+  EXPECT_EQ(http(server.port(), "GET", "/queue/status?scheduleId=" + s).status, 400);
+  EXPECT_EQ(http(server.port(), "DELETE", "/queue?userId=-4&scheduleId=" + s).status, 400);
+  EXPECT_EQ(redis.integer({"EXISTS", key(schedule, "waiting"), key(schedule, "heartbeat"), key(schedule, "seq")}), 0);
+}
