@@ -16,17 +16,18 @@ class BlockingExecutor {
   explicit BlockingExecutor(std::size_t threads) : pool_(threads) {}
   ~BlockingExecutor() { stop(); }
 
+  // `work` must be a named object (moved from); see MysqlPool::run for why.
   template <typename Work>
-  auto run(Work work) -> Task<std::invoke_result_t<Work&>> {
+  auto run(Work& work) -> Task<std::invoke_result_t<Work&>> {
     using Result = std::invoke_result_t<Work&>;
-    co_return co_await boost::asio::co_spawn(
+    return boost::asio::co_spawn(
         pool_.get_executor(),
-        [work = std::move(work)]() mutable -> Task<Result> {
+        [job = std::move(work)]() mutable -> Task<Result> {
           if constexpr (std::is_void_v<Result>) {
-            work();
+            job();
             co_return;
           } else {
-            co_return work();
+            co_return job();
           }
         },
         boost::asio::use_awaitable);

@@ -25,7 +25,7 @@ KafkaHealthProbe::KafkaHealthProbe(const KafkaOptions& options, BlockingExecutor
 KafkaHealthProbe::~KafkaHealthProbe() = default;
 
 Task<domain::ProbeResult> KafkaHealthProbe::probe() {
-  co_return co_await blocking_.run([this]() -> domain::ProbeResult {
+  auto work = [this]() -> domain::ProbeResult {
     RdKafka::Metadata* metadata = nullptr;
     const RdKafka::ErrorCode code =
         producer_->metadata(false, nullptr, &metadata, static_cast<int>(timeout_.count()));
@@ -33,7 +33,8 @@ Task<domain::ProbeResult> KafkaHealthProbe::probe() {
     if (code != RdKafka::ERR_NO_ERROR) return {false, "metadata request failed: " + RdKafka::err2str(code)};
     if (!owned || owned->brokers()->empty()) return {false, "no brokers in metadata"};
     return {true, ""};
-  });
+  };
+  co_return co_await blocking_.run(work);
 }
 
 }  // namespace ticketing::infra::kafka

@@ -15,18 +15,19 @@ using domain::SeatMapEntry;
 using domain::SeatStatus;
 
 Task<std::vector<Concert>> MysqlCatalogRepository::list_concerts() {
-  co_return co_await pool_.run([](MysqlConnection& db) {
+  auto work = [](MysqlConnection& db) {
     std::vector<Concert> concerts;
     for (const auto& row : db.query("SELECT id, title, description, created_at FROM concert ORDER BY id").rows) {
       concerts.push_back(Concert{domain::ConcertId{to_int64(row[0])}, to_string(row[1]), to_string(row[2]),
                                  to_timestamp(row[3])});
     }
     return concerts;
-  });
+  };
+  co_return co_await pool_.run(work);
 }
 
 Task<std::optional<std::vector<Schedule>>> MysqlCatalogRepository::list_schedules(domain::ConcertId concert) {
-  co_return co_await pool_.run([concert](MysqlConnection& db) -> std::optional<std::vector<Schedule>> {
+  auto work = [concert](MysqlConnection& db) -> std::optional<std::vector<Schedule>> {
     // One round trip: the concert row (to tell "no schedules" from "no concert") and its schedules.
     const auto result = db.query(fmt::format(
         "SELECT c.id, s.id, s.show_at, s.booking_opens_at FROM concert c "
@@ -40,7 +41,8 @@ Task<std::optional<std::vector<Schedule>>> MysqlCatalogRepository::list_schedule
                                    to_timestamp(row[3])});
     }
     return schedules;
-  });
+  };
+  co_return co_await pool_.run(work);
 }
 
 Task<std::optional<Schedule>> MysqlCatalogRepository::find_schedule(domain::ScheduleId schedule) {
@@ -51,14 +53,15 @@ Task<std::optional<Schedule>> MysqlCatalogRepository::find_schedule(domain::Sche
       co_return it->second.schedule;
     }
   }
-  auto found = co_await pool_.run([schedule](MysqlConnection& db) -> std::optional<Schedule> {
+  auto work = [schedule](MysqlConnection& db) -> std::optional<Schedule> {
     const auto result = db.query(fmt::format(
         "SELECT id, concert_id, show_at, booking_opens_at FROM schedule WHERE id = {}", schedule.value));
     if (result.rows.empty()) return std::nullopt;
     const auto& row = result.rows[0];
     return Schedule{domain::ScheduleId{to_int64(row[0])}, domain::ConcertId{to_int64(row[1])}, to_timestamp(row[2]),
                     to_timestamp(row[3])};
-  });
+  };
+  auto found = co_await pool_.run(work);
   if (found) {
     std::lock_guard lock(cache_mutex_);
     schedule_cache_[schedule.value] = CachedSchedule{*found, std::chrono::steady_clock::now()};
@@ -67,7 +70,7 @@ Task<std::optional<Schedule>> MysqlCatalogRepository::find_schedule(domain::Sche
 }
 
 Task<std::optional<SeatMap>> MysqlCatalogRepository::seat_map(domain::ScheduleId schedule) {
-  co_return co_await pool_.run([schedule](MysqlConnection& db) -> std::optional<SeatMap> {
+  auto work = [schedule](MysqlConnection& db) -> std::optional<SeatMap> {
     // One query for the whole map: the live reservation (active = 1) decides the status; a HELD
     // row past its expiry is already available even before the expiry job flips it.
     const auto result = db.query(fmt::format(
@@ -92,7 +95,8 @@ Task<std::optional<SeatMap>> MysqlCatalogRepository::seat_map(domain::ScheduleId
                                                        : SeatStatus::kAvailable});
     }
     return map;
-  });
+  };
+  co_return co_await pool_.run(work);
 }
 
 }  // namespace ticketing::infra::mysql

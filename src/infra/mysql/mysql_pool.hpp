@@ -46,22 +46,26 @@ class MysqlPool {
   // Runs `work(MysqlConnection&)` on a pool thread and resumes the caller on its own executor
   // with the result. Throws domain::DependencyUnavailable("db", ...) when the database cannot be
   // reached or the pool is saturated; other exceptions from `work` propagate unchanged.
+  //
+  // `work` must be a named object (it is moved from): GCC 12 destroys non-trivial temporaries
+  // inside a co_await expression twice, so `co_await pool.run([..]{..})` with captures that own
+  // memory corrupts the heap. Write `auto work = [..]{..}; co_await pool.run(work);`.
   template <typename Work>
-  auto run(Work work) -> Task<std::invoke_result_t<Work&, MysqlConnection&>> {
+  auto run(Work& work) -> boost::asio::awaitable<std::invoke_result_t<Work&, MysqlConnection&>> {
     using Result = std::invoke_result_t<Work&, MysqlConnection&>;
     admit();
     const auto enqueued = std::chrono::steady_clock::now();
-    co_return co_await boost::asio::co_spawn(
+    return boost::asio::co_spawn(
         threads_.get_executor(),
-        [this, work = std::move(work), enqueued]() mutable -> Task<Result> {
+        [this, job = std::move(work), enqueued]() mutable -> Task<Result> {
           QueueExit exit_guard{*this};
           MysqlConnection& connection = acquire(enqueued);
           try {
             if constexpr (std::is_void_v<Result>) {
-              work(connection);
+              job(connection);
               co_return;
             } else {
-              co_return work(connection);
+              co_return job(connection);
             }
           } catch (const MysqlError& error) {
             on_error(error);

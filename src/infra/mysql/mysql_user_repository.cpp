@@ -32,9 +32,10 @@ void MysqlUserRepository::remember(const std::vector<std::int64_t>& ids) {
 
 Task<bool> MysqlUserRepository::exists(domain::UserId user) {
   if (cached(user.value)) co_return true;
-  const bool found = co_await pool_.run([id = user.value](MysqlConnection& db) {
+  auto work = [id = user.value](MysqlConnection& db) {
     return !db.query(fmt::format("SELECT 1 FROM user_account WHERE id = {}", id)).rows.empty();
-  });
+  };
+  const bool found = co_await pool_.run(work);
   if (found) remember({user.value});
   co_return found;
 }
@@ -44,14 +45,15 @@ Task<std::int64_t> MysqlUserRepository::preload() {
   std::int64_t after = 0;
   std::int64_t total = 0;
   while (true) {
-    auto ids = co_await pool_.run([after](MysqlConnection& db) {
+    auto work = [after](MysqlConnection& db) {
       std::vector<std::int64_t> out;
       const auto result =
           db.query(fmt::format("SELECT id FROM user_account WHERE id > {} ORDER BY id LIMIT {}", after, kBatch));
       out.reserve(result.rows.size());
       for (const auto& row : result.rows) out.push_back(to_int64(row[0]));
       return out;
-    });
+    };
+    auto ids = co_await pool_.run(work);
     if (ids.empty()) break;
     after = ids.back();
     total += static_cast<std::int64_t>(ids.size());
