@@ -48,6 +48,9 @@ MysqlConnection::MysqlConnection(const DbEndpoint& endpoint, bool multi_statemen
   mysql_optionsv(handle_, MYSQL_OPT_RECONNECT, &no_reconnect);
   mysql_optionsv(handle_, MYSQL_SET_CHARSET_NAME, "utf8mb4");
   mysql_optionsv(handle_, MYSQL_INIT_COMMAND, "SET time_zone = '+00:00'");
+  // READ COMMITTED: no gap locks, so concurrent holds on neighbouring seats do not deadlock on
+  // insert-intention locks; correctness rests on the unique keys and explicit locking reads.
+  mysql_optionsv(handle_, MYSQL_INIT_COMMAND, "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED");
   const unsigned long flags = CLIENT_FOUND_ROWS | (multi_statements ? CLIENT_MULTI_STATEMENTS : 0);
   if (mysql_real_connect(handle_, endpoint.host.c_str(), endpoint.user.c_str(), endpoint.password.c_str(),
                          endpoint.database.c_str(), endpoint.port, nullptr, flags) == nullptr) {
