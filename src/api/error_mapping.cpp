@@ -18,6 +18,7 @@ ErrorSpec error_spec(ErrorCode code) noexcept {
     case ErrorCode::kBookingNotOpen: return {409, "BOOKING_NOT_OPEN"};
     case ErrorCode::kSeatAlreadyHeld: return {409, "SEAT_ALREADY_HELD"};
     case ErrorCode::kSeatInPayment: return {409, "SEAT_IN_PAYMENT"};
+    case ErrorCode::kHoldLimitExceeded: return {409, "HOLD_LIMIT_EXCEEDED"};
     case ErrorCode::kIdempotencyInProgress: return {409, "IDEMPOTENCY_IN_PROGRESS"};
     case ErrorCode::kPayloadTooLarge: return {413, "PAYLOAD_TOO_LARGE"};
     case ErrorCode::kUnsupportedMediaType: return {415, "UNSUPPORTED_MEDIA_TYPE"};
@@ -43,7 +44,13 @@ ApiResponse error_response(const domain::DomainError& error, const ApiRequest& r
   for (const auto& field : error.errors()) {
     json.begin_object().key("field").string(field.field).key("reason").string(field.reason).end_object();
   }
-  json.end_array().end_object();
+  json.end_array();
+  if (const auto* conflict = dynamic_cast<const domain::SeatConflict*>(&error)) {
+    json.key("conflictingSeats").begin_array();
+    for (const auto& seat : conflict->seats()) json.string(seat);
+    json.end_array();
+  }
+  json.end_object();
   ApiResponse response = json_response(spec.status, std::move(json).str());
   if (spec.status == 503 || spec.status == 429) response.headers.push_back({"Retry-After", "1"});
   return response;

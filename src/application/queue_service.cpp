@@ -83,7 +83,13 @@ Task<void> AdmissionGuard::authorize(const std::optional<std::string>& bearer_to
   if (check.claims->user != user || check.claims->schedule != schedule) {
     throw DomainError(ErrorCode::kForbidden, "the admission token was issued for another user or schedule");
   }
-  const bool slot_live = co_await store_.touch_active(schedule, user, now);
+  bool slot_live = true;
+  try {
+    slot_live = co_await store_.touch_active(schedule, user, now);
+  } catch (const domain::DependencyUnavailable&) {
+    // Redis down: the signed, unexpired token alone admits (booking keeps going, the database
+    // still guards every seat); revocation is checked again once Redis is back.
+  }
   if (!slot_live) {
     throw DomainError(ErrorCode::kUnauthenticated,
                       "the admission slot is no longer active (left, lapsed or used); enter the queue again");

@@ -19,6 +19,7 @@ enum class ErrorCode {
   kBookingNotOpen,        // 409 schedule not open for booking yet
   kSeatAlreadyHeld,       // 409 some requested seats are taken
   kSeatInPayment,         // 409 seat belongs to a READY/CONFIRMING order
+  kHoldLimitExceeded,     // 409 the user would hold more than hold.max-seats-per-user
   kIdempotencyInProgress, // 409 same Idempotency-Key still being processed
   kPayloadTooLarge,       // 413 body over http.max-body
   kUnsupportedMediaType,  // 415 not application/json
@@ -58,6 +59,22 @@ class DependencyUnavailable : public DomainError {
 
  private:
   std::string component_;
+};
+
+// 409 SEAT_ALREADY_HELD naming exactly the requested seats that are taken.
+class SeatConflict : public DomainError {
+ public:
+  explicit SeatConflict(std::vector<std::string> seats)
+      : DomainError(ErrorCode::kSeatAlreadyHeld, describe(seats)), seats_(std::move(seats)) {}
+  const std::vector<std::string>& seats() const noexcept { return seats_; }
+
+ private:
+  static std::string describe(const std::vector<std::string>& seats) {
+    std::string message = "seats already held:";
+    for (const auto& seat : seats) message += " " + seat;
+    return message;
+  }
+  std::vector<std::string> seats_;
 };
 
 inline DomainError invalid_argument(std::string field, std::string reason) {

@@ -1,0 +1,126 @@
+#include "application/hold_service.hpp"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "domain/errors.hpp"
+
+namespace ticketing::application {
+
+using domain::DomainError;
+using domain::ErrorCode;
+using domain::HoldOutcome;
+using domain::ReleaseOutcome;
+
+namespace {
+
+std::string joined(const std::vector<std::string>& seats) {
+  std::string out;
+  for (const auto& seat : seats) out += (out.empty() ? "" : ", ") + seat;
+  return out;
+}
+
+}  // namespace
+
+Task<void> HoldService::unlock_quietly(domain::ScheduleId schedule, domain::UserId user,
+                                       const std::vector<std::string>& seats) {
+  if (seats.empty()) co_return;
+  try {
+    co_await locks_.unlock(schedule, user, seats);
+  } catch (const std::exception& error) {
+    // The locks expire with hold.ttl; until then they only make the fast path more cautious.
+    spdlog::debug("could not drop seat locks: {}", error.what());
+  }
+}
+
+Task<HoldView> HoldService::hold_seats(const std::optional<std::string>& token, domain::UserId user,
+                                       domain::ScheduleId schedule, const std::vector<std::string>& seat_nos) {
+  co_await guard_.authorize(token, user, schedule);
+  domain::validate_seat_request(seat_nos, policy_.max_seats_per_user);
+  const auto missing = co_await reservations_.missing_seats(schedule, seat_nos);
+  if (!missing.empty()) {
+    std::vector<domain::FieldError> errors;
+    for (const auto& seat : missing) errors.push_back({"seatNos", "no seat " + seat + " on this schedule"});
+    throw DomainError(ErrorCode::kNotFound,
+                      fmt::format("schedule {} has no seat {}", schedule.value, joined(missing)), std::move(errors));
+  }
+
+  const auto now = clock_.now();
+  const auto expires_at = now + policy_.ttl;
+  domain::SeatLockResult locks;
+  bool locked = false;
+  try {
+    locks = co_await locks_.lock(schedule, user, seat_nos, policy_.ttl);
+    locked = true;
+  } catch (const domain::DependencyUnavailable&) {
+    counters_.redis_bypassed.fetch_add(1, std::memory_order_relaxed);  // the database alone decides
+  }
+  if (locked && !locks.acquired()) {
+    counters_.conflicts.fetch_add(1, std::memory_order_relaxed);
+    throw domain::SeatConflict(std::move(locks.conflicts));
+  }
+
+  HoldOutcome outcome;
+  std::exception_ptr failure;
+  try {
+    outcome = co_await reservations_.hold(schedule, user, seat_nos, now, expires_at, policy_.max_seats_per_user);
+  } catch (...) {
+    failure = std::current_exception();
+  }
+  if (failure || outcome.kind != HoldOutcome::Kind::kHeld) {
+    co_await unlock_quietly(schedule, user, locks.taken);  // exactly the locks we took
+  }
+  if (failure) std::rethrow_exception(failure);
+
+  switch (outcome.kind) {
+    case HoldOutcome::Kind::kHeld:
+      counters_.held.fetch_add(1, std::memory_order_relaxed);
+      co_return HoldView{std::move(outcome.seats), expires_at};
+    case HoldOutcome::Kind::kLimitExceeded:
+      counters_.limit_refused.fetch_add(1, std::memory_order_relaxed);
+      throw DomainError(ErrorCode::kHoldLimitExceeded,
+                        fmt::format("at most {} seats per user on a schedule; you already have {}",
+                                    policy_.max_seats_per_user, outcome.live_seats));
+    case HoldOutcome::Kind::kSeatsTaken:
+      break;
+  }
+  counters_.conflicts.fetch_add(1, std::memory_order_relaxed);
+  counters_.db_conflicts.fetch_add(1, std::memory_order_relaxed);
+  throw domain::SeatConflict(std::move(outcome.taken_seats));
+}
+
+Task<std::vector<std::string>> HoldService::release_seats(const std::optional<std::string>& token,
+                                                          domain::UserId user, domain::ScheduleId schedule,
+                                                          const std::vector<std::string>& seat_nos) {
+  co_await guard_.authorize(token, user, schedule);
+  domain::validate_seat_request(seat_nos, policy_.max_seats_per_user);
+  const auto outcome = co_await reservations_.release(schedule, user, seat_nos, clock_.now());
+  switch (outcome.kind) {
+    case ReleaseOutcome::Kind::kReleased:
+      break;
+    case ReleaseOutcome::Kind::kOtherOwner:
+      throw DomainError(ErrorCode::kForbidden, "seats held by someone else: " + joined(outcome.seats));
+    case ReleaseOutcome::Kind::kInPayment:
+      throw DomainError(ErrorCode::kSeatInPayment, "seats are in a payment in progress: " + joined(outcome.seats));
+    case ReleaseOutcome::Kind::kSold:
+      throw DomainError(ErrorCode::kConflict, "seats are already sold: " + joined(outcome.seats));
+    case ReleaseOutcome::Kind::kNotHeld:
+      throw DomainError(ErrorCode::kConflict, "seats are not held by you: " + joined(outcome.seats));
+  }
+  counters_.released.fetch_add(1, std::memory_order_relaxed);
+  co_await unlock_quietly(schedule, user, seat_nos);
+  co_return seat_nos;
+}
+
+Task<std::int64_t> HoldExpiryJob::run_once() {
+  std::int64_t total = 0;
+  while (true) {
+    const auto expired = co_await reservations_.expire_holds(clock_.now(), batch_);
+    total += expired;
+    if (expired < batch_) break;
+  }
+  counters_.expired.fetch_add(static_cast<std::uint64_t>(total), std::memory_order_relaxed);
+  co_return total;
+}
+
+}  // namespace ticketing::application

@@ -1,0 +1,77 @@
+#pragma once
+#include <atomic>
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "application/queue_service.hpp"
+#include "domain/ports/clock.hpp"
+#include "domain/ports/reservation_repository.hpp"
+#include "domain/ports/seat_lock_store.hpp"
+
+namespace ticketing::application {
+
+struct HoldPolicy {
+  std::chrono::milliseconds ttl{300'000};
+  int max_seats_per_user = 4;
+};
+
+struct HoldView {
+  std::vector<domain::HeldSeat> seats;
+  domain::Timestamp expires_at;
+};
+
+struct HoldCounters {
+  std::atomic<std::uint64_t> held{0};          // successful hold requests
+  std::atomic<std::uint64_t> conflicts{0};     // refused: seats taken (Redis or database)
+  std::atomic<std::uint64_t> db_conflicts{0};  // of those, refused by the database's unique key
+  std::atomic<std::uint64_t> limit_refused{0};
+  std::atomic<std::uint64_t> redis_bypassed{0};  // Redis down: decided by the database alone
+  std::atomic<std::uint64_t> released{0};
+  std::atomic<std::uint64_t> expired{0};
+};
+
+// Holding and releasing seats. Redis locks filter contention cheaply; the database transaction and
+// its unique key decide. If Redis is down or was flushed, holds still go through the database.
+class HoldService {
+ public:
+  HoldService(AdmissionGuard& guard, domain::SeatLockStore& locks, domain::ReservationRepository& reservations,
+              const domain::Clock& clock, HoldPolicy policy)
+      : guard_(guard), locks_(locks), reservations_(reservations), clock_(clock), policy_(policy) {}
+
+  Task<HoldView> hold_seats(const std::optional<std::string>& token, domain::UserId user, domain::ScheduleId schedule,
+                            const std::vector<std::string>& seat_nos);
+  // Returns the released seats.
+  Task<std::vector<std::string>> release_seats(const std::optional<std::string>& token, domain::UserId user,
+                                               domain::ScheduleId schedule, const std::vector<std::string>& seat_nos);
+
+  HoldCounters& counters() noexcept { return counters_; }
+
+ private:
+  Task<void> unlock_quietly(domain::ScheduleId schedule, domain::UserId user, const std::vector<std::string>& seats);
+
+  AdmissionGuard& guard_;
+  domain::SeatLockStore& locks_;
+  domain::ReservationRepository& reservations_;
+  const domain::Clock& clock_;
+  HoldPolicy policy_;
+  HoldCounters counters_;
+};
+
+// Expires HELD rows past their expiry; safe on any number of workers at once.
+class HoldExpiryJob {
+ public:
+  HoldExpiryJob(domain::ReservationRepository& reservations, const domain::Clock& clock, HoldCounters& counters,
+                int batch)
+      : reservations_(reservations), clock_(clock), counters_(counters), batch_(batch) {}
+  Task<std::int64_t> run_once();
+
+ private:
+  domain::ReservationRepository& reservations_;
+  const domain::Clock& clock_;
+  HoldCounters& counters_;
+  int batch_;
+};
+
+}  // namespace ticketing::application

@@ -1,0 +1,40 @@
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "domain/async.hpp"
+#include "domain/reservation.hpp"
+
+namespace ticketing::domain {
+
+struct HoldOutcome {
+  enum class Kind { kHeld, kSeatsTaken, kLimitExceeded } kind = Kind::kHeld;
+  std::vector<HeldSeat> seats;           // kHeld
+  std::vector<std::string> taken_seats;  // kSeatsTaken: exactly the requested seats with a live row
+  std::int64_t live_seats = 0;           // kLimitExceeded: seats the user already holds or bought
+};
+
+struct ReleaseOutcome {
+  enum class Kind { kReleased, kNotHeld, kOtherOwner, kInPayment, kSold } kind = Kind::kReleased;
+  std::vector<std::string> seats;  // the seats causing the problem (or released)
+};
+
+class ReservationRepository {
+ public:
+  virtual ~ReservationRepository() = default;
+  // Requested seats that do not exist on the schedule.
+  virtual Task<std::vector<std::string>> missing_seats(ScheduleId schedule, const std::vector<std::string>& seats) = 0;
+  // One transaction: expire stale holds of these seats, check the user's limit (HELD + CONFIRMED on
+  // the schedule), insert HELD rows. All or nothing.
+  virtual Task<HoldOutcome> hold(ScheduleId schedule, UserId user, const std::vector<std::string>& seats,
+                                 Timestamp now, Timestamp expires_at, int max_seats_per_user) = 0;
+  // One transaction: the user's live HELD rows of these seats → CANCELLED. All or nothing.
+  virtual Task<ReleaseOutcome> release(ScheduleId schedule, UserId user, const std::vector<std::string>& seats,
+                                       Timestamp now) = 0;
+  // HELD rows past their expiry → EXPIRED (at most `batch`, skipping rows other workers hold).
+  // Returns how many rows this call expired.
+  virtual Task<std::int64_t> expire_holds(Timestamp now, int batch) = 0;
+};
+
+}  // namespace ticketing::domain

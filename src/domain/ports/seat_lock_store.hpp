@@ -1,0 +1,28 @@
+#pragma once
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "domain/async.hpp"
+#include "domain/ids.hpp"
+
+namespace ticketing::domain {
+
+struct SeatLockResult {
+  std::vector<std::string> conflicts;  // seats locked by someone else (nothing was taken then)
+  std::vector<std::string> taken;      // seats this call locked (to drop again if the DB refuses)
+  bool acquired() const noexcept { return conflicts.empty(); }
+};
+
+// The Redis fast path in front of the database: all-or-nothing locks per seat, owner = user.
+// It only filters contention; the database decides. Throws DependencyUnavailable when down.
+class SeatLockStore {
+ public:
+  virtual ~SeatLockStore() = default;
+  virtual Task<SeatLockResult> lock(ScheduleId schedule, UserId user, const std::vector<std::string>& seats,
+                                    std::chrono::milliseconds ttl) = 0;
+  // Deletes the locks of these seats that `user` owns (compare-and-delete).
+  virtual Task<void> unlock(ScheduleId schedule, UserId user, const std::vector<std::string>& seats) = 0;
+};
+
+}  // namespace ticketing::domain

@@ -1,0 +1,34 @@
+#include "domain/reservation.hpp"
+
+#include <fmt/format.h>
+
+#include <set>
+
+#include "domain/catalog.hpp"
+#include "domain/errors.hpp"
+
+namespace ticketing::domain {
+
+void validate_seat_request(const std::vector<std::string>& seat_nos, int max_seats) {
+  if (seat_nos.empty() || seat_nos.size() > static_cast<std::size_t>(max_seats)) {
+    throw invalid_argument("seatNos", fmt::format("must hold 1 to {} seats", max_seats));
+  }
+  std::vector<FieldError> errors;
+  std::set<std::string_view> seen;
+  for (std::size_t i = 0; i < seat_nos.size(); ++i) {
+    const std::string field = fmt::format("seatNos[{}]", i);
+    if (!is_valid_seat_no(seat_nos[i])) {
+      errors.push_back({field, "not a seat number (1-16 of A-Z a-z 0-9 -)"});
+    } else if (!seen.insert(seat_nos[i]).second) {
+      errors.push_back({field, "duplicate seat " + seat_nos[i]});
+    }
+  }
+  if (!errors.empty()) {
+    std::string message = "invalid seatNos:";
+    for (const auto& e : errors) message += " " + e.field + " " + e.reason + ";";
+    message.pop_back();
+    throw DomainError(ErrorCode::kInvalidArgument, std::move(message), std::move(errors));
+  }
+}
+
+}  // namespace ticketing::domain
