@@ -1,0 +1,220 @@
+#include "infra/mysql/mysql_reservation_repository.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <map>
+
+#include "infra/mysql/row_reader.hpp"
+
+namespace ticketing::infra::mysql {
+
+using domain::HoldOutcome;
+using domain::ReleaseOutcome;
+
+namespace {
+
+constexpr auto kSeatCacheTtl = std::chrono::seconds(60);
+constexpr int kDeadlockRetries = 3;
+
+// ('A-1','A-2') — seat numbers are validated ([A-Za-z0-9-]) and escaped anyway.
+std::string seat_list(MysqlConnection& db, const std::vector<std::string>& seats) {
+  std::string out = "(";
+  for (std::size_t i = 0; i < seats.size(); ++i) {
+    if (i > 0) out += ',';
+    out += db.quote(seats[i]);
+  }
+  out += ')';
+  return out;
+}
+
+std::string sql_time(MysqlConnection& db, domain::Timestamp t) { return db.quote(domain::to_sql_datetime(t)); }
+
+// Runs a transaction body, retrying on deadlock / lock wait timeout.
+template <typename Body>
+auto with_retries(Body&& body) {
+  for (int attempt = 1;; ++attempt) {
+    try {
+      return body();
+    } catch (const MysqlError& error) {
+      if (!error.is_deadlock() || attempt >= kDeadlockRetries) throw;
+    }
+  }
+}
+
+}  // namespace
+
+Task<std::vector<std::string>> MysqlReservationRepository::missing_seats(domain::ScheduleId schedule,
+                                                                         const std::vector<std::string>& seats) {
+  std::shared_ptr<const SeatSet> known;
+  {
+    std::lock_guard lock(seats_mutex_);
+    const auto it = seats_cache_.find(schedule.value);
+    if (it != seats_cache_.end() && std::chrono::steady_clock::now() - it->second.loaded_at < kSeatCacheTtl) {
+      known = it->second.seats;
+    }
+  }
+  if (!known) {
+    auto work = [schedule](MysqlConnection& db) {
+      auto set = std::make_shared<SeatSet>();
+      for (const auto& row : db.query(fmt::format("SELECT seat_no FROM seat WHERE schedule_id = {}", schedule.value)).rows) {
+        set->insert(to_string(row[0]));
+      }
+      return std::shared_ptr<const SeatSet>(std::move(set));
+    };
+    auto loaded = co_await pool_.run(work);
+    std::lock_guard lock(seats_mutex_);
+    seats_cache_[schedule.value] = CachedSeats{loaded, std::chrono::steady_clock::now()};
+    known = std::move(loaded);
+  }
+  std::vector<std::string> missing;
+  for (const auto& seat : seats) {
+    if (known->count(seat) == 0) missing.push_back(seat);
+  }
+  co_return missing;
+}
+
+Task<HoldOutcome> MysqlReservationRepository::hold(domain::ScheduleId schedule, domain::UserId user,
+                                                   const std::vector<std::string>& seats, domain::Timestamp now,
+                                                   domain::Timestamp expires_at, int max_seats_per_user) {
+  auto work = [=](MysqlConnection& db) {
+    return with_retries([&]() -> HoldOutcome {
+      const std::string in_seats = seat_list(db, seats);
+      const std::string now_sql = sql_time(db, now);
+      Transaction tx(db);
+      // Locking the user's row serialises this user's concurrent holds, so the limit below counts
+      // every seat they have, including the ones a parallel request is inserting.
+      const auto live = db.query(fmt::format(
+          "SELECT (SELECT COUNT(*) FROM reservation WHERE user_id = {0} AND schedule_id = {1} AND active = 1 "
+          "AND (status = 'CONFIRMED' OR expires_at > {2})) FROM user_account WHERE id = {0} FOR UPDATE",
+          user.value, schedule.value, now_sql));
+      const std::int64_t live_seats = live.rows.empty() ? 0 : to_int64(live.rows[0][0]);
+      if (live_seats + static_cast<std::int64_t>(seats.size()) > max_seats_per_user) {
+        HoldOutcome outcome;
+        outcome.kind = HoldOutcome::Kind::kLimitExceeded;
+        outcome.live_seats = live_seats;
+        return outcome;
+      }
+      // Stale holds of these seats give way first (the expiry job may not have run yet).
+      db.execute(fmt::format(
+          "UPDATE reservation SET status = 'EXPIRED', active = NULL, updated_at = {0} "
+          "WHERE schedule_id = {1} AND seat_no IN {2} AND active = 1 AND status = 'HELD' AND expires_at <= {0}",
+          now_sql, schedule.value, in_seats));
+      std::string values;
+      const std::string expires_sql = sql_time(db, expires_at);
+      for (const auto& seat : seats) {
+        if (!values.empty()) values += ',';
+        values += fmt::format("({},{},{},'HELD',{},1,{},{})", user.value, schedule.value, db.quote(seat), expires_sql,
+                              now_sql, now_sql);
+      }
+      try {
+        db.execute("INSERT INTO reservation (user_id, schedule_id, seat_no, status, expires_at, active, created_at, "
+                   "updated_at) VALUES " + values);
+      } catch (const MysqlError& error) {
+        if (!error.is_duplicate_key()) throw;
+        // The unique key (schedule_id, seat_no, active) refused: name exactly the taken seats.
+        // A locking read sees the latest committed rows, not this transaction's snapshot.
+        HoldOutcome outcome;
+        outcome.kind = HoldOutcome::Kind::kSeatsTaken;
+        for (const auto& row : db.query(fmt::format("SELECT seat_no FROM reservation WHERE schedule_id = {} AND "
+                                                    "seat_no IN {} AND active = 1 LOCK IN SHARE MODE",
+                                                    schedule.value, in_seats))
+                                   .rows) {
+          outcome.taken_seats.push_back(to_string(row[0]));
+        }
+        if (outcome.taken_seats.empty()) outcome.taken_seats = seats;  // released in between; still refused
+        return outcome;
+      }
+      const auto rows = db.query(fmt::format(
+          "SELECT id, seat_no FROM reservation WHERE schedule_id = {} AND seat_no IN {} AND active = 1 AND user_id = {}",
+          schedule.value, in_seats, user.value));
+      tx.commit();
+      std::map<std::string, std::int64_t> id_of;
+      for (const auto& row : rows.rows) id_of[to_string(row[1])] = to_int64(row[0]);
+      HoldOutcome outcome;
+      for (const auto& seat : seats) outcome.seats.push_back({domain::ReservationId{id_of[seat]}, seat});
+      return outcome;
+    });
+  };
+  co_return co_await pool_.run(work);
+}
+
+Task<ReleaseOutcome> MysqlReservationRepository::release(domain::ScheduleId schedule, domain::UserId user,
+                                                         const std::vector<std::string>& seats,
+                                                         domain::Timestamp now) {
+  auto work = [=](MysqlConnection& db) {
+    return with_retries([&]() -> ReleaseOutcome {
+      const std::string in_seats = seat_list(db, seats);
+      const std::string now_sql = sql_time(db, now);
+      Transaction tx(db);
+      const auto rows = db.query(fmt::format(
+          "SELECT r.seat_no, r.user_id, r.status, r.expires_at > {0}, o.status FROM reservation r "
+          "LEFT JOIN payment_order o ON o.id = r.payment_order_id "
+          "WHERE r.schedule_id = {1} AND r.seat_no IN {2} AND r.active = 1 FOR UPDATE",
+          now_sql, schedule.value, in_seats));
+      struct Live {
+        std::int64_t user;
+        std::string status;
+        bool unexpired;
+        std::string order_status;
+      };
+      std::map<std::string, Live> live;
+      for (const auto& row : rows.rows) {
+        live[to_string(row[0])] = Live{to_int64(row[1]), to_string(row[2]), to_string(row[3]) == "1", to_string(row[4])};
+      }
+      std::vector<std::string> other_owner, in_payment, sold, not_held;
+      for (const auto& seat : seats) {
+        const auto it = live.find(seat);
+        if (it == live.end() || (it->second.status == "HELD" && !it->second.unexpired)) {
+          not_held.push_back(seat);
+        } else if (it->second.user != user.value) {
+          other_owner.push_back(seat);
+        } else if (it->second.order_status == "READY" || it->second.order_status == "CONFIRMING") {
+          in_payment.push_back(seat);
+        } else if (it->second.status == "CONFIRMED") {
+          sold.push_back(seat);
+        }
+      }
+      // Someone else's hold wins over every other problem: 403 and nothing changes.
+      if (!other_owner.empty()) return ReleaseOutcome{ReleaseOutcome::Kind::kOtherOwner, other_owner};
+      if (!in_payment.empty()) return ReleaseOutcome{ReleaseOutcome::Kind::kInPayment, in_payment};
+      if (!sold.empty()) return ReleaseOutcome{ReleaseOutcome::Kind::kSold, sold};
+      if (!not_held.empty()) return ReleaseOutcome{ReleaseOutcome::Kind::kNotHeld, not_held};
+      db.execute(fmt::format(
+          "UPDATE reservation SET status = 'CANCELLED', active = NULL, updated_at = {} "
+          "WHERE schedule_id = {} AND seat_no IN {} AND active = 1 AND user_id = {} AND status = 'HELD'",
+          now_sql, schedule.value, in_seats, user.value));
+      tx.commit();
+      return ReleaseOutcome{ReleaseOutcome::Kind::kReleased, seats};
+    });
+  };
+  co_return co_await pool_.run(work);
+}
+
+Task<std::int64_t> MysqlReservationRepository::expire_holds(domain::Timestamp now, int batch) {
+  auto work = [=](MysqlConnection& db) {
+    return with_retries([&]() -> std::int64_t {
+      const std::string now_sql = sql_time(db, now);
+      Transaction tx(db);
+      // SKIP LOCKED: concurrent workers (other processes) take disjoint batches.
+      const auto rows = db.query(fmt::format(
+          "SELECT id FROM reservation WHERE status = 'HELD' AND expires_at <= {} ORDER BY expires_at LIMIT {} "
+          "FOR UPDATE SKIP LOCKED",
+          now_sql, batch));
+      if (rows.rows.empty()) {
+        tx.commit();
+        return 0;
+      }
+      std::string ids;
+      for (const auto& row : rows.rows) ids += (ids.empty() ? "" : ",") + to_string(row[0]);
+      const auto result = db.execute(fmt::format(
+          "UPDATE reservation SET status = 'EXPIRED', active = NULL, updated_at = {} WHERE id IN ({}) AND status = 'HELD'",
+          now_sql, ids));
+      tx.commit();
+      return static_cast<std::int64_t>(result.affected_rows);
+    });
+  };
+  co_return co_await pool_.run(work);
+}
+
+}  // namespace ticketing::infra::mysql

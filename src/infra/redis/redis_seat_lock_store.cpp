@@ -1,0 +1,80 @@
+#include "infra/redis/redis_seat_lock_store.hpp"
+
+#include <fmt/format.h>
+
+#include "domain/errors.hpp"
+
+namespace ticketing::infra::redis {
+namespace {
+
+// All or nothing. KEYS seat locks; ARGV user ttl_ms. Returns {1, taken indexes} or {0, conflict indexes}.
+// A lock the user already owns is refreshed, not reported as taken (it is not ours to drop).
+const RedisScript kLockScript = RedisScript::from_source(R"lua(
+local conflicts = {}
+for i, key in ipairs(KEYS) do
+  local owner = redis.call('GET', key)
+  if owner and owner ~= ARGV[1] then conflicts[#conflicts + 1] = i end
+end
+if #conflicts > 0 then return {0, conflicts} end
+local taken = {}
+for i, key in ipairs(KEYS) do
+  if redis.call('SET', key, ARGV[1], 'PX', ARGV[2], 'NX') then
+    taken[#taken + 1] = i
+  else
+    redis.call('PEXPIRE', key, ARGV[2])
+  end
+end
+return {1, taken}
+)lua");
+
+// Compare-and-delete: only locks owned by ARGV[1] go.
+const RedisScript kUnlockScript = RedisScript::from_source(R"lua(
+local removed = 0
+for _, key in ipairs(KEYS) do
+  if redis.call('GET', key) == ARGV[1] then removed = removed + redis.call('DEL', key) end
+end
+return removed
+)lua");
+
+}  // namespace
+
+std::string RedisSeatLockStore::key(domain::ScheduleId schedule, std::string_view seat_no) {
+  return fmt::format("seat:lock:{{{}}}:{}", schedule.value, seat_no);
+}
+
+Task<domain::SeatLockResult> RedisSeatLockStore::lock(domain::ScheduleId schedule, domain::UserId user,
+                                                      const std::vector<std::string>& seats,
+                                                      std::chrono::milliseconds ttl) {
+  std::vector<std::string> keys;
+  keys.reserve(seats.size());
+  for (const auto& seat : seats) keys.push_back(key(schedule, seat));
+  const std::vector<std::string_view> key_views(keys.begin(), keys.end());
+  const std::string user_id = std::to_string(user.value);
+  const std::string ttl_ms = std::to_string(ttl.count());
+  const std::array<std::string_view, 2> args{user_id, ttl_ms};
+  const RedisReply reply = co_await redis_.evalsha(kLockScript, key_views, args);
+  if (!reply.is_array() || reply.elements.size() != 2 || !reply.elements[1].is_array()) {
+    throw domain::DependencyUnavailable("redis", "seat lock script: unexpected reply " + reply.to_string());
+  }
+  domain::SeatLockResult result;
+  auto& target = reply.elements[0].integer == 1 ? result.taken : result.conflicts;
+  for (const auto& index : reply.elements[1].elements) {
+    const auto i = static_cast<std::size_t>(index.integer);
+    if (i >= 1 && i <= seats.size()) target.push_back(seats[i - 1]);
+  }
+  co_return result;
+}
+
+Task<void> RedisSeatLockStore::unlock(domain::ScheduleId schedule, domain::UserId user,
+                                      const std::vector<std::string>& seats) {
+  std::vector<std::string> keys;
+  keys.reserve(seats.size());
+  for (const auto& seat : seats) keys.push_back(key(schedule, seat));
+  const std::vector<std::string_view> key_views(keys.begin(), keys.end());
+  const std::string user_id = std::to_string(user.value);
+  const std::array<std::string_view, 1> args{user_id};
+  const RedisReply reply = co_await redis_.evalsha(kUnlockScript, key_views, args);
+  if (reply.is_error()) throw domain::DependencyUnavailable("redis", "seat unlock script: " + reply.str);
+}
+
+}  // namespace ticketing::infra::redis

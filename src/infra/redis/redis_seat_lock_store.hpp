@@ -1,0 +1,23 @@
+#pragma once
+// Seat locks `seat:lock:{sid}:{seatNo}` = userId with PX = hold.ttl (DESIGN.md §6). The `{sid}` hash
+// tag keeps every seat of a schedule in one Redis Cluster slot, so one script can take them all.
+#include "domain/ports/seat_lock_store.hpp"
+#include "infra/redis/redis_client.hpp"
+
+namespace ticketing::infra::redis {
+
+class RedisSeatLockStore final : public domain::SeatLockStore {
+ public:
+  explicit RedisSeatLockStore(RedisClient& redis) : redis_(redis) {}
+
+  Task<domain::SeatLockResult> lock(domain::ScheduleId schedule, domain::UserId user,
+                                    const std::vector<std::string>& seats, std::chrono::milliseconds ttl) override;
+  Task<void> unlock(domain::ScheduleId schedule, domain::UserId user, const std::vector<std::string>& seats) override;
+
+  static std::string key(domain::ScheduleId schedule, std::string_view seat_no);
+
+ private:
+  RedisClient& redis_;
+};
+
+}  // namespace ticketing::infra::redis
