@@ -6,6 +6,7 @@ namespace ticketing::application {
 class CatalogQueries;
 class HealthService;
 class QueueService;
+class HoldService;
 }  // namespace ticketing::application
 
 namespace ticketing::api {
@@ -13,5 +14,6 @@ namespace ticketing::api {
 void add_catalog_routes(Router& router, application::CatalogQueries& catalog);
 void add_health_routes(Router& router, application::HealthService& service);
 void add_queue_routes(Router& router, application::QueueService& queue);
+void add_ticket_routes(Router& router, application::HoldService& holds);
 
 }  // namespace ticketing::api

@@ -13,6 +13,7 @@
 #include "api/routes.hpp"
 #include "application/catalog_queries.hpp"
 #include "application/health_service.hpp"
+#include "application/hold_service.hpp"
 #include "application/queue_service.hpp"
 #include "domain/ports/clock.hpp"
 #include "infra/blocking_executor.hpp"
@@ -21,11 +22,13 @@
 #include "infra/mysql/mysql_catalog_repository.hpp"
 #include "infra/mysql/mysql_health_probe.hpp"
 #include "infra/mysql/mysql_pool.hpp"
+#include "infra/mysql/mysql_reservation_repository.hpp"
 #include "infra/mysql/mysql_user_repository.hpp"
 #include "infra/periodic_task.hpp"
 #include "infra/redis/redis_client.hpp"
 #include "infra/redis/redis_health_probe.hpp"
 #include "infra/redis/redis_queue_store.hpp"
+#include "infra/redis/redis_seat_lock_store.hpp"
 #include "infra/security/jwt_token_service.hpp"
 
 namespace ticketing::app {
@@ -96,6 +99,8 @@ struct Application::Parts {
   infra::mysql::MysqlCatalogRepository catalog_repository{db_pool};
   infra::mysql::MysqlUserRepository users{db_pool};
   infra::redis::RedisQueueStore queue_store;
+  infra::redis::RedisSeatLockStore seat_locks{redis};
+  infra::mysql::MysqlReservationRepository reservations{db_pool};
   infra::security::JwtTokenService tokens;
 
   application::CatalogQueries catalog{catalog_repository};
@@ -104,6 +109,11 @@ struct Application::Parts {
   application::AdmissionGuard admission_guard{tokens, queue_store, clock};
   application::AdmissionJob admission_job{queue_store, clock, queue.counters()};
   infra::PeriodicTask admission_task;
+  application::HoldService holds{admission_guard, seat_locks, reservations, clock,
+                                 application::HoldPolicy{config.hold.ttl, config.hold.max_seats_per_user}};
+  application::HoldExpiryJob hold_expiry_job{reservations, clock, holds.counters(), config.hold.expiry_batch};
+  infra::PeriodicTask hold_expiry_task{*contexts.front(), "hold-expiry", config.hold.expiry_interval,
+                                       [this]() -> Task<void> { co_await hold_expiry_job.run_once(); }};
 
   api::Dispatcher dispatcher;
   infra::http::HttpServer server;
@@ -132,6 +142,7 @@ struct Application::Parts {
     api::add_catalog_routes(router, catalog);
     api::add_health_routes(router, health);
     api::add_queue_routes(router, queue);
+    api::add_ticket_routes(router, holds);
     return router;
   }
 };
@@ -165,7 +176,10 @@ void Application::start() {
         }
       },
       asio::detached);
-  if (runs_jobs(parts_->config)) parts_->admission_task.start();
+  if (runs_jobs(parts_->config)) {
+    parts_->admission_task.start();
+    parts_->hold_expiry_task.start();
+  }
   for (auto& context : parts_->contexts) {
     parts_->work_guards.push_back(asio::make_work_guard(*context));
     parts_->threads.emplace_back([c = context.get()] { c->run(); });
@@ -190,6 +204,7 @@ void Application::stop() {
   if (!parts_ || parts_->stopped) return;
   parts_->stopped = true;
   parts_->admission_task.stop();
+  parts_->hold_expiry_task.stop();
   parts_->server.begin_shutdown();
   if (!parts_->server.wait_drained(parts_->config.http.shutdown_timeout)) {
     spdlog::warn("{} connections still open after {} ms; closing them", parts_->server.open_connections(),

@@ -1,0 +1,61 @@
+#include "api/identity.hpp"
+#include "api/json_body.hpp"
+#include "api/json_writer.hpp"
+#include "api/routes.hpp"
+#include "application/hold_service.hpp"
+
+namespace ticketing::api {
+namespace {
+
+// The JSON array may hold more than hold.max-seats-per-user; the service says 400 with the limit.
+constexpr std::size_t kMaxSeatsInBody = 64;
+constexpr std::size_t kMaxSeatNoLength = 64;
+
+struct SeatRequest {
+  domain::UserId user;
+  domain::ScheduleId schedule;
+  std::vector<std::string> seat_nos;
+};
+
+SeatRequest read_seat_request(const ApiRequest& request) {
+  auto body = JsonBody::parse(request, {"userId", "scheduleId", "seatNos"});
+  const auto user_id = body.id("userId");
+  const auto schedule_id = body.id("scheduleId");
+  auto seat_nos = body.string_array("seatNos", 1, kMaxSeatsInBody, kMaxSeatNoLength);
+  body.done();
+  return SeatRequest{acting_user(request, user_id), domain::ScheduleId{schedule_id}, std::move(seat_nos)};
+}
+
+Task<ApiResponse> hold(application::HoldService& holds, const ApiRequest& request) {
+  const auto seat_request = read_seat_request(request);
+  const auto token = bearer_token(request);  // named: no non-trivial temporaries inside co_await (GCC 12)
+  const auto view = co_await holds.hold_seats(token, seat_request.user, seat_request.schedule, seat_request.seat_nos);
+  JsonWriter json;
+  json.begin_object().key("reservationIds").begin_array();
+  for (const auto& seat : view.seats) json.integer(seat.id.value);
+  json.end_array().key("seatNos").begin_array();
+  for (const auto& seat : view.seats) json.string(seat.seat_no);
+  json.end_array().key("expiresAt").string(domain::to_iso8601(view.expires_at)).end_object();
+  co_return json_response(200, std::move(json).str());
+}
+
+Task<ApiResponse> release(application::HoldService& holds, const ApiRequest& request) {
+  const auto seat_request = read_seat_request(request);
+  const auto token = bearer_token(request);
+  const auto released =
+      co_await holds.release_seats(token, seat_request.user, seat_request.schedule, seat_request.seat_nos);
+  JsonWriter json;
+  json.begin_object().key("released").begin_array();
+  for (const auto& seat : released) json.string(seat);
+  json.end_array().end_object();
+  co_return json_response(200, std::move(json).str());
+}
+
+}  // namespace
+
+void add_ticket_routes(Router& router, application::HoldService& holds) {
+  router.add(Method::kPost, "/tickets/hold", [&holds](ApiRequest& request) { return hold(holds, request); });
+  router.add(Method::kPost, "/tickets/release", [&holds](ApiRequest& request) { return release(holds, request); });
+}
+
+}  // namespace ticketing::api
