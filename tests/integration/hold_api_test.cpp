@@ -1,0 +1,351 @@
+// Seat holds end to end (issue 4): races, Redis flushed or down, expiry, bad input.
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <boost/json/parse.hpp>
+#include <map>
+#include <random>
+#include <set>
+#include <thread>
+
+#include "infra/redis/redis_seat_lock_store.hpp"
+#include "support.hpp"
+
+using namespace ticketing;
+using namespace ticketing::testing;
+namespace json = boost::json;
+
+namespace {
+
+const std::vector<std::string> kFastAdmission{"queue.max-active=5000", "queue.admit-per-second=5000",
+                                              "queue.admission-interval=50ms", "queue.heartbeat-timeout=1h",
+                                              "queue.active-ttl=1h"};
+
+std::vector<std::string> with(std::vector<std::string> base, const std::vector<std::string>& more) {
+  base.insert(base.end(), more.begin(), more.end());
+  return base;
+}
+
+std::string seats_json(const std::vector<std::string>& seats) {
+  std::string out = "[";
+  for (std::size_t i = 0; i < seats.size(); ++i) out += (i ? ",\"" : "\"") + seats[i] + "\"";
+  return out + "]";
+}
+
+HttpResponse seat_call(std::uint16_t port, const char* path, const std::string& token, std::int64_t user,
+                       std::int64_t schedule, const std::vector<std::string>& seats) {
+  std::map<std::string, std::string> headers{{"Content-Type", "application/json"}};
+  if (!token.empty()) headers["Authorization"] = "Bearer " + token;
+  return http(port, "POST", path,
+              fmt::format(R"({{"userId":{},"scheduleId":{},"seatNos":{}}})", user, schedule, seats_json(seats)),
+              headers);
+}
+
+// Users first..first+count-1 enter the queue and are admitted; returns their tokens by user id.
+std::map<std::int64_t, std::string> admit_users(std::uint16_t port, std::int64_t schedule, std::int64_t first,
+                                                int count) {
+  ensure_users(first + count);
+  for (std::int64_t user = first; user < first + count; ++user) {
+    const auto r = http(port, "POST", "/queue/enter", fmt::format(R"({{"userId":{},"scheduleId":{}}})", user, schedule));
+    if (r.status != 200) throw std::runtime_error("enter failed: " + r.raw);
+  }
+  std::map<std::int64_t, std::string> tokens;
+  const bool all = wait_for(
+      [&] {
+        for (std::int64_t user = first; user < first + count; ++user) {
+          if (tokens.count(user)) continue;
+          const auto r = http(port, "GET", fmt::format("/queue/status?userId={}&scheduleId={}", user, schedule));
+          const auto body = json::parse(r.body).as_object();
+          if (body.contains("token")) tokens[user] = std::string(body.at("token").as_string());
+        }
+        return tokens.size() == static_cast<std::size_t>(count);
+      },
+      std::chrono::seconds(20), std::chrono::milliseconds(50));
+  if (!all) throw std::runtime_error("users were not admitted in time");
+  return tokens;
+}
+
+// Live (active = 1) rows of a schedule: seat → user ids.
+std::map<std::string, std::vector<std::int64_t>> live_rows(std::int64_t schedule) {
+  auto db = test_db();
+  std::map<std::string, std::vector<std::int64_t>> rows;
+  for (const auto& row :
+       db->query(fmt::format("SELECT seat_no, user_id FROM reservation WHERE schedule_id = {} AND active = 1", schedule))
+           .rows) {
+    rows[*row[0]].push_back(std::stoll(*row[1]));
+  }
+  return rows;
+}
+
+std::string code_of(const HttpResponse& r) { return std::string(json::parse(r.body).at("code").as_string()); }
+
+}  // namespace
+
+// Acceptance 1: 1,000 admitted users race for one seat.
+TEST(HoldApi, ThousandUsersRaceForOneSeatExactlyOneWins) {
+  constexpr int kUsers = 1000;
+  const auto schedule = create_schedule(-60, 10);
+  TestServer server(kFastAdmission);
+  const auto tokens = admit_users(server.port(), schedule, 1, kUsers);
+  std::atomic<int> ok{0}, conflict{0}, other{0};
+  std::atomic<bool> go{false};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 50; ++t) {
+    threads.emplace_back([&, t] {
+      while (!go.load()) std::this_thread::yield();
+      for (int user = 1 + t; user <= kUsers; user += 50) {
+        const auto r = seat_call(server.port(), "/tickets/hold", tokens.at(user), user, schedule, {"S-7"});
+        if (r.status == 200) {
+          ++ok;
+        } else if (r.status == 409 && code_of(r) == "SEAT_ALREADY_HELD") {
+          const auto seats = json::parse(r.body).at("conflictingSeats").as_array();
+          if (seats.size() == 1 && seats[0].as_string() == "S-7") ++conflict; else ++other;
+        } else {
+          ++other;
+        }
+      }
+    });
+  }
+  go = true;
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(ok.load(), 1);
+  EXPECT_EQ(conflict.load(), kUsers - 1);
+  EXPECT_EQ(other.load(), 0);
+  const auto rows = live_rows(schedule);
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows.at("S-7").size(), 1u);
+}
+
+namespace {
+
+struct RaceResult {
+  std::map<std::int64_t, std::vector<std::string>> won;   // user → seats (200)
+  std::map<std::int64_t, std::vector<std::string>> lost;  // user → seats (409)
+  int unexpected = 0;
+};
+
+// 500 users race for random overlapping sets of 2–4 seats among 50; `midway` runs once halfway.
+RaceResult overlapping_race(std::uint16_t port, std::int64_t schedule, const std::map<std::int64_t, std::string>& tokens,
+                            const std::function<void()>& midway) {
+  std::mt19937 random(42);
+  std::map<std::int64_t, std::vector<std::string>> wanted;
+  for (const auto& [user, _] : tokens) {
+    std::set<int> seats;
+    const int count = 2 + static_cast<int>(random() % 3);
+    while (static_cast<int>(seats.size()) < count) seats.insert(1 + static_cast<int>(random() % 50));
+    for (int s : seats) wanted[user].push_back("S-" + std::to_string(s));
+  }
+  std::vector<std::int64_t> users;
+  for (const auto& [user, _] : tokens) users.push_back(user);
+  RaceResult result;
+  std::mutex mutex;
+  std::atomic<int> done{0};
+  std::atomic<bool> midway_ran{false};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 32; ++t) {
+    threads.emplace_back([&, t] {
+      for (std::size_t i = t; i < users.size(); i += 32) {
+        const auto user = users[i];
+        const auto r = seat_call(port, "/tickets/hold", tokens.at(user), user, schedule, wanted[user]);
+        {
+          std::lock_guard lock(mutex);
+          if (r.status == 200) {
+            result.won[user] = wanted[user];
+          } else if (r.status == 409) {
+            result.lost[user] = wanted[user];
+          } else {
+            ++result.unexpected;
+            ADD_FAILURE() << r.raw;
+          }
+        }
+        if (++done == static_cast<int>(users.size() / 2) && midway && !midway_ran.exchange(true)) midway();
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  return result;
+}
+
+void expect_race_consistent(std::int64_t schedule, const RaceResult& result) {
+  EXPECT_EQ(result.unexpected, 0);
+  EXPECT_FALSE(result.won.empty());
+  const auto rows = live_rows(schedule);
+  std::map<std::int64_t, std::set<std::string>> seats_of;
+  for (const auto& [seat, users] : rows) {
+    EXPECT_EQ(users.size(), 1u) << "seat " << seat << " has " << users.size() << " live rows";
+    for (auto user : users) seats_of[user].insert(seat);
+  }
+  for (const auto& [user, seats] : result.won) {
+    EXPECT_EQ(seats_of[user], std::set<std::string>(seats.begin(), seats.end())) << "200 without all seats: " << user;
+  }
+  for (const auto& [user, seats] : result.lost) EXPECT_EQ(seats_of.count(user), 0u) << "409 but holds seats: " << user;
+}
+
+}  // namespace
+
+// Acceptance 2: overlapping multi-seat holds are all-or-nothing; Redis locks match the rows.
+TEST(HoldApi, OverlappingMultiSeatRaceIsAllOrNothingAndLocksMatchRows) {
+  const auto schedule = create_schedule(-60, 50);
+  TestServer server(kFastAdmission);
+  const auto tokens = admit_users(server.port(), schedule, 1, 500);
+  const auto result = overlapping_race(server.port(), schedule, tokens, {});
+  expect_race_consistent(schedule, result);
+
+  RedisInspector redis;
+  const auto rows = live_rows(schedule);
+  for (int s = 1; s <= 50; ++s) {
+    const std::string seat = "S-" + std::to_string(s);
+    const auto owner =
+        redis.string({"GET", infra::redis::RedisSeatLockStore::key(domain::ScheduleId{schedule}, seat)});
+    const auto row = rows.find(seat);
+    if (row == rows.end()) {
+      EXPECT_FALSE(owner.has_value()) << "lock without a row: " << seat;
+    } else {
+      ASSERT_TRUE(owner.has_value()) << "row without a lock: " << seat;
+      EXPECT_EQ(*owner, std::to_string(row->second.front())) << seat;
+    }
+  }
+}
+
+// Acceptance 3: Redis flushed halfway — the database still refuses every double booking.
+TEST(HoldApi, RaceStaysCorrectWhenRedisIsFlushedHalfway) {
+  const auto schedule = create_schedule(-60, 50);
+  TestServer server(kFastAdmission);
+  const auto tokens = admit_users(server.port(), schedule, 1, 500);
+  RedisInspector redis;
+  const auto result = overlapping_race(server.port(), schedule, tokens, [&] {
+    // Only the seat locks: the queue keys stay (a full FLUSHDB would also revoke every slot).
+    for (const auto& key : redis.strings({"KEYS", fmt::format("seat:lock:{{{}}}:*", schedule)})) redis.integer({"DEL", key});
+  });
+  expect_race_consistent(schedule, result);
+}
+
+// Acceptance 3: Redis stopped halfway — holds go on through the database, still correct.
+TEST(HoldApi, RaceStaysCorrectWhenRedisIsStoppedHalfway) {
+  const auto redis_port = free_port();
+  ChildProcess redis({"redis-server", "--port", std::to_string(redis_port), "--bind", "127.0.0.1", "--save", "",
+                      "--appendonly", "no"});
+  const auto schedule = create_schedule(-60, 50);
+  TestServer server(with(kFastAdmission, {"redis.url=redis://127.0.0.1:" + std::to_string(redis_port)}));
+  ASSERT_TRUE(wait_for([&] { return http(server.port(), "GET", "/actuator/health").status == 200; },
+                       std::chrono::seconds(10)));
+  const auto tokens = admit_users(server.port(), schedule, 1, 500);
+  const auto result = overlapping_race(server.port(), schedule, tokens, [&] { redis.kill_now(); });
+  expect_race_consistent(schedule, result);
+  EXPECT_TRUE(wait_for([&] { return http(server.port(), "GET", "/actuator/health").status == 503; },
+                       std::chrono::seconds(5)));
+}
+
+// Acceptance 4: a hold expires, the seat map shows it available, someone else can hold it.
+TEST(HoldApi, ExpiredHoldFreesTheSeatForOthers) {
+  const auto schedule = create_schedule(-60, 5);
+  TestServer server(with(kFastAdmission, {"hold.ttl=1s", "hold.expiry-interval=200ms"}));
+  const auto tokens = admit_users(server.port(), schedule, 1, 2);
+  auto status_of = [&](const std::string& seat) {
+    const auto map = json::parse(http(server.port(), "GET", fmt::format("/schedules/{}/seats", schedule)).body);
+    for (const auto& entry : map.at("seats").as_array()) {
+      if (entry.at("seatNo").as_string() == seat) return std::string(entry.at("status").as_string());
+    }
+    return std::string("missing");
+  };
+  const auto held = seat_call(server.port(), "/tickets/hold", tokens.at(1), 1, schedule, {"S-1", "S-2"});
+  ASSERT_EQ(held.status, 200) << held.raw;
+  const auto body = json::parse(held.body).as_object();
+  EXPECT_EQ(body.at("reservationIds").as_array().size(), 2u);
+  EXPECT_EQ(body.at("seatNos").as_array()[0].as_string(), "S-1");
+  EXPECT_EQ(body.at("expiresAt").as_string().back(), 'Z');
+  EXPECT_EQ(status_of("S-1"), "HELD");
+  EXPECT_EQ(seat_call(server.port(), "/tickets/hold", tokens.at(2), 2, schedule, {"S-1"}).status, 409);
+
+  ASSERT_TRUE(wait_for([&] { return status_of("S-1") == "AVAILABLE"; }, std::chrono::seconds(10)));
+  auto db = test_db();
+  ASSERT_TRUE(wait_for(
+      [&] {
+        return db->query(fmt::format("SELECT COUNT(*) FROM reservation WHERE schedule_id = {} AND status = 'EXPIRED'",
+                                     schedule))
+                   .rows[0][0] == "2";
+      },
+      std::chrono::seconds(10)))
+      << "the expiry job did not expire the rows";
+  const auto second = seat_call(server.port(), "/tickets/hold", tokens.at(2), 2, schedule, {"S-1"});
+  EXPECT_EQ(second.status, 200) << second.raw;
+  EXPECT_EQ(status_of("S-1"), "HELD");
+}
+
+TEST(HoldApi, OnlyTheOwnerReleasesAndTheSeatBecomesAvailable) {
+  const auto schedule = create_schedule(-60, 5);
+  TestServer server(kFastAdmission);
+  const auto tokens = admit_users(server.port(), schedule, 1, 2);
+  ASSERT_EQ(seat_call(server.port(), "/tickets/hold", tokens.at(1), 1, schedule, {"S-3"}).status, 200);
+  // User 2 with their own valid token tries to release user 1's hold: 403, nothing changes.
+  const auto foreign = seat_call(server.port(), "/tickets/release", tokens.at(2), 2, schedule, {"S-3"});
+  EXPECT_EQ(foreign.status, 403) << foreign.raw;
+  EXPECT_EQ(live_rows(schedule).at("S-3").front(), 1);
+  // Releasing a seat you do not hold is a conflict.
+  EXPECT_EQ(seat_call(server.port(), "/tickets/release", tokens.at(1), 1, schedule, {"S-4"}).status, 409);
+  const auto released = seat_call(server.port(), "/tickets/release", tokens.at(1), 1, schedule, {"S-3"});
+  EXPECT_EQ(released.status, 200) << released.raw;
+  EXPECT_TRUE(live_rows(schedule).empty());
+  RedisInspector redis;
+  EXPECT_FALSE(redis.string({"GET", infra::redis::RedisSeatLockStore::key(domain::ScheduleId{schedule}, "S-3")}));
+  EXPECT_EQ(seat_call(server.port(), "/tickets/hold", tokens.at(2), 2, schedule, {"S-3"}).status, 200);
+}
+
+TEST(HoldApi, LimitCountsSeatsAlreadyHeld) {
+  const auto schedule = create_schedule(-60, 10);
+  TestServer server(kFastAdmission);
+  const auto tokens = admit_users(server.port(), schedule, 1, 1);
+  ASSERT_EQ(seat_call(server.port(), "/tickets/hold", tokens.at(1), 1, schedule, {"S-1", "S-2", "S-3"}).status, 200);
+  const auto over = seat_call(server.port(), "/tickets/hold", tokens.at(1), 1, schedule, {"S-4", "S-5"});
+  EXPECT_EQ(over.status, 409);
+  EXPECT_EQ(code_of(over), "HOLD_LIMIT_EXCEEDED");
+  EXPECT_EQ(seat_call(server.port(), "/tickets/hold", tokens.at(1), 1, schedule, {"S-4"}).status, 200);
+  RedisInspector redis;
+  EXPECT_FALSE(redis.string({"GET", infra::redis::RedisSeatLockStore::key(domain::ScheduleId{schedule}, "S-5")}))
+      << "a refused hold left its lock behind";
+}
+
+// Acceptance 5: bad input → the right 4xx JSON, no rows, no locks.
+TEST(HoldApi, BadInputIsRejectedWithoutRowsOrLocks) {
+  const auto schedule = create_schedule(-60, 10);
+  const auto other_schedule = create_schedule(-60, 10);
+  TestServer server(kFastAdmission);
+  const auto tokens = admit_users(server.port(), schedule, 1, 2);
+  const auto& token = tokens.at(1);
+  struct Case {
+    std::string body;
+    std::string token;
+    int status;
+    std::string code;
+  };
+  const std::string s = std::to_string(schedule);
+  const std::vector<Case> cases{
+      {R"({"userId":1,"scheduleId":)" + s + R"(,"seatNos":["S-99"]})", token, 404, "NOT_FOUND"},
+      {R"({"userId":1,"scheduleId":)" + s + R"(,"seatNos":[]})", token, 400, "INVALID_ARGUMENT"},
+      {R"({"userId":1,"scheduleId":)" + s + R"(,"seatNos":["S-1","S-2","S-3","S-4","S-5"]})", token, 400,
+       "INVALID_ARGUMENT"},
+      {R"({"userId":1,"scheduleId":)" + s + R"(,"seatNos":["S-1","S-1"]})", token, 400, "INVALID_ARGUMENT"},
+      {R"({"userId":1,"scheduleId":)" + s + R"(,"seatNos":["S 1"]})", token, 400, "INVALID_ARGUMENT"},
+      {R"({"userId":-1,"scheduleId":)" + s + R"(,"seatNos":["S-1"]})", token, 400, "INVALID_ARGUMENT"},
+      {R"({"userId":"1","scheduleId":)" + s + R"(,"seatNos":["S-1"]})", token, 400, "INVALID_ARGUMENT"},
+      {R"({"userId":1,"scheduleId":)" + s + R"(,"seatNos":"S-1"})", token, 400, "INVALID_ARGUMENT"},
+      {R"({"userId":1,"scheduleId":)" + s + R"(,"seatNos":[1]})", token, 400, "INVALID_ARGUMENT"},
+      {R"({"userId":1,"scheduleId":)" + s + R"(,"seatNos":["S-1"]})", "", 401, "UNAUTHENTICATED"},
+      {R"({"userId":1,"scheduleId":)" + s + R"(,"seatNos":["S-1"]})", "garbage.token.here", 401, "UNAUTHENTICATED"},
+      {R"({"userId":1,"scheduleId":)" + s + R"(,"seatNos":["S-1"]})", tokens.at(2), 403, "FORBIDDEN"},
+      {R"({"userId":1,"scheduleId":)" + std::to_string(other_schedule) + R"(,"seatNos":["S-1"]})", token, 403,
+       "FORBIDDEN"},
+  };
+  for (const auto& c : cases) {
+    std::map<std::string, std::string> headers{{"Content-Type", "application/json"}};
+    if (!c.token.empty()) headers["Authorization"] = "Bearer " + c.token;
+    const auto r = http(server.port(), "POST", "/tickets/hold", c.body, headers);
+    EXPECT_EQ(r.status, c.status) << c.body << "\n" << r.raw;
+    EXPECT_EQ(code_of(r), c.code) << c.body;
+  }
+  EXPECT_TRUE(live_rows(schedule).empty());
+  EXPECT_TRUE(live_rows(other_schedule).empty());
+  RedisInspector redis;
+  EXPECT_TRUE(redis.strings({"KEYS", fmt::format("seat:lock:{{{}}}:*", schedule)}).empty());
+}
