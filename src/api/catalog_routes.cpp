@@ -1,10 +1,11 @@
 #include "api/routes.hpp"
 
-#include "api/json_writer.hpp"
+#include "support/json_writer.hpp"
 #include "api/request_params.hpp"
 #include "application/catalog_queries.hpp"
 
 namespace ticketing::api {
+using support::JsonWriter;
 namespace {
 
 Task<ApiResponse> list_concerts(application::CatalogQueries& catalog) {

@@ -1,8 +1,9 @@
 #include "api/error_mapping.hpp"
 
-#include "api/json_writer.hpp"
+#include "support/json_writer.hpp"
 
 namespace ticketing::api {
+using support::JsonWriter;
 
 using domain::ErrorCode;
 

@@ -1,8 +1,9 @@
-#include "api/json_writer.hpp"
+#include "support/json_writer.hpp"
 #include "api/routes.hpp"
 #include "application/health_service.hpp"
 
 namespace ticketing::api {
+using support::JsonWriter;
 namespace {
 
 Task<ApiResponse> health(application::HealthService& service) {

@@ -1,11 +1,12 @@
 #include "api/identity.hpp"
 #include "api/json_body.hpp"
-#include "api/json_writer.hpp"
+#include "support/json_writer.hpp"
 #include "api/request_params.hpp"
 #include "api/routes.hpp"
 #include "application/queue_service.hpp"
 
 namespace ticketing::api {
+using support::JsonWriter;
 namespace {
 
 ApiResponse queue_response(const application::QueueView& view) {

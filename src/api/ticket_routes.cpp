@@ -1,10 +1,11 @@
 #include "api/identity.hpp"
 #include "api/json_body.hpp"
-#include "api/json_writer.hpp"
+#include "support/json_writer.hpp"
 #include "api/routes.hpp"
 #include "application/hold_service.hpp"
 
 namespace ticketing::api {
+using support::JsonWriter;
 namespace {
 
 // The JSON array may hold more than hold.max-seats-per-user; the service says 400 with the limit.

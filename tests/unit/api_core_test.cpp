@@ -7,12 +7,13 @@
 
 #include "api/dispatcher.hpp"
 #include "api/error_mapping.hpp"
-#include "api/json_writer.hpp"
+#include "support/json_writer.hpp"
 #include "api/request_params.hpp"
 #include "domain/errors.hpp"
 
 using namespace ticketing;
 using namespace ticketing::api;
+using ticketing::support::JsonWriter;
 
 namespace {
 

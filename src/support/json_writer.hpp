@@ -1,11 +1,12 @@
 #pragma once
-// A small, fast, always-valid JSON writer for responses. Strings are escaped; invalid UTF-8 is
+// A small, fast, always-valid JSON writer (responses, events). Used by every layer, so it lives in
+// src/support/, which depends on nothing of ours. Strings are escaped; invalid UTF-8 is
 // replaced with U+FFFD so an error body never echoes raw bytes (DESIGN.md §5).
 #include <cstdint>
 #include <string>
 #include <string_view>
 
-namespace ticketing::api {
+namespace ticketing::support {
 
 class JsonWriter {
  public:
@@ -33,4 +34,4 @@ class JsonWriter {
 
 void append_json_string(std::string& out, std::string_view value);
 
-}  // namespace ticketing::api
+}  // namespace ticketing::support

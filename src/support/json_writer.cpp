@@ -1,8 +1,8 @@
-#include "api/json_writer.hpp"
+#include "support/json_writer.hpp"
 
 #include <fmt/format.h>
 
-namespace ticketing::api {
+namespace ticketing::support {
 namespace {
 
 // Length of the valid UTF-8 sequence starting at s[i], or 0 if invalid.
@@ -141,4 +141,4 @@ JsonWriter& JsonWriter::raw_number(std::string_view digits) {
   return *this;
 }
 
-}  // namespace ticketing::api
+}  // namespace ticketing::support
