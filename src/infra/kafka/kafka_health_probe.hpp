@@ -4,17 +4,13 @@
 
 #include "domain/ports/health_probe.hpp"
 #include "infra/blocking_executor.hpp"
+#include "infra/kafka/kafka_options.hpp"
 
 namespace RdKafka {
 class Producer;
 }
 
 namespace ticketing::infra::kafka {
-
-struct KafkaOptions {
-  std::string bootstrap_servers = "127.0.0.1:19092";
-  std::string client_id = "ticketing";
-};
 
 // Kafka is up when a broker answers a metadata request within the timeout.
 class KafkaHealthProbe final : public domain::HealthProbe {

@@ -1,0 +1,97 @@
+#pragma once
+// Idempotent Kafka producer (enable.idempotence=true, acks=all) with a blocking, per-call API:
+// produce a batch, wait for its delivery reports, get one result per message.
+//
+// Thread-safe: several threads may call produce_and_wait() at once; each call waits only for its
+// own messages. Delivery reports are served by an internal poll thread.
+//
+// Outcome semantics (at-least-once):
+//  * delivered == true: the broker acknowledged the message (acks=all).
+//  * delivered == false with a librdkafka error (e.g. "Local: Message timed out" once
+//    message_timeout passes): not delivered; when the error text ends with "(possibly persisted)"
+//    the broker may have written it anyway, so a retry can duplicate it (consumers dedupe).
+//  * delivered == false because the call's own timeout passed first ("no delivery report
+//    within ..."): outcome unknown; the message stays queued and may still be delivered later.
+//    Keep message_timeout <= the timeout given to produce_and_wait() to make this rare.
+// An empty key is sent as a null key.
+// After a fatal idempotence error (logged as FATAL) every later call fails; create a new producer.
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "infra/kafka/kafka_options.hpp"
+
+namespace RdKafka {
+class Producer;
+}
+
+namespace ticketing::infra::kafka {
+
+class RateLimitedEventLogger;
+
+struct OutgoingMessage {
+  std::string topic;
+  std::string key;  // empty: no key (partitioner picks a partition)
+  std::string value;
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+
+struct DeliveryResult {
+  bool delivered = false;
+  std::string error;  // empty when delivered
+};
+
+struct KafkaProducerSettings {
+  // librdkafka message.timeout.ms: how long a message may wait for a successful delivery
+  // (including retries) before it fails with "Message timed out".
+  std::chrono::milliseconds message_timeout{10000};
+  std::chrono::milliseconds linger{5};
+  // queue.buffering.max.messages: produce_and_wait() waits for room when this many are queued.
+  int max_queued_messages = 100000;
+  // The destructor waits this long for outstanding messages, then purges them.
+  std::chrono::milliseconds close_timeout{2000};
+};
+
+class KafkaProducer {
+ public:
+  // Throws KafkaError on invalid configuration. Does not contact the broker.
+  explicit KafkaProducer(const KafkaOptions& options, KafkaProducerSettings settings = {});
+  ~KafkaProducer();
+  KafkaProducer(const KafkaProducer&) = delete;
+  KafkaProducer& operator=(const KafkaProducer&) = delete;
+
+  // Produces all messages (waiting while the local queue is full), then waits until each has a
+  // delivery report or `timeout` (measured from the call) passes. Returns one result per message,
+  // in order. Never throws for broker or delivery problems; returns within about timeout + 100 ms.
+  std::vector<DeliveryResult> produce_and_wait(const std::vector<OutgoingMessage>& messages,
+                                               std::chrono::milliseconds timeout);
+  bool produce_one_and_wait(const OutgoingMessage& message, std::chrono::milliseconds timeout);
+
+  // Messages produced but not yet reported (all callers).
+  int outstanding() const;
+
+  struct Batch;  // per-call delivery bookkeeping (internal)
+
+ private:
+  class DeliveryCallback;
+  void poll_loop();
+
+  KafkaProducerSettings settings_;
+  std::unique_ptr<RateLimitedEventLogger> logger_;
+  std::unique_ptr<DeliveryCallback> delivery_callback_;
+  std::unique_ptr<RdKafka::Producer> producer_;
+  // Notified on every delivery report: a caller waiting for local queue space retries.
+  std::mutex space_mutex_;
+  std::condition_variable space_freed_;
+  std::atomic<bool> stopping_{false};
+  std::thread poller_;
+};
+
+}  // namespace ticketing::infra::kafka
