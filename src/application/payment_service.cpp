@@ -1,0 +1,118 @@
+#include "application/payment_service.hpp"
+
+#include <fmt/format.h>
+#include <openssl/crypto.h>
+
+#include "domain/errors.hpp"
+#include "domain/reservation.hpp"
+
+namespace ticketing::application {
+
+using domain::DomainError;
+using domain::ErrorCode;
+using domain::ReadyOutcome;
+
+namespace {
+
+std::string joined(const std::vector<std::string>& seats) {
+  std::string out;
+  for (const auto& seat : seats) out += (out.empty() ? "" : ", ") + seat;
+  return out;
+}
+
+bool secrets_equal(const std::string& a, const std::string& b) {
+  return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+}  // namespace
+
+Task<ReadyResult> PaymentService::ready(const std::optional<std::string>& token,
+                                        const std::optional<std::string>& idempotency_key, domain::UserId user,
+                                        domain::ScheduleId schedule, const std::vector<std::string>& seat_nos) {
+  if (!idempotency_key) {
+    throw domain::invalid_argument("Idempotency-Key", "header is required");
+  }
+  if (!domain::is_valid_idempotency_key(*idempotency_key)) {
+    throw domain::invalid_argument("Idempotency-Key", "must be 1 to 255 printable ASCII characters");
+  }
+  co_await guard_.authorize(token, user, schedule);
+  domain::validate_seat_request(seat_nos, 64);
+
+  const auto now = clock_.now();
+  const domain::ReadyRequest request{user, schedule, seat_nos, *idempotency_key,
+                                     domain::ready_fingerprint(user, schedule, seat_nos)};
+  auto outcome = co_await payments_.create_ready_order(request, now, now + order_ttl_);
+  switch (outcome.kind) {
+    case ReadyOutcome::Kind::kCreated:
+      counters_.orders_created.fetch_add(1, std::memory_order_relaxed);
+      co_return ReadyResult{std::move(outcome.order), false};
+    case ReadyOutcome::Kind::kReplayed:
+      co_return ReadyResult{std::move(outcome.order), true};
+    case ReadyOutcome::Kind::kKeyReused:
+      throw DomainError(ErrorCode::kIdempotencyKeyReused,
+                        "this Idempotency-Key was already used for a different request");
+    case ReadyOutcome::Kind::kSeatsInPayment:
+      throw DomainError(ErrorCode::kSeatInPayment, "seats are already in a payment: " + joined(outcome.seats));
+    case ReadyOutcome::Kind::kSeatsNotHeld:
+      break;
+  }
+  throw DomainError(ErrorCode::kConflict, "seats are not held by you (or the hold expired): " + joined(outcome.seats));
+}
+
+Task<domain::PaymentRecord> PaymentService::record_gateway_success(const std::optional<std::string>& gateway_secret,
+                                                                   const std::string& order_no) {
+  if (!gateway_secret || gateway_secret_.empty() || !secrets_equal(*gateway_secret, gateway_secret_)) {
+    throw DomainError(ErrorCode::kUnauthenticated, "missing or wrong X-Gateway-Secret");
+  }
+  auto record = co_await payments_.record_payment(order_no, clock_.now());
+  if (record.kind == domain::PaymentRecord::Kind::kNotFound) {
+    throw DomainError(ErrorCode::kNotFound, fmt::format("order {} not found", order_no));
+  }
+  if (record.kind != domain::PaymentRecord::Kind::kAlreadyRecorded) {
+    if (record.kind == domain::PaymentRecord::Kind::kRecorded) {
+      counters_.payments_recorded.fetch_add(1, std::memory_order_relaxed);
+    }
+    if (on_recorded_) on_recorded_();  // an outbox row is waiting
+  }
+  co_return record;
+}
+
+Task<domain::PaymentOrder> PaymentService::order(const std::string& order_no) {
+  auto found = co_await payments_.find_order(order_no);
+  if (!found) throw DomainError(ErrorCode::kNotFound, fmt::format("order {} not found", order_no));
+  co_return std::move(*found);
+}
+
+Task<std::vector<domain::ReservationView>> PaymentService::reservations(domain::UserId user) {
+  co_return co_await payments_.reservations_of(user);
+}
+
+Task<domain::ConfirmOutcome> ConfirmationHandler::handle(const domain::PaymentCompleted& event) {
+  const auto now = clock_.now();
+  auto outcome = co_await payments_.confirm_payment(event, now);
+  switch (outcome.kind) {
+    case domain::ConfirmOutcome::Kind::kConfirmed: {
+      counters_.confirmed.fetch_add(1, std::memory_order_relaxed);
+      const auto latency = std::chrono::duration_cast<std::chrono::milliseconds>(now - event.paid_at).count();
+      counters_.confirm_latency_ms_total.fetch_add(static_cast<std::uint64_t>(std::max<std::int64_t>(0, latency)),
+                                                   std::memory_order_relaxed);
+      try {
+        co_await queue_.leave(event.schedule, event.user);  // a completed purchase frees the slot
+      } catch (const std::exception&) {
+        // Best effort: the slot lapses by itself after queue.active-ttl.
+      }
+      break;
+    }
+    case domain::ConfirmOutcome::Kind::kCancelled:
+      counters_.cancelled.fetch_add(1, std::memory_order_relaxed);
+      break;
+    case domain::ConfirmOutcome::Kind::kDuplicate:
+      counters_.duplicates.fetch_add(1, std::memory_order_relaxed);
+      break;
+    case domain::ConfirmOutcome::Kind::kIgnored:
+      break;
+  }
+  co_return outcome;
+}
+
+}  // namespace ticketing::application

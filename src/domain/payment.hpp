@@ -1,0 +1,59 @@
+#pragma once
+// Payment orders and the events of DESIGN.md §7 steps 2–4.
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "domain/ids.hpp"
+#include "domain/money.hpp"
+#include "domain/time.hpp"
+
+namespace ticketing::domain {
+
+// READY → CONFIRMING (payment recorded) → PAID, or CANCELLED with a reason, or FAILED.
+enum class OrderStatus { kReady, kConfirming, kPaid, kCancelled, kFailed };
+std::string_view to_string(OrderStatus status) noexcept;
+std::optional<OrderStatus> order_status_from(std::string_view text) noexcept;
+
+struct PaymentOrder {
+  std::int64_t id = 0;
+  std::string order_no;
+  UserId user;
+  ScheduleId schedule;
+  Money amount;
+  OrderStatus status = OrderStatus::kReady;
+  std::optional<std::string> fail_reason;
+  Timestamp created_at;
+  Timestamp expires_at;
+  std::vector<std::string> seat_nos;
+};
+
+// What the gateway's success callback records (outbox → topic payment.completed).
+struct PaymentCompleted {
+  std::string event_id;
+  std::string order_no;
+  UserId user;
+  ScheduleId schedule;
+  std::vector<std::string> seat_nos;
+  Money amount;
+  Timestamp paid_at;
+};
+
+struct ReservationView {
+  ReservationId id;
+  ScheduleId schedule;
+  std::string seat_no;
+  std::string status;  // HELD, CONFIRMED, EXPIRED, CANCELLED
+  Timestamp expires_at;
+  std::optional<std::string> order_no;
+  Timestamp created_at;
+};
+
+// The idempotency fingerprint of a ready request: same key + same fingerprint = the same request.
+std::string ready_fingerprint(UserId user, ScheduleId schedule, std::vector<std::string> seat_nos);
+
+// Idempotency-Key: 1–255 printable ASCII characters.
+bool is_valid_idempotency_key(std::string_view key) noexcept;
+
+}  // namespace ticketing::domain

@@ -1,0 +1,53 @@
+#pragma once
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "domain/async.hpp"
+#include "domain/payment.hpp"
+
+namespace ticketing::domain {
+
+struct ReadyRequest {
+  UserId user;
+  ScheduleId schedule;
+  std::vector<std::string> seat_nos;
+  std::string idempotency_key;
+  std::string fingerprint;
+};
+
+struct ReadyOutcome {
+  enum class Kind { kCreated, kReplayed, kKeyReused, kSeatsNotHeld, kSeatsInPayment } kind = Kind::kCreated;
+  PaymentOrder order;               // kCreated, kReplayed (as created: status READY)
+  std::vector<std::string> seats;   // kSeatsNotHeld, kSeatsInPayment
+};
+
+struct PaymentRecord {
+  enum class Kind { kRecorded, kAlreadyRecorded, kRefundRequested, kNotFound } kind = Kind::kRecorded;
+  PaymentOrder order;  // current state
+};
+
+struct ConfirmOutcome {
+  enum class Kind { kConfirmed, kCancelled, kDuplicate, kIgnored } kind = Kind::kConfirmed;
+  PaymentOrder order;
+};
+
+class PaymentRepository {
+ public:
+  virtual ~PaymentRepository() = default;
+  // One transaction: replay/refuse by (user, idempotency key); else the seats must be live HELD
+  // rows of this user not in a READY/CONFIRMING order → READY order, amount = sum of seat prices.
+  virtual Task<ReadyOutcome> create_ready_order(const ReadyRequest& request, Timestamp now,
+                                                Timestamp expires_at) = 0;
+  // One transaction: READY → CONFIRMING + outbox PaymentCompleted; the order's live holds are kept
+  // until confirmation. A repeat changes nothing. A payment for an order already cancelled is
+  // recorded with a refund request.
+  virtual Task<PaymentRecord> record_payment(const std::string& order_no, Timestamp now) = 0;
+  virtual Task<std::optional<PaymentOrder>> find_order(const std::string& order_no) = 0;
+  virtual Task<std::vector<ReservationView>> reservations_of(UserId user) = 0;
+  // One transaction per event, idempotent by event id: CONFIRMED + PAID when the order's rows are
+  // still live; otherwise CANCELLED with a reason and a refund request in the outbox.
+  virtual Task<ConfirmOutcome> confirm_payment(const PaymentCompleted& event, Timestamp now) = 0;
+};
+
+}  // namespace ticketing::domain
