@@ -27,6 +27,11 @@ void PeriodicTask::stop() {
   boost::asio::post(context_, [timer = timer_] { timer->cancel(); });
 }
 
+void PeriodicTask::wake() {
+  if (stopped_.load()) return;
+  boost::asio::post(context_, [timer = timer_] { timer->cancel(); });
+}
+
 Task<void> PeriodicTask::loop() {
   auto timer = timer_;  // keeps the timer alive for this coroutine
   std::chrono::steady_clock::time_point last_warning{};

@@ -21,6 +21,8 @@ class PeriodicTask {
   ~PeriodicTask();
   void start();
   void stop();  // thread-safe; the current round finishes, no new one starts
+  // Runs the next round now instead of at the end of the interval (thread-safe, cheap).
+  void wake();
 
  private:
   Task<void> loop();

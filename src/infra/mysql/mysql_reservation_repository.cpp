@@ -195,6 +195,12 @@ Task<std::int64_t> MysqlReservationRepository::expire_holds(domain::Timestamp no
   auto work = [=](MysqlConnection& db) {
     return with_retries([&]() -> std::int64_t {
       const std::string now_sql = sql_time(db, now);
+      // READY orders past their own expiry (payment.order-ttl) are cancelled too; their holds stay
+      // until they expire or are released. Idempotent, so concurrent workers are harmless.
+      db.execute(fmt::format(
+          "UPDATE payment_order SET status = 'CANCELLED', fail_reason = 'ORDER_EXPIRED', updated_at = {0} "
+          "WHERE status = 'READY' AND expires_at <= {0} LIMIT {1}",
+          now_sql, batch));
       Transaction tx(db);
       // SKIP LOCKED: concurrent workers (other processes) take disjoint batches.
       const auto rows = db.query(fmt::format(
@@ -209,6 +215,12 @@ Task<std::int64_t> MysqlReservationRepository::expire_holds(domain::Timestamp no
       for (const auto& row : rows.rows) ids += (ids.empty() ? "" : ",") + to_string(row[0]);
       const auto result = db.execute(fmt::format(
           "UPDATE reservation SET status = 'EXPIRED', active = NULL, updated_at = {} WHERE id IN ({}) AND status = 'HELD'",
+          now_sql, ids));
+      // A READY order whose holds expired can no longer be paid.
+      db.execute(fmt::format(
+          "UPDATE payment_order SET status = 'CANCELLED', fail_reason = 'HOLD_EXPIRED', updated_at = {} "
+          "WHERE status = 'READY' AND id IN (SELECT payment_order_id FROM reservation WHERE id IN ({}) "
+          "AND payment_order_id IS NOT NULL)",
           now_sql, ids));
       tx.commit();
       return static_cast<std::int64_t>(result.affected_rows);

@@ -1,0 +1,122 @@
+#include "infra/events/payment_events.hpp"
+
+#include <boost/json/parse.hpp>
+#include <fmt/format.h>
+
+#include <random>
+
+#include "support/json_writer.hpp"
+
+namespace ticketing::infra::events {
+using support::JsonWriter;
+
+namespace {
+
+// ISO-8601 "YYYY-MM-DDTHH:MM:SS[.fff]Z" → Timestamp.
+std::optional<domain::Timestamp> parse_iso(std::string_view text) {
+  if (text.size() < 20 || text.back() != 'Z' || text[10] != 'T') return std::nullopt;
+  std::string sql(text.substr(0, text.size() - 1));
+  sql[10] = ' ';
+  return domain::parse_sql_datetime(sql);
+}
+
+}  // namespace
+
+std::string encode_payment_completed(const domain::PaymentCompleted& event) {
+  support::JsonWriter json;
+  json.begin_object()
+      .key("eventId").string(event.event_id)
+      .key("type").string("PaymentCompleted")
+      .key("orderNo").string(event.order_no)
+      .key("userId").integer(event.user.value)
+      .key("scheduleId").integer(event.schedule.value)
+      .key("seatNos").begin_array();
+  for (const auto& seat : event.seat_nos) json.string(seat);
+  json.end_array()
+      .key("amount").string(event.amount.to_decimal_string())
+      .key("paidAt").string(domain::to_iso8601(event.paid_at))
+      .end_object();
+  return std::move(json).str();
+}
+
+std::string encode_refund_requested(const RefundRequested& event) {
+  support::JsonWriter json;
+  json.begin_object()
+      .key("eventId").string(event.event_id)
+      .key("type").string("RefundRequested")
+      .key("orderNo").string(event.order_no)
+      .key("userId").integer(event.user.value)
+      .key("scheduleId").integer(event.schedule.value)
+      .key("amount").string(event.amount.to_decimal_string())
+      .key("reason").string(event.reason)
+      .key("requestedAt").string(domain::to_iso8601(event.requested_at))
+      .end_object();
+  return std::move(json).str();
+}
+
+std::optional<domain::PaymentCompleted> decode_payment_completed(std::string_view text, std::string& error) {
+  boost::system::error_code ec;
+  const auto value = boost::json::parse(text, ec);
+  if (ec || !value.is_object()) {
+    error = "not a JSON object";
+    return std::nullopt;
+  }
+  const auto& object = value.as_object();
+  auto string_field = [&](const char* name) -> const boost::json::string* {
+    const auto* field = object.if_contains(name);
+    return field && field->is_string() ? &field->as_string() : nullptr;
+  };
+  auto id_field = [&](const char* name) -> std::optional<std::int64_t> {
+    const auto* field = object.if_contains(name);
+    if (field && field->is_int64() && field->as_int64() > 0) return field->as_int64();
+    return std::nullopt;
+  };
+  const auto* event_id = string_field("eventId");
+  const auto* type = string_field("type");
+  const auto* order_no = string_field("orderNo");
+  const auto* amount = string_field("amount");
+  const auto* paid_at = string_field("paidAt");
+  const auto user = id_field("userId");
+  const auto schedule = id_field("scheduleId");
+  const auto* seats = object.if_contains("seatNos");
+  if (!event_id || event_id->empty() || event_id->size() > 36 || !order_no || order_no->empty() || !amount ||
+      !paid_at || !user || !schedule || !seats || !seats->is_array() || seats->as_array().empty()) {
+    error = "missing or malformed field";
+    return std::nullopt;
+  }
+  if (!type || *type != "PaymentCompleted") {
+    error = "not a PaymentCompleted event";
+    return std::nullopt;
+  }
+  domain::PaymentCompleted event;
+  event.event_id = std::string(*event_id);
+  event.order_no = std::string(*order_no);
+  event.user = domain::UserId{*user};
+  event.schedule = domain::ScheduleId{*schedule};
+  for (const auto& seat : seats->as_array()) {
+    if (!seat.is_string()) {
+      error = "seatNos must be strings";
+      return std::nullopt;
+    }
+    event.seat_nos.emplace_back(seat.as_string());
+  }
+  const auto money = domain::Money::from_decimal_string(std::string_view(amount->data(), amount->size()));
+  const auto at = parse_iso(std::string_view(paid_at->data(), paid_at->size()));
+  if (!money || !at) {
+    error = "bad amount or paidAt";
+    return std::nullopt;
+  }
+  event.amount = *money;
+  event.paid_at = *at;
+  return event;
+}
+
+std::string new_event_id() {
+  thread_local std::mt19937_64 random{std::random_device{}() ^ (std::uint64_t{std::random_device{}()} << 32)};
+  const std::uint64_t high = (random() & 0xFFFFFFFFFFFF0FFFULL) | 0x0000000000004000ULL;
+  const std::uint64_t low = (random() & 0x3FFFFFFFFFFFFFFFULL) | 0x8000000000000000ULL;
+  return fmt::format("{:08x}-{:04x}-{:04x}-{:04x}-{:012x}", high >> 32, (high >> 16) & 0xFFFF, high & 0xFFFF,
+                     low >> 48, low & 0xFFFFFFFFFFFFULL);
+}
+
+}  // namespace ticketing::infra::events

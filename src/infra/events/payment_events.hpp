@@ -1,0 +1,39 @@
+#pragma once
+// Wire format of the payment events (JSON values on Kafka; also the outbox payload).
+//   payment.completed         {"eventId","type":"PaymentCompleted","orderNo","userId","scheduleId",
+//                              "seatNos":[...],"amount":"150.00","paidAt":"...Z"}
+//   payment.refund-requested  {"eventId","type":"RefundRequested","orderNo","userId","scheduleId",
+//                              "amount","reason","requestedAt"}
+// Amounts are decimal strings so no consumer has to trust a binary float with money.
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "domain/payment.hpp"
+
+namespace ticketing::infra::events {
+
+inline constexpr std::string_view kPaymentCompletedTopic = "payment.completed";
+inline constexpr std::string_view kPaymentCompletedDlqTopic = "payment.completed.dlq";
+inline constexpr std::string_view kRefundRequestedTopic = "payment.refund-requested";
+
+std::string encode_payment_completed(const domain::PaymentCompleted& event);
+
+struct RefundRequested {
+  std::string event_id;
+  std::string order_no;
+  domain::UserId user;
+  domain::ScheduleId schedule;
+  domain::Money amount;
+  std::string reason;
+  domain::Timestamp requested_at;
+};
+std::string encode_refund_requested(const RefundRequested& event);
+
+// Strict decoding; nullopt with `error` set for anything malformed (such messages go to the DLQ).
+std::optional<domain::PaymentCompleted> decode_payment_completed(std::string_view json, std::string& error);
+
+// A random (version 4) UUID for event ids.
+std::string new_event_id();
+
+}  // namespace ticketing::infra::events

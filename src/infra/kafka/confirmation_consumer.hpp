@@ -1,0 +1,65 @@
+#pragma once
+// The `reservation-confirm` consumer of topic payment.completed (DESIGN.md §7 step 4), on its own
+// thread. Each batch is decoded and handed to the confirmation handler (which runs one database
+// transaction per event, idempotent by event id); offsets are committed only after every message
+// of the batch is settled. A message that cannot be decoded, or fails `max_attempts` times for a
+// reason other than an outage, goes to payment.completed.dlq with the error in a header, and the
+// consumer moves on. Outages (database down) are retried with backoff, never sent to the DLQ.
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <map>
+#include <thread>
+
+#include <boost/asio/io_context.hpp>
+
+#include "domain/payment.hpp"
+#include "domain/ports/payment_repository.hpp"
+#include "infra/kafka/kafka_consumer.hpp"
+#include "infra/kafka/kafka_options.hpp"
+#include "infra/kafka/kafka_producer.hpp"
+
+namespace ticketing::infra::kafka {
+
+struct ConfirmationConsumerSettings {
+  std::string group_id = "reservation-confirm";
+  std::size_t batch = 200;
+  int max_attempts = 5;
+  std::chrono::milliseconds retry_backoff{200};
+  // Tests turn this off to stand for a crash between the database commit and the offset commit.
+  bool commit_offsets = true;
+};
+
+struct ConsumerCounters {
+  std::atomic<std::uint64_t> consumed{0};
+  std::atomic<std::uint64_t> dead_lettered{0};
+  std::atomic<std::uint64_t> retries{0};
+};
+
+class ConfirmationConsumer {
+ public:
+  using Handler = std::function<Task<domain::ConfirmOutcome>(const domain::PaymentCompleted&)>;
+
+  // `handler` runs on `context` (an I/O thread, so it may use the database pool and Redis).
+  ConfirmationConsumer(KafkaOptions options, KafkaProducer& dlq_producer, boost::asio::io_context& context,
+                       Handler handler, ConfirmationConsumerSettings settings = {});
+  ~ConfirmationConsumer();
+  void start();
+  void stop();  // joins; unprocessed messages are delivered again later
+  ConsumerCounters& counters() noexcept { return counters_; }
+
+ private:
+  void run();
+  bool dead_letter(const IncomingMessage& message, const std::string& error);
+
+  KafkaOptions options_;
+  KafkaProducer& dlq_producer_;
+  boost::asio::io_context& context_;
+  Handler handler_;
+  ConfirmationConsumerSettings settings_;
+  ConsumerCounters counters_;
+  std::atomic<bool> stopping_{false};
+  std::thread thread_;
+};
+
+}  // namespace ticketing::infra::kafka

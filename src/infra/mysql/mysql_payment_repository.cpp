@@ -1,0 +1,328 @@
+#include "infra/mysql/mysql_payment_repository.hpp"
+
+#include <fmt/format.h>
+
+#include <map>
+#include <random>
+
+#include "infra/events/payment_events.hpp"
+#include "infra/mysql/row_reader.hpp"
+
+namespace ticketing::infra::mysql {
+
+using domain::ConfirmOutcome;
+using domain::OrderStatus;
+using domain::PaymentOrder;
+using domain::PaymentRecord;
+using domain::ReadyOutcome;
+
+namespace {
+
+constexpr int kRetries = 3;
+constexpr std::string_view kOrderColumns =
+    "o.id, o.order_no, o.user_id, o.schedule_id, o.amount, o.status, o.fail_reason, o.created_at, o.expires_at, "
+    "o.paid_at";
+
+std::string sql_time(MysqlConnection& db, domain::Timestamp t) { return db.quote(domain::to_sql_datetime(t)); }
+
+std::string seat_list(MysqlConnection& db, const std::vector<std::string>& seats) {
+  std::string out = "(";
+  for (std::size_t i = 0; i < seats.size(); ++i) out += (i ? "," : "") + db.quote(seats[i]);
+  return out + ")";
+}
+
+// "ORD-20261124-9f3a1c0e5b7d": date for humans, 48 random bits against collisions.
+std::string new_order_no(domain::Timestamp now) {
+  thread_local std::mt19937_64 random{std::random_device{}()};
+  const std::string date = domain::to_sql_datetime(now).substr(0, 10);
+  return fmt::format("ORD-{}{}{}-{:012x}", date.substr(0, 4), date.substr(5, 2), date.substr(8, 2),
+                     random() & 0xFFFFFFFFFFFFULL);
+}
+
+struct OrderRow {
+  PaymentOrder order;
+  bool paid = false;
+};
+
+OrderRow order_from(const Row& row) {
+  OrderRow out;
+  out.order.id = to_int64(row[0]);
+  out.order.order_no = to_string(row[1]);
+  out.order.user = domain::UserId{to_int64(row[2])};
+  out.order.schedule = domain::ScheduleId{to_int64(row[3])};
+  out.order.amount = to_money(row[4]);
+  out.order.status = domain::order_status_from(to_string(row[5])).value_or(OrderStatus::kFailed);
+  if (row[6]) out.order.fail_reason = *row[6];
+  out.order.created_at = to_timestamp(row[7]);
+  out.order.expires_at = to_timestamp(row[8]);
+  out.paid = row[9].has_value();
+  return out;
+}
+
+std::optional<OrderRow> load_order(MysqlConnection& db, const std::string& where, bool for_update) {
+  const auto result = db.query(fmt::format("SELECT {} FROM payment_order o WHERE {}{}", kOrderColumns, where,
+                                           for_update ? " FOR UPDATE" : ""));
+  if (result.rows.empty()) return std::nullopt;
+  return order_from(result.rows[0]);
+}
+
+std::vector<std::string> seats_of_order(MysqlConnection& db, std::int64_t order_id) {
+  std::vector<std::string> seats;
+  for (const auto& row :
+       db.query(fmt::format("SELECT seat_no FROM reservation WHERE payment_order_id = {} ORDER BY seat_no", order_id))
+           .rows) {
+    seats.push_back(to_string(row[0]));
+  }
+  return seats;
+}
+
+void insert_outbox(MysqlConnection& db, const std::string& event_id, std::string_view type, std::string_view topic,
+                   domain::ScheduleId schedule, const std::string& payload, domain::Timestamp now) {
+  db.execute(fmt::format(
+      "INSERT INTO outbox_event (event_id, aggregate, type, payload, topic, message_key, created_at) "
+      "VALUES ({}, 'payment_order', {}, {}, {}, '{}', {})",
+      db.quote(event_id), db.quote(type), db.quote(payload), db.quote(topic), schedule.value, sql_time(db, now)));
+}
+
+void request_refund(MysqlConnection& db, const PaymentOrder& order, const std::string& reason, domain::Timestamp now) {
+  events::RefundRequested refund{events::new_event_id(), order.order_no, order.user, order.schedule, order.amount,
+                                 reason, now};
+  insert_outbox(db, refund.event_id, "RefundRequested", events::kRefundRequestedTopic, order.schedule,
+                events::encode_refund_requested(refund), now);
+}
+
+}  // namespace
+
+Task<ReadyOutcome> MysqlPaymentRepository::create_ready_order(const domain::ReadyRequest& request,
+                                                              domain::Timestamp now, domain::Timestamp expires_at) {
+  auto work = [request, now, expires_at](MysqlConnection& db) -> ReadyOutcome {
+    for (int attempt = 1;; ++attempt) {
+      try {
+        Transaction tx(db);
+        const std::string now_sql = sql_time(db, now);
+        if (auto existing = db.query(fmt::format(
+                "SELECT id, request_fingerprint FROM payment_order WHERE user_id = {} AND idempotency_key = {} "
+                "FOR UPDATE",
+                request.user.value, db.quote(request.idempotency_key)));
+            !existing.rows.empty()) {
+          ReadyOutcome outcome;
+          if (to_string(existing.rows[0][1]) != request.fingerprint) {
+            outcome.kind = ReadyOutcome::Kind::kKeyReused;
+            return outcome;
+          }
+          // Same key, same request: the order as it was created (the response is rebuilt from it,
+          // byte for byte).
+          auto row = load_order(db, fmt::format("o.id = {}", to_int64(existing.rows[0][0])), false);
+          outcome.kind = ReadyOutcome::Kind::kReplayed;
+          outcome.order = std::move(row->order);
+          outcome.order.status = OrderStatus::kReady;
+          outcome.order.fail_reason.reset();
+          outcome.order.seat_nos = request.seat_nos;
+          tx.commit();
+          return outcome;
+        }
+
+        const auto rows = db.query(fmt::format(
+            "SELECT r.id, r.seat_no, r.expires_at > {0}, o.status, s.price FROM reservation r "
+            "JOIN seat s ON s.schedule_id = r.schedule_id AND s.seat_no = r.seat_no "
+            "LEFT JOIN payment_order o ON o.id = r.payment_order_id "
+            "WHERE r.schedule_id = {1} AND r.seat_no IN {2} AND r.active = 1 AND r.user_id = {3} AND r.status = 'HELD' "
+            "FOR UPDATE",
+            now_sql, request.schedule.value, seat_list(db, request.seat_nos), request.user.value));
+        std::map<std::string, const Row*> held;
+        for (const auto& row : rows.rows) held[to_string(row[1])] = &row;
+        ReadyOutcome refused;
+        std::vector<std::string> not_held, in_payment;
+        domain::Money amount;
+        std::string ids;
+        for (const auto& seat : request.seat_nos) {
+          const auto it = held.find(seat);
+          if (it == held.end() || to_string((*it->second)[2]) != "1") {
+            not_held.push_back(seat);
+            continue;
+          }
+          const std::string order_status = to_string((*it->second)[3]);
+          if (order_status == "READY" || order_status == "CONFIRMING") in_payment.push_back(seat);
+          amount += to_money((*it->second)[4]);
+          ids += (ids.empty() ? "" : ",") + to_string((*it->second)[0]);
+        }
+        if (!in_payment.empty()) {
+          refused.kind = ReadyOutcome::Kind::kSeatsInPayment;
+          refused.seats = std::move(in_payment);
+          return refused;
+        }
+        if (!not_held.empty()) {
+          refused.kind = ReadyOutcome::Kind::kSeatsNotHeld;
+          refused.seats = std::move(not_held);
+          return refused;
+        }
+
+        PaymentOrder order;
+        order.order_no = new_order_no(now);
+        order.user = request.user;
+        order.schedule = request.schedule;
+        order.amount = amount;
+        order.status = OrderStatus::kReady;
+        order.created_at = now;
+        order.expires_at = expires_at;
+        order.seat_nos = request.seat_nos;
+        const auto inserted = db.execute(fmt::format(
+            "INSERT INTO payment_order (order_no, user_id, schedule_id, amount, status, idempotency_key, "
+            "request_fingerprint, expires_at, created_at, updated_at) VALUES ({}, {}, {}, {}, 'READY', {}, {}, {}, {}, {})",
+            db.quote(order.order_no), request.user.value, request.schedule.value, amount.to_decimal_string(),
+            db.quote(request.idempotency_key), db.quote(request.fingerprint), sql_time(db, expires_at), now_sql,
+            now_sql));
+        order.id = static_cast<std::int64_t>(inserted.last_insert_id);
+        db.execute(fmt::format("UPDATE reservation SET payment_order_id = {}, updated_at = {} WHERE id IN ({})",
+                               order.id, now_sql, ids));
+        tx.commit();
+        ReadyOutcome created;
+        created.order = std::move(order);
+        return created;
+      } catch (const MysqlError& error) {
+        // A concurrent request with the same key committed first (it held the key): go again and
+        // replay it. Deadlocks and an order-number collision are retried the same way.
+        if ((!error.is_duplicate_key() && !error.is_deadlock()) || attempt >= kRetries) throw;
+      }
+    }
+  };
+  co_return co_await pool_.run(work);
+}
+
+Task<PaymentRecord> MysqlPaymentRepository::record_payment(const std::string& order_no, domain::Timestamp now) {
+  auto work = [order_no, now](MysqlConnection& db) -> PaymentRecord {
+    Transaction tx(db);
+    auto row = load_order(db, "o.order_no = " + db.quote(order_no), true);
+    PaymentRecord record;
+    if (!row) {
+      record.kind = PaymentRecord::Kind::kNotFound;
+      return record;
+    }
+    const std::string now_sql = sql_time(db, now);
+    PaymentOrder& order = row->order;
+    order.seat_nos = seats_of_order(db, order.id);
+    if (order.status == OrderStatus::kReady) {
+      db.execute(fmt::format(
+          "UPDATE payment_order SET status = 'CONFIRMING', paid_at = {0}, updated_at = {0} WHERE id = {1}", now_sql,
+          order.id));
+      db.execute(fmt::format(
+          "UPDATE reservation SET expires_at = GREATEST(expires_at, {0}), updated_at = {1} "
+          "WHERE payment_order_id = {2} AND status = 'HELD' AND active = 1",
+          sql_time(db, now + kConfirmationGrace), now_sql, order.id));
+      const domain::PaymentCompleted event{events::new_event_id(), order.order_no, order.user, order.schedule,
+                                           order.seat_nos, order.amount, now};
+      insert_outbox(db, event.event_id, "PaymentCompleted", events::kPaymentCompletedTopic, order.schedule,
+                    events::encode_payment_completed(event), now);
+      tx.commit();
+      order.status = OrderStatus::kConfirming;
+      record.kind = PaymentRecord::Kind::kRecorded;
+    } else if (order.status == OrderStatus::kCancelled && !row->paid) {
+      // The gateway took money for an order we had already cancelled: never lose it — refund.
+      db.execute(fmt::format("UPDATE payment_order SET paid_at = {0}, updated_at = {0} WHERE id = {1}", now_sql,
+                             order.id));
+      request_refund(db, order, order.fail_reason.value_or("ORDER_CANCELLED"), now);
+      tx.commit();
+      record.kind = PaymentRecord::Kind::kRefundRequested;
+    } else {
+      record.kind = PaymentRecord::Kind::kAlreadyRecorded;  // nothing written
+    }
+    record.order = std::move(order);
+    return record;
+  };
+  co_return co_await pool_.run(work);
+}
+
+Task<std::optional<PaymentOrder>> MysqlPaymentRepository::find_order(const std::string& order_no) {
+  auto work = [order_no](MysqlConnection& db) -> std::optional<PaymentOrder> {
+    auto row = load_order(db, "o.order_no = " + db.quote(order_no), false);
+    if (!row) return std::nullopt;
+    row->order.seat_nos = seats_of_order(db, row->order.id);
+    return std::move(row->order);
+  };
+  co_return co_await pool_.run(work);
+}
+
+Task<std::vector<domain::ReservationView>> MysqlPaymentRepository::reservations_of(domain::UserId user) {
+  auto work = [user](MysqlConnection& db) {
+    std::vector<domain::ReservationView> views;
+    const auto rows = db.query(fmt::format(
+        "SELECT r.id, r.schedule_id, r.seat_no, "
+        "CASE WHEN r.status = 'HELD' AND r.expires_at <= UTC_TIMESTAMP(3) THEN 'EXPIRED' ELSE r.status END, "
+        "r.expires_at, o.order_no, r.created_at FROM reservation r "
+        "LEFT JOIN payment_order o ON o.id = r.payment_order_id "
+        "WHERE r.user_id = {} ORDER BY r.created_at DESC, r.id DESC LIMIT 500",
+        user.value));
+    for (const auto& row : rows.rows) {
+      domain::ReservationView view{domain::ReservationId{to_int64(row[0])}, domain::ScheduleId{to_int64(row[1])},
+                                   to_string(row[2]), to_string(row[3]), to_timestamp(row[4]), std::nullopt,
+                                   to_timestamp(row[6])};
+      if (row[5]) view.order_no = *row[5];
+      views.push_back(std::move(view));
+    }
+    return views;
+  };
+  co_return co_await pool_.run(work);
+}
+
+Task<ConfirmOutcome> MysqlPaymentRepository::confirm_payment(const domain::PaymentCompleted& event,
+                                                             domain::Timestamp now) {
+  auto work = [event, now](MysqlConnection& db) -> ConfirmOutcome {
+    for (int attempt = 1;; ++attempt) {
+      try {
+        Transaction tx(db);
+        const std::string now_sql = sql_time(db, now);
+        ConfirmOutcome outcome;
+        try {
+          db.execute(fmt::format("INSERT INTO processed_event (event_id, processed_at) VALUES ({}, {})",
+                                 db.quote(event.event_id), now_sql));
+        } catch (const MysqlError& error) {
+          if (!error.is_duplicate_key()) throw;
+          outcome.kind = ConfirmOutcome::Kind::kDuplicate;  // delivered before: no second effect
+          return outcome;
+        }
+        auto row = load_order(db, "o.order_no = " + db.quote(event.order_no), true);
+        if (!row) throw std::runtime_error("PaymentCompleted for unknown order " + event.order_no);
+        outcome.order = std::move(row->order);
+        if (outcome.order.status != OrderStatus::kConfirming) {
+          tx.commit();  // remembered as processed; the order was settled another way
+          outcome.kind = ConfirmOutcome::Kind::kIgnored;
+          return outcome;
+        }
+        const auto rows = db.query(fmt::format(
+            "SELECT id FROM reservation WHERE payment_order_id = {} AND status = 'HELD' AND active = 1 FOR UPDATE",
+            outcome.order.id));
+        if (!rows.rows.empty() && rows.rows.size() == event.seat_nos.size()) {
+          db.execute(fmt::format(
+              "UPDATE reservation SET status = 'CONFIRMED', updated_at = {} "
+              "WHERE payment_order_id = {} AND status = 'HELD' AND active = 1",
+              now_sql, outcome.order.id));
+          db.execute(fmt::format("UPDATE payment_order SET status = 'PAID', updated_at = {} WHERE id = {}", now_sql,
+                                 outcome.order.id));
+          outcome.order.status = OrderStatus::kPaid;
+          outcome.kind = ConfirmOutcome::Kind::kConfirmed;
+        } else {
+          // Some seat is no longer this order's live hold (it expired and may be someone else's now).
+          const std::string reason = "HOLD_EXPIRED";
+          db.execute(fmt::format(
+              "UPDATE reservation SET status = 'CANCELLED', active = NULL, updated_at = {} "
+              "WHERE payment_order_id = {} AND status = 'HELD' AND active = 1",
+              now_sql, outcome.order.id));
+          db.execute(fmt::format(
+              "UPDATE payment_order SET status = 'CANCELLED', fail_reason = {}, updated_at = {} WHERE id = {}",
+              db.quote(reason), now_sql, outcome.order.id));
+          request_refund(db, outcome.order, reason, now);
+          outcome.order.status = OrderStatus::kCancelled;
+          outcome.order.fail_reason = reason;
+          outcome.kind = ConfirmOutcome::Kind::kCancelled;
+        }
+        tx.commit();
+        return outcome;
+      } catch (const MysqlError& error) {
+        if (!error.is_deadlock() || attempt >= kRetries) throw;
+      }
+    }
+  };
+  co_return co_await pool_.run(work);
+}
+
+}  // namespace ticketing::infra::mysql

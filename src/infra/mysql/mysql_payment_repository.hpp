@@ -1,0 +1,28 @@
+#pragma once
+#include <chrono>
+
+#include "domain/ports/payment_repository.hpp"
+#include "infra/mysql/mysql_pool.hpp"
+
+namespace ticketing::infra::mysql {
+
+class MysqlPaymentRepository final : public domain::PaymentRepository {
+ public:
+  // While a payment is being confirmed its holds are kept this long, so a broker or consumer
+  // outage does not turn a paid order into an expired one.
+  static constexpr auto kConfirmationGrace = std::chrono::hours(24);
+
+  explicit MysqlPaymentRepository(MysqlPool& pool) : pool_(pool) {}
+
+  Task<domain::ReadyOutcome> create_ready_order(const domain::ReadyRequest& request, domain::Timestamp now,
+                                                domain::Timestamp expires_at) override;
+  Task<domain::PaymentRecord> record_payment(const std::string& order_no, domain::Timestamp now) override;
+  Task<std::optional<domain::PaymentOrder>> find_order(const std::string& order_no) override;
+  Task<std::vector<domain::ReservationView>> reservations_of(domain::UserId user) override;
+  Task<domain::ConfirmOutcome> confirm_payment(const domain::PaymentCompleted& event, domain::Timestamp now) override;
+
+ private:
+  MysqlPool& pool_;
+};
+
+}  // namespace ticketing::infra::mysql
