@@ -7,6 +7,7 @@ class CatalogQueries;
 class HealthService;
 class QueueService;
 class HoldService;
+class PaymentService;
 }  // namespace ticketing::application
 
 namespace ticketing::api {
@@ -15,5 +16,6 @@ void add_catalog_routes(Router& router, application::CatalogQueries& catalog);
 void add_health_routes(Router& router, application::HealthService& service);
 void add_queue_routes(Router& router, application::QueueService& queue);
 void add_ticket_routes(Router& router, application::HoldService& holds);
+void add_payment_routes(Router& router, application::PaymentService& payments);
 
 }  // namespace ticketing::api

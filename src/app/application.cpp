@@ -14,11 +14,16 @@
 #include "application/catalog_queries.hpp"
 #include "application/health_service.hpp"
 #include "application/hold_service.hpp"
+#include "application/payment_service.hpp"
 #include "application/queue_service.hpp"
 #include "domain/ports/clock.hpp"
 #include "infra/blocking_executor.hpp"
 #include "infra/http/http_server.hpp"
+#include "infra/kafka/confirmation_consumer.hpp"
 #include "infra/kafka/kafka_health_probe.hpp"
+#include "infra/kafka/kafka_producer.hpp"
+#include "infra/mysql/mysql_payment_repository.hpp"
+#include "infra/outbox/outbox_relay.hpp"
 #include "infra/mysql/mysql_catalog_repository.hpp"
 #include "infra/mysql/mysql_health_probe.hpp"
 #include "infra/mysql/mysql_pool.hpp"
@@ -72,6 +77,8 @@ std::string token_secret(const AppConfig& config) {
 }
 
 bool runs_jobs(const AppConfig& config) { return config.role != infra::config::Role::kApi; }
+// A worker-only process still answers /actuator/* (health, metrics), not the public API.
+bool serves_api(const AppConfig& config) { return config.role != infra::config::Role::kWorker; }
 
 std::vector<asio::io_context*> raw(std::vector<std::unique_ptr<asio::io_context>>& contexts) {
   std::vector<asio::io_context*> out;
@@ -115,6 +122,21 @@ struct Application::Parts {
   infra::PeriodicTask hold_expiry_task{*contexts.front(), "hold-expiry", config.hold.expiry_interval,
                                        [this]() -> Task<void> { co_await hold_expiry_job.run_once(); }};
 
+  infra::kafka::KafkaProducer producer{infra::kafka::KafkaOptions{config.kafka.bootstrap_servers, config.kafka.client_id}};
+  infra::mysql::MysqlPaymentRepository payment_repository{db_pool};
+  application::PaymentService payments{admission_guard, payment_repository, clock, config.payment.order_ttl,
+                                       config.payment.gateway_secret};
+  application::ConfirmationHandler confirmation{payment_repository, queue_store, clock, payments.counters()};
+  infra::outbox::OutboxRelay outbox_relay{db_pool, producer, config.kafka.relay_batch, std::chrono::seconds(5)};
+  infra::PeriodicTask outbox_task{*contexts.front(), "outbox-relay", config.kafka.relay_interval,
+                                  [this]() -> Task<void> { co_await outbox_relay.publish_pending(); }};
+  infra::kafka::ConfirmationConsumer confirmation_consumer{
+      infra::kafka::KafkaOptions{config.kafka.bootstrap_servers, config.kafka.client_id}, producer,
+      *contexts.back(),
+      [this](const domain::PaymentCompleted& event) { return confirmation.handle(event); },
+      infra::kafka::ConfirmationConsumerSettings{"reservation-confirm",
+                                                 static_cast<std::size_t>(config.kafka.consumer_batch)}};
+
   api::Dispatcher dispatcher;
   infra::http::HttpServer server;
   bool stopped = false;
@@ -139,10 +161,13 @@ struct Application::Parts {
 
   api::Router make_router() {
     api::Router router;
-    api::add_catalog_routes(router, catalog);
     api::add_health_routes(router, health);
-    api::add_queue_routes(router, queue);
-    api::add_ticket_routes(router, holds);
+    if (serves_api(config)) {
+      api::add_catalog_routes(router, catalog);
+      api::add_queue_routes(router, queue);
+      api::add_ticket_routes(router, holds);
+      api::add_payment_routes(router, payments);
+    }
     return router;
   }
 };
@@ -176,9 +201,13 @@ void Application::start() {
         }
       },
       asio::detached);
+  // In-process payments wake the relay at once instead of waiting for its next round.
+  parts_->payments.on_payment_recorded([&task = parts_->outbox_task] { task.wake(); });
   if (runs_jobs(parts_->config)) {
     parts_->admission_task.start();
     parts_->hold_expiry_task.start();
+    parts_->outbox_task.start();
+    parts_->confirmation_consumer.start();
   }
   for (auto& context : parts_->contexts) {
     parts_->work_guards.push_back(asio::make_work_guard(*context));
@@ -205,6 +234,8 @@ void Application::stop() {
   parts_->stopped = true;
   parts_->admission_task.stop();
   parts_->hold_expiry_task.stop();
+  parts_->outbox_task.stop();
+  parts_->confirmation_consumer.stop();
   parts_->server.begin_shutdown();
   if (!parts_->server.wait_drained(parts_->config.http.shutdown_timeout)) {
     spdlog::warn("{} connections still open after {} ms; closing them", parts_->server.open_connections(),

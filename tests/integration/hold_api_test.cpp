@@ -18,54 +18,6 @@ namespace json = boost::json;
 
 namespace {
 
-const std::vector<std::string> kFastAdmission{"queue.max-active=5000", "queue.admit-per-second=5000",
-                                              "queue.admission-interval=50ms", "queue.heartbeat-timeout=1h",
-                                              "queue.active-ttl=1h"};
-
-std::vector<std::string> with(std::vector<std::string> base, const std::vector<std::string>& more) {
-  base.insert(base.end(), more.begin(), more.end());
-  return base;
-}
-
-std::string seats_json(const std::vector<std::string>& seats) {
-  std::string out = "[";
-  for (std::size_t i = 0; i < seats.size(); ++i) out += (i ? ",\"" : "\"") + seats[i] + "\"";
-  return out + "]";
-}
-
-HttpResponse seat_call(std::uint16_t port, const char* path, const std::string& token, std::int64_t user,
-                       std::int64_t schedule, const std::vector<std::string>& seats) {
-  std::map<std::string, std::string> headers{{"Content-Type", "application/json"}};
-  if (!token.empty()) headers["Authorization"] = "Bearer " + token;
-  return http(port, "POST", path,
-              fmt::format(R"({{"userId":{},"scheduleId":{},"seatNos":{}}})", user, schedule, seats_json(seats)),
-              headers);
-}
-
-// Users first..first+count-1 enter the queue and are admitted; returns their tokens by user id.
-std::map<std::int64_t, std::string> admit_users(std::uint16_t port, std::int64_t schedule, std::int64_t first,
-                                                int count) {
-  ensure_users(first + count);
-  for (std::int64_t user = first; user < first + count; ++user) {
-    const auto r = http(port, "POST", "/queue/enter", fmt::format(R"({{"userId":{},"scheduleId":{}}})", user, schedule));
-    if (r.status != 200) throw std::runtime_error("enter failed: " + r.raw);
-  }
-  std::map<std::int64_t, std::string> tokens;
-  const bool all = wait_for(
-      [&] {
-        for (std::int64_t user = first; user < first + count; ++user) {
-          if (tokens.count(user)) continue;
-          const auto r = http(port, "GET", fmt::format("/queue/status?userId={}&scheduleId={}", user, schedule));
-          const auto body = json::parse(r.body).as_object();
-          if (body.contains("token")) tokens[user] = std::string(body.at("token").as_string());
-        }
-        return tokens.size() == static_cast<std::size_t>(count);
-      },
-      std::chrono::seconds(20), std::chrono::milliseconds(50));
-  if (!all) throw std::runtime_error("users were not admitted in time");
-  return tokens;
-}
-
 // Live (active = 1) rows of a schedule: seat → user ids.
 std::map<std::string, std::vector<std::int64_t>> live_rows(std::int64_t schedule) {
   auto db = test_db();

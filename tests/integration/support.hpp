@@ -88,6 +88,17 @@ class RawConnection {
   std::string buffer_;
 };
 
+// Queue settings that admit everyone at once (booking tests need admitted users, not queueing).
+extern const std::vector<std::string> kFastAdmission;
+std::vector<std::string> with(std::vector<std::string> base, const std::vector<std::string>& more);
+// Users first..first+count-1 enter the queue of `schedule` and are admitted; their tokens by user id.
+std::map<std::int64_t, std::string> admit_users(std::uint16_t port, std::int64_t schedule, std::int64_t first,
+                                                int count);
+// POST {userId, scheduleId, seatNos} to a booking endpoint with a bearer token ("" = none).
+HttpResponse seat_call(std::uint16_t port, const char* path, const std::string& token, std::int64_t user,
+                       std::int64_t schedule, const std::vector<std::string>& seats,
+                       std::map<std::string, std::string> extra_headers = {});
+
 // A child process (e.g. a private redis-server); killed on destruction.
 class ChildProcess {
  public:

@@ -124,6 +124,9 @@ struct RedisConfig {
 struct KafkaConfig {
   std::string bootstrap_servers;
   std::string client_id;
+  Millis relay_interval{};  // kafka.relay-interval
+  int relay_batch = 0;      // kafka.relay-batch
+  int consumer_batch = 0;   // kafka.consumer-batch
 };
 
 struct QueueConfig {

@@ -135,6 +135,9 @@ const std::array kSchema{
   // ---- kafka ----
   KeySpec{"kafka.bootstrap-servers", ValueType::kString, "127.0.0.1:19092", "Kafka brokers, comma-separated host:port.", 0, 0, {}, Secret::kNo, check_host_port_list},
   KeySpec{"kafka.client-id", ValueType::kString, "ticketing", "Kafka client.id of producers and consumers.", 0, 0, {}, Secret::kNo, check_non_empty},
+  KeySpec{"kafka.relay-interval", ValueType::kDuration, "100ms", "How often the outbox relay looks for unpublished events (it is also woken by each payment).", 10, kHour},
+  KeySpec{"kafka.relay-batch", ValueType::kInt, "500", "Outbox events published per relay transaction.", 1, 10000},
+  KeySpec{"kafka.consumer-batch", ValueType::kInt, "200", "PaymentCompleted events the confirmation consumer settles per offset commit.", 1, 10000},
   // ---- queue ----
   KeySpec{"queue.max-active", ValueType::kInt, "100", "Users per schedule holding an active (admitted) slot.", 1, 1000000},
   KeySpec{"queue.admit-per-second", ValueType::kInt, "50", "Most users admitted per schedule per second.", 1, 1000000},
