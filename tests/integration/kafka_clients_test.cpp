@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
 #include <future>
 #include <map>
 #include <memory>
@@ -32,9 +33,12 @@ using Clock = std::chrono::steady_clock;
 using Headers = std::vector<std::pair<std::string, std::string>>;
 
 KafkaOptions broker() {
+  // The environment scripts/test exports, else the test profile (which also needs the DB and
+  // Redis settings).
   static const KafkaOptions options = [] {
-    const auto config = testing::test_config();
-    return KafkaOptions{config.kafka.bootstrap_servers, "it-kafka"};
+    const char* servers = std::getenv("TICKETING_KAFKA_BOOTSTRAP_SERVERS");
+    if (servers != nullptr && *servers != '\0') return KafkaOptions{servers, "it-kafka"};
+    return KafkaOptions{testing::test_config().kafka.bootstrap_servers, "it-kafka"};
   }();
   return options;
 }
@@ -87,7 +91,8 @@ std::vector<IncomingMessage> consume_at_least(KafkaConsumer& consumer, std::size
   const auto until = Clock::now() + deadline;
   while (received.size() < count && Clock::now() < until) {
     auto batch = consumer.poll_batch(500, 200ms);
-    received.insert(received.end(), std::make_move_iterator(batch.begin()), std::make_move_iterator(batch.end()));
+    received.insert(received.end(), std::make_move_iterator(batch.begin()),
+                    std::make_move_iterator(batch.end()));
   }
   return received;
 }
@@ -99,7 +104,8 @@ std::vector<IncomingMessage> consume_for(KafkaConsumer& consumer, std::chrono::m
   while (Clock::now() < until) {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - Clock::now());
     auto batch = consumer.poll_batch(500, std::max(left, 1ms));
-    received.insert(received.end(), std::make_move_iterator(batch.begin()), std::make_move_iterator(batch.end()));
+    received.insert(received.end(), std::make_move_iterator(batch.begin()),
+                    std::make_move_iterator(batch.end()));
   }
   return received;
 }
@@ -108,7 +114,8 @@ std::vector<OutgoingMessage> numbered_messages(const std::string& topic, int cou
                                                const std::string& prefix = "m") {
   std::vector<OutgoingMessage> messages;
   for (int i = 0; i < count; ++i) {
-    messages.push_back(OutgoingMessage{topic, "key-" + std::to_string(i % keys), prefix + "-" + std::to_string(i), {}});
+    messages.push_back(
+        OutgoingMessage{topic, "key-" + std::to_string(i % keys), prefix + "-" + std::to_string(i), {}});
   }
   return messages;
 }
@@ -161,10 +168,16 @@ TEST(KafkaTopics, RejectedTopicThrowsKafkaError) {
 
 TEST(KafkaTopics, UnreachableBrokerThrowsDependencyUnavailableWithinTimeout) {
   const auto start = Clock::now();
-  EXPECT_THROW(ensure_topics(unreachable_broker(), {{unique_name("never"), 1}}, 1500ms),
-               domain::DependencyUnavailable);
-  EXPECT_LT(ms_since(start), 1500 + 2000);
-  EXPECT_GE(ms_since(start), 1000);
+  std::string message;
+  try {
+    ensure_topics(unreachable_broker(), {{unique_name("never"), 1}}, 1000ms);
+  } catch (const domain::DependencyUnavailable& error) {
+    message = error.what();
+  }
+  EXPECT_EQ(message.rfind("kafka unavailable: ", 0), 0u) << message;
+  std::cout << "[ message ] " << message << "\n";
+  EXPECT_LT(ms_since(start), 1000 + 2000);
+  EXPECT_GE(ms_since(start), 900);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -179,9 +192,13 @@ TEST(KafkaRoundTrip, ThousandMessagesArriveExactlyOnceIntactAndInKeyOrder) {
     const std::string key = "schedule-" + std::to_string(i % kKeys);
     std::string value = "{\"seq\":" + std::to_string(i) + ",\"key\":\"" + key + "\"}";
     if (i % 100 == 0) value += std::string("\0binary\xff", 8);  // payloads are bytes, not C strings
-    messages.push_back(OutgoingMessage{
-        topic, key, value,
-        {{"event-id", "evt-" + std::to_string(i)}, {"seq", std::to_string(i)}, {"empty", ""}, {"seq", "dup-name"}}});
+    messages.push_back(OutgoingMessage{topic,
+                                       key,
+                                       value,
+                                       {{"event-id", "evt-" + std::to_string(i)},
+                                        {"seq", std::to_string(i)},
+                                        {"empty", ""},
+                                        {"seq", "dup-name"}}});
   }
   KafkaProducer producer(broker());
   const auto produce_start = Clock::now();
@@ -195,8 +212,8 @@ TEST(KafkaRoundTrip, ThousandMessagesArriveExactlyOnceIntactAndInKeyOrder) {
   const auto consume_ms = ms_since(consume_start);
   ASSERT_EQ(received.size(), static_cast<std::size_t>(kCount));
   EXPECT_TRUE(consume_for(consumer, 300ms).empty()) << "more than the produced messages arrived";
-  std::cout << "[ timing ] produce_and_wait(1000): " << produce_ms << " ms; first consumer read all: " << consume_ms
-            << " ms\n";
+  std::cout << "[ timing ] produce_and_wait(1000): " << produce_ms
+            << " ms; first consumer read all: " << consume_ms << " ms\n";
 
   std::vector<bool> seen(kCount, false);
   std::map<std::string, int> last_seq_of_key;
@@ -356,7 +373,8 @@ TEST(KafkaProducerConcurrency, FourThreadsEachGetTheirOwnResults) {
     ASSERT_EQ(results[t].size(), static_cast<std::size_t>(kPerThread));
     for (int i = 0; i < kPerThread; ++i) {
       const bool should_fail = t == 2 && i % 10 == 0;
-      EXPECT_EQ(results[t][i].delivered, !should_fail) << "thread " << t << " message " << i << ": " << results[t][i].error;
+      EXPECT_EQ(results[t][i].delivered, !should_fail)
+          << "thread " << t << " message " << i << ": " << results[t][i].error;
       if (should_fail) {
         EXPECT_FALSE(results[t][i].error.empty());
       } else {
@@ -381,18 +399,18 @@ TEST(KafkaUnreachable, ProduceAndWaitReturnsNotDeliveredWithinItsTimeout) {
   long long call_ms = 0;
   {
     KafkaProducerSettings settings;
-    settings.close_timeout = 500ms;
+    settings.close_timeout = 200ms;
     KafkaProducer producer(unreachable_broker(), settings);  // message timeout 10 s > call timeout
     const auto start = Clock::now();
-    results = producer.produce_and_wait(numbered_messages("it.kafka.nowhere", 3), 1500ms);
+    results = producer.produce_and_wait(numbered_messages("it.kafka.nowhere", 3), 1000ms);
     call_ms = ms_since(start);
   }
   const auto total_ms = ms_since(created);
-  std::cout << "[ timing ] unreachable produce_and_wait(1500 ms): " << call_ms << " ms; with destruction "
+  std::cout << "[ timing ] unreachable produce_and_wait(1000 ms): " << call_ms << " ms; with destruction "
             << total_ms << " ms\n";
-  EXPECT_GE(call_ms, 1400);
-  EXPECT_LT(call_ms, 1500 + 2000);
-  EXPECT_LT(total_ms, 1500 + 2000 + 1500) << "destruction must not hang either";
+  EXPECT_GE(call_ms, 950);
+  EXPECT_LT(call_ms, 1000 + 2000);
+  EXPECT_LT(total_ms, 1000 + 2000 + 1000) << "destruction must not hang either";
   ASSERT_EQ(results.size(), 3u);
   for (const auto& result : results) {
     EXPECT_FALSE(result.delivered);
@@ -408,8 +426,8 @@ TEST(KafkaUnreachable, MessageTimeoutShorterThanTheCallReportsLibraryError) {
   const auto start = Clock::now();
   const auto results = producer.produce_and_wait(numbered_messages("it.kafka.nowhere", 2), 10s);
   const auto call_ms = ms_since(start);
-  std::cout << "[ timing ] unreachable, message timeout 800 ms: produce_and_wait(10 s) returned after " << call_ms
-            << " ms\n";
+  std::cout << "[ timing ] unreachable, message timeout 800 ms: produce_and_wait(10 s) returned after "
+            << call_ms << " ms\n";
   EXPECT_LT(call_ms, 800 + 2000) << "returns when the reports arrive, not at the call's timeout";
   ASSERT_EQ(results.size(), 2u);
   for (const auto& result : results) {
@@ -427,7 +445,7 @@ TEST(KafkaUnreachable, ConsumerPollsEmptyCommitThrowsAndCloseReturns) {
                                                   // coordinator; the broker's 6 s minimum does not
                                                   // apply when there is no broker.
                                                   KafkaConsumerSettings{1000ms, 300ms, 300000ms});
-  for (int i = 0; i < 3; ++i) {
+  for (int i = 0; i < 2; ++i) {
     const auto poll_start = Clock::now();
     EXPECT_TRUE(consumer->poll_batch(10, 300ms).empty());
     EXPECT_LT(ms_since(poll_start), 300 + 500);
@@ -452,7 +470,7 @@ TEST(KafkaUnreachable, ConsumerPollsEmptyCommitThrowsAndCloseReturns) {
   ASSERT_EQ(finished.wait_for(20s), std::future_status::ready) << "commit/close hung";
   const auto [outcome, commit_ms, close_ms] = finished.get();
   EXPECT_NE(outcome, "no exception");
-  EXPECT_LT(commit_ms, 1000 + 2000);
+  EXPECT_LT(commit_ms, 1000 + 4000);  // librdkafka checks its timeouts about once a second
   EXPECT_LT(close_ms, 2000);
   std::cout << "[ timing ] unreachable consumer: commit threw after " << commit_ms << " ms (" << outcome
             << "), close " << close_ms << " ms, total " << ms_since(start) << " ms\n";

@@ -26,7 +26,9 @@ TEST(KafkaCommitPositions, HighestOffsetPlusOnePerPartitionSorted) {
   EXPECT_EQ(positions, expected);
 }
 
-TEST(KafkaCommitPositions, EmptyInputCommitsNothing) { EXPECT_TRUE(commit_positions({}).empty()); }
+TEST(KafkaCommitPositions, EmptyInputCommitsNothing) {
+  EXPECT_TRUE(commit_positions({}).empty());
+}
 
 TEST(KafkaLogRateLimiter, OneLinePerKeyPerIntervalAndCountsTheRest) {
   LogRateLimiter limiter(10s);

@@ -27,8 +27,8 @@ struct IncomingMessage {
   std::string topic;
   std::int32_t partition = 0;
   std::int64_t offset = 0;
-  std::string key;    // null key -> empty
-  std::string value;  // null value (tombstone) -> empty
+  std::string key;                                           // null key -> empty
+  std::string value;                                         // null value (tombstone) -> empty
   std::vector<std::pair<std::string, std::string>> headers;  // in message order; null values -> empty
 };
 
@@ -72,6 +72,8 @@ class KafkaConsumer {
   // vector. THROWS KafkaError when the commit fails as a whole (broker unreachable, timed out) or
   // for any partition (e.g. the partition was revoked by a rebalance): nothing is known to be
   // committed then, and the messages may be delivered again. Throws std::logic_error after close().
+  // Blocks until the broker answers; with no reachable group coordinator it fails with
+  // "Local: Waiting for coordinator" after about session_timeout (+ up to 1 s).
   void commit(const std::vector<IncomingMessage>& processed);
 
   // Leaves the group (its partitions are reassigned at once) without committing anything.

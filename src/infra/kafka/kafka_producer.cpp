@@ -109,7 +109,9 @@ void KafkaProducer::poll_loop() {
   while (!stopping_.load()) producer_->poll(100);
 }
 
-int KafkaProducer::outstanding() const { return producer_->outq_len(); }
+int KafkaProducer::outstanding() const {
+  return producer_->outq_len();
+}
 
 std::vector<DeliveryResult> KafkaProducer::produce_and_wait(const std::vector<OutgoingMessage>& messages,
                                                             std::chrono::milliseconds timeout) {
@@ -132,8 +134,8 @@ std::vector<DeliveryResult> KafkaProducer::produce_and_wait(const std::vector<Ou
     for (;;) {
       code = producer_->produce(message.topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
                                 const_cast<char*>(message.value.data()), message.value.size(),
-                                message.key.empty() ? nullptr : message.key.data(), message.key.size(),
-                                0, headers.get(), ticket.get());
+                                message.key.empty() ? nullptr : message.key.data(), message.key.size(), 0,
+                                headers.get(), ticket.get());
       if (code != RdKafka::ERR__QUEUE_FULL) break;
       // The local queue is full: wait for delivery reports to make room (the poll thread serves
       // them), re-checking at least every 10 ms.
