@@ -22,6 +22,7 @@
 #include "infra/kafka/confirmation_consumer.hpp"
 #include "infra/kafka/kafka_health_probe.hpp"
 #include "infra/kafka/kafka_producer.hpp"
+#include "infra/kafka/kafka_topics.hpp"
 #include "infra/mysql/mysql_payment_repository.hpp"
 #include "infra/outbox/outbox_relay.hpp"
 #include "infra/mysql/mysql_catalog_repository.hpp"
@@ -123,7 +124,8 @@ struct Application::Parts {
                                        [this]() -> Task<void> { co_await hold_expiry_job.run_once(); }};
 
   infra::kafka::KafkaProducer producer{infra::kafka::KafkaOptions{config.kafka.bootstrap_servers, config.kafka.client_id}};
-  infra::mysql::MysqlPaymentRepository payment_repository{db_pool};
+  infra::events::EventTopics topics = infra::events::EventTopics::with_prefix(config.kafka.topic_prefix);
+  infra::mysql::MysqlPaymentRepository payment_repository{db_pool, topics};
   application::PaymentService payments{admission_guard, payment_repository, clock, config.payment.order_ttl,
                                        config.payment.gateway_secret};
   application::ConfirmationHandler confirmation{payment_repository, queue_store, clock, payments.counters()};
@@ -134,8 +136,7 @@ struct Application::Parts {
       infra::kafka::KafkaOptions{config.kafka.bootstrap_servers, config.kafka.client_id}, producer,
       *contexts.back(),
       [this](const domain::PaymentCompleted& event) { return confirmation.handle(event); },
-      infra::kafka::ConfirmationConsumerSettings{"reservation-confirm",
-                                                 static_cast<std::size_t>(config.kafka.consumer_batch)}};
+      infra::kafka::ConfirmationConsumerSettings{topics, static_cast<std::size_t>(config.kafka.consumer_batch)}};
 
   api::Dispatcher dispatcher;
   infra::http::HttpServer server;
@@ -204,6 +205,17 @@ void Application::start() {
   // In-process payments wake the relay at once instead of waiting for its next round.
   parts_->payments.on_payment_recorded([&task = parts_->outbox_task] { task.wake(); });
   if (runs_jobs(parts_->config)) {
+    // Topics first: a consumer subscribed to a topic that does not exist yet only notices it at its
+    // next metadata refresh. Auto-creation stays as the fallback when Kafka is down right now.
+    const auto& topics = parts_->topics;
+    try {
+      infra::kafka::ensure_topics({parts_->config.kafka.bootstrap_servers, parts_->config.kafka.client_id},
+                                  {{topics.payment_completed, 6}, {topics.payment_completed_dlq, 1},
+                                   {topics.refund_requested, 3}},
+                                  std::chrono::seconds(5));
+    } catch (const std::exception& error) {
+      spdlog::warn("could not create the Kafka topics now ({}); relying on broker auto-creation", error.what());
+    }
     parts_->admission_task.start();
     parts_->hold_expiry_task.start();
     parts_->outbox_task.start();

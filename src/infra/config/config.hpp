@@ -124,6 +124,7 @@ struct RedisConfig {
 struct KafkaConfig {
   std::string bootstrap_servers;
   std::string client_id;
+  std::string topic_prefix;  // kafka.topic-prefix
   Millis relay_interval{};  // kafka.relay-interval
   int relay_batch = 0;      // kafka.relay-batch
   int consumer_batch = 0;   // kafka.consumer-batch

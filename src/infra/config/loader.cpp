@@ -311,6 +311,7 @@ AppConfig build(const FlatMap& m, const std::string& profile) {
 
   c.kafka.bootstrap_servers = r.str("kafka.bootstrap-servers");
   c.kafka.client_id = r.str("kafka.client-id");
+  c.kafka.topic_prefix = r.str("kafka.topic-prefix");
   c.kafka.relay_interval = r.d("kafka.relay-interval");
   c.kafka.relay_batch = r.i("kafka.relay-batch");
   c.kafka.consumer_batch = r.i("kafka.consumer-batch");

@@ -135,6 +135,7 @@ const std::array kSchema{
   // ---- kafka ----
   KeySpec{"kafka.bootstrap-servers", ValueType::kString, "127.0.0.1:19092", "Kafka brokers, comma-separated host:port.", 0, 0, {}, Secret::kNo, check_host_port_list},
   KeySpec{"kafka.client-id", ValueType::kString, "ticketing", "Kafka client.id of producers and consumers.", 0, 0, {}, Secret::kNo, check_non_empty},
+  KeySpec{"kafka.topic-prefix", ValueType::kString, "", "Prefix of every topic and consumer group name (keeps test or staging traffic apart on a shared broker).", 0, 0},
   KeySpec{"kafka.relay-interval", ValueType::kDuration, "100ms", "How often the outbox relay looks for unpublished events (it is also woken by each payment).", 10, kHour},
   KeySpec{"kafka.relay-batch", ValueType::kInt, "500", "Outbox events published per relay transaction.", 1, 10000},
   KeySpec{"kafka.consumer-batch", ValueType::kInt, "200", "PaymentCompleted events the confirmation consumer settles per offset commit.", 1, 10000},

@@ -13,9 +13,22 @@
 
 namespace ticketing::infra::events {
 
-inline constexpr std::string_view kPaymentCompletedTopic = "payment.completed";
-inline constexpr std::string_view kPaymentCompletedDlqTopic = "payment.completed.dlq";
-inline constexpr std::string_view kRefundRequestedTopic = "payment.refund-requested";
+// Topic names, all behind kafka.topic-prefix.
+struct EventTopics {
+  std::string payment_completed = "payment.completed";
+  std::string payment_completed_dlq = "payment.completed.dlq";
+  std::string refund_requested = "payment.refund-requested";
+  std::string confirm_group = "reservation-confirm";
+
+  static EventTopics with_prefix(const std::string& prefix) {
+    EventTopics topics;
+    for (auto* name : {&topics.payment_completed, &topics.payment_completed_dlq, &topics.refund_requested,
+                       &topics.confirm_group}) {
+      *name = prefix + *name;
+    }
+    return topics;
+  }
+};
 
 std::string encode_payment_completed(const domain::PaymentCompleted& event);
 

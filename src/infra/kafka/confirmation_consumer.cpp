@@ -33,7 +33,7 @@ void ConfirmationConsumer::stop() {
 }
 
 bool ConfirmationConsumer::dead_letter(const IncomingMessage& message, const std::string& error) {
-  OutgoingMessage dlq{std::string(events::kPaymentCompletedDlqTopic), message.key, message.value,
+  OutgoingMessage dlq{settings_.topics.payment_completed_dlq, message.key, message.value,
                       {{"error", error},
                        {"original-topic", message.topic},
                        {"original-partition", std::to_string(message.partition)},
@@ -47,8 +47,8 @@ bool ConfirmationConsumer::dead_letter(const IncomingMessage& message, const std
 void ConfirmationConsumer::run() {
   std::unique_ptr<KafkaConsumer> consumer;
   try {
-    consumer = std::make_unique<KafkaConsumer>(options_, settings_.group_id,
-                                               std::vector<std::string>{std::string(events::kPaymentCompletedTopic)});
+    consumer = std::make_unique<KafkaConsumer>(options_, settings_.topics.confirm_group,
+                                               std::vector<std::string>{settings_.topics.payment_completed});
   } catch (const std::exception& error) {
     spdlog::error("confirmation consumer cannot start: {}", error.what());
     return;

@@ -15,6 +15,7 @@
 
 #include "domain/payment.hpp"
 #include "domain/ports/payment_repository.hpp"
+#include "infra/events/payment_events.hpp"
 #include "infra/kafka/kafka_consumer.hpp"
 #include "infra/kafka/kafka_options.hpp"
 #include "infra/kafka/kafka_producer.hpp"
@@ -22,7 +23,7 @@
 namespace ticketing::infra::kafka {
 
 struct ConfirmationConsumerSettings {
-  std::string group_id = "reservation-confirm";
+  events::EventTopics topics;  // topic names and the consumer group
   std::size_t batch = 200;
   int max_attempts = 5;
   std::chrono::milliseconds retry_backoff{200};

@@ -84,10 +84,11 @@ void insert_outbox(MysqlConnection& db, const std::string& event_id, std::string
       db.quote(event_id), db.quote(type), db.quote(payload), db.quote(topic), schedule.value, sql_time(db, now)));
 }
 
-void request_refund(MysqlConnection& db, const PaymentOrder& order, const std::string& reason, domain::Timestamp now) {
+void request_refund(MysqlConnection& db, const events::EventTopics& topics, const PaymentOrder& order,
+                    const std::string& reason, domain::Timestamp now) {
   events::RefundRequested refund{events::new_event_id(), order.order_no, order.user, order.schedule, order.amount,
                                  reason, now};
-  insert_outbox(db, refund.event_id, "RefundRequested", events::kRefundRequestedTopic, order.schedule,
+  insert_outbox(db, refund.event_id, "RefundRequested", topics.refund_requested, order.schedule,
                 events::encode_refund_requested(refund), now);
 }
 
@@ -190,7 +191,7 @@ Task<ReadyOutcome> MysqlPaymentRepository::create_ready_order(const domain::Read
 }
 
 Task<PaymentRecord> MysqlPaymentRepository::record_payment(const std::string& order_no, domain::Timestamp now) {
-  auto work = [order_no, now](MysqlConnection& db) -> PaymentRecord {
+  auto work = [order_no, now, &topics = topics_](MysqlConnection& db) -> PaymentRecord {
     Transaction tx(db);
     auto row = load_order(db, "o.order_no = " + db.quote(order_no), true);
     PaymentRecord record;
@@ -211,7 +212,7 @@ Task<PaymentRecord> MysqlPaymentRepository::record_payment(const std::string& or
           sql_time(db, now + kConfirmationGrace), now_sql, order.id));
       const domain::PaymentCompleted event{events::new_event_id(), order.order_no, order.user, order.schedule,
                                            order.seat_nos, order.amount, now};
-      insert_outbox(db, event.event_id, "PaymentCompleted", events::kPaymentCompletedTopic, order.schedule,
+      insert_outbox(db, event.event_id, "PaymentCompleted", topics.payment_completed, order.schedule,
                     events::encode_payment_completed(event), now);
       tx.commit();
       order.status = OrderStatus::kConfirming;
@@ -220,7 +221,7 @@ Task<PaymentRecord> MysqlPaymentRepository::record_payment(const std::string& or
       // The gateway took money for an order we had already cancelled: never lose it — refund.
       db.execute(fmt::format("UPDATE payment_order SET paid_at = {0}, updated_at = {0} WHERE id = {1}", now_sql,
                              order.id));
-      request_refund(db, order, order.fail_reason.value_or("ORDER_CANCELLED"), now);
+      request_refund(db, topics, order, order.fail_reason.value_or("ORDER_CANCELLED"), now);
       tx.commit();
       record.kind = PaymentRecord::Kind::kRefundRequested;
     } else {
@@ -266,7 +267,7 @@ Task<std::vector<domain::ReservationView>> MysqlPaymentRepository::reservations_
 
 Task<ConfirmOutcome> MysqlPaymentRepository::confirm_payment(const domain::PaymentCompleted& event,
                                                              domain::Timestamp now) {
-  auto work = [event, now](MysqlConnection& db) -> ConfirmOutcome {
+  auto work = [event, now, &topics = topics_](MysqlConnection& db) -> ConfirmOutcome {
     for (int attempt = 1;; ++attempt) {
       try {
         Transaction tx(db);
@@ -310,7 +311,7 @@ Task<ConfirmOutcome> MysqlPaymentRepository::confirm_payment(const domain::Payme
           db.execute(fmt::format(
               "UPDATE payment_order SET status = 'CANCELLED', fail_reason = {}, updated_at = {} WHERE id = {}",
               db.quote(reason), now_sql, outcome.order.id));
-          request_refund(db, outcome.order, reason, now);
+          request_refund(db, topics, outcome.order, reason, now);
           outcome.order.status = OrderStatus::kCancelled;
           outcome.order.fail_reason = reason;
           outcome.kind = ConfirmOutcome::Kind::kCancelled;

@@ -2,6 +2,7 @@
 #include <chrono>
 
 #include "domain/ports/payment_repository.hpp"
+#include "infra/events/payment_events.hpp"
 #include "infra/mysql/mysql_pool.hpp"
 
 namespace ticketing::infra::mysql {
@@ -12,7 +13,7 @@ class MysqlPaymentRepository final : public domain::PaymentRepository {
   // outage does not turn a paid order into an expired one.
   static constexpr auto kConfirmationGrace = std::chrono::hours(24);
 
-  explicit MysqlPaymentRepository(MysqlPool& pool) : pool_(pool) {}
+  MysqlPaymentRepository(MysqlPool& pool, events::EventTopics topics) : pool_(pool), topics_(std::move(topics)) {}
 
   Task<domain::ReadyOutcome> create_ready_order(const domain::ReadyRequest& request, domain::Timestamp now,
                                                 domain::Timestamp expires_at) override;
@@ -23,6 +24,7 @@ class MysqlPaymentRepository final : public domain::PaymentRepository {
 
  private:
   MysqlPool& pool_;
+  events::EventTopics topics_;
 };
 
 }  // namespace ticketing::infra::mysql
