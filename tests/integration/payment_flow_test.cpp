@@ -1,0 +1,272 @@
+// Payment and asynchronous confirmation through the real Kafka broker (issue 5).
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/json/parse.hpp>
+#include <cstdlib>
+#include <thread>
+
+#include "application/payment_service.hpp"
+#include "domain/ports/clock.hpp"
+#include "infra/events/payment_events.hpp"
+#include "infra/kafka/confirmation_consumer.hpp"
+#include "infra/kafka/kafka_consumer.hpp"
+#include "infra/kafka/kafka_producer.hpp"
+#include "infra/mysql/mysql_payment_repository.hpp"
+#include "infra/redis/redis_client.hpp"
+#include "infra/redis/redis_queue_store.hpp"
+#include "support.hpp"
+
+using namespace ticketing;
+using namespace ticketing::testing;
+namespace json = boost::json;
+
+namespace {
+
+constexpr const char* kGatewaySecret = "dev-gateway-secret";  // the test profile's value
+
+struct Booking {
+  std::int64_t user;
+  std::int64_t schedule;
+  std::string token;
+  std::vector<std::string> seats;
+};
+
+HttpResponse ready(std::uint16_t port, const Booking& b, const std::string& key) {
+  std::map<std::string, std::string> headers;
+  if (!key.empty()) headers["Idempotency-Key"] = key;
+  return seat_call(port, "/payment/ready", b.token, b.user, b.schedule, b.seats, headers);
+}
+
+HttpResponse pay(std::uint16_t port, const std::string& order_no, const std::string& secret = kGatewaySecret) {
+  std::map<std::string, std::string> headers{{"Content-Type", "application/json"}};
+  if (!secret.empty()) headers["X-Gateway-Secret"] = secret;
+  return http(port, "POST", "/payment/mock-success", fmt::format(R"({{"orderNo":"{}"}})", order_no), headers);
+}
+
+std::string order_status(std::uint16_t port, const std::string& order_no) {
+  const auto r = http(port, "GET", "/payment/" + order_no);
+  if (r.status != 200) return "HTTP " + std::to_string(r.status);
+  return std::string(json::parse(r.body).at("status").as_string());
+}
+
+// Holds `seats` for a newly admitted user and creates a READY order; returns the order number.
+std::string hold_and_ready(std::uint16_t port, Booking& booking) {
+  booking.token = admit_users(port, booking.schedule, booking.user, 1).at(booking.user);
+  const auto held = seat_call(port, "/tickets/hold", booking.token, booking.user, booking.schedule, booking.seats);
+  if (held.status != 200) throw std::runtime_error("hold failed: " + held.raw);
+  const auto order = ready(port, booking, "key-" + std::to_string(booking.user) + "-" + std::to_string(booking.schedule));
+  if (order.status != 201) throw std::runtime_error("ready failed: " + order.raw);
+  return std::string(json::parse(order.body).at("orderNo").as_string());
+}
+
+std::string db_value(const std::string& sql) {
+  auto db = test_db();
+  const auto rows = db->query(sql);
+  return rows.rows.empty() || !rows.rows[0][0] ? std::string("NULL") : *rows.rows[0][0];
+}
+
+std::string services_script() {
+  const char* root = std::getenv("TICKETING_TEST_ROOT");
+  return std::string(root ? root : "..") + "/scripts/services";
+}
+
+}  // namespace
+
+// Acceptance 1: enter → admitted → hold 2 → ready → mock-success → PAID, SOLD, CONFIRMED.
+TEST(PaymentFlow, EndToEndOrderBecomesPaidAndSeatsSold) {
+  const auto schedule = create_schedule(-60, 10);
+  TestServer server(kFastAdmission);
+  Booking booking{1, schedule, "", {"S-1", "S-2"}};
+  const auto order_no = hold_and_ready(server.port(), booking);
+  EXPECT_EQ(order_status(server.port(), order_no), "READY");
+  const auto paid = pay(server.port(), order_no);
+  ASSERT_EQ(paid.status, 202) << paid.raw;
+  EXPECT_EQ(json::parse(paid.body).at("status").as_string(), "CONFIRMING");
+
+  ASSERT_TRUE(wait_for([&] { return order_status(server.port(), order_no) == "PAID"; }, std::chrono::seconds(20)));
+  const auto order = json::parse(http(server.port(), "GET", "/payment/" + order_no).body).as_object();
+  EXPECT_EQ(order.at("amount").to_number<double>(), 200.0);
+  const auto map = json::parse(http(server.port(), "GET", fmt::format("/schedules/{}/seats", schedule)).body);
+  int sold = 0;
+  for (const auto& seat : map.at("seats").as_array()) sold += seat.at("status") == "SOLD" ? 1 : 0;
+  EXPECT_EQ(sold, 2);
+  const auto mine = json::parse(http(server.port(), "GET", "/reservations?userId=1").body).as_array();
+  int confirmed = 0;
+  for (const auto& r : mine) {
+    if (r.at("scheduleId").as_int64() == schedule && r.at("status") == "CONFIRMED") ++confirmed;
+  }
+  EXPECT_EQ(confirmed, 2);
+  // The purchase freed the queue slot and revoked the token.
+  EXPECT_EQ(http(server.port(), "GET", fmt::format("/queue/status?userId=1&scheduleId={}", schedule)).status, 404);
+  EXPECT_EQ(seat_call(server.port(), "/tickets/hold", booking.token, 1, schedule, {"S-3"}).status, 401);
+  // A second gateway call changes nothing and says so.
+  const auto again = pay(server.port(), order_no);
+  EXPECT_EQ(again.status, 200);
+  EXPECT_EQ(json::parse(again.body).at("status").as_string(), "PAID");
+}
+
+// Acceptance 6: Idempotency-Key rules and bad input; the gateway secret.
+TEST(PaymentFlow, IdempotencyKeyReplaysRefusesReuseAndIsRequired) {
+  const auto schedule = create_schedule(-60, 10);
+  TestServer server(kFastAdmission);
+  Booking booking{2, schedule, "", {"S-1", "S-2"}};
+  booking.token = admit_users(server.port(), schedule, 2, 1).at(2);
+  ASSERT_EQ(seat_call(server.port(), "/tickets/hold", booking.token, 2, schedule, booking.seats).status, 200);
+  // Keys are per user and the test database outlives runs: make them unique to this schedule.
+  const std::string key_a = "order-A-" + std::to_string(schedule);
+  const std::string key_b = "order-B-" + std::to_string(schedule);
+  const std::string key_c = "order-C-" + std::to_string(schedule);
+
+  const auto first = ready(server.port(), booking, key_a);
+  ASSERT_EQ(first.status, 201) << first.raw;
+  const auto replay = ready(server.port(), booking, key_a);
+  EXPECT_EQ(replay.status, 201);
+  EXPECT_EQ(replay.body, first.body) << "replay must be byte for byte";
+  Booking reordered = booking;
+  reordered.seats = {"S-2", "S-1"};
+  EXPECT_EQ(ready(server.port(), reordered, key_a).body, first.body) << "same seats in another order";
+
+  Booking other = booking;
+  other.seats = {"S-1"};
+  const auto reused = ready(server.port(), other, key_a);
+  EXPECT_EQ(reused.status, 422);
+  EXPECT_EQ(json::parse(reused.body).at("code").as_string(), "IDEMPOTENCY_KEY_REUSED");
+  const auto in_payment = ready(server.port(), booking, key_b);
+  EXPECT_EQ(in_payment.status, 409);
+  EXPECT_EQ(json::parse(in_payment.body).at("code").as_string(), "SEAT_IN_PAYMENT");
+  const auto no_key = ready(server.port(), booking, "");
+  EXPECT_EQ(no_key.status, 400);
+  EXPECT_EQ(ready(server.port(), booking, std::string(256, 'k')).status, 400);
+  // Releasing a seat that is in a READY order is refused.
+  const auto release = seat_call(server.port(), "/tickets/release", booking.token, 2, schedule, {"S-1"});
+  EXPECT_EQ(release.status, 409);
+  EXPECT_EQ(json::parse(release.body).at("code").as_string(), "SEAT_IN_PAYMENT");
+
+  const auto before = db_value(fmt::format("SELECT COUNT(*) FROM payment_order WHERE schedule_id = {}", schedule));
+  EXPECT_EQ(before, "1");
+  // Seats not held → 409, no order; bad bodies → 400, no order; no token → 401.
+  Booking unheld = booking;
+  unheld.seats = {"S-5"};
+  EXPECT_EQ(ready(server.port(), unheld, key_c).status, 409);
+  EXPECT_EQ(seat_call(server.port(), "/payment/ready", booking.token, 2, schedule, {}, {{"Idempotency-Key", "x"}}).status,
+            400);
+  EXPECT_EQ(seat_call(server.port(), "/payment/ready", "", 2, schedule, {"S-1"}, {{"Idempotency-Key", "y"}}).status,
+            401);
+  EXPECT_EQ(db_value(fmt::format("SELECT COUNT(*) FROM payment_order WHERE schedule_id = {}", schedule)), "1");
+
+  const std::string order_no(json::parse(first.body).at("orderNo").as_string());
+  EXPECT_EQ(pay(server.port(), order_no, "").status, 401);
+  EXPECT_EQ(pay(server.port(), order_no, "wrong-secret").status, 401);
+  EXPECT_EQ(order_status(server.port(), order_no), "READY") << "a refused callback wrote something";
+  EXPECT_EQ(pay(server.port(), "ORD-does-not-exist").status, 404);
+  EXPECT_EQ(http(server.port(), "GET", "/payment/bad%20no").status, 400);
+  EXPECT_EQ(http(server.port(), "GET", "/payment/ORD-unknown").status, 404);
+}
+
+// Acceptance 3: the hold expired and someone else took the seat before the first user paid.
+TEST(PaymentFlow, LatePaymentIsCancelledWithRefundAndOtherHoldUntouched) {
+  const auto schedule = create_schedule(-60, 10);
+  TestServer server(with(kFastAdmission, {"hold.ttl=1s", "hold.expiry-interval=1h"}));
+  Booking late{3, schedule, "", {"S-4"}};
+  const auto order_no = hold_and_ready(server.port(), late);
+  // After the hold lapses, user 4 holds the same seat (which expires user 3's stale row).
+  const auto token4 = admit_users(server.port(), schedule, 4, 1).at(4);
+  ASSERT_TRUE(wait_for([&] { return seat_call(server.port(), "/tickets/hold", token4, 4, schedule, {"S-4"}).status == 200; },
+                       std::chrono::seconds(10), std::chrono::milliseconds(200)));
+  const auto paid = pay(server.port(), order_no);
+  EXPECT_TRUE(paid.status == 202 || paid.status == 200) << paid.raw;
+  ASSERT_TRUE(wait_for([&] { return order_status(server.port(), order_no) == "CANCELLED"; }, std::chrono::seconds(20)));
+  const auto order = json::parse(http(server.port(), "GET", "/payment/" + order_no).body).as_object();
+  EXPECT_EQ(order.at("failReason").as_string(), "HOLD_EXPIRED");
+  // The refund request was written and published.
+  EXPECT_TRUE(wait_for(
+      [&] {
+        return db_value(fmt::format("SELECT COUNT(*) FROM outbox_event WHERE type = 'RefundRequested' AND "
+                                    "published_at IS NOT NULL AND payload LIKE '%{}%'",
+                                    order_no)) == "1";
+      },
+      std::chrono::seconds(20)));
+  // User 4's hold was not touched by the cancellation (with a 1 s TTL it may have expired since).
+  EXPECT_EQ(db_value(fmt::format("SELECT COUNT(*) FROM reservation WHERE schedule_id = {} AND user_id = 4 "
+                                 "AND status IN ('HELD', 'EXPIRED') AND payment_order_id IS NULL",
+                                 schedule)),
+            "1");
+}
+
+// Acceptance 4a: the broker is down when the gateway calls; the order is paid once it is back.
+TEST(PaymentFlow, BrokerDownAtPaymentTimeStillEndsPaid) {
+  const auto schedule = create_schedule(-60, 10);
+  TestServer server(kFastAdmission);
+  Booking booking{5, schedule, "", {"S-6"}};
+  const auto order_no = hold_and_ready(server.port(), booking);
+  ASSERT_EQ(std::system((services_script() + " stop kafka > /dev/null 2>&1").c_str()), 0);
+  const auto paid = pay(server.port(), order_no);
+  EXPECT_EQ(paid.status, 202) << paid.raw;
+  EXPECT_EQ(order_status(server.port(), order_no), "CONFIRMING");
+  ASSERT_EQ(std::system((services_script() + " start kafka > /dev/null 2>&1").c_str()), 0);
+  EXPECT_TRUE(wait_for([&] { return order_status(server.port(), order_no) == "PAID"; }, std::chrono::seconds(60)));
+}
+
+namespace {
+
+class ServerProcess {
+ public:
+  explicit ServerProcess(std::vector<std::string> sets) : port_(free_port()) {
+    std::vector<std::string> argv{TICKETING_BINARY, "--profile", "test", "--set", "http.port=" + std::to_string(port_),
+                                  "--set", "http.address=127.0.0.1", "--set", "log.access=false"};
+    for (auto& s : sets) {
+      argv.push_back("--set");
+      argv.push_back(s);
+    }
+    argv.push_back("serve");
+    process_ = std::make_unique<ChildProcess>(argv);
+    if (!wait_for([&] {
+          try {
+            return http(port_, "GET", "/actuator/health").status == 200;
+          } catch (...) {
+            return false;
+          }
+        },
+        std::chrono::seconds(30), std::chrono::milliseconds(100))) {
+      throw std::runtime_error("server process did not become healthy");
+    }
+  }
+  std::uint16_t port() const { return port_; }
+  void kill() { process_->kill_now(); }
+
+ private:
+  std::uint16_t port_;
+  std::unique_ptr<ChildProcess> process_;
+};
+
+}  // namespace
+
+// Acceptance 4b: the service dies (kill -9) after the outbox write, before publishing.
+TEST(PaymentFlow, KilledBeforePublishIsPublishedAndConfirmedOnceAfterRestart) {
+  const auto schedule = create_schedule(-60, 10);
+  std::string order_no;
+  {
+    ServerProcess first(kFastAdmission);
+    Booking booking{6, schedule, "", {"S-7", "S-8"}};
+    order_no = hold_and_ready(first.port(), booking);
+    // With the broker away the relay cannot publish: the payment is only in the outbox when we kill.
+    ASSERT_EQ(std::system((services_script() + " stop kafka > /dev/null 2>&1").c_str()), 0);
+    ASSERT_EQ(pay(first.port(), order_no).status, 202);
+    first.kill();
+  }
+  const std::string outbox_where = fmt::format("type = 'PaymentCompleted' AND payload LIKE '%{}%'", order_no);
+  EXPECT_EQ(db_value("SELECT COUNT(*) FROM outbox_event WHERE published_at IS NULL AND " + outbox_where), "1");
+  ASSERT_EQ(std::system((services_script() + " start kafka > /dev/null 2>&1").c_str()), 0);
+  ServerProcess second(kFastAdmission);
+  EXPECT_TRUE(wait_for([&] { return order_status(second.port(), order_no) == "PAID"; }, std::chrono::seconds(60)));
+  EXPECT_EQ(db_value("SELECT COUNT(*) FROM outbox_event WHERE published_at IS NOT NULL AND " + outbox_where), "1");
+  EXPECT_EQ(db_value(fmt::format("SELECT COUNT(*) FROM reservation WHERE schedule_id = {} AND status = 'CONFIRMED'",
+                                 schedule)),
+            "2");
+  EXPECT_EQ(db_value(fmt::format("SELECT COUNT(*) FROM payment_order WHERE schedule_id = {} AND status = 'PAID'",
+                                 schedule)),
+            "1");
+}
