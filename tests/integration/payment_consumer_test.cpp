@@ -1,0 +1,196 @@
+// The reservation-confirm consumer against the real broker and database (issue 5 acceptance 2, 5):
+// duplicate delivery, a crash between the database commit and the offset commit, poison messages.
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <thread>
+
+#include "application/payment_service.hpp"
+#include "domain/ports/clock.hpp"
+#include "infra/events/payment_events.hpp"
+#include "infra/kafka/confirmation_consumer.hpp"
+#include "infra/kafka/kafka_consumer.hpp"
+#include "infra/kafka/kafka_producer.hpp"
+#include "infra/kafka/kafka_topics.hpp"
+#include "infra/mysql/mysql_payment_repository.hpp"
+#include "infra/redis/redis_client.hpp"
+#include "infra/redis/redis_queue_store.hpp"
+#include "support.hpp"
+
+using namespace ticketing;
+using namespace ticketing::testing;
+
+namespace {
+
+class ConsumerFixture : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    config_ = test_config();
+    // Topics and group of this test alone.
+    topics_ = infra::events::EventTopics::with_prefix(
+        fmt::format("itest-{}-{}.", getpid(), std::chrono::steady_clock::now().time_since_epoch().count()));
+    kafka_ = {config_.kafka.bootstrap_servers, "consumer-test"};
+    infra::kafka::ensure_topics(kafka_, {{topics_.payment_completed, 3}, {topics_.payment_completed_dlq, 1}},
+                                std::chrono::seconds(10));
+    pool_ = std::make_unique<infra::mysql::MysqlPool>(test_db_endpoint(), infra::mysql::PoolOptions{4, 64,
+                                                                                                   std::chrono::seconds(5)});
+    repository_ = std::make_unique<infra::mysql::MysqlPaymentRepository>(*pool_, topics_);
+    redis_ = std::make_unique<infra::redis::RedisClient>(std::vector<boost::asio::io_context*>{&io_},
+                                                         infra::redis::parse_redis_url(config_.redis.url));
+    queue_ = std::make_unique<infra::redis::RedisQueueStore>(*redis_, domain::QueuePolicy{});
+    handler_ = std::make_unique<application::ConfirmationHandler>(*repository_, *queue_, clock_, counters_);
+    producer_ = std::make_unique<infra::kafka::KafkaProducer>(kafka_);
+    io_thread_ = std::thread([this] { io_.run(); });
+  }
+  void TearDown() override {
+    redis_->close_all();
+    work_.reset();
+    io_.stop();
+    io_thread_.join();
+  }
+
+  std::unique_ptr<infra::kafka::ConfirmationConsumer> consumer(bool commit_offsets) {
+    infra::kafka::ConfirmationConsumerSettings settings{topics_, 50, 3, std::chrono::milliseconds(20), commit_offsets};
+    return std::make_unique<infra::kafka::ConfirmationConsumer>(
+        kafka_, *producer_, io_, [this](const domain::PaymentCompleted& e) { return handler_->handle(e); }, settings);
+  }
+
+  // An order in CONFIRMING with two live holds, as record_payment leaves it; returns its event.
+  domain::PaymentCompleted confirming_order(std::int64_t user) {
+    ensure_users(user);
+    const auto schedule = create_schedule(-60, 2);
+    auto db = test_db();
+    const std::string order_no = fmt::format("ORD-TEST-{}-{}", schedule, user);
+    const auto order = db->execute(fmt::format(
+        "INSERT INTO payment_order (order_no, user_id, schedule_id, amount, status, idempotency_key, expires_at, "
+        "paid_at) VALUES ('{}', {}, {}, 200.00, 'CONFIRMING', 'k-{}', UTC_TIMESTAMP(3) + INTERVAL 10 MINUTE, "
+        "UTC_TIMESTAMP(3))",
+        order_no, user, schedule, schedule));
+    db->execute(fmt::format(
+        "INSERT INTO reservation (user_id, schedule_id, seat_no, status, expires_at, active, payment_order_id) VALUES "
+        "({0}, {1}, 'S-1', 'HELD', UTC_TIMESTAMP(3) + INTERVAL 1 DAY, 1, {2}), "
+        "({0}, {1}, 'S-2', 'HELD', UTC_TIMESTAMP(3) + INTERVAL 1 DAY, 1, {2})",
+        user, schedule, order.last_insert_id));
+    return domain::PaymentCompleted{infra::events::new_event_id(), order_no, domain::UserId{user},
+                                    domain::ScheduleId{schedule}, {"S-1", "S-2"}, domain::Money{20000},
+                                    clock_.now()};
+  }
+
+  void produce(const std::string& value, const std::string& key = "1") {
+    ASSERT_TRUE(producer_->produce_one_and_wait({topics_.payment_completed, key, value, {}}, std::chrono::seconds(10)));
+  }
+
+  std::string value(const std::string& sql) {
+    auto db = test_db();
+    const auto rows = db->query(sql);
+    return rows.rows.empty() || !rows.rows[0][0] ? "NULL" : *rows.rows[0][0];
+  }
+
+  std::string order_status(const domain::PaymentCompleted& e) {
+    return value(fmt::format("SELECT status FROM payment_order WHERE order_no = '{}'", e.order_no));
+  }
+
+  infra::config::AppConfig config_;
+  infra::events::EventTopics topics_;
+  infra::kafka::KafkaOptions kafka_;
+  domain::SystemClock clock_;
+  application::PaymentCounters counters_;
+  boost::asio::io_context io_{1};
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_{io_.get_executor()};
+  std::thread io_thread_;
+  std::unique_ptr<infra::mysql::MysqlPool> pool_;
+  std::unique_ptr<infra::mysql::MysqlPaymentRepository> repository_;
+  std::unique_ptr<infra::redis::RedisClient> redis_;
+  std::unique_ptr<infra::redis::RedisQueueStore> queue_;
+  std::unique_ptr<application::ConfirmationHandler> handler_;
+  std::unique_ptr<infra::kafka::KafkaProducer> producer_;
+};
+
+}  // namespace
+
+// Acceptance 2: the same event twice → one confirmation, no error loop.
+TEST_F(ConsumerFixture, DuplicateEventConfirmsOnce) {
+  const auto event = confirming_order(11);
+  const auto json = infra::events::encode_payment_completed(event);
+  produce(json);
+  produce(json);
+  auto c = consumer(true);
+  c->start();
+  ASSERT_TRUE(wait_for([&] { return c->counters().consumed.load() >= 2; }, std::chrono::seconds(20)));
+  EXPECT_EQ(order_status(event), "PAID");
+  EXPECT_EQ(counters_.confirmed.load(), 1u);
+  EXPECT_EQ(counters_.duplicates.load(), 1u);
+  EXPECT_EQ(c->counters().dead_lettered.load(), 0u);
+  EXPECT_EQ(value(fmt::format("SELECT COUNT(*) FROM processed_event WHERE event_id = '{}'", event.event_id)), "1");
+  // The consumer keeps going: a later event is handled too.
+  const auto next = confirming_order(12);
+  produce(infra::events::encode_payment_completed(next));
+  EXPECT_TRUE(wait_for([&] { return order_status(next) == "PAID"; }, std::chrono::seconds(20)));
+  c->stop();
+}
+
+// Acceptance 5: a consumer dies after the database commit but before the offset commit.
+TEST_F(ConsumerFixture, RedeliveryAfterACrashBeforeTheOffsetCommitHasNoSecondEffect) {
+  const auto event = confirming_order(13);
+  produce(infra::events::encode_payment_completed(event));
+  {
+    auto crashing = consumer(/*commit_offsets=*/false);
+    crashing->start();
+    ASSERT_TRUE(wait_for([&] { return order_status(event) == "PAID"; }, std::chrono::seconds(20)));
+    crashing->stop();
+  }
+  const auto confirmed_at =
+      value(fmt::format("SELECT MAX(updated_at) FROM reservation WHERE user_id = 13 AND schedule_id = {}",
+                        event.schedule.value));
+  auto restarted = consumer(true);
+  restarted->start();
+  ASSERT_TRUE(wait_for([&] { return counters_.duplicates.load() >= 1; }, std::chrono::seconds(20)))
+      << "the uncommitted event was not delivered again";
+  restarted->stop();
+  EXPECT_EQ(counters_.confirmed.load(), 1u);
+  EXPECT_EQ(order_status(event), "PAID");
+  EXPECT_EQ(value(fmt::format("SELECT MAX(updated_at) FROM reservation WHERE user_id = 13 AND schedule_id = {}",
+                              event.schedule.value)),
+            confirmed_at)
+      << "the redelivery wrote again";
+}
+
+// Acceptance 5: malformed and failing messages go to the DLQ with the error; the consumer moves on.
+TEST_F(ConsumerFixture, PoisonMessagesGoToTheDlqAndTheConsumerMovesOn) {
+  const auto good = confirming_order(14);
+  produce("this is not json");
+  domain::PaymentCompleted unknown = good;
+  unknown.event_id = infra::events::new_event_id();
+  unknown.order_no = "ORD-NO-SUCH-ORDER";
+  produce(infra::events::encode_payment_completed(unknown));  // valid, but fails every attempt
+  produce(infra::events::encode_payment_completed(good));
+  auto c = consumer(true);
+  c->start();
+  ASSERT_TRUE(wait_for([&] { return order_status(good) == "PAID"; }, std::chrono::seconds(30)));
+  EXPECT_TRUE(wait_for([&] { return c->counters().dead_lettered.load() == 2; }, std::chrono::seconds(10)));
+  c->stop();
+
+  infra::kafka::KafkaConsumer dlq(kafka_, topics_.payment_completed_dlq + ".reader", {topics_.payment_completed_dlq});
+  std::vector<infra::kafka::IncomingMessage> dead;
+  ASSERT_TRUE(wait_for(
+      [&] {
+        for (auto& m : dlq.poll_batch(10, std::chrono::milliseconds(200))) dead.push_back(std::move(m));
+        return dead.size() >= 2;
+      },
+      std::chrono::seconds(20)));
+  dlq.close();
+  ASSERT_EQ(dead.size(), 2u);
+  auto error_of = [](const infra::kafka::IncomingMessage& m) {
+    for (const auto& [name, value] : m.headers) {
+      if (name == "error") return value;
+    }
+    return std::string();
+  };
+  EXPECT_EQ(dead[0].value, "this is not json");
+  EXPECT_NE(error_of(dead[0]).find("unparsable"), std::string::npos) << error_of(dead[0]);
+  EXPECT_NE(dead[1].value.find("ORD-NO-SUCH-ORDER"), std::string::npos);
+  EXPECT_NE(error_of(dead[1]).find("failed 3 times"), std::string::npos) << error_of(dead[1]);
+}
