@@ -28,6 +28,7 @@
 #include "infra/mysql/mysql_catalog_repository.hpp"
 #include "infra/mysql/mysql_health_probe.hpp"
 #include "infra/mysql/mysql_pool.hpp"
+#include "infra/observability/metrics.hpp"
 #include "infra/mysql/mysql_reservation_repository.hpp"
 #include "infra/mysql/mysql_user_repository.hpp"
 #include "infra/periodic_task.hpp"
@@ -138,6 +139,7 @@ struct Application::Parts {
       [this](const domain::PaymentCompleted& event) { return confirmation.handle(event); },
       infra::kafka::ConfirmationConsumerSettings{topics, static_cast<std::size_t>(config.kafka.consumer_batch)}};
 
+  infra::observability::Metrics metrics;
   api::Dispatcher dispatcher;
   infra::http::HttpServer server;
   bool stopped = false;
@@ -158,11 +160,24 @@ struct Application::Parts {
         server(raw(contexts),
                infra::http::HttpServerOptions{cfg.http.address, cfg.http.port, cfg.http.max_body, cfg.http.max_header,
                                               cfg.http.read_timeout, cfg.http.idle_timeout, cfg.log.access},
-               dispatcher) {}
+               dispatcher, request_observer()) {
+    if (config.metrics.enabled) register_samplers();
+  }
+
+  infra::http::RequestObserver request_observer() {
+    if (!config.metrics.enabled) return {};
+    return [this](std::string_view method, std::string_view route, int status, std::chrono::nanoseconds elapsed) {
+      metrics.observe_request(method, route, status, elapsed);
+    };
+  }
+
+  // Everything but the HTTP histogram is read at scrape time from counters the parts keep anyway.
+  void register_samplers();
 
   api::Router make_router() {
     api::Router router;
     api::add_health_routes(router, health);
+    if (config.metrics.enabled) api::add_metrics_routes(router, [this] { return metrics.scrape(); });
     if (serves_api(config)) {
       api::add_catalog_routes(router, catalog);
       api::add_queue_routes(router, queue);
@@ -172,6 +187,71 @@ struct Application::Parts {
     return router;
   }
 };
+
+void Application::Parts::register_samplers() {
+  using infra::observability::SampleWriter;
+  metrics.add_sampler(infra::observability::sample_process);
+  metrics.add_sampler([this](SampleWriter& out) {
+    const auto pool = db_pool.stats();
+    out.gauge("ticketing_db_pool_size", "Database connections in the pool.", pool.size);
+    out.gauge("ticketing_db_pool_connections", "Pool connections by state.", pool.busy, {{"state", "busy"}});
+    out.gauge("ticketing_db_pool_connections", "Pool connections by state.", pool.size - pool.busy, {{"state", "idle"}});
+    out.gauge("ticketing_db_pool_queued", "Database calls waiting for a connection.", pool.queued);
+    out.counter("ticketing_db_pool_wait_seconds_total", "Time spent waiting for a connection.",
+                static_cast<double>(pool.wait_micros_total) / 1e6);
+    out.counter("ticketing_db_pool_acquired_total", "Connections handed out.", static_cast<double>(pool.acquired));
+    out.counter("ticketing_db_pool_rejected_total", "Calls refused: pool saturated or waited too long.",
+                static_cast<double>(pool.rejected));
+    out.counter("ticketing_db_pool_connects_total", "Database connections opened.", static_cast<double>(pool.connects));
+
+    const auto& r = redis.stats();
+    out.histogram("ticketing_redis_command_seconds", "Redis command and script latency.", r.latency.cumulative(),
+                  r.latency.count(), r.latency.sum());
+    out.counter("ticketing_redis_errors_total", "Redis commands that failed or returned an error.",
+                static_cast<double>(r.errors.load()));
+
+    const auto& q = queue.counters();
+    out.counter("ticketing_queue_entered_total", "Queue enters (including repeats).", static_cast<double>(q.entered.load()));
+    out.counter("ticketing_queue_admitted_total", "Users admitted from the waiting list.", static_cast<double>(q.admitted.load()));
+    out.counter("ticketing_queue_lapsed_slots_total", "Admitted slots that lapsed unused.", static_cast<double>(q.lapsed_slots.load()));
+    out.counter("ticketing_queue_dropped_waiters_total", "Waiters dropped for not polling.", static_cast<double>(q.dropped_waiters.load()));
+    out.counter("ticketing_queue_left_total", "Users who left the queue or gave up the slot.", static_cast<double>(q.left.load()));
+    for (const auto& [schedule, size] : admission_job.queue_sizes()) {
+      const std::string id = std::to_string(schedule);
+      out.gauge("ticketing_queue_waiting", "Users waiting, per schedule.", static_cast<double>(size.waiting), {{"schedule", id}});
+      out.gauge("ticketing_queue_active", "Users holding an active slot, per schedule.", static_cast<double>(size.active), {{"schedule", id}});
+    }
+
+    auto& h = holds.counters();
+    out.counter("ticketing_holds_total", "Hold requests by result.", static_cast<double>(h.held.load()), {{"result", "held"}});
+    out.counter("ticketing_holds_total", "Hold requests by result.", static_cast<double>(h.conflicts.load()), {{"result", "conflict"}});
+    out.counter("ticketing_holds_total", "Hold requests by result.", static_cast<double>(h.limit_refused.load()), {{"result", "limit"}});
+    out.counter("ticketing_holds_db_conflicts_total", "Holds refused by the database's unique key.", static_cast<double>(h.db_conflicts.load()));
+    out.counter("ticketing_holds_redis_bypassed_total", "Holds decided by the database alone (Redis down).", static_cast<double>(h.redis_bypassed.load()));
+    out.counter("ticketing_holds_released_total", "Release requests that released seats.", static_cast<double>(h.released.load()));
+    out.counter("ticketing_holds_expired_total", "Held seats expired by the expiry job.", static_cast<double>(h.expired.load()));
+
+    auto& p = payments.counters();
+    out.counter("ticketing_orders_total", "Orders that entered each status.", static_cast<double>(p.orders_created.load()), {{"status", "READY"}});
+    out.counter("ticketing_orders_total", "Orders that entered each status.", static_cast<double>(p.payments_recorded.load()), {{"status", "CONFIRMING"}});
+    out.counter("ticketing_orders_total", "Orders that entered each status.", static_cast<double>(p.confirmed.load()), {{"status", "PAID"}});
+    out.counter("ticketing_orders_total", "Orders that entered each status.", static_cast<double>(p.cancelled.load()), {{"status", "CANCELLED"}});
+    out.counter("ticketing_confirmations_total", "PaymentCompleted events handled, by result.", static_cast<double>(p.confirmed.load()), {{"result", "confirmed"}});
+    out.counter("ticketing_confirmations_total", "PaymentCompleted events handled, by result.", static_cast<double>(p.cancelled.load()), {{"result", "cancelled"}});
+    out.counter("ticketing_confirmations_total", "PaymentCompleted events handled, by result.", static_cast<double>(p.duplicates.load()), {{"result", "duplicate"}});
+    out.histogram("ticketing_confirm_latency_seconds", "From the recorded payment to PAID.", p.confirm_latency.cumulative(),
+                  p.confirm_latency.count(), p.confirm_latency.sum());
+
+    auto& o = outbox_relay.counters();
+    out.counter("ticketing_outbox_published_total", "Outbox events published to Kafka.", static_cast<double>(o.published.load()));
+    out.counter("ticketing_outbox_failed_rounds_total", "Relay rounds the broker did not fully acknowledge.", static_cast<double>(o.failed_rounds.load()));
+    out.gauge("ticketing_outbox_backlog", "Unpublished outbox events seen by the last relay round.", static_cast<double>(o.backlog.load()));
+    auto& c = confirmation_consumer.counters();
+    out.counter("ticketing_kafka_consumed_total", "payment.completed messages settled by the consumer.", static_cast<double>(c.consumed.load()));
+    out.counter("ticketing_kafka_dead_lettered_total", "Messages sent to the dead-letter topic.", static_cast<double>(c.dead_lettered.load()));
+    out.counter("ticketing_kafka_consumer_retries_total", "Event handling attempts that failed and were retried.", static_cast<double>(c.retries.load()));
+  });
+}
 
 namespace {
 

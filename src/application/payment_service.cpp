@@ -93,9 +93,8 @@ Task<domain::ConfirmOutcome> ConfirmationHandler::handle(const domain::PaymentCo
   switch (outcome.kind) {
     case domain::ConfirmOutcome::Kind::kConfirmed: {
       counters_.confirmed.fetch_add(1, std::memory_order_relaxed);
-      const auto latency = std::chrono::duration_cast<std::chrono::milliseconds>(now - event.paid_at).count();
-      counters_.confirm_latency_ms_total.fetch_add(static_cast<std::uint64_t>(std::max<std::int64_t>(0, latency)),
-                                                   std::memory_order_relaxed);
+      const auto latency = std::chrono::duration<double>(now - event.paid_at).count();
+      counters_.confirm_latency.observe(std::max(0.0, latency));
       try {
         co_await queue_.leave(event.schedule, event.user);  // a completed purchase frees the slot
       } catch (const std::exception&) {

@@ -9,6 +9,7 @@
 #include "application/queue_service.hpp"
 #include "domain/ports/clock.hpp"
 #include "domain/ports/payment_repository.hpp"
+#include "support/atomic_histogram.hpp"
 
 namespace ticketing::application {
 
@@ -18,7 +19,7 @@ struct PaymentCounters {
   std::atomic<std::uint64_t> confirmed{0};
   std::atomic<std::uint64_t> cancelled{0};
   std::atomic<std::uint64_t> duplicates{0};
-  std::atomic<std::uint64_t> confirm_latency_ms_total{0};  // paidAt → PAID
+  support::AtomicHistogram confirm_latency;  // payment recorded (paidAt) → PAID, seconds
 };
 
 struct ReadyResult {

@@ -62,13 +62,34 @@ RedisConnection& RedisClient::connection_for(const asio::any_io_executor& execut
 
 Task<RedisReply> RedisClient::execute(std::span<const std::string_view> args) {
   RedisConnection& connection = connection_for(co_await asio::this_coro::executor);
-  co_return co_await connection.execute(args);
+  const auto started = std::chrono::steady_clock::now();
+  try {
+    RedisReply reply = co_await connection.execute(args);
+    record(started, reply.is_error());
+    co_return reply;
+  } catch (...) {
+    record(started, true);
+    throw;
+  }
+}
+
+void RedisClient::record(std::chrono::steady_clock::time_point started, bool failed) {
+  stats_.latency.observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+  if (failed) stats_.errors.fetch_add(1, std::memory_order_relaxed);
 }
 
 Task<RedisReply> RedisClient::evalsha(const RedisScript& script, std::span<const std::string_view> keys,
                                       std::span<const std::string_view> args) {
   RedisConnection& connection = connection_for(co_await asio::this_coro::executor);
-  co_return co_await connection.evalsha(script, keys, args);
+  const auto started = std::chrono::steady_clock::now();
+  try {
+    RedisReply reply = co_await connection.evalsha(script, keys, args);
+    record(started, reply.is_error());
+    co_return reply;
+  } catch (...) {
+    record(started, true);
+    throw;
+  }
 }
 
 Task<void> RedisClient::ping() {

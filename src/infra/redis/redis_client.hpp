@@ -2,6 +2,8 @@
 // The service's Redis client: one pipelined RedisConnection per io_context, so a coroutine only
 // ever touches the connection of the thread it runs on (no locks, no cross-thread hops).
 #include <array>
+#include <atomic>
+#include <chrono>
 #include <boost/asio/any_io_executor.hpp>
 #include <memory>
 #include <span>
@@ -12,6 +14,7 @@
 #include "infra/redis/redis_connection.hpp"
 #include "infra/redis/redis_options.hpp"
 #include "infra/redis/redis_reply.hpp"
+#include "support/atomic_histogram.hpp"
 
 namespace boost::asio {
 class io_context;
@@ -53,13 +56,23 @@ class RedisClient {
   // Shutdown: posts close() to every connection's context (fails pending callers, stops readers).
   void close_all();
 
+  // For the metrics endpoint.
+  struct Stats {
+    std::atomic<std::uint64_t> errors{0};  // transport failures and error replies
+    support::AtomicHistogram latency;      // seconds, every command and script
+  };
+  const Stats& stats() const noexcept { return stats_; }
+
  private:
   struct Entry {
     const void* context;  // the io_context, compared by address
     std::unique_ptr<RedisConnection> connection;
   };
+  void record(std::chrono::steady_clock::time_point started, bool failed);
+
   RedisOptions options_;
   std::vector<Entry> connections_;
+  Stats stats_;
 };
 
 }  // namespace ticketing::infra::redis

@@ -1,0 +1,99 @@
+// GET /actuator/prometheus (issue 6): valid exposition, bounded labels, cumulative buckets.
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <regex>
+#include <set>
+#include <sstream>
+#include <unistd.h>
+
+#include "support.hpp"
+
+using namespace ticketing::testing;
+
+namespace {
+
+std::string scrape(std::uint16_t port) {
+  const auto r = http(port, "GET", "/actuator/prometheus");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_NE(r.header("content-type").find("text/plain"), std::string::npos);
+  return r.body;
+}
+
+std::set<std::string> series_of(const std::string& text, const std::string& name) {
+  std::set<std::string> out;
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind(name + "{", 0) == 0 || line.rfind(name + " ", 0) == 0) out.insert(line.substr(0, line.rfind(' ')));
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST(Metrics, ExpositionIsValidAndCarriesTheDocumentedFamilies) {
+  TestServer server;
+  http(server.port(), "GET", "/concerts");
+  http(server.port(), "GET", "/schedules/abc/seats");
+  const auto text = scrape(server.port());
+  for (const char* family :
+       {"http_server_requests_seconds_bucket", "http_server_requests_seconds_count", "process_cpu_seconds_total",
+        "process_resident_memory_bytes", "process_open_fds", "process_start_time_seconds", "ticketing_db_pool_size",
+        "ticketing_redis_command_seconds_count", "ticketing_queue_entered_total", "ticketing_holds_total",
+        "ticketing_orders_total", "ticketing_confirm_latency_seconds_bucket", "ticketing_outbox_backlog",
+        "ticketing_kafka_consumed_total"}) {
+    EXPECT_NE(text.find(family), std::string::npos) << family;
+  }
+  EXPECT_NE(text.find(R"(http_server_requests_seconds_count{method="GET",status="400",uri="/schedules/{id}/seats"})"),
+            std::string::npos)
+      << text.substr(0, 2000);
+
+  // promtool (Debian's prometheus package) is the parser of record.
+  const std::string file = fmt::format("/tmp/ticketing-metrics-{}.txt", getpid());
+  std::ofstream(file) << text;
+  const int rc = std::system(fmt::format("promtool check metrics < {} > /dev/null 2>&1", file).c_str());
+  std::remove(file.c_str());
+  EXPECT_EQ(rc, 0) << "promtool check metrics rejected the exposition";
+}
+
+TEST(Metrics, HistogramBucketsAreCumulative) {
+  TestServer server;
+  for (int i = 0; i < 20; ++i) http(server.port(), "GET", "/concerts");
+  const auto text = scrape(server.port());
+  const std::regex bucket(R"re(http_server_requests_seconds_bucket\{method="GET",status="200",uri="/concerts",le="([^"]+)"\} (\d+))re");
+  std::vector<long> counts;
+  for (auto it = std::sregex_iterator(text.begin(), text.end(), bucket); it != std::sregex_iterator(); ++it) {
+    counts.push_back(std::stol((*it)[2]));
+  }
+  ASSERT_GT(counts.size(), 5u);
+  for (std::size_t i = 1; i < counts.size(); ++i) EXPECT_LE(counts[i - 1], counts[i]) << "bucket " << i;
+  EXPECT_EQ(counts.back(), 20) << "+Inf bucket must hold every request";
+}
+
+TEST(Metrics, SeriesDoNotGrowWithIdsInRequests) {
+  ensure_users(1000);
+  TestServer server;
+  auto series_count = [&] {
+    const auto text = scrape(server.port());
+    return series_of(text, "http_server_requests_seconds_count").size();
+  };
+  // Warm every route/status combination once, then hit them with 1,000 distinct ids.
+  http(server.port(), "GET", "/schedules/1/seats");
+  http(server.port(), "GET", "/schedules/999999/seats");
+  http(server.port(), "GET", "/queue/status?userId=1&scheduleId=1");
+  http(server.port(), "GET", "/queue/status?userId=999&scheduleId=1");
+  http(server.port(), "GET", "/reservations?userId=1");
+  series_count();  // the scrape's own series appears from the next scrape on
+  const auto before = series_count();
+  for (int id = 1; id <= 1000; ++id) {
+    http(server.port(), "GET", fmt::format("/schedules/{}/seats", 100000 + id));
+    http(server.port(), "GET", fmt::format("/queue/status?userId={}&scheduleId=1", id));
+    http(server.port(), "GET", fmt::format("/reservations?userId={}", id));
+  }
+  EXPECT_EQ(series_count(), before) << "a label carries ids or raw paths";
+  EXPECT_EQ(scrape(server.port()).find("userId"), std::string::npos);
+}
