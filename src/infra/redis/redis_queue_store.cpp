@@ -14,9 +14,10 @@ namespace {
 using domain::QueuePlace;
 using domain::QueueStatus;
 
-// enter: idempotent join. KEYS waiting active seq heartbeat stats; ARGV user now_ms.
-// Returns {admitted 0|1, position, active_until_ms, rate}.
-const RedisScript kEnterScript = RedisScript::from_source(R"lua(
+// place: the user's place, joining the queue when ARGV[3] == '1' (enter) and not otherwise (status).
+// Idempotent; a poll is the waiter's heartbeat. KEYS waiting active seq heartbeat stats;
+// ARGV user now_ms join. Returns {admitted 0|1 (-1: not queued), position, active_until_ms, rate}.
+const RedisScript kPlaceScript = RedisScript::from_source(R"lua(
 local now = tonumber(ARGV[2])
 local rate = redis.call('HGET', KEYS[5], 'rate') or '0'
 local active_until = redis.call('ZSCORE', KEYS[2], ARGV[1])
@@ -26,24 +27,10 @@ if active_until then
 end
 local rank = redis.call('ZRANK', KEYS[1], ARGV[1])
 if not rank then
+  if ARGV[3] ~= '1' then return {-1, 0, '0', rate} end
   redis.call('ZADD', KEYS[1], redis.call('INCR', KEYS[3]), ARGV[1])
   rank = redis.call('ZCARD', KEYS[1]) - 1
 end
-redis.call('ZADD', KEYS[4], now, ARGV[1])
-return {0, rank + 1, '0', rate}
-)lua");
-
-// status: like enter but never joins. Returns {-1} when the user is not queued.
-const RedisScript kStatusScript = RedisScript::from_source(R"lua(
-local now = tonumber(ARGV[2])
-local rate = redis.call('HGET', KEYS[5], 'rate') or '0'
-local active_until = redis.call('ZSCORE', KEYS[2], ARGV[1])
-if active_until then
-  if tonumber(active_until) > now then return {1, 0, active_until, rate} end
-  redis.call('ZREM', KEYS[2], ARGV[1])
-end
-local rank = redis.call('ZRANK', KEYS[1], ARGV[1])
-if not rank then return {-1, 0, '0', rate} end
 redis.call('ZADD', KEYS[4], now, ARGV[1])
 return {0, rank + 1, '0', rate}
 )lua");
@@ -174,30 +161,30 @@ Task<void> RedisQueueStore::register_schedule(domain::ScheduleId schedule) {
   co_await redis_.execute("SADD", "queue:schedules", id);
 }
 
-Task<QueuePlace> RedisQueueStore::enter(domain::ScheduleId schedule, domain::UserId user, domain::Timestamp now) {
-  co_await register_schedule(schedule);
+Task<std::optional<QueuePlace>> RedisQueueStore::place(domain::ScheduleId schedule, domain::UserId user,
+                                                       domain::Timestamp now, bool join) {
   const std::array<std::string, 5> keys{key(schedule, "waiting"), key(schedule, "active"), key(schedule, "seq"),
                                         key(schedule, "heartbeat"), key(schedule, "stats")};
   const std::array<std::string_view, 5> key_views{keys[0], keys[1], keys[2], keys[3], keys[4]};
   const std::string user_id = std::to_string(user.value);
   const std::string now_ms = std::to_string(millis(now));
-  const std::array<std::string_view, 2> args{user_id, now_ms};
-  const RedisReply reply = co_await redis_.evalsha(kEnterScript, key_views, args);
-  co_return place_of(checked_array(reply, 4, "enter"));
+  const std::array<std::string_view, 3> args{user_id, now_ms, join ? "1" : "0"};
+  const RedisReply reply = co_await redis_.evalsha(kPlaceScript, key_views, args);
+  checked_array(reply, 4, "place");
+  if (integer_of(reply.elements[0]) < 0) co_return std::nullopt;
+  co_return place_of(reply);
+}
+
+Task<QueuePlace> RedisQueueStore::enter(domain::ScheduleId schedule, domain::UserId user, domain::Timestamp now) {
+  co_await register_schedule(schedule);
+  const auto joined = co_await place(schedule, user, now, /*join=*/true);
+  if (!joined) throw domain::DependencyUnavailable("redis", "enter script did not place the user");
+  co_return *joined;
 }
 
 Task<std::optional<QueuePlace>> RedisQueueStore::status(domain::ScheduleId schedule, domain::UserId user,
                                                         domain::Timestamp now) {
-  const std::array<std::string, 5> keys{key(schedule, "waiting"), key(schedule, "active"), key(schedule, "seq"),
-                                        key(schedule, "heartbeat"), key(schedule, "stats")};
-  const std::array<std::string_view, 5> key_views{keys[0], keys[1], keys[2], keys[3], keys[4]};
-  const std::string user_id = std::to_string(user.value);
-  const std::string now_ms = std::to_string(millis(now));
-  const std::array<std::string_view, 2> args{user_id, now_ms};
-  const RedisReply reply = co_await redis_.evalsha(kStatusScript, key_views, args);
-  checked_array(reply, 4, "status");
-  if (integer_of(reply.elements[0]) < 0) co_return std::nullopt;
-  co_return place_of(reply);
+  co_return co_await place(schedule, user, now, /*join=*/false);
 }
 
 Task<bool> RedisQueueStore::leave(domain::ScheduleId schedule, domain::UserId user) {

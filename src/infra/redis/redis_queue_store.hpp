@@ -33,6 +33,8 @@ class RedisQueueStore final : public domain::QueueStore {
 
  private:
   Task<void> register_schedule(domain::ScheduleId schedule);
+  Task<std::optional<domain::QueuePlace>> place(domain::ScheduleId schedule, domain::UserId user,
+                                                domain::Timestamp now, bool join);
 
   RedisClient& redis_;
   domain::QueuePolicy policy_;
