@@ -210,40 +210,6 @@ TEST(PaymentFlow, BrokerDownAtPaymentTimeStillEndsPaid) {
   EXPECT_TRUE(wait_for([&] { return order_status(server.port(), order_no) == "PAID"; }, std::chrono::seconds(60)));
 }
 
-namespace {
-
-class ServerProcess {
- public:
-  explicit ServerProcess(std::vector<std::string> sets) : port_(free_port()) {
-    std::vector<std::string> argv{TICKETING_BINARY, "--profile", "test", "--set", "http.port=" + std::to_string(port_),
-                                  "--set", "http.address=127.0.0.1", "--set", "log.access=false"};
-    for (auto& s : sets) {
-      argv.push_back("--set");
-      argv.push_back(s);
-    }
-    argv.push_back("serve");
-    process_ = std::make_unique<ChildProcess>(argv);
-    if (!wait_for([&] {
-          try {
-            return http(port_, "GET", "/actuator/health").status == 200;
-          } catch (...) {
-            return false;
-          }
-        },
-        std::chrono::seconds(30), std::chrono::milliseconds(100))) {
-      throw std::runtime_error("server process did not become healthy");
-    }
-  }
-  std::uint16_t port() const { return port_; }
-  void kill() { process_->kill_now(); }
-
- private:
-  std::uint16_t port_;
-  std::unique_ptr<ChildProcess> process_;
-};
-
-}  // namespace
-
 // Acceptance 4b: the service dies (kill -9) after the outbox write, before publishing.
 TEST(PaymentFlow, KilledBeforePublishIsPublishedAndConfirmedOnceAfterRestart) {
   const auto schedule = create_schedule(-60, 10);

@@ -30,36 +30,6 @@ std::string key(std::int64_t schedule, const char* suffix) {
   return infra::redis::RedisQueueStore::key(domain::ScheduleId{schedule}, suffix);
 }
 
-class ServerProcess {
- public:
-  explicit ServerProcess(const std::vector<std::string>& sets) : port_(free_port()) {
-    std::vector<std::string> argv{TICKETING_BINARY, "--profile", "test", "--set", "http.port=" + std::to_string(port_),
-                                  "--set", "http.address=127.0.0.1", "--set", "log.access=false"};
-    for (const auto& s : sets) {
-      argv.push_back("--set");
-      argv.push_back(s);
-    }
-    argv.push_back("serve");
-    process_ = std::make_unique<ChildProcess>(argv);
-    const bool up = wait_for(
-        [&] {
-          try {
-            return http(port_, "GET", "/actuator/health").status == 200;
-          } catch (...) {
-            return false;
-          }
-        },
-        std::chrono::seconds(20), std::chrono::milliseconds(100));
-    if (!up) throw std::runtime_error("server process did not become healthy");
-  }
-  std::uint16_t port() const { return port_; }
-  void kill() { process_->kill_now(); }
-
- private:
-  std::uint16_t port_;
-  std::unique_ptr<ChildProcess> process_;
-};
-
 }  // namespace
 
 TEST(QueueCluster, TwoProcessesShareOneOrderAndAdmissionSurvivesAKill) {

@@ -343,6 +343,27 @@ void ChildProcess::kill_now() {
   pid_ = -1;
 }
 
+ServerProcess::ServerProcess(const std::vector<std::string>& sets) : port_(free_port()) {
+  std::vector<std::string> argv{TICKETING_BINARY, "--profile", "test", "--set", "http.port=" + std::to_string(port_),
+                                "--set", "http.address=127.0.0.1", "--set", "log.access=false"};
+  for (const auto& s : sets) {
+    argv.push_back("--set");
+    argv.push_back(s);
+  }
+  argv.push_back("serve");
+  process_ = std::make_unique<ChildProcess>(argv);
+  const bool up = wait_for(
+      [&] {
+        try {
+          return http(port_, "GET", "/actuator/health").status == 200;
+        } catch (...) {
+          return false;
+        }
+      },
+      std::chrono::seconds(30), std::chrono::milliseconds(100));
+  if (!up) throw std::runtime_error("server process did not become healthy");
+}
+
 std::uint16_t free_port() {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};

@@ -112,6 +112,19 @@ class ChildProcess {
 };
 
 std::uint16_t free_port();
+
+// `ticketing serve` as a separate process (test profile, loopback, given --set overrides), healthy
+// when constructed; killed (SIGKILL) by kill() or on destruction.
+class ServerProcess {
+ public:
+  explicit ServerProcess(const std::vector<std::string>& sets);
+  std::uint16_t port() const { return port_; }
+  void kill() { process_->kill_now(); }
+
+ private:
+  std::uint16_t port_;
+  std::unique_ptr<ChildProcess> process_;
+};
 bool wait_for(const std::function<bool()>& condition, std::chrono::milliseconds deadline,
               std::chrono::milliseconds poll = std::chrono::milliseconds(20));
 
