@@ -15,13 +15,15 @@ MARIADB_PORT="${MARIADB_PORT:-13306}"
 REDIS_PORT="${REDIS_PORT:-16379}"
 KAFKA_PORT="${KAFKA_PORT:-19092}"
 KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-19093}"
+# Local Prometheus (`scripts/services start prometheus`, only when named); 9090 is the system one.
+PROMETHEUS_PORT="${PROMETHEUS_PORT:-19090}"
 
 # Kafka broker pinned in scripts/kafka/pom.xml; the jars land here.
 KAFKA_VERSION="4.4.0"
 KAFKA_HOME="$TOOLS_DIR/kafka-$KAFKA_VERSION"
 KAFKA_LIB="$KAFKA_HOME/lib"
 
-export ROOT RUN_DIR TOOLS_DIR MARIADB_PORT REDIS_PORT KAFKA_PORT KAFKA_CONTROLLER_PORT KAFKA_HOME KAFKA_LIB
+export ROOT RUN_DIR TOOLS_DIR MARIADB_PORT REDIS_PORT KAFKA_PORT KAFKA_CONTROLLER_PORT PROMETHEUS_PORT KAFKA_HOME KAFKA_LIB
 
 # log MSG... — progress on stderr, so stdout stays clean for data (e.g. `services status`).
 log() {
