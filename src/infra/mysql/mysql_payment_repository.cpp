@@ -190,48 +190,65 @@ Task<ReadyOutcome> MysqlPaymentRepository::create_ready_order(const domain::Read
   co_return co_await pool_.run(work);
 }
 
+namespace {
+
+// One attempt of record_payment (retried on deadlock).
+PaymentRecord record_payment_once(MysqlConnection& db, const events::EventTopics& topics,
+                                  const std::string& order_no, domain::Timestamp now) {
+  Transaction tx(db);
+  auto row = load_order(db, "o.order_no = " + db.quote(order_no), true);
+  PaymentRecord record;
+  if (!row) {
+    record.kind = PaymentRecord::Kind::kNotFound;
+    return record;
+  }
+  const std::string now_sql = sql_time(db, now);
+  PaymentOrder& order = row->order;
+  order.seat_nos = seats_of_order(db, order.id);
+  if (order.status == OrderStatus::kReady) {
+    db.execute(fmt::format(
+        "UPDATE payment_order SET status = 'CONFIRMING', paid_at = {0}, updated_at = {0} WHERE id = {1}", now_sql,
+        order.id));
+    db.execute(fmt::format(
+        "UPDATE reservation SET expires_at = GREATEST(expires_at, {0}), updated_at = {1} "
+        "WHERE payment_order_id = {2} AND status = 'HELD' AND active = 1",
+        sql_time(db, now + MysqlPaymentRepository::kConfirmationGrace), now_sql, order.id));
+    const domain::PaymentCompleted event{events::new_event_id(), order.order_no, order.user, order.schedule,
+                                         order.seat_nos, order.amount, now};
+    insert_outbox(db, event.event_id, "PaymentCompleted", topics.payment_completed, order.schedule,
+                  events::encode_payment_completed(event), now);
+    tx.commit();
+    order.status = OrderStatus::kConfirming;
+    record.kind = PaymentRecord::Kind::kRecorded;
+  } else if (order.status == OrderStatus::kCancelled && !row->paid) {
+    // The gateway took money for an order we had already cancelled: never lose it — refund.
+    db.execute(fmt::format("UPDATE payment_order SET paid_at = {0}, updated_at = {0} WHERE id = {1}", now_sql,
+                           order.id));
+    request_refund(db, topics, order, order.fail_reason.value_or("ORDER_CANCELLED"), now);
+    tx.commit();
+    record.kind = PaymentRecord::Kind::kRefundRequested;
+  } else {
+    record.kind = PaymentRecord::Kind::kAlreadyRecorded;  // nothing written
+  }
+  record.order = std::move(order);
+  return record;
+}
+
+}  // namespace
+
 Task<PaymentRecord> MysqlPaymentRepository::record_payment(const std::string& order_no, domain::Timestamp now) {
   auto work = [order_no, now, &topics = topics_](MysqlConnection& db) -> PaymentRecord {
-    Transaction tx(db);
-    auto row = load_order(db, "o.order_no = " + db.quote(order_no), true);
-    PaymentRecord record;
-    if (!row) {
-      record.kind = PaymentRecord::Kind::kNotFound;
-      return record;
+    for (int attempt = 1;; ++attempt) {
+      try {
+        return record_payment_once(db, topics, order_no, now);
+      } catch (const MysqlError& error) {
+        if (!error.is_deadlock() || attempt >= kRetries) throw;
+      }
     }
-    const std::string now_sql = sql_time(db, now);
-    PaymentOrder& order = row->order;
-    order.seat_nos = seats_of_order(db, order.id);
-    if (order.status == OrderStatus::kReady) {
-      db.execute(fmt::format(
-          "UPDATE payment_order SET status = 'CONFIRMING', paid_at = {0}, updated_at = {0} WHERE id = {1}", now_sql,
-          order.id));
-      db.execute(fmt::format(
-          "UPDATE reservation SET expires_at = GREATEST(expires_at, {0}), updated_at = {1} "
-          "WHERE payment_order_id = {2} AND status = 'HELD' AND active = 1",
-          sql_time(db, now + kConfirmationGrace), now_sql, order.id));
-      const domain::PaymentCompleted event{events::new_event_id(), order.order_no, order.user, order.schedule,
-                                           order.seat_nos, order.amount, now};
-      insert_outbox(db, event.event_id, "PaymentCompleted", topics.payment_completed, order.schedule,
-                    events::encode_payment_completed(event), now);
-      tx.commit();
-      order.status = OrderStatus::kConfirming;
-      record.kind = PaymentRecord::Kind::kRecorded;
-    } else if (order.status == OrderStatus::kCancelled && !row->paid) {
-      // The gateway took money for an order we had already cancelled: never lose it — refund.
-      db.execute(fmt::format("UPDATE payment_order SET paid_at = {0}, updated_at = {0} WHERE id = {1}", now_sql,
-                             order.id));
-      request_refund(db, topics, order, order.fail_reason.value_or("ORDER_CANCELLED"), now);
-      tx.commit();
-      record.kind = PaymentRecord::Kind::kRefundRequested;
-    } else {
-      record.kind = PaymentRecord::Kind::kAlreadyRecorded;  // nothing written
-    }
-    record.order = std::move(order);
-    return record;
   };
   co_return co_await pool_.run(work);
 }
+
 
 Task<std::optional<PaymentOrder>> MysqlPaymentRepository::find_order(const std::string& order_no) {
   auto work = [order_no](MysqlConnection& db) -> std::optional<PaymentOrder> {
