@@ -324,15 +324,18 @@ void Application::run_until_signal() {
 void Application::stop() {
   if (!parts_ || parts_->stopped) return;
   parts_->stopped = true;
-  parts_->admission_task.stop();
-  parts_->hold_expiry_task.stop();
-  parts_->outbox_task.stop();
-  parts_->confirmation_consumer.stop();
+  // HTTP first: stop accepting, close idle connections, let in-flight requests finish.
   parts_->server.begin_shutdown();
   if (!parts_->server.wait_drained(parts_->config.http.shutdown_timeout)) {
     spdlog::warn("{} connections still open after {} ms; closing them", parts_->server.open_connections(),
                  parts_->config.http.shutdown_timeout.count());
   }
+  // Then the workers: no new rounds; the consumer leaves its group (unsettled events are
+  // delivered again to the next consumer).
+  parts_->admission_task.stop();
+  parts_->hold_expiry_task.stop();
+  parts_->outbox_task.stop();
+  parts_->confirmation_consumer.stop();
   parts_->redis.close_all();
   parts_->work_guards.clear();
   for (auto& context : parts_->contexts) context->stop();
