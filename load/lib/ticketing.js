@@ -1,0 +1,233 @@
+// Shared client for the k6 scenarios in load/: one async function per endpoint, each request
+// tagged with the endpoint's name (not its raw URL, so /payment/ORD-… and /queue/status?userId=…
+// each stay one time series), a Trend per endpoint (ms), and the flow helpers (wait for admission,
+// poll an order until it is final).
+//
+// Everything is async (http.asyncRequest, timers): one VU drives many users at once, each user a
+// chain of awaits, so a handful of VUs keeps hundreds of users in flight without hundreds of JS
+// runtimes competing for the 2 cores the server also needs (see runUsers below).
+//
+// Settings come from the environment (load/run passes them with -e):
+//   BASE_URL       the server                      (http://127.0.0.1:18091)
+//   SCHEDULE_ID    the schedule under test          (required)
+//   GATEWAY_SECRET X-Gateway-Secret of mock-success (dev-gateway-secret)
+//   ADMIT_TIMEOUT_S  give up waiting for admission after this long (120)
+//   ORDER_TIMEOUT_S  give up polling an order after this long (60)
+import http from 'k6/http';
+import exec from 'k6/execution';
+import { Counter, Trend } from 'k6/metrics';
+import { setTimeout } from 'k6/timers';
+
+export const BASE_URL = (__ENV.BASE_URL || 'http://127.0.0.1:18091').replace(/\/$/, '');
+export const SCHEDULE_ID = parseInt(__ENV.SCHEDULE_ID || '0', 10);
+const GATEWAY_SECRET = __ENV.GATEWAY_SECRET || 'dev-gateway-secret';
+const ADMIT_TIMEOUT_MS = 1000 * parseFloat(__ENV.ADMIT_TIMEOUT_S || '120');
+const ORDER_TIMEOUT_MS = 1000 * parseFloat(__ENV.ORDER_TIMEOUT_S || '60');
+
+export function requireSchedule() {
+  if (!(SCHEDULE_ID > 0)) throw new Error('SCHEDULE_ID is required (load/run sets it)');
+}
+
+// The percentiles every summary and the exported JSON carry.
+export const SUMMARY_TREND_STATS = ['avg', 'min', 'med', 'p(90)', 'p(95)', 'p(99)', 'max', 'count'];
+
+// Per-endpoint latency (ms); the name is the `name` tag of its requests.
+export const ENDPOINTS = ['enter', 'status', 'leave', 'seats', 'hold', 'release', 'ready', 'pay', 'order'];
+export const trends = {};
+for (const name of ENDPOINTS) trends[name] = new Trend(`${name}_ms`, true);
+
+// Statuses that are an answer of the protocol, not an error, per endpoint (the responseCallback):
+// anything else counts in http_req_failed, tagged with the endpoint's name.
+const EXPECTED = {
+  enter: [200],
+  status: [200],
+  leave: [204],
+  seats: [200],
+  hold: [200, 409],
+  release: [200, 409],
+  ready: [201, 200],
+  pay: [202, 200],
+  order: [200],
+};
+const callbacks = {};
+for (const name of ENDPOINTS) callbacks[name] = http.expectedStatuses(...EXPECTED[name]);
+
+export const shed = new Counter('shed_responses'); // 503/429 (load shedding), retried
+export const flowErrors = new Counter('flow_errors'); // a user flow that broke (see the log line)
+export const admitWait = new Trend('admission_wait_ms', true); // enter -> ADMITTED
+
+const JSON_HEADERS = { 'Content-Type': 'application/json' };
+
+export function sleep(seconds) {
+  return new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+}
+
+function bearer(token) {
+  return { 'Content-Type': 'application/json', Authorization: `Bearer ${token}` };
+}
+
+// One request with its tag, trend, expected statuses; 503/429 are retried up to 3 times.
+async function call(name, method, url, body, headers) {
+  const params = { headers: headers || JSON_HEADERS, tags: { name }, responseCallback: callbacks[name] };
+  let res;
+  for (let attempt = 1; ; attempt++) {
+    res = await http.asyncRequest(method, url, body === undefined ? null : body, params);
+    trends[name].add(res.timings.duration);
+    if ((res.status === 503 || res.status === 429) && attempt <= 3) {
+      shed.add(1, { name });
+      await sleep(0.05 * attempt);
+      continue;
+    }
+    return res;
+  }
+}
+
+function parse(res) {
+  try {
+    return res.json();
+  } catch (e) {
+    return null;
+  }
+}
+
+export function enter(userId) {
+  return call('enter', 'POST', `${BASE_URL}/queue/enter`, JSON.stringify({ userId, scheduleId: SCHEDULE_ID }));
+}
+
+export function status(userId) {
+  return call('status', 'GET', `${BASE_URL}/queue/status?userId=${userId}&scheduleId=${SCHEDULE_ID}`);
+}
+
+export function leave(userId) {
+  return call('leave', 'DELETE', `${BASE_URL}/queue?userId=${userId}&scheduleId=${SCHEDULE_ID}`);
+}
+
+export function seatMap() {
+  return call('seats', 'GET', `${BASE_URL}/schedules/${SCHEDULE_ID}/seats`);
+}
+
+function seatBody(userId, seatNos) {
+  return JSON.stringify({ userId, scheduleId: SCHEDULE_ID, seatNos });
+}
+
+export function hold(token, userId, seatNos) {
+  return call('hold', 'POST', `${BASE_URL}/tickets/hold`, seatBody(userId, seatNos), bearer(token));
+}
+
+export function release(token, userId, seatNos) {
+  return call('release', 'POST', `${BASE_URL}/tickets/release`, seatBody(userId, seatNos), bearer(token));
+}
+
+export function ready(token, userId, seatNos, idempotencyKey) {
+  const headers = bearer(token);
+  headers['Idempotency-Key'] = idempotencyKey;
+  return call('ready', 'POST', `${BASE_URL}/payment/ready`, seatBody(userId, seatNos), headers);
+}
+
+export function pay(orderNo) {
+  return call('pay', 'POST', `${BASE_URL}/payment/mock-success`, JSON.stringify({ orderNo }), {
+    'Content-Type': 'application/json',
+    'X-Gateway-Secret': GATEWAY_SECRET,
+  });
+}
+
+export function order(orderNo) {
+  return call('order', 'GET', `${BASE_URL}/payment/${encodeURIComponent(orderNo)}`);
+}
+
+// Enter the queue and poll status until ADMITTED. Returns the token, or null (logged, counted in
+// flow_errors) when the user was not admitted within ADMIT_TIMEOUT_S or the server refused.
+// Polls every 50 ms at first, backing off to 500 ms: the client's heartbeat, as docs/queue.md asks.
+export async function enterAndWait(userId) {
+  const t0 = Date.now();
+  let res = await enter(userId);
+  let body = res.status === 200 ? parse(res) : null;
+  if (!body) {
+    flowErrors.add(1, { step: 'enter' });
+    console.warn(`user ${userId}: enter answered ${res.status}: ${String(res.body).slice(0, 200)}`);
+    return null;
+  }
+  let pause = 0.05;
+  while (body.status !== 'ADMITTED') {
+    if (Date.now() - t0 > ADMIT_TIMEOUT_MS) {
+      flowErrors.add(1, { step: 'admission-timeout' });
+      console.warn(`user ${userId}: not admitted after ${ADMIT_TIMEOUT_MS} ms (position ${body.position})`);
+      return null;
+    }
+    await sleep(pause);
+    pause = Math.min(pause * 1.5, 0.5);
+    res = await status(userId);
+    body = res.status === 200 ? parse(res) : null;
+    if (!body) {
+      flowErrors.add(1, { step: 'status' });
+      console.warn(`user ${userId}: status answered ${res.status}: ${String(res.body).slice(0, 200)}`);
+      return null;
+    }
+  }
+  admitWait.add(Date.now() - t0);
+  return body.token;
+}
+
+// Poll GET /payment/{orderNo} until PAID, CANCELLED or FAILED (every 50 ms at first, backing off
+// to 500 ms). Returns the final body, or null on timeout/error.
+export async function waitFinal(orderNo) {
+  const t0 = Date.now();
+  let pause = 0.05;
+  for (;;) {
+    await sleep(pause);
+    pause = Math.min(pause * 1.5, 0.5);
+    const res = await order(orderNo);
+    const body = res.status === 200 ? parse(res) : null;
+    if (body && (body.status === 'PAID' || body.status === 'CANCELLED' || body.status === 'FAILED')) return body;
+    if (!body || Date.now() - t0 > ORDER_TIMEOUT_MS) {
+      flowErrors.add(1, { step: 'order-final' });
+      console.warn(`order ${orderNo}: not final after ${Date.now() - t0} ms (last answer ${res.status})`);
+      return null;
+    }
+  }
+}
+
+// Thresholds shared by the scenarios: latency per endpoint that a scenario uses, errors overall.
+export function latencyThresholds(limits) {
+  const out = {};
+  for (const name of Object.keys(limits)) {
+    const [p95, p99] = limits[name];
+    out[`${name}_ms`] = [`p(95)<${p95}`, `p(99)<${p99}`];
+  }
+  return out;
+}
+
+// Runs `flow(userId)` for users USER_OFFSET+1 .. USER_OFFSET+users, spread over the VUs of a
+// `per-vu-iterations` scenario of `vus` VUs (1 iteration each): VU k takes users k, k+vus, k+2·vus, …
+// and keeps `concurrency` of them in flight at once.
+export async function runUsers(users, vus, concurrency, userOffset, flow) {
+  let next = exec.vu.idInTest;
+  const take = () => {
+    if (next > users) return null;
+    const u = next;
+    next += vus;
+    return userOffset + u;
+  };
+  const workers = [];
+  for (let i = 0; i < concurrency; i++) {
+    workers.push(
+      (async () => {
+        for (let u = take(); u !== null; u = take()) await flow(u);
+      })(),
+    );
+  }
+  await Promise.all(workers);
+}
+
+// Options every scenario here needs:
+// - one idle connection kept per user in flight (k6's default of 6 per host would close and
+//   reopen connections all the time);
+// - fewer system tags: no `url` (each /payment/ORD-… and ?userId=… would be a time series of its
+//   own), no tls/proto/group tags; the endpoint is the `name` tag.
+export function connectionOptions(concurrency) {
+  return {
+    batch: Math.max(6, concurrency),
+    batchPerHost: Math.max(6, concurrency),
+    systemTags: ['status', 'method', 'name', 'scenario', 'expected_response', 'error_code'],
+  };
+}
