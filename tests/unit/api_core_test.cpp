@@ -1,8 +1,7 @@
 #include <gtest/gtest.h>
 
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/use_future.hpp>
+#include "run_task.hpp"
+
 #include <boost/json/parse.hpp>
 
 #include "api/dispatcher.hpp"
@@ -17,13 +16,7 @@ using ticketing::support::JsonWriter;
 
 namespace {
 
-template <typename T>
-T run(Task<T> task) {
-  boost::asio::io_context io;
-  auto future = boost::asio::co_spawn(io, std::move(task), boost::asio::use_future);
-  io.run();
-  return future.get();
-}
+using ticketing::testing::run_task;
 
 ApiRequest request(Method method, std::string target) {
   ApiRequest r;
@@ -100,7 +93,7 @@ TEST(ErrorMapping, StatusesFollowTheTable) {
 TEST(Dispatcher, RoutesAndExtractsIds) {
   Dispatcher dispatcher(sample_router());
   auto req = request(Method::kGet, "/schedules/7/seats");
-  const auto result = run(dispatcher.dispatch(req));
+  const auto result = run_task(dispatcher.dispatch(req));
   EXPECT_EQ(result.response.status, 200);
   EXPECT_EQ(result.response.body, "{\"id\":7}");
   EXPECT_EQ(result.route, "/schedules/{id}/seats");
@@ -110,7 +103,7 @@ TEST(Dispatcher, BadIdsAre400NamingTheField) {
   Dispatcher dispatcher(sample_router());
   for (const char* id : {"abc", "-1", "0", "01", "9223372036854775808", "1.5", "%31"}) {
     auto req = request(Method::kGet, std::string("/schedules/") + id + "/seats");
-    const auto result = run(dispatcher.dispatch(req));
+    const auto result = run_task(dispatcher.dispatch(req));
     EXPECT_EQ(result.response.status, 400) << id;
     EXPECT_EQ(parse_object(result.response.body).at("errors").as_array()[0].at("field").as_string(), "id");
   }
@@ -119,34 +112,34 @@ TEST(Dispatcher, BadIdsAre400NamingTheField) {
 TEST(Dispatcher, UnknownRouteIs404AndWrongMethodIs405WithAllow) {
   Dispatcher dispatcher(sample_router());
   auto missing = request(Method::kGet, "/nope");
-  const auto not_found = run(dispatcher.dispatch(missing));
+  const auto not_found = run_task(dispatcher.dispatch(missing));
   EXPECT_EQ(not_found.response.status, 404);
   EXPECT_EQ(not_found.route, "UNKNOWN");
 
   auto wrong = request(Method::kDelete, "/schedules/1/seats");
-  const auto not_allowed = run(dispatcher.dispatch(wrong));
+  const auto not_allowed = run_task(dispatcher.dispatch(wrong));
   EXPECT_EQ(not_allowed.response.status, 405);
   ASSERT_EQ(not_allowed.response.headers.size(), 1u);
   EXPECT_EQ(not_allowed.response.headers[0].name, "Allow");
   EXPECT_EQ(not_allowed.response.headers[0].value, "GET, HEAD");
 
   auto trailing = request(Method::kGet, "/schedules/1/seats/");
-  EXPECT_EQ(run(dispatcher.dispatch(trailing)).response.status, 404);
+  EXPECT_EQ(run_task(dispatcher.dispatch(trailing)).response.status, 404);
 }
 
 TEST(Dispatcher, HeadMatchesGetAndUnknownMethodIs501) {
   Dispatcher dispatcher(sample_router());
   auto head = request(Method::kHead, "/schedules/3/seats");
-  EXPECT_EQ(run(dispatcher.dispatch(head)).response.status, 200);
+  EXPECT_EQ(run_task(dispatcher.dispatch(head)).response.status, 200);
   auto other = request(Method::kOther, "/schedules/3/seats");
   other.method_text = "BREW";
-  EXPECT_EQ(run(dispatcher.dispatch(other)).response.status, 501);
+  EXPECT_EQ(run_task(dispatcher.dispatch(other)).response.status, 501);
 }
 
 TEST(Dispatcher, UnexpectedExceptionsBecome500WithoutDetails) {
   Dispatcher dispatcher(sample_router());
   auto req = request(Method::kGet, "/boom");
-  const auto result = run(dispatcher.dispatch(req));
+  const auto result = run_task(dispatcher.dispatch(req));
   EXPECT_EQ(result.response.status, 500);
   EXPECT_EQ(result.response.body.find("secret internals"), std::string::npos);
 }
@@ -154,7 +147,7 @@ TEST(Dispatcher, UnexpectedExceptionsBecome500WithoutDetails) {
 TEST(Dispatcher, DependencyDownIs503WithRetryAfter) {
   Dispatcher dispatcher(sample_router());
   auto req = request(Method::kGet, "/down");
-  const auto result = run(dispatcher.dispatch(req));
+  const auto result = run_task(dispatcher.dispatch(req));
   EXPECT_EQ(result.response.status, 503);
   ASSERT_FALSE(result.response.headers.empty());
   EXPECT_EQ(result.response.headers[0].name, "Retry-After");

@@ -1,8 +1,7 @@
 #include <gtest/gtest.h>
 
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/use_future.hpp>
+#include "run_task.hpp"
+
 #include <set>
 
 #include "application/hold_service.hpp"
@@ -13,13 +12,7 @@ using namespace ticketing::domain;
 
 namespace {
 
-template <typename T>
-T run(Task<T> task) {
-  boost::asio::io_context io;
-  auto future = boost::asio::co_spawn(io, std::move(task), boost::asio::use_future);
-  io.run();
-  return future.get();
-}
+using ticketing::testing::run_task;
 
 class FixedClock final : public Clock {
  public:
@@ -114,7 +107,7 @@ struct Fixture {
   std::optional<std::string> token = "t";
 
   application::HoldView hold(std::vector<std::string> seats) {
-    return run(holds.hold_seats(token, UserId{1}, ScheduleId{1}, seats));
+    return run_task(holds.hold_seats(token, UserId{1}, ScheduleId{1}, seats));
   }
 };
 

@@ -1,8 +1,7 @@
 #include <gtest/gtest.h>
 
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/use_future.hpp>
+#include "run_task.hpp"
+
 #include <map>
 #include <set>
 
@@ -16,17 +15,11 @@ using application::QueueService;
 
 namespace {
 
-template <typename T>
-T run(Task<T> task) {
-  boost::asio::io_context io;
-  auto future = boost::asio::co_spawn(io, std::move(task), boost::asio::use_future);
-  io.run();
-  return future.get();
-}
+using ticketing::testing::run_task;
 
 ErrorCode error_code_of(Task<void> task) {
   try {
-    run(std::move(task));
+    run_task(std::move(task));
   } catch (const DomainError& e) {
     return e.code();
   }
@@ -138,21 +131,21 @@ struct Fixture {
 
 TEST(QueueService, EnterIsIdempotentAndWaitersGetNoToken) {
   Fixture f;
-  const auto first = run(f.service.enter(UserId{7}, ScheduleId{1}));
-  run(f.service.enter(UserId{8}, ScheduleId{1}));
-  const auto again = run(f.service.enter(UserId{7}, ScheduleId{1}));
+  const auto first = run_task(f.service.enter(UserId{7}, ScheduleId{1}));
+  run_task(f.service.enter(UserId{8}, ScheduleId{1}));
+  const auto again = run_task(f.service.enter(UserId{7}, ScheduleId{1}));
   EXPECT_EQ(first.status, QueueStatus::kWaiting);
   EXPECT_EQ(first.position, 1);
   EXPECT_EQ(again.position, 1);
   EXPECT_FALSE(again.token.has_value());
-  EXPECT_EQ(run(f.service.status(UserId{8}, ScheduleId{1})).position, 2);
+  EXPECT_EQ(run_task(f.service.status(UserId{8}, ScheduleId{1})).position, 2);
 }
 
 TEST(QueueService, AdmittedUsersGetPositionZeroAndAToken) {
   Fixture f;
-  run(f.service.enter(UserId{7}, ScheduleId{1}));
-  run(f.job.run_once());
-  const auto view = run(f.service.status(UserId{7}, ScheduleId{1}));
+  run_task(f.service.enter(UserId{7}, ScheduleId{1}));
+  run_task(f.job.run_once());
+  const auto view = run_task(f.service.status(UserId{7}, ScheduleId{1}));
   EXPECT_EQ(view.status, QueueStatus::kAdmitted);
   EXPECT_EQ(view.position, 0);
   EXPECT_EQ(view.estimated_wait_seconds, 0);
@@ -179,8 +172,8 @@ TEST(QueueService, RejectsUnknownUsersSchedulesAndClosedBooking) {
 TEST(QueueService, EstimateUsesTheMeasuredRate) {
   Fixture f;
   f.store.rate = 2.0;  // two admissions per second measured
-  for (int user = 1; user <= 9; ++user) run(f.service.enter(UserId{user}, ScheduleId{1}));
-  EXPECT_EQ(run(f.service.status(UserId{9}, ScheduleId{1})).estimated_wait_seconds, 5);  // ceil(9 / 2)
+  for (int user = 1; user <= 9; ++user) run_task(f.service.enter(UserId{user}, ScheduleId{1}));
+  EXPECT_EQ(run_task(f.service.status(UserId{9}, ScheduleId{1})).estimated_wait_seconds, 5);  // ceil(9 / 2)
 }
 
 TEST(QueueEstimate, BoundsWithoutMeasurements) {
@@ -196,8 +189,8 @@ TEST(QueueEstimate, BoundsWithoutMeasurements) {
 
 TEST(AdmissionGuard, FollowsThe401Versus403Rules) {
   Fixture f;
-  run(f.service.enter(UserId{7}, ScheduleId{1}));
-  run(f.job.run_once());
+  run_task(f.service.enter(UserId{7}, ScheduleId{1}));
+  run_task(f.job.run_once());
   auto authorize = [&](std::optional<std::string> token, std::int64_t user, std::int64_t schedule) {
     return error_code_of([&, token]() -> Task<void> {
       co_await f.guard.authorize(token, UserId{user}, ScheduleId{schedule});
@@ -211,6 +204,6 @@ TEST(AdmissionGuard, FollowsThe401Versus403Rules) {
   EXPECT_EQ(authorize("expired", 7, 1), ErrorCode::kUnauthenticated);
   EXPECT_EQ(authorize("token:7:1", 8, 1), ErrorCode::kForbidden);
   EXPECT_EQ(authorize("token:7:1", 7, 2), ErrorCode::kForbidden);
-  run(f.service.leave(UserId{7}, ScheduleId{1}));
+  run_task(f.service.leave(UserId{7}, ScheduleId{1}));
   EXPECT_EQ(authorize("token:7:1", 7, 1), ErrorCode::kUnauthenticated) << "slot revoked after leaving";
 }
