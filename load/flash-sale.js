@@ -27,7 +27,7 @@
 import { Counter, Rate, Trend } from 'k6/metrics';
 import * as t from './lib/ticketing.js';
 
-const int = (v, d) => (v === undefined || v === '' ? d : parseInt(v, 10));
+const int = t.envInt;
 const USERS = int(__ENV.USERS, 100000);
 const VUS = Math.min(int(__ENV.VUS, 4), USERS);
 const CONCURRENCY = int(__ENV.CONCURRENCY, 250);
@@ -37,12 +37,7 @@ const MAX_SEATS = int(__ENV.MAX_SEATS, 4);
 const MAP_MAX_AGE_MS = int(__ENV.MAP_MAX_AGE_MS, 5000);
 const MAP_MIN_AGE_MS = int(__ENV.MAP_MIN_AGE_MS, 500);
 
-export const options = Object.assign(t.connectionOptions(CONCURRENCY), {
-  scenarios: {
-    flash_sale: { executor: 'per-vu-iterations', vus: VUS, iterations: 1, maxDuration: __ENV.MAX_DURATION || '9m' },
-  },
-  summaryTrendStats: t.SUMMARY_TREND_STATS,
-  thresholds: Object.assign(
+export const options = t.scenarioOptions('flash_sale', VUS, CONCURRENCY, '9m', Object.assign(
     t.latencyThresholds({
       enter: [50, 100],
       status: [50, 100],
@@ -58,8 +53,7 @@ export const options = Object.assign(t.connectionOptions(CONCURRENCY), {
       // A payment the gateway reported must end PAID or CANCELLED while the user is still polling.
       payments_unsettled: ['count==0'],
     },
-  ),
-});
+  ));
 
 const usersDone = new Counter('users');
 const bookingsPaid = new Counter('bookings_paid');

@@ -13,22 +13,16 @@
 import { Counter, Rate, Trend } from 'k6/metrics';
 import * as t from './lib/ticketing.js';
 
-const int = (v, d) => (v === undefined || v === '' ? d : parseInt(v, 10));
+const int = t.envInt;
 const USERS = int(__ENV.USERS, 50000);
 const VUS = Math.min(int(__ENV.VUS, 4), USERS);
 const CONCURRENCY = int(__ENV.CONCURRENCY, 100);
 const USER_OFFSET = int(__ENV.USER_OFFSET, 0);
 
-export const options = Object.assign(t.connectionOptions(CONCURRENCY), {
-  scenarios: {
-    queue_storm: { executor: 'per-vu-iterations', vus: VUS, iterations: 1, maxDuration: __ENV.MAX_DURATION || '9m' },
-  },
-  summaryTrendStats: t.SUMMARY_TREND_STATS,
-  thresholds: Object.assign(t.latencyThresholds({ enter: [50, 100], status: [50, 100], leave: [50, 100] }), {
+export const options = t.scenarioOptions('queue_storm', VUS, CONCURRENCY, '9m', Object.assign(t.latencyThresholds({ enter: [50, 100], status: [50, 100], leave: [50, 100] }), {
     http_req_failed: ['rate<0.001'],
     user_flow_failed: ['rate<0.001'],
-  }),
-});
+  }));
 
 const usersDone = new Counter('users');
 const flowFailed = new Rate('user_flow_failed');

@@ -13,7 +13,7 @@
 import { Counter, Trend } from 'k6/metrics';
 import * as t from './lib/ticketing.js';
 
-const int = (v, d) => (v === undefined || v === '' ? d : parseInt(v, 10));
+const int = t.envInt;
 const USERS = int(__ENV.USERS, 500);
 const VUS = Math.min(int(__ENV.VUS, 4), USERS);
 const PER_VU = Math.ceil(USERS / VUS);
@@ -22,20 +22,14 @@ const SEAT = __ENV.SEAT || 'A-1';
 // Time for every user to enter and be admitted before the shot (default: 3 s + 5 ms per user).
 const PREP_MS = 1000 * parseFloat(__ENV.PREP_S || String(3 + USERS / 200));
 
-export const options = Object.assign(t.connectionOptions(PER_VU), {
-  scenarios: {
-    same_seat: { executor: 'per-vu-iterations', vus: VUS, iterations: 1, maxDuration: __ENV.MAX_DURATION || '5m' },
-  },
-  summaryTrendStats: t.SUMMARY_TREND_STATS,
-  thresholds: Object.assign(t.latencyThresholds({ enter: [100, 200], status: [100, 200], hold: [150, 250] }), {
+export const options = t.scenarioOptions('same_seat', VUS, PER_VU, '5m', Object.assign(t.latencyThresholds({ enter: [100, 200], status: [100, 200], hold: [150, 250] }), {
     hold_won: ['count==1'],
     hold_lost: [`count==${USERS - 1}`],
     hold_wrong_answer: ['count==0'],
     late_starters: ['count==0'],
     http_req_failed: ['rate==0'],
     winner_paid: ['count==1'],
-  }),
-});
+  }));
 
 const usersDone = new Counter('users');
 const won = new Counter('hold_won');

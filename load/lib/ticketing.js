@@ -224,6 +224,23 @@ export async function runUsers(users, vus, concurrency, userOffset, flow) {
 //   reopen connections all the time);
 // - fewer system tags: no `url` (each /payment/ORD-… and ?userId=… would be a time series of its
 //   own), no tls/proto/group tags; the endpoint is the `name` tag.
+// An integer from the environment, `fallback` when unset or empty.
+export function envInt(value, fallback) {
+  return value === undefined || value === '' ? fallback : parseInt(value, 10);
+}
+
+// The options every scenario uses: `vus` VUs running one iteration each (each VU drives many users
+// concurrently), batching sized for `concurrency` requests in flight, and the shared trend stats.
+export function scenarioOptions(name, vus, concurrency, maxDuration, thresholds) {
+  return Object.assign(connectionOptions(concurrency), {
+    scenarios: {
+      [name]: { executor: 'per-vu-iterations', vus: vus, iterations: 1, maxDuration: __ENV.MAX_DURATION || maxDuration },
+    },
+    summaryTrendStats: SUMMARY_TREND_STATS,
+    thresholds: thresholds,
+  });
+}
+
 export function connectionOptions(concurrency) {
   return {
     batch: Math.max(6, concurrency),
