@@ -137,7 +137,8 @@ struct Application::Parts {
       infra::kafka::KafkaOptions{config.kafka.bootstrap_servers, config.kafka.client_id}, producer,
       *contexts.back(),
       [this](const domain::PaymentCompleted& event) { return confirmation.handle(event); },
-      infra::kafka::ConfirmationConsumerSettings{topics, static_cast<std::size_t>(config.kafka.consumer_batch)}};
+      infra::kafka::ConfirmationConsumerSettings{topics, static_cast<std::size_t>(config.kafka.consumer_batch)},
+      [this](const std::vector<domain::PaymentCompleted>& events) { return confirmation.handle_batch(events); }};
 
   infra::observability::Metrics metrics;
   api::Dispatcher dispatcher;

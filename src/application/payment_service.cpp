@@ -90,6 +90,24 @@ Task<std::vector<domain::ReservationView>> PaymentService::reservations(domain::
 Task<domain::ConfirmOutcome> ConfirmationHandler::handle(const domain::PaymentCompleted& event) {
   const auto now = clock_.now();
   auto outcome = co_await payments_.confirm_payment(event, now);
+  co_await settled(event, outcome, now);
+  co_return outcome;
+}
+
+Task<std::vector<bool>> ConfirmationHandler::handle_batch(const std::vector<domain::PaymentCompleted>& events) {
+  const auto now = clock_.now();
+  auto outcomes = co_await payments_.confirm_payments(events, now);
+  std::vector<bool> done(events.size(), false);
+  for (std::size_t i = 0; i < events.size() && i < outcomes.size(); ++i) {
+    if (!outcomes[i]) continue;
+    co_await settled(events[i], *outcomes[i], now);
+    done[i] = true;
+  }
+  co_return done;
+}
+
+Task<void> ConfirmationHandler::settled(const domain::PaymentCompleted& event, const domain::ConfirmOutcome& outcome,
+                                        domain::Timestamp now) {
   switch (outcome.kind) {
     case domain::ConfirmOutcome::Kind::kConfirmed: {
       counters_.confirmed.fetch_add(1, std::memory_order_relaxed);
@@ -111,7 +129,6 @@ Task<domain::ConfirmOutcome> ConfirmationHandler::handle(const domain::PaymentCo
     case domain::ConfirmOutcome::Kind::kIgnored:
       break;
   }
-  co_return outcome;
 }
 
 }  // namespace ticketing::application

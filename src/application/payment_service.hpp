@@ -71,8 +71,14 @@ class ConfirmationHandler {
       : payments_(payments), queue_(queue), clock_(clock), counters_(counters) {}
 
   Task<domain::ConfirmOutcome> handle(const domain::PaymentCompleted& event);
+  // A batch in one transaction; true for each event it settled. The others (unknown order, ...)
+  // go through handle() one by one, which reports their failures.
+  Task<std::vector<bool>> handle_batch(const std::vector<domain::PaymentCompleted>& events);
 
  private:
+  Task<void> settled(const domain::PaymentCompleted& event, const domain::ConfirmOutcome& outcome,
+                     domain::Timestamp now);
+
   domain::PaymentRepository& payments_;
   domain::QueueStore& queue_;
   const domain::Clock& clock_;

@@ -6,6 +6,7 @@
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/use_future.hpp>
 #include <thread>
 
 #include "application/payment_service.hpp"
@@ -55,7 +56,13 @@ class ConsumerFixture : public ::testing::Test {
   std::unique_ptr<infra::kafka::ConfirmationConsumer> consumer(bool commit_offsets) {
     infra::kafka::ConfirmationConsumerSettings settings{topics_, 50, 3, std::chrono::milliseconds(20), commit_offsets};
     return std::make_unique<infra::kafka::ConfirmationConsumer>(
-        kafka_, *producer_, io_, [this](const domain::PaymentCompleted& e) { return handler_->handle(e); }, settings);
+        kafka_, *producer_, io_, [this](const domain::PaymentCompleted& e) { return handler_->handle(e); }, settings,
+        [this](const std::vector<domain::PaymentCompleted>& events) { return handler_->handle_batch(events); });
+  }
+
+  std::vector<std::optional<domain::ConfirmOutcome>> confirm_batch(const std::vector<domain::PaymentCompleted>& events) {
+    return boost::asio::co_spawn(io_, repository_->confirm_payments(events, clock_.now()), boost::asio::use_future)
+        .get();
   }
 
   // An order in CONFIRMING with two live holds, as record_payment leaves it; returns its event.
@@ -193,4 +200,98 @@ TEST_F(ConsumerFixture, PoisonMessagesGoToTheDlqAndTheConsumerMovesOn) {
   EXPECT_NE(error_of(dead[0]).find("unparsable"), std::string::npos) << error_of(dead[0]);
   EXPECT_NE(dead[1].value.find("ORD-NO-SUCH-ORDER"), std::string::npos);
   EXPECT_NE(error_of(dead[1]).find("failed 3 times"), std::string::npos) << error_of(dead[1]);
+}
+
+// The consumer's fast path: one transaction settles a whole batch, with every outcome the one-by-one
+// path would give.
+TEST_F(ConsumerFixture, BatchSettlesEachEventAsTheOneByOnePathWould) {
+  std::vector<domain::PaymentCompleted> events;
+  for (int i = 0; i < 5; ++i) events.push_back(confirming_order(21 + i));  // [0..4] confirm
+  const auto already_processed = confirming_order(26);
+  ASSERT_EQ(confirm_batch({already_processed}).at(0)->kind, domain::ConfirmOutcome::Kind::kConfirmed);
+  events.push_back(already_processed);  // [5] duplicate (processed before)
+  events.push_back(events[0]);          // [6] duplicate (twice in this batch)
+  auto expired = confirming_order(27);
+  {
+    auto db = test_db();
+    db->execute(fmt::format("UPDATE reservation r JOIN payment_order o ON o.id = r.payment_order_id "
+                            "SET r.status = 'EXPIRED', r.active = NULL WHERE o.order_no = '{}' AND r.seat_no = 'S-2'",
+                            expired.order_no));
+  }
+  events.push_back(expired);  // [7] a hold lapsed: cancelled with a refund
+  auto unknown = events[1];
+  unknown.event_id = infra::events::new_event_id();
+  unknown.order_no = "ORD-NO-SUCH-ORDER";
+  events.push_back(unknown);  // [8] not settled by the batch
+  auto second_event = events[2];
+  second_event.event_id = infra::events::new_event_id();
+  events.push_back(second_event);  // [9] another event of an order in this batch: left to one by one
+
+  const auto outcomes = confirm_batch(events);
+  ASSERT_EQ(outcomes.size(), events.size());
+  using Kind = domain::ConfirmOutcome::Kind;
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE(outcomes[i]) << i;
+    EXPECT_EQ(outcomes[i]->kind, Kind::kConfirmed) << i;
+    EXPECT_EQ(outcomes[i]->order.status, domain::OrderStatus::kPaid) << i;
+    EXPECT_EQ(order_status(events[i]), "PAID") << i;
+    EXPECT_EQ(value(fmt::format("SELECT COUNT(*) FROM reservation r JOIN payment_order o ON o.id = r.payment_order_id "
+                                "WHERE o.order_no = '{}' AND r.status = 'CONFIRMED' AND r.active = 1",
+                                events[i].order_no)),
+              "2")
+        << i;
+  }
+  ASSERT_TRUE(outcomes[5] && outcomes[6]);
+  EXPECT_EQ(outcomes[5]->kind, Kind::kDuplicate);
+  EXPECT_EQ(outcomes[6]->kind, Kind::kDuplicate);
+  ASSERT_TRUE(outcomes[7]);
+  EXPECT_EQ(outcomes[7]->kind, Kind::kCancelled);
+  EXPECT_EQ(order_status(expired), "CANCELLED");
+  EXPECT_EQ(value(fmt::format("SELECT fail_reason FROM payment_order WHERE order_no = '{}'", expired.order_no)),
+            "HOLD_EXPIRED");
+  EXPECT_EQ(value(fmt::format("SELECT COUNT(*) FROM outbox_event WHERE type = 'RefundRequested' AND payload LIKE '%{}%'",
+                              expired.order_no)),
+            "1");
+  EXPECT_EQ(value(fmt::format("SELECT COUNT(*) FROM reservation r JOIN payment_order o ON o.id = r.payment_order_id "
+                              "WHERE o.order_no = '{}' AND r.active = 1",
+                              expired.order_no)),
+            "0");
+  EXPECT_FALSE(outcomes[8]) << "an unknown order is left to the one-by-one path (which dead-letters it)";
+  EXPECT_FALSE(outcomes[9]);
+  EXPECT_EQ(value(fmt::format("SELECT COUNT(*) FROM processed_event WHERE event_id IN ('{}', '{}')",
+                              unknown.event_id, second_event.event_id)),
+            "0")
+      << "events the batch did not settle must not be remembered as processed";
+
+  // Settled one by one afterwards: the second event of a PAID order changes nothing.
+  const auto again = boost::asio::co_spawn(io_, repository_->confirm_payment(second_event, clock_.now()),
+                                           boost::asio::use_future)
+                         .get();
+  EXPECT_EQ(again.kind, Kind::kIgnored);
+  EXPECT_EQ(order_status(second_event), "PAID");
+}
+
+// Through the broker: a backlog is confirmed in batches, all of it exactly once.
+TEST_F(ConsumerFixture, BacklogIsConfirmedInBatchesExactlyOnce) {
+  constexpr int kOrders = 60;
+  std::vector<domain::PaymentCompleted> events;
+  for (int i = 0; i < kOrders; ++i) events.push_back(confirming_order(31 + i));
+  for (const auto& event : events) produce(infra::events::encode_payment_completed(event));
+  produce(infra::events::encode_payment_completed(events[7]));  // one duplicate in the backlog
+  auto c = consumer(true);
+  c->start();
+  ASSERT_TRUE(wait_for([&] { return c->counters().consumed.load() >= kOrders + 1; }, std::chrono::seconds(30)));
+  c->stop();
+  EXPECT_EQ(counters_.confirmed.load(), static_cast<std::uint64_t>(kOrders));
+  EXPECT_EQ(counters_.duplicates.load(), 1u);
+  EXPECT_EQ(c->counters().dead_lettered.load(), 0u);
+  std::string ids;
+  for (const auto& event : events) ids += (ids.empty() ? "'" : ",'") + event.event_id + "'";
+  EXPECT_EQ(value("SELECT COUNT(*) FROM processed_event WHERE event_id IN (" + ids + ")"), std::to_string(kOrders));
+  std::string orders;
+  for (const auto& event : events) orders += (orders.empty() ? "'" : ",'") + event.order_no + "'";
+  EXPECT_EQ(value("SELECT COUNT(*) FROM payment_order WHERE status = 'PAID' AND order_no IN (" + orders + ")"),
+            std::to_string(kOrders));
+  // Batches of at most 50: most events went through the one-transaction path.
+  EXPECT_GE(c->counters().batched.load(), static_cast<std::uint64_t>(kOrders / 2));
 }

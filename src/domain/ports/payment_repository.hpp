@@ -48,6 +48,19 @@ class PaymentRepository {
   // One transaction per event, idempotent by event id: CONFIRMED + PAID when the order's rows are
   // still live; otherwise CANCELLED with a reason and a refund request in the outbox.
   virtual Task<ConfirmOutcome> confirm_payment(const PaymentCompleted& event, Timestamp now) = 0;
+  // The same for a batch of events, in one transaction: an outcome per event, or nullopt for an
+  // event the batch did not settle (unknown order, a second event of one order), which the caller
+  // then hands to confirm_payment. Throws like confirm_payment. This default settles them one by
+  // one; the database adapter does the whole batch in a fixed number of statements.
+  virtual Task<std::vector<std::optional<ConfirmOutcome>>> confirm_payments(const std::vector<PaymentCompleted>& events,
+                                                                           Timestamp now) {
+    std::vector<std::optional<ConfirmOutcome>> outcomes;
+    for (const auto& event : events) {
+      auto outcome = co_await confirm_payment(event, now);
+      outcomes.emplace_back(std::move(outcome));
+    }
+    co_return outcomes;
+  }
 };
 
 }  // namespace ticketing::domain

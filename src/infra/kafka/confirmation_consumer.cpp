@@ -4,6 +4,7 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/use_future.hpp>
+#include <algorithm>
 #include <future>
 
 #include "domain/errors.hpp"
@@ -13,12 +14,13 @@ namespace ticketing::infra::kafka {
 
 ConfirmationConsumer::ConfirmationConsumer(KafkaOptions options, KafkaProducer& dlq_producer,
                                            boost::asio::io_context& context, Handler handler,
-                                           ConfirmationConsumerSettings settings)
+                                           ConfirmationConsumerSettings settings, BatchHandler batch_handler)
     : options_(std::move(options)),
       dlq_producer_(dlq_producer),
       context_(context),
       handler_(std::move(handler)),
-      settings_(std::move(settings)) {}
+      settings_(std::move(settings)),
+      batch_handler_(std::move(batch_handler)) {}
 
 ConfirmationConsumer::~ConfirmationConsumer() { stop(); }
 
@@ -67,6 +69,7 @@ void ConfirmationConsumer::run() {
       // The handler coroutines refer to the decoded events: they live here until every future is done.
       std::vector<domain::PaymentCompleted> decoded;
       decoded.reserve(pending.size());
+      std::vector<const IncomingMessage*> decodable;
       for (const auto* message : pending) {
         std::string error;
         auto event = events::decode_payment_completed(message->value, error);
@@ -75,7 +78,26 @@ void ConfirmationConsumer::run() {
           continue;
         }
         decoded.push_back(std::move(*event));
-        handled.emplace_back(message, boost::asio::co_spawn(context_, handler_(decoded.back()), boost::asio::use_future));
+        decodable.push_back(message);
+      }
+      std::vector<bool> settled(decoded.size(), false);
+      if (batch_handler_ && decoded.size() > 1) {
+        try {
+          settled = boost::asio::co_spawn(context_, batch_handler_(decoded), boost::asio::use_future).get();
+          settled.resize(decoded.size(), false);
+          counters_.batched.fetch_add(static_cast<std::uint64_t>(std::count(settled.begin(), settled.end(), true)),
+                                      std::memory_order_relaxed);
+        } catch (const std::exception& failure) {
+          // One by one below: they report (and dead-letter) what failed, and retry outages.
+          spdlog::debug("batch of {} payment.completed events failed, settling them one by one: {}", decoded.size(),
+                        failure.what());
+          settled.assign(decoded.size(), false);
+        }
+      }
+      for (std::size_t i = 0; i < decoded.size(); ++i) {
+        if (settled[i]) continue;
+        handled.emplace_back(decodable[i],
+                             boost::asio::co_spawn(context_, handler_(decoded[i]), boost::asio::use_future));
       }
       for (auto& [message, future] : handled) {
         try {

@@ -1,7 +1,8 @@
 #pragma once
 // The `reservation-confirm` consumer of topic payment.completed (DESIGN.md §7 step 4), on its own
-// thread. Each batch is decoded and handed to the confirmation handler (which runs one database
-// transaction per event, idempotent by event id); offsets are committed only after every message
+// thread. Each batch is decoded and handed to the batch handler (one database transaction for the
+// whole batch, idempotent by event id); what it leaves, or the whole batch when it fails, goes to
+// the per-event handler (one transaction per event). Offsets are committed only after every message
 // of the batch is settled. A message that cannot be decoded, or fails `max_attempts` times for a
 // reason other than an outage, goes to payment.completed.dlq with the error in a header, and the
 // consumer moves on. Outages (database down) are retried with backoff, never sent to the DLQ.
@@ -33,6 +34,7 @@ struct ConfirmationConsumerSettings {
 
 struct ConsumerCounters {
   std::atomic<std::uint64_t> consumed{0};
+  std::atomic<std::uint64_t> batched{0};  // settled by the batch handler (the rest one by one)
   std::atomic<std::uint64_t> dead_lettered{0};
   std::atomic<std::uint64_t> retries{0};
 };
@@ -40,10 +42,13 @@ struct ConsumerCounters {
 class ConfirmationConsumer {
  public:
   using Handler = std::function<Task<domain::ConfirmOutcome>(const domain::PaymentCompleted&)>;
+  // Settles a whole batch at once (one transaction); true for each event it settled. Whatever it
+  // did not settle, or the whole batch when it throws, goes through `handler` one by one.
+  using BatchHandler = std::function<Task<std::vector<bool>>(const std::vector<domain::PaymentCompleted>&)>;
 
   // `handler` runs on `context` (an I/O thread, so it may use the database pool and Redis).
   ConfirmationConsumer(KafkaOptions options, KafkaProducer& dlq_producer, boost::asio::io_context& context,
-                       Handler handler, ConfirmationConsumerSettings settings = {});
+                       Handler handler, ConfirmationConsumerSettings settings = {}, BatchHandler batch_handler = {});
   ~ConfirmationConsumer();
   void start();
   void stop();  // joins; unprocessed messages are delivered again later
@@ -58,6 +63,7 @@ class ConfirmationConsumer {
   boost::asio::io_context& context_;
   Handler handler_;
   ConfirmationConsumerSettings settings_;
+  BatchHandler batch_handler_;
   ConsumerCounters counters_;
   std::atomic<bool> stopping_{false};
   std::thread thread_;

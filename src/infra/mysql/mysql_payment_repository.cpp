@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <map>
+#include <set>
 #include <random>
 
 #include "infra/events/payment_events.hpp"
@@ -27,7 +28,10 @@ std::string sql_time(MysqlConnection& db, domain::Timestamp t) { return db.quote
 
 std::string seat_list(MysqlConnection& db, const std::vector<std::string>& seats) {
   std::string out = "(";
-  for (std::size_t i = 0; i < seats.size(); ++i) out += (i ? "," : "") + db.quote(seats[i]);
+  for (std::size_t i = 0; i < seats.size(); ++i) {
+    if (i > 0) out += ',';
+    out += db.quote(seats[i]);
+  }
   return out + ")";
 }
 
@@ -92,6 +96,133 @@ void request_refund(MysqlConnection& db, const events::EventTopics& topics, cons
                 events::encode_refund_requested(refund), now);
 }
 
+// A paid order some of whose seats are no longer its live holds (they expired and may be someone
+// else's now): cancelled, what is left of its holds released, the money refunded.
+void cancel_for_lost_holds(MysqlConnection& db, const events::EventTopics& topics, ConfirmOutcome& outcome,
+                           domain::Timestamp now) {
+  const std::string reason = "HOLD_EXPIRED";
+  const std::string now_sql = sql_time(db, now);
+  db.execute(fmt::format(
+      "UPDATE reservation SET status = 'CANCELLED', active = NULL, updated_at = {} "
+      "WHERE payment_order_id = {} AND status = 'HELD' AND active = 1",
+      now_sql, outcome.order.id));
+  db.execute(fmt::format(
+      "UPDATE payment_order SET status = 'CANCELLED', fail_reason = {}, updated_at = {} WHERE id = {}",
+      db.quote(reason), now_sql, outcome.order.id));
+  request_refund(db, topics, outcome.order, reason, now);
+  outcome.order.status = OrderStatus::kCancelled;
+  outcome.order.fail_reason = reason;
+  outcome.kind = ConfirmOutcome::Kind::kCancelled;
+}
+
+std::string id_list(const std::vector<std::int64_t>& ids) {
+  std::string out;
+  for (const auto id : ids) {
+    if (!out.empty()) out += ',';
+    out += std::to_string(id);
+  }
+  return out;
+}
+
+// One attempt of confirm_payments (retried on deadlock): the effects of confirm_payment for every
+// event, in one transaction and a fixed number of statements whatever the batch size.
+std::vector<std::optional<ConfirmOutcome>> confirm_batch_once(MysqlConnection& db, const events::EventTopics& topics,
+                                                              const std::vector<domain::PaymentCompleted>& events,
+                                                              domain::Timestamp now) {
+  std::vector<std::optional<ConfirmOutcome>> outcomes(events.size());
+  Transaction tx(db);
+  const std::string now_sql = sql_time(db, now);
+
+  std::string event_ids, order_nos;
+  for (const auto& event : events) {
+    if (!event_ids.empty()) {
+      event_ids += ',';
+      order_nos += ',';
+    }
+    event_ids += db.quote(event.event_id);
+    order_nos += db.quote(event.order_no);
+  }
+  std::set<std::string> seen_events;
+  for (const auto& row :
+       db.query(fmt::format("SELECT event_id FROM processed_event WHERE event_id IN ({})", event_ids)).rows) {
+    seen_events.insert(to_string(row[0]));
+  }
+  std::map<std::string, OrderRow> orders;
+  for (const auto& row : db.query(fmt::format("SELECT {} FROM payment_order o WHERE o.order_no IN ({}) FOR UPDATE",
+                                              kOrderColumns, order_nos))
+                             .rows) {
+    auto order = order_from(row);
+    orders.emplace(order.order.order_no, std::move(order));
+  }
+
+  // Which events this batch settles: not seen before, a known order, one event per order (a second
+  // one for the same order is left to the one-by-one path, which then sees the order settled).
+  std::vector<std::size_t> fresh;
+  std::set<std::string> batch_orders;
+  std::string processed_rows;
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    const auto& event = events[i];
+    if (seen_events.contains(event.event_id)) {
+      outcomes[i] = ConfirmOutcome{ConfirmOutcome::Kind::kDuplicate, {}};
+      continue;
+    }
+    if (!orders.contains(event.order_no) || batch_orders.contains(event.order_no)) continue;  // not settled here
+    seen_events.insert(event.event_id);
+    batch_orders.insert(event.order_no);
+    fresh.push_back(i);
+    processed_rows += fmt::format("{}({}, {})", processed_rows.empty() ? "" : ",", db.quote(event.event_id), now_sql);
+  }
+  if (fresh.empty()) {
+    tx.commit();
+    return outcomes;
+  }
+  // A consumer that took these events over in a rebalance may commit them first: the duplicate key
+  // then fails the whole batch and the caller settles the events one by one.
+  db.execute("INSERT INTO processed_event (event_id, processed_at) VALUES " + processed_rows);
+
+  std::vector<std::int64_t> confirming_ids;
+  for (const auto i : fresh) {
+    const auto& order = orders.at(events[i].order_no).order;
+    if (order.status == OrderStatus::kConfirming) confirming_ids.push_back(order.id);
+  }
+  std::map<std::int64_t, std::size_t> live_holds;
+  if (!confirming_ids.empty()) {
+    for (const auto& row :
+         db.query(fmt::format("SELECT payment_order_id FROM reservation WHERE payment_order_id IN ({}) "
+                              "AND status = 'HELD' AND active = 1 FOR UPDATE",
+                              id_list(confirming_ids)))
+             .rows) {
+      ++live_holds[to_int64(row[0])];
+    }
+  }
+
+  std::vector<std::int64_t> paid_ids;
+  for (const auto i : fresh) {
+    ConfirmOutcome outcome;
+    outcome.order = orders.at(events[i].order_no).order;
+    if (outcome.order.status != OrderStatus::kConfirming) {
+      outcome.kind = ConfirmOutcome::Kind::kIgnored;  // remembered as processed; settled another way
+    } else if (const auto held = live_holds[outcome.order.id]; held > 0 && held == events[i].seat_nos.size()) {
+      paid_ids.push_back(outcome.order.id);
+      outcome.order.status = OrderStatus::kPaid;
+      outcome.kind = ConfirmOutcome::Kind::kConfirmed;
+    } else {
+      cancel_for_lost_holds(db, topics, outcome, now);
+    }
+    outcomes[i] = std::move(outcome);
+  }
+  if (!paid_ids.empty()) {
+    const std::string ids = id_list(paid_ids);
+    db.execute(fmt::format("UPDATE reservation SET status = 'CONFIRMED', updated_at = {} "
+                           "WHERE payment_order_id IN ({}) AND status = 'HELD' AND active = 1",
+                           now_sql, ids));
+    db.execute(
+        fmt::format("UPDATE payment_order SET status = 'PAID', updated_at = {} WHERE id IN ({})", now_sql, ids));
+  }
+  tx.commit();
+  return outcomes;
+}
+
 }  // namespace
 
 Task<ReadyOutcome> MysqlPaymentRepository::create_ready_order(const domain::ReadyRequest& request,
@@ -145,7 +276,8 @@ Task<ReadyOutcome> MysqlPaymentRepository::create_ready_order(const domain::Read
           const std::string order_status = to_string((*it->second)[3]);
           if (order_status == "READY" || order_status == "CONFIRMING") in_payment.push_back(seat);
           amount += to_money((*it->second)[4]);
-          ids += (ids.empty() ? "" : ",") + to_string((*it->second)[0]);
+          if (!ids.empty()) ids += ',';
+          ids += to_string((*it->second)[0]);
         }
         if (!in_payment.empty()) {
           refused.kind = ReadyOutcome::Kind::kSeatsInPayment;
@@ -319,22 +451,24 @@ Task<ConfirmOutcome> MysqlPaymentRepository::confirm_payment(const domain::Payme
           outcome.order.status = OrderStatus::kPaid;
           outcome.kind = ConfirmOutcome::Kind::kConfirmed;
         } else {
-          // Some seat is no longer this order's live hold (it expired and may be someone else's now).
-          const std::string reason = "HOLD_EXPIRED";
-          db.execute(fmt::format(
-              "UPDATE reservation SET status = 'CANCELLED', active = NULL, updated_at = {} "
-              "WHERE payment_order_id = {} AND status = 'HELD' AND active = 1",
-              now_sql, outcome.order.id));
-          db.execute(fmt::format(
-              "UPDATE payment_order SET status = 'CANCELLED', fail_reason = {}, updated_at = {} WHERE id = {}",
-              db.quote(reason), now_sql, outcome.order.id));
-          request_refund(db, topics, outcome.order, reason, now);
-          outcome.order.status = OrderStatus::kCancelled;
-          outcome.order.fail_reason = reason;
-          outcome.kind = ConfirmOutcome::Kind::kCancelled;
+          cancel_for_lost_holds(db, topics, outcome, now);
         }
         tx.commit();
         return outcome;
+      } catch (const MysqlError& error) {
+        if (!error.is_deadlock() || attempt >= kRetries) throw;
+      }
+    }
+  };
+  co_return co_await pool_.run(work);
+}
+
+Task<std::vector<std::optional<ConfirmOutcome>>> MysqlPaymentRepository::confirm_payments(
+    const std::vector<domain::PaymentCompleted>& events, domain::Timestamp now) {
+  auto work = [&events, now, &topics = topics_](MysqlConnection& db) {
+    for (int attempt = 1;; ++attempt) {
+      try {
+        return confirm_batch_once(db, topics, events, now);
       } catch (const MysqlError& error) {
         if (!error.is_deadlock() || attempt >= kRetries) throw;
       }
