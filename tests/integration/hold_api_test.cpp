@@ -204,8 +204,18 @@ TEST(HoldApi, ExpiredHoldFreesTheSeatForOthers) {
   const auto held = seat_call(server.port(), "/tickets/hold", tokens.at(1), 1, schedule, {"S-1", "S-2"});
   ASSERT_EQ(held.status, 200) << held.raw;
   const auto body = json::parse(held.body).as_object();
-  EXPECT_EQ(body.at("reservationIds").as_array().size(), 2u);
+  ASSERT_EQ(body.at("reservationIds").as_array().size(), 2u);
   EXPECT_EQ(body.at("seatNos").as_array()[0].as_string(), "S-1");
+  {  // the ids are the rows' ids, in the order of seatNos
+    auto db = test_db();
+    for (std::size_t i = 0; i < 2; ++i) {
+      const auto seat = std::string(body.at("seatNos").as_array()[i].as_string());
+      const auto rows = db->query(fmt::format(
+          "SELECT id FROM reservation WHERE schedule_id = {} AND seat_no = '{}' AND active = 1", schedule, seat));
+      ASSERT_EQ(rows.rows.size(), 1u) << seat;
+      EXPECT_EQ(std::to_string(body.at("reservationIds").as_array()[i].as_int64()), *rows.rows[0][0]) << seat;
+    }
+  }
   EXPECT_EQ(body.at("expiresAt").as_string().back(), 'Z');
   EXPECT_EQ(status_of("S-1"), "HELD");
   EXPECT_EQ(seat_call(server.port(), "/tickets/hold", tokens.at(2), 2, schedule, {"S-1"}).status, 409);

@@ -70,14 +70,21 @@ std::optional<OrderRow> load_order(MysqlConnection& db, const std::string& where
   return order_from(result.rows[0]);
 }
 
-std::vector<std::string> seats_of_order(MysqlConnection& db, std::int64_t order_id) {
-  std::vector<std::string> seats;
-  for (const auto& row :
-       db.query(fmt::format("SELECT seat_no FROM reservation WHERE payment_order_id = {} ORDER BY seat_no", order_id))
-           .rows) {
-    seats.push_back(to_string(row[0]));
+// The order with its seat numbers in one round trip (seat numbers never contain a comma).
+std::optional<OrderRow> load_order_with_seats(MysqlConnection& db, const std::string& where, bool for_update) {
+  const auto result = db.query(fmt::format(
+      "SELECT {}, (SELECT GROUP_CONCAT(r.seat_no ORDER BY r.seat_no SEPARATOR ',') FROM reservation r "
+      "WHERE r.payment_order_id = o.id) FROM payment_order o WHERE {}{}",
+      kOrderColumns, where, for_update ? " FOR UPDATE" : ""));
+  if (result.rows.empty()) return std::nullopt;
+  auto out = order_from(result.rows[0]);
+  const std::string seats = to_string(result.rows[0][10]);
+  for (std::size_t start = 0; start < seats.size();) {
+    const auto end = std::min(seats.find(',', start), seats.size());
+    out.order.seat_nos.push_back(seats.substr(start, end - start));
+    start = end + 1;
   }
-  return seats;
+  return out;
 }
 
 void insert_outbox(MysqlConnection& db, const std::string& event_id, std::string_view type, std::string_view topic,
@@ -328,7 +335,7 @@ namespace {
 PaymentRecord record_payment_once(MysqlConnection& db, const events::EventTopics& topics,
                                   const std::string& order_no, domain::Timestamp now) {
   Transaction tx(db);
-  auto row = load_order(db, "o.order_no = " + db.quote(order_no), true);
+  auto row = load_order_with_seats(db, "o.order_no = " + db.quote(order_no), true);
   PaymentRecord record;
   if (!row) {
     record.kind = PaymentRecord::Kind::kNotFound;
@@ -336,7 +343,6 @@ PaymentRecord record_payment_once(MysqlConnection& db, const events::EventTopics
   }
   const std::string now_sql = sql_time(db, now);
   PaymentOrder& order = row->order;
-  order.seat_nos = seats_of_order(db, order.id);
   if (order.status == OrderStatus::kReady) {
     db.execute(fmt::format(
         "UPDATE payment_order SET status = 'CONFIRMING', paid_at = {0}, updated_at = {0} WHERE id = {1}", now_sql,
@@ -384,9 +390,8 @@ Task<PaymentRecord> MysqlPaymentRepository::record_payment(const std::string& or
 
 Task<std::optional<PaymentOrder>> MysqlPaymentRepository::find_order(const std::string& order_no) {
   auto work = [order_no](MysqlConnection& db) -> std::optional<PaymentOrder> {
-    auto row = load_order(db, "o.order_no = " + db.quote(order_no), false);
+    auto row = load_order_with_seats(db, "o.order_no = " + db.quote(order_no), false);
     if (!row) return std::nullopt;
-    row->order.seat_nos = seats_of_order(db, row->order.id);
     return std::move(row->order);
   };
   co_return co_await pool_.run(work);

@@ -77,7 +77,15 @@ Task<std::vector<std::string>> MysqlReservationRepository::missing_seats(domain:
 Task<HoldOutcome> MysqlReservationRepository::hold(domain::ScheduleId schedule, domain::UserId user,
                                                    const std::vector<std::string>& seats, domain::Timestamp now,
                                                    domain::Timestamp expires_at, int max_seats_per_user) {
-  auto work = [=](MysqlConnection& db) {
+  auto work = [=, autoinc_mode = &autoinc_lock_mode_](MysqlConnection& db) {
+    // With innodb_autoinc_lock_mode 0 or 1 (MariaDB's default) a multi-row INSERT gets consecutive
+    // ids in VALUES order, so the ids need no query; with 2 (MySQL 8's default) they are read back.
+    if (autoinc_mode->load(std::memory_order_relaxed) < 0) {
+      const auto mode = db.query("SELECT @@innodb_autoinc_lock_mode");
+      autoinc_mode->store(mode.rows.empty() ? 2 : static_cast<int>(to_int64(mode.rows[0][0])),
+                          std::memory_order_relaxed);
+    }
+    const bool consecutive_ids = autoinc_mode->load(std::memory_order_relaxed) <= 1;
     return with_retries([&]() -> HoldOutcome {
       const std::string in_seats = seat_list(db, seats);
       const std::string now_sql = sql_time(db, now);
@@ -111,9 +119,10 @@ Task<HoldOutcome> MysqlReservationRepository::hold(domain::ScheduleId schedule, 
         values += fmt::format("({},{},{},'HELD',{},1,{},{})", user.value, schedule.value, db.quote(seat), expires_sql,
                               now_sql, now_sql);
       }
+      ExecResult inserted;
       try {
-        db.execute("INSERT INTO reservation (user_id, schedule_id, seat_no, status, expires_at, active, created_at, "
-                   "updated_at) VALUES " + values);
+        inserted = db.execute("INSERT INTO reservation (user_id, schedule_id, seat_no, status, expires_at, active, "
+                              "created_at, updated_at) VALUES " + values);
       } catch (const MysqlError& error) {
         if (!error.is_duplicate_key()) throw;
         // The unique key (schedule_id, seat_no, active) refused: name exactly the taken seats.
@@ -129,13 +138,22 @@ Task<HoldOutcome> MysqlReservationRepository::hold(domain::ScheduleId schedule, 
         if (outcome.taken_seats.empty()) outcome.taken_seats = seats;  // released in between; still refused
         return outcome;
       }
+      HoldOutcome outcome;
+      if (inserted.affected_rows == seats.size() && inserted.last_insert_id > 0 &&
+          (seats.size() == 1 || consecutive_ids)) {
+        tx.commit();
+        for (std::size_t i = 0; i < seats.size(); ++i) {
+          outcome.seats.push_back(
+              {domain::ReservationId{static_cast<std::int64_t>(inserted.last_insert_id + i)}, seats[i]});
+        }
+        return outcome;
+      }
       const auto rows = db.query(fmt::format(
           "SELECT id, seat_no FROM reservation WHERE schedule_id = {} AND seat_no IN {} AND active = 1 AND user_id = {}",
           schedule.value, in_seats, user.value));
       tx.commit();
       std::map<std::string, std::int64_t> id_of;
       for (const auto& row : rows.rows) id_of[to_string(row[1])] = to_int64(row[0]);
-      HoldOutcome outcome;
       for (const auto& seat : seats) outcome.seats.push_back({domain::ReservationId{id_of[seat]}, seat});
       return outcome;
     });
@@ -209,7 +227,10 @@ Task<std::int64_t> MysqlReservationRepository::expire_holds(domain::Timestamp no
             "FOR UPDATE SKIP LOCKED",
             now_sql, batch));
         std::string order_ids;
-        for (const auto& row : expired_orders.rows) order_ids += (order_ids.empty() ? "" : ",") + to_string(row[0]);
+        for (const auto& row : expired_orders.rows) {
+          if (!order_ids.empty()) order_ids += ',';
+          order_ids += to_string(row[0]);
+        }
         if (!order_ids.empty()) {
           db.execute(fmt::format(
               "UPDATE payment_order SET status = 'CANCELLED', fail_reason = 'ORDER_EXPIRED', updated_at = {} "
@@ -229,7 +250,10 @@ Task<std::int64_t> MysqlReservationRepository::expire_holds(domain::Timestamp no
         return 0;
       }
       std::string ids;
-      for (const auto& row : rows.rows) ids += (ids.empty() ? "" : ",") + to_string(row[0]);
+      for (const auto& row : rows.rows) {
+        if (!ids.empty()) ids += ',';
+        ids += to_string(row[0]);
+      }
       const auto result = db.execute(fmt::format(
           "UPDATE reservation SET status = 'EXPIRED', active = NULL, updated_at = {} WHERE id IN ({}) AND status = 'HELD'",
           now_sql, ids));

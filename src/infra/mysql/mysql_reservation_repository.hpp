@@ -1,4 +1,5 @@
 #pragma once
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <mutex>
@@ -32,6 +33,7 @@ class MysqlReservationRepository final : public domain::ReservationRepository {
   };
 
   MysqlPool& pool_;
+  std::atomic<int> autoinc_lock_mode_{-1};  // the server's innodb_autoinc_lock_mode, read once
   std::mutex seats_mutex_;
   // Seat numbers per schedule: static after seeding, read on every hold.
   std::unordered_map<std::int64_t, CachedSeats> seats_cache_;
