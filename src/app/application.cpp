@@ -98,6 +98,10 @@ struct Application::Parts {
   std::vector<std::thread> threads;
 
   infra::mysql::MysqlPool db_pool;
+  // Bulkheads: seat holds, and the background jobs, have connections of their own, so a burst of
+  // payments and order reads never delays the seat race or a confirmation batch.
+  infra::mysql::MysqlPool hold_db_pool;
+  infra::mysql::MysqlPool worker_db_pool;
   infra::BlockingExecutor blocking{2};
   infra::redis::RedisClient redis;
   infra::mysql::MysqlHealthProbe db_probe{db_pool};
@@ -109,7 +113,7 @@ struct Application::Parts {
   infra::mysql::MysqlUserRepository users{db_pool};
   infra::redis::RedisQueueStore queue_store;
   infra::redis::RedisSeatLockStore seat_locks{redis};
-  infra::mysql::MysqlReservationRepository reservations{db_pool};
+  infra::mysql::MysqlReservationRepository reservations{hold_db_pool};
   infra::security::JwtTokenService tokens;
 
   application::CatalogQueries catalog{catalog_repository};
@@ -120,7 +124,8 @@ struct Application::Parts {
   infra::PeriodicTask admission_task;
   application::HoldService holds{admission_guard, seat_locks, reservations, clock,
                                  application::HoldPolicy{config.hold.ttl, config.hold.max_seats_per_user}};
-  application::HoldExpiryJob hold_expiry_job{reservations, clock, holds.counters(), config.hold.expiry_batch};
+  infra::mysql::MysqlReservationRepository worker_reservations{worker_db_pool};
+  application::HoldExpiryJob hold_expiry_job{worker_reservations, clock, holds.counters(), config.hold.expiry_batch};
   infra::PeriodicTask hold_expiry_task{*contexts.front(), "hold-expiry", config.hold.expiry_interval,
                                        [this]() -> Task<void> { co_await hold_expiry_job.run_once(); }};
 
@@ -129,8 +134,9 @@ struct Application::Parts {
   infra::mysql::MysqlPaymentRepository payment_repository{db_pool, topics};
   application::PaymentService payments{admission_guard, payment_repository, clock, config.payment.order_ttl,
                                        config.payment.gateway_secret};
-  application::ConfirmationHandler confirmation{payment_repository, queue_store, clock, payments.counters()};
-  infra::outbox::OutboxRelay outbox_relay{db_pool, producer, config.kafka.relay_batch, std::chrono::seconds(5)};
+  infra::mysql::MysqlPaymentRepository worker_payment_repository{worker_db_pool, topics};
+  application::ConfirmationHandler confirmation{worker_payment_repository, queue_store, clock, payments.counters()};
+  infra::outbox::OutboxRelay outbox_relay{worker_db_pool, producer, config.kafka.relay_batch, std::chrono::seconds(5)};
   infra::PeriodicTask outbox_task{*contexts.front(), "outbox-relay", config.kafka.relay_interval,
                                   [this]() -> Task<void> { co_await outbox_relay.publish_pending(); }};
   infra::kafka::ConfirmationConsumer confirmation_consumer{
@@ -150,6 +156,10 @@ struct Application::Parts {
         contexts(std::move(io)),
         db_pool(db_endpoint(cfg), infra::mysql::PoolOptions{cfg.db.pool_size, cfg.db.max_queue,
                                                             cfg.db.pool_wait_timeout}),
+        hold_db_pool(db_endpoint(cfg), infra::mysql::PoolOptions{cfg.db.hold_pool_size, cfg.db.max_queue,
+                                                                 cfg.db.pool_wait_timeout}),
+        worker_db_pool(db_endpoint(cfg), infra::mysql::PoolOptions{cfg.db.worker_pool_size, cfg.db.max_queue,
+                                                                   cfg.db.pool_wait_timeout}),
         redis(raw(contexts), redis_options(cfg)),
         kafka_probe(infra::kafka::KafkaOptions{cfg.kafka.bootstrap_servers, cfg.kafka.client_id}, blocking),
         queue_store(redis, queue_policy(cfg)),
@@ -193,17 +203,26 @@ void Application::Parts::register_samplers() {
   using infra::observability::SampleWriter;
   metrics.add_sampler(infra::observability::sample_process);
   metrics.add_sampler([this](SampleWriter& out) {
-    const auto pool = db_pool.stats();
-    out.gauge("ticketing_db_pool_size", "Database connections in the pool.", pool.size);
-    out.gauge("ticketing_db_pool_connections", "Pool connections by state.", pool.busy, {{"state", "busy"}});
-    out.gauge("ticketing_db_pool_connections", "Pool connections by state.", pool.size - pool.busy, {{"state", "idle"}});
-    out.gauge("ticketing_db_pool_queued", "Database calls waiting for a connection.", pool.queued);
-    out.counter("ticketing_db_pool_wait_seconds_total", "Time spent waiting for a connection.",
-                static_cast<double>(pool.wait_micros_total) / 1e6);
-    out.counter("ticketing_db_pool_acquired_total", "Connections handed out.", static_cast<double>(pool.acquired));
-    out.counter("ticketing_db_pool_rejected_total", "Calls refused: pool saturated or waited too long.",
-                static_cast<double>(pool.rejected));
-    out.counter("ticketing_db_pool_connects_total", "Database connections opened.", static_cast<double>(pool.connects));
+    for (const auto& [name, source] : {std::pair<const char*, infra::mysql::MysqlPool*>{"requests", &db_pool},
+                                       std::pair<const char*, infra::mysql::MysqlPool*>{"holds", &hold_db_pool},
+                                       std::pair<const char*, infra::mysql::MysqlPool*>{"jobs", &worker_db_pool}}) {
+      const auto pool = source->stats();
+      const std::string label = name;
+      out.gauge("ticketing_db_pool_size", "Database connections in the pool.", pool.size, {{"pool", label}});
+      out.gauge("ticketing_db_pool_connections", "Pool connections by state.", pool.busy,
+                {{"pool", label}, {"state", "busy"}});
+      out.gauge("ticketing_db_pool_connections", "Pool connections by state.", pool.size - pool.busy,
+                {{"pool", label}, {"state", "idle"}});
+      out.gauge("ticketing_db_pool_queued", "Database calls waiting for a connection.", pool.queued, {{"pool", label}});
+      out.counter("ticketing_db_pool_wait_seconds_total", "Time spent waiting for a connection.",
+                  static_cast<double>(pool.wait_micros_total) / 1e6, {{"pool", label}});
+      out.counter("ticketing_db_pool_acquired_total", "Connections handed out.", static_cast<double>(pool.acquired),
+                  {{"pool", label}});
+      out.counter("ticketing_db_pool_rejected_total", "Calls refused: pool saturated or waited too long.",
+                  static_cast<double>(pool.rejected), {{"pool", label}});
+      out.counter("ticketing_db_pool_connects_total", "Database connections opened.",
+                  static_cast<double>(pool.connects), {{"pool", label}});
+    }
 
     const auto& r = redis.stats();
     out.histogram("ticketing_redis_command_seconds", "Redis command and script latency.", r.latency.cumulative(),
@@ -344,6 +363,8 @@ void Application::stop() {
     if (thread.joinable()) thread.join();
   }
   parts_->db_pool.stop();
+  parts_->hold_db_pool.stop();
+  parts_->worker_db_pool.stop();
   parts_->blocking.stop();
   spdlog::info("stopped");
 }
