@@ -1,4 +1,5 @@
-// Two expiry workers on the same rows expire each one exactly once (issue 4 acceptance 4).
+// Two expiry workers on the same rows expire each one exactly once (issue 4 acceptance 4), and the
+// hold path's seat-set cache under a burst of first holds.
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
@@ -57,4 +58,33 @@ TEST(HoldExpiry, TwoWorkersExpireEachRowOnce) {
   EXPECT_GE(expired_a + expired_b, kRows);
   EXPECT_GT(expired_a, 0) << "worker A never got a batch (no interleaving to prove anything)";
   EXPECT_GT(expired_b, 0) << "worker B never got a batch";
+}
+
+// The first holds of a schedule arrive together: one of them loads the seat set, the others check
+// only their own seats — and every one of them still answers exactly which seats do not exist.
+TEST(SeatCatalogCache, ConcurrentFirstChecksAgreeWhileOneLoads) {
+  const auto schedule = create_schedule(-60, 50);
+  infra::mysql::MysqlPool pool(test_db_endpoint(), {4, 64, std::chrono::seconds(5)});
+  infra::mysql::MysqlReservationRepository repository(pool);
+  auto check = [&](std::vector<std::string> seats) -> Task<std::vector<std::string>> {
+    co_return co_await repository.missing_seats(domain::ScheduleId{schedule}, seats);
+  };
+  // One io_context thread: the first check takes the load and suspends on the pool, so the others
+  // see the load in flight and take the point-lookup path.
+  boost::asio::io_context io;
+  auto first = boost::asio::co_spawn(io, check({"S-1", "Z-9"}), boost::asio::use_future);
+  auto second = boost::asio::co_spawn(io, check({"S-2", "S-50", "S-51"}), boost::asio::use_future);
+  auto third = boost::asio::co_spawn(io, check({"nope", "S-3"}), boost::asio::use_future);
+  io.run();
+  EXPECT_EQ(first.get(), (std::vector<std::string>{"Z-9"}));
+  EXPECT_EQ(second.get(), (std::vector<std::string>{"S-51"}));
+  EXPECT_EQ(third.get(), (std::vector<std::string>{"nope"}));
+
+  // After the load, answers come from the cached set.
+  io.restart();
+  auto cached = boost::asio::co_spawn(io, check({"S-49", "S-0", "S-50"}), boost::asio::use_future);
+  io.run();
+  EXPECT_EQ(cached.get(), (std::vector<std::string>{"S-0"}));
+  EXPECT_EQ(repository.seat_set_loads(), 1U) << "the burst loaded the seat set more than once";
+  EXPECT_EQ(pool.stats().acquired, 3U) << "one full load and two point lookups, then the cache";
 }

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <map>
+#include <unordered_set>
 
 #include "infra/mysql/row_reader.hpp"
 
@@ -46,15 +47,40 @@ auto with_retries(Body&& body) {
 
 Task<std::vector<std::string>> MysqlReservationRepository::missing_seats(domain::ScheduleId schedule,
                                                                          const std::vector<std::string>& seats) {
+  if (seats.empty()) co_return std::vector<std::string>{};
   std::shared_ptr<const SeatSet> known;
+  bool load_all = false;
   {
     std::lock_guard lock(seats_mutex_);
-    const auto it = seats_cache_.find(schedule.value);
-    if (it != seats_cache_.end() && std::chrono::steady_clock::now() - it->second.loaded_at < kSeatCacheTtl) {
-      known = it->second.seats;
+    auto& cached = seats_cache_[schedule.value];
+    if (cached.seats && std::chrono::steady_clock::now() - cached.loaded_at < kSeatCacheTtl) {
+      known = cached.seats;
+    } else if (!cached.loading) {
+      cached.loading = true;
+      load_all = true;
     }
   }
-  if (!known) {
+  std::vector<std::string> missing;
+  if (!known && !load_all) {
+    // Another request is loading the whole set. Loading it again here is what made the first
+    // second of a sale slow: a thousand holds each read 10,000 seat rows through the hold pool.
+    auto work = [schedule, &seats](MysqlConnection& db) {
+      std::unordered_set<std::string> found;
+      for (const auto& row :
+           db.query(fmt::format("SELECT seat_no FROM seat WHERE schedule_id = {} AND seat_no IN {}", schedule.value,
+                                seat_list(db, seats)))
+               .rows) {
+        found.insert(to_string(row[0]));
+      }
+      return found;
+    };
+    const auto found = co_await pool_.run(work);
+    for (const auto& seat : seats) {
+      if (found.count(seat) == 0) missing.push_back(seat);
+    }
+    co_return missing;
+  }
+  if (load_all) {
     auto work = [schedule](MysqlConnection& db) {
       auto set = std::make_shared<SeatSet>();
       for (const auto& row : db.query(fmt::format("SELECT seat_no FROM seat WHERE schedule_id = {}", schedule.value)).rows) {
@@ -62,12 +88,19 @@ Task<std::vector<std::string>> MysqlReservationRepository::missing_seats(domain:
       }
       return std::shared_ptr<const SeatSet>(std::move(set));
     };
-    auto loaded = co_await pool_.run(work);
+    std::shared_ptr<const SeatSet> loaded;
+    try {
+      loaded = co_await pool_.run(work);
+    } catch (...) {
+      std::lock_guard lock(seats_mutex_);
+      seats_cache_[schedule.value].loading = false;  // the next request tries again
+      throw;
+    }
+    seat_set_loads_.fetch_add(1, std::memory_order_relaxed);
     std::lock_guard lock(seats_mutex_);
-    seats_cache_[schedule.value] = CachedSeats{loaded, std::chrono::steady_clock::now()};
+    seats_cache_[schedule.value] = CachedSeats{loaded, std::chrono::steady_clock::now(), false};
     known = std::move(loaded);
   }
-  std::vector<std::string> missing;
   for (const auto& seat : seats) {
     if (known->count(seat) == 0) missing.push_back(seat);
   }
