@@ -135,9 +135,17 @@ export function order(orderNo) {
   return call('order', 'GET', `${BASE_URL}/payment/${encodeURIComponent(orderNo)}`);
 }
 
+// A pause of 50-100% of `seconds`, so clients on the same backoff schedule drift apart.
+function jittered(seconds) {
+  return seconds * (0.5 + 0.5 * Math.random());
+}
+
 // Enter the queue and poll status until ADMITTED. Returns the token, or null (logged, counted in
 // flow_errors) when the user was not admitted within ADMIT_TIMEOUT_S or the server refused.
 // Polls every 50 ms at first, backing off to 500 ms: the client's heartbeat, as docs/queue.md asks.
+// Each pause is jittered (50-100% of the step): with one fixed schedule every user who entered in
+// the same second polls in the same millisecond, and the whole admitted batch hits /tickets/hold
+// at once instead of at the admission rate.
 export async function enterAndWait(userId) {
   const t0 = Date.now();
   let res = await enter(userId);
@@ -154,7 +162,7 @@ export async function enterAndWait(userId) {
       console.warn(`user ${userId}: not admitted after ${ADMIT_TIMEOUT_MS} ms (position ${body.position})`);
       return null;
     }
-    await sleep(pause);
+    await sleep(jittered(pause));
     pause = Math.min(pause * 1.5, 0.5);
     res = await status(userId);
     body = res.status === 200 ? parse(res) : null;
@@ -174,7 +182,7 @@ export async function waitFinal(orderNo) {
   const t0 = Date.now();
   let pause = 0.05;
   for (;;) {
-    await sleep(pause);
+    await sleep(jittered(pause));
     pause = Math.min(pause * 1.5, 0.5);
     const res = await order(orderNo);
     const body = res.status === 200 ? parse(res) : null;
