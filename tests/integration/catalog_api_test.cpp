@@ -48,7 +48,7 @@ TEST_F(CatalogApi, ListsSchedulesOfAConcertAnd404ForUnknown) {
   EXPECT_EQ(json::parse(missing.body).at("code").as_string(), "NOT_FOUND");
 }
 
-TEST_F(CatalogApi, SeatMapReflectsReservationsInOneQuery) {
+TEST_F(CatalogApi, SeatMapReflectsReservationsAtOnce) {
   auto db = test_db();
   db->execute("DELETE FROM reservation WHERE schedule_id = 4");
   db->execute(
@@ -75,6 +75,25 @@ TEST_F(CatalogApi, SeatMapReflectsReservationsInOneQuery) {
   EXPECT_EQ(status["A-3"], "AVAILABLE");  // held but past its expiry
   EXPECT_EQ(status["A-4"], "AVAILABLE");
   EXPECT_EQ(status["B-1"], "AVAILABLE");
+
+  // The seat layout is cached, the statuses are not: the next read shows each change.
+  db->execute("UPDATE reservation SET status = 'CANCELLED', active = NULL WHERE schedule_id = 4 AND seat_no = 'A-1'");
+  db->execute("INSERT INTO reservation (user_id, schedule_id, seat_no, status, expires_at, active) VALUES "
+              "(4, 4, 'B-1', 'HELD', UTC_TIMESTAMP(3) + INTERVAL 5 MINUTE, 1)");
+  const auto again = http(port(), "GET", "/schedules/4/seats");
+  ASSERT_EQ(again.status, 200) << again.raw;
+  status.clear();
+  std::vector<std::string> order;
+  const auto again_map = json::parse(again.body);
+  for (const auto& seat : again_map.as_object().at("seats").as_array()) {
+    order.emplace_back(seat.at("seatNo").as_string());
+    status[order.back()] = std::string(seat.at("status").as_string());
+  }
+  ASSERT_EQ(order.size(), 100u);
+  EXPECT_EQ(order.front(), "A-1");  // still in seat id order
+  EXPECT_EQ(status["A-1"], "AVAILABLE");
+  EXPECT_EQ(status["A-2"], "SOLD");
+  EXPECT_EQ(status["B-1"], "HELD");
   db->execute("DELETE FROM reservation WHERE schedule_id = 4");
 }
 

@@ -1,5 +1,8 @@
 #pragma once
 #include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
 #include <mutex>
 #include <unordered_map>
 
@@ -11,7 +14,8 @@ namespace ticketing::infra::mysql {
 class MysqlCatalogRepository final : public domain::CatalogRepository {
  public:
   // Schedules are read on every queue enter and almost never change: found schedules are cached
-  // for `schedule_cache_ttl` (missing ones are not, so a new schedule is visible at once).
+  // for `schedule_cache_ttl` (missing ones are not, so a new schedule is visible at once). So is a
+  // schedule's seat layout (numbers, sections, prices); the seats' statuses are always read live.
   explicit MysqlCatalogRepository(MysqlPool& pool,
                                   std::chrono::milliseconds schedule_cache_ttl = std::chrono::seconds(5))
       : pool_(pool), schedule_cache_ttl_(schedule_cache_ttl) {}
@@ -26,10 +30,21 @@ class MysqlCatalogRepository final : public domain::CatalogRepository {
     domain::Schedule schedule;
     std::chrono::steady_clock::time_point loaded_at;
   };
+  struct SeatLayoutEntry {
+    std::string seat_no;
+    std::string section;
+    domain::Money price;
+  };
+  using SeatLayout = std::vector<SeatLayoutEntry>;  // in seat id order
+  struct CachedLayout {
+    std::shared_ptr<const SeatLayout> seats;
+    std::chrono::steady_clock::time_point loaded_at;
+  };
   MysqlPool& pool_;
   std::chrono::milliseconds schedule_cache_ttl_;
   std::mutex cache_mutex_;
   std::unordered_map<std::int64_t, CachedSchedule> schedule_cache_;
+  std::unordered_map<std::int64_t, CachedLayout> layout_cache_;
 };
 
 }  // namespace ticketing::infra::mysql
