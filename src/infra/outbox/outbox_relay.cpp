@@ -45,7 +45,8 @@ Task<std::int64_t> OutboxRelay::publish_pending() {
       std::string delivered_ids;
       for (std::size_t i = 0; i < results.size(); ++i) {
         if (results[i].delivered) {
-          delivered_ids += (delivered_ids.empty() ? "" : ",") + mysql::to_string(rows.rows[i][0]);
+          if (!delivered_ids.empty()) delivered_ids += ',';
+          delivered_ids += mysql::to_string(rows.rows[i][0]);
           ++round.published;
         } else {
           round.failed = true;
