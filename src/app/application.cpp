@@ -270,6 +270,8 @@ void Application::Parts::register_samplers() {
     out.counter("ticketing_kafka_consumed_total", "payment.completed messages settled by the consumer.", static_cast<double>(c.consumed.load()));
     out.counter("ticketing_kafka_dead_lettered_total", "Messages sent to the dead-letter topic.", static_cast<double>(c.dead_lettered.load()));
     out.counter("ticketing_kafka_consumer_retries_total", "Event handling attempts that failed and were retried.", static_cast<double>(c.retries.load()));
+    out.gauge("ticketing_kafka_consumer_lag", "payment.completed messages on the broker this process's consumer has not taken yet.",
+              static_cast<double>(c.lag.load()));
   });
 }
 

@@ -292,6 +292,31 @@ TEST(KafkaConsumerGroup, CommittedMessagesAreNotDeliveredToTheNextInstance) {
   EXPECT_EQ(received.front().value, "after");
 }
 
+TEST(KafkaConsumerGroup, LagCountsWhatTheConsumerHasNotTakenYet) {
+  const std::string topic = new_topic("lag", 1);
+  KafkaProducer producer(broker());
+  expect_all_delivered(producer.produce_and_wait(numbered_messages(topic, 10), 10s), 10);
+
+  KafkaConsumer consumer(broker(), unique_name("group"), {topic});
+  EXPECT_FALSE(consumer.lag().has_value()) << "no assignment before the first poll";
+  std::vector<IncomingMessage> first;  // at most 3 of the 10: the rest stays in the lag
+  for (const auto until = Clock::now() + 20s; first.empty() && Clock::now() < until;) {
+    first = consumer.poll_batch(3, 200ms);
+  }
+  ASSERT_FALSE(first.empty());
+  ASSERT_LE(first.size(), 3u);
+  // Watermarks arrive with fetch responses; wait for them rather than guess.
+  const auto expected = static_cast<std::int64_t>(10 - first.size());
+  EXPECT_TRUE(testing::wait_for([&] { return consumer.lag() == expected; }, 10s))
+      << "lag " << consumer.lag().value_or(-1) << ", expected " << expected;
+
+  const auto rest = consume_at_least(consumer, 10 - first.size());
+  ASSERT_EQ(first.size() + rest.size(), 10u);
+  EXPECT_EQ(consumer.lag(), 0);
+  ASSERT_TRUE(producer.produce_one_and_wait(OutgoingMessage{topic, "k", "late", {}}, 10s));
+  EXPECT_TRUE(testing::wait_for([&] { return consumer.lag() == 1; }, 10s)) << "lag " << consumer.lag().value_or(-1);
+}
+
 TEST(KafkaConsumerGroup, UncommittedMessagesAreDeliveredAgainToTheNextInstance) {
   const std::string topic = new_topic("redeliver", 3);
   const std::string group = unique_name("group");

@@ -58,6 +58,7 @@ void ConfirmationConsumer::run() {
   std::map<std::pair<int, std::int64_t>, int> attempts;
   while (!stopping_) {
     const auto batch = consumer->poll_batch(settings_.batch, std::chrono::milliseconds(200));
+    if (const auto lag = consumer->lag(); lag) counters_.lag.store(*lag, std::memory_order_relaxed);
     if (batch.empty()) continue;
     // Settle every message of the batch (concurrently on the database pool), retrying the ones that
     // failed, before the offsets move.

@@ -37,6 +37,7 @@ struct ConsumerCounters {
   std::atomic<std::uint64_t> batched{0};  // settled by the batch handler (the rest one by one)
   std::atomic<std::uint64_t> dead_lettered{0};
   std::atomic<std::uint64_t> retries{0};
+  std::atomic<std::int64_t> lag{0};  // last known KafkaConsumer::lag() of payment.completed
 };
 
 class ConfirmationConsumer {

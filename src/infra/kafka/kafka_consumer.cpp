@@ -147,6 +147,27 @@ void KafkaConsumer::commit(const std::vector<IncomingMessage>& processed) {
   }
 }
 
+std::optional<std::int64_t> KafkaConsumer::lag() {
+  if (closed_) return std::nullopt;
+  PartitionList assigned;
+  if (consumer_->assignment(assigned.items) != RdKafka::ERR_NO_ERROR || assigned.items.empty()) return std::nullopt;
+  if (consumer_->position(assigned.items) != RdKafka::ERR_NO_ERROR) return std::nullopt;
+  std::int64_t total = 0;
+  for (const RdKafka::TopicPartition* partition : assigned.items) {
+    std::int64_t low = 0;
+    std::int64_t high = 0;
+    // No position yet (nothing read since the assignment) or no watermark fetched: nothing known.
+    if (partition->offset() < 0 ||
+        consumer_->get_watermark_offsets(partition->topic(), partition->partition(), &low, &high) !=
+            RdKafka::ERR_NO_ERROR ||
+        high < 0) {
+      continue;
+    }
+    total += std::max<std::int64_t>(0, high - partition->offset());
+  }
+  return total;
+}
+
 void KafkaConsumer::close() {
   if (closed_) return;
   closed_ = true;

@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -75,6 +76,11 @@ class KafkaConsumer {
   // Blocks until the broker answers; with no reachable group coordinator it fails with
   // "Local: Waiting for coordinator" after about session_timeout (+ up to 1 s).
   void commit(const std::vector<IncomingMessage>& processed);
+
+  // Messages on the broker this consumer has not taken yet: high watermark − position, summed over
+  // its assigned partitions that it has read from since the assignment. From librdkafka's cached
+  // watermarks, so it never blocks. nullopt before the first assignment.
+  std::optional<std::int64_t> lag();
 
   // Leaves the group (its partitions are reassigned at once) without committing anything.
   // Idempotent; never throws.
