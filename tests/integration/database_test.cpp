@@ -68,27 +68,3 @@ TEST(Schema, UniqueActiveKeyForbidsTwoLiveRowsButKeepsHistory) {
   EXPECT_THROW(insert("EXPIRED", "1"), infra::mysql::MysqlError);
   db->execute("DELETE FROM reservation WHERE schedule_id = 4 AND seat_no = 'D-25'");
 }
-
-TEST(Connection, BatchReturnsEachResultAndStopsAtTheFirstError) {
-  auto db = test_db();  // without multi-statement mode: run_batch turns it on
-  db->execute("CREATE TEMPORARY TABLE batch_probe (id INT PRIMARY KEY)");
-  const auto results = db->run_batch("INSERT INTO batch_probe VALUES (1),(2); SELECT id FROM batch_probe ORDER BY id; "
-                                     "UPDATE batch_probe SET id = id + 10 WHERE id = 2");
-  ASSERT_EQ(results.size(), 3u);
-  EXPECT_EQ(results[0].affected_rows, 2u);
-  ASSERT_EQ(results[1].rows.rows.size(), 2u);
-  EXPECT_EQ(results[1].rows.rows[1][0], "2");
-  EXPECT_EQ(results[2].affected_rows, 1u);
-
-  // A duplicate key in the middle: it throws with the server's error number, the statement after
-  // it never runs, the open transaction stays open (and rolls back), and the connection goes on.
-  try {
-    db->run_batch("START TRANSACTION; INSERT INTO batch_probe VALUES (3); INSERT INTO batch_probe VALUES (1); "
-                  "INSERT INTO batch_probe VALUES (4)");
-    ADD_FAILURE() << "the duplicate did not throw";
-  } catch (const infra::mysql::MysqlError& error) {
-    EXPECT_TRUE(error.is_duplicate_key()) << error.what();
-  }
-  db->rollback();
-  EXPECT_EQ(db->query("SELECT GROUP_CONCAT(id ORDER BY id) FROM batch_probe").rows[0][0], "1,12");
-}

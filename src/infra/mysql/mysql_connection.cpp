@@ -51,7 +51,6 @@ MysqlConnection::MysqlConnection(const DbEndpoint& endpoint, bool multi_statemen
   // READ COMMITTED: no gap locks, so concurrent holds on neighbouring seats do not deadlock on
   // insert-intention locks; correctness rests on the unique keys and explicit locking reads.
   mysql_optionsv(handle_, MYSQL_INIT_COMMAND, "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED");
-  multi_statements_ = multi_statements;
   const unsigned long flags = CLIENT_FOUND_ROWS | (multi_statements ? CLIENT_MULTI_STATEMENTS : 0);
   if (mysql_real_connect(handle_, endpoint.host.c_str(), endpoint.user.c_str(), endpoint.password.c_str(),
                          endpoint.database.c_str(), endpoint.port, nullptr, flags) == nullptr) {
@@ -72,11 +71,15 @@ void MysqlConnection::fail(std::string_view what) {
   throw MysqlError(mysql_errno(handle_), fmt::format("{}: {}", what, mysql_error(handle_)));
 }
 
-namespace {
-
-// Reads and frees a stored result.
-ResultSet read_result(MYSQL_RES* result) {
+ResultSet MysqlConnection::query(std::string_view sql) {
+  last_used_ = std::chrono::steady_clock::now();
+  if (mysql_real_query(handle_, sql.data(), sql.size()) != 0) fail("query failed");
+  MYSQL_RES* result = mysql_store_result(handle_);
   ResultSet set;
+  if (result == nullptr) {
+    if (mysql_field_count(handle_) != 0) fail("reading result failed");
+    return set;
+  }
   const unsigned int field_count = mysql_num_fields(result);
   MYSQL_FIELD* fields = mysql_fetch_fields(result);
   set.columns.reserve(field_count);
@@ -97,43 +100,6 @@ ResultSet read_result(MYSQL_RES* result) {
   }
   mysql_free_result(result);
   return set;
-}
-
-}  // namespace
-
-ResultSet MysqlConnection::query(std::string_view sql) {
-  last_used_ = std::chrono::steady_clock::now();
-  if (mysql_real_query(handle_, sql.data(), sql.size()) != 0) fail("query failed");
-  MYSQL_RES* result = mysql_store_result(handle_);
-  if (result == nullptr) {
-    if (mysql_field_count(handle_) != 0) fail("reading result failed");
-    return {};
-  }
-  return read_result(result);
-}
-
-std::vector<StatementResult> MysqlConnection::run_batch(std::string_view sql) {
-  last_used_ = std::chrono::steady_clock::now();
-  if (!multi_statements_) {
-    if (mysql_set_server_option(handle_, MYSQL_OPTION_MULTI_STATEMENTS_ON) != 0) fail("enabling multi statements failed");
-    multi_statements_ = true;
-  }
-  if (mysql_real_query(handle_, sql.data(), sql.size()) != 0) fail("statement failed");
-  std::vector<StatementResult> results;
-  while (true) {
-    StatementResult statement;
-    if (MYSQL_RES* result = mysql_store_result(handle_); result != nullptr) {
-      statement.rows = read_result(result);
-    } else if (mysql_field_count(handle_) != 0) {
-      fail("reading result failed");
-    }
-    statement.affected_rows = mysql_affected_rows(handle_);
-    results.push_back(std::move(statement));
-    const int next = mysql_next_result(handle_);
-    if (next == -1) break;
-    if (next > 0) fail("statement failed");
-  }
-  return results;
 }
 
 ExecResult MysqlConnection::execute(std::string_view sql) {

@@ -49,12 +49,6 @@ struct ExecResult {
   std::uint64_t last_insert_id = 0;
 };
 
-// One statement's outcome within run_batch().
-struct StatementResult {
-  ResultSet rows;  // empty for statements without a result set
-  std::uint64_t affected_rows = 0;
-};
-
 class MysqlConnection {
  public:
   // Connects or throws MysqlError. Sessions run in UTC with utf8mb4.
@@ -67,10 +61,6 @@ class MysqlConnection {
   ExecResult execute(std::string_view sql);
   // Runs a multi-statement script (migrations), discarding results.
   void execute_script(std::string_view sql);
-  // Runs `;`-separated statements in one round trip and returns each one's result, in order. The
-  // first failing statement throws (as query() would) and the ones after it do not run; an open
-  // transaction stays open. Turns multi-statement mode on for this connection the first time.
-  std::vector<StatementResult> run_batch(std::string_view sql);
   bool ping();
 
   void begin() { execute("START TRANSACTION"); }
@@ -85,7 +75,6 @@ class MysqlConnection {
  private:
   [[noreturn]] void fail(std::string_view what);
   st_mysql* handle_ = nullptr;
-  bool multi_statements_ = false;
   std::chrono::steady_clock::time_point last_used_;
 };
 
@@ -93,9 +82,6 @@ class MysqlConnection {
 class Transaction {
  public:
   explicit Transaction(MysqlConnection& connection) : connection_(connection) { connection_.begin(); }
-  // For a transaction whose START TRANSACTION is the first statement of a run_batch() call.
-  struct BegunInBatch {};
-  Transaction(MysqlConnection& connection, BegunInBatch) : connection_(connection) {}
   ~Transaction() {
     if (!done_) connection_.rollback();
   }
@@ -105,8 +91,6 @@ class Transaction {
     connection_.commit();
     done_ = true;
   }
-  // The COMMIT ran as the last statement of a run_batch() call that returned.
-  void committed_in_batch() { done_ = true; }
 
  private:
   MysqlConnection& connection_;

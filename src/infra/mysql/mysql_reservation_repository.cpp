@@ -110,22 +110,25 @@ Task<std::vector<std::string>> MysqlReservationRepository::missing_seats(domain:
 Task<HoldOutcome> MysqlReservationRepository::hold(domain::ScheduleId schedule, domain::UserId user,
                                                    const std::vector<std::string>& seats, domain::Timestamp now,
                                                    domain::Timestamp expires_at, int max_seats_per_user) {
-  auto work = [=](MysqlConnection& db) {
-    // Two round trips on the way to a hold (each one costs a context switch both ways, and on a
-    // busy machine those, not the statements, were most of a hold's time): begin + lock the user,
-    // then write + read the ids + commit.
+  auto work = [=, autoinc_mode = &autoinc_lock_mode_](MysqlConnection& db) {
+    // With innodb_autoinc_lock_mode 0 or 1 (MariaDB's default) a multi-row INSERT gets consecutive
+    // ids in VALUES order, so the ids need no query; with 2 (MySQL 8's default) they are read back.
+    if (autoinc_mode->load(std::memory_order_relaxed) < 0) {
+      const auto mode = db.query("SELECT @@innodb_autoinc_lock_mode");
+      autoinc_mode->store(mode.rows.empty() ? 2 : static_cast<int>(to_int64(mode.rows[0][0])),
+                          std::memory_order_relaxed);
+    }
+    const bool consecutive_ids = autoinc_mode->load(std::memory_order_relaxed) <= 1;
     return with_retries([&]() -> HoldOutcome {
       const std::string in_seats = seat_list(db, seats);
       const std::string now_sql = sql_time(db, now);
-      Transaction tx(db, Transaction::BegunInBatch{});
+      Transaction tx(db);
       // Locking the user's row serialises this user's concurrent holds, so the limit below counts
       // every seat they have, including the ones a parallel request is inserting.
-      const auto opened = db.run_batch(fmt::format(
-          "START TRANSACTION; "
+      const auto live = db.query(fmt::format(
           "SELECT (SELECT COUNT(*) FROM reservation WHERE user_id = {0} AND schedule_id = {1} AND active = 1 "
           "AND (status = 'CONFIRMED' OR expires_at > {2})) FROM user_account WHERE id = {0} FOR UPDATE",
           user.value, schedule.value, now_sql));
-      const auto& live = opened.at(1).rows;
       const std::int64_t live_seats = live.rows.empty() ? 0 : to_int64(live.rows[0][0]);
       if (live_seats + static_cast<std::int64_t>(seats.size()) > max_seats_per_user) {
         HoldOutcome outcome;
@@ -133,6 +136,15 @@ Task<HoldOutcome> MysqlReservationRepository::hold(domain::ScheduleId schedule, 
         outcome.live_seats = live_seats;
         return outcome;
       }
+      // Stale holds of these seats give way first (the expiry job may not have run yet). FORCE INDEX:
+      // planned on idx_reservation_expiry instead, the scan X-locks the first live hold past its
+      // range until commit, and every hold of every schedule queues behind it (found by
+      // bench/hold-storm: 9,999 lock waits for 10,000 holds).
+      db.execute(fmt::format(
+          "UPDATE reservation FORCE INDEX (uk_reservation_active_seat) "
+          "SET status = 'EXPIRED', active = NULL, updated_at = {0} "
+          "WHERE schedule_id = {1} AND seat_no IN {2} AND active = 1 AND status = 'HELD' AND expires_at <= {0}",
+          now_sql, schedule.value, in_seats));
       std::string values;
       const std::string expires_sql = sql_time(db, expires_at);
       for (const auto& seat : seats) {
@@ -140,22 +152,10 @@ Task<HoldOutcome> MysqlReservationRepository::hold(domain::ScheduleId schedule, 
         values += fmt::format("({},{},{},'HELD',{},1,{},{})", user.value, schedule.value, db.quote(seat), expires_sql,
                               now_sql, now_sql);
       }
-      std::vector<StatementResult> written;
+      ExecResult inserted;
       try {
-        // Stale holds of these seats give way first (the expiry job may not have run yet). FORCE
-        // INDEX: planned on idx_reservation_expiry instead, the scan X-locks the first live hold
-        // past its range until commit, and every hold of every schedule queues behind it (found by
-        // bench/hold-storm: 9,999 lock waits for 10,000 holds).
-        written = db.run_batch(fmt::format(
-            "UPDATE reservation FORCE INDEX (uk_reservation_active_seat) "
-            "SET status = 'EXPIRED', active = NULL, updated_at = {0} "
-            "WHERE schedule_id = {1} AND seat_no IN {2} AND active = 1 AND status = 'HELD' AND expires_at <= {0}; "
-            "INSERT INTO reservation (user_id, schedule_id, seat_no, status, expires_at, active, created_at, "
-            "updated_at) VALUES {3}; "
-            "SELECT id, seat_no FROM reservation WHERE schedule_id = {1} AND seat_no IN {2} AND active = 1 "
-            "AND user_id = {4}; "
-            "COMMIT",
-            now_sql, schedule.value, in_seats, values, user.value));
+        inserted = db.execute("INSERT INTO reservation (user_id, schedule_id, seat_no, status, expires_at, active, "
+                              "created_at, updated_at) VALUES " + values);
       } catch (const MysqlError& error) {
         if (!error.is_duplicate_key()) throw;
         // The unique key (schedule_id, seat_no, active) refused: name exactly the taken seats.
@@ -171,11 +171,23 @@ Task<HoldOutcome> MysqlReservationRepository::hold(domain::ScheduleId schedule, 
         if (outcome.taken_seats.empty()) outcome.taken_seats = seats;  // released in between; still refused
         return outcome;
       }
-      tx.committed_in_batch();
-      std::map<std::string, std::int64_t> id_of;
-      for (const auto& row : written.at(2).rows.rows) id_of[to_string(row[1])] = to_int64(row[0]);
       HoldOutcome outcome;
-      for (const auto& seat : seats) outcome.seats.push_back({domain::ReservationId{id_of.at(seat)}, seat});
+      if (inserted.affected_rows == seats.size() && inserted.last_insert_id > 0 &&
+          (seats.size() == 1 || consecutive_ids)) {
+        tx.commit();
+        for (std::size_t i = 0; i < seats.size(); ++i) {
+          outcome.seats.push_back(
+              {domain::ReservationId{static_cast<std::int64_t>(inserted.last_insert_id + i)}, seats[i]});
+        }
+        return outcome;
+      }
+      const auto rows = db.query(fmt::format(
+          "SELECT id, seat_no FROM reservation WHERE schedule_id = {} AND seat_no IN {} AND active = 1 AND user_id = {}",
+          schedule.value, in_seats, user.value));
+      tx.commit();
+      std::map<std::string, std::int64_t> id_of;
+      for (const auto& row : rows.rows) id_of[to_string(row[1])] = to_int64(row[0]);
+      for (const auto& seat : seats) outcome.seats.push_back({domain::ReservationId{id_of[seat]}, seat});
       return outcome;
     });
   };

@@ -38,6 +38,7 @@ class MysqlReservationRepository final : public domain::ReservationRepository {
 
   MysqlPool& pool_;
   std::atomic<std::uint64_t> seat_set_loads_{0};
+  std::atomic<int> autoinc_lock_mode_{-1};  // the server's innodb_autoinc_lock_mode, read once
   std::mutex seats_mutex_;
   // Seat numbers per schedule: static after seeding, read on every hold.
   std::unordered_map<std::int64_t, CachedSeats> seats_cache_;
