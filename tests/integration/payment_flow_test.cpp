@@ -6,6 +6,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/json/parse.hpp>
 #include <cstdlib>
+#include <future>
 #include <thread>
 
 #include "application/payment_service.hpp"
@@ -106,6 +107,29 @@ TEST(PaymentFlow, EndToEndOrderBecomesPaidAndSeatsSold) {
   const auto again = pay(server.port(), order_no);
   EXPECT_EQ(again.status, 200);
   EXPECT_EQ(json::parse(again.body).at("status").as_string(), "PAID");
+}
+
+// The same ready request sent several times at once (a client retrying on a timeout): every copy
+// gets the one order, byte for byte — none is refused because the seats are "in payment" already.
+TEST(PaymentFlow, ParallelDuplicatesOfOneReadyGetTheSameOrder) {
+  const auto schedule = create_schedule(-60, 10);
+  TestServer server(kFastAdmission);
+  Booking booking{3, schedule, "", {"S-1", "S-2"}};
+  booking.token = admit_users(server.port(), schedule, 3, 1).at(3);
+  ASSERT_EQ(seat_call(server.port(), "/tickets/hold", booking.token, 3, schedule, booking.seats).status, 200);
+  const std::string key = "parallel-" + std::to_string(schedule);
+  constexpr int kCopies = 10;
+  std::vector<std::future<HttpResponse>> copies;
+  for (int i = 0; i < kCopies; ++i) {
+    copies.push_back(std::async(std::launch::async, [&] { return ready(server.port(), booking, key); }));
+  }
+  std::vector<HttpResponse> answers;
+  for (auto& copy : copies) answers.push_back(copy.get());
+  for (const auto& answer : answers) {
+    EXPECT_EQ(answer.status, 201) << answer.raw;
+    EXPECT_EQ(answer.body, answers.front().body);
+  }
+  EXPECT_EQ(db_value(fmt::format("SELECT COUNT(*) FROM payment_order WHERE schedule_id = {}", schedule)), "1");
 }
 
 // Acceptance 6: Idempotency-Key rules and bad input; the gateway secret.

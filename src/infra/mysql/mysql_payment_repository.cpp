@@ -239,11 +239,16 @@ Task<ReadyOutcome> MysqlPaymentRepository::create_ready_order(const domain::Read
       try {
         Transaction tx(db);
         const std::string now_sql = sql_time(db, now);
-        if (auto existing = db.query(fmt::format(
-                "SELECT id, request_fingerprint FROM payment_order WHERE user_id = {} AND idempotency_key = {} "
-                "FOR UPDATE",
-                request.user.value, db.quote(request.idempotency_key)));
-            !existing.rows.empty()) {
+        // The order this user already made with this key, replayed (same request) or refused
+        // (another request). Read again after the seat locks below: under READ COMMITTED this
+        // FOR UPDATE finds nothing while a parallel request with the same key is still inserting,
+        // and that request's order is what the seats then turn out to be in.
+        auto keyed_order = [&]() -> std::optional<ReadyOutcome> {
+          const auto existing = db.query(fmt::format(
+              "SELECT id, request_fingerprint FROM payment_order WHERE user_id = {} AND idempotency_key = {} "
+              "FOR UPDATE",
+              request.user.value, db.quote(request.idempotency_key)));
+          if (existing.rows.empty()) return std::nullopt;
           ReadyOutcome outcome;
           if (to_string(existing.rows[0][1]) != request.fingerprint) {
             outcome.kind = ReadyOutcome::Kind::kKeyReused;
@@ -257,8 +262,11 @@ Task<ReadyOutcome> MysqlPaymentRepository::create_ready_order(const domain::Read
           outcome.order.status = OrderStatus::kReady;
           outcome.order.fail_reason.reset();
           outcome.order.seat_nos = request.seat_nos;
-          tx.commit();
           return outcome;
+        };
+        if (auto keyed = keyed_order()) {
+          if (keyed->kind == ReadyOutcome::Kind::kReplayed) tx.commit();
+          return *keyed;
         }
 
         const auto rows = db.query(fmt::format(
@@ -287,6 +295,10 @@ Task<ReadyOutcome> MysqlPaymentRepository::create_ready_order(const domain::Read
           ids += to_string((*it->second)[0]);
         }
         if (!in_payment.empty()) {
+          if (auto keyed = keyed_order()) {  // the parallel duplicate of this request won the seats
+            if (keyed->kind == ReadyOutcome::Kind::kReplayed) tx.commit();
+            return *keyed;
+          }
           refused.kind = ReadyOutcome::Kind::kSeatsInPayment;
           refused.seats = std::move(in_payment);
           return refused;
