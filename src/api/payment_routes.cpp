@@ -75,8 +75,11 @@ Task<ApiResponse> mock_success(application::PaymentService& payments, const ApiR
   json.begin_object();
   write_status(json, record.order);
   json.end_object();
-  // 202: accepted, the booking is being confirmed; 200: nothing new was recorded.
-  co_return json_response(record.kind == domain::PaymentRecord::Kind::kRecorded ? 202 : 200, std::move(json).str());
+  // 202: this call recorded the payment (the booking is being confirmed, or — for an order already
+  // cancelled — refunded); 200: a repeat, nothing new was recorded.
+  const bool recorded_now = record.kind == domain::PaymentRecord::Kind::kRecorded ||
+                            record.kind == domain::PaymentRecord::Kind::kRefundRequested;
+  co_return json_response(recorded_now ? 202 : 200, std::move(json).str());
 }
 
 Task<ApiResponse> order_status(application::PaymentService& payments, const ApiRequest& request) {

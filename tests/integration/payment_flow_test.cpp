@@ -203,6 +203,10 @@ TEST(PaymentFlow, LatePaymentIsCancelledWithRefundAndOtherHoldUntouched) {
   const auto paid = pay(server.port(), order_no);
   EXPECT_TRUE(paid.status == 202 || paid.status == 200) << paid.raw;
   ASSERT_TRUE(wait_for([&] { return order_status(server.port(), order_no) == "CANCELLED"; }, std::chrono::seconds(20)));
+  // The gateway reporting the payment once more: nothing new is recorded, so 200.
+  const auto repeat = pay(server.port(), order_no);
+  EXPECT_EQ(repeat.status, 200) << repeat.raw;
+  EXPECT_EQ(json::parse(repeat.body).at("status").as_string(), "CANCELLED");
   const auto order = json::parse(http(server.port(), "GET", "/payment/" + order_no).body).as_object();
   EXPECT_EQ(order.at("failReason").as_string(), "HOLD_EXPIRED");
   // The refund request was written and published.
@@ -218,6 +222,25 @@ TEST(PaymentFlow, LatePaymentIsCancelledWithRefundAndOtherHoldUntouched) {
                                  "AND status IN ('HELD', 'EXPIRED') AND payment_order_id IS NULL",
                                  schedule)),
             "1");
+}
+
+// The gateway reports a payment for an order the expiry already cancelled: that first report is
+// recorded (refund requested) and answered 202; the repeat writes nothing and is answered 200.
+TEST(PaymentFlow, PaymentForACancelledOrderIsRecordedOnceWith202) {
+  const auto schedule = create_schedule(-60, 10);
+  TestServer server(with(kFastAdmission, {"hold.ttl=1s", "hold.expiry-interval=200ms"}));
+  Booking booking{5, schedule, "", {"S-6"}};
+  const auto order_no = hold_and_ready(server.port(), booking);
+  ASSERT_TRUE(wait_for([&] { return order_status(server.port(), order_no) == "CANCELLED"; }, std::chrono::seconds(20)));
+  const auto first = pay(server.port(), order_no);
+  EXPECT_EQ(first.status, 202) << first.raw;
+  EXPECT_EQ(json::parse(first.body).at("status").as_string(), "CANCELLED");
+  const auto refunds = fmt::format("SELECT COUNT(*) FROM outbox_event WHERE type = 'RefundRequested' AND payload LIKE '%{}%'",
+                                   order_no);
+  EXPECT_EQ(db_value(refunds), "1");
+  const auto repeat = pay(server.port(), order_no);
+  EXPECT_EQ(repeat.status, 200) << repeat.raw;
+  EXPECT_EQ(db_value(refunds), "1") << "the repeat wrote a second refund request";
 }
 
 // Acceptance 4a: the broker is down when the gateway calls; the order is paid once it is back.
