@@ -52,6 +52,7 @@ void write_status(JsonWriter& json, const domain::PaymentOrder& order) {
 }
 
 Task<ApiResponse> ready(application::PaymentService& payments, const ApiRequest& request) {
+  payments.authenticate(bearer_token(request));  // 401 before the body or the Idempotency-Key is read
   auto body = JsonBody::parse(request, {"userId", "scheduleId", "seatNos"});
   const auto user_id = body.id("userId");
   const auto schedule_id = body.id("scheduleId");

@@ -28,8 +28,9 @@ SeatRequest read_seat_request(const ApiRequest& request) {
 }
 
 Task<ApiResponse> hold(application::HoldService& holds, const ApiRequest& request) {
-  const auto seat_request = read_seat_request(request);
   const auto token = bearer_token(request);  // named: no non-trivial temporaries inside co_await (GCC 12)
+  holds.authenticate(token);                 // 401 before the body is read
+  const auto seat_request = read_seat_request(request);
   const auto view = co_await holds.hold_seats(token, seat_request.user, seat_request.schedule, seat_request.seat_nos);
   JsonWriter json;
   json.begin_object().key("reservationIds").begin_array();
@@ -41,8 +42,9 @@ Task<ApiResponse> hold(application::HoldService& holds, const ApiRequest& reques
 }
 
 Task<ApiResponse> release(application::HoldService& holds, const ApiRequest& request) {
-  const auto seat_request = read_seat_request(request);
   const auto token = bearer_token(request);
+  holds.authenticate(token);
+  const auto seat_request = read_seat_request(request);
   const auto released =
       co_await holds.release_seats(token, seat_request.user, seat_request.schedule, seat_request.seat_nos);
   JsonWriter json;

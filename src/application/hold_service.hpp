@@ -40,6 +40,8 @@ class HoldService {
               const domain::Clock& clock, HoldPolicy policy)
       : guard_(guard), locks_(locks), reservations_(reservations), clock_(clock), policy_(policy) {}
 
+  // 401 for a missing or invalid token, before the request body is read.
+  void authenticate(const std::optional<std::string>& token) const { guard_.authenticate(token); }
   Task<HoldView> hold_seats(const std::optional<std::string>& token, domain::UserId user, domain::ScheduleId schedule,
                             const std::vector<std::string>& seat_nos);
   // Returns the released seats.

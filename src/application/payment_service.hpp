@@ -38,6 +38,8 @@ class PaymentService {
         order_ttl_(order_ttl),
         gateway_secret_(std::move(gateway_secret)) {}
 
+  // 401 for a missing or invalid token, before the request body is read.
+  void authenticate(const std::optional<std::string>& token) const { guard_.authenticate(token); }
   // 400 bad Idempotency-Key, 401/403 token, 409 SEAT_IN_PAYMENT / CONFLICT (not held),
   // 422 IDEMPOTENCY_KEY_REUSED.
   Task<ReadyResult> ready(const std::optional<std::string>& token, const std::optional<std::string>& idempotency_key,

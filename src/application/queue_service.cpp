@@ -69,18 +69,23 @@ Task<void> QueueService::leave(domain::UserId user, domain::ScheduleId schedule)
   co_return;
 }
 
-Task<void> AdmissionGuard::authorize(const std::optional<std::string>& bearer_token, domain::UserId user,
-                                     domain::ScheduleId schedule) {
+domain::AdmissionClaims AdmissionGuard::authenticate(const std::optional<std::string>& bearer_token) const {
   if (!bearer_token || bearer_token->empty()) {
     throw DomainError(ErrorCode::kUnauthenticated, "an admission token is required (Authorization: Bearer <token>)");
   }
-  const auto now = clock_.now();
-  const auto check = tokens_.verify(*bearer_token, now);
+  const auto check = tokens_.verify(*bearer_token, clock_.now());
   if (!check.claims) {
     throw DomainError(ErrorCode::kUnauthenticated,
                       fmt::format("admission token rejected: {}", domain::to_string(check.problem)));
   }
-  if (check.claims->user != user || check.claims->schedule != schedule) {
+  return *check.claims;
+}
+
+Task<void> AdmissionGuard::authorize(const std::optional<std::string>& bearer_token, domain::UserId user,
+                                     domain::ScheduleId schedule) {
+  const auto claims = authenticate(bearer_token);
+  const auto now = clock_.now();
+  if (claims.user != user || claims.schedule != schedule) {
     throw DomainError(ErrorCode::kForbidden, "the admission token was issued for another user or schedule");
   }
   bool slot_live = true;

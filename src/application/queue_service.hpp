@@ -68,7 +68,11 @@ class AdmissionGuard {
   AdmissionGuard(domain::TokenService& tokens, domain::QueueStore& store, const domain::Clock& clock)
       : tokens_(tokens), store_(store), clock_(clock) {}
 
+  // 401 unless `bearer_token` is a valid, unexpired admission token; returns its claims. Needs no
+  // request body, so booking endpoints run it before reading theirs (as a security filter would).
+  domain::AdmissionClaims authenticate(const std::optional<std::string>& bearer_token) const;
   // `bearer_token` is the raw token (nullopt when no usable Authorization header was sent).
+  // authenticate(), then 403 for another user or schedule, then 401 when the slot was revoked.
   Task<void> authorize(const std::optional<std::string>& bearer_token, domain::UserId user,
                        domain::ScheduleId schedule);
 

@@ -295,6 +295,9 @@ TEST(HoldApi, BadInputIsRejectedWithoutRowsOrLocks) {
       {R"({"userId":1,"scheduleId":)" + s + R"(,"seatNos":[1]})", token, 400, "INVALID_ARGUMENT"},
       {R"({"userId":1,"scheduleId":)" + s + R"(,"seatNos":["S-1"]})", "", 401, "UNAUTHENTICATED"},
       {R"({"userId":1,"scheduleId":)" + s + R"(,"seatNos":["S-1"]})", "garbage.token.here", 401, "UNAUTHENTICATED"},
+      // The token is checked before the body is read: no token and a broken body is still 401.
+      {R"({"userId":1,"scheduleId":)" + s + R"(,"seatNos":[]})", "", 401, "UNAUTHENTICATED"},
+      {R"({"userId":"x",)", "garbage.token.here", 401, "UNAUTHENTICATED"},
       {R"({"userId":1,"scheduleId":)" + s + R"(,"seatNos":["S-1"]})", tokens.at(2), 403, "FORBIDDEN"},
       {R"({"userId":1,"scheduleId":)" + std::to_string(other_schedule) + R"(,"seatNos":["S-1"]})", token, 403,
        "FORBIDDEN"},

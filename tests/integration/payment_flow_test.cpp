@@ -179,6 +179,8 @@ TEST(PaymentFlow, IdempotencyKeyReplaysRefusesReuseAndIsRequired) {
             400);
   EXPECT_EQ(seat_call(server.port(), "/payment/ready", "", 2, schedule, {"S-1"}, {{"Idempotency-Key", "y"}}).status,
             401);
+  EXPECT_EQ(seat_call(server.port(), "/payment/ready", "", 2, schedule, {"S-1"}).status, 401)
+      << "the token comes before the Idempotency-Key";
   EXPECT_EQ(db_value(fmt::format("SELECT COUNT(*) FROM payment_order WHERE schedule_id = {}", schedule)), "1");
 
   const std::string order_no(json::parse(first.body).at("orderNo").as_string());

@@ -243,11 +243,13 @@ Task<ReadyOutcome> MysqlPaymentRepository::create_ready_order(const domain::Read
         // (another request). Read again after the seat locks below: under READ COMMITTED this
         // FOR UPDATE finds nothing while a parallel request with the same key is still inserting,
         // and that request's order is what the seats then turn out to be in.
-        auto keyed_order = [&]() -> std::optional<ReadyOutcome> {
+        // The second read takes no lock: the seat query already locked that order's row through its
+        // join, and locking the key's index entry after the row (the first read's order is index,
+        // then row) deadlocked with a third copy of the request.
+        auto keyed_order = [&](bool lock) -> std::optional<ReadyOutcome> {
           const auto existing = db.query(fmt::format(
-              "SELECT id, request_fingerprint FROM payment_order WHERE user_id = {} AND idempotency_key = {} "
-              "FOR UPDATE",
-              request.user.value, db.quote(request.idempotency_key)));
+              "SELECT id, request_fingerprint FROM payment_order WHERE user_id = {} AND idempotency_key = {}{}",
+              request.user.value, db.quote(request.idempotency_key), lock ? " FOR UPDATE" : ""));
           if (existing.rows.empty()) return std::nullopt;
           ReadyOutcome outcome;
           if (to_string(existing.rows[0][1]) != request.fingerprint) {
@@ -264,7 +266,7 @@ Task<ReadyOutcome> MysqlPaymentRepository::create_ready_order(const domain::Read
           outcome.order.seat_nos = request.seat_nos;
           return outcome;
         };
-        if (auto keyed = keyed_order()) {
+        if (auto keyed = keyed_order(true)) {
           if (keyed->kind == ReadyOutcome::Kind::kReplayed) tx.commit();
           return *keyed;
         }
@@ -295,7 +297,7 @@ Task<ReadyOutcome> MysqlPaymentRepository::create_ready_order(const domain::Read
           ids += to_string((*it->second)[0]);
         }
         if (!in_payment.empty()) {
-          if (auto keyed = keyed_order()) {  // the parallel duplicate of this request won the seats
+          if (auto keyed = keyed_order(false)) {  // the parallel duplicate of this request won the seats
             if (keyed->kind == ReadyOutcome::Kind::kReplayed) tx.commit();
             return *keyed;
           }
