@@ -132,7 +132,7 @@ struct Application::Parts {
   infra::kafka::KafkaProducer producer{infra::kafka::KafkaOptions{config.kafka.bootstrap_servers, config.kafka.client_id}};
   infra::events::EventTopics topics = infra::events::EventTopics::with_prefix(config.kafka.topic_prefix);
   infra::mysql::MysqlPaymentRepository payment_repository{db_pool, topics};
-  application::PaymentService payments{admission_guard, payment_repository, clock, config.payment.order_ttl,
+  application::PaymentService payments{admission_guard, payment_repository, users, clock, config.payment.order_ttl,
                                        config.payment.gateway_secret};
   infra::mysql::MysqlPaymentRepository worker_payment_repository{worker_db_pool, topics};
   application::ConfirmationHandler confirmation{worker_payment_repository, queue_store, clock, payments.counters()};

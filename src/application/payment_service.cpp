@@ -84,7 +84,13 @@ Task<domain::PaymentOrder> PaymentService::order(const std::string& order_no) {
 }
 
 Task<std::vector<domain::ReservationView>> PaymentService::reservations(domain::UserId user) {
-  co_return co_await payments_.reservations_of(user);
+  auto found = co_await payments_.reservations_of(user);
+  if (found.empty()) {
+    // No reservations is 200 []; a well-formed id that names no user is 404.
+    const bool user_exists = co_await users_.exists(user);
+    if (!user_exists) throw DomainError(ErrorCode::kNotFound, fmt::format("user {} not found", user.value));
+  }
+  co_return found;
 }
 
 Task<domain::ConfirmOutcome> ConfirmationHandler::handle(const domain::PaymentCompleted& event) {

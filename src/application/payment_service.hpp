@@ -9,6 +9,7 @@
 #include "application/queue_service.hpp"
 #include "domain/ports/clock.hpp"
 #include "domain/ports/payment_repository.hpp"
+#include "domain/ports/user_repository.hpp"
 #include "support/atomic_histogram.hpp"
 
 namespace ticketing::application {
@@ -30,10 +31,11 @@ struct ReadyResult {
 // Orders and payments (DESIGN.md §7 steps 2–3) and the reads around them.
 class PaymentService {
  public:
-  PaymentService(AdmissionGuard& guard, domain::PaymentRepository& payments, const domain::Clock& clock,
-                 std::chrono::milliseconds order_ttl, std::string gateway_secret)
+  PaymentService(AdmissionGuard& guard, domain::PaymentRepository& payments, domain::UserRepository& users,
+                 const domain::Clock& clock, std::chrono::milliseconds order_ttl, std::string gateway_secret)
       : guard_(guard),
         payments_(payments),
+        users_(users),
         clock_(clock),
         order_ttl_(order_ttl),
         gateway_secret_(std::move(gateway_secret)) {}
@@ -58,6 +60,7 @@ class PaymentService {
   std::function<void()> on_recorded_;
   AdmissionGuard& guard_;
   domain::PaymentRepository& payments_;
+  domain::UserRepository& users_;
   const domain::Clock& clock_;
   std::chrono::milliseconds order_ttl_;
   std::string gateway_secret_;

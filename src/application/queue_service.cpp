@@ -65,8 +65,15 @@ Task<QueueView> QueueService::status(domain::UserId user, domain::ScheduleId sch
 
 Task<void> QueueService::leave(domain::UserId user, domain::ScheduleId schedule) {
   const bool was_queued = co_await store_.leave(schedule, user);
-  if (was_queued) counters_.left.fetch_add(1, std::memory_order_relaxed);
-  co_return;
+  if (was_queued) {
+    counters_.left.fetch_add(1, std::memory_order_relaxed);
+    co_return;
+  }
+  // Not queued is still 204 (leaving twice is fine), but a well-formed id that names nothing is 404.
+  const auto found = co_await catalog_.find_schedule(schedule);
+  if (!found) throw DomainError(ErrorCode::kNotFound, fmt::format("schedule {} not found", schedule.value));
+  const bool user_exists = co_await users_.exists(user);
+  if (!user_exists) throw DomainError(ErrorCode::kNotFound, fmt::format("user {} not found", user.value));
 }
 
 domain::AdmissionClaims AdmissionGuard::authenticate(const std::optional<std::string>& bearer_token) const {

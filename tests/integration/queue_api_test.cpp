@@ -186,6 +186,14 @@ TEST(QueueApi, UnknownUserOrScheduleIs404AndUnopenedScheduleIs409) {
   EXPECT_EQ(not_open.status, 409);
   EXPECT_EQ(code_of(not_open), "BOOKING_NOT_OPEN");
   EXPECT_EQ(status(server.port(), 1, future).status, 404);
+  // Leaving: 204 for a real user and schedule, queued or not; 404 when an id names nothing.
+  EXPECT_EQ(http(server.port(), "DELETE", fmt::format("/queue?userId=1&scheduleId={}", future)).status, 204);
+  EXPECT_EQ(http(server.port(), "DELETE", fmt::format("/queue?userId=9000000000&scheduleId={}", future)).status, 404);
+  EXPECT_EQ(http(server.port(), "DELETE", "/queue?userId=1&scheduleId=9000000000").status, 404);
+  // A user's reservations: 404 for no such user.
+  const auto nobody = http(server.port(), "GET", "/reservations?userId=9223372036854775807");
+  EXPECT_EQ(nobody.status, 404) << nobody.raw;
+  EXPECT_EQ(code_of(nobody), "NOT_FOUND");
 }
 
 // Acceptance 5 (bodies): malformed input is a 4xx JSON error and writes nothing to Redis.
