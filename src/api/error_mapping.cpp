@@ -25,6 +25,7 @@ ErrorSpec error_spec(ErrorCode code) noexcept {
     case ErrorCode::kUnsupportedMediaType: return {415, "UNSUPPORTED_MEDIA_TYPE"};
     case ErrorCode::kIdempotencyKeyReused: return {422, "IDEMPOTENCY_KEY_REUSED"};
     case ErrorCode::kTooManyRequests: return {429, "TOO_MANY_REQUESTS"};
+    case ErrorCode::kHeaderTooLarge: return {431, "REQUEST_HEADER_FIELDS_TOO_LARGE"};
     case ErrorCode::kInternal: return {500, "INTERNAL"};
     case ErrorCode::kNotImplemented: return {501, "NOT_IMPLEMENTED"};
     case ErrorCode::kDependencyUnavailable: return {503, "SERVICE_UNAVAILABLE"};

@@ -25,6 +25,7 @@ enum class ErrorCode {
   kUnsupportedMediaType,  // 415 not application/json
   kIdempotencyKeyReused,  // 422 same key, other body
   kTooManyRequests,       // 429 rate/limit
+  kHeaderTooLarge,        // 431 request header block over http.max-header
   kInternal,              // 500 bug: never expected
   kNotImplemented,        // 501 unknown HTTP method
   kDependencyUnavailable, // 503 DB/Redis/Kafka down or saturated

@@ -86,6 +86,101 @@ TEST_F(HttpEdges, GarbageRequestLineIs400Json) {
   expect_json_error(parse_response(raw_exchange(port(), "GET /concerts HTTP/9.9\r\n\r\n")), 400, "INVALID_ARGUMENT");
 }
 
+// Errors the transport answers itself (before any route runs) keep the client's X-Request-Id and the
+// request path, like every other error.
+TEST_F(HttpEdges, TransportErrorsKeepRequestIdAndPath) {
+  const auto expect_kept = [](const HttpResponse& response, const std::string& id, const std::string& path) {
+    EXPECT_EQ(response.header("x-request-id"), id) << response.raw;
+    const auto body = json::parse(response.body).as_object();
+    EXPECT_EQ(body.at("requestId").as_string(), id);
+    EXPECT_EQ(body.at("path").as_string(), path);
+    EXPECT_EQ(response.header("connection"), "close");
+  };
+  // Content-Length over http.max-body: Beast refuses it while reading the header.
+  const auto too_long = parse_response(raw_exchange(
+      port(),
+      "POST /queue/enter HTTP/1.1\r\nHost: x\r\nX-Request-Id: my-id-413\r\nContent-Type: application/json\r\n"
+      "Content-Length: 70000\r\n\r\n"));
+  expect_json_error(too_long, 413, "PAYLOAD_TOO_LARGE");
+  expect_kept(too_long, "my-id-413", "/queue/enter");
+
+  // A chunked body over the limit is only found while reading the body.
+  std::string chunked =
+      "POST /queue/enter?x=1 HTTP/1.1\r\nHost: x\r\nX-Request-Id: my-id-chunked\r\n"
+      "Transfer-Encoding: chunked\r\n\r\n";
+  for (int i = 0; i < 8; ++i) chunked += "200\r\n" + std::string(512, 'y') + "\r\n";
+  chunked += "0\r\n\r\n";
+  const auto chunked_response = parse_response(raw_exchange(port(), chunked));
+  expect_json_error(chunked_response, 413, "PAYLOAD_TOO_LARGE");
+  expect_kept(chunked_response, "my-id-chunked", "/queue/enter");
+
+  // Content-Length with Transfer-Encoding fails while the header is parsed; the id may come before
+  // or after the offending field.
+  const auto smuggle_before = parse_response(raw_exchange(
+      port(),
+      "POST /queue/enter HTTP/1.1\r\nHost: x\r\nX-Request-Id: cl-te.1\r\nContent-Length: 5\r\n"
+      "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n"));
+  expect_json_error(smuggle_before, 400, "INVALID_ARGUMENT");
+  expect_kept(smuggle_before, "cl-te.1", "/queue/enter");
+  const auto smuggle_after = parse_response(raw_exchange(
+      port(),
+      "POST /queue/enter HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n"
+      "x-request-id:  cl-te_2 \r\n\r\n0\r\n\r\n"));
+  expect_json_error(smuggle_after, 400, "INVALID_ARGUMENT");
+  expect_kept(smuggle_after, "cl-te_2", "/queue/enter");
+
+  const auto conflicting = parse_response(raw_exchange(
+      port(),
+      "POST /queue/enter HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nContent-Length: 3\r\n"
+      "X-Request-Id: cl:conflict\r\n\r\nabc"));
+  expect_json_error(conflicting, 400, "INVALID_ARGUMENT");
+  expect_kept(conflicting, "cl:conflict", "/queue/enter");
+}
+
+TEST_F(HttpEdges, UnsafeRequestIdOnTransportErrorIsReplaced) {
+  // Found only in the raw bytes after the offending field: still validated, never echoed as is.
+  const auto response = parse_response(raw_exchange(
+      port(),
+      "POST /queue/enter HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n"
+      "X-Request-Id: bad\"id<script>\r\n\r\n0\r\n\r\n"));
+  expect_json_error(response, 400, "INVALID_ARGUMENT");
+  EXPECT_EQ(response.header("x-request-id").size(), 16u) << response.raw;
+  // And the body is never searched for a header.
+  const auto in_body = parse_response(raw_exchange(
+      port(), "POST /queue/enter HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n"
+              "X-Request-Id: from-body\r\n\r\n"));
+  expect_json_error(in_body, 400, "INVALID_ARGUMENT");
+  EXPECT_NE(in_body.header("x-request-id"), "from-body");
+  const auto after_header = parse_response(raw_exchange(
+      port(),
+      "POST /queue/enter HTTP/1.1\r\nHost: x\r\nContent-Length: 70000\r\n\r\n"
+      "X-Request-Id: from-body\r\n\r\n"));
+  expect_json_error(after_header, 413, "PAYLOAD_TOO_LARGE");
+  EXPECT_NE(after_header.header("x-request-id"), "from-body");
+}
+
+TEST_F(HttpEdges, HeaderBlockOverLimitIs431) {
+  // One huge field, many fields, or a huge request target: all exceed http.max-header (16 KiB).
+  const std::string big_field = "GET /concerts HTTP/1.1\r\nHost: x\r\nX-Request-Id: big-1\r\nX-Big: " +
+                                std::string(20'000, 'a') + "\r\n\r\n";
+  const auto big = parse_response(raw_exchange(port(), big_field));
+  expect_json_error(big, 431, "REQUEST_HEADER_FIELDS_TOO_LARGE");
+  EXPECT_EQ(big.header("connection"), "close");
+  // The fields before the one that overflowed were parsed: their X-Request-Id is kept.
+  EXPECT_EQ(big.header("x-request-id"), "big-1");
+  EXPECT_EQ(json::parse(big.body).at("path").as_string(), "/concerts");
+
+  std::string many = "GET /concerts HTTP/1.1\r\nHost: x\r\n";
+  for (int i = 0; i < 2000; ++i) many += "X-H" + std::to_string(i) + ": v\r\n";
+  many += "\r\n";
+  expect_json_error(parse_response(raw_exchange(port(), many)), 431, "REQUEST_HEADER_FIELDS_TOO_LARGE");
+
+  const auto long_target = parse_response(
+      raw_exchange(port(), "GET /concerts?q=" + std::string(20'000, 'q') + " HTTP/1.1\r\nHost: x\r\n\r\n"));
+  expect_json_error(long_target, 431, "REQUEST_HEADER_FIELDS_TOO_LARGE");
+  EXPECT_EQ(json::parse(long_target.body).at("path").as_string(), "/concerts");
+}
+
 TEST_F(HttpEdges, RequestIdIsKeptWhenSafeAndReplacedOtherwise) {
   const auto kept = http(port(), "GET", "/concerts/abc/schedules", "", {{"X-Request-Id", "client-id_1.2"}});
   EXPECT_EQ(kept.header("x-request-id"), "client-id_1.2");

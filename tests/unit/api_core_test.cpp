@@ -88,6 +88,8 @@ TEST(ErrorMapping, StatusesFollowTheTable) {
   EXPECT_EQ(error_spec(domain::ErrorCode::kUnauthenticated).status, 401);
   EXPECT_EQ(error_spec(domain::ErrorCode::kIdempotencyKeyReused).status, 422);
   EXPECT_EQ(error_spec(domain::ErrorCode::kDependencyUnavailable).status, 503);
+  EXPECT_EQ(error_spec(domain::ErrorCode::kHeaderTooLarge).status, 431);
+  EXPECT_EQ(error_spec(domain::ErrorCode::kHeaderTooLarge).code, "REQUEST_HEADER_FIELDS_TOO_LARGE");
 }
 
 TEST(Dispatcher, RoutesAndExtractsIds) {

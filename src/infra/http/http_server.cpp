@@ -56,6 +56,77 @@ std::string generate_request_id() {
   return fmt::format("{:08x}{:08x}", static_cast<std::uint32_t>(prefix >> 16), ++counter ^ (prefix & 0xffff));
 }
 
+// The client's X-Request-Id ("" when absent) if it is safe to echo, else a fresh one.
+std::string request_id_for(std::string_view client_id) {
+  return is_safe_request_id(client_id) ? std::string(client_id) : generate_request_id();
+}
+
+// What an error the transport answers itself reports about the request it refuses.
+struct Origin {
+  std::string path;
+  std::string request_id;
+};
+
+Origin origin_of(std::string_view target, std::string_view client_id) {
+  return {std::string(target.substr(0, target.find('?'))), request_id_for(client_id)};
+}
+
+// The value of the first field `name` among the complete header lines at the start of `bytes`,
+// stopping at the blank line that ends the header (a body is never searched); "" when absent.
+std::string_view raw_field_value(std::string_view bytes, std::string_view name) {
+  std::size_t pos = 0;
+  while (true) {
+    const auto eol = bytes.find("\r\n", pos);
+    if (eol == std::string_view::npos || eol == pos) return {};
+    const std::string_view line = bytes.substr(pos, eol - pos);
+    if (line.size() > name.size() && line[name.size()] == ':' &&
+        beast::iequals(line.substr(0, name.size()), name)) {
+      std::string_view value = line.substr(name.size() + 1);
+      const auto first = value.find_first_not_of(" \t");
+      if (first == std::string_view::npos) return {};
+      value = value.substr(first);
+      return value.substr(0, value.find_last_not_of(" \t") + 1);
+    }
+    pos = eol + 2;
+  }
+}
+
+// The path of a request line the parser refused (too long, bad version), when it is plainly there:
+// "METHOD /path" followed by '?' or ' ', visible ASCII, at most 2 KiB. "" otherwise.
+std::string_view raw_request_path(std::string_view bytes) {
+  const std::string_view line = bytes.substr(0, bytes.find("\r\n"));
+  const auto space = line.find(' ');
+  if (space == std::string_view::npos) return {};
+  const std::string_view rest = line.substr(space + 1);
+  const auto end = rest.find_first_of(" ?");
+  if (end == std::string_view::npos || end == 0 || end > 2048 || rest.front() != '/') return {};
+  const std::string_view path = rest.substr(0, end);
+  for (const char c : path) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte <= ' ' || byte >= 0x7f) return {};
+  }
+  return path;
+}
+
+// For a request whose header failed to parse. The parser keeps the request line and every field it
+// accepted before the failure; the fields from the offending one on are still unconsumed in `buffer`,
+// so a client X-Request-Id is in one or the other. Except when the header was complete (the error is
+// the Content-Length over the body limit): then `buffer` holds body bytes, not header lines.
+Origin origin_of_unparsed(const bhttp::request_parser<bhttp::string_body>& parser,
+                          const beast::flat_buffer& buffer, bool header_complete) {
+  const std::string_view raw(static_cast<const char*>(buffer.data().data()), buffer.size());
+  const auto& partial = parser.get();
+  if (partial.target().empty()) return origin_of(raw_request_path(raw), "");  // request line not parsed
+  const auto field = partial.find("X-Request-Id");
+  std::string_view client_id;
+  if (field != partial.end()) {
+    client_id = field->value();
+  } else if (!header_complete) {
+    client_id = raw_field_value(raw, "X-Request-Id");
+  }
+  return origin_of(partial.target(), client_id);
+}
+
 }  // namespace
 
 // Per io_context state; touched only from that context's thread.
@@ -89,8 +160,8 @@ struct HttpServer::Impl {
   asio::awaitable<void> session(ContextState& state, tcp::socket socket);
   asio::awaitable<bool> answer(beast::tcp_stream& stream, ContextState& state, api::ApiRequest& request,
                                unsigned version, bool keep_alive);
-  asio::awaitable<void> reject(beast::tcp_stream& stream, ErrorCode code, std::string message,
-                               std::string_view target);
+  asio::awaitable<void> reject(beast::tcp_stream& stream, ErrorCode code, const std::string& message,
+                               const Origin& origin);
   void connection_closed();
 };
 
@@ -141,11 +212,11 @@ void HttpServer::Impl::connection_closed() {
 }
 
 // Answers a request that could not be parsed or framed, then the caller closes the connection.
-asio::awaitable<void> HttpServer::Impl::reject(beast::tcp_stream& stream, ErrorCode code, std::string message,
-                                               std::string_view target) {
+asio::awaitable<void> HttpServer::Impl::reject(beast::tcp_stream& stream, ErrorCode code,
+                                               const std::string& message, const Origin& origin) {
   api::ApiRequest request;
-  request.path = std::string(target.substr(0, target.find('?')));
-  request.request_id = generate_request_id();
+  request.path = origin.path;
+  request.request_id = origin.request_id;
   api::ApiResponse response = api::error_response(code, message, request);
   const int status_code = response.status;
   bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(status_code), 11};
@@ -158,8 +229,8 @@ asio::awaitable<void> HttpServer::Impl::reject(beast::tcp_stream& stream, ErrorC
   boost::system::error_code ec;
   co_await bhttp::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
   if (access_log && options.access_log) {
-    access_log->info("- {} {} {} rid={} (rejected: {})", target.empty() ? "-" : target, status_code, "0.000ms",
-                     request.request_id, message);
+    access_log->info("- {} {} {} rid={} (rejected: {})", request.path.empty() ? "-" : request.path,
+                     status_code, "0.000ms", request.request_id, message);
   }
   if (observer) observer("OTHER", "UNKNOWN", status_code, std::chrono::nanoseconds(0));
 }
@@ -197,27 +268,34 @@ asio::awaitable<void> HttpServer::Impl::session(ContextState& state, tcp::socket
             ec == asio::error::connection_reset || ec == asio::error::operation_aborted) {
           break;
         }
+        const Origin origin = origin_of_unparsed(parser, buffer, ec == bhttp::error::body_limit);
+        ErrorCode code = ErrorCode::kInvalidArgument;
+        std::string message = "malformed HTTP request: " + ec.message();
         if (ec == bhttp::error::header_limit) {
-          co_await reject(stream, ErrorCode::kInvalidArgument, "request header too large", "");
-        } else if (ec == bhttp::error::body_limit) {
-          co_await reject(stream, ErrorCode::kPayloadTooLarge,
-                          fmt::format("request body exceeds {} bytes", options.max_body), "");
-        } else {
-          co_await reject(stream, ErrorCode::kInvalidArgument, "malformed HTTP request: " + ec.message(), "");
+          code = ErrorCode::kHeaderTooLarge;
+          message = fmt::format("request header exceeds {} bytes", options.max_header);
+        } else if (ec == bhttp::error::body_limit) {  // Content-Length over the limit
+          code = ErrorCode::kPayloadTooLarge;
+          message = fmt::format("request body exceeds {} bytes", options.max_body);
         }
+        co_await reject(stream, code, message, origin);
         break;
       }
 
       auto& header = parser.get();
       const std::string_view target = header.target();
+      const std::string_view client_id = header["X-Request-Id"];
       // A Transfer-Encoding other than plain "chunked" cannot be framed safely: refuse it.
       if (header.count(bhttp::field::transfer_encoding) > 0 && !parser.chunked()) {
-        co_await reject(stream, ErrorCode::kInvalidArgument, "unsupported Transfer-Encoding", target);
+        const Origin origin = origin_of(target, client_id);
+        const std::string message = "unsupported Transfer-Encoding";
+        co_await reject(stream, ErrorCode::kInvalidArgument, message, origin);
         break;
       }
       if (const auto length = parser.content_length(); length && *length > options.max_body) {
-        co_await reject(stream, ErrorCode::kPayloadTooLarge,
-                        fmt::format("request body exceeds {} bytes", options.max_body), target);
+        const Origin origin = origin_of(target, client_id);
+        const std::string message = fmt::format("request body exceeds {} bytes", options.max_body);
+        co_await reject(stream, ErrorCode::kPayloadTooLarge, message, origin);
         break;
       }
       if (beast::iequals(header[bhttp::field::expect], "100-continue")) {
@@ -228,13 +306,14 @@ asio::awaitable<void> HttpServer::Impl::session(ContextState& state, tcp::socket
       if (!parser.is_done()) {
         co_await bhttp::async_read(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
         if (ec) {
+          const Origin origin = origin_of(target, client_id);
           if (ec == bhttp::error::body_limit) {
-            co_await reject(stream, ErrorCode::kPayloadTooLarge,
-                            fmt::format("request body exceeds {} bytes", options.max_body), target);
+            const std::string message = fmt::format("request body exceeds {} bytes", options.max_body);
+            co_await reject(stream, ErrorCode::kPayloadTooLarge, message, origin);
           } else if (ec != beast::error::timeout && ec != asio::error::eof && ec != bhttp::error::end_of_stream &&
                      ec != asio::error::connection_reset) {
-            co_await reject(stream, ErrorCode::kInvalidArgument, "malformed HTTP body: " + ec.message(),
-                            target);
+            const std::string message = "malformed HTTP body: " + ec.message();
+            co_await reject(stream, ErrorCode::kInvalidArgument, message, origin);
           }
           break;
         }
@@ -253,8 +332,8 @@ asio::awaitable<void> HttpServer::Impl::session(ContextState& state, tcp::socket
         request.headers.push_back({std::string(field.name_string()), std::string(field.value())});
       }
       request.body = std::move(message.body());
-      const std::string* client_id = request.header("X-Request-Id");
-      request.request_id = client_id && is_safe_request_id(*client_id) ? *client_id : generate_request_id();
+      const std::string* sent_id = request.header("X-Request-Id");
+      request.request_id = request_id_for(sent_id ? std::string_view(*sent_id) : std::string_view());
 
       const bool keep_alive = message.keep_alive();
       // A separate statement: GCC 12 miscompiles some `if (co_await ...)` forms.
