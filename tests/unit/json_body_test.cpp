@@ -53,7 +53,7 @@ TEST(JsonBody, ContentTypeMustBeJson) {
 
 TEST(JsonBody, MalformedBodiesAre400) {
   const std::string deep = std::string(40, '[') + std::string(40, ']');
-  for (const std::string bad :
+  for (const std::string& bad :
        {std::string(""), std::string("{"), std::string("{\"userId\":1,\"scheduleId\":1} x"),
         std::string("{\"userId\":1,\"userId\":2,\"scheduleId\":1}"), std::string("[1,2]"), std::string("null"),
         std::string("{\"userId\":1,\"scheduleId\":1,\"extra\":true}"), std::string("{\"userId\":\"1\",\"scheduleId\":1}"),
