@@ -120,7 +120,7 @@ Task<void> ConfirmationHandler::settled(const domain::PaymentCompleted& event, c
       const auto latency = std::chrono::duration<double>(now - event.paid_at).count();
       counters_.confirm_latency.observe(std::max(0.0, latency));
       try {
-        co_await queue_.leave(event.schedule, event.user);  // a completed purchase frees the slot
+        co_await queue_.leave(event.schedule, event.user, now);  // a completed purchase frees the slot
       } catch (const std::exception&) {
         // Best effort: the slot lapses by itself after queue.active-ttl.
       }

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "domain/errors.hpp"
 
 namespace ticketing::application {
@@ -27,7 +29,9 @@ QueueView QueueService::view_of(const domain::QueuePlace& place, domain::UserId 
   if (place.status == domain::QueueStatus::kAdmitted) {
     view.position = 0;
     view.estimated_wait_seconds = 0;
-    view.token = tokens_.issue(domain::AdmissionClaims{user, schedule, now, now + token_ttl_});
+    // Never before tokens_valid_from (at most a second ahead; verifiers allow clock skew).
+    const auto issued_at = std::max(now, place.tokens_valid_from);
+    view.token = tokens_.issue(domain::AdmissionClaims{user, schedule, issued_at, issued_at + token_ttl_});
   } else {
     view.position = place.position;
     view.estimated_wait_seconds = domain::estimate_wait_seconds(place.position, place.admissions_per_second, policy_);
@@ -64,7 +68,7 @@ Task<QueueView> QueueService::status(domain::UserId user, domain::ScheduleId sch
 }
 
 Task<void> QueueService::leave(domain::UserId user, domain::ScheduleId schedule) {
-  const bool was_queued = co_await store_.leave(schedule, user);
+  const bool was_queued = co_await store_.leave(schedule, user, clock_.now());
   if (was_queued) {
     counters_.left.fetch_add(1, std::memory_order_relaxed);
     co_return;
@@ -97,7 +101,7 @@ Task<void> AdmissionGuard::authorize(const std::optional<std::string>& bearer_to
   }
   bool slot_live = true;
   try {
-    slot_live = co_await store_.touch_active(schedule, user, now);
+    slot_live = co_await store_.touch_active(schedule, user, now, claims.issued_at);
   } catch (const domain::DependencyUnavailable&) {
     // Redis down: the signed, unexpired token alone admits (booking keeps going, the database
     // still guards every seat); revocation is checked again once Redis is back.

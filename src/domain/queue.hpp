@@ -19,6 +19,9 @@ struct QueuePlace {
   std::int64_t position = 0;   // 1-based while waiting, 0 when admitted
   Timestamp active_until{};    // when admitted: the slot lapses at this time unless used
   double admissions_per_second = 0;  // measured admission rate of this schedule (0 = not measured yet)
+  // When admitted: tokens for this slot must be issued at this time or later (the user gave up an
+  // earlier slot less than a second ago, and that slot's tokens are refused from here on).
+  Timestamp tokens_valid_from{};
 };
 
 struct QueuePolicy {

@@ -336,3 +336,20 @@ TEST(HoldApi, ConflictNamesSeatsRedisNoLongerKnows) {
   EXPECT_EQ(named, (std::vector<std::string>{"S-1", "S-4", "S-2"}));
   EXPECT_EQ(live_rows(schedule).count("S-3"), 0u) << "all or nothing";
 }
+
+// A token stays refused once its slot was given up, also after the user entered again and was
+// admitted to a new slot within the same second; the new slot's token works.
+TEST(HoldApi, TokenOfAGivenUpSlotStaysRefusedAfterReadmission) {
+  const auto schedule = create_schedule(-60, 10);
+  TestServer server(kFastAdmission);
+  const auto old_token = admit_users(server.port(), schedule, 1, 1).at(1);
+  ASSERT_EQ(seat_call(server.port(), "/tickets/hold", old_token, 1, schedule, {"S-1"}).status, 200);
+  ASSERT_EQ(http(server.port(), "DELETE", fmt::format("/queue?userId=1&scheduleId={}", schedule)).status, 204);
+  const auto new_token = admit_users(server.port(), schedule, 1, 1).at(1);
+  ASSERT_NE(new_token, old_token);
+
+  const auto replayed = seat_call(server.port(), "/tickets/hold", old_token, 1, schedule, {"S-2"});
+  EXPECT_EQ(replayed.status, 401) << replayed.raw;
+  const auto fresh = seat_call(server.port(), "/tickets/hold", new_token, 1, schedule, {"S-2"});
+  EXPECT_EQ(fresh.status, 200) << fresh.raw;
+}

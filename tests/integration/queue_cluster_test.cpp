@@ -160,7 +160,7 @@ TEST_F(AdmissionGuardIT, ValidTokenPassesAndForgeriesAreRefused) {
 
 TEST_F(AdmissionGuardIT, TokenOfALeftOrLapsedSlotIsRefused) {
   const std::string left = admit(1);
-  run(store_->leave(domain::ScheduleId{schedule_}, domain::UserId{1}));
+  run(store_->leave(domain::ScheduleId{schedule_}, domain::UserId{1}, clock_.now()));
   EXPECT_EQ(authorize(left, 1, schedule_), domain::ErrorCode::kUnauthenticated);
 
   const std::string idle = admit(2);

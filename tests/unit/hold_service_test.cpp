@@ -31,8 +31,8 @@ class ActiveQueue final : public QueueStore {
  public:
   Task<QueuePlace> enter(ScheduleId, UserId, Timestamp) override { co_return QueuePlace{}; }
   Task<std::optional<QueuePlace>> status(ScheduleId, UserId, Timestamp) override { co_return std::nullopt; }
-  Task<bool> leave(ScheduleId, UserId) override { co_return true; }
-  Task<bool> touch_active(ScheduleId, UserId, Timestamp) override {
+  Task<bool> leave(ScheduleId, UserId, Timestamp) override { co_return true; }
+  Task<bool> touch_active(ScheduleId, UserId, Timestamp, Timestamp) override {
     if (redis_down) throw DependencyUnavailable("redis", "down");
     co_return true;
   }

@@ -52,14 +52,14 @@ class FakeQueueStore final : public QueueStore {
     }
     co_return std::nullopt;
   }
-  Task<bool> leave(ScheduleId s, UserId u) override {
+  Task<bool> leave(ScheduleId s, UserId u, Timestamp) override {
     auto& q = waiting_[s.value];
     const auto before = q.size() + active_[s.value].size();
     q.erase(std::remove(q.begin(), q.end(), u.value), q.end());
     active_[s.value].erase(u.value);
     co_return before != q.size() + active_[s.value].size();
   }
-  Task<bool> touch_active(ScheduleId s, UserId u, Timestamp) override { co_return active_[s.value].count(u.value) > 0; }
+  Task<bool> touch_active(ScheduleId s, UserId u, Timestamp, Timestamp) override { co_return active_[s.value].count(u.value) > 0; }
   Task<AdmissionRound> admit(ScheduleId s, Timestamp) override {
     auto& q = waiting_[s.value];
     AdmissionRound round;

@@ -16,10 +16,12 @@ class QueueStore {
   virtual Task<QueuePlace> enter(ScheduleId schedule, UserId user, Timestamp now) = 0;
   // The current place (a heartbeat for waiters); nullopt when neither waiting nor admitted.
   virtual Task<std::optional<QueuePlace>> status(ScheduleId schedule, UserId user, Timestamp now) = 0;
-  // Leaves the queue or gives up the slot. True when the user was there.
-  virtual Task<bool> leave(ScheduleId schedule, UserId user) = 0;
-  // True when the user holds a live slot; extends it by the active TTL (activity keeps it).
-  virtual Task<bool> touch_active(ScheduleId schedule, UserId user, Timestamp now) = 0;
+  // Leaves the queue or gives up the slot (revoking the tokens issued for it, also once the user is
+  // admitted again). True when the user was there.
+  virtual Task<bool> leave(ScheduleId schedule, UserId user, Timestamp now) = 0;
+  // True when the user holds a live slot and the token (issued at `token_issued_at`) was not issued
+  // for a slot given up since; extends the slot by the active TTL (activity keeps it).
+  virtual Task<bool> touch_active(ScheduleId schedule, UserId user, Timestamp now, Timestamp token_issued_at) = 0;
   // Expires lapsed slots, drops abandoned waiters and admits the next waiters in arrival order,
   // within max-active and the shared admission rate.
   virtual Task<AdmissionRound> admit(ScheduleId schedule, Timestamp now) = 0;

@@ -22,7 +22,9 @@ local now = tonumber(ARGV[2])
 local rate = redis.call('HGET', KEYS[5], 'rate') or '0'
 local active_until = redis.call('ZSCORE', KEYS[2], ARGV[1])
 if active_until then
-  if tonumber(active_until) > now then return {1, 0, active_until, rate} end
+  if tonumber(active_until) > now then
+    return {1, 0, active_until, rate, redis.call('HGET', KEYS[6], ARGV[1]) or '0'}
+  end
   redis.call('ZREM', KEYS[2], ARGV[1])
 end
 local rank = redis.call('ZRANK', KEYS[1], ARGV[1])
@@ -35,16 +37,27 @@ redis.call('ZADD', KEYS[4], now, ARGV[1])
 return {0, rank + 1, '0', rate}
 )lua");
 
-// leave: KEYS waiting active heartbeat; ARGV user. Returns how many places were given up.
+// leave: KEYS waiting active heartbeat revoked; ARGV user now_ms revoked_ttl_ms. Returns how many
+// places were given up. An admitted user's slot is revoked: `revoked` gets the first whole second
+// after now. Token times have whole seconds, so every token issued for the old slot is older than
+// that, and the tokens of a later slot are issued from that second on (QueuePlace::tokens_valid_from).
 const RedisScript kLeaveScript = RedisScript::from_source(R"lua(
-local removed = redis.call('ZREM', KEYS[1], ARGV[1]) + redis.call('ZREM', KEYS[2], ARGV[1])
+local was_active = redis.call('ZREM', KEYS[2], ARGV[1])
+local removed = redis.call('ZREM', KEYS[1], ARGV[1]) + was_active
 redis.call('ZREM', KEYS[3], ARGV[1])
+if was_active > 0 then
+  redis.call('HSET', KEYS[4], ARGV[1], math.floor(tonumber(ARGV[2]) / 1000) * 1000 + 1000)
+  redis.call('PEXPIRE', KEYS[4], ARGV[3])
+end
 return removed
 )lua");
 
-// touch: KEYS active; ARGV user now_ms ttl_ms. 1 and the slot extended when live, else 0.
+// touch: KEYS active revoked; ARGV user now_ms ttl_ms token_iat_ms. 1 and the slot extended when
+// live and the token is not one of a slot given up since, else 0.
 const RedisScript kTouchScript = RedisScript::from_source(R"lua(
 local now = tonumber(ARGV[2])
+local revoked = redis.call('HGET', KEYS[2], ARGV[1])
+if revoked and tonumber(ARGV[4]) < tonumber(revoked) then return 0 end
 local active_until = redis.call('ZSCORE', KEYS[1], ARGV[1])
 if active_until and tonumber(active_until) > now then
   redis.call('ZADD', KEYS[1], 'XX', now + tonumber(ARGV[3]), ARGV[1])
@@ -52,6 +65,10 @@ if active_until and tonumber(active_until) > now then
 end
 return 0
 )lua");
+
+// Longest a token can live (security.token-ttl is at most 24 h): a revocation older than that
+// has no token left to refuse.
+constexpr std::int64_t kRevocationMemoryMs = 24LL * 3600 * 1000;
 
 // admit: one admission round. KEYS waiting active heartbeat stats;
 // ARGV now_ms max_active admit_per_second heartbeat_timeout_ms active_ttl_ms.
@@ -137,6 +154,9 @@ QueuePlace place_of(const RedisReply& reply) {
   place.position = integer_of(reply.elements[1]);
   place.active_until = domain::Timestamp{std::chrono::milliseconds(integer_of(reply.elements[2]))};
   place.admissions_per_second = double_of(reply.elements[3]);
+  if (reply.elements.size() > 4) {
+    place.tokens_valid_from = domain::Timestamp{std::chrono::milliseconds(integer_of(reply.elements[4]))};
+  }
   return place;
 }
 
@@ -163,9 +183,9 @@ Task<void> RedisQueueStore::register_schedule(domain::ScheduleId schedule) {
 
 Task<std::optional<QueuePlace>> RedisQueueStore::place(domain::ScheduleId schedule, domain::UserId user,
                                                        domain::Timestamp now, bool join) {
-  const std::array<std::string, 5> keys{key(schedule, "waiting"), key(schedule, "active"), key(schedule, "seq"),
-                                        key(schedule, "heartbeat"), key(schedule, "stats")};
-  const std::array<std::string_view, 5> key_views{keys[0], keys[1], keys[2], keys[3], keys[4]};
+  const std::array<std::string, 6> keys{key(schedule, "waiting"), key(schedule, "active"),    key(schedule, "seq"),
+                                        key(schedule, "heartbeat"), key(schedule, "stats"), key(schedule, "revoked")};
+  const std::array<std::string_view, 6> key_views{keys[0], keys[1], keys[2], keys[3], keys[4], keys[5]};
   const std::string user_id = std::to_string(user.value);
   const std::string now_ms = std::to_string(millis(now));
   const std::array<std::string_view, 3> args{user_id, now_ms, join ? "1" : "0"};
@@ -187,23 +207,29 @@ Task<std::optional<QueuePlace>> RedisQueueStore::status(domain::ScheduleId sched
   co_return co_await place(schedule, user, now, /*join=*/false);
 }
 
-Task<bool> RedisQueueStore::leave(domain::ScheduleId schedule, domain::UserId user) {
-  const std::array<std::string, 3> keys{key(schedule, "waiting"), key(schedule, "active"), key(schedule, "heartbeat")};
-  const std::array<std::string_view, 3> key_views{keys[0], keys[1], keys[2]};
+Task<bool> RedisQueueStore::leave(domain::ScheduleId schedule, domain::UserId user, domain::Timestamp now) {
+  const std::array<std::string, 4> keys{key(schedule, "waiting"), key(schedule, "active"), key(schedule, "heartbeat"),
+                                        key(schedule, "revoked")};
+  const std::array<std::string_view, 4> key_views{keys[0], keys[1], keys[2], keys[3]};
   const std::string user_id = std::to_string(user.value);
-  const std::array<std::string_view, 1> args{user_id};
+  const std::string now_ms = std::to_string(millis(now));
+  const std::string memory_ms = std::to_string(kRevocationMemoryMs);
+  const std::array<std::string_view, 3> args{user_id, now_ms, memory_ms};
   const RedisReply reply = co_await redis_.evalsha(kLeaveScript, key_views, args);
   if (reply.is_error()) throw domain::DependencyUnavailable("redis", "leave script: " + reply.str);
   co_return integer_of(reply) > 0;
 }
 
-Task<bool> RedisQueueStore::touch_active(domain::ScheduleId schedule, domain::UserId user, domain::Timestamp now) {
+Task<bool> RedisQueueStore::touch_active(domain::ScheduleId schedule, domain::UserId user, domain::Timestamp now,
+                                         domain::Timestamp token_issued_at) {
   const std::string active = key(schedule, "active");
-  const std::array<std::string_view, 1> key_views{active};
+  const std::string revoked = key(schedule, "revoked");
+  const std::array<std::string_view, 2> key_views{active, revoked};
   const std::string user_id = std::to_string(user.value);
   const std::string now_ms = std::to_string(millis(now));
   const std::string ttl_ms = std::to_string(policy_.active_ttl.count());
-  const std::array<std::string_view, 3> args{user_id, now_ms, ttl_ms};
+  const std::string issued_ms = std::to_string(millis(token_issued_at));
+  const std::array<std::string_view, 4> args{user_id, now_ms, ttl_ms, issued_ms};
   const RedisReply reply = co_await redis_.evalsha(kTouchScript, key_views, args);
   if (reply.is_error()) throw domain::DependencyUnavailable("redis", "touch script: " + reply.str);
   co_return integer_of(reply) == 1;

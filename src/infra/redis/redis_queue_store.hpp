@@ -24,8 +24,9 @@ class RedisQueueStore final : public domain::QueueStore {
   Task<domain::QueuePlace> enter(domain::ScheduleId schedule, domain::UserId user, domain::Timestamp now) override;
   Task<std::optional<domain::QueuePlace>> status(domain::ScheduleId schedule, domain::UserId user,
                                                  domain::Timestamp now) override;
-  Task<bool> leave(domain::ScheduleId schedule, domain::UserId user) override;
-  Task<bool> touch_active(domain::ScheduleId schedule, domain::UserId user, domain::Timestamp now) override;
+  Task<bool> leave(domain::ScheduleId schedule, domain::UserId user, domain::Timestamp now) override;
+  Task<bool> touch_active(domain::ScheduleId schedule, domain::UserId user, domain::Timestamp now,
+                          domain::Timestamp token_issued_at) override;
   Task<domain::AdmissionRound> admit(domain::ScheduleId schedule, domain::Timestamp now) override;
   Task<std::vector<domain::ScheduleId>> queued_schedules() override;
 
