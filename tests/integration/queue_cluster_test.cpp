@@ -174,4 +174,13 @@ TEST_F(AdmissionGuardIT, TokenOfALeftOrLapsedSlotIsRefused) {
       },
       std::chrono::seconds(5)));
   EXPECT_EQ(authorize(idle, 2, schedule_), domain::ErrorCode::kUnauthenticated) << "token of a lapsed slot";
+
+  // The admission round clears the lapsed slot; the user enters again and gets a new slot. The
+  // lapsed slot's token must not come back to life with it.
+  run(store_->admit(domain::ScheduleId{schedule_}, clock_.now()));
+  run(store_->enter(domain::ScheduleId{schedule_}, domain::UserId{2}, clock_.now()));
+  run(store_->admit(domain::ScheduleId{schedule_}, clock_.now()));
+  const auto again = run(store_->status(domain::ScheduleId{schedule_}, domain::UserId{2}, clock_.now()));
+  ASSERT_TRUE(again && again->status == domain::QueueStatus::kAdmitted);
+  EXPECT_EQ(authorize(idle, 2, schedule_), domain::ErrorCode::kUnauthenticated) << "lapsed slot's token, re-admitted";
 }

@@ -25,7 +25,10 @@ if active_until then
   if tonumber(active_until) > now then
     return {1, 0, active_until, rate, redis.call('HGET', KEYS[6], ARGV[1]) or '0'}
   end
+  -- lapsed: its tokens are refused from the next whole second on (86400000 = kRevocationMemoryMs)
   redis.call('ZREM', KEYS[2], ARGV[1])
+  redis.call('HSET', KEYS[6], ARGV[1], math.floor(now / 1000) * 1000 + 1000)
+  redis.call('PEXPIRE', KEYS[6], 86400000)
 end
 local rank = redis.call('ZRANK', KEYS[1], ARGV[1])
 if not rank then
@@ -70,7 +73,7 @@ return 0
 // has no token left to refuse.
 constexpr std::int64_t kRevocationMemoryMs = 24LL * 3600 * 1000;
 
-// admit: one admission round. KEYS waiting active heartbeat stats;
+// admit: one admission round. KEYS waiting active heartbeat stats revoked;
 // ARGV now_ms max_active admit_per_second heartbeat_timeout_ms active_ttl_ms.
 // The token bucket (capacity: one second of admissions) lives in Redis, so N instances running
 // this concurrently still admit at most admit_per_second in total and never exceed max_active.
@@ -79,7 +82,22 @@ const RedisScript kAdmitScript = RedisScript::from_source(R"lua(
 local now = tonumber(ARGV[1])
 local max_active = tonumber(ARGV[2])
 local per_second = tonumber(ARGV[3])
-local lapsed = redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
+local lapsed_users = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now)
+local lapsed = #lapsed_users
+if lapsed > 0 then
+  -- their tokens are refused from the next whole second on (86400000 = kRevocationMemoryMs)
+  redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
+  local revoked_from = math.floor(now / 1000) * 1000 + 1000
+  for first = 1, lapsed, 500 do
+    local fields = {}
+    for i = first, math.min(first + 499, lapsed) do
+      fields[#fields + 1] = lapsed_users[i]
+      fields[#fields + 1] = revoked_from
+    end
+    redis.call('HSET', KEYS[5], unpack(fields))
+  end
+  redis.call('PEXPIRE', KEYS[5], 86400000)
+end
 local stale = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now - tonumber(ARGV[4]), 'LIMIT', 0, 1000)
 if #stale > 0 then
   redis.call('ZREM', KEYS[1], unpack(stale))
@@ -236,9 +254,9 @@ Task<bool> RedisQueueStore::touch_active(domain::ScheduleId schedule, domain::Us
 }
 
 Task<domain::AdmissionRound> RedisQueueStore::admit(domain::ScheduleId schedule, domain::Timestamp now) {
-  const std::array<std::string, 4> keys{key(schedule, "waiting"), key(schedule, "active"), key(schedule, "heartbeat"),
-                                        key(schedule, "stats")};
-  const std::array<std::string_view, 4> key_views{keys[0], keys[1], keys[2], keys[3]};
+  const std::array<std::string, 5> keys{key(schedule, "waiting"), key(schedule, "active"), key(schedule, "heartbeat"),
+                                        key(schedule, "stats"), key(schedule, "revoked")};
+  const std::array<std::string_view, 5> key_views{keys[0], keys[1], keys[2], keys[3], keys[4]};
   const std::string now_ms = std::to_string(millis(now));
   const std::string max_active = std::to_string(policy_.max_active);
   const std::string per_second = std::to_string(policy_.admit_per_second);
