@@ -135,7 +135,8 @@ struct Application::Parts {
   application::PaymentService payments{admission_guard, payment_repository, users, clock, config.payment.order_ttl,
                                        config.payment.gateway_secret};
   infra::mysql::MysqlPaymentRepository worker_payment_repository{worker_db_pool, topics};
-  application::ConfirmationHandler confirmation{worker_payment_repository, queue_store, clock, payments.counters()};
+  application::ConfirmationHandler confirmation{worker_payment_repository, queue_store, seat_locks, clock,
+                                                payments.counters()};
   infra::outbox::OutboxRelay outbox_relay{worker_db_pool, producer, config.kafka.relay_batch, std::chrono::seconds(5)};
   infra::PeriodicTask outbox_task{*contexts.front(), "outbox-relay", config.kafka.relay_interval,
                                   [this]() -> Task<void> { co_await outbox_relay.publish_pending(); }};

@@ -3,8 +3,6 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include <algorithm>
-
 #include "domain/errors.hpp"
 
 namespace ticketing::application {
@@ -35,35 +33,6 @@ Task<void> HoldService::unlock_quietly(domain::ScheduleId schedule, domain::User
   }
 }
 
-Task<void> HoldService::throw_conflict(domain::ScheduleId schedule, const std::vector<std::string>& requested,
-                                       std::vector<std::string> locked_by_others, domain::Timestamp now) {
-  // Redis knows the seats locked now; a seat sold longer ago than hold.ttl, or already held by
-  // this user, has no foreign lock but is taken all the same. Ask the database about the rest, so
-  // the 409 names exactly the requested seats that are taken (one query, only on a partial conflict).
-  const auto is_locked = [&](const std::string& seat) {
-    return std::find(locked_by_others.begin(), locked_by_others.end(), seat) != locked_by_others.end();
-  };
-  std::vector<std::string> rest;
-  for (const auto& seat : requested) {
-    if (!is_locked(seat)) rest.push_back(seat);
-  }
-  std::vector<std::string> taken_in_db;
-  if (!rest.empty()) {
-    try {
-      taken_in_db = co_await reservations_.taken_seats(schedule, rest, now);
-    } catch (const domain::DependencyUnavailable&) {
-      // What Redis said is still true; the 409 stands with the seats it named.
-    }
-  }
-  std::vector<std::string> taken;
-  for (const auto& seat : requested) {
-    if (is_locked(seat) || std::find(taken_in_db.begin(), taken_in_db.end(), seat) != taken_in_db.end()) {
-      taken.push_back(seat);
-    }
-  }
-  throw domain::SeatConflict(std::move(taken));
-}
-
 Task<HoldView> HoldService::hold_seats(const std::optional<std::string>& token, domain::UserId user,
                                        domain::ScheduleId schedule, const std::vector<std::string>& seat_nos) {
   co_await guard_.authorize(token, user, schedule);
@@ -88,7 +57,7 @@ Task<HoldView> HoldService::hold_seats(const std::optional<std::string>& token, 
   }
   if (locked && !locks.acquired()) {
     counters_.conflicts.fetch_add(1, std::memory_order_relaxed);
-    co_await throw_conflict(schedule, seat_nos, std::move(locks.conflicts), now);
+    throw domain::SeatConflict(std::move(locks.conflicts));
   }
 
   HoldOutcome outcome;

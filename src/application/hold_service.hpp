@@ -52,10 +52,6 @@ class HoldService {
 
  private:
   Task<void> unlock_quietly(domain::ScheduleId schedule, domain::UserId user, const std::vector<std::string>& seats);
-  // Throws SeatConflict naming every requested seat that is taken: the ones Redis found locked by
-  // others plus the ones only the database knows.
-  Task<void> throw_conflict(domain::ScheduleId schedule, const std::vector<std::string>& requested,
-                            std::vector<std::string> locked_by_others, domain::Timestamp now);
 
   AdmissionGuard& guard_;
   domain::SeatLockStore& locks_;

@@ -124,6 +124,11 @@ Task<void> ConfirmationHandler::settled(const domain::PaymentCompleted& event, c
       } catch (const std::exception&) {
         // Best effort: the slot lapses by itself after queue.active-ttl.
       }
+      try {
+        co_await locks_.mark_sold(event.schedule, event.user, event.seat_nos);
+      } catch (const std::exception&) {
+        // Best effort: without it the database still refuses the seats, the 409 just comes later.
+      }
       break;
     }
     case domain::ConfirmOutcome::Kind::kCancelled:

@@ -9,6 +9,7 @@
 #include "application/queue_service.hpp"
 #include "domain/ports/clock.hpp"
 #include "domain/ports/payment_repository.hpp"
+#include "domain/ports/seat_lock_store.hpp"
 #include "domain/ports/user_repository.hpp"
 #include "support/atomic_histogram.hpp"
 
@@ -71,9 +72,9 @@ class PaymentService {
 class ConfirmationHandler {
  public:
   // `on_purchase` frees the buyer's queue slot (best effort).
-  ConfirmationHandler(domain::PaymentRepository& payments, domain::QueueStore& queue, const domain::Clock& clock,
-                      PaymentCounters& counters)
-      : payments_(payments), queue_(queue), clock_(clock), counters_(counters) {}
+  ConfirmationHandler(domain::PaymentRepository& payments, domain::QueueStore& queue, domain::SeatLockStore& locks,
+                      const domain::Clock& clock, PaymentCounters& counters)
+      : payments_(payments), queue_(queue), locks_(locks), clock_(clock), counters_(counters) {}
 
   Task<domain::ConfirmOutcome> handle(const domain::PaymentCompleted& event);
   // A batch in one transaction; true for each event it settled. The others (unknown order, ...)
@@ -86,6 +87,7 @@ class ConfirmationHandler {
 
   domain::PaymentRepository& payments_;
   domain::QueueStore& queue_;
+  domain::SeatLockStore& locks_;
   const domain::Clock& clock_;
   PaymentCounters& counters_;
 };

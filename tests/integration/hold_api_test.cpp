@@ -315,28 +315,6 @@ TEST(HoldApi, BadInputIsRejectedWithoutRowsOrLocks) {
   EXPECT_TRUE(redis.strings({"KEYS", fmt::format("seat:lock:{{{}}}:*", schedule)}).empty());
 }
 
-// conflictingSeats is exactly the requested seats that are taken, also when Redis knows only some
-// of them: a seat taken long ago has no lock left (its TTL is hold.ttl), and a seat the user
-// already holds is locked by the user, not by someone else.
-TEST(HoldApi, ConflictNamesSeatsRedisNoLongerKnows) {
-  const auto schedule = create_schedule(-60, 10);
-  TestServer server(kFastAdmission);
-  const auto tokens = admit_users(server.port(), schedule, 1, 3);
-  ASSERT_EQ(seat_call(server.port(), "/tickets/hold", tokens.at(1), 1, schedule, {"S-1"}).status, 200);
-  ASSERT_EQ(seat_call(server.port(), "/tickets/hold", tokens.at(2), 2, schedule, {"S-2"}).status, 200);
-  ASSERT_EQ(seat_call(server.port(), "/tickets/hold", tokens.at(3), 3, schedule, {"S-4"}).status, 200);
-  RedisInspector redis;
-  ASSERT_EQ(redis.integer({"DEL", fmt::format("seat:lock:{{{}}}:S-1", schedule)}), 1);  // as if its lock had lapsed
-
-  const auto refused = seat_call(server.port(), "/tickets/hold", tokens.at(3), 3, schedule, {"S-1", "S-3", "S-4", "S-2"});
-  ASSERT_EQ(refused.status, 409) << refused.raw;
-  std::vector<std::string> named;
-  const auto body = json::parse(refused.body);
-  for (const auto& seat : body.at("conflictingSeats").as_array()) named.emplace_back(seat.as_string());
-  EXPECT_EQ(named, (std::vector<std::string>{"S-1", "S-4", "S-2"}));
-  EXPECT_EQ(live_rows(schedule).count("S-3"), 0u) << "all or nothing";
-}
-
 // A token stays refused once its slot was given up, also after the user entered again and was
 // admitted to a new slot within the same second; the new slot's token works.
 TEST(HoldApi, TokenOfAGivenUpSlotStaysRefusedAfterReadmission) {

@@ -19,6 +19,7 @@
 #include "infra/mysql/mysql_payment_repository.hpp"
 #include "infra/redis/redis_client.hpp"
 #include "infra/redis/redis_queue_store.hpp"
+#include "infra/redis/redis_seat_lock_store.hpp"
 #include "support.hpp"
 
 using namespace ticketing;
@@ -42,7 +43,8 @@ class ConsumerFixture : public ::testing::Test {
     redis_ = std::make_unique<infra::redis::RedisClient>(std::vector<boost::asio::io_context*>{&io_},
                                                          infra::redis::parse_redis_url(config_.redis.url));
     queue_ = std::make_unique<infra::redis::RedisQueueStore>(*redis_, domain::QueuePolicy{});
-    handler_ = std::make_unique<application::ConfirmationHandler>(*repository_, *queue_, clock_, counters_);
+    locks_ = std::make_unique<infra::redis::RedisSeatLockStore>(*redis_);
+    handler_ = std::make_unique<application::ConfirmationHandler>(*repository_, *queue_, *locks_, clock_, counters_);
     producer_ = std::make_unique<infra::kafka::KafkaProducer>(kafka_);
     io_thread_ = std::thread([this] { io_.run(); });
   }
@@ -112,6 +114,7 @@ class ConsumerFixture : public ::testing::Test {
   std::unique_ptr<infra::mysql::MysqlPaymentRepository> repository_;
   std::unique_ptr<infra::redis::RedisClient> redis_;
   std::unique_ptr<infra::redis::RedisQueueStore> queue_;
+  std::unique_ptr<infra::redis::RedisSeatLockStore> locks_;
   std::unique_ptr<application::ConfirmationHandler> handler_;
   std::unique_ptr<infra::kafka::KafkaProducer> producer_;
 };

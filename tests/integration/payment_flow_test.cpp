@@ -245,6 +245,31 @@ TEST(PaymentFlow, PaymentForACancelledOrderIsRecordedOnceWith202) {
   EXPECT_EQ(db_value(refunds), "1") << "the repeat wrote a second refund request";
 }
 
+// A sold seat keeps its Redis lock for good, so a 409 names it next to seats held now, long after
+// hold.ttl (before, its lock lapsed and only the held seat was named).
+TEST(PaymentFlow, SoldSeatIsNamedInConflictsForGood) {
+  const auto schedule = create_schedule(-60, 10);
+  TestServer server(kFastAdmission);
+  Booking buyer{6, schedule, "", {"S-1"}};
+  const auto order_no = hold_and_ready(server.port(), buyer);
+  ASSERT_EQ(pay(server.port(), order_no).status, 202);
+  ASSERT_TRUE(wait_for([&] { return order_status(server.port(), order_no) == "PAID"; }, std::chrono::seconds(20)));
+  RedisInspector redis;
+  const auto lock = fmt::format("seat:lock:{{{}}}:S-1", schedule);
+  EXPECT_TRUE(wait_for([&] { return redis.integer({"PTTL", lock}) == -1; }, std::chrono::seconds(10)))
+      << "the sold seat's lock still expires: PTTL " << redis.integer({"PTTL", lock});
+  EXPECT_EQ(redis.string({"GET", lock}).value_or(""), "6");
+
+  const auto tokens = admit_users(server.port(), schedule, 7, 2);
+  ASSERT_EQ(seat_call(server.port(), "/tickets/hold", tokens.at(7), 7, schedule, {"S-2"}).status, 200);
+  const auto refused = seat_call(server.port(), "/tickets/hold", tokens.at(8), 8, schedule, {"S-1", "S-3", "S-2"});
+  ASSERT_EQ(refused.status, 409) << refused.raw;
+  const auto body = json::parse(refused.body);
+  std::vector<std::string> named;
+  for (const auto& seat : body.at("conflictingSeats").as_array()) named.emplace_back(seat.as_string());
+  EXPECT_EQ(named, (std::vector<std::string>{"S-1", "S-2"}));
+}
+
 // Acceptance 4a: the broker is down when the gateway calls; the order is paid once it is back.
 TEST(PaymentFlow, BrokerDownAtPaymentTimeStillEndsPaid) {
   const auto schedule = create_schedule(-60, 10);

@@ -57,6 +57,7 @@ class FakeLocks final : public SeatLockStore {
     }
     co_return result;
   }
+  Task<void> mark_sold(ScheduleId, UserId, const std::vector<std::string>&) override { co_return; }
   Task<void> unlock(ScheduleId, UserId, const std::vector<std::string>& seats) override {
     for (const auto& seat : seats) mine.erase(seat);
     co_return;
@@ -73,14 +74,6 @@ class FakeReservations final : public ReservationRepository {
       if (seat.starts_with("X")) missing.push_back(seat);
     }
     co_return missing;
-  }
-  Task<std::vector<std::string>> taken_seats(ScheduleId, const std::vector<std::string>& seats, Timestamp) override {
-    ++taken_calls;
-    std::vector<std::string> taken;
-    for (const auto& seat : seats) {
-      if (db_taken.count(seat)) taken.push_back(seat);
-    }
-    co_return taken;
   }
   Task<HoldOutcome> hold(ScheduleId, UserId, const std::vector<std::string>& seats, Timestamp, Timestamp, int) override {
     ++hold_calls;
@@ -101,7 +94,6 @@ class FakeReservations final : public ReservationRepository {
   Task<std::int64_t> expire_holds(Timestamp, int) override { co_return 0; }
   std::set<std::string> db_taken;
   int hold_calls = 0;
-  int taken_calls = 0;
   std::int64_t next_id = 0;
 };
 
@@ -165,22 +157,6 @@ TEST(HoldService, RedisConflictNamesExactlyTheTakenSeatsAndSkipsTheDatabase) {
     EXPECT_EQ(e.seats(), std::vector<std::string>{"A-2"});
   }
   EXPECT_EQ(f.reservations.hold_calls, 0);
-  EXPECT_TRUE(f.locks.mine.empty());
-}
-
-// A seat sold long ago has no Redis lock any more: a Redis conflict on another seat must not hide it.
-TEST(HoldService, RedisConflictAlsoNamesSeatsTakenOnlyInTheDatabase) {
-  Fixture f;
-  f.locks.others = {"A-2"};
-  f.reservations.db_taken = {"A-2", "A-3"};  // sold, its lock long expired
-  try {
-    f.hold({"A-3", "A-1", "A-2"});
-    FAIL();
-  } catch (const SeatConflict& e) {
-    EXPECT_EQ(e.seats(), (std::vector<std::string>{"A-3", "A-2"})) << "the requested seats that are taken, in request order";
-  }
-  EXPECT_EQ(f.reservations.hold_calls, 0);
-  EXPECT_EQ(f.reservations.taken_calls, 1);
   EXPECT_TRUE(f.locks.mine.empty());
 }
 

@@ -25,9 +25,6 @@ class ReservationRepository {
   virtual ~ReservationRepository() = default;
   // Requested seats that do not exist on the schedule.
   virtual Task<std::vector<std::string>> missing_seats(ScheduleId schedule, const std::vector<std::string>& seats) = 0;
-  // Requested seats with a live row (CONFIRMED, or HELD and not expired), whoever holds them.
-  virtual Task<std::vector<std::string>> taken_seats(ScheduleId schedule, const std::vector<std::string>& seats,
-                                                     Timestamp now) = 0;
   // One transaction: expire stale holds of these seats, check the user's limit (HELD + CONFIRMED on
   // the schedule), insert HELD rows. All or nothing.
   virtual Task<HoldOutcome> hold(ScheduleId schedule, UserId user, const std::vector<std::string>& seats,

@@ -23,6 +23,9 @@ class SeatLockStore {
                                     std::chrono::milliseconds ttl) = 0;
   // Deletes the locks of these seats that `user` owns (compare-and-delete).
   virtual Task<void> unlock(ScheduleId schedule, UserId user, const std::vector<std::string>& seats) = 0;
+  // The seats were sold to `user`: their locks stop expiring, so the fast path keeps refusing them
+  // (and names them in a 409) long after hold.ttl.
+  virtual Task<void> mark_sold(ScheduleId schedule, UserId user, const std::vector<std::string>& seats) = 0;
 };
 
 }  // namespace ticketing::domain

@@ -107,28 +107,6 @@ Task<std::vector<std::string>> MysqlReservationRepository::missing_seats(domain:
   co_return missing;
 }
 
-Task<std::vector<std::string>> MysqlReservationRepository::taken_seats(domain::ScheduleId schedule,
-                                                                       const std::vector<std::string>& seats,
-                                                                       domain::Timestamp now) {
-  if (seats.empty()) co_return std::vector<std::string>{};
-  auto work = [schedule, &seats, now](MysqlConnection& db) {
-    std::unordered_set<std::string> live;
-    for (const auto& row : db.query(fmt::format("SELECT seat_no FROM reservation WHERE schedule_id = {} AND seat_no IN {} "
-                                                "AND active = 1 AND (status = 'CONFIRMED' OR expires_at > {})",
-                                                schedule.value, seat_list(db, seats), sql_time(db, now)))
-                               .rows) {
-      live.insert(to_string(row[0]));
-    }
-    return live;
-  };
-  const auto live = co_await pool_.run(work);
-  std::vector<std::string> taken;
-  for (const auto& seat : seats) {
-    if (live.count(seat) != 0) taken.push_back(seat);
-  }
-  co_return taken;
-}
-
 Task<HoldOutcome> MysqlReservationRepository::hold(domain::ScheduleId schedule, domain::UserId user,
                                                    const std::vector<std::string>& seats, domain::Timestamp now,
                                                    domain::Timestamp expires_at, int max_seats_per_user) {

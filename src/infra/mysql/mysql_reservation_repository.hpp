@@ -18,8 +18,6 @@ class MysqlReservationRepository final : public domain::ReservationRepository {
 
   Task<std::vector<std::string>> missing_seats(domain::ScheduleId schedule,
                                                const std::vector<std::string>& seats) override;
-  Task<std::vector<std::string>> taken_seats(domain::ScheduleId schedule, const std::vector<std::string>& seats,
-                                             domain::Timestamp now) override;
   Task<domain::HoldOutcome> hold(domain::ScheduleId schedule, domain::UserId user,
                                  const std::vector<std::string>& seats, domain::Timestamp now,
                                  domain::Timestamp expires_at, int max_seats_per_user) override;

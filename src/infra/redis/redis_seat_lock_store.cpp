@@ -36,6 +36,12 @@ end
 return removed
 )lua");
 
+// The seats are sold to ARGV[1]: the lock is theirs, without expiry.
+const RedisScript kSoldScript = RedisScript::from_source(R"lua(
+for _, key in ipairs(KEYS) do redis.call('SET', key, ARGV[1]) end
+return #KEYS
+)lua");
+
 }  // namespace
 
 std::string RedisSeatLockStore::key(domain::ScheduleId schedule, std::string_view seat_no) {
@@ -75,6 +81,19 @@ Task<void> RedisSeatLockStore::unlock(domain::ScheduleId schedule, domain::UserI
   const std::array<std::string_view, 1> args{user_id};
   const RedisReply reply = co_await redis_.evalsha(kUnlockScript, key_views, args);
   if (reply.is_error()) throw domain::DependencyUnavailable("redis", "seat unlock script: " + reply.str);
+}
+
+Task<void> RedisSeatLockStore::mark_sold(domain::ScheduleId schedule, domain::UserId user,
+                                        const std::vector<std::string>& seats) {
+  if (seats.empty()) co_return;
+  std::vector<std::string> keys;
+  keys.reserve(seats.size());
+  for (const auto& seat : seats) keys.push_back(key(schedule, seat));
+  const std::vector<std::string_view> key_views(keys.begin(), keys.end());
+  const std::string user_id = std::to_string(user.value);
+  const std::array<std::string_view, 1> args{user_id};
+  const RedisReply reply = co_await redis_.evalsha(kSoldScript, key_views, args);
+  if (reply.is_error()) throw domain::DependencyUnavailable("redis", "seat sold script: " + reply.str);
 }
 
 }  // namespace ticketing::infra::redis
