@@ -33,17 +33,20 @@ Task<void> HoldService::unlock_quietly(domain::ScheduleId schedule, domain::User
   }
 }
 
+Task<void> HoldService::require_existing_seats(domain::ScheduleId schedule, const std::vector<std::string>& seat_nos) {
+  const auto missing = co_await reservations_.missing_seats(schedule, seat_nos);
+  if (missing.empty()) co_return;
+  std::vector<domain::FieldError> errors;
+  for (const auto& seat : missing) errors.push_back({"seatNos", "no seat " + seat + " on this schedule"});
+  throw DomainError(ErrorCode::kNotFound, fmt::format("schedule {} has no seat {}", schedule.value, joined(missing)),
+                    std::move(errors));
+}
+
 Task<HoldView> HoldService::hold_seats(const std::optional<std::string>& token, domain::UserId user,
                                        domain::ScheduleId schedule, const std::vector<std::string>& seat_nos) {
   co_await guard_.authorize(token, user, schedule);
   domain::validate_seat_request(seat_nos, policy_.max_seats_per_user);
-  const auto missing = co_await reservations_.missing_seats(schedule, seat_nos);
-  if (!missing.empty()) {
-    std::vector<domain::FieldError> errors;
-    for (const auto& seat : missing) errors.push_back({"seatNos", "no seat " + seat + " on this schedule"});
-    throw DomainError(ErrorCode::kNotFound,
-                      fmt::format("schedule {} has no seat {}", schedule.value, joined(missing)), std::move(errors));
-  }
+  co_await require_existing_seats(schedule, seat_nos);
 
   const auto now = clock_.now();
   const auto expires_at = now + policy_.ttl;
@@ -94,6 +97,7 @@ Task<std::vector<std::string>> HoldService::release_seats(const std::optional<st
                                                           const std::vector<std::string>& seat_nos) {
   co_await guard_.authorize(token, user, schedule);
   domain::validate_seat_request(seat_nos, policy_.max_seats_per_user);
+  co_await require_existing_seats(schedule, seat_nos);
   const auto outcome = co_await reservations_.release(schedule, user, seat_nos, clock_.now());
   switch (outcome.kind) {
     case ReleaseOutcome::Kind::kReleased:

@@ -52,6 +52,8 @@ class HoldService {
 
  private:
   Task<void> unlock_quietly(domain::ScheduleId schedule, domain::UserId user, const std::vector<std::string>& seats);
+  // 404 naming the requested seats that do not exist on the schedule.
+  Task<void> require_existing_seats(domain::ScheduleId schedule, const std::vector<std::string>& seat_nos);
 
   AdmissionGuard& guard_;
   domain::SeatLockStore& locks_;

@@ -246,6 +246,10 @@ TEST(HoldApi, OnlyTheOwnerReleasesAndTheSeatBecomesAvailable) {
   EXPECT_EQ(live_rows(schedule).at("S-3").front(), 1);
   // Releasing a seat you do not hold is a conflict.
   EXPECT_EQ(seat_call(server.port(), "/tickets/release", tokens.at(1), 1, schedule, {"S-4"}).status, 409);
+  // A seat the schedule does not have is 404, as for a hold, and nothing is released.
+  const auto unknown = seat_call(server.port(), "/tickets/release", tokens.at(1), 1, schedule, {"S-3", "S-99"});
+  EXPECT_EQ(unknown.status, 404) << unknown.raw;
+  EXPECT_EQ(live_rows(schedule).count("S-3"), 1u);
   const auto released = seat_call(server.port(), "/tickets/release", tokens.at(1), 1, schedule, {"S-3"});
   EXPECT_EQ(released.status, 200) << released.raw;
   EXPECT_TRUE(live_rows(schedule).empty());

@@ -175,6 +175,11 @@ TEST(PaymentFlow, IdempotencyKeyReplaysRefusesReuseAndIsRequired) {
   Booking unheld = booking;
   unheld.seats = {"S-5"};
   EXPECT_EQ(ready(server.port(), unheld, key_c).status, 409);
+  Booking unknown = booking;
+  unknown.seats = {"S-1", "S-99"};
+  const auto no_such_seat = ready(server.port(), unknown, key_c);
+  EXPECT_EQ(no_such_seat.status, 404) << no_such_seat.raw;
+  EXPECT_NE(no_such_seat.body.find("S-99"), std::string::npos);
   EXPECT_EQ(seat_call(server.port(), "/payment/ready", booking.token, 2, schedule, {}, {{"Idempotency-Key", "x"}}).status,
             400);
   EXPECT_EQ(seat_call(server.port(), "/payment/ready", "", 2, schedule, {"S-1"}, {{"Idempotency-Key", "y"}}).status,

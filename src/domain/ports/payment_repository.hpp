@@ -17,9 +17,9 @@ struct ReadyRequest {
 };
 
 struct ReadyOutcome {
-  enum class Kind { kCreated, kReplayed, kKeyReused, kSeatsNotHeld, kSeatsInPayment } kind = Kind::kCreated;
+  enum class Kind { kCreated, kReplayed, kKeyReused, kSeatsNotHeld, kSeatsInPayment, kSeatsUnknown } kind = Kind::kCreated;
   PaymentOrder order;               // kCreated, kReplayed (as created: status READY)
-  std::vector<std::string> seats;   // kSeatsNotHeld, kSeatsInPayment
+  std::vector<std::string> seats;   // kSeatsNotHeld, kSeatsInPayment, kSeatsUnknown (not on the schedule)
 };
 
 struct PaymentRecord {

@@ -3,8 +3,8 @@
 #include <fmt/format.h>
 
 #include <map>
-#include <set>
 #include <random>
+#include <set>
 
 #include "infra/events/payment_events.hpp"
 #include "infra/mysql/row_reader.hpp"
@@ -295,6 +295,24 @@ Task<ReadyOutcome> MysqlPaymentRepository::create_ready_order(const domain::Read
           amount += to_money((*it->second)[4]);
           if (!ids.empty()) ids += ',';
           ids += to_string((*it->second)[0]);
+        }
+        if (!not_held.empty()) {
+          // Seats that are not on the schedule at all are a 404, not "not held".
+          std::set<std::string> existing;
+          for (const auto& row : db.query(fmt::format("SELECT seat_no FROM seat WHERE schedule_id = {} AND seat_no IN {}",
+                                                      request.schedule.value, seat_list(db, not_held)))
+                                     .rows) {
+            existing.insert(to_string(row[0]));
+          }
+          std::vector<std::string> unknown;
+          for (const auto& seat : not_held) {
+            if (existing.count(seat) == 0) unknown.push_back(seat);
+          }
+          if (!unknown.empty()) {
+            refused.kind = ReadyOutcome::Kind::kSeatsUnknown;
+            refused.seats = std::move(unknown);
+            return refused;
+          }
         }
         if (!in_payment.empty()) {
           if (auto keyed = keyed_order(false)) {  // the parallel duplicate of this request won the seats
