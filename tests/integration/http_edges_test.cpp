@@ -244,3 +244,20 @@ TEST(HttpShutdown, ClosesIdleConnectionsAndStopsAccepting) {
       << "still accepting after shutdown";
   stopping.join();
 }
+
+// RFC 9112 §3.2: Host is required on HTTP/1.1 and must not repeat; a transfer coding we would
+// silently ignore (gzip before chunked) is refused rather than misread.
+TEST_F(HttpEdges, HostHeaderRulesAndOnlyPlainChunked) {
+  for (const std::string& request : {std::string("GET /concerts HTTP/1.1\r\n\r\n"),
+                                    std::string("GET /concerts HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"),
+                                    std::string("POST /queue/enter HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                                                "Transfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n")}) {
+    const auto response = parse_response(raw_exchange(port(), request));
+    EXPECT_EQ(response.status, 400) << request;
+    EXPECT_EQ(json::parse(response.body).at("code").as_string(), "INVALID_ARGUMENT") << request;
+  }
+  // HTTP/1.0 needs no Host; HTTP/1.1 with one is served.
+  EXPECT_EQ(parse_response(raw_exchange(port(), "GET /concerts HTTP/1.0\r\n\r\n")).status, 200);
+  EXPECT_EQ(parse_response(raw_exchange(port(), "GET /concerts HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")).status,
+            200);
+}

@@ -67,6 +67,12 @@ struct Origin {
   std::string request_id;
 };
 
+std::string_view trimmed(std::string_view value) {
+  const auto first = value.find_first_not_of(" \t");
+  if (first == std::string_view::npos) return {};
+  return value.substr(first, value.find_last_not_of(" \t") - first + 1);
+}
+
 Origin origin_of(std::string_view target, std::string_view client_id) {
   return {std::string(target.substr(0, target.find('?'))), request_id_for(client_id)};
 }
@@ -285,10 +291,20 @@ asio::awaitable<void> HttpServer::Impl::session(ContextState& state, tcp::socket
       auto& header = parser.get();
       const std::string_view target = header.target();
       const std::string_view client_id = header["X-Request-Id"];
-      // A Transfer-Encoding other than plain "chunked" cannot be framed safely: refuse it.
-      if (header.count(bhttp::field::transfer_encoding) > 0 && !parser.chunked()) {
+      // A Transfer-Encoding other than exactly "chunked" cannot be framed safely (or would be
+      // ignored, as a "gzip, chunked" body's gzip would): refuse it.
+      if (header.count(bhttp::field::transfer_encoding) > 0 &&
+          (!parser.chunked() || header.count(bhttp::field::transfer_encoding) != 1 ||
+           !beast::iequals(trimmed(header[bhttp::field::transfer_encoding]), "chunked"))) {
         const Origin origin = origin_of(target, client_id);
-        const std::string message = "unsupported Transfer-Encoding";
+        const std::string message = "unsupported Transfer-Encoding (only \"chunked\")";
+        co_await reject(stream, ErrorCode::kInvalidArgument, message, origin);
+        break;
+      }
+      // RFC 9112 §3.2: an HTTP/1.1 request without a Host header, or any request with two, is 400.
+      if (const auto hosts = header.count(bhttp::field::host); hosts > 1 || (hosts == 0 && header.version() >= 11)) {
+        const Origin origin = origin_of(target, client_id);
+        const std::string message = hosts > 1 ? "more than one Host header" : "an HTTP/1.1 request needs a Host header";
         co_await reject(stream, ErrorCode::kInvalidArgument, message, origin);
         break;
       }
