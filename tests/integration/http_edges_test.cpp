@@ -1,4 +1,5 @@
 // The HTTP contract of DESIGN.md §5 "HTTP edges", tested over raw sockets.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <boost/json/parse.hpp>
@@ -260,4 +261,19 @@ TEST_F(HttpEdges, HostHeaderRulesAndOnlyPlainChunked) {
   EXPECT_EQ(parse_response(raw_exchange(port(), "GET /concerts HTTP/1.0\r\n\r\n")).status, 200);
   EXPECT_EQ(parse_response(raw_exchange(port(), "GET /concerts HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")).status,
             200);
+}
+
+// RFC 9110 §8.6: a 204 carries no Content-Length; the keep-alive connection goes on after it.
+TEST_F(HttpEdges, NoContentHasNoContentLengthAndKeepsTheConnection) {
+  const auto schedule = create_schedule();
+  const std::string raw = raw_exchange(
+      port(), fmt::format("DELETE /queue?userId=1&scheduleId={} HTTP/1.1\r\nHost: x\r\n\r\n"
+                          "GET /concerts HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+                          schedule));
+  ASSERT_EQ(raw.find("HTTP/1.1 204"), 0u) << raw;
+  const auto head_end = raw.find("\r\n\r\n");
+  std::string head = raw.substr(0, head_end);
+  for (char& c : head) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  EXPECT_EQ(head.find("content-length"), std::string::npos) << head;
+  EXPECT_EQ(raw.find("HTTP/1.1 200", head_end), head_end + 4) << "the next request on the connection was not answered";
 }

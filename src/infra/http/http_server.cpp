@@ -383,6 +383,8 @@ asio::awaitable<bool> HttpServer::Impl::answer(beast::tcp_stream& stream, Contex
   const std::size_t body_size = response.body.size();
   res.body() = std::move(response.body);
   res.prepare_payload();
+  // RFC 9110 §8.6: no Content-Length on a 204 (it has no body by definition).
+  if (response.status == 204) res.erase(bhttp::field::content_length);
   if (request.method == api::Method::kHead) {
     // HEAD: same headers as GET, including the length of the body we do not send.
     res.body().clear();
