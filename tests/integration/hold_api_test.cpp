@@ -335,3 +335,25 @@ TEST(HoldApi, TokenOfAGivenUpSlotStaysRefusedAfterReadmission) {
   const auto fresh = seat_call(server.port(), "/tickets/hold", new_token, 1, schedule, {"S-2"});
   EXPECT_EQ(fresh.status, 200) << fresh.raw;
 }
+
+// A 409 from the fast path names exactly the requested seats that are taken — someone else's, and
+// the ones this user already holds (the database would refuse those as well, and says so without Redis).
+TEST(HoldApi, FastPathConflictAlsoNamesTheUsersOwnHeldSeats) {
+  const auto schedule = create_schedule(-60, 10);
+  TestServer server(kFastAdmission);
+  const auto tokens = admit_users(server.port(), schedule, 1, 2);
+  ASSERT_EQ(seat_call(server.port(), "/tickets/hold", tokens.at(1), 1, schedule, {"S-1"}).status, 200);
+  ASSERT_EQ(seat_call(server.port(), "/tickets/hold", tokens.at(2), 2, schedule, {"S-2"}).status, 200);
+  const auto refused = seat_call(server.port(), "/tickets/hold", tokens.at(1), 1, schedule, {"S-1", "S-2", "S-3"});
+  ASSERT_EQ(refused.status, 409) << refused.raw;
+  const auto body = json::parse(refused.body);
+  std::vector<std::string> named;
+  for (const auto& seat : body.at("conflictingSeats").as_array()) named.emplace_back(seat.as_string());
+  EXPECT_EQ(named, (std::vector<std::string>{"S-1", "S-2"}));
+  // Nothing changed: user 1 still holds S-1 (its lock too), S-3 is free.
+  const auto rows = live_rows(schedule);
+  EXPECT_EQ(rows.at("S-1"), std::vector<std::int64_t>{1});
+  EXPECT_EQ(rows.count("S-3"), 0u);
+  RedisInspector redis;
+  EXPECT_EQ(redis.string({"GET", infra::redis::RedisSeatLockStore::key(domain::ScheduleId{schedule}, "S-1")}).value_or(""), "1");
+}

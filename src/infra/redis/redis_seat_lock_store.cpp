@@ -8,14 +8,20 @@ namespace ticketing::infra::redis {
 namespace {
 
 // All or nothing. KEYS seat locks; ARGV user ttl_ms. Returns {1, taken indexes} or {0, conflict indexes}.
-// A lock the user already owns is refreshed, not reported as taken (it is not ours to drop).
+// A lock the user already owns is refreshed, not reported as taken (it is not ours to drop). When
+// someone else's lock refuses the request, the user's own locked seats are named as well: the
+// database would refuse them too (the user already holds or bought them), as it does without Redis.
 const RedisScript kLockScript = RedisScript::from_source(R"lua(
 local conflicts = {}
+local others = false
 for i, key in ipairs(KEYS) do
   local owner = redis.call('GET', key)
-  if owner and owner ~= ARGV[1] then conflicts[#conflicts + 1] = i end
+  if owner then
+    conflicts[#conflicts + 1] = i
+    if owner ~= ARGV[1] then others = true end
+  end
 end
-if #conflicts > 0 then return {0, conflicts} end
+if others then return {0, conflicts} end
 local taken = {}
 for i, key in ipairs(KEYS) do
   if redis.call('SET', key, ARGV[1], 'PX', ARGV[2], 'NX') then
