@@ -357,3 +357,21 @@ TEST(HoldApi, FastPathConflictAlsoNamesTheUsersOwnHeldSeats) {
   RedisInspector redis;
   EXPECT_EQ(redis.string({"GET", infra::redis::RedisSeatLockStore::key(domain::ScheduleId{schedule}, "S-1")}).value_or(""), "1");
 }
+
+// Without Redis's locks the database decides, and names the taken seats in request order too.
+TEST(HoldApi, DatabaseConflictNamesTakenSeatsInRequestOrder) {
+  const auto schedule = create_schedule(-60, 10);
+  TestServer server(kFastAdmission);
+  const auto tokens = admit_users(server.port(), schedule, 1, 3);
+  ASSERT_EQ(seat_call(server.port(), "/tickets/hold", tokens.at(2), 2, schedule, {"S-3"}).status, 200);
+  ASSERT_EQ(seat_call(server.port(), "/tickets/hold", tokens.at(3), 3, schedule, {"S-1"}).status, 200);
+  RedisInspector redis;
+  for (const auto& key : redis.strings({"KEYS", fmt::format("seat:lock:{{{}}}:*", schedule)})) redis.integer({"DEL", key});
+  const auto refused = seat_call(server.port(), "/tickets/hold", tokens.at(1), 1, schedule, {"S-3", "S-2", "S-1"});
+  ASSERT_EQ(refused.status, 409) << refused.raw;
+  const auto body = json::parse(refused.body);
+  std::vector<std::string> named;
+  for (const auto& seat : body.at("conflictingSeats").as_array()) named.emplace_back(seat.as_string());
+  EXPECT_EQ(named, (std::vector<std::string>{"S-3", "S-1"}));
+  EXPECT_EQ(live_rows(schedule).count("S-2"), 0u);
+}

@@ -162,11 +162,15 @@ Task<HoldOutcome> MysqlReservationRepository::hold(domain::ScheduleId schedule, 
         // A locking read sees the latest committed rows, not this transaction's snapshot.
         HoldOutcome outcome;
         outcome.kind = HoldOutcome::Kind::kSeatsTaken;
+        std::unordered_set<std::string> live;
         for (const auto& row : db.query(fmt::format("SELECT seat_no FROM reservation WHERE schedule_id = {} AND "
                                                     "seat_no IN {} AND active = 1 LOCK IN SHARE MODE",
                                                     schedule.value, in_seats))
                                    .rows) {
-          outcome.taken_seats.push_back(to_string(row[0]));
+          live.insert(to_string(row[0]));
+        }
+        for (const auto& seat : seats) {  // in request order, as the fast path names them
+          if (live.count(seat) != 0) outcome.taken_seats.push_back(seat);
         }
         if (outcome.taken_seats.empty()) outcome.taken_seats = seats;  // released in between; still refused
         return outcome;
