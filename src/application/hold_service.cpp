@@ -35,11 +35,7 @@ Task<void> HoldService::unlock_quietly(domain::ScheduleId schedule, domain::User
 
 Task<void> HoldService::require_existing_seats(domain::ScheduleId schedule, const std::vector<std::string>& seat_nos) {
   const auto missing = co_await reservations_.missing_seats(schedule, seat_nos);
-  if (missing.empty()) co_return;
-  std::vector<domain::FieldError> errors;
-  for (const auto& seat : missing) errors.push_back({"seatNos", "no seat " + seat + " on this schedule"});
-  throw DomainError(ErrorCode::kNotFound, fmt::format("schedule {} has no seat {}", schedule.value, joined(missing)),
-                    std::move(errors));
+  if (!missing.empty()) domain::throw_unknown_seats(schedule, missing);
 }
 
 Task<HoldView> HoldService::hold_seats(const std::optional<std::string>& token, domain::UserId user,

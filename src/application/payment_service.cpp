@@ -53,13 +53,8 @@ Task<ReadyResult> PaymentService::ready(const std::optional<std::string>& token,
                         "this Idempotency-Key was already used for a different request");
     case ReadyOutcome::Kind::kSeatsInPayment:
       throw DomainError(ErrorCode::kSeatInPayment, "seats are already in a payment: " + joined(outcome.seats));
-    case ReadyOutcome::Kind::kSeatsUnknown: {
-      std::vector<domain::FieldError> errors;
-      for (const auto& seat : outcome.seats) errors.push_back({"seatNos", "no seat " + seat + " on this schedule"});
-      throw DomainError(ErrorCode::kNotFound,
-                        fmt::format("schedule {} has no seat {}", schedule.value, joined(outcome.seats)),
-                        std::move(errors));
-    }
+    case ReadyOutcome::Kind::kSeatsUnknown:
+      domain::throw_unknown_seats(schedule, outcome.seats);
     case ReadyOutcome::Kind::kSeatsNotHeld:
       break;
   }

@@ -20,4 +20,7 @@ struct HeldSeat {
 // Throws DomainError INVALID_ARGUMENT naming the offending `seatNos[i]`.
 void validate_seat_request(const std::vector<std::string>& seat_nos, int max_seats);
 
+// Throws DomainError NOT_FOUND naming each of `seats`, which the schedule does not have.
+[[noreturn]] void throw_unknown_seats(ScheduleId schedule, const std::vector<std::string>& seats);
+
 }  // namespace ticketing::domain
