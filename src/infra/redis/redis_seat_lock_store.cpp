@@ -50,6 +50,13 @@ return #KEYS
 
 }  // namespace
 
+std::vector<std::string> RedisSeatLockStore::keys(domain::ScheduleId schedule, const std::vector<std::string>& seats) {
+  std::vector<std::string> out;
+  out.reserve(seats.size());
+  for (const auto& seat : seats) out.push_back(key(schedule, seat));
+  return out;
+}
+
 std::string RedisSeatLockStore::key(domain::ScheduleId schedule, std::string_view seat_no) {
   return fmt::format("seat:lock:{{{}}}:{}", schedule.value, seat_no);
 }
@@ -57,10 +64,8 @@ std::string RedisSeatLockStore::key(domain::ScheduleId schedule, std::string_vie
 Task<domain::SeatLockResult> RedisSeatLockStore::lock(domain::ScheduleId schedule, domain::UserId user,
                                                       const std::vector<std::string>& seats,
                                                       std::chrono::milliseconds ttl) {
-  std::vector<std::string> keys;
-  keys.reserve(seats.size());
-  for (const auto& seat : seats) keys.push_back(key(schedule, seat));
-  const std::vector<std::string_view> key_views(keys.begin(), keys.end());
+  const auto seat_keys = keys(schedule, seats);
+  const std::vector<std::string_view> key_views(seat_keys.begin(), seat_keys.end());
   const std::string user_id = std::to_string(user.value);
   const std::string ttl_ms = std::to_string(ttl.count());
   const std::array<std::string_view, 2> args{user_id, ttl_ms};
@@ -77,29 +82,26 @@ Task<domain::SeatLockResult> RedisSeatLockStore::lock(domain::ScheduleId schedul
   co_return result;
 }
 
-Task<void> RedisSeatLockStore::unlock(domain::ScheduleId schedule, domain::UserId user,
-                                      const std::vector<std::string>& seats) {
-  std::vector<std::string> keys;
-  keys.reserve(seats.size());
-  for (const auto& seat : seats) keys.push_back(key(schedule, seat));
-  const std::vector<std::string_view> key_views(keys.begin(), keys.end());
+Task<void> RedisSeatLockStore::run_for_owner(const RedisScript& script, std::string_view name,
+                                            domain::ScheduleId schedule, domain::UserId user,
+                                            const std::vector<std::string>& seats) {
+  if (seats.empty()) co_return;
+  const auto seat_keys = keys(schedule, seats);
+  const std::vector<std::string_view> key_views(seat_keys.begin(), seat_keys.end());
   const std::string user_id = std::to_string(user.value);
   const std::array<std::string_view, 1> args{user_id};
-  const RedisReply reply = co_await redis_.evalsha(kUnlockScript, key_views, args);
-  if (reply.is_error()) throw domain::DependencyUnavailable("redis", "seat unlock script: " + reply.str);
+  const RedisReply reply = co_await redis_.evalsha(script, key_views, args);
+  if (reply.is_error()) throw domain::DependencyUnavailable("redis", fmt::format("seat {} script: {}", name, reply.str));
+}
+
+Task<void> RedisSeatLockStore::unlock(domain::ScheduleId schedule, domain::UserId user,
+                                      const std::vector<std::string>& seats) {
+  co_await run_for_owner(kUnlockScript, "unlock", schedule, user, seats);
 }
 
 Task<void> RedisSeatLockStore::mark_sold(domain::ScheduleId schedule, domain::UserId user,
                                         const std::vector<std::string>& seats) {
-  if (seats.empty()) co_return;
-  std::vector<std::string> keys;
-  keys.reserve(seats.size());
-  for (const auto& seat : seats) keys.push_back(key(schedule, seat));
-  const std::vector<std::string_view> key_views(keys.begin(), keys.end());
-  const std::string user_id = std::to_string(user.value);
-  const std::array<std::string_view, 1> args{user_id};
-  const RedisReply reply = co_await redis_.evalsha(kSoldScript, key_views, args);
-  if (reply.is_error()) throw domain::DependencyUnavailable("redis", "seat sold script: " + reply.str);
+  co_await run_for_owner(kSoldScript, "sold", schedule, user, seats);
 }
 
 }  // namespace ticketing::infra::redis

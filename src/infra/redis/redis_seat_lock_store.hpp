@@ -18,6 +18,11 @@ class RedisSeatLockStore final : public domain::SeatLockStore {
   static std::string key(domain::ScheduleId schedule, std::string_view seat_no);
 
  private:
+  static std::vector<std::string> keys(domain::ScheduleId schedule, const std::vector<std::string>& seats);
+  // Runs `script` over the seats' locks with ARGV = {user}; `name` goes into the error message.
+  Task<void> run_for_owner(const RedisScript& script, std::string_view name, domain::ScheduleId schedule,
+                           domain::UserId user, const std::vector<std::string>& seats);
+
   RedisClient& redis_;
 };
 
