@@ -8,6 +8,7 @@
 
 #include "infra/events/payment_events.hpp"
 #include "infra/mysql/row_reader.hpp"
+#include "infra/mysql/sql_text.hpp"
 
 namespace ticketing::infra::mysql {
 
@@ -23,17 +24,6 @@ constexpr int kRetries = 3;
 constexpr std::string_view kOrderColumns =
     "o.id, o.order_no, o.user_id, o.schedule_id, o.amount, o.status, o.fail_reason, o.created_at, o.expires_at, "
     "o.paid_at";
-
-std::string sql_time(MysqlConnection& db, domain::Timestamp t) { return db.quote(domain::to_sql_datetime(t)); }
-
-std::string seat_list(MysqlConnection& db, const std::vector<std::string>& seats) {
-  std::string out = "(";
-  for (std::size_t i = 0; i < seats.size(); ++i) {
-    if (i > 0) out += ',';
-    out += db.quote(seats[i]);
-  }
-  return out + ")";
-}
 
 // "ORD-20261124-9f3a1c0e5b7d": date for humans, 48 random bits against collisions.
 std::string new_order_no(domain::Timestamp now) {
@@ -298,16 +288,7 @@ Task<ReadyOutcome> MysqlPaymentRepository::create_ready_order(const domain::Read
         }
         if (!not_held.empty()) {
           // Seats that are not on the schedule at all are a 404, not "not held".
-          std::set<std::string> existing;
-          for (const auto& row : db.query(fmt::format("SELECT seat_no FROM seat WHERE schedule_id = {} AND seat_no IN {}",
-                                                      request.schedule.value, seat_list(db, not_held)))
-                                     .rows) {
-            existing.insert(to_string(row[0]));
-          }
-          std::vector<std::string> unknown;
-          for (const auto& seat : not_held) {
-            if (existing.count(seat) == 0) unknown.push_back(seat);
-          }
+          auto unknown = seats_not_on_schedule(db, request.schedule, not_held);
           if (!unknown.empty()) {
             refused.kind = ReadyOutcome::Kind::kSeatsUnknown;
             refused.seats = std::move(unknown);

@@ -7,6 +7,7 @@
 #include <unordered_set>
 
 #include "infra/mysql/row_reader.hpp"
+#include "infra/mysql/sql_text.hpp"
 
 namespace ticketing::infra::mysql {
 
@@ -17,19 +18,6 @@ namespace {
 
 constexpr auto kSeatCacheTtl = std::chrono::seconds(60);
 constexpr int kDeadlockRetries = 3;
-
-// ('A-1','A-2') — seat numbers are validated ([A-Za-z0-9-]) and escaped anyway.
-std::string seat_list(MysqlConnection& db, const std::vector<std::string>& seats) {
-  std::string out = "(";
-  for (std::size_t i = 0; i < seats.size(); ++i) {
-    if (i > 0) out += ',';
-    out += db.quote(seats[i]);
-  }
-  out += ')';
-  return out;
-}
-
-std::string sql_time(MysqlConnection& db, domain::Timestamp t) { return db.quote(domain::to_sql_datetime(t)); }
 
 // Runs a transaction body, retrying on deadlock / lock wait timeout.
 template <typename Body>
@@ -60,25 +48,11 @@ Task<std::vector<std::string>> MysqlReservationRepository::missing_seats(domain:
       load_all = true;
     }
   }
-  std::vector<std::string> missing;
   if (!known && !load_all) {
     // Another request is loading the whole set. Loading it again here is what made the first
     // second of a sale slow: a thousand holds each read 10,000 seat rows through the hold pool.
-    auto work = [schedule, &seats](MysqlConnection& db) {
-      std::unordered_set<std::string> found;
-      for (const auto& row :
-           db.query(fmt::format("SELECT seat_no FROM seat WHERE schedule_id = {} AND seat_no IN {}", schedule.value,
-                                seat_list(db, seats)))
-               .rows) {
-        found.insert(to_string(row[0]));
-      }
-      return found;
-    };
-    const auto found = co_await pool_.run(work);
-    for (const auto& seat : seats) {
-      if (found.count(seat) == 0) missing.push_back(seat);
-    }
-    co_return missing;
+    auto work = [schedule, &seats](MysqlConnection& db) { return seats_not_on_schedule(db, schedule, seats); };
+    co_return co_await pool_.run(work);
   }
   if (load_all) {
     auto work = [schedule](MysqlConnection& db) {
@@ -101,6 +75,7 @@ Task<std::vector<std::string>> MysqlReservationRepository::missing_seats(domain:
     seats_cache_[schedule.value] = CachedSeats{loaded, std::chrono::steady_clock::now(), false};
     known = std::move(loaded);
   }
+  std::vector<std::string> missing;
   for (const auto& seat : seats) {
     if (known->count(seat) == 0) missing.push_back(seat);
   }
