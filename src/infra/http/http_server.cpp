@@ -87,11 +87,7 @@ std::string_view raw_field_value(std::string_view bytes, std::string_view name) 
     const std::string_view line = bytes.substr(pos, eol - pos);
     if (line.size() > name.size() && line[name.size()] == ':' &&
         beast::iequals(line.substr(0, name.size()), name)) {
-      std::string_view value = line.substr(name.size() + 1);
-      const auto first = value.find_first_not_of(" \t");
-      if (first == std::string_view::npos) return {};
-      value = value.substr(first);
-      return value.substr(0, value.find_last_not_of(" \t") + 1);
+      return trimmed(line.substr(name.size() + 1));
     }
     pos = eol + 2;
   }
