@@ -269,10 +269,7 @@ TEST(PaymentFlow, SoldSeatIsNamedInConflictsForGood) {
   ASSERT_EQ(seat_call(server.port(), "/tickets/hold", tokens.at(7), 7, schedule, {"S-2"}).status, 200);
   const auto refused = seat_call(server.port(), "/tickets/hold", tokens.at(8), 8, schedule, {"S-1", "S-3", "S-2"});
   ASSERT_EQ(refused.status, 409) << refused.raw;
-  const auto body = json::parse(refused.body);
-  std::vector<std::string> named;
-  for (const auto& seat : body.at("conflictingSeats").as_array()) named.emplace_back(seat.as_string());
-  EXPECT_EQ(named, (std::vector<std::string>{"S-1", "S-2"}));
+  EXPECT_EQ(conflicting_seats(refused), (std::vector<std::string>{"S-1", "S-2"}));
 }
 
 // Acceptance 4a: the broker is down when the gateway calls; the order is paid once it is back.

@@ -168,6 +168,13 @@ HttpResponse seat_call(std::uint16_t port, const char* path, const std::string& 
               headers);
 }
 
+std::vector<std::string> conflicting_seats(const HttpResponse& response) {
+  const auto body = boost::json::parse(response.body);
+  std::vector<std::string> seats;
+  for (const auto& seat : body.at("conflictingSeats").as_array()) seats.emplace_back(seat.as_string());
+  return seats;
+}
+
 // Users first..first+count-1 enter the queue and are admitted; returns their tokens by user id.
 std::map<std::int64_t, std::string> admit_users(std::uint16_t port, std::int64_t schedule, std::int64_t first,
                                                 int count) {

@@ -98,6 +98,8 @@ std::map<std::int64_t, std::string> admit_users(std::uint16_t port, std::int64_t
 HttpResponse seat_call(std::uint16_t port, const char* path, const std::string& token, std::int64_t user,
                        std::int64_t schedule, const std::vector<std::string>& seats,
                        std::map<std::string, std::string> extra_headers = {});
+// The `conflictingSeats` of a 409 SEAT_ALREADY_HELD body, in the order given.
+std::vector<std::string> conflicting_seats(const HttpResponse& response);
 
 // A child process (e.g. a private redis-server); killed on destruction.
 class ChildProcess {
