@@ -25,7 +25,7 @@ RUN apt-get update \
       libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev libboost-program-options1.81-dev libboost-system1.81-dev \
       libmariadb-dev libhiredis-dev librdkafka-dev \
       prometheus-cpp-dev libspdlog-dev libfmt-dev libyaml-cpp-dev libcli11-dev nlohmann-json3-dev \
-      libgtest-dev libgmock-dev libbenchmark-dev libssl-dev \
+      libgtest-dev libgmock-dev libbenchmark-dev libssl-dev libsodium-dev \
  && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /src
@@ -46,7 +46,7 @@ FROM ${DEBIAN_IMAGE} AS runtime
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       libboost-json1.81.0 libboost-url1.81.0 libmariadb3 libhiredis0.14 librdkafka++1 \
-      libspdlog1.10 libfmt9 libyaml-cpp0.7 libprometheus-cpp-core1.0 libssl3 \
+      libspdlog1.10 libfmt9 libyaml-cpp0.7 libprometheus-cpp-core1.0 libssl3 libsodium23 \
       ca-certificates curl \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 10001 ticketing \
