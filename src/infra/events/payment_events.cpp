@@ -3,8 +3,9 @@
 #include <boost/json/parse.hpp>
 #include <fmt/format.h>
 
-#include <random>
+#include <cstdint>
 
+#include "infra/security/random.hpp"
 #include "support/json_writer.hpp"
 
 namespace ticketing::infra::events {
@@ -112,9 +113,16 @@ std::optional<domain::PaymentCompleted> decode_payment_completed(std::string_vie
 }
 
 std::string new_event_id() {
-  thread_local std::mt19937_64 random{std::random_device{}() ^ (std::uint64_t{std::random_device{}()} << 32)};
-  const std::uint64_t high = (random() & 0xFFFFFFFFFFFF0FFFULL) | 0x0000000000004000ULL;
-  const std::uint64_t low = (random() & 0x3FFFFFFFFFFFFFFFULL) | 0x8000000000000000ULL;
+  unsigned char bytes[16];
+  security::random_bytes(bytes, sizeof bytes);
+  std::uint64_t high = 0;
+  std::uint64_t low = 0;
+  for (int i = 0; i < 8; ++i) {
+    high = (high << 8) | bytes[i];
+    low = (low << 8) | bytes[8 + i];
+  }
+  high = (high & 0xFFFFFFFFFFFF0FFFULL) | 0x0000000000004000ULL;  // version 4
+  low = (low & 0x3FFFFFFFFFFFFFFFULL) | 0x8000000000000000ULL;    // variant 10xx (RFC 9562)
   return fmt::format("{:08x}-{:04x}-{:04x}-{:04x}-{:012x}", high >> 32, (high >> 16) & 0xFFFF, high & 0xFFFF,
                      low >> 48, low & 0xFFFFFFFFFFFFULL);
 }

@@ -3,12 +3,12 @@
 #include <fmt/format.h>
 
 #include <map>
-#include <random>
 #include <set>
 
 #include "infra/events/payment_events.hpp"
 #include "infra/mysql/row_reader.hpp"
 #include "infra/mysql/sql_text.hpp"
+#include "infra/security/random.hpp"
 
 namespace ticketing::infra::mysql {
 
@@ -18,20 +18,18 @@ using domain::PaymentOrder;
 using domain::PaymentRecord;
 using domain::ReadyOutcome;
 
+std::string new_order_no(domain::Timestamp now) {
+  const std::string date = domain::to_sql_datetime(now).substr(0, 10);
+  return fmt::format("ORD-{}{}{}-{}", date.substr(0, 4), date.substr(5, 2), date.substr(8, 2),
+                     security::random_hex(6));
+}
+
 namespace {
 
 constexpr int kRetries = 3;
 constexpr std::string_view kOrderColumns =
     "o.id, o.order_no, o.user_id, o.schedule_id, o.amount, o.status, o.fail_reason, o.created_at, o.expires_at, "
     "o.paid_at";
-
-// "ORD-20261124-9f3a1c0e5b7d": date for humans, 48 random bits against collisions.
-std::string new_order_no(domain::Timestamp now) {
-  thread_local std::mt19937_64 random{std::random_device{}()};
-  const std::string date = domain::to_sql_datetime(now).substr(0, 10);
-  return fmt::format("ORD-{}{}{}-{:012x}", date.substr(0, 4), date.substr(5, 2), date.substr(8, 2),
-                     random() & 0xFFFFFFFFFFFFULL);
-}
 
 struct OrderRow {
   PaymentOrder order;

@@ -1,11 +1,16 @@
 #pragma once
 #include <chrono>
+#include <string>
 
 #include "domain/ports/payment_repository.hpp"
 #include "infra/events/payment_events.hpp"
 #include "infra/mysql/mysql_pool.hpp"
 
 namespace ticketing::infra::mysql {
+
+// "ORD-20261124-9f3a1c0e5b7d": the UTC date for humans, then 48 bits from the CSPRNG, so order
+// numbers can be neither guessed nor enumerated (the unique key catches the rare collision).
+std::string new_order_no(domain::Timestamp now);
 
 class MysqlPaymentRepository final : public domain::PaymentRepository {
  public:
