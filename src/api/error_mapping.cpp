@@ -1,5 +1,7 @@
 #include "api/error_mapping.hpp"
 
+#include <string>
+
 #include "support/json_writer.hpp"
 
 namespace ticketing::api {
@@ -33,12 +35,36 @@ ErrorSpec error_spec(ErrorCode code) noexcept {
   return {500, "INTERNAL"};
 }
 
+namespace {
+
+// What the client is told. For 500 and 503 the exception's text names hosts, users, SQL or driver
+// errors ("Access denied for user 'x'@'10.0.0.5'"): it goes to the log under the request id (the
+// dispatcher does that) and the client gets a generic sentence carrying only that id.
+std::string client_message(const domain::DomainError& error, const ApiRequest& request) {
+  std::string_view generic;
+  switch (error.code()) {
+    case ErrorCode::kDependencyUnavailable:
+      generic = "a service this request needs is unavailable; retry later";
+      break;
+    case ErrorCode::kInternal:
+      generic = "internal error";
+      break;
+    default:
+      return error.what();
+  }
+  std::string message(generic);
+  if (!request.request_id.empty()) message += " (request id " + request.request_id + ")";
+  return message;
+}
+
+}  // namespace
+
 ApiResponse error_response(const domain::DomainError& error, const ApiRequest& request) {
   const ErrorSpec spec = error_spec(error.code());
   JsonWriter json;
   json.begin_object()
       .key("code").string(spec.code)
-      .key("message").string(error.what())
+      .key("message").string(client_message(error, request))
       .key("status").integer(spec.status)
       .key("path").string(request.path)
       .key("requestId").string(request.request_id)
@@ -55,6 +81,8 @@ ApiResponse error_response(const domain::DomainError& error, const ApiRequest& r
   json.end_object();
   ApiResponse response = json_response(spec.status, std::move(json).str());
   if (spec.status == 503 || spec.status == 429) response.headers.push_back({"Retry-After", "1"});
+  // RFC 9110 §11.6.1 / RFC 6750 §3: a 401 names the scheme that would succeed.
+  if (spec.status == 401) response.headers.push_back({"WWW-Authenticate", "Bearer"});
   return response;
 }
 

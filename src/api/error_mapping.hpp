@@ -14,7 +14,10 @@ struct ErrorSpec {
 // The one table from ErrorCode to HTTP status and wire code.
 ErrorSpec error_spec(domain::ErrorCode code) noexcept;
 
-// {"code","message","status","path","requestId","errors":[...]} — always valid JSON.
+// {"code","message","status","path","requestId","errors":[...]} — always valid JSON. For 500
+// INTERNAL and 503 SERVICE_UNAVAILABLE the message is generic (it names only the request id): the
+// exception's own text may carry host names, users or driver errors and is for the log only.
+// 503 and 429 carry Retry-After; 401 carries `WWW-Authenticate: Bearer`.
 ApiResponse error_response(const domain::DomainError& error, const ApiRequest& request);
 ApiResponse error_response(domain::ErrorCode code, std::string_view message, const ApiRequest& request);
 

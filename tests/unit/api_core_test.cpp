@@ -92,6 +92,66 @@ TEST(ErrorMapping, StatusesFollowTheTable) {
   EXPECT_EQ(error_spec(domain::ErrorCode::kHeaderTooLarge).code, "REQUEST_HEADER_FIELDS_TOO_LARGE");
 }
 
+namespace {
+const Header* find_header(const ApiResponse& response, std::string_view name) {
+  for (const auto& h : response.headers) {
+    if (h.name == name) return &h;
+  }
+  return nullptr;
+}
+}  // namespace
+
+TEST(ErrorMapping, DependencyFailureBodyHidesTheDetailButNamesTheRequestId) {
+  auto req = request(Method::kGet, "/concerts");
+  req.request_id = "rid-503-a";
+  const domain::DependencyUnavailable error("db", "Access denied for user 'x'@'10.0.0.5'");
+  const auto response = error_response(error, req);
+  EXPECT_EQ(response.status, 503);
+  for (const char* secret : {"Access denied", "10.0.0.5", "'x'"}) {
+    EXPECT_EQ(response.body.find(secret), std::string::npos) << secret << " leaked: " << response.body;
+  }
+  const auto body = parse_object(response.body);
+  EXPECT_EQ(body.at("code").as_string(), "SERVICE_UNAVAILABLE");
+  EXPECT_NE(std::string(body.at("message").as_string()).find("rid-503-a"), std::string::npos) << response.body;
+  EXPECT_EQ(body.at("requestId").as_string(), "rid-503-a");
+  const auto* retry = find_header(response, "Retry-After");
+  ASSERT_NE(retry, nullptr);
+  EXPECT_EQ(retry->value, "1");
+  // The detail stays in the exception, for the log.
+  EXPECT_NE(std::string(error.what()).find("Access denied"), std::string::npos);
+}
+
+TEST(ErrorMapping, InternalErrorBodyHidesTheDetail) {
+  auto req = request(Method::kGet, "/x");
+  req.request_id = "rid-500-b";
+  const auto response =
+      error_response(domain::DomainError(domain::ErrorCode::kInternal, "invariant broken at db01.internal:3306"), req);
+  EXPECT_EQ(response.status, 500);
+  EXPECT_EQ(response.body.find("db01.internal"), std::string::npos) << response.body;
+  const auto message = std::string(parse_object(response.body).at("message").as_string());
+  EXPECT_EQ(message, "internal error (request id rid-500-b)");
+}
+
+TEST(ErrorMapping, OtherErrorsKeepTheirMessage) {
+  const auto req = request(Method::kGet, "/x");
+  const auto response = error_response(domain::ErrorCode::kTooManyRequests, "slow down", req);
+  EXPECT_EQ(parse_object(response.body).at("message").as_string(), "slow down");
+  ASSERT_NE(find_header(response, "Retry-After"), nullptr);
+  EXPECT_EQ(find_header(response, "WWW-Authenticate"), nullptr);
+}
+
+TEST(ErrorMapping, UnauthenticatedCarriesWwwAuthenticateBearer) {
+  const auto req = request(Method::kPost, "/tickets/hold");
+  const auto response = error_response(domain::ErrorCode::kUnauthenticated, "an admission token is required", req);
+  EXPECT_EQ(response.status, 401);
+  const auto* challenge = find_header(response, "WWW-Authenticate");
+  ASSERT_NE(challenge, nullptr);
+  EXPECT_EQ(challenge->value, "Bearer");
+  EXPECT_EQ(find_header(response, "Retry-After"), nullptr);
+  // Not on a 403.
+  EXPECT_EQ(find_header(error_response(domain::ErrorCode::kForbidden, "not yours", req), "WWW-Authenticate"), nullptr);
+}
+
 TEST(Dispatcher, RoutesAndExtractsIds) {
   Dispatcher dispatcher(sample_router());
   auto req = request(Method::kGet, "/schedules/7/seats");
@@ -153,6 +213,8 @@ TEST(Dispatcher, DependencyDownIs503WithRetryAfter) {
   EXPECT_EQ(result.response.status, 503);
   ASSERT_FALSE(result.response.headers.empty());
   EXPECT_EQ(result.response.headers[0].name, "Retry-After");
+  EXPECT_EQ(result.response.body.find("connection refused"), std::string::npos) << result.response.body;
+  EXPECT_NE(result.response.body.find("rid-1"), std::string::npos);
 }
 
 TEST(RequestParams, QueryIdsAreStrict) {
