@@ -5,11 +5,22 @@
 #include <exception>
 
 #include "api/error_mapping.hpp"
+#include "api/identity.hpp"
+#include "api/request_params.hpp"
 
 namespace ticketing::api {
 
 using domain::DomainError;
 using domain::ErrorCode;
+
+void Dispatcher::authorize(ApiRequest& request, Access access) const {
+  if (access == Access::kPublic) return;
+  if (!authenticate_) throw DomainError(ErrorCode::kUnauthenticated, "sign-in is not available on this instance");
+  request.principal = authenticate_(bearer_token(request));
+  if (access == Access::kAdmin && request.principal->role != domain::Role::kAdmin) {
+    throw DomainError(ErrorCode::kForbidden, "this needs an operator (ADMIN) account");
+  }
+}
 
 Task<DispatchResult> Dispatcher::dispatch(ApiRequest& request) const {
   static constexpr std::string_view kUnknownRoute = "UNKNOWN";
@@ -35,6 +46,10 @@ Task<DispatchResult> Dispatcher::dispatch(ApiRequest& request) const {
   try {
     // Not `co_return DispatchResult{co_await ...}`: GCC 12 destroys temporaries of a co_await
     // inside an aggregate initializer twice.
+    authorize(request, match.access);  // before the body is read and before anything is written
+    if (query_param(request, "userId")) {
+      throw domain::invalid_argument("userId", "is not accepted: the caller is the signed-in user of the access token");
+    }
     ApiResponse response = co_await (*match.handler)(request);
     co_return DispatchResult{std::move(response), route};
   } catch (const DomainError& error) {

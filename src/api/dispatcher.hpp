@@ -1,4 +1,7 @@
 #pragma once
+#include <functional>
+#include <optional>
+#include <string>
 #include <string_view>
 
 #include "api/router.hpp"
@@ -12,13 +15,21 @@ struct DispatchResult {
 
 // Routes a request and is the one exception → reply ladder: DomainError → its mapped status,
 // anything else → 500 INTERNAL (logged, details never sent to the client).
+// Routes that are not public resolve the caller from `Authorization: Bearer <access token>` with
+// `authenticate` (throws 401) before the handler runs; a `userId` query parameter is refused (400):
+// identity comes from the token only.
 class Dispatcher {
  public:
-  explicit Dispatcher(Router router) : router_(std::move(router)) {}
+  using Authenticator = std::function<domain::Principal(const std::optional<std::string>& bearer_token)>;
+  explicit Dispatcher(Router router, Authenticator authenticate = {})
+      : router_(std::move(router)), authenticate_(std::move(authenticate)) {}
   Task<DispatchResult> dispatch(ApiRequest& request) const;
 
  private:
+  void authorize(ApiRequest& request, Access access) const;
+
   Router router_;
+  Authenticator authenticate_;
 };
 
 }  // namespace ticketing::api

@@ -13,11 +13,13 @@ ErrorSpec error_spec(ErrorCode code) noexcept {
   switch (code) {
     case ErrorCode::kInvalidArgument: return {400, "INVALID_ARGUMENT"};
     case ErrorCode::kUnauthenticated: return {401, "UNAUTHENTICATED"};
+    case ErrorCode::kInvalidCredentials: return {401, "INVALID_CREDENTIALS"};
     case ErrorCode::kForbidden: return {403, "FORBIDDEN"};
     case ErrorCode::kNotFound: return {404, "NOT_FOUND"};
     case ErrorCode::kRouteNotFound: return {404, "NOT_FOUND"};
     case ErrorCode::kMethodNotAllowed: return {405, "METHOD_NOT_ALLOWED"};
     case ErrorCode::kConflict: return {409, "CONFLICT"};
+    case ErrorCode::kEmailTaken: return {409, "EMAIL_TAKEN"};
     case ErrorCode::kBookingNotOpen: return {409, "BOOKING_NOT_OPEN"};
     case ErrorCode::kSeatAlreadyHeld: return {409, "SEAT_ALREADY_HELD"};
     case ErrorCode::kSeatInPayment: return {409, "SEAT_IN_PAYMENT"};
@@ -80,7 +82,11 @@ ApiResponse error_response(const domain::DomainError& error, const ApiRequest& r
   }
   json.end_object();
   ApiResponse response = json_response(spec.status, std::move(json).str());
-  if (spec.status == 503 || spec.status == 429) response.headers.push_back({"Retry-After", "1"});
+  if (const auto* later = dynamic_cast<const domain::RetryLater*>(&error)) {
+    response.headers.push_back({"Retry-After", std::to_string(later->retry_after().count())});
+  } else if (spec.status == 503 || spec.status == 429) {
+    response.headers.push_back({"Retry-After", "1"});
+  }
   // RFC 9110 §11.6.1 / RFC 6750 §3: a 401 names the scheme that would succeed.
   if (spec.status == 401) response.headers.push_back({"WWW-Authenticate", "Bearer"});
   return response;

@@ -2,10 +2,13 @@
 // Transport-neutral request/response seen by routes. The Beast server converts to and from these,
 // so route code never includes Beast (and compiles fast).
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include "domain/account.hpp"
 
 namespace ticketing::api {
 
@@ -29,6 +32,8 @@ struct ApiRequest {
   std::string remote_address;
   // Filled by the router: `{name}` segments of the matched route template.
   std::vector<std::pair<std::string, std::string>> path_params;
+  // Filled by the dispatcher from the access token on routes that need a signed-in caller.
+  std::optional<domain::Principal> principal;
 
   // Case-insensitive; the first value, or nullptr.
   const std::string* header(std::string_view name) const;

@@ -2,7 +2,6 @@
 
 #include "api/identity.hpp"
 #include "api/json_body.hpp"
-#include "api/request_params.hpp"
 #include "api/routes.hpp"
 #include "application/payment_service.hpp"
 #include "domain/catalog.hpp"
@@ -52,26 +51,27 @@ void write_status(JsonWriter& json, const domain::PaymentOrder& order) {
 }
 
 Task<ApiResponse> ready(application::PaymentService& payments, const ApiRequest& request) {
-  payments.authenticate(bearer_token(request));  // 401 before the body or the Idempotency-Key is read
-  auto body = JsonBody::parse(request, {"userId", "scheduleId", "seatNos"});
-  const auto user_id = body.id("userId");
+  const auto token = queue_token(request);
+  payments.authenticate(token);  // 401 before the body or the Idempotency-Key is read
+  auto body = JsonBody::parse(request, {"scheduleId", "seatNos"});
   const auto schedule_id = body.id("scheduleId");
   const auto seat_nos = body.string_array("seatNos", 1, 64, 64);
   body.done();
-  const auto token = bearer_token(request);
   const auto key = header_value(request, "Idempotency-Key");
   const auto result =
-      co_await payments.ready(token, key, acting_user(request, user_id), domain::ScheduleId{schedule_id}, seat_nos);
+      co_await payments.ready(token, key, acting_user(request), domain::ScheduleId{schedule_id}, seat_nos);
   co_return json_response(201, ready_body(result.order));
 }
 
 Task<ApiResponse> mock_success(application::PaymentService& payments, const ApiRequest& request) {
+  const application::GatewayCallback callback{header_value(request, "Gateway-Signature"),
+                                              header_value(request, "X-Gateway-Secret"), request.body};
+  payments.authenticate_gateway(callback);  // 401 before the body is parsed
   auto body = JsonBody::parse(request, {"orderNo"});
   const auto order_no = body.string("orderNo", kMaxOrderNoLength);
   body.done();
   if (!is_valid_order_no(order_no)) throw domain::invalid_argument("orderNo", "not an order number");
-  const auto secret = header_value(request, "X-Gateway-Secret");
-  const auto record = co_await payments.record_gateway_success(secret, order_no);
+  const auto record = co_await payments.record_gateway_success(callback, order_no);
   JsonWriter json;
   json.begin_object();
   write_status(json, record.order);
@@ -83,17 +83,10 @@ Task<ApiResponse> mock_success(application::PaymentService& payments, const ApiR
   co_return json_response(recorded_now ? 202 : 200, std::move(json).str());
 }
 
-Task<ApiResponse> order_status(application::PaymentService& payments, const ApiRequest& request) {
-  const std::string* order_no = request.path_param("orderNo");
-  if (order_no == nullptr || !is_valid_order_no(*order_no)) {
-    throw domain::invalid_argument("orderNo", "not an order number");
-  }
-  const auto order = co_await payments.order(*order_no);
-  JsonWriter json;
+void write_order(JsonWriter& json, const domain::PaymentOrder& order) {
   json.begin_object();
   write_status(json, order);
   json.key("amount").raw_number(order.amount.to_decimal_string())
-      .key("userId").integer(order.user.value)
       .key("scheduleId").integer(order.schedule.value)
       .key("seatNos").begin_array();
   for (const auto& seat : order.seat_nos) json.string(seat);
@@ -101,12 +94,30 @@ Task<ApiResponse> order_status(application::PaymentService& payments, const ApiR
       .key("createdAt").string(domain::to_iso8601(order.created_at))
       .key("expiresAt").string(domain::to_iso8601(order.expires_at))
       .end_object();
+}
+
+Task<ApiResponse> order_status(application::PaymentService& payments, const ApiRequest& request) {
+  const std::string* order_no = request.path_param("orderNo");
+  if (order_no == nullptr || !is_valid_order_no(*order_no)) {
+    throw domain::invalid_argument("orderNo", "not an order number");
+  }
+  const auto order = co_await payments.order(acting_user(request), *order_no);
+  JsonWriter json;
+  write_order(json, order);
   co_return json_response(200, std::move(json).str());
 }
 
-Task<ApiResponse> reservations(application::PaymentService& payments, const ApiRequest& request) {
-  const auto user_id = query_id(request, "userId");
-  const auto views = co_await payments.reservations(acting_user(request, user_id));
+Task<ApiResponse> my_orders(application::PaymentService& payments, const ApiRequest& request) {
+  const auto orders = co_await payments.orders(acting_user(request));
+  JsonWriter json;
+  json.begin_array();
+  for (const auto& order : orders) write_order(json, order);
+  json.end_array();
+  co_return json_response(200, std::move(json).str());
+}
+
+Task<ApiResponse> my_reservations(application::PaymentService& payments, const ApiRequest& request) {
+  const auto views = co_await payments.reservations(acting_user(request));
   JsonWriter json;
   json.begin_array();
   for (const auto& view : views) {
@@ -131,10 +142,16 @@ Task<ApiResponse> reservations(application::PaymentService& payments, const ApiR
 }  // namespace
 
 void add_payment_routes(Router& router, application::PaymentService& payments) {
-  router.add(Method::kPost, "/payment/ready", [&payments](ApiRequest& r) { return ready(payments, r); });
+  router.add(Method::kPost, "/payment/ready", [&payments](ApiRequest& r) { return ready(payments, r); },
+             Access::kSignedIn);
+  // The gateway is not a person: its callback is authenticated by its signature.
   router.add(Method::kPost, "/payment/mock-success", [&payments](ApiRequest& r) { return mock_success(payments, r); });
-  router.add(Method::kGet, "/payment/{orderNo}", [&payments](ApiRequest& r) { return order_status(payments, r); });
-  router.add(Method::kGet, "/reservations", [&payments](ApiRequest& r) { return reservations(payments, r); });
+  router.add(Method::kGet, "/payment/{orderNo}", [&payments](ApiRequest& r) { return order_status(payments, r); },
+             Access::kSignedIn);
+  router.add(Method::kGet, "/me/orders", [&payments](ApiRequest& r) { return my_orders(payments, r); },
+             Access::kSignedIn);
+  router.add(Method::kGet, "/me/reservations", [&payments](ApiRequest& r) { return my_reservations(payments, r); },
+             Access::kSignedIn);
 }
 
 }  // namespace ticketing::api

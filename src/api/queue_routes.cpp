@@ -21,34 +21,34 @@ ApiResponse queue_response(const application::QueueView& view) {
 }
 
 Task<ApiResponse> enter(application::QueueService& queue, const ApiRequest& request) {
-  auto body = JsonBody::parse(request, {"userId", "scheduleId"});
-  const auto user_id = body.id("userId");
+  auto body = JsonBody::parse(request, {"scheduleId"});
   const auto schedule_id = body.id("scheduleId");
   body.done();
-  const auto view = co_await queue.enter(acting_user(request, user_id), domain::ScheduleId{schedule_id});
+  const auto view = co_await queue.enter(acting_user(request), domain::ScheduleId{schedule_id});
   co_return queue_response(view);
 }
 
 Task<ApiResponse> status(application::QueueService& queue, const ApiRequest& request) {
-  const auto user_id = query_id(request, "userId");
   const auto schedule_id = query_id(request, "scheduleId");
-  const auto view = co_await queue.status(acting_user(request, user_id), domain::ScheduleId{schedule_id});
+  const auto view = co_await queue.status(acting_user(request), domain::ScheduleId{schedule_id});
   co_return queue_response(view);
 }
 
 Task<ApiResponse> leave(application::QueueService& queue, const ApiRequest& request) {
-  const auto user_id = query_id(request, "userId");
   const auto schedule_id = query_id(request, "scheduleId");
-  co_await queue.leave(acting_user(request, user_id), domain::ScheduleId{schedule_id});
+  co_await queue.leave(acting_user(request), domain::ScheduleId{schedule_id});
   co_return no_content();
 }
 
 }  // namespace
 
 void add_queue_routes(Router& router, application::QueueService& queue) {
-  router.add(Method::kPost, "/queue/enter", [&queue](ApiRequest& request) { return enter(queue, request); });
-  router.add(Method::kGet, "/queue/status", [&queue](ApiRequest& request) { return status(queue, request); });
-  router.add(Method::kDelete, "/queue", [&queue](ApiRequest& request) { return leave(queue, request); });
+  router.add(Method::kPost, "/queue/enter", [&queue](ApiRequest& request) { return enter(queue, request); },
+             Access::kSignedIn);
+  router.add(Method::kGet, "/queue/status", [&queue](ApiRequest& request) { return status(queue, request); },
+             Access::kSignedIn);
+  router.add(Method::kDelete, "/queue", [&queue](ApiRequest& request) { return leave(queue, request); },
+             Access::kSignedIn);
 }
 
 }  // namespace ticketing::api

@@ -22,8 +22,8 @@ bool is_param(std::string_view segment) {
 
 }  // namespace
 
-void Router::add(Method method, std::string path_template, Handler handler) {
-  Route route{method, std::move(path_template), {}, std::move(handler)};
+void Router::add(Method method, std::string path_template, Handler handler, Access access) {
+  Route route{method, std::move(path_template), {}, std::move(handler), access};
   for (auto segment : split_path(route.path_template)) route.segments.emplace_back(segment);
   routes_.push_back(std::move(route));
 }
@@ -63,6 +63,7 @@ Router::Match Router::match(ApiRequest& request) const {
     if (route.method == wanted && result.handler == nullptr) {
       path_matches(route, segments, &request.path_params);
       result.handler = &route.handler;
+      result.access = route.access;
       result.route_template = route.path_template;
     }
   }

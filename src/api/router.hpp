@@ -11,15 +11,20 @@ namespace ticketing::api {
 
 using Handler = std::function<Task<ApiResponse>(ApiRequest&)>;
 
+// Who may call a route. The dispatcher checks it from the access token before the handler runs
+// (so before the body is read): 401 without a valid token, 403 without the role.
+enum class Access { kPublic, kSignedIn, kAdmin };
+
 // Routes are path templates with `{name}` segments, matched segment by segment.
 class Router {
  public:
-  void add(Method method, std::string path_template, Handler handler);
+  void add(Method method, std::string path_template, Handler handler, Access access = Access::kPublic);
 
   struct Match {
     const Handler* handler = nullptr;   // set when method and path match
     std::string_view route_template;    // set when the path matches (for logs and metrics)
     std::string allow;                  // methods the path accepts, for 405
+    Access access = Access::kPublic;
   };
   // HEAD matches GET routes. Fills request.path_params on a path match.
   Match match(ApiRequest& request) const;
@@ -30,6 +35,7 @@ class Router {
     std::string path_template;
     std::vector<std::string> segments;
     Handler handler;
+    Access access;
   };
   static bool path_matches(const Route& route, const std::vector<std::string_view>& segments,
                            std::vector<std::pair<std::string, std::string>>* params);

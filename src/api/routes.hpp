@@ -6,6 +6,7 @@
 #include "api/router.hpp"
 
 namespace ticketing::application {
+class AuthService;
 class CatalogQueries;
 class HealthService;
 class QueueService;
@@ -15,6 +16,10 @@ class PaymentService;
 
 namespace ticketing::api {
 
+struct AuthRouteOptions {
+  bool secure_cookie = true;  // the refresh cookie's Secure attribute (off only in dev/test over http)
+};
+void add_auth_routes(Router& router, application::AuthService& auth, AuthRouteOptions options);
 void add_catalog_routes(Router& router, application::CatalogQueries& catalog);
 void add_health_routes(Router& router, application::HealthService& service);
 void add_queue_routes(Router& router, application::QueueService& queue);

@@ -19,17 +19,16 @@ struct SeatRequest {
 };
 
 SeatRequest read_seat_request(const ApiRequest& request) {
-  auto body = JsonBody::parse(request, {"userId", "scheduleId", "seatNos"});
-  const auto user_id = body.id("userId");
+  auto body = JsonBody::parse(request, {"scheduleId", "seatNos"});
   const auto schedule_id = body.id("scheduleId");
   auto seat_nos = body.string_array("seatNos", 1, kMaxSeatsInBody, kMaxSeatNoLength);
   body.done();
-  return SeatRequest{acting_user(request, user_id), domain::ScheduleId{schedule_id}, std::move(seat_nos)};
+  return SeatRequest{acting_user(request), domain::ScheduleId{schedule_id}, std::move(seat_nos)};
 }
 
 Task<ApiResponse> hold(application::HoldService& holds, const ApiRequest& request) {
-  const auto token = bearer_token(request);  // named: no non-trivial temporaries inside co_await (GCC 12)
-  holds.authenticate(token);                 // 401 before the body is read
+  const auto token = queue_token(request);  // named: no non-trivial temporaries inside co_await (GCC 12)
+  holds.authenticate(token);                // 401 before the body is read
   const auto seat_request = read_seat_request(request);
   const auto view = co_await holds.hold_seats(token, seat_request.user, seat_request.schedule, seat_request.seat_nos);
   JsonWriter json;
@@ -42,7 +41,7 @@ Task<ApiResponse> hold(application::HoldService& holds, const ApiRequest& reques
 }
 
 Task<ApiResponse> release(application::HoldService& holds, const ApiRequest& request) {
-  const auto token = bearer_token(request);
+  const auto token = queue_token(request);
   holds.authenticate(token);
   const auto seat_request = read_seat_request(request);
   const auto released =
@@ -57,8 +56,10 @@ Task<ApiResponse> release(application::HoldService& holds, const ApiRequest& req
 }  // namespace
 
 void add_ticket_routes(Router& router, application::HoldService& holds) {
-  router.add(Method::kPost, "/tickets/hold", [&holds](ApiRequest& request) { return hold(holds, request); });
-  router.add(Method::kPost, "/tickets/release", [&holds](ApiRequest& request) { return release(holds, request); });
+  router.add(Method::kPost, "/tickets/hold", [&holds](ApiRequest& request) { return hold(holds, request); },
+             Access::kSignedIn);
+  router.add(Method::kPost, "/tickets/release", [&holds](ApiRequest& request) { return release(holds, request); },
+             Access::kSignedIn);
 }
 
 }  // namespace ticketing::api

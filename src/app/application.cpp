@@ -11,6 +11,7 @@
 
 #include "api/dispatcher.hpp"
 #include "api/routes.hpp"
+#include "application/auth_service.hpp"
 #include "application/catalog_queries.hpp"
 #include "application/health_service.hpp"
 #include "application/hold_service.hpp"
@@ -23,6 +24,7 @@
 #include "infra/kafka/kafka_health_probe.hpp"
 #include "infra/kafka/kafka_producer.hpp"
 #include "infra/kafka/kafka_topics.hpp"
+#include "infra/mysql/mysql_account_repository.hpp"
 #include "infra/mysql/mysql_payment_repository.hpp"
 #include "infra/outbox/outbox_relay.hpp"
 #include "infra/mysql/mysql_catalog_repository.hpp"
@@ -32,11 +34,16 @@
 #include "infra/mysql/mysql_reservation_repository.hpp"
 #include "infra/mysql/mysql_user_repository.hpp"
 #include "infra/periodic_task.hpp"
+#include "infra/redis/redis_auth_stores.hpp"
 #include "infra/redis/redis_client.hpp"
 #include "infra/redis/redis_health_probe.hpp"
 #include "infra/redis/redis_queue_store.hpp"
 #include "infra/redis/redis_seat_lock_store.hpp"
+#include "infra/security/csprng_random_source.hpp"
+#include "infra/security/gateway_signature.hpp"
+#include "infra/security/jwt_access_token_service.hpp"
 #include "infra/security/jwt_token_service.hpp"
+#include "infra/security/sodium_password_hasher.hpp"
 
 namespace ticketing::app {
 
@@ -78,6 +85,31 @@ std::string token_secret(const AppConfig& config) {
   return config.security.token_secret;
 }
 
+std::string access_token_secret(const AppConfig& config) {
+  if (config.security.access_token_secret.empty()) {
+    throw std::runtime_error(
+        "security.access-token-secret is not set: set TICKETING_SECURITY_ACCESS_TOKEN_SECRET (at least 32 bytes, "
+        "not the queue token secret) or use the dev profile");
+  }
+  return config.security.access_token_secret;
+}
+
+application::AuthPolicy auth_policy(const AppConfig& config) {
+  application::AuthPolicy policy;
+  policy.access_ttl = config.security.access_token_ttl;
+  policy.refresh_ttl = config.security.refresh_token_ttl;
+  policy.login_failures = domain::Limit{config.auth.login_failure_limit, config.auth.login_failure_window};
+  policy.address_attempts = domain::Limit{config.auth.address_limit, config.auth.address_window};
+  return policy;
+}
+
+std::unique_ptr<infra::security::HmacGatewayVerifier> gateway_verifier(const AppConfig& config) {
+  if (config.payment.gateway_secret.empty()) return nullptr;  // every signed callback is refused
+  return std::make_unique<infra::security::HmacGatewayVerifier>(
+      config.payment.gateway_secret,
+      std::chrono::duration_cast<std::chrono::seconds>(config.payment.gateway_signature_tolerance));
+}
+
 bool runs_jobs(const AppConfig& config) { return config.role != infra::config::Role::kApi; }
 // A worker-only process still answers /actuator/* (health, metrics), not the public API.
 bool serves_api(const AppConfig& config) { return config.role != infra::config::Role::kWorker; }
@@ -115,6 +147,19 @@ struct Application::Parts {
   infra::redis::RedisSeatLockStore seat_locks{redis};
   infra::mysql::MysqlReservationRepository reservations{hold_db_pool};
   infra::security::JwtTokenService tokens;
+  infra::security::JwtAccessTokenService access_tokens;
+  infra::security::SodiumPasswordHasher password_hasher;
+  infra::security::CsprngRandomSource random;
+  infra::mysql::MysqlAccountRepository accounts{db_pool};
+  infra::mysql::MysqlRefreshTokenStore refresh_tokens{db_pool};
+  infra::redis::RedisRateLimiter limiter{redis};
+  infra::redis::RedisSessionRevocations revocations{redis, clock};
+  application::AuthService auth{accounts, refresh_tokens, password_hasher, access_tokens, revocations,
+                                limiter,  random,         clock,           auth_policy(config)};
+  // Logouts handled by other instances reach this one within a second.
+  infra::PeriodicTask revocation_sync_task{*contexts.front(), "session-revocations", std::chrono::seconds(1),
+                                           [this]() -> Task<void> { co_await revocations.sync(); }};
+  std::unique_ptr<infra::security::HmacGatewayVerifier> gateway = gateway_verifier(config);
 
   application::CatalogQueries catalog{catalog_repository};
   application::HealthService health{{&db_probe, &redis_probe, &kafka_probe}, std::chrono::milliseconds(500)};
@@ -132,8 +177,9 @@ struct Application::Parts {
   infra::kafka::KafkaProducer producer{infra::kafka::KafkaOptions{config.kafka.bootstrap_servers, config.kafka.client_id}};
   infra::events::EventTopics topics = infra::events::EventTopics::with_prefix(config.kafka.topic_prefix);
   infra::mysql::MysqlPaymentRepository payment_repository{db_pool, topics};
-  application::PaymentService payments{admission_guard, payment_repository, users, clock, config.payment.order_ttl,
-                                       config.payment.gateway_secret};
+  application::PaymentService payments{
+      admission_guard, payment_repository, clock, config.payment.order_ttl,
+      application::GatewayAuth{gateway.get(), config.payment.gateway_plain_secret, config.payment.gateway_secret}};
   infra::mysql::MysqlPaymentRepository worker_payment_repository{worker_db_pool, topics};
   application::ConfirmationHandler confirmation{worker_payment_repository, queue_store, seat_locks, clock,
                                                 payments.counters()};
@@ -165,10 +211,15 @@ struct Application::Parts {
         kafka_probe(infra::kafka::KafkaOptions{cfg.kafka.bootstrap_servers, cfg.kafka.client_id}, blocking),
         queue_store(redis, queue_policy(cfg)),
         tokens(token_secret(cfg)),
+        access_tokens(access_token_secret(cfg)),
+        password_hasher(infra::security::Argon2Options{static_cast<unsigned long long>(cfg.auth.argon2_ops),
+                                                       cfg.auth.argon2_memory},
+                        cfg.auth.hash_threads, cfg.auth.hash_queue),
         queue(queue_store, catalog_repository, users, tokens, clock, queue_policy(cfg), cfg.security.token_ttl),
         admission_task(*contexts.front(), "admission", cfg.queue.admission_interval,
                        [this] { return admission_job.run_once(); }),
-        dispatcher(make_router()),
+        dispatcher(make_router(),
+                   [this](const std::optional<std::string>& bearer) { return auth.authenticate(bearer); }),
         server(raw(contexts),
                infra::http::HttpServerOptions{cfg.http.address, cfg.http.port, cfg.http.max_body, cfg.http.max_header,
                                               cfg.http.read_timeout, cfg.http.idle_timeout, cfg.log.access},
@@ -191,6 +242,7 @@ struct Application::Parts {
     api::add_health_routes(router, health);
     if (config.metrics.enabled) api::add_metrics_routes(router, [this] { return metrics.scrape(); });
     if (serves_api(config)) {
+      api::add_auth_routes(router, auth, api::AuthRouteOptions{config.security.cookie_secure});
       api::add_catalog_routes(router, catalog);
       api::add_queue_routes(router, queue);
       api::add_ticket_routes(router, holds);
@@ -324,6 +376,7 @@ void Application::start() {
     parts_->outbox_task.start();
     parts_->confirmation_consumer.start();
   }
+  if (serves_api(parts_->config)) parts_->revocation_sync_task.start();
   for (auto& context : parts_->contexts) {
     parts_->work_guards.push_back(asio::make_work_guard(*context));
     parts_->threads.emplace_back([c = context.get()] { c->run(); });
@@ -355,6 +408,7 @@ void Application::stop() {
   }
   // Then the workers: no new rounds; the consumer leaves its group (unsettled events are
   // delivered again to the next consumer).
+  parts_->revocation_sync_task.stop();
   parts_->admission_task.stop();
   parts_->hold_expiry_task.stop();
   parts_->outbox_task.stop();
@@ -369,6 +423,7 @@ void Application::stop() {
   parts_->hold_db_pool.stop();
   parts_->worker_db_pool.stop();
   parts_->blocking.stop();
+  parts_->password_hasher.stop();
   spdlog::info("stopped");
 }
 

@@ -2,11 +2,22 @@
 
 #include <spdlog/spdlog.h>
 
+#include <termios.h>
+#include <unistd.h>
+
 #include <chrono>
+#include <fstream>
+#include <iostream>
 
 #include "app/application.hpp"
+#include "domain/errors.hpp"
+#include "domain/ports/clock.hpp"
 #include "infra/mysql/demo_seed.hpp"
 #include "infra/mysql/migrations.hpp"
+#include "infra/mysql/mysql_account_repository.hpp"
+#include "infra/security/jwt_access_token_service.hpp"
+#include "infra/security/random.hpp"
+#include "infra/security/sodium_password_hasher.hpp"
 
 namespace ticketing::app {
 
@@ -16,6 +27,33 @@ infra::mysql::DbEndpoint endpoint_of(const infra::config::AppConfig& config) {
   const auto url = infra::config::parse_db_url(config.db.url);
   return infra::mysql::DbEndpoint{url.host, url.port, url.user, url.password, url.database,
                                   config.db.connect_timeout, config.db.query_timeout};
+}
+
+infra::security::SodiumPasswordHasher password_hasher(const infra::config::AppConfig& config) {
+  return infra::security::SodiumPasswordHasher(
+      infra::security::Argon2Options{static_cast<unsigned long long>(config.auth.argon2_ops), config.auth.argon2_memory},
+      1, 1);
+}
+
+// One line from stdin; on a terminal, prompted and without echo.
+std::string read_password() {
+  const bool terminal = ::isatty(STDIN_FILENO) != 0;
+  termios saved{};
+  if (terminal) {
+    std::cerr << "password: " << std::flush;
+    ::tcgetattr(STDIN_FILENO, &saved);
+    termios quiet = saved;
+    quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+    ::tcsetattr(STDIN_FILENO, TCSANOW, &quiet);
+  }
+  std::string password;
+  std::getline(std::cin, password);
+  if (terminal) {
+    ::tcsetattr(STDIN_FILENO, TCSANOW, &saved);
+    std::cerr << "\n";
+  }
+  if (!password.empty() && password.back() == '\r') password.pop_back();
+  return password;
 }
 
 double seconds_since(std::chrono::steady_clock::time_point start) {
@@ -45,7 +83,8 @@ int run_migrate(const infra::config::AppConfig& config) {
 int run_seed(const infra::config::AppConfig& config, const SeedCommandOptions& options) {
   const auto started = std::chrono::steady_clock::now();
   infra::mysql::MysqlConnection connection(endpoint_of(config));
-  const auto report = infra::mysql::seed_demo_data(connection, infra::mysql::SeedOptions{options.users});
+  const auto hash = password_hasher(config).hash_now(infra::mysql::kDemoPassword);
+  const auto report = infra::mysql::seed_demo_data(connection, infra::mysql::SeedOptions{options.users, hash});
   if (report.skipped) {
     spdlog::info("demo data already present; nothing seeded");
   } else {
@@ -53,6 +92,89 @@ int run_seed(const infra::config::AppConfig& config, const SeedCommandOptions& o
                  report.schedules, report.seats, seconds_since(started));
   }
   return 0;
+}
+
+int run_user_create(const infra::config::AppConfig& config, const UserCreateOptions& options) {
+  const std::string password = read_password();
+  domain::SignUpRequest request;
+  try {
+    request = domain::validate_sign_up(options.email, password, options.name);
+  } catch (const domain::DomainError& error) {
+    for (const auto& field : error.errors()) std::cerr << field.field << ": " << field.reason << "\n";
+    return 2;
+  }
+  const auto hash = password_hasher(config).hash_now(request.password);
+  infra::mysql::MysqlConnection connection(endpoint_of(config));
+  const auto account = infra::mysql::MysqlAccountRepository::create_now(
+      connection, domain::NewAccount{request.email, request.name, hash,
+                                     options.admin ? domain::Role::kAdmin : domain::Role::kFan});
+  if (!account) {
+    std::cerr << "an account with the email " << request.email << " already exists\n";
+    return 3;
+  }
+  std::cout << "created user " << account->id.value << " <" << account->email << "> role "
+            << domain::to_string(account->role) << "\n";
+  return 0;
+}
+
+int run_token_mint(const infra::config::AppConfig& config, const TokenMintOptions& options) {
+  std::int64_t first = 0;
+  std::int64_t last = 0;
+  const auto dash = options.users.find('-');
+  const auto a = domain::parse_canonical_id(options.users.substr(0, dash));
+  const auto b = dash == std::string::npos ? a : domain::parse_canonical_id(options.users.substr(dash + 1));
+  if (!a || !b || *b < *a || *b - *a >= 10'000'000) {
+    std::cerr << "--users must be A-B with 1 <= A <= B (at most 10,000,000 users) or a single id\n";
+    return 2;
+  }
+  first = *a;
+  last = *b;
+  std::chrono::milliseconds ttl{};
+  try {
+    ttl = infra::config::parse_duration(options.ttl);
+  } catch (const std::exception& error) {
+    std::cerr << "--ttl: " << error.what() << "\n";
+    return 2;
+  }
+  if (ttl < std::chrono::seconds(1) || ttl > std::chrono::hours(24)) {
+    std::cerr << "--ttl must be between 1s and 24h\n";
+    return 2;
+  }
+  if (config.security.access_token_secret.empty()) {
+    std::cerr << "security.access-token-secret is not set (TICKETING_SECURITY_ACCESS_TOKEN_SECRET)\n";
+    return 2;
+  }
+  const infra::security::JwtAccessTokenService tokens(config.security.access_token_secret);
+  std::ofstream file;
+  if (!options.out.empty()) {
+    file.open(options.out, std::ios::trunc);
+    if (!file) {
+      std::cerr << "cannot write " << options.out << "\n";
+      return 2;
+    }
+  }
+  std::ostream& out = options.out.empty() ? std::cout : file;
+  const auto now = domain::SystemClock().now();
+  // One session for the batch: it is not a sign-in, so it has no refresh token to revoke.
+  const std::string session = infra::security::random_hex(16);
+  const auto role = options.admin ? domain::Role::kAdmin : domain::Role::kFan;
+  std::string lines;
+  for (std::int64_t user = first; user <= last; ++user) {
+    lines += std::to_string(user);
+    lines += ' ';
+    lines += tokens.issue(domain::AccessClaims{domain::UserId{user}, role, session, now, now + ttl});
+    lines += '\n';
+    if (lines.size() > (1 << 20)) {
+      out << lines;
+      lines.clear();
+    }
+  }
+  out << lines << std::flush;
+  if (!options.out.empty()) {
+    spdlog::info("minted {} access tokens (users {}-{}, valid {} s) into {}", last - first + 1, first, last,
+                 std::chrono::duration_cast<std::chrono::seconds>(ttl).count(), options.out);
+  }
+  return out.good() ? 0 : 1;
 }
 
 }  // namespace ticketing::app

@@ -1,4 +1,6 @@
 #pragma once
+#include <string>
+
 #include "infra/config/config.hpp"
 
 namespace ticketing::app {
@@ -10,5 +12,24 @@ struct SeedCommandOptions {
   int users = 100'000;
 };
 int run_seed(const infra::config::AppConfig& config, const SeedCommandOptions& options);
+
+// `ticketing user create [--admin] --email E --name N`: the password is read from stdin (a prompt
+// without echo on a terminal), never from the command line where `ps` and shell history see it.
+struct UserCreateOptions {
+  std::string email;
+  std::string name;
+  bool admin = false;
+};
+int run_user_create(const infra::config::AppConfig& config, const UserCreateOptions& options);
+
+// `ticketing token mint --users A-B [--ttl 1h] [--admin] [--out FILE]`: access tokens for users A..B
+// (load tests and benchmarks), one "<userId> <token>" line each, signed with the configured key.
+struct TokenMintOptions {
+  std::string users;  // "A-B" or "A"
+  std::string ttl = "1h";
+  bool admin = false;
+  std::string out;  // empty: stdout
+};
+int run_token_mint(const infra::config::AppConfig& config, const TokenMintOptions& options);
 
 }  // namespace ticketing::app

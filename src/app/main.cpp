@@ -1,4 +1,4 @@
-// ticketing: serve | migrate | seed. See README.md and docs/configuration.md.
+// ticketing: serve | migrate | seed | user create | token mint. See README.md and docs/configuration.md.
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
@@ -28,6 +28,9 @@ infra::observability::Level log_level(infra::config::LogLevel level) {
 int main(int argc, char** argv) {
   CLI::App cli{"ticketing — concert ticketing service"};
   cli.require_subcommand(1);
+  // Global options also work after the subcommand (`ticketing serve --set http.port=8081`):
+  // subcommands created below inherit this and hand options they do not know to the parent.
+  cli.fallthrough();
   infra::config::LoadOptions load;
   std::string profile;
   std::string config_dir;
@@ -44,6 +47,23 @@ int main(int argc, char** argv) {
   auto* seed = cli.add_subcommand("seed", "load demo data (skipped when data exists)");
   app::SeedCommandOptions seed_options;
   seed->add_option("--users", seed_options.users, "number of demo users")->check(CLI::Range(1, 10'000'000));
+
+  auto* user = cli.add_subcommand("user", "manage accounts");
+  user->require_subcommand(1);
+  auto* user_create = user->add_subcommand("create", "create an account; the password is read from stdin");
+  app::UserCreateOptions user_options;
+  user_create->add_option("--email", user_options.email, "email address")->required();
+  user_create->add_option("--name", user_options.name, "display name")->required();
+  user_create->add_flag("--admin", user_options.admin, "an operator (ADMIN) account instead of a fan");
+
+  auto* token = cli.add_subcommand("token", "access tokens for load tests and benchmarks");
+  token->require_subcommand(1);
+  auto* token_mint = token->add_subcommand("mint", "print '<userId> <token>' lines for seeded users");
+  app::TokenMintOptions mint_options;
+  token_mint->add_option("--users", mint_options.users, "user ids A-B (or one id)")->required();
+  token_mint->add_option("--ttl", mint_options.ttl, "lifetime, e.g. 30m, 1h (default 1h, at most 24h)");
+  token_mint->add_flag("--admin", mint_options.admin, "tokens with role ADMIN");
+  token_mint->add_option("--out", mint_options.out, "write to this file instead of stdout");
 
   CLI11_PARSE(cli, argc, argv);
 
@@ -71,6 +91,10 @@ int main(int argc, char** argv) {
       code = app::run_migrate(loaded.config);
     } else if (cli.got_subcommand("seed")) {
       code = app::run_seed(loaded.config, seed_options);
+    } else if (user_create->parsed()) {
+      code = app::run_user_create(loaded.config, user_options);
+    } else if (token_mint->parsed()) {
+      code = app::run_token_mint(loaded.config, mint_options);
     }
     infra::observability::flush_logs();
     return code;

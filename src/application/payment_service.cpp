@@ -26,7 +26,7 @@ bool secrets_equal(const std::string& a, const std::string& b) {
 
 }  // namespace
 
-Task<ReadyResult> PaymentService::ready(const std::optional<std::string>& token,
+Task<ReadyResult> PaymentService::ready(const std::optional<std::string>& queue_token,
                                         const std::optional<std::string>& idempotency_key, domain::UserId user,
                                         domain::ScheduleId schedule, const std::vector<std::string>& seat_nos) {
   if (!idempotency_key) {
@@ -35,12 +35,12 @@ Task<ReadyResult> PaymentService::ready(const std::optional<std::string>& token,
   if (!domain::is_valid_idempotency_key(*idempotency_key)) {
     throw domain::invalid_argument("Idempotency-Key", "must be 1 to 255 printable ASCII characters");
   }
-  co_await guard_.authorize(token, user, schedule);
+  const auto claims = co_await guard_.authorize(queue_token, user, schedule);
   domain::validate_seat_request(seat_nos, 64);
 
   const auto now = clock_.now();
   const domain::ReadyRequest request{user, schedule, seat_nos, *idempotency_key,
-                                     domain::ready_fingerprint(user, schedule, seat_nos)};
+                                     domain::ready_fingerprint(user, schedule, seat_nos), claims.issued_at};
   auto outcome = co_await payments_.create_ready_order(request, now, now + order_ttl_);
   switch (outcome.kind) {
     case ReadyOutcome::Kind::kCreated:
@@ -61,11 +61,26 @@ Task<ReadyResult> PaymentService::ready(const std::optional<std::string>& token,
   throw DomainError(ErrorCode::kConflict, "seats are not held by you (or the hold expired): " + joined(outcome.seats));
 }
 
-Task<domain::PaymentRecord> PaymentService::record_gateway_success(const std::optional<std::string>& gateway_secret,
-                                                                   const std::string& order_no) {
-  if (!gateway_secret || gateway_secret_.empty() || !secrets_equal(*gateway_secret, gateway_secret_)) {
-    throw DomainError(ErrorCode::kUnauthenticated, "missing or wrong X-Gateway-Secret");
+void PaymentService::authenticate_gateway(const GatewayCallback& callback) const {
+  if (callback.signature || !gateway_.accept_plain_secret) {
+    const auto problem = gateway_.verifier == nullptr
+                             ? domain::GatewaySignatureProblem::kBadSignature
+                             : gateway_.verifier->verify(callback.signature, callback.raw_body, clock_.now());
+    if (problem != domain::GatewaySignatureProblem::kNone) {
+      throw DomainError(ErrorCode::kUnauthenticated,
+                        fmt::format("gateway signature rejected: {}", domain::to_string(problem)));
+    }
+    return;
   }
+  if (!callback.plain_secret || gateway_.plain_secret.empty() ||
+      !secrets_equal(*callback.plain_secret, gateway_.plain_secret)) {
+    throw DomainError(ErrorCode::kUnauthenticated, "missing or wrong Gateway-Signature (or X-Gateway-Secret)");
+  }
+}
+
+Task<domain::PaymentRecord> PaymentService::record_gateway_success(const GatewayCallback& callback,
+                                                                   const std::string& order_no) {
+  authenticate_gateway(callback);
   auto record = co_await payments_.record_payment(order_no, clock_.now());
   if (record.kind == domain::PaymentRecord::Kind::kNotFound) {
     throw DomainError(ErrorCode::kNotFound, fmt::format("order {} not found", order_no));
@@ -79,20 +94,19 @@ Task<domain::PaymentRecord> PaymentService::record_gateway_success(const std::op
   co_return record;
 }
 
-Task<domain::PaymentOrder> PaymentService::order(const std::string& order_no) {
+Task<domain::PaymentOrder> PaymentService::order(domain::UserId user, const std::string& order_no) {
   auto found = co_await payments_.find_order(order_no);
-  if (!found) throw DomainError(ErrorCode::kNotFound, fmt::format("order {} not found", order_no));
+  // Someone else's order answers exactly like one that does not exist.
+  if (!found || found->user != user) throw DomainError(ErrorCode::kNotFound, fmt::format("order {} not found", order_no));
   co_return std::move(*found);
 }
 
+Task<std::vector<domain::PaymentOrder>> PaymentService::orders(domain::UserId user) {
+  co_return co_await payments_.orders_of(user, kMaxOrdersListed);
+}
+
 Task<std::vector<domain::ReservationView>> PaymentService::reservations(domain::UserId user) {
-  auto found = co_await payments_.reservations_of(user);
-  if (found.empty()) {
-    // No reservations is 200 []; a well-formed id that names no user is 404.
-    const bool user_exists = co_await users_.exists(user);
-    if (!user_exists) throw DomainError(ErrorCode::kNotFound, fmt::format("user {} not found", user.value));
-  }
-  co_return found;
+  co_return co_await payments_.reservations_of(user);
 }
 
 Task<domain::ConfirmOutcome> ConfirmationHandler::handle(const domain::PaymentCompleted& event) {
@@ -121,10 +135,13 @@ Task<void> ConfirmationHandler::settled(const domain::PaymentCompleted& event, c
       counters_.confirmed.fetch_add(1, std::memory_order_relaxed);
       const auto latency = std::chrono::duration<double>(now - event.paid_at).count();
       counters_.confirm_latency.observe(std::max(0.0, latency));
-      try {
-        co_await queue_.leave(event.schedule, event.user, now);  // a completed purchase frees the slot
-      } catch (const std::exception&) {
-        // Best effort: the slot lapses by itself after queue.active-ttl.
+      // A completed purchase frees the slot that bought — not a newer slot or waiting place.
+      if (outcome.order.slot_token_issued_at) {
+        try {
+          co_await queue_.complete_slot(event.schedule, event.user, now, *outcome.order.slot_token_issued_at);
+        } catch (const std::exception&) {
+          // Best effort: the slot lapses by itself after queue.active-ttl.
+        }
       }
       try {
         co_await locks_.mark_sold(event.schedule, event.user, event.seat_nos);

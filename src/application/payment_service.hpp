@@ -8,9 +8,9 @@
 
 #include "application/queue_service.hpp"
 #include "domain/ports/clock.hpp"
+#include "domain/ports/gateway_verifier.hpp"
 #include "domain/ports/payment_repository.hpp"
 #include "domain/ports/seat_lock_store.hpp"
-#include "domain/ports/user_repository.hpp"
 #include "support/atomic_histogram.hpp"
 
 namespace ticketing::application {
@@ -29,28 +29,44 @@ struct ReadyResult {
   bool replayed = false;
 };
 
+// How the payment gateway's callback proves itself (DESIGN.md §7.7).
+struct GatewayAuth {
+  domain::GatewayVerifier* verifier = nullptr;  // Gateway-Signature; nullptr: no signing secret set
+  // The dev profile's curl shortcut: `X-Gateway-Secret: <payment.gateway-secret>`; refused in prod.
+  bool accept_plain_secret = false;
+  std::string plain_secret;
+};
+
+struct GatewayCallback {
+  std::optional<std::string> signature;     // Gateway-Signature header
+  std::optional<std::string> plain_secret;  // X-Gateway-Secret header
+  std::string raw_body;
+};
+
 // Orders and payments (DESIGN.md §7 steps 2–3) and the reads around them.
 class PaymentService {
  public:
-  PaymentService(AdmissionGuard& guard, domain::PaymentRepository& payments, domain::UserRepository& users,
-                 const domain::Clock& clock, std::chrono::milliseconds order_ttl, std::string gateway_secret)
-      : guard_(guard),
-        payments_(payments),
-        users_(users),
-        clock_(clock),
-        order_ttl_(order_ttl),
-        gateway_secret_(std::move(gateway_secret)) {}
+  static constexpr int kMaxOrdersListed = 100;
 
-  // 401 for a missing or invalid token, before the request body is read.
-  void authenticate(const std::optional<std::string>& token) const { guard_.authenticate(token); }
-  // 400 bad Idempotency-Key, 401/403 token, 409 SEAT_IN_PAYMENT / CONFLICT (not held),
+  PaymentService(AdmissionGuard& guard, domain::PaymentRepository& payments, const domain::Clock& clock,
+                 std::chrono::milliseconds order_ttl, GatewayAuth gateway)
+      : guard_(guard), payments_(payments), clock_(clock), order_ttl_(order_ttl), gateway_(std::move(gateway)) {}
+
+  // 401 for a missing or invalid queue token, before the request body is read.
+  void authenticate(const std::optional<std::string>& queue_token) const { guard_.authenticate(queue_token); }
+  // 400 bad Idempotency-Key, 401/403 queue token, 409 SEAT_IN_PAYMENT / CONFLICT (not held),
   // 422 IDEMPOTENCY_KEY_REUSED.
-  Task<ReadyResult> ready(const std::optional<std::string>& token, const std::optional<std::string>& idempotency_key,
-                          domain::UserId user, domain::ScheduleId schedule, const std::vector<std::string>& seat_nos);
-  // The gateway's callback. 401 without the shared secret, 404 unknown order.
-  Task<domain::PaymentRecord> record_gateway_success(const std::optional<std::string>& gateway_secret,
-                                                     const std::string& order_no);
-  Task<domain::PaymentOrder> order(const std::string& order_no);
+  Task<ReadyResult> ready(const std::optional<std::string>& queue_token,
+                          const std::optional<std::string>& idempotency_key, domain::UserId user,
+                          domain::ScheduleId schedule, const std::vector<std::string>& seat_nos);
+  // 401 before anything else unless the callback is signed (or, in dev, carries the plain secret).
+  // Call it before the body is parsed.
+  void authenticate_gateway(const GatewayCallback& callback) const;
+  // The gateway's callback. 401 unauthenticated, 404 unknown order.
+  Task<domain::PaymentRecord> record_gateway_success(const GatewayCallback& callback, const std::string& order_no);
+  // The caller's own order; someone else's is 404, as if it did not exist.
+  Task<domain::PaymentOrder> order(domain::UserId user, const std::string& order_no);
+  Task<std::vector<domain::PaymentOrder>> orders(domain::UserId user);
   Task<std::vector<domain::ReservationView>> reservations(domain::UserId user);
 
   PaymentCounters& counters() noexcept { return counters_; }
@@ -61,10 +77,9 @@ class PaymentService {
   std::function<void()> on_recorded_;
   AdmissionGuard& guard_;
   domain::PaymentRepository& payments_;
-  domain::UserRepository& users_;
   const domain::Clock& clock_;
   std::chrono::milliseconds order_ttl_;
-  std::string gateway_secret_;
+  GatewayAuth gateway_;
   PaymentCounters counters_;
 };
 

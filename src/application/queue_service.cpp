@@ -80,11 +80,12 @@ Task<void> QueueService::leave(domain::UserId user, domain::ScheduleId schedule)
   if (!user_exists) throw DomainError(ErrorCode::kNotFound, fmt::format("user {} not found", user.value));
 }
 
-domain::AdmissionClaims AdmissionGuard::authenticate(const std::optional<std::string>& bearer_token) const {
-  if (!bearer_token || bearer_token->empty()) {
-    throw DomainError(ErrorCode::kUnauthenticated, "an admission token is required (Authorization: Bearer <token>)");
+domain::AdmissionClaims AdmissionGuard::authenticate(const std::optional<std::string>& queue_token) const {
+  if (!queue_token || queue_token->empty()) {
+    throw DomainError(ErrorCode::kUnauthenticated,
+                      "the queue's admission token is required (Queue-Token header); enter the queue first");
   }
-  const auto check = tokens_.verify(*bearer_token, clock_.now());
+  const auto check = tokens_.verify(*queue_token, clock_.now());
   if (!check.claims) {
     throw DomainError(ErrorCode::kUnauthenticated,
                       fmt::format("admission token rejected: {}", domain::to_string(check.problem)));
@@ -92,12 +93,12 @@ domain::AdmissionClaims AdmissionGuard::authenticate(const std::optional<std::st
   return *check.claims;
 }
 
-Task<void> AdmissionGuard::authorize(const std::optional<std::string>& bearer_token, domain::UserId user,
-                                     domain::ScheduleId schedule) {
-  const auto claims = authenticate(bearer_token);
+Task<domain::AdmissionClaims> AdmissionGuard::authorize(const std::optional<std::string>& queue_token,
+                                                        domain::UserId user, domain::ScheduleId schedule) {
+  const auto claims = authenticate(queue_token);
   const auto now = clock_.now();
   if (claims.user != user || claims.schedule != schedule) {
-    throw DomainError(ErrorCode::kForbidden, "the admission token was issued for another user or schedule");
+    throw DomainError(ErrorCode::kForbidden, "the queue token was issued to another user or for another schedule");
   }
   bool slot_live = true;
   try {
@@ -110,6 +111,7 @@ Task<void> AdmissionGuard::authorize(const std::optional<std::string>& bearer_to
     throw DomainError(ErrorCode::kUnauthenticated,
                       "the admission slot is no longer active (left, lapsed or used); enter the queue again");
   }
+  co_return claims;
 }
 
 Task<void> AdmissionJob::run_once() {

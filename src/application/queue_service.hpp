@@ -68,13 +68,14 @@ class AdmissionGuard {
   AdmissionGuard(domain::TokenService& tokens, domain::QueueStore& store, const domain::Clock& clock)
       : tokens_(tokens), store_(store), clock_(clock) {}
 
-  // 401 unless `bearer_token` is a valid, unexpired admission token; returns its claims. Needs no
+  // 401 unless `queue_token` is a valid, unexpired admission token; returns its claims. Needs no
   // request body, so booking endpoints run it before reading theirs (as a security filter would).
-  domain::AdmissionClaims authenticate(const std::optional<std::string>& bearer_token) const;
-  // `bearer_token` is the raw token (nullopt when no usable Authorization header was sent).
-  // authenticate(), then 403 for another user or schedule, then 401 when the slot was revoked.
-  Task<void> authorize(const std::optional<std::string>& bearer_token, domain::UserId user,
-                       domain::ScheduleId schedule);
+  domain::AdmissionClaims authenticate(const std::optional<std::string>& queue_token) const;
+  // `queue_token` is the raw `Queue-Token` header (nullopt when absent); `user` is the signed-in
+  // caller. authenticate(), then 403 when the token is another user's or another schedule's, then
+  // 401 when its slot was given up. Returns the token's claims.
+  Task<domain::AdmissionClaims> authorize(const std::optional<std::string>& queue_token, domain::UserId user,
+                                          domain::ScheduleId schedule);
 
  private:
   domain::TokenService& tokens_;

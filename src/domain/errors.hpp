@@ -1,6 +1,7 @@
 #pragma once
 // Every error a client can see has one ErrorCode. The api layer maps codes to HTTP statuses in one
 // table (api/error_mapping.cpp); everything else throws DomainError and never thinks about HTTP.
+#include <chrono>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -11,11 +12,13 @@ namespace ticketing::domain {
 enum class ErrorCode {
   kInvalidArgument,       // 400 malformed id, body, field
   kUnauthenticated,       // 401 missing/bad/expired/revoked token or gateway secret
+  kInvalidCredentials,    // 401 sign-in with an unknown email or a wrong password (same answer)
   kForbidden,             // 403 token of another user/schedule, someone else's hold
   kNotFound,              // 404 resource does not exist
   kRouteNotFound,         // 404 no such route
   kMethodNotAllowed,      // 405 known path, wrong method
   kConflict,              // 409 generic state conflict
+  kEmailTaken,            // 409 sign-up with an email that already has an account
   kBookingNotOpen,        // 409 schedule not open for booking yet
   kSeatAlreadyHeld,       // 409 some requested seats are taken
   kSeatInPayment,         // 409 seat belongs to a READY/CONFIRMING order
@@ -76,6 +79,17 @@ class SeatConflict : public DomainError {
     return message;
   }
   std::vector<std::string> seats_;
+};
+
+// An error the client may retry after `retry_after` (429 limits, 503 busy): sent as Retry-After.
+class RetryLater : public DomainError {
+ public:
+  RetryLater(ErrorCode code, std::string message, std::chrono::seconds retry_after)
+      : DomainError(code, std::move(message)), retry_after_(retry_after < std::chrono::seconds(1) ? std::chrono::seconds(1) : retry_after) {}
+  std::chrono::seconds retry_after() const noexcept { return retry_after_; }
+
+ private:
+  std::chrono::seconds retry_after_;
 };
 
 inline DomainError invalid_argument(std::string field, std::string reason) {

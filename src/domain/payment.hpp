@@ -27,6 +27,9 @@ struct PaymentOrder {
   Timestamp created_at;
   Timestamp expires_at;
   std::vector<std::string> seat_nos;
+  // Issue time of the queue token that created the order: names the admission slot that buys, so
+  // a late confirmation frees that slot and never a newer one (nullopt for orders made before).
+  std::optional<Timestamp> slot_token_issued_at;
 };
 
 // What the gateway's success callback records (outbox → topic payment.completed).

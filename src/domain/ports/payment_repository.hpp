@@ -14,6 +14,7 @@ struct ReadyRequest {
   std::vector<std::string> seat_nos;
   std::string idempotency_key;
   std::string fingerprint;
+  std::optional<Timestamp> slot_token_issued_at;  // the queue token's iat (see PaymentOrder)
 };
 
 struct ReadyOutcome {
@@ -45,6 +46,8 @@ class PaymentRepository {
   virtual Task<PaymentRecord> record_payment(const std::string& order_no, Timestamp now) = 0;
   virtual Task<std::optional<PaymentOrder>> find_order(const std::string& order_no) = 0;
   virtual Task<std::vector<ReservationView>> reservations_of(UserId user) = 0;
+  // The user's orders, newest first, with their seats (at most `limit`).
+  virtual Task<std::vector<PaymentOrder>> orders_of(UserId user, int limit) = 0;
   // One transaction per event, idempotent by event id: CONFIRMED + PAID when the order's rows are
   // still live; otherwise CANCELLED with a reason and a refund request in the outbox.
   virtual Task<ConfirmOutcome> confirm_payment(const PaymentCompleted& event, Timestamp now) = 0;

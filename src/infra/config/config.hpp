@@ -150,11 +150,28 @@ struct HoldConfig {
 struct PaymentConfig {
   Millis order_ttl{};
   std::string gateway_secret;  // secret
+  bool gateway_plain_secret = false;
+  Millis gateway_signature_tolerance{};
 };
 
 struct SecurityConfig {
   std::string token_secret;  // secret
   Millis token_ttl{};
+  std::string access_token_secret;  // secret
+  Millis access_token_ttl{};
+  Millis refresh_token_ttl{};
+  bool cookie_secure = true;
+};
+
+struct AuthConfig {
+  int hash_threads = 2;
+  int hash_queue = 64;
+  int argon2_ops = 2;
+  std::size_t argon2_memory = 0;
+  int login_failure_limit = 10;
+  Millis login_failure_window{};
+  int address_limit = 600;
+  Millis address_window{};
 };
 
 struct LogConfig {
@@ -177,6 +194,7 @@ struct AppConfig {
   HoldConfig hold;
   PaymentConfig payment;
   SecurityConfig security;
+  AuthConfig auth;
   LogConfig log;
   MetricsConfig metrics;
   Role role = Role::kAll;
@@ -185,6 +203,7 @@ struct AppConfig {
 // Values of the dev/test profiles; rejected in the prod profile.
 inline constexpr std::string_view kDevTokenSecret = "dev-token-secret-not-for-production-0123456789";
 inline constexpr std::string_view kDevGatewaySecret = "dev-gateway-secret";
+inline constexpr std::string_view kDevAccessTokenSecret = "dev-access-token-secret-not-for-production-0123";
 
 // ---- loading ------------------------------------------------------------------------------------
 

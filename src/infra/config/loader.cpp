@@ -331,9 +331,24 @@ AppConfig build(const FlatMap& m, const std::string& profile) {
 
   c.payment.order_ttl = r.d("payment.order-ttl");
   c.payment.gateway_secret = r.str("payment.gateway-secret");
+  c.payment.gateway_plain_secret = r.b("payment.gateway-plain-secret");
+  c.payment.gateway_signature_tolerance = r.d("payment.gateway-signature-tolerance");
 
   c.security.token_secret = r.str("security.token-secret");
   c.security.token_ttl = r.d("security.token-ttl");
+  c.security.access_token_secret = r.str("security.access-token-secret");
+  c.security.access_token_ttl = r.d("security.access-token-ttl");
+  c.security.refresh_token_ttl = r.d("security.refresh-token-ttl");
+  c.security.cookie_secure = r.b("security.cookie-secure");
+
+  c.auth.hash_threads = r.i("auth.hash-threads");
+  c.auth.hash_queue = r.i("auth.hash-queue");
+  c.auth.argon2_ops = r.i("auth.argon2-ops");
+  c.auth.argon2_memory = static_cast<std::size_t>(r.bytes("auth.argon2-memory"));
+  c.auth.login_failure_limit = r.i("auth.login-failure-limit");
+  c.auth.login_failure_window = r.d("auth.login-failure-window");
+  c.auth.address_limit = r.i("auth.address-limit");
+  c.auth.address_window = r.d("auth.address-window");
 
   const std::string& level = r.str("log.level");
   c.log.level = level == "trace"   ? LogLevel::kTrace
@@ -437,9 +452,26 @@ LoadedConfig load_config(const LoadOptions& options) {
   if (!token.value.empty() && token.value.size() < 32)
     problems.push_back(fmt::format("security.token-secret: must be at least 32 bytes, got {} (from {})",
                                    token.value.size(), token.source));
+  const Entry& access = merged.at("security.access-token-secret");
+  if (!access.value.empty() && access.value.size() < 32)
+    problems.push_back(fmt::format("security.access-token-secret: must be at least 32 bytes, got {} (from {})",
+                                   access.value.size(), access.source));
+  if (!access.value.empty() && access.value == token.value)
+    problems.push_back("security.access-token-secret: must differ from security.token-secret (a queue token must "
+                       "never pass as an access token)");
   if (profile == "prod") {
+    bool plain = false;
+    try {
+      plain = parse_bool(merged.at("payment.gateway-plain-secret").value);
+    } catch (const ConfigError&) {
+      // reported by the key's own validation above
+    }
+    if (plain)
+      problems.push_back("payment.gateway-plain-secret: must be false in the prod profile (callbacks must be signed)");
     const std::pair<std::string_view, std::string_view> secrets[] = {
-        {"security.token-secret", kDevTokenSecret}, {"payment.gateway-secret", kDevGatewaySecret}};
+        {"security.token-secret", kDevTokenSecret},
+        {"security.access-token-secret", kDevAccessTokenSecret},
+        {"payment.gateway-secret", kDevGatewaySecret}};
     for (const auto& [key, dev_value] : secrets) {
       const Entry& e = merged.at(std::string(key));
       if (e.value.empty())

@@ -154,10 +154,25 @@ const std::array kSchema{
   KeySpec{"hold.expiry-batch", ValueType::kInt, "500", "Rows the expiry job handles per transaction.", 1, 100000},
   // ---- payment ----
   KeySpec{"payment.order-ttl", ValueType::kDuration, "10m", "How long a READY payment order stays payable.", kSec, 24 * kHour},
-  KeySpec{"payment.gateway-secret", ValueType::kString, "", "Shared secret the payment gateway callback must present.", 0, 0, {}, Secret::kYes},
+  KeySpec{"payment.gateway-secret", ValueType::kString, "", "HMAC key of the payment gateway's signed callback (Gateway-Signature).", 0, 0, {}, Secret::kYes},
+  KeySpec{"payment.gateway-plain-secret", ValueType::kBool, "false", "Also accept the secret itself in X-Gateway-Secret (curl demos; refused in prod).", 0, 0},
+  KeySpec{"payment.gateway-signature-tolerance", ValueType::kDuration, "5m", "How far a Gateway-Signature time may be from now.", kSec, kHour},
   // ---- security ----
   KeySpec{"security.token-secret", ValueType::kString, "", "HMAC key signing queue tokens (at least 32 bytes).", 0, 0, {}, Secret::kYes},
   KeySpec{"security.token-ttl", ValueType::kDuration, "10m", "Lifetime of an issued queue token.", kSec, 24 * kHour},
+  KeySpec{"security.access-token-secret", ValueType::kString, "", "HMAC key signing access tokens (at least 32 bytes, not the queue tokens' key).", 0, 0, {}, Secret::kYes},
+  KeySpec{"security.access-token-ttl", ValueType::kDuration, "15m", "Lifetime of an access token.", kMin, 24 * kHour},
+  KeySpec{"security.refresh-token-ttl", ValueType::kDuration, "336h", "Lifetime of a refresh token (a sign-in lasts this long unused).", kHour, 2160 * kHour},
+  KeySpec{"security.cookie-secure", ValueType::kBool, "true", "Mark the refresh-token cookie Secure (HTTPS only).", 0, 0},
+  // ---- auth ----
+  KeySpec{"auth.hash-threads", ValueType::kInt, "2", "Threads hashing and verifying passwords (never the I/O threads).", 1, 64},
+  KeySpec{"auth.hash-queue", ValueType::kInt, "64", "Password hashes that may wait or run at once; beyond it sign-in answers 503.", 1, 100000},
+  KeySpec{"auth.argon2-ops", ValueType::kInt, "2", "Argon2id passes over memory (libsodium opslimit).", 1, 20},
+  KeySpec{"auth.argon2-memory", ValueType::kByteSize, "19MiB", "Argon2id memory per hash (libsodium memlimit).", 8 * kKiB, kGiB},
+  KeySpec{"auth.login-failure-limit", ValueType::kInt, "10", "Failed sign-ins per account per window before 429.", 1, 1000000},
+  KeySpec{"auth.login-failure-window", ValueType::kDuration, "15m", "Window of the failed sign-in limit.", kSec, 24 * kHour},
+  KeySpec{"auth.address-limit", ValueType::kInt, "600", "Sign-in and sign-up attempts per client address per window before 429.", 1, 100000000},
+  KeySpec{"auth.address-window", ValueType::kDuration, "1m", "Window of the per-address limit.", kSec, 24 * kHour},
   // ---- log ----
   KeySpec{"log.level", ValueType::kEnum, "info", "Log level.", 0, 0, "trace|debug|info|warn|error"},
   KeySpec{"log.access", ValueType::kBool, "true", "Write one access-log line per HTTP request.", 0, 0},

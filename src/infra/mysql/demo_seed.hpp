@@ -1,12 +1,18 @@
 #pragma once
 #include <string>
+#include <string_view>
 
 #include "infra/mysql/mysql_connection.hpp"
 
 namespace ticketing::infra::mysql {
 
+// The one documented password of every seeded demo user (README, docs/security.md).
+inline constexpr std::string_view kDemoPassword = "demo-password";
+
 struct SeedOptions {
   int users = 100'000;
+  // Argon2id hash of kDemoPassword, computed once by the caller and shared by every demo user.
+  std::string password_hash;
 };
 
 struct SeedReport {
@@ -19,7 +25,8 @@ struct SeedReport {
 
 // Demo data for running and load-testing: users 1..N (user<N>@example.com), three concerts,
 // schedule 1 (1,000 seats, booking open), schedule 2 (10,000 seats, open), schedule 3 (1,000 seats,
-// booking opens in 30 days), schedule 4 (100 seats, open). Does nothing if concerts exist.
+// booking opens in 30 days), schedule 4 (100 seats, open). Does nothing if concerts exist, except
+// giving demo users from before accounts had passwords the demo password.
 SeedReport seed_demo_data(MysqlConnection& connection, const SeedOptions& options);
 
 }  // namespace ticketing::infra::mysql

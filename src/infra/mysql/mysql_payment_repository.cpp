@@ -29,7 +29,7 @@ namespace {
 constexpr int kRetries = 3;
 constexpr std::string_view kOrderColumns =
     "o.id, o.order_no, o.user_id, o.schedule_id, o.amount, o.status, o.fail_reason, o.created_at, o.expires_at, "
-    "o.paid_at";
+    "o.paid_at, o.slot_token_issued_at";
 
 struct OrderRow {
   PaymentOrder order;
@@ -48,6 +48,7 @@ OrderRow order_from(const Row& row) {
   out.order.created_at = to_timestamp(row[7]);
   out.order.expires_at = to_timestamp(row[8]);
   out.paid = row[9].has_value();
+  if (row[10]) out.order.slot_token_issued_at = to_timestamp(row[10]);
   return out;
 }
 
@@ -58,6 +59,17 @@ std::optional<OrderRow> load_order(MysqlConnection& db, const std::string& where
   return order_from(result.rows[0]);
 }
 
+// "A-1,A-2" from GROUP_CONCAT (seat numbers never contain a comma).
+std::vector<std::string> split_seats(const std::string& seats) {
+  std::vector<std::string> out;
+  for (std::size_t start = 0; start < seats.size();) {
+    const auto end = std::min(seats.find(',', start), seats.size());
+    out.push_back(seats.substr(start, end - start));
+    start = end + 1;
+  }
+  return out;
+}
+
 // The order with its seat numbers in one round trip (seat numbers never contain a comma).
 std::optional<OrderRow> load_order_with_seats(MysqlConnection& db, const std::string& where, bool for_update) {
   const auto result = db.query(fmt::format(
@@ -66,12 +78,7 @@ std::optional<OrderRow> load_order_with_seats(MysqlConnection& db, const std::st
       kOrderColumns, where, for_update ? " FOR UPDATE" : ""));
   if (result.rows.empty()) return std::nullopt;
   auto out = order_from(result.rows[0]);
-  const std::string seats = to_string(result.rows[0][10]);
-  for (std::size_t start = 0; start < seats.size();) {
-    const auto end = std::min(seats.find(',', start), seats.size());
-    out.order.seat_nos.push_back(seats.substr(start, end - start));
-    start = end + 1;
-  }
+  out.order.seat_nos = split_seats(to_string(result.rows[0][11]));
   return out;
 }
 
@@ -319,10 +326,13 @@ Task<ReadyOutcome> MysqlPaymentRepository::create_ready_order(const domain::Read
         order.seat_nos = request.seat_nos;
         const auto inserted = db.execute(fmt::format(
             "INSERT INTO payment_order (order_no, user_id, schedule_id, amount, status, idempotency_key, "
-            "request_fingerprint, expires_at, created_at, updated_at) VALUES ({}, {}, {}, {}, 'READY', {}, {}, {}, {}, {})",
+            "request_fingerprint, expires_at, created_at, updated_at, slot_token_issued_at) "
+            "VALUES ({}, {}, {}, {}, 'READY', {}, {}, {}, {}, {}, {})",
             db.quote(order.order_no), request.user.value, request.schedule.value, amount.to_decimal_string(),
             db.quote(request.idempotency_key), db.quote(request.fingerprint), sql_time(db, expires_at), now_sql,
-            now_sql));
+            now_sql,
+            request.slot_token_issued_at ? sql_time(db, *request.slot_token_issued_at) : std::string("NULL")));
+        order.slot_token_issued_at = request.slot_token_issued_at;
         order.id = static_cast<std::int64_t>(inserted.last_insert_id);
         db.execute(fmt::format("UPDATE reservation SET payment_order_id = {}, updated_at = {} WHERE id IN ({})",
                                order.id, now_sql, ids));
@@ -404,6 +414,24 @@ Task<std::optional<PaymentOrder>> MysqlPaymentRepository::find_order(const std::
     auto row = load_order_with_seats(db, "o.order_no = " + db.quote(order_no), false);
     if (!row) return std::nullopt;
     return std::move(row->order);
+  };
+  co_return co_await pool_.run(work);
+}
+
+Task<std::vector<PaymentOrder>> MysqlPaymentRepository::orders_of(domain::UserId user, int limit) {
+  auto work = [user, limit](MysqlConnection& db) {
+    std::vector<PaymentOrder> orders;
+    const auto result = db.query(fmt::format(
+        "SELECT {}, (SELECT GROUP_CONCAT(r.seat_no ORDER BY r.seat_no SEPARATOR ',') FROM reservation r "
+        "WHERE r.payment_order_id = o.id) FROM payment_order o WHERE o.user_id = {} "
+        "ORDER BY o.created_at DESC, o.id DESC LIMIT {}",
+        kOrderColumns, user.value, limit));
+    for (const auto& row : result.rows) {
+      auto order = order_from(row).order;
+      order.seat_nos = split_seats(to_string(row[11]));
+      orders.push_back(std::move(order));
+    }
+    return orders;
   };
   co_return co_await pool_.run(work);
 }

@@ -25,6 +25,7 @@ class MysqlPaymentRepository final : public domain::PaymentRepository {
   Task<domain::PaymentRecord> record_payment(const std::string& order_no, domain::Timestamp now) override;
   Task<std::optional<domain::PaymentOrder>> find_order(const std::string& order_no) override;
   Task<std::vector<domain::ReservationView>> reservations_of(domain::UserId user) override;
+  Task<std::vector<domain::PaymentOrder>> orders_of(domain::UserId user, int limit) override;
   Task<domain::ConfirmOutcome> confirm_payment(const domain::PaymentCompleted& event, domain::Timestamp now) override;
   Task<std::vector<std::optional<domain::ConfirmOutcome>>> confirm_payments(
       const std::vector<domain::PaymentCompleted>& events, domain::Timestamp now) override;

@@ -69,6 +69,18 @@ end
 return 0
 )lua");
 
+// complete: KEYS active revoked; ARGV user now_ms revoked_ttl_ms token_iat_ms. The purchase's
+// slot is the current one only if no slot was given up since its token was issued (every give-up
+// records a revocation second later than all of that slot's token times).
+const RedisScript kCompleteScript = RedisScript::from_source(R"lua(
+local revoked = redis.call('HGET', KEYS[2], ARGV[1])
+if revoked and tonumber(ARGV[4]) < tonumber(revoked) then return 0 end
+if redis.call('ZREM', KEYS[1], ARGV[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[2], ARGV[1], math.floor(tonumber(ARGV[2]) / 1000) * 1000 + 1000)
+redis.call('PEXPIRE', KEYS[2], ARGV[3])
+return 1
+)lua");
+
 // Longest a token can live (security.token-ttl is at most 24 h): a revocation older than that
 // has no token left to refuse.
 constexpr std::int64_t kRevocationMemoryMs = 24LL * 3600 * 1000;
@@ -236,6 +248,21 @@ Task<bool> RedisQueueStore::leave(domain::ScheduleId schedule, domain::UserId us
   const RedisReply reply = co_await redis_.evalsha(kLeaveScript, key_views, args);
   if (reply.is_error()) throw domain::DependencyUnavailable("redis", "leave script: " + reply.str);
   co_return integer_of(reply) > 0;
+}
+
+Task<bool> RedisQueueStore::complete_slot(domain::ScheduleId schedule, domain::UserId user, domain::Timestamp now,
+                                          domain::Timestamp slot_token_issued_at) {
+  const std::string active = key(schedule, "active");
+  const std::string revoked = key(schedule, "revoked");
+  const std::array<std::string_view, 2> key_views{active, revoked};
+  const std::string user_id = std::to_string(user.value);
+  const std::string now_ms = std::to_string(millis(now));
+  const std::string memory_ms = std::to_string(kRevocationMemoryMs);
+  const std::string issued_ms = std::to_string(millis(slot_token_issued_at));
+  const std::array<std::string_view, 4> args{user_id, now_ms, memory_ms, issued_ms};
+  const RedisReply reply = co_await redis_.evalsha(kCompleteScript, key_views, args);
+  if (reply.is_error()) throw domain::DependencyUnavailable("redis", "complete script: " + reply.str);
+  co_return integer_of(reply) == 1;
 }
 
 Task<bool> RedisQueueStore::touch_active(domain::ScheduleId schedule, domain::UserId user, domain::Timestamp now,

@@ -25,6 +25,8 @@ class RedisQueueStore final : public domain::QueueStore {
   Task<std::optional<domain::QueuePlace>> status(domain::ScheduleId schedule, domain::UserId user,
                                                  domain::Timestamp now) override;
   Task<bool> leave(domain::ScheduleId schedule, domain::UserId user, domain::Timestamp now) override;
+  Task<bool> complete_slot(domain::ScheduleId schedule, domain::UserId user, domain::Timestamp now,
+                           domain::Timestamp slot_token_issued_at) override;
   Task<bool> touch_active(domain::ScheduleId schedule, domain::UserId user, domain::Timestamp now,
                           domain::Timestamp token_issued_at) override;
   Task<domain::AdmissionRound> admit(domain::ScheduleId schedule, domain::Timestamp now) override;

@@ -9,6 +9,8 @@
 
 namespace ticketing::infra::security {
 
+class HmacSha256;
+
 class JwtTokenService final : public domain::TokenService {
  public:
   static constexpr std::size_t kMinSecretBytes = 32;  // RFC 7518 §3.2: key ≥ hash output size
@@ -28,9 +30,7 @@ class JwtTokenService final : public domain::TokenService {
   domain::TokenCheck verify(std::string_view token, domain::Timestamp now) const override;
 
  private:
-  class Mac;  // keyed HMAC-SHA256 context, built once (OpenSSL types stay out of this header)
-
-  std::unique_ptr<const Mac> mac_;
+  std::unique_ptr<const HmacSha256> mac_;  // keyed once (OpenSSL types stay out of this header)
   std::string payload_prefix_;  // {"iss":"<issuer>","sub":"  — the constant start of every payload
   std::string issuer_;
 };

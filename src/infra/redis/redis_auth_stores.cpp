@@ -1,0 +1,131 @@
+#include "infra/redis/redis_auth_stores.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <array>
+#include <cstdlib>
+#include <mutex>
+
+#include "domain/errors.hpp"
+
+namespace ticketing::infra::redis {
+namespace {
+
+constexpr std::string_view kRevokedKey = "auth:revoked-sessions";
+
+// KEYS counter; ARGV window_ms count(1|0). Returns {hits, ttl_ms}.
+const RedisScript kLimitScript = RedisScript::from_source(R"lua(
+local hits
+if ARGV[2] == '1' then
+  hits = redis.call('INCR', KEYS[1])
+  if hits == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+else
+  hits = tonumber(redis.call('GET', KEYS[1]) or '0')
+end
+local ttl = redis.call('PTTL', KEYS[1])
+if hits > 0 and ttl < 0 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+  ttl = tonumber(ARGV[1])
+end
+return {hits, ttl}
+)lua");
+
+std::int64_t millis(domain::Timestamp t) { return t.time_since_epoch().count(); }
+
+std::int64_t integer_of(const RedisReply& reply) {
+  if (reply.is_integer()) return reply.integer;
+  if (reply.is_string()) return static_cast<std::int64_t>(std::strtod(reply.str.c_str(), nullptr));
+  return 0;
+}
+
+}  // namespace
+
+Task<domain::LimitState> RedisRateLimiter::run(const std::string& key, domain::Limit limit, bool count) {
+  try {
+    const std::string window = std::to_string(limit.window.count());
+    const std::array<std::string_view, 1> keys{key};
+    const std::array<std::string_view, 2> args{window, count ? "1" : "0"};
+    const RedisReply reply = co_await redis_.evalsha(kLimitScript, keys, args);
+    if (reply.is_error() || !reply.is_array() || reply.elements.size() < 2) {
+      throw domain::DependencyUnavailable("redis", "limit script: " + reply.to_string());
+    }
+    const std::int64_t hits = integer_of(reply.elements[0]);
+    const std::int64_t ttl_ms = integer_of(reply.elements[1]);
+    // hit(): this hit is allowed while the window holds at most `max` (it counted itself);
+    // peek(): the next hit would be allowed while fewer than `max` are there.
+    const bool allowed = count ? hits <= limit.max : hits < limit.max;
+    domain::LimitState state;
+    state.allowed = allowed;
+    if (!allowed) state.retry_after = std::chrono::seconds(std::max<std::int64_t>(1, (ttl_ms + 999) / 1000));
+    co_return state;
+  } catch (const domain::DependencyUnavailable& error) {
+    failed_open_.fetch_add(1, std::memory_order_relaxed);
+    spdlog::warn("rate limit {} not checked (failing open): {}", key, error.what());
+  }
+  co_return domain::LimitState{};
+}
+
+Task<domain::LimitState> RedisRateLimiter::hit(const std::string& key, domain::Limit limit) {
+  co_return co_await run(key, limit, true);
+}
+
+Task<domain::LimitState> RedisRateLimiter::peek(const std::string& key, domain::Limit limit) {
+  co_return co_await run(key, limit, false);
+}
+
+Task<void> RedisRateLimiter::reset(const std::string& key) {
+  try {
+    co_await redis_.execute("DEL", key);
+  } catch (const domain::DependencyUnavailable& error) {
+    spdlog::warn("rate limit {} not reset: {}", key, error.what());
+  }
+}
+
+bool RedisSessionRevocations::is_revoked(std::string_view session) const {
+  if (empty_.load(std::memory_order_acquire)) return false;
+  std::shared_lock lock(mutex_);
+  return revoked_.find(std::string(session)) != revoked_.end();
+}
+
+void RedisSessionRevocations::remember(const std::string& session, std::int64_t until_ms) {
+  auto& until = revoked_[session];
+  until = std::max(until, until_ms);
+  empty_.store(false, std::memory_order_release);
+}
+
+Task<void> RedisSessionRevocations::revoke(const std::string& session, domain::Timestamp until) {
+  {
+    std::unique_lock lock(mutex_);
+    if (revoked_.size() < kMaxEntries) remember(session, millis(until));
+  }
+  try {
+    const std::string score = std::to_string(millis(until));
+    co_await redis_.execute("ZADD", kRevokedKey, score, session);
+  } catch (const domain::DependencyUnavailable& error) {
+    // This instance refuses the session already; the others only once Redis is back.
+    spdlog::warn("session revocation not shared with other instances: {}", error.what());
+  }
+}
+
+Task<void> RedisSessionRevocations::sync() {
+  const auto now_ms = millis(clock_.now());
+  const std::string now_text = std::to_string(now_ms);
+  co_await redis_.execute("ZREMRANGEBYSCORE", kRevokedKey, "-inf", now_text);
+  const std::string max_entries = std::to_string(kMaxEntries);
+  const RedisReply reply =
+      co_await redis_.execute("ZRANGEBYSCORE", kRevokedKey, now_text, "+inf", "WITHSCORES", "LIMIT", "0", max_entries);
+  if (!reply.is_array()) throw domain::DependencyUnavailable("redis", "revoked sessions: " + reply.to_string());
+  std::unique_lock lock(mutex_);
+  std::erase_if(revoked_, [now_ms](const auto& entry) { return entry.second <= now_ms; });
+  for (std::size_t i = 0; i + 1 < reply.elements.size() && revoked_.size() < kMaxEntries; i += 2) {
+    remember(reply.elements[i].str, integer_of(reply.elements[i + 1]));
+  }
+  empty_.store(revoked_.empty(), std::memory_order_release);
+}
+
+std::size_t RedisSessionRevocations::size() const {
+  std::shared_lock lock(mutex_);
+  return revoked_.size();
+}
+
+}  // namespace ticketing::infra::redis

@@ -1,0 +1,114 @@
+#include "infra/security/jws.hpp"
+
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+#include <openssl/params.h>
+
+#include <array>
+#include <boost/json.hpp>
+#include <cstdint>
+#include <stdexcept>
+
+namespace ticketing::infra::security {
+namespace {
+
+constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+constexpr std::array<std::int8_t, 256> make_decode_table() {
+  std::array<std::int8_t, 256> table{};
+  for (auto& v : table) v = -1;
+  for (int i = 0; i < 64; ++i) table[static_cast<unsigned char>(kAlphabet[i])] = static_cast<std::int8_t>(i);
+  return table;
+}
+constexpr auto kDecode = make_decode_table();
+
+}  // namespace
+
+void append_base64url(std::string& out, const unsigned char* data, std::size_t size) {
+  std::size_t i = 0;
+  for (; i + 3 <= size; i += 3) {
+    const std::uint32_t n = (std::uint32_t{data[i]} << 16) | (std::uint32_t{data[i + 1]} << 8) | data[i + 2];
+    out += kAlphabet[n >> 18];
+    out += kAlphabet[(n >> 12) & 63];
+    out += kAlphabet[(n >> 6) & 63];
+    out += kAlphabet[n & 63];
+  }
+  if (const std::size_t rest = size - i; rest > 0) {
+    std::uint32_t n = std::uint32_t{data[i]} << 16;
+    if (rest == 2) n |= std::uint32_t{data[i + 1]} << 8;
+    out += kAlphabet[n >> 18];
+    out += kAlphabet[(n >> 12) & 63];
+    if (rest == 2) out += kAlphabet[(n >> 6) & 63];
+  }
+}
+
+std::ptrdiff_t decode_base64url(std::string_view in, unsigned char* out, std::size_t cap) {
+  if (in.size() % 4 == 1) return -1;
+  const std::size_t size = in.size() / 4 * 3 + (in.size() % 4 == 0 ? 0 : in.size() % 4 - 1);
+  if (size > cap) return -1;
+  std::uint32_t acc = 0;
+  int bits = 0;
+  std::size_t n = 0;
+  for (char c : in) {
+    const int v = kDecode[static_cast<unsigned char>(c)];
+    if (v < 0) return -1;
+    acc = (acc << 6) | static_cast<std::uint32_t>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out[n++] = static_cast<unsigned char>(acc >> bits);
+      acc &= (1u << bits) - 1;
+    }
+  }
+  if (acc != 0) return -1;  // leftover bits must be zero (RFC 4648 §3.5)
+  return static_cast<std::ptrdiff_t>(n);
+}
+
+struct HmacSha256::State {
+  EVP_MAC* mac = nullptr;
+  EVP_MAC_CTX* keyed = nullptr;
+  ~State() {
+    EVP_MAC_CTX_free(keyed);
+    EVP_MAC_free(mac);
+  }
+};
+
+HmacSha256::HmacSha256(std::string_view key) : state_(std::make_unique<State>()) {
+  state_->mac = EVP_MAC_fetch(nullptr, OSSL_MAC_NAME_HMAC, nullptr);
+  if (state_->mac != nullptr) state_->keyed = EVP_MAC_CTX_new(state_->mac);
+  char digest[] = "SHA256";
+  const OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+                               OSSL_PARAM_construct_end()};
+  if (state_->keyed == nullptr ||
+      EVP_MAC_init(state_->keyed, reinterpret_cast<const unsigned char*>(key.data()), key.size(), params) != 1) {
+    throw std::runtime_error("cannot set up HMAC-SHA256");
+  }
+}
+
+HmacSha256::~HmacSha256() = default;
+
+bool HmacSha256::sign(std::string_view data, unsigned char (&out)[kHmacBytes]) const {
+  EVP_MAC_CTX* ctx = EVP_MAC_CTX_dup(state_->keyed);
+  std::size_t len = 0;
+  const bool ok = ctx != nullptr &&
+                  EVP_MAC_update(ctx, reinterpret_cast<const unsigned char*>(data.data()), data.size()) == 1 &&
+                  EVP_MAC_final(ctx, out, &len, kHmacBytes) == 1 && len == kHmacBytes;
+  EVP_MAC_CTX_free(ctx);
+  return ok;
+}
+
+std::string header_algorithm(std::string_view header_b64) {
+  if (header_b64 == kHs256HeaderSegment) return "HS256";
+  unsigned char text[1024];
+  const auto n = decode_base64url(header_b64, text, sizeof text);
+  if (n < 0) return "";
+  boost::system::error_code ec;
+  const auto value =
+      boost::json::parse(std::string_view(reinterpret_cast<const char*>(text), static_cast<std::size_t>(n)), ec);
+  if (ec || !value.is_object()) return "";
+  const auto* alg = value.as_object().if_contains("alg");
+  if (alg == nullptr || !alg->is_string()) return "";
+  return std::string(alg->get_string());
+}
+
+}  // namespace ticketing::infra::security

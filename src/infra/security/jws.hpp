@@ -1,0 +1,42 @@
+#pragma once
+// The pieces both JWT kinds share (queue admission tokens, access tokens): strict base64url and a
+// keyed HMAC-SHA256 built once.
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace ticketing::infra::security {
+
+inline constexpr std::size_t kHmacBytes = 32;
+// base64url({"alg":"HS256","typ":"JWT"}) — the only header either kind issues.
+inline constexpr std::string_view kHs256HeaderSegment = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9";
+
+void append_base64url(std::string& out, const unsigned char* data, std::size_t size);
+constexpr std::size_t base64url_size(std::size_t bytes) { return (bytes * 4 + 2) / 3; }
+// Strict unpadded base64url into `out` (capacity `cap`); returns the decoded length or -1. Rejects
+// '=', any non-alphabet byte, impossible lengths and non-zero leftover bits, so every byte string has
+// exactly one accepted spelling (no malleable tokens).
+std::ptrdiff_t decode_base64url(std::string_view in, unsigned char* out, std::size_t cap);
+
+// A keyed HMAC-SHA256 context built once; each signature duplicates it, which skips the algorithm
+// fetch and key schedule that one-shot HMAC() redoes on every call (~2x faster on OpenSSL 3.0).
+class HmacSha256 {
+ public:
+  explicit HmacSha256(std::string_view key);  // throws std::runtime_error if OpenSSL cannot set it up
+  ~HmacSha256();
+  HmacSha256(const HmacSha256&) = delete;
+  HmacSha256& operator=(const HmacSha256&) = delete;
+  // Thread-safe: the keyed context is only read.
+  bool sign(std::string_view data, unsigned char (&out)[kHmacBytes]) const;
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
+// The alg of a JWS header segment: "HS256" for our own header without decoding it; "" when the
+// segment is not a JSON object with a string alg.
+std::string header_algorithm(std::string_view header_b64);
+
+}  // namespace ticketing::infra::security

@@ -1,0 +1,157 @@
+#include "infra/security/jwt_access_token_service.hpp"
+
+#include <openssl/crypto.h>
+
+#include <boost/json.hpp>
+#include <chrono>
+#include <fmt/format.h>
+#include <stdexcept>
+
+#include "infra/security/jws.hpp"
+
+namespace ticketing::infra::security {
+namespace {
+
+using domain::AccessTokenCheck;
+using domain::TokenProblem;
+
+constexpr std::int64_t kMaxEpochSeconds = 253402300799;  // 9999-12-31T23:59:59Z
+constexpr auto kMaxClockSkew = std::chrono::seconds{60};
+constexpr std::string_view kAudience = "access";
+constexpr std::size_t kMaxSessionLength = 64;
+
+bool valid_session(std::string_view session) {
+  if (session.empty() || session.size() > kMaxSessionLength) return false;
+  for (char c : session) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z'))) return false;
+  }
+  return true;
+}
+
+bool valid_issuer(std::string_view issuer) {
+  if (issuer.empty() || issuer.size() > 128) return false;
+  for (char c : issuer) {
+    if (c < 0x20 || c > 0x7e || c == '"' || c == '\\') return false;
+  }
+  return true;
+}
+
+std::int64_t epoch_seconds(domain::Timestamp t) {
+  return std::chrono::floor<std::chrono::seconds>(t).time_since_epoch().count();
+}
+
+AccessTokenCheck fail(TokenProblem problem) { return AccessTokenCheck{std::nullopt, problem}; }
+
+std::optional<std::int64_t> int_claim(const boost::json::object& payload, std::string_view key) {
+  const auto* v = payload.if_contains(key);
+  if (v == nullptr || !v->is_int64()) return std::nullopt;
+  return v->get_int64();
+}
+
+std::optional<std::string_view> string_claim(const boost::json::object& payload, std::string_view key) {
+  const auto* v = payload.if_contains(key);
+  if (v == nullptr || !v->is_string()) return std::nullopt;
+  return std::string_view(v->get_string());
+}
+
+}  // namespace
+
+JwtAccessTokenService::JwtAccessTokenService(std::string secret, std::string issuer) : issuer_(std::move(issuer)) {
+  const bool secret_ok = secret.size() >= kMinSecretBytes;
+  if (secret_ok && valid_issuer(issuer_)) mac_ = std::make_unique<const HmacSha256>(secret);
+  OPENSSL_cleanse(secret.data(), secret.size());
+  if (!secret_ok) throw std::invalid_argument("access token secret must be at least 32 bytes");
+  if (!mac_) throw std::invalid_argument("access token issuer must be 1-128 printable ASCII characters");
+}
+
+JwtAccessTokenService::~JwtAccessTokenService() = default;
+
+std::string JwtAccessTokenService::issue(const domain::AccessClaims& claims) const {
+  const std::int64_t iat = epoch_seconds(claims.issued_at);
+  const std::int64_t exp = epoch_seconds(claims.expires_at);
+  if (claims.user.value <= 0) throw std::invalid_argument("access token: user id must be positive");
+  if (!valid_session(claims.session)) throw std::invalid_argument("access token: bad session id");
+  if (iat < 0 || exp > kMaxEpochSeconds || exp <= iat) {
+    throw std::invalid_argument("access token: expiry must be after issue time (whole seconds)");
+  }
+  const std::string payload =
+      fmt::format(R"({{"iss":"{}","aud":"{}","sub":"{}","role":"{}","fam":"{}","iat":{},"exp":{}}})", issuer_,
+                  kAudience, claims.user.value, domain::to_string(claims.role), claims.session, iat, exp);
+  std::string token;
+  token.reserve(kHs256HeaderSegment.size() + 2 + base64url_size(payload.size()) + base64url_size(kHmacBytes));
+  token += kHs256HeaderSegment;
+  token += '.';
+  append_base64url(token, reinterpret_cast<const unsigned char*>(payload.data()), payload.size());
+  unsigned char mac[kHmacBytes];
+  if (!mac_->sign(token, mac)) throw std::runtime_error("access token: HMAC failed");
+  token += '.';
+  append_base64url(token, mac, kHmacBytes);
+  return token;
+}
+
+AccessTokenCheck JwtAccessTokenService::verify(std::string_view token, domain::Timestamp now) const try {
+  // Cheapest checks first; the algorithm before the signature so `alg: none` is named as such, and
+  // the clock last so only authentic tokens are told "expired".
+  if (token.size() > kMaxTokenBytes) return fail(TokenProblem::kMalformed);
+  const std::size_t dot1 = token.find('.');
+  const std::size_t dot2 = dot1 == std::string_view::npos ? dot1 : token.find('.', dot1 + 1);
+  if (dot2 == std::string_view::npos || token.find('.', dot2 + 1) != std::string_view::npos) {
+    return fail(TokenProblem::kMalformed);
+  }
+  const std::string_view header_b64 = token.substr(0, dot1);
+  const std::string_view payload_b64 = token.substr(dot1 + 1, dot2 - dot1 - 1);
+  const std::string_view signature_b64 = token.substr(dot2 + 1);
+  if (header_b64.empty() || payload_b64.empty()) return fail(TokenProblem::kMalformed);
+  if (header_b64 != kHs256HeaderSegment) {
+    const std::string alg = header_algorithm(header_b64);
+    if (alg.empty()) return fail(TokenProblem::kMalformed);
+    if (alg != "HS256") return fail(TokenProblem::kWrongAlgorithm);
+  }
+  if (signature_b64.empty()) return fail(TokenProblem::kMalformed);
+
+  unsigned char text[kMaxTokenBytes];
+  const auto given_len = decode_base64url(signature_b64, text, sizeof text);
+  if (given_len < 0) return fail(TokenProblem::kMalformed);
+  unsigned char expected[kHmacBytes];
+  if (given_len != static_cast<std::ptrdiff_t>(kHmacBytes) || !mac_->sign(token.substr(0, dot2), expected) ||
+      CRYPTO_memcmp(expected, text, kHmacBytes) != 0) {
+    return fail(TokenProblem::kBadSignature);
+  }
+
+  // Authentic from here on; the payload is still checked strictly (a key shared by mistake with
+  // another kind of token must not turn its tokens into access tokens).
+  const auto n = decode_base64url(payload_b64, text, sizeof text);
+  if (n < 0) return fail(TokenProblem::kMalformed);
+  unsigned char arena_buffer[4096];
+  boost::json::monotonic_resource arena(arena_buffer, sizeof arena_buffer);
+  boost::system::error_code ec;
+  const boost::json::value json = boost::json::parse(
+      std::string_view(reinterpret_cast<const char*>(text), static_cast<std::size_t>(n)), ec, &arena);
+  const auto* payload = ec ? nullptr : json.if_object();
+  if (payload == nullptr || payload->size() != 7) return fail(TokenProblem::kMalformed);
+  const auto iss = string_claim(*payload, "iss");
+  const auto aud = string_claim(*payload, "aud");
+  const auto sub = string_claim(*payload, "sub");
+  const auto role_text = string_claim(*payload, "role");
+  const auto fam = string_claim(*payload, "fam");
+  const auto iat = int_claim(*payload, "iat");
+  const auto exp = int_claim(*payload, "exp");
+  if (!iss || *iss != issuer_ || !aud || *aud != kAudience || !sub || !role_text || !fam || !valid_session(*fam) ||
+      !iat || !exp || *iat < 0 || *exp > kMaxEpochSeconds || *exp <= *iat) {
+    return fail(TokenProblem::kMalformed);
+  }
+  const auto user = domain::parse_canonical_id(*sub);
+  const auto role = domain::role_from(*role_text);
+  if (!user || !role) return fail(TokenProblem::kMalformed);
+
+  const domain::Timestamp issued_at{std::chrono::seconds{*iat}};
+  const domain::Timestamp expires_at{std::chrono::seconds{*exp}};
+  if (issued_at > now + kMaxClockSkew) return fail(TokenProblem::kMalformed);
+  if (now >= expires_at) return fail(TokenProblem::kExpired);
+  return AccessTokenCheck{domain::AccessClaims{domain::UserId{*user}, *role, std::string(*fam), issued_at, expires_at},
+                          TokenProblem::kMalformed};
+} catch (const std::exception&) {
+  return fail(TokenProblem::kMalformed);
+}
+
+}  // namespace ticketing::infra::security
