@@ -20,7 +20,12 @@
 
 #include <hiredis/hiredis.h>
 
+#include "domain/ports/clock.hpp"
 #include "infra/mysql/demo_seed.hpp"
+#include "infra/security/gateway_signature.hpp"
+#include "infra/security/jwt_access_token_service.hpp"
+#include "infra/security/random.hpp"
+#include "infra/security/sodium_password_hasher.hpp"
 #include "infra/redis/redis_options.hpp"
 #include "infra/mysql/migrations.hpp"
 #include "infra/observability/logging.hpp"
@@ -54,7 +59,11 @@ void prepare_test_database() {
   std::call_once(once, [] {
     auto db = test_db(true);
     infra::mysql::migrate(*db, infra::mysql::plan_migrations(infra::mysql::embedded_migrations()));
-    infra::mysql::seed_demo_data(*db, infra::mysql::SeedOptions{2000});
+    const auto config = test_config();
+    const infra::security::SodiumPasswordHasher hasher(
+        infra::security::Argon2Options{static_cast<unsigned long long>(config.auth.argon2_ops), config.auth.argon2_memory},
+        1, 1);
+    infra::mysql::seed_demo_data(*db, infra::mysql::SeedOptions{2000, hasher.hash_now(infra::mysql::kDemoPassword)});
   });
 }
 
@@ -158,13 +167,34 @@ static std::string seats_json(const std::vector<std::string>& seats) {
   return out + "]";
 }
 
+std::string access_token(std::int64_t user, bool admin) {
+  static const auto config = test_config();
+  static const infra::security::JwtAccessTokenService tokens(config.security.access_token_secret);
+  static const std::string session = infra::security::random_hex(16);
+  const auto now = domain::SystemClock().now();
+  return tokens.issue(domain::AccessClaims{domain::UserId{user}, admin ? domain::Role::kAdmin : domain::Role::kFan,
+                                           session, now, now + std::chrono::hours(1)});
+}
+
+std::map<std::string, std::string> as_user(std::int64_t user, std::map<std::string, std::string> more) {
+  more["Authorization"] = "Bearer " + access_token(user);
+  return more;
+}
+
+std::string gateway_signature(const std::string& body) {
+  static const auto config = test_config();
+  const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+      std::chrono::system_clock::now().time_since_epoch()).count();
+  return infra::security::sign_gateway_payload(config.payment.gateway_secret, now, body);
+}
+
 HttpResponse seat_call(std::uint16_t port, const char* path, const std::string& token, std::int64_t user,
                        std::int64_t schedule, const std::vector<std::string>& seats,
                        std::map<std::string, std::string> headers) {
   headers["Content-Type"] = "application/json";
-  if (!token.empty()) headers["Authorization"] = "Bearer " + token;
-  return http(port, "POST", path,
-              fmt::format(R"({{"userId":{},"scheduleId":{},"seatNos":{}}})", user, schedule, seats_json(seats)),
+  if (!headers.count("Authorization")) headers["Authorization"] = "Bearer " + access_token(user);
+  if (!token.empty()) headers["Queue-Token"] = token;
+  return http(port, "POST", path, fmt::format(R"({{"scheduleId":{},"seatNos":{}}})", schedule, seats_json(seats)),
               headers);
 }
 
@@ -180,7 +210,7 @@ std::map<std::int64_t, std::string> admit_users(std::uint16_t port, std::int64_t
                                                 int count) {
   ensure_users(first + count);
   for (std::int64_t user = first; user < first + count; ++user) {
-    const auto r = http(port, "POST", "/queue/enter", fmt::format(R"({{"userId":{},"scheduleId":{}}})", user, schedule));
+    const auto r = http(port, "POST", "/queue/enter", fmt::format(R"({{"scheduleId":{}}})", schedule), as_user(user));
     if (r.status != 200) throw std::runtime_error("enter failed: " + r.raw);
   }
   std::map<std::int64_t, std::string> tokens;
@@ -188,7 +218,7 @@ std::map<std::int64_t, std::string> admit_users(std::uint16_t port, std::int64_t
       [&] {
         for (std::int64_t user = first; user < first + count; ++user) {
           if (tokens.count(user)) continue;
-          const auto r = http(port, "GET", fmt::format("/queue/status?userId={}&scheduleId={}", user, schedule));
+          const auto r = http(port, "GET", fmt::format("/queue/status?scheduleId={}", schedule), {}, as_user(user));
           const auto body = boost::json::parse(r.body).as_object();
           if (body.contains("token")) tokens[user] = std::string(body.at("token").as_string());
         }

@@ -91,13 +91,21 @@ class RawConnection {
 // Queue settings that admit everyone at once (booking tests need admitted users, not queueing).
 extern const std::vector<std::string> kFastAdmission;
 std::vector<std::string> with(std::vector<std::string> base, const std::vector<std::string>& more);
-// Users first..first+count-1 enter the queue of `schedule` and are admitted; their tokens by user id.
+// An access token for `user` signed with the test profile's key, as `ticketing token mint` makes
+// them (valid 1 h, role FAN unless `admin`).
+std::string access_token(std::int64_t user, bool admin = false);
+// {"Authorization": "Bearer <access token of user>"} plus `more`.
+std::map<std::string, std::string> as_user(std::int64_t user, std::map<std::string, std::string> more = {});
+// Users first..first+count-1 enter the queue of `schedule` and are admitted; their queue tokens by user id.
 std::map<std::int64_t, std::string> admit_users(std::uint16_t port, std::int64_t schedule, std::int64_t first,
                                                 int count);
-// POST {userId, scheduleId, seatNos} to a booking endpoint with a bearer token ("" = none).
+// POST {scheduleId, seatNos} to a booking endpoint as `user` (access token) with the queue token
+// `token` in Queue-Token ("" = none).
 HttpResponse seat_call(std::uint16_t port, const char* path, const std::string& token, std::int64_t user,
                        std::int64_t schedule, const std::vector<std::string>& seats,
                        std::map<std::string, std::string> extra_headers = {});
+// A Gateway-Signature header value for `body`, signed now with the test profile's gateway secret.
+std::string gateway_signature(const std::string& body);
 // The `conflictingSeats` of a 409 SEAT_ALREADY_HELD body, in the order given.
 std::vector<std::string> conflicting_seats(const HttpResponse& response);
 

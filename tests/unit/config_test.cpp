@@ -388,16 +388,29 @@ TEST(ConfigTest, ProdProfileRequiresRealSecrets) {
   std::string err = load_error(o);
   EXPECT_THAT(err, HasSubstr("security.token-secret: must be set in the prod profile"));
   EXPECT_THAT(err, HasSubstr("payment.gateway-secret: must be set in the prod profile"));
+  EXPECT_THAT(err, HasSubstr("security.access-token-secret: must be set in the prod profile"));
 
   o.env["TICKETING_SECURITY_TOKEN_SECRET"] = std::string(cfg::kDevTokenSecret);
+  o.env["TICKETING_SECURITY_ACCESS_TOKEN_SECRET"] = std::string(cfg::kDevAccessTokenSecret);
   o.env["TICKETING_PAYMENT_GATEWAY_SECRET"] = std::string(cfg::kDevGatewaySecret);
   err = load_error(o);
   EXPECT_THAT(err, HasSubstr("security.token-secret: the dev/test value must not be used"));
+  EXPECT_THAT(err, HasSubstr("security.access-token-secret: the dev/test value must not be used"));
   EXPECT_THAT(err, HasSubstr("payment.gateway-secret: the dev/test value must not be used"));
   EXPECT_THAT(err, Not(HasSubstr(std::string(cfg::kDevTokenSecret))));
 
+  // The same key for both kinds of token would let a queue token pass as an access token.
   o.env["TICKETING_SECURITY_TOKEN_SECRET"] = std::string(kStrongSecret);
+  o.env["TICKETING_SECURITY_ACCESS_TOKEN_SECRET"] = std::string(kStrongSecret);
   o.env["TICKETING_PAYMENT_GATEWAY_SECRET"] = "gw-prod-secret";
+  EXPECT_THAT(load_error(o), HasSubstr("security.access-token-secret: must differ from security.token-secret"));
+
+  // Callbacks must be signed in prod: the plain-secret shortcut is refused.
+  o.env["TICKETING_SECURITY_ACCESS_TOKEN_SECRET"] = std::string(kStrongSecret) + "-access";
+  o.sets = {"payment.gateway-plain-secret=true"};
+  EXPECT_THAT(load_error(o), HasSubstr("payment.gateway-plain-secret: must be false in the prod profile"));
+
+  o.sets.clear();
   auto loaded = cfg::load_config(o);
   EXPECT_EQ(loaded.config.security.token_secret, kStrongSecret);
   EXPECT_EQ(loaded.config.log.format, cfg::LogFormat::kJson);
@@ -521,6 +534,7 @@ TEST(ConfigTest, ShippedFilesMatchSchema) {
   base_only.config_dir = dir.string();
   base_only.profile = "prod";
   base_only.env["TICKETING_SECURITY_TOKEN_SECRET"] = std::string(kStrongSecret);
+  base_only.env["TICKETING_SECURITY_ACCESS_TOKEN_SECRET"] = std::string(kStrongSecret) + "-access";
   base_only.env["TICKETING_PAYMENT_GATEWAY_SECRET"] = "gw";
   auto prod = cfg::load_config(base_only);
   for (const auto& v : prod.values) {

@@ -36,6 +36,7 @@ class ActiveQueue final : public QueueStore {
     if (redis_down) throw DependencyUnavailable("redis", "down");
     co_return true;
   }
+  Task<bool> complete_slot(ScheduleId, UserId, Timestamp, Timestamp) override { co_return true; }
   Task<AdmissionRound> admit(ScheduleId, Timestamp) override { co_return AdmissionRound{}; }
   Task<std::vector<ScheduleId>> queued_schedules() override { co_return std::vector<ScheduleId>{}; }
   bool redis_down = false;

@@ -60,6 +60,9 @@ class FakeQueueStore final : public QueueStore {
     co_return before != q.size() + active_[s.value].size();
   }
   Task<bool> touch_active(ScheduleId s, UserId u, Timestamp, Timestamp) override { co_return active_[s.value].count(u.value) > 0; }
+  Task<bool> complete_slot(ScheduleId s, UserId u, Timestamp, Timestamp) override {
+    co_return active_[s.value].erase(u.value) > 0;
+  }
   Task<AdmissionRound> admit(ScheduleId s, Timestamp) override {
     auto& q = waiting_[s.value];
     AdmissionRound round;
