@@ -9,7 +9,9 @@
 #include <regex>
 #include <set>
 #include <sstream>
+#include <string>
 #include <unistd.h>
+#include <vector>
 
 #include "support.hpp"
 
@@ -62,6 +64,7 @@ TEST(Metrics, ExpositionIsValidAndCarriesTheDocumentedFamilies) {
 }
 
 TEST(Metrics, HistogramBucketsAreCumulative) {
+  prepare_test_database();  // GET /concerts must be 200: run alone, no earlier test has migrated
   TestServer server;
   for (int i = 0; i < 20; ++i) http(server.port(), "GET", "/concerts");
   const auto text = scrape(server.port());
@@ -97,4 +100,51 @@ TEST(Metrics, SeriesDoNotGrowWithIdsInRequests) {
   }
   EXPECT_EQ(series_count(), before) << "a label carries ids or raw paths";
   EXPECT_EQ(scrape(server.port()).find("userId"), std::string::npos);
+}
+
+TEST(Metrics, UnknownMethodsAreRecordedAsOtherNotAsSentMethods) {
+  prepare_test_database();
+  TestServer server;
+  auto series = [&] { return series_of(scrape(server.port()), "http_server_requests_seconds_count"); };
+  http(server.port(), "GET", "/concerts");
+  series();  // the scrape's own series appears from the next scrape on
+  const auto before = series();
+
+  // Any token is a valid method on the wire: made-up ones, a WebDAV verb Beast knows, a lower-case
+  // "get" (methods are case-sensitive), on a known route and on an unknown path.
+  const std::vector<std::string> methods = {"FOOBAR1", "FOOBAR2", "XYZ", "PROPFIND", "get"};
+  for (const auto& method : methods) {
+    for (const char* target : {"/concerts", "/no/such/route"}) {
+      const auto response = parse_response(raw_exchange(
+          server.port(), method + " " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"));
+      EXPECT_GE(response.status, 400) << method << " " << target;
+    }
+  }
+  for (int i = 0; i < 100; ++i) {
+    raw_exchange(server.port(), fmt::format("RANDOM{} /concerts HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", i));
+  }
+
+  const auto text = scrape(server.port());
+  for (const char* sent : {"FOOBAR1", "FOOBAR2", "XYZ", "PROPFIND", "method=\"get\"", "RANDOM"}) {
+    EXPECT_EQ(text.find(sent), std::string::npos) << sent << " became a label value";
+  }
+  const auto after = series_of(text, "http_server_requests_seconds_count");
+  std::size_t other = 0;
+  for (const auto& s : after) {
+    if (s.find(R"(method="OTHER")") != std::string::npos) ++other;
+    // Every label is bounded: a known method or OTHER, a route template or UNKNOWN, a number.
+    static const std::regex shape(
+        R"re(http_server_requests_seconds_count\{method="(GET|HEAD|POST|PUT|DELETE|PATCH|OPTIONS|OTHER)",status="[1-5][0-9][0-9]",uri="(UNKNOWN|/[^"]*)"\})re");
+    EXPECT_TRUE(std::regex_match(s, shape)) << s;
+  }
+  EXPECT_GE(other, 1u);
+  EXPECT_LE(after.size(), before.size() + other) << "series grew beyond the OTHER ones";
+  for (const auto& s : after) {
+    if (before.count(s) == 0) {
+      EXPECT_NE(s.find(R"(method="OTHER")"), std::string::npos) << "new series " << s;
+    }
+  }
+  EXPECT_NE(text.find(R"(http_server_requests_seconds_count{method="OTHER",status="501",uri="/concerts"})"),
+            std::string::npos)
+      << text.substr(0, 2000);
 }

@@ -397,7 +397,9 @@ asio::awaitable<bool> HttpServer::Impl::answer(beast::tcp_stream& stream, Contex
     co_await bhttp::async_write(stream, serializer, asio::redirect_error(asio::use_awaitable, ec));
   }
   const auto elapsed = std::chrono::steady_clock::now() - started;
-  if (observer) observer(request.method_text, result.route, response.status, elapsed);
+  // The method label is one of the seven methods we route or OTHER, never the text as sent: any
+  // token is a valid HTTP method, and each new label value would be a series kept forever.
+  if (observer) observer(api::to_string(request.method), result.route, response.status, elapsed);
   if (options.access_log && access_log) {
     access_log->info("{} {} {} {:.3f}ms rid={} path={}", request.method_text, result.route, response.status,
                      std::chrono::duration<double, std::milli>(elapsed).count(), request.request_id, request.path);

@@ -58,6 +58,15 @@ double seconds_since_boot_to_epoch() {
   return 0;
 }
 
+// Label values must come from a fixed set: a method outside it (any token is a valid HTTP method)
+// is recorded as OTHER, so a client cannot create series at will.
+std::string_view bounded_method(std::string_view method) {
+  for (const std::string_view known : {"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"}) {
+    if (method == known) return known;
+  }
+  return "OTHER";
+}
+
 }  // namespace
 
 void SampleWriter::add(std::string name, std::string help, int type, const Labels& labels, double value) {
@@ -130,6 +139,7 @@ void Metrics::observe_request(std::string_view method, std::string_view route, i
   };
   thread_local Cache cache;
   if (cache.owner != this) cache = Cache{this, {}};
+  method = bounded_method(method);
   std::string key;
   key.reserve(method.size() + route.size() + 6);
   key.append(method).push_back(' ');

@@ -46,7 +46,9 @@ class Metrics {
   Metrics(const Metrics&) = delete;
   Metrics& operator=(const Metrics&) = delete;
 
-  // Thread-safe and cheap (no lock after the first request of a series on a thread).
+  // Thread-safe and cheap (no lock after the first request of a series on a thread). `method` is
+  // recorded as OTHER unless it is GET, HEAD, POST, PUT, DELETE, PATCH or OPTIONS; `route` must be
+  // a route template or UNKNOWN (the dispatcher's DispatchResult::route), never a raw path.
   void observe_request(std::string_view method, std::string_view route, int status, std::chrono::nanoseconds elapsed);
   void add_sampler(Sampler sampler);
   // The Prometheus text exposition format (version 0.0.4).
