@@ -287,28 +287,29 @@ TEST(HoldApi, BadInputIsRejectedWithoutRowsOrLocks) {
   };
   const std::string s = std::to_string(schedule);
   const std::vector<Case> cases{
-      {R"({"userId":1,"scheduleId":)" + s + R"(,"seatNos":["S-99"]})", token, 404, "NOT_FOUND"},
-      {R"({"userId":1,"scheduleId":)" + s + R"(,"seatNos":[]})", token, 400, "INVALID_ARGUMENT"},
-      {R"({"userId":1,"scheduleId":)" + s + R"(,"seatNos":["S-1","S-2","S-3","S-4","S-5"]})", token, 400,
-       "INVALID_ARGUMENT"},
-      {R"({"userId":1,"scheduleId":)" + s + R"(,"seatNos":["S-1","S-1"]})", token, 400, "INVALID_ARGUMENT"},
-      {R"({"userId":1,"scheduleId":)" + s + R"(,"seatNos":["S 1"]})", token, 400, "INVALID_ARGUMENT"},
-      {R"({"userId":-1,"scheduleId":)" + s + R"(,"seatNos":["S-1"]})", token, 400, "INVALID_ARGUMENT"},
-      {R"({"userId":"1","scheduleId":)" + s + R"(,"seatNos":["S-1"]})", token, 400, "INVALID_ARGUMENT"},
-      {R"({"userId":1,"scheduleId":)" + s + R"(,"seatNos":"S-1"})", token, 400, "INVALID_ARGUMENT"},
-      {R"({"userId":1,"scheduleId":)" + s + R"(,"seatNos":[1]})", token, 400, "INVALID_ARGUMENT"},
-      {R"({"userId":1,"scheduleId":)" + s + R"(,"seatNos":["S-1"]})", "", 401, "UNAUTHENTICATED"},
-      {R"({"userId":1,"scheduleId":)" + s + R"(,"seatNos":["S-1"]})", "garbage.token.here", 401, "UNAUTHENTICATED"},
+      {R"({"scheduleId":)" + s + R"(,"seatNos":["S-99"]})", token, 404, "NOT_FOUND"},
+      {R"({"scheduleId":)" + s + R"(,"seatNos":[]})", token, 400, "INVALID_ARGUMENT"},
+      {R"({"scheduleId":)" + s + R"(,"seatNos":["S-1","S-2","S-3","S-4","S-5"]})", token, 400, "INVALID_ARGUMENT"},
+      {R"({"scheduleId":)" + s + R"(,"seatNos":["S-1","S-1"]})", token, 400, "INVALID_ARGUMENT"},
+      {R"({"scheduleId":)" + s + R"(,"seatNos":["S 1"]})", token, 400, "INVALID_ARGUMENT"},
+      // Identity comes from the access token: a userId in the body is refused, whatever its value.
+      {R"({"userId":1,"scheduleId":)" + s + R"(,"seatNos":["S-1"]})", token, 400, "INVALID_ARGUMENT"},
+      {R"({"userId":2,"scheduleId":)" + s + R"(,"seatNos":["S-1"]})", token, 400, "INVALID_ARGUMENT"},
+      {R"({"scheduleId":")" + s + R"(","seatNos":["S-1"]})", token, 400, "INVALID_ARGUMENT"},
+      {R"({"scheduleId":)" + s + R"(,"seatNos":"S-1"})", token, 400, "INVALID_ARGUMENT"},
+      {R"({"scheduleId":)" + s + R"(,"seatNos":[1]})", token, 400, "INVALID_ARGUMENT"},
+      {R"({"scheduleId":)" + s + R"(,"seatNos":["S-1"]})", "", 401, "UNAUTHENTICATED"},
+      {R"({"scheduleId":)" + s + R"(,"seatNos":["S-1"]})", "garbage.token.here", 401, "UNAUTHENTICATED"},
       // The token is checked before the body is read: no token and a broken body is still 401.
-      {R"({"userId":1,"scheduleId":)" + s + R"(,"seatNos":[]})", "", 401, "UNAUTHENTICATED"},
-      {R"({"userId":"x",)", "garbage.token.here", 401, "UNAUTHENTICATED"},
-      {R"({"userId":1,"scheduleId":)" + s + R"(,"seatNos":["S-1"]})", tokens.at(2), 403, "FORBIDDEN"},
-      {R"({"userId":1,"scheduleId":)" + std::to_string(other_schedule) + R"(,"seatNos":["S-1"]})", token, 403,
-       "FORBIDDEN"},
+      {R"({"scheduleId":)" + s + R"(,"seatNos":[]})", "", 401, "UNAUTHENTICATED"},
+      {R"({"scheduleId":"x",)", "garbage.token.here", 401, "UNAUTHENTICATED"},
+      // User 1 signed in with user 2's queue token, or with a token for another schedule.
+      {R"({"scheduleId":)" + s + R"(,"seatNos":["S-1"]})", tokens.at(2), 403, "FORBIDDEN"},
+      {R"({"scheduleId":)" + std::to_string(other_schedule) + R"(,"seatNos":["S-1"]})", token, 403, "FORBIDDEN"},
   };
   for (const auto& c : cases) {
-    std::map<std::string, std::string> headers{{"Content-Type", "application/json"}};
-    if (!c.token.empty()) headers["Authorization"] = "Bearer " + c.token;
+    std::map<std::string, std::string> headers = as_user(1, {{"Content-Type", "application/json"}});
+    if (!c.token.empty()) headers["Queue-Token"] = c.token;
     const auto r = http(server.port(), "POST", "/tickets/hold", c.body, headers);
     EXPECT_EQ(r.status, c.status) << c.body << "\n" << r.raw;
     EXPECT_EQ(code_of(r), c.code) << c.body;
@@ -326,7 +327,7 @@ TEST(HoldApi, TokenOfAGivenUpSlotStaysRefusedAfterReadmission) {
   TestServer server(kFastAdmission);
   const auto old_token = admit_users(server.port(), schedule, 1, 1).at(1);
   ASSERT_EQ(seat_call(server.port(), "/tickets/hold", old_token, 1, schedule, {"S-1"}).status, 200);
-  ASSERT_EQ(http(server.port(), "DELETE", fmt::format("/queue?userId=1&scheduleId={}", schedule)).status, 204);
+  ASSERT_EQ(http(server.port(), "DELETE", fmt::format("/queue?scheduleId={}", schedule), "", as_user(1)).status, 204);
   const auto new_token = admit_users(server.port(), schedule, 1, 1).at(1);
   ASSERT_NE(new_token, old_token);
 

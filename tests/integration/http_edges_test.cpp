@@ -267,9 +267,9 @@ TEST_F(HttpEdges, HostHeaderRulesAndOnlyPlainChunked) {
 TEST_F(HttpEdges, NoContentHasNoContentLengthAndKeepsTheConnection) {
   const auto schedule = create_schedule();
   const std::string raw = raw_exchange(
-      port(), fmt::format("DELETE /queue?userId=1&scheduleId={} HTTP/1.1\r\nHost: x\r\n\r\n"
+      port(), fmt::format("DELETE /queue?scheduleId={} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\n\r\n"
                           "GET /concerts HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-                          schedule));
+                          schedule, access_token(1)));
   ASSERT_EQ(raw.find("HTTP/1.1 204"), 0u) << raw;
   const auto head_end = raw.find("\r\n\r\n");
   std::string head = raw.substr(0, head_end);

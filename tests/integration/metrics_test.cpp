@@ -88,15 +88,17 @@ TEST(Metrics, SeriesDoNotGrowWithIdsInRequests) {
   // Warm every route/status combination once, then hit them with 1,000 distinct ids.
   http(server.port(), "GET", "/schedules/1/seats");
   http(server.port(), "GET", "/schedules/999999/seats");
-  http(server.port(), "GET", "/queue/status?userId=1&scheduleId=1");
-  http(server.port(), "GET", "/queue/status?userId=999&scheduleId=1");
-  http(server.port(), "GET", "/reservations?userId=1");
+  http(server.port(), "GET", "/queue/status?scheduleId=1", "", as_user(1));
+  http(server.port(), "GET", "/queue/status?scheduleId=1", "", as_user(999));
+  http(server.port(), "GET", "/payment/ORD-1", "", as_user(1));
+  http(server.port(), "GET", "/me/reservations", "", as_user(1));
   series_count();  // the scrape's own series appears from the next scrape on
   const auto before = series_count();
   for (int id = 1; id <= 1000; ++id) {
     http(server.port(), "GET", fmt::format("/schedules/{}/seats", 100000 + id));
-    http(server.port(), "GET", fmt::format("/queue/status?userId={}&scheduleId=1", id));
-    http(server.port(), "GET", fmt::format("/reservations?userId={}", id));
+    http(server.port(), "GET", "/queue/status?scheduleId=1", "", as_user(id));
+    http(server.port(), "GET", fmt::format("/payment/ORD-{}", id), "", as_user(id));
+    http(server.port(), "GET", "/me/reservations", "", as_user(id));
   }
   EXPECT_EQ(series_count(), before) << "a label carries ids or raw paths";
   EXPECT_EQ(scrape(server.port()).find("userId"), std::string::npos);

@@ -33,7 +33,6 @@ namespace json = boost::json;
 
 namespace {
 
-constexpr const char* kGatewaySecret = "dev-gateway-secret";  // the test profile's value
 
 // The checkout: TICKETING_TEST_ROOT (scripts/test sets it), else the nearest ancestor of the working
 // directory or of this executable that holds docker-compose.yml and deploy/.
@@ -363,7 +362,7 @@ std::string joined(const std::vector<std::string>& lines) {
 // Traffic: queue → hold (one conflict, one release) → ready → gateway callback → PAID
 
 std::string order_status(std::uint16_t port, const std::string& order_no) {
-  const auto r = http(port, "GET", "/payment/" + order_no);
+  const auto r = http(port, "GET", "/payment/" + order_no, "", as_user(1));  // user 1 buys in drive_sale
   if (r.status != 200) return "HTTP " + std::to_string(r.status);
   return std::string(json::parse(r.body).at("status").as_string());
 }
@@ -387,8 +386,9 @@ void drive_sale(std::uint16_t port) {
                                {{"Idempotency-Key", fmt::format("observability-{}", schedule)}});
   ASSERT_EQ(ready.status, 201) << ready.raw;
   const std::string order_no(json::parse(ready.body).at("orderNo").as_string());
-  const auto paid = http(port, "POST", "/payment/mock-success", fmt::format(R"({{"orderNo":"{}"}})", order_no),
-                         {{"Content-Type", "application/json"}, {"X-Gateway-Secret", kGatewaySecret}});
+  const std::string callback = fmt::format(R"({{"orderNo":"{}"}})", order_no);
+  const auto paid = http(port, "POST", "/payment/mock-success", callback,
+                         {{"Content-Type", "application/json"}, {"Gateway-Signature", gateway_signature(callback)}});
   ASSERT_EQ(paid.status, 202) << paid.raw;
   ASSERT_TRUE(wait_for([&] { return order_status(port, order_no) == "PAID"; }, std::chrono::seconds(20)))
       << "order " << order_no << " is " << order_status(port, order_no);
@@ -397,7 +397,8 @@ void drive_sale(std::uint16_t port) {
 // ---------------------------------------------------------------------------------------------
 // docker-compose
 
-const std::vector<std::string> kComposeSecrets{"TICKETING_SECURITY_TOKEN_SECRET", "TICKETING_PAYMENT_GATEWAY_SECRET",
+const std::vector<std::string> kComposeSecrets{"TICKETING_SECURITY_TOKEN_SECRET", "TICKETING_SECURITY_ACCESS_TOKEN_SECRET",
+                                               "TICKETING_PAYMENT_GATEWAY_SECRET",
                                                "MARIADB_PASSWORD", "MARIADB_ROOT_PASSWORD", "GRAFANA_ADMIN_PASSWORD"};
 
 // docker-compose with only the variables given (the caller's environment and any .env left out).

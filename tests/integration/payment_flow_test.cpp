@@ -41,14 +41,30 @@ HttpResponse ready(std::uint16_t port, const Booking& b, const std::string& key)
   return seat_call(port, "/payment/ready", b.token, b.user, b.schedule, b.seats, headers);
 }
 
-HttpResponse pay(std::uint16_t port, const std::string& order_no, const std::string& secret = kGatewaySecret) {
+// The gateway's callback, signed (Gateway-Signature) as in production.
+HttpResponse pay(std::uint16_t port, const std::string& order_no) {
+  const std::string body = fmt::format(R"({{"orderNo":"{}"}})", order_no);
+  return http(port, "POST", "/payment/mock-success", body,
+              {{"Content-Type", "application/json"}, {"Gateway-Signature", gateway_signature(body)}});
+}
+
+// The dev/test profile's curl shortcut: the plain secret in X-Gateway-Secret ("" = no header).
+HttpResponse pay_with_plain_secret(std::uint16_t port, const std::string& order_no, const std::string& secret) {
   std::map<std::string, std::string> headers{{"Content-Type", "application/json"}};
   if (!secret.empty()) headers["X-Gateway-Secret"] = secret;
   return http(port, "POST", "/payment/mock-success", fmt::format(R"({{"orderNo":"{}"}})", order_no), headers);
 }
 
+std::string db_value(const std::string& sql);
+
+// GET /payment/{orderNo} as the order's owner (only the owner may read it).
+HttpResponse get_order(std::uint16_t port, const std::string& order_no) {
+  const auto owner = db_value("SELECT user_id FROM payment_order WHERE order_no = '" + order_no + "'");
+  return http(port, "GET", "/payment/" + order_no, "", as_user(owner == "NULL" ? 1 : std::stoll(owner)));
+}
+
 std::string order_status(std::uint16_t port, const std::string& order_no) {
-  const auto r = http(port, "GET", "/payment/" + order_no);
+  const auto r = get_order(port, order_no);
   if (r.status != 200) return "HTTP " + std::to_string(r.status);
   return std::string(json::parse(r.body).at("status").as_string());
 }
@@ -88,20 +104,20 @@ TEST(PaymentFlow, EndToEndOrderBecomesPaidAndSeatsSold) {
   EXPECT_EQ(json::parse(paid.body).at("status").as_string(), "CONFIRMING");
 
   ASSERT_TRUE(wait_for([&] { return order_status(server.port(), order_no) == "PAID"; }, std::chrono::seconds(20)));
-  const auto order = json::parse(http(server.port(), "GET", "/payment/" + order_no).body).as_object();
+  const auto order = json::parse(get_order(server.port(), order_no).body).as_object();
   EXPECT_EQ(order.at("amount").to_number<double>(), 200.0);
   const auto map = json::parse(http(server.port(), "GET", fmt::format("/schedules/{}/seats", schedule)).body);
   int sold = 0;
   for (const auto& seat : map.at("seats").as_array()) sold += seat.at("status") == "SOLD" ? 1 : 0;
   EXPECT_EQ(sold, 2);
-  const auto mine = json::parse(http(server.port(), "GET", "/reservations?userId=1").body).as_array();
+  const auto mine = json::parse(http(server.port(), "GET", "/me/reservations", "", as_user(1)).body).as_array();
   int confirmed = 0;
   for (const auto& r : mine) {
     if (r.at("scheduleId").as_int64() == schedule && r.at("status") == "CONFIRMED") ++confirmed;
   }
   EXPECT_EQ(confirmed, 2);
   // The purchase freed the queue slot and revoked the token.
-  EXPECT_EQ(http(server.port(), "GET", fmt::format("/queue/status?userId=1&scheduleId={}", schedule)).status, 404);
+  EXPECT_EQ(http(server.port(), "GET", fmt::format("/queue/status?scheduleId={}", schedule), "", as_user(1)).status, 404);
   EXPECT_EQ(seat_call(server.port(), "/tickets/hold", booking.token, 1, schedule, {"S-3"}).status, 401);
   // A second gateway call changes nothing and says so.
   const auto again = pay(server.port(), order_no);
@@ -189,12 +205,18 @@ TEST(PaymentFlow, IdempotencyKeyReplaysRefusesReuseAndIsRequired) {
   EXPECT_EQ(db_value(fmt::format("SELECT COUNT(*) FROM payment_order WHERE schedule_id = {}", schedule)), "1");
 
   const std::string order_no(json::parse(first.body).at("orderNo").as_string());
-  EXPECT_EQ(pay(server.port(), order_no, "").status, 401);
-  EXPECT_EQ(pay(server.port(), order_no, "wrong-secret").status, 401);
+  EXPECT_EQ(pay_with_plain_secret(server.port(), order_no, "").status, 401);
+  EXPECT_EQ(pay_with_plain_secret(server.port(), order_no, "wrong-secret").status, 401);
+  const std::string body = fmt::format(R"({{"orderNo":"{}"}})", order_no);
+  const auto forged = http(server.port(), "POST", "/payment/mock-success", body,
+                           {{"Content-Type", "application/json"},
+                            {"Gateway-Signature", gateway_signature(R"({"orderNo":"ORD-other"})")}});
+  EXPECT_EQ(forged.status, 401) << "a signature over another body";
   EXPECT_EQ(order_status(server.port(), order_no), "READY") << "a refused callback wrote something";
   EXPECT_EQ(pay(server.port(), "ORD-does-not-exist").status, 404);
-  EXPECT_EQ(http(server.port(), "GET", "/payment/bad%20no").status, 400);
-  EXPECT_EQ(http(server.port(), "GET", "/payment/ORD-unknown").status, 404);
+  EXPECT_EQ(http(server.port(), "GET", "/payment/bad%20no", "", as_user(1)).status, 400);
+  EXPECT_EQ(http(server.port(), "GET", "/payment/ORD-unknown", "", as_user(1)).status, 404);
+  EXPECT_EQ(http(server.port(), "GET", "/payment/" + order_no).status, 401) << "no access token";
 }
 
 // Acceptance 3: the hold expired and someone else took the seat before the first user paid.
@@ -214,7 +236,7 @@ TEST(PaymentFlow, LatePaymentIsCancelledWithRefundAndOtherHoldUntouched) {
   const auto repeat = pay(server.port(), order_no);
   EXPECT_EQ(repeat.status, 200) << repeat.raw;
   EXPECT_EQ(json::parse(repeat.body).at("status").as_string(), "CANCELLED");
-  const auto order = json::parse(http(server.port(), "GET", "/payment/" + order_no).body).as_object();
+  const auto order = json::parse(get_order(server.port(), order_no).body).as_object();
   EXPECT_EQ(order.at("failReason").as_string(), "HOLD_EXPIRED");
   // The refund request was written and published.
   EXPECT_TRUE(wait_for(

@@ -16,18 +16,24 @@ namespace json = boost::json;
 
 namespace {
 
-std::string enter_body(std::int64_t user, std::int64_t schedule) {
-  return fmt::format(R"({{"userId":{},"scheduleId":{}}})", user, schedule);
+std::string enter_body(std::int64_t schedule) { return fmt::format(R"({{"scheduleId":{}}})", schedule); }
+
+HttpResponse enter_as(std::uint16_t port, std::int64_t user, std::int64_t schedule) {
+  return http(port, "POST", "/queue/enter", enter_body(schedule), as_user(user));
 }
 
 json::object enter(std::uint16_t port, std::int64_t user, std::int64_t schedule) {
-  const auto response = http(port, "POST", "/queue/enter", enter_body(user, schedule));
+  const auto response = enter_as(port, user, schedule);
   if (response.status != 200) throw std::runtime_error("enter failed: " + response.raw);
   return json::parse(response.body).as_object();
 }
 
 HttpResponse status(std::uint16_t port, std::int64_t user, std::int64_t schedule) {
-  return http(port, "GET", fmt::format("/queue/status?userId={}&scheduleId={}", user, schedule));
+  return http(port, "GET", fmt::format("/queue/status?scheduleId={}", schedule), "", as_user(user));
+}
+
+HttpResponse leave(std::uint16_t port, std::int64_t user, const std::string& schedule) {
+  return http(port, "DELETE", "/queue?scheduleId=" + schedule, "", as_user(user));
 }
 
 std::string key(std::int64_t schedule, const char* suffix) {
@@ -113,7 +119,7 @@ TEST(QueueApi, AdmitsInArrivalOrderWithinMaxActiveAndRefillsInOrder) {
   EXPECT_FALSE(waiting.contains("token"));
 
   for (int user = 1; user <= 30; ++user) {
-    EXPECT_EQ(http(server.port(), "DELETE", fmt::format("/queue?userId={}&scheduleId={}", user, schedule)).status, 204);
+    EXPECT_EQ(leave(server.port(), user, std::to_string(schedule)).status, 204);
   }
   std::set<int> expected;
   for (int user = 31; user <= 130; ++user) expected.insert(user);
@@ -178,22 +184,19 @@ TEST(QueueApi, UnknownUserOrScheduleIs404AndUnopenedScheduleIs409) {
   const auto future = create_schedule(3600);
   TestServer server;
   auto code_of = [](const HttpResponse& r) { return std::string(json::parse(r.body).at("code").as_string()); };
-  const auto unknown_user = http(server.port(), "POST", "/queue/enter", enter_body(9'000'000'000, 1));
+  // A validly signed token of an account that does not exist (deleted since) names nobody.
+  const auto unknown_user = enter_as(server.port(), 9'000'000'000, 1);
   EXPECT_EQ(unknown_user.status, 404);
-  const auto unknown_schedule = http(server.port(), "POST", "/queue/enter", enter_body(1, 9'000'000'000));
+  const auto unknown_schedule = enter_as(server.port(), 1, 9'000'000'000);
   EXPECT_EQ(unknown_schedule.status, 404);
-  const auto not_open = http(server.port(), "POST", "/queue/enter", enter_body(1, future));
+  const auto not_open = enter_as(server.port(), 1, future);
   EXPECT_EQ(not_open.status, 409);
   EXPECT_EQ(code_of(not_open), "BOOKING_NOT_OPEN");
   EXPECT_EQ(status(server.port(), 1, future).status, 404);
   // Leaving: 204 for a real user and schedule, queued or not; 404 when an id names nothing.
-  EXPECT_EQ(http(server.port(), "DELETE", fmt::format("/queue?userId=1&scheduleId={}", future)).status, 204);
-  EXPECT_EQ(http(server.port(), "DELETE", fmt::format("/queue?userId=9000000000&scheduleId={}", future)).status, 404);
-  EXPECT_EQ(http(server.port(), "DELETE", "/queue?userId=1&scheduleId=9000000000").status, 404);
-  // A user's reservations: 404 for no such user.
-  const auto nobody = http(server.port(), "GET", "/reservations?userId=9223372036854775807");
-  EXPECT_EQ(nobody.status, 404) << nobody.raw;
-  EXPECT_EQ(code_of(nobody), "NOT_FOUND");
+  EXPECT_EQ(leave(server.port(), 1, std::to_string(future)).status, 204);
+  EXPECT_EQ(leave(server.port(), 9'000'000'000, std::to_string(future)).status, 404);
+  EXPECT_EQ(leave(server.port(), 1, "9000000000").status, 404);
 }
 
 // Acceptance 5 (bodies): malformed input is a 4xx JSON error and writes nothing to Redis.
@@ -204,31 +207,38 @@ TEST(QueueApi, MalformedRequestsAre4xxJsonAndWriteNothing) {
   RedisInspector redis;
   const std::string s = std::to_string(schedule);
   const std::vector<std::pair<std::string, int>> cases{
-      {R"({"userId":1})", 400},
-      {R"({"scheduleId":)" + s + "}", 400},
-      {R"({"userId":"1","scheduleId":)" + s + "}", 400},
-      {R"({"userId":1,"scheduleId":")" + s + "\"}", 400},
-      {R"({"userId":-1,"scheduleId":)" + s + "}", 400},
-      {R"({"userId":0,"scheduleId":)" + s + "}", 400},
-      {R"({"userId":1.5,"scheduleId":)" + s + "}", 400},
-      {R"({"userId":1,"scheduleId":)" + s + R"(,"vip":true})", 400},
-      {R"({"userId":1,"userId":1,"scheduleId":)" + s + "}", 400},
-      {R"({"userId":null,"scheduleId":)" + s + "}", 400},
-      {R"({"userId":1,"scheduleId":)" + s + "} trailing", 400},
+      {R"({})", 400},
+      // Identity comes from the access token only: userId is an unknown field, whatever its value.
+      {R"({"userId":1,"scheduleId":)" + s + "}", 400},
+      {R"({"userId":2,"scheduleId":)" + s + "}", 400},
+      {R"({"scheduleId":")" + s + "\"}", 400},
+      {R"({"scheduleId":-1})", 400},
+      {R"({"scheduleId":0})", 400},
+      {R"({"scheduleId":1.5})", 400},
+      {R"({"scheduleId":)" + s + R"(,"vip":true})", 400},
+      {R"({"scheduleId":)" + s + R"(,"scheduleId":)" + s + "}", 400},
+      {R"({"scheduleId":null})", 400},
+      {R"({"scheduleId":)" + s + "} trailing", 400},
       {"[1,2]", 400},
       {"{", 400},
       {"", 400},
   };
   for (const auto& [body, expected] : cases) {
-    const auto response = http(server.port(), "POST", "/queue/enter", body, {{"Content-Type", "application/json"}});
+    const auto response =
+        http(server.port(), "POST", "/queue/enter", body, as_user(1, {{"Content-Type", "application/json"}}));
     EXPECT_EQ(response.status, expected) << body << "\n" << response.raw;
     EXPECT_NO_THROW(json::parse(response.body)) << body;
   }
-  const std::string valid = enter_body(1, schedule);
-  EXPECT_EQ(http(server.port(), "POST", "/queue/enter", valid, {{"Content-Type", "text/plain"}}).status, 415);
-  EXPECT_EQ(http(server.port(), "POST", "/queue/enter", std::string(1 << 20, ' ') + valid).status, 413);
-  EXPECT_EQ(http(server.port(), "GET", "/queue/status?userId=abc&scheduleId=" + s).status, 400);
-  EXPECT_EQ(http(server.port(), "GET", "/queue/status?scheduleId=" + s).status, 400);
-  EXPECT_EQ(http(server.port(), "DELETE", "/queue?userId=-4&scheduleId=" + s).status, 400);
+  const std::string valid = enter_body(schedule);
+  EXPECT_EQ(http(server.port(), "POST", "/queue/enter", valid, as_user(1, {{"Content-Type", "text/plain"}})).status, 415);
+  EXPECT_EQ(http(server.port(), "POST", "/queue/enter", std::string(1 << 20, ' ') + valid, as_user(1)).status, 413);
+  // No access token: 401 before the body is looked at.
+  EXPECT_EQ(http(server.port(), "POST", "/queue/enter", "{", {{"Content-Type", "application/json"}}).status, 401);
+  // A userId query parameter is refused, whatever its value; the scheduleId must be an id.
+  EXPECT_EQ(http(server.port(), "GET", "/queue/status?userId=1&scheduleId=" + s, "", as_user(1)).status, 400);
+  EXPECT_EQ(http(server.port(), "GET", "/queue/status?scheduleId=x" + s, "", as_user(1)).status, 400);
+  EXPECT_EQ(http(server.port(), "GET", "/queue/status", "", as_user(1)).status, 400);
+  EXPECT_EQ(http(server.port(), "DELETE", "/queue?userId=-4&scheduleId=" + s, "", as_user(1)).status, 400);
+  EXPECT_EQ(http(server.port(), "DELETE", "/queue?scheduleId=" + s).status, 401);
   EXPECT_EQ(redis.integer({"EXISTS", key(schedule, "waiting"), key(schedule, "heartbeat"), key(schedule, "seq")}), 0);
 }

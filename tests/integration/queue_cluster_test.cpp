@@ -47,7 +47,7 @@ TEST(QueueCluster, TwoProcessesShareOneOrderAndAdmissionSurvivesAKill) {
   for (int user = 1; user <= kUsers; ++user) {
     const auto port = user % 2 == 1 ? a.port() : b.port();
     const auto response =
-        http(port, "POST", "/queue/enter", fmt::format(R"({{"userId":{},"scheduleId":{}}})", user, schedule));
+        http(port, "POST", "/queue/enter", fmt::format(R"({{"scheduleId":{}}})", schedule), as_user(user));
     ASSERT_EQ(response.status, 200) << response.raw;
   }
   auto members = [&](const char* suffix) {
@@ -66,7 +66,7 @@ TEST(QueueCluster, TwoProcessesShareOneOrderAndAdmissionSurvivesAKill) {
 
   a.kill();
   for (int user = 1; user <= 5; ++user) {
-    EXPECT_EQ(http(b.port(), "DELETE", fmt::format("/queue?userId={}&scheduleId={}", user, schedule)).status, 204);
+    EXPECT_EQ(http(b.port(), "DELETE", fmt::format("/queue?scheduleId={}", schedule), "", as_user(user)).status, 204);
   }
   std::set<int> next{6, 7, 8, 9, 10};
   EXPECT_TRUE(wait_for(
