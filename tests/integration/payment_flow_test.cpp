@@ -272,6 +272,36 @@ TEST(PaymentFlow, PaymentForACancelledOrderIsRecordedOnceWith202) {
   EXPECT_EQ(db_value(refunds), "1") << "the repeat wrote a second refund request";
 }
 
+// A confirmation frees the slot that bought, not a newer one: the buyer gave up that slot (left the
+// queue) and was admitted again before the confirmation came; the new slot and its token stay.
+TEST(PaymentFlow, ConfirmationFreesTheBuyingSlotNotANewerOne) {
+  const auto schedule = create_schedule(-60, 10);
+  TestServer server(kFastAdmission);
+  Booking buyer{9, schedule, "", {"S-5"}};
+  const auto order_no = hold_and_ready(server.port(), buyer);
+  ASSERT_EQ(http(server.port(), "DELETE", fmt::format("/queue?scheduleId={}", schedule), "", as_user(9)).status, 204);
+  const auto new_token = admit_users(server.port(), schedule, 9, 1).at(9);
+  ASSERT_EQ(pay(server.port(), order_no).status, 202);
+  ASSERT_TRUE(wait_for([&] { return order_status(server.port(), order_no) == "PAID"; }, std::chrono::seconds(20)));
+  const auto status = http(server.port(), "GET", fmt::format("/queue/status?scheduleId={}", schedule), "", as_user(9));
+  ASSERT_EQ(status.status, 200) << status.raw;
+  EXPECT_EQ(json::parse(status.body).at("status").as_string(), "ADMITTED");
+  EXPECT_EQ(seat_call(server.port(), "/tickets/hold", new_token, 9, schedule, {"S-6"}).status, 200);
+  // Once a purchase made with the new slot completes, that slot goes.
+  const auto second = ready(server.port(), Booking{9, schedule, new_token, {"S-6"}}, "second-purchase");
+  ASSERT_EQ(second.status, 201) << second.raw;
+  const std::string second_no(json::parse(second.body).at("orderNo").as_string());
+  ASSERT_EQ(pay(server.port(), second_no).status, 202);
+  ASSERT_TRUE(wait_for([&] { return order_status(server.port(), second_no) == "PAID"; }, std::chrono::seconds(20)));
+  EXPECT_TRUE(wait_for(
+      [&] {
+        return http(server.port(), "GET", fmt::format("/queue/status?scheduleId={}", schedule), "", as_user(9))
+                   .status == 404;
+      },
+      std::chrono::seconds(10)));
+  EXPECT_EQ(seat_call(server.port(), "/tickets/hold", new_token, 9, schedule, {"S-7"}).status, 401);
+}
+
 // A sold seat keeps its Redis lock for good, so a 409 names it next to seats held now, long after
 // hold.ttl (before, its lock lapsed and only the held seat was named).
 TEST(PaymentFlow, SoldSeatIsNamedInConflictsForGood) {
