@@ -315,6 +315,21 @@ void Application::Parts::register_samplers() {
     out.histogram("ticketing_confirm_latency_seconds", "From the recorded payment to PAID.", p.confirm_latency.cumulative(),
                   p.confirm_latency.count(), p.confirm_latency.sum());
 
+    auto& a = auth.counters();
+    for (const auto& [result, value] : {std::pair<const char*, std::uint64_t>{"success", a.logins.load()},
+                                        std::pair<const char*, std::uint64_t>{"failure", a.login_failures.load()}}) {
+      out.counter("ticketing_auth_logins_total", "Sign-in attempts by result.", static_cast<double>(value),
+                  {{"result", result}});
+    }
+    out.counter("ticketing_auth_limited_total", "Sign-in and sign-up attempts refused by a rate limit (429).",
+                static_cast<double>(a.limited.load()));
+    out.counter("ticketing_auth_signups_total", "Accounts created by sign-up.", static_cast<double>(a.sign_ups.load()));
+    out.counter("ticketing_auth_refreshes_total", "Refresh-token rotations.", static_cast<double>(a.refreshes.load()));
+    out.counter("ticketing_auth_refresh_reuse_total", "Spent refresh tokens presented again (families revoked).",
+                static_cast<double>(a.reuse_detected.load()));
+    out.gauge("ticketing_auth_revoked_sessions", "Ended sign-ins whose access tokens this instance refuses.",
+              static_cast<double>(revocations.size()));
+
     auto& o = outbox_relay.counters();
     out.counter("ticketing_outbox_published_total", "Outbox events published to Kafka.", static_cast<double>(o.published.load()));
     out.counter("ticketing_outbox_failed_rounds_total", "Relay rounds the broker did not fully acknowledge.", static_cast<double>(o.failed_rounds.load()));
