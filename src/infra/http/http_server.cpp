@@ -240,6 +240,10 @@ asio::awaitable<void> HttpServer::Impl::reject(beast::tcp_stream& stream, ErrorC
 asio::awaitable<void> HttpServer::Impl::session(ContextState& state, tcp::socket socket) {
   beast::tcp_stream stream(std::move(socket));
   stream.socket().set_option(tcp::no_delay(true));
+  // The peer's address, for the per-address sign-in limit (DESIGN.md §12); empty if unknown.
+  boost::system::error_code peer_error;
+  const auto peer = stream.socket().remote_endpoint(peer_error);
+  const std::string remote_address = peer_error ? std::string() : peer.address().to_string();
   auto self = state.connections.insert(state.connections.end(), ContextState::Connection{&stream, false});
   beast::flat_buffer buffer;
   bool first_request = true;
@@ -335,6 +339,7 @@ asio::awaitable<void> HttpServer::Impl::session(ContextState& state, tcp::socket
       api::ApiRequest request;
       request.method = to_method(message.method());
       request.method_text = std::string(message.method_string());
+      request.remote_address = remote_address;
       request.target = std::string(message.target());
       const auto question = request.target.find('?');
       request.path = request.target.substr(0, question);
