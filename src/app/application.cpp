@@ -222,7 +222,8 @@ struct Application::Parts {
                    [this](const std::optional<std::string>& bearer) { return auth.authenticate(bearer); }),
         server(raw(contexts),
                infra::http::HttpServerOptions{cfg.http.address, cfg.http.port, cfg.http.max_body, cfg.http.max_header,
-                                              cfg.http.read_timeout, cfg.http.idle_timeout, cfg.log.access},
+                                              cfg.http.read_timeout, cfg.http.idle_timeout, cfg.log.access,
+                                              cfg.http.trusted_proxies},
                dispatcher, request_observer()) {
     if (config.metrics.enabled) register_samplers();
   }

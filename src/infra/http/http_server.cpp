@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -141,6 +143,18 @@ struct ContextState {
   std::list<Connection> connections;
   bool draining = false;
 };
+
+std::string client_address(const std::string& peer, const std::string* forwarded_for,
+                           const std::vector<std::string>& trusted_proxies) {
+  if (forwarded_for == nullptr || std::find(trusted_proxies.begin(), trusted_proxies.end(), peer) == trusted_proxies.end()) {
+    return peer;
+  }
+  std::string_view list = *forwarded_for;
+  const auto comma = list.rfind(',');
+  const std::string_view last = trimmed(comma == std::string_view::npos ? list : list.substr(comma + 1));
+  if (last.empty() || last.size() > 64) return peer;
+  return std::string(last);
+}
 
 struct HttpServer::Impl {
   Impl(HttpServer& server, HttpServerOptions opts, const api::Dispatcher& d, RequestObserver obs)
@@ -349,6 +363,10 @@ asio::awaitable<void> HttpServer::Impl::session(ContextState& state, tcp::socket
         request.headers.push_back({std::string(field.name_string()), std::string(field.value())});
       }
       request.body = std::move(message.body());
+      if (!options.trusted_proxies.empty()) {
+        request.remote_address =
+            client_address(remote_address, request.header("X-Forwarded-For"), options.trusted_proxies);
+      }
       const std::string* sent_id = request.header("X-Request-Id");
       request.request_id = request_id_for(sent_id ? std::string_view(*sent_id) : std::string_view());
 
