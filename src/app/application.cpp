@@ -100,6 +100,7 @@ application::AuthPolicy auth_policy(const AppConfig& config) {
   policy.refresh_ttl = config.security.refresh_token_ttl;
   policy.login_failures = domain::Limit{config.auth.login_failure_limit, config.auth.login_failure_window};
   policy.address_attempts = domain::Limit{config.auth.address_limit, config.auth.address_window};
+  policy.address_failures = domain::Limit{config.auth.address_failure_limit, config.auth.address_window};
   return policy;
 }
 

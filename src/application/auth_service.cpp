@@ -16,6 +16,7 @@ constexpr std::size_t kSessionBytes = 16;       // 32 hex characters
 constexpr std::size_t kMaxRefreshTokenLength = 128;
 
 std::string address_key(const std::string& address) { return "auth:limit:addr:" + address; }
+std::string address_failure_key(const std::string& address) { return "auth:limit:addr-fail:" + address; }
 std::string account_key(const std::string& email) { return "auth:limit:fail:" + email; }
 
 [[noreturn]] void throw_limited(std::chrono::seconds retry_after, std::string_view what) {
@@ -59,6 +60,13 @@ Task<SignedIn> AuthService::log_in(std::string email, std::string password, std:
   // An address that is not an email cannot have an account: the same 401 as any unknown email.
   const auto normal = domain::normalize_email(email);
   const std::string limit_key = account_key(normal.value_or(email.substr(0, domain::kMaxEmailBytes)));
+  if (!client_address.empty()) {
+    const auto spraying = co_await limiter_.peek(address_failure_key(client_address), policy_.address_failures);
+    if (!spraying.allowed) {
+      counters_.limited.fetch_add(1, std::memory_order_relaxed);
+      throw_limited(spraying.retry_after, "failed sign-ins from this address");
+    }
+  }
   const auto failures = co_await limiter_.peek(limit_key, policy_.login_failures);
   if (!failures.allowed) {
     counters_.limited.fetch_add(1, std::memory_order_relaxed);
@@ -77,6 +85,7 @@ Task<SignedIn> AuthService::log_in(std::string email, std::string password, std:
   if (!verified || !account) {
     counters_.login_failures.fetch_add(1, std::memory_order_relaxed);
     co_await limiter_.hit(limit_key, policy_.login_failures);
+    if (!client_address.empty()) co_await limiter_.hit(address_failure_key(client_address), policy_.address_failures);
     throw invalid_credentials();
   }
   if (account->status != domain::AccountStatus::kActive) {

@@ -23,6 +23,9 @@ struct AuthPolicy {
   std::chrono::milliseconds refresh_ttl{std::chrono::hours(24 * 14)};
   domain::Limit login_failures{10, std::chrono::minutes(15)};  // per account
   domain::Limit address_attempts{600, std::chrono::minutes(1)};  // login + sign-up per client address
+  // Failed sign-ins per client address, across accounts (password spraying). Below the attempts
+  // limit so an attacker meets it first, while many people signing in from one address do not.
+  domain::Limit address_failures{100, std::chrono::minutes(1)};
 };
 
 struct SignedIn {

@@ -492,6 +492,29 @@ TEST(AuthServiceLogIn, AddressLimitCoversSignUpAndLogInPerAddress) {
   EXPECT_NO_THROW(f.log_in("fan@example.com", kPassword, "10.0.0.1"));
 }
 
+// Password spraying: failures across many accounts from one address are limited before the
+// attempts limit, while right passwords from that address do not count.
+TEST(AuthServiceLogIn, FailuresPerAddressAcrossAccountsAreLimited) {
+  Fixture f;
+  AuthPolicy policy;
+  policy.address_attempts = Limit{1000, 1min};
+  policy.address_failures = Limit{5, 1min};
+  f.set_policy(policy);
+  f.sign_up("fan@example.com", kPassword, "10.0.0.9");
+  for (int i = 0; i < 20; ++i) EXPECT_NO_THROW(f.log_in("fan@example.com", kPassword, "10.0.0.9")) << i;
+  for (int i = 1; i <= 5; ++i) {
+    EXPECT_EQ(thrown_by([&] { f.log_in(fmt::format("victim{}@example.com", i), "guess-guess-1", "10.0.0.9"); }).code,
+              ErrorCode::kInvalidCredentials);
+  }
+  const auto verified = f.hasher.verified.size();
+  const auto limited = thrown_by([&] { f.log_in("fan@example.com", kPassword, "10.0.0.9"); });
+  EXPECT_EQ(limited.code, ErrorCode::kTooManyRequests);
+  EXPECT_EQ(f.hasher.verified.size(), verified) << "nothing is verified while limited";
+  EXPECT_NO_THROW(f.log_in("fan@example.com", kPassword, "10.0.0.10")) << "another address";
+  f.clock.advance(1min);
+  EXPECT_NO_THROW(f.log_in("fan@example.com", kPassword, "10.0.0.9"));
+}
+
 TEST(AuthServiceLogIn, DisabledAccountIsForbiddenAfterTheRightPassword) {
   Fixture f;
   const auto account = f.sign_up("fan@example.com");

@@ -172,6 +172,7 @@ struct AuthConfig {
   int login_failure_limit = 10;
   Millis login_failure_window{};
   int address_limit = 600;
+  int address_failure_limit = 100;
   Millis address_window{};
 };
 

@@ -353,6 +353,7 @@ AppConfig build(const FlatMap& m, const std::string& profile) {
   c.auth.login_failure_limit = r.i("auth.login-failure-limit");
   c.auth.login_failure_window = r.d("auth.login-failure-window");
   c.auth.address_limit = r.i("auth.address-limit");
+  c.auth.address_failure_limit = r.i("auth.address-failure-limit");
   c.auth.address_window = r.d("auth.address-window");
 
   const std::string& level = r.str("log.level");

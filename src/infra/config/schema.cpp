@@ -188,7 +188,8 @@ const std::array kSchema{
   KeySpec{"auth.login-failure-limit", ValueType::kInt, "10", "Failed sign-ins per account per window before 429.", 1, 1000000},
   KeySpec{"auth.login-failure-window", ValueType::kDuration, "15m", "Window of the failed sign-in limit.", kSec, 24 * kHour},
   KeySpec{"auth.address-limit", ValueType::kInt, "600", "Sign-in and sign-up attempts per client address per window before 429.", 1, 100000000},
-  KeySpec{"auth.address-window", ValueType::kDuration, "1m", "Window of the per-address limit.", kSec, 24 * kHour},
+  KeySpec{"auth.address-failure-limit", ValueType::kInt, "100", "Failed sign-ins per client address per window (any accounts) before 429.", 1, 100000000},
+  KeySpec{"auth.address-window", ValueType::kDuration, "1m", "Window of the per-address limits.", kSec, 24 * kHour},
   // ---- log ----
   KeySpec{"log.level", ValueType::kEnum, "info", "Log level.", 0, 0, "trace|debug|info|warn|error"},
   KeySpec{"log.access", ValueType::kBool, "true", "Write one access-log line per HTTP request.", 0, 0},

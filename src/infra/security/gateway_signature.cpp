@@ -1,9 +1,8 @@
 #include "infra/security/gateway_signature.hpp"
 
-#include <openssl/core_names.h>
+#include "infra/security/jws.hpp"
+
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/params.h>
 
 #include <array>
 #include <charconv>
@@ -15,7 +14,7 @@ namespace {
 
 using domain::GatewaySignatureProblem;
 
-constexpr std::size_t kMacBytes = 32;
+constexpr std::size_t kMacBytes = kHmacBytes;
 constexpr std::size_t kHexBytes = 2 * kMacBytes;
 
 std::string_view trimmed(std::string_view value) {
@@ -59,60 +58,13 @@ std::optional<std::int64_t> parse_timestamp(std::string_view text) {
 
 }  // namespace
 
-namespace detail {
-
-// Keyed once; each signature duplicates the keyed context (see JwtTokenService::Mac).
-class GatewayMac {
- public:
-  explicit GatewayMac(std::string_view key) {
-    mac_ = EVP_MAC_fetch(nullptr, OSSL_MAC_NAME_HMAC, nullptr);
-    if (mac_ != nullptr) keyed_ = EVP_MAC_CTX_new(mac_);
-    char digest[] = "SHA256";
-    const OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
-                                 OSSL_PARAM_construct_end()};
-    if (keyed_ == nullptr ||
-        EVP_MAC_init(keyed_, reinterpret_cast<const unsigned char*>(key.data()), key.size(), params) != 1) {
-      release();
-      throw std::runtime_error("gateway signature: cannot set up HMAC-SHA256");
-    }
-  }
-  ~GatewayMac() { release(); }
-  GatewayMac(const GatewayMac&) = delete;
-  GatewayMac& operator=(const GatewayMac&) = delete;
-
-  // HMAC over "<t>.<body>" without building that string. Thread-safe (the keyed context is only read).
-  bool sign(std::string_view t, std::string_view body, std::array<unsigned char, kMacBytes>& out) const {
-    EVP_MAC_CTX* ctx = EVP_MAC_CTX_dup(keyed_);
-    std::size_t len = 0;
-    const bool ok = ctx != nullptr && update(ctx, t) && update(ctx, ".") && update(ctx, body) &&
-                    EVP_MAC_final(ctx, out.data(), &len, out.size()) == 1 && len == kMacBytes;
-    EVP_MAC_CTX_free(ctx);
-    return ok;
-  }
-
- private:
-  static bool update(EVP_MAC_CTX* ctx, std::string_view data) {
-    return data.empty() || EVP_MAC_update(ctx, reinterpret_cast<const unsigned char*>(data.data()), data.size()) == 1;
-  }
-  void release() {
-    EVP_MAC_CTX_free(keyed_);
-    EVP_MAC_free(mac_);
-    keyed_ = nullptr;
-    mac_ = nullptr;
-  }
-
-  EVP_MAC* mac_ = nullptr;
-  EVP_MAC_CTX* keyed_ = nullptr;
-};
-
-}  // namespace detail
 
 HmacGatewayVerifier::HmacGatewayVerifier(std::string secret, std::chrono::seconds tolerance)
     : tolerance_(tolerance) {
   const bool ok = !secret.empty() && tolerance >= std::chrono::seconds{0} && tolerance <= kMaxTolerance;
   try {
     if (!ok) throw std::invalid_argument("HmacGatewayVerifier: the secret must not be empty and the tolerance 0 s to 1 day");
-    mac_ = std::make_unique<const detail::GatewayMac>(secret);
+    mac_ = std::make_unique<const HmacSha256>(secret);
   } catch (...) {
     OPENSSL_cleanse(secret.data(), secret.size());
     throw;
@@ -160,11 +112,11 @@ domain::GatewaySignatureProblem HmacGatewayVerifier::verify(const std::optional<
   }
   if (!t_text || candidate_count == 0) return GatewaySignatureProblem::kMalformed;
 
-  std::array<unsigned char, kMacBytes> expected;
-  if (!mac_->sign(*t_text, raw_body, expected)) return GatewaySignatureProblem::kBadSignature;
+  unsigned char expected[kMacBytes];
+  if (!mac_->sign({*t_text, ".", raw_body}, expected)) return GatewaySignatureProblem::kBadSignature;
   bool matched = false;
   for (std::size_t i = 0; i < candidate_count; ++i) {
-    matched |= CRYPTO_memcmp(expected.data(), candidates[i].data(), kMacBytes) == 0;
+    matched |= CRYPTO_memcmp(expected, candidates[i].data(), kMacBytes) == 0;
   }
   if (!matched) return GatewaySignatureProblem::kBadSignature;
 
@@ -185,8 +137,8 @@ std::string sign_gateway_payload(std::string_view secret, std::int64_t unix_seco
     throw std::invalid_argument("sign_gateway_payload: unix_seconds must be 0..10^11");
   }
   const std::string t = std::to_string(unix_seconds);
-  std::array<unsigned char, kMacBytes> mac;
-  if (!detail::GatewayMac(secret).sign(t, raw_body, mac)) {
+  unsigned char mac[kMacBytes];
+  if (!HmacSha256(secret).sign({t, ".", raw_body}, mac)) {
     throw std::runtime_error("sign_gateway_payload: HMAC failed");
   }
   static constexpr char kDigits[] = "0123456789abcdef";

@@ -20,9 +20,7 @@
 
 namespace ticketing::infra::security {
 
-namespace detail {
-class GatewayMac;  // keyed HMAC-SHA256 context (OpenSSL types stay out of this header)
-}  // namespace detail
+class HmacSha256;  // keyed HMAC-SHA256 (OpenSSL types stay out of this header)
 
 class HmacGatewayVerifier final : public domain::GatewayVerifier {
  public:
@@ -42,7 +40,7 @@ class HmacGatewayVerifier final : public domain::GatewayVerifier {
                                          domain::Timestamp now) const override;
 
  private:
-  std::unique_ptr<const detail::GatewayMac> mac_;
+  std::unique_ptr<const HmacSha256> mac_;
   std::chrono::seconds tolerance_;
 };
 

@@ -87,14 +87,27 @@ HmacSha256::HmacSha256(std::string_view key) : state_(std::make_unique<State>())
 
 HmacSha256::~HmacSha256() = default;
 
-bool HmacSha256::sign(std::string_view data, unsigned char (&out)[kHmacBytes]) const {
+bool HmacSha256::sign(std::initializer_list<std::string_view> parts, unsigned char (&out)[kHmacBytes]) const {
   EVP_MAC_CTX* ctx = EVP_MAC_CTX_dup(state_->keyed);
+  bool ok = ctx != nullptr;
+  for (const auto part : parts) {
+    ok = ok && (part.empty() ||
+                EVP_MAC_update(ctx, reinterpret_cast<const unsigned char*>(part.data()), part.size()) == 1);
+  }
   std::size_t len = 0;
-  const bool ok = ctx != nullptr &&
-                  EVP_MAC_update(ctx, reinterpret_cast<const unsigned char*>(data.data()), data.size()) == 1 &&
-                  EVP_MAC_final(ctx, out, &len, kHmacBytes) == 1 && len == kHmacBytes;
+  ok = ok && EVP_MAC_final(ctx, out, &len, kHmacBytes) == 1 && len == kHmacBytes;
   EVP_MAC_CTX_free(ctx);
   return ok;
+}
+
+std::optional<CompactJws> split_compact_jws(std::string_view token) {
+  const std::size_t dot1 = token.find('.');
+  const std::size_t dot2 = dot1 == std::string_view::npos ? dot1 : token.find('.', dot1 + 1);
+  if (dot2 == std::string_view::npos || token.find('.', dot2 + 1) != std::string_view::npos) return std::nullopt;
+  CompactJws parts{token.substr(0, dot1), token.substr(dot1 + 1, dot2 - dot1 - 1), token.substr(dot2 + 1),
+                   token.substr(0, dot2)};
+  if (parts.header.empty() || parts.payload.empty()) return std::nullopt;
+  return parts;
 }
 
 std::string header_algorithm(std::string_view header_b64) {

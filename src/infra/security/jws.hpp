@@ -2,7 +2,9 @@
 // The pieces both JWT kinds share (queue admission tokens, access tokens): strict base64url and a
 // keyed HMAC-SHA256 built once.
 #include <cstddef>
+#include <initializer_list>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -14,6 +16,16 @@ inline constexpr std::string_view kHs256HeaderSegment = "eyJhbGciOiJIUzI1NiIsInR
 
 void append_base64url(std::string& out, const unsigned char* data, std::size_t size);
 constexpr std::size_t base64url_size(std::size_t bytes) { return (bytes * 4 + 2) / 3; }
+// The parts of a compact JWS "header.payload.signature" (exactly two dots, header and payload
+// non-empty); nullopt otherwise.
+struct CompactJws {
+  std::string_view header;
+  std::string_view payload;
+  std::string_view signature;
+  std::string_view signing_input;  // "header.payload", what the signature covers
+};
+std::optional<CompactJws> split_compact_jws(std::string_view token);
+
 // Strict unpadded base64url into `out` (capacity `cap`); returns the decoded length or -1. Rejects
 // '=', any non-alphabet byte, impossible lengths and non-zero leftover bits, so every byte string has
 // exactly one accepted spelling (no malleable tokens).
@@ -28,7 +40,9 @@ class HmacSha256 {
   HmacSha256(const HmacSha256&) = delete;
   HmacSha256& operator=(const HmacSha256&) = delete;
   // Thread-safe: the keyed context is only read.
-  bool sign(std::string_view data, unsigned char (&out)[kHmacBytes]) const;
+  bool sign(std::string_view data, unsigned char (&out)[kHmacBytes]) const { return sign({data}, out); }
+  // The MAC of the concatenation of `parts`, without building it.
+  bool sign(std::initializer_list<std::string_view> parts, unsigned char (&out)[kHmacBytes]) const;
 
  private:
   struct State;

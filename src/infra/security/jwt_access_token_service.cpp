@@ -93,15 +93,11 @@ AccessTokenCheck JwtAccessTokenService::verify(std::string_view token, domain::T
   // Cheapest checks first; the algorithm before the signature so `alg: none` is named as such, and
   // the clock last so only authentic tokens are told "expired".
   if (token.size() > kMaxTokenBytes) return fail(TokenProblem::kMalformed);
-  const std::size_t dot1 = token.find('.');
-  const std::size_t dot2 = dot1 == std::string_view::npos ? dot1 : token.find('.', dot1 + 1);
-  if (dot2 == std::string_view::npos || token.find('.', dot2 + 1) != std::string_view::npos) {
-    return fail(TokenProblem::kMalformed);
-  }
-  const std::string_view header_b64 = token.substr(0, dot1);
-  const std::string_view payload_b64 = token.substr(dot1 + 1, dot2 - dot1 - 1);
-  const std::string_view signature_b64 = token.substr(dot2 + 1);
-  if (header_b64.empty() || payload_b64.empty()) return fail(TokenProblem::kMalformed);
+  const auto parts = split_compact_jws(token);
+  if (!parts) return fail(TokenProblem::kMalformed);
+  const std::string_view header_b64 = parts->header;
+  const std::string_view payload_b64 = parts->payload;
+  const std::string_view signature_b64 = parts->signature;
   if (header_b64 != kHs256HeaderSegment) {
     const std::string alg = header_algorithm(header_b64);
     if (alg.empty()) return fail(TokenProblem::kMalformed);
@@ -113,7 +109,7 @@ AccessTokenCheck JwtAccessTokenService::verify(std::string_view token, domain::T
   const auto given_len = decode_base64url(signature_b64, text, sizeof text);
   if (given_len < 0) return fail(TokenProblem::kMalformed);
   unsigned char expected[kHmacBytes];
-  if (given_len != static_cast<std::ptrdiff_t>(kHmacBytes) || !mac_->sign(token.substr(0, dot2), expected) ||
+  if (given_len != static_cast<std::ptrdiff_t>(kHmacBytes) || !mac_->sign(parts->signing_input, expected) ||
       CRYPTO_memcmp(expected, text, kHmacBytes) != 0) {
     return fail(TokenProblem::kBadSignature);
   }

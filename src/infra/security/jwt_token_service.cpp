@@ -130,15 +130,11 @@ TokenCheck JwtTokenService::verify(std::string_view token, domain::Timestamp now
   // Checks run cheapest-first; structure and algorithm come before the signature so `alg: none`
   // is reported as such, and the clock comes last so only authentic tokens are told "expired".
   if (token.size() > kMaxTokenBytes) return fail(TokenProblem::kMalformed);
-  const std::size_t dot1 = token.find('.');
-  const std::size_t dot2 = dot1 == std::string_view::npos ? dot1 : token.find('.', dot1 + 1);
-  if (dot2 == std::string_view::npos || token.find('.', dot2 + 1) != std::string_view::npos) {
-    return fail(TokenProblem::kMalformed);
-  }
-  const std::string_view header_b64 = token.substr(0, dot1);
-  const std::string_view payload_b64 = token.substr(dot1 + 1, dot2 - dot1 - 1);
-  const std::string_view signature_b64 = token.substr(dot2 + 1);
-  if (header_b64.empty() || payload_b64.empty()) return fail(TokenProblem::kMalformed);
+  const auto parts = split_compact_jws(token);
+  if (!parts) return fail(TokenProblem::kMalformed);
+  const std::string_view header_b64 = parts->header;
+  const std::string_view payload_b64 = parts->payload;
+  const std::string_view signature_b64 = parts->signature;
 
   // Everything decoded/parsed below lives in stack buffers: no heap traffic for normal tokens.
   unsigned char text[kMaxTokenBytes];
@@ -186,7 +182,7 @@ TokenCheck JwtTokenService::verify(std::string_view token, domain::Timestamp now
   const auto given_len = decode_base64url(signature_b64, text, sizeof text);
   if (given_len < 0) return fail(TokenProblem::kMalformed);
   unsigned char expected[kMacBytes];
-  if (given_len != static_cast<std::ptrdiff_t>(kMacBytes) || !mac_->sign(token.substr(0, dot2), expected) ||
+  if (given_len != static_cast<std::ptrdiff_t>(kMacBytes) || !mac_->sign(parts->signing_input, expected) ||
       CRYPTO_memcmp(expected, text, kMacBytes) != 0) {
     return fail(TokenProblem::kBadSignature);
   }

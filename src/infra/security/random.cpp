@@ -1,5 +1,7 @@
 #include "infra/security/random.hpp"
 
+#include "infra/security/jws.hpp"
+
 #include <sodium.h>
 
 #include <cstdint>
@@ -39,26 +41,11 @@ std::string random_hex(std::size_t bytes) {
 }
 
 std::string random_base64url(std::size_t bytes) {
-  static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
   std::vector<unsigned char> raw(bytes);
   random_bytes(raw.data(), raw.size());
   std::string out;
-  out.reserve((bytes * 4 + 2) / 3);
-  std::size_t i = 0;
-  for (; i + 3 <= bytes; i += 3) {
-    const std::uint32_t n = (std::uint32_t{raw[i]} << 16) | (std::uint32_t{raw[i + 1]} << 8) | raw[i + 2];
-    out += kAlphabet[n >> 18];
-    out += kAlphabet[(n >> 12) & 63];
-    out += kAlphabet[(n >> 6) & 63];
-    out += kAlphabet[n & 63];
-  }
-  if (const std::size_t rest = bytes - i; rest > 0) {
-    std::uint32_t n = std::uint32_t{raw[i]} << 16;
-    if (rest == 2) n |= std::uint32_t{raw[i + 1]} << 8;
-    out += kAlphabet[n >> 18];
-    out += kAlphabet[(n >> 12) & 63];
-    if (rest == 2) out += kAlphabet[(n >> 6) & 63];
-  }
+  out.reserve(base64url_size(bytes));
+  append_base64url(out, raw.data(), raw.size());
   sodium_memzero(raw.data(), raw.size());
   return out;
 }
