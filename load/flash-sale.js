@@ -23,7 +23,8 @@
 // Run it through load/run (it creates the schedule, starts the server, audits afterwards):
 //   load/run flash-sale --users 100000 --seats 10000
 // Environment (load/run sets them): SCHEDULE_ID, USERS, VUS, CONCURRENCY, USER_OFFSET, MAX_TRIES,
-// MAX_SEATS, MAX_DURATION, MAP_MAX_AGE_MS, MAP_MIN_AGE_MS, BASE_URL.
+// MAX_SEATS, MAX_DURATION, MAP_MAX_AGE_MS, MAP_MIN_AGE_MS, BASE_URL, TOKENS_FILE (the users' access
+// tokens, minted by load/run: every call is made as its user, see lib/ticketing.js).
 import { Counter, Rate, Trend } from 'k6/metrics';
 import * as t from './lib/ticketing.js';
 
@@ -220,7 +221,7 @@ async function user(userId) {
   }
   paymentsAccepted.add(1);
   const paidAt = Date.now();
-  const final = await t.waitFinal(orderNo);
+  const final = await t.waitFinal(orderNo, userId);
   if (!final) {
     paymentsUnsettled.add(1);
     flowFailed.add(true);

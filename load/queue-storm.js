@@ -9,7 +9,8 @@
 //
 //   load/run queue-storm --users 50000
 // Environment (load/run sets them): SCHEDULE_ID, USERS, VUS, CONCURRENCY, USER_OFFSET,
-// MAX_DURATION, BASE_URL.
+// MAX_DURATION, BASE_URL, TOKENS_FILE (the users' access tokens, minted by load/run: every call is
+// made as its user, see lib/ticketing.js).
 import { Counter, Rate, Trend } from 'k6/metrics';
 import * as t from './lib/ticketing.js';
 

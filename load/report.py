@@ -201,6 +201,9 @@ def main():
     w(f"- server: build/ticketing at {run['commit']}, `{run['server_sets'].strip()}`; database {run['db']}, "
       f"Redis db {run['redis_db']}")
     w(f"- {run['k6']}; k6 ran {k6_secs:.1f} s and exited {run['k6_rc']}; drain: {run['drain']}")
+    if run.get('tokens'):
+        w(f"- identity: {run['tokens']}; every call as its user (Authorization: Bearer), booking calls "
+          f"with Queue-Token, mock-success signed (Gateway-Signature)")
     if run.get('cpu_seconds'):
         w(f"- CPU during the k6 run: {run['cpu_seconds']}")
     w('')

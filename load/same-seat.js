@@ -9,7 +9,8 @@
 //
 //   load/run same-seat --users 500
 // Environment (load/run sets them): SCHEDULE_ID, USERS, VUS, USER_OFFSET, SEAT (A-1), PREP_S,
-// BASE_URL.
+// BASE_URL, TOKENS_FILE (the users' access tokens, minted by load/run: every call is made as its
+// user, see lib/ticketing.js).
 import { Counter, Trend } from 'k6/metrics';
 import * as t from './lib/ticketing.js';
 
@@ -70,7 +71,7 @@ async function racer(userId, startAt) {
     if (readyRes.status === 201) {
       const orderNo = readyRes.json().orderNo;
       await t.pay(orderNo);
-      const final = await t.waitFinal(orderNo);
+      const final = await t.waitFinal(orderNo, userId);
       if (final && final.status === 'PAID') winnerPaid.add(1);
       else console.warn(`winner's order ${orderNo} ended ${final ? final.status : 'unknown'}`);
     } else {

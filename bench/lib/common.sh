@@ -1,11 +1,14 @@
 # shellcheck shell=bash
-# Shared helpers of bench/hold-storm and bench/payment-storm (same structure as
+# Shared helpers of bench/hold-storm, bench/payment-storm and bench/login-storm (same structure as
 # bench/queue-enter-storm: bench database, bench server start/stop, health and "user cache loaded"
 # waits, CPU accounting from /proc). Source it after setting LOG_PREFIX and OUT; do not execute it.
 # Needs: BENCH_DB, BENCH_REDIS_DB, OUT (artefact directory), BIN.
 
 # shellcheck source=scripts/lib/common.sh
 source "$(dirname -- "${BASH_SOURCE[0]}")/../../scripts/lib/common.sh"
+# start_services, admin_sql, service_pidfile, drop_scratch_db, mint_access_tokens (SERVICES_RUN_DIR).
+# shellcheck source=bench/lib/services.sh
+source "$(dirname -- "${BASH_SOURCE[0]}")/services.sh"
 
 CLK_TCK="$(getconf CLK_TCK)"
 # shellcheck disable=SC2034 # used by the scripts that source this file
@@ -72,7 +75,7 @@ machine_ticks() { # "busy total user+nice system irq+softirq iowait" over all CP
 
 service_pid() { # mariadb|redis|kafka -> pid of our service (0 when unknown)
   local pid
-  pid="$(cat "$RUN_DIR/$1/$1.pid" 2>/dev/null || echo 0)"
+  pid="$(cat "$(service_pidfile "$1")" 2>/dev/null || echo 0)"
   [[ "$pid" =~ ^[0-9]+$ ]] && proc_alive "$pid" && echo "$pid" || echo 0
 }
 
@@ -204,19 +207,9 @@ top_frame() {
 }
 
 # ---------------------------------------------------------------------------------------------
-# Bench database, as in bench/queue-enter-storm: admin over the MariaDB socket (unix_socket auth),
-# the app user granted the bench database.
+# Bench database, as in bench/queue-enter-storm: admin over the MariaDB socket (admin_sql,
+# unix_socket auth), the app user granted the bench database.
 
-mariadb_socket() {
-  local sock="$RUN_DIR/mariadb/mariadb.sock"
-  if ((${#sock} > 100)); then
-    sock="${TMPDIR:-/tmp}/ticketing-mariadb-$(printf '%s' "$RUN_DIR" | sha256sum | cut -c1-12).sock"
-  fi
-  printf '%s\n' "$sock"
-}
-admin_sql() {
-  mariadb --no-defaults --protocol=socket --socket="$(mariadb_socket)" -u "$(id -un)" --batch --skip-column-names "$@"
-}
 # shellcheck disable=SC2120 # arguments are optional (SQL on stdin otherwise)
 bench_sql() { admin_sql "$BENCH_DB" "$@"; }
 
@@ -238,7 +231,7 @@ prepare_bench_db() {
   if ! migrate_bench_db; then
     sed 's/^/    /' "$OUT/migrate.log" >&2
     log "  migrate failed on $BENCH_DB; dropping and re-creating it (it only holds bench data)"
-    admin_sql -e "DROP DATABASE \`$BENCH_DB\`"
+    drop_scratch_db "$BENCH_DB"
     create_bench_db
     migrate_bench_db || { cat "$OUT/migrate.log" >&2; die "migrate failed on a fresh $BENCH_DB"; }
   fi
@@ -251,7 +244,7 @@ prepare_bench_db() {
   fi
   if ((have_concerts > 0 || have_users > 0)); then
     log "  $BENCH_DB has $have_users users, the run needs $want: dropping and re-seeding it"
-    admin_sql -e "DROP DATABASE \`$BENCH_DB\`"
+    drop_scratch_db "$BENCH_DB"
     create_bench_db
     migrate_bench_db || { cat "$OUT/migrate.log" >&2; die "migrate failed"; }
   fi
@@ -292,6 +285,7 @@ bench_cleanup() {
     fi
   done
   stop_bench_server
+  remove_access_tokens
   exit "$rc"
 }
 trap bench_cleanup EXIT

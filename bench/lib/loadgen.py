@@ -1,18 +1,25 @@
 #!/usr/bin/env python3
-"""Load driver for bench/hold-storm and bench/payment-storm (standard library only).
+"""Load driver for bench/hold-storm, bench/payment-storm and bench/login-storm (standard library only).
 
 A small asyncio HTTP/1.1 client (keep-alive, one connection per worker, Content-Length bodies)
-and the steps the two benchmarks need around wrk:
+and the steps the benchmarks need around wrk:
 
   admit       enter every user into a schedule's queue, poll status until ADMITTED, write
-              "userId token" lines (setup; not measured)
-  hold-ready  per "userId token seat": POST /tickets/hold, then POST /payment/ready with a unique
-              Idempotency-Key; write "userId orderNo seat amount" lines (setup; not measured)
-  hold        per "userId token seat[,seat...]": POST /tickets/hold; counts statuses (warm-up)
-  fire-mock   POST /payment/mock-success for every order as fast as possible with N in flight;
-              write "orderNo status send_ms recv_ms" (epoch ms, this machine's clock)
+              "userId queueToken" lines (setup; not measured)
+  hold-ready  per "userId queueToken seat": POST /tickets/hold, then POST /payment/ready with a
+              unique Idempotency-Key; write "userId orderNo seat amount" lines (setup; not measured)
+  hold        per "userId queueToken seat[,seat...]": POST /tickets/hold; counts statuses (warm-up)
+  fire-mock   POST /payment/mock-success for every order as fast as possible with N in flight,
+              signed as the gateway signs (Gateway-Signature); write "orderNo status send_ms
+              recv_ms" (epoch ms, this machine's clock)
+  login       POST /auth/login {email, password} for seeded users from N workers for a fixed time
   payment-report   percentiles and rates from the database's PAID rows and fire-mock's file
   percentiles      nearest-rank percentiles of a column of numbers (stdin)
+
+Who calls is said by an access token (DESIGN.md §12), never by a userId in a body or query: the
+commands that act for users read `ticketing token mint` output ("userId accessToken" lines,
+--access-tokens) and send `Authorization: Bearer <accessToken>`; the booking calls also send the
+queue's admission token in `Queue-Token`.
 
 Every command prints one machine-readable line starting with "LOADGEN " on stdout (key=value),
 progress and errors on stderr, and exits non-zero when the step could not be done.
@@ -22,6 +29,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
+import hmac
 import json
 import math
 import sys
@@ -145,6 +154,40 @@ def read_rows(path: str) -> list[list[str]]:
         return [line.split() for line in f if line.strip()]
 
 
+def read_access_tokens(path: str, users=None) -> dict[int, str]:
+    """`ticketing token mint` output: "userId accessToken" per line. Only `users` (a set) when given;
+    every one of them must be there."""
+    tokens: dict[int, str] = {}
+    with open(path) as f:
+        for line in f:
+            user, _, token = line.strip().partition(" ")
+            if not token:
+                continue
+            uid = int(user)
+            if users is None or uid in users:
+                tokens[uid] = token
+    if users is not None and len(tokens) != len(users):
+        missing = sorted(set(users) - set(tokens))
+        raise HttpError(f"no access token in {path} for {len(missing)} users (first: {missing[:5]})")
+    return tokens
+
+
+def bearer(token: str) -> dict:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def booking_headers(access_token: str, queue_token: str) -> dict:
+    """The booking endpoints want both: who calls (access token) and the admission (queue token)."""
+    return {"Authorization": f"Bearer {access_token}", "Queue-Token": queue_token}
+
+
+def gateway_signature(secret: str, body: bytes, t: int | None = None) -> str:
+    """Gateway-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>."""
+    t = int(time.time()) if t is None else t
+    mac = hmac.new(secret.encode(), f"{t}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"t={t},v1={mac}"
+
+
 # ---------------------------------------------------------------------------------------------
 # Commands
 
@@ -152,6 +195,7 @@ def read_rows(path: str) -> list[list[str]]:
 async def cmd_admit(args) -> int:
     first, _, last = args.users.partition("-")
     users = list(range(int(first), int(last or first) + 1))
+    access = read_access_tokens(args.access_tokens, set(users))
     hh = host_header(args.url)
     tokens: dict[int, str] = {}
     statuses: Counter = Counter()
@@ -159,7 +203,7 @@ async def cmd_admit(args) -> int:
 
     async def enter(conn: Connection, user: int) -> None:
         status, body = await conn.request(
-            build("POST", hh, "/queue/enter", {"userId": user, "scheduleId": args.schedule}))
+            build("POST", hh, "/queue/enter", {"scheduleId": args.schedule}, bearer(access[user])))
         statuses[f"enter_{status}"] += 1
         if status != 200:
             raise HttpError(f"enter user {user}: {status} {body[:200]!r}")
@@ -173,7 +217,7 @@ async def cmd_admit(args) -> int:
 
     async def poll(conn: Connection, user: int) -> None:
         status, body = await conn.request(
-            build("GET", hh, f"/queue/status?userId={user}&scheduleId={args.schedule}"))
+            build("GET", hh, f"/queue/status?scheduleId={args.schedule}", None, bearer(access[user])))
         statuses[f"status_{status}"] += 1
         if status != 200:
             raise HttpError(f"status user {user}: {status} {body[:200]!r}")
@@ -207,6 +251,7 @@ async def cmd_admit(args) -> int:
 
 async def cmd_hold(args) -> int:
     rows = read_rows(args.rows)
+    access = read_access_tokens(args.access_tokens, {int(row[0]) for row in rows})
     hh = host_header(args.url)
     statuses: Counter = Counter()
     t0 = time.monotonic()
@@ -214,8 +259,8 @@ async def cmd_hold(args) -> int:
     async def hold(conn: Connection, row: list[str]) -> None:
         user, token, seats = int(row[0]), row[1], row[2].split(",")
         status, _ = await conn.request(build(
-            "POST", hh, "/tickets/hold", {"userId": user, "scheduleId": args.schedule, "seatNos": seats},
-            {"Authorization": f"Bearer {token}"}))
+            "POST", hh, "/tickets/hold", {"scheduleId": args.schedule, "seatNos": seats},
+            booking_headers(access[user], token)))
         statuses[status] += 1
 
     await run_workers(args.url, rows, args.concurrency, hold)
@@ -227,6 +272,7 @@ async def cmd_hold(args) -> int:
 
 async def cmd_hold_ready(args) -> int:
     rows = read_rows(args.rows)
+    access = read_access_tokens(args.access_tokens, {int(row[0]) for row in rows})
     hh = host_header(args.url)
     orders: list[str] = []
     failures: list[str] = []
@@ -234,8 +280,8 @@ async def cmd_hold_ready(args) -> int:
 
     async def hold_and_ready(conn: Connection, row: list[str]) -> None:
         user, token, seats = int(row[0]), row[1], row[2].split(",")
-        body = {"userId": user, "scheduleId": args.schedule, "seatNos": seats}
-        auth = {"Authorization": f"Bearer {token}"}
+        body = {"scheduleId": args.schedule, "seatNos": seats}
+        auth = booking_headers(access[user], token)
         status, text = await conn.request(build("POST", hh, "/tickets/hold", body, auth))
         if status != 200:
             failures.append(f"hold user {user} {seats}: {status} {text[:160]!r}")
@@ -264,9 +310,19 @@ async def cmd_hold_ready(args) -> int:
 async def cmd_fire_mock(args) -> int:
     rows = read_rows(args.orders)
     hh = host_header(args.url)
-    # Pre-built requests: the measured loop only writes, reads and timestamps.
-    requests = [(row[1], build("POST", hh, "/payment/mock-success", {"orderNo": row[1]},
-                               {"X-Gateway-Secret": args.secret})) for row in rows]
+    # Pre-built requests: the measured loop only writes, reads and timestamps. Signed as the gateway
+    # signs its callback (one t for all: well inside payment.gateway-signature-tolerance), or, with
+    # --plain-secret, the dev profile's X-Gateway-Secret shortcut.
+    t_sign = int(time.time())
+
+    def gateway_headers(order_no: str) -> dict:
+        if args.plain_secret:
+            return {"X-Gateway-Secret": args.secret}
+        raw = json.dumps({"orderNo": order_no}, separators=(",", ":")).encode()  # exactly what build() sends
+        return {"Gateway-Signature": gateway_signature(args.secret, raw, t_sign)}
+
+    requests = [(row[1], build("POST", hh, "/payment/mock-success", {"orderNo": row[1]}, gateway_headers(row[1])))
+                for row in rows]
     results: dict[str, tuple[int, float, float]] = {}
     failed: list[tuple[str, bytes]] = []
     errors: list[str] = []
@@ -335,6 +391,64 @@ async def cmd_fire_mock(args) -> int:
     return 0 if still_failed == 0 else 1
 
 
+async def cmd_login(args) -> int:
+    """Workers sign in users first..last in turn (user<N>@example.com, the demo password) until
+    --duration seconds have passed; each keeps one connection. Percentiles are over the 200s."""
+    first, _, last = args.users.partition("-")
+    first, last = int(first), int(last or first)
+    hh = host_header(args.url)
+    parts = urlsplit(args.url)
+    statuses: Counter = Counter()
+    latencies: list[float] = []
+    conn_errors = 0
+    next_user = first
+    t0 = time.monotonic()
+    deadline = t0 + args.duration
+    first_sent = last_done = 0.0
+
+    async def worker() -> None:
+        nonlocal next_user, conn_errors, first_sent, last_done
+        conn = Connection(parts.hostname, parts.port or 80)
+        try:
+            while time.monotonic() < deadline:
+                user = next_user
+                next_user = first if next_user >= last else next_user + 1
+                raw = build("POST", hh, "/auth/login",
+                            {"email": args.email.format(user), "password": args.password})
+                sent = time.monotonic()
+                if not first_sent:
+                    first_sent = sent
+                try:
+                    status, body = await conn.request(raw, retries=0)
+                except HttpError as error:
+                    conn_errors += 1
+                    if conn_errors <= 5:
+                        log(f"login user {user}: {error}")
+                    continue
+                done = time.monotonic()
+                last_done = max(last_done, done)
+                statuses[status] += 1
+                if status == 200:
+                    latencies.append((done - sent) * 1000)
+                elif sum(statuses.values()) - statuses[200] <= 5:
+                    log(f"login user {user}: {status} {body[:200]!r}")
+        finally:
+            conn.close()
+
+    await asyncio.gather(*(worker() for _ in range(args.concurrency)))
+    span = (last_done - first_sent) if last_done > first_sent else 0.0
+    latencies.sort()
+    answered = sum(statuses.values())
+    emit({"requests": answered + conn_errors, "answered": answered, "logins": statuses[200],
+          "span_s": f"{span:.3f}", "logins_per_s": f"{statuses[200] / span if span else 0:.1f}",
+          "p50_ms": f"{percentile(latencies, 50):.1f}", "p95_ms": f"{percentile(latencies, 95):.1f}",
+          "p99_ms": f"{percentile(latencies, 99):.1f}", "max_ms": f"{latencies[-1] if latencies else 0:.1f}",
+          "errors": answered - statuses[200] + conn_errors, "s429": statuses[429], "s503": statuses[503],
+          "s401": statuses[401], "conn_errors": conn_errors,
+          "statuses": ",".join(f"{k}:{v}" for k, v in sorted(statuses.items())) or "none"})
+    return 0
+
+
 def cmd_payment_report(args) -> int:
     """--db: "order_no status paid_at_ms updated_at_ms" (epoch ms, from the database; NULL allowed)
     --sends: fire-mock's output; --outbox (optional): "order_no published_at_ms" of the orders'
@@ -397,6 +511,7 @@ def main() -> int:
     p.add_argument("--url", required=True)
     p.add_argument("--schedule", type=int, required=True)
     p.add_argument("--users", required=True, help="FIRST-LAST (inclusive)")
+    p.add_argument("--access-tokens", required=True, help='"userId accessToken" lines (ticketing token mint)')
     p.add_argument("--concurrency", type=int, default=64)
     p.add_argument("--timeout", type=float, default=60)
     p.add_argument("--out", required=True)
@@ -404,13 +519,15 @@ def main() -> int:
     p = sub.add_parser("hold")
     p.add_argument("--url", required=True)
     p.add_argument("--schedule", type=int, required=True)
-    p.add_argument("--rows", required=True, help='"userId token seat[,seat...]" lines')
+    p.add_argument("--rows", required=True, help='"userId queueToken seat[,seat...]" lines')
+    p.add_argument("--access-tokens", required=True, help='"userId accessToken" lines (ticketing token mint)')
     p.add_argument("--concurrency", type=int, default=32)
 
     p = sub.add_parser("hold-ready")
     p.add_argument("--url", required=True)
     p.add_argument("--schedule", type=int, required=True)
-    p.add_argument("--rows", required=True, help='"userId token seat[,seat...]" lines')
+    p.add_argument("--rows", required=True, help='"userId queueToken seat[,seat...]" lines')
+    p.add_argument("--access-tokens", required=True, help='"userId accessToken" lines (ticketing token mint)')
     p.add_argument("--concurrency", type=int, default=32)
     p.add_argument("--key-prefix", required=True, help="Idempotency-Key = PREFIX-userId")
     p.add_argument("--out", required=True)
@@ -419,10 +536,20 @@ def main() -> int:
     p.add_argument("--url", required=True)
     p.add_argument("--orders", required=True, help="hold-ready's output")
     p.add_argument("--concurrency", type=int, default=128)
-    p.add_argument("--secret", required=True)
+    p.add_argument("--secret", required=True, help="payment.gateway-secret: the key of Gateway-Signature")
+    p.add_argument("--plain-secret", action="store_true",
+                   help="send X-Gateway-Secret: <secret> (dev profile shortcut) instead of signing")
     p.add_argument("--out", required=True)
     p.add_argument("--retry-failed", action="store_true",
                    help="call again (once, after the storm) every order whose call failed or was not 202")
+
+    p = sub.add_parser("login")
+    p.add_argument("--url", required=True)
+    p.add_argument("--users", required=True, help="FIRST-LAST (inclusive): seeded users, taken in turn")
+    p.add_argument("--concurrency", type=int, default=32)
+    p.add_argument("--duration", type=float, required=True, help="seconds")
+    p.add_argument("--email", default="user{}@example.com", help="format of the email, {} = user id")
+    p.add_argument("--password", default="demo-password")
 
     p = sub.add_parser("payment-report")
     p.add_argument("--db", required=True)
@@ -441,6 +568,8 @@ def main() -> int:
             return asyncio.run(cmd_hold_ready(args))
         if args.cmd == "fire-mock":
             return asyncio.run(cmd_fire_mock(args))
+        if args.cmd == "login":
+            return asyncio.run(cmd_login(args))
         if args.cmd == "payment-report":
             return cmd_payment_report(args)
         return cmd_percentiles(args)

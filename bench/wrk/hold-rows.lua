@@ -1,7 +1,10 @@
 -- wrk script for bench/hold-storm: POST /tickets/hold, one pre-generated row per request.
 --
 -- Environment (set by bench/hold-storm):
---   BENCH_ROWS         file of "userId token seat[,seat...]" lines (token: the user's admission token)
+--   BENCH_ROWS         file of "userId queueToken seat[,seat...]" lines (queueToken: the user's
+--                      admission token for the schedule, sent in Queue-Token)
+--   BENCH_TOKENS       `ticketing token mint` output, "userId accessToken" lines: each row's user is
+--                      the caller (Authorization: Bearer <accessToken>); no userId in the body
 --   BENCH_THREADS      must equal wrk -t                                           (default 2)
 --   BENCH_SCHEDULE_ID  schedule of the holds                                        (default 2)
 --   BENCH_MODE         once  -- every row exactly once, then the run ends (storm (a): distinct seats)
@@ -10,8 +13,9 @@
 --                      the thread that completes the set sends SIGINT to wrk, which ends the run
 --                      (wrk's -d is only the safety cap then)
 --
--- Thread t (0-based) takes rows t+1, t+1+threads, ... Requests are built once in init(), so the
--- measured loop only hands out strings. In once mode a delay() hook reserves a row for a
+-- Thread t (0-based) takes rows t+1, t+1+threads, ... Requests are built once in init() (the
+-- access tokens of its rows' users read from BENCH_TOKENS there), so the measured loop only hands
+-- out strings. In once mode a delay() hook reserves a row for a
 -- connection before it sends: a connection that finds no row left is parked (never sends again),
 -- so exactly one request per row goes out, however many connections there are.
 --
@@ -43,6 +47,7 @@ local function mono_ms()
 end
 
 local rows_file = os.getenv("BENCH_ROWS") or error("BENCH_ROWS is not set")
+local tokens_file = os.getenv("BENCH_TOKENS") or error("BENCH_TOKENS is not set (ticketing token mint output)")
 local nthreads = tonumber(os.getenv("BENCH_THREADS") or "2")
 local schedule = tonumber(os.getenv("BENCH_SCHEDULE_ID") or "2")
 local mode = os.getenv("BENCH_MODE") or "once"
@@ -76,21 +81,33 @@ function init(args)
   local i = 0
   local prefix = "POST /tickets/hold HTTP/1.1\r\nHost: " .. wrk.host .. ":" .. wrk.port ..
                  "\r\nContent-Type: application/json\r\nAuthorization: Bearer "
+  local mine = {} -- this thread's rows: {user, queue token, seats}
+  local wanted = {} -- user id -> false until its access token is found
   for line in io.lines(rows_file) do
     if line:match("%S") then
       if i % nthreads == tid then
         local user, token, seats = line:match("^(%d+)%s+(%S+)%s+(%S+)")
         if not user then error("bad row in " .. rows_file .. ": " .. line) end
-        local list = {}
-        for seat in seats:gmatch("[^,]+") do list[#list + 1] = '"' .. seat .. '"' end
-        local body = '{"userId":' .. user .. ',"scheduleId":' .. schedule ..
-                     ',"seatNos":[' .. table.concat(list, ",") .. ']}'
-        -- The id goes between head and tail; the server echoes X-Request-Id in the response.
-        heads[#heads + 1] = prefix .. token .. "\r\nContent-Length: " .. #body .. "\r\nX-Request-Id: b"
-        tails[#tails + 1] = "\r\n\r\n" .. body
+        mine[#mine + 1] = { user, token, seats }
+        wanted[user] = false
       end
       i = i + 1
     end
+  end
+  for line in io.lines(tokens_file) do
+    local user, access = line:match("^(%d+) (%S+)")
+    if user and wanted[user] == false then wanted[user] = access end
+  end
+  for _, row in ipairs(mine) do
+    local user, token, seats = row[1], row[2], row[3]
+    local access = wanted[user] or error("no access token for user " .. user .. " in " .. tokens_file)
+    local list = {}
+    for seat in seats:gmatch("[^,]+") do list[#list + 1] = '"' .. seat .. '"' end
+    local body = '{"scheduleId":' .. schedule .. ',"seatNos":[' .. table.concat(list, ",") .. ']}'
+    -- The id goes between head and tail; the server echoes X-Request-Id in the response.
+    heads[#heads + 1] = prefix .. access .. "\r\nQueue-Token: " .. token .. "\r\nContent-Length: " .. #body ..
+                        "\r\nX-Request-Id: b"
+    tails[#tails + 1] = "\r\n\r\n" .. body
   end
   nrows = #heads
   verify_call = (tid == 0)

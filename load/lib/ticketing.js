@@ -1,7 +1,13 @@
 // Shared client for the k6 scenarios in load/: one async function per endpoint, each request
-// tagged with the endpoint's name (not its raw URL, so /payment/ORD-… and /queue/status?userId=…
-// each stay one time series), a Trend per endpoint (ms), and the flow helpers (wait for admission,
-// poll an order until it is final).
+// tagged with the endpoint's name (not its raw URL, so /payment/ORD-… stays one time series), a
+// Trend per endpoint (ms), and the flow helpers (wait for admission, poll an order until it is final).
+//
+// Identity (DESIGN.md §5, §12): every call for a user carries that user's access token
+// (Authorization: Bearer), never a userId in a body or query. The tokens are minted once per run by
+// load/run (`ticketing token mint`) into a file that is read here, in the init context, into a
+// SharedArray (one copy for all VUs) indexed by user id. The booking calls (hold, release, ready)
+// also carry the queue's admission token in Queue-Token. mock-success is the payment gateway, not a
+// user: it is signed (Gateway-Signature: HMAC-SHA256 with the gateway secret).
 //
 // Everything is async (http.asyncRequest, timers): one VU drives many users at once, each user a
 // chain of awaits, so a handful of VUs keeps hundreds of users in flight without hundreds of JS
@@ -10,10 +16,15 @@
 // Settings come from the environment (load/run passes them with -e):
 //   BASE_URL       the server                      (http://127.0.0.1:18091)
 //   SCHEDULE_ID    the schedule under test          (required)
-//   GATEWAY_SECRET X-Gateway-Secret of mock-success (dev-gateway-secret)
+//   TOKENS_FILE    `ticketing token mint` output: "userId accessToken" lines, ascending
+//                  consecutive ids covering every user of the run (required; load/run mints it)
+//   GATEWAY_SECRET payment.gateway-secret, the key of mock-success's Gateway-Signature (dev-gateway-secret)
+//   GATEWAY_PLAIN  1: send the dev profile's X-Gateway-Secret shortcut instead of signing (unset)
 //   ADMIT_TIMEOUT_S  give up waiting for admission after this long (120)
 //   ORDER_TIMEOUT_S  give up polling an order after this long (60)
 import http from 'k6/http';
+import crypto from 'k6/crypto';
+import { SharedArray } from 'k6/data';
 import exec from 'k6/execution';
 import { Counter, Trend } from 'k6/metrics';
 import { setTimeout } from 'k6/timers';
@@ -21,6 +32,41 @@ import { setTimeout } from 'k6/timers';
 export const BASE_URL = (__ENV.BASE_URL || 'http://127.0.0.1:18091').replace(/\/$/, '');
 export const SCHEDULE_ID = parseInt(__ENV.SCHEDULE_ID || '0', 10);
 const GATEWAY_SECRET = __ENV.GATEWAY_SECRET || 'dev-gateway-secret';
+const GATEWAY_PLAIN = __ENV.GATEWAY_PLAIN === '1';
+const TOKENS_FILE = __ENV.TOKENS_FILE || '';
+if (!TOKENS_FILE) throw new Error('TOKENS_FILE is required: access tokens from `ticketing token mint` (load/run mints them)');
+
+// Element 0: the first user id of the file (as a string); element k: the token of user first + k - 1.
+// The callback runs once (not once per VU); VUs share the array read-only.
+const tokens = new SharedArray('access-tokens', function () {
+  const out = [];
+  let first = 0;
+  for (const line of open(TOKENS_FILE).split('\n')) {
+    if (line === '') continue;
+    const space = line.indexOf(' ');
+    const user = parseInt(line.slice(0, space), 10);
+    if (out.length === 0) {
+      first = user;
+      out.push(String(first));
+    }
+    if (space < 1 || user !== first + out.length - 1) {
+      throw new Error(`${TOKENS_FILE}: expected user ${first + out.length - 1} on line ${out.length}, got '${line.slice(0, 20)}'`);
+    }
+    out.push(line.slice(space + 1));
+  }
+  if (out.length < 2) throw new Error(`${TOKENS_FILE} has no tokens`);
+  return out;
+});
+const FIRST_USER = parseInt(tokens[0], 10);
+
+// The access token of `userId` (minted by load/run for users USER_OFFSET+1 .. USER_OFFSET+USERS).
+export function accessToken(userId) {
+  const i = userId - FIRST_USER + 1;
+  if (!(i >= 1 && i < tokens.length)) {
+    throw new Error(`no access token for user ${userId} in ${TOKENS_FILE} (users ${FIRST_USER}-${FIRST_USER + tokens.length - 2})`);
+  }
+  return tokens[i];
+}
 const ADMIT_TIMEOUT_MS = 1000 * parseFloat(__ENV.ADMIT_TIMEOUT_S || '120');
 const ORDER_TIMEOUT_MS = 1000 * parseFloat(__ENV.ORDER_TIMEOUT_S || '60');
 
@@ -62,8 +108,16 @@ export function sleep(seconds) {
   return new Promise((resolve) => setTimeout(resolve, seconds * 1000));
 }
 
-function bearer(token) {
-  return { 'Content-Type': 'application/json', Authorization: `Bearer ${token}` };
+// Who calls: the user's access token.
+function asUser(userId) {
+  return { 'Content-Type': 'application/json', Authorization: `Bearer ${accessToken(userId)}` };
+}
+
+// Booking calls: who calls, and the admission the queue gave that user for the schedule.
+function booking(queueToken, userId) {
+  const headers = asUser(userId);
+  headers['Queue-Token'] = queueToken;
+  return headers;
 }
 
 // One request with its tag, trend, expected statuses; 503/429 are retried up to 3 times.
@@ -91,48 +145,56 @@ function parse(res) {
 }
 
 export function enter(userId) {
-  return call('enter', 'POST', `${BASE_URL}/queue/enter`, JSON.stringify({ userId, scheduleId: SCHEDULE_ID }));
+  return call('enter', 'POST', `${BASE_URL}/queue/enter`, JSON.stringify({ scheduleId: SCHEDULE_ID }), asUser(userId));
 }
 
 export function status(userId) {
-  return call('status', 'GET', `${BASE_URL}/queue/status?userId=${userId}&scheduleId=${SCHEDULE_ID}`);
+  return call('status', 'GET', `${BASE_URL}/queue/status?scheduleId=${SCHEDULE_ID}`, undefined, asUser(userId));
 }
 
 export function leave(userId) {
-  return call('leave', 'DELETE', `${BASE_URL}/queue?userId=${userId}&scheduleId=${SCHEDULE_ID}`);
+  return call('leave', 'DELETE', `${BASE_URL}/queue?scheduleId=${SCHEDULE_ID}`, undefined, asUser(userId));
 }
 
 export function seatMap() {
   return call('seats', 'GET', `${BASE_URL}/schedules/${SCHEDULE_ID}/seats`);
 }
 
-function seatBody(userId, seatNos) {
-  return JSON.stringify({ userId, scheduleId: SCHEDULE_ID, seatNos });
+function seatBody(seatNos) {
+  return JSON.stringify({ scheduleId: SCHEDULE_ID, seatNos });
 }
 
-export function hold(token, userId, seatNos) {
-  return call('hold', 'POST', `${BASE_URL}/tickets/hold`, seatBody(userId, seatNos), bearer(token));
+// queueToken: the admission token from enterAndWait(); userId: who holds (its access token).
+export function hold(queueToken, userId, seatNos) {
+  return call('hold', 'POST', `${BASE_URL}/tickets/hold`, seatBody(seatNos), booking(queueToken, userId));
 }
 
-export function release(token, userId, seatNos) {
-  return call('release', 'POST', `${BASE_URL}/tickets/release`, seatBody(userId, seatNos), bearer(token));
+export function release(queueToken, userId, seatNos) {
+  return call('release', 'POST', `${BASE_URL}/tickets/release`, seatBody(seatNos), booking(queueToken, userId));
 }
 
-export function ready(token, userId, seatNos, idempotencyKey) {
-  const headers = bearer(token);
+export function ready(queueToken, userId, seatNos, idempotencyKey) {
+  const headers = booking(queueToken, userId);
   headers['Idempotency-Key'] = idempotencyKey;
-  return call('ready', 'POST', `${BASE_URL}/payment/ready`, seatBody(userId, seatNos), headers);
+  return call('ready', 'POST', `${BASE_URL}/payment/ready`, seatBody(seatNos), headers);
 }
 
+// The gateway's callback: Gateway-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>.
 export function pay(orderNo) {
-  return call('pay', 'POST', `${BASE_URL}/payment/mock-success`, JSON.stringify({ orderNo }), {
-    'Content-Type': 'application/json',
-    'X-Gateway-Secret': GATEWAY_SECRET,
-  });
+  const body = JSON.stringify({ orderNo });
+  const headers = { 'Content-Type': 'application/json' };
+  if (GATEWAY_PLAIN) {
+    headers['X-Gateway-Secret'] = GATEWAY_SECRET;
+  } else {
+    const t = Math.floor(Date.now() / 1000);
+    headers['Gateway-Signature'] = `t=${t},v1=${crypto.hmac('sha256', GATEWAY_SECRET, `${t}.${body}`, 'hex')}`;
+  }
+  return call('pay', 'POST', `${BASE_URL}/payment/mock-success`, body, headers);
 }
 
-export function order(orderNo) {
-  return call('order', 'GET', `${BASE_URL}/payment/${encodeURIComponent(orderNo)}`);
+// The order as its owner sees it (someone else's is 404).
+export function order(orderNo, userId) {
+  return call('order', 'GET', `${BASE_URL}/payment/${encodeURIComponent(orderNo)}`, undefined, asUser(userId));
 }
 
 // A pause of 50-100% of `seconds`, so clients on the same backoff schedule drift apart.
@@ -176,15 +238,15 @@ export async function enterAndWait(userId) {
   return body.token;
 }
 
-// Poll GET /payment/{orderNo} until PAID, CANCELLED or FAILED (every 50 ms at first, backing off
-// to 500 ms). Returns the final body, or null on timeout/error.
-export async function waitFinal(orderNo) {
+// Poll GET /payment/{orderNo} (as its owner, userId) until PAID, CANCELLED or FAILED (every 50 ms
+// at first, backing off to 500 ms). Returns the final body, or null on timeout/error.
+export async function waitFinal(orderNo, userId) {
   const t0 = Date.now();
   let pause = 0.05;
   for (;;) {
     await sleep(jittered(pause));
     pause = Math.min(pause * 1.5, 0.5);
-    const res = await order(orderNo);
+    const res = await order(orderNo, userId);
     const body = res.status === 200 ? parse(res) : null;
     if (body && (body.status === 'PAID' || body.status === 'CANCELLED' || body.status === 'FAILED')) return body;
     if (!body || Date.now() - t0 > ORDER_TIMEOUT_MS) {
@@ -230,8 +292,8 @@ export async function runUsers(users, vus, concurrency, userOffset, flow) {
 // Options every scenario here needs:
 // - one idle connection kept per user in flight (k6's default of 6 per host would close and
 //   reopen connections all the time);
-// - fewer system tags: no `url` (each /payment/ORD-… and ?userId=… would be a time series of its
-//   own), no tls/proto/group tags; the endpoint is the `name` tag.
+// - fewer system tags: no `url` (each /payment/ORD-… would be a time series of its own), no
+//   tls/proto/group tags; the endpoint is the `name` tag.
 // An integer from the environment, `fallback` when unset or empty.
 export function envInt(value, fallback) {
   return value === undefined || value === '' ? fallback : parseInt(value, 10);
