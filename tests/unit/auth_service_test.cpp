@@ -1,6 +1,7 @@
 // AuthService (DESIGN.md §12) against in-memory fakes of its ports; access tokens are the real
 // JwtAccessTokenService (pure CPU). Also the domain rules it relies on: normalize_email,
 // validate_sign_up, decide_refresh.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include "run_task.hpp"
