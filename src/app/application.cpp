@@ -222,7 +222,8 @@ struct Application::Parts {
                    [this](const std::optional<std::string>& bearer) { return auth.authenticate(bearer); }),
         server(raw(contexts),
                infra::http::HttpServerOptions{cfg.http.address, cfg.http.port, cfg.http.max_body, cfg.http.max_header,
-                                              cfg.http.read_timeout, cfg.http.idle_timeout, cfg.log.access},
+                                              cfg.http.read_timeout, cfg.http.idle_timeout, cfg.log.access,
+                                              cfg.http.trusted_proxies},
                dispatcher, request_observer()) {
     if (config.metrics.enabled) register_samplers();
   }
@@ -314,6 +315,21 @@ void Application::Parts::register_samplers() {
     out.counter("ticketing_confirmations_total", "PaymentCompleted events handled, by result.", static_cast<double>(p.duplicates.load()), {{"result", "duplicate"}});
     out.histogram("ticketing_confirm_latency_seconds", "From the recorded payment to PAID.", p.confirm_latency.cumulative(),
                   p.confirm_latency.count(), p.confirm_latency.sum());
+
+    auto& a = auth.counters();
+    for (const auto& [result, value] : {std::pair<const char*, std::uint64_t>{"success", a.logins.load()},
+                                        std::pair<const char*, std::uint64_t>{"failure", a.login_failures.load()}}) {
+      out.counter("ticketing_auth_logins_total", "Sign-in attempts by result.", static_cast<double>(value),
+                  {{"result", result}});
+    }
+    out.counter("ticketing_auth_limited_total", "Sign-in and sign-up attempts refused by a rate limit (429).",
+                static_cast<double>(a.limited.load()));
+    out.counter("ticketing_auth_signups_total", "Accounts created by sign-up.", static_cast<double>(a.sign_ups.load()));
+    out.counter("ticketing_auth_refreshes_total", "Refresh-token rotations.", static_cast<double>(a.refreshes.load()));
+    out.counter("ticketing_auth_refresh_reuse_total", "Spent refresh tokens presented again (families revoked).",
+                static_cast<double>(a.reuse_detected.load()));
+    out.gauge("ticketing_auth_revoked_sessions", "Ended sign-ins whose access tokens this instance refuses.",
+              static_cast<double>(revocations.size()));
 
     auto& o = outbox_relay.counters();
     out.counter("ticketing_outbox_published_total", "Outbox events published to Kafka.", static_cast<double>(o.published.load()));

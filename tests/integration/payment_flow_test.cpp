@@ -288,7 +288,8 @@ TEST(PaymentFlow, ConfirmationFreesTheBuyingSlotNotANewerOne) {
   EXPECT_EQ(json::parse(status.body).at("status").as_string(), "ADMITTED");
   EXPECT_EQ(seat_call(server.port(), "/tickets/hold", new_token, 9, schedule, {"S-6"}).status, 200);
   // Once a purchase made with the new slot completes, that slot goes.
-  const auto second = ready(server.port(), Booking{9, schedule, new_token, {"S-6"}}, "second-purchase");
+  const auto second =
+      ready(server.port(), Booking{9, schedule, new_token, {"S-6"}}, fmt::format("second-purchase-{}", schedule));
   ASSERT_EQ(second.status, 201) << second.raw;
   const std::string second_no(json::parse(second.body).at("orderNo").as_string());
   ASSERT_EQ(pay(server.port(), second_no).status, 202);

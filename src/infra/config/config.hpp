@@ -104,6 +104,7 @@ struct HttpConfig {
   Millis idle_timeout{};      // http.idle-timeout
   Millis shutdown_timeout{};  // http.shutdown-timeout
   std::size_t max_header = 0; // http.max-header (bytes)
+  std::vector<std::string> trusted_proxies;  // http.trusted-proxies
 };
 
 struct DbConfig {

@@ -297,6 +297,11 @@ AppConfig build(const FlatMap& m, const std::string& profile) {
   c.http.idle_timeout = r.d("http.idle-timeout");
   c.http.shutdown_timeout = r.d("http.shutdown-timeout");
   c.http.max_header = r.bytes("http.max-header");
+  for (std::string_view rest = r.str("http.trusted-proxies"); !rest.empty();) {
+    const auto comma = rest.find(',');
+    c.http.trusted_proxies.emplace_back(rest.substr(0, comma));
+    rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
+  }
 
   c.db.url = r.str("db.url");
   c.db.pool_size = r.i("db.pool-size");

@@ -93,6 +93,21 @@ std::string check_redis_url(std::string_view v) {
   return "";
 }
 
+std::string check_address_list(std::string_view v) {
+  constexpr std::string_view kWhat = "comma-separated IP addresses (e.g. 10.0.0.5,10.0.0.6), or empty";
+  if (v.empty()) return "";
+  std::size_t start = 0;
+  while (true) {
+    const auto comma = v.find(',', start);
+    const auto item = v.substr(start, comma == std::string_view::npos ? std::string_view::npos : comma - start);
+    if (item.empty() || item.size() > 45 || item.find_first_not_of("0123456789abcdefABCDEF.:") != std::string_view::npos)
+      return std::string(kWhat);
+    if (comma == std::string_view::npos) break;
+    start = comma + 1;
+  }
+  return "";
+}
+
 std::string check_host_port_list(std::string_view v) {
   constexpr std::string_view kWhat = "a comma-separated list of host:port (e.g. 127.0.0.1:19092)";
   if (v.empty()) return std::string(kWhat);
@@ -121,6 +136,7 @@ const std::array kSchema{
   KeySpec{"http.idle-timeout", ValueType::kDuration, "60s", "Keep-alive connection idle time before it is closed.", 1, 24 * kHour},
   KeySpec{"http.shutdown-timeout", ValueType::kDuration, "10s", "Grace period for in-flight requests on shutdown.", 0, 10 * kMin},
   KeySpec{"http.max-header", ValueType::kByteSize, "16KiB", "Largest accepted request header block; bigger is 431.", kKiB, kMiB},
+  KeySpec{"http.trusted-proxies", ValueType::kString, "", "Comma-separated addresses of proxies whose X-Forwarded-For names the client (per-address limits).", 0, 0, {}, Secret::kNo, check_address_list},
   // ---- db ----
   KeySpec{"db.url", ValueType::kString, "mysql://ticketing:ticketing@127.0.0.1:13306/ticketing", "MySQL/MariaDB URL mysql://user:password@host:port/database.", 0, 0, {}, Secret::kUrlPassword, check_db_url},
   KeySpec{"db.pool-size", ValueType::kInt, "16", "Database connections in the pool.", 1, 512},

@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -142,6 +144,18 @@ struct ContextState {
   bool draining = false;
 };
 
+std::string client_address(const std::string& peer, const std::string* forwarded_for,
+                           const std::vector<std::string>& trusted_proxies) {
+  if (forwarded_for == nullptr || std::find(trusted_proxies.begin(), trusted_proxies.end(), peer) == trusted_proxies.end()) {
+    return peer;
+  }
+  std::string_view list = *forwarded_for;
+  const auto comma = list.rfind(',');
+  const std::string_view last = trimmed(comma == std::string_view::npos ? list : list.substr(comma + 1));
+  if (last.empty() || last.size() > 64) return peer;
+  return std::string(last);
+}
+
 struct HttpServer::Impl {
   Impl(HttpServer& server, HttpServerOptions opts, const api::Dispatcher& d, RequestObserver obs)
       : owner(server), options(std::move(opts)), dispatcher(d), observer(std::move(obs)) {}
@@ -240,6 +254,10 @@ asio::awaitable<void> HttpServer::Impl::reject(beast::tcp_stream& stream, ErrorC
 asio::awaitable<void> HttpServer::Impl::session(ContextState& state, tcp::socket socket) {
   beast::tcp_stream stream(std::move(socket));
   stream.socket().set_option(tcp::no_delay(true));
+  // The peer's address, for the per-address sign-in limit (DESIGN.md §12); empty if unknown.
+  boost::system::error_code peer_error;
+  const auto peer = stream.socket().remote_endpoint(peer_error);
+  const std::string remote_address = peer_error ? std::string() : peer.address().to_string();
   auto self = state.connections.insert(state.connections.end(), ContextState::Connection{&stream, false});
   beast::flat_buffer buffer;
   bool first_request = true;
@@ -335,6 +353,7 @@ asio::awaitable<void> HttpServer::Impl::session(ContextState& state, tcp::socket
       api::ApiRequest request;
       request.method = to_method(message.method());
       request.method_text = std::string(message.method_string());
+      request.remote_address = remote_address;
       request.target = std::string(message.target());
       const auto question = request.target.find('?');
       request.path = request.target.substr(0, question);
@@ -344,6 +363,10 @@ asio::awaitable<void> HttpServer::Impl::session(ContextState& state, tcp::socket
         request.headers.push_back({std::string(field.name_string()), std::string(field.value())});
       }
       request.body = std::move(message.body());
+      if (!options.trusted_proxies.empty()) {
+        request.remote_address =
+            client_address(remote_address, request.header("X-Forwarded-For"), options.trusted_proxies);
+      }
       const std::string* sent_id = request.header("X-Request-Id");
       request.request_id = request_id_for(sent_id ? std::string_view(*sent_id) : std::string_view());
 

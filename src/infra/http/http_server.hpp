@@ -30,7 +30,16 @@ struct HttpServerOptions {
   std::chrono::milliseconds read_timeout{10'000};
   std::chrono::milliseconds idle_timeout{60'000};
   bool access_log = true;
+  // Peers (a load balancer, a reverse proxy) whose X-Forwarded-For is believed: a request from one
+  // of them counts as coming from the last address that header names. Empty: the peer itself.
+  std::vector<std::string> trusted_proxies;
 };
+
+// The client a request is from: `peer`, or — when the peer is a trusted proxy — the rightmost
+// address of X-Forwarded-For (the one the proxy itself appended; anything left of it is the
+// client's word). Falls back to `peer` when the header is absent or empty.
+std::string client_address(const std::string& peer, const std::string* forwarded_for,
+                           const std::vector<std::string>& trusted_proxies);
 
 // Called once per answered request (metrics). Must be cheap and thread-safe.
 using RequestObserver =
