@@ -1,6 +1,6 @@
 -- Accounts and sessions (DESIGN.md §12). Runs unchanged on MariaDB 10.11 and MySQL 8.
 -- Existing rows (demo users from before this migration) get no password: they cannot sign in until
--- `ticketing seed` or `ticketing user create` gives them one.
+-- `ticketing seed` gives the demo users the demo password.
 ALTER TABLE user_account
   ADD COLUMN password_hash VARCHAR(255) NULL,
   ADD COLUMN role VARCHAR(16) NOT NULL DEFAULT 'FAN',

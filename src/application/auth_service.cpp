@@ -14,6 +14,9 @@ namespace {
 constexpr std::size_t kRefreshTokenBytes = 32;  // 256 bits
 constexpr std::size_t kSessionBytes = 16;       // 32 hex characters
 constexpr std::size_t kMaxRefreshTokenLength = 128;
+// How long an ended session is remembered: the longest any access token of it can still be valid
+// (security.access-token-ttl and `token mint --ttl` are both at most 24 h).
+constexpr auto kRevocationMemory = std::chrono::hours(24);
 
 std::string address_key(const std::string& address) { return "auth:limit:addr:" + address; }
 std::string address_failure_key(const std::string& address) { return "auth:limit:addr-fail:" + address; }
@@ -134,7 +137,7 @@ Task<SignedIn> AuthService::refresh(std::optional<std::string> refresh_token) {
     case Kind::kReuseDetected:
       counters_.reuse_detected.fetch_add(1, std::memory_order_relaxed);
       // The family's access tokens go too: whoever holds them may be the thief.
-      co_await revocations_.revoke(outcome.family, now + policy_.access_ttl);
+      co_await revocations_.revoke(outcome.family, now + kRevocationMemory);
       throw DomainError(ErrorCode::kUnauthenticated,
                         "refresh token was already used; this sign-in has been ended, sign in again");
     case Kind::kExpired:
@@ -156,7 +159,7 @@ Task<SignedIn> AuthService::refresh(std::optional<std::string> refresh_token) {
 Task<void> AuthService::log_out(domain::Principal principal) {
   const auto now = clock_.now();
   co_await refresh_tokens_.revoke_family(principal.session, now);
-  co_await revocations_.revoke(principal.session, now + policy_.access_ttl);
+  co_await revocations_.revoke(principal.session, now + kRevocationMemory);
   counters_.logouts.fetch_add(1, std::memory_order_relaxed);
 }
 

@@ -257,7 +257,12 @@ asio::awaitable<void> HttpServer::Impl::session(ContextState& state, tcp::socket
   // The peer's address, for the per-address sign-in limit (DESIGN.md §12); empty if unknown.
   boost::system::error_code peer_error;
   const auto peer = stream.socket().remote_endpoint(peer_error);
-  const std::string remote_address = peer_error ? std::string() : peer.address().to_string();
+  // An IPv4 client of a dual-stack listener shows as ::ffff:a.b.c.d; limits and proxies use a.b.c.d.
+  const auto peer_address = peer.address().is_v6() && peer.address().to_v6().is_v4_mapped()
+                                ? boost::asio::ip::address(boost::asio::ip::make_address_v4(
+                                      boost::asio::ip::v4_mapped, peer.address().to_v6()))
+                                : peer.address();
+  const std::string remote_address = peer_error ? std::string() : peer_address.to_string();
   auto self = state.connections.insert(state.connections.end(), ContextState::Connection{&stream, false});
   beast::flat_buffer buffer;
   bool first_request = true;

@@ -93,21 +93,46 @@ void RedisSessionRevocations::remember(const std::string& session, std::int64_t 
   empty_.store(false, std::memory_order_release);
 }
 
+Task<void> RedisSessionRevocations::publish(const std::string& session, std::int64_t until_ms) {
+  const std::string score = std::to_string(until_ms);
+  co_await redis_.execute("ZADD", kRevokedKey, score, session);
+}
+
 Task<void> RedisSessionRevocations::revoke(const std::string& session, domain::Timestamp until) {
+  const auto until_ms = millis(until);
   {
     std::unique_lock lock(mutex_);
-    if (revoked_.size() < kMaxEntries) remember(session, millis(until));
+    if (revoked_.size() < kMaxEntries) {
+      remember(session, until_ms);
+    } else {
+      spdlog::error("{} revoked sessions held: session {} is refused only by its refresh tokens", kMaxEntries, session);
+    }
   }
   try {
-    const std::string score = std::to_string(millis(until));
-    co_await redis_.execute("ZADD", kRevokedKey, score, session);
+    co_await publish(session, until_ms);
   } catch (const domain::DependencyUnavailable& error) {
-    // This instance refuses the session already; the others only once Redis is back.
-    spdlog::warn("session revocation not shared with other instances: {}", error.what());
+    // This instance refuses the session already; the others once sync() can share it.
+    spdlog::warn("session revocation not shared yet (retried every second): {}", error.what());
+    std::lock_guard lock(unpublished_mutex_);
+    if (unpublished_.size() < kMaxEntries) unpublished_.emplace_back(session, until_ms);
   }
 }
 
 Task<void> RedisSessionRevocations::sync() {
+  std::vector<std::pair<std::string, std::int64_t>> pending;
+  {
+    std::lock_guard lock(unpublished_mutex_);
+    pending.swap(unpublished_);
+  }
+  for (std::size_t i = 0; i < pending.size(); ++i) {
+    try {
+      co_await publish(pending[i].first, pending[i].second);
+    } catch (const domain::DependencyUnavailable&) {
+      std::lock_guard lock(unpublished_mutex_);
+      unpublished_.insert(unpublished_.end(), pending.begin() + static_cast<std::ptrdiff_t>(i), pending.end());
+      throw;
+    }
+  }
   const auto now_ms = millis(clock_.now());
   const std::string now_text = std::to_string(now_ms);
   co_await redis_.execute("ZREMRANGEBYSCORE", kRevokedKey, "-inf", now_text);

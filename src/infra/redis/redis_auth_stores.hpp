@@ -4,7 +4,10 @@
 #include <atomic>
 #include <shared_mutex>
 #include <string>
+#include <mutex>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
 #include "domain/ports/clock.hpp"
 #include "domain/ports/rate_limiter.hpp"
@@ -48,12 +51,16 @@ class RedisSessionRevocations final : public domain::SessionRevocations {
 
  private:
   void remember(const std::string& session, std::int64_t until_ms);
+  Task<void> publish(const std::string& session, std::int64_t until_ms);
 
   RedisClient& redis_;
   const domain::Clock& clock_;
   mutable std::shared_mutex mutex_;
   std::unordered_map<std::string, std::int64_t> revoked_;  // session → forget after (epoch ms)
   std::atomic<bool> empty_{true};
+  // Revocations Redis did not take yet (it was down): sync() shares them first.
+  std::mutex unpublished_mutex_;
+  std::vector<std::pair<std::string, std::int64_t>> unpublished_;
 };
 
 }  // namespace ticketing::infra::redis
