@@ -5,6 +5,8 @@
 #include <openssl/params.h>
 
 #include <array>
+#include <atomic>
+#include <vector>
 #include <boost/json.hpp>
 #include <cstdint>
 #include <stdexcept>
@@ -67,13 +69,51 @@ std::ptrdiff_t decode_base64url(std::string_view in, unsigned char* out, std::si
 struct HmacSha256::State {
   EVP_MAC* mac = nullptr;
   EVP_MAC_CTX* keyed = nullptr;
+  std::uint64_t id = 0;  // never reused, unlike the address
   ~State() {
     EVP_MAC_CTX_free(keyed);
     EVP_MAC_free(mac);
   }
 };
 
+namespace {
+
+std::atomic<std::uint64_t> next_hmac_id{1};
+
+// Each thread keeps its own copy of a few keyed contexts and re-initialises it per signature
+// (EVP_MAC_init without a key keeps the key): no allocation per signature, unlike a fresh dup.
+class ThreadContexts {
+ public:
+  ~ThreadContexts() {
+    for (auto& entry : entries_) EVP_MAC_CTX_free(entry.ctx);
+  }
+  EVP_MAC_CTX* get(std::uint64_t id, const EVP_MAC_CTX* keyed) {
+    for (auto& entry : entries_) {
+      if (entry.id == id) return entry.ctx;
+    }
+    EVP_MAC_CTX* ctx = EVP_MAC_CTX_dup(keyed);
+    if (ctx == nullptr) return nullptr;
+    if (entries_.size() == kMaxEntries) {  // an old key (tests make many): drop the oldest
+      EVP_MAC_CTX_free(entries_.front().ctx);
+      entries_.erase(entries_.begin());
+    }
+    entries_.push_back({id, ctx});
+    return ctx;
+  }
+
+ private:
+  static constexpr std::size_t kMaxEntries = 8;
+  struct Entry {
+    std::uint64_t id;
+    EVP_MAC_CTX* ctx;
+  };
+  std::vector<Entry> entries_;
+};
+
+}  // namespace
+
 HmacSha256::HmacSha256(std::string_view key) : state_(std::make_unique<State>()) {
+  state_->id = next_hmac_id.fetch_add(1, std::memory_order_relaxed);
   state_->mac = EVP_MAC_fetch(nullptr, OSSL_MAC_NAME_HMAC, nullptr);
   if (state_->mac != nullptr) state_->keyed = EVP_MAC_CTX_new(state_->mac);
   char digest[] = "SHA256";
@@ -88,15 +128,15 @@ HmacSha256::HmacSha256(std::string_view key) : state_(std::make_unique<State>())
 HmacSha256::~HmacSha256() = default;
 
 bool HmacSha256::sign(std::initializer_list<std::string_view> parts, unsigned char (&out)[kHmacBytes]) const {
-  EVP_MAC_CTX* ctx = EVP_MAC_CTX_dup(state_->keyed);
-  bool ok = ctx != nullptr;
+  thread_local ThreadContexts contexts;
+  EVP_MAC_CTX* ctx = contexts.get(state_->id, state_->keyed);
+  bool ok = ctx != nullptr && EVP_MAC_init(ctx, nullptr, 0, nullptr) == 1;
   for (const auto part : parts) {
     ok = ok && (part.empty() ||
                 EVP_MAC_update(ctx, reinterpret_cast<const unsigned char*>(part.data()), part.size()) == 1);
   }
   std::size_t len = 0;
   ok = ok && EVP_MAC_final(ctx, out, &len, kHmacBytes) == 1 && len == kHmacBytes;
-  EVP_MAC_CTX_free(ctx);
   return ok;
 }
 
