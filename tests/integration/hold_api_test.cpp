@@ -356,6 +356,51 @@ TEST(HoldApi, FastPathConflictAlsoNamesTheUsersOwnHeldSeats) {
   EXPECT_EQ(redis.string({"GET", infra::redis::RedisSeatLockStore::key(domain::ScheduleId{schedule}, "S-1")}).value_or(""), "1");
 }
 
+// A hold never extends itself: asking again for a seat you hold is 409 naming it and changes
+// neither its Redis lock nor its expires_at; re-asking over and over cannot keep it past hold.ttl.
+TEST(HoldApi, AskingAgainForYourOwnSeatNeverExtendsTheHold) {
+  const auto schedule = create_schedule(-60, 10);
+  TestServer server(with(kFastAdmission, {"hold.ttl=3s", "hold.expiry-interval=1h"}));
+  const auto tokens = admit_users(server.port(), schedule, 1, 2);
+  ASSERT_EQ(seat_call(server.port(), "/tickets/hold", tokens.at(1), 1, schedule, {"S-1"}).status, 200);
+  RedisInspector redis;
+  const auto lock = infra::redis::RedisSeatLockStore::key(domain::ScheduleId{schedule}, "S-1");
+  auto db = test_db();
+  const auto expires_sql =
+      fmt::format("SELECT expires_at FROM reservation WHERE schedule_id = {} AND seat_no = 'S-1' AND active = 1", schedule);
+  const auto expires_at = db->query(expires_sql).rows.at(0).at(0);
+  const long long first_ttl = redis.integer({"PTTL", lock});
+  ASSERT_TRUE(wait_for([&] { return redis.integer({"PTTL", lock}) < first_ttl - 300; }, std::chrono::seconds(3)));
+
+  for (const auto& seats : {std::vector<std::string>{"S-1"}, std::vector<std::string>{"S-1", "S-2"}}) {
+    const auto again = seat_call(server.port(), "/tickets/hold", tokens.at(1), 1, schedule, seats);
+    ASSERT_EQ(again.status, 409) << again.raw;
+    EXPECT_EQ(conflicting_seats(again), std::vector<std::string>{"S-1"});
+  }
+  EXPECT_LT(redis.integer({"PTTL", lock}), first_ttl - 300) << "the lock was extended";
+  EXPECT_EQ(db->query(expires_sql).rows.at(0).at(0), expires_at) << "expires_at was extended";
+  EXPECT_EQ(redis.integer({"EXISTS", infra::redis::RedisSeatLockStore::key(domain::ScheduleId{schedule}, "S-2")}), 0);
+
+  // User 1 keeps asking for S-1 while user 2 waits for it: user 2 gets it once the 3 s hold is over.
+  // (User 2 asks first in each round: after the hold lapses the seat is anyone's, and the first to
+  // ask gets a new hold; what must not happen is user 1's asking keeping the old one alive.)
+  const auto started = std::chrono::steady_clock::now();
+  int user1_attempts = 0;
+  const bool user2_holds = wait_for(
+      [&] {
+        if (seat_call(server.port(), "/tickets/hold", tokens.at(2), 2, schedule, {"S-1"}).status == 200) return true;
+        if (redis.integer({"PTTL", lock}) > 100) {  // up to 100 ms before the hold ends
+          ++user1_attempts;
+          EXPECT_EQ(seat_call(server.port(), "/tickets/hold", tokens.at(1), 1, schedule, {"S-1"}).status, 409);
+        }
+        return false;
+      },
+      std::chrono::seconds(8), std::chrono::milliseconds(30));
+  ASSERT_TRUE(user2_holds) << "user 1 kept S-1 by asking again " << user1_attempts << " times";
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(4)) << "held past hold.ttl";
+  EXPECT_GT(user1_attempts, 10);
+}
+
 // Without Redis's locks the database decides, and names the taken seats in request order too.
 TEST(HoldApi, DatabaseConflictNamesTakenSeatsInRequestOrder) {
   const auto schedule = create_schedule(-60, 10);

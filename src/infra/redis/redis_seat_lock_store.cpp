@@ -8,9 +8,10 @@ namespace ticketing::infra::redis {
 namespace {
 
 // All or nothing. KEYS seat locks; ARGV user ttl_ms. Returns {1, taken indexes} or {0, conflict indexes}.
-// A lock the user already owns is refreshed, not reported as taken (it is not ours to drop). When
-// someone else's lock refuses the request, the user's own locked seats are named as well: the
-// database would refuse them too (the user already holds or bought them), as it does without Redis.
+// A lock the user already owns is left exactly as it is — a hold never extends itself (DESIGN.md §5)
+// — and is not reported as taken (it is not this request's to drop); the database then refuses
+// that seat. When someone else's lock refuses the request, the user's own locked seats are named
+// as well: the database would refuse them too (the user already holds or bought them).
 const RedisScript kLockScript = RedisScript::from_source(R"lua(
 local conflicts = {}
 local others = false
@@ -26,8 +27,6 @@ local taken = {}
 for i, key in ipairs(KEYS) do
   if redis.call('SET', key, ARGV[1], 'PX', ARGV[2], 'NX') then
     taken[#taken + 1] = i
-  else
-    redis.call('PEXPIRE', key, ARGV[2])
   end
 end
 return {1, taken}
