@@ -179,7 +179,7 @@ struct Application::Parts {
   infra::events::EventTopics topics = infra::events::EventTopics::with_prefix(config.kafka.topic_prefix);
   infra::mysql::MysqlPaymentRepository payment_repository{db_pool, topics};
   application::PaymentService payments{
-      admission_guard, payment_repository, clock, config.payment.order_ttl,
+      admission_guard, payment_repository, clock, config.payment.order_ttl, config.hold.max_total,
       application::GatewayAuth{gateway.get(), config.payment.gateway_plain_secret, config.payment.gateway_secret}};
   infra::mysql::MysqlPaymentRepository worker_payment_repository{worker_db_pool, topics};
   application::ConfirmationHandler confirmation{worker_payment_repository, queue_store, seat_locks, clock,

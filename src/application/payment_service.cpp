@@ -39,8 +39,13 @@ Task<ReadyResult> PaymentService::ready(const std::optional<std::string>& queue_
   domain::validate_seat_request(seat_nos, 64);
 
   const auto now = clock_.now();
-  const domain::ReadyRequest request{user, schedule, seat_nos, *idempotency_key,
-                                     domain::ready_fingerprint(user, schedule, seat_nos), claims.issued_at};
+  const domain::ReadyRequest request{user,
+                                     schedule,
+                                     seat_nos,
+                                     *idempotency_key,
+                                     domain::ready_fingerprint(user, schedule, seat_nos),
+                                     claims.issued_at,
+                                     hold_max_total_};
   auto outcome = co_await payments_.create_ready_order(request, now, now + order_ttl_);
   switch (outcome.kind) {
     case ReadyOutcome::Kind::kCreated:

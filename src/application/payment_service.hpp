@@ -49,8 +49,13 @@ class PaymentService {
   static constexpr int kMaxOrdersListed = 100;
 
   PaymentService(AdmissionGuard& guard, domain::PaymentRepository& payments, const domain::Clock& clock,
-                 std::chrono::milliseconds order_ttl, GatewayAuth gateway)
-      : guard_(guard), payments_(payments), clock_(clock), order_ttl_(order_ttl), gateway_(std::move(gateway)) {}
+                 std::chrono::milliseconds order_ttl, std::chrono::milliseconds hold_max_total, GatewayAuth gateway)
+      : guard_(guard),
+        payments_(payments),
+        clock_(clock),
+        order_ttl_(order_ttl),
+        hold_max_total_(hold_max_total),
+        gateway_(std::move(gateway)) {}
 
   // 401 for a missing or invalid queue token, before the request body is read.
   void authenticate(const std::optional<std::string>& queue_token) const { guard_.authenticate(queue_token); }
@@ -79,6 +84,7 @@ class PaymentService {
   domain::PaymentRepository& payments_;
   const domain::Clock& clock_;
   std::chrono::milliseconds order_ttl_;
+  std::chrono::milliseconds hold_max_total_;
   GatewayAuth gateway_;
   PaymentCounters counters_;
 };

@@ -219,26 +219,49 @@ TEST(PaymentFlow, IdempotencyKeyReplaysRefusesReuseAndIsRequired) {
   EXPECT_EQ(http(server.port(), "GET", "/payment/" + order_no).status, 401) << "no access token";
 }
 
-// Acceptance 3: the hold expired and someone else took the seat before the first user paid.
-TEST(PaymentFlow, LatePaymentIsCancelledWithRefundAndOtherHoldUntouched) {
+// A READY order's seats go to nobody else before the order expires, although the holds alone
+// (hold.ttl) would have lapsed long before: `ready` extended them. Once the order expired they are
+// free again, and a payment reported after that is recorded with a refund request.
+TEST(PaymentFlow, ReadyOrderKeepsItsSeatsUntilItExpiresThenALatePaymentIsRefunded) {
   const auto schedule = create_schedule(-60, 10);
-  TestServer server(with(kFastAdmission, {"hold.ttl=1s", "hold.expiry-interval=1h"}));
+  TestServer server(with(kFastAdmission, {"hold.ttl=1s", "payment.order-ttl=4s", "hold.expiry-interval=200ms"}));
   Booking late{3, schedule, "", {"S-4"}};
-  const auto order_no = hold_and_ready(server.port(), late);
-  // After the hold lapses, user 4 holds the same seat (which expires user 3's stale row).
+  late.token = admit_users(server.port(), schedule, 3, 1).at(3);
+  const auto held = seat_call(server.port(), "/tickets/hold", late.token, 3, schedule, late.seats);
+  ASSERT_EQ(held.status, 200) << held.raw;
+  const auto ready_response = ready(server.port(), late, fmt::format("late-{}", schedule));
+  ASSERT_EQ(ready_response.status, 201) << ready_response.raw;
+  const auto ready_body = json::parse(ready_response.body).as_object();
+  const std::string order_no(ready_body.at("orderNo").as_string());
+  const auto order_expires = *domain::parse_sql_datetime(db_value(
+      fmt::format("SELECT expires_at FROM payment_order WHERE order_no = '{}'", order_no)));
+  const auto hold_expires = *domain::parse_sql_datetime(db_value(fmt::format(
+      "SELECT expires_at FROM reservation WHERE schedule_id = {} AND seat_no = 'S-4' AND active = 1", schedule)));
+  EXPECT_GE(hold_expires, order_expires) << "ready did not extend the hold to the order's expiry";
+
+  // Until the order expires, user 4 cannot have the seat (the 1 s hold alone lapsed long ago).
   const auto token4 = admit_users(server.port(), schedule, 4, 1).at(4);
+  int refused = 0;
+  while (domain::SystemClock().now() < order_expires - std::chrono::milliseconds(500)) {
+    const auto taken = seat_call(server.port(), "/tickets/hold", token4, 4, schedule, {"S-4"});
+    ASSERT_EQ(taken.status, 409) << "the seat of a READY order was given away: " << taken.raw;
+    ++refused;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));  // pacing the attempts, not waiting on state
+  }
+  EXPECT_GT(refused, 10);
+  EXPECT_EQ(order_status(server.port(), order_no), "READY");
+  // Afterwards the order is cancelled and the seat is anyone's.
   ASSERT_TRUE(wait_for([&] { return seat_call(server.port(), "/tickets/hold", token4, 4, schedule, {"S-4"}).status == 200; },
-                       std::chrono::seconds(10), std::chrono::milliseconds(200)));
+                       std::chrono::seconds(10), std::chrono::milliseconds(100)));
+  EXPECT_EQ(order_status(server.port(), order_no), "CANCELLED");
+  EXPECT_EQ(json::parse(get_order(server.port(), order_no).body).at("failReason").as_string(), "ORDER_EXPIRED");
+
+  // The gateway reports the payment late: recorded once (202) with a refund request, never PAID.
   const auto paid = pay(server.port(), order_no);
-  EXPECT_TRUE(paid.status == 202 || paid.status == 200) << paid.raw;
-  ASSERT_TRUE(wait_for([&] { return order_status(server.port(), order_no) == "CANCELLED"; }, std::chrono::seconds(20)));
-  // The gateway reporting the payment once more: nothing new is recorded, so 200.
+  EXPECT_EQ(paid.status, 202) << paid.raw;
+  EXPECT_EQ(json::parse(paid.body).at("status").as_string(), "CANCELLED");
   const auto repeat = pay(server.port(), order_no);
   EXPECT_EQ(repeat.status, 200) << repeat.raw;
-  EXPECT_EQ(json::parse(repeat.body).at("status").as_string(), "CANCELLED");
-  const auto order = json::parse(get_order(server.port(), order_no).body).as_object();
-  EXPECT_EQ(order.at("failReason").as_string(), "HOLD_EXPIRED");
-  // The refund request was written and published.
   EXPECT_TRUE(wait_for(
       [&] {
         return db_value(fmt::format("SELECT COUNT(*) FROM outbox_event WHERE type = 'RefundRequested' AND "
@@ -257,7 +280,7 @@ TEST(PaymentFlow, LatePaymentIsCancelledWithRefundAndOtherHoldUntouched) {
 // recorded (refund requested) and answered 202; the repeat writes nothing and is answered 200.
 TEST(PaymentFlow, PaymentForACancelledOrderIsRecordedOnceWith202) {
   const auto schedule = create_schedule(-60, 10);
-  TestServer server(with(kFastAdmission, {"hold.ttl=1s", "hold.expiry-interval=200ms"}));
+  TestServer server(with(kFastAdmission, {"hold.ttl=1s", "payment.order-ttl=1s", "hold.expiry-interval=200ms"}));
   Booking booking{5, schedule, "", {"S-6"}};
   const auto order_no = hold_and_ready(server.port(), booking);
   ASSERT_TRUE(wait_for([&] { return order_status(server.port(), order_no) == "CANCELLED"; }, std::chrono::seconds(20)));

@@ -1,4 +1,5 @@
 #pragma once
+#include <chrono>
 #include <optional>
 #include <string>
 #include <vector>
@@ -15,6 +16,9 @@ struct ReadyRequest {
   std::string idempotency_key;
   std::string fingerprint;
   std::optional<Timestamp> slot_token_issued_at;  // the queue token's iat (see PaymentOrder)
+  // The order's holds are extended to its expiry, but no seat is held longer than this after its
+  // own hold began (hold.max-total); the order's expiry is capped the same way.
+  std::chrono::milliseconds hold_max_total{std::chrono::minutes(15)};
 };
 
 struct ReadyOutcome {
@@ -37,7 +41,9 @@ class PaymentRepository {
  public:
   virtual ~PaymentRepository() = default;
   // One transaction: replay/refuse by (user, idempotency key); else the seats must be live HELD
-  // rows of this user not in a READY/CONFIRMING order → READY order, amount = sum of seat prices.
+  // rows of this user not in a READY/CONFIRMING order → READY order, amount = sum of seat prices,
+  // expiring at `expires_at` or hold_max_total after the earliest of its holds, whichever is first;
+  // the holds are extended to last at least until then (DESIGN.md §5 Orders).
   virtual Task<ReadyOutcome> create_ready_order(const ReadyRequest& request, Timestamp now,
                                                 Timestamp expires_at) = 0;
   // One transaction: READY → CONFIRMING + outbox PaymentCompleted; the order's live holds are kept

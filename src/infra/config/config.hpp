@@ -143,6 +143,7 @@ struct QueueConfig {
 
 struct HoldConfig {
   Millis ttl{};
+  Millis max_total{};
   int max_seats_per_user = 0;
   Millis expiry_interval{};
   int expiry_batch = 0;

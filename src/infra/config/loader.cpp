@@ -330,6 +330,7 @@ AppConfig build(const FlatMap& m, const std::string& profile) {
   c.queue.admission_interval = r.d("queue.admission-interval");
 
   c.hold.ttl = r.d("hold.ttl");
+  c.hold.max_total = r.d("hold.max-total");
   c.hold.max_seats_per_user = r.i("hold.max-seats-per-user");
   c.hold.expiry_interval = r.d("hold.expiry-interval");
   c.hold.expiry_batch = r.i("hold.expiry-batch");
@@ -458,6 +459,13 @@ LoadedConfig load_config(const LoadOptions& options) {
   if (!token.value.empty() && token.value.size() < 32)
     problems.push_back(fmt::format("security.token-secret: must be at least 32 bytes, got {} (from {})",
                                    token.value.size(), token.source));
+  try {
+    if (parse_duration(merged.at("hold.max-total").value) < parse_duration(merged.at("hold.ttl").value))
+      problems.push_back(fmt::format("hold.max-total: must be at least hold.ttl ({} < {})",
+                                     merged.at("hold.max-total").value, merged.at("hold.ttl").value));
+  } catch (const ConfigError&) {
+    // reported by the keys' own validation above
+  }
   const Entry& access = merged.at("security.access-token-secret");
   if (!access.value.empty() && access.value.size() < 32)
     problems.push_back(fmt::format("security.access-token-secret: must be at least 32 bytes, got {} (from {})",

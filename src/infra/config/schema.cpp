@@ -165,6 +165,7 @@ const std::array kSchema{
   KeySpec{"queue.admission-interval", ValueType::kDuration, "200ms", "How often the admission job runs.", 10, kMin},
   // ---- hold ----
   KeySpec{"hold.ttl", ValueType::kDuration, "5m", "How long a seat hold lasts before it expires.", kSec, kHour},
+  KeySpec{"hold.max-total", ValueType::kDuration, "15m", "Longest a seat may stay held in all, counting the extension `ready` gives it for its order.", kSec, 24 * kHour},
   KeySpec{"hold.max-seats-per-user", ValueType::kInt, "4", "Most HELD+CONFIRMED seats one user may have per schedule.", 1, 50},
   KeySpec{"hold.expiry-interval", ValueType::kDuration, "5s", "How often the expiry job runs.", 10, kHour},
   KeySpec{"hold.expiry-batch", ValueType::kInt, "500", "Rows the expiry job handles per transaction.", 1, 100000},

@@ -267,7 +267,7 @@ Task<ReadyOutcome> MysqlPaymentRepository::create_ready_order(const domain::Read
         }
 
         const auto rows = db.query(fmt::format(
-            "SELECT r.id, r.seat_no, r.expires_at > {0}, o.status, s.price FROM reservation r "
+            "SELECT r.id, r.seat_no, r.expires_at > {0}, o.status, s.price, r.created_at FROM reservation r "
             "JOIN seat s ON s.schedule_id = r.schedule_id AND s.seat_no = r.seat_no "
             "LEFT JOIN payment_order o ON o.id = r.payment_order_id "
             "WHERE r.schedule_id = {1} AND r.seat_no IN {2} AND r.active = 1 AND r.user_id = {3} AND r.status = 'HELD' "
@@ -279,6 +279,7 @@ Task<ReadyOutcome> MysqlPaymentRepository::create_ready_order(const domain::Read
         std::vector<std::string> not_held, in_payment;
         domain::Money amount;
         std::string ids;
+        std::optional<domain::Timestamp> first_hold;
         for (const auto& seat : request.seat_nos) {
           const auto it = held.find(seat);
           if (it == held.end() || to_string((*it->second)[2]) != "1") {
@@ -288,6 +289,8 @@ Task<ReadyOutcome> MysqlPaymentRepository::create_ready_order(const domain::Read
           const std::string order_status = to_string((*it->second)[3]);
           if (order_status == "READY" || order_status == "CONFIRMING") in_payment.push_back(seat);
           amount += to_money((*it->second)[4]);
+          const auto held_since = to_timestamp((*it->second)[5]);
+          if (!first_hold || held_since < *first_hold) first_hold = held_since;
           if (!ids.empty()) ids += ',';
           ids += to_string((*it->second)[0]);
         }
@@ -322,20 +325,24 @@ Task<ReadyOutcome> MysqlPaymentRepository::create_ready_order(const domain::Read
         order.amount = amount;
         order.status = OrderStatus::kReady;
         order.created_at = now;
-        order.expires_at = expires_at;
+        // The order lasts payment.order-ttl, but no seat stays held more than hold.max-total in all.
+        order.expires_at = std::min(expires_at, *first_hold + request.hold_max_total);
         order.seat_nos = request.seat_nos;
         const auto inserted = db.execute(fmt::format(
             "INSERT INTO payment_order (order_no, user_id, schedule_id, amount, status, idempotency_key, "
             "request_fingerprint, expires_at, created_at, updated_at, slot_token_issued_at) "
             "VALUES ({}, {}, {}, {}, 'READY', {}, {}, {}, {}, {}, {})",
             db.quote(order.order_no), request.user.value, request.schedule.value, amount.to_decimal_string(),
-            db.quote(request.idempotency_key), db.quote(request.fingerprint), sql_time(db, expires_at), now_sql,
+            db.quote(request.idempotency_key), db.quote(request.fingerprint), sql_time(db, order.expires_at), now_sql,
             now_sql,
             request.slot_token_issued_at ? sql_time(db, *request.slot_token_issued_at) : std::string("NULL")));
         order.slot_token_issued_at = request.slot_token_issued_at;
         order.id = static_cast<std::int64_t>(inserted.last_insert_id);
-        db.execute(fmt::format("UPDATE reservation SET payment_order_id = {}, updated_at = {} WHERE id IN ({})",
-                               order.id, now_sql, ids));
+        // The holds last until the order expires: its seats go to nobody else before that.
+        db.execute(fmt::format(
+            "UPDATE reservation SET payment_order_id = {}, updated_at = {}, expires_at = GREATEST(expires_at, {}) "
+            "WHERE id IN ({})",
+            order.id, now_sql, sql_time(db, order.expires_at), ids));
         tx.commit();
         ReadyOutcome created;
         created.order = std::move(order);

@@ -111,14 +111,18 @@ Task<HoldOutcome> MysqlReservationRepository::hold(domain::ScheduleId schedule, 
         outcome.live_seats = live_seats;
         return outcome;
       }
-      // Stale holds of these seats give way first (the expiry job may not have run yet). FORCE INDEX:
+      // Stale holds of these seats give way first (the expiry job may not have run yet) — but not the
+      // holds of a READY or CONFIRMING order: the expiry job settles the order and its holds together,
+      // so a hold never leaves an order payable without its seats. FORCE INDEX:
       // planned on idx_reservation_expiry instead, the scan X-locks the first live hold past its
       // range until commit, and every hold of every schedule queues behind it (found by
       // bench/hold-storm: 9,999 lock waits for 10,000 holds).
       db.execute(fmt::format(
           "UPDATE reservation FORCE INDEX (uk_reservation_active_seat) "
           "SET status = 'EXPIRED', active = NULL, updated_at = {0} "
-          "WHERE schedule_id = {1} AND seat_no IN {2} AND active = 1 AND status = 'HELD' AND expires_at <= {0}",
+          "WHERE schedule_id = {1} AND seat_no IN {2} AND active = 1 AND status = 'HELD' AND expires_at <= {0} "
+          "AND (payment_order_id IS NULL OR NOT EXISTS (SELECT 1 FROM payment_order o "
+          "WHERE o.id = reservation.payment_order_id AND o.status IN ('READY', 'CONFIRMING')))",
           now_sql, schedule.value, in_seats));
       std::string values;
       const std::string expires_sql = sql_time(db, expires_at);
