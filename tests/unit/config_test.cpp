@@ -371,6 +371,16 @@ TEST(ConfigTest, StringValuesAreChecked) {
   EXPECT_NO_THROW(cfg::load_config(o));
 }
 
+// `ready` extends holds up to hold.max-total, so it can never be shorter than a hold.
+TEST(ConfigTest, HoldMaxTotalMustCoverAHold) {
+  ConfigDir dir;
+  auto o = dir.options();
+  o.sets = {"hold.ttl=10m", "hold.max-total=5m"};
+  EXPECT_THAT(load_error(o), HasSubstr("hold.max-total: must be at least hold.ttl (5m < 10m)"));
+  o.sets = {"hold.ttl=10m", "hold.max-total=10m"};
+  EXPECT_EQ(cfg::load_config(o).config.hold.max_total, std::chrono::minutes(10));
+}
+
 TEST(ConfigTest, TokenSecretMustBeLongEnoughAnywhere) {
   ConfigDir dir;
   auto o = dir.options();
