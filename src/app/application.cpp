@@ -184,6 +184,13 @@ struct Application::Parts {
   infra::mysql::MysqlPaymentRepository worker_payment_repository{worker_db_pool, topics};
   application::ConfirmationHandler confirmation{worker_payment_repository, queue_store, seat_locks, clock,
                                                 payments.counters()};
+  // Settles payments whose event never arrived: picks them up one interval before reconcile-after,
+  // so each is settled by then.
+  application::PaymentReconciler reconciler{worker_payment_repository, confirmation, clock,
+                                            config.payment.reconcile_after - config.payment.reconcile_interval,
+                                            config.kafka.consumer_batch};
+  infra::PeriodicTask reconcile_task{*contexts.front(), "payment-reconciler", config.payment.reconcile_interval,
+                                     [this]() -> Task<void> { co_await reconciler.run_once(); }};
   infra::outbox::OutboxRelay outbox_relay{worker_db_pool, producer, config.kafka.relay_batch, std::chrono::seconds(5)};
   infra::PeriodicTask outbox_task{*contexts.front(), "outbox-relay", config.kafka.relay_interval,
                                   [this]() -> Task<void> { co_await outbox_relay.publish_pending(); }};
@@ -314,6 +321,9 @@ void Application::Parts::register_samplers() {
     out.counter("ticketing_confirmations_total", "PaymentCompleted events handled, by result.", static_cast<double>(p.confirmed.load()), {{"result", "confirmed"}});
     out.counter("ticketing_confirmations_total", "PaymentCompleted events handled, by result.", static_cast<double>(p.cancelled.load()), {{"result", "cancelled"}});
     out.counter("ticketing_confirmations_total", "PaymentCompleted events handled, by result.", static_cast<double>(p.duplicates.load()), {{"result", "duplicate"}});
+    out.counter("ticketing_payments_reconciled_total",
+                "CONFIRMING orders settled by the reconciler because their event did not arrive in time.",
+                static_cast<double>(reconciler.reconciled()));
     out.histogram("ticketing_confirm_latency_seconds", "From the recorded payment to PAID.", p.confirm_latency.cumulative(),
                   p.confirm_latency.count(), p.confirm_latency.sum());
 
@@ -390,6 +400,7 @@ void Application::start() {
     }
     parts_->admission_task.start();
     parts_->hold_expiry_task.start();
+    parts_->reconcile_task.start();
     parts_->outbox_task.start();
     parts_->confirmation_consumer.start();
   }
@@ -428,6 +439,7 @@ void Application::stop() {
   parts_->revocation_sync_task.stop();
   parts_->admission_task.stop();
   parts_->hold_expiry_task.stop();
+  parts_->reconcile_task.stop();
   parts_->outbox_task.stop();
   parts_->confirmation_consumer.stop();
   parts_->redis.close_all();

@@ -114,6 +114,23 @@ Task<std::vector<domain::ReservationView>> PaymentService::reservations(domain::
   co_return co_await payments_.reservations_of(user);
 }
 
+Task<std::int64_t> PaymentReconciler::run_once() {
+  std::int64_t settled = 0;
+  while (true) {
+    const auto events = co_await payments_.unsettled_payments(clock_.now() - settle_after_, batch_);
+    for (const auto& event : events) {
+      const auto outcome = co_await confirmation_.handle(event);
+      if (outcome.kind == domain::ConfirmOutcome::Kind::kConfirmed ||
+          outcome.kind == domain::ConfirmOutcome::Kind::kCancelled) {
+        ++settled;
+        reconciled_.fetch_add(1, std::memory_order_relaxed);
+      }
+    }
+    if (static_cast<int>(events.size()) < batch_) break;
+  }
+  co_return settled;
+}
+
 Task<domain::ConfirmOutcome> ConfirmationHandler::handle(const domain::PaymentCompleted& event) {
   const auto now = clock_.now();
   auto outcome = co_await payments_.confirm_payment(event, now);

@@ -113,4 +113,27 @@ class ConfirmationHandler {
   PaymentCounters& counters_;
 };
 
+// DESIGN.md §7.6: a CONFIRMING order is settled by the database alone once it is old enough,
+// whatever happened to its event (stuck in the outbox, lost in a broker failover, dead-lettered),
+// with the same decision the consumer makes. Safe on several workers at once (the decision locks
+// the order; the second one finds it settled).
+class PaymentReconciler {
+ public:
+  PaymentReconciler(domain::PaymentRepository& payments, ConfirmationHandler& confirmation, const domain::Clock& clock,
+                    std::chrono::milliseconds settle_after, int batch)
+      : payments_(payments), confirmation_(confirmation), clock_(clock), settle_after_(settle_after), batch_(batch) {}
+
+  // Settles every CONFIRMING order whose payment is older than `settle_after`; returns how many.
+  Task<std::int64_t> run_once();
+  std::uint64_t reconciled() const noexcept { return reconciled_.load(std::memory_order_relaxed); }
+
+ private:
+  domain::PaymentRepository& payments_;
+  ConfirmationHandler& confirmation_;
+  const domain::Clock& clock_;
+  std::chrono::milliseconds settle_after_;
+  int batch_;
+  std::atomic<std::uint64_t> reconciled_{0};
+};
+
 }  // namespace ticketing::application

@@ -326,6 +326,52 @@ TEST(PaymentFlow, ConfirmationFreesTheBuyingSlotNotANewerOne) {
   EXPECT_EQ(seat_call(server.port(), "/tickets/hold", new_token, 9, schedule, {"S-7"}).status, 401);
 }
 
+// DESIGN.md §7.6: with the broker unreachable the PaymentCompleted event never leaves the outbox
+// (and for the second order it is deleted outright); the reconciler still settles both CONFIRMING
+// orders from the database within payment.reconcile-after: PAID when the holds are live, CANCELLED
+// with a refund request when they are not.
+TEST(PaymentFlow, StuckConfirmingOrdersAreSettledByTheReconciler) {
+  const auto schedule = create_schedule(-60, 10);
+  TestServer server(with(kFastAdmission, {"kafka.bootstrap-servers=127.0.0.1:" + std::to_string(free_port()),
+                                          "payment.reconcile-after=8s", "payment.reconcile-interval=500ms"}));
+  Booking paid{11, schedule, "", {"S-1", "S-2"}};
+  Booking lost{12, schedule, "", {"S-3"}};
+  const auto paid_no = hold_and_ready(server.port(), paid);
+  const auto lost_no = hold_and_ready(server.port(), lost);
+  ASSERT_EQ(pay(server.port(), paid_no).status, 202);
+  ASSERT_EQ(pay(server.port(), lost_no).status, 202);
+  const auto recorded = std::chrono::steady_clock::now();
+  EXPECT_EQ(order_status(server.port(), paid_no), "CONFIRMING");
+  // The second order's event is gone, and so are its holds (as if expired while it waited). The
+  // DELETE may wait for the relay's round (it locks the rows it tries to publish, up to 5 s).
+  auto db = test_db();
+  db->execute(fmt::format("DELETE FROM outbox_event WHERE type = 'PaymentCompleted' AND payload LIKE '%{}%'", lost_no));
+  db->execute(fmt::format(
+      "UPDATE reservation SET status = 'EXPIRED', active = NULL WHERE payment_order_id = "
+      "(SELECT id FROM payment_order WHERE order_no = '{}')",
+      lost_no));
+  ASSERT_EQ(order_status(server.port(), lost_no), "CONFIRMING") << "settled before the test could break it";
+
+  ASSERT_TRUE(wait_for(
+      [&] { return order_status(server.port(), paid_no) == "PAID" && order_status(server.port(), lost_no) == "CANCELLED"; },
+      std::chrono::seconds(15), std::chrono::milliseconds(100)))
+      << paid_no << " " << order_status(server.port(), paid_no) << ", " << lost_no << " "
+      << order_status(server.port(), lost_no);
+  EXPECT_LT(std::chrono::steady_clock::now() - recorded, std::chrono::seconds(8) + std::chrono::milliseconds(1500))
+      << "not settled within payment.reconcile-after";
+  EXPECT_EQ(db_value(fmt::format("SELECT COUNT(*) FROM reservation WHERE schedule_id = {} AND user_id = 11 "
+                                 "AND status = 'CONFIRMED'",
+                                 schedule)),
+            "2");
+  EXPECT_EQ(json::parse(get_order(server.port(), lost_no).body).at("failReason").as_string(), "HOLD_EXPIRED");
+  EXPECT_EQ(db_value(fmt::format(
+                "SELECT COUNT(*) FROM outbox_event WHERE type = 'RefundRequested' AND payload LIKE '%{}%'", lost_no)),
+            "1");
+  EXPECT_EQ(db_value(fmt::format(
+                "SELECT COUNT(*) FROM outbox_event WHERE type = 'RefundRequested' AND payload LIKE '%{}%'", paid_no)),
+            "0");
+}
+
 // A sold seat keeps its Redis lock for good, so a 409 names it next to seats held now, long after
 // hold.ttl (before, its lock lapsed and only the held seat was named).
 TEST(PaymentFlow, SoldSeatIsNamedInConflictsForGood) {

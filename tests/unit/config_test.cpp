@@ -381,6 +381,16 @@ TEST(ConfigTest, HoldMaxTotalMustCoverAHold) {
   EXPECT_EQ(cfg::load_config(o).config.hold.max_total, std::chrono::minutes(10));
 }
 
+// The reconciler picks orders up one interval early, so the interval must fit in the deadline.
+TEST(ConfigTest, ReconcileIntervalMustBeShorterThanTheDeadline) {
+  ConfigDir dir;
+  auto o = dir.options();
+  o.sets = {"payment.reconcile-after=10s", "payment.reconcile-interval=10s"};
+  EXPECT_THAT(load_error(o), HasSubstr("payment.reconcile-interval: must be less than payment.reconcile-after"));
+  o.sets = {"payment.reconcile-after=10s", "payment.reconcile-interval=2s"};
+  EXPECT_EQ(cfg::load_config(o).config.payment.reconcile_interval, std::chrono::seconds(2));
+}
+
 TEST(ConfigTest, TokenSecretMustBeLongEnoughAnywhere) {
   ConfigDir dir;
   auto o = dir.options();

@@ -52,6 +52,10 @@ class PaymentRepository {
   virtual Task<PaymentRecord> record_payment(const std::string& order_no, Timestamp now) = 0;
   virtual Task<std::optional<PaymentOrder>> find_order(const std::string& order_no) = 0;
   virtual Task<std::vector<ReservationView>> reservations_of(UserId user) = 0;
+  // CONFIRMING orders whose payment was recorded at or before `paid_before`, oldest first (at most
+  // `limit`), each as the PaymentCompleted event that settles it (a fresh event id: if the original
+  // event is still delivered later, it finds the order settled and changes nothing).
+  virtual Task<std::vector<PaymentCompleted>> unsettled_payments(Timestamp paid_before, int limit) = 0;
   // The user's orders, newest first, with their seats (at most `limit`).
   virtual Task<std::vector<PaymentOrder>> orders_of(UserId user, int limit) = 0;
   // One transaction per event, idempotent by event id: CONFIRMED + PAID when the order's rows are

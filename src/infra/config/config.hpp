@@ -151,6 +151,8 @@ struct HoldConfig {
 
 struct PaymentConfig {
   Millis order_ttl{};
+  Millis reconcile_after{};
+  Millis reconcile_interval{};
   std::string gateway_secret;  // secret
   bool gateway_plain_secret = false;
   Millis gateway_signature_tolerance{};

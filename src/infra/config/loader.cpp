@@ -337,6 +337,8 @@ AppConfig build(const FlatMap& m, const std::string& profile) {
 
   c.payment.order_ttl = r.d("payment.order-ttl");
   c.payment.gateway_secret = r.str("payment.gateway-secret");
+  c.payment.reconcile_after = r.d("payment.reconcile-after");
+  c.payment.reconcile_interval = r.d("payment.reconcile-interval");
   c.payment.gateway_plain_secret = r.b("payment.gateway-plain-secret");
   c.payment.gateway_signature_tolerance = r.d("payment.gateway-signature-tolerance");
 
@@ -459,6 +461,15 @@ LoadedConfig load_config(const LoadOptions& options) {
   if (!token.value.empty() && token.value.size() < 32)
     problems.push_back(fmt::format("security.token-secret: must be at least 32 bytes, got {} (from {})",
                                    token.value.size(), token.source));
+  try {
+    if (parse_duration(merged.at("payment.reconcile-interval").value) >=
+        parse_duration(merged.at("payment.reconcile-after").value))
+      problems.push_back(fmt::format("payment.reconcile-interval: must be less than payment.reconcile-after ({} >= {})",
+                                     merged.at("payment.reconcile-interval").value,
+                                     merged.at("payment.reconcile-after").value));
+  } catch (const ConfigError&) {
+    // reported by the keys' own validation above
+  }
   try {
     if (parse_duration(merged.at("hold.max-total").value) < parse_duration(merged.at("hold.ttl").value))
       problems.push_back(fmt::format("hold.max-total: must be at least hold.ttl ({} < {})",

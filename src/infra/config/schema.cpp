@@ -172,6 +172,8 @@ const std::array kSchema{
   // ---- payment ----
   KeySpec{"payment.order-ttl", ValueType::kDuration, "10m", "How long a READY payment order stays payable.", kSec, 24 * kHour},
   KeySpec{"payment.gateway-secret", ValueType::kString, "", "HMAC key of the payment gateway's signed callback (Gateway-Signature).", 0, 0, {}, Secret::kYes},
+  KeySpec{"payment.reconcile-after", ValueType::kDuration, "2m", "A CONFIRMING order is settled against the database by this age at the latest, whatever happened to its event.", kSec, 24 * kHour},
+  KeySpec{"payment.reconcile-interval", ValueType::kDuration, "10s", "How often the reconciler looks for CONFIRMING orders (less than payment.reconcile-after).", 100, kHour},
   KeySpec{"payment.gateway-plain-secret", ValueType::kBool, "false", "Also accept the secret itself in X-Gateway-Secret (curl demos; refused in prod).", 0, 0},
   KeySpec{"payment.gateway-signature-tolerance", ValueType::kDuration, "5m", "How far a Gateway-Signature time may be from now.", kSec, kHour},
   // ---- security ----

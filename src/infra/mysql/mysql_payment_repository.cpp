@@ -425,6 +425,27 @@ Task<std::optional<PaymentOrder>> MysqlPaymentRepository::find_order(const std::
   co_return co_await pool_.run(work);
 }
 
+Task<std::vector<domain::PaymentCompleted>> MysqlPaymentRepository::unsettled_payments(domain::Timestamp paid_before,
+                                                                                     int limit) {
+  auto work = [paid_before, limit](MysqlConnection& db) {
+    std::vector<domain::PaymentCompleted> events;
+    const auto result = db.query(fmt::format(
+        "SELECT o.order_no, o.user_id, o.schedule_id, o.amount, o.paid_at, "
+        "(SELECT GROUP_CONCAT(r.seat_no ORDER BY r.seat_no SEPARATOR ',') FROM reservation r "
+        "WHERE r.payment_order_id = o.id) FROM payment_order o "
+        "WHERE o.status = 'CONFIRMING' AND o.paid_at <= {} ORDER BY o.paid_at LIMIT {}",
+        sql_time(db, paid_before), limit));
+    for (const auto& row : result.rows) {
+      events.push_back(domain::PaymentCompleted{events::new_event_id(), to_string(row[0]),
+                                                domain::UserId{to_int64(row[1])}, domain::ScheduleId{to_int64(row[2])},
+                                                split_seats(to_string(row[5])), to_money(row[3]),
+                                                to_timestamp(row[4])});
+    }
+    return events;
+  };
+  co_return co_await pool_.run(work);
+}
+
 Task<std::vector<PaymentOrder>> MysqlPaymentRepository::orders_of(domain::UserId user, int limit) {
   auto work = [user, limit](MysqlConnection& db) {
     std::vector<PaymentOrder> orders;

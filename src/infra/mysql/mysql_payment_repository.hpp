@@ -26,6 +26,7 @@ class MysqlPaymentRepository final : public domain::PaymentRepository {
   Task<std::optional<domain::PaymentOrder>> find_order(const std::string& order_no) override;
   Task<std::vector<domain::ReservationView>> reservations_of(domain::UserId user) override;
   Task<std::vector<domain::PaymentOrder>> orders_of(domain::UserId user, int limit) override;
+  Task<std::vector<domain::PaymentCompleted>> unsettled_payments(domain::Timestamp paid_before, int limit) override;
   Task<domain::ConfirmOutcome> confirm_payment(const domain::PaymentCompleted& event, domain::Timestamp now) override;
   Task<std::vector<std::optional<domain::ConfirmOutcome>>> confirm_payments(
       const std::vector<domain::PaymentCompleted>& events, domain::Timestamp now) override;
