@@ -111,6 +111,12 @@ std::unique_ptr<infra::security::HmacGatewayVerifier> gateway_verifier(const App
       std::chrono::duration_cast<std::chrono::seconds>(config.payment.gateway_signature_tolerance));
 }
 
+// A message the broker has not acknowledged within kMessageTimeout fails for good in the producer;
+// the relay waits a little longer than that, so when it gives up on a message (and retries it in
+// a later round) no earlier copy is still on its way: no duplicate events, refund requests included.
+constexpr auto kMessageTimeout = std::chrono::milliseconds(5000);
+constexpr auto kRelayPublishTimeout = kMessageTimeout + std::chrono::milliseconds(1000);
+
 bool runs_jobs(const AppConfig& config) { return config.role != infra::config::Role::kApi; }
 // A worker-only process still answers /actuator/* (health, metrics), not the public API.
 bool serves_api(const AppConfig& config) { return config.role != infra::config::Role::kWorker; }
@@ -175,7 +181,8 @@ struct Application::Parts {
   infra::PeriodicTask hold_expiry_task{*contexts.front(), "hold-expiry", config.hold.expiry_interval,
                                        [this]() -> Task<void> { co_await hold_expiry_job.run_once(); }};
 
-  infra::kafka::KafkaProducer producer{infra::kafka::KafkaOptions{config.kafka.bootstrap_servers, config.kafka.client_id}};
+  infra::kafka::KafkaProducer producer{infra::kafka::KafkaOptions{config.kafka.bootstrap_servers, config.kafka.client_id},
+                                      infra::kafka::KafkaProducerSettings{kMessageTimeout}};
   infra::events::EventTopics topics = infra::events::EventTopics::with_prefix(config.kafka.topic_prefix);
   infra::mysql::MysqlPaymentRepository payment_repository{db_pool, topics};
   application::PaymentService payments{
@@ -191,7 +198,7 @@ struct Application::Parts {
                                             config.kafka.consumer_batch};
   infra::PeriodicTask reconcile_task{*contexts.front(), "payment-reconciler", config.payment.reconcile_interval,
                                      [this]() -> Task<void> { co_await reconciler.run_once(); }};
-  infra::outbox::OutboxRelay outbox_relay{worker_db_pool, producer, config.kafka.relay_batch, std::chrono::seconds(5)};
+  infra::outbox::OutboxRelay outbox_relay{worker_db_pool, producer, config.kafka.relay_batch, kRelayPublishTimeout};
   infra::PeriodicTask outbox_task{*contexts.front(), "outbox-relay", config.kafka.relay_interval,
                                   [this]() -> Task<void> { co_await outbox_relay.publish_pending(); }};
   infra::kafka::ConfirmationConsumer confirmation_consumer{
