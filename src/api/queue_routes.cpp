@@ -14,7 +14,8 @@ ApiResponse queue_response(const application::QueueView& view) {
   json.begin_object()
       .key("status").string(domain::to_string(view.status))
       .key("position").integer(view.position)
-      .key("estimatedWaitSeconds").integer(view.estimated_wait_seconds);
+      .key("estimatedWaitSeconds").integer(view.estimated_wait_seconds)
+      .key("pollAfterMs").integer(view.poll_after_ms);
   if (view.token) json.key("token").string(*view.token);
   json.end_object();
   return json_response(200, std::move(json).str());

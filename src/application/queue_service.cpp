@@ -36,6 +36,7 @@ QueueView QueueService::view_of(const domain::QueuePlace& place, domain::UserId 
     view.position = place.position;
     view.estimated_wait_seconds = domain::estimate_wait_seconds(place.position, place.admissions_per_second, policy_);
   }
+  view.poll_after_ms = domain::poll_after_ms(view.status, view.estimated_wait_seconds);
   return view;
 }
 

@@ -18,6 +18,7 @@ struct QueueView {
   domain::QueueStatus status = domain::QueueStatus::kWaiting;
   std::int64_t position = 0;
   std::int64_t estimated_wait_seconds = 0;
+  std::int64_t poll_after_ms = domain::kMinPollMs;
   std::optional<std::string> token;  // only when admitted
 };
 

@@ -19,4 +19,10 @@ std::int64_t estimate_wait_seconds(std::int64_t position, double measured_rate, 
   return static_cast<std::int64_t>(std::ceil(static_cast<double>(position) / rate));
 }
 
+std::int64_t poll_after_ms(QueueStatus status, std::int64_t estimated_wait_seconds) noexcept {
+  if (status == QueueStatus::kAdmitted) return kAdmittedPollMs;
+  const std::int64_t quarter = std::max<std::int64_t>(0, estimated_wait_seconds) * 1000 / 4;
+  return std::clamp(quarter, kMinPollMs, kMaxPollMs);
+}
+
 }  // namespace ticketing::domain

@@ -36,6 +36,14 @@ struct QueuePolicy {
 // latest (max_active per active_ttl) bounds it, and admit_per_second caps it.
 std::int64_t estimate_wait_seconds(std::int64_t position, double measured_rate, const QueuePolicy& policy);
 
+// The server's advice for the next status call (DESIGN.md §5, §15): about a second near the front,
+// growing with the expected wait (a quarter of it), at most 30 s; an admitted user is told 5 s
+// (there is nothing to wait for; the token is already in the answer).
+inline constexpr std::int64_t kMinPollMs = 1'000;
+inline constexpr std::int64_t kMaxPollMs = 30'000;
+inline constexpr std::int64_t kAdmittedPollMs = 5'000;
+std::int64_t poll_after_ms(QueueStatus status, std::int64_t estimated_wait_seconds) noexcept;
+
 struct AdmissionRound {
   std::int64_t admitted = 0;         // moved from waiting to active now
   std::int64_t lapsed_slots = 0;     // active slots that expired unused

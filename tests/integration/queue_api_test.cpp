@@ -112,11 +112,14 @@ TEST(QueueApi, AdmitsInArrivalOrderWithinMaxActiveAndRefillsInOrder) {
   EXPECT_EQ(admitted.at("status").as_string(), "ADMITTED");
   EXPECT_EQ(admitted.at("position").as_int64(), 0);
   EXPECT_EQ(admitted.at("estimatedWaitSeconds").as_int64(), 0);
+  EXPECT_EQ(admitted.at("pollAfterMs").as_int64(), 5000);
   EXPECT_TRUE(admitted.at("token").is_string());
   const auto waiting = json::parse(status(server.port(), 101, schedule).body).as_object();
   EXPECT_EQ(waiting.at("status").as_string(), "WAITING");
   EXPECT_EQ(waiting.at("position").as_int64(), 1);
   EXPECT_FALSE(waiting.contains("token"));
+  EXPECT_GE(waiting.at("pollAfterMs").as_int64(), 1000);
+  EXPECT_LE(waiting.at("pollAfterMs").as_int64(), 30000);
 
   for (int user = 1; user <= 30; ++user) {
     EXPECT_EQ(leave(server.port(), user, std::to_string(schedule)).status, 204);

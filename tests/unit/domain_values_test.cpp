@@ -3,6 +3,7 @@
 #include "domain/catalog.hpp"
 #include "domain/ids.hpp"
 #include "domain/money.hpp"
+#include "domain/queue.hpp"
 #include "domain/time.hpp"
 
 using namespace ticketing::domain;
@@ -60,4 +61,19 @@ TEST(SeatNo, ValidatesShape) {
   EXPECT_FALSE(is_valid_seat_no("A 1"));
   EXPECT_FALSE(is_valid_seat_no("A:1"));
   EXPECT_FALSE(is_valid_seat_no("ABCDEFGHIJKLMNOPQ"));
+}
+
+TEST(PollAfter, GrowsWithTheWaitBetweenOneAndThirtySeconds) {
+  using ticketing::domain::QueueStatus;
+  using ticketing::domain::poll_after_ms;
+  EXPECT_EQ(poll_after_ms(QueueStatus::kWaiting, 0), 1'000);
+  EXPECT_EQ(poll_after_ms(QueueStatus::kWaiting, 2), 1'000) << "near the front";
+  EXPECT_EQ(poll_after_ms(QueueStatus::kWaiting, 20), 5'000);
+  EXPECT_EQ(poll_after_ms(QueueStatus::kWaiting, 100), 25'000);
+  EXPECT_EQ(poll_after_ms(QueueStatus::kWaiting, 3'600), 30'000) << "far back";
+  EXPECT_EQ(poll_after_ms(QueueStatus::kWaiting, -5), 1'000);
+  EXPECT_EQ(poll_after_ms(QueueStatus::kAdmitted, 0), 5'000);
+  for (std::int64_t wait = 0; wait < 500; ++wait) {
+    EXPECT_LE(poll_after_ms(QueueStatus::kWaiting, wait), poll_after_ms(QueueStatus::kWaiting, wait + 1));
+  }
 }
