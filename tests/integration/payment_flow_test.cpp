@@ -372,6 +372,31 @@ TEST(PaymentFlow, StuckConfirmingOrdersAreSettledByTheReconciler) {
             "0");
 }
 
+// The largest order there can be (50 seats with 16-character numbers) is created and replayed: its
+// idempotency fingerprint is longer than the 512 characters the column first had (ready said 500).
+TEST(PaymentFlow, LargestOrderIsCreatedAndReplayed) {
+  const auto schedule = create_schedule(-60, 0);
+  std::vector<std::string> seats;
+  std::string values;
+  for (int i = 1; i <= 50; ++i) {
+    seats.push_back(fmt::format("LONGSEATNAME-{:03}", i));
+    values += fmt::format("{}({}, '{}', 'L', 10.00)", i == 1 ? "" : ",", schedule, seats.back());
+  }
+  test_db()->execute("INSERT INTO seat (schedule_id, seat_no, section, price) VALUES " + values);
+  TestServer server(with(kFastAdmission, {"hold.max-seats-per-user=50"}));
+  Booking big{13, schedule, "", seats};
+  big.token = admit_users(server.port(), schedule, 13, 1).at(13);
+  const auto held = seat_call(server.port(), "/tickets/hold", big.token, 13, schedule, seats);
+  ASSERT_EQ(held.status, 200) << held.raw;
+  const auto key = fmt::format("big-{}", schedule);
+  const auto first = ready(server.port(), big, key);
+  ASSERT_EQ(first.status, 201) << first.raw;
+  EXPECT_EQ(json::parse(first.body).at("amount").to_number<double>(), 500.0);
+  const auto again = ready(server.port(), big, key);
+  EXPECT_EQ(again.status, 201) << again.raw;
+  EXPECT_EQ(again.body, first.body);
+}
+
 // A sold seat keeps its Redis lock for good, so a 409 names it next to seats held now, long after
 // hold.ttl (before, its lock lapsed and only the held seat was named).
 TEST(PaymentFlow, SoldSeatIsNamedInConflictsForGood) {
