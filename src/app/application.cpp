@@ -141,6 +141,9 @@ struct Application::Parts {
   // payments and order reads never delays the seat race or a confirmation batch.
   infra::mysql::MysqlPool hold_db_pool;
   infra::mysql::MysqlPool worker_db_pool;
+  // Money paths (ready, the gateway callback, order reads) too: seat maps and sign-ins on the
+  // request pool cannot keep a payment waiting.
+  infra::mysql::MysqlPool payment_db_pool;
   infra::BlockingExecutor blocking{2};
   infra::redis::RedisClient redis;
   infra::mysql::MysqlHealthProbe db_probe{db_pool};
@@ -184,7 +187,7 @@ struct Application::Parts {
   infra::kafka::KafkaProducer producer{infra::kafka::KafkaOptions{config.kafka.bootstrap_servers, config.kafka.client_id},
                                       infra::kafka::KafkaProducerSettings{kMessageTimeout}};
   infra::events::EventTopics topics = infra::events::EventTopics::with_prefix(config.kafka.topic_prefix);
-  infra::mysql::MysqlPaymentRepository payment_repository{db_pool, topics};
+  infra::mysql::MysqlPaymentRepository payment_repository{payment_db_pool, topics};
   application::PaymentService payments{
       admission_guard, payment_repository, clock, config.payment.order_ttl, config.hold.max_total,
       application::GatewayAuth{gateway.get(), config.payment.gateway_plain_secret, config.payment.gateway_secret}};
@@ -222,6 +225,8 @@ struct Application::Parts {
                                                                  cfg.db.pool_wait_timeout}),
         worker_db_pool(db_endpoint(cfg), infra::mysql::PoolOptions{cfg.db.worker_pool_size, cfg.db.max_queue,
                                                                    cfg.db.pool_wait_timeout}),
+        payment_db_pool(db_endpoint(cfg), infra::mysql::PoolOptions{cfg.db.payment_pool_size, cfg.db.max_queue,
+                                                                    cfg.db.pool_wait_timeout}),
         redis(raw(contexts), redis_options(cfg)),
         kafka_probe(infra::kafka::KafkaOptions{cfg.kafka.bootstrap_servers, cfg.kafka.client_id}, blocking),
         queue_store(redis, queue_policy(cfg)),
@@ -274,6 +279,7 @@ void Application::Parts::register_samplers() {
   metrics.add_sampler([this](SampleWriter& out) {
     for (const auto& [name, source] : {std::pair<const char*, infra::mysql::MysqlPool*>{"requests", &db_pool},
                                        std::pair<const char*, infra::mysql::MysqlPool*>{"holds", &hold_db_pool},
+                                       std::pair<const char*, infra::mysql::MysqlPool*>{"payments", &payment_db_pool},
                                        std::pair<const char*, infra::mysql::MysqlPool*>{"jobs", &worker_db_pool}}) {
       const auto pool = source->stats();
       const std::string label = name;
@@ -456,6 +462,7 @@ void Application::stop() {
     if (thread.joinable()) thread.join();
   }
   parts_->db_pool.stop();
+  parts_->payment_db_pool.stop();
   parts_->hold_db_pool.stop();
   parts_->worker_db_pool.stop();
   parts_->blocking.stop();

@@ -48,7 +48,8 @@ TEST(Metrics, ExpositionIsValidAndCarriesTheDocumentedFamilies) {
         "ticketing_redis_command_seconds_count", "ticketing_queue_entered_total", "ticketing_holds_total",
         "ticketing_orders_total", "ticketing_confirm_latency_seconds_bucket", "ticketing_outbox_backlog",
         "ticketing_kafka_consumed_total", "ticketing_kafka_consumer_lag", "ticketing_db_pool_size{pool=\"holds\"}",
-        "ticketing_db_pool_size{pool=\"jobs\"}", "ticketing_db_pool_size{pool=\"requests\"}"}) {
+        "ticketing_db_pool_size{pool=\"jobs\"}", "ticketing_db_pool_size{pool=\"requests\"}",
+        "ticketing_db_pool_size{pool=\"payments\"}"}) {
     EXPECT_NE(text.find(family), std::string::npos) << family;
   }
   EXPECT_NE(text.find(R"(http_server_requests_seconds_count{method="GET",status="400",uri="/schedules/{id}/seats"})"),

@@ -112,6 +112,7 @@ struct DbConfig {
   int pool_size = 0;
   int worker_pool_size = 0;  // background jobs' own connections
   int hold_pool_size = 0;    // seat holds' and releases' own connections
+  int payment_pool_size = 0; // ready, gateway callback, order reads: their own connections
   int max_queue = 0;  // blocking DB calls allowed to wait for a connection before 503
   Millis pool_wait_timeout{};
   Millis connect_timeout{};

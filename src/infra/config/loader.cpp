@@ -307,6 +307,7 @@ AppConfig build(const FlatMap& m, const std::string& profile) {
   c.db.pool_size = r.i("db.pool-size");
   c.db.worker_pool_size = r.i("db.worker-pool-size");
   c.db.hold_pool_size = r.i("db.hold-pool-size");
+  c.db.payment_pool_size = r.i("db.payment-pool-size");
   c.db.max_queue = r.i("db.max-queue");
   c.db.pool_wait_timeout = r.d("db.pool-wait-timeout");
   c.db.connect_timeout = r.d("db.connect-timeout");

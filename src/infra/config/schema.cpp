@@ -140,6 +140,7 @@ const std::array kSchema{
   // ---- db ----
   KeySpec{"db.url", ValueType::kString, "mysql://ticketing:ticketing@127.0.0.1:13306/ticketing", "MySQL/MariaDB URL mysql://user:password@host:port/database.", 0, 0, {}, Secret::kUrlPassword, check_db_url},
   KeySpec{"db.pool-size", ValueType::kInt, "16", "Database connections in the pool.", 1, 512},
+  KeySpec{"db.payment-pool-size", ValueType::kInt, "4", "Connections of the money paths (ready, the gateway callback, order reads), apart from the request pool.", 1, 512},
   KeySpec{"db.hold-pool-size", ValueType::kInt, "8", "Connections of seat holds and releases, apart from the request pool.", 1, 512},
   KeySpec{"db.worker-pool-size", ValueType::kInt, "2", "Connections of the background jobs (confirmations, outbox relay, expiry), apart from the request pool.", 1, 64},
   KeySpec{"db.max-queue", ValueType::kInt, "1024", "Blocking DB calls that may wait for a connection before 503.", 0, 1000000},
