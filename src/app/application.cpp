@@ -27,6 +27,7 @@
 #include "infra/mysql/mysql_account_repository.hpp"
 #include "infra/mysql/mysql_payment_repository.hpp"
 #include "infra/outbox/outbox_relay.hpp"
+#include "infra/outbox/retention_purge.hpp"
 #include "infra/mysql/mysql_catalog_repository.hpp"
 #include "infra/mysql/mysql_health_probe.hpp"
 #include "infra/mysql/mysql_pool.hpp"
@@ -204,6 +205,9 @@ struct Application::Parts {
   infra::outbox::OutboxRelay outbox_relay{worker_db_pool, producer, config.kafka.relay_batch, kRelayPublishTimeout};
   infra::PeriodicTask outbox_task{*contexts.front(), "outbox-relay", config.kafka.relay_interval,
                                   [this]() -> Task<void> { co_await outbox_relay.publish_pending(); }};
+  infra::outbox::RetentionPurge retention_purge{worker_db_pool, config.kafka.outbox_retention, config.kafka.relay_batch};
+  infra::PeriodicTask purge_task{*contexts.front(), "retention-purge", config.kafka.purge_interval,
+                                 [this]() -> Task<void> { co_await retention_purge.run_once(clock.now()); }};
   infra::kafka::ConfirmationConsumer confirmation_consumer{
       infra::kafka::KafkaOptions{config.kafka.bootstrap_servers, config.kafka.client_id}, producer,
       *contexts.back(),
@@ -358,6 +362,8 @@ void Application::Parts::register_samplers() {
     auto& o = outbox_relay.counters();
     out.counter("ticketing_outbox_published_total", "Outbox events published to Kafka.", static_cast<double>(o.published.load()));
     out.counter("ticketing_outbox_failed_rounds_total", "Relay rounds the broker did not fully acknowledge.", static_cast<double>(o.failed_rounds.load()));
+    out.counter("ticketing_retention_purged_total", "Published outbox rows and processed-event ids purged after kafka.outbox-retention.",
+                static_cast<double>(retention_purge.purged()));
     out.gauge("ticketing_outbox_backlog", "Unpublished outbox events seen by the last relay round.", static_cast<double>(o.backlog.load()));
     auto& c = confirmation_consumer.counters();
     out.counter("ticketing_kafka_consumed_total", "payment.completed messages settled by the consumer.", static_cast<double>(c.consumed.load()));
@@ -414,6 +420,7 @@ void Application::start() {
     parts_->admission_task.start();
     parts_->hold_expiry_task.start();
     parts_->reconcile_task.start();
+    parts_->purge_task.start();
     parts_->outbox_task.start();
     parts_->confirmation_consumer.start();
   }
@@ -453,6 +460,7 @@ void Application::stop() {
   parts_->admission_task.stop();
   parts_->hold_expiry_task.stop();
   parts_->reconcile_task.stop();
+  parts_->purge_task.stop();
   parts_->outbox_task.stop();
   parts_->confirmation_consumer.stop();
   parts_->redis.close_all();

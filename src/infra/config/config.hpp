@@ -132,6 +132,8 @@ struct KafkaConfig {
   Millis relay_interval{};  // kafka.relay-interval
   int relay_batch = 0;      // kafka.relay-batch
   int consumer_batch = 0;   // kafka.consumer-batch
+  Millis outbox_retention{};  // kafka.outbox-retention
+  Millis purge_interval{};    // kafka.purge-interval
 };
 
 struct QueueConfig {

@@ -323,6 +323,8 @@ AppConfig build(const FlatMap& m, const std::string& profile) {
   c.kafka.relay_interval = r.d("kafka.relay-interval");
   c.kafka.relay_batch = r.i("kafka.relay-batch");
   c.kafka.consumer_batch = r.i("kafka.consumer-batch");
+  c.kafka.outbox_retention = r.d("kafka.outbox-retention");
+  c.kafka.purge_interval = r.d("kafka.purge-interval");
 
   c.queue.max_active = r.i("queue.max-active");
   c.queue.admit_per_second = r.i("queue.admit-per-second");

@@ -157,6 +157,8 @@ const std::array kSchema{
   KeySpec{"kafka.topic-prefix", ValueType::kString, "", "Prefix of every topic and consumer group name (keeps test or staging traffic apart on a shared broker).", 0, 0},
   KeySpec{"kafka.relay-interval", ValueType::kDuration, "100ms", "How often the outbox relay looks for unpublished events (it is also woken by each payment).", 10, kHour},
   KeySpec{"kafka.relay-batch", ValueType::kInt, "500", "Outbox events published per relay transaction.", 1, 10000},
+  KeySpec{"kafka.outbox-retention", ValueType::kDuration, "168h", "How long published outbox rows and processed-event ids are kept before they are purged.", kSec, 8760 * kHour},
+  KeySpec{"kafka.purge-interval", ValueType::kDuration, "1m", "How often the retention purge runs.", 100, 24 * kHour},
   KeySpec{"kafka.consumer-batch", ValueType::kInt, "200", "PaymentCompleted events the confirmation consumer settles per offset commit.", 1, 10000},
   // ---- queue ----
   KeySpec{"queue.max-active", ValueType::kInt, "100", "Users per schedule holding an active (admitted) slot.", 1, 1000000},
