@@ -32,6 +32,14 @@ TEST(RetentionPurge, DeletesOnlyPublishedRowsAndIdsOlderThanTheRetention) {
   db->execute(fmt::format(kInsert, old_published, "UTC_TIMESTAMP(3) - INTERVAL 2 HOUR"));
   db->execute(fmt::format(kInsert, recent_published, "UTC_TIMESTAMP(3) - INTERVAL 10 MINUTE"));
   db->execute(fmt::format(kInsert, old_unpublished, "NULL"));
+  ensure_users(1);
+  const auto old_token = infra::events::new_event_id();
+  const auto live_token = infra::events::new_event_id();
+  const std::string token_insert =
+      "INSERT INTO refresh_token (token_hash, family_id, user_id, expires_at) VALUES "
+      "(SHA2('{}', 256), 'retentiontest', 1, UTC_TIMESTAMP(3) - INTERVAL 2 DAY), "
+      "(SHA2('{}', 256), 'retentiontest', 1, UTC_TIMESTAMP(3) - INTERVAL 1 HOUR)";
+  db->execute(fmt::vformat(token_insert, fmt::make_format_args(old_token, live_token)));
   db->execute(fmt::format("INSERT INTO processed_event (event_id, processed_at) VALUES "
                           "('{}', UTC_TIMESTAMP(3) - INTERVAL 2 HOUR), ('{}', UTC_TIMESTAMP(3))",
                           old_processed, recent_processed));
@@ -48,5 +56,11 @@ TEST(RetentionPurge, DeletesOnlyPublishedRowsAndIdsOlderThanTheRetention) {
   EXPECT_EQ(in_outbox(recent_published), "1");
   EXPECT_EQ(in_outbox(old_unpublished), "1") << "an unpublished event was purged";
   EXPECT_EQ(in_processed(recent_processed), "1");
+  const auto tokens = [](const std::string& raw) {
+    return count(fmt::format("SELECT COUNT(*) FROM refresh_token WHERE token_hash = SHA2('{}', 256)", raw));
+  };
+  ASSERT_TRUE(wait_for([&] { return tokens(old_token) == "0"; }, std::chrono::seconds(10)));
+  EXPECT_EQ(tokens(live_token), "1") << "a token expired less than a day ago was purged";
+  db->execute("DELETE FROM refresh_token WHERE family_id = 'retentiontest'");
   db->execute(fmt::format("DELETE FROM outbox_event WHERE event_id IN ('{}', '{}')", recent_published, old_unpublished));
 }

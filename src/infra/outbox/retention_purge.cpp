@@ -9,13 +9,17 @@ namespace ticketing::infra::outbox {
 Task<std::int64_t> RetentionPurge::run_once(domain::Timestamp now) {
   const auto cutoff = now - retention_;
   std::int64_t total = 0;
-  for (const char* table : {"outbox_event", "processed_event"}) {
+  // Refresh tokens go a day after they expire: until then a spent one presented again is still
+  // recognised (and revokes its family); after that it is simply unknown, which is 401 as well.
+  const auto token_cutoff = now - std::chrono::hours(24);
+  for (const char* table : {"outbox_event", "processed_event", "refresh_token"}) {
     while (true) {
-      auto work = [table, cutoff, batch = batch_](mysql::MysqlConnection& db) {
-        const std::string before = mysql::sql_time(db, cutoff);
-        const std::string where = std::string_view(table) == "outbox_event"
-                                      ? "published_at IS NOT NULL AND published_at < " + before
-                                      : "processed_at < " + before;
+      auto work = [table, cutoff, token_cutoff, batch = batch_](mysql::MysqlConnection& db) {
+        const std::string_view name = table;
+        const std::string where =
+            name == "outbox_event"      ? "published_at IS NOT NULL AND published_at < " + mysql::sql_time(db, cutoff)
+            : name == "processed_event" ? "processed_at < " + mysql::sql_time(db, cutoff)
+                                        : "expires_at < " + mysql::sql_time(db, token_cutoff);
         return static_cast<std::int64_t>(
             db.execute(fmt::format("DELETE FROM {} WHERE {} LIMIT {}", table, where, batch)).affected_rows);
       };

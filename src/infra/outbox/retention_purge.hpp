@@ -1,6 +1,7 @@
 #pragma once
 // Published outbox rows and the consumer's processed-event ids are kept for a retention window
-// (kafka.outbox-retention) and then deleted in small batches, so neither table grows forever.
+// (kafka.outbox-retention), refresh tokens until a day after they expire; then they are deleted in
+// small batches, so none of these tables grows forever.
 // A PaymentCompleted delivered again after its id was purged changes nothing either: the order is
 // no longer CONFIRMING, and the confirmation only acts on CONFIRMING orders.
 #include <atomic>
