@@ -63,38 +63,56 @@ Task<SignedIn> AuthService::log_in(std::string email, std::string password, std:
   // An address that is not an email cannot have an account: the same 401 as any unknown email.
   const auto normal = domain::normalize_email(email);
   const std::string limit_key = account_key(normal.value_or(email.substr(0, domain::kMaxEmailBytes)));
-  if (!client_address.empty()) {
-    const auto spraying = co_await limiter_.peek(address_failure_key(client_address), policy_.address_failures);
+  const std::string address_limit_key = client_address.empty() ? std::string() : address_failure_key(client_address);
+  // Every attempt takes its place in the failure counts before the password is checked, so parallel
+  // guesses cannot all slip under a limit that only counted finished failures; a sign-in that was
+  // not a failure gives its places back.
+  if (!address_limit_key.empty()) {
+    const auto spraying = co_await limiter_.hit(address_limit_key, policy_.address_failures);
     if (!spraying.allowed) {
       counters_.limited.fetch_add(1, std::memory_order_relaxed);
       throw_limited(spraying.retry_after, "failed sign-ins from this address");
     }
   }
-  const auto failures = co_await limiter_.peek(limit_key, policy_.login_failures);
+  const auto failures = co_await limiter_.hit(limit_key, policy_.login_failures);
   if (!failures.allowed) {
     counters_.limited.fetch_add(1, std::memory_order_relaxed);
+    if (!address_limit_key.empty()) co_await limiter_.release(address_limit_key);  // not a guess: nothing checked
     throw_limited(failures.retry_after, "failed sign-ins for this account");
   }
   std::optional<domain::Account> account;
-  if (normal) account = co_await accounts_.find_by_email(*normal);
-  std::optional<std::string> stored_hash;
-  if (account) stored_hash = account->password_hash;
-  // Too long a password is simply wrong, but is not worth hashing; the dummy check keeps the time.
-  if (password.size() > domain::kMaxPasswordBytes) {
-    stored_hash.reset();
-    password.resize(domain::kMaxPasswordBytes);
+  bool verified = false;
+  std::exception_ptr unavailable;
+  try {
+    if (normal) account = co_await accounts_.find_by_email(*normal);
+    std::optional<std::string> stored_hash;
+    if (account) stored_hash = account->password_hash;
+    // Too long a password is simply wrong, but is not worth hashing; the dummy check keeps the time.
+    if (password.size() > domain::kMaxPasswordBytes) {
+      stored_hash.reset();
+      password.resize(domain::kMaxPasswordBytes);
+    }
+    verified = co_await hasher_.verify(stored_hash, std::move(password));
+  } catch (const domain::DependencyUnavailable&) {
+    unavailable = std::current_exception();
+  } catch (const domain::RetryLater&) {
+    unavailable = std::current_exception();
   }
-  const bool verified = co_await hasher_.verify(stored_hash, std::move(password));
-  if (!verified || !account) {
+  if (unavailable || (verified && account)) {
+    // Not a failure (nothing was checked, or the password was right): the places go back.
+    if (!address_limit_key.empty()) co_await limiter_.release(address_limit_key);
+    if (unavailable) {
+      co_await limiter_.release(limit_key);
+      std::rethrow_exception(unavailable);
+    }
+    co_await limiter_.reset(limit_key);
+  } else {
     counters_.login_failures.fetch_add(1, std::memory_order_relaxed);
-    co_await limiter_.hit(limit_key, policy_.login_failures);
-    if (!client_address.empty()) co_await limiter_.hit(address_failure_key(client_address), policy_.address_failures);
     throw invalid_credentials();
   }
   if (account->status != domain::AccountStatus::kActive) {
     throw DomainError(ErrorCode::kForbidden, "this account is disabled");
   }
-  co_await limiter_.reset(limit_key);
   counters_.logins.fetch_add(1, std::memory_order_relaxed);
   co_return co_await start_session(std::move(*account));
 }

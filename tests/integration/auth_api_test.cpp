@@ -10,6 +10,8 @@
 #include <chrono>
 #include <regex>
 #include <set>
+#include <thread>
+#include <atomic>
 
 #include "domain/ports/clock.hpp"
 #include "infra/security/gateway_signature.hpp"
@@ -480,6 +482,29 @@ TEST(AuthApiLogIn, EleventhFailedLoginIsLimitedEvenWithTheRightPassword) {
   // Only that account is locked.
   ensure_users(1908);
   EXPECT_EQ(log_in(server.port(), "user1908@example.com", kDemoPassword).status, 200);
+}
+
+// Parallel wrong guesses cannot slip under the limit: each attempt takes its place in the count
+// before the password is checked, so at most 10 of 40 concurrent guesses are checked at all.
+TEST(AuthApiLogIn, ParallelGuessesAreLimitedLikeSequentialOnes) {
+  prepare_test_database();
+  TestServer server({"auth.address-limit=100000", "auth.address-failure-limit=100000"});
+  const std::string email = fresh_email("parallel");
+  ASSERT_EQ(sign_up(server.port(), email, "the right password").status, 201);
+  std::atomic<int> checked{0};
+  std::atomic<int> limited{0};
+  std::atomic<int> other{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 40; ++i) {
+    threads.emplace_back([&, i] {
+      const auto r = log_in(server.port(), email, "wrong guess " + std::to_string(i));
+      (r.status == 401 ? checked : r.status == 429 ? limited : other)++;
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(other.load(), 0);
+  EXPECT_LE(checked.load(), 10) << "more guesses were checked than the limit allows";
+  EXPECT_EQ(checked.load() + limited.load(), 40);
 }
 
 // auth.address-limit counts log-ins and sign-ups per client address.

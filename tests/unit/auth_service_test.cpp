@@ -155,6 +155,10 @@ class FakeLimiter final : public RateLimiter {
     windows.erase(key);
     co_return;
   }
+  Task<void> release(const std::string& key) override {
+    if (auto it = windows.find(key); it != windows.end() && it->second.hits > 0) --it->second.hits;
+    co_return;
+  }
   struct Window {
     std::int64_t hits = 0;
     Timestamp ends{};

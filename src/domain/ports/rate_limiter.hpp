@@ -25,6 +25,8 @@ class RateLimiter {
   // Looks without counting.
   virtual Task<LimitState> peek(const std::string& key, Limit limit) = 0;
   virtual Task<void> reset(const std::string& key) = 0;
+  // Gives one hit back (a counted attempt turned out not to be a failure); never below zero.
+  virtual Task<void> release(const std::string& key) = 0;
 };
 
 }  // namespace ticketing::domain

@@ -30,6 +30,13 @@ end
 return {hits, ttl}
 )lua");
 
+// KEYS counter: one hit back, never below zero (and no key without its TTL).
+const RedisScript kReleaseScript = RedisScript::from_source(R"lua(
+local hits = tonumber(redis.call('GET', KEYS[1]) or '0')
+if hits > 0 then redis.call('DECR', KEYS[1]) end
+return hits
+)lua");
+
 std::int64_t millis(domain::Timestamp t) { return t.time_since_epoch().count(); }
 
 std::int64_t integer_of(const RedisReply& reply) {
@@ -78,6 +85,16 @@ Task<void> RedisRateLimiter::reset(const std::string& key) {
     co_await redis_.execute("DEL", key);
   } catch (const domain::DependencyUnavailable& error) {
     spdlog::warn("rate limit {} not reset: {}", key, error.what());
+  }
+}
+
+Task<void> RedisRateLimiter::release(const std::string& key) {
+  try {
+    const std::array<std::string_view, 1> keys{key};
+    const std::array<std::string_view, 0> args{};
+    co_await redis_.evalsha(kReleaseScript, keys, args);
+  } catch (const domain::DependencyUnavailable& error) {
+    spdlog::warn("rate limit {} not released: {}", key, error.what());
   }
 }
 

@@ -24,6 +24,7 @@ class RedisRateLimiter final : public domain::RateLimiter {
   Task<domain::LimitState> hit(const std::string& key, domain::Limit limit) override;
   Task<domain::LimitState> peek(const std::string& key, domain::Limit limit) override;
   Task<void> reset(const std::string& key) override;
+  Task<void> release(const std::string& key) override;
 
   std::uint64_t failed_open() const noexcept { return failed_open_.load(std::memory_order_relaxed); }
 
