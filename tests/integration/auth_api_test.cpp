@@ -507,6 +507,26 @@ TEST(AuthApiLogIn, ParallelGuessesAreLimitedLikeSequentialOnes) {
   EXPECT_EQ(checked.load() + limited.load(), 40);
 }
 
+// Behind a trusted proxy the client is the rightmost X-Forwarded-For entry over all header lines:
+// a client's own line in front of the proxy's cannot pick its bucket (found by review).
+TEST(AuthApiLogIn, AClientCannotChooseItsAddressBehindATrustedProxy) {
+  prepare_test_database();
+  RedisInspector redis;
+  for (const auto& key : redis.strings({"KEYS", "auth:limit:addr:9.9.9.9"})) redis.integer({"DEL", key});
+  TestServer server({"http.trusted-proxies=127.0.0.1", "auth.address-limit=3"});
+  const std::string body = R"({"email":"nobody@example.com","password":"whatever-password"})";
+  std::vector<int> statuses;
+  for (int i = 1; i <= 5; ++i) {
+    const std::string request = fmt::format(
+        "POST /auth/login HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\n"
+        "X-Forwarded-For: 1.1.1.{}\r\nX-Forwarded-For: 9.9.9.9\r\nContent-Length: {}\r\n\r\n{}",
+        i, body.size(), body);
+    statuses.push_back(parse_response(raw_exchange(server.port(), request)).status);
+  }
+  EXPECT_EQ(statuses, (std::vector<int>{401, 401, 401, 429, 429}));
+  for (const auto& key : redis.strings({"KEYS", "auth:limit:addr*:9.9.9.9"})) redis.integer({"DEL", key});
+}
+
 // auth.address-limit counts log-ins and sign-ups per client address.
 TEST(AuthApiLogIn, PerAddressLimitCoversLogInAndSignUp) {
   RedisInspector redis;

@@ -2,7 +2,10 @@
 
 #include <spdlog/spdlog.h>
 
+#include <strings.h>
+
 #include <algorithm>
+#include <optional>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -144,16 +147,49 @@ struct ContextState {
   bool draining = false;
 };
 
+namespace {
+
+// IPv4 as it is; an IPv4-mapped IPv6 address as IPv4; other IPv6 as its /64 network, because one
+// client normally has a whole /64 and would otherwise get 2^64 separate limit buckets.
+std::string limit_subject(const boost::asio::ip::address& address) {
+  if (address.is_v4()) return address.to_string();
+  const auto v6 = address.to_v6();
+  if (v6.is_v4_mapped()) return boost::asio::ip::make_address_v4(boost::asio::ip::v4_mapped, v6).to_string();
+  auto bytes = v6.to_bytes();
+  for (std::size_t i = 8; i < bytes.size(); ++i) bytes[i] = 0;
+  return boost::asio::ip::address_v6(bytes).to_string() + "/64";
+}
+
+// A literal IP address (an IPv4-mapped IPv6 one as IPv4); nullopt for anything else (ports, names).
+std::optional<boost::asio::ip::address> parse_address(std::string_view text) {
+  boost::system::error_code ec;
+  const auto address = boost::asio::ip::make_address(std::string(trimmed(text)), ec);
+  if (ec) return std::nullopt;
+  if (address.is_v6() && address.to_v6().is_v4_mapped()) {
+    return boost::asio::ip::address(boost::asio::ip::make_address_v4(boost::asio::ip::v4_mapped, address.to_v6()));
+  }
+  return address;
+}
+
+}  // namespace
+
 std::string client_address(const std::string& peer, const std::string* forwarded_for,
                            const std::vector<std::string>& trusted_proxies) {
-  if (forwarded_for == nullptr || std::find(trusted_proxies.begin(), trusted_proxies.end(), peer) == trusted_proxies.end()) {
-    return peer;
-  }
+  const auto peer_address = parse_address(peer);
+  if (!peer_address) return peer;
+  const std::string own = limit_subject(*peer_address);
+  if (forwarded_for == nullptr) return own;
+  const bool trusted = std::any_of(trusted_proxies.begin(), trusted_proxies.end(), [&](const std::string& proxy) {
+    const auto proxy_address = parse_address(proxy);
+    return proxy_address && *proxy_address == *peer_address;
+  });
+  if (!trusted) return own;
   std::string_view list = *forwarded_for;
   const auto comma = list.rfind(',');
-  const std::string_view last = trimmed(comma == std::string_view::npos ? list : list.substr(comma + 1));
-  if (last.empty() || last.size() > 64) return peer;
-  return std::string(last);
+  const std::string_view last = comma == std::string_view::npos ? list : list.substr(comma + 1);
+  if (last.size() > 64) return own;
+  const auto client = parse_address(last);
+  return client ? limit_subject(*client) : own;
 }
 
 struct HttpServer::Impl {
@@ -262,7 +298,8 @@ asio::awaitable<void> HttpServer::Impl::session(ContextState& state, tcp::socket
                                 ? boost::asio::ip::address(boost::asio::ip::make_address_v4(
                                       boost::asio::ip::v4_mapped, peer.address().to_v6()))
                                 : peer.address();
-  const std::string remote_address = peer_error ? std::string() : peer_address.to_string();
+  const std::string peer_text = peer_error ? std::string() : peer_address.to_string();
+  const std::string remote_address = peer_text.empty() ? std::string() : client_address(peer_text, nullptr, {});
   auto self = state.connections.insert(state.connections.end(), ContextState::Connection{&stream, false});
   beast::flat_buffer buffer;
   bool first_request = true;
@@ -369,8 +406,16 @@ asio::awaitable<void> HttpServer::Impl::session(ContextState& state, tcp::socket
       }
       request.body = std::move(message.body());
       if (!options.trusted_proxies.empty()) {
-        request.remote_address =
-            client_address(remote_address, request.header("X-Forwarded-For"), options.trusted_proxies);
+        // Every X-Forwarded-For line, in order (RFC 9110 §5.3): a proxy may add a line of its own
+        // after the client's, and the rightmost entry must be the proxy's.
+        std::string forwarded;
+        for (const auto& header : request.headers) {
+          if (strcasecmp(header.name.c_str(), "X-Forwarded-For") != 0) continue;
+          if (!forwarded.empty()) forwarded += ',';
+          forwarded += header.value;
+        }
+        request.remote_address = client_address(peer_text, forwarded.empty() ? nullptr : &forwarded,
+                                                options.trusted_proxies);
       }
       const std::string* sent_id = request.header("X-Request-Id");
       request.request_id = request_id_for(sent_id ? std::string_view(*sent_id) : std::string_view());

@@ -35,9 +35,11 @@ struct HttpServerOptions {
   std::vector<std::string> trusted_proxies;
 };
 
-// The client a request is from: `peer`, or — when the peer is a trusted proxy — the rightmost
-// address of X-Forwarded-For (the one the proxy itself appended; anything left of it is the
-// client's word). Falls back to `peer` when the header is absent or empty.
+// The client a request is counted as (per-address limits): `peer`, or — when the peer is a trusted
+// proxy — the rightmost address of X-Forwarded-For (the one the proxy itself appended; anything left
+// of it is the client's word; all header lines joined in order). Falls back to `peer` when the
+// header is absent or its last entry is not an IP address. IPv4-mapped addresses count as IPv4 and
+// other IPv6 addresses as their /64 ("2001:db8:1:2::/64"): one client usually has a whole /64.
 std::string client_address(const std::string& peer, const std::string* forwarded_for,
                            const std::vector<std::string>& trusted_proxies);
 
