@@ -168,6 +168,7 @@ Task<SignedIn> AuthService::refresh(std::optional<std::string> refresh_token) {
   auto account = co_await accounts_.find_by_id(outcome.user);
   if (!account || account->status != domain::AccountStatus::kActive) {
     co_await refresh_tokens_.revoke_family(outcome.family, now);
+    co_await revocations_.revoke(outcome.family, now + kRevocationMemory);  // its access tokens too
     throw DomainError(ErrorCode::kUnauthenticated, "this account can no longer sign in");
   }
   counters_.refreshes.fetch_add(1, std::memory_order_relaxed);

@@ -624,6 +624,25 @@ TEST(AuthApiLogOut, EndsThatSessionOnly) {
   EXPECT_EQ(refresh(server.port(), other_device.refresh).status, 200);
 }
 
+// A logout on one instance ends the session's access tokens on another within about a second
+// (Redis sorted set auth:revoked-sessions, synced every second), also for an instance that started
+// after the logout (its first sync reads the whole set).
+TEST(AuthApiLogOut, ReachesTheOtherInstances) {
+  constexpr std::int64_t kUser = 1913;
+  ensure_users(kUser);
+  TestServer a;
+  TestServer b;
+  const std::string email = fmt::format("user{}@example.com", kUser);
+  const auto session = session_of(log_in(a.port(), email, kDemoPassword));
+  ASSERT_EQ(http(b.port(), "GET", "/me", "", bearer(session.access)).status, 200);
+  ASSERT_EQ(http(a.port(), "POST", "/auth/logout", "", bearer(session.access)).status, 204);
+  EXPECT_TRUE(wait_for([&] { return http(b.port(), "GET", "/me", "", bearer(session.access)).status == 401; },
+                       std::chrono::seconds(5), std::chrono::milliseconds(100)));
+  TestServer late;
+  EXPECT_TRUE(wait_for([&] { return http(late.port(), "GET", "/me", "", bearer(session.access)).status == 401; },
+                       std::chrono::seconds(5), std::chrono::milliseconds(100)));
+}
+
 // --- access-token strictness --------------------------------------------------------------------
 
 namespace {

@@ -591,9 +591,12 @@ TEST(AuthServiceRefresh, ADisabledAccountCannotRefreshAndItsSessionEnds) {
   Fixture f;
   const auto account = f.sign_up("fan@example.com");
   const auto session = f.log_in("fan@example.com");
+  const auto family = f.principal_of(session).session;
   f.accounts.rows[account.id.value].status = AccountStatus::kDisabled;
   EXPECT_EQ(thrown_by([&] { f.refresh(session.refresh_token); }).code, ErrorCode::kUnauthenticated);
-  EXPECT_TRUE(f.refresh_tokens.family_revoked(f.principal_of(session).session));
+  EXPECT_TRUE(f.refresh_tokens.family_revoked(family));
+  // Its access tokens end with it.
+  EXPECT_EQ(thrown_by([&] { f.principal_of(session); }).code, ErrorCode::kUnauthenticated);
 }
 
 TEST(AuthServiceLogOut, EndsTheRefreshTokensAndAccessTokensOfThatSessionOnly) {

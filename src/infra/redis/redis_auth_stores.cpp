@@ -105,9 +105,27 @@ bool RedisSessionRevocations::is_revoked(std::string_view session) const {
 }
 
 void RedisSessionRevocations::remember(const std::string& session, std::int64_t until_ms) {
-  auto& until = revoked_[session];
-  until = std::max(until, until_ms);
+  auto [it, inserted] = revoked_.try_emplace(session, until_ms);
+  if (!inserted && it->second >= until_ms) return;
+  it->second = until_ms;
+  expiry_.emplace_back(until_ms, session);
   empty_.store(false, std::memory_order_release);
+}
+
+void RedisSessionRevocations::forget_expired(std::int64_t now_ms) {
+  constexpr int kPerLock = 1000;  // short exclusive sections: requests check the map meanwhile
+  while (true) {
+    std::unique_lock lock(mutex_);
+    int done = 0;
+    while (!expiry_.empty() && expiry_.front().first <= now_ms && done < kPerLock) {
+      const auto& [until, session] = expiry_.front();
+      if (auto it = revoked_.find(session); it != revoked_.end() && it->second <= until) revoked_.erase(it);
+      expiry_.pop_front();
+      ++done;
+    }
+    empty_.store(revoked_.empty(), std::memory_order_release);
+    if (done < kPerLock) return;
+  }
 }
 
 Task<void> RedisSessionRevocations::publish(const std::string& session, std::int64_t until_ms) {
@@ -153,16 +171,32 @@ Task<void> RedisSessionRevocations::sync() {
   const auto now_ms = millis(clock_.now());
   const std::string now_text = std::to_string(now_ms);
   co_await redis_.execute("ZREMRANGEBYSCORE", kRevokedKey, "-inf", now_text);
-  const std::string max_entries = std::to_string(kMaxEntries);
-  const RedisReply reply =
-      co_await redis_.execute("ZRANGEBYSCORE", kRevokedKey, now_text, "+inf", "WITHSCORES", "LIMIT", "0", max_entries);
-  if (!reply.is_array()) throw domain::DependencyUnavailable("redis", "revoked sessions: " + reply.to_string());
-  std::unique_lock lock(mutex_);
-  std::erase_if(revoked_, [now_ms](const auto& entry) { return entry.second <= now_ms; });
-  for (std::size_t i = 0; i + 1 < reply.elements.size() && revoked_.size() < kMaxEntries; i += 2) {
-    remember(reply.elements[i].str, integer_of(reply.elements[i + 1]));
+  // Only what is newer than the last entry seen (less 5 s for instances whose clocks differ), a
+  // page at a time; the first sync after start reads the whole set over a few pages.
+  constexpr int kPage = 10'000;
+  constexpr int kMaxPages = 100;
+  constexpr std::int64_t kClockOverlapMs = 5'000;
+  std::int64_t from = std::max(now_ms, cursor_ms_ - kClockOverlapMs);
+  for (int page = 0; page < kMaxPages; ++page) {
+    const std::string from_text = std::to_string(from);
+    const std::string page_size = std::to_string(kPage);
+    const RedisReply reply = co_await redis_.execute("ZRANGEBYSCORE", kRevokedKey, from_text, "+inf", "WITHSCORES",
+                                                     "LIMIT", "0", page_size);
+    if (!reply.is_array()) throw domain::DependencyUnavailable("redis", "revoked sessions: " + reply.to_string());
+    std::int64_t highest = from;
+    {
+      std::unique_lock lock(mutex_);
+      for (std::size_t i = 0; i + 1 < reply.elements.size(); i += 2) {
+        const auto until = integer_of(reply.elements[i + 1]);
+        highest = std::max(highest, until);
+        if (revoked_.size() < kMaxEntries) remember(reply.elements[i].str, until);
+      }
+    }
+    cursor_ms_ = std::max(cursor_ms_, highest);
+    if (reply.elements.size() < static_cast<std::size_t>(2 * kPage) || highest == from) break;
+    from = highest;  // the next page starts at the last score read (entries there are read again: harmless)
   }
-  empty_.store(revoked_.empty(), std::memory_order_release);
+  forget_expired(now_ms);
 }
 
 std::size_t RedisSessionRevocations::size() const {

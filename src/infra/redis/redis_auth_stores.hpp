@@ -2,6 +2,7 @@
 // Redis adapters of the sign-in limits and of the ended sessions (DESIGN.md §6, §12): several
 // instances share them.
 #include <atomic>
+#include <deque>
 #include <shared_mutex>
 #include <string>
 #include <mutex>
@@ -35,9 +36,12 @@ class RedisRateLimiter final : public domain::RateLimiter {
 };
 
 // Revoked sessions: a local map (checked on every request without I/O) mirrored from a Redis
-// sorted set `auth:revoked-sessions` (score = when the entry may be forgotten). sync() runs every
-// second on each instance, so a logout elsewhere reaches this instance within about a second;
-// on the instance that handled it, at once.
+// sorted set `auth:revoked-sessions` (score = when the entry may be forgotten, revocation time +
+// 24 h, so newer revocations have higher scores). sync() runs every second on each instance and
+// reads only the entries newer than the last it saw (with 5 s of overlap for clocks that differ),
+// so its cost does not grow with the size of the set; a logout elsewhere reaches this instance
+// within about a second, on the instance that handled it at once. Old entries are forgotten from
+// the front of an expiry queue, a few at a time.
 class RedisSessionRevocations final : public domain::SessionRevocations {
  public:
   static constexpr std::size_t kMaxEntries = 1'000'000;
@@ -51,14 +55,17 @@ class RedisSessionRevocations final : public domain::SessionRevocations {
   std::size_t size() const;
 
  private:
-  void remember(const std::string& session, std::int64_t until_ms);
+  void remember(const std::string& session, std::int64_t until_ms);  // mutex_ held
+  void forget_expired(std::int64_t now_ms);
   Task<void> publish(const std::string& session, std::int64_t until_ms);
 
   RedisClient& redis_;
   const domain::Clock& clock_;
   mutable std::shared_mutex mutex_;
   std::unordered_map<std::string, std::int64_t> revoked_;  // session → forget after (epoch ms)
+  std::deque<std::pair<std::int64_t, std::string>> expiry_;  // (forget after, session), roughly in order
   std::atomic<bool> empty_{true};
+  std::int64_t cursor_ms_ = 0;  // highest score read from Redis (sync() only)
   // Revocations Redis did not take yet (it was down): sync() shares them first.
   std::mutex unpublished_mutex_;
   std::vector<std::pair<std::string, std::int64_t>> unpublished_;
