@@ -142,7 +142,7 @@ struct Application::Parts {
   // payments and order reads never delays the seat race or a confirmation batch.
   infra::mysql::MysqlPool hold_db_pool;
   infra::mysql::MysqlPool worker_db_pool;
-  // Money paths (ready, the gateway callback, order reads) too: seat maps and sign-ins on the
+  // Money paths (ready, the gateway callback) too: seat maps, order polling and sign-ins on the
   // request pool cannot keep a payment waiting.
   infra::mysql::MysqlPool payment_db_pool;
   infra::BlockingExecutor blocking{2};
@@ -189,16 +189,17 @@ struct Application::Parts {
                                       infra::kafka::KafkaProducerSettings{kMessageTimeout}};
   infra::events::EventTopics topics = infra::events::EventTopics::with_prefix(config.kafka.topic_prefix);
   infra::mysql::MysqlPaymentRepository payment_repository{payment_db_pool, topics};
+  infra::mysql::MysqlPaymentRepository payment_reads{db_pool, topics};
   application::PaymentService payments{
-      admission_guard, payment_repository, clock, config.payment.order_ttl, config.hold.max_total,
+      admission_guard, payment_repository, payment_reads, clock, config.payment.order_ttl, config.hold.max_total,
       application::GatewayAuth{gateway.get(), config.payment.gateway_plain_secret, config.payment.gateway_secret}};
   infra::mysql::MysqlPaymentRepository worker_payment_repository{worker_db_pool, topics};
   application::ConfirmationHandler confirmation{worker_payment_repository, queue_store, seat_locks, clock,
                                                 payments.counters()};
-  // Settles payments whose event never arrived: picks them up one interval before reconcile-after,
-  // so each is settled by then.
+  // Settles payments whose event never arrived: picks them up two intervals before reconcile-after
+  // (the next round starts an interval after the last one ended), so each is settled by then.
   application::PaymentReconciler reconciler{worker_payment_repository, confirmation, clock,
-                                            config.payment.reconcile_after - config.payment.reconcile_interval,
+                                            config.payment.reconcile_after - 2 * config.payment.reconcile_interval,
                                             config.kafka.consumer_batch};
   infra::PeriodicTask reconcile_task{*contexts.front(), "payment-reconciler", config.payment.reconcile_interval,
                                      [this]() -> Task<void> { co_await reconciler.run_once(); }};

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 #include <openssl/crypto.h>
+#include <spdlog/spdlog.h>
 
 #include "domain/errors.hpp"
 #include "domain/reservation.hpp"
@@ -100,33 +101,42 @@ Task<domain::PaymentRecord> PaymentService::record_gateway_success(const Gateway
 }
 
 Task<domain::PaymentOrder> PaymentService::order(domain::UserId user, const std::string& order_no) {
-  auto found = co_await payments_.find_order(order_no);
+  auto found = co_await reads_.find_order(order_no);
   // Someone else's order answers exactly like one that does not exist.
   if (!found || found->user != user) throw DomainError(ErrorCode::kNotFound, fmt::format("order {} not found", order_no));
   co_return std::move(*found);
 }
 
 Task<std::vector<domain::PaymentOrder>> PaymentService::orders(domain::UserId user) {
-  co_return co_await payments_.orders_of(user, kMaxOrdersListed);
+  co_return co_await reads_.orders_of(user, kMaxOrdersListed);
 }
 
 Task<std::vector<domain::ReservationView>> PaymentService::reservations(domain::UserId user) {
-  co_return co_await payments_.reservations_of(user);
+  co_return co_await reads_.reservations_of(user);
 }
 
 Task<std::int64_t> PaymentReconciler::run_once() {
   std::int64_t settled = 0;
   while (true) {
     const auto events = co_await payments_.unsettled_payments(clock_.now() - settle_after_, batch_);
+    bool failed = false;
     for (const auto& event : events) {
-      const auto outcome = co_await confirmation_.handle(event);
+      domain::ConfirmOutcome outcome;
+      try {
+        outcome = co_await confirmation_.handle(event);
+      } catch (const std::exception& error) {
+        // One order that cannot be settled now does not hold up the others; it is tried next round.
+        spdlog::warn("reconciler: order {} not settled now: {}", event.order_no, error.what());
+        failed = true;
+        continue;
+      }
       if (outcome.kind == domain::ConfirmOutcome::Kind::kConfirmed ||
           outcome.kind == domain::ConfirmOutcome::Kind::kCancelled) {
         ++settled;
         reconciled_.fetch_add(1, std::memory_order_relaxed);
       }
     }
-    if (static_cast<int>(events.size()) < batch_) break;
+    if (failed || static_cast<int>(events.size()) < batch_) break;
   }
   co_return settled;
 }

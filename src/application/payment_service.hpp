@@ -48,10 +48,14 @@ class PaymentService {
  public:
   static constexpr int kMaxOrdersListed = 100;
 
-  PaymentService(AdmissionGuard& guard, domain::PaymentRepository& payments, const domain::Clock& clock,
-                 std::chrono::milliseconds order_ttl, std::chrono::milliseconds hold_max_total, GatewayAuth gateway)
+  // `payments` writes (ready, the gateway callback); `reads` answers order and reservation reads,
+  // on other connections, so polling cannot keep a payment waiting.
+  PaymentService(AdmissionGuard& guard, domain::PaymentRepository& payments, domain::PaymentRepository& reads,
+                 const domain::Clock& clock, std::chrono::milliseconds order_ttl,
+                 std::chrono::milliseconds hold_max_total, GatewayAuth gateway)
       : guard_(guard),
         payments_(payments),
+        reads_(reads),
         clock_(clock),
         order_ttl_(order_ttl),
         hold_max_total_(hold_max_total),
@@ -82,6 +86,7 @@ class PaymentService {
   std::function<void()> on_recorded_;
   AdmissionGuard& guard_;
   domain::PaymentRepository& payments_;
+  domain::PaymentRepository& reads_;
   const domain::Clock& clock_;
   std::chrono::milliseconds order_ttl_;
   std::chrono::milliseconds hold_max_total_;

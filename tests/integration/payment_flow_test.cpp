@@ -253,7 +253,8 @@ TEST(PaymentFlow, ReadyOrderKeepsItsSeatsUntilItExpiresThenALatePaymentIsRefunde
   // Afterwards the order is cancelled and the seat is anyone's.
   ASSERT_TRUE(wait_for([&] { return seat_call(server.port(), "/tickets/hold", token4, 4, schedule, {"S-4"}).status == 200; },
                        std::chrono::seconds(10), std::chrono::milliseconds(100)));
-  EXPECT_EQ(order_status(server.port(), order_no), "CANCELLED");
+  EXPECT_GE(domain::SystemClock().now(), order_expires) << "the seat was given away before the order expired";
+  ASSERT_TRUE(wait_for([&] { return order_status(server.port(), order_no) == "CANCELLED"; }, std::chrono::seconds(10)));
   EXPECT_EQ(json::parse(get_order(server.port(), order_no).body).at("failReason").as_string(), "ORDER_EXPIRED");
 
   // The gateway reports the payment late: recorded once (202) with a refund request, never PAID.
@@ -395,6 +396,35 @@ TEST(PaymentFlow, LargestOrderIsCreatedAndReplayed) {
   const auto again = ready(server.port(), big, key);
   EXPECT_EQ(again.status, 201) << again.raw;
   EXPECT_EQ(again.body, first.body);
+}
+
+// An order paid after its expiresAt, before the expiry job cancelled it, is not confirmed: it ends
+// CANCELLED (ORDER_EXPIRED) with a refund request, and its seats are free for others at once
+// (found by review: the late payment went through, and the buyer could pass the seat limit).
+TEST(PaymentFlow, PaymentAfterTheOrderExpiredIsRefundedEvenBeforeTheExpiryJob) {
+  const auto schedule = create_schedule(-60, 10);
+  TestServer server(with(kFastAdmission, {"hold.ttl=1s", "payment.order-ttl=2s", "hold.expiry-interval=1h"}));
+  Booking late{14, schedule, "", {"S-8"}};
+  const auto order_no = hold_and_ready(server.port(), late);
+  const auto expires = *domain::parse_sql_datetime(
+      db_value(fmt::format("SELECT expires_at FROM payment_order WHERE order_no = '{}'", order_no)));
+  ASSERT_TRUE(wait_for([&] { return domain::SystemClock().now() > expires; }, std::chrono::seconds(5)));
+  EXPECT_EQ(order_status(server.port(), order_no), "READY") << "the expiry job ran after all";
+  const auto paid = pay(server.port(), order_no);
+  ASSERT_EQ(paid.status, 202) << paid.raw;
+  EXPECT_EQ(json::parse(paid.body).at("status").as_string(), "CANCELLED");
+  EXPECT_EQ(json::parse(get_order(server.port(), order_no).body).at("failReason").as_string(), "ORDER_EXPIRED");
+  EXPECT_EQ(db_value(fmt::format(
+                "SELECT COUNT(*) FROM outbox_event WHERE type = 'RefundRequested' AND payload LIKE '%{}%'", order_no)),
+            "1");
+  EXPECT_EQ(db_value(fmt::format("SELECT COUNT(*) FROM outbox_event WHERE type = 'PaymentCompleted' AND "
+                                 "payload LIKE '%{}%'",
+                                 order_no)),
+            "0");
+  // The seat is anyone's now.
+  const auto token = admit_users(server.port(), schedule, 15, 1).at(15);
+  EXPECT_TRUE(wait_for([&] { return seat_call(server.port(), "/tickets/hold", token, 15, schedule, {"S-8"}).status == 200; },
+                       std::chrono::seconds(5), std::chrono::milliseconds(100)));
 }
 
 // A sold seat keeps its Redis lock for good, so a 409 names it next to seats held now, long after

@@ -385,8 +385,8 @@ TEST(ConfigTest, HoldMaxTotalMustCoverAHold) {
 TEST(ConfigTest, ReconcileIntervalMustBeShorterThanTheDeadline) {
   ConfigDir dir;
   auto o = dir.options();
-  o.sets = {"payment.reconcile-after=10s", "payment.reconcile-interval=10s"};
-  EXPECT_THAT(load_error(o), HasSubstr("payment.reconcile-interval: must be less than payment.reconcile-after"));
+  o.sets = {"payment.reconcile-after=10s", "payment.reconcile-interval=5s"};
+  EXPECT_THAT(load_error(o), HasSubstr("payment.reconcile-interval: must be less than half of payment.reconcile-after"));
   o.sets = {"payment.reconcile-after=10s", "payment.reconcile-interval=2s"};
   EXPECT_EQ(cfg::load_config(o).config.payment.reconcile_interval, std::chrono::seconds(2));
 }

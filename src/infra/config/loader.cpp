@@ -465,9 +465,9 @@ LoadedConfig load_config(const LoadOptions& options) {
     problems.push_back(fmt::format("security.token-secret: must be at least 32 bytes, got {} (from {})",
                                    token.value.size(), token.source));
   try {
-    if (parse_duration(merged.at("payment.reconcile-interval").value) >=
+    if (2 * parse_duration(merged.at("payment.reconcile-interval").value) >=
         parse_duration(merged.at("payment.reconcile-after").value))
-      problems.push_back(fmt::format("payment.reconcile-interval: must be less than payment.reconcile-after ({} >= {})",
+      problems.push_back(fmt::format("payment.reconcile-interval: must be less than half of payment.reconcile-after ({} and {})",
                                      merged.at("payment.reconcile-interval").value,
                                      merged.at("payment.reconcile-after").value));
   } catch (const ConfigError&) {

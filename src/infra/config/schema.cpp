@@ -140,7 +140,7 @@ const std::array kSchema{
   // ---- db ----
   KeySpec{"db.url", ValueType::kString, "mysql://ticketing:ticketing@127.0.0.1:13306/ticketing", "MySQL/MariaDB URL mysql://user:password@host:port/database.", 0, 0, {}, Secret::kUrlPassword, check_db_url},
   KeySpec{"db.pool-size", ValueType::kInt, "16", "Database connections in the pool.", 1, 512},
-  KeySpec{"db.payment-pool-size", ValueType::kInt, "4", "Connections of the money paths (ready, the gateway callback, order reads), apart from the request pool.", 1, 512},
+  KeySpec{"db.payment-pool-size", ValueType::kInt, "4", "Connections of the money paths (ready, the gateway callback), apart from the request pool.", 1, 512},
   KeySpec{"db.hold-pool-size", ValueType::kInt, "8", "Connections of seat holds and releases, apart from the request pool.", 1, 512},
   KeySpec{"db.worker-pool-size", ValueType::kInt, "2", "Connections of the background jobs (confirmations, outbox relay, expiry), apart from the request pool.", 1, 64},
   KeySpec{"db.max-queue", ValueType::kInt, "1024", "Blocking DB calls that may wait for a connection before 503.", 0, 1000000},
@@ -176,7 +176,7 @@ const std::array kSchema{
   KeySpec{"payment.order-ttl", ValueType::kDuration, "10m", "How long a READY payment order stays payable.", kSec, 24 * kHour},
   KeySpec{"payment.gateway-secret", ValueType::kString, "", "HMAC key of the payment gateway's signed callback (Gateway-Signature).", 0, 0, {}, Secret::kYes},
   KeySpec{"payment.reconcile-after", ValueType::kDuration, "2m", "A CONFIRMING order is settled against the database by this age at the latest, whatever happened to its event.", kSec, 24 * kHour},
-  KeySpec{"payment.reconcile-interval", ValueType::kDuration, "10s", "How often the reconciler looks for CONFIRMING orders (less than payment.reconcile-after).", 100, kHour},
+  KeySpec{"payment.reconcile-interval", ValueType::kDuration, "10s", "How often the reconciler looks for CONFIRMING orders (less than half of payment.reconcile-after).", 100, kHour},
   KeySpec{"payment.gateway-plain-secret", ValueType::kBool, "false", "Also accept the secret itself in X-Gateway-Secret (curl demos; refused in prod).", 0, 0},
   KeySpec{"payment.gateway-signature-tolerance", ValueType::kDuration, "5m", "How far a Gateway-Signature time may be from now.", kSec, kHour},
   // ---- security ----

@@ -371,7 +371,19 @@ PaymentRecord record_payment_once(MysqlConnection& db, const events::EventTopics
   }
   const std::string now_sql = sql_time(db, now);
   PaymentOrder& order = row->order;
-  if (order.status == OrderStatus::kReady) {
+  if (order.status == OrderStatus::kReady && order.expires_at <= now) {
+    // Paid after the order expired (the expiry job has not cancelled it yet): its seats may already
+    // be someone else's. It ends as any cancelled order paid late does: CANCELLED with a refund.
+    db.execute(fmt::format(
+        "UPDATE payment_order SET status = 'CANCELLED', fail_reason = 'ORDER_EXPIRED', paid_at = {0}, "
+        "updated_at = {0} WHERE id = {1}",
+        now_sql, order.id));
+    order.status = OrderStatus::kCancelled;
+    order.fail_reason = "ORDER_EXPIRED";
+    request_refund(db, topics, order, "ORDER_EXPIRED", now);
+    tx.commit();
+    record.kind = PaymentRecord::Kind::kRefundRequested;
+  } else if (order.status == OrderStatus::kReady) {
     db.execute(fmt::format(
         "UPDATE payment_order SET status = 'CONFIRMING', paid_at = {0}, updated_at = {0} WHERE id = {1}", now_sql,
         order.id));

@@ -112,8 +112,9 @@ Task<HoldOutcome> MysqlReservationRepository::hold(domain::ScheduleId schedule, 
         return outcome;
       }
       // Stale holds of these seats give way first (the expiry job may not have run yet) — but not the
-      // holds of a READY or CONFIRMING order: the expiry job settles the order and its holds together,
-      // so a hold never leaves an order payable without its seats. FORCE INDEX:
+      // holds of a CONFIRMING order or of a READY order that has not expired: a hold never takes the
+      // seats of an order that can still be paid (an expired READY order cannot: its payment is
+      // refunded). FORCE INDEX:
       // planned on idx_reservation_expiry instead, the scan X-locks the first live hold past its
       // range until commit, and every hold of every schedule queues behind it (found by
       // bench/hold-storm: 9,999 lock waits for 10,000 holds).
@@ -122,7 +123,8 @@ Task<HoldOutcome> MysqlReservationRepository::hold(domain::ScheduleId schedule, 
           "SET status = 'EXPIRED', active = NULL, updated_at = {0} "
           "WHERE schedule_id = {1} AND seat_no IN {2} AND active = 1 AND status = 'HELD' AND expires_at <= {0} "
           "AND (payment_order_id IS NULL OR NOT EXISTS (SELECT 1 FROM payment_order o "
-          "WHERE o.id = reservation.payment_order_id AND o.status IN ('READY', 'CONFIRMING')))",
+          "WHERE o.id = reservation.payment_order_id AND (o.status = 'CONFIRMING' OR "
+          "(o.status = 'READY' AND o.expires_at > {0}))))",
           now_sql, schedule.value, in_seats));
       std::string values;
       const std::string expires_sql = sql_time(db, expires_at);
