@@ -425,6 +425,11 @@ TEST(ConfigTest, ProdProfileRequiresRealSecrets) {
   o.env["TICKETING_PAYMENT_GATEWAY_SECRET"] = "gw-prod-secret";
   EXPECT_THAT(load_error(o), HasSubstr("security.access-token-secret: must differ from security.token-secret"));
 
+  // The refresh cookie is Secure in prod.
+  o.env["TICKETING_SECURITY_ACCESS_TOKEN_SECRET"] = std::string(kStrongSecret) + "-access";
+  o.sets = {"security.cookie-secure=false"};
+  EXPECT_THAT(load_error(o), HasSubstr("security.cookie-secure: must be true in the prod profile"));
+
   // Callbacks must be signed in prod: the plain-secret shortcut is refused.
   o.env["TICKETING_SECURITY_ACCESS_TOKEN_SECRET"] = std::string(kStrongSecret) + "-access";
   o.sets = {"payment.gateway-plain-secret=true"};

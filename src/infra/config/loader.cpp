@@ -496,6 +496,14 @@ LoadedConfig load_config(const LoadOptions& options) {
     }
     if (plain)
       problems.push_back("payment.gateway-plain-secret: must be false in the prod profile (callbacks must be signed)");
+    bool secure_cookie = true;
+    try {
+      secure_cookie = parse_bool(merged.at("security.cookie-secure").value);
+    } catch (const ConfigError&) {
+      // reported by the key's own validation above
+    }
+    if (!secure_cookie)
+      problems.push_back("security.cookie-secure: must be true in the prod profile (the refresh cookie goes over HTTPS only)");
     const std::pair<std::string_view, std::string_view> secrets[] = {
         {"security.token-secret", kDevTokenSecret},
         {"security.access-token-secret", kDevAccessTokenSecret},
