@@ -33,7 +33,7 @@ constexpr std::string_view kOrderColumns =
 
 struct OrderRow {
   PaymentOrder order;
-  bool paid = false;
+  std::optional<domain::Timestamp> paid_at;  // when the gateway reported the payment
 };
 
 OrderRow order_from(const Row& row) {
@@ -47,7 +47,7 @@ OrderRow order_from(const Row& row) {
   if (row[6]) out.order.fail_reason = *row[6];
   out.order.created_at = to_timestamp(row[7]);
   out.order.expires_at = to_timestamp(row[8]);
-  out.paid = row[9].has_value();
+  if (row[9]) out.paid_at = to_timestamp(row[9]);
   if (row[10]) out.order.slot_token_issued_at = to_timestamp(row[10]);
   return out;
 }
@@ -70,16 +70,26 @@ std::vector<std::string> split_seats(const std::string& seats) {
   return out;
 }
 
-// The order with its seat numbers in one round trip (seat numbers never contain a comma).
-std::optional<OrderRow> load_order_with_seats(MysqlConnection& db, const std::string& where, bool for_update) {
+// Orders with their seat numbers in one round trip. `condition`: the WHERE condition, and any
+// ORDER BY / LIMIT / FOR UPDATE after it.
+std::vector<OrderRow> load_orders_with_seats(MysqlConnection& db, const std::string& condition) {
   const auto result = db.query(fmt::format(
       "SELECT {}, (SELECT GROUP_CONCAT(r.seat_no ORDER BY r.seat_no SEPARATOR ',') FROM reservation r "
-      "WHERE r.payment_order_id = o.id) FROM payment_order o WHERE {}{}",
-      kOrderColumns, where, for_update ? " FOR UPDATE" : ""));
-  if (result.rows.empty()) return std::nullopt;
-  auto out = order_from(result.rows[0]);
-  out.order.seat_nos = split_seats(to_string(result.rows[0][11]));
-  return out;
+      "WHERE r.payment_order_id = o.id) FROM payment_order o WHERE {}",
+      kOrderColumns, condition));
+  std::vector<OrderRow> orders;
+  orders.reserve(result.rows.size());
+  for (const auto& row : result.rows) {
+    orders.push_back(order_from(row));
+    orders.back().order.seat_nos = split_seats(to_string(row[11]));
+  }
+  return orders;
+}
+
+std::optional<OrderRow> load_order_with_seats(MysqlConnection& db, const std::string& where, bool for_update) {
+  auto orders = load_orders_with_seats(db, where + (for_update ? " FOR UPDATE" : ""));
+  if (orders.empty()) return std::nullopt;
+  return std::move(orders.front());
 }
 
 void insert_outbox(MysqlConnection& db, const std::string& event_id, std::string_view type, std::string_view topic,
@@ -398,7 +408,7 @@ PaymentRecord record_payment_once(MysqlConnection& db, const events::EventTopics
     tx.commit();
     order.status = OrderStatus::kConfirming;
     record.kind = PaymentRecord::Kind::kRecorded;
-  } else if (order.status == OrderStatus::kCancelled && !row->paid) {
+  } else if (order.status == OrderStatus::kCancelled && !row->paid_at) {
     // The gateway took money for an order we had already cancelled: never lose it — refund.
     db.execute(fmt::format("UPDATE payment_order SET paid_at = {0}, updated_at = {0} WHERE id = {1}", now_sql,
                            order.id));
@@ -441,17 +451,13 @@ Task<std::vector<domain::PaymentCompleted>> MysqlPaymentRepository::unsettled_pa
                                                                                      int limit) {
   auto work = [paid_before, limit](MysqlConnection& db) {
     std::vector<domain::PaymentCompleted> events;
-    const auto result = db.query(fmt::format(
-        "SELECT o.order_no, o.user_id, o.schedule_id, o.amount, o.paid_at, "
-        "(SELECT GROUP_CONCAT(r.seat_no ORDER BY r.seat_no SEPARATOR ',') FROM reservation r "
-        "WHERE r.payment_order_id = o.id) FROM payment_order o "
-        "WHERE o.status = 'CONFIRMING' AND o.paid_at <= {} ORDER BY o.paid_at LIMIT {}",
-        sql_time(db, paid_before), limit));
-    for (const auto& row : result.rows) {
-      events.push_back(domain::PaymentCompleted{events::new_event_id(), to_string(row[0]),
-                                                domain::UserId{to_int64(row[1])}, domain::ScheduleId{to_int64(row[2])},
-                                                split_seats(to_string(row[5])), to_money(row[3]),
-                                                to_timestamp(row[4])});
+    for (auto& row : load_orders_with_seats(db, fmt::format("o.status = 'CONFIRMING' AND o.paid_at <= {} "
+                                                            "ORDER BY o.paid_at LIMIT {}",
+                                                            sql_time(db, paid_before), limit))) {
+      auto& order = row.order;
+      events.push_back(domain::PaymentCompleted{events::new_event_id(), std::move(order.order_no), order.user,
+                                                order.schedule, std::move(order.seat_nos), order.amount,
+                                                *row.paid_at});
     }
     return events;
   };
@@ -461,15 +467,9 @@ Task<std::vector<domain::PaymentCompleted>> MysqlPaymentRepository::unsettled_pa
 Task<std::vector<PaymentOrder>> MysqlPaymentRepository::orders_of(domain::UserId user, int limit) {
   auto work = [user, limit](MysqlConnection& db) {
     std::vector<PaymentOrder> orders;
-    const auto result = db.query(fmt::format(
-        "SELECT {}, (SELECT GROUP_CONCAT(r.seat_no ORDER BY r.seat_no SEPARATOR ',') FROM reservation r "
-        "WHERE r.payment_order_id = o.id) FROM payment_order o WHERE o.user_id = {} "
-        "ORDER BY o.created_at DESC, o.id DESC LIMIT {}",
-        kOrderColumns, user.value, limit));
-    for (const auto& row : result.rows) {
-      auto order = order_from(row).order;
-      order.seat_nos = split_seats(to_string(row[11]));
-      orders.push_back(std::move(order));
+    for (auto& row : load_orders_with_seats(
+             db, fmt::format("o.user_id = {} ORDER BY o.created_at DESC, o.id DESC LIMIT {}", user.value, limit))) {
+      orders.push_back(std::move(row.order));
     }
     return orders;
   };
