@@ -1,6 +1,7 @@
 #include "infra/security/jws.hpp"
 
 #include <openssl/core_names.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/params.h>
 
@@ -148,6 +149,31 @@ std::optional<CompactJws> split_compact_jws(std::string_view token) {
                    token.substr(0, dot2)};
   if (parts.header.empty() || parts.payload.empty()) return std::nullopt;
   return parts;
+}
+
+std::string sign_compact_jws(const HmacSha256& mac, std::string_view payload) {
+  std::string token;
+  token.reserve(kHs256HeaderSegment.size() + 2 + base64url_size(payload.size()) + base64url_size(kHmacBytes));
+  token += kHs256HeaderSegment;
+  token += '.';
+  append_base64url(token, reinterpret_cast<const unsigned char*>(payload.data()), payload.size());
+  unsigned char signature[kHmacBytes];
+  if (!mac.sign(token, signature)) throw std::runtime_error("JWS: HMAC-SHA256 failed");
+  token += '.';
+  append_base64url(token, signature, kHmacBytes);
+  return token;
+}
+
+SignatureCheck check_signature(const HmacSha256& mac, const CompactJws& parts) {
+  unsigned char given[2048];
+  const auto given_len = decode_base64url(parts.signature, given, sizeof given);
+  if (given_len < 0) return SignatureCheck::kMalformed;
+  unsigned char expected[kHmacBytes];
+  if (given_len != static_cast<std::ptrdiff_t>(kHmacBytes) || !mac.sign(parts.signing_input, expected) ||
+      CRYPTO_memcmp(expected, given, kHmacBytes) != 0) {
+    return SignatureCheck::kBad;
+  }
+  return SignatureCheck::kValid;
 }
 
 std::string header_algorithm(std::string_view header_b64) {

@@ -49,6 +49,16 @@ class HmacSha256 {
   std::unique_ptr<State> state_;
 };
 
+// "<our HS256 header>.<base64url payload>.<base64url MAC>": `payload` is the JSON claims text.
+// Throws std::runtime_error if the MAC cannot be computed.
+std::string sign_compact_jws(const HmacSha256& mac, std::string_view payload);
+
+enum class SignatureCheck { kValid, kMalformed, kBad };
+// The signature of `parts` against `mac`, in constant time: kMalformed when the signature segment
+// is not strict base64url; any other length than a MAC's is kBad (a wrong signature, not a wrong
+// format).
+SignatureCheck check_signature(const HmacSha256& mac, const CompactJws& parts);
+
 // The alg of a JWS header segment: "HS256" for our own header without decoding it; "" when the
 // segment is not a JSON object with a string alg.
 std::string header_algorithm(std::string_view header_b64);

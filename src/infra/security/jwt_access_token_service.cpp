@@ -148,16 +148,7 @@ std::string JwtAccessTokenService::issue(const domain::AccessClaims& claims) con
   const std::string payload =
       fmt::format(R"({{"iss":"{}","aud":"{}","sub":"{}","role":"{}","fam":"{}","iat":{},"exp":{}}})", issuer_,
                   kAudience, claims.user.value, domain::to_string(claims.role), claims.session, iat, exp);
-  std::string token;
-  token.reserve(kHs256HeaderSegment.size() + 2 + base64url_size(payload.size()) + base64url_size(kHmacBytes));
-  token += kHs256HeaderSegment;
-  token += '.';
-  append_base64url(token, reinterpret_cast<const unsigned char*>(payload.data()), payload.size());
-  unsigned char mac[kHmacBytes];
-  if (!mac_->sign(token, mac)) throw std::runtime_error("access token: HMAC failed");
-  token += '.';
-  append_base64url(token, mac, kHmacBytes);
-  return token;
+  return sign_compact_jws(*mac_, payload);
 }
 
 AccessTokenCheck JwtAccessTokenService::verify(std::string_view token, domain::Timestamp now) const try {
@@ -176,14 +167,12 @@ AccessTokenCheck JwtAccessTokenService::verify(std::string_view token, domain::T
   }
   if (signature_b64.empty()) return fail(TokenProblem::kMalformed);
 
-  unsigned char text[kMaxTokenBytes];
-  const auto given_len = decode_base64url(signature_b64, text, sizeof text);
-  if (given_len < 0) return fail(TokenProblem::kMalformed);
-  unsigned char expected[kHmacBytes];
-  if (given_len != static_cast<std::ptrdiff_t>(kHmacBytes) || !mac_->sign(parts->signing_input, expected) ||
-      CRYPTO_memcmp(expected, text, kHmacBytes) != 0) {
-    return fail(TokenProblem::kBadSignature);
+  switch (check_signature(*mac_, *parts)) {
+    case SignatureCheck::kValid: break;
+    case SignatureCheck::kMalformed: return fail(TokenProblem::kMalformed);
+    case SignatureCheck::kBad: return fail(TokenProblem::kBadSignature);
   }
+  unsigned char text[kMaxTokenBytes];
 
   // Authentic from here on; the payload is still checked strictly (a key shared by mistake with
   // another kind of token must not turn its tokens into access tokens).
