@@ -12,6 +12,7 @@
 #include <string>
 
 #include "infra/security/jwt_token_service.hpp"
+#include "jws_test_tokens.hpp"
 
 using ticketing::domain::AccessClaims;
 using ticketing::domain::AccessTokenCheck;
@@ -20,6 +21,9 @@ using ticketing::domain::Timestamp;
 using ticketing::domain::TokenProblem;
 using ticketing::domain::UserId;
 using ticketing::infra::security::JwtAccessTokenService;
+using ticketing::testing::at_seconds;
+using ticketing::testing::b64url;
+using ticketing::testing::hmac;
 
 namespace {
 
@@ -28,34 +32,11 @@ const std::string kHeader = R"({"alg":"HS256","typ":"JWT"})";
 constexpr std::int64_t kIat = 1700000000;
 constexpr std::int64_t kExp = 1700000900;
 
-Timestamp at_seconds(std::int64_t s) { return Timestamp{std::chrono::seconds{s}}; }
 const Timestamp kNow = at_seconds(kIat + 100);
-
-std::string b64url(std::string_view data) {
-  static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-  std::string out;
-  unsigned bits = 0, acc = 0;
-  for (unsigned char c : data) {
-    acc = (acc << 8) | c;
-    bits += 8;
-    while (bits >= 6) out += kAlphabet[(acc >> (bits -= 6)) & 63];
-  }
-  if (bits > 0) out += kAlphabet[(acc << (6 - bits)) & 63];
-  return out;
-}
-
-std::string hmac(const EVP_MD* md, std::string_view key, std::string_view data) {
-  unsigned char mac[EVP_MAX_MD_SIZE];
-  unsigned len = 0;
-  HMAC(md, key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(data.data()), data.size(),
-       mac, &len);
-  return std::string(reinterpret_cast<const char*>(mac), len);
-}
 
 std::string signed_token(std::string_view header_json, std::string_view payload_json, std::string_view key = kSecret,
                          const EVP_MD* md = EVP_sha256()) {
-  const std::string input = b64url(header_json) + "." + b64url(payload_json);
-  return input + "." + b64url(hmac(md, key, input));
+  return ticketing::testing::signed_token(header_json, payload_json, key, md);
 }
 
 struct Payload {

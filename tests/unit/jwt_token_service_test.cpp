@@ -1,5 +1,7 @@
 #include "infra/security/jwt_token_service.hpp"
 
+#include "jws_test_tokens.hpp"
+
 #include <gtest/gtest.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -15,43 +17,18 @@ using ticketing::domain::TokenCheck;
 using ticketing::domain::TokenProblem;
 using ticketing::domain::UserId;
 using ticketing::infra::security::JwtTokenService;
+using ticketing::testing::at_seconds;
+using ticketing::testing::b64url;
 
 namespace {
 
 const std::string kSecret = "test-secret-that-is-32-bytes-long!!";
 const std::string kHeader = R"({"alg":"HS256","typ":"JWT"})";
 
-Timestamp at_seconds(std::int64_t s) {
-  return Timestamp{std::chrono::seconds{s}};
-}
-
-// Independent of the code under test: plain base64 table + OpenSSL's one-shot HMAC().
-std::string b64url(std::string_view data) {
-  static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-  std::string out;
-  unsigned bits = 0, acc = 0;
-  for (unsigned char c : data) {
-    acc = (acc << 8) | c;
-    bits += 8;
-    while (bits >= 6) out += kAlphabet[(acc >> (bits -= 6)) & 63];
-  }
-  if (bits > 0) out += kAlphabet[(acc << (6 - bits)) & 63];
-  return out;
-}
-
-std::string hmac_sha256(std::string_view key, std::string_view data) {
-  unsigned char mac[32];
-  unsigned len = 0;
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-       reinterpret_cast<const unsigned char*>(data.data()), data.size(), mac, &len);
-  return std::string(reinterpret_cast<const char*>(mac), len);
-}
-
 // A token with arbitrary header/payload JSON, correctly signed with `key` (so only the claims are wrong).
 std::string signed_token(std::string_view header_json, std::string_view payload_json,
                          std::string_view key = kSecret) {
-  std::string input = b64url(header_json) + "." + b64url(payload_json);
-  return input + "." + b64url(hmac_sha256(key, input));
+  return ticketing::testing::signed_token(header_json, payload_json, key);
 }
 
 std::string payload(std::string_view sub = R"("5")", std::string_view sid = "7",
@@ -156,7 +133,7 @@ TEST(JwtTokenService, OtherSecretIsBadSignature) {
 TEST(JwtTokenService, WrongLengthSignatureIsBadSignature) {
   const JwtTokenService service(kSecret);
   const std::string input = b64url(kHeader) + "." + b64url(payload());
-  const std::string mac = hmac_sha256(kSecret, input);
+  const std::string mac = ticketing::testing::hmac(EVP_sha256(), kSecret, input);
   EXPECT_EQ(problem_of(service.verify(input + "." + b64url(mac.substr(0, 31)), kNow)), "bad signature");
   EXPECT_EQ(problem_of(service.verify(input + "." + b64url(mac + "x"), kNow)), "bad signature");
   EXPECT_EQ(problem_of(service.verify(input + "." + b64url(mac), kNow)), "valid");
