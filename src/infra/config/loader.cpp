@@ -460,49 +460,40 @@ LoadedConfig load_config(const LoadOptions& options) {
   }
 
   // Rules across keys and profiles.
-  const Entry& token = merged.at("security.token-secret");
-  if (!token.value.empty() && token.value.size() < 32)
-    problems.push_back(fmt::format("security.token-secret: must be at least 32 bytes, got {} (from {})",
-                                   token.value.size(), token.source));
-  try {
-    if (2 * parse_duration(merged.at("payment.reconcile-interval").value) >=
-        parse_duration(merged.at("payment.reconcile-after").value))
-      problems.push_back(fmt::format("payment.reconcile-interval: must be less than half of payment.reconcile-after ({} and {})",
-                                     merged.at("payment.reconcile-interval").value,
-                                     merged.at("payment.reconcile-after").value));
-  } catch (const ConfigError&) {
-    // reported by the keys' own validation above
+  // A key's value parsed for a rule across keys; nullopt when it is malformed (its own check above
+  // reported that already).
+  auto parsed = [&](std::string_view key, auto parse) -> std::optional<decltype(parse(std::string_view{}))> {
+    try {
+      return parse(merged.at(std::string(key)).value);
+    } catch (const ConfigError&) {
+      return std::nullopt;
+    }
+  };
+  for (const std::string_view key : {"security.token-secret", "security.access-token-secret"}) {
+    const Entry& secret = merged.at(std::string(key));
+    if (!secret.value.empty() && secret.value.size() < 32)
+      problems.push_back(fmt::format("{}: must be at least 32 bytes, got {} (from {})", key, secret.value.size(),
+                                     secret.source));
   }
-  try {
-    if (parse_duration(merged.at("hold.max-total").value) < parse_duration(merged.at("hold.ttl").value))
-      problems.push_back(fmt::format("hold.max-total: must be at least hold.ttl ({} < {})",
-                                     merged.at("hold.max-total").value, merged.at("hold.ttl").value));
-  } catch (const ConfigError&) {
-    // reported by the keys' own validation above
-  }
+  const auto reconcile_interval = parsed("payment.reconcile-interval", parse_duration);
+  const auto reconcile_after = parsed("payment.reconcile-after", parse_duration);
+  if (reconcile_interval && reconcile_after && 2 * *reconcile_interval >= *reconcile_after)
+    problems.push_back(fmt::format("payment.reconcile-interval: must be less than half of payment.reconcile-after ({} and {})",
+                                   merged.at("payment.reconcile-interval").value,
+                                   merged.at("payment.reconcile-after").value));
+  const auto max_total = parsed("hold.max-total", parse_duration);
+  const auto hold_ttl = parsed("hold.ttl", parse_duration);
+  if (max_total && hold_ttl && *max_total < *hold_ttl)
+    problems.push_back(fmt::format("hold.max-total: must be at least hold.ttl ({} < {})",
+                                   merged.at("hold.max-total").value, merged.at("hold.ttl").value));
   const Entry& access = merged.at("security.access-token-secret");
-  if (!access.value.empty() && access.value.size() < 32)
-    problems.push_back(fmt::format("security.access-token-secret: must be at least 32 bytes, got {} (from {})",
-                                   access.value.size(), access.source));
-  if (!access.value.empty() && access.value == token.value)
+  if (!access.value.empty() && access.value == merged.at("security.token-secret").value)
     problems.push_back("security.access-token-secret: must differ from security.token-secret (a queue token must "
                        "never pass as an access token)");
   if (profile == "prod") {
-    bool plain = false;
-    try {
-      plain = parse_bool(merged.at("payment.gateway-plain-secret").value);
-    } catch (const ConfigError&) {
-      // reported by the key's own validation above
-    }
-    if (plain)
+    if (parsed("payment.gateway-plain-secret", parse_bool).value_or(false))
       problems.push_back("payment.gateway-plain-secret: must be false in the prod profile (callbacks must be signed)");
-    bool secure_cookie = true;
-    try {
-      secure_cookie = parse_bool(merged.at("security.cookie-secure").value);
-    } catch (const ConfigError&) {
-      // reported by the key's own validation above
-    }
-    if (!secure_cookie)
+    if (!parsed("security.cookie-secure", parse_bool).value_or(true))
       problems.push_back("security.cookie-secure: must be true in the prod profile (the refresh cookie goes over HTTPS only)");
     const std::pair<std::string_view, std::string_view> secrets[] = {
         {"security.token-secret", kDevTokenSecret},
