@@ -1,5 +1,6 @@
 #include "app/application.hpp"
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/co_spawn.hpp>
@@ -77,22 +78,13 @@ domain::QueuePolicy queue_policy(const AppConfig& config) {
                              config.queue.active_ttl};
 }
 
-std::string token_secret(const AppConfig& config) {
-  if (config.security.token_secret.empty()) {
-    throw std::runtime_error(
-        "security.token-secret is not set: set TICKETING_SECURITY_TOKEN_SECRET (at least 32 bytes) or use the dev "
-        "profile");
+// A signing key the service cannot start without (the loader checks length and prod rules).
+std::string required_secret(const std::string& value, std::string_view key) {
+  if (value.empty()) {
+    throw std::runtime_error(fmt::format("{} is not set: set {} (at least 32 bytes) or use the dev profile", key,
+                                         infra::config::env_var_for_key(key)));
   }
-  return config.security.token_secret;
-}
-
-std::string access_token_secret(const AppConfig& config) {
-  if (config.security.access_token_secret.empty()) {
-    throw std::runtime_error(
-        "security.access-token-secret is not set: set TICKETING_SECURITY_ACCESS_TOKEN_SECRET (at least 32 bytes, "
-        "not the queue token secret) or use the dev profile");
-  }
-  return config.security.access_token_secret;
+  return value;
 }
 
 application::AuthPolicy auth_policy(const AppConfig& config) {
@@ -235,8 +227,8 @@ struct Application::Parts {
         redis(raw(contexts), redis_options(cfg)),
         kafka_probe(infra::kafka::KafkaOptions{cfg.kafka.bootstrap_servers, cfg.kafka.client_id}, blocking),
         queue_store(redis, queue_policy(cfg)),
-        tokens(token_secret(cfg)),
-        access_tokens(access_token_secret(cfg)),
+        tokens(required_secret(cfg.security.token_secret, "security.token-secret")),
+        access_tokens(required_secret(cfg.security.access_token_secret, "security.access-token-secret")),
         password_hasher(infra::security::Argon2Options{static_cast<unsigned long long>(cfg.auth.argon2_ops),
                                                        cfg.auth.argon2_memory},
                         cfg.auth.hash_threads, cfg.auth.hash_queue),

@@ -250,34 +250,34 @@ Task<bool> RedisQueueStore::leave(domain::ScheduleId schedule, domain::UserId us
   co_return integer_of(reply) > 0;
 }
 
-Task<bool> RedisQueueStore::complete_slot(domain::ScheduleId schedule, domain::UserId user, domain::Timestamp now,
-                                          domain::Timestamp slot_token_issued_at) {
+// The scripts over one user's slot: KEYS active revoked; ARGV user now_ms <third> token_iat_ms.
+// True when the script answered 1.
+Task<bool> RedisQueueStore::run_slot_script(const RedisScript& script, std::string_view name,
+                                            domain::ScheduleId schedule, domain::UserId user, domain::Timestamp now,
+                                            std::int64_t third, domain::Timestamp token_issued_at) {
   const std::string active = key(schedule, "active");
   const std::string revoked = key(schedule, "revoked");
   const std::array<std::string_view, 2> key_views{active, revoked};
   const std::string user_id = std::to_string(user.value);
   const std::string now_ms = std::to_string(millis(now));
-  const std::string memory_ms = std::to_string(kRevocationMemoryMs);
-  const std::string issued_ms = std::to_string(millis(slot_token_issued_at));
-  const std::array<std::string_view, 4> args{user_id, now_ms, memory_ms, issued_ms};
-  const RedisReply reply = co_await redis_.evalsha(kCompleteScript, key_views, args);
-  if (reply.is_error()) throw domain::DependencyUnavailable("redis", "complete script: " + reply.str);
+  const std::string third_arg = std::to_string(third);
+  const std::string issued_ms = std::to_string(millis(token_issued_at));
+  const std::array<std::string_view, 4> args{user_id, now_ms, third_arg, issued_ms};
+  const RedisReply reply = co_await redis_.evalsha(script, key_views, args);
+  if (reply.is_error()) throw domain::DependencyUnavailable("redis", fmt::format("{} script: {}", name, reply.str));
   co_return integer_of(reply) == 1;
+}
+
+Task<bool> RedisQueueStore::complete_slot(domain::ScheduleId schedule, domain::UserId user, domain::Timestamp now,
+                                          domain::Timestamp slot_token_issued_at) {
+  co_return co_await run_slot_script(kCompleteScript, "complete", schedule, user, now, kRevocationMemoryMs,
+                                     slot_token_issued_at);
 }
 
 Task<bool> RedisQueueStore::touch_active(domain::ScheduleId schedule, domain::UserId user, domain::Timestamp now,
                                          domain::Timestamp token_issued_at) {
-  const std::string active = key(schedule, "active");
-  const std::string revoked = key(schedule, "revoked");
-  const std::array<std::string_view, 2> key_views{active, revoked};
-  const std::string user_id = std::to_string(user.value);
-  const std::string now_ms = std::to_string(millis(now));
-  const std::string ttl_ms = std::to_string(policy_.active_ttl.count());
-  const std::string issued_ms = std::to_string(millis(token_issued_at));
-  const std::array<std::string_view, 4> args{user_id, now_ms, ttl_ms, issued_ms};
-  const RedisReply reply = co_await redis_.evalsha(kTouchScript, key_views, args);
-  if (reply.is_error()) throw domain::DependencyUnavailable("redis", "touch script: " + reply.str);
-  co_return integer_of(reply) == 1;
+  co_return co_await run_slot_script(kTouchScript, "touch", schedule, user, now, policy_.active_ttl.count(),
+                                     token_issued_at);
 }
 
 Task<domain::AdmissionRound> RedisQueueStore::admit(domain::ScheduleId schedule, domain::Timestamp now) {
