@@ -144,11 +144,12 @@ struct Application::Parts {
   infra::kafka::KafkaHealthProbe kafka_probe;
 
   domain::SystemClock clock;
-  infra::mysql::MysqlCatalogRepository catalog_repository{db_pool};
+  infra::mysql::SeatLayoutCache seat_layouts{db_pool};
+  infra::mysql::MysqlCatalogRepository catalog_repository{db_pool, seat_layouts};
   infra::mysql::MysqlUserRepository users{db_pool};
   infra::redis::RedisQueueStore queue_store;
   infra::redis::RedisSeatLockStore seat_locks{redis};
-  infra::mysql::MysqlReservationRepository reservations{hold_db_pool};
+  infra::mysql::MysqlReservationRepository reservations{hold_db_pool, seat_layouts};
   infra::security::JwtTokenService tokens;
   infra::security::JwtAccessTokenService access_tokens;
   infra::security::SodiumPasswordHasher password_hasher;
@@ -172,7 +173,7 @@ struct Application::Parts {
   infra::PeriodicTask admission_task;
   application::HoldService holds{admission_guard, seat_locks, reservations, clock,
                                  application::HoldPolicy{config.hold.ttl, config.hold.max_seats_per_user}};
-  infra::mysql::MysqlReservationRepository worker_reservations{worker_db_pool};
+  infra::mysql::MysqlReservationRepository worker_reservations{worker_db_pool, seat_layouts};
   application::HoldExpiryJob hold_expiry_job{worker_reservations, clock, holds.counters(), config.hold.expiry_batch};
   infra::PeriodicTask hold_expiry_task{*contexts.front(), "hold-expiry", config.hold.expiry_interval,
                                        [this]() -> Task<void> { co_await hold_expiry_job.run_once(); }};

@@ -3,6 +3,7 @@
 
 #include "infra/mysql/demo_seed.hpp"
 #include "infra/mysql/migrations.hpp"
+#include "infra/mysql/row_reader.hpp"
 #include "support.hpp"
 
 using namespace ticketing;
@@ -67,4 +68,36 @@ TEST(Schema, UniqueActiveKeyForbidsTwoLiveRowsButKeepsHistory) {
   // The CHECK constraint ties `active` to the status.
   EXPECT_THROW(insert("EXPIRED", "1"), infra::mysql::MysqlError);
   db->execute("DELETE FROM reservation WHERE schedule_id = 4 AND seat_no = 'D-25'");
+}
+
+// Values travel as bound parameters: quotes, backslashes and long text come back unchanged, NULL
+// is NULL, DATETIME(3) keeps its milliseconds, DECIMAL its cents, and a statement is prepared
+// once per connection however often it runs.
+TEST(PreparedStatements, ValuesRoundTripUnchangedAndStatementsAreReused) {
+  prepare_test_database();
+  auto db = test_db();
+  const std::string hostile = "it's \\ \"quoted\" '); DROP TABLE seat; -- " + std::string(300, 'x');
+  const auto t = domain::parse_sql_datetime("2026-12-03 17:04:05.678").value();
+  const auto price = domain::Money::from_decimal_string("123.45").value();
+  const std::size_t before = db->prepared_statements();
+  for (int i = 0; i < 3; ++i) {
+    const auto rows = db->query("SELECT ?, ?, CAST(? AS DATETIME(3)), CAST(? AS DECIMAL(12,2)), ? + 1",
+                                {hostile, nullptr, t, price, std::int64_t{41}});
+    ASSERT_EQ(rows.rows.size(), 1U);
+    infra::mysql::RowReader read(rows.rows[0]);
+    EXPECT_EQ(read.text(), hostile);
+    EXPECT_FALSE(read.optional_text().has_value());
+    EXPECT_EQ(read.timestamp(), t);
+    EXPECT_EQ(read.money(), price);
+    EXPECT_EQ(read.int64(), 42);
+  }
+  EXPECT_EQ(db->prepared_statements(), before + 1) << "one statement, prepared once";
+
+  // IN lists are prepared per length; the values never reach the SQL text.
+  infra::mysql::Params seats{std::int64_t{1}, "A-1", "A-2", "nope' OR '1'='1"};
+  const auto found = db->query("SELECT COUNT(*) FROM seat WHERE schedule_id = ? AND seat_no IN (" +
+                                   infra::mysql::placeholders(3) + ")",
+                               seats);
+  EXPECT_EQ(found.rows[0][0], "2");
+  EXPECT_THROW(db->query("SELECT ?", {}), std::logic_error) << "a missing parameter is a bug, not a NULL";
 }

@@ -30,7 +30,8 @@ TEST(HoldExpiry, TwoWorkersExpireEachRowOnce) {
   auto endpoint = test_db_endpoint();
   infra::mysql::MysqlPool pool_a(endpoint, {4, 64, std::chrono::seconds(5)});
   infra::mysql::MysqlPool pool_b(endpoint, {4, 64, std::chrono::seconds(5)});
-  infra::mysql::MysqlReservationRepository worker_a(pool_a), worker_b(pool_b);
+  infra::mysql::SeatLayoutCache layouts_a(pool_a), layouts_b(pool_b);
+  infra::mysql::MysqlReservationRepository worker_a(pool_a, layouts_a), worker_b(pool_b, layouts_b);
   auto drain = [](infra::mysql::MysqlReservationRepository& repository) -> Task<std::int64_t> {
     std::int64_t total = 0;
     const auto now = std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());
@@ -65,7 +66,8 @@ TEST(HoldExpiry, TwoWorkersExpireEachRowOnce) {
 TEST(SeatCatalogCache, ConcurrentFirstChecksAgreeWhileOneLoads) {
   const auto schedule = create_schedule(-60, 50);
   infra::mysql::MysqlPool pool(test_db_endpoint(), {4, 64, std::chrono::seconds(5)});
-  infra::mysql::MysqlReservationRepository repository(pool);
+  infra::mysql::SeatLayoutCache layouts(pool);
+  infra::mysql::MysqlReservationRepository repository(pool, layouts);
   auto check = [&](std::vector<std::string> seats) -> Task<std::vector<std::string>> {
     co_return co_await repository.missing_seats(domain::ScheduleId{schedule}, seats);
   };
@@ -85,6 +87,6 @@ TEST(SeatCatalogCache, ConcurrentFirstChecksAgreeWhileOneLoads) {
   auto cached = boost::asio::co_spawn(io, check({"S-49", "S-0", "S-50"}), boost::asio::use_future);
   io.run();
   EXPECT_EQ(cached.get(), (std::vector<std::string>{"S-0"}));
-  EXPECT_EQ(repository.seat_set_loads(), 1U) << "the burst loaded the seat set more than once";
+  EXPECT_EQ(layouts.loads(), 1U) << "the burst loaded the seat set more than once";
   EXPECT_EQ(pool.stats().acquired, 3U) << "one full load and two point lookups, then the cache";
 }

@@ -1,34 +1,39 @@
 #include "infra/mysql/demo_seed.hpp"
 
-#include <fmt/format.h>
-
 #include <array>
 
 namespace ticketing::infra::mysql {
 namespace {
 
-constexpr int kBatchRows = 5000;
+constexpr int kBatchRows = 2000;
 
-// Appends rows to a multi-row INSERT and flushes every kBatchRows rows: seconds, not minutes.
+// Appends rows to a multi-row INSERT (bound parameters, `columns` per row) and flushes every
+// kBatchRows rows: seconds, not minutes.
 class BatchInsert {
  public:
-  BatchInsert(MysqlConnection& connection, std::string head) : connection_(connection), head_(std::move(head)) {}
-  void add(std::string_view row) {
-    sql_ += rows_ == 0 ? head_ : ",";
-    sql_ += row;
+  BatchInsert(MysqlConnection& connection, std::string head, std::size_t columns)
+      : connection_(connection), head_(std::move(head)), row_("(" + placeholders(columns) + ")") {}
+  void add(std::initializer_list<Param> row) {
+    params_.insert(params_.end(), row);
     if (++rows_ == kBatchRows) flush();
   }
   void flush() {
     if (rows_ == 0) return;
-    connection_.execute(sql_);
-    sql_.clear();
+    std::string sql = head_;
+    for (int i = 0; i < rows_; ++i) {
+      if (i > 0) sql += ',';
+      sql += row_;
+    }
+    connection_.execute(sql, params_);
+    params_.clear();
     rows_ = 0;
   }
 
  private:
   MysqlConnection& connection_;
   std::string head_;
-  std::string sql_;
+  std::string row_;
+  Params params_;
   int rows_ = 0;
 };
 
@@ -52,22 +57,23 @@ std::string price_of_section(int section_index, int sections) {
 
 SeedReport seed_demo_data(MysqlConnection& connection, const SeedOptions& options) {
   SeedReport report;
-  const std::string hash = connection.quote(options.password_hash);
+  const std::string& hash = options.password_hash;
   const auto existing = connection.query("SELECT COUNT(*) FROM concert");
   if (!existing.rows.empty() && existing.rows[0][0].value_or("0") != "0") {
     // Seeded before accounts had passwords: the demo users get the demo password now.
-    connection.execute(fmt::format(
-        "UPDATE user_account SET password_hash = {} WHERE password_hash IS NULL AND email LIKE 'user%@example.com'",
-        hash));
+    connection.execute(
+        "UPDATE user_account SET password_hash = ? WHERE password_hash IS NULL AND email LIKE 'user%@example.com'",
+        {hash});
     report.skipped = true;
     return report;
   }
 
   Transaction tx(connection);
   // One hash for everyone, computed once: 100k Argon2 runs would take minutes.
-  BatchInsert users(connection, "INSERT INTO user_account (id, email, name, password_hash) VALUES ");
+  BatchInsert users(connection, "INSERT INTO user_account (id, email, name, password_hash) VALUES ", 4);
   for (int i = 1; i <= options.users; ++i) {
-    users.add(fmt::format("({0},'user{0}@example.com','User {0}',{1})", i, hash));
+    const std::string n = std::to_string(i);
+    users.add({i, "user" + n + "@example.com", "User " + n, hash});
   }
   users.flush();
   report.users = options.users;
@@ -78,8 +84,8 @@ SeedReport seed_demo_data(MysqlConnection& connection, const SeedOptions& option
       {"Aurora Strings Chamber Night", "An intimate evening of strings."},
   }};
   for (std::size_t i = 0; i < concerts.size(); ++i) {
-    connection.execute(fmt::format("INSERT INTO concert (id, title, description) VALUES ({}, {}, {})", i + 1,
-                                   connection.quote(concerts[i][0]), connection.quote(concerts[i][1])));
+    connection.execute("INSERT INTO concert (id, title, description) VALUES (?, ?, ?)",
+                       {static_cast<std::int64_t>(i + 1), concerts[i][0], concerts[i][1]});
   }
   report.concerts = static_cast<int>(concerts.size());
 
@@ -89,18 +95,18 @@ SeedReport seed_demo_data(MysqlConnection& connection, const SeedOptions& option
       {3, 2, 60, 30, 10, 100},
       {4, 3, 45, -1, 4, 25},
   }};
-  BatchInsert seats(connection, "INSERT INTO seat (schedule_id, seat_no, section, price) VALUES ");
+  BatchInsert seats(connection, "INSERT INTO seat (schedule_id, seat_no, section, price) VALUES ", 4);
   for (const auto& s : schedules) {
-    connection.execute(fmt::format(
+    connection.execute(
         "INSERT INTO schedule (id, concert_id, show_at, booking_opens_at) VALUES "
-        "({}, {}, DATE_ADD(UTC_DATE(), INTERVAL {} DAY) + INTERVAL 19 HOUR, "
-        "DATE_ADD(UTC_DATE(), INTERVAL {} DAY) + INTERVAL 10 HOUR)",
-        s.id, s.concert_id, s.show_in_days, s.opens_in_days));
+        "(?, ?, DATE_ADD(UTC_DATE(), INTERVAL ? DAY) + INTERVAL 19 HOUR, "
+        "DATE_ADD(UTC_DATE(), INTERVAL ? DAY) + INTERVAL 10 HOUR)",
+        {s.id, s.concert_id, s.show_in_days, s.opens_in_days});
     for (int section = 0; section < s.sections; ++section) {
       const char letter = static_cast<char>('A' + section);
       const std::string price = price_of_section(section, s.sections);
       for (int n = 1; n <= s.seats_per_section; ++n) {
-        seats.add(fmt::format("({},'{}-{}','{}',{})", s.id, letter, n, letter, price));
+        seats.add({s.id, std::string(1, letter) + "-" + std::to_string(n), std::string(1, letter), price});
         ++report.seats;
       }
     }

@@ -1,8 +1,7 @@
 #include "infra/mysql/migrations.hpp"
 
-#include <fmt/format.h>
-
 #include <algorithm>
+#include <cstdio>
 #include <map>
 #include <stdexcept>
 
@@ -15,7 +14,9 @@ std::string fnv1a_hex(std::string_view text) {
     hash ^= c;
     hash *= 1099511628211ULL;
   }
-  return fmt::format("{:016x}", hash);
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(hash));
+  return hex;
 }
 
 class MigrationLock {
@@ -46,11 +47,11 @@ std::vector<Migration> plan_migrations(const std::vector<EmbeddedMigration>& fil
     const std::string_view name = file.file_name;
     const auto sep = name.find("__");
     if (name.size() < 5 || name[0] != 'V' || sep == std::string_view::npos || sep < 2 || !name.ends_with(".sql")) {
-      throw std::runtime_error(fmt::format("bad migration file name '{}': expected V<number>__<name>.sql", name));
+      throw std::runtime_error("bad migration file name '" + std::string(name) + "': expected V<number>__<name>.sql");
     }
     int version = 0;
     for (char c : name.substr(1, sep - 1)) {
-      if (c < '0' || c > '9') throw std::runtime_error(fmt::format("bad migration version in '{}'", name));
+      if (c < '0' || c > '9') throw std::runtime_error("bad migration version in '" + std::string(name) + "'");
       version = version * 10 + (c - '0');
     }
     plan.push_back(Migration{version, std::string(name.substr(0, name.size() - 4)), file.sql, fnv1a_hex(file.sql)});
@@ -58,7 +59,7 @@ std::vector<Migration> plan_migrations(const std::vector<EmbeddedMigration>& fil
   std::sort(plan.begin(), plan.end(), [](const auto& a, const auto& b) { return a.version < b.version; });
   for (std::size_t i = 1; i < plan.size(); ++i) {
     if (plan[i].version == plan[i - 1].version) {
-      throw std::runtime_error(fmt::format("two migrations with version {}", plan[i].version));
+      throw std::runtime_error("two migrations with version " + std::to_string(plan[i].version));
     }
   }
   return plan;
@@ -83,10 +84,9 @@ MigrationReport migrate(MysqlConnection& connection, const std::vector<Migration
   for (const auto& migration : migrations) {
     if (auto it = applied.find(migration.version); it != applied.end()) {
       if (it->second != migration.checksum) {
-        throw std::runtime_error(fmt::format(
-            "migration {} was changed after it was applied (checksum {} in schema_history, {} now); "
-            "add a new migration instead of editing an applied one",
-            migration.name, it->second, migration.checksum));
+        throw std::runtime_error("migration " + migration.name + " was changed after it was applied (checksum " + it->second +
+                                 " in schema_history, " + migration.checksum +
+                                 " now); add a new migration instead of editing an applied one");
       }
       ++report.already_applied;
       continue;
@@ -94,11 +94,10 @@ MigrationReport migrate(MysqlConnection& connection, const std::vector<Migration
     try {
       connection.execute_script(migration.sql);
     } catch (const MysqlError& error) {
-      throw std::runtime_error(fmt::format("migration {} failed: {}", migration.name, error.what()));
+      throw std::runtime_error("migration " + migration.name + " failed: " + error.what());
     }
-    connection.execute(fmt::format("INSERT INTO schema_history (version, name, checksum) VALUES ({}, {}, {})",
-                                   migration.version, connection.quote(migration.name),
-                                   connection.quote(migration.checksum)));
+    connection.execute("INSERT INTO schema_history (version, name, checksum) VALUES (?, ?, ?)",
+                       {migration.version, migration.name, migration.checksum});
     report.applied.push_back(migration.name);
   }
   return report;

@@ -1,15 +1,16 @@
 #include "infra/mysql/mysql_account_repository.hpp"
 
-#include <fmt/format.h>
 #include <sodium.h>
 
 #include "infra/mysql/row_reader.hpp"
-#include "infra/mysql/sql_text.hpp"
 
 namespace ticketing::infra::mysql {
 namespace {
 
-constexpr std::string_view kAccountColumns = "id, email, name, role, status, password_hash, created_at";
+constexpr std::string_view kSelectAccount =
+    "SELECT id, email, name, role, status, password_hash, created_at FROM user_account ";
+const std::string kAccountById = std::string(kSelectAccount) + "WHERE id = ?";
+const std::string kAccountByEmail = std::string(kSelectAccount) + "WHERE email = ?";
 
 domain::Account account_from(const Row& row) {
   domain::Account account;
@@ -23,10 +24,13 @@ domain::Account account_from(const Row& row) {
   return account;
 }
 
-std::optional<domain::Account> find_where(MysqlConnection& db, const std::string& where) {
-  const auto result = db.query(fmt::format("SELECT {} FROM user_account WHERE {}", kAccountColumns, where));
+std::optional<domain::Account> first_account(const ResultSet& result) {
   if (result.rows.empty()) return std::nullopt;
   return account_from(result.rows[0]);
+}
+
+std::optional<domain::Account> find_by_id_now(MysqlConnection& db, std::int64_t id) {
+  return first_account(db.query(kAccountById, {id}));
 }
 
 }  // namespace
@@ -34,11 +38,10 @@ std::optional<domain::Account> find_where(MysqlConnection& db, const std::string
 std::optional<domain::Account> MysqlAccountRepository::create_now(MysqlConnection& db,
                                                                   const domain::NewAccount& account) {
   try {
-    const auto inserted = db.execute(fmt::format(
-        "INSERT INTO user_account (email, name, password_hash, role, status) VALUES ({}, {}, {}, {}, 'ACTIVE')",
-        db.quote(account.email), db.quote(account.name), db.quote(account.password_hash),
-        db.quote(domain::to_string(account.role))));
-    return find_where(db, fmt::format("id = {}", inserted.last_insert_id));
+    const auto inserted = db.execute(
+        "INSERT INTO user_account (email, name, password_hash, role, status) VALUES (?, ?, ?, ?, 'ACTIVE')",
+        {account.email, account.name, account.password_hash, domain::to_string(account.role)});
+    return find_by_id_now(db, static_cast<std::int64_t>(inserted.last_insert_id));
   } catch (const MysqlError& error) {
     if (error.is_duplicate_key()) return std::nullopt;
     throw;
@@ -51,12 +54,12 @@ Task<std::optional<domain::Account>> MysqlAccountRepository::create(const domain
 }
 
 Task<std::optional<domain::Account>> MysqlAccountRepository::find_by_email(const std::string& email) {
-  auto work = [email](MysqlConnection& db) { return find_where(db, "email = " + db.quote(email)); };
+  auto work = [email](MysqlConnection& db) { return first_account(db.query(kAccountByEmail, {email})); };
   co_return co_await pool_.run(work);
 }
 
 Task<std::optional<domain::Account>> MysqlAccountRepository::find_by_id(domain::UserId user) {
-  auto work = [user](MysqlConnection& db) { return find_where(db, fmt::format("id = {}", user.value)); };
+  auto work = [user](MysqlConnection& db) { return find_by_id_now(db, user.value); };
   co_return co_await pool_.run(work);
 }
 
@@ -71,9 +74,8 @@ std::string MysqlRefreshTokenStore::token_hash(std::string_view raw_token) {
 Task<void> MysqlRefreshTokenStore::store(const std::string& raw_token, const std::string& family,
                                          domain::UserId user, domain::Timestamp expires_at) {
   auto work = [hash = token_hash(raw_token), family, user, expires_at](MysqlConnection& db) {
-    db.execute(fmt::format(
-        "INSERT INTO refresh_token (token_hash, family_id, user_id, expires_at) VALUES ('{}', {}, {}, {})", hash,
-        db.quote(family), user.value, sql_time(db, expires_at)));
+    db.execute("INSERT INTO refresh_token (token_hash, family_id, user_id, expires_at) VALUES (?, ?, ?, ?)",
+               {hash, family, user.value, expires_at});
   };
   co_await pool_.run(work);
 }
@@ -87,27 +89,29 @@ Task<domain::RotationOutcome> MysqlRefreshTokenStore::rotate(const std::string& 
     using Kind = domain::RotationOutcome::Kind;
     Transaction tx(db);
     // The row lock serialises two refreshes racing with the same token: the second sees it spent.
-    const auto found = db.query(fmt::format(
+    const auto found = db.query(
         "SELECT user_id, family_id, expires_at, spent_at IS NOT NULL, revoked_at IS NOT NULL "
-        "FROM refresh_token WHERE token_hash = '{}' FOR UPDATE",
-        presented));
+        "FROM refresh_token WHERE token_hash = ? FOR UPDATE",
+        {presented});
     if (found.rows.empty()) return domain::RotationOutcome{Kind::kUnknown, {}, {}};
-    const auto& row = found.rows[0];
-    const domain::RefreshTokenRow token{domain::UserId{to_int64(row[0])}, to_string(row[1]), to_timestamp(row[2]),
-                                        to_string(row[3]) == "1", to_string(row[4]) == "1"};
+    RowReader read(found.rows[0]);
+    domain::RefreshTokenRow token;
+    token.user = domain::UserId{read.int64()};
+    token.family = read.text();
+    token.expires_at = read.timestamp();
+    token.spent = read.flag();
+    token.revoked = read.flag();
     domain::RotationOutcome outcome{Kind::kUnknown, token.user, token.family};
     switch (domain::decide_refresh(token, now)) {
       case domain::RefreshDecision::kRotate:
-        db.execute(fmt::format("UPDATE refresh_token SET spent_at = {} WHERE token_hash = '{}'", sql_time(db, now),
-                               presented));
-        db.execute(fmt::format(
-            "INSERT INTO refresh_token (token_hash, family_id, user_id, expires_at) VALUES ('{}', {}, {}, {})", next,
-            db.quote(token.family), token.user.value, sql_time(db, next_expires_at)));
+        db.execute("UPDATE refresh_token SET spent_at = ? WHERE token_hash = ?", {now, presented});
+        db.execute("INSERT INTO refresh_token (token_hash, family_id, user_id, expires_at) VALUES (?, ?, ?, ?)",
+                   {next, token.family, token.user.value, next_expires_at});
         outcome.kind = Kind::kRotated;
         break;
       case domain::RefreshDecision::kReuseDetected:
-        db.execute(fmt::format("UPDATE refresh_token SET revoked_at = {} WHERE family_id = {} AND revoked_at IS NULL",
-                               sql_time(db, now), db.quote(token.family)));
+        db.execute("UPDATE refresh_token SET revoked_at = ? WHERE family_id = ? AND revoked_at IS NULL",
+                   {now, token.family});
         outcome.kind = Kind::kReuseDetected;
         break;
       case domain::RefreshDecision::kRevoked:
@@ -125,8 +129,7 @@ Task<domain::RotationOutcome> MysqlRefreshTokenStore::rotate(const std::string& 
 
 Task<void> MysqlRefreshTokenStore::revoke_family(const std::string& family, domain::Timestamp now) {
   auto work = [family, now](MysqlConnection& db) {
-    db.execute(fmt::format("UPDATE refresh_token SET revoked_at = {} WHERE family_id = {} AND revoked_at IS NULL",
-                           sql_time(db, now), db.quote(family)));
+    db.execute("UPDATE refresh_token SET revoked_at = ? WHERE family_id = ? AND revoked_at IS NULL", {now, family});
   };
   co_await pool_.run(work);
 }

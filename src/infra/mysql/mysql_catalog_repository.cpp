@@ -1,7 +1,5 @@
 #include "infra/mysql/mysql_catalog_repository.hpp"
 
-#include <fmt/format.h>
-
 #include <stdexcept>
 #include <unordered_map>
 
@@ -30,10 +28,10 @@ Task<std::vector<Concert>> MysqlCatalogRepository::list_concerts() {
 Task<std::optional<std::vector<Schedule>>> MysqlCatalogRepository::list_schedules(domain::ConcertId concert) {
   auto work = [concert](MysqlConnection& db) -> std::optional<std::vector<Schedule>> {
     // One round trip: the concert row (to tell "no schedules" from "no concert") and its schedules.
-    const auto result = db.query(fmt::format(
+    const auto result = db.query(
         "SELECT c.id, s.id, s.show_at, s.booking_opens_at FROM concert c "
-        "LEFT JOIN schedule s ON s.concert_id = c.id WHERE c.id = {} ORDER BY s.show_at, s.id",
-        concert.value));
+        "LEFT JOIN schedule s ON s.concert_id = c.id WHERE c.id = ? ORDER BY s.show_at, s.id",
+        {concert.value});
     if (result.rows.empty()) return std::nullopt;
     std::vector<Schedule> schedules;
     for (const auto& row : result.rows) {
@@ -55,8 +53,8 @@ Task<std::optional<Schedule>> MysqlCatalogRepository::find_schedule(domain::Sche
     }
   }
   auto work = [schedule](MysqlConnection& db) -> std::optional<Schedule> {
-    const auto result = db.query(fmt::format(
-        "SELECT id, concert_id, show_at, booking_opens_at FROM schedule WHERE id = {}", schedule.value));
+    const auto result =
+        db.query("SELECT id, concert_id, show_at, booking_opens_at FROM schedule WHERE id = ?", {schedule.value});
     if (result.rows.empty()) return std::nullopt;
     const auto& row = result.rows[0];
     return Schedule{domain::ScheduleId{to_int64(row[0])}, domain::ConcertId{to_int64(row[1])}, to_timestamp(row[2]),
@@ -71,44 +69,26 @@ Task<std::optional<Schedule>> MysqlCatalogRepository::find_schedule(domain::Sche
 }
 
 Task<std::optional<SeatMap>> MysqlCatalogRepository::seat_map(domain::ScheduleId schedule) {
-  std::shared_ptr<const SeatLayout> cached;
-  {
-    std::lock_guard lock(cache_mutex_);
-    const auto it = layout_cache_.find(schedule.value);
-    if (it != layout_cache_.end() && std::chrono::steady_clock::now() - it->second.loaded_at < schedule_cache_ttl_) {
-      cached = it->second.seats;
-    }
-  }
+  // Joined with the reservations in one query this was 25 ms per map of 10,000 seats (a
+  // primary-key lookup per seat on each side); the layout comes from the cache instead and the
+  // live rows are one range read (8 ms).
+  std::shared_ptr<const SeatLayout> cached = co_await layouts_.layout(schedule);
   struct Read {
     std::shared_ptr<const SeatLayout> layout;
-    bool layout_loaded = false;
     std::unordered_map<std::string, SeatStatus> taken;  // seats with a live reservation
   };
   auto work = [schedule, cached](MysqlConnection& db) -> std::optional<Read> {
-    Read read{cached, false, {}};
-    if (!read.layout) {
-      // Joined with the reservations in one query this was 25 ms per map of 10,000 seats (a
-      // primary-key lookup per seat on each side); the two range reads take 8 ms each.
-      auto layout = std::make_shared<SeatLayout>();
-      const auto rows =
-          db.query(fmt::format("SELECT seat_no, section, price FROM seat WHERE schedule_id = {} ORDER BY id",
-                               schedule.value));
-      if (rows.rows.empty()) {
-        const auto exists = db.query(fmt::format("SELECT 1 FROM schedule WHERE id = {}", schedule.value));
-        if (exists.rows.empty()) return std::nullopt;
-      }
-      layout->reserve(rows.rows.size());
-      for (const auto& row : rows.rows) layout->push_back({to_string(row[0]), to_string(row[1]), to_money(row[2])});
-      read.layout = std::move(layout);
-      read.layout_loaded = true;
+    Read read{cached ? cached : load_seat_layout(db, schedule), {}};  // nullptr: another request loads it
+    if (read.layout->seats.empty() && db.query("SELECT 1 FROM schedule WHERE id = ?", {schedule.value}).rows.empty()) {
+      return std::nullopt;
     }
     // The live reservation (active = 1) decides the status; a HELD row past its expiry is already
     // available even before the expiry job flips it.
-    const auto live = db.query(fmt::format(
+    const auto live = db.query(
         "SELECT seat_no, CASE WHEN status = 'CONFIRMED' THEN 'S' "
         "WHEN status = 'HELD' AND expires_at > UTC_TIMESTAMP(3) THEN 'H' ELSE 'A' END "
-        "FROM reservation WHERE schedule_id = {} AND active = 1",
-        schedule.value));
+        "FROM reservation WHERE schedule_id = ? AND active = 1",
+        {schedule.value});
     read.taken.reserve(live.rows.size());
     for (const auto& row : live.rows) {
       const std::string status = to_string(row[1]);
@@ -119,13 +99,9 @@ Task<std::optional<SeatMap>> MysqlCatalogRepository::seat_map(domain::ScheduleId
   };
   auto read = co_await pool_.run(work);
   if (!read) co_return std::nullopt;
-  if (read->layout_loaded && !read->layout->empty()) {  // seats added to an empty schedule show at once
-    std::lock_guard lock(cache_mutex_);
-    layout_cache_[schedule.value] = CachedLayout{read->layout, std::chrono::steady_clock::now()};
-  }
   SeatMap map{schedule, {}};
-  map.seats.reserve(read->layout->size());
-  for (const auto& seat : *read->layout) {
+  map.seats.reserve(read->layout->seats.size());
+  for (const auto& seat : read->layout->seats) {
     const auto it = read->taken.find(seat.seat_no);
     map.seats.push_back(
         SeatMapEntry{seat.seat_no, seat.section, seat.price, it == read->taken.end() ? SeatStatus::kAvailable : it->second});

@@ -8,17 +8,18 @@
 
 #include "domain/ports/catalog_repository.hpp"
 #include "infra/mysql/mysql_pool.hpp"
+#include "infra/mysql/seat_layout_cache.hpp"
 
 namespace ticketing::infra::mysql {
 
 class MysqlCatalogRepository final : public domain::CatalogRepository {
  public:
   // Schedules are read on every queue enter and almost never change: found schedules are cached
-  // for `schedule_cache_ttl` (missing ones are not, so a new schedule is visible at once). So is a
-  // schedule's seat layout (numbers, sections, prices); the seats' statuses are always read live.
-  explicit MysqlCatalogRepository(MysqlPool& pool,
-                                  std::chrono::milliseconds schedule_cache_ttl = std::chrono::seconds(5))
-      : pool_(pool), schedule_cache_ttl_(schedule_cache_ttl) {}
+  // for `schedule_cache_ttl` (missing ones are not, so a new schedule is visible at once). Seat
+  // layouts come from the shared SeatLayoutCache; the seats' statuses are always read live.
+  MysqlCatalogRepository(MysqlPool& pool, SeatLayoutCache& layouts,
+                         std::chrono::milliseconds schedule_cache_ttl = std::chrono::seconds(5))
+      : pool_(pool), layouts_(layouts), schedule_cache_ttl_(schedule_cache_ttl) {}
 
   Task<std::vector<domain::Concert>> list_concerts() override;
   Task<std::optional<std::vector<domain::Schedule>>> list_schedules(domain::ConcertId concert) override;
@@ -30,21 +31,11 @@ class MysqlCatalogRepository final : public domain::CatalogRepository {
     domain::Schedule schedule;
     std::chrono::steady_clock::time_point loaded_at;
   };
-  struct SeatLayoutEntry {
-    std::string seat_no;
-    std::string section;
-    domain::Money price;
-  };
-  using SeatLayout = std::vector<SeatLayoutEntry>;  // in seat id order
-  struct CachedLayout {
-    std::shared_ptr<const SeatLayout> seats;
-    std::chrono::steady_clock::time_point loaded_at;
-  };
   MysqlPool& pool_;
+  SeatLayoutCache& layouts_;
   std::chrono::milliseconds schedule_cache_ttl_;
   std::mutex cache_mutex_;
   std::unordered_map<std::int64_t, CachedSchedule> schedule_cache_;
-  std::unordered_map<std::int64_t, CachedLayout> layout_cache_;
 };
 
 }  // namespace ticketing::infra::mysql

@@ -3,7 +3,7 @@
 #include <mariadb/errmsg.h>
 #include <mariadb/mysql.h>
 
-#include <fmt/format.h>
+#include <array>
 
 namespace ticketing::infra::mysql {
 namespace {
@@ -54,8 +54,8 @@ MysqlConnection::MysqlConnection(const DbEndpoint& endpoint, bool multi_statemen
   const unsigned long flags = CLIENT_FOUND_ROWS | (multi_statements ? CLIENT_MULTI_STATEMENTS : 0);
   if (mysql_real_connect(handle_, endpoint.host.c_str(), endpoint.user.c_str(), endpoint.password.c_str(),
                          endpoint.database.c_str(), endpoint.port, nullptr, flags) == nullptr) {
-    MysqlError error(mysql_errno(handle_), fmt::format("connect to {}:{}/{} failed: {}", endpoint.host,
-                                                      endpoint.port, endpoint.database, mysql_error(handle_)));
+    MysqlError error(mysql_errno(handle_), "connect to " + endpoint.host + ":" + std::to_string(endpoint.port) + "/" +
+                                                      endpoint.database + " failed: " + mysql_error(handle_));
     mysql_close(handle_);
     handle_ = nullptr;
     throw error;
@@ -64,11 +64,146 @@ MysqlConnection::MysqlConnection(const DbEndpoint& endpoint, bool multi_statemen
 }
 
 MysqlConnection::~MysqlConnection() {
+  statements_.clear();  // statements close before their connection
   if (handle_ != nullptr) mysql_close(handle_);
 }
 
 void MysqlConnection::fail(std::string_view what) {
-  throw MysqlError(mysql_errno(handle_), fmt::format("{}: {}", what, mysql_error(handle_)));
+  throw MysqlError(mysql_errno(handle_), std::string(what) + ": " + mysql_error(handle_));
+}
+
+std::string placeholders(std::size_t count) {
+  std::string out;
+  out.reserve(count * 2);
+  for (std::size_t i = 0; i < count; ++i) out += i == 0 ? "?" : ",?";
+  return out;
+}
+
+void MysqlConnection::StatementDeleter::operator()(st_mysql_stmt* statement) const noexcept {
+  mysql_stmt_close(statement);
+}
+
+void MysqlConnection::fail_statement(st_mysql_stmt* statement, std::string_view what) {
+  throw MysqlError(mysql_stmt_errno(statement), std::string(what) + ": " + mysql_stmt_error(statement));
+}
+
+void MysqlConnection::run_text(std::string_view sql) {
+  last_used_ = std::chrono::steady_clock::now();
+  if (mysql_real_query(handle_, sql.data(), sql.size()) != 0) fail("statement failed");
+  if (MYSQL_RES* result = mysql_store_result(handle_)) mysql_free_result(result);
+}
+
+st_mysql_stmt* MysqlConnection::prepared(std::string_view sql) {
+  const auto found = statements_.find(std::string(sql));
+  if (found != statements_.end()) return found->second.get();
+  Statement statement(mysql_stmt_init(handle_));
+  if (!statement) fail("mysql_stmt_init failed");
+  if (mysql_stmt_prepare(statement.get(), sql.data(), sql.size()) != 0) fail_statement(statement.get(), "prepare failed");
+  return statements_.emplace(std::string(sql), std::move(statement)).first->second.get();
+}
+
+st_mysql_stmt* MysqlConnection::run_prepared(std::string_view sql, const Param* params, std::size_t count) {
+  last_used_ = std::chrono::steady_clock::now();
+  for (int attempt = 1;; ++attempt) {
+    st_mysql_stmt* statement = prepared(sql);
+    if (mysql_stmt_param_count(statement) != count) {
+      throw std::logic_error("statement takes " + std::to_string(mysql_stmt_param_count(statement)) +
+                             " parameters, " + std::to_string(count) + " given: " + std::string(sql));
+    }
+    std::vector<MYSQL_BIND> binds(count);
+    std::vector<unsigned long> lengths(count);
+    for (std::size_t i = 0; i < count; ++i) {
+      MYSQL_BIND& bind = binds[i];
+      if (const auto* value = params[i].as_int()) {
+        bind.buffer_type = MYSQL_TYPE_LONGLONG;
+        bind.buffer = const_cast<std::int64_t*>(value);
+      } else if (const auto* text = params[i].as_text()) {
+        bind.buffer_type = MYSQL_TYPE_STRING;
+        bind.buffer = const_cast<char*>(text->data());
+        lengths[i] = text->size();
+        bind.buffer_length = text->size();
+        bind.length = &lengths[i];
+      } else {
+        bind.buffer_type = MYSQL_TYPE_NULL;
+      }
+    }
+    if (count > 0 && mysql_stmt_bind_param(statement, binds.data()) != 0) fail_statement(statement, "bind failed");
+    if (mysql_stmt_execute(statement) == 0) {
+      if (mysql_stmt_field_count(statement) > 0 && mysql_stmt_store_result(statement) != 0) {
+        fail_statement(statement, "reading result failed");
+      }
+      return statement;
+    }
+    // 1615 ER_NEED_REPREPARE: a table changed under the cached statement (DDL); prepare it again.
+    if (mysql_stmt_errno(statement) == 1615 && attempt == 1) {
+      statements_.erase(std::string(sql));
+      continue;
+    }
+    MysqlError error(mysql_stmt_errno(statement), std::string("statement failed: ") + mysql_stmt_error(statement));
+    if (error.is_connection_error()) statements_.clear();
+    throw error;
+  }
+}
+
+ResultSet MysqlConnection::fetch(st_mysql_stmt* statement) {
+  ResultSet set;
+  const unsigned int field_count = mysql_stmt_field_count(statement);
+  if (field_count == 0) return set;
+  struct ResultFree {
+    st_mysql_stmt* statement;
+    ~ResultFree() { mysql_stmt_free_result(statement); }
+  } result_free{statement};
+  MYSQL_RES* metadata = mysql_stmt_result_metadata(statement);
+  if (metadata == nullptr) fail_statement(statement, "result metadata failed");
+  MYSQL_FIELD* fields = mysql_fetch_fields(metadata);
+  set.columns.reserve(field_count);
+  for (unsigned int i = 0; i < field_count; ++i) set.columns.emplace_back(fields[i].name);
+  mysql_free_result(metadata);
+
+  // Every column is fetched as text into a small buffer; a longer value is read again whole.
+  constexpr unsigned long kInline = 64;
+  std::vector<MYSQL_BIND> binds(field_count);
+  std::vector<std::array<char, kInline>> buffers(field_count);
+  std::vector<unsigned long> lengths(field_count);
+  std::vector<my_bool> nulls(field_count);
+  std::vector<my_bool> truncated(field_count);
+  for (unsigned int i = 0; i < field_count; ++i) {
+    binds[i].buffer_type = MYSQL_TYPE_STRING;
+    binds[i].buffer = buffers[i].data();
+    binds[i].buffer_length = kInline;
+    binds[i].length = &lengths[i];
+    binds[i].is_null = &nulls[i];
+    binds[i].error = &truncated[i];
+  }
+  if (mysql_stmt_bind_result(statement, binds.data()) != 0) fail_statement(statement, "bind result failed");
+  set.rows.reserve(mysql_stmt_num_rows(statement));
+  while (true) {
+    const int status = mysql_stmt_fetch(statement);
+    if (status == MYSQL_NO_DATA) break;
+    if (status == 1) fail_statement(statement, "fetch failed");
+    Row row;
+    row.reserve(field_count);
+    for (unsigned int i = 0; i < field_count; ++i) {
+      if (nulls[i]) {
+        row.emplace_back(std::nullopt);
+      } else if (lengths[i] <= kInline) {
+        row.emplace_back(std::string(buffers[i].data(), lengths[i]));
+      } else {
+        std::string whole(lengths[i], '\0');
+        MYSQL_BIND column{};
+        column.buffer_type = MYSQL_TYPE_STRING;
+        column.buffer = whole.data();
+        column.buffer_length = lengths[i];
+        unsigned long length = 0;
+        column.length = &length;
+        if (mysql_stmt_fetch_column(statement, &column, i, 0) != 0) fail_statement(statement, "fetch column failed");
+        whole.resize(std::min<unsigned long>(length, lengths[i]));
+        row.emplace_back(std::move(whole));
+      }
+    }
+    set.rows.push_back(std::move(row));
+  }
+  return set;
 }
 
 ResultSet MysqlConnection::query(std::string_view sql) {
@@ -103,10 +238,26 @@ ResultSet MysqlConnection::query(std::string_view sql) {
 }
 
 ExecResult MysqlConnection::execute(std::string_view sql) {
-  last_used_ = std::chrono::steady_clock::now();
-  if (mysql_real_query(handle_, sql.data(), sql.size()) != 0) fail("statement failed");
-  if (MYSQL_RES* result = mysql_store_result(handle_)) mysql_free_result(result);
+  run_text(sql);
   return ExecResult{mysql_affected_rows(handle_), mysql_insert_id(handle_)};
+}
+
+ResultSet MysqlConnection::query(std::string_view sql, std::initializer_list<Param> params) {
+  return fetch(run_prepared(sql, params.begin(), params.size()));
+}
+
+ResultSet MysqlConnection::query(std::string_view sql, const Params& params) {
+  return fetch(run_prepared(sql, params.data(), params.size()));
+}
+
+ExecResult MysqlConnection::execute(std::string_view sql, std::initializer_list<Param> params) {
+  return execute(sql, Params(params));
+}
+
+ExecResult MysqlConnection::execute(std::string_view sql, const Params& params) {
+  st_mysql_stmt* statement = run_prepared(sql, params.data(), params.size());
+  if (mysql_stmt_field_count(statement) > 0) mysql_stmt_free_result(statement);
+  return ExecResult{mysql_stmt_affected_rows(statement), mysql_stmt_insert_id(statement)};
 }
 
 void MysqlConnection::execute_script(std::string_view sql) {

@@ -3,13 +3,21 @@
 // DB pool's worker threads (MysqlPool), never on an I/O thread.
 #include <chrono>
 #include <cstdint>
+#include <initializer_list>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <unordered_map>
+#include <variant>
 #include <vector>
 
+#include "domain/money.hpp"
+#include "domain/time.hpp"
+
 struct st_mysql;
+struct st_mysql_stmt;
 
 namespace ticketing::infra::mysql {
 
@@ -49,6 +57,39 @@ struct ExecResult {
   std::uint64_t last_insert_id = 0;
 };
 
+// A value bound to one `?` of a prepared statement. Values never become SQL text: they travel in
+// the binary protocol, so no escaping is involved anywhere.
+class Param {
+ public:
+  Param(std::nullptr_t) {}  // NULL
+  Param(std::int64_t value) : value_(value) {}
+  Param(int value) : value_(static_cast<std::int64_t>(value)) {}
+  Param(std::uint64_t value) : value_(static_cast<std::int64_t>(value)) {}
+  Param(std::string_view value) : value_(std::string(value)) {}
+  Param(const std::string& value) : value_(value) {}
+  Param(std::string&& value) : value_(std::move(value)) {}
+  Param(const char* value) : value_(std::string(value)) {}
+  Param(domain::Timestamp value) : value_(domain::to_sql_datetime(value)) {}  // DATETIME(3), UTC
+  Param(const domain::Money& value) : value_(value.to_decimal_string()) {}    // DECIMAL
+  template <typename T>
+  Param(const std::optional<T>& value) {
+    if (value) *this = Param(*value);
+  }
+
+  bool is_null() const noexcept { return std::holds_alternative<std::monostate>(value_); }
+  const std::int64_t* as_int() const noexcept { return std::get_if<std::int64_t>(&value_); }
+  const std::string* as_text() const noexcept { return std::get_if<std::string>(&value_); }
+
+ private:
+  std::variant<std::monostate, std::int64_t, std::string> value_;
+};
+
+using Params = std::vector<Param>;
+
+// "?,?,?" — the placeholder list of an IN (...) with `count` values (SQL text depends only on the
+// count, so each list length is prepared once per connection).
+std::string placeholders(std::size_t count);
+
 class MysqlConnection {
  public:
   // Connects or throws MysqlError. Sessions run in UTC with utf8mb4.
@@ -57,26 +98,64 @@ class MysqlConnection {
   MysqlConnection(const MysqlConnection&) = delete;
   MysqlConnection& operator=(const MysqlConnection&) = delete;
 
+  // Server-side prepared statements, prepared once per connection and SQL text, with bound
+  // parameters. Every column comes back as text (NULL as nullopt); read it with RowReader.
+  ResultSet query(std::string_view sql, std::initializer_list<Param> params);
+  ResultSet query(std::string_view sql, const Params& params);
+  ExecResult execute(std::string_view sql, std::initializer_list<Param> params);
+  ExecResult execute(std::string_view sql, const Params& params);
+  // Text protocol, for SQL that carries no values (DDL, session settings, fixed reads).
   ResultSet query(std::string_view sql);
   ExecResult execute(std::string_view sql);
   // Runs a multi-statement script (migrations), discarding results.
   void execute_script(std::string_view sql);
   bool ping();
 
-  void begin() { execute("START TRANSACTION"); }
-  void commit() { execute("COMMIT"); }
+  void begin() { run_text("START TRANSACTION"); }
+  void commit() { run_text("COMMIT"); }
   void rollback() noexcept;
 
-  // A quoted, escaped SQL string literal: 'it''s' style via the connector's escaping.
+  std::size_t prepared_statements() const noexcept { return statements_.size(); }
+
+  // TRANSITIONAL: the booking repositories still build SQL text with this until they move to
+  // bound parameters. Do not use it in new code.
   std::string quote(std::string_view value);
 
   std::chrono::steady_clock::time_point last_used() const noexcept { return last_used_; }
 
  private:
+  struct StatementDeleter {
+    void operator()(st_mysql_stmt* statement) const noexcept;
+  };
+  using Statement = std::unique_ptr<st_mysql_stmt, StatementDeleter>;
+
   [[noreturn]] void fail(std::string_view what);
+  [[noreturn]] void fail_statement(st_mysql_stmt* statement, std::string_view what);
+  void run_text(std::string_view sql);  // transaction control: no values, no result
+  st_mysql_stmt* prepared(std::string_view sql);
+  // Binds and executes; returns the statement with its result (if any) stored client-side.
+  st_mysql_stmt* run_prepared(std::string_view sql, const Param* params, std::size_t count);
+  ResultSet fetch(st_mysql_stmt* statement);
   st_mysql* handle_ = nullptr;
+  std::unordered_map<std::string, Statement> statements_;
   std::chrono::steady_clock::time_point last_used_;
 };
+
+// Runs `body` (one whole transaction, begun inside it) again when it fails on a deadlock or a
+// lock wait timeout — the database rolled it back, so running it again is safe — and, when asked,
+// on a duplicate key a concurrent transaction caused. At most `attempts` runs; the last error
+// propagates.
+template <typename Body>
+auto with_deadlock_retries(Body&& body, bool retry_duplicate_key = false, int attempts = 3) {
+  for (int attempt = 1;; ++attempt) {
+    try {
+      return body();
+    } catch (const MysqlError& error) {
+      const bool retryable = error.is_deadlock() || (retry_duplicate_key && error.is_duplicate_key());
+      if (!retryable || attempt >= attempts) throw;
+    }
+  }
+}
 
 // Rolls back unless committed.
 class Transaction {

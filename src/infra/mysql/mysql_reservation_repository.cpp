@@ -16,7 +16,6 @@ using domain::ReleaseOutcome;
 
 namespace {
 
-constexpr auto kSeatCacheTtl = std::chrono::seconds(60);
 constexpr int kDeadlockRetries = 3;
 
 // Runs a transaction body, retrying on deadlock / lock wait timeout.
@@ -36,48 +35,14 @@ auto with_retries(Body&& body) {
 Task<std::vector<std::string>> MysqlReservationRepository::missing_seats(domain::ScheduleId schedule,
                                                                          const std::vector<std::string>& seats) {
   if (seats.empty()) co_return std::vector<std::string>{};
-  std::shared_ptr<const SeatSet> known;
-  bool load_all = false;
-  {
-    std::lock_guard lock(seats_mutex_);
-    auto& cached = seats_cache_[schedule.value];
-    if (cached.seats && std::chrono::steady_clock::now() - cached.loaded_at < kSeatCacheTtl) {
-      known = cached.seats;
-    } else if (!cached.loading) {
-      cached.loading = true;
-      load_all = true;
-    }
-  }
-  if (!known && !load_all) {
-    // Another request is loading the whole set. Loading it again here is what made the first
-    // second of a sale slow: a thousand holds each read 10,000 seat rows through the hold pool.
+  const auto layout = co_await layouts_.layout(schedule);
+  if (!layout) {  // another request is loading the layout: ask for just these seats
     auto work = [schedule, &seats](MysqlConnection& db) { return seats_not_on_schedule(db, schedule, seats); };
     co_return co_await pool_.run(work);
   }
-  if (load_all) {
-    auto work = [schedule](MysqlConnection& db) {
-      auto set = std::make_shared<SeatSet>();
-      for (const auto& row : db.query(fmt::format("SELECT seat_no FROM seat WHERE schedule_id = {}", schedule.value)).rows) {
-        set->insert(to_string(row[0]));
-      }
-      return std::shared_ptr<const SeatSet>(std::move(set));
-    };
-    std::shared_ptr<const SeatSet> loaded;
-    try {
-      loaded = co_await pool_.run(work);
-    } catch (...) {
-      std::lock_guard lock(seats_mutex_);
-      seats_cache_[schedule.value].loading = false;  // the next request tries again
-      throw;
-    }
-    seat_set_loads_.fetch_add(1, std::memory_order_relaxed);
-    std::lock_guard lock(seats_mutex_);
-    seats_cache_[schedule.value] = CachedSeats{loaded, std::chrono::steady_clock::now(), false};
-    known = std::move(loaded);
-  }
   std::vector<std::string> missing;
   for (const auto& seat : seats) {
-    if (known->count(seat) == 0) missing.push_back(seat);
+    if (layout->find(seat) == nullptr) missing.push_back(seat);
   }
   co_return missing;
 }

@@ -1,6 +1,5 @@
 #include "infra/mysql/mysql_user_repository.hpp"
 
-#include <fmt/format.h>
 
 #include <mutex>
 
@@ -33,7 +32,7 @@ void MysqlUserRepository::remember(const std::vector<std::int64_t>& ids) {
 Task<bool> MysqlUserRepository::exists(domain::UserId user) {
   if (cached(user.value)) co_return true;
   auto work = [id = user.value](MysqlConnection& db) {
-    return !db.query(fmt::format("SELECT 1 FROM user_account WHERE id = {}", id)).rows.empty();
+    return !db.query("SELECT 1 FROM user_account WHERE id = ?", {id}).rows.empty();
   };
   const bool found = co_await pool_.run(work);
   if (found) remember({user.value});
@@ -48,7 +47,7 @@ Task<std::int64_t> MysqlUserRepository::preload() {
     auto work = [after](MysqlConnection& db) {
       std::vector<std::int64_t> out;
       const auto result =
-          db.query(fmt::format("SELECT id FROM user_account WHERE id > {} ORDER BY id LIMIT {}", after, kBatch));
+          db.query("SELECT id FROM user_account WHERE id > ? ORDER BY id LIMIT ?", {after, kBatch});
       out.reserve(result.rows.size());
       for (const auto& row : result.rows) out.push_back(to_int64(row[0]));
       return out;

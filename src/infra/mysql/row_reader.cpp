@@ -35,4 +35,9 @@ domain::Timestamp to_timestamp(const std::optional<std::string>& value) {
   return *t;
 }
 
+const std::optional<std::string>& RowReader::next() {
+  if (column_ >= row_.size()) throw std::logic_error("row has only " + std::to_string(row_.size()) + " columns");
+  return row_[column_++];
+}
+
 }  // namespace ticketing::infra::mysql

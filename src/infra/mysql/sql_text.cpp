@@ -1,7 +1,5 @@
 #include "infra/mysql/sql_text.hpp"
 
-#include <fmt/format.h>
-
 #include <unordered_set>
 
 #include "infra/mysql/row_reader.hpp"
@@ -24,9 +22,12 @@ std::vector<std::string> seats_not_on_schedule(MysqlConnection& db, domain::Sche
                                                const std::vector<std::string>& seats) {
   if (seats.empty()) return {};
   std::unordered_set<std::string> found;
-  for (const auto& row : db.query(fmt::format("SELECT seat_no FROM seat WHERE schedule_id = {} AND seat_no IN {}",
-                                              schedule.value, seat_list(db, seats)))
-                             .rows) {
+  Params params{schedule.value};
+  params.insert(params.end(), seats.begin(), seats.end());
+  for (const auto& row :
+       db.query("SELECT seat_no FROM seat WHERE schedule_id = ? AND seat_no IN (" + placeholders(seats.size()) + ")",
+                params)
+           .rows) {
     found.insert(to_string(row[0]));
   }
   std::vector<std::string> missing;

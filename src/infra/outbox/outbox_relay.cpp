@@ -26,10 +26,10 @@ Task<std::int64_t> OutboxRelay::publish_pending() {
     auto work = [this](mysql::MysqlConnection& db) {
       RoundResult round;
       mysql::Transaction tx(db);
-      const auto rows = db.query(fmt::format(
+      const auto rows = db.query(
           "SELECT id, topic, message_key, payload, event_id, type FROM outbox_event WHERE published_at IS NULL "
-          "ORDER BY id LIMIT {} FOR UPDATE SKIP LOCKED",
-          batch_));
+          "ORDER BY id LIMIT ? FOR UPDATE SKIP LOCKED",
+          {batch_});
       if (rows.rows.empty()) {
         tx.commit();
         return round;
@@ -42,19 +42,19 @@ Task<std::int64_t> OutboxRelay::publish_pending() {
                                                   {{"eventId", mysql::to_string(row[4])}, {"type", mysql::to_string(row[5])}}});
       }
       const auto results = producer_.produce_and_wait(messages, publish_timeout_);
-      std::string delivered_ids;
+      mysql::Params delivered_ids;
       for (std::size_t i = 0; i < results.size(); ++i) {
         if (results[i].delivered) {
-          if (!delivered_ids.empty()) delivered_ids += ',';
-          delivered_ids += mysql::to_string(rows.rows[i][0]);
+          delivered_ids.emplace_back(mysql::to_int64(rows.rows[i][0]));
           ++round.published;
         } else {
           round.failed = true;
         }
       }
       if (!delivered_ids.empty()) {
-        db.execute(fmt::format("UPDATE outbox_event SET published_at = UTC_TIMESTAMP(3) WHERE id IN ({})",
-                               delivered_ids));
+        db.execute("UPDATE outbox_event SET published_at = UTC_TIMESTAMP(3) WHERE id IN (" +
+                       mysql::placeholders(delivered_ids.size()) + ")",
+                   delivered_ids);
       }
       tx.commit();
       round.more = !round.failed && rows.rows.size() == static_cast<std::size_t>(batch_);

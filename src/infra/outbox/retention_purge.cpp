@@ -1,8 +1,6 @@
 #include "infra/outbox/retention_purge.hpp"
 
-#include <fmt/format.h>
-
-#include "infra/mysql/sql_text.hpp"
+#include "infra/mysql/mysql_connection.hpp"
 
 namespace ticketing::infra::outbox {
 
@@ -16,12 +14,12 @@ Task<std::int64_t> RetentionPurge::run_once(domain::Timestamp now) {
     while (true) {
       auto work = [table, cutoff, token_cutoff, batch = batch_](mysql::MysqlConnection& db) {
         const std::string_view name = table;
-        const std::string where =
-            name == "outbox_event"      ? "published_at IS NOT NULL AND published_at < " + mysql::sql_time(db, cutoff)
-            : name == "processed_event" ? "processed_at < " + mysql::sql_time(db, cutoff)
-                                        : "expires_at < " + mysql::sql_time(db, token_cutoff);
-        return static_cast<std::int64_t>(
-            db.execute(fmt::format("DELETE FROM {} WHERE {} LIMIT {}", table, where, batch)).affected_rows);
+        const char* sql = name == "outbox_event"
+                              ? "DELETE FROM outbox_event WHERE published_at IS NOT NULL AND published_at < ? LIMIT ?"
+                          : name == "processed_event" ? "DELETE FROM processed_event WHERE processed_at < ? LIMIT ?"
+                                                      : "DELETE FROM refresh_token WHERE expires_at < ? LIMIT ?";
+        const auto before = name == "refresh_token" ? token_cutoff : cutoff;
+        return static_cast<std::int64_t>(db.execute(sql, {before, batch}).affected_rows);
       };
       const auto deleted = co_await pool_.run(work);
       total += deleted;
