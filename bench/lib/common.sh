@@ -35,6 +35,15 @@ proc_ticks() { # PID -> utime+stime in ticks, or 0 when the process is gone
   echo $((${12} + ${13}))
 }
 
+# service_ticks — CPU ticks of the bench server, mariadbd, redis and kafka together.
+service_ticks() {
+  local pid sum=0
+  for pid in "$SERVER_PID" "$(service_pid mariadb)" "$(service_pid redis)" "$(service_pid kafka)"; do
+    sum=$((sum + $(proc_ticks "$pid")))
+  done
+  echo "$sum"
+}
+
 # thread_ticks PID... — one line per thread: "ticks pid tid comm" (utime+stime), read in one go
 # (grep -H keeps going past a thread that exited meanwhile). From /proc, not top -H: top's row for a
 # main thread can show the whole process.
@@ -167,9 +176,9 @@ per_request_cpu() {
 db_line() {
   awk -v unit="${2:-request}" '{ v[$1] = $2; per[$1] = $3 }
     END {
-      printf "%s statements (%s per " unit ": %s select, %s insert, %s update, %s commit, %s rollback); row lock waits %d (%d ms); deadlocks %d",
-        v["Questions"], per["Questions"], v["Com_select"], v["Com_insert"], v["Com_update"], v["Com_commit"],
-        v["Com_rollback"], v["Innodb_row_lock_waits"], v["Innodb_row_lock_time"], v["Innodb_deadlocks"] }' "$OUT/db-$1.txt"
+      printf "%s statements (%s per " unit ": %s select, %s insert, %s update, %s delete, %s begin, %s commit, %s rollback); row lock waits %d (%d ms); deadlocks %d",
+        v["Questions"], per["Questions"], per["Com_select"], per["Com_insert"], per["Com_update"], per["Com_delete"],
+        per["Com_begin"], per["Com_commit"], per["Com_rollback"], v["Innodb_row_lock_waits"], v["Innodb_row_lock_time"], v["Innodb_deadlocks"] }' "$OUT/db-$1.txt"
 }
 
 # save_deadlock TAG — when the window saw a deadlock (db-TAG.txt), keep InnoDB's report of the
@@ -286,8 +295,11 @@ bench_cleanup() {
   done
   stop_bench_server
   remove_access_tokens
+  local hook
+  for hook in "${BENCH_EXIT_HOOKS[@]}"; do "$hook" || true; done
   exit "$rc"
 }
+BENCH_EXIT_HOOKS=() # functions a bench adds to run at exit (e.g. restore a server setting)
 trap bench_cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM

@@ -221,10 +221,12 @@ struct Application::Parts {
                                                             cfg.db.pool_wait_timeout}),
         hold_db_pool(db_endpoint(cfg), infra::mysql::PoolOptions{cfg.db.hold_pool_size, cfg.db.max_queue,
                                                                  cfg.db.pool_wait_timeout}),
+        // The worker and money-path pools run transactions only: autocommit off saves a
+        // START TRANSACTION per transaction (statements per booking, issue 14).
         worker_db_pool(db_endpoint(cfg), infra::mysql::PoolOptions{cfg.db.worker_pool_size, cfg.db.max_queue,
-                                                                   cfg.db.pool_wait_timeout}),
+                                                                   cfg.db.pool_wait_timeout, true}),
         payment_db_pool(db_endpoint(cfg), infra::mysql::PoolOptions{cfg.db.payment_pool_size, cfg.db.max_queue,
-                                                                    cfg.db.pool_wait_timeout}),
+                                                                    cfg.db.pool_wait_timeout, true}),
         redis(raw(contexts), redis_options(cfg)),
         kafka_probe(infra::kafka::KafkaOptions{cfg.kafka.bootstrap_servers, cfg.kafka.client_id}, blocking),
         queue_store(redis, queue_policy(cfg)),

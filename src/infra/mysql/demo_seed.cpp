@@ -12,7 +12,11 @@ constexpr int kBatchRows = 2000;
 class BatchInsert {
  public:
   BatchInsert(MysqlConnection& connection, std::string head, std::size_t columns)
-      : connection_(connection), head_(std::move(head)), row_("(" + placeholders(columns) + ")") {}
+      : connection_(connection), head_(std::move(head)) {
+    row_ += '(';  // not "(" + ...: GCC 12 reports a false -Wrestrict on operator+(const char*, string&&)
+    row_ += placeholders(columns);
+    row_ += ')';
+  }
   void add(std::initializer_list<Param> row) {
     params_.insert(params_.end(), row);
     if (++rows_ == kBatchRows) flush();

@@ -36,7 +36,8 @@ bool MysqlError::is_connection_error() const noexcept {
   }
 }
 
-MysqlConnection::MysqlConnection(const DbEndpoint& endpoint, bool multi_statements) {
+MysqlConnection::MysqlConnection(const DbEndpoint& endpoint, bool multi_statements, bool implicit_transactions)
+    : implicit_transactions_(implicit_transactions) {
   handle_ = mysql_init(nullptr);
   if (handle_ == nullptr) throw MysqlError(CR_OUT_OF_MEMORY, "mysql_init failed");
   const unsigned int connect_timeout = to_seconds(endpoint.connect_timeout);
@@ -51,6 +52,7 @@ MysqlConnection::MysqlConnection(const DbEndpoint& endpoint, bool multi_statemen
   // READ COMMITTED: no gap locks, so concurrent holds on neighbouring seats do not deadlock on
   // insert-intention locks; correctness rests on the unique keys and explicit locking reads.
   mysql_optionsv(handle_, MYSQL_INIT_COMMAND, "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED");
+  if (implicit_transactions) mysql_optionsv(handle_, MYSQL_INIT_COMMAND, "SET autocommit = 0");
   const unsigned long flags = CLIENT_FOUND_ROWS | (multi_statements ? CLIENT_MULTI_STATEMENTS : 0);
   if (mysql_real_connect(handle_, endpoint.host.c_str(), endpoint.user.c_str(), endpoint.password.c_str(),
                          endpoint.database.c_str(), endpoint.port, nullptr, flags) == nullptr) {
@@ -274,6 +276,20 @@ void MysqlConnection::execute_script(std::string_view sql) {
 bool MysqlConnection::ping() {
   last_used_ = std::chrono::steady_clock::now();
   return mysql_ping(handle_) == 0;
+}
+
+void MysqlConnection::end_unit_of_work(bool succeeded) {
+  if (!implicit_transactions_) return;
+  unsigned int status = 0;
+  if (mariadb_get_infov(handle_, MARIADB_CONNECTION_SERVER_STATUS, &status) != 0 ||
+      (status & SERVER_STATUS_IN_TRANS) == 0) {
+    return;
+  }
+  if (succeeded) {
+    commit();
+  } else {
+    rollback();
+  }
 }
 
 void MysqlConnection::rollback() noexcept {

@@ -92,8 +92,11 @@ std::string placeholders(std::size_t count);
 
 class MysqlConnection {
  public:
-  // Connects or throws MysqlError. Sessions run in UTC with utf8mb4.
-  explicit MysqlConnection(const DbEndpoint& endpoint, bool multi_statements = false);
+  // Connects or throws MysqlError. Sessions run in UTC with utf8mb4. With `implicit_transactions`
+  // the session runs with autocommit off: the first statement after a COMMIT begins the next
+  // transaction, which saves a START TRANSACTION round trip per transaction on the money paths.
+  explicit MysqlConnection(const DbEndpoint& endpoint, bool multi_statements = false,
+                           bool implicit_transactions = false);
   ~MysqlConnection();
   MysqlConnection(const MysqlConnection&) = delete;
   MysqlConnection& operator=(const MysqlConnection&) = delete;
@@ -111,9 +114,15 @@ class MysqlConnection {
   void execute_script(std::string_view sql);
   bool ping();
 
-  void begin() { run_text("START TRANSACTION"); }
+  void begin() {
+    if (!implicit_transactions_) run_text("START TRANSACTION");
+  }
   void commit() { run_text("COMMIT"); }
   void rollback() noexcept;
+  // With implicit transactions, ends what a unit of work left open outside a Transaction — commits
+  // it when the work succeeded (as autocommit would have), rolls it back when it failed — so no
+  // write is lost and no lock outlives the work. Costs nothing when nothing is open.
+  void end_unit_of_work(bool succeeded);
 
   std::size_t prepared_statements() const noexcept { return statements_.size(); }
 
@@ -137,6 +146,7 @@ class MysqlConnection {
   st_mysql_stmt* run_prepared(std::string_view sql, const Param* params, std::size_t count);
   ResultSet fetch(st_mysql_stmt* statement);
   st_mysql* handle_ = nullptr;
+  bool implicit_transactions_ = false;
   std::unordered_map<std::string, Statement> statements_;
   std::chrono::steady_clock::time_point last_used_;
 };

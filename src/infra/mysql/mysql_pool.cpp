@@ -62,7 +62,7 @@ MysqlConnection& MysqlPool::acquire(std::chrono::steady_clock::time_point enqueu
   }
   if (!slot.connection) {
     try {
-      slot.connection = std::make_unique<MysqlConnection>(endpoint_);
+      slot.connection = std::make_unique<MysqlConnection>(endpoint_, false, options_.implicit_transactions);
       connects_.fetch_add(1, std::memory_order_relaxed);
     } catch (const MysqlError& error) {
       throw domain::DependencyUnavailable("db", error.what());

@@ -24,6 +24,8 @@ struct PoolOptions {
   int size = 16;
   int max_queue = 1024;
   std::chrono::milliseconds wait_timeout{2000};
+  // Sessions with autocommit off (see MysqlConnection): for pools whose work is transactions.
+  bool implicit_transactions = false;
 };
 
 struct PoolStats {
@@ -63,12 +65,19 @@ class MysqlPool {
           try {
             if constexpr (std::is_void_v<Result>) {
               job(connection);
+              connection.end_unit_of_work(true);
               co_return;
             } else {
-              co_return job(connection);
+              auto result = job(connection);
+              connection.end_unit_of_work(true);
+              co_return result;
             }
           } catch (const MysqlError& error) {
+            if (!error.is_connection_error()) connection.end_unit_of_work(false);
             on_error(error);
+            throw;
+          } catch (...) {
+            connection.end_unit_of_work(false);
             throw;
           }
         },
