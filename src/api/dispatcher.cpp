@@ -65,4 +65,8 @@ Task<DispatchResult> Dispatcher::dispatch(ApiRequest& request) const {
   co_return DispatchResult{error_response(ErrorCode::kInternal, "internal error", request), route};
 }
 
+ApiResponse Dispatcher::reject(ErrorCode code, std::string_view message, const ApiRequest& request) const {
+  return error_response(code, message, request);
+}
+
 }  // namespace ticketing::api

@@ -1,52 +1,18 @@
 #pragma once
-// Transport-neutral request/response seen by routes. The Beast server converts to and from these,
-// so route code never includes Beast (and compiles fast).
-#include <cstdint>
-#include <optional>
+// The request/response routes see: web/exchange.hpp's transport-neutral types under their api
+// names. The Beast server converts to and from these, so route code never includes Beast (and
+// compiles fast).
 #include <string>
-#include <string_view>
-#include <utility>
-#include <vector>
 
-#include "domain/account.hpp"
+#include "web/exchange.hpp"
 
 namespace ticketing::api {
 
-enum class Method { kGet, kHead, kPost, kPut, kDelete, kPatch, kOptions, kOther };
-std::string_view to_string(Method method) noexcept;
-
-struct Header {
-  std::string name;
-  std::string value;
-};
-
-struct ApiRequest {
-  Method method = Method::kGet;
-  std::string method_text;  // as sent, for the access log
-  std::string target;       // raw request target: path + query
-  std::string path;         // target without the query
-  std::string query;        // after '?', undecoded
-  std::vector<Header> headers;
-  std::string body;
-  std::string request_id;
-  std::string remote_address;
-  // Filled by the router: `{name}` segments of the matched route template.
-  std::vector<std::pair<std::string, std::string>> path_params;
-  // Filled by the dispatcher from the access token on routes that need a signed-in caller.
-  std::optional<domain::Principal> principal;
-
-  // Case-insensitive; the first value, or nullptr.
-  const std::string* header(std::string_view name) const;
-  const std::string* path_param(std::string_view name) const;
-};
-
-struct ApiResponse {
-  int status = 200;
-  std::string body;
-  std::string content_type = "application/json";
-  std::vector<Header> headers;  // extra headers (Allow, Retry-After, Location, ...)
-  bool close_connection = false;
-};
+using web::Header;
+using web::Method;
+using web::to_string;
+using ApiRequest = web::Request;
+using ApiResponse = web::Response;
 
 ApiResponse json_response(int status, std::string body);
 ApiResponse no_content();

@@ -19,8 +19,6 @@
 #include <list>
 #include <random>
 
-#include "api/error_mapping.hpp"
-
 namespace ticketing::infra::http {
 
 namespace asio = boost::asio;
@@ -31,16 +29,16 @@ using domain::ErrorCode;
 
 namespace {
 
-api::Method to_method(bhttp::verb verb) {
+web::Method to_method(bhttp::verb verb) {
   switch (verb) {
-    case bhttp::verb::get: return api::Method::kGet;
-    case bhttp::verb::head: return api::Method::kHead;
-    case bhttp::verb::post: return api::Method::kPost;
-    case bhttp::verb::put: return api::Method::kPut;
-    case bhttp::verb::delete_: return api::Method::kDelete;
-    case bhttp::verb::patch: return api::Method::kPatch;
-    case bhttp::verb::options: return api::Method::kOptions;
-    default: return api::Method::kOther;
+    case bhttp::verb::get: return web::Method::kGet;
+    case bhttp::verb::head: return web::Method::kHead;
+    case bhttp::verb::post: return web::Method::kPost;
+    case bhttp::verb::put: return web::Method::kPut;
+    case bhttp::verb::delete_: return web::Method::kDelete;
+    case bhttp::verb::patch: return web::Method::kPatch;
+    case bhttp::verb::options: return web::Method::kOptions;
+    default: return web::Method::kOther;
   }
 }
 
@@ -193,13 +191,13 @@ std::string client_address(const std::string& peer, const std::string* forwarded
 }
 
 struct HttpServer::Impl {
-  Impl(HttpServer& server, HttpServerOptions opts, const api::Dispatcher& d, RequestObserver obs)
+  Impl(HttpServer& server, HttpServerOptions opts, const web::RequestDispatcher& d, RequestObserver obs)
       : owner(server), options(std::move(opts)), dispatcher(d), observer(std::move(obs)) {}
 
   HttpServer& owner;
   std::vector<std::unique_ptr<ContextState>> contexts;
   HttpServerOptions options;
-  const api::Dispatcher& dispatcher;
+  const web::RequestDispatcher& dispatcher;
   RequestObserver observer;
   std::unique_ptr<tcp::acceptor> acceptor;
   std::atomic<std::size_t> next_context{0};
@@ -210,7 +208,7 @@ struct HttpServer::Impl {
 
   asio::awaitable<void> accept_loop();
   asio::awaitable<void> session(ContextState& state, tcp::socket socket);
-  asio::awaitable<bool> answer(beast::tcp_stream& stream, ContextState& state, api::ApiRequest& request,
+  asio::awaitable<bool> answer(beast::tcp_stream& stream, ContextState& state, web::Request& request,
                                unsigned version, bool keep_alive);
   asio::awaitable<void> reject(beast::tcp_stream& stream, ErrorCode code, const std::string& message,
                                const Origin& origin);
@@ -218,7 +216,7 @@ struct HttpServer::Impl {
 };
 
 HttpServer::HttpServer(std::vector<asio::io_context*> contexts, HttpServerOptions options,
-                       const api::Dispatcher& dispatcher, RequestObserver observer)
+                       const web::RequestDispatcher& dispatcher, RequestObserver observer)
     : impl_(std::make_unique<Impl>(*this, std::move(options), dispatcher, std::move(observer))) {
   for (auto* context : contexts) impl_->contexts.push_back(std::make_unique<ContextState>(ContextState{context}));
   impl_->access_log = spdlog::get("access");
@@ -266,10 +264,10 @@ void HttpServer::Impl::connection_closed() {
 // Answers a request that could not be parsed or framed, then the caller closes the connection.
 asio::awaitable<void> HttpServer::Impl::reject(beast::tcp_stream& stream, ErrorCode code,
                                                const std::string& message, const Origin& origin) {
-  api::ApiRequest request;
+  web::Request request;
   request.path = origin.path;
   request.request_id = origin.request_id;
-  api::ApiResponse response = api::error_response(code, message, request);
+  web::Response response = dispatcher.reject(code, message, request);
   const int status_code = response.status;
   bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(status_code), 11};
   res.set(bhttp::field::content_type, response.content_type);
@@ -392,7 +390,7 @@ asio::awaitable<void> HttpServer::Impl::session(ContextState& state, tcp::socket
       }
 
       bhttp::request<bhttp::string_body> message = parser.release();
-      api::ApiRequest request;
+      web::Request request;
       request.method = to_method(message.method());
       request.method_text = std::string(message.method_string());
       request.remote_address = remote_address;
@@ -438,10 +436,10 @@ asio::awaitable<void> HttpServer::Impl::session(ContextState& state, tcp::socket
 }
 
 asio::awaitable<bool> HttpServer::Impl::answer(beast::tcp_stream& stream, ContextState& state,
-                                               api::ApiRequest& request, unsigned version, bool keep_alive) {
+                                               web::Request& request, unsigned version, bool keep_alive) {
   const auto started = std::chrono::steady_clock::now();
-  api::DispatchResult result = co_await dispatcher.dispatch(request);
-  api::ApiResponse& response = result.response;
+  web::DispatchResult result = co_await dispatcher.dispatch(request);
+  web::Response& response = result.response;
 
   const bool keep = keep_alive && !response.close_connection && !state.draining && !draining.load();
   bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(response.status), version};
@@ -454,7 +452,7 @@ asio::awaitable<bool> HttpServer::Impl::answer(beast::tcp_stream& stream, Contex
   res.prepare_payload();
   // RFC 9110 §8.6: no Content-Length on a 204 (it has no body by definition).
   if (response.status == 204) res.erase(bhttp::field::content_length);
-  if (request.method == api::Method::kHead) {
+  if (request.method == web::Method::kHead) {
     // HEAD: same headers as GET, including the length of the body we do not send.
     res.body().clear();
     res.content_length(body_size);
@@ -463,8 +461,8 @@ asio::awaitable<bool> HttpServer::Impl::answer(beast::tcp_stream& stream, Contex
   boost::system::error_code ec;
   stream.expires_after(options.read_timeout);
   bhttp::serializer<false, bhttp::string_body> serializer{res};
-  if (request.method == api::Method::kHead) serializer.split(true);
-  if (request.method == api::Method::kHead) {
+  if (request.method == web::Method::kHead) serializer.split(true);
+  if (request.method == web::Method::kHead) {
     co_await bhttp::async_write_header(stream, serializer, asio::redirect_error(asio::use_awaitable, ec));
   } else {
     co_await bhttp::async_write(stream, serializer, asio::redirect_error(asio::use_awaitable, ec));
@@ -472,7 +470,7 @@ asio::awaitable<bool> HttpServer::Impl::answer(beast::tcp_stream& stream, Contex
   const auto elapsed = std::chrono::steady_clock::now() - started;
   // The method label is one of the seven methods we route or OTHER, never the text as sent: any
   // token is a valid HTTP method, and each new label value would be a series kept forever.
-  if (observer) observer(api::to_string(request.method), result.route, response.status, elapsed);
+  if (observer) observer(web::to_string(request.method), result.route, response.status, elapsed);
   if (options.access_log && access_log) {
     access_log->info("{} {} {} {:.3f}ms rid={} path={}", request.method_text, result.route, response.status,
                      std::chrono::duration<double, std::milli>(elapsed).count(), request.request_id, request.path);

@@ -18,7 +18,7 @@
 
 #include <boost/asio/io_context.hpp>
 
-#include "api/dispatcher.hpp"
+#include "web/request_dispatcher.hpp"
 
 namespace ticketing::infra::http {
 
@@ -50,7 +50,7 @@ using RequestObserver =
 class HttpServer {
  public:
   HttpServer(std::vector<boost::asio::io_context*> contexts, HttpServerOptions options,
-             const api::Dispatcher& dispatcher, RequestObserver observer = {});
+             const web::RequestDispatcher& dispatcher, RequestObserver observer = {});
   ~HttpServer();
 
   // Binds and starts accepting; throws std::system_error when the address cannot be bound.

@@ -1,0 +1,29 @@
+#pragma once
+// What the HTTP server calls for each request. Implemented by api::Dispatcher; the server
+// (infra/http) sees only this interface, and src/app hands it the api's dispatcher.
+#include <string_view>
+
+#include "domain/async.hpp"
+#include "domain/errors.hpp"
+#include "web/exchange.hpp"
+
+namespace ticketing::web {
+
+struct DispatchResult {
+  Response response;
+  std::string_view route;  // route template, "UNKNOWN" when no route matched (bounded for metrics)
+};
+
+class RequestDispatcher {
+ public:
+  virtual ~RequestDispatcher() = default;
+
+  // Answers a parsed request. Never throws: every failure is already a response.
+  virtual Task<DispatchResult> dispatch(Request& request) const = 0;
+
+  // The answer to a request the server refused before dispatching it (unparseable, body too
+  // large): the same error body and headers a route's failure would get.
+  virtual Response reject(domain::ErrorCode code, std::string_view message, const Request& request) const = 0;
+};
+
+}  // namespace ticketing::web
