@@ -98,6 +98,11 @@ void MysqlConnection::run_text(std::string_view sql) {
 st_mysql_stmt* MysqlConnection::prepared(std::string_view sql) {
   const auto found = statements_.find(std::string(sql));
   if (found != statements_.end()) return found->second.get();
+  // The server caps prepared statements (max_prepared_stmt_count, 16,382 by default, for all
+  // connections together); IN lists of many lengths must not fill it. Evicting one costs a
+  // re-prepare when it is next used.
+  constexpr std::size_t kMaxStatements = 64;
+  if (statements_.size() >= kMaxStatements) statements_.erase(statements_.begin());
   Statement statement(mysql_stmt_init(handle_));
   if (!statement) fail("mysql_stmt_init failed");
   if (mysql_stmt_prepare(statement.get(), sql.data(), sql.size()) != 0) fail_statement(statement.get(), "prepare failed");
