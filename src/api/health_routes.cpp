@@ -9,19 +9,29 @@ using support::JsonWriter;
 namespace {
 
 Task<ApiResponse> health(application::HealthService& service) {
+  using application::HealthStatus;
   const auto report = co_await service.check();
   JsonWriter json;
-  json.begin_object().key("status").string(report.up ? "UP" : "DOWN").key("components").begin_object();
+  const char* overall = application::to_string(report.status);
+  json.begin_object().key("status").string(overall).key("components").begin_object();
   for (const auto& component : report.components) {
-    json.key(component.name).begin_object().key("status").string(component.up ? "UP" : "DOWN");
-    // The driver's text names hosts and users ("Access denied for user ..."): the log gets it, the
-    // (unauthenticated) client only the status.
-    if (!component.detail.empty()) spdlog::warn("health: {} is down: {}", component.name, component.detail);
+    json.key(component.name).begin_object().key("status").string(application::to_string(component.status));
+    if (component.status == HealthStatus::kDegraded) {
+      // A degraded component's detail is the probe's own wording: it says why, to the client too.
+      json.key("detail").string(component.detail);
+      spdlog::warn("health: {} is degraded: {}", component.name, component.detail);
+    } else if (!component.detail.empty()) {
+      // The driver's text names hosts and users ("Access denied for user ..."): the log gets it, the
+      // (unauthenticated) client only the status.
+      spdlog::warn("health: {} is down: {}", component.name, component.detail);
+    }
     json.end_object();
   }
   json.end_object().end_object();
-  ApiResponse response = json_response(report.up ? 200 : 503, std::move(json).str());
-  if (!report.up) response.headers.push_back({"Retry-After", "5"});
+  // DEGRADED still serves (200): only a component that is DOWN makes the instance unready.
+  const bool down = report.status == HealthStatus::kDown;
+  ApiResponse response = json_response(down ? 503 : 200, std::move(json).str());
+  if (down) response.headers.push_back({"Retry-After", "5"});
   co_return response;
 }
 

@@ -2,12 +2,29 @@
 
 namespace ticketing::application {
 
+HealthStatus overall_status(const std::vector<ComponentHealth>& components) {
+  HealthStatus overall = HealthStatus::kUp;
+  for (const auto& component : components) {
+    if (component.status == HealthStatus::kDown) return HealthStatus::kDown;
+    if (component.status == HealthStatus::kDegraded) overall = HealthStatus::kDegraded;
+  }
+  return overall;
+}
+
+const char* to_string(HealthStatus status) {
+  switch (status) {
+    case HealthStatus::kUp: return "UP";
+    case HealthStatus::kDegraded: return "DEGRADED";
+    case HealthStatus::kDown: break;
+  }
+  return "DOWN";
+}
+
 HealthService::HealthService(std::vector<domain::HealthProbe*> probes, std::chrono::milliseconds cache_for)
     : probes_(std::move(probes)), cache_for_(cache_for), cache_(probes_.size()) {}
 
 Task<HealthReport> HealthService::check() {
   HealthReport report;
-  report.up = true;
   for (std::size_t i = 0; i < probes_.size(); ++i) {
     domain::ProbeResult result;
     bool use_cached = false;
@@ -27,9 +44,9 @@ Task<HealthReport> HealthService::check() {
       std::lock_guard lock(mutex_);
       cache_[i] = Cached{result, std::chrono::steady_clock::now(), true, false};
     }
-    report.up = report.up && result.up;
-    report.components.push_back({probes_[i]->component(), result.up, result.detail});
+    report.components.push_back({probes_[i]->component(), result.status, result.detail});
   }
+  report.status = overall_status(report.components);
   co_return report;
 }
 

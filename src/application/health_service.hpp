@@ -9,16 +9,23 @@
 
 namespace ticketing::application {
 
+using domain::HealthStatus;
+
 struct ComponentHealth {
   std::string name;
-  bool up = false;
+  HealthStatus status = HealthStatus::kDown;
   std::string detail;
 };
 
 struct HealthReport {
-  bool up = false;  // all components up
+  HealthStatus status = HealthStatus::kDown;  // overall_status(components)
   std::vector<ComponentHealth> components;
 };
+
+// DOWN when any component is down, else DEGRADED when any is degraded, else UP (also for none).
+HealthStatus overall_status(const std::vector<ComponentHealth>& components);
+// "UP", "DEGRADED", "DOWN".
+const char* to_string(HealthStatus status);
 
 // Readiness of every dependency. Results are cached briefly and refreshed by one caller at a time
 // (others get the last result meanwhile), so a health-check storm does not turn into a storm

@@ -1,29 +1,42 @@
+#include "application/health_service.hpp"
+
 #include <gtest/gtest.h>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/use_future.hpp>
+#include <boost/json/parse.hpp>
 
-#include "application/health_service.hpp"
+#include "api/routes.hpp"
+#include "run_task.hpp"
 
 using namespace ticketing;
+using application::ComponentHealth;
+using application::HealthStatus;
 
 namespace {
 
 class FakeProbe final : public domain::HealthProbe {
  public:
-  FakeProbe(std::string name, bool up) : name_(std::move(name)), up_(up) {}
+  FakeProbe(std::string name, bool up)
+      : name_(std::move(name)), status_(up ? HealthStatus::kUp : HealthStatus::kDown) {}
   const std::string& component() const override { return name_; }
   Task<domain::ProbeResult> probe() override {
     ++calls;
-    co_return domain::ProbeResult{up_, up_ ? "" : "refused"};
+    switch (status_) {
+      case HealthStatus::kUp: co_return domain::ProbeResult{true, ""};
+      case HealthStatus::kDegraded: co_return domain::ProbeResult{HealthStatus::kDegraded, "producer being rebuilt"};
+      case HealthStatus::kDown: break;
+    }
+    co_return domain::ProbeResult{false, "refused by db.internal:3306 for user app"};
   }
-  void set_up(bool up) { up_ = up; }
+  void set_up(bool up) { status_ = up ? HealthStatus::kUp : HealthStatus::kDown; }
+  void set(HealthStatus status) { status_ = status; }
   int calls = 0;
 
  private:
   std::string name_;
-  bool up_;
+  HealthStatus status_;
 };
 
 application::HealthReport check(application::HealthService& service) {
@@ -39,16 +52,95 @@ TEST(HealthService, UpOnlyWhenEveryComponentIsUp) {
   FakeProbe db("db", true), redis("redis", false);
   application::HealthService service({&db, &redis}, std::chrono::milliseconds(0));
   const auto report = check(service);
-  EXPECT_FALSE(report.up);
+  EXPECT_EQ(report.status, HealthStatus::kDown);
   ASSERT_EQ(report.components.size(), 2u);
   EXPECT_EQ(report.components[0].name, "db");
-  EXPECT_TRUE(report.components[0].up);
+  EXPECT_EQ(report.components[0].status, HealthStatus::kUp);
   EXPECT_EQ(report.components[1].name, "redis");
-  EXPECT_FALSE(report.components[1].up);
-  EXPECT_EQ(report.components[1].detail, "refused");
+  EXPECT_EQ(report.components[1].status, HealthStatus::kDown);
+  EXPECT_EQ(report.components[1].detail, "refused by db.internal:3306 for user app");
 
   redis.set_up(true);
-  EXPECT_TRUE(check(service).up);
+  EXPECT_EQ(check(service).status, HealthStatus::kUp);
+}
+
+TEST(HealthService, OverallStatusIsTheWorstComponent) {
+  using application::overall_status;
+  const auto of = [](std::vector<HealthStatus> statuses) {
+    std::vector<ComponentHealth> components;
+    for (const auto status : statuses) components.push_back({"component", status, ""});
+    return overall_status(components);
+  };
+  EXPECT_EQ(of({}), HealthStatus::kUp);
+  EXPECT_EQ(of({HealthStatus::kUp, HealthStatus::kUp}), HealthStatus::kUp);
+  EXPECT_EQ(of({HealthStatus::kUp, HealthStatus::kDegraded}), HealthStatus::kDegraded);
+  EXPECT_EQ(of({HealthStatus::kDegraded, HealthStatus::kUp}), HealthStatus::kDegraded);
+  EXPECT_EQ(of({HealthStatus::kDegraded, HealthStatus::kDown}), HealthStatus::kDown);
+  EXPECT_EQ(of({HealthStatus::kDown, HealthStatus::kDegraded}), HealthStatus::kDown);
+  EXPECT_EQ(of({HealthStatus::kUp, HealthStatus::kDown, HealthStatus::kUp}), HealthStatus::kDown);
+}
+
+TEST(HealthService, ADegradedComponentMakesTheReportDegradedWithItsReason) {
+  FakeProbe db("db", true), kafka("kafka", true);
+  kafka.set(HealthStatus::kDegraded);
+  application::HealthService service({&db, &kafka}, std::chrono::milliseconds(0));
+  const auto report = check(service);
+  EXPECT_EQ(report.status, HealthStatus::kDegraded);
+  ASSERT_EQ(report.components.size(), 2u);
+  EXPECT_EQ(report.components[0].status, HealthStatus::kUp);
+  EXPECT_EQ(report.components[1].status, HealthStatus::kDegraded);
+  EXPECT_EQ(report.components[1].detail, "producer being rebuilt");
+
+  kafka.set(HealthStatus::kUp);
+  EXPECT_EQ(check(service).status, HealthStatus::kUp);
+}
+
+namespace {
+
+api::ApiResponse get_health(application::HealthService& service) {
+  api::Router router;
+  api::add_health_routes(router, service);
+  api::ApiRequest request;
+  request.method = api::Method::kGet;
+  request.method_text = "GET";
+  request.target = request.path = "/actuator/health";
+  const auto match = router.match(request);
+  if (match.handler == nullptr) throw std::logic_error("no health route");
+  return ticketing::testing::run_task((*match.handler)(request));
+}
+
+}  // namespace
+
+// GET /actuator/health: DEGRADED answers 200 and says why; DOWN answers 503 and keeps the driver's
+// words in the log.
+TEST(HealthRoute, DegradedIs200WithTheReasonDownIs503WithoutIt) {
+  FakeProbe db("db", true), kafka("kafka", true);
+  kafka.set(HealthStatus::kDegraded);
+  application::HealthService service({&db, &kafka}, std::chrono::milliseconds(0));
+
+  const auto degraded = get_health(service);
+  EXPECT_EQ(degraded.status, 200);
+  auto body = boost::json::parse(degraded.body).as_object();
+  EXPECT_EQ(body.at("status").as_string(), "DEGRADED");
+  EXPECT_EQ(body.at("components").at("db").at("status").as_string(), "UP");
+  EXPECT_FALSE(body.at("components").at("db").as_object().contains("detail"));
+  EXPECT_EQ(body.at("components").at("kafka").at("status").as_string(), "DEGRADED");
+  EXPECT_EQ(body.at("components").at("kafka").at("detail").as_string(), "producer being rebuilt");
+
+  db.set_up(false);
+  const auto down = get_health(service);
+  EXPECT_EQ(down.status, 503);
+  body = boost::json::parse(down.body).as_object();
+  EXPECT_EQ(body.at("status").as_string(), "DOWN");
+  EXPECT_EQ(body.at("components").at("db").at("status").as_string(), "DOWN");
+  EXPECT_EQ(down.body.find("db.internal"), std::string::npos) << down.body;
+  EXPECT_EQ(body.at("components").at("kafka").at("status").as_string(), "DEGRADED");
+
+  db.set_up(true);
+  kafka.set(HealthStatus::kUp);
+  const auto up = get_health(service);
+  EXPECT_EQ(up.status, 200);
+  EXPECT_EQ(boost::json::parse(up.body).at("status").as_string(), "UP");
 }
 
 TEST(HealthService, CachesResultsForTheConfiguredTime) {
