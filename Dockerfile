@@ -45,7 +45,7 @@ FROM ${DEBIAN_IMAGE} AS runtime
 # runtime (linked only when its compiled part is used), and curl for the health check.
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      libboost-json1.81.0 libboost-url1.81.0 libmariadb3 libhiredis0.14 librdkafka++1 \
+      libboost-json1.81.0 libboost-url1.81.0 libmariadb3 libhiredis0.14 librdkafka1 librdkafka++1 \
       libspdlog1.10 libfmt9 libyaml-cpp0.7 libprometheus-cpp-core1.0 libssl3 libsodium23 \
       ca-certificates curl \
  && rm -rf /var/lib/apt/lists/* \

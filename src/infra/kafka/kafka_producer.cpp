@@ -1,5 +1,6 @@
 #include "infra/kafka/kafka_producer.hpp"
 
+#include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafkacpp.h>
 #include <spdlog/spdlog.h>
 
@@ -113,6 +114,17 @@ int KafkaProducer::outstanding() const {
   return producer_->outq_len();
 }
 
+std::optional<std::string> KafkaProducer::fatal_error() const {
+  std::string reason;
+  const RdKafka::ErrorCode code = producer_->fatal_error(reason);
+  if (code == RdKafka::ERR_NO_ERROR) return std::nullopt;
+  return RdKafka::err2str(code) + ": " + reason;
+}
+
+void KafkaProducer::inject_fatal_error_for_test(const std::string& reason) {
+  rd_kafka_test_fatal_error(producer_->c_ptr(), RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER, reason.c_str());
+}
+
 std::vector<DeliveryResult> KafkaProducer::produce_and_wait(const std::vector<OutgoingMessage>& messages,
                                                             std::chrono::milliseconds timeout) {
   if (messages.empty()) return {};
@@ -174,7 +186,7 @@ std::vector<DeliveryResult> KafkaProducer::produce_and_wait(const std::vector<Ou
   return batch->results;
 }
 
-bool KafkaProducer::produce_one_and_wait(const OutgoingMessage& message, std::chrono::milliseconds timeout) {
+bool MessageProducer::produce_one_and_wait(const OutgoingMessage& message, std::chrono::milliseconds timeout) {
   const std::vector<OutgoingMessage> one{message};
   const auto results = produce_and_wait(one, timeout);
   return results.front().delivered;

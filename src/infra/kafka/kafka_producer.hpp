@@ -14,13 +14,15 @@
 //    within ..."): outcome unknown; the message stays queued and may still be delivered later.
 //    Keep message_timeout <= the timeout given to produce_and_wait() to make this rare.
 // An empty key is sent as a null key.
-// After a fatal idempotence error (logged as FATAL) every later call fails; create a new producer.
+// After a fatal idempotence error (logged as FATAL, reported by fatal_error()) every later call
+// fails; create a new producer (RecoveringProducer does that for the service).
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <utility>
@@ -59,7 +61,18 @@ struct KafkaProducerSettings {
   std::chrono::milliseconds close_timeout{2000};
 };
 
-class KafkaProducer {
+// What the outbox relay and the dead-letter path need of a producer.
+class MessageProducer {
+ public:
+  virtual ~MessageProducer() = default;
+  // Produces all messages, then waits until each has a delivery report or `timeout` passes.
+  // Returns one result per message, in order. Never throws for broker or delivery problems.
+  virtual std::vector<DeliveryResult> produce_and_wait(const std::vector<OutgoingMessage>& messages,
+                                                       std::chrono::milliseconds timeout) = 0;
+  bool produce_one_and_wait(const OutgoingMessage& message, std::chrono::milliseconds timeout);
+};
+
+class KafkaProducer final : public MessageProducer {
  public:
   // Throws KafkaError on invalid configuration. Does not contact the broker.
   explicit KafkaProducer(const KafkaOptions& options, KafkaProducerSettings settings = {});
@@ -71,11 +84,18 @@ class KafkaProducer {
   // delivery report or `timeout` (measured from the call) passes. Returns one result per message,
   // in order. Never throws for broker or delivery problems; returns within about timeout + 100 ms.
   std::vector<DeliveryResult> produce_and_wait(const std::vector<OutgoingMessage>& messages,
-                                               std::chrono::milliseconds timeout);
-  bool produce_one_and_wait(const OutgoingMessage& message, std::chrono::milliseconds timeout);
+                                               std::chrono::milliseconds timeout) override;
 
   // Messages produced but not yet reported (all callers).
   int outstanding() const;
+
+  // The fatal error that made this producer unusable for good (librdkafka's rd_kafka_fatal_error:
+  // error name and reason), or nullopt while it works. Cheap; never blocks.
+  std::optional<std::string> fatal_error() const;
+
+  // Tests only: raises a fabricated fatal error (rd_kafka_test_fatal_error), as a broker that
+  // broke the idempotence guarantees would. Later calls fail as after a real one.
+  void inject_fatal_error_for_test(const std::string& reason);
 
   struct Batch;  // per-call delivery bookkeeping (internal)
 
