@@ -25,16 +25,17 @@
 #include "infra/kafka/kafka_health_probe.hpp"
 #include "infra/kafka/kafka_producer.hpp"
 #include "infra/kafka/kafka_topics.hpp"
+#include "infra/kafka/recovering_producer.hpp"
 #include "infra/mysql/mysql_account_repository.hpp"
-#include "infra/mysql/mysql_payment_repository.hpp"
-#include "infra/outbox/outbox_relay.hpp"
-#include "infra/outbox/retention_purge.hpp"
 #include "infra/mysql/mysql_catalog_repository.hpp"
 #include "infra/mysql/mysql_health_probe.hpp"
+#include "infra/mysql/mysql_payment_repository.hpp"
 #include "infra/mysql/mysql_pool.hpp"
-#include "infra/observability/metrics.hpp"
 #include "infra/mysql/mysql_reservation_repository.hpp"
 #include "infra/mysql/mysql_user_repository.hpp"
+#include "infra/observability/metrics.hpp"
+#include "infra/outbox/outbox_relay.hpp"
+#include "infra/outbox/retention_purge.hpp"
 #include "infra/periodic_task.hpp"
 #include "infra/redis/redis_auth_stores.hpp"
 #include "infra/redis/redis_client.hpp"
@@ -114,6 +115,18 @@ bool runs_jobs(const AppConfig& config) { return config.role != infra::config::R
 // A worker-only process still answers /actuator/* (health, metrics), not the public API.
 bool serves_api(const AppConfig& config) { return config.role != infra::config::Role::kWorker; }
 
+// The producer of the outbox relay and the dead-letter path, replaced after a fatal error; the
+// first wait is kafka.producer-rebuild-backoff, doubling up to 30 s.
+infra::kafka::RecoveringProducer::Factory producer_factory(const AppConfig& config) {
+  return [options = infra::kafka::KafkaOptions{config.kafka.bootstrap_servers, config.kafka.client_id}] {
+    return std::make_unique<infra::kafka::KafkaProducer>(options, infra::kafka::KafkaProducerSettings{kMessageTimeout});
+  };
+}
+
+infra::kafka::RebuildBackoff rebuild_backoff(const AppConfig& config) {
+  return {config.kafka.producer_rebuild_backoff, std::chrono::seconds(30)};
+}
+
 std::vector<asio::io_context*> raw(std::vector<std::unique_ptr<asio::io_context>>& contexts) {
   std::vector<asio::io_context*> out;
   for (auto& c : contexts) out.push_back(c.get());
@@ -141,6 +154,7 @@ struct Application::Parts {
   infra::redis::RedisClient redis;
   infra::mysql::MysqlHealthProbe db_probe{db_pool};
   infra::redis::RedisHealthProbe redis_probe{redis};
+  infra::kafka::RecoveringProducer producer{producer_factory(config), rebuild_backoff(config)};
   infra::kafka::KafkaHealthProbe kafka_probe;
 
   domain::SystemClock clock;
@@ -178,8 +192,6 @@ struct Application::Parts {
   infra::PeriodicTask hold_expiry_task{*contexts.front(), "hold-expiry", config.hold.expiry_interval,
                                        [this]() -> Task<void> { co_await hold_expiry_job.run_once(); }};
 
-  infra::kafka::KafkaProducer producer{infra::kafka::KafkaOptions{config.kafka.bootstrap_servers, config.kafka.client_id},
-                                      infra::kafka::KafkaProducerSettings{kMessageTimeout}};
   infra::events::EventTopics topics = infra::events::EventTopics::with_prefix(config.kafka.topic_prefix);
   infra::mysql::MysqlPaymentRepository payment_repository{payment_db_pool, topics};
   infra::mysql::MysqlPaymentRepository payment_reads{db_pool, topics};
@@ -217,10 +229,10 @@ struct Application::Parts {
   explicit Parts(const AppConfig& cfg, std::vector<std::unique_ptr<asio::io_context>> io)
       : config(cfg),
         contexts(std::move(io)),
-        db_pool(db_endpoint(cfg), infra::mysql::PoolOptions{cfg.db.pool_size, cfg.db.max_queue,
-                                                            cfg.db.pool_wait_timeout}),
-        hold_db_pool(db_endpoint(cfg), infra::mysql::PoolOptions{cfg.db.hold_pool_size, cfg.db.max_queue,
-                                                                 cfg.db.pool_wait_timeout}),
+        db_pool(db_endpoint(cfg),
+                infra::mysql::PoolOptions{cfg.db.pool_size, cfg.db.max_queue, cfg.db.pool_wait_timeout}),
+        hold_db_pool(db_endpoint(cfg),
+                     infra::mysql::PoolOptions{cfg.db.hold_pool_size, cfg.db.max_queue, cfg.db.pool_wait_timeout}),
         // The worker and money-path pools run transactions only: autocommit off saves a
         // START TRANSACTION per transaction (statements per booking, issue 14).
         worker_db_pool(db_endpoint(cfg), infra::mysql::PoolOptions{cfg.db.worker_pool_size, cfg.db.max_queue,
@@ -228,7 +240,7 @@ struct Application::Parts {
         payment_db_pool(db_endpoint(cfg), infra::mysql::PoolOptions{cfg.db.payment_pool_size, cfg.db.max_queue,
                                                                     cfg.db.pool_wait_timeout, true}),
         redis(raw(contexts), redis_options(cfg)),
-        kafka_probe(infra::kafka::KafkaOptions{cfg.kafka.bootstrap_servers, cfg.kafka.client_id}, blocking),
+        kafka_probe(infra::kafka::KafkaOptions{cfg.kafka.bootstrap_servers, cfg.kafka.client_id}, blocking, &producer),
         queue_store(redis, queue_policy(cfg)),
         tokens(required_secret(cfg.security.token_secret, "security.token-secret")),
         access_tokens(required_secret(cfg.security.access_token_secret, "security.access-token-secret")),
@@ -361,6 +373,8 @@ void Application::Parts::register_samplers() {
     out.counter("ticketing_retention_purged_total", "Published outbox rows and processed-event ids purged after kafka.outbox-retention.",
                 static_cast<double>(retention_purge.purged()));
     out.gauge("ticketing_outbox_backlog", "Unpublished outbox events seen by the last relay round.", static_cast<double>(o.backlog.load()));
+    out.counter("ticketing_kafka_producer_rebuilds_total", "Kafka producers replaced after a fatal error.",
+                static_cast<double>(producer.rebuilds()));
     auto& c = confirmation_consumer.counters();
     out.counter("ticketing_kafka_consumed_total", "payment.completed messages settled by the consumer.", static_cast<double>(c.consumed.load()));
     out.counter("ticketing_kafka_dead_lettered_total", "Messages sent to the dead-letter topic.", static_cast<double>(c.dead_lettered.load()));
@@ -430,6 +444,10 @@ void Application::start() {
 }
 
 std::uint16_t Application::port() const { return parts_->server.port(); }
+
+void Application::inject_kafka_fatal_error_for_test(const std::string& reason) {
+  parts_->producer.inject_fatal_error_for_test(reason);
+}
 
 void Application::run_until_signal() {
   asio::io_context signals_context(1);

@@ -3,6 +3,7 @@
 // injection, and owns their lifetimes. No globals.
 #include <cstdint>
 #include <memory>
+#include <string>
 
 #include "infra/config/config.hpp"
 
@@ -18,6 +19,9 @@ class Application {
   // Binds the HTTP port and starts the I/O threads. Throws if the port cannot be bound.
   void start();
   std::uint16_t port() const;
+  // Tests only: a fatal error in the Kafka producer (the relay's and the dead-letter path's), as
+  // librdkafka raises when the broker breaks the idempotence guarantees.
+  void inject_kafka_fatal_error_for_test(const std::string& reason);
   // Blocks until SIGINT or SIGTERM, then shuts down gracefully.
   void run_until_signal();
   // Stops accepting, drains in-flight requests (up to http.shutdown-timeout), stops threads.

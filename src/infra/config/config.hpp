@@ -128,12 +128,13 @@ struct RedisConfig {
 struct KafkaConfig {
   std::string bootstrap_servers;
   std::string client_id;
-  std::string topic_prefix;  // kafka.topic-prefix
-  Millis relay_interval{};  // kafka.relay-interval
-  int relay_batch = 0;      // kafka.relay-batch
-  int consumer_batch = 0;   // kafka.consumer-batch
-  Millis outbox_retention{};  // kafka.outbox-retention
-  Millis purge_interval{};    // kafka.purge-interval
+  std::string topic_prefix;           // kafka.topic-prefix
+  Millis relay_interval{};            // kafka.relay-interval
+  int relay_batch = 0;                // kafka.relay-batch
+  int consumer_batch = 0;             // kafka.consumer-batch
+  Millis producer_rebuild_backoff{};  // kafka.producer-rebuild-backoff
+  Millis outbox_retention{};          // kafka.outbox-retention
+  Millis purge_interval{};            // kafka.purge-interval
 };
 
 struct QueueConfig {

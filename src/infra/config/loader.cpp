@@ -323,6 +323,7 @@ AppConfig build(const FlatMap& m, const std::string& profile) {
   c.kafka.relay_interval = r.d("kafka.relay-interval");
   c.kafka.relay_batch = r.i("kafka.relay-batch");
   c.kafka.consumer_batch = r.i("kafka.consumer-batch");
+  c.kafka.producer_rebuild_backoff = r.d("kafka.producer-rebuild-backoff");
   c.kafka.outbox_retention = r.d("kafka.outbox-retention");
   c.kafka.purge_interval = r.d("kafka.purge-interval");
 

@@ -159,6 +159,7 @@ const std::array kSchema{
   KeySpec{"kafka.relay-batch", ValueType::kInt, "500", "Outbox events published per relay transaction.", 1, 10000},
   KeySpec{"kafka.outbox-retention", ValueType::kDuration, "168h", "How long published outbox rows and processed-event ids are kept before they are purged.", kSec, 8760 * kHour},
   KeySpec{"kafka.purge-interval", ValueType::kDuration, "1m", "How often the retention purge runs.", 100, 24 * kHour},
+  KeySpec{"kafka.producer-rebuild-backoff", ValueType::kDuration, "1s", "Wait before replacing a Kafka producer that hit a fatal error; doubles while replacements fail again, up to 30 s (or this value when larger).", 10, kMin},
   KeySpec{"kafka.consumer-batch", ValueType::kInt, "200", "PaymentCompleted events the confirmation consumer settles per offset commit.", 1, 10000},
   // ---- queue ----
   KeySpec{"queue.max-active", ValueType::kInt, "100", "Users per schedule holding an active (admitted) slot.", 1, 1000000},

@@ -12,7 +12,7 @@
 
 namespace ticketing::infra::kafka {
 
-ConfirmationConsumer::ConfirmationConsumer(KafkaOptions options, KafkaProducer& dlq_producer,
+ConfirmationConsumer::ConfirmationConsumer(KafkaOptions options, MessageProducer& dlq_producer,
                                            boost::asio::io_context& context, Handler handler,
                                            ConfirmationConsumerSettings settings, BatchHandler batch_handler)
     : options_(std::move(options)),

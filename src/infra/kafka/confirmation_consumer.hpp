@@ -48,7 +48,7 @@ class ConfirmationConsumer {
   using BatchHandler = std::function<Task<std::vector<bool>>(const std::vector<domain::PaymentCompleted>&)>;
 
   // `handler` runs on `context` (an I/O thread, so it may use the database pool and Redis).
-  ConfirmationConsumer(KafkaOptions options, KafkaProducer& dlq_producer, boost::asio::io_context& context,
+  ConfirmationConsumer(KafkaOptions options, MessageProducer& dlq_producer, boost::asio::io_context& context,
                        Handler handler, ConfirmationConsumerSettings settings = {}, BatchHandler batch_handler = {});
   ~ConfirmationConsumer();
   void start();
@@ -60,7 +60,7 @@ class ConfirmationConsumer {
   bool dead_letter(const IncomingMessage& message, const std::string& error);
 
   KafkaOptions options_;
-  KafkaProducer& dlq_producer_;
+  MessageProducer& dlq_producer_;
   boost::asio::io_context& context_;
   Handler handler_;
   ConfirmationConsumerSettings settings_;

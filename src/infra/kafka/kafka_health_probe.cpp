@@ -1,14 +1,17 @@
 #include "infra/kafka/kafka_health_probe.hpp"
 
+#include <fmt/format.h>
 #include <librdkafka/rdkafkacpp.h>
 
 #include <stdexcept>
 
+#include "infra/kafka/recovering_producer.hpp"
+
 namespace ticketing::infra::kafka {
 
 KafkaHealthProbe::KafkaHealthProbe(const KafkaOptions& options, BlockingExecutor& blocking,
-                                   std::chrono::milliseconds timeout)
-    : blocking_(blocking), timeout_(timeout) {
+                                   RecoveringProducer* producer, std::chrono::milliseconds timeout)
+    : blocking_(blocking), watched_(producer), timeout_(timeout) {
   std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
   std::string error;
   if (conf->set("bootstrap.servers", options.bootstrap_servers, error) != RdKafka::Conf::CONF_OK ||
@@ -32,6 +35,16 @@ Task<domain::ProbeResult> KafkaHealthProbe::probe() {
     std::unique_ptr<RdKafka::Metadata> owned(metadata);
     if (code != RdKafka::ERR_NO_ERROR) return {false, "metadata request failed: " + RdKafka::err2str(code)};
     if (!owned || owned->brokers()->empty()) return {false, "no brokers in metadata"};
+    if (watched_ != nullptr) {
+      const auto producer = watched_->status();
+      if (producer.fatal) {
+        // Our own words (the client sees them); librdkafka's reason is in the log.
+        return {domain::HealthStatus::kDegraded,
+                fmt::format("the producer hit a fatal error; events wait in the outbox until it is rebuilt "
+                            "(attempt {} in {} ms)",
+                            producer.attempt, producer.rebuild_in.count())};
+      }
+    }
     return {true, ""};
   };
   co_return co_await blocking_.run(work);

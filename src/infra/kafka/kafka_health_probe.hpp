@@ -12,10 +12,13 @@ class Producer;
 
 namespace ticketing::infra::kafka {
 
-// Kafka is up when a broker answers a metadata request within the timeout.
+class RecoveringProducer;
+
+// Kafka is up when a broker answers a metadata request within the timeout; degraded when it does
+// but `producer` (the service's producer, if given) hit a fatal error and waits to be rebuilt.
 class KafkaHealthProbe final : public domain::HealthProbe {
  public:
-  KafkaHealthProbe(const KafkaOptions& options, BlockingExecutor& blocking,
+  KafkaHealthProbe(const KafkaOptions& options, BlockingExecutor& blocking, RecoveringProducer* producer = nullptr,
                    std::chrono::milliseconds timeout = std::chrono::milliseconds(1500));
   ~KafkaHealthProbe() override;
   const std::string& component() const override { return name_; }
@@ -24,6 +27,7 @@ class KafkaHealthProbe final : public domain::HealthProbe {
  private:
   std::unique_ptr<RdKafka::Producer> producer_;
   BlockingExecutor& blocking_;
+  RecoveringProducer* watched_;
   std::chrono::milliseconds timeout_;
   std::string name_ = "kafka";
 };

@@ -11,8 +11,9 @@ namespace {
 
 struct RoundResult {
   std::int64_t published = 0;
-  bool more = false;    // a full batch: go again
-  bool failed = false;  // the broker refused or timed out
+  bool more = false;               // a full batch: go again
+  bool failed = false;             // the broker refused or timed out
+  bool producer_unusable = false;  // fatal error, rebuild pending: nothing was claimed
   std::int64_t backlog = 0;
 };
 
@@ -25,6 +26,13 @@ Task<std::int64_t> OutboxRelay::publish_pending() {
     // only awaits the result.
     auto work = [this](mysql::MysqlConnection& db) {
       RoundResult round;
+      // On this pool thread, not the I/O thread: a rebuild closes the old producer, which may wait.
+      if (!producer_.maintain()) {
+        round.failed = round.producer_unusable = true;
+        const auto backlog = db.query("SELECT COUNT(*) FROM outbox_event WHERE published_at IS NULL");
+        round.backlog = mysql::to_int64(backlog.rows[0][0]);
+        return round;
+      }
       mysql::Transaction tx(db);
       const auto rows = db.query(
           "SELECT id, topic, message_key, payload, event_id, type FROM outbox_event WHERE published_at IS NULL "
@@ -68,8 +76,13 @@ Task<std::int64_t> OutboxRelay::publish_pending() {
     total += round.published;
     counters_.published.fetch_add(static_cast<std::uint64_t>(round.published), std::memory_order_relaxed);
     if (round.failed) {
-      counters_.failed_rounds.fetch_add(1, std::memory_order_relaxed);
       counters_.backlog.store(round.backlog, std::memory_order_relaxed);
+      if (round.producer_unusable) {
+        // Not a failed round (nothing was sent): the rebuild counter and health tell this story.
+        throw std::runtime_error(fmt::format(
+            "the kafka producer hit a fatal error and waits to be rebuilt; {} outbox events waiting", round.backlog));
+      }
+      counters_.failed_rounds.fetch_add(1, std::memory_order_relaxed);
       throw std::runtime_error(fmt::format("kafka did not acknowledge every outbox event; {} waiting", round.backlog));
     }
     if (!round.more) {

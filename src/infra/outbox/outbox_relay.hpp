@@ -3,13 +3,15 @@
 // business change are published to Kafka afterwards and marked `published_at`. A row is claimed
 // with SELECT … FOR UPDATE SKIP LOCKED, so several relays (processes) never publish the same batch
 // at once; a crash between publish and mark means a re-publish, which consumers absorb by event id.
-// While the broker is down nothing is marked and the next round retries.
+// While the broker is down nothing is marked and the next round retries. Each round first lets the
+// producer notice a fatal error and rebuild itself when due (RecoveringProducer); until it works
+// again no row is claimed.
 #include <atomic>
 #include <chrono>
 #include <cstdint>
 
 #include "domain/async.hpp"
-#include "infra/kafka/kafka_producer.hpp"
+#include "infra/kafka/recovering_producer.hpp"
 #include "infra/mysql/mysql_pool.hpp"
 
 namespace ticketing::infra::outbox {
@@ -22,7 +24,7 @@ struct OutboxCounters {
 
 class OutboxRelay {
  public:
-  OutboxRelay(mysql::MysqlPool& pool, kafka::KafkaProducer& producer, int batch,
+  OutboxRelay(mysql::MysqlPool& pool, kafka::RecoveringProducer& producer, int batch,
               std::chrono::milliseconds publish_timeout)
       : pool_(pool), producer_(producer), batch_(batch), publish_timeout_(publish_timeout) {}
 
@@ -32,7 +34,7 @@ class OutboxRelay {
 
  private:
   mysql::MysqlPool& pool_;
-  kafka::KafkaProducer& producer_;
+  kafka::RecoveringProducer& producer_;
   int batch_;
   std::chrono::milliseconds publish_timeout_;
   OutboxCounters counters_;
