@@ -9,6 +9,24 @@
 
 namespace ticketing::domain {
 
+std::string_view to_string(ReservationStatus status) noexcept {
+  switch (status) {
+    case ReservationStatus::kHeld: return "HELD";
+    case ReservationStatus::kConfirmed: return "CONFIRMED";
+    case ReservationStatus::kExpired: return "EXPIRED";
+    case ReservationStatus::kCancelled: return "CANCELLED";
+  }
+  return "CANCELLED";
+}
+
+std::optional<ReservationStatus> reservation_status_from(std::string_view text) noexcept {
+  for (auto status : {ReservationStatus::kHeld, ReservationStatus::kConfirmed, ReservationStatus::kExpired,
+                      ReservationStatus::kCancelled}) {
+    if (to_string(status) == text) return status;
+  }
+  return std::nullopt;
+}
+
 void validate_seat_request(const std::vector<std::string>& seat_nos, int max_seats) {
   if (seat_nos.empty() || seat_nos.size() > static_cast<std::size_t>(max_seats)) {
     throw invalid_argument("seatNos", fmt::format("must hold 1 to {} seats", max_seats));

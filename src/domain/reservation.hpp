@@ -1,7 +1,9 @@
 #pragma once
 // Seat holds (DESIGN.md §7 steps 1 and 5). A reservation row is live (`active = 1`) while HELD or
 // CONFIRMED; the database's unique key on (schedule, seat, active) is the final oversell guard.
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "domain/ids.hpp"
@@ -10,6 +12,9 @@
 namespace ticketing::domain {
 
 enum class ReservationStatus { kHeld, kConfirmed, kExpired, kCancelled };
+// "HELD", "CONFIRMED", "EXPIRED", "CANCELLED" — the column values.
+std::string_view to_string(ReservationStatus status) noexcept;
+std::optional<ReservationStatus> reservation_status_from(std::string_view text) noexcept;
 
 struct HeldSeat {
   ReservationId id;

@@ -6,6 +6,7 @@
 
 #include "domain/async.hpp"
 #include "domain/payment.hpp"
+#include "domain/seat_change.hpp"
 
 namespace ticketing::domain {
 
@@ -35,6 +36,7 @@ struct PaymentRecord {
 struct ConfirmOutcome {
   enum class Kind { kConfirmed, kCancelled, kDuplicate, kIgnored } kind = Kind::kConfirmed;
   PaymentOrder order;
+  std::vector<SeatChanged> events;  // committed seat changes: sold, or the released seats cancelled
 };
 
 class PaymentRepository {
@@ -46,9 +48,9 @@ class PaymentRepository {
   // the holds are extended to last at least until then (DESIGN.md §5 Orders).
   virtual Task<ReadyOutcome> create_ready_order(const ReadyRequest& request, Timestamp now,
                                                 Timestamp expires_at) = 0;
-  // One transaction: READY → CONFIRMING + outbox PaymentCompleted; the order's live holds are kept
-  // until confirmation. A repeat changes nothing. A payment for an order already cancelled is
-  // recorded with a refund request.
+  // One transaction (domain::on_gateway_success): READY → CONFIRMING + outbox PaymentCompleted;
+  // no hold changes (a CONFIRMING order's holds are its own until it is settled). A repeat changes
+  // nothing. A payment for an order already cancelled or expired is recorded with a refund request.
   virtual Task<PaymentRecord> record_payment(const std::string& order_no, Timestamp now) = 0;
   virtual Task<std::optional<PaymentOrder>> find_order(const std::string& order_no) = 0;
   virtual Task<std::vector<ReservationView>> reservations_of(UserId user) = 0;
