@@ -18,6 +18,7 @@
 #include "application/hold_service.hpp"
 #include "application/payment_service.hpp"
 #include "application/queue_service.hpp"
+#include "application/seat_events.hpp"
 #include "domain/ports/clock.hpp"
 #include "infra/blocking_executor.hpp"
 #include "infra/http/http_server.hpp"
@@ -34,6 +35,7 @@
 #include "infra/mysql/mysql_reservation_repository.hpp"
 #include "infra/mysql/mysql_user_repository.hpp"
 #include "infra/observability/metrics.hpp"
+#include "infra/observability/seat_event_metrics.hpp"
 #include "infra/outbox/outbox_relay.hpp"
 #include "infra/outbox/retention_purge.hpp"
 #include "infra/periodic_task.hpp"
@@ -185,10 +187,14 @@ struct Application::Parts {
   application::AdmissionGuard admission_guard{tokens, queue_store, clock};
   application::AdmissionJob admission_job{queue_store, clock, queue.counters()};
   infra::PeriodicTask admission_task;
-  application::HoldService holds{admission_guard, seat_locks, reservations, clock,
+  // Every committed seat change, from the one place in the booking core that emits them; the
+  // metrics subscribe (and the live seat map will).
+  application::SeatEventFanOut seat_events;
+  infra::observability::SeatEventMetrics seat_event_metrics;
+  application::HoldService holds{admission_guard, seat_locks, reservations, clock, seat_events,
                                  application::HoldPolicy{config.hold.ttl, config.hold.max_seats_per_user}};
   infra::mysql::MysqlReservationRepository worker_reservations{worker_db_pool, seat_layouts};
-  application::HoldExpiryJob hold_expiry_job{worker_reservations, clock, holds.counters(), config.hold.expiry_batch};
+  application::HoldExpiryJob hold_expiry_job{worker_reservations, clock, seat_events, config.hold.expiry_batch};
   infra::PeriodicTask hold_expiry_task{*contexts.front(), "hold-expiry", config.hold.expiry_interval,
                                        [this]() -> Task<void> { co_await hold_expiry_job.run_once(); }};
 
@@ -199,7 +205,7 @@ struct Application::Parts {
       admission_guard, payment_repository, payment_reads, clock, config.payment.order_ttl, config.hold.max_total,
       application::GatewayAuth{gateway.get(), config.payment.gateway_plain_secret, config.payment.gateway_secret}};
   infra::mysql::MysqlPaymentRepository worker_payment_repository{worker_db_pool, topics};
-  application::ConfirmationHandler confirmation{worker_payment_repository, queue_store, seat_locks, clock,
+  application::ConfirmationHandler confirmation{worker_payment_repository, queue_store, seat_locks, clock, seat_events,
                                                 payments.counters()};
   // Settles payments whose event never arrived: picks them up two intervals before reconcile-after
   // (the next round starts an interval after the last one ended), so each is settled by then.
@@ -257,6 +263,7 @@ struct Application::Parts {
                                               cfg.http.read_timeout, cfg.http.idle_timeout, cfg.log.access,
                                               cfg.http.trusted_proxies},
                dispatcher, request_observer()) {
+    seat_events.subscribe(seat_event_metrics);
     if (config.metrics.enabled) register_samplers();
   }
 
@@ -336,7 +343,7 @@ void Application::Parts::register_samplers() {
     out.counter("ticketing_holds_db_conflicts_total", "Holds refused by the database's unique key.", static_cast<double>(h.db_conflicts.load()));
     out.counter("ticketing_holds_redis_bypassed_total", "Holds decided by the database alone (Redis down).", static_cast<double>(h.redis_bypassed.load()));
     out.counter("ticketing_holds_released_total", "Release requests that released seats.", static_cast<double>(h.released.load()));
-    out.counter("ticketing_holds_expired_total", "Held seats expired by the expiry job.", static_cast<double>(h.expired.load()));
+    seat_event_metrics.sample(out);
 
     auto& p = payments.counters();
     out.counter("ticketing_orders_total", "Orders that entered each status.", static_cast<double>(p.orders_created.load()), {{"status", "READY"}});

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "application/seat_events.hpp"
 #include "domain/errors.hpp"
 
 namespace ticketing::application {
@@ -74,6 +75,7 @@ Task<HoldView> HoldService::hold_seats(const std::optional<std::string>& token, 
   switch (outcome.kind) {
     case HoldOutcome::Kind::kHeld:
       counters_.held.fetch_add(1, std::memory_order_relaxed);
+      emit_seat_changes(seat_events_, outcome.events);
       co_return HoldView{std::move(outcome.seats), expires_at};
     case HoldOutcome::Kind::kLimitExceeded:
       counters_.limit_refused.fetch_add(1, std::memory_order_relaxed);
@@ -108,6 +110,7 @@ Task<std::vector<std::string>> HoldService::release_seats(const std::optional<st
       throw DomainError(ErrorCode::kConflict, "seats are not held by you: " + joined(outcome.seats));
   }
   counters_.released.fetch_add(1, std::memory_order_relaxed);
+  emit_seat_changes(seat_events_, outcome.events);
   co_await unlock_quietly(schedule, user, seat_nos);
   co_return seat_nos;
 }
@@ -115,11 +118,11 @@ Task<std::vector<std::string>> HoldService::release_seats(const std::optional<st
 Task<std::int64_t> HoldExpiryJob::run_once() {
   std::int64_t total = 0;
   while (true) {
-    const auto expired = co_await reservations_.expire_holds(clock_.now(), batch_);
-    total += expired;
-    if (expired < batch_) break;
+    const auto outcome = co_await reservations_.expire_holds(clock_.now(), batch_);
+    emit_seat_changes(seat_events_, outcome.events);
+    total += outcome.expired;
+    if (outcome.expired < batch_ && outcome.orders_cancelled < batch_) break;
   }
-  counters_.expired.fetch_add(static_cast<std::uint64_t>(total), std::memory_order_relaxed);
   co_return total;
 }
 

@@ -8,6 +8,7 @@
 #include "application/queue_service.hpp"
 #include "domain/ports/clock.hpp"
 #include "domain/ports/reservation_repository.hpp"
+#include "domain/ports/seat_events.hpp"
 #include "domain/ports/seat_lock_store.hpp"
 
 namespace ticketing::application {
@@ -29,16 +30,21 @@ struct HoldCounters {
   std::atomic<std::uint64_t> limit_refused{0};
   std::atomic<std::uint64_t> redis_bypassed{0};  // Redis down: decided by the database alone
   std::atomic<std::uint64_t> released{0};
-  std::atomic<std::uint64_t> expired{0};
 };
 
 // Holding and releasing seats. Redis locks filter contention cheaply; the database transaction and
 // its unique key decide. If Redis is down or was flushed, holds still go through the database.
 class HoldService {
  public:
+  // Committed seat changes (held, released, and stale holds expired by a hold) go to `seat_events`.
   HoldService(AdmissionGuard& guard, domain::SeatLockStore& locks, domain::ReservationRepository& reservations,
-              const domain::Clock& clock, HoldPolicy policy)
-      : guard_(guard), locks_(locks), reservations_(reservations), clock_(clock), policy_(policy) {}
+              const domain::Clock& clock, domain::SeatEventSink& seat_events, HoldPolicy policy)
+      : guard_(guard),
+        locks_(locks),
+        reservations_(reservations),
+        clock_(clock),
+        seat_events_(seat_events),
+        policy_(policy) {}
 
   // 401 for a missing or invalid token, before the request body is read.
   void authenticate(const std::optional<std::string>& token) const { guard_.authenticate(token); }
@@ -59,22 +65,25 @@ class HoldService {
   domain::SeatLockStore& locks_;
   domain::ReservationRepository& reservations_;
   const domain::Clock& clock_;
+  domain::SeatEventSink& seat_events_;
   HoldPolicy policy_;
   HoldCounters counters_;
 };
 
-// Expires HELD rows past their expiry; safe on any number of workers at once.
+// Expires HELD rows past their expiry (and cancels READY orders past theirs); safe on any number
+// of workers at once. The expired seats go to `seat_events`.
 class HoldExpiryJob {
  public:
-  HoldExpiryJob(domain::ReservationRepository& reservations, const domain::Clock& clock, HoldCounters& counters,
-                int batch)
-      : reservations_(reservations), clock_(clock), counters_(counters), batch_(batch) {}
+  HoldExpiryJob(domain::ReservationRepository& reservations, const domain::Clock& clock,
+                domain::SeatEventSink& seat_events, int batch)
+      : reservations_(reservations), clock_(clock), seat_events_(seat_events), batch_(batch) {}
+  // Returns the number of held seats expired.
   Task<std::int64_t> run_once();
 
  private:
   domain::ReservationRepository& reservations_;
   const domain::Clock& clock_;
-  HoldCounters& counters_;
+  domain::SeatEventSink& seat_events_;
   int batch_;
 };
 

@@ -4,6 +4,7 @@
 #include <openssl/crypto.h>
 #include <spdlog/spdlog.h>
 
+#include "application/seat_events.hpp"
 #include "domain/errors.hpp"
 #include "domain/reservation.hpp"
 
@@ -162,6 +163,7 @@ Task<std::vector<bool>> ConfirmationHandler::handle_batch(const std::vector<doma
 
 Task<void> ConfirmationHandler::settled(const domain::PaymentCompleted& event, const domain::ConfirmOutcome& outcome,
                                         domain::Timestamp now) {
+  emit_seat_changes(seat_events_, outcome.events);
   switch (outcome.kind) {
     case domain::ConfirmOutcome::Kind::kConfirmed: {
       counters_.confirmed.fetch_add(1, std::memory_order_relaxed);

@@ -10,6 +10,7 @@
 #include "domain/ports/clock.hpp"
 #include "domain/ports/gateway_verifier.hpp"
 #include "domain/ports/payment_repository.hpp"
+#include "domain/ports/seat_events.hpp"
 #include "domain/ports/seat_lock_store.hpp"
 #include "support/atomic_histogram.hpp"
 
@@ -98,9 +99,10 @@ class PaymentService {
 class ConfirmationHandler {
  public:
   // `on_purchase` frees the buyer's queue slot (best effort).
+  // The seats it sells or releases go to `seat_events` after each commit.
   ConfirmationHandler(domain::PaymentRepository& payments, domain::QueueStore& queue, domain::SeatLockStore& locks,
-                      const domain::Clock& clock, PaymentCounters& counters)
-      : payments_(payments), queue_(queue), locks_(locks), clock_(clock), counters_(counters) {}
+                      const domain::Clock& clock, domain::SeatEventSink& seat_events, PaymentCounters& counters)
+      : payments_(payments), queue_(queue), locks_(locks), clock_(clock), seat_events_(seat_events), counters_(counters) {}
 
   Task<domain::ConfirmOutcome> handle(const domain::PaymentCompleted& event);
   // A batch in one transaction; true for each event it settled. The others (unknown order, ...)
@@ -115,6 +117,7 @@ class ConfirmationHandler {
   domain::QueueStore& queue_;
   domain::SeatLockStore& locks_;
   const domain::Clock& clock_;
+  domain::SeatEventSink& seat_events_;
   PaymentCounters& counters_;
 };
 

@@ -36,7 +36,7 @@ TEST(HoldExpiry, TwoWorkersExpireEachRowOnce) {
     std::int64_t total = 0;
     const auto now = std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());
     while (true) {
-      const auto expired = co_await repository.expire_holds(now, 7);
+      const auto expired = (co_await repository.expire_holds(now, 7)).expired;
       if (expired == 0) break;
       total += expired;
     }

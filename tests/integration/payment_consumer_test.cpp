@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "application/payment_service.hpp"
+#include "application/seat_events.hpp"
 #include "domain/ports/clock.hpp"
 #include "infra/events/payment_events.hpp"
 #include "infra/kafka/confirmation_consumer.hpp"
@@ -44,7 +45,7 @@ class ConsumerFixture : public ::testing::Test {
                                                          infra::redis::parse_redis_url(config_.redis.url));
     queue_ = std::make_unique<infra::redis::RedisQueueStore>(*redis_, domain::QueuePolicy{});
     locks_ = std::make_unique<infra::redis::RedisSeatLockStore>(*redis_);
-    handler_ = std::make_unique<application::ConfirmationHandler>(*repository_, *queue_, *locks_, clock_, counters_);
+    handler_ = std::make_unique<application::ConfirmationHandler>(*repository_, *queue_, *locks_, clock_, seat_events_, counters_);
     producer_ = std::make_unique<infra::kafka::KafkaProducer>(kafka_);
     io_thread_ = std::thread([this] { io_.run(); });
   }
@@ -107,6 +108,7 @@ class ConsumerFixture : public ::testing::Test {
   infra::kafka::KafkaOptions kafka_;
   domain::SystemClock clock_;
   application::PaymentCounters counters_;
+  application::NoSeatEvents seat_events_;
   boost::asio::io_context io_{1};
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_{io_.get_executor()};
   std::thread io_thread_;

@@ -5,6 +5,7 @@
 #include <set>
 
 #include "application/hold_service.hpp"
+#include "booking_fakes.hpp"
 #include "domain/errors.hpp"
 
 using namespace ticketing;
@@ -13,104 +14,45 @@ using namespace ticketing::domain;
 namespace {
 
 using ticketing::testing::run_task;
+using namespace ticketing::testing;
 
-class FixedClock final : public Clock {
- public:
-  Timestamp now() const override { return Timestamp{std::chrono::hours(500000)}; }
-};
-
-class AllowAllTokens final : public TokenService {
- public:
-  std::string issue(const AdmissionClaims&) const override { return "t"; }
-  TokenCheck verify(std::string_view, Timestamp) const override {
-    return {AdmissionClaims{UserId{1}, ScheduleId{1}, {}, {}}, TokenProblem::kMalformed};
-  }
-};
-
-class ActiveQueue final : public QueueStore {
- public:
-  Task<QueuePlace> enter(ScheduleId, UserId, Timestamp) override { co_return QueuePlace{}; }
-  Task<std::optional<QueuePlace>> status(ScheduleId, UserId, Timestamp) override { co_return std::nullopt; }
-  Task<bool> leave(ScheduleId, UserId, Timestamp) override { co_return true; }
-  Task<bool> touch_active(ScheduleId, UserId, Timestamp, Timestamp) override {
-    if (redis_down) throw DependencyUnavailable("redis", "down");
-    co_return true;
-  }
-  Task<bool> complete_slot(ScheduleId, UserId, Timestamp, Timestamp) override { co_return true; }
-  Task<AdmissionRound> admit(ScheduleId, Timestamp) override { co_return AdmissionRound{}; }
-  Task<std::vector<ScheduleId>> queued_schedules() override { co_return std::vector<ScheduleId>{}; }
-  bool redis_down = false;
-};
-
-class FakeLocks final : public SeatLockStore {
- public:
-  Task<SeatLockResult> lock(ScheduleId, UserId, const std::vector<std::string>& seats,
-                            std::chrono::milliseconds) override {
-    if (down) throw DependencyUnavailable("redis", "down");
-    SeatLockResult result;
-    for (const auto& seat : seats) {
-      if (others.count(seat)) result.conflicts.push_back(seat);
-    }
-    if (result.conflicts.empty()) {
-      for (const auto& seat : seats) {
-        if (mine.insert(seat).second) result.taken.push_back(seat);
-      }
-    }
-    co_return result;
-  }
-  Task<void> mark_sold(ScheduleId, UserId, const std::vector<std::string>&) override { co_return; }
-  Task<void> unlock(ScheduleId, UserId, const std::vector<std::string>& seats) override {
-    for (const auto& seat : seats) mine.erase(seat);
-    co_return;
-  }
-  bool down = false;
-  std::set<std::string> others, mine;
-};
-
-class FakeReservations final : public ReservationRepository {
- public:
-  Task<std::vector<std::string>> missing_seats(ScheduleId, const std::vector<std::string>& seats) override {
-    std::vector<std::string> missing;
-    for (const auto& seat : seats) {
-      if (seat.starts_with("X")) missing.push_back(seat);
-    }
-    co_return missing;
-  }
-  Task<HoldOutcome> hold(ScheduleId, UserId, const std::vector<std::string>& seats, Timestamp, Timestamp, int) override {
-    ++hold_calls;
-    HoldOutcome outcome;
-    for (const auto& seat : seats) {
-      if (db_taken.count(seat)) outcome.taken_seats.push_back(seat);
-    }
-    if (!outcome.taken_seats.empty()) {
-      outcome.kind = HoldOutcome::Kind::kSeatsTaken;
-      co_return outcome;
-    }
-    for (const auto& seat : seats) outcome.seats.push_back({ReservationId{++next_id}, seat});
-    co_return outcome;
-  }
-  Task<ReleaseOutcome> release(ScheduleId, UserId, const std::vector<std::string>& seats, Timestamp) override {
-    co_return ReleaseOutcome{ReleaseOutcome::Kind::kReleased, seats};
-  }
-  Task<std::int64_t> expire_holds(Timestamp, int) override { co_return 0; }
-  std::set<std::string> db_taken;
-  int hold_calls = 0;
-  std::int64_t next_id = 0;
-};
+constexpr ScheduleId kSchedule{1};
+constexpr UserId kMe{1};
+constexpr UserId kOther{2};
 
 struct Fixture {
-  FixedClock clock;
-  AllowAllTokens tokens;
-  ActiveQueue queue;
-  FakeLocks locks;
-  FakeReservations reservations;
-  application::AdmissionGuard guard{tokens, queue, clock};
-  application::HoldService holds{guard, locks, reservations, clock, {std::chrono::minutes(5), 4}};
-  std::optional<std::string> token = "t";
+  Fixture() { store.add_seats(kSchedule, {"A-1", "A-2", "A-3", "A-4", "A-5"}, Money{5000}); }
 
-  application::HoldView hold(std::vector<std::string> seats) {
-    return run_task(holds.hold_seats(token, UserId{1}, ScheduleId{1}, seats));
+  ManualClock clock;
+  FakeTokens tokens;
+  FakeQueueStore queue;
+  FakeSeatLockStore locks{clock};
+  BookingStore store;
+  FakeReservationRepository reservations{store};
+  RecordingSeatEvents events;
+  application::AdmissionGuard guard{tokens, queue, clock};
+  application::HoldService holds{guard, locks, reservations, clock, events, {std::chrono::minutes(5), 4}};
+  application::HoldExpiryJob expiry{reservations, clock, events, 2};
+  std::optional<std::string> token = "1:1";
+
+  application::HoldView hold(std::vector<std::string> seats, UserId user = kMe) {
+    const std::optional<std::string> as = user == kMe ? token : std::optional<std::string>(tokens.issue({user, kSchedule, {}, {}}));
+    return run_task(holds.hold_seats(as, user, kSchedule, seats));
   }
+  std::vector<std::string> release(std::vector<std::string> seats, UserId user = kMe) {
+    const std::optional<std::string> as = tokens.issue({user, kSchedule, {}, {}});
+    return run_task(holds.release_seats(as, user, kSchedule, seats));
+  }
+  std::vector<std::string> conflict_of(std::vector<std::string> seats, UserId user = kMe) {
+    try {
+      hold(std::move(seats), user);
+    } catch (const SeatConflict& e) {
+      return e.seats();
+    }
+    ADD_FAILURE() << "no conflict";
+    return {};
+  }
+  const BookingStore::Reservation* live(const std::string& seat) const { return store.live_row(kSchedule, seat); }
 };
 
 template <typename F>
@@ -139,50 +81,118 @@ TEST(ValidateSeatRequest, RejectsEmptyTooManyMalformedAndDuplicates) {
   }
 }
 
-TEST(HoldService, HoldsFreeSeats) {
+TEST(HoldService, HoldsFreeSeatsAndEmitsThemOnce) {
   Fixture f;
   const auto view = f.hold({"A-1", "A-2"});
   ASSERT_EQ(view.seats.size(), 2u);
   EXPECT_EQ(view.seats[1].seat_no, "A-2");
   EXPECT_EQ(view.expires_at, f.clock.now() + std::chrono::minutes(5));
-  EXPECT_EQ(f.locks.mine, (std::set<std::string>{"A-1", "A-2"}));
+  ASSERT_NE(f.live("A-2"), nullptr);
+  EXPECT_EQ(f.live("A-2")->id, view.seats[1].id);
+  EXPECT_EQ(f.locks.lock_of(kSchedule, "A-1")->owner, kMe);
+  EXPECT_EQ(f.locks.lock_of(kSchedule, "A-1")->expires_at, view.expires_at);
+  EXPECT_EQ(f.events.events, (std::vector<SeatChanged>{{kSchedule, {"A-1", "A-2"}, SeatChange::kHeld}}));
 }
 
 TEST(HoldService, RedisConflictNamesExactlyTheTakenSeatsAndSkipsTheDatabase) {
   Fixture f;
-  f.locks.others = {"A-2", "A-9"};
-  try {
-    f.hold({"A-1", "A-2", "A-3"});
-    FAIL();
-  } catch (const SeatConflict& e) {
-    EXPECT_EQ(e.seats(), std::vector<std::string>{"A-2"});
-  }
-  EXPECT_EQ(f.reservations.hold_calls, 0);
-  EXPECT_TRUE(f.locks.mine.empty());
+  f.hold({"A-2"}, kOther);
+  const int db_calls = f.reservations.hold_calls;
+  EXPECT_EQ(f.conflict_of({"A-1", "A-2", "A-3"}), std::vector<std::string>{"A-2"});
+  EXPECT_EQ(f.reservations.hold_calls, db_calls);
+  EXPECT_FALSE(f.locks.lock_of(kSchedule, "A-1"));  // all or nothing
+  EXPECT_EQ(f.events.events.size(), 1u);           // only the other user's hold
 }
 
 TEST(HoldService, DatabaseRefusalDropsExactlyTheLocksThisRequestTook) {
   Fixture f;
-  f.locks.mine = {"A-1"};  // the user's lock from an earlier hold: not ours to drop
-  f.reservations.db_taken = {"A-3"};
-  try {
-    f.hold({"A-1", "A-2", "A-3"});
-    FAIL();
-  } catch (const SeatConflict& e) {
-    EXPECT_EQ(e.seats(), std::vector<std::string>{"A-3"});
-  }
-  EXPECT_EQ(f.locks.mine, std::set<std::string>{"A-1"});
+  f.hold({"A-1"});  // the user's own lock and row: not this request's to drop
+  const auto own_lock = f.locks.lock_of(kSchedule, "A-1");
+  f.hold({"A-3"}, kOther);
+  f.locks.drop(kSchedule, "A-3");  // evicted from Redis; the database still has the row
+  f.events.events.clear();
+  // Own seats are named too: a hold never extends itself.
+  EXPECT_EQ(f.conflict_of({"A-1", "A-2", "A-3"}), (std::vector<std::string>{"A-1", "A-3"}));
+  EXPECT_EQ(f.locks.lock_of(kSchedule, "A-1")->expires_at, own_lock->expires_at);
+  EXPECT_FALSE(f.locks.lock_of(kSchedule, "A-2"));
+  EXPECT_FALSE(f.locks.lock_of(kSchedule, "A-3"));
   EXPECT_EQ(f.holds.counters().db_conflicts.load(), 1u);
+  EXPECT_TRUE(f.events.events.empty());
+}
+
+TEST(HoldService, ReHoldingOwnSeatsJustBeforeExpiryNeverExtendsThem) {
+  Fixture f;
+  const auto first = f.hold({"A-1"});
+  for (int i = 0; i < 100; ++i) {
+    f.clock.set(first.expires_at - std::chrono::milliseconds(100 - i));
+    EXPECT_EQ(f.conflict_of({"A-1"}), std::vector<std::string>{"A-1"});
+  }
+  EXPECT_EQ(f.locks.lock_of(kSchedule, "A-1")->expires_at, first.expires_at);
+  EXPECT_EQ(f.live("A-1")->expires_at, first.expires_at);
+  f.clock.set(first.expires_at);
+  // The lock has lapsed and the row is stale: someone else gets the seat, the old hold expires.
+  f.events.events.clear();
+  const auto taken = f.hold({"A-1"}, kOther);
+  EXPECT_EQ(f.live("A-1")->user, kOther);
+  EXPECT_EQ(f.events.events, (std::vector<SeatChanged>{{kSchedule, {"A-1"}, SeatChange::kExpired},
+                                                       {kSchedule, {"A-1"}, SeatChange::kHeld}}));
+  EXPECT_EQ(f.store.reservation(first.seats[0].id).status, ReservationStatus::kExpired);
+  EXPECT_EQ(taken.seats.size(), 1u);
+}
+
+TEST(HoldService, TheLimitCountsHeldAndSoldSeatsAcrossRequests) {
+  Fixture f;
+  f.hold({"A-1", "A-2", "A-3"});
+  EXPECT_EQ(code_of([&] { f.hold({"A-4", "A-5"}); }), ErrorCode::kHoldLimitExceeded);
+  EXPECT_FALSE(f.locks.lock_of(kSchedule, "A-4"));  // the refused request's locks are dropped
+  EXPECT_EQ(f.holds.counters().limit_refused.load(), 1u);
+  EXPECT_EQ(f.hold({"A-4"}).seats.size(), 1u);
 }
 
 TEST(HoldService, RedisDownStillHoldsThroughTheDatabase) {
   Fixture f;
   f.locks.down = true;
-  f.queue.redis_down = true;
+  f.queue.down = true;
   EXPECT_EQ(f.hold({"A-1"}).seats.size(), 1u);
   EXPECT_EQ(f.holds.counters().redis_bypassed.load(), 1u);
-  f.reservations.db_taken = {"A-2"};
-  EXPECT_THROW(f.hold({"A-2"}), SeatConflict);
+  EXPECT_EQ(f.conflict_of({"A-1"}, kOther), std::vector<std::string>{"A-1"});
+}
+
+TEST(HoldService, ReleaseCancelsOwnHoldsDropsTheLocksAndEmitsOnce) {
+  Fixture f;
+  f.hold({"A-1", "A-2"});
+  f.events.events.clear();
+  EXPECT_EQ(f.release({"A-2", "A-1"}), (std::vector<std::string>{"A-2", "A-1"}));
+  EXPECT_EQ(f.live("A-1"), nullptr);
+  EXPECT_FALSE(f.locks.lock_of(kSchedule, "A-1"));
+  EXPECT_EQ(f.events.events, (std::vector<SeatChanged>{{kSchedule, {"A-2", "A-1"}, SeatChange::kReleased}}));
+}
+
+TEST(HoldService, ReleaseRefusalsFollowThePrecedenceAndChangeNothing) {
+  Fixture f;
+  f.hold({"A-1"});
+  f.hold({"A-2"}, kOther);
+  f.events.events.clear();
+  EXPECT_EQ(code_of([&] { f.release({"A-1", "A-2", "A-3"}); }), ErrorCode::kForbidden);
+  EXPECT_EQ(code_of([&] { f.release({"A-1", "A-3"}); }), ErrorCode::kConflict);
+  EXPECT_NE(f.live("A-1"), nullptr);
+  EXPECT_TRUE(f.locks.lock_of(kSchedule, "A-1"));  // nothing released, nothing unlocked
+  EXPECT_TRUE(f.events.events.empty());
+}
+
+TEST(HoldExpiryJob, ExpiresStaleHoldsAndEmitsThem) {
+  Fixture f;
+  f.hold({"A-1", "A-2"});
+  f.hold({"A-3"}, kOther);
+  f.clock.advance(std::chrono::minutes(5));
+  f.events.events.clear();
+  EXPECT_EQ(run_task(f.expiry.run_once()), 3);  // batch 2: two rounds
+  EXPECT_EQ(f.live("A-1"), nullptr);
+  EXPECT_EQ(f.live("A-3"), nullptr);
+  ASSERT_EQ(f.events.events.size(), 2u);
+  EXPECT_EQ(f.events.events[0], (SeatChanged{kSchedule, {"A-1", "A-2"}, SeatChange::kExpired}));
+  EXPECT_EQ(f.events.events[1], (SeatChanged{kSchedule, {"A-3"}, SeatChange::kExpired}));
+  EXPECT_EQ(run_task(f.expiry.run_once()), 0);
 }
 
 TEST(HoldService, ValidatesBeforeTouchingAnything) {
@@ -190,8 +200,10 @@ TEST(HoldService, ValidatesBeforeTouchingAnything) {
   EXPECT_EQ(code_of([&] { f.hold({"X-1"}); }), ErrorCode::kNotFound);
   EXPECT_EQ(code_of([&] { f.hold({"A-1", "A-1"}); }), ErrorCode::kInvalidArgument);
   EXPECT_EQ(code_of([&] { f.hold({"A-1", "A-2", "A-3", "A-4", "A-5"}); }), ErrorCode::kInvalidArgument);
+  f.token = "2:1";  // another user's admission
+  EXPECT_EQ(code_of([&] { f.hold({"A-1"}); }), ErrorCode::kForbidden);
   f.token.reset();
   EXPECT_EQ(code_of([&] { f.hold({"A-1"}); }), ErrorCode::kUnauthenticated);
   EXPECT_EQ(f.reservations.hold_calls, 0);
-  EXPECT_TRUE(f.locks.mine.empty());
+  EXPECT_EQ(f.locks.lock_calls, 0);
 }

@@ -44,8 +44,7 @@ class ReservationRepository {
   // READY orders past their expiry → CANCELLED; HELD rows past their expiry → EXPIRED unless their
   // order can still be paid or is being confirmed (domain::hold_is_stale), and READY orders of
   // expired rows → CANCELLED (at most `batch` each, skipping rows other workers hold).
-  // (Returns the ExpiryOutcome's `expired` count until the callers take the events.)
-  virtual Task<std::int64_t> expire_holds(Timestamp now, int batch) = 0;
+  virtual Task<ExpiryOutcome> expire_holds(Timestamp now, int batch) = 0;
 };
 
 }  // namespace ticketing::domain

@@ -125,6 +125,7 @@ void cancel_for_lost_holds(MysqlConnection& db, const events::EventTopics& topic
   outcome.order.status = OrderStatus::kCancelled;
   outcome.order.fail_reason = reason;
   outcome.kind = ConfirmOutcome::Kind::kCancelled;
+  outcome.events.push_back({outcome.order.schedule, {}, domain::SeatChange::kCancelled});  // seats: phase 3
 }
 
 std::string id_list(const std::vector<std::int64_t>& ids) {
@@ -217,6 +218,7 @@ std::vector<std::optional<ConfirmOutcome>> confirm_batch_once(MysqlConnection& d
     } else if (const auto held = live_holds[outcome.order.id]; held > 0 && held == events[i].seat_nos.size()) {
       paid_ids.push_back(outcome.order.id);
       outcome.order.status = OrderStatus::kPaid;
+      outcome.events.push_back({outcome.order.schedule, events[i].seat_nos, domain::SeatChange::kSold});
       outcome.kind = ConfirmOutcome::Kind::kConfirmed;
     } else {
       cancel_for_lost_holds(db, topics, outcome, now);
@@ -534,6 +536,7 @@ Task<ConfirmOutcome> MysqlPaymentRepository::confirm_payment(const domain::Payme
                                  outcome.order.id));
           outcome.order.status = OrderStatus::kPaid;
           outcome.kind = ConfirmOutcome::Kind::kConfirmed;
+          outcome.events.push_back({outcome.order.schedule, event.seat_nos, domain::SeatChange::kSold});
         } else {
           cancel_for_lost_holds(db, topics, outcome, now);
         }

@@ -125,6 +125,7 @@ Task<HoldOutcome> MysqlReservationRepository::hold(domain::ScheduleId schedule, 
       if (inserted.affected_rows == seats.size() && inserted.last_insert_id > 0 &&
           (seats.size() == 1 || consecutive_ids)) {
         tx.commit();
+        outcome.events.push_back({schedule, seats, domain::SeatChange::kHeld});
         for (std::size_t i = 0; i < seats.size(); ++i) {
           outcome.seats.push_back(
               {domain::ReservationId{static_cast<std::int64_t>(inserted.last_insert_id + i)}, seats[i]});
@@ -135,6 +136,7 @@ Task<HoldOutcome> MysqlReservationRepository::hold(domain::ScheduleId schedule, 
           "SELECT id, seat_no FROM reservation WHERE schedule_id = {} AND seat_no IN {} AND active = 1 AND user_id = {}",
           schedule.value, in_seats, user.value));
       tx.commit();
+      outcome.events.push_back({schedule, seats, domain::SeatChange::kHeld});
       std::map<std::string, std::int64_t> id_of;
       for (const auto& row : rows.rows) id_of[to_string(row[1])] = to_int64(row[0]);
       for (const auto& seat : seats) outcome.seats.push_back({domain::ReservationId{id_of[seat]}, seat});
@@ -190,15 +192,16 @@ Task<ReleaseOutcome> MysqlReservationRepository::release(domain::ScheduleId sche
           "WHERE schedule_id = {} AND seat_no IN {} AND active = 1 AND user_id = {} AND status = 'HELD'",
           now_sql, schedule.value, in_seats, user.value));
       tx.commit();
-      return ReleaseOutcome{ReleaseOutcome::Kind::kReleased, seats};
+      return ReleaseOutcome{ReleaseOutcome::Kind::kReleased, seats, {{schedule, seats, domain::SeatChange::kReleased}}};
     });
   };
   co_return co_await pool_.run(work);
 }
 
-Task<std::int64_t> MysqlReservationRepository::expire_holds(domain::Timestamp now, int batch) {
+Task<domain::ExpiryOutcome> MysqlReservationRepository::expire_holds(domain::Timestamp now, int batch) {
   auto work = [=](MysqlConnection& db) {
-    return with_retries([&]() -> std::int64_t {
+    return with_retries([&]() -> domain::ExpiryOutcome {
+      domain::ExpiryOutcome outcome;
       const std::string now_sql = sql_time(db, now);
       // READY orders past their own expiry (payment.order-ttl) are cancelled too; their holds stay
       // until they expire or are released. Claimed with SKIP LOCKED and updated by id, so neither
@@ -215,6 +218,7 @@ Task<std::int64_t> MysqlReservationRepository::expire_holds(domain::Timestamp no
           order_ids += to_string(row[0]);
         }
         if (!order_ids.empty()) {
+          outcome.orders_cancelled += static_cast<std::int64_t>(expired_orders.rows.size());
           db.execute(fmt::format(
               "UPDATE payment_order SET status = 'CANCELLED', fail_reason = 'ORDER_EXPIRED', updated_at = {} "
               "WHERE id IN ({}) AND status = 'READY'",
@@ -225,17 +229,24 @@ Task<std::int64_t> MysqlReservationRepository::expire_holds(domain::Timestamp no
       Transaction tx(db);
       // SKIP LOCKED: concurrent workers (other processes) take disjoint batches.
       const auto rows = db.query(fmt::format(
-          "SELECT id FROM reservation WHERE status = 'HELD' AND expires_at <= {} ORDER BY expires_at LIMIT {} "
-          "FOR UPDATE SKIP LOCKED",
+          "SELECT id, schedule_id, seat_no FROM reservation WHERE status = 'HELD' AND expires_at <= {} "
+          "ORDER BY expires_at LIMIT {} FOR UPDATE SKIP LOCKED",
           now_sql, batch));
       if (rows.rows.empty()) {
         tx.commit();
-        return 0;
+        return outcome;
       }
       std::string ids;
       for (const auto& row : rows.rows) {
         if (!ids.empty()) ids += ',';
         ids += to_string(row[0]);
+        const domain::ScheduleId schedule{to_int64(row[1])};
+        auto it = std::find_if(outcome.events.begin(), outcome.events.end(),
+                               [&](const domain::SeatChanged& e) { return e.schedule == schedule; });
+        if (it == outcome.events.end()) {
+          it = outcome.events.insert(outcome.events.end(), {schedule, {}, domain::SeatChange::kExpired});
+        }
+        it->seat_nos.push_back(to_string(row[2]));
       }
       const auto result = db.execute(fmt::format(
           "UPDATE reservation SET status = 'EXPIRED', active = NULL, updated_at = {} WHERE id IN ({}) AND status = 'HELD'",
@@ -247,7 +258,8 @@ Task<std::int64_t> MysqlReservationRepository::expire_holds(domain::Timestamp no
           "AND payment_order_id IS NOT NULL)",
           now_sql, ids));
       tx.commit();
-      return static_cast<std::int64_t>(result.affected_rows);
+      outcome.expired = static_cast<std::int64_t>(result.affected_rows);
+      return outcome;
     });
   };
   co_return co_await pool_.run(work);

@@ -24,7 +24,7 @@ class MysqlReservationRepository final : public domain::ReservationRepository {
                                  domain::Timestamp expires_at, int max_seats_per_user) override;
   Task<domain::ReleaseOutcome> release(domain::ScheduleId schedule, domain::UserId user,
                                        const std::vector<std::string>& seats, domain::Timestamp now) override;
-  Task<std::int64_t> expire_holds(domain::Timestamp now, int batch) override;
+  Task<domain::ExpiryOutcome> expire_holds(domain::Timestamp now, int batch) override;
 
 
  private:

@@ -1,0 +1,359 @@
+// PaymentService, ConfirmationHandler and PaymentReconciler against in-memory fakes that apply the
+// same booking rules as the database adapters (booking_fakes.hpp).
+#include <gtest/gtest.h>
+
+#include "application/hold_service.hpp"
+#include "application/payment_service.hpp"
+#include "booking_fakes.hpp"
+#include "domain/errors.hpp"
+#include "run_task.hpp"
+
+using namespace ticketing;
+using namespace ticketing::domain;
+using namespace ticketing::testing;
+using std::chrono::minutes;
+using std::chrono::seconds;
+
+namespace {
+
+constexpr ScheduleId kSchedule{1};
+constexpr UserId kMe{1};
+constexpr UserId kOther{2};
+
+struct Fixture {
+  Fixture() { store.add_seats(kSchedule, {"A-1", "A-2", "A-3", "A-4"}, Money{5000}); }
+
+  ManualClock clock;
+  FakeTokens tokens;
+  FakeQueueStore queue;
+  FakeSeatLockStore locks{clock};
+  BookingStore store;
+  FakeReservationRepository reservations{store};
+  FakePaymentRepository payments_db{store};
+  RecordingSeatEvents events;
+  application::AdmissionGuard guard{tokens, queue, clock};
+  application::HoldService holds{guard, locks, reservations, clock, events, {minutes(5), 4}};
+  application::HoldExpiryJob expiry{reservations, clock, events, 100};
+  application::PaymentService payments{guard,   payments_db, payments_db, clock, minutes(10), minutes(15),
+                                       application::GatewayAuth{nullptr, true, "gateway-secret"}};
+  application::ConfirmationHandler confirmation{payments_db, queue, locks, clock, events, payments.counters()};
+  application::PaymentReconciler reconciler{payments_db, confirmation, clock, minutes(2), 10};
+
+  static std::optional<std::string> token_of(UserId user) {
+    return std::to_string(user.value) + ":" + std::to_string(kSchedule.value);
+  }
+  application::HoldView hold(std::vector<std::string> seats, UserId user = kMe) {
+    return run_task(holds.hold_seats(token_of(user), user, kSchedule, std::move(seats)));
+  }
+  application::ReadyResult ready(std::vector<std::string> seats, std::optional<std::string> key = "key-1",
+                                 UserId user = kMe) {
+    return run_task(payments.ready(token_of(user), key, user, kSchedule, std::move(seats)));
+  }
+  PaymentRecord pay(const std::string& order_no, std::optional<std::string> secret = "gateway-secret") {
+    return run_task(payments.record_gateway_success({std::nullopt, secret, "{}"}, order_no));
+  }
+  // The PaymentCompleted event the callback put in the outbox for this order (the relay's job).
+  PaymentCompleted completed_event(const std::string& order_no) {
+    for (const auto& e : store.outbox) {
+      if (e.type == "PaymentCompleted" && e.order_no == order_no) {
+        const auto& o = store.order_by_no(order_no)->order;
+        return PaymentCompleted{e.event_id, order_no, o.user, o.schedule, e.seat_nos, o.amount, *store.order_by_no(order_no)->paid_at};
+      }
+    }
+    throw std::runtime_error("no PaymentCompleted for " + order_no);
+  }
+  OrderStatus status_of(const std::string& order_no) { return store.order_by_no(order_no)->order.status; }
+  const BookingStore::Reservation* live(const std::string& seat) const { return store.live_row(kSchedule, seat); }
+};
+
+template <typename F>
+ErrorCode code_of(F&& f) {
+  try {
+    f();
+  } catch (const SeatConflict&) {
+    return ErrorCode::kSeatAlreadyHeld;
+  } catch (const DomainError& e) {
+    return e.code();
+  }
+  return ErrorCode::kInternal;
+}
+
+}  // namespace
+
+// ---- ready ------------------------------------------------------------------------------------
+
+TEST(PaymentServiceReady, CreatesAReadyOrderAndExtendsItsHoldsOnceToItsExpiry) {
+  Fixture f;
+  f.hold({"A-1", "A-2"});
+  f.clock.advance(minutes(1));
+  const auto result = f.ready({"A-2", "A-1"});
+  EXPECT_FALSE(result.replayed);
+  EXPECT_EQ(result.order.status, OrderStatus::kReady);
+  EXPECT_EQ(result.order.amount, Money{10000});
+  EXPECT_EQ(result.order.expires_at, f.clock.now() + minutes(10));
+  EXPECT_EQ(result.order.slot_token_issued_at, f.tokens.issued_at);
+  EXPECT_EQ(f.live("A-1")->expires_at, result.order.expires_at);  // was now + 4 min
+  EXPECT_EQ(f.live("A-1")->order_id, result.order.id);
+  EXPECT_EQ(f.payments.counters().orders_created.load(), 1u);
+}
+
+TEST(PaymentServiceReady, SameKeySameBodyReplaysOtherBodyIsRefused) {
+  Fixture f;
+  f.hold({"A-1", "A-2"});
+  const auto first = f.ready({"A-1", "A-2"});
+  f.clock.advance(seconds(5));
+  const auto again = f.ready({"A-2", "A-1"});  // seat order does not change the request
+  EXPECT_TRUE(again.replayed);
+  EXPECT_EQ(again.order.order_no, first.order.order_no);
+  EXPECT_EQ(again.order.expires_at, first.order.expires_at);
+  EXPECT_EQ(f.store.orders.size(), 1u);
+  EXPECT_EQ(code_of([&] { f.ready({"A-1"}); }), ErrorCode::kIdempotencyKeyReused);
+  EXPECT_EQ(f.payments.counters().orders_created.load(), 1u);
+}
+
+TEST(PaymentServiceReady, RefusalsFollowThePrecedence) {
+  Fixture f;
+  f.hold({"A-1", "A-2"});
+  f.hold({"A-3"}, kOther);
+  EXPECT_EQ(code_of([&] { f.ready({"A-1"}, std::nullopt); }), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(code_of([&] { f.ready({"A-1"}, std::string("bad key")); }), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(code_of([&] { f.ready({"A-1", "Z-9"}); }), ErrorCode::kNotFound);
+  EXPECT_EQ(code_of([&] { f.ready({"A-1", "A-3"}); }), ErrorCode::kConflict);  // someone else's: not held
+  f.ready({"A-1"}, "key-a");
+  EXPECT_EQ(code_of([&] { f.ready({"A-1", "A-2"}, std::string("key-b")); }), ErrorCode::kSeatInPayment);
+  EXPECT_EQ(code_of([&] { f.ready({"A-1", "A-4"}, std::string("key-c")); }), ErrorCode::kSeatInPayment);
+  EXPECT_EQ(f.store.orders.size(), 1u);
+}
+
+TEST(PaymentServiceReady, AnExpiredHoldCannotBeReadied) {
+  Fixture f;
+  f.hold({"A-1"});
+  f.clock.advance(minutes(5));
+  EXPECT_EQ(code_of([&] { f.ready({"A-1"}); }), ErrorCode::kConflict);
+  EXPECT_TRUE(f.store.orders.empty());
+}
+
+TEST(PaymentServiceReady, AReadyOrdersSeatsAreNeverHeldByAnotherUserBeforeItExpires) {
+  Fixture f;
+  const auto held = f.hold({"A-1"});
+  const auto order = f.ready({"A-1"}).order;
+  // Past the hold's own expiry (and its Redis lock's), before the order's.
+  f.clock.set(held.expires_at + seconds(30));
+  EXPECT_EQ(run_task(f.expiry.run_once()), 0);
+  EXPECT_EQ(code_of([&] { f.hold({"A-1"}, kOther); }), ErrorCode::kSeatAlreadyHeld);
+  EXPECT_EQ(f.live("A-1")->user, kMe);
+  EXPECT_EQ(code_of([&] { run_task(f.holds.release_seats(Fixture::token_of(kMe), kMe, kSchedule, {"A-1"})); }),
+            ErrorCode::kSeatInPayment);
+  // Once the order has expired the job cancels it; the hold lasts until then exactly.
+  f.clock.set(order.expires_at);
+  EXPECT_EQ(run_task(f.expiry.run_once()), 1);
+  EXPECT_EQ(f.status_of(order.order_no), OrderStatus::kCancelled);
+  EXPECT_EQ(f.store.order_by_no(order.order_no)->order.fail_reason, std::string("ORDER_EXPIRED"));
+  EXPECT_EQ(f.hold({"A-1"}, kOther).seats.size(), 1u);
+}
+
+// ---- the gateway callback ---------------------------------------------------------------------
+
+TEST(PaymentServiceCallback, RecordsOnceThenAnswersTheCurrentState) {
+  Fixture f;
+  f.hold({"A-1", "A-2"});
+  const auto order = f.ready({"A-1", "A-2"}).order;
+  int woken = 0;
+  f.payments.on_payment_recorded([&] { ++woken; });
+  const auto first = f.pay(order.order_no);
+  EXPECT_EQ(first.kind, PaymentRecord::Kind::kRecorded);
+  EXPECT_EQ(first.order.status, OrderStatus::kConfirming);
+  EXPECT_EQ(f.store.outbox_count("PaymentCompleted"), 1u);
+  EXPECT_EQ(f.store.order_by_no(order.order_no)->paid_at, f.clock.now());
+  const auto hold_expiry = f.live("A-1")->expires_at;
+  f.clock.advance(seconds(1));
+  const auto again = f.pay(order.order_no);
+  EXPECT_EQ(again.kind, PaymentRecord::Kind::kAlreadyRecorded);
+  EXPECT_EQ(f.store.outbox_count("PaymentCompleted"), 1u);
+  EXPECT_EQ(woken, 1);
+  EXPECT_EQ(f.payments.counters().payments_recorded.load(), 1u);
+  EXPECT_EQ(f.live("A-1")->expires_at, hold_expiry);  // the callback changes no hold
+}
+
+TEST(PaymentServiceCallback, UnauthenticatedAndUnknownOrdersAreRefused) {
+  Fixture f;
+  EXPECT_EQ(code_of([&] { f.pay("ORD-1", std::nullopt); }), ErrorCode::kUnauthenticated);
+  EXPECT_EQ(code_of([&] { f.pay("ORD-1", std::string("wrong")); }), ErrorCode::kUnauthenticated);
+  EXPECT_EQ(code_of([&] { f.pay("ORD-404"); }), ErrorCode::kNotFound);
+}
+
+TEST(PaymentServiceCallback, APaymentAfterTheOrderExpiredIsRefundedOnce) {
+  Fixture f;
+  f.hold({"A-1"});
+  const auto order = f.ready({"A-1"}).order;
+  f.clock.set(order.expires_at);
+  const auto record = f.pay(order.order_no);
+  EXPECT_EQ(record.kind, PaymentRecord::Kind::kRefundRequested);
+  EXPECT_EQ(record.order.status, OrderStatus::kCancelled);
+  EXPECT_EQ(record.order.fail_reason, std::string("ORDER_EXPIRED"));
+  EXPECT_EQ(f.store.outbox_count("RefundRequested"), 1u);
+  EXPECT_EQ(f.store.outbox_count("PaymentCompleted"), 0u);
+  EXPECT_EQ(f.pay(order.order_no).kind, PaymentRecord::Kind::kAlreadyRecorded);
+  EXPECT_EQ(f.store.outbox_count("RefundRequested"), 1u);
+}
+
+TEST(PaymentServiceCallback, APaymentForAnOrderTheJobCancelledIsRefundedWithItsReason) {
+  Fixture f;
+  f.hold({"A-1"});
+  const auto order = f.ready({"A-1"}).order;
+  f.clock.set(order.expires_at);
+  run_task(f.expiry.run_once());
+  ASSERT_EQ(f.status_of(order.order_no), OrderStatus::kCancelled);
+  const auto record = f.pay(order.order_no);
+  EXPECT_EQ(record.kind, PaymentRecord::Kind::kRefundRequested);
+  ASSERT_EQ(f.store.outbox_count("RefundRequested"), 1u);
+  EXPECT_EQ(f.store.outbox.back().reason, "ORDER_EXPIRED");
+}
+
+TEST(PaymentServiceReads, SomeoneElsesOrderIsNotFound) {
+  Fixture f;
+  f.hold({"A-1"});
+  const auto order = f.ready({"A-1"}).order;
+  EXPECT_EQ(run_task(f.payments.order(kMe, order.order_no)).seat_nos, std::vector<std::string>{"A-1"});
+  EXPECT_EQ(code_of([&] { run_task(f.payments.order(kOther, order.order_no)); }), ErrorCode::kNotFound);
+  EXPECT_EQ(run_task(f.payments.orders(kMe)).size(), 1u);
+  EXPECT_TRUE(run_task(f.payments.orders(kOther)).empty());
+}
+
+// ---- confirmation -----------------------------------------------------------------------------
+
+namespace {
+
+// Hold, ready and pay: a CONFIRMING order of `seats`.
+std::string confirming_order(Fixture& f, std::vector<std::string> seats, UserId user = kMe) {
+  f.hold(seats, user);
+  const auto order = f.ready(seats, "key-" + std::to_string(f.store.orders.size()), user).order;
+  f.pay(order.order_no);
+  return order.order_no;
+}
+
+}  // namespace
+
+TEST(ConfirmationHandler, ConfirmsSellsTheSeatsOnceAndFreesTheBuyingSlot) {
+  Fixture f;
+  const auto order_no = confirming_order(f, {"A-1", "A-2"});
+  const auto event = f.completed_event(order_no);
+  f.events.events.clear();
+  f.clock.advance(seconds(2));
+  const auto outcome = run_task(f.confirmation.handle(event));
+  EXPECT_EQ(outcome.kind, ConfirmOutcome::Kind::kConfirmed);
+  EXPECT_EQ(f.status_of(order_no), OrderStatus::kPaid);
+  EXPECT_EQ(f.live("A-1")->status, ReservationStatus::kConfirmed);
+  EXPECT_EQ(f.events.events, (std::vector<SeatChanged>{{kSchedule, {"A-1", "A-2"}, SeatChange::kSold}}));
+  EXPECT_FALSE(f.locks.lock_of(kSchedule, "A-1")->expires_at);  // sold: the fast path keeps refusing it
+  ASSERT_EQ(f.queue.completed.size(), 1u);
+  EXPECT_EQ(f.queue.completed[0].slot_token_issued_at, f.tokens.issued_at);
+  EXPECT_EQ(f.payments.counters().confirmed.load(), 1u);
+  EXPECT_EQ(f.payments.counters().confirm_latency.count(), 1u);
+
+  // Delivered again: nothing changes, nothing is emitted again.
+  EXPECT_EQ(run_task(f.confirmation.handle(event)).kind, ConfirmOutcome::Kind::kDuplicate);
+  EXPECT_EQ(f.events.events.size(), 1u);
+  EXPECT_EQ(f.payments.counters().duplicates.load(), 1u);
+  EXPECT_EQ(f.queue.completed.size(), 1u);
+  EXPECT_EQ(code_of([&] { f.hold({"A-1"}, kOther); }), ErrorCode::kSeatAlreadyHeld);
+}
+
+TEST(ConfirmationHandler, AConfirmingOrderKeepsItsSeatsPastTheirHoldExpiry) {
+  Fixture f;
+  const auto order_no = confirming_order(f, {"A-1"});
+  const auto event = f.completed_event(order_no);
+  // The broker is slow: long past the hold's and the order's expiry.
+  f.clock.advance(minutes(30));
+  EXPECT_EQ(run_task(f.expiry.run_once()), 0);
+  EXPECT_EQ(code_of([&] { f.hold({"A-1"}, kOther); }), ErrorCode::kSeatAlreadyHeld);
+  EXPECT_EQ(f.status_of(order_no), OrderStatus::kConfirming);
+  EXPECT_EQ(run_task(f.confirmation.handle(event)).kind, ConfirmOutcome::Kind::kConfirmed);
+  EXPECT_EQ(f.store.outbox_count("RefundRequested"), 0u);
+}
+
+TEST(ConfirmationHandler, AnOrderThatLostAHoldIsCancelledRefundedAndItsOtherSeatsReleased) {
+  Fixture f;
+  const auto order_no = confirming_order(f, {"A-1", "A-2"});
+  auto event = f.completed_event(order_no);
+  // One of its rows is no longer a live hold (an operator, a bug, a restore: the rule must hold).
+  f.store.reservation(f.live("A-1")->id).status = ReservationStatus::kExpired;
+  f.events.events.clear();
+  const auto outcome = run_task(f.confirmation.handle(event));
+  EXPECT_EQ(outcome.kind, ConfirmOutcome::Kind::kCancelled);
+  EXPECT_EQ(f.status_of(order_no), OrderStatus::kCancelled);
+  EXPECT_EQ(f.store.order_by_no(order_no)->order.fail_reason, std::string("HOLD_EXPIRED"));
+  EXPECT_EQ(f.live("A-2"), nullptr);
+  ASSERT_EQ(f.store.outbox_count("RefundRequested"), 1u);
+  EXPECT_EQ(f.store.outbox.back().reason, "HOLD_EXPIRED");
+  EXPECT_EQ(f.events.events, (std::vector<SeatChanged>{{kSchedule, {"A-2"}, SeatChange::kCancelled}}));
+  EXPECT_EQ(f.payments.counters().cancelled.load(), 1u);
+  EXPECT_TRUE(f.queue.completed.empty());
+  EXPECT_EQ(run_task(f.confirmation.handle(event)).kind, ConfirmOutcome::Kind::kDuplicate);
+  EXPECT_EQ(f.store.outbox_count("RefundRequested"), 1u);
+}
+
+TEST(ConfirmationHandler, AnEventForAnOrderNotConfirmingIsIgnoredButRemembered) {
+  Fixture f;
+  f.hold({"A-1"});
+  const auto order = f.ready({"A-1"}).order;
+  const PaymentCompleted event{"ev-x", order.order_no, kMe, kSchedule, {"A-1"}, order.amount, f.clock.now()};
+  EXPECT_EQ(run_task(f.confirmation.handle(event)).kind, ConfirmOutcome::Kind::kIgnored);
+  EXPECT_EQ(f.status_of(order.order_no), OrderStatus::kReady);
+  EXPECT_TRUE(f.store.processed.contains("ev-x"));
+  EXPECT_EQ(run_task(f.confirmation.handle(event)).kind, ConfirmOutcome::Kind::kDuplicate);
+}
+
+TEST(ConfirmationHandler, AnEventForAnUnknownOrderFailsAndChangesNothing) {
+  Fixture f;
+  const PaymentCompleted event{"ev-x", "ORD-404", kMe, kSchedule, {"A-1"}, Money{100}, f.clock.now()};
+  EXPECT_THROW(run_task(f.confirmation.handle(event)), std::runtime_error);
+  EXPECT_FALSE(f.store.processed.contains("ev-x"));
+}
+
+TEST(ConfirmationHandler, ABatchSettlesEachEventLikeTheSinglePath) {
+  Fixture f;
+  const auto a = confirming_order(f, {"A-1"});
+  const auto b = confirming_order(f, {"A-2", "A-3"}, kOther);
+  f.events.events.clear();
+  const auto done = run_task(f.confirmation.handle_batch({f.completed_event(a), f.completed_event(b), f.completed_event(a)}));
+  EXPECT_EQ(done, (std::vector<bool>{true, true, true}));
+  EXPECT_EQ(f.status_of(a), OrderStatus::kPaid);
+  EXPECT_EQ(f.status_of(b), OrderStatus::kPaid);
+  EXPECT_EQ(f.events.events, (std::vector<SeatChanged>{{kSchedule, {"A-1"}, SeatChange::kSold},
+                                                       {kSchedule, {"A-2", "A-3"}, SeatChange::kSold}}));
+  EXPECT_EQ(f.payments.counters().duplicates.load(), 1u);
+}
+
+TEST(ConfirmationHandler, ADatabaseOutageFailsTheEventWithoutSideEffects) {
+  Fixture f;
+  const auto order_no = confirming_order(f, {"A-1"});
+  const auto event = f.completed_event(order_no);
+  f.events.events.clear();
+  f.store.fail_next = 1;
+  EXPECT_THROW(run_task(f.confirmation.handle(event)), DependencyUnavailable);
+  EXPECT_TRUE(f.events.events.empty());
+  EXPECT_EQ(f.status_of(order_no), OrderStatus::kConfirming);
+  EXPECT_EQ(run_task(f.confirmation.handle(event)).kind, ConfirmOutcome::Kind::kConfirmed);
+}
+
+// ---- reconciler -------------------------------------------------------------------------------
+
+TEST(PaymentReconciler, SettlesConfirmingOrdersWhoseEventNeverArrivedOnceOldEnough) {
+  Fixture f;
+  const auto order_no = confirming_order(f, {"A-1"});
+  const auto lost_event = f.completed_event(order_no);  // stuck in the outbox / dead-lettered
+  f.clock.advance(minutes(2) - seconds(1));
+  EXPECT_EQ(run_task(f.reconciler.run_once()), 0);
+  EXPECT_EQ(f.status_of(order_no), OrderStatus::kConfirming);
+  f.clock.advance(seconds(1));
+  f.events.events.clear();
+  EXPECT_EQ(run_task(f.reconciler.run_once()), 1);
+  EXPECT_EQ(f.status_of(order_no), OrderStatus::kPaid);
+  EXPECT_EQ(f.reconciler.reconciled(), 1u);
+  EXPECT_EQ(f.events.events, (std::vector<SeatChanged>{{kSchedule, {"A-1"}, SeatChange::kSold}}));
+  // The original event arrives after all: it finds the order settled and changes nothing.
+  EXPECT_EQ(run_task(f.confirmation.handle(lost_event)).kind, ConfirmOutcome::Kind::kIgnored);
+  EXPECT_EQ(f.events.events.size(), 1u);
+  EXPECT_EQ(run_task(f.reconciler.run_once()), 0);
+}
