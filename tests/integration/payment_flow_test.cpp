@@ -373,6 +373,55 @@ TEST(PaymentFlow, StuckConfirmingOrdersAreSettledByTheReconciler) {
             "0");
 }
 
+// A paid order waiting for its confirmation (here: the broker is unreachable) keeps its seats past
+// the holds' and the order's expiry, without the callback extending anything: the expiry job skips
+// them and nobody else can hold them; the reconciler then settles it PAID (DESIGN.md §5 Orders).
+TEST(PaymentFlow, ConfirmingOrderKeepsItsSeatsUntilSettledWithoutExtendingThem) {
+  const auto schedule = create_schedule(-60, 10);
+  TestServer server(with(kFastAdmission, {"kafka.bootstrap-servers=127.0.0.1:" + std::to_string(free_port()),
+                                          "hold.ttl=1s", "payment.order-ttl=2s", "hold.expiry-interval=200ms",
+                                          "payment.reconcile-after=8s", "payment.reconcile-interval=500ms"}));
+  Booking buyer{21, schedule, "", {"S-1"}};
+  const auto order_no = hold_and_ready(server.port(), buyer);
+  const std::string hold_expiry_sql = fmt::format(
+      "SELECT expires_at FROM reservation WHERE schedule_id = {} AND seat_no = 'S-1' AND active = 1", schedule);
+  const auto hold_expires_before = db_value(hold_expiry_sql);
+  ASSERT_EQ(pay(server.port(), order_no).status, 202);
+  EXPECT_EQ(db_value(hold_expiry_sql), hold_expires_before) << "the callback extended the hold";
+  // A witness hold made once the order has expired: when the expiry job has expired it, the job has
+  // run past the paid order's hold and order expiry too.
+  const auto order_expires = *domain::parse_sql_datetime(
+      db_value(fmt::format("SELECT expires_at FROM payment_order WHERE order_no = '{}'", order_no)));
+  ASSERT_TRUE(wait_for([&] { return domain::SystemClock().now() > order_expires; }, std::chrono::seconds(10),
+                       std::chrono::milliseconds(50)));
+  Booking witness{22, schedule, "", {"S-2"}};
+  witness.token = admit_users(server.port(), schedule, witness.user, 1).at(witness.user);
+  ASSERT_EQ(seat_call(server.port(), "/tickets/hold", witness.token, witness.user, schedule, witness.seats).status, 200);
+  ASSERT_TRUE(wait_for(
+      [&] {
+        return db_value(fmt::format("SELECT COUNT(*) FROM reservation WHERE schedule_id = {} AND seat_no = 'S-2' "
+                                    "AND status = 'EXPIRED'",
+                                    schedule)) == "1";
+      },
+      std::chrono::seconds(10), std::chrono::milliseconds(100)));
+  ASSERT_EQ(order_status(server.port(), order_no), "CONFIRMING") << "settled before the test could look";
+  EXPECT_EQ(db_value(fmt::format("SELECT status FROM reservation WHERE schedule_id = {} AND seat_no = 'S-1' AND "
+                                 "active = 1",
+                                 schedule)),
+            "HELD");
+  const auto other = seat_call(server.port(), "/tickets/hold", witness.token, witness.user, schedule, {"S-1"});
+  EXPECT_EQ(other.status, 409) << "the seat of a CONFIRMING order was given away: " << other.raw;
+  ASSERT_TRUE(wait_for([&] { return order_status(server.port(), order_no) == "PAID"; }, std::chrono::seconds(15),
+                       std::chrono::milliseconds(100)));
+  EXPECT_EQ(db_value(fmt::format("SELECT COUNT(*) FROM reservation WHERE schedule_id = {} AND user_id = 21 AND "
+                                 "status = 'CONFIRMED'",
+                                 schedule)),
+            "1");
+  EXPECT_EQ(db_value(fmt::format(
+                "SELECT COUNT(*) FROM outbox_event WHERE type = 'RefundRequested' AND payload LIKE '%{}%'", order_no)),
+            "0");
+}
+
 // The largest order there can be (50 seats with 16-character numbers) is created and replayed: its
 // idempotency fingerprint is longer than the 512 characters the column first had (ready said 500).
 TEST(PaymentFlow, LargestOrderIsCreatedAndReplayed) {

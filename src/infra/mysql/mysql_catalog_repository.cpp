@@ -82,12 +82,15 @@ Task<std::optional<SeatMap>> MysqlCatalogRepository::seat_map(domain::ScheduleId
     if (read.layout->seats.empty() && db.query("SELECT 1 FROM schedule WHERE id = ?", {schedule.value}).rows.empty()) {
       return std::nullopt;
     }
-    // The live reservation (active = 1) decides the status; a HELD row past its expiry is already
-    // available even before the expiry job flips it.
+    // The live reservation (active = 1) decides the status; a stale hold is already available
+    // even before the expiry job flips it — stale as domain::hold_is_stale says: past its expiry
+    // and not kept by its order (READY and unexpired, or CONFIRMING).
     const auto live = db.query(
-        "SELECT seat_no, CASE WHEN status = 'CONFIRMED' THEN 'S' "
-        "WHEN status = 'HELD' AND expires_at > UTC_TIMESTAMP(3) THEN 'H' ELSE 'A' END "
-        "FROM reservation WHERE schedule_id = ? AND active = 1",
+        "SELECT r.seat_no, CASE WHEN r.status = 'CONFIRMED' THEN 'S' "
+        "WHEN r.status = 'HELD' AND (r.expires_at > UTC_TIMESTAMP(3) OR EXISTS (SELECT 1 FROM payment_order o "
+        "WHERE o.id = r.payment_order_id AND (o.status = 'CONFIRMING' OR (o.status = 'READY' AND "
+        "o.expires_at > UTC_TIMESTAMP(3))))) THEN 'H' ELSE 'A' END "
+        "FROM reservation r WHERE r.schedule_id = ? AND r.active = 1",
         {schedule.value});
     read.taken.reserve(live.rows.size());
     for (const auto& row : live.rows) {

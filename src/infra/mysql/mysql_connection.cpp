@@ -302,13 +302,5 @@ void MysqlConnection::rollback() noexcept {
   mysql_real_query(handle_, "ROLLBACK", 8);
 }
 
-std::string MysqlConnection::quote(std::string_view value) {
-  std::string out(value.size() * 2 + 3, '\0');
-  out[0] = '\'';
-  const unsigned long n = mysql_real_escape_string(handle_, out.data() + 1, value.data(), value.size());
-  out[n + 1] = '\'';
-  out.resize(n + 2);
-  return out;
-}
 
 }  // namespace ticketing::infra::mysql

@@ -126,10 +126,6 @@ class MysqlConnection {
 
   std::size_t prepared_statements() const noexcept { return statements_.size(); }
 
-  // TRANSITIONAL: the booking repositories still build SQL text with this until they move to
-  // bound parameters. Do not use it in new code.
-  std::string quote(std::string_view value);
-
   std::chrono::steady_clock::time_point last_used() const noexcept { return last_used_; }
 
  private:

@@ -14,10 +14,8 @@ std::string new_order_no(domain::Timestamp now);
 
 class MysqlPaymentRepository final : public domain::PaymentRepository {
  public:
-  // While a payment is being confirmed its holds are kept this long, so a broker or consumer
-  // outage does not turn a paid order into an expired one.
-  static constexpr auto kConfirmationGrace = std::chrono::hours(24);
-
+  // A CONFIRMING order keeps its holds until it is settled (domain::hold_is_stale), by its event
+  // or by the reconciler within payment.reconcile-after: the callback no longer extends them.
   MysqlPaymentRepository(MysqlPool& pool, events::EventTopics topics) : pool_(pool), topics_(std::move(topics)) {}
 
   Task<domain::ReadyOutcome> create_ready_order(const domain::ReadyRequest& request, domain::Timestamp now,
