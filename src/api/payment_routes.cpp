@@ -125,7 +125,7 @@ Task<ApiResponse> my_reservations(application::PaymentService& payments, const A
         .key("reservationId").integer(view.id.value)
         .key("scheduleId").integer(view.schedule.value)
         .key("seatNo").string(view.seat_no)
-        .key("status").string(view.status)
+        .key("status").string(domain::to_string(view.status))
         .key("expiresAt").string(domain::to_iso8601(view.expires_at))
         .key("orderNo");
     if (view.order_no) {

@@ -7,6 +7,7 @@
 
 #include "domain/ids.hpp"
 #include "domain/money.hpp"
+#include "domain/reservation.hpp"
 #include "domain/time.hpp"
 
 namespace ticketing::domain {
@@ -47,7 +48,7 @@ struct ReservationView {
   ReservationId id;
   ScheduleId schedule;
   std::string seat_no;
-  std::string status;  // HELD, CONFIRMED, EXPIRED, CANCELLED
+  ReservationStatus status = ReservationStatus::kHeld;  // a stale hold reads EXPIRED
   Timestamp expires_at;
   std::optional<std::string> order_no;
   Timestamp created_at;

@@ -406,7 +406,7 @@ class FakePaymentRepository final : public domain::PaymentRepository {
       if (r.user != user) continue;
       std::optional<std::string> order_no;
       if (r.order_id) order_no = store_.orders.at(static_cast<std::size_t>(*r.order_id - 1)).order.order_no;
-      views.push_back({r.id, r.schedule, r.seat_no, std::string(domain::to_string(r.status)), r.expires_at, order_no,
+      views.push_back({r.id, r.schedule, r.seat_no, r.status, r.expires_at, order_no,
                        r.created_at});
     }
     co_return views;

@@ -422,7 +422,7 @@ Task<std::vector<domain::ReservationView>> MysqlPaymentRepository::reservations_
       const auto seat = read_seat_row(read);
       // A stale hold is shown as what it is about to become.
       const auto status = domain::hold_is_stale(seat, now) ? ReservationStatus::kExpired : seat.status;
-      domain::ReservationView view{seat.id,        seat.schedule,         seat.seat_no, std::string(domain::to_string(status)),
+      domain::ReservationView view{seat.id,        seat.schedule,         seat.seat_no, status,
                                    seat.expires_at, read.optional_text(), seat.created_at};
       views.push_back(std::move(view));
     }
