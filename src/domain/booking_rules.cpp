@@ -57,7 +57,8 @@ HoldDecision decide_hold(const HoldInput& input) {
   }
   outcome.kind = HoldOutcome::Kind::kHeld;
   decision.insert = input.seats;
-  if (!expired_seats.empty()) outcome.events.push_back({input.schedule, std::move(expired_seats), SeatChange::kExpired});
+  if (!expired_seats.empty())
+    outcome.events.push_back({input.schedule, std::move(expired_seats), SeatChange::kExpired});
   outcome.events.push_back({input.schedule, input.seats, SeatChange::kHeld});
   return decision;
 }
@@ -256,7 +257,8 @@ ExpiryDecision decide_expiry(const ExpiryInput& input) {
       decision.cancel_hold_expired.push_back(row.order->id);
     }
   }
-  for (auto& [schedule, seats] : per_schedule) decision.events.push_back({schedule, std::move(seats), SeatChange::kExpired});
+  for (auto& [schedule, seats] : per_schedule)
+    decision.events.push_back({schedule, std::move(seats), SeatChange::kExpired});
   return decision;
 }
 

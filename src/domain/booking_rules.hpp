@@ -61,7 +61,8 @@ struct HoldInput {
 };
 
 struct HoldDecision {
-  HoldOutcome outcome;  // kind; taken_seats / live_seats; events when kHeld (seats left empty: ids come from the insert)
+  HoldOutcome
+      outcome;  // kind; taken_seats / live_seats; events when kHeld (seats left empty: ids come from the insert)
   std::vector<ReservationId> expire;  // stale rows → EXPIRED, before the insert
   std::vector<std::string> insert;    // seats to insert as HELD until expires_at, in request order
 };
@@ -111,14 +112,14 @@ struct ReadyInput {
   Timestamp order_expires_at;  // now + payment.order-ttl
   std::string new_order_no;    // the number a created order gets
   std::optional<KeyedOrder> keyed;
-  std::vector<HeldSeatRow> held;            // the user's live HELD rows of the requested seats
-  std::vector<std::string> unknown_seats;   // requested seats that are not on the schedule
+  std::vector<HeldSeatRow> held;           // the user's live HELD rows of the requested seats
+  std::vector<std::string> unknown_seats;  // requested seats that are not on the schedule
 };
 
 struct ReadyDecision {
-  ReadyOutcome outcome;            // kCreated: the order to insert (id 0 until inserted)
+  ReadyOutcome outcome;             // kCreated: the order to insert (id 0 until inserted)
   std::vector<ReservationId> link;  // kCreated: rows linked to the order, their expiry raised to its expiry
-  bool commit = false;             // kCreated and kReplayed commit; refusals roll back
+  bool commit = false;              // kCreated and kReplayed commit; refusals roll back
 };
 
 // Precedence: a keyed order (other fingerprint → KeyReused, same → Replay, the order as created)
@@ -140,7 +141,7 @@ struct GatewayDecision {
   // Writes to the order row (nothing for kAlreadyRecorded / kNotFound).
   bool write_order = false;  // status, fail_reason, paid_at below
   std::optional<Timestamp> paid_at;
-  bool emit_payment_completed = false;  // outbox PaymentCompleted{order, paid_at = now}
+  bool emit_payment_completed = false;       // outbox PaymentCompleted{order, paid_at = now}
   std::optional<std::string> refund_reason;  // outbox RefundRequested with this reason
 };
 
@@ -161,9 +162,9 @@ struct ConfirmationInput {
 
 struct ConfirmationDecision {
   ConfirmOutcome outcome;
-  bool record_processed = false;        // remember the event id
-  std::vector<ReservationId> confirm;   // HELD → CONFIRMED (kConfirmed; the order → PAID)
-  std::vector<ReservationId> cancel;    // HELD → CANCELLED (kCancelled; the order → CANCELLED)
+  bool record_processed = false;             // remember the event id
+  std::vector<ReservationId> confirm;        // HELD → CONFIRMED (kConfirmed; the order → PAID)
+  std::vector<ReservationId> cancel;         // HELD → CANCELLED (kCancelled; the order → CANCELLED)
   std::optional<std::string> refund_reason;  // kCancelled: the order's fail reason and a refund request
 };
 
@@ -177,7 +178,7 @@ ConfirmationDecision decide_confirmation(const ConfirmationInput& input);
 struct ExpiryInput {
   Timestamp now;
   std::vector<std::int64_t> expired_ready_orders;  // READY orders with expires_at <= now (locked)
-  std::vector<SeatRow> held_rows;  // HELD rows with expires_at <= now (locked), with their order
+  std::vector<SeatRow> held_rows;                  // HELD rows with expires_at <= now (locked), with their order
 };
 
 struct ExpiryDecision {

@@ -52,7 +52,8 @@ void validate_seat_request(const std::vector<std::string>& seat_nos, int max_sea
 void throw_unknown_seats(ScheduleId schedule, const std::vector<std::string>& seats) {
   std::vector<FieldError> errors;
   for (const auto& seat : seats) errors.push_back({"seatNos", "no seat " + seat + " on this schedule"});
-  throw DomainError(ErrorCode::kNotFound, fmt::format("schedule {} has no seat {}", schedule.value, fmt::join(seats, ", ")),
+  throw DomainError(ErrorCode::kNotFound,
+                    fmt::format("schedule {} has no seat {}", schedule.value, fmt::join(seats, ", ")),
                     std::move(errors));
 }
 

@@ -133,7 +133,8 @@ class FakeSeatLockStore final : public domain::SeatLockStore {
     }
     co_return;
   }
-  Task<void> mark_sold(domain::ScheduleId schedule, domain::UserId user, const std::vector<std::string>& seats) override {
+  Task<void> mark_sold(domain::ScheduleId schedule, domain::UserId user,
+                       const std::vector<std::string>& seats) override {
     if (down) throw domain::DependencyUnavailable("redis", "down");
     for (const auto& seat : seats) locks_[{schedule.value, seat}] = Lock{user, std::nullopt};
     co_return;
@@ -187,7 +188,7 @@ struct BookingStore {
     std::string type;  // PaymentCompleted | RefundRequested
     std::string event_id;
     std::string order_no;
-    std::string reason;  // RefundRequested
+    std::string reason;                 // RefundRequested
     std::vector<std::string> seat_nos;  // PaymentCompleted
   };
 
@@ -201,7 +202,8 @@ struct BookingStore {
     return domain::OrderRef{o.id, o.status, o.expires_at};
   }
   domain::SeatRow seat_row(const Reservation& r) const {
-    return domain::SeatRow{r.id, r.schedule, r.seat_no, r.user, r.status, r.expires_at, r.created_at, order_ref(r.order_id)};
+    return domain::SeatRow{r.id,     r.schedule,   r.seat_no,    r.user,
+                           r.status, r.expires_at, r.created_at, order_ref(r.order_id)};
   }
   Reservation& reservation(domain::ReservationId id) { return reservations.at(static_cast<std::size_t>(id.value - 1)); }
   const Reservation* live_row(domain::ScheduleId schedule, const std::string& seat) const {
@@ -347,8 +349,8 @@ class FakePaymentRepository final : public domain::PaymentRepository {
   Task<domain::ReadyOutcome> create_ready_order(const domain::ReadyRequest& request, domain::Timestamp now,
                                                 domain::Timestamp expires_at) override {
     store_.maybe_fail();
-    domain::ReadyInput input{request, now, expires_at, "ORD-" + std::to_string(store_.orders_issued + 1),
-                             keyed(request), {}, {}};
+    domain::ReadyInput input{request,        now, expires_at, "ORD-" + std::to_string(store_.orders_issued + 1),
+                             keyed(request), {},  {}};
     if (!input.keyed) {
       for (const auto& seat : request.seat_nos) {
         const auto price = store_.prices.find({request.schedule.value, seat});
@@ -388,7 +390,8 @@ class FakePaymentRepository final : public domain::PaymentRepository {
       stored->paid_at = decision.paid_at;
     }
     if (decision.emit_payment_completed) {
-      store_.outbox.push_back({"PaymentCompleted", store_.next_event_id(), order_no, "", decision.record.order.seat_nos});
+      store_.outbox.push_back(
+          {"PaymentCompleted", store_.next_event_id(), order_no, "", decision.record.order.seat_nos});
     }
     if (decision.refund_reason) store_.refund(decision.record.order, *decision.refund_reason);
     co_return decision.record;
@@ -406,8 +409,7 @@ class FakePaymentRepository final : public domain::PaymentRepository {
       if (r.user != user) continue;
       std::optional<std::string> order_no;
       if (r.order_id) order_no = store_.orders.at(static_cast<std::size_t>(*r.order_id - 1)).order.order_no;
-      views.push_back({r.id, r.schedule, r.seat_no, r.status, r.expires_at, order_no,
-                       r.created_at});
+      views.push_back({r.id, r.schedule, r.seat_no, r.status, r.expires_at, order_no, r.created_at});
     }
     co_return views;
   }
@@ -415,7 +417,8 @@ class FakePaymentRepository final : public domain::PaymentRepository {
   Task<std::vector<domain::PaymentCompleted>> unsettled_payments(domain::Timestamp paid_before, int limit) override {
     std::vector<const BookingStore::Order*> due;
     for (const auto& o : store_.orders) {
-      if (o.order.status == domain::OrderStatus::kConfirming && o.paid_at && *o.paid_at <= paid_before) due.push_back(&o);
+      if (o.order.status == domain::OrderStatus::kConfirming && o.paid_at && *o.paid_at <= paid_before)
+        due.push_back(&o);
     }
     std::sort(due.begin(), due.end(), [](const auto* a, const auto* b) { return *a->paid_at < *b->paid_at; });
     std::vector<domain::PaymentCompleted> events;

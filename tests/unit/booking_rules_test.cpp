@@ -1,10 +1,10 @@
 // Table-driven tests of the booking rules (domain/booking_rules.hpp): state × request → decision.
+#include "domain/booking_rules.hpp"
+
 #include <gtest/gtest.h>
 
 #include <ostream>
 #include <stdexcept>
-
-#include "domain/booking_rules.hpp"
 
 using namespace ticketing::domain;
 using std::chrono::minutes;
@@ -20,12 +20,14 @@ constexpr ScheduleId kSchedule{7};
 using Seats = std::vector<std::string>;
 using Ids = std::vector<ReservationId>;
 
-OrderRef order(std::int64_t id, OrderStatus status, Timestamp expires_at) { return OrderRef{id, status, expires_at}; }
+OrderRef order(std::int64_t id, OrderStatus status, Timestamp expires_at) {
+  return OrderRef{id, status, expires_at};
+}
 
 SeatRow row(std::int64_t id, std::string seat, UserId owner, ReservationStatus status, Timestamp expires_at,
             std::optional<OrderRef> order_ref = std::nullopt, ScheduleId schedule = kSchedule) {
-  return SeatRow{ReservationId{id}, schedule, std::move(seat), owner, status, expires_at, kNow - minutes(10),
-                 order_ref};
+  return SeatRow{ReservationId{id}, schedule,           std::move(seat), owner, status,
+                 expires_at,        kNow - minutes(10), order_ref};
 }
 SeatRow held(std::int64_t id, std::string seat, UserId owner, Timestamp expires_at,
              std::optional<OrderRef> order_ref = std::nullopt) {
@@ -44,29 +46,32 @@ struct StaleCase {
   SeatRow row;
   bool stale;
 };
-void PrintTo(const StaleCase& c, std::ostream* os) { *os << c.name; }
-
+void PrintTo(const StaleCase& c, std::ostream* os) {
+  *os << c.name;
+}
 
 class HoldIsStale : public ::testing::TestWithParam<StaleCase> {};
 
-TEST_P(HoldIsStale, Decides) { EXPECT_EQ(hold_is_stale(GetParam().row, kNow), GetParam().stale) << GetParam().name; }
+TEST_P(HoldIsStale, Decides) {
+  EXPECT_EQ(hold_is_stale(GetParam().row, kNow), GetParam().stale) << GetParam().name;
+}
 
 INSTANTIATE_TEST_SUITE_P(
     Table, HoldIsStale,
-    ::testing::Values(
-        StaleCase{"held_unexpired", held(1, "A-1", kMe, kLater), false},
-        StaleCase{"held_expired_no_order", held(1, "A-1", kMe, kEarlier), true},
-        StaleCase{"held_expiring_exactly_now", held(1, "A-1", kMe, kNow), true},
-        StaleCase{"confirmed_never", row(1, "A-1", kMe, ReservationStatus::kConfirmed, kEarlier), false},
-        StaleCase{"expired_ready_order_unexpired", held(1, "A-1", kMe, kEarlier, order(9, OrderStatus::kReady, kLater)),
-                  false},
-        StaleCase{"expired_ready_order_expired", held(1, "A-1", kMe, kEarlier, order(9, OrderStatus::kReady, kNow)),
-                  true},
-        StaleCase{"expired_confirming_order", held(1, "A-1", kMe, kEarlier, order(9, OrderStatus::kConfirming, kEarlier)),
-                  false},
-        StaleCase{"expired_cancelled_order", held(1, "A-1", kMe, kEarlier, order(9, OrderStatus::kCancelled, kLater)),
-                  true},
-        StaleCase{"expired_failed_order", held(1, "A-1", kMe, kEarlier, order(9, OrderStatus::kFailed, kLater)), true}),
+    ::testing::Values(StaleCase{"held_unexpired", held(1, "A-1", kMe, kLater), false},
+                      StaleCase{"held_expired_no_order", held(1, "A-1", kMe, kEarlier), true},
+                      StaleCase{"held_expiring_exactly_now", held(1, "A-1", kMe, kNow), true},
+                      StaleCase{"confirmed_never", row(1, "A-1", kMe, ReservationStatus::kConfirmed, kEarlier), false},
+                      StaleCase{"expired_ready_order_unexpired",
+                                held(1, "A-1", kMe, kEarlier, order(9, OrderStatus::kReady, kLater)), false},
+                      StaleCase{"expired_ready_order_expired",
+                                held(1, "A-1", kMe, kEarlier, order(9, OrderStatus::kReady, kNow)), true},
+                      StaleCase{"expired_confirming_order",
+                                held(1, "A-1", kMe, kEarlier, order(9, OrderStatus::kConfirming, kEarlier)), false},
+                      StaleCase{"expired_cancelled_order",
+                                held(1, "A-1", kMe, kEarlier, order(9, OrderStatus::kCancelled, kLater)), true},
+                      StaleCase{"expired_failed_order",
+                                held(1, "A-1", kMe, kEarlier, order(9, OrderStatus::kFailed, kLater)), true}),
     [](const auto& info) { return std::string(info.param.name); });
 
 // ---- decide_hold ------------------------------------------------------------------------------
@@ -81,8 +86,9 @@ struct HoldCase {
   Ids expire;
   std::vector<SeatChanged> events;
 };
-void PrintTo(const HoldCase& c, std::ostream* os) { *os << c.name; }
-
+void PrintTo(const HoldCase& c, std::ostream* os) {
+  *os << c.name;
+}
 
 class DecideHold : public ::testing::TestWithParam<HoldCase> {};
 
@@ -107,38 +113,102 @@ TEST_P(DecideHold, Decides) {
 INSTANTIATE_TEST_SUITE_P(
     Table, DecideHold,
     ::testing::Values(
-        HoldCase{"free_seats", {"A-1", "A-2"}, 0, {}, HoldOutcome::Kind::kHeld, {}, {},
+        HoldCase{"free_seats",
+                 {"A-1", "A-2"},
+                 0,
+                 {},
+                 HoldOutcome::Kind::kHeld,
+                 {},
+                 {},
                  {{kSchedule, {"A-1", "A-2"}, SeatChange::kHeld}}},
-        HoldCase{"up_to_the_limit", {"A-1", "A-2"}, 2, {}, HoldOutcome::Kind::kHeld, {}, {},
+        HoldCase{"up_to_the_limit",
+                 {"A-1", "A-2"},
+                 2,
+                 {},
+                 HoldOutcome::Kind::kHeld,
+                 {},
+                 {},
                  {{kSchedule, {"A-1", "A-2"}, SeatChange::kHeld}}},
         HoldCase{"over_the_limit", {"A-1", "A-2"}, 3, {}, HoldOutcome::Kind::kLimitExceeded, {}, {}, {}},
-        HoldCase{"limit_before_taken_seats", {"A-1"}, 4, {held(5, "A-1", kOther, kLater)},
-                 HoldOutcome::Kind::kLimitExceeded, {}, {}, {}},
-        HoldCase{"someone_elses_hold", {"A-1", "A-2"}, 0, {held(5, "A-2", kOther, kLater)},
-                 HoldOutcome::Kind::kSeatsTaken, {"A-2"}, {}, {}},
-        HoldCase{"own_hold_is_taken_never_extended", {"A-1"}, 1, {held(5, "A-1", kMe, kNow + seconds(1))},
-                 HoldOutcome::Kind::kSeatsTaken, {"A-1"}, {}, {}},
-        HoldCase{"sold_seat", {"A-1"}, 0, {row(5, "A-1", kOther, ReservationStatus::kConfirmed, kEarlier)},
-                 HoldOutcome::Kind::kSeatsTaken, {"A-1"}, {}, {}},
-        HoldCase{"stale_hold_gives_way", {"A-1", "A-2"}, 0, {held(5, "A-2", kOther, kEarlier)},
-                 HoldOutcome::Kind::kHeld, {}, {ReservationId{5}},
+        HoldCase{"limit_before_taken_seats",
+                 {"A-1"},
+                 4,
+                 {held(5, "A-1", kOther, kLater)},
+                 HoldOutcome::Kind::kLimitExceeded,
+                 {},
+                 {},
+                 {}},
+        HoldCase{"someone_elses_hold",
+                 {"A-1", "A-2"},
+                 0,
+                 {held(5, "A-2", kOther, kLater)},
+                 HoldOutcome::Kind::kSeatsTaken,
+                 {"A-2"},
+                 {},
+                 {}},
+        HoldCase{"own_hold_is_taken_never_extended",
+                 {"A-1"},
+                 1,
+                 {held(5, "A-1", kMe, kNow + seconds(1))},
+                 HoldOutcome::Kind::kSeatsTaken,
+                 {"A-1"},
+                 {},
+                 {}},
+        HoldCase{"sold_seat",
+                 {"A-1"},
+                 0,
+                 {row(5, "A-1", kOther, ReservationStatus::kConfirmed, kEarlier)},
+                 HoldOutcome::Kind::kSeatsTaken,
+                 {"A-1"},
+                 {},
+                 {}},
+        HoldCase{"stale_hold_gives_way",
+                 {"A-1", "A-2"},
+                 0,
+                 {held(5, "A-2", kOther, kEarlier)},
+                 HoldOutcome::Kind::kHeld,
+                 {},
+                 {ReservationId{5}},
                  {{kSchedule, {"A-2"}, SeatChange::kExpired}, {kSchedule, {"A-1", "A-2"}, SeatChange::kHeld}}},
-        HoldCase{"hold_expiring_now_gives_way", {"A-1"}, 0, {held(5, "A-1", kOther, kNow)}, HoldOutcome::Kind::kHeld,
-                 {}, {ReservationId{5}},
+        HoldCase{"hold_expiring_now_gives_way",
+                 {"A-1"},
+                 0,
+                 {held(5, "A-1", kOther, kNow)},
+                 HoldOutcome::Kind::kHeld,
+                 {},
+                 {ReservationId{5}},
                  {{kSchedule, {"A-1"}, SeatChange::kExpired}, {kSchedule, {"A-1"}, SeatChange::kHeld}}},
-        HoldCase{"ready_order_keeps_its_seats", {"A-1"}, 0,
+        HoldCase{"ready_order_keeps_its_seats",
+                 {"A-1"},
+                 0,
                  {held(5, "A-1", kOther, kEarlier, order(9, OrderStatus::kReady, kLater))},
-                 HoldOutcome::Kind::kSeatsTaken, {"A-1"}, {}, {}},
-        HoldCase{"expired_ready_order_gives_way", {"A-1"}, 0,
-                 {held(5, "A-1", kOther, kEarlier, order(9, OrderStatus::kReady, kEarlier))}, HoldOutcome::Kind::kHeld,
-                 {}, {ReservationId{5}},
+                 HoldOutcome::Kind::kSeatsTaken,
+                 {"A-1"},
+                 {},
+                 {}},
+        HoldCase{"expired_ready_order_gives_way",
+                 {"A-1"},
+                 0,
+                 {held(5, "A-1", kOther, kEarlier, order(9, OrderStatus::kReady, kEarlier))},
+                 HoldOutcome::Kind::kHeld,
+                 {},
+                 {ReservationId{5}},
                  {{kSchedule, {"A-1"}, SeatChange::kExpired}, {kSchedule, {"A-1"}, SeatChange::kHeld}}},
-        HoldCase{"confirming_order_keeps_its_seats", {"A-1"}, 0,
+        HoldCase{"confirming_order_keeps_its_seats",
+                 {"A-1"},
+                 0,
                  {held(5, "A-1", kOther, kEarlier, order(9, OrderStatus::kConfirming, kEarlier))},
-                 HoldOutcome::Kind::kSeatsTaken, {"A-1"}, {}, {}},
-        HoldCase{"cancelled_order_gives_way", {"A-1"}, 0,
+                 HoldOutcome::Kind::kSeatsTaken,
+                 {"A-1"},
+                 {},
+                 {}},
+        HoldCase{"cancelled_order_gives_way",
+                 {"A-1"},
+                 0,
                  {held(5, "A-1", kOther, kEarlier, order(9, OrderStatus::kCancelled, kLater))},
-                 HoldOutcome::Kind::kHeld, {}, {ReservationId{5}},
+                 HoldOutcome::Kind::kHeld,
+                 {},
+                 {ReservationId{5}},
                  {{kSchedule, {"A-1"}, SeatChange::kExpired}, {kSchedule, {"A-1"}, SeatChange::kHeld}}},
         HoldCase{"taken_in_request_order_nothing_expired",
                  {"A-3", "A-1", "A-2"},
@@ -160,8 +230,9 @@ struct ReleaseCase {
   Seats named;
   Ids cancel;
 };
-void PrintTo(const ReleaseCase& c, std::ostream* os) { *os << c.name; }
-
+void PrintTo(const ReleaseCase& c, std::ostream* os) {
+  *os << c.name;
+}
 
 class DecideRelease : public ::testing::TestWithParam<ReleaseCase> {};
 
@@ -180,45 +251,75 @@ TEST_P(DecideRelease, Decides) {
 
 INSTANTIATE_TEST_SUITE_P(
     Table, DecideRelease,
-    ::testing::Values(
-        ReleaseCase{"own_holds", {"A-1", "A-2"}, {held(1, "A-1", kMe, kLater), held(2, "A-2", kMe, kLater)},
-                    ReleaseOutcome::Kind::kReleased, {"A-1", "A-2"}, {ReservationId{1}, ReservationId{2}}},
-        ReleaseCase{"own_hold_of_a_cancelled_order", {"A-1"},
-                    {held(1, "A-1", kMe, kLater, order(9, OrderStatus::kCancelled, kEarlier))},
-                    ReleaseOutcome::Kind::kReleased, {"A-1"}, {ReservationId{1}}},
-        ReleaseCase{"other_owner_wins_over_everything",
-                    {"A-1", "A-2", "A-3", "A-4"},
-                    {held(1, "A-1", kMe, kLater, order(9, OrderStatus::kReady, kLater)),
-                     row(2, "A-2", kMe, ReservationStatus::kConfirmed, kEarlier), held(3, "A-3", kOther, kLater)},
-                    ReleaseOutcome::Kind::kOtherOwner,
-                    {"A-3"},
-                    {}},
-        ReleaseCase{"someone_elses_sale_is_other_owner", {"A-1"},
-                    {row(1, "A-1", kOther, ReservationStatus::kConfirmed, kEarlier)}, ReleaseOutcome::Kind::kOtherOwner,
-                    {"A-1"}, {}},
-        ReleaseCase{"someone_elses_expired_hold_is_not_held", {"A-1"}, {held(1, "A-1", kOther, kEarlier)},
-                    ReleaseOutcome::Kind::kNotHeld, {"A-1"}, {}},
-        ReleaseCase{"in_payment_before_sold_and_not_held",
-                    {"A-1", "A-2", "A-3"},
-                    {held(1, "A-1", kMe, kLater, order(9, OrderStatus::kReady, kLater)),
-                     row(2, "A-2", kMe, ReservationStatus::kConfirmed, kEarlier)},
-                    ReleaseOutcome::Kind::kInPayment,
-                    {"A-1"},
-                    {}},
-        ReleaseCase{"confirming_is_in_payment", {"A-1"},
-                    {held(1, "A-1", kMe, kLater, order(9, OrderStatus::kConfirming, kLater))},
-                    ReleaseOutcome::Kind::kInPayment, {"A-1"}, {}},
-        ReleaseCase{"confirming_past_hold_expiry_is_still_in_payment", {"A-1"},
-                    {held(1, "A-1", kMe, kEarlier, order(9, OrderStatus::kConfirming, kEarlier))},
-                    ReleaseOutcome::Kind::kInPayment, {"A-1"}, {}},
-        ReleaseCase{"expired_ready_order_with_live_hold_is_in_payment", {"A-1"},
-                    {held(1, "A-1", kMe, kLater, order(9, OrderStatus::kReady, kEarlier))},
-                    ReleaseOutcome::Kind::kInPayment, {"A-1"}, {}},
-        ReleaseCase{"sold_before_not_held", {"A-1", "A-2"}, {row(2, "A-2", kMe, ReservationStatus::kConfirmed, kEarlier)},
-                    ReleaseOutcome::Kind::kSold, {"A-2"}, {}},
-        ReleaseCase{"missing_and_expired_are_not_held", {"A-1", "A-2", "A-3"},
-                    {held(2, "A-2", kMe, kNow), held(3, "A-3", kMe, kLater)}, ReleaseOutcome::Kind::kNotHeld,
-                    {"A-1", "A-2"}, {}}),
+    ::testing::Values(ReleaseCase{"own_holds",
+                                  {"A-1", "A-2"},
+                                  {held(1, "A-1", kMe, kLater), held(2, "A-2", kMe, kLater)},
+                                  ReleaseOutcome::Kind::kReleased,
+                                  {"A-1", "A-2"},
+                                  {ReservationId{1}, ReservationId{2}}},
+                      ReleaseCase{"own_hold_of_a_cancelled_order",
+                                  {"A-1"},
+                                  {held(1, "A-1", kMe, kLater, order(9, OrderStatus::kCancelled, kEarlier))},
+                                  ReleaseOutcome::Kind::kReleased,
+                                  {"A-1"},
+                                  {ReservationId{1}}},
+                      ReleaseCase{
+                          "other_owner_wins_over_everything",
+                          {"A-1", "A-2", "A-3", "A-4"},
+                          {held(1, "A-1", kMe, kLater, order(9, OrderStatus::kReady, kLater)),
+                           row(2, "A-2", kMe, ReservationStatus::kConfirmed, kEarlier), held(3, "A-3", kOther, kLater)},
+                          ReleaseOutcome::Kind::kOtherOwner,
+                          {"A-3"},
+                          {}},
+                      ReleaseCase{"someone_elses_sale_is_other_owner",
+                                  {"A-1"},
+                                  {row(1, "A-1", kOther, ReservationStatus::kConfirmed, kEarlier)},
+                                  ReleaseOutcome::Kind::kOtherOwner,
+                                  {"A-1"},
+                                  {}},
+                      ReleaseCase{"someone_elses_expired_hold_is_not_held",
+                                  {"A-1"},
+                                  {held(1, "A-1", kOther, kEarlier)},
+                                  ReleaseOutcome::Kind::kNotHeld,
+                                  {"A-1"},
+                                  {}},
+                      ReleaseCase{"in_payment_before_sold_and_not_held",
+                                  {"A-1", "A-2", "A-3"},
+                                  {held(1, "A-1", kMe, kLater, order(9, OrderStatus::kReady, kLater)),
+                                   row(2, "A-2", kMe, ReservationStatus::kConfirmed, kEarlier)},
+                                  ReleaseOutcome::Kind::kInPayment,
+                                  {"A-1"},
+                                  {}},
+                      ReleaseCase{"confirming_is_in_payment",
+                                  {"A-1"},
+                                  {held(1, "A-1", kMe, kLater, order(9, OrderStatus::kConfirming, kLater))},
+                                  ReleaseOutcome::Kind::kInPayment,
+                                  {"A-1"},
+                                  {}},
+                      ReleaseCase{"confirming_past_hold_expiry_is_still_in_payment",
+                                  {"A-1"},
+                                  {held(1, "A-1", kMe, kEarlier, order(9, OrderStatus::kConfirming, kEarlier))},
+                                  ReleaseOutcome::Kind::kInPayment,
+                                  {"A-1"},
+                                  {}},
+                      ReleaseCase{"expired_ready_order_with_live_hold_is_in_payment",
+                                  {"A-1"},
+                                  {held(1, "A-1", kMe, kLater, order(9, OrderStatus::kReady, kEarlier))},
+                                  ReleaseOutcome::Kind::kInPayment,
+                                  {"A-1"},
+                                  {}},
+                      ReleaseCase{"sold_before_not_held",
+                                  {"A-1", "A-2"},
+                                  {row(2, "A-2", kMe, ReservationStatus::kConfirmed, kEarlier)},
+                                  ReleaseOutcome::Kind::kSold,
+                                  {"A-2"},
+                                  {}},
+                      ReleaseCase{"missing_and_expired_are_not_held",
+                                  {"A-1", "A-2", "A-3"},
+                                  {held(2, "A-2", kMe, kNow), held(3, "A-3", kMe, kLater)},
+                                  ReleaseOutcome::Kind::kNotHeld,
+                                  {"A-1", "A-2"},
+                                  {}}),
     [](const auto& info) { return std::string(info.param.name); });
 
 // ---- decide_ready -----------------------------------------------------------------------------
@@ -266,15 +367,16 @@ struct ReadyCase {
   ReadyOutcome::Kind kind;
   Seats named;
 };
-void PrintTo(const ReadyCase& c, std::ostream* os) { *os << c.name; }
-
+void PrintTo(const ReadyCase& c, std::ostream* os) {
+  *os << c.name;
+}
 
 class DecideReady : public ::testing::TestWithParam<ReadyCase> {};
 
 TEST_P(DecideReady, Decides) {
   const auto& c = GetParam();
-  const auto decision = decide_ready(
-      ReadyInput{ready_request(c.seats), kNow, kNow + minutes(10), "ORD-NEW", c.keyed, c.held, c.unknown});
+  const auto decision =
+      decide_ready(ReadyInput{ready_request(c.seats), kNow, kNow + minutes(10), "ORD-NEW", c.keyed, c.held, c.unknown});
   EXPECT_EQ(decision.outcome.kind, c.kind);
   EXPECT_EQ(decision.outcome.seats, c.named);
   const bool commits = c.kind == ReadyOutcome::Kind::kCreated || c.kind == ReadyOutcome::Kind::kReplayed;
@@ -286,40 +388,70 @@ TEST_P(DecideReady, Decides) {
 
 INSTANTIATE_TEST_SUITE_P(
     Table, DecideReady,
-    ::testing::Values(
-        ReadyCase{"keyed_same_request_replays", {"A-1"}, KeyedOrder{"fp", stored_order()}, {}, {"A-1"},
-                  ReadyOutcome::Kind::kReplayed, {}},
-        ReadyCase{"keyed_other_request_is_key_reused", {"A-1"}, KeyedOrder{"other", stored_order()}, {}, {"A-1"},
-                  ReadyOutcome::Kind::kKeyReused, {}},
-        ReadyCase{"unknown_seats_first_naming_only_them",
-                  {"A-1", "Z-9", "A-2"},
-                  std::nullopt,
-                  {priced(held(1, "A-1", kMe, kLater, order(9, OrderStatus::kReady, kLater)), 100)},
-                  {"Z-9"},
-                  ReadyOutcome::Kind::kSeatsUnknown,
-                  {"Z-9"}},
-        ReadyCase{"in_payment_before_not_held",
-                  {"A-1", "A-2"},
-                  std::nullopt,
-                  {priced(held(1, "A-1", kMe, kLater, order(9, OrderStatus::kReady, kLater)), 100)},
-                  {},
-                  ReadyOutcome::Kind::kSeatsInPayment,
-                  {"A-1"}},
-        ReadyCase{"confirming_is_in_payment", {"A-1"}, std::nullopt,
-                  {priced(held(1, "A-1", kMe, kEarlier, order(9, OrderStatus::kConfirming, kEarlier)), 100)}, {},
-                  ReadyOutcome::Kind::kSeatsInPayment, {"A-1"}},
-        ReadyCase{"missing_and_expired_are_not_held", {"A-1", "A-2", "A-3"}, std::nullopt,
-                  {priced(held(2, "A-2", kMe, kNow), 100), priced(held(3, "A-3", kMe, kLater), 100)}, {},
-                  ReadyOutcome::Kind::kSeatsNotHeld, {"A-1", "A-2"}},
-        ReadyCase{"someone_elses_row_is_not_held", {"A-1"}, std::nullopt, {priced(held(1, "A-1", kOther, kLater), 100)},
-                  {}, ReadyOutcome::Kind::kSeatsNotHeld, {"A-1"}},
-        ReadyCase{"held_seats_of_a_cancelled_order_make_a_new_one", {"A-1"}, std::nullopt,
-                  {priced(held(1, "A-1", kMe, kLater, order(9, OrderStatus::kCancelled, kEarlier)), 100)}, {},
-                  ReadyOutcome::Kind::kCreated, {}}),
+    ::testing::Values(ReadyCase{"keyed_same_request_replays",
+                                {"A-1"},
+                                KeyedOrder{"fp", stored_order()},
+                                {},
+                                {"A-1"},
+                                ReadyOutcome::Kind::kReplayed,
+                                {}},
+                      ReadyCase{"keyed_other_request_is_key_reused",
+                                {"A-1"},
+                                KeyedOrder{"other", stored_order()},
+                                {},
+                                {"A-1"},
+                                ReadyOutcome::Kind::kKeyReused,
+                                {}},
+                      ReadyCase{"unknown_seats_first_naming_only_them",
+                                {"A-1", "Z-9", "A-2"},
+                                std::nullopt,
+                                {priced(held(1, "A-1", kMe, kLater, order(9, OrderStatus::kReady, kLater)), 100)},
+                                {"Z-9"},
+                                ReadyOutcome::Kind::kSeatsUnknown,
+                                {"Z-9"}},
+                      ReadyCase{"in_payment_before_not_held",
+                                {"A-1", "A-2"},
+                                std::nullopt,
+                                {priced(held(1, "A-1", kMe, kLater, order(9, OrderStatus::kReady, kLater)), 100)},
+                                {},
+                                ReadyOutcome::Kind::kSeatsInPayment,
+                                {"A-1"}},
+                      ReadyCase{
+                          "confirming_is_in_payment",
+                          {"A-1"},
+                          std::nullopt,
+                          {priced(held(1, "A-1", kMe, kEarlier, order(9, OrderStatus::kConfirming, kEarlier)), 100)},
+                          {},
+                          ReadyOutcome::Kind::kSeatsInPayment,
+                          {"A-1"}},
+                      ReadyCase{"missing_and_expired_are_not_held",
+                                {"A-1", "A-2", "A-3"},
+                                std::nullopt,
+                                {priced(held(2, "A-2", kMe, kNow), 100), priced(held(3, "A-3", kMe, kLater), 100)},
+                                {},
+                                ReadyOutcome::Kind::kSeatsNotHeld,
+                                {"A-1", "A-2"}},
+                      ReadyCase{"someone_elses_row_is_not_held",
+                                {"A-1"},
+                                std::nullopt,
+                                {priced(held(1, "A-1", kOther, kLater), 100)},
+                                {},
+                                ReadyOutcome::Kind::kSeatsNotHeld,
+                                {"A-1"}},
+                      ReadyCase{"held_seats_of_a_cancelled_order_make_a_new_one",
+                                {"A-1"},
+                                std::nullopt,
+                                {priced(held(1, "A-1", kMe, kLater, order(9, OrderStatus::kCancelled, kEarlier)), 100)},
+                                {},
+                                ReadyOutcome::Kind::kCreated,
+                                {}}),
     [](const auto& info) { return std::string(info.param.name); });
 
 TEST(DecideReadyCreate, SumsPricesLinksInRequestOrderAndCapsTheExpiryByTheOrderTtl) {
-  const auto decision = decide_ready(ReadyInput{ready_request({"A-2", "A-1"}), kNow, kNow + minutes(10), "ORD-NEW",
+  const auto decision = decide_ready(ReadyInput{ready_request({"A-2", "A-1"}),
+                                                kNow,
+                                                kNow + minutes(10),
+                                                "ORD-NEW",
                                                 std::nullopt,
                                                 {priced(held(1, "A-1", kMe, kLater), 5000, kNow - minutes(1)),
                                                  priced(held(2, "A-2", kMe, kLater), 2550, kNow - minutes(2))},
@@ -340,7 +472,10 @@ TEST(DecideReadyCreate, SumsPricesLinksInRequestOrderAndCapsTheExpiryByTheOrderT
 }
 
 TEST(DecideReadyCreate, NoSeatIsHeldLongerThanHoldMaxTotalAfterItsFirstHold) {
-  const auto decision = decide_ready(ReadyInput{ready_request({"A-1", "A-2"}), kNow, kNow + minutes(10), "ORD-NEW",
+  const auto decision = decide_ready(ReadyInput{ready_request({"A-1", "A-2"}),
+                                                kNow,
+                                                kNow + minutes(10),
+                                                "ORD-NEW",
                                                 std::nullopt,
                                                 {priced(held(1, "A-1", kMe, kLater), 100, kNow - minutes(9)),
                                                  priced(held(2, "A-2", kMe, kLater), 100, kNow - minutes(12))},
@@ -350,8 +485,13 @@ TEST(DecideReadyCreate, NoSeatIsHeldLongerThanHoldMaxTotalAfterItsFirstHold) {
 }
 
 TEST(DecideReadyReplay, ReturnsTheOrderAsCreatedWhateverHappenedSince) {
-  const auto decision = decide_ready(ReadyInput{ready_request({"A-2", "A-1"}), kNow, kNow + minutes(10), "ORD-NEW",
-                                                KeyedOrder{"fp", stored_order()}, {}, {"A-1", "A-2"}});
+  const auto decision = decide_ready(ReadyInput{ready_request({"A-2", "A-1"}),
+                                                kNow,
+                                                kNow + minutes(10),
+                                                "ORD-NEW",
+                                                KeyedOrder{"fp", stored_order()},
+                                                {},
+                                                {"A-1", "A-2"}});
   ASSERT_EQ(decision.outcome.kind, ReadyOutcome::Kind::kReplayed);
   EXPECT_EQ(decision.outcome.order.id, 42);
   EXPECT_EQ(decision.outcome.order.order_no, "ORD-1");
@@ -386,8 +526,9 @@ struct GatewayCase {
   std::optional<std::string> refund;
   std::optional<std::string> fail_reason_after;
 };
-void PrintTo(const GatewayCase& c, std::ostream* os) { *os << c.name; }
-
+void PrintTo(const GatewayCase& c, std::ostream* os) {
+  *os << c.name;
+}
 
 class OnGatewaySuccess : public ::testing::TestWithParam<GatewayCase> {};
 
@@ -410,32 +551,34 @@ TEST_P(OnGatewaySuccess, Decides) {
 
 INSTANTIATE_TEST_SUITE_P(
     Table, OnGatewaySuccess,
-    ::testing::Values(
-        GatewayCase{"unknown_order", std::nullopt, PaymentRecord::Kind::kNotFound, OrderStatus::kReady, false, false,
-                    std::nullopt, std::nullopt},
-        GatewayCase{"ready_unexpired_is_recorded", order_state(OrderStatus::kReady, kLater),
-                    PaymentRecord::Kind::kRecorded, OrderStatus::kConfirming, true, true, std::nullopt, std::nullopt},
-        GatewayCase{"ready_expiring_now_is_refunded", order_state(OrderStatus::kReady, kNow),
-                    PaymentRecord::Kind::kRefundRequested, OrderStatus::kCancelled, true, false,
-                    std::string("ORDER_EXPIRED"), std::string("ORDER_EXPIRED")},
-        GatewayCase{"cancelled_never_paid_is_refunded_with_its_reason",
-                    order_state(OrderStatus::kCancelled, kLater, std::string("HOLD_EXPIRED")),
-                    PaymentRecord::Kind::kRefundRequested, OrderStatus::kCancelled, true, false,
-                    std::string("HOLD_EXPIRED"), std::string("HOLD_EXPIRED")},
-        GatewayCase{"cancelled_without_reason", order_state(OrderStatus::kCancelled, kLater),
-                    PaymentRecord::Kind::kRefundRequested, OrderStatus::kCancelled, true, false,
-                    std::string("ORDER_CANCELLED"), std::nullopt},
-        GatewayCase{"cancelled_and_paid_already",
-                    order_state(OrderStatus::kCancelled, kLater, std::string("ORDER_EXPIRED"), kEarlier),
-                    PaymentRecord::Kind::kAlreadyRecorded, OrderStatus::kCancelled, false, false, std::nullopt,
-                    std::string("ORDER_EXPIRED")},
-        GatewayCase{"confirming", order_state(OrderStatus::kConfirming, kLater, {}, kEarlier),
-                    PaymentRecord::Kind::kAlreadyRecorded, OrderStatus::kConfirming, false, false, std::nullopt,
-                    std::nullopt},
-        GatewayCase{"paid", order_state(OrderStatus::kPaid, kEarlier, {}, kEarlier),
-                    PaymentRecord::Kind::kAlreadyRecorded, OrderStatus::kPaid, false, false, std::nullopt, std::nullopt},
-        GatewayCase{"failed", order_state(OrderStatus::kFailed, kLater), PaymentRecord::Kind::kAlreadyRecorded,
-                    OrderStatus::kFailed, false, false, std::nullopt, std::nullopt}),
+    ::testing::Values(GatewayCase{"unknown_order", std::nullopt, PaymentRecord::Kind::kNotFound, OrderStatus::kReady,
+                                  false, false, std::nullopt, std::nullopt},
+                      GatewayCase{"ready_unexpired_is_recorded", order_state(OrderStatus::kReady, kLater),
+                                  PaymentRecord::Kind::kRecorded, OrderStatus::kConfirming, true, true, std::nullopt,
+                                  std::nullopt},
+                      GatewayCase{"ready_expiring_now_is_refunded", order_state(OrderStatus::kReady, kNow),
+                                  PaymentRecord::Kind::kRefundRequested, OrderStatus::kCancelled, true, false,
+                                  std::string("ORDER_EXPIRED"), std::string("ORDER_EXPIRED")},
+                      GatewayCase{"cancelled_never_paid_is_refunded_with_its_reason",
+                                  order_state(OrderStatus::kCancelled, kLater, std::string("HOLD_EXPIRED")),
+                                  PaymentRecord::Kind::kRefundRequested, OrderStatus::kCancelled, true, false,
+                                  std::string("HOLD_EXPIRED"), std::string("HOLD_EXPIRED")},
+                      GatewayCase{"cancelled_without_reason", order_state(OrderStatus::kCancelled, kLater),
+                                  PaymentRecord::Kind::kRefundRequested, OrderStatus::kCancelled, true, false,
+                                  std::string("ORDER_CANCELLED"), std::nullopt},
+                      GatewayCase{"cancelled_and_paid_already",
+                                  order_state(OrderStatus::kCancelled, kLater, std::string("ORDER_EXPIRED"), kEarlier),
+                                  PaymentRecord::Kind::kAlreadyRecorded, OrderStatus::kCancelled, false, false,
+                                  std::nullopt, std::string("ORDER_EXPIRED")},
+                      GatewayCase{"confirming", order_state(OrderStatus::kConfirming, kLater, {}, kEarlier),
+                                  PaymentRecord::Kind::kAlreadyRecorded, OrderStatus::kConfirming, false, false,
+                                  std::nullopt, std::nullopt},
+                      GatewayCase{"paid", order_state(OrderStatus::kPaid, kEarlier, {}, kEarlier),
+                                  PaymentRecord::Kind::kAlreadyRecorded, OrderStatus::kPaid, false, false, std::nullopt,
+                                  std::nullopt},
+                      GatewayCase{"failed", order_state(OrderStatus::kFailed, kLater),
+                                  PaymentRecord::Kind::kAlreadyRecorded, OrderStatus::kFailed, false, false,
+                                  std::nullopt, std::nullopt}),
     [](const auto& info) { return std::string(info.param.name); });
 
 // ---- decide_confirmation ----------------------------------------------------------------------
@@ -451,8 +594,9 @@ struct ConfirmCase {
   Ids cancel;
   std::vector<SeatChanged> events;
 };
-void PrintTo(const ConfirmCase& c, std::ostream* os) { *os << c.name; }
-
+void PrintTo(const ConfirmCase& c, std::ostream* os) {
+  *os << c.name;
+}
 
 class DecideConfirmation : public ::testing::TestWithParam<ConfirmCase> {};
 
@@ -482,46 +626,84 @@ TEST_P(DecideConfirmation, Decides) {
       EXPECT_EQ(decision.outcome.order.status, c.order_status);
       EXPECT_FALSE(decision.refund_reason);
       break;
-    case ConfirmOutcome::Kind::kDuplicate:
-      EXPECT_FALSE(decision.refund_reason);
-      break;
+    case ConfirmOutcome::Kind::kDuplicate: EXPECT_FALSE(decision.refund_reason); break;
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Table, DecideConfirmation,
-    ::testing::Values(
-        ConfirmCase{"processed_before_is_duplicate", true, OrderStatus::kConfirming, {"A-1"},
-                    {held(1, "A-1", kMe, kLater)}, ConfirmOutcome::Kind::kDuplicate, {}, {}, {}},
-        ConfirmCase{"ready_order_is_ignored", false, OrderStatus::kReady, {"A-1"}, {held(1, "A-1", kMe, kLater)},
-                    ConfirmOutcome::Kind::kIgnored, {}, {}, {}},
-        ConfirmCase{"paid_order_is_ignored", false, OrderStatus::kPaid, {"A-1"}, {}, ConfirmOutcome::Kind::kIgnored,
-                    {}, {}, {}},
-        ConfirmCase{"cancelled_order_is_ignored", false, OrderStatus::kCancelled, {"A-1"}, {},
-                    ConfirmOutcome::Kind::kIgnored, {}, {}, {}},
-        ConfirmCase{"all_holds_live_confirms",
-                    false,
-                    OrderStatus::kConfirming,
-                    {"A-1", "A-2"},
-                    {held(1, "A-1", kMe, kEarlier), held(2, "A-2", kMe, kEarlier)},
-                    ConfirmOutcome::Kind::kConfirmed,
-                    {ReservationId{1}, ReservationId{2}},
-                    {},
-                    {{kSchedule, {"A-1", "A-2"}, SeatChange::kSold}}},
-        ConfirmCase{"a_hold_lost_cancels_and_releases_the_rest",
-                    false,
-                    OrderStatus::kConfirming,
-                    {"A-1", "A-2"},
-                    {held(2, "A-2", kMe, kEarlier)},
-                    ConfirmOutcome::Kind::kCancelled,
-                    {},
-                    {ReservationId{2}},
-                    {{kSchedule, {"A-2"}, SeatChange::kCancelled}}},
-        ConfirmCase{"no_holds_left_cancels_without_seat_events", false, OrderStatus::kConfirming, {"A-1"}, {},
-                    ConfirmOutcome::Kind::kCancelled, {}, {}, {}},
-        ConfirmCase{"an_event_without_seats_never_confirms", false, OrderStatus::kConfirming, {}, {},
-                    ConfirmOutcome::Kind::kCancelled, {}, {}, {}}),
-    [](const auto& info) { return std::string(info.param.name); });
+INSTANTIATE_TEST_SUITE_P(Table, DecideConfirmation,
+                         ::testing::Values(ConfirmCase{"processed_before_is_duplicate",
+                                                       true,
+                                                       OrderStatus::kConfirming,
+                                                       {"A-1"},
+                                                       {held(1, "A-1", kMe, kLater)},
+                                                       ConfirmOutcome::Kind::kDuplicate,
+                                                       {},
+                                                       {},
+                                                       {}},
+                                           ConfirmCase{"ready_order_is_ignored",
+                                                       false,
+                                                       OrderStatus::kReady,
+                                                       {"A-1"},
+                                                       {held(1, "A-1", kMe, kLater)},
+                                                       ConfirmOutcome::Kind::kIgnored,
+                                                       {},
+                                                       {},
+                                                       {}},
+                                           ConfirmCase{"paid_order_is_ignored",
+                                                       false,
+                                                       OrderStatus::kPaid,
+                                                       {"A-1"},
+                                                       {},
+                                                       ConfirmOutcome::Kind::kIgnored,
+                                                       {},
+                                                       {},
+                                                       {}},
+                                           ConfirmCase{"cancelled_order_is_ignored",
+                                                       false,
+                                                       OrderStatus::kCancelled,
+                                                       {"A-1"},
+                                                       {},
+                                                       ConfirmOutcome::Kind::kIgnored,
+                                                       {},
+                                                       {},
+                                                       {}},
+                                           ConfirmCase{"all_holds_live_confirms",
+                                                       false,
+                                                       OrderStatus::kConfirming,
+                                                       {"A-1", "A-2"},
+                                                       {held(1, "A-1", kMe, kEarlier), held(2, "A-2", kMe, kEarlier)},
+                                                       ConfirmOutcome::Kind::kConfirmed,
+                                                       {ReservationId{1}, ReservationId{2}},
+                                                       {},
+                                                       {{kSchedule, {"A-1", "A-2"}, SeatChange::kSold}}},
+                                           ConfirmCase{"a_hold_lost_cancels_and_releases_the_rest",
+                                                       false,
+                                                       OrderStatus::kConfirming,
+                                                       {"A-1", "A-2"},
+                                                       {held(2, "A-2", kMe, kEarlier)},
+                                                       ConfirmOutcome::Kind::kCancelled,
+                                                       {},
+                                                       {ReservationId{2}},
+                                                       {{kSchedule, {"A-2"}, SeatChange::kCancelled}}},
+                                           ConfirmCase{"no_holds_left_cancels_without_seat_events",
+                                                       false,
+                                                       OrderStatus::kConfirming,
+                                                       {"A-1"},
+                                                       {},
+                                                       ConfirmOutcome::Kind::kCancelled,
+                                                       {},
+                                                       {},
+                                                       {}},
+                                           ConfirmCase{"an_event_without_seats_never_confirms",
+                                                       false,
+                                                       OrderStatus::kConfirming,
+                                                       {},
+                                                       {},
+                                                       ConfirmOutcome::Kind::kCancelled,
+                                                       {},
+                                                       {},
+                                                       {}}),
+                         [](const auto& info) { return std::string(info.param.name); });
 
 TEST(DecideConfirmationInput, AnUnprocessedEventNeedsItsOrder) {
   PaymentCompleted event{"ev-1", "ORD-1", kMe, kSchedule, {"A-1"}, Money{100}, kEarlier};
@@ -540,8 +722,9 @@ struct ExpiryCase {
   std::vector<std::int64_t> hold_expired;
   std::vector<SeatChanged> events;
 };
-void PrintTo(const ExpiryCase& c, std::ostream* os) { *os << c.name; }
-
+void PrintTo(const ExpiryCase& c, std::ostream* os) {
+  *os << c.name;
+}
 
 class DecideExpiry : public ::testing::TestWithParam<ExpiryCase> {};
 
@@ -557,25 +740,33 @@ TEST_P(DecideExpiry, Decides) {
 INSTANTIATE_TEST_SUITE_P(
     Table, DecideExpiry,
     ::testing::Values(
-        ExpiryCase{"nothing", {}, {}, {}, {}, {}},
-        ExpiryCase{"expired_orders_only", {3, 4}, {}, {}, {}, {}},
-        ExpiryCase{"stale_holds_grouped_per_schedule",
-                   {},
-                   {held(1, "A-1", kMe, kEarlier), row(2, "B-1", kOther, ReservationStatus::kHeld, kNow, {}, ScheduleId{8}),
-                    held(3, "A-2", kOther, kEarlier)},
-                   {ReservationId{1}, ReservationId{2}, ReservationId{3}},
-                   {},
-                   {{kSchedule, {"A-1", "A-2"}, SeatChange::kExpired}, {ScheduleId{8}, {"B-1"}, SeatChange::kExpired}}},
+        ExpiryCase{"nothing", {}, {}, {}, {}, {}}, ExpiryCase{"expired_orders_only", {3, 4}, {}, {}, {}, {}},
+        ExpiryCase{
+            "stale_holds_grouped_per_schedule",
+            {},
+            {held(1, "A-1", kMe, kEarlier), row(2, "B-1", kOther, ReservationStatus::kHeld, kNow, {}, ScheduleId{8}),
+             held(3, "A-2", kOther, kEarlier)},
+            {ReservationId{1}, ReservationId{2}, ReservationId{3}},
+            {},
+            {{kSchedule, {"A-1", "A-2"}, SeatChange::kExpired}, {ScheduleId{8}, {"B-1"}, SeatChange::kExpired}}},
         ExpiryCase{"unexpired_and_confirmed_rows_stay",
                    {},
                    {held(1, "A-1", kMe, kLater), row(2, "A-2", kMe, ReservationStatus::kConfirmed, kEarlier)},
                    {},
                    {},
                    {}},
-        ExpiryCase{"confirming_orders_keep_their_holds", {},
-                   {held(1, "A-1", kMe, kEarlier, order(9, OrderStatus::kConfirming, kEarlier))}, {}, {}, {}},
-        ExpiryCase{"unexpired_ready_orders_keep_their_holds", {},
-                   {held(1, "A-1", kMe, kEarlier, order(9, OrderStatus::kReady, kLater))}, {}, {}, {}},
+        ExpiryCase{"confirming_orders_keep_their_holds",
+                   {},
+                   {held(1, "A-1", kMe, kEarlier, order(9, OrderStatus::kConfirming, kEarlier))},
+                   {},
+                   {},
+                   {}},
+        ExpiryCase{"unexpired_ready_orders_keep_their_holds",
+                   {},
+                   {held(1, "A-1", kMe, kEarlier, order(9, OrderStatus::kReady, kLater))},
+                   {},
+                   {},
+                   {}},
         ExpiryCase{"expired_ready_order_is_cancelled_once_for_its_holds",
                    {},
                    {held(1, "A-1", kMe, kEarlier, order(9, OrderStatus::kReady, kEarlier)),

@@ -1,12 +1,12 @@
-#include <gtest/gtest.h>
+#include "application/hold_service.hpp"
 
-#include "run_task.hpp"
+#include <gtest/gtest.h>
 
 #include <set>
 
-#include "application/hold_service.hpp"
 #include "booking_fakes.hpp"
 #include "domain/errors.hpp"
+#include "run_task.hpp"
 
 using namespace ticketing;
 using namespace ticketing::domain;
@@ -36,7 +36,8 @@ struct Fixture {
   std::optional<std::string> token = "1:1";
 
   application::HoldView hold(std::vector<std::string> seats, UserId user = kMe) {
-    const std::optional<std::string> as = user == kMe ? token : std::optional<std::string>(tokens.issue({user, kSchedule, {}, {}}));
+    const std::optional<std::string> as =
+        user == kMe ? token : std::optional<std::string>(tokens.issue({user, kSchedule, {}, {}}));
     return run_task(holds.hold_seats(as, user, kSchedule, seats));
   }
   std::vector<std::string> release(std::vector<std::string> seats, UserId user = kMe) {
@@ -101,7 +102,7 @@ TEST(HoldService, RedisConflictNamesExactlyTheTakenSeatsAndSkipsTheDatabase) {
   EXPECT_EQ(f.conflict_of({"A-1", "A-2", "A-3"}), std::vector<std::string>{"A-2"});
   EXPECT_EQ(f.reservations.hold_calls, db_calls);
   EXPECT_FALSE(f.locks.lock_of(kSchedule, "A-1"));  // all or nothing
-  EXPECT_EQ(f.events.events.size(), 1u);           // only the other user's hold
+  EXPECT_EQ(f.events.events.size(), 1u);            // only the other user's hold
 }
 
 TEST(HoldService, DatabaseRefusalDropsExactlyTheLocksThisRequestTook) {

@@ -1,9 +1,10 @@
 // PaymentService, ConfirmationHandler and PaymentReconciler against in-memory fakes that apply the
 // same booking rules as the database adapters (booking_fakes.hpp).
+#include "application/payment_service.hpp"
+
 #include <gtest/gtest.h>
 
 #include "application/hold_service.hpp"
-#include "application/payment_service.hpp"
 #include "booking_fakes.hpp"
 #include "domain/errors.hpp"
 #include "run_task.hpp"
@@ -34,7 +35,12 @@ struct Fixture {
   application::AdmissionGuard guard{tokens, queue, clock};
   application::HoldService holds{guard, locks, reservations, clock, events, {minutes(5), 4}};
   application::HoldExpiryJob expiry{reservations, clock, events, 100};
-  application::PaymentService payments{guard,   payments_db, payments_db, clock, minutes(10), minutes(15),
+  application::PaymentService payments{guard,
+                                       payments_db,
+                                       payments_db,
+                                       clock,
+                                       minutes(10),
+                                       minutes(15),
                                        application::GatewayAuth{nullptr, true, "gateway-secret"}};
   application::ConfirmationHandler confirmation{payments_db, queue, locks, clock, events, payments.counters()};
   application::PaymentReconciler reconciler{payments_db, confirmation, clock, minutes(2), 10};
@@ -57,7 +63,8 @@ struct Fixture {
     for (const auto& e : store.outbox) {
       if (e.type == "PaymentCompleted" && e.order_no == order_no) {
         const auto& o = store.order_by_no(order_no)->order;
-        return PaymentCompleted{e.event_id, order_no, o.user, o.schedule, e.seat_nos, o.amount, *store.order_by_no(order_no)->paid_at};
+        return PaymentCompleted{
+            e.event_id, order_no, o.user, o.schedule, e.seat_nos, o.amount, *store.order_by_no(order_no)->paid_at};
       }
     }
     throw std::runtime_error("no PaymentCompleted for " + order_no);
@@ -316,7 +323,8 @@ TEST(ConfirmationHandler, ABatchSettlesEachEventLikeTheSinglePath) {
   const auto a = confirming_order(f, {"A-1"});
   const auto b = confirming_order(f, {"A-2", "A-3"}, kOther);
   f.events.events.clear();
-  const auto done = run_task(f.confirmation.handle_batch({f.completed_event(a), f.completed_event(b), f.completed_event(a)}));
+  const auto done =
+      run_task(f.confirmation.handle_batch({f.completed_event(a), f.completed_event(b), f.completed_event(a)}));
   EXPECT_EQ(done, (std::vector<bool>{true, true, true}));
   EXPECT_EQ(f.status_of(a), OrderStatus::kPaid);
   EXPECT_EQ(f.status_of(b), OrderStatus::kPaid);

@@ -23,9 +23,16 @@ struct ReadyRequest {
 };
 
 struct ReadyOutcome {
-  enum class Kind { kCreated, kReplayed, kKeyReused, kSeatsNotHeld, kSeatsInPayment, kSeatsUnknown } kind = Kind::kCreated;
-  PaymentOrder order;               // kCreated, kReplayed (as created: status READY)
-  std::vector<std::string> seats;   // kSeatsNotHeld, kSeatsInPayment, kSeatsUnknown (not on the schedule)
+  enum class Kind {
+    kCreated,
+    kReplayed,
+    kKeyReused,
+    kSeatsNotHeld,
+    kSeatsInPayment,
+    kSeatsUnknown
+  } kind = Kind::kCreated;
+  PaymentOrder order;              // kCreated, kReplayed (as created: status READY)
+  std::vector<std::string> seats;  // kSeatsNotHeld, kSeatsInPayment, kSeatsUnknown (not on the schedule)
 };
 
 struct PaymentRecord {
@@ -46,8 +53,7 @@ class PaymentRepository {
   // rows of this user not in a READY/CONFIRMING order → READY order, amount = sum of seat prices,
   // expiring at `expires_at` or hold_max_total after the earliest of its holds, whichever is first;
   // the holds are extended to last at least until then (DESIGN.md §5 Orders).
-  virtual Task<ReadyOutcome> create_ready_order(const ReadyRequest& request, Timestamp now,
-                                                Timestamp expires_at) = 0;
+  virtual Task<ReadyOutcome> create_ready_order(const ReadyRequest& request, Timestamp now, Timestamp expires_at) = 0;
   // One transaction (domain::on_gateway_success): READY → CONFIRMING + outbox PaymentCompleted;
   // no hold changes (a CONFIRMING order's holds are its own until it is settled). A repeat changes
   // nothing. A payment for an order already cancelled or expired is recorded with a refund request.
@@ -68,7 +74,7 @@ class PaymentRepository {
   // then hands to confirm_payment. Throws like confirm_payment. This default settles them one by
   // one; the database adapter does the whole batch in a fixed number of statements.
   virtual Task<std::vector<std::optional<ConfirmOutcome>>> confirm_payments(const std::vector<PaymentCompleted>& events,
-                                                                           Timestamp now) {
+                                                                            Timestamp now) {
     std::vector<std::optional<ConfirmOutcome>> outcomes;
     for (const auto& event : events) {
       auto outcome = co_await confirm_payment(event, now);

@@ -19,7 +19,7 @@ struct HoldOutcome {
 
 struct ReleaseOutcome {
   enum class Kind { kReleased, kNotHeld, kOtherOwner, kInPayment, kSold } kind = Kind::kReleased;
-  std::vector<std::string> seats;  // the seats causing the problem (or released)
+  std::vector<std::string> seats;   // the seats causing the problem (or released)
   std::vector<SeatChanged> events;  // kReleased: the committed seat change
 };
 
@@ -36,8 +36,8 @@ class ReservationRepository {
   virtual Task<std::vector<std::string>> missing_seats(ScheduleId schedule, const std::vector<std::string>& seats) = 0;
   // One transaction: expire stale holds of these seats, check the user's limit (HELD + CONFIRMED on
   // the schedule), insert HELD rows. All or nothing.
-  virtual Task<HoldOutcome> hold(ScheduleId schedule, UserId user, const std::vector<std::string>& seats,
-                                 Timestamp now, Timestamp expires_at, int max_seats_per_user) = 0;
+  virtual Task<HoldOutcome> hold(ScheduleId schedule, UserId user, const std::vector<std::string>& seats, Timestamp now,
+                                 Timestamp expires_at, int max_seats_per_user) = 0;
   // One transaction: the user's live HELD rows of these seats → CANCELLED. All or nothing.
   virtual Task<ReleaseOutcome> release(ScheduleId schedule, UserId user, const std::vector<std::string>& seats,
                                        Timestamp now) = 0;

@@ -70,7 +70,8 @@ std::vector<domain::OrderState> load_orders_with_seats(MysqlConnection& db, std:
   const auto result =
       db.query("SELECT " + std::string(kOrderColumns) +
                    ", (SELECT GROUP_CONCAT(r.seat_no ORDER BY r.seat_no SEPARATOR ',') FROM reservation r "
-                   "WHERE r.payment_order_id = o.id) FROM payment_order o WHERE " + std::string(condition),
+                   "WHERE r.payment_order_id = o.id) FROM payment_order o WHERE " +
+                   std::string(condition),
                params);
   std::vector<domain::OrderState> orders;
   orders.reserve(result.rows.size());
@@ -92,8 +93,8 @@ void insert_outbox(MysqlConnection& db, const std::string& event_id, std::string
 
 void request_refund(MysqlConnection& db, const events::EventTopics& topics, const PaymentOrder& order,
                     const std::string& reason, domain::Timestamp now) {
-  events::RefundRequested refund{events::new_event_id(), order.order_no, order.user, order.schedule, order.amount,
-                                 reason, now};
+  events::RefundRequested refund{events::new_event_id(), order.order_no, order.user, order.schedule,
+                                 order.amount,           reason,         now};
   insert_outbox(db, refund.event_id, "RefundRequested", topics.refund_requested, order.schedule,
                 events::encode_refund_requested(refund), now);
 }
@@ -107,7 +108,8 @@ void request_refund(MysqlConnection& db, const events::EventTopics& topics, cons
 std::optional<domain::KeyedOrder> keyed_order(MysqlConnection& db, const domain::ReadyRequest& request, bool lock) {
   const auto result = db.query(std::string("SELECT ") + std::string(kOrderColumns) +
                                    ", o.request_fingerprint FROM payment_order o WHERE o.user_id = ? AND "
-                                   "o.idempotency_key = ?" + (lock ? " FOR UPDATE" : ""),
+                                   "o.idempotency_key = ?" +
+                                   (lock ? " FOR UPDATE" : ""),
                                {request.user.value, request.idempotency_key});
   if (result.rows.empty()) return std::nullopt;
   RowReader read(result.rows[0]);
@@ -136,8 +138,8 @@ ReadyOutcome ready_once(MysqlConnection& db, const domain::ReadyRequest& request
                       " FROM seat s LEFT JOIN reservation r ON r.schedule_id = s.schedule_id AND r.seat_no = s.seat_no "
                       "AND r.active = 1 AND r.user_id = ? AND r.status = ? "
                       "LEFT JOIN payment_order o ON o.id = r.payment_order_id "
-                      "WHERE s.schedule_id = ? AND s.seat_no IN (" + placeholders(request.seat_nos.size()) +
-                      ") FOR UPDATE",
+                      "WHERE s.schedule_id = ? AND s.seat_no IN (" +
+                      placeholders(request.seat_nos.size()) + ") FOR UPDATE",
                   params)
              .rows) {
       RowReader read(row);
@@ -169,9 +171,11 @@ ReadyOutcome ready_once(MysqlConnection& db, const domain::ReadyRequest& request
   // The holds last until the order expires: its seats go to nobody else before that.
   Params link{order.id, now, order.expires_at};
   append_params(link, decision.link);
-  db.execute("UPDATE reservation SET payment_order_id = ?, updated_at = ?, expires_at = GREATEST(expires_at, ?) "
-             "WHERE id IN (" + placeholders(decision.link.size()) + ")",
-             link);
+  db.execute(
+      "UPDATE reservation SET payment_order_id = ?, updated_at = ?, expires_at = GREATEST(expires_at, ?) "
+      "WHERE id IN (" +
+          placeholders(decision.link.size()) + ")",
+      link);
   tx.commit();
   return std::move(decision.outcome);
 }
@@ -192,7 +196,7 @@ PaymentRecord record_payment_once(MysqlConnection& db, const events::EventTopics
   }
   if (decision.emit_payment_completed) {
     const domain::PaymentCompleted event{events::new_event_id(), order.order_no, order.user, order.schedule,
-                                         order.seat_nos, order.amount, now};
+                                         order.seat_nos,         order.amount,   now};
     insert_outbox(db, event.event_id, "PaymentCompleted", topics.payment_completed, order.schedule,
                   events::encode_payment_completed(event), now);
   }
@@ -216,8 +220,8 @@ std::map<std::string, LockedOrder> lock_orders_with_holds(MysqlConnection& db, s
   std::map<std::string, LockedOrder> orders;
   for (const auto& row : db.query("SELECT " + std::string(kOrderColumns) + ", " + std::string(kJoinedSeatRowColumns) +
                                       " FROM payment_order o LEFT JOIN reservation r ON r.payment_order_id = o.id "
-                                      "AND r.status = ? AND r.active = 1 WHERE " + std::string(condition) +
-                                      " FOR UPDATE",
+                                      "AND r.status = ? AND r.active = 1 WHERE " +
+                                      std::string(condition) + " FOR UPDATE",
                                   params)
                              .rows) {
     RowReader read(row);
@@ -306,10 +310,10 @@ std::vector<std::optional<ConfirmOutcome>> confirm_batch_once(MysqlConnection& d
     order_nos.emplace_back(event.order_no);
   }
   std::set<std::string> seen_events;
-  for (const auto& row : db.query("SELECT event_id FROM processed_event WHERE event_id IN (" +
-                                      placeholders(events.size()) + ")",
-                                  event_ids)
-                             .rows) {
+  for (const auto& row :
+       db.query("SELECT event_id FROM processed_event WHERE event_id IN (" + placeholders(events.size()) + ")",
+                event_ids)
+           .rows) {
     seen_events.insert(to_string(row[0]));
   }
   auto orders = lock_orders_with_holds(db, "o.order_no IN (" + placeholders(events.size()) + ")", order_nos);
@@ -382,15 +386,14 @@ Task<std::optional<PaymentOrder>> MysqlPaymentRepository::find_order(const std::
 }
 
 Task<std::vector<domain::PaymentCompleted>> MysqlPaymentRepository::unsettled_payments(domain::Timestamp paid_before,
-                                                                                     int limit) {
+                                                                                       int limit) {
   auto work = [paid_before, limit](MysqlConnection& db) {
     std::vector<domain::PaymentCompleted> events;
     for (auto& row : load_orders_with_seats(db, "o.status = ? AND o.paid_at <= ? ORDER BY o.paid_at LIMIT ?",
                                             {domain::to_string(OrderStatus::kConfirming), paid_before, limit})) {
       auto& order = row.order;
       events.push_back(domain::PaymentCompleted{events::new_event_id(), std::move(order.order_no), order.user,
-                                                order.schedule, std::move(order.seat_nos), order.amount,
-                                                *row.paid_at});
+                                                order.schedule, std::move(order.seat_nos), order.amount, *row.paid_at});
     }
     return events;
   };
@@ -412,17 +415,18 @@ Task<std::vector<PaymentOrder>> MysqlPaymentRepository::orders_of(domain::UserId
 Task<std::vector<domain::ReservationView>> MysqlPaymentRepository::reservations_of(domain::UserId user) {
   auto work = [user](MysqlConnection& db) {
     std::vector<domain::ReservationView> views;
-    const auto rows = db.query("SELECT " + std::string(kJoinedSeatRowColumns) +
-                                   ", o.order_no FROM reservation r LEFT JOIN payment_order o ON o.id = r.payment_order_id "
-                                   "WHERE r.user_id = ? ORDER BY r.created_at DESC, r.id DESC LIMIT 500",
-                               {user.value});
+    const auto rows =
+        db.query("SELECT " + std::string(kJoinedSeatRowColumns) +
+                     ", o.order_no FROM reservation r LEFT JOIN payment_order o ON o.id = r.payment_order_id "
+                     "WHERE r.user_id = ? ORDER BY r.created_at DESC, r.id DESC LIMIT 500",
+                 {user.value});
     const auto now = std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());
     for (const auto& row : rows.rows) {
       RowReader read(row);
       const auto seat = read_seat_row(read);
       // A stale hold is shown as what it is about to become.
       const auto status = domain::hold_is_stale(seat, now) ? ReservationStatus::kExpired : seat.status;
-      domain::ReservationView view{seat.id,        seat.schedule,         seat.seat_no, status,
+      domain::ReservationView view{seat.id,         seat.schedule,        seat.seat_no,   status,
                                    seat.expires_at, read.optional_text(), seat.created_at};
       views.push_back(std::move(view));
     }

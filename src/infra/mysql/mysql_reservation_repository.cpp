@@ -11,9 +11,9 @@
 namespace ticketing::infra::mysql {
 
 using domain::HoldOutcome;
+using domain::OrderStatus;
 using domain::ReleaseOutcome;
 using domain::ReservationStatus;
-using domain::OrderStatus;
 
 namespace {
 
@@ -23,9 +23,9 @@ void end_holds(MysqlConnection& db, const std::vector<domain::ReservationId>& id
   if (ids.empty()) return;
   Params params{domain::to_string(status), now};
   append_params(params, ids);
-  db.execute("UPDATE reservation SET status = ?, active = NULL, updated_at = ? WHERE id IN (" +
-                 placeholders(ids.size()) + ")",
-             params);
+  db.execute(
+      "UPDATE reservation SET status = ?, active = NULL, updated_at = ? WHERE id IN (" + placeholders(ids.size()) + ")",
+      params);
 }
 
 // READY orders → CANCELLED with `reason` (only those still READY). Returns how many.
@@ -98,7 +98,8 @@ Task<HoldOutcome> MysqlReservationRepository::hold(domain::ScheduleId schedule, 
           "xo.id = x.payment_order_id AND (xo.status = ? OR (xo.status = ? AND xo.expires_at > ?))))), " +
               std::string(kSeatRowColumns) +
               " FROM user_account u LEFT JOIN reservation r FORCE INDEX (uk_reservation_active_seat) "
-              "ON r.schedule_id = ? AND r.seat_no IN " + in_seats + " AND r.active = 1 WHERE u.id = ? FOR UPDATE",
+              "ON r.schedule_id = ? AND r.seat_no IN " +
+              in_seats + " AND r.active = 1 WHERE u.id = ? FOR UPDATE",
           params);
       domain::HoldInput input{user, schedule, seats, now, expires_at, max_seats_per_user, 0, {}};
       for (const auto& row : loaded.rows) {
@@ -115,16 +116,19 @@ Task<HoldOutcome> MysqlReservationRepository::hold(domain::ScheduleId schedule, 
       std::string rows;
       for (const auto& seat : decision.insert) {
         rows += rows.empty() ? "(?,?,?,?,?,1,?,?)" : ",(?,?,?,?,?,1,?,?)";
-        for (Param p : {Param(user.value), Param(schedule.value), Param(seat),
-                        Param(domain::to_string(ReservationStatus::kHeld)), Param(expires_at), Param(now), Param(now)}) {
+        for (Param p :
+             {Param(user.value), Param(schedule.value), Param(seat), Param(domain::to_string(ReservationStatus::kHeld)),
+              Param(expires_at), Param(now), Param(now)}) {
           values.push_back(std::move(p));
         }
       }
       ExecResult inserted;
       try {
-        inserted = db.execute("INSERT INTO reservation (user_id, schedule_id, seat_no, status, expires_at, active, "
-                              "created_at, updated_at) VALUES " + rows,
-                              values);
+        inserted = db.execute(
+            "INSERT INTO reservation (user_id, schedule_id, seat_no, status, expires_at, active, "
+            "created_at, updated_at) VALUES " +
+                rows,
+            values);
       } catch (const MysqlError& error) {
         if (!error.is_duplicate_key()) throw;
         // A parallel hold inserted one of these seats after the read above (READ COMMITTED takes no
@@ -173,8 +177,7 @@ Task<HoldOutcome> MysqlReservationRepository::hold(domain::ScheduleId schedule, 
 }
 
 Task<ReleaseOutcome> MysqlReservationRepository::release(domain::ScheduleId schedule, domain::UserId user,
-                                                         const std::vector<std::string>& seats,
-                                                         domain::Timestamp now) {
+                                                         const std::vector<std::string>& seats, domain::Timestamp now) {
   auto work = [=](MysqlConnection& db) {
     return with_deadlock_retries([&]() -> ReleaseOutcome {
       Transaction tx(db);
