@@ -58,6 +58,9 @@ struct HoldInput {
   std::int64_t live_seats = 0;
   // The live rows of the requested seats (any owner).
   std::vector<SeatRow> live_rows;
+  // The user's own live rows on the schedule for other seats that are stale (hold_is_stale): they
+  // end with this hold, as the expiry job would end them, so the seat slots they occupy are free.
+  std::vector<SeatRow> own_stale_rows = {};
 };
 
 struct HoldDecision {
@@ -68,8 +71,9 @@ struct HoldDecision {
 };
 
 // Limit first (LimitExceeded{live}); then SeatsTaken{the requested seats with a live row that is
-// not stale, own seats included, in request order}; else Hold: expire the stale rows, insert the
-// seats; events: the expired seats (if any), then the held seats.
+// not stale, own seats included, in request order}; else Hold: expire the stale rows (of the
+// requested seats, and the user's own stale holds), insert the seats; events: the expired seats
+// (if any), then the held seats.
 HoldDecision decide_hold(const HoldInput& input);
 
 // ---- release --------------------------------------------------------------------------------

@@ -6,6 +6,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/use_future.hpp>
+#include <future>
 #include <thread>
 
 #include "infra/mysql/mysql_reservation_repository.hpp"
@@ -89,4 +90,97 @@ TEST(SeatCatalogCache, ConcurrentFirstChecksAgreeWhileOneLoads) {
   EXPECT_EQ(cached.get(), (std::vector<std::string>{"S-0"}));
   EXPECT_EQ(layouts.loads(), 1U) << "the burst loaded the seat set more than once";
   EXPECT_EQ(pool.stats().acquired, 3U) << "one full load and two point lookups, then the cache";
+}
+
+namespace {
+
+using HoldKind = domain::HoldOutcome::Kind;
+
+// Runs `holds` (one seat list each) for one user in parallel on `pool`, all at once.
+std::vector<domain::HoldOutcome> parallel_holds(infra::mysql::MysqlReservationRepository& repository,
+                                                std::int64_t schedule, std::int64_t user,
+                                                const std::vector<std::vector<std::string>>& holds,
+                                                domain::Timestamp now, int max_seats) {
+  boost::asio::io_context io;
+  std::vector<std::future<domain::HoldOutcome>> futures;
+  for (const auto& seats : holds) {
+    futures.push_back(boost::asio::co_spawn(
+        io,
+        [&repository, schedule, user, seats, now, max_seats]() -> Task<domain::HoldOutcome> {
+          co_return co_await repository.hold(domain::ScheduleId{schedule}, domain::UserId{user}, seats, now,
+                                             now + std::chrono::minutes(5), max_seats);
+        },
+        boost::asio::use_future));
+  }
+  io.run();
+  std::vector<domain::HoldOutcome> outcomes;
+  for (auto& f : futures) outcomes.push_back(f.get());
+  return outcomes;
+}
+
+std::string scalar(const std::string& sql) { return test_db()->query(sql).rows.at(0).at(0).value_or("NULL"); }
+
+domain::Timestamp db_now() {
+  return std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());
+}
+
+}  // namespace
+
+// The first hold is one INSERT whose unique keys (seat, and the user's seat slots) decide; parallel
+// holds of one user race on those slots and on the locked path, and still never pass the limit.
+TEST(HoldSlots, ParallelHoldsOfOneUserNeverPassTheLimit) {
+  const auto schedule = create_schedule(-60, 40);
+  ensure_users(30);
+  infra::mysql::MysqlPool pool(test_db_endpoint(), {8, 64, std::chrono::seconds(5)});
+  infra::mysql::SeatLayoutCache layouts(pool);
+  infra::mysql::MysqlReservationRepository repository(pool, layouts);
+  std::vector<std::vector<std::string>> holds;
+  for (int i = 1; i <= 8; ++i) holds.push_back({"S-" + std::to_string(i)});
+  holds.push_back({"S-20", "S-21"});
+  const auto outcomes = parallel_holds(repository, schedule, 21, holds, db_now(), 4);
+  int held = 0;
+  for (const auto& outcome : outcomes) {
+    if (outcome.kind == HoldKind::kHeld) held += static_cast<int>(outcome.seats.size());
+    EXPECT_NE(outcome.kind, HoldKind::kSeatsTaken) << "nobody else holds these seats";
+  }
+  EXPECT_EQ(held, 4) << "the limit is 4 seats and there were 10 to take";
+  EXPECT_EQ(scalar(fmt::format("SELECT COUNT(*) FROM reservation WHERE schedule_id = {} AND user_id = 21 "
+                                 "AND active = 1",
+                                 schedule)),
+            "4");
+  EXPECT_EQ(scalar(fmt::format("SELECT COUNT(DISTINCT holder_slot) FROM reservation WHERE schedule_id = {} "
+                                 "AND user_id = 21 AND active = 1 AND holder_slot BETWEEN 1 AND 4",
+                                 schedule)),
+            "4");
+}
+
+// A lapsed hold of the user's (not yet expired by the job) keeps its slot until the user holds
+// again: then it ends (EXPIRED, named in the events) and the new hold gets the slot.
+TEST(HoldSlots, OwnLapsedHoldEndsWhenTheUserHoldsAgain) {
+  const auto schedule = create_schedule(-60, 10);
+  ensure_users(30);
+  auto db = test_db();
+  db->execute(fmt::format(
+      "INSERT INTO reservation (user_id, schedule_id, seat_no, status, expires_at, active, holder_slot) VALUES "
+      "(22, {0}, 'S-1', 'HELD', UTC_TIMESTAMP(3) - INTERVAL 1 SECOND, 1, 1), "
+      "(22, {0}, 'S-2', 'HELD', UTC_TIMESTAMP(3) + INTERVAL 1 MINUTE, 1, 2)",
+      schedule));
+  infra::mysql::MysqlPool pool(test_db_endpoint(), {2, 64, std::chrono::seconds(5)});
+  infra::mysql::SeatLayoutCache layouts(pool);
+  infra::mysql::MysqlReservationRepository repository(pool, layouts);
+  const auto outcome = parallel_holds(repository, schedule, 22, {{"S-3"}}, db_now(), 2).at(0);
+  ASSERT_EQ(outcome.kind, HoldKind::kHeld) << "S-1 lapsed: the user holds one live seat of 2";
+  ASSERT_EQ(outcome.events.size(), 2U);
+  EXPECT_EQ(outcome.events[0], (domain::SeatChanged{domain::ScheduleId{schedule}, {"S-1"}, domain::SeatChange::kExpired}));
+  EXPECT_EQ(outcome.events[1], (domain::SeatChanged{domain::ScheduleId{schedule}, {"S-3"}, domain::SeatChange::kHeld}));
+  EXPECT_EQ(scalar(fmt::format("SELECT CONCAT(status, ':', COALESCE(active, 'x')) FROM reservation WHERE "
+                                 "schedule_id = {} AND seat_no = 'S-1'",
+                                 schedule)),
+            "EXPIRED:x");
+  EXPECT_EQ(scalar(fmt::format("SELECT holder_slot FROM reservation WHERE schedule_id = {} AND seat_no = 'S-3' "
+                                 "AND active = 1",
+                                 schedule)),
+            "1");
+  // At the limit now: a third seat is refused, and nothing is written.
+  EXPECT_EQ(parallel_holds(repository, schedule, 22, {{"S-4"}}, db_now(), 2).at(0).kind, HoldKind::kLimitExceeded);
 }

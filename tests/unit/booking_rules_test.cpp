@@ -220,6 +220,25 @@ INSTANTIATE_TEST_SUITE_P(
                  {}}),
     [](const auto& info) { return std::string(info.param.name); });
 
+// The user's own lapsed holds of other seats end with a new hold (their slots are freed); their
+// live ones, another user's lapsed ones and a requested seat's row are left to the other rules.
+TEST(DecideHoldOwnStaleRows, EndWithTheHoldAndAreReportedExpired) {
+  HoldInput input{kMe, kSchedule, {"A-1"}, kNow, kNow + minutes(5), 4, 1, {held(10, "A-1", kOther, kEarlier)}};
+  input.own_stale_rows = {held(11, "B-1", kMe, kEarlier), held(12, "B-2", kMe, kLater),
+                          held(13, "B-3", kOther, kEarlier), held(10, "A-1", kOther, kEarlier),
+                          held(14, "B-4", kMe, kEarlier, order(5, OrderStatus::kConfirming, kEarlier))};
+  const auto decision = decide_hold(input);
+  ASSERT_EQ(decision.outcome.kind, HoldOutcome::Kind::kHeld);
+  EXPECT_EQ(decision.expire, (Ids{ReservationId{10}, ReservationId{11}}));
+  EXPECT_EQ(decision.outcome.events,
+            (std::vector<SeatChanged>{{kSchedule, {"A-1", "B-1"}, SeatChange::kExpired},
+                                      {kSchedule, {"A-1"}, SeatChange::kHeld}}));
+
+  // A refused hold ends nothing.
+  input.live_seats = 4;
+  EXPECT_TRUE(decide_hold(input).expire.empty());
+}
+
 // ---- decide_release ---------------------------------------------------------------------------
 
 struct ReleaseCase {

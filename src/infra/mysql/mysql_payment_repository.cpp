@@ -119,14 +119,20 @@ std::optional<domain::KeyedOrder> keyed_order(MysqlConnection& db, const domain:
   return keyed;
 }
 
+// `read_key_first`: on a first attempt the order already made with the request's key is looked up
+// only when the seats refuse (the request is then a replay, or reuses its key), so a new order
+// costs no extra read; the unique key (user, Idempotency-Key) refuses an INSERT whose key was taken
+// meanwhile, and the retry reads the key first.
 ReadyOutcome ready_once(MysqlConnection& db, const domain::ReadyRequest& request, domain::Timestamp now,
-                        domain::Timestamp expires_at) {
+                        domain::Timestamp expires_at, bool read_key_first) {
   Transaction tx(db);
   // The order already made with this key is replayed (same request) or refused (another request).
-  // Read again after the seat locks when the seats turn out to be in a payment: under READ
-  // COMMITTED this FOR UPDATE finds nothing while a parallel request with the same key is still
-  // inserting, and that request's order is what the seats are then in.
-  domain::ReadyInput input{request, now, expires_at, new_order_no(now), keyed_order(db, request, true), {}, {}};
+  // Read again after the seat locks when the seats refuse: under READ COMMITTED a locking read of
+  // the key finds nothing while a parallel request with the same key is still inserting, and that
+  // request's order is what the seats are then in.
+  domain::ReadyInput input{
+      request, now, expires_at, new_order_no(now), read_key_first ? keyed_order(db, request, true) : std::nullopt,
+      {},      {}};
   if (!input.keyed) {
     // One locking read: every requested seat of the schedule with its price, the user's live HELD
     // row of it (if any) and that row's order. Requested seats it does not return are unknown.
@@ -152,8 +158,9 @@ ReadyOutcome ready_once(MysqlConnection& db, const domain::ReadyRequest& request
     }
   }
   auto decision = domain::decide_ready(input);
-  if (decision.outcome.kind == ReadyOutcome::Kind::kSeatsInPayment && !input.keyed) {
-    if ((input.keyed = keyed_order(db, request, false))) decision = domain::decide_ready(input);  // it won the seats
+  if (decision.outcome.kind != ReadyOutcome::Kind::kCreated && !input.keyed) {
+    // A replay (its order holds, bought or gave up the seats) or a parallel duplicate that won them.
+    if ((input.keyed = keyed_order(db, request, false))) decision = domain::decide_ready(input);
   }
   if (!decision.commit) return std::move(decision.outcome);  // refused: nothing written
   if (decision.outcome.kind == ReadyOutcome::Kind::kReplayed) {
@@ -364,7 +371,8 @@ Task<ReadyOutcome> MysqlPaymentRepository::create_ready_order(const domain::Read
   auto work = [request, now, expires_at](MysqlConnection& db) -> ReadyOutcome {
     // A concurrent request with the same key committed first (it held the key): go again and
     // replay it. Deadlocks and an order-number collision are retried the same way.
-    return with_deadlock_retries([&] { return ready_once(db, request, now, expires_at); }, true);
+    int attempt = 0;
+    return with_deadlock_retries([&] { return ready_once(db, request, now, expires_at, ++attempt > 1); }, true);
   };
   co_return co_await pool_.run(work);
 }

@@ -59,6 +59,55 @@ Task<std::vector<std::string>> MysqlReservationRepository::missing_seats(domain:
   co_return missing;
 }
 
+namespace {
+
+// Inserts HELD rows for `seats`, the i-th taking seat slot `slots[i]` (V6: a user's live rows on a
+// schedule hold distinct slots 1..hold.max-seats-per-user). Returns the new rows' ids, in order.
+std::vector<domain::HeldSeat> insert_holds(MysqlConnection& db, domain::ScheduleId schedule, domain::UserId user,
+                                           const std::vector<std::string>& seats, const std::vector<int>& slots,
+                                           domain::Timestamp now, domain::Timestamp expires_at, bool consecutive_ids) {
+  Params values;
+  std::string rows;
+  for (std::size_t i = 0; i < seats.size(); ++i) {
+    rows += rows.empty() ? "(?,?,?,?,?,1,?,?,?)" : ",(?,?,?,?,?,1,?,?,?)";
+    for (Param p : {Param(user.value), Param(schedule.value), Param(seats[i]),
+                    Param(domain::to_string(ReservationStatus::kHeld)), Param(expires_at),
+                    slots[i] > 0 ? Param(slots[i]) : Param(nullptr), Param(now), Param(now)}) {
+      values.push_back(std::move(p));
+    }
+  }
+  const auto inserted = db.execute(
+      "INSERT INTO reservation (user_id, schedule_id, seat_no, status, expires_at, active, holder_slot, "
+      "created_at, updated_at) VALUES " +
+          rows,
+      values);
+  std::vector<domain::HeldSeat> held;
+  if (inserted.affected_rows == seats.size() && inserted.last_insert_id > 0 &&
+      (seats.size() == 1 || consecutive_ids)) {
+    for (std::size_t i = 0; i < seats.size(); ++i) {
+      held.push_back({domain::ReservationId{static_cast<std::int64_t>(inserted.last_insert_id + i)}, seats[i]});
+    }
+    return held;
+  }
+  Params mine{schedule.value};
+  append_params(mine, seats);
+  mine.emplace_back(user.value);
+  const auto ids = db.query("SELECT id, seat_no FROM reservation WHERE schedule_id = ? AND seat_no IN (" +
+                                placeholders(seats.size()) + ") AND active = 1 AND user_id = ?",
+                            mine);
+  std::map<std::string, std::int64_t> id_of;
+  for (const auto& row : ids.rows) id_of[to_string(row[1])] = to_int64(row[0]);
+  for (const auto& seat : seats) held.push_back({domain::ReservationId{id_of[seat]}, seat});
+  return held;
+}
+
+// Which unique key refused an INSERT ("Duplicate entry '...' for key 'uk_...'").
+bool refused_by_slot_key(const MysqlError& error) {
+  return std::string_view(error.what()).find("uk_reservation_holder_slot") != std::string_view::npos;
+}
+
+}  // namespace
+
 Task<HoldOutcome> MysqlReservationRepository::hold(domain::ScheduleId schedule, domain::UserId user,
                                                    const std::vector<std::string>& seats, domain::Timestamp now,
                                                    domain::Timestamp expires_at, int max_seats_per_user) {
@@ -71,107 +120,118 @@ Task<HoldOutcome> MysqlReservationRepository::hold(domain::ScheduleId schedule, 
                           std::memory_order_relaxed);
     }
     const bool consecutive_ids = autoinc_mode->load(std::memory_order_relaxed) <= 1;
-    // "(?,?,?)"; appended, not `"(" + ...`: GCC 12 warns falsely (-Wrestrict) about that form here.
-    const std::string in_seats = std::string().append("(").append(placeholders(seats.size())).append(")");
-    return with_deadlock_retries([&]() -> HoldOutcome {
-      Transaction tx(db);
-      // One locking read: the user's row (it serialises this user's holds, so the limit counts
-      // every seat they have, including a parallel request's), their live seat count on the
-      // schedule, and the live rows of the requested seats with their order's status and expiry.
-      // The count and the order columns are scalar subqueries: read, not locked. A seat row that
-      // is not stale is counted — HELD and unexpired, CONFIRMED, or kept by its order
-      // (domain::hold_is_stale, as SQL). FORCE INDEX: planned on idx_reservation_expiry instead,
-      // the scan X-locks the first live hold past its range until commit, and every hold of every
-      // schedule queues behind it (bench/hold-storm: 9,999 lock waits for 10,000 holds).
-      Params params{schedule.value,
-                    domain::to_string(ReservationStatus::kConfirmed),
-                    now,
-                    domain::to_string(OrderStatus::kConfirming),
-                    domain::to_string(OrderStatus::kReady),
-                    now,
-                    schedule.value};
-      append_params(params, seats);
-      params.emplace_back(user.value);
-      const auto loaded = db.query(
-          "SELECT (SELECT COUNT(*) FROM reservation x WHERE x.user_id = u.id AND x.schedule_id = ? AND x.active = 1 "
-          "AND (x.status = ? OR x.expires_at > ? OR EXISTS (SELECT 1 FROM payment_order xo WHERE "
-          "xo.id = x.payment_order_id AND (xo.status = ? OR (xo.status = ? AND xo.expires_at > ?))))), " +
-              std::string(kSeatRowColumns) +
-              " FROM user_account u LEFT JOIN reservation r FORCE INDEX (uk_reservation_active_seat) "
-              "ON r.schedule_id = ? AND r.seat_no IN " +
-              in_seats + " AND r.active = 1 WHERE u.id = ? FOR UPDATE",
-          params);
-      domain::HoldInput input{user, schedule, seats, now, expires_at, max_seats_per_user, 0, {}};
-      for (const auto& row : loaded.rows) {
-        RowReader read(row);
-        input.live_seats = read.int64();
-        if (row[1]) input.live_rows.push_back(read_seat_row(read));
-      }
-      auto decision = domain::decide_hold(input);
-      if (decision.outcome.kind != HoldOutcome::Kind::kHeld) return std::move(decision.outcome);
+    const auto held_event = [&] { return domain::SeatChanged{schedule, seats, domain::SeatChange::kHeld}; };
 
-      // Stale holds of these seats give way first (the expiry job may not have run yet).
-      end_holds(db, decision.expire, ReservationStatus::kExpired, now);
-      Params values;
-      std::string rows;
-      for (const auto& seat : decision.insert) {
-        rows += rows.empty() ? "(?,?,?,?,?,1,?,?)" : ",(?,?,?,?,?,1,?,?)";
-        for (Param p :
-             {Param(user.value), Param(schedule.value), Param(seat), Param(domain::to_string(ReservationStatus::kHeld)),
-              Param(expires_at), Param(now), Param(now)}) {
-          values.push_back(std::move(p));
-        }
-      }
-      ExecResult inserted;
+    // Fast path: one INSERT, committed on its own (this pool runs in autocommit), taking seat
+    // slots 1..n. The unique keys decide it: no live row of any of these seats (the seat key), and
+    // slots 1..n free (the slot key) — as the user's live rows hold distinct slots within
+    // 1..max, that leaves room for n more. So it is never more permissive than decide_hold over
+    // the locked rows; every refusal (a taken or lapsed seat, a used slot) goes to the locked path
+    // below, which decides over the locked rows. Saves the locking read and the COMMIT of every
+    // uncontended hold (issue 14: statements per booking).
+    if (static_cast<int>(seats.size()) <= max_seats_per_user) {
+      std::vector<int> slots(seats.size());
+      for (std::size_t i = 0; i < slots.size(); ++i) slots[i] = static_cast<int>(i + 1);
       try {
-        inserted = db.execute(
-            "INSERT INTO reservation (user_id, schedule_id, seat_no, status, expires_at, active, "
-            "created_at, updated_at) VALUES " +
-                rows,
-            values);
+        HoldOutcome outcome;
+        outcome.kind = HoldOutcome::Kind::kHeld;
+        outcome.seats = insert_holds(db, schedule, user, seats, slots, now, expires_at, consecutive_ids);
+        outcome.events.push_back(held_event());
+        return outcome;
       } catch (const MysqlError& error) {
         if (!error.is_duplicate_key()) throw;
-        // A parallel hold inserted one of these seats after the read above (READ COMMITTED takes no
-        // gap locks): name exactly the taken seats. A locking read sees the latest committed rows.
-        HoldOutcome outcome;
-        outcome.kind = HoldOutcome::Kind::kSeatsTaken;
-        Params again{schedule.value};
-        append_params(again, seats);
-        std::unordered_set<std::string> live;
-        for (const auto& row : db.query("SELECT seat_no FROM reservation WHERE schedule_id = ? AND seat_no IN " +
-                                            in_seats + " AND active = 1 LOCK IN SHARE MODE",
-                                        again)
-                                   .rows) {
-          live.insert(to_string(row[0]));
-        }
-        for (const auto& seat : seats) {  // in request order, as the fast path names them
-          if (live.count(seat) != 0) outcome.taken_seats.push_back(seat);
-        }
-        if (outcome.taken_seats.empty()) outcome.taken_seats = seats;  // released in between; still refused
-        return outcome;
       }
-      HoldOutcome outcome = std::move(decision.outcome);
-      if (inserted.affected_rows == seats.size() && inserted.last_insert_id > 0 &&
-          (seats.size() == 1 || consecutive_ids)) {
-        tx.commit();
-        for (std::size_t i = 0; i < seats.size(); ++i) {
-          outcome.seats.push_back(
-              {domain::ReservationId{static_cast<std::int64_t>(inserted.last_insert_id + i)}, seats[i]});
-        }
-        return outcome;
-      }
-      Params mine{schedule.value};
-      append_params(mine, seats);
-      mine.emplace_back(user.value);
-      const auto ids = db.query("SELECT id, seat_no FROM reservation WHERE schedule_id = ? AND seat_no IN " + in_seats +
-                                    " AND active = 1 AND user_id = ?",
-                                mine);
-      tx.commit();
-      std::map<std::string, std::int64_t> id_of;
-      for (const auto& row : ids.rows) id_of[to_string(row[1])] = to_int64(row[0]);
-      for (const auto& seat : seats) outcome.seats.push_back({domain::ReservationId{id_of[seat]}, seat});
-      return outcome;
-    });
+    }
+
+    // A slot refused by a parallel hold of the same user (which takes no user lock on its fast
+    // path) is a conflict on bookkeeping, not a decision: run the locked path again.
+    return with_deadlock_retries(
+        [&]() -> HoldOutcome {
+          Transaction tx(db);
+          // The user's row (it serialises this user's locked-path holds) and the live rows of the
+          // requested seats with their order's status and expiry (scalar subqueries: read, not
+          // locked). FORCE INDEX: planned on idx_reservation_expiry instead, the scan X-locks the
+          // first live hold past its range until commit, and every hold of every schedule queues
+          // behind it (bench/hold-storm: 9,999 lock waits for 10,000 holds).
+          Params params{schedule.value};
+          append_params(params, seats);
+          params.emplace_back(user.value);
+          const auto loaded = db.query("SELECT u.id, " + std::string(kSeatRowColumns) +
+                                           " FROM user_account u LEFT JOIN reservation r FORCE INDEX "
+                                           "(uk_reservation_active_seat) ON r.schedule_id = ? AND r.seat_no IN (" +
+                                           placeholders(seats.size()) + ") AND r.active = 1 WHERE u.id = ? FOR UPDATE",
+                                       params);
+          domain::HoldInput input{user, schedule, seats, now, expires_at, max_seats_per_user, 0, {}};
+          for (const auto& row : loaded.rows) {
+            RowReader read(row);
+            read.int64();
+            if (row[1]) input.live_rows.push_back(read_seat_row(read));
+          }
+          // The user's own live rows on the schedule, with their seat slots: the limit counts those
+          // that are not stale; the stale ones end with this hold and free their slots.
+          std::map<std::int64_t, int> slot_of;  // reservation id → slot (0: none)
+          for (const auto& row :
+               db.query("SELECT " + std::string(kSeatRowColumns) +
+                            ", r.holder_slot FROM reservation r WHERE r.user_id = ? AND r.schedule_id = ? AND "
+                            "r.active = 1 FOR UPDATE",
+                        {user.value, schedule.value})
+                   .rows) {
+            RowReader read(row);
+            auto own = read_seat_row(read);
+            slot_of[own.id.value] = static_cast<int>(read.optional_int64().value_or(0));
+            if (domain::hold_is_stale(own, now)) {
+              input.own_stale_rows.push_back(std::move(own));
+            } else {
+              ++input.live_seats;
+            }
+          }
+          auto decision = domain::decide_hold(input);
+          if (decision.outcome.kind != HoldOutcome::Kind::kHeld) return std::move(decision.outcome);
+
+          end_holds(db, decision.expire, ReservationStatus::kExpired, now);
+          for (const auto id : decision.expire) slot_of.erase(id.value);
+          std::vector<int> slots;
+          for (int slot = 1; slots.size() < decision.insert.size(); ++slot) {
+            bool used = false;
+            for (const auto& [id, taken] : slot_of) used = used || taken == slot;
+            // Past max only when the limit was lowered below slots already taken: the row then has
+            // no slot (the limit is still kept here, by the rule).
+            if (slot > max_seats_per_user) {
+              slots.push_back(0);
+            } else if (!used) {
+              slots.push_back(slot);
+            }
+          }
+          HoldOutcome outcome = std::move(decision.outcome);
+          try {
+            outcome.seats =
+                insert_holds(db, schedule, user, decision.insert, slots, now, expires_at, consecutive_ids);
+          } catch (const MysqlError& error) {
+            if (!error.is_duplicate_key() || refused_by_slot_key(error)) throw;
+            // A parallel hold inserted one of these seats after the read above (READ COMMITTED
+            // takes no gap locks): name exactly the taken seats. A locking read sees the latest
+            // committed rows.
+            HoldOutcome taken;
+            taken.kind = HoldOutcome::Kind::kSeatsTaken;
+            Params again{schedule.value};
+            append_params(again, seats);
+            std::unordered_set<std::string> live;
+            for (const auto& row : db.query("SELECT seat_no FROM reservation WHERE schedule_id = ? AND seat_no IN (" +
+                                                placeholders(seats.size()) + ") AND active = 1 LOCK IN SHARE MODE",
+                                            again)
+                                       .rows) {
+              live.insert(to_string(row[0]));
+            }
+            for (const auto& seat : seats) {  // in request order, as the Redis fast path names them
+              if (live.count(seat) != 0) taken.taken_seats.push_back(seat);
+            }
+            if (taken.taken_seats.empty()) taken.taken_seats = seats;  // released in between; still refused
+            return taken;
+          }
+          tx.commit();
+          return outcome;
+        },
+        /*retry_duplicate_key=*/true);
   };
   co_return co_await pool_.run(work);
 }
