@@ -72,8 +72,8 @@ const RedisScript& enter_script() {
   return script;
 }
 
-Task<void> worker(RedisClient& client, const std::string& key, std::atomic<int>& next,
-                  std::atomic<int>& errors, std::latch& done) {
+Task<void> worker(RedisClient& client, const std::string& key, std::atomic<int>& next, std::atomic<int>& errors,
+                  std::latch& done) {
   char score[16];
   char member[16];
   for (int i; (i = next.fetch_add(1, std::memory_order_relaxed)) < kOpsPerIteration;) {
@@ -107,8 +107,7 @@ void BM_RedisEvalshaPipelined(benchmark::State& state) {
       asio::co_spawn(io[c], client.ping(), asio::use_future).get();
     } catch (const std::exception& e) {
       state.SkipWithError(
-          (std::string("Redis not reachable at ") + redacted_url(client.options()) + ": " + e.what())
-              .c_str());
+          (std::string("Redis not reachable at ") + redacted_url(client.options()) + ": " + e.what()).c_str());
       return;
     }
   }

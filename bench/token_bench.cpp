@@ -45,7 +45,9 @@ domain::AdmissionClaims admission_claims(std::int64_t user, domain::Timestamp at
 }
 
 // Seven-digit user ids, as in the 2,000,000-user bench database.
-std::int64_t user_of(std::size_t i) { return 1'000'000 + static_cast<std::int64_t>(i) * 977; }
+std::int64_t user_of(std::size_t i) {
+  return 1'000'000 + static_cast<std::int64_t>(i) * 977;
+}
 
 // Flips one character of the signature (the last part) to another base64url character.
 std::string tampered(std::string token) {
@@ -67,8 +69,8 @@ void BM_AccessTokenIssue(benchmark::State& state) {
 
 // Shared by the threads of one run (verify is thread-safe, as on the server's I/O threads).
 template <typename Service, typename Claims>
-std::vector<std::string> issue_all(const Service& service,
-                                   Claims (*claims)(std::int64_t, domain::Timestamp), bool tamper) {
+std::vector<std::string> issue_all(const Service& service, Claims (*claims)(std::int64_t, domain::Timestamp),
+                                   bool tamper) {
   std::vector<std::string> tokens;
   const auto at = now();
   for (std::size_t i = 0; i < kTokens; ++i) {

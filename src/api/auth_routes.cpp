@@ -17,10 +17,14 @@ constexpr std::size_t kMaxTextField = 1024;
 
 void write_account(JsonWriter& json, const domain::Account& account) {
   json.begin_object()
-      .key("id").integer(account.id.value)
-      .key("email").string(account.email)
-      .key("name").string(account.name)
-      .key("role").string(domain::to_string(account.role))
+      .key("id")
+      .integer(account.id.value)
+      .key("email")
+      .string(account.email)
+      .key("name")
+      .string(account.name)
+      .key("role")
+      .string(domain::to_string(account.role))
       .end_object();
 }
 
@@ -39,10 +43,14 @@ ApiResponse with_no_store(ApiResponse response) {
 ApiResponse session_response(const AuthRouteOptions& options, const application::SignedIn& session) {
   JsonWriter json;
   json.begin_object()
-      .key("accessToken").string(session.access_token)
-      .key("tokenType").string("Bearer")
-      .key("expiresIn").integer(session.expires_in.count())
-      .key("refreshToken").string(session.refresh_token)
+      .key("accessToken")
+      .string(session.access_token)
+      .key("tokenType")
+      .string("Bearer")
+      .key("expiresIn")
+      .integer(session.expires_in.count())
+      .key("refreshToken")
+      .string(session.refresh_token)
       .key("user");
   write_account(json, session.account);
   json.end_object();
@@ -58,13 +66,16 @@ Task<ApiResponse> sign_up(application::AuthService& auth, const ApiRequest& requ
   auto password = body.string("password", kMaxTextField);
   auto name = body.string("name", kMaxTextField);
   body.done();
-  const auto account = co_await auth.sign_up(std::move(email), std::move(password), std::move(name),
-                                             request.remote_address);
+  const auto account =
+      co_await auth.sign_up(std::move(email), std::move(password), std::move(name), request.remote_address);
   JsonWriter json;
   json.begin_object()
-      .key("id").integer(account.id.value)
-      .key("email").string(account.email)
-      .key("name").string(account.name)
+      .key("id")
+      .integer(account.id.value)
+      .key("email")
+      .string(account.email)
+      .key("name")
+      .string(account.name)
       .end_object();
   ApiResponse response = json_response(201, std::move(json).str());
   response.headers.push_back({"Location", "/me"});
@@ -114,9 +125,11 @@ void add_auth_routes(Router& router, application::AuthService& auth, AuthRouteOp
   router.add(Method::kPost, "/auth/signup", [&auth](ApiRequest& r) { return sign_up(auth, r); });
   router.add(Method::kPost, "/auth/login", [&auth, options](ApiRequest& r) { return log_in(auth, options, r); });
   router.add(Method::kPost, "/auth/refresh", [&auth, options](ApiRequest& r) { return refresh(auth, options, r); });
-  router.add(Method::kPost, "/auth/logout", [&auth, options](ApiRequest& r) { return log_out(auth, options, r); },
-             Access::kSignedIn);
-  router.add(Method::kGet, "/me", [&auth](ApiRequest& r) { return me(auth, r); }, Access::kSignedIn);
+  router.add(
+      Method::kPost, "/auth/logout", [&auth, options](ApiRequest& r) { return log_out(auth, options, r); },
+      Access::kSignedIn);
+  router.add(
+      Method::kGet, "/me", [&auth](ApiRequest& r) { return me(auth, r); }, Access::kSignedIn);
 }
 
 }  // namespace ticketing::api

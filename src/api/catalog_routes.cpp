@@ -1,8 +1,7 @@
-#include "api/routes.hpp"
-
-#include "support/json_writer.hpp"
 #include "api/request_params.hpp"
+#include "api/routes.hpp"
 #include "application/catalog_queries.hpp"
+#include "support/json_writer.hpp"
 
 namespace ticketing::api {
 using support::JsonWriter;
@@ -14,9 +13,12 @@ Task<ApiResponse> list_concerts(application::CatalogQueries& catalog) {
   json.begin_array();
   for (const auto& concert : concerts) {
     json.begin_object()
-        .key("id").integer(concert.id.value)
-        .key("title").string(concert.title)
-        .key("description").string(concert.description)
+        .key("id")
+        .integer(concert.id.value)
+        .key("title")
+        .string(concert.title)
+        .key("description")
+        .string(concert.description)
         .end_object();
   }
   json.end_array();
@@ -30,10 +32,14 @@ Task<ApiResponse> list_schedules(application::CatalogQueries& catalog, const Api
   json.begin_array();
   for (const auto& schedule : schedules) {
     json.begin_object()
-        .key("id").integer(schedule.id.value)
-        .key("concertId").integer(schedule.concert_id.value)
-        .key("showAt").string(domain::to_iso8601(schedule.show_at))
-        .key("bookingOpensAt").string(domain::to_iso8601(schedule.booking_opens_at))
+        .key("id")
+        .integer(schedule.id.value)
+        .key("concertId")
+        .integer(schedule.concert_id.value)
+        .key("showAt")
+        .string(domain::to_iso8601(schedule.show_at))
+        .key("bookingOpensAt")
+        .string(domain::to_iso8601(schedule.booking_opens_at))
         .end_object();
   }
   json.end_array();
@@ -48,10 +54,14 @@ Task<ApiResponse> seat_map(application::CatalogQueries& catalog, const ApiReques
   json.begin_object().key("scheduleId").integer(map.schedule_id.value).key("seats").begin_array();
   for (const auto& seat : map.seats) {
     json.begin_object()
-        .key("seatNo").string(seat.seat_no)
-        .key("section").string(seat.section)
-        .key("price").raw_number(seat.price.to_decimal_string())
-        .key("status").string(domain::to_string(seat.status))
+        .key("seatNo")
+        .string(seat.seat_no)
+        .key("section")
+        .string(seat.section)
+        .key("price")
+        .raw_number(seat.price.to_decimal_string())
+        .key("status")
+        .string(domain::to_string(seat.status))
         .end_object();
   }
   json.end_array().end_object();

@@ -45,14 +45,9 @@ namespace {
 std::string client_message(const domain::DomainError& error, const ApiRequest& request) {
   std::string_view generic;
   switch (error.code()) {
-    case ErrorCode::kDependencyUnavailable:
-      generic = "a service this request needs is unavailable; retry later";
-      break;
-    case ErrorCode::kInternal:
-      generic = "internal error";
-      break;
-    default:
-      return error.what();
+    case ErrorCode::kDependencyUnavailable: generic = "a service this request needs is unavailable; retry later"; break;
+    case ErrorCode::kInternal: generic = "internal error"; break;
+    default: return error.what();
   }
   std::string message(generic);
   if (!request.request_id.empty()) message += " (request id " + request.request_id + ")";
@@ -65,12 +60,18 @@ ApiResponse error_response(const domain::DomainError& error, const ApiRequest& r
   const ErrorSpec spec = error_spec(error.code());
   JsonWriter json;
   json.begin_object()
-      .key("code").string(spec.code)
-      .key("message").string(client_message(error, request))
-      .key("status").integer(spec.status)
-      .key("path").string(request.path)
-      .key("requestId").string(request.request_id)
-      .key("errors").begin_array();
+      .key("code")
+      .string(spec.code)
+      .key("message")
+      .string(client_message(error, request))
+      .key("status")
+      .integer(spec.status)
+      .key("path")
+      .string(request.path)
+      .key("requestId")
+      .string(request.request_id)
+      .key("errors")
+      .begin_array();
   for (const auto& field : error.errors()) {
     json.begin_object().key("field").string(field.field).key("reason").string(field.reason).end_object();
   }

@@ -1,8 +1,8 @@
 #include <spdlog/spdlog.h>
 
-#include "support/json_writer.hpp"
 #include "api/routes.hpp"
 #include "application/health_service.hpp"
+#include "support/json_writer.hpp"
 
 namespace ticketing::api {
 using support::JsonWriter;

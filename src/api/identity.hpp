@@ -12,7 +12,9 @@ namespace ticketing::api {
 
 // The signed-in caller; throws 401 on a route registered as public (a wiring bug, never a pass).
 const domain::Principal& principal_of(const ApiRequest& request);
-inline domain::UserId acting_user(const ApiRequest& request) { return principal_of(request).user; }
+inline domain::UserId acting_user(const ApiRequest& request) {
+  return principal_of(request).user;
+}
 
 // The token of an `Authorization: Bearer <token>` header; nullopt when absent or another scheme.
 std::optional<std::string> bearer_token(const ApiRequest& request);

@@ -1,9 +1,9 @@
 #include "api/json_body.hpp"
 
-#include <boost/json/basic_parser_impl.hpp>
-#include <boost/json/parse.hpp>
 #include <fmt/format.h>
 
+#include <boost/json/basic_parser_impl.hpp>
+#include <boost/json/parse.hpp>
 #include <set>
 
 namespace ticketing::api {

@@ -3,14 +3,13 @@
 // application/json (415 otherwise); invalid UTF-8, trailing garbage, duplicate keys, unknown
 // fields, nesting deeper than 32, a non-object top level, null or wrongly typed fields → 400.
 // Field problems are collected so one 400 names every bad field.
+#include <boost/json/object.hpp>
 #include <cstdint>
 #include <initializer_list>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <boost/json/object.hpp>
 
 #include "api/http_types.hpp"
 #include "domain/errors.hpp"

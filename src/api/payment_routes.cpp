@@ -32,10 +32,14 @@ std::optional<std::string> header_value(const ApiRequest& request, std::string_v
 std::string ready_body(const domain::PaymentOrder& order) {
   JsonWriter json;
   json.begin_object()
-      .key("orderNo").string(order.order_no)
-      .key("amount").raw_number(order.amount.to_decimal_string())
-      .key("status").string(domain::to_string(domain::OrderStatus::kReady))
-      .key("expiresAt").string(domain::to_iso8601(order.expires_at))
+      .key("orderNo")
+      .string(order.order_no)
+      .key("amount")
+      .raw_number(order.amount.to_decimal_string())
+      .key("status")
+      .string(domain::to_string(domain::OrderStatus::kReady))
+      .key("expiresAt")
+      .string(domain::to_iso8601(order.expires_at))
       .end_object();
   return std::move(json).str();
 }
@@ -86,13 +90,18 @@ Task<ApiResponse> mock_success(application::PaymentService& payments, const ApiR
 void write_order(JsonWriter& json, const domain::PaymentOrder& order) {
   json.begin_object();
   write_status(json, order);
-  json.key("amount").raw_number(order.amount.to_decimal_string())
-      .key("scheduleId").integer(order.schedule.value)
-      .key("seatNos").begin_array();
+  json.key("amount")
+      .raw_number(order.amount.to_decimal_string())
+      .key("scheduleId")
+      .integer(order.schedule.value)
+      .key("seatNos")
+      .begin_array();
   for (const auto& seat : order.seat_nos) json.string(seat);
   json.end_array()
-      .key("createdAt").string(domain::to_iso8601(order.created_at))
-      .key("expiresAt").string(domain::to_iso8601(order.expires_at))
+      .key("createdAt")
+      .string(domain::to_iso8601(order.created_at))
+      .key("expiresAt")
+      .string(domain::to_iso8601(order.expires_at))
       .end_object();
 }
 
@@ -122,11 +131,16 @@ Task<ApiResponse> my_reservations(application::PaymentService& payments, const A
   json.begin_array();
   for (const auto& view : views) {
     json.begin_object()
-        .key("reservationId").integer(view.id.value)
-        .key("scheduleId").integer(view.schedule.value)
-        .key("seatNo").string(view.seat_no)
-        .key("status").string(domain::to_string(view.status))
-        .key("expiresAt").string(domain::to_iso8601(view.expires_at))
+        .key("reservationId")
+        .integer(view.id.value)
+        .key("scheduleId")
+        .integer(view.schedule.value)
+        .key("seatNo")
+        .string(view.seat_no)
+        .key("status")
+        .string(domain::to_string(view.status))
+        .key("expiresAt")
+        .string(domain::to_iso8601(view.expires_at))
         .key("orderNo");
     if (view.order_no) {
       json.string(*view.order_no);
@@ -142,16 +156,18 @@ Task<ApiResponse> my_reservations(application::PaymentService& payments, const A
 }  // namespace
 
 void add_payment_routes(Router& router, application::PaymentService& payments) {
-  router.add(Method::kPost, "/payment/ready", [&payments](ApiRequest& r) { return ready(payments, r); },
-             Access::kSignedIn);
+  router.add(
+      Method::kPost, "/payment/ready", [&payments](ApiRequest& r) { return ready(payments, r); }, Access::kSignedIn);
   // The gateway is not a person: its callback is authenticated by its signature.
   router.add(Method::kPost, "/payment/mock-success", [&payments](ApiRequest& r) { return mock_success(payments, r); });
-  router.add(Method::kGet, "/payment/{orderNo}", [&payments](ApiRequest& r) { return order_status(payments, r); },
-             Access::kSignedIn);
-  router.add(Method::kGet, "/me/orders", [&payments](ApiRequest& r) { return my_orders(payments, r); },
-             Access::kSignedIn);
-  router.add(Method::kGet, "/me/reservations", [&payments](ApiRequest& r) { return my_reservations(payments, r); },
-             Access::kSignedIn);
+  router.add(
+      Method::kGet, "/payment/{orderNo}", [&payments](ApiRequest& r) { return order_status(payments, r); },
+      Access::kSignedIn);
+  router.add(
+      Method::kGet, "/me/orders", [&payments](ApiRequest& r) { return my_orders(payments, r); }, Access::kSignedIn);
+  router.add(
+      Method::kGet, "/me/reservations", [&payments](ApiRequest& r) { return my_reservations(payments, r); },
+      Access::kSignedIn);
 }
 
 }  // namespace ticketing::api

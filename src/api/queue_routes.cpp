@@ -1,9 +1,9 @@
 #include "api/identity.hpp"
 #include "api/json_body.hpp"
-#include "support/json_writer.hpp"
 #include "api/request_params.hpp"
 #include "api/routes.hpp"
 #include "application/queue_service.hpp"
+#include "support/json_writer.hpp"
 
 namespace ticketing::api {
 using support::JsonWriter;
@@ -12,10 +12,14 @@ namespace {
 ApiResponse queue_response(const application::QueueView& view) {
   JsonWriter json;
   json.begin_object()
-      .key("status").string(domain::to_string(view.status))
-      .key("position").integer(view.position)
-      .key("estimatedWaitSeconds").integer(view.estimated_wait_seconds)
-      .key("pollAfterMs").integer(view.poll_after_ms);
+      .key("status")
+      .string(domain::to_string(view.status))
+      .key("position")
+      .integer(view.position)
+      .key("estimatedWaitSeconds")
+      .integer(view.estimated_wait_seconds)
+      .key("pollAfterMs")
+      .integer(view.poll_after_ms);
   if (view.token) json.key("token").string(*view.token);
   json.end_object();
   return json_response(200, std::move(json).str());
@@ -44,12 +48,14 @@ Task<ApiResponse> leave(application::QueueService& queue, const ApiRequest& requ
 }  // namespace
 
 void add_queue_routes(Router& router, application::QueueService& queue) {
-  router.add(Method::kPost, "/queue/enter", [&queue](ApiRequest& request) { return enter(queue, request); },
-             Access::kSignedIn);
-  router.add(Method::kGet, "/queue/status", [&queue](ApiRequest& request) { return status(queue, request); },
-             Access::kSignedIn);
-  router.add(Method::kDelete, "/queue", [&queue](ApiRequest& request) { return leave(queue, request); },
-             Access::kSignedIn);
+  router.add(
+      Method::kPost, "/queue/enter", [&queue](ApiRequest& request) { return enter(queue, request); },
+      Access::kSignedIn);
+  router.add(
+      Method::kGet, "/queue/status", [&queue](ApiRequest& request) { return status(queue, request); },
+      Access::kSignedIn);
+  router.add(
+      Method::kDelete, "/queue", [&queue](ApiRequest& request) { return leave(queue, request); }, Access::kSignedIn);
 }
 
 }  // namespace ticketing::api

@@ -21,9 +21,9 @@ class Router {
   void add(Method method, std::string path_template, Handler handler, Access access = Access::kPublic);
 
   struct Match {
-    const Handler* handler = nullptr;   // set when method and path match
-    std::string_view route_template;    // set when the path matches (for logs and metrics)
-    std::string allow;                  // methods the path accepts, for 405
+    const Handler* handler = nullptr;  // set when method and path match
+    std::string_view route_template;   // set when the path matches (for logs and metrics)
+    std::string allow;                 // methods the path accepts, for 405
     Access access = Access::kPublic;
   };
   // HEAD matches GET routes. Fills request.path_params on a path match.

@@ -1,8 +1,8 @@
 #include "api/identity.hpp"
 #include "api/json_body.hpp"
-#include "support/json_writer.hpp"
 #include "api/routes.hpp"
 #include "application/hold_service.hpp"
+#include "support/json_writer.hpp"
 
 namespace ticketing::api {
 using support::JsonWriter;
@@ -56,10 +56,12 @@ Task<ApiResponse> release(application::HoldService& holds, const ApiRequest& req
 }  // namespace
 
 void add_ticket_routes(Router& router, application::HoldService& holds) {
-  router.add(Method::kPost, "/tickets/hold", [&holds](ApiRequest& request) { return hold(holds, request); },
-             Access::kSignedIn);
-  router.add(Method::kPost, "/tickets/release", [&holds](ApiRequest& request) { return release(holds, request); },
-             Access::kSignedIn);
+  router.add(
+      Method::kPost, "/tickets/hold", [&holds](ApiRequest& request) { return hold(holds, request); },
+      Access::kSignedIn);
+  router.add(
+      Method::kPost, "/tickets/release", [&holds](ApiRequest& request) { return release(holds, request); },
+      Access::kSignedIn);
 }
 
 }  // namespace ticketing::api

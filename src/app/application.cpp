@@ -59,8 +59,8 @@ namespace {
 
 infra::mysql::DbEndpoint db_endpoint(const AppConfig& config) {
   const auto url = infra::config::parse_db_url(config.db.url);
-  return infra::mysql::DbEndpoint{url.host, url.port, url.user, url.password, url.database,
-                                  config.db.connect_timeout, config.db.query_timeout};
+  return infra::mysql::DbEndpoint{
+      url.host, url.port, url.user, url.password, url.database, config.db.connect_timeout, config.db.query_timeout};
 }
 
 infra::redis::RedisOptions redis_options(const AppConfig& config) {
@@ -113,9 +113,13 @@ std::unique_ptr<infra::security::HmacGatewayVerifier> gateway_verifier(const App
 constexpr auto kMessageTimeout = std::chrono::milliseconds(5000);
 constexpr auto kRelayPublishTimeout = kMessageTimeout + std::chrono::milliseconds(1000);
 
-bool runs_jobs(const AppConfig& config) { return config.role != infra::config::Role::kApi; }
+bool runs_jobs(const AppConfig& config) {
+  return config.role != infra::config::Role::kApi;
+}
 // A worker-only process still answers /actuator/* (health, metrics), not the public API.
-bool serves_api(const AppConfig& config) { return config.role != infra::config::Role::kWorker; }
+bool serves_api(const AppConfig& config) {
+  return config.role != infra::config::Role::kWorker;
+}
 
 // The producer of the outbox relay and the dead-letter path, replaced after a fatal error; the
 // first wait is kafka.producer-rebuild-backoff, doubling up to 30 s.
@@ -174,7 +178,7 @@ struct Application::Parts {
   infra::mysql::MysqlRefreshTokenStore refresh_tokens{db_pool};
   infra::redis::RedisRateLimiter limiter{redis};
   infra::redis::RedisSessionRevocations revocations{redis, clock};
-  application::AuthService auth{accounts, refresh_tokens, password_hasher, access_tokens, revocations,
+  application::AuthService auth{accounts, refresh_tokens, password_hasher, access_tokens,      revocations,
                                 limiter,  random,         clock,           auth_policy(config)};
   // Logouts handled by other instances reach this one within a second.
   infra::PeriodicTask revocation_sync_task{*contexts.front(), "session-revocations", std::chrono::seconds(1),
@@ -191,8 +195,9 @@ struct Application::Parts {
   // metrics subscribe (and the live seat map will).
   application::SeatEventFanOut seat_events;
   infra::observability::SeatEventMetrics seat_event_metrics;
-  application::HoldService holds{admission_guard, seat_locks, reservations, clock, seat_events,
-                                 application::HoldPolicy{config.hold.ttl, config.hold.max_seats_per_user}};
+  application::HoldService holds{
+      admission_guard, seat_locks,  reservations,
+      clock,           seat_events, application::HoldPolicy{config.hold.ttl, config.hold.max_seats_per_user}};
   infra::mysql::MysqlReservationRepository worker_reservations{worker_db_pool, seat_layouts};
   application::HoldExpiryJob hold_expiry_job{worker_reservations, clock, seat_events, config.hold.expiry_batch};
   infra::PeriodicTask hold_expiry_task{*contexts.front(), "hold-expiry", config.hold.expiry_interval,
@@ -202,7 +207,12 @@ struct Application::Parts {
   infra::mysql::MysqlPaymentRepository payment_repository{payment_db_pool, topics};
   infra::mysql::MysqlPaymentRepository payment_reads{db_pool, topics};
   application::PaymentService payments{
-      admission_guard, payment_repository, payment_reads, clock, config.payment.order_ttl, config.hold.max_total,
+      admission_guard,
+      payment_repository,
+      payment_reads,
+      clock,
+      config.payment.order_ttl,
+      config.hold.max_total,
       application::GatewayAuth{gateway.get(), config.payment.gateway_plain_secret, config.payment.gateway_secret}};
   infra::mysql::MysqlPaymentRepository worker_payment_repository{worker_db_pool, topics};
   application::ConfirmationHandler confirmation{worker_payment_repository, queue_store, seat_locks, clock, seat_events,
@@ -217,11 +227,13 @@ struct Application::Parts {
   infra::outbox::OutboxRelay outbox_relay{worker_db_pool, producer, config.kafka.relay_batch, kRelayPublishTimeout};
   infra::PeriodicTask outbox_task{*contexts.front(), "outbox-relay", config.kafka.relay_interval,
                                   [this]() -> Task<void> { co_await outbox_relay.publish_pending(); }};
-  infra::outbox::RetentionPurge retention_purge{worker_db_pool, config.kafka.outbox_retention, config.kafka.relay_batch};
+  infra::outbox::RetentionPurge retention_purge{worker_db_pool, config.kafka.outbox_retention,
+                                                config.kafka.relay_batch};
   infra::PeriodicTask purge_task{*contexts.front(), "retention-purge", config.kafka.purge_interval,
                                  [this]() -> Task<void> { co_await retention_purge.run_once(clock.now()); }};
   infra::kafka::ConfirmationConsumer confirmation_consumer{
-      infra::kafka::KafkaOptions{config.kafka.bootstrap_servers, config.kafka.client_id}, producer,
+      infra::kafka::KafkaOptions{config.kafka.bootstrap_servers, config.kafka.client_id},
+      producer,
       *contexts.back(),
       [this](const domain::PaymentCompleted& event) { return confirmation.handle(event); },
       infra::kafka::ConfirmationConsumerSettings{topics, static_cast<std::size_t>(config.kafka.consumer_batch)},
@@ -325,39 +337,59 @@ void Application::Parts::register_samplers() {
                 static_cast<double>(r.errors.load()));
 
     const auto& q = queue.counters();
-    out.counter("ticketing_queue_entered_total", "Queue enters (including repeats).", static_cast<double>(q.entered.load()));
-    out.counter("ticketing_queue_admitted_total", "Users admitted from the waiting list.", static_cast<double>(q.admitted.load()));
-    out.counter("ticketing_queue_lapsed_slots_total", "Admitted slots that lapsed unused.", static_cast<double>(q.lapsed_slots.load()));
-    out.counter("ticketing_queue_dropped_waiters_total", "Waiters dropped for not polling.", static_cast<double>(q.dropped_waiters.load()));
-    out.counter("ticketing_queue_left_total", "Users who left the queue or gave up the slot.", static_cast<double>(q.left.load()));
+    out.counter("ticketing_queue_entered_total", "Queue enters (including repeats).",
+                static_cast<double>(q.entered.load()));
+    out.counter("ticketing_queue_admitted_total", "Users admitted from the waiting list.",
+                static_cast<double>(q.admitted.load()));
+    out.counter("ticketing_queue_lapsed_slots_total", "Admitted slots that lapsed unused.",
+                static_cast<double>(q.lapsed_slots.load()));
+    out.counter("ticketing_queue_dropped_waiters_total", "Waiters dropped for not polling.",
+                static_cast<double>(q.dropped_waiters.load()));
+    out.counter("ticketing_queue_left_total", "Users who left the queue or gave up the slot.",
+                static_cast<double>(q.left.load()));
     for (const auto& [schedule, size] : admission_job.queue_sizes()) {
       const std::string id = std::to_string(schedule);
-      out.gauge("ticketing_queue_waiting", "Users waiting, per schedule.", static_cast<double>(size.waiting), {{"schedule", id}});
-      out.gauge("ticketing_queue_active", "Users holding an active slot, per schedule.", static_cast<double>(size.active), {{"schedule", id}});
+      out.gauge("ticketing_queue_waiting", "Users waiting, per schedule.", static_cast<double>(size.waiting),
+                {{"schedule", id}});
+      out.gauge("ticketing_queue_active", "Users holding an active slot, per schedule.",
+                static_cast<double>(size.active), {{"schedule", id}});
     }
 
     auto& h = holds.counters();
-    out.counter("ticketing_holds_total", "Hold requests by result.", static_cast<double>(h.held.load()), {{"result", "held"}});
-    out.counter("ticketing_holds_total", "Hold requests by result.", static_cast<double>(h.conflicts.load()), {{"result", "conflict"}});
-    out.counter("ticketing_holds_total", "Hold requests by result.", static_cast<double>(h.limit_refused.load()), {{"result", "limit"}});
-    out.counter("ticketing_holds_db_conflicts_total", "Holds refused by the database's unique key.", static_cast<double>(h.db_conflicts.load()));
-    out.counter("ticketing_holds_redis_bypassed_total", "Holds decided by the database alone (Redis down).", static_cast<double>(h.redis_bypassed.load()));
-    out.counter("ticketing_holds_released_total", "Release requests that released seats.", static_cast<double>(h.released.load()));
+    out.counter("ticketing_holds_total", "Hold requests by result.", static_cast<double>(h.held.load()),
+                {{"result", "held"}});
+    out.counter("ticketing_holds_total", "Hold requests by result.", static_cast<double>(h.conflicts.load()),
+                {{"result", "conflict"}});
+    out.counter("ticketing_holds_total", "Hold requests by result.", static_cast<double>(h.limit_refused.load()),
+                {{"result", "limit"}});
+    out.counter("ticketing_holds_db_conflicts_total", "Holds refused by the database's unique key.",
+                static_cast<double>(h.db_conflicts.load()));
+    out.counter("ticketing_holds_redis_bypassed_total", "Holds decided by the database alone (Redis down).",
+                static_cast<double>(h.redis_bypassed.load()));
+    out.counter("ticketing_holds_released_total", "Release requests that released seats.",
+                static_cast<double>(h.released.load()));
     seat_event_metrics.sample(out);
 
     auto& p = payments.counters();
-    out.counter("ticketing_orders_total", "Orders that entered each status.", static_cast<double>(p.orders_created.load()), {{"status", "READY"}});
-    out.counter("ticketing_orders_total", "Orders that entered each status.", static_cast<double>(p.payments_recorded.load()), {{"status", "CONFIRMING"}});
-    out.counter("ticketing_orders_total", "Orders that entered each status.", static_cast<double>(p.confirmed.load()), {{"status", "PAID"}});
-    out.counter("ticketing_orders_total", "Orders that entered each status.", static_cast<double>(p.cancelled.load()), {{"status", "CANCELLED"}});
-    out.counter("ticketing_confirmations_total", "PaymentCompleted events handled, by result.", static_cast<double>(p.confirmed.load()), {{"result", "confirmed"}});
-    out.counter("ticketing_confirmations_total", "PaymentCompleted events handled, by result.", static_cast<double>(p.cancelled.load()), {{"result", "cancelled"}});
-    out.counter("ticketing_confirmations_total", "PaymentCompleted events handled, by result.", static_cast<double>(p.duplicates.load()), {{"result", "duplicate"}});
+    out.counter("ticketing_orders_total", "Orders that entered each status.",
+                static_cast<double>(p.orders_created.load()), {{"status", "READY"}});
+    out.counter("ticketing_orders_total", "Orders that entered each status.",
+                static_cast<double>(p.payments_recorded.load()), {{"status", "CONFIRMING"}});
+    out.counter("ticketing_orders_total", "Orders that entered each status.", static_cast<double>(p.confirmed.load()),
+                {{"status", "PAID"}});
+    out.counter("ticketing_orders_total", "Orders that entered each status.", static_cast<double>(p.cancelled.load()),
+                {{"status", "CANCELLED"}});
+    out.counter("ticketing_confirmations_total", "PaymentCompleted events handled, by result.",
+                static_cast<double>(p.confirmed.load()), {{"result", "confirmed"}});
+    out.counter("ticketing_confirmations_total", "PaymentCompleted events handled, by result.",
+                static_cast<double>(p.cancelled.load()), {{"result", "cancelled"}});
+    out.counter("ticketing_confirmations_total", "PaymentCompleted events handled, by result.",
+                static_cast<double>(p.duplicates.load()), {{"result", "duplicate"}});
     out.counter("ticketing_payments_reconciled_total",
                 "CONFIRMING orders settled by the reconciler because their event did not arrive in time.",
                 static_cast<double>(reconciler.reconciled()));
-    out.histogram("ticketing_confirm_latency_seconds", "From the recorded payment to PAID.", p.confirm_latency.cumulative(),
-                  p.confirm_latency.count(), p.confirm_latency.sum());
+    out.histogram("ticketing_confirm_latency_seconds", "From the recorded payment to PAID.",
+                  p.confirm_latency.cumulative(), p.confirm_latency.count(), p.confirm_latency.sum());
 
     auto& a = auth.counters();
     for (const auto& [result, value] : {std::pair<const char*, std::uint64_t>{"success", a.logins.load()},
@@ -375,18 +407,26 @@ void Application::Parts::register_samplers() {
               static_cast<double>(revocations.size()));
 
     auto& o = outbox_relay.counters();
-    out.counter("ticketing_outbox_published_total", "Outbox events published to Kafka.", static_cast<double>(o.published.load()));
-    out.counter("ticketing_outbox_failed_rounds_total", "Relay rounds the broker did not fully acknowledge.", static_cast<double>(o.failed_rounds.load()));
-    out.counter("ticketing_retention_purged_total", "Published outbox rows and processed-event ids purged after kafka.outbox-retention.",
+    out.counter("ticketing_outbox_published_total", "Outbox events published to Kafka.",
+                static_cast<double>(o.published.load()));
+    out.counter("ticketing_outbox_failed_rounds_total", "Relay rounds the broker did not fully acknowledge.",
+                static_cast<double>(o.failed_rounds.load()));
+    out.counter("ticketing_retention_purged_total",
+                "Published outbox rows and processed-event ids purged after kafka.outbox-retention.",
                 static_cast<double>(retention_purge.purged()));
-    out.gauge("ticketing_outbox_backlog", "Unpublished outbox events seen by the last relay round.", static_cast<double>(o.backlog.load()));
+    out.gauge("ticketing_outbox_backlog", "Unpublished outbox events seen by the last relay round.",
+              static_cast<double>(o.backlog.load()));
     out.counter("ticketing_kafka_producer_rebuilds_total", "Kafka producers replaced after a fatal error.",
                 static_cast<double>(producer.rebuilds()));
     auto& c = confirmation_consumer.counters();
-    out.counter("ticketing_kafka_consumed_total", "payment.completed messages settled by the consumer.", static_cast<double>(c.consumed.load()));
-    out.counter("ticketing_kafka_dead_lettered_total", "Messages sent to the dead-letter topic.", static_cast<double>(c.dead_lettered.load()));
-    out.counter("ticketing_kafka_consumer_retries_total", "Event handling attempts that failed and were retried.", static_cast<double>(c.retries.load()));
-    out.gauge("ticketing_kafka_consumer_lag", "payment.completed messages on the broker this process's consumer has not taken yet.",
+    out.counter("ticketing_kafka_consumed_total", "payment.completed messages settled by the consumer.",
+                static_cast<double>(c.consumed.load()));
+    out.counter("ticketing_kafka_dead_lettered_total", "Messages sent to the dead-letter topic.",
+                static_cast<double>(c.dead_lettered.load()));
+    out.counter("ticketing_kafka_consumer_retries_total", "Event handling attempts that failed and were retried.",
+                static_cast<double>(c.retries.load()));
+    out.gauge("ticketing_kafka_consumer_lag",
+              "payment.completed messages on the broker this process's consumer has not taken yet.",
               static_cast<double>(c.lag.load()));
   });
 }
@@ -404,7 +444,9 @@ std::vector<std::unique_ptr<asio::io_context>> make_contexts(int count) {
 Application::Application(const AppConfig& config)
     : parts_(std::make_unique<Parts>(config, make_contexts(io_thread_count(config)))) {}
 
-Application::~Application() { stop(); }
+Application::~Application() {
+  stop();
+}
 
 void Application::start() {
   parts_->server.start();
@@ -427,10 +469,10 @@ void Application::start() {
     // next metadata refresh. Auto-creation stays as the fallback when Kafka is down right now.
     const auto& topics = parts_->topics;
     try {
-      infra::kafka::ensure_topics({parts_->config.kafka.bootstrap_servers, parts_->config.kafka.client_id},
-                                  {{topics.payment_completed, 6}, {topics.payment_completed_dlq, 1},
-                                   {topics.refund_requested, 3}},
-                                  std::chrono::seconds(5));
+      infra::kafka::ensure_topics(
+          {parts_->config.kafka.bootstrap_servers, parts_->config.kafka.client_id},
+          {{topics.payment_completed, 6}, {topics.payment_completed_dlq, 1}, {topics.refund_requested, 3}},
+          std::chrono::seconds(5));
     } catch (const std::exception& error) {
       spdlog::warn("could not create the Kafka topics now ({}); relying on broker auto-creation", error.what());
     }
@@ -450,7 +492,9 @@ void Application::start() {
                parts_->contexts.size(), parts_->config.profile);
 }
 
-std::uint16_t Application::port() const { return parts_->server.port(); }
+std::uint16_t Application::port() const {
+  return parts_->server.port();
+}
 
 void Application::inject_kafka_fatal_error_for_test(const std::string& reason) {
   parts_->producer.inject_fatal_error_for_test(reason);

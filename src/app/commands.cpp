@@ -1,7 +1,6 @@
 #include "app/commands.hpp"
 
 #include <spdlog/spdlog.h>
-
 #include <termios.h>
 #include <unistd.h>
 
@@ -25,13 +24,14 @@ namespace {
 
 infra::mysql::DbEndpoint endpoint_of(const infra::config::AppConfig& config) {
   const auto url = infra::config::parse_db_url(config.db.url);
-  return infra::mysql::DbEndpoint{url.host, url.port, url.user, url.password, url.database,
-                                  config.db.connect_timeout, config.db.query_timeout};
+  return infra::mysql::DbEndpoint{
+      url.host, url.port, url.user, url.password, url.database, config.db.connect_timeout, config.db.query_timeout};
 }
 
 infra::security::SodiumPasswordHasher password_hasher(const infra::config::AppConfig& config) {
   return infra::security::SodiumPasswordHasher(
-      infra::security::Argon2Options{static_cast<unsigned long long>(config.auth.argon2_ops), config.auth.argon2_memory},
+      infra::security::Argon2Options{static_cast<unsigned long long>(config.auth.argon2_ops),
+                                     config.auth.argon2_memory},
       1, 1);
 }
 
@@ -106,8 +106,8 @@ int run_user_create(const infra::config::AppConfig& config, const UserCreateOpti
   const auto hash = password_hasher(config).hash_now(request.password);
   infra::mysql::MysqlConnection connection(endpoint_of(config));
   const auto account = infra::mysql::MysqlAccountRepository::create_now(
-      connection, domain::NewAccount{request.email, request.name, hash,
-                                     options.admin ? domain::Role::kAdmin : domain::Role::kFan});
+      connection,
+      domain::NewAccount{request.email, request.name, hash, options.admin ? domain::Role::kAdmin : domain::Role::kFan});
   if (!account) {
     std::cerr << "an account with the email " << request.email << " already exists\n";
     return 3;

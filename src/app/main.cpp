@@ -1,7 +1,7 @@
 // ticketing: serve | migrate | seed | user create | token mint. See README.md and docs/configuration.md.
-#include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
+#include <CLI/CLI.hpp>
 #include <iostream>
 
 #include "app/commands.hpp"

@@ -18,13 +18,19 @@ constexpr std::size_t kMaxRefreshTokenLength = 128;
 // (security.access-token-ttl and `token mint --ttl` are both at most 24 h).
 constexpr auto kRevocationMemory = std::chrono::hours(24);
 
-std::string address_key(const std::string& address) { return "auth:limit:addr:" + address; }
-std::string address_failure_key(const std::string& address) { return "auth:limit:addr-fail:" + address; }
-std::string account_key(const std::string& email) { return "auth:limit:fail:" + email; }
+std::string address_key(const std::string& address) {
+  return "auth:limit:addr:" + address;
+}
+std::string address_failure_key(const std::string& address) {
+  return "auth:limit:addr-fail:" + address;
+}
+std::string account_key(const std::string& email) {
+  return "auth:limit:fail:" + email;
+}
 
 [[noreturn]] void throw_limited(std::chrono::seconds retry_after, std::string_view what) {
-  throw domain::RetryLater(ErrorCode::kTooManyRequests, fmt::format("too many {}; retry in {} s", what, retry_after.count()),
-                           retry_after);
+  throw domain::RetryLater(ErrorCode::kTooManyRequests,
+                           fmt::format("too many {}; retry in {} s", what, retry_after.count()), retry_after);
 }
 
 DomainError invalid_credentials() {
@@ -150,20 +156,16 @@ Task<SignedIn> AuthService::refresh(std::optional<std::string> refresh_token) {
   const auto outcome = co_await refresh_tokens_.rotate(*refresh_token, next, now + policy_.refresh_ttl, now);
   using Kind = domain::RotationOutcome::Kind;
   switch (outcome.kind) {
-    case Kind::kRotated:
-      break;
+    case Kind::kRotated: break;
     case Kind::kReuseDetected:
       counters_.reuse_detected.fetch_add(1, std::memory_order_relaxed);
       // The family's access tokens go too: whoever holds them may be the thief.
       co_await revocations_.revoke(outcome.family, now + kRevocationMemory);
       throw DomainError(ErrorCode::kUnauthenticated,
                         "refresh token was already used; this sign-in has been ended, sign in again");
-    case Kind::kExpired:
-      throw DomainError(ErrorCode::kUnauthenticated, "refresh token expired; sign in again");
-    case Kind::kRevoked:
-      throw DomainError(ErrorCode::kUnauthenticated, "this sign-in has been ended; sign in again");
-    case Kind::kUnknown:
-      throw DomainError(ErrorCode::kUnauthenticated, "refresh token rejected");
+    case Kind::kExpired: throw DomainError(ErrorCode::kUnauthenticated, "refresh token expired; sign in again");
+    case Kind::kRevoked: throw DomainError(ErrorCode::kUnauthenticated, "this sign-in has been ended; sign in again");
+    case Kind::kUnknown: throw DomainError(ErrorCode::kUnauthenticated, "refresh token rejected");
   }
   auto account = co_await accounts_.find_by_id(outcome.user);
   if (!account || account->status != domain::AccountStatus::kActive) {

@@ -21,7 +21,7 @@ namespace ticketing::application {
 struct AuthPolicy {
   std::chrono::milliseconds access_ttl{std::chrono::minutes(15)};
   std::chrono::milliseconds refresh_ttl{std::chrono::hours(24 * 14)};
-  domain::Limit login_failures{10, std::chrono::minutes(15)};  // per account
+  domain::Limit login_failures{10, std::chrono::minutes(15)};    // per account
   domain::Limit address_attempts{600, std::chrono::minutes(1)};  // login + sign-up per client address
   // Failed sign-ins per client address, across accounts (password spraying). Below the attempts
   // limit so an attacker meets it first, while many people signing in from one address do not.
@@ -63,8 +63,7 @@ class AuthService {
         policy_(policy) {}
 
   // 400 bad fields, 409 EMAIL_TAKEN, 429 too many attempts from the address. A FAN account.
-  Task<domain::Account> sign_up(std::string email, std::string password, std::string name,
-                                std::string client_address);
+  Task<domain::Account> sign_up(std::string email, std::string password, std::string name, std::string client_address);
   // 401 INVALID_CREDENTIALS (same for unknown email and wrong password), 403 disabled account,
   // 429 (account failures or address attempts; nothing is verified then).
   Task<SignedIn> log_in(std::string email, std::string password, std::string client_address);

@@ -9,7 +9,9 @@ namespace ticketing::application {
 using domain::DomainError;
 using domain::ErrorCode;
 
-Task<std::vector<domain::Concert>> CatalogQueries::list_concerts() { co_return co_await repository_.list_concerts(); }
+Task<std::vector<domain::Concert>> CatalogQueries::list_concerts() {
+  co_return co_await repository_.list_concerts();
+}
 
 Task<std::vector<domain::Schedule>> CatalogQueries::list_schedules(domain::ConcertId concert) {
   auto schedules = co_await repository_.list_schedules(concert);

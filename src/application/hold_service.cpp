@@ -82,24 +82,22 @@ Task<HoldView> HoldService::hold_seats(const std::optional<std::string>& token, 
       throw DomainError(ErrorCode::kHoldLimitExceeded,
                         fmt::format("at most {} seats per user on a schedule; you already have {}",
                                     policy_.max_seats_per_user, outcome.live_seats));
-    case HoldOutcome::Kind::kSeatsTaken:
-      break;
+    case HoldOutcome::Kind::kSeatsTaken: break;
   }
   counters_.conflicts.fetch_add(1, std::memory_order_relaxed);
   counters_.db_conflicts.fetch_add(1, std::memory_order_relaxed);
   throw domain::SeatConflict(std::move(outcome.taken_seats));
 }
 
-Task<std::vector<std::string>> HoldService::release_seats(const std::optional<std::string>& token,
-                                                          domain::UserId user, domain::ScheduleId schedule,
+Task<std::vector<std::string>> HoldService::release_seats(const std::optional<std::string>& token, domain::UserId user,
+                                                          domain::ScheduleId schedule,
                                                           const std::vector<std::string>& seat_nos) {
   co_await guard_.authorize(token, user, schedule);
   domain::validate_seat_request(seat_nos, policy_.max_seats_per_user);
   co_await require_existing_seats(schedule, seat_nos);
   const auto outcome = co_await reservations_.release(schedule, user, seat_nos, clock_.now());
   switch (outcome.kind) {
-    case ReleaseOutcome::Kind::kReleased:
-      break;
+    case ReleaseOutcome::Kind::kReleased: break;
     case ReleaseOutcome::Kind::kOtherOwner:
       throw DomainError(ErrorCode::kForbidden, "seats held by someone else: " + joined(outcome.seats));
     case ReleaseOutcome::Kind::kInPayment:

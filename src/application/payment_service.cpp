@@ -53,17 +53,14 @@ Task<ReadyResult> PaymentService::ready(const std::optional<std::string>& queue_
     case ReadyOutcome::Kind::kCreated:
       counters_.orders_created.fetch_add(1, std::memory_order_relaxed);
       co_return ReadyResult{std::move(outcome.order), false};
-    case ReadyOutcome::Kind::kReplayed:
-      co_return ReadyResult{std::move(outcome.order), true};
+    case ReadyOutcome::Kind::kReplayed: co_return ReadyResult{std::move(outcome.order), true};
     case ReadyOutcome::Kind::kKeyReused:
       throw DomainError(ErrorCode::kIdempotencyKeyReused,
                         "this Idempotency-Key was already used for a different request");
     case ReadyOutcome::Kind::kSeatsInPayment:
       throw DomainError(ErrorCode::kSeatInPayment, "seats are already in a payment: " + joined(outcome.seats));
-    case ReadyOutcome::Kind::kSeatsUnknown:
-      domain::throw_unknown_seats(schedule, outcome.seats);
-    case ReadyOutcome::Kind::kSeatsNotHeld:
-      break;
+    case ReadyOutcome::Kind::kSeatsUnknown: domain::throw_unknown_seats(schedule, outcome.seats);
+    case ReadyOutcome::Kind::kSeatsNotHeld: break;
   }
   throw DomainError(ErrorCode::kConflict, "seats are not held by you (or the hold expired): " + joined(outcome.seats));
 }
@@ -104,7 +101,8 @@ Task<domain::PaymentRecord> PaymentService::record_gateway_success(const Gateway
 Task<domain::PaymentOrder> PaymentService::order(domain::UserId user, const std::string& order_no) {
   auto found = co_await reads_.find_order(order_no);
   // Someone else's order answers exactly like one that does not exist.
-  if (!found || found->user != user) throw DomainError(ErrorCode::kNotFound, fmt::format("order {} not found", order_no));
+  if (!found || found->user != user)
+    throw DomainError(ErrorCode::kNotFound, fmt::format("order {} not found", order_no));
   co_return std::move(*found);
 }
 
@@ -184,14 +182,9 @@ Task<void> ConfirmationHandler::settled(const domain::PaymentCompleted& event, c
       }
       break;
     }
-    case domain::ConfirmOutcome::Kind::kCancelled:
-      counters_.cancelled.fetch_add(1, std::memory_order_relaxed);
-      break;
-    case domain::ConfirmOutcome::Kind::kDuplicate:
-      counters_.duplicates.fetch_add(1, std::memory_order_relaxed);
-      break;
-    case domain::ConfirmOutcome::Kind::kIgnored:
-      break;
+    case domain::ConfirmOutcome::Kind::kCancelled: counters_.cancelled.fetch_add(1, std::memory_order_relaxed); break;
+    case domain::ConfirmOutcome::Kind::kDuplicate: counters_.duplicates.fetch_add(1, std::memory_order_relaxed); break;
+    case domain::ConfirmOutcome::Kind::kIgnored: break;
   }
 }
 

@@ -102,7 +102,12 @@ class ConfirmationHandler {
   // The seats it sells or releases go to `seat_events` after each commit.
   ConfirmationHandler(domain::PaymentRepository& payments, domain::QueueStore& queue, domain::SeatLockStore& locks,
                       const domain::Clock& clock, domain::SeatEventSink& seat_events, PaymentCounters& counters)
-      : payments_(payments), queue_(queue), locks_(locks), clock_(clock), seat_events_(seat_events), counters_(counters) {}
+      : payments_(payments),
+        queue_(queue),
+        locks_(locks),
+        clock_(clock),
+        seat_events_(seat_events),
+        counters_(counters) {}
 
   Task<domain::ConfirmOutcome> handle(const domain::PaymentCompleted& event);
   // A batch in one transaction; true for each event it settled. The others (unknown order, ...)

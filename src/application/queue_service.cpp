@@ -11,9 +11,9 @@ namespace ticketing::application {
 using domain::DomainError;
 using domain::ErrorCode;
 
-QueueService::QueueService(domain::QueueStore& store, domain::CatalogRepository& catalog,
-                           domain::UserRepository& users, domain::TokenService& tokens, const domain::Clock& clock,
-                           domain::QueuePolicy policy, std::chrono::milliseconds token_ttl)
+QueueService::QueueService(domain::QueueStore& store, domain::CatalogRepository& catalog, domain::UserRepository& users,
+                           domain::TokenService& tokens, const domain::Clock& clock, domain::QueuePolicy policy,
+                           std::chrono::milliseconds token_ttl)
     : store_(store),
       catalog_(catalog),
       users_(users),
@@ -45,9 +45,8 @@ Task<QueueView> QueueService::enter(domain::UserId user, domain::ScheduleId sche
   if (!found) throw DomainError(ErrorCode::kNotFound, fmt::format("schedule {} not found", schedule.value));
   const auto now = clock_.now();
   if (now < found->booking_opens_at) {
-    throw DomainError(ErrorCode::kBookingNotOpen,
-                      fmt::format("booking for schedule {} opens at {}", schedule.value,
-                                  domain::to_iso8601(found->booking_opens_at)));
+    throw DomainError(ErrorCode::kBookingNotOpen, fmt::format("booking for schedule {} opens at {}", schedule.value,
+                                                              domain::to_iso8601(found->booking_opens_at)));
   }
   const bool user_exists = co_await users_.exists(user);
   if (!user_exists) {
@@ -120,8 +119,7 @@ Task<void> AdmissionJob::run_once() {
     const auto round = co_await store_.admit(schedule, clock_.now());
     counters_.admitted.fetch_add(static_cast<std::uint64_t>(round.admitted), std::memory_order_relaxed);
     counters_.lapsed_slots.fetch_add(static_cast<std::uint64_t>(round.lapsed_slots), std::memory_order_relaxed);
-    counters_.dropped_waiters.fetch_add(static_cast<std::uint64_t>(round.dropped_waiters),
-                                        std::memory_order_relaxed);
+    counters_.dropped_waiters.fetch_add(static_cast<std::uint64_t>(round.dropped_waiters), std::memory_order_relaxed);
     std::lock_guard lock(sizes_mutex_);
     sizes_[schedule.value] = QueueSize{round.waiting, round.active};
   }

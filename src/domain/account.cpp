@@ -17,11 +17,13 @@ std::string_view trim(std::string_view text) {
 }
 
 bool is_email_char(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '%' || c == '+' ||
-         c == '-' || c == '\'';
+  return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '%' || c == '+' || c == '-' ||
+         c == '\'';
 }
 
-bool is_domain_label_char(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'; }
+bool is_domain_label_char(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
+}
 
 // Strict UTF-8 (no overlongs, no surrogates, ≤ U+10FFFF) without control characters.
 bool is_clean_utf8(std::string_view text) {
@@ -63,7 +65,9 @@ bool is_clean_utf8(std::string_view text) {
 
 }  // namespace
 
-std::string_view to_string(Role role) noexcept { return role == Role::kAdmin ? "ADMIN" : "FAN"; }
+std::string_view to_string(Role role) noexcept {
+  return role == Role::kAdmin ? "ADMIN" : "FAN";
+}
 
 std::optional<Role> role_from(std::string_view text) noexcept {
   if (text == "FAN") return Role::kFan;

@@ -58,7 +58,8 @@ HoldDecision decide_hold(const HoldInput& input) {
   outcome.kind = HoldOutcome::Kind::kHeld;
   decision.insert = input.seats;
   for (const auto& row : input.own_stale_rows) {
-    if (row.owner != input.user || !hold_is_stale(row, input.now) || find_row(input.live_rows, row.seat_no) != nullptr) {
+    if (row.owner != input.user || !hold_is_stale(row, input.now) ||
+        find_row(input.live_rows, row.seat_no) != nullptr) {
       continue;  // not this user's, not stale, or already handled as a requested seat
     }
     decision.expire.push_back(row.id);

@@ -10,28 +10,28 @@
 namespace ticketing::domain {
 
 enum class ErrorCode {
-  kInvalidArgument,       // 400 malformed id, body, field
-  kUnauthenticated,       // 401 missing/bad/expired/revoked token or gateway secret
-  kInvalidCredentials,    // 401 sign-in with an unknown email or a wrong password (same answer)
-  kForbidden,             // 403 token of another user/schedule, someone else's hold
-  kNotFound,              // 404 resource does not exist
-  kRouteNotFound,         // 404 no such route
-  kMethodNotAllowed,      // 405 known path, wrong method
-  kConflict,              // 409 generic state conflict
-  kEmailTaken,            // 409 sign-up with an email that already has an account
-  kBookingNotOpen,        // 409 schedule not open for booking yet
-  kSeatAlreadyHeld,       // 409 some requested seats are taken
-  kSeatInPayment,         // 409 seat belongs to a READY/CONFIRMING order
-  kHoldLimitExceeded,     // 409 the user would hold more than hold.max-seats-per-user
-  kIdempotencyInProgress, // 409 same Idempotency-Key still being processed
-  kPayloadTooLarge,       // 413 body over http.max-body
-  kUnsupportedMediaType,  // 415 not application/json
-  kIdempotencyKeyReused,  // 422 same key, other body
-  kTooManyRequests,       // 429 rate/limit
-  kHeaderTooLarge,        // 431 request header block over http.max-header
-  kInternal,              // 500 bug: never expected
-  kNotImplemented,        // 501 unknown HTTP method
-  kDependencyUnavailable, // 503 DB/Redis/Kafka down or saturated
+  kInvalidArgument,        // 400 malformed id, body, field
+  kUnauthenticated,        // 401 missing/bad/expired/revoked token or gateway secret
+  kInvalidCredentials,     // 401 sign-in with an unknown email or a wrong password (same answer)
+  kForbidden,              // 403 token of another user/schedule, someone else's hold
+  kNotFound,               // 404 resource does not exist
+  kRouteNotFound,          // 404 no such route
+  kMethodNotAllowed,       // 405 known path, wrong method
+  kConflict,               // 409 generic state conflict
+  kEmailTaken,             // 409 sign-up with an email that already has an account
+  kBookingNotOpen,         // 409 schedule not open for booking yet
+  kSeatAlreadyHeld,        // 409 some requested seats are taken
+  kSeatInPayment,          // 409 seat belongs to a READY/CONFIRMING order
+  kHoldLimitExceeded,      // 409 the user would hold more than hold.max-seats-per-user
+  kIdempotencyInProgress,  // 409 same Idempotency-Key still being processed
+  kPayloadTooLarge,        // 413 body over http.max-body
+  kUnsupportedMediaType,   // 415 not application/json
+  kIdempotencyKeyReused,   // 422 same key, other body
+  kTooManyRequests,        // 429 rate/limit
+  kHeaderTooLarge,         // 431 request header block over http.max-header
+  kInternal,               // 500 bug: never expected
+  kNotImplemented,         // 501 unknown HTTP method
+  kDependencyUnavailable,  // 503 DB/Redis/Kafka down or saturated
 };
 
 struct FieldError {
@@ -85,7 +85,8 @@ class SeatConflict : public DomainError {
 class RetryLater : public DomainError {
  public:
   RetryLater(ErrorCode code, std::string message, std::chrono::seconds retry_after)
-      : DomainError(code, std::move(message)), retry_after_(retry_after < std::chrono::seconds(1) ? std::chrono::seconds(1) : retry_after) {}
+      : DomainError(code, std::move(message)),
+        retry_after_(retry_after < std::chrono::seconds(1) ? std::chrono::seconds(1) : retry_after) {}
   std::chrono::seconds retry_after() const noexcept { return retry_after_; }
 
  private:

@@ -16,8 +16,8 @@ std::string_view to_string(QueueStatus status) noexcept;
 
 struct QueuePlace {
   QueueStatus status = QueueStatus::kWaiting;
-  std::int64_t position = 0;   // 1-based while waiting, 0 when admitted
-  Timestamp active_until{};    // when admitted: the slot lapses at this time unless used
+  std::int64_t position = 0;         // 1-based while waiting, 0 when admitted
+  Timestamp active_until{};          // when admitted: the slot lapses at this time unless used
   double admissions_per_second = 0;  // measured admission rate of this schedule (0 = not measured yet)
   // When admitted: tokens for this slot must be issued at this time or later (the user gave up an
   // earlier slot less than a second ago, and that slot's tokens are refused from here on).

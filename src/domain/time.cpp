@@ -17,8 +17,13 @@ Parts split(Timestamp t) {
   const year_month_day ymd{day_point};
   const auto since_midnight = t - day_point;
   const long long ms = since_midnight.count();
-  return Parts{static_cast<int>(ymd.year()), static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
-               ms / 3'600'000, ms / 60'000 % 60, ms / 1000 % 60, ms % 1000};
+  return Parts{static_cast<int>(ymd.year()),
+               static_cast<unsigned>(ymd.month()),
+               static_cast<unsigned>(ymd.day()),
+               ms / 3'600'000,
+               ms / 60'000 % 60,
+               ms / 1000 % 60,
+               ms % 1000};
 }
 
 bool read_digits(std::string_view text, std::size_t pos, std::size_t count, int& out) {
@@ -38,8 +43,8 @@ std::string to_iso8601(Timestamp t) {
   if (p.millis == 0) {
     return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z", p.year, p.month, p.day, p.hour, p.minute, p.second);
   }
-  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", p.year, p.month, p.day, p.hour, p.minute,
-                     p.second, p.millis);
+  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", p.year, p.month, p.day, p.hour, p.minute, p.second,
+                     p.millis);
 }
 
 std::string to_sql_datetime(Timestamp t) {

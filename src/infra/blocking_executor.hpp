@@ -1,11 +1,10 @@
 #pragma once
 // A small thread pool for blocking client calls that are not database work (e.g. librdkafka
 // metadata requests), so they can be awaited without blocking an I/O thread.
-#include <type_traits>
-
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <type_traits>
 
 #include "domain/async.hpp"
 

@@ -18,9 +18,13 @@ PeriodicTask::PeriodicTask(boost::asio::io_context& context, std::string name, s
       work_(std::move(work)),
       timer_(std::make_shared<boost::asio::steady_timer>(context)) {}
 
-PeriodicTask::~PeriodicTask() { stop(); }
+PeriodicTask::~PeriodicTask() {
+  stop();
+}
 
-void PeriodicTask::start() { boost::asio::co_spawn(context_, loop(), boost::asio::detached); }
+void PeriodicTask::start() {
+  boost::asio::co_spawn(context_, loop(), boost::asio::detached);
+}
 
 void PeriodicTask::stop() {
   if (stopped_.exchange(true)) return;

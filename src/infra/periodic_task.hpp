@@ -2,13 +2,12 @@
 // Runs `work` every `interval` on an io_context until stopped. A failing round is logged and the
 // next one runs on schedule, so an outage of Redis or the database never stops a job for good.
 #include <atomic>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
-
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/steady_timer.hpp>
 
 #include "domain/async.hpp"
 

@@ -5,6 +5,8 @@
 // `ticketing\_test%` databases), migrated with the real migrations, so a test can corrupt it —
 // e.g. drop the unique key that normally makes a second live row per seat impossible — without
 // touching ticketing_test. The database is dropped at the end of the test.
+#include <fmt/format.h>
+#include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -13,9 +15,6 @@
 #include <fstream>
 #include <sstream>
 #include <string>
-
-#include <fmt/format.h>
-#include <gtest/gtest.h>
 
 #include "infra/mysql/migrations.hpp"
 #include "support.hpp"
@@ -77,8 +76,9 @@ class AuditTest : public ::testing::Test {
                      "(1, UTC_TIMESTAMP(3) + INTERVAL 30 DAY, UTC_TIMESTAMP(3) - INTERVAL 1 HOUR)")
             .last_insert_id);
     for (int i = 1; i <= seats; ++i) {
-      db_->execute(fmt::format("INSERT INTO seat (schedule_id, seat_no, section, price) VALUES ({}, 'S-{}', 'S', {}.00)",
-                               id, i, 90 + 10 * i));
+      db_->execute(
+          fmt::format("INSERT INTO seat (schedule_id, seat_no, section, price) VALUES ({}, 'S-{}', 'S', {}.00)", id, i,
+                      90 + 10 * i));
     }
     return id;
   }
@@ -145,11 +145,11 @@ TEST_F(AuditTest, ConsistentStatePasses) {
   const auto schedule = schedule_with_seats(4);
   paid_order(schedule, 1, "ORD-AUDIT-1", {1, 2}, "210.00");  // 100.00 + 110.00
   // A hold in progress and a cancelled history row are legitimate too.
-  db_->execute(fmt::format(
-      "INSERT INTO reservation (user_id, schedule_id, seat_no, status, expires_at, active) VALUES "
-      "(2, {0}, 'S-3', 'HELD', UTC_TIMESTAMP(3) + INTERVAL 5 MINUTE, 1), "
-      "(3, {0}, 'S-3', 'EXPIRED', UTC_TIMESTAMP(3) - INTERVAL 5 MINUTE, NULL)",
-      schedule));
+  db_->execute(
+      fmt::format("INSERT INTO reservation (user_id, schedule_id, seat_no, status, expires_at, active) VALUES "
+                  "(2, {0}, 'S-3', 'HELD', UTC_TIMESTAMP(3) + INTERVAL 5 MINUTE, 1), "
+                  "(3, {0}, 'S-3', 'EXPIRED', UTC_TIMESTAMP(3) - INTERVAL 5 MINUTE, NULL)",
+                  schedule));
 
   const auto result = audit(schedule);
   EXPECT_EQ(result.exit_code, 0) << result.output;
@@ -172,10 +172,10 @@ TEST_F(AuditTest, DuplicateActiveRowFailsNamingTheCheck) {
   db_->execute(
       "ALTER TABLE reservation ADD INDEX idx_audit_test_seat (schedule_id, seat_no), "
       "DROP INDEX uk_reservation_active_seat");
-  db_->execute(fmt::format(
-      "INSERT INTO reservation (user_id, schedule_id, seat_no, status, expires_at, active) VALUES "
-      "(2, {}, 'S-1', 'HELD', UTC_TIMESTAMP(3) + INTERVAL 5 MINUTE, 1)",
-      schedule));
+  db_->execute(
+      fmt::format("INSERT INTO reservation (user_id, schedule_id, seat_no, status, expires_at, active) VALUES "
+                  "(2, {}, 'S-1', 'HELD', UTC_TIMESTAMP(3) + INTERVAL 5 MINUTE, 1)",
+                  schedule));
 
   const auto result = audit(schedule);
   EXPECT_EQ(result.exit_code, 1) << result.output;
@@ -204,10 +204,11 @@ TEST_F(AuditTest, WrongAmountAndLeftoverStatesFailNamingEachCheck) {
   const auto schedule = schedule_with_seats(4);
   paid_order(schedule, 1, "ORD-AUDIT-4", {1, 2}, "999.00");  // seats cost 210.00
   // A payment recorded but the order never confirmed, its event never published.
-  db_->execute(fmt::format(
-      "INSERT INTO payment_order (order_no, user_id, schedule_id, amount, status, idempotency_key, expires_at, paid_at) "
-      "VALUES ('ORD-AUDIT-STUCK', 2, {}, 120.00, 'CONFIRMING', 'k', UTC_TIMESTAMP(3), UTC_TIMESTAMP(3))",
-      schedule));
+  db_->execute(
+      fmt::format("INSERT INTO payment_order (order_no, user_id, schedule_id, amount, status, idempotency_key, "
+                  "expires_at, paid_at) "
+                  "VALUES ('ORD-AUDIT-STUCK', 2, {}, 120.00, 'CONFIRMING', 'k', UTC_TIMESTAMP(3), UTC_TIMESTAMP(3))",
+                  schedule));
   db_->execute(fmt::format(
       "INSERT INTO outbox_event (event_id, aggregate, type, payload, topic, message_key) VALUES "
       "(UUID(), 'payment_order', 'PaymentCompleted', JSON_OBJECT('orderNo', 'ORD-AUDIT-STUCK'), 'payment.completed', "
@@ -216,8 +217,8 @@ TEST_F(AuditTest, WrongAmountAndLeftoverStatesFailNamingEachCheck) {
 
   const auto result = audit(schedule);
   EXPECT_EQ(result.exit_code, 1) << result.output;
-  for (const char* check : {"paid-amount-matches-prices", "no-order-left-non-final", "outbox-published",
-                            "recorded-payments-accounted"}) {
+  for (const char* check :
+       {"paid-amount-matches-prices", "no-order-left-non-final", "outbox-published", "recorded-payments-accounted"}) {
     EXPECT_TRUE(has_line_starting(result.output, std::string("FAIL  ") + check)) << check << "\n" << result.output;
   }
   EXPECT_TRUE(has_line_starting(result.output, "PASS  no-seat-with-two-active-rows")) << result.output;
@@ -225,8 +226,8 @@ TEST_F(AuditTest, WrongAmountAndLeftoverStatesFailNamingEachCheck) {
 
 TEST_F(AuditTest, BadArgumentsExitTwo) {
   EXPECT_EQ(audit(987654).exit_code, 2);  // no such schedule
-  const auto missing = std::system(
-      fmt::format("'{}' --db-url 'mysql://x@127.0.0.1:1/none' >/dev/null 2>&1", (repo_root() / "load" / "audit").string())
-          .c_str());
+  const auto missing = std::system(fmt::format("'{}' --db-url 'mysql://x@127.0.0.1:1/none' >/dev/null 2>&1",
+                                               (repo_root() / "load" / "audit").string())
+                                       .c_str());
   EXPECT_EQ(WEXITSTATUS(missing), 2);  // --schedule missing
 }

@@ -6,12 +6,12 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include <atomic>
 #include <boost/json.hpp>
 #include <chrono>
 #include <regex>
 #include <set>
 #include <thread>
-#include <atomic>
 
 #include "domain/ports/clock.hpp"
 #include "infra/security/gateway_signature.hpp"
@@ -28,7 +28,9 @@ namespace {
 
 constexpr const char* kDemoPassword = "demo-password";  // infra/mysql/demo_seed.hpp
 
-json::object body_of(const HttpResponse& r) { return json::parse(r.body).as_object(); }
+json::object body_of(const HttpResponse& r) {
+  return json::parse(r.body).as_object();
+}
 
 std::string code_of(const HttpResponse& r) {
   try {
@@ -61,7 +63,9 @@ std::string db_value(const std::string& sql) {
   return rows.rows.empty() || !rows.rows[0][0] ? std::string("NULL") : *rows.rows[0][0];
 }
 
-std::string quoted(const std::string& text) { return json::serialize(json::value(text)); }
+std::string quoted(const std::string& text) {
+  return json::serialize(json::value(text));
+}
 
 HttpResponse sign_up(std::uint16_t port, const std::string& email, const std::string& password,
                      const std::string& name = "Fan") {
@@ -109,7 +113,9 @@ json::object without_request_id(const HttpResponse& r) {
   return body;
 }
 
-std::string order_no_of(const HttpResponse& r) { return std::string(body_of(r).at("orderNo").as_string()); }
+std::string order_no_of(const HttpResponse& r) {
+  return std::string(body_of(r).at("orderNo").as_string());
+}
 
 HttpResponse ready(std::uint16_t port, const std::string& queue_token, std::int64_t user, std::int64_t schedule,
                    const std::vector<std::string>& seats) {
@@ -118,8 +124,8 @@ HttpResponse ready(std::uint16_t port, const std::string& queue_token, std::int6
 }
 
 std::int64_t live_rows(std::int64_t schedule) {
-  return std::stoll(db_value(
-      fmt::format("SELECT COUNT(*) FROM reservation WHERE schedule_id = {} AND active = 1", schedule)));
+  return std::stoll(
+      db_value(fmt::format("SELECT COUNT(*) FROM reservation WHERE schedule_id = {} AND active = 1", schedule)));
 }
 
 }  // namespace
@@ -290,16 +296,16 @@ TEST(AuthApiUnauthenticated, EveryPersonalEndpointIs401WithoutAUsableToken) {
       const std::string what = std::string(endpoint.method) + " " + endpoint.target + " (" + label + ")";
       expect_unauthenticated(http(server.port(), endpoint.method, endpoint.target, endpoint.body, headers), what);
       if (!endpoint.body.empty()) {
-        expect_unauthenticated(
-            http(server.port(), endpoint.method, endpoint.target, "{not json", headers), what + " with a bad body");
+        expect_unauthenticated(http(server.port(), endpoint.method, endpoint.target, "{not json", headers),
+                               what + " with a bad body");
       }
     }
   }
   EXPECT_EQ(live_rows(schedule), 0) << "an unauthenticated call wrote something";
   EXPECT_EQ(db_value(fmt::format("SELECT COUNT(*) FROM payment_order WHERE schedule_id = {}", schedule)), "0");
   // The user is still admitted: the unauthenticated DELETE /queue did not take the slot away.
-  const auto status = http(server.port(), "GET", fmt::format("/queue/status?scheduleId={}", schedule), "",
-                           as_user(kUser));
+  const auto status =
+      http(server.port(), "GET", fmt::format("/queue/status?scheduleId={}", schedule), "", as_user(kUser));
   ASSERT_EQ(status.status, 200) << status.raw;
   EXPECT_EQ(body_of(status).at("status").as_string(), "ADMITTED");
 }
@@ -334,8 +340,7 @@ TEST(AuthApiIdentity, AUserIdInTheBodyOrQueryIs400) {
            as_user(kUser)),
       "status");
   expect_user_id_rejected(
-      http(server.port(), "DELETE", fmt::format("/queue?scheduleId={}&userId={}", schedule, kUser), "",
-           as_user(kUser)),
+      http(server.port(), "DELETE", fmt::format("/queue?scheduleId={}&userId={}", schedule, kUser), "", as_user(kUser)),
       "leave");
   EXPECT_EQ(live_rows(schedule), 0);
   // The refused leave left the slot alone.
@@ -593,8 +598,8 @@ TEST(AuthApiRefresh, TheCookieAloneRefreshes) {
   TestServer server;
   const auto login = log_in(server.port(), fmt::format("user{}@example.com", kUser), kDemoPassword);
   const auto first = session_of(login);
-  const auto r = http(server.port(), "POST", "/auth/refresh", "",
-                      {{"Cookie", "theme=dark; refresh_token=" + first.refresh}});
+  const auto r =
+      http(server.port(), "POST", "/auth/refresh", "", {{"Cookie", "theme=dark; refresh_token=" + first.refresh}});
   ASSERT_EQ(r.status, 200) << r.raw;
   const auto second = session_of(r);
   EXPECT_NE(second.refresh, first.refresh);
@@ -697,13 +702,13 @@ TEST(AuthApiAccessToken, ExpiredTamperedForeignAndUnsignedTokensAre401) {
   const std::string hs512_input = b64url(R"({"alg":"HS512","typ":"JWT"})") + "." + payload_segment(valid);
   const std::string hs512 = hs512_input + "." + b64url(hmac_sha512(config.security.access_token_secret, hs512_input));
 
-  for (const auto& [label, token] : std::vector<std::pair<std::string, std::string>>{
-           {"expired", expired},
-           {"tampered", tampered},
-           {"signed with the queue-token secret", queue_key_signed},
-           {"alg none", none},
-           {"alg HS512", hs512},
-           {"a queue token", queue_token}}) {
+  for (const auto& [label, token] :
+       std::vector<std::pair<std::string, std::string>>{{"expired", expired},
+                                                        {"tampered", tampered},
+                                                        {"signed with the queue-token secret", queue_key_signed},
+                                                        {"alg none", none},
+                                                        {"alg HS512", hs512},
+                                                        {"a queue token", queue_token}}) {
     expect_unauthenticated(http(server.port(), "GET", "/me", "", bearer(token)), label + " on /me");
     expect_unauthenticated(
         http(server.port(), "GET", fmt::format("/queue/status?scheduleId={}", schedule), "", bearer(token)),
@@ -736,8 +741,8 @@ HttpResponse callback(std::uint16_t port, const std::string& body, std::map<std:
 }
 
 std::string outbox_rows(const std::string& order_no) {
-  return db_value(
-      fmt::format("SELECT COUNT(*) FROM outbox_event WHERE type = 'PaymentCompleted' AND payload LIKE '%{}%'", order_no));
+  return db_value(fmt::format(
+      "SELECT COUNT(*) FROM outbox_event WHERE type = 'PaymentCompleted' AND payload LIKE '%{}%'", order_no));
 }
 
 std::string order_status(const std::string& order_no) {
@@ -760,10 +765,9 @@ TEST(AuthApiGateway, OnlyAFreshSignatureOverThisBodyRecordsThePaymentOnce) {
   const auto ten_minutes_ago =
       std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count() -
       600;
-  const auto stale = callback(
-      server.port(), order.body,
-      {{"Gateway-Signature",
-        infra::security::sign_gateway_payload(config.payment.gateway_secret, ten_minutes_ago, order.body)}});
+  const auto stale = callback(server.port(), order.body,
+                              {{"Gateway-Signature", infra::security::sign_gateway_payload(
+                                                         config.payment.gateway_secret, ten_minutes_ago, order.body)}});
   EXPECT_EQ(stale.status, 401) << stale.raw;
   EXPECT_EQ(code_of(stale), "UNAUTHENTICATED");
   EXPECT_EQ(order_status(order.order_no), "READY") << "a refused callback wrote something";

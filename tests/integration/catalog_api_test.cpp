@@ -78,8 +78,9 @@ TEST_F(CatalogApi, SeatMapReflectsReservationsAtOnce) {
 
   // The seat layout is cached, the statuses are not: the next read shows each change.
   db->execute("UPDATE reservation SET status = 'CANCELLED', active = NULL WHERE schedule_id = 4 AND seat_no = 'A-1'");
-  db->execute("INSERT INTO reservation (user_id, schedule_id, seat_no, status, expires_at, active) VALUES "
-              "(4, 4, 'B-1', 'HELD', UTC_TIMESTAMP(3) + INTERVAL 5 MINUTE, 1)");
+  db->execute(
+      "INSERT INTO reservation (user_id, schedule_id, seat_no, status, expires_at, active) VALUES "
+      "(4, 4, 'B-1', 'HELD', UTC_TIMESTAMP(3) + INTERVAL 5 MINUTE, 1)");
   const auto again = http(port(), "GET", "/schedules/4/seats");
   ASSERT_EQ(again.status, 200) << again.raw;
   status.clear();

@@ -51,10 +51,10 @@ TEST(Schema, UniqueActiveKeyForbidsTwoLiveRowsButKeepsHistory) {
   auto db = test_db();
   db->execute("DELETE FROM reservation WHERE schedule_id = 4 AND seat_no = 'D-25'");
   auto insert = [&](const char* status, const char* active) {
-    return db->execute(fmt::format(
-        "INSERT INTO reservation (user_id, schedule_id, seat_no, status, expires_at, active) "
-        "VALUES (1, 4, 'D-25', '{}', UTC_TIMESTAMP(3) + INTERVAL 1 MINUTE, {})",
-        status, active));
+    return db->execute(
+        fmt::format("INSERT INTO reservation (user_id, schedule_id, seat_no, status, expires_at, active) "
+                    "VALUES (1, 4, 'D-25', '{}', UTC_TIMESTAMP(3) + INTERVAL 1 MINUTE, {})",
+                    status, active));
   };
   insert("EXPIRED", "NULL");
   insert("CANCELLED", "NULL");
@@ -95,9 +95,8 @@ TEST(PreparedStatements, ValuesRoundTripUnchangedAndStatementsAreReused) {
 
   // IN lists are prepared per length; the values never reach the SQL text.
   infra::mysql::Params seats{std::int64_t{1}, "A-1", "A-2", "nope' OR '1'='1"};
-  const auto found = db->query("SELECT COUNT(*) FROM seat WHERE schedule_id = ? AND seat_no IN (" +
-                                   infra::mysql::placeholders(3) + ")",
-                               seats);
+  const auto found = db->query(
+      "SELECT COUNT(*) FROM seat WHERE schedule_id = ? AND seat_no IN (" + infra::mysql::placeholders(3) + ")", seats);
   EXPECT_EQ(found.rows[0][0], "2");
   EXPECT_THROW(db->query("SELECT ?", {}), std::logic_error) << "a missing parameter is a bug, not a NULL";
 }

@@ -30,8 +30,8 @@ TEST(Health, AllComponentsUpAgainstTheRealServices) {
 TEST(Health, RedisDownIs503NamingRedisAndRecoversWithoutRestart) {
   prepare_test_database();
   const auto redis_port = free_port();
-  const std::vector<std::string> redis_argv{"redis-server", "--port", std::to_string(redis_port), "--bind",
-                                            "127.0.0.1", "--save", "", "--appendonly", "no"};
+  const std::vector<std::string> redis_argv{
+      "redis-server", "--port", std::to_string(redis_port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"};
   auto redis = std::make_unique<ChildProcess>(redis_argv);
   TestServer server({"redis.url=redis://127.0.0.1:" + std::to_string(redis_port)});
   const auto port = server.port();
@@ -52,8 +52,8 @@ TEST(Health, RedisDownIs503NamingRedisAndRecoversWithoutRestart) {
 }
 
 TEST(Health, DatabaseDownIs503NamingDb) {
-  TestServer server({"db.url=mysql://nobody:x@127.0.0.1:" + std::to_string(free_port()) + "/none",
-                     "db.connect-timeout=1s"});
+  TestServer server(
+      {"db.url=mysql://nobody:x@127.0.0.1:" + std::to_string(free_port()) + "/none", "db.connect-timeout=1s"});
   const auto response = http(server.port(), "GET", "/actuator/health");
   EXPECT_EQ(response.status, 503);
   EXPECT_EQ(component_status(response, "db"), "DOWN");

@@ -23,14 +23,17 @@ std::map<std::string, std::vector<std::int64_t>> live_rows(std::int64_t schedule
   auto db = test_db();
   std::map<std::string, std::vector<std::int64_t>> rows;
   for (const auto& row :
-       db->query(fmt::format("SELECT seat_no, user_id FROM reservation WHERE schedule_id = {} AND active = 1", schedule))
+       db->query(
+             fmt::format("SELECT seat_no, user_id FROM reservation WHERE schedule_id = {} AND active = 1", schedule))
            .rows) {
     rows[*row[0]].push_back(std::stoll(*row[1]));
   }
   return rows;
 }
 
-std::string code_of(const HttpResponse& r) { return std::string(json::parse(r.body).at("code").as_string()); }
+std::string code_of(const HttpResponse& r) {
+  return std::string(json::parse(r.body).at("code").as_string());
+}
 
 }  // namespace
 
@@ -52,7 +55,10 @@ TEST(HoldApi, ThousandUsersRaceForOneSeatExactlyOneWins) {
           ++ok;
         } else if (r.status == 409 && code_of(r) == "SEAT_ALREADY_HELD") {
           const auto seats = json::parse(r.body).at("conflictingSeats").as_array();
-          if (seats.size() == 1 && seats[0].as_string() == "S-7") ++conflict; else ++other;
+          if (seats.size() == 1 && seats[0].as_string() == "S-7")
+            ++conflict;
+          else
+            ++other;
         } else {
           ++other;
         }
@@ -78,8 +84,8 @@ struct RaceResult {
 };
 
 // 500 users race for random overlapping sets of 2–4 seats among 50; `midway` runs once halfway.
-RaceResult overlapping_race(std::uint16_t port, std::int64_t schedule, const std::map<std::int64_t, std::string>& tokens,
-                            const std::function<void()>& midway) {
+RaceResult overlapping_race(std::uint16_t port, std::int64_t schedule,
+                            const std::map<std::int64_t, std::string>& tokens, const std::function<void()>& midway) {
   std::mt19937 random(42);
   std::map<std::int64_t, std::vector<std::string>> wanted;
   for (const auto& [user, _] : tokens) {
@@ -148,8 +154,7 @@ TEST(HoldApi, OverlappingMultiSeatRaceIsAllOrNothingAndLocksMatchRows) {
   const auto rows = live_rows(schedule);
   for (int s = 1; s <= 50; ++s) {
     const std::string seat = "S-" + std::to_string(s);
-    const auto owner =
-        redis.string({"GET", infra::redis::RedisSeatLockStore::key(domain::ScheduleId{schedule}, seat)});
+    const auto owner = redis.string({"GET", infra::redis::RedisSeatLockStore::key(domain::ScheduleId{schedule}, seat)});
     const auto row = rows.find(seat);
     if (row == rows.end()) {
       EXPECT_FALSE(owner.has_value()) << "lock without a row: " << seat;
@@ -168,7 +173,8 @@ TEST(HoldApi, RaceStaysCorrectWhenRedisIsFlushedHalfway) {
   RedisInspector redis;
   const auto result = overlapping_race(server.port(), schedule, tokens, [&] {
     // Only the seat locks: the queue keys stay (a full FLUSHDB would also revoke every slot).
-    for (const auto& key : redis.strings({"KEYS", fmt::format("seat:lock:{{{}}}:*", schedule)})) redis.integer({"DEL", key});
+    for (const auto& key : redis.strings({"KEYS", fmt::format("seat:lock:{{{}}}:*", schedule)}))
+      redis.integer({"DEL", key});
   });
   expect_race_consistent(schedule, result);
 }
@@ -180,13 +186,13 @@ TEST(HoldApi, RaceStaysCorrectWhenRedisIsStoppedHalfway) {
                       "--appendonly", "no"});
   const auto schedule = create_schedule(-60, 50);
   TestServer server(with(kFastAdmission, {"redis.url=redis://127.0.0.1:" + std::to_string(redis_port)}));
-  ASSERT_TRUE(wait_for([&] { return http(server.port(), "GET", "/actuator/health").status == 200; },
-                       std::chrono::seconds(10)));
+  ASSERT_TRUE(
+      wait_for([&] { return http(server.port(), "GET", "/actuator/health").status == 200; }, std::chrono::seconds(10)));
   const auto tokens = admit_users(server.port(), schedule, 1, 500);
   const auto result = overlapping_race(server.port(), schedule, tokens, [&] { redis.kill_now(); });
   expect_race_consistent(schedule, result);
-  EXPECT_TRUE(wait_for([&] { return http(server.port(), "GET", "/actuator/health").status == 503; },
-                       std::chrono::seconds(5)));
+  EXPECT_TRUE(
+      wait_for([&] { return http(server.port(), "GET", "/actuator/health").status == 503; }, std::chrono::seconds(5)));
 }
 
 // Acceptance 4: a hold expires, the seat map shows it available, someone else can hold it.
@@ -353,7 +359,9 @@ TEST(HoldApi, FastPathConflictAlsoNamesTheUsersOwnHeldSeats) {
   EXPECT_EQ(rows.at("S-1"), std::vector<std::int64_t>{1});
   EXPECT_EQ(rows.count("S-3"), 0u);
   RedisInspector redis;
-  EXPECT_EQ(redis.string({"GET", infra::redis::RedisSeatLockStore::key(domain::ScheduleId{schedule}, "S-1")}).value_or(""), "1");
+  EXPECT_EQ(
+      redis.string({"GET", infra::redis::RedisSeatLockStore::key(domain::ScheduleId{schedule}, "S-1")}).value_or(""),
+      "1");
 }
 
 // A hold never extends itself: asking again for a seat you hold is 409 naming it and changes
@@ -366,8 +374,8 @@ TEST(HoldApi, AskingAgainForYourOwnSeatNeverExtendsTheHold) {
   RedisInspector redis;
   const auto lock = infra::redis::RedisSeatLockStore::key(domain::ScheduleId{schedule}, "S-1");
   auto db = test_db();
-  const auto expires_sql =
-      fmt::format("SELECT expires_at FROM reservation WHERE schedule_id = {} AND seat_no = 'S-1' AND active = 1", schedule);
+  const auto expires_sql = fmt::format(
+      "SELECT expires_at FROM reservation WHERE schedule_id = {} AND seat_no = 'S-1' AND active = 1", schedule);
   const auto expires_at = db->query(expires_sql).rows.at(0).at(0);
   const long long first_ttl = redis.integer({"PTTL", lock});
   ASSERT_TRUE(wait_for([&] { return redis.integer({"PTTL", lock}) < first_ttl - 300; }, std::chrono::seconds(3)));
@@ -409,7 +417,8 @@ TEST(HoldApi, DatabaseConflictNamesTakenSeatsInRequestOrder) {
   ASSERT_EQ(seat_call(server.port(), "/tickets/hold", tokens.at(2), 2, schedule, {"S-3"}).status, 200);
   ASSERT_EQ(seat_call(server.port(), "/tickets/hold", tokens.at(3), 3, schedule, {"S-1"}).status, 200);
   RedisInspector redis;
-  for (const auto& key : redis.strings({"KEYS", fmt::format("seat:lock:{{{}}}:*", schedule)})) redis.integer({"DEL", key});
+  for (const auto& key : redis.strings({"KEYS", fmt::format("seat:lock:{{{}}}:*", schedule)}))
+    redis.integer({"DEL", key});
   const auto refused = seat_call(server.port(), "/tickets/hold", tokens.at(1), 1, schedule, {"S-3", "S-2", "S-1"});
   ASSERT_EQ(refused.status, 409) << refused.raw;
   EXPECT_EQ(conflicting_seats(refused), (std::vector<std::string>{"S-3", "S-1"}));

@@ -118,7 +118,9 @@ std::vector<domain::HoldOutcome> parallel_holds(infra::mysql::MysqlReservationRe
   return outcomes;
 }
 
-std::string scalar(const std::string& sql) { return test_db()->query(sql).rows.at(0).at(0).value_or("NULL"); }
+std::string scalar(const std::string& sql) {
+  return test_db()->query(sql).rows.at(0).at(0).value_or("NULL");
+}
 
 domain::Timestamp db_now() {
   return std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());
@@ -145,12 +147,12 @@ TEST(HoldSlots, ParallelHoldsOfOneUserNeverPassTheLimit) {
   }
   EXPECT_EQ(held, 4) << "the limit is 4 seats and there were 10 to take";
   EXPECT_EQ(scalar(fmt::format("SELECT COUNT(*) FROM reservation WHERE schedule_id = {} AND user_id = 21 "
-                                 "AND active = 1",
-                                 schedule)),
+                               "AND active = 1",
+                               schedule)),
             "4");
   EXPECT_EQ(scalar(fmt::format("SELECT COUNT(DISTINCT holder_slot) FROM reservation WHERE schedule_id = {} "
-                                 "AND user_id = 21 AND active = 1 AND holder_slot BETWEEN 1 AND 4",
-                                 schedule)),
+                               "AND user_id = 21 AND active = 1 AND holder_slot BETWEEN 1 AND 4",
+                               schedule)),
             "4");
 }
 
@@ -171,15 +173,16 @@ TEST(HoldSlots, OwnLapsedHoldEndsWhenTheUserHoldsAgain) {
   const auto outcome = parallel_holds(repository, schedule, 22, {{"S-3"}}, db_now(), 2).at(0);
   ASSERT_EQ(outcome.kind, HoldKind::kHeld) << "S-1 lapsed: the user holds one live seat of 2";
   ASSERT_EQ(outcome.events.size(), 2U);
-  EXPECT_EQ(outcome.events[0], (domain::SeatChanged{domain::ScheduleId{schedule}, {"S-1"}, domain::SeatChange::kExpired}));
+  EXPECT_EQ(outcome.events[0],
+            (domain::SeatChanged{domain::ScheduleId{schedule}, {"S-1"}, domain::SeatChange::kExpired}));
   EXPECT_EQ(outcome.events[1], (domain::SeatChanged{domain::ScheduleId{schedule}, {"S-3"}, domain::SeatChange::kHeld}));
   EXPECT_EQ(scalar(fmt::format("SELECT CONCAT(status, ':', COALESCE(active, 'x')) FROM reservation WHERE "
-                                 "schedule_id = {} AND seat_no = 'S-1'",
-                                 schedule)),
+                               "schedule_id = {} AND seat_no = 'S-1'",
+                               schedule)),
             "EXPIRED:x");
   EXPECT_EQ(scalar(fmt::format("SELECT holder_slot FROM reservation WHERE schedule_id = {} AND seat_no = 'S-3' "
-                                 "AND active = 1",
-                                 schedule)),
+                               "AND active = 1",
+                               schedule)),
             "1");
   // At the limit now: a third seat is refused, and nothing is written.
   EXPECT_EQ(parallel_holds(repository, schedule, 22, {{"S-4"}}, db_now(), 2).at(0).kind, HoldKind::kLimitExceeded);

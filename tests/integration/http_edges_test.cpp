@@ -38,7 +38,9 @@ class HttpEdges : public ::testing::Test {
 };
 TestServer* HttpEdges::server_ = nullptr;
 
-TEST_F(HttpEdges, UnknownRouteIs404Json) { expect_json_error(http(port(), "GET", "/nope"), 404, "NOT_FOUND"); }
+TEST_F(HttpEdges, UnknownRouteIs404Json) {
+  expect_json_error(http(port(), "GET", "/nope"), 404, "NOT_FOUND");
+}
 
 TEST_F(HttpEdges, WrongMethodIs405WithAllow) {
   const auto response = http(port(), "DELETE", "/concerts");
@@ -117,53 +119,54 @@ TEST_F(HttpEdges, TransportErrorsKeepRequestIdAndPath) {
 
   // Content-Length with Transfer-Encoding fails while the header is parsed; the id may come before
   // or after the offending field.
-  const auto smuggle_before = parse_response(raw_exchange(
-      port(),
-      "POST /queue/enter HTTP/1.1\r\nHost: x\r\nX-Request-Id: cl-te.1\r\nContent-Length: 5\r\n"
-      "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n"));
+  const auto smuggle_before = parse_response(
+      raw_exchange(port(),
+                   "POST /queue/enter HTTP/1.1\r\nHost: x\r\nX-Request-Id: cl-te.1\r\nContent-Length: 5\r\n"
+                   "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n"));
   expect_json_error(smuggle_before, 400, "INVALID_ARGUMENT");
   expect_kept(smuggle_before, "cl-te.1", "/queue/enter");
-  const auto smuggle_after = parse_response(raw_exchange(
-      port(),
-      "POST /queue/enter HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n"
-      "x-request-id:  cl-te_2 \r\n\r\n0\r\n\r\n"));
+  const auto smuggle_after = parse_response(
+      raw_exchange(port(),
+                   "POST /queue/enter HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n"
+                   "x-request-id:  cl-te_2 \r\n\r\n0\r\n\r\n"));
   expect_json_error(smuggle_after, 400, "INVALID_ARGUMENT");
   expect_kept(smuggle_after, "cl-te_2", "/queue/enter");
 
-  const auto conflicting = parse_response(raw_exchange(
-      port(),
-      "POST /queue/enter HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nContent-Length: 3\r\n"
-      "X-Request-Id: cl:conflict\r\n\r\nabc"));
+  const auto conflicting =
+      parse_response(raw_exchange(port(),
+                                  "POST /queue/enter HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nContent-Length: 3\r\n"
+                                  "X-Request-Id: cl:conflict\r\n\r\nabc"));
   expect_json_error(conflicting, 400, "INVALID_ARGUMENT");
   expect_kept(conflicting, "cl:conflict", "/queue/enter");
 }
 
 TEST_F(HttpEdges, UnsafeRequestIdOnTransportErrorIsReplaced) {
   // Found only in the raw bytes after the offending field: still validated, never echoed as is.
-  const auto response = parse_response(raw_exchange(
-      port(),
-      "POST /queue/enter HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n"
-      "X-Request-Id: bad\"id<script>\r\n\r\n0\r\n\r\n"));
+  const auto response = parse_response(
+      raw_exchange(port(),
+                   "POST /queue/enter HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n"
+                   "X-Request-Id: bad\"id<script>\r\n\r\n0\r\n\r\n"));
   expect_json_error(response, 400, "INVALID_ARGUMENT");
   EXPECT_EQ(response.header("x-request-id").size(), 16u) << response.raw;
   // And the body is never searched for a header.
-  const auto in_body = parse_response(raw_exchange(
-      port(), "POST /queue/enter HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n"
-              "X-Request-Id: from-body\r\n\r\n"));
+  const auto in_body = parse_response(
+      raw_exchange(port(),
+                   "POST /queue/enter HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n"
+                   "X-Request-Id: from-body\r\n\r\n"));
   expect_json_error(in_body, 400, "INVALID_ARGUMENT");
   EXPECT_NE(in_body.header("x-request-id"), "from-body");
-  const auto after_header = parse_response(raw_exchange(
-      port(),
-      "POST /queue/enter HTTP/1.1\r\nHost: x\r\nContent-Length: 70000\r\n\r\n"
-      "X-Request-Id: from-body\r\n\r\n"));
+  const auto after_header =
+      parse_response(raw_exchange(port(),
+                                  "POST /queue/enter HTTP/1.1\r\nHost: x\r\nContent-Length: 70000\r\n\r\n"
+                                  "X-Request-Id: from-body\r\n\r\n"));
   expect_json_error(after_header, 413, "PAYLOAD_TOO_LARGE");
   EXPECT_NE(after_header.header("x-request-id"), "from-body");
 }
 
 TEST_F(HttpEdges, HeaderBlockOverLimitIs431) {
   // One huge field, many fields, or a huge request target: all exceed http.max-header (16 KiB).
-  const std::string big_field = "GET /concerts HTTP/1.1\r\nHost: x\r\nX-Request-Id: big-1\r\nX-Big: " +
-                                std::string(20'000, 'a') + "\r\n\r\n";
+  const std::string big_field =
+      "GET /concerts HTTP/1.1\r\nHost: x\r\nX-Request-Id: big-1\r\nX-Big: " + std::string(20'000, 'a') + "\r\n\r\n";
   const auto big = parse_response(raw_exchange(port(), big_field));
   expect_json_error(big, 431, "REQUEST_HEADER_FIELDS_TOO_LARGE");
   EXPECT_EQ(big.header("connection"), "close");
@@ -249,18 +252,20 @@ TEST(HttpShutdown, ClosesIdleConnectionsAndStopsAccepting) {
 // RFC 9112 §3.2: Host is required on HTTP/1.1 and must not repeat; a transfer coding we would
 // silently ignore (gzip before chunked) is refused rather than misread.
 TEST_F(HttpEdges, HostHeaderRulesAndOnlyPlainChunked) {
-  for (const std::string& request : {std::string("GET /concerts HTTP/1.1\r\n\r\n"),
-                                    std::string("GET /concerts HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"),
-                                    std::string("POST /queue/enter HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                                                "Transfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n")}) {
+  for (const std::string& request :
+       {std::string("GET /concerts HTTP/1.1\r\n\r\n"),
+        std::string("GET /concerts HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"),
+        std::string("POST /queue/enter HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                    "Transfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n")}) {
     const auto response = parse_response(raw_exchange(port(), request));
     EXPECT_EQ(response.status, 400) << request;
     EXPECT_EQ(json::parse(response.body).at("code").as_string(), "INVALID_ARGUMENT") << request;
   }
   // HTTP/1.0 needs no Host; HTTP/1.1 with one is served.
   EXPECT_EQ(parse_response(raw_exchange(port(), "GET /concerts HTTP/1.0\r\n\r\n")).status, 200);
-  EXPECT_EQ(parse_response(raw_exchange(port(), "GET /concerts HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")).status,
-            200);
+  EXPECT_EQ(
+      parse_response(raw_exchange(port(), "GET /concerts HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")).status,
+      200);
 }
 
 // RFC 9110 §8.6: a 204 carries no Content-Length; the keep-alive connection goes on after it.

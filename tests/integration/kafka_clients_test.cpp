@@ -50,11 +50,11 @@ KafkaOptions unreachable_broker() {
 // it.kafka.<pid>-<ms since epoch>-<n>.<name>: unique per run and per call.
 std::string unique_name(const std::string& name) {
   static std::atomic<int> counter{0};
-  static const auto started = std::chrono::duration_cast<std::chrono::milliseconds>(
-                                  std::chrono::system_clock::now().time_since_epoch())
-                                  .count();
-  return "it.kafka." + std::to_string(::getpid()) + "-" + std::to_string(started) + "-" +
-         std::to_string(counter++) + "." + name;
+  static const auto started =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count();
+  return "it.kafka." + std::to_string(::getpid()) + "-" + std::to_string(started) + "-" + std::to_string(counter++) +
+         "." + name;
 }
 
 std::string new_topic(const std::string& name, int partitions) {
@@ -91,8 +91,7 @@ std::vector<IncomingMessage> consume_at_least(KafkaConsumer& consumer, std::size
   const auto until = Clock::now() + deadline;
   while (received.size() < count && Clock::now() < until) {
     auto batch = consumer.poll_batch(500, 200ms);
-    received.insert(received.end(), std::make_move_iterator(batch.begin()),
-                    std::make_move_iterator(batch.end()));
+    received.insert(received.end(), std::make_move_iterator(batch.begin()), std::make_move_iterator(batch.end()));
   }
   return received;
 }
@@ -104,8 +103,7 @@ std::vector<IncomingMessage> consume_for(KafkaConsumer& consumer, std::chrono::m
   while (Clock::now() < until) {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - Clock::now());
     auto batch = consumer.poll_batch(500, std::max(left, 1ms));
-    received.insert(received.end(), std::make_move_iterator(batch.begin()),
-                    std::make_move_iterator(batch.end()));
+    received.insert(received.end(), std::make_move_iterator(batch.begin()), std::make_move_iterator(batch.end()));
   }
   return received;
 }
@@ -114,8 +112,7 @@ std::vector<OutgoingMessage> numbered_messages(const std::string& topic, int cou
                                                const std::string& prefix = "m") {
   std::vector<OutgoingMessage> messages;
   for (int i = 0; i < count; ++i) {
-    messages.push_back(
-        OutgoingMessage{topic, "key-" + std::to_string(i % keys), prefix + "-" + std::to_string(i), {}});
+    messages.push_back(OutgoingMessage{topic, "key-" + std::to_string(i % keys), prefix + "-" + std::to_string(i), {}});
   }
   return messages;
 }
@@ -192,13 +189,11 @@ TEST(KafkaRoundTrip, ThousandMessagesArriveExactlyOnceIntactAndInKeyOrder) {
     const std::string key = "schedule-" + std::to_string(i % kKeys);
     std::string value = "{\"seq\":" + std::to_string(i) + ",\"key\":\"" + key + "\"}";
     if (i % 100 == 0) value += std::string("\0binary\xff", 8);  // payloads are bytes, not C strings
-    messages.push_back(OutgoingMessage{topic,
-                                       key,
-                                       value,
-                                       {{"event-id", "evt-" + std::to_string(i)},
-                                        {"seq", std::to_string(i)},
-                                        {"empty", ""},
-                                        {"seq", "dup-name"}}});
+    messages.push_back(OutgoingMessage{
+        topic,
+        key,
+        value,
+        {{"event-id", "evt-" + std::to_string(i)}, {"seq", std::to_string(i)}, {"empty", ""}, {"seq", "dup-name"}}});
   }
   KafkaProducer producer(broker());
   const auto produce_start = Clock::now();
@@ -212,8 +207,8 @@ TEST(KafkaRoundTrip, ThousandMessagesArriveExactlyOnceIntactAndInKeyOrder) {
   const auto consume_ms = ms_since(consume_start);
   ASSERT_EQ(received.size(), static_cast<std::size_t>(kCount));
   EXPECT_TRUE(consume_for(consumer, 300ms).empty()) << "more than the produced messages arrived";
-  std::cout << "[ timing ] produce_and_wait(1000): " << produce_ms
-            << " ms; first consumer read all: " << consume_ms << " ms\n";
+  std::cout << "[ timing ] produce_and_wait(1000): " << produce_ms << " ms; first consumer read all: " << consume_ms
+            << " ms\n";
 
   std::vector<bool> seen(kCount, false);
   std::map<std::string, int> last_seq_of_key;
@@ -431,8 +426,8 @@ TEST(KafkaUnreachable, ProduceAndWaitReturnsNotDeliveredWithinItsTimeout) {
     call_ms = ms_since(start);
   }
   const auto total_ms = ms_since(created);
-  std::cout << "[ timing ] unreachable produce_and_wait(1000 ms): " << call_ms << " ms; with destruction "
-            << total_ms << " ms\n";
+  std::cout << "[ timing ] unreachable produce_and_wait(1000 ms): " << call_ms << " ms; with destruction " << total_ms
+            << " ms\n";
   EXPECT_GE(call_ms, 950);
   EXPECT_LT(call_ms, 1000 + 2000);
   EXPECT_LT(total_ms, 1000 + 2000 + 1000) << "destruction must not hang either";
@@ -451,8 +446,8 @@ TEST(KafkaUnreachable, MessageTimeoutShorterThanTheCallReportsLibraryError) {
   const auto start = Clock::now();
   const auto results = producer.produce_and_wait(numbered_messages("it.kafka.nowhere", 2), 10s);
   const auto call_ms = ms_since(start);
-  std::cout << "[ timing ] unreachable, message timeout 800 ms: produce_and_wait(10 s) returned after "
-            << call_ms << " ms\n";
+  std::cout << "[ timing ] unreachable, message timeout 800 ms: produce_and_wait(10 s) returned after " << call_ms
+            << " ms\n";
   EXPECT_LT(call_ms, 800 + 2000) << "returns when the reports arrive, not at the call's timeout";
   ASSERT_EQ(results.size(), 2u);
   for (const auto& result : results) {
@@ -497,8 +492,8 @@ TEST(KafkaUnreachable, ConsumerPollsEmptyCommitThrowsAndCloseReturns) {
   EXPECT_NE(outcome, "no exception");
   EXPECT_LT(commit_ms, 1000 + 4000);  // librdkafka checks its timeouts about once a second
   EXPECT_LT(close_ms, 2000);
-  std::cout << "[ timing ] unreachable consumer: commit threw after " << commit_ms << " ms (" << outcome
-            << "), close " << close_ms << " ms, total " << ms_since(start) << " ms\n";
+  std::cout << "[ timing ] unreachable consumer: commit threw after " << commit_ms << " ms (" << outcome << "), close "
+            << close_ms << " ms, total " << ms_since(start) << " ms\n";
   consumer.reset();
   EXPECT_THROW(KafkaConsumer(broker(), "", {"t"}), KafkaError);
 }

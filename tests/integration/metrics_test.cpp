@@ -1,6 +1,7 @@
 // GET /actuator/prometheus (issue 6): valid exposition, bounded labels, cumulative buckets.
 #include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -10,7 +11,6 @@
 #include <set>
 #include <sstream>
 #include <string>
-#include <unistd.h>
 #include <vector>
 
 #include "support.hpp"
@@ -69,7 +69,8 @@ TEST(Metrics, HistogramBucketsAreCumulative) {
   TestServer server;
   for (int i = 0; i < 20; ++i) http(server.port(), "GET", "/concerts");
   const auto text = scrape(server.port());
-  const std::regex bucket(R"re(http_server_requests_seconds_bucket\{method="GET",status="200",uri="/concerts",le="([^"]+)"\} (\d+))re");
+  const std::regex bucket(
+      R"re(http_server_requests_seconds_bucket\{method="GET",status="200",uri="/concerts",le="([^"]+)"\} (\d+))re");
   std::vector<long> counts;
   for (auto it = std::sregex_iterator(text.begin(), text.end(), bucket); it != std::sregex_iterator(); ++it) {
     counts.push_back(std::stol((*it)[2]));

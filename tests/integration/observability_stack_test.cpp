@@ -33,7 +33,6 @@ namespace json = boost::json;
 
 namespace {
 
-
 // The checkout: TICKETING_TEST_ROOT (scripts/test sets it), else the nearest ancestor of the working
 // directory or of this executable that holds docker-compose.yml and deploy/.
 fs::path repo_root() {
@@ -78,7 +77,9 @@ CommandResult run(const std::string& command) {
   return result;
 }
 
-bool on_path(const std::string& tool) { return run("command -v " + shell_quote(tool) + " >/dev/null").exit_code == 0; }
+bool on_path(const std::string& tool) {
+  return run("command -v " + shell_quote(tool) + " >/dev/null").exit_code == 0;
+}
 
 // A scratch directory, removed with everything in it.
 class TempDir {
@@ -199,7 +200,9 @@ struct Dashboard {
   int targets_without_expr = 0;
 };
 
-std::string str(const json::value& v) { return v.is_string() ? std::string(v.as_string()) : json::serialize(v); }
+std::string str(const json::value& v) {
+  return v.is_string() ? std::string(v.as_string()) : json::serialize(v);
+}
 
 void collect_panels(const json::array& panels, Dashboard& dashboard) {
   for (const auto& value : panels) {
@@ -264,8 +267,8 @@ void replace_all(std::string& text, const std::string& from, const std::string& 
 
 // Grafana's built-in interval variables, then the dashboard's own ($name, ${name}, [[name]]).
 std::string substitute(std::string expr, const std::map<std::string, std::string>& values) {
-  for (const auto& [name, value] : std::map<std::string, std::string>{
-           {"__rate_interval", "30s"}, {"__interval", "5s"}, {"__range", "5m"}}) {
+  for (const auto& [name, value] :
+       std::map<std::string, std::string>{{"__rate_interval", "30s"}, {"__interval", "5s"}, {"__range", "5m"}}) {
     replace_all(expr, "${" + name + "}", value);
     replace_all(expr, "$" + name, value);
   }
@@ -290,8 +293,9 @@ std::map<std::string, std::string> resolve_variables(std::uint16_t port, const D
     std::smatch m;
     const std::string query = substitute(variable.query, values);
     if (!std::regex_match(query, m, label_values)) {
-      if (problems) problems->push_back(fmt::format("{}: variable ${}: query '{}' is not label_values(selector, label)",
-                                                    dashboard.file, variable.name, variable.query));
+      if (problems)
+        problems->push_back(fmt::format("{}: variable ${}: query '{}' is not label_values(selector, label)",
+                                        dashboard.file, variable.name, variable.query));
       values[variable.name] = variable.all_value;
       continue;
     }
@@ -304,8 +308,8 @@ std::map<std::string, std::string> resolve_variables(std::uint16_t port, const D
     }
     std::sort(found.begin(), found.end());
     if (found.empty() && problems) {
-      problems->push_back(fmt::format("{}: variable ${} ({}) has no values: {}", dashboard.file, variable.name, query,
-                                      result.error));
+      problems->push_back(
+          fmt::format("{}: variable ${} ({}) has no values: {}", dashboard.file, variable.name, query, result.error));
     }
     values[variable.name] = variable.include_all ? variable.all_value : (found.empty() ? "" : found.front());
   }
@@ -397,9 +401,12 @@ void drive_sale(std::uint16_t port) {
 // ---------------------------------------------------------------------------------------------
 // docker-compose
 
-const std::vector<std::string> kComposeSecrets{"TICKETING_SECURITY_TOKEN_SECRET", "TICKETING_SECURITY_ACCESS_TOKEN_SECRET",
+const std::vector<std::string> kComposeSecrets{"TICKETING_SECURITY_TOKEN_SECRET",
+                                               "TICKETING_SECURITY_ACCESS_TOKEN_SECRET",
                                                "TICKETING_PAYMENT_GATEWAY_SECRET",
-                                               "MARIADB_PASSWORD", "MARIADB_ROOT_PASSWORD", "GRAFANA_ADMIN_PASSWORD"};
+                                               "MARIADB_PASSWORD",
+                                               "MARIADB_ROOT_PASSWORD",
+                                               "GRAFANA_ADMIN_PASSWORD"};
 
 // docker-compose with only the variables given (the caller's environment and any .env left out).
 CommandResult compose_config(const fs::path& root, const fs::path& empty_env_file,
@@ -461,7 +468,8 @@ std::set<std::string> install_deps_packages(const fs::path& root) {
 // ---------------------------------------------------------------------------------------------
 
 TEST(ObservabilityStack, EveryDashboardQueryReturnsSeriesFromARealPrometheus) {
-  ASSERT_TRUE(on_path("prometheus")) << "prometheus is not installed (Debian package `prometheus`): run scripts/install-deps";
+  ASSERT_TRUE(on_path("prometheus"))
+      << "prometheus is not installed (Debian package `prometheus`): run scripts/install-deps";
   const auto root = repo_root();
   const auto dashboards = load_dashboards(root / "deploy/grafana/dashboards");
   ASSERT_FALSE(dashboards.empty()) << "no dashboards under " << (root / "deploy/grafana/dashboards");
@@ -519,10 +527,11 @@ TEST(ObservabilityStack, EveryDashboardQueryReturnsSeriesFromARealPrometheus) {
   EXPECT_EQ(evaluated, expected);
   EXPECT_GE(evaluated, 20u) << "suspiciously few queries found in the dashboards";
   const auto ms = [&](auto t) { return std::chrono::duration_cast<std::chrono::milliseconds>(t - started).count(); };
-  std::printf("[ observability ] %zu dashboard queries in %zu dashboards, %zu without series; first scrape after %lld ms, "
-              "last check at %lld ms; %zu answer only NaN\n%s",
-              evaluated, dashboards.size(), problems.size(), static_cast<long long>(ms(first_scrape)),
-              static_cast<long long>(ms(done)), nan_only.size(), joined(nan_only).c_str());
+  std::printf(
+      "[ observability ] %zu dashboard queries in %zu dashboards, %zu without series; first scrape after %lld ms, "
+      "last check at %lld ms; %zu answer only NaN\n%s",
+      evaluated, dashboards.size(), problems.size(), static_cast<long long>(ms(first_scrape)),
+      static_cast<long long>(ms(done)), nan_only.size(), joined(nan_only).c_str());
 }
 
 TEST(ObservabilityStack, DashboardsAreWellFormedAndUseTheProvisionedDatasource) {
@@ -572,7 +581,8 @@ TEST(ObservabilityStack, DashboardsAreWellFormedAndUseTheProvisionedDatasource) 
 }
 
 TEST(ObservabilityStack, ShippedPrometheusConfigPassesPromtool) {
-  ASSERT_TRUE(on_path("promtool")) << "promtool is not installed (Debian package `prometheus`): run scripts/install-deps";
+  ASSERT_TRUE(on_path("promtool"))
+      << "promtool is not installed (Debian package `prometheus`): run scripts/install-deps";
   const auto config = repo_root() / "deploy/prometheus/prometheus.yml";
   const auto check = run("promtool check config " + shell_quote(config.string()));
   EXPECT_EQ(check.exit_code, 0) << check.output;
@@ -594,9 +604,10 @@ TEST(ObservabilityStack, ServicesScriptRunsALocalPrometheus) {
   const auto root = repo_root();
   TempDir run_dir;
   const std::uint16_t port = free_port();
-  const std::string env = fmt::format("RUN_DIR={} PROMETHEUS_PORT={} PROMETHEUS_TARGETS=127.0.0.1:4242,127.0.0.1:4243 "
-                                      "SCRIPTS_DEPS_CHECKED=1 ",
-                                      shell_quote(run_dir.path().string()), port);
+  const std::string env = fmt::format(
+      "RUN_DIR={} PROMETHEUS_PORT={} PROMETHEUS_TARGETS=127.0.0.1:4242,127.0.0.1:4243 "
+      "SCRIPTS_DEPS_CHECKED=1 ",
+      shell_quote(run_dir.path().string()), port);
   const std::string services = shell_quote((root / "scripts/services").string());
   struct Stopper {
     std::string command;
@@ -609,7 +620,8 @@ TEST(ObservabilityStack, ServicesScriptRunsALocalPrometheus) {
   EXPECT_NE(config.find("- 127.0.0.1:4242\n"), std::string::npos) << config;
   EXPECT_NE(config.find("- 127.0.0.1:4243\n"), std::string::npos) << config;
   EXPECT_EQ(config.find("app:8080\n"), std::string::npos) << config;
-  const auto check = run("promtool check config " + shell_quote((run_dir.path() / "prometheus/prometheus.yml").string()));
+  const auto check =
+      run("promtool check config " + shell_quote((run_dir.path() / "prometheus/prometheus.yml").string()));
   EXPECT_EQ(check.exit_code, 0) << check.output;
   EXPECT_EQ(http(port, "GET", "/-/ready").status, 200);
   EXPECT_EQ(run(env + services + " status prometheus").exit_code, 0);
@@ -657,7 +669,8 @@ TEST(ObservabilityStack, ComposeFileValidatesAndReferencesOnlyExistingFiles) {
     std::vector<std::pair<fs::path, std::string>> binds;  // host path, container path
     if (const auto build = service["build"]) {
       const fs::path context = build.IsScalar() ? build.as<std::string>() : build["context"].as<std::string>();
-      const fs::path dockerfile = build.IsMap() && build["dockerfile"] ? build["dockerfile"].as<std::string>() : "Dockerfile";
+      const fs::path dockerfile =
+          build.IsMap() && build["dockerfile"] ? build["dockerfile"].as<std::string>() : "Dockerfile";
       EXPECT_TRUE(fs::is_directory(context)) << name << ": build context " << context;
       EXPECT_TRUE(fs::is_regular_file(context / dockerfile)) << name << ": " << (context / dockerfile);
       ++checked;
@@ -687,7 +700,8 @@ TEST(ObservabilityStack, ComposeFileValidatesAndReferencesOnlyExistingFiles) {
       const auto value = variable.second.IsScalar() ? variable.second.as<std::string>() : std::string();
       for (const auto& [host, container] : binds) {
         if (value.rfind(container + "/", 0) == 0) {
-          EXPECT_TRUE(fs::exists(host / value.substr(container.size() + 1))) << name << ": " << variable.first << "=" << value;
+          EXPECT_TRUE(fs::exists(host / value.substr(container.size() + 1)))
+              << name << ": " << variable.first << "=" << value;
         }
       }
     }
@@ -746,8 +760,8 @@ TEST(ObservabilityStack, DockerfileMatchesInstallDepsAndTheBinarysLibraries) {
     if (package.empty()) continue;
     ++libraries;
     if (base.count(package)) continue;
-    EXPECT_TRUE(runtime_set.count(package)) << "the binary links a library of " << package
-                                            << ", which the Dockerfile's runtime stage does not install";
+    EXPECT_TRUE(runtime_set.count(package))
+        << "the binary links a library of " << package << ", which the Dockerfile's runtime stage does not install";
   }
   EXPECT_GE(libraries, 8) << packages.output;
 }

@@ -52,8 +52,8 @@ std::string login_body(const std::string& email, const std::string& password) {
 TEST(OperatorCli, UserCreateReadsThePasswordFromStdinAndTheAccountSignsIn) {
   prepare_test_database();
   const std::string email = "ops-" + infra::security::random_hex(6) + "@example.com";
-  const auto created =
-      run_binary(fmt::format("user create --admin --email {} --name Operator --profile test", email), "s3cret-pass-word\n");
+  const auto created = run_binary(fmt::format("user create --admin --email {} --name Operator --profile test", email),
+                                  "s3cret-pass-word\n");
   ASSERT_EQ(created.exit_code, 0) << created.out;
   EXPECT_NE(created.out.find("role ADMIN"), std::string::npos) << created.out;
   EXPECT_EQ(created.out.find("s3cret-pass-word"), std::string::npos);
@@ -72,7 +72,8 @@ TEST(OperatorCli, UserCreateReadsThePasswordFromStdinAndTheAccountSignsIn) {
   EXPECT_EQ(db->query(fmt::format("SELECT COUNT(*) FROM user_account WHERE email = '{}'", email)).rows[0][0], "1");
   // A password below the minimum is refused before anything is written.
   const auto weak_email = "weak-" + infra::security::random_hex(6) + "@example.com";
-  EXPECT_EQ(run_binary(fmt::format("user create --email {} --name Weak --profile test", weak_email), "short\n").exit_code, 2);
+  EXPECT_EQ(
+      run_binary(fmt::format("user create --email {} --name Weak --profile test", weak_email), "short\n").exit_code, 2);
   EXPECT_EQ(db->query(fmt::format("SELECT COUNT(*) FROM user_account WHERE email = '{}'", weak_email)).rows[0][0], "0");
 }
 

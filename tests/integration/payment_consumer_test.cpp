@@ -38,14 +38,15 @@ class ConsumerFixture : public ::testing::Test {
     kafka_ = {config_.kafka.bootstrap_servers, "consumer-test"};
     infra::kafka::ensure_topics(kafka_, {{topics_.payment_completed, 3}, {topics_.payment_completed_dlq, 1}},
                                 std::chrono::seconds(10));
-    pool_ = std::make_unique<infra::mysql::MysqlPool>(test_db_endpoint(), infra::mysql::PoolOptions{4, 64,
-                                                                                                   std::chrono::seconds(5)});
+    pool_ = std::make_unique<infra::mysql::MysqlPool>(test_db_endpoint(),
+                                                      infra::mysql::PoolOptions{4, 64, std::chrono::seconds(5)});
     repository_ = std::make_unique<infra::mysql::MysqlPaymentRepository>(*pool_, topics_);
     redis_ = std::make_unique<infra::redis::RedisClient>(std::vector<boost::asio::io_context*>{&io_},
                                                          infra::redis::parse_redis_url(config_.redis.url));
     queue_ = std::make_unique<infra::redis::RedisQueueStore>(*redis_, domain::QueuePolicy{});
     locks_ = std::make_unique<infra::redis::RedisSeatLockStore>(*redis_);
-    handler_ = std::make_unique<application::ConfirmationHandler>(*repository_, *queue_, *locks_, clock_, seat_events_, counters_);
+    handler_ = std::make_unique<application::ConfirmationHandler>(*repository_, *queue_, *locks_, clock_, seat_events_,
+                                                                  counters_);
     producer_ = std::make_unique<infra::kafka::KafkaProducer>(kafka_);
     io_thread_ = std::thread([this] { io_.run(); });
   }
@@ -63,7 +64,8 @@ class ConsumerFixture : public ::testing::Test {
         [this](const std::vector<domain::PaymentCompleted>& events) { return handler_->handle_batch(events); });
   }
 
-  std::vector<std::optional<domain::ConfirmOutcome>> confirm_batch(const std::vector<domain::PaymentCompleted>& events) {
+  std::vector<std::optional<domain::ConfirmOutcome>> confirm_batch(
+      const std::vector<domain::PaymentCompleted>& events) {
     return boost::asio::co_spawn(io_, repository_->confirm_payments(events, clock_.now()), boost::asio::use_future)
         .get();
   }
@@ -84,9 +86,9 @@ class ConsumerFixture : public ::testing::Test {
         "({0}, {1}, 'S-1', 'HELD', UTC_TIMESTAMP(3) + INTERVAL 1 DAY, 1, {2}), "
         "({0}, {1}, 'S-2', 'HELD', UTC_TIMESTAMP(3) + INTERVAL 1 DAY, 1, {2})",
         user, schedule, order.last_insert_id));
-    return domain::PaymentCompleted{infra::events::new_event_id(), order_no, domain::UserId{user},
-                                    domain::ScheduleId{schedule}, {"S-1", "S-2"}, domain::Money{20000},
-                                    clock_.now()};
+    return domain::PaymentCompleted{
+        infra::events::new_event_id(), order_no,    domain::UserId{user}, domain::ScheduleId{schedule}, {"S-1", "S-2"},
+        domain::Money{20000},          clock_.now()};
   }
 
   void produce(const std::string& value, const std::string& key = "1") {
@@ -154,9 +156,8 @@ TEST_F(ConsumerFixture, RedeliveryAfterACrashBeforeTheOffsetCommitHasNoSecondEff
     ASSERT_TRUE(wait_for([&] { return order_status(event) == "PAID"; }, std::chrono::seconds(20)));
     crashing->stop();
   }
-  const auto confirmed_at =
-      value(fmt::format("SELECT MAX(updated_at) FROM reservation WHERE user_id = 13 AND schedule_id = {}",
-                        event.schedule.value));
+  const auto confirmed_at = value(fmt::format(
+      "SELECT MAX(updated_at) FROM reservation WHERE user_id = 13 AND schedule_id = {}", event.schedule.value));
   auto restarted = consumer(true);
   restarted->start();
   ASSERT_TRUE(wait_for([&] { return counters_.duplicates.load() >= 1; }, std::chrono::seconds(20)))
@@ -219,9 +220,10 @@ TEST_F(ConsumerFixture, BatchSettlesEachEventAsTheOneByOnePathWould) {
   auto expired = confirming_order(27);
   {
     auto db = test_db();
-    db->execute(fmt::format("UPDATE reservation r JOIN payment_order o ON o.id = r.payment_order_id "
-                            "SET r.status = 'EXPIRED', r.active = NULL WHERE o.order_no = '{}' AND r.seat_no = 'S-2'",
-                            expired.order_no));
+    db->execute(
+        fmt::format("UPDATE reservation r JOIN payment_order o ON o.id = r.payment_order_id "
+                    "SET r.status = 'EXPIRED', r.active = NULL WHERE o.order_no = '{}' AND r.seat_no = 'S-2'",
+                    expired.order_no));
   }
   events.push_back(expired);  // [7] a hold lapsed: cancelled with a refund
   auto unknown = events[1];
@@ -254,24 +256,25 @@ TEST_F(ConsumerFixture, BatchSettlesEachEventAsTheOneByOnePathWould) {
   EXPECT_EQ(order_status(expired), "CANCELLED");
   EXPECT_EQ(value(fmt::format("SELECT fail_reason FROM payment_order WHERE order_no = '{}'", expired.order_no)),
             "HOLD_EXPIRED");
-  EXPECT_EQ(value(fmt::format("SELECT COUNT(*) FROM outbox_event WHERE type = 'RefundRequested' AND payload LIKE '%{}%'",
-                              expired.order_no)),
-            "1");
+  EXPECT_EQ(
+      value(fmt::format("SELECT COUNT(*) FROM outbox_event WHERE type = 'RefundRequested' AND payload LIKE '%{}%'",
+                        expired.order_no)),
+      "1");
   EXPECT_EQ(value(fmt::format("SELECT COUNT(*) FROM reservation r JOIN payment_order o ON o.id = r.payment_order_id "
                               "WHERE o.order_no = '{}' AND r.active = 1",
                               expired.order_no)),
             "0");
   EXPECT_FALSE(outcomes[8]) << "an unknown order is left to the one-by-one path (which dead-letters it)";
   EXPECT_FALSE(outcomes[9]);
-  EXPECT_EQ(value(fmt::format("SELECT COUNT(*) FROM processed_event WHERE event_id IN ('{}', '{}')",
-                              unknown.event_id, second_event.event_id)),
+  EXPECT_EQ(value(fmt::format("SELECT COUNT(*) FROM processed_event WHERE event_id IN ('{}', '{}')", unknown.event_id,
+                              second_event.event_id)),
             "0")
       << "events the batch did not settle must not be remembered as processed";
 
   // Settled one by one afterwards: the second event of a PAID order changes nothing.
-  const auto again = boost::asio::co_spawn(io_, repository_->confirm_payment(second_event, clock_.now()),
-                                           boost::asio::use_future)
-                         .get();
+  const auto again =
+      boost::asio::co_spawn(io_, repository_->confirm_payment(second_event, clock_.now()), boost::asio::use_future)
+          .get();
   EXPECT_EQ(again.kind, Kind::kIgnored);
   EXPECT_EQ(order_status(second_event), "PAID");
 }

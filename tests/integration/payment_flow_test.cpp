@@ -74,7 +74,8 @@ std::string hold_and_ready(std::uint16_t port, Booking& booking) {
   booking.token = admit_users(port, booking.schedule, booking.user, 1).at(booking.user);
   const auto held = seat_call(port, "/tickets/hold", booking.token, booking.user, booking.schedule, booking.seats);
   if (held.status != 200) throw std::runtime_error("hold failed: " + held.raw);
-  const auto order = ready(port, booking, "key-" + std::to_string(booking.user) + "-" + std::to_string(booking.schedule));
+  const auto order =
+      ready(port, booking, "key-" + std::to_string(booking.user) + "-" + std::to_string(booking.schedule));
   if (order.status != 201) throw std::runtime_error("ready failed: " + order.raw);
   return std::string(json::parse(order.body).at("orderNo").as_string());
 }
@@ -117,7 +118,8 @@ TEST(PaymentFlow, EndToEndOrderBecomesPaidAndSeatsSold) {
   }
   EXPECT_EQ(confirmed, 2);
   // The purchase freed the queue slot and revoked the token.
-  EXPECT_EQ(http(server.port(), "GET", fmt::format("/queue/status?scheduleId={}", schedule), "", as_user(1)).status, 404);
+  EXPECT_EQ(http(server.port(), "GET", fmt::format("/queue/status?scheduleId={}", schedule), "", as_user(1)).status,
+            404);
   EXPECT_EQ(seat_call(server.port(), "/tickets/hold", booking.token, 1, schedule, {"S-3"}).status, 401);
   // A second gateway call changes nothing and says so.
   const auto again = pay(server.port(), order_no);
@@ -196,8 +198,9 @@ TEST(PaymentFlow, IdempotencyKeyReplaysRefusesReuseAndIsRequired) {
   const auto no_such_seat = ready(server.port(), unknown, key_c);
   EXPECT_EQ(no_such_seat.status, 404) << no_such_seat.raw;
   EXPECT_NE(no_such_seat.body.find("S-99"), std::string::npos);
-  EXPECT_EQ(seat_call(server.port(), "/payment/ready", booking.token, 2, schedule, {}, {{"Idempotency-Key", "x"}}).status,
-            400);
+  EXPECT_EQ(
+      seat_call(server.port(), "/payment/ready", booking.token, 2, schedule, {}, {{"Idempotency-Key", "x"}}).status,
+      400);
   EXPECT_EQ(seat_call(server.port(), "/payment/ready", "", 2, schedule, {"S-1"}, {{"Idempotency-Key", "y"}}).status,
             401);
   EXPECT_EQ(seat_call(server.port(), "/payment/ready", "", 2, schedule, {"S-1"}).status, 401)
@@ -208,9 +211,9 @@ TEST(PaymentFlow, IdempotencyKeyReplaysRefusesReuseAndIsRequired) {
   EXPECT_EQ(pay_with_plain_secret(server.port(), order_no, "").status, 401);
   EXPECT_EQ(pay_with_plain_secret(server.port(), order_no, "wrong-secret").status, 401);
   const std::string body = fmt::format(R"({{"orderNo":"{}"}})", order_no);
-  const auto forged = http(server.port(), "POST", "/payment/mock-success", body,
-                           {{"Content-Type", "application/json"},
-                            {"Gateway-Signature", gateway_signature(R"({"orderNo":"ORD-other"})")}});
+  const auto forged = http(
+      server.port(), "POST", "/payment/mock-success", body,
+      {{"Content-Type", "application/json"}, {"Gateway-Signature", gateway_signature(R"({"orderNo":"ORD-other"})")}});
   EXPECT_EQ(forged.status, 401) << "a signature over another body";
   EXPECT_EQ(order_status(server.port(), order_no), "READY") << "a refused callback wrote something";
   EXPECT_EQ(pay(server.port(), "ORD-does-not-exist").status, 404);
@@ -233,8 +236,8 @@ TEST(PaymentFlow, ReadyOrderKeepsItsSeatsUntilItExpiresThenALatePaymentIsRefunde
   ASSERT_EQ(ready_response.status, 201) << ready_response.raw;
   const auto ready_body = json::parse(ready_response.body).as_object();
   const std::string order_no(ready_body.at("orderNo").as_string());
-  const auto order_expires = *domain::parse_sql_datetime(db_value(
-      fmt::format("SELECT expires_at FROM payment_order WHERE order_no = '{}'", order_no)));
+  const auto order_expires = *domain::parse_sql_datetime(
+      db_value(fmt::format("SELECT expires_at FROM payment_order WHERE order_no = '{}'", order_no)));
   const auto hold_expires = *domain::parse_sql_datetime(db_value(fmt::format(
       "SELECT expires_at FROM reservation WHERE schedule_id = {} AND seat_no = 'S-4' AND active = 1", schedule)));
   EXPECT_GE(hold_expires, order_expires) << "ready did not extend the hold to the order's expiry";
@@ -251,8 +254,9 @@ TEST(PaymentFlow, ReadyOrderKeepsItsSeatsUntilItExpiresThenALatePaymentIsRefunde
   EXPECT_GT(refused, 10);
   EXPECT_EQ(order_status(server.port(), order_no), "READY");
   // Afterwards the order is cancelled and the seat is anyone's.
-  ASSERT_TRUE(wait_for([&] { return seat_call(server.port(), "/tickets/hold", token4, 4, schedule, {"S-4"}).status == 200; },
-                       std::chrono::seconds(10), std::chrono::milliseconds(100)));
+  ASSERT_TRUE(
+      wait_for([&] { return seat_call(server.port(), "/tickets/hold", token4, 4, schedule, {"S-4"}).status == 200; },
+               std::chrono::seconds(10), std::chrono::milliseconds(100)));
   EXPECT_GE(domain::SystemClock().now(), order_expires) << "the seat was given away before the order expired";
   ASSERT_TRUE(wait_for([&] { return order_status(server.port(), order_no) == "CANCELLED"; }, std::chrono::seconds(10)));
   EXPECT_EQ(json::parse(get_order(server.port(), order_no).body).at("failReason").as_string(), "ORDER_EXPIRED");
@@ -288,8 +292,8 @@ TEST(PaymentFlow, PaymentForACancelledOrderIsRecordedOnceWith202) {
   const auto first = pay(server.port(), order_no);
   EXPECT_EQ(first.status, 202) << first.raw;
   EXPECT_EQ(json::parse(first.body).at("status").as_string(), "CANCELLED");
-  const auto refunds = fmt::format("SELECT COUNT(*) FROM outbox_event WHERE type = 'RefundRequested' AND payload LIKE '%{}%'",
-                                   order_no);
+  const auto refunds =
+      fmt::format("SELECT COUNT(*) FROM outbox_event WHERE type = 'RefundRequested' AND payload LIKE '%{}%'", order_no);
   EXPECT_EQ(db_value(refunds), "1");
   const auto repeat = pay(server.port(), order_no);
   EXPECT_EQ(repeat.status, 200) << repeat.raw;
@@ -347,14 +351,16 @@ TEST(PaymentFlow, StuckConfirmingOrdersAreSettledByTheReconciler) {
   // DELETE may wait for the relay's round (it locks the rows it tries to publish, up to 6 s).
   auto db = test_db();
   db->execute(fmt::format("DELETE FROM outbox_event WHERE type = 'PaymentCompleted' AND payload LIKE '%{}%'", lost_no));
-  db->execute(fmt::format(
-      "UPDATE reservation SET status = 'EXPIRED', active = NULL WHERE payment_order_id = "
-      "(SELECT id FROM payment_order WHERE order_no = '{}')",
-      lost_no));
+  db->execute(
+      fmt::format("UPDATE reservation SET status = 'EXPIRED', active = NULL WHERE payment_order_id = "
+                  "(SELECT id FROM payment_order WHERE order_no = '{}')",
+                  lost_no));
   ASSERT_EQ(order_status(server.port(), lost_no), "CONFIRMING") << "settled before the test could break it";
 
   ASSERT_TRUE(wait_for(
-      [&] { return order_status(server.port(), paid_no) == "PAID" && order_status(server.port(), lost_no) == "CANCELLED"; },
+      [&] {
+        return order_status(server.port(), paid_no) == "PAID" && order_status(server.port(), lost_no) == "CANCELLED";
+      },
       std::chrono::seconds(15), std::chrono::milliseconds(100)))
       << paid_no << " " << order_status(server.port(), paid_no) << ", " << lost_no << " "
       << order_status(server.port(), lost_no);
@@ -396,7 +402,8 @@ TEST(PaymentFlow, ConfirmingOrderKeepsItsSeatsUntilSettledWithoutExtendingThem) 
                        std::chrono::milliseconds(50)));
   Booking witness{22, schedule, "", {"S-2"}};
   witness.token = admit_users(server.port(), schedule, witness.user, 1).at(witness.user);
-  ASSERT_EQ(seat_call(server.port(), "/tickets/hold", witness.token, witness.user, schedule, witness.seats).status, 200);
+  ASSERT_EQ(seat_call(server.port(), "/tickets/hold", witness.token, witness.user, schedule, witness.seats).status,
+            200);
   ASSERT_TRUE(wait_for(
       [&] {
         return db_value(fmt::format("SELECT COUNT(*) FROM reservation WHERE schedule_id = {} AND seat_no = 'S-2' "
@@ -472,8 +479,9 @@ TEST(PaymentFlow, PaymentAfterTheOrderExpiredIsRefundedEvenBeforeTheExpiryJob) {
             "0");
   // The seat is anyone's now.
   const auto token = admit_users(server.port(), schedule, 15, 1).at(15);
-  EXPECT_TRUE(wait_for([&] { return seat_call(server.port(), "/tickets/hold", token, 15, schedule, {"S-8"}).status == 200; },
-                       std::chrono::seconds(5), std::chrono::milliseconds(100)));
+  EXPECT_TRUE(
+      wait_for([&] { return seat_call(server.port(), "/tickets/hold", token, 15, schedule, {"S-8"}).status == 200; },
+               std::chrono::seconds(5), std::chrono::milliseconds(100)));
 }
 
 // A sold seat keeps its Redis lock for good, so a 409 names it next to seats held now, long after
@@ -487,7 +495,11 @@ TEST(PaymentFlow, SoldSeatIsNamedInConflictsForGood) {
   ASSERT_TRUE(wait_for([&] { return order_status(server.port(), order_no) == "PAID"; }, std::chrono::seconds(20)));
   RedisInspector redis;
   const auto lock = fmt::format("seat:lock:{{{}}}:S-1", schedule);
-  EXPECT_TRUE(wait_for([&] { return redis.integer({"PTTL", lock}) == -1; }, std::chrono::seconds(10)))
+  EXPECT_TRUE(wait_for(
+      [&] {
+        return redis.integer({"PTTL", lock}) == -1;
+      },
+      std::chrono::seconds(10)))
       << "the sold seat's lock still expires: PTTL " << redis.integer({"PTTL", lock});
   EXPECT_EQ(redis.string({"GET", lock}).value_or(""), "6");
 
@@ -534,7 +546,7 @@ TEST(PaymentFlow, KilledBeforePublishIsPublishedAndConfirmedOnceAfterRestart) {
   EXPECT_EQ(db_value(fmt::format("SELECT COUNT(*) FROM reservation WHERE schedule_id = {} AND status = 'CONFIRMED'",
                                  schedule)),
             "2");
-  EXPECT_EQ(db_value(fmt::format("SELECT COUNT(*) FROM payment_order WHERE schedule_id = {} AND status = 'PAID'",
-                                 schedule)),
-            "1");
+  EXPECT_EQ(
+      db_value(fmt::format("SELECT COUNT(*) FROM payment_order WHERE schedule_id = {} AND status = 'PAID'", schedule)),
+      "1");
 }

@@ -16,7 +16,9 @@ namespace json = boost::json;
 
 namespace {
 
-std::string enter_body(std::int64_t schedule) { return fmt::format(R"({{"scheduleId":{}}})", schedule); }
+std::string enter_body(std::int64_t schedule) {
+  return fmt::format(R"({{"scheduleId":{}}})", schedule);
+}
 
 HttpResponse enter_as(std::uint16_t port, std::int64_t user, std::int64_t schedule) {
   return http(port, "POST", "/queue/enter", enter_body(schedule), as_user(user));
@@ -92,7 +94,8 @@ TEST(QueueApi, AdmitsInArrivalOrderWithinMaxActiveAndRefillsInOrder) {
 
   auto active_users = [&] {
     std::set<int> users;
-    for (const auto& member : redis.strings({"ZRANGE", key(schedule, "active"), "0", "-1"})) users.insert(std::stoi(member));
+    for (const auto& member : redis.strings({"ZRANGE", key(schedule, "active"), "0", "-1"}))
+      users.insert(std::stoi(member));
     return users;
   };
   int max_seen = 0;
@@ -147,8 +150,8 @@ TEST(QueueApi, AdmitsInArrivalOrderWithinMaxActiveAndRefillsInOrder) {
 TEST(QueueApi, WaiterWhoStopsPollingIsDroppedAndOthersMoveUp) {
   ensure_users(3);
   const auto schedule = create_schedule();
-  TestServer server({"queue.max-active=1", "queue.admission-interval=50ms", "queue.heartbeat-timeout=1s",
-                     "queue.active-ttl=1h"});
+  TestServer server(
+      {"queue.max-active=1", "queue.admission-interval=50ms", "queue.heartbeat-timeout=1s", "queue.active-ttl=1h"});
   enter(server.port(), 1, schedule);
   ASSERT_TRUE(wait_for([&] { return json::parse(status(server.port(), 1, schedule).body).at("status") == "ADMITTED"; },
                        std::chrono::seconds(5)));
@@ -233,7 +236,8 @@ TEST(QueueApi, MalformedRequestsAre4xxJsonAndWriteNothing) {
     EXPECT_NO_THROW(json::parse(response.body)) << body;
   }
   const std::string valid = enter_body(schedule);
-  EXPECT_EQ(http(server.port(), "POST", "/queue/enter", valid, as_user(1, {{"Content-Type", "text/plain"}})).status, 415);
+  EXPECT_EQ(http(server.port(), "POST", "/queue/enter", valid, as_user(1, {{"Content-Type", "text/plain"}})).status,
+            415);
   EXPECT_EQ(http(server.port(), "POST", "/queue/enter", std::string(1 << 20, ' ') + valid, as_user(1)).status, 413);
   // No access token: 401 before the body is looked at.
   EXPECT_EQ(http(server.port(), "POST", "/queue/enter", "{", {{"Content-Type", "application/json"}}).status, 401);

@@ -146,7 +146,8 @@ TEST_F(AdmissionGuardIT, ValidTokenPassesAndForgeriesAreRefused) {
 
   infra::security::JwtTokenService other(std::string(40, 'x'));
   const auto now = clock_.now();
-  const auto foreign = other.issue({domain::UserId{1}, domain::ScheduleId{schedule_}, now, now + std::chrono::minutes(1)});
+  const auto foreign =
+      other.issue({domain::UserId{1}, domain::ScheduleId{schedule_}, now, now + std::chrono::minutes(1)});
   EXPECT_EQ(authorize(foreign, 1, schedule_), domain::ErrorCode::kUnauthenticated);
 
   const auto expired = tokens_->issue({domain::UserId{1}, domain::ScheduleId{schedule_}, now - std::chrono::minutes(20),

@@ -53,8 +53,7 @@ RedisOptions shared_redis_options() {
 // Keys of one test run never collide with another run or another developer's tests.
 std::string key_prefix(std::string_view test) {
   static std::atomic<int> counter{0};
-  return "it:redis:{" + std::to_string(::getpid()) + "-" + std::to_string(counter++) +
-         "}:" + std::string(test) + ":";
+  return "it:redis:{" + std::to_string(::getpid()) + "-" + std::to_string(counter++) + "}:" + std::string(test) + ":";
 }
 
 // N io_contexts, each run by one thread, as in the server.
@@ -166,24 +165,13 @@ class SilentServer {
 // same port.
 class RedisProcess {
  public:
-  explicit RedisProcess(uint16_t port, std::vector<std::string> extra = {})
-      : port_(port), extra_(std::move(extra)) {}
+  explicit RedisProcess(uint16_t port, std::vector<std::string> extra = {}) : port_(port), extra_(std::move(extra)) {}
   ~RedisProcess() { kill(); }
 
   void start() {
-    std::vector<std::string> args = {"redis-server",
-                                     "--port",
-                                     std::to_string(port_),
-                                     "--bind",
-                                     "127.0.0.1",
-                                     "--save",
-                                     "",
-                                     "--appendonly",
-                                     "no",
-                                     "--dir",
-                                     "/tmp",
-                                     "--loglevel",
-                                     "warning"};
+    std::vector<std::string> args = {
+        "redis-server", "--port", std::to_string(port_), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+        "--dir",        "/tmp",   "--loglevel",          "warning"};
     args.insert(args.end(), extra_.begin(), extra_.end());
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
@@ -220,8 +208,7 @@ class RedisProcess {
       timeval tv{0, 500'000};
       ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
       bool ok = false;
-      if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
-          ::write(fd, "PING\r\n", 6) == 6) {
+      if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 && ::write(fd, "PING\r\n", 6) == 6) {
         char c = 0;
         ok = ::read(fd, &c, 1) == 1 && (c == '+' || c == '-');
       }
@@ -292,15 +279,15 @@ TEST_F(RedisClientIT, SetGetIncrRoundTrip) {
   EXPECT_EQ(run({"DEL", k, n}), RedisReply::make_integer(2));
 
   // The variadic form, used from a coroutine.
-  RedisReply pong = run_on(
-      ctx(0), [](RedisClient& c) -> Task<RedisReply> { co_return co_await c.execute("PING"); }(*client_));
+  RedisReply pong =
+      run_on(ctx(0), [](RedisClient& c) -> Task<RedisReply> { co_return co_await c.execute("PING"); }(*client_));
   EXPECT_TRUE(pong.is_status("PONG"));
   EXPECT_TRUE(on_thread(ctx(1), [&] { return client_->connection_for(ctx(1).get_executor()).connected(); }));
 }
 
 Task<void> incr_and_get(RedisClient& client, std::string key, long long n, std::atomic<int>& mismatches,
-                        std::atomic<int>& errors, std::atomic<std::size_t>& max_pending,
-                        std::atomic<int>& done, std::mutex& m, std::condition_variable& cv) {
+                        std::atomic<int>& errors, std::atomic<std::size_t>& max_pending, std::atomic<int>& done,
+                        std::mutex& m, std::condition_variable& cv) {
   try {
     const std::string by = std::to_string(n);
     RedisReply incr = co_await client.execute("INCRBY", key, by);
@@ -330,26 +317,21 @@ TEST_F(RedisClientIT, TenThousandConcurrentCoroutinesEachGetTheirOwnReply) {
   std::condition_variable cv;
   for (int i = 0; i < kCoroutines; ++i) {
     // Distinct increments: a reply delivered to the wrong caller cannot look right.
-    asio::co_spawn(ctx(i % 2),
-                   incr_and_get(*client_, keys[i], i + 1, mismatches, errors, max_pending, done, m, cv),
+    asio::co_spawn(ctx(i % 2), incr_and_get(*client_, keys[i], i + 1, mismatches, errors, max_pending, done, m, cv),
                    asio::detached);
   }
   std::unique_lock lock(m);
-  ASSERT_TRUE(cv.wait_for(lock, 60s, [&] { return done.load() == kCoroutines; }))
-      << done.load() << " finished";
+  ASSERT_TRUE(cv.wait_for(lock, 60s, [&] { return done.load() == kCoroutines; })) << done.load() << " finished";
   EXPECT_EQ(errors.load(), 0);
   EXPECT_EQ(mismatches.load(), 0);
   EXPECT_GT(max_pending.load(), 1u) << "commands were not multiplexed on the connection";
   for (int c = 0; c < 2; ++c) {
-    EXPECT_EQ(
-        on_thread(ctx(c), [&] { return client_->connection_for(ctx(c).get_executor()).connect_attempts(); }),
-        1u)
+    EXPECT_EQ(on_thread(ctx(c), [&] { return client_->connection_for(ctx(c).get_executor()).connect_attempts(); }), 1u)
         << "one connection per context, never reconnected";
   }
 }
 
-Task<RedisReply> run_script(RedisClient& client, const RedisScript& script, std::string key,
-                            std::string arg) {
+Task<RedisReply> run_script(RedisClient& client, const RedisScript& script, std::string key, std::string arg) {
   std::string_view keys[] = {key};
   std::string_view args[] = {arg};
   co_return co_await client.evalsha(script, keys, args);
@@ -359,8 +341,7 @@ TEST_F(RedisClientIT, EvalshaFallsBackToEvalAfterScriptFlush) {
   const std::string p = key_prefix("script");
   const std::string k = key(p, "counter");
   // A comment unique to this run, so the script is unknown to Redis at first as well.
-  const RedisScript script =
-      RedisScript::from_source("-- " + p + "\nreturn redis.call('INCRBY', KEYS[1], ARGV[1])");
+  const RedisScript script = RedisScript::from_source("-- " + p + "\nreturn redis.call('INCRBY', KEYS[1], ARGV[1])");
 
   EXPECT_EQ(run_on(ctx(0), run_script(*client_, script, k, "5")), RedisReply::make_integer(5));
   EXPECT_EQ(run({"SCRIPT", "EXISTS", script.sha1}), RedisReply::make_array({RedisReply::make_integer(1)}));
@@ -402,9 +383,7 @@ TEST_F(RedisClientIT, ErrorRepliesAreReturnedNotThrown) {
 
   // The connection is unharmed.
   EXPECT_TRUE(run({"PING"}).is_status("PONG"));
-  EXPECT_EQ(
-      on_thread(ctx(0), [&] { return client_->connection_for(ctx(0).get_executor()).connect_attempts(); }),
-      1u);
+  EXPECT_EQ(on_thread(ctx(0), [&] { return client_->connection_for(ctx(0).get_executor()).connect_attempts(); }), 1u);
 }
 
 TEST_F(RedisClientIT, UnknownExecutorIsALogicError) {
@@ -438,8 +417,7 @@ TEST(RedisConnectionIT, ClosedPortFailsQuicklyAndBackoffWindowFailsFast) {
     std::string msg = expect_unavailable(io[0], exec(conn, {"GET", "k"}));
     ASSERT_NE(msg.find("backoff"), std::string::npos) << msg;
   }
-  EXPECT_EQ(on_thread(io[0], [&] { return conn.connect_attempts(); }), 1u)
-      << "the backoff window made no attempts";
+  EXPECT_EQ(on_thread(io[0], [&] { return conn.connect_attempts(); }), 1u) << "the backoff window made no attempts";
   EXPECT_FALSE(on_thread(io[0], [&] { return conn.connected(); }));
 }
 
@@ -508,8 +486,7 @@ TEST(RedisConnectionIT, CloseFailsPendingCallersAndLaterCalls) {
   RedisConnection conn(io[0].get_executor(), o);
   std::future<RedisReply> pending = asio::co_spawn(io[0], exec(conn, {"GET", "k"}), asio::use_future);
   const auto deadline = Clock::now() + 10s;
-  while (!on_thread(io[0], [&] { return conn.connected() && conn.pending() == 1; }) &&
-         Clock::now() < deadline) {
+  while (!on_thread(io[0], [&] { return conn.connected() && conn.pending() == 1; }) && Clock::now() < deadline) {
   }
   on_thread(io[0], [&] {
     conn.close();
@@ -554,8 +531,7 @@ TEST(RedisConnectionIT, ReconnectsAfterRedisIsKilledAndRestarted) {
 
   ASSERT_TRUE(run_on(io[0], exec(client, {"SET", "before", "1"})).is_status("OK"));
   // A command parked on the server when it dies, plus one queued behind it.
-  std::future<RedisReply> blocked =
-      asio::co_spawn(io[0], exec(client, {"BLPOP", "never", "0"}), asio::use_future);
+  std::future<RedisReply> blocked = asio::co_spawn(io[0], exec(client, {"BLPOP", "never", "0"}), asio::use_future);
   std::future<RedisReply> behind = asio::co_spawn(io[0], exec(client, {"GET", "before"}), asio::use_future);
   const auto deadline = Clock::now() + 10s;
   while (on_thread(io[0], [&] { return conn.pending(); }) < 2 && Clock::now() < deadline) {

@@ -40,9 +40,10 @@ TEST(RetentionPurge, DeletesOnlyPublishedRowsAndIdsOlderThanTheRetention) {
       "(SHA2('{}', 256), 'retentiontest', 1, UTC_TIMESTAMP(3) - INTERVAL 2 DAY), "
       "(SHA2('{}', 256), 'retentiontest', 1, UTC_TIMESTAMP(3) - INTERVAL 1 HOUR)";
   db->execute(fmt::vformat(token_insert, fmt::make_format_args(old_token, live_token)));
-  db->execute(fmt::format("INSERT INTO processed_event (event_id, processed_at) VALUES "
-                          "('{}', UTC_TIMESTAMP(3) - INTERVAL 2 HOUR), ('{}', UTC_TIMESTAMP(3))",
-                          old_processed, recent_processed));
+  db->execute(
+      fmt::format("INSERT INTO processed_event (event_id, processed_at) VALUES "
+                  "('{}', UTC_TIMESTAMP(3) - INTERVAL 2 HOUR), ('{}', UTC_TIMESTAMP(3))",
+                  old_processed, recent_processed));
 
   TestServer server({"kafka.outbox-retention=1h", "kafka.purge-interval=200ms"});
   const auto in_outbox = [](const std::string& id) {
@@ -62,5 +63,6 @@ TEST(RetentionPurge, DeletesOnlyPublishedRowsAndIdsOlderThanTheRetention) {
   ASSERT_TRUE(wait_for([&] { return tokens(old_token) == "0"; }, std::chrono::seconds(10)));
   EXPECT_EQ(tokens(live_token), "1") << "a token expired less than a day ago was purged";
   db->execute("DELETE FROM refresh_token WHERE family_id = 'retentiontest'");
-  db->execute(fmt::format("DELETE FROM outbox_event WHERE event_id IN ('{}', '{}')", recent_published, old_unpublished));
+  db->execute(
+      fmt::format("DELETE FROM outbox_event WHERE event_id IN ('{}', '{}')", recent_published, old_unpublished));
 }

@@ -2,6 +2,8 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <fmt/format.h>
+#include <hiredis/hiredis.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -10,25 +12,21 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <cstring>
-#include <fmt/format.h>
-
 #include <boost/json/parse.hpp>
+#include <cstring>
 #include <mutex>
 #include <stdexcept>
 #include <thread>
 
-#include <hiredis/hiredis.h>
-
 #include "domain/ports/clock.hpp"
 #include "infra/mysql/demo_seed.hpp"
+#include "infra/mysql/migrations.hpp"
+#include "infra/observability/logging.hpp"
+#include "infra/redis/redis_options.hpp"
 #include "infra/security/gateway_signature.hpp"
 #include "infra/security/jwt_access_token_service.hpp"
 #include "infra/security/random.hpp"
 #include "infra/security/sodium_password_hasher.hpp"
-#include "infra/redis/redis_options.hpp"
-#include "infra/mysql/migrations.hpp"
-#include "infra/observability/logging.hpp"
 
 extern char** environ;
 
@@ -46,8 +44,7 @@ infra::config::AppConfig test_config(std::vector<std::string> sets) {
 infra::mysql::DbEndpoint test_db_endpoint() {
   const auto config = test_config();
   const auto url = infra::config::parse_db_url(config.db.url);
-  return {url.host, url.port, url.user, url.password, url.database, config.db.connect_timeout,
-          config.db.query_timeout};
+  return {url.host, url.port, url.user, url.password, url.database, config.db.connect_timeout, config.db.query_timeout};
 }
 
 std::unique_ptr<infra::mysql::MysqlConnection> test_db(bool multi_statements) {
@@ -61,7 +58,8 @@ void prepare_test_database() {
     infra::mysql::migrate(*db, infra::mysql::plan_migrations(infra::mysql::embedded_migrations()));
     const auto config = test_config();
     const infra::security::SodiumPasswordHasher hasher(
-        infra::security::Argon2Options{static_cast<unsigned long long>(config.auth.argon2_ops), config.auth.argon2_memory},
+        infra::security::Argon2Options{static_cast<unsigned long long>(config.auth.argon2_ops),
+                                       config.auth.argon2_memory},
         1, 1);
     infra::mysql::seed_demo_data(*db, infra::mysql::SeedOptions{2000, hasher.hash_now(infra::mysql::kDemoPassword)});
   });
@@ -73,10 +71,10 @@ std::int64_t create_schedule(int opens_in_seconds, int seats) {
   // Test schedules belong to a concert of their own, so the demo concerts keep their schedules.
   db->execute(
       "INSERT IGNORE INTO concert (id, title, description) VALUES (1000, 'Integration tests', 'test schedules')");
-  const auto result = db->execute(fmt::format(
-      "INSERT INTO schedule (concert_id, show_at, booking_opens_at) VALUES "
-      "(1000, UTC_TIMESTAMP(3) + INTERVAL 30 DAY, UTC_TIMESTAMP(3) + INTERVAL {} SECOND)",
-      opens_in_seconds));
+  const auto result =
+      db->execute(fmt::format("INSERT INTO schedule (concert_id, show_at, booking_opens_at) VALUES "
+                              "(1000, UTC_TIMESTAMP(3) + INTERVAL 30 DAY, UTC_TIMESTAMP(3) + INTERVAL {} SECOND)",
+                              opens_in_seconds));
   const auto id = static_cast<std::int64_t>(result.last_insert_id);
   std::string sql = "INSERT INTO seat (schedule_id, seat_no, section, price) VALUES ";
   for (int i = 1; i <= seats; ++i) {
@@ -108,7 +106,9 @@ RedisInspector::RedisInspector() {
   if (options.db != 0) strings({"SELECT", std::to_string(options.db)});
 }
 
-RedisInspector::~RedisInspector() { redisFree(static_cast<redisContext*>(context_)); }
+RedisInspector::~RedisInspector() {
+  redisFree(static_cast<redisContext*>(context_));
+}
 
 namespace {
 
@@ -183,8 +183,8 @@ std::map<std::string, std::string> as_user(std::int64_t user, std::map<std::stri
 
 std::string gateway_signature(const std::string& body) {
   static const auto config = test_config();
-  const auto now = std::chrono::duration_cast<std::chrono::seconds>(
-      std::chrono::system_clock::now().time_since_epoch()).count();
+  const auto now =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
   return infra::security::sign_gateway_payload(config.payment.gateway_secret, now, body);
 }
 
@@ -236,7 +236,9 @@ TestServer::TestServer(std::vector<std::string> sets) {
   app_->start();
 }
 
-TestServer::~TestServer() { app_->stop(); }
+TestServer::~TestServer() {
+  app_->stop();
+}
 
 std::string HttpResponse::header(const std::string& lower_name) const {
   auto it = headers.find(lower_name);
@@ -273,7 +275,8 @@ std::string raw_exchange(std::uint16_t port, const std::string& bytes, std::chro
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   char buffer[65536];
   while (true) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) break;
     pollfd p{fd, POLLIN, 0};
     if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) break;
@@ -286,7 +289,9 @@ std::string raw_exchange(std::uint16_t port, const std::string& bytes, std::chro
 }
 
 RawConnection::RawConnection(std::uint16_t port) : fd_(connect_to(port)) {}
-RawConnection::~RawConnection() { ::close(fd_); }
+RawConnection::~RawConnection() {
+  ::close(fd_);
+}
 
 void RawConnection::send(const std::string& bytes) {
   if (::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(bytes.size())) {
@@ -298,7 +303,8 @@ std::string RawConnection::read_until(const std::string& text, std::chrono::mill
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   char buffer[65536];
   while (buffer_.find(text) == std::string::npos) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) break;
     pollfd p{fd_, POLLIN, 0};
     if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) break;
@@ -313,7 +319,8 @@ bool RawConnection::closed_within(std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   char buffer[4096];
   while (true) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) return false;
     pollfd p{fd_, POLLIN, 0};
     if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) return false;
@@ -370,7 +377,9 @@ ChildProcess::ChildProcess(std::vector<std::string> argv) {
   if (pid_ < 0) throw std::runtime_error("could not start " + argv[0]);
 }
 
-ChildProcess::~ChildProcess() { kill_now(); }
+ChildProcess::~ChildProcess() {
+  kill_now();
+}
 
 void ChildProcess::kill_now() {
   if (pid_ <= 0) return;
@@ -381,8 +390,15 @@ void ChildProcess::kill_now() {
 }
 
 ServerProcess::ServerProcess(const std::vector<std::string>& sets) : port_(free_port()) {
-  std::vector<std::string> argv{TICKETING_BINARY, "--profile", "test", "--set", "http.port=" + std::to_string(port_),
-                                "--set", "http.address=127.0.0.1", "--set", "log.access=false"};
+  std::vector<std::string> argv{TICKETING_BINARY,
+                                "--profile",
+                                "test",
+                                "--set",
+                                "http.port=" + std::to_string(port_),
+                                "--set",
+                                "http.address=127.0.0.1",
+                                "--set",
+                                "log.access=false"};
   for (const auto& s : sets) {
     argv.push_back("--set");
     argv.push_back(s);

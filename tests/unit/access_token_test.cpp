@@ -1,8 +1,6 @@
 // JwtAccessTokenService (DESIGN.md §5 "401 vs 403", §12): only tokens exactly like the ones it
 // issues verify. Tokens are built here independently of the code under test (own base64url, OpenSSL's
 // one-shot HMAC), so a wrong claim is the only thing wrong with them.
-#include "infra/security/jwt_access_token_service.hpp"
-
 #include <gtest/gtest.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -11,6 +9,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "infra/security/jwt_access_token_service.hpp"
 #include "infra/security/jwt_token_service.hpp"
 #include "jws_test_tokens.hpp"
 
@@ -76,7 +75,9 @@ std::string verify(const std::string& token, Timestamp now = kNow) {
   return problem_of(service.verify(token, now));
 }
 
-AccessClaims claims() { return {UserId{42}, Role::kFan, "0123456789abcdef", at_seconds(kIat), at_seconds(kExp)}; }
+AccessClaims claims() {
+  return {UserId{42}, Role::kFan, "0123456789abcdef", at_seconds(kIat), at_seconds(kExp)};
+}
 
 }  // namespace
 
@@ -178,8 +179,8 @@ TEST(AccessToken, RejectsAnotherKeyATamperedTokenAndAnyOtherAlgorithm) {
             "algorithm not accepted");
   EXPECT_EQ(verify(signed_token(R"({"typ":"JWT"})", Payload{}.json())), "malformed");
 
-  for (const std::string& garbage : {std::string(), std::string("a.b"), std::string("a.b.c.d"),
-                                     std::string(".."), std::string(3000, 'a')}) {
+  for (const std::string& garbage :
+       {std::string(), std::string("a.b"), std::string("a.b.c.d"), std::string(".."), std::string(3000, 'a')}) {
     EXPECT_EQ(verify(garbage), "malformed") << garbage.substr(0, 20);
   }
 }
@@ -190,8 +191,8 @@ TEST(AccessToken, AQueueTokenIsNotAnAccessTokenEvenUnderTheSameKey) {
       UserId{42}, ticketing::domain::ScheduleId{7}, at_seconds(kIat), at_seconds(kExp)});
   EXPECT_EQ(verify(queue_token), "malformed");
   const ticketing::infra::security::JwtTokenService other_key("queue-secret-that-is-32-bytes-long!!");
-  EXPECT_EQ(verify(other_key.issue(ticketing::domain::AdmissionClaims{
-                UserId{42}, ticketing::domain::ScheduleId{7}, at_seconds(kIat), at_seconds(kExp)})),
+  EXPECT_EQ(verify(other_key.issue(ticketing::domain::AdmissionClaims{UserId{42}, ticketing::domain::ScheduleId{7},
+                                                                      at_seconds(kIat), at_seconds(kExp)})),
             "bad signature");
 }
 

@@ -1,14 +1,13 @@
 #include <gtest/gtest.h>
 
-#include "run_task.hpp"
-
 #include <boost/json/parse.hpp>
 
 #include "api/dispatcher.hpp"
 #include "api/error_mapping.hpp"
-#include "support/json_writer.hpp"
 #include "api/request_params.hpp"
 #include "domain/errors.hpp"
+#include "run_task.hpp"
+#include "support/json_writer.hpp"
 
 using namespace ticketing;
 using namespace ticketing::api;
@@ -47,7 +46,9 @@ Router sample_router() {
   return router;
 }
 
-boost::json::object parse_object(const std::string& body) { return boost::json::parse(body).as_object(); }
+boost::json::object parse_object(const std::string& body) {
+  return boost::json::parse(body).as_object();
+}
 
 }  // namespace
 
@@ -69,8 +70,7 @@ TEST(JsonWriter, NestsArraysAndObjects) {
 TEST(ErrorMapping, EveryErrorBodyHasTheContractFields) {
   auto req = request(Method::kGet, "/x\xff?y");
   req.path = "/x\xff";
-  const auto response =
-      error_response(domain::invalid_argument("scheduleId", "must be an integer"), req);
+  const auto response = error_response(domain::invalid_argument("scheduleId", "must be an integer"), req);
   EXPECT_EQ(response.status, 400);
   const auto body = parse_object(response.body);
   EXPECT_EQ(body.at("code").as_string(), "INVALID_ARGUMENT");

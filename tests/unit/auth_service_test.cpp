@@ -1,18 +1,18 @@
 // AuthService (DESIGN.md §12) against in-memory fakes of its ports; access tokens are the real
 // JwtAccessTokenService (pure CPU). Also the domain rules it relies on: normalize_email,
 // validate_sign_up, decide_refresh.
+#include "application/auth_service.hpp"
+
 #include <fmt/format.h>
 #include <gtest/gtest.h>
-
-#include "run_task.hpp"
 
 #include <map>
 #include <set>
 #include <vector>
 
-#include "application/auth_service.hpp"
 #include "domain/errors.hpp"
 #include "infra/security/jwt_access_token_service.hpp"
+#include "run_task.hpp"
 
 using namespace ticketing;
 using namespace ticketing::domain;
@@ -88,10 +88,8 @@ class FakeRefreshTokens final : public RefreshTokenStore {
       case RefreshDecision::kReuseDetected:
         revoke(row.family);
         co_return RotationOutcome{Kind::kReuseDetected, row.user, row.family};
-      case RefreshDecision::kRevoked:
-        co_return RotationOutcome{Kind::kRevoked, row.user, row.family};
-      case RefreshDecision::kExpired:
-        co_return RotationOutcome{Kind::kExpired, row.user, row.family};
+      case RefreshDecision::kRevoked: co_return RotationOutcome{Kind::kRevoked, row.user, row.family};
+      case RefreshDecision::kExpired: co_return RotationOutcome{Kind::kExpired, row.user, row.family};
     }
     co_return RotationOutcome{};
   }
@@ -129,7 +127,7 @@ class PlainHasher final : public PasswordHasher {
   }
   Task<bool> verify(std::optional<std::string> stored, std::string password) override {
     verified.push_back({stored, password});
-    co_return stored && *stored == "plain:" + password;
+    co_return stored&&* stored == "plain:" + password;
   }
   std::vector<std::string> hashed;
   std::vector<VerifyCall> verified;
@@ -269,11 +267,28 @@ TEST(NormalizeEmail, TrimsAndLowerCasesValidAddresses) {
 }
 
 TEST(NormalizeEmail, RejectsWhatDoesNotLookLikeLocalAtDomainTld) {
-  for (const std::string_view bad :
-       {"", "   ", "fan", "@example.com", "fan@", "fan@example", "fan@@example.com", "a@b@example.com",
-        "fan @example.com", "fan@exa mple.com", ".fan@example.com", "fan.@example.com", "f..an@example.com",
-        "fan@-example.com", "fan@example-.com", "fan@example..com", "fan@.example.com", "fan@example.com.",
-        "f\xc3\xa4n@example.com", "fan@ex_ample.com", "fan\"@example.com", "fan@example.c\x01m"}) {
+  for (const std::string_view bad : {"",
+                                     "   ",
+                                     "fan",
+                                     "@example.com",
+                                     "fan@",
+                                     "fan@example",
+                                     "fan@@example.com",
+                                     "a@b@example.com",
+                                     "fan @example.com",
+                                     "fan@exa mple.com",
+                                     ".fan@example.com",
+                                     "fan.@example.com",
+                                     "f..an@example.com",
+                                     "fan@-example.com",
+                                     "fan@example-.com",
+                                     "fan@example..com",
+                                     "fan@.example.com",
+                                     "fan@example.com.",
+                                     "f\xc3\xa4n@example.com",
+                                     "fan@ex_ample.com",
+                                     "fan\"@example.com",
+                                     "fan@example.c\x01m"}) {
     EXPECT_EQ(normalize_email(bad), std::nullopt) << bad;
   }
   EXPECT_EQ(normalize_email(std::string(65, 'a') + "@example.com"), std::nullopt) << "local part over 64";
@@ -311,9 +326,11 @@ TEST(ValidateSignUp, NameIsTrimmedCleanUtf8UpTo100Bytes) {
   EXPECT_EQ(ok.email, "fan@example.com");
   EXPECT_EQ(ok.name, "Zo\xc3\xab");
   EXPECT_NO_THROW(validate_sign_up("fan@example.com", kPassword, std::string(100, 'n')));
-  for (const std::string& bad : {std::string(101, 'n'), std::string("a\x01" "b"), std::string("tab\there"),
-                                 std::string("bad \xc3"), std::string("\xc0\xaf"), std::string("\xed\xa0\x80"),
-                                 std::string("c1 \xc2\x85"), std::string("del\x7f")}) {
+  for (const std::string& bad : {std::string(101, 'n'),
+                                 std::string("a\x01"
+                                             "b"),
+                                 std::string("tab\there"), std::string("bad \xc3"), std::string("\xc0\xaf"),
+                                 std::string("\xed\xa0\x80"), std::string("c1 \xc2\x85"), std::string("del\x7f")}) {
     EXPECT_EQ(fields_of(thrown_by([&] { validate_sign_up("fan@example.com", kPassword, bad); })),
               std::vector<std::string>{"name"})
         << bad;
@@ -474,8 +491,8 @@ TEST(AuthServiceLogIn, AddressLimitCoversSignUpAndLogInPerAddress) {
   AuthPolicy policy;
   policy.address_attempts = Limit{3, 1min};
   f.set_policy(policy);
-  f.sign_up("fan@example.com", kPassword, "10.0.0.1");                                         // 1
-  f.log_in("fan@example.com", kPassword, "10.0.0.1");                                          // 2
+  f.sign_up("fan@example.com", kPassword, "10.0.0.1");                                            // 1
+  f.log_in("fan@example.com", kPassword, "10.0.0.1");                                             // 2
   EXPECT_EQ(thrown_by([&] { f.log_in("fan@example.com", "wrong password!", "10.0.0.1"); }).code,  // 3
             ErrorCode::kInvalidCredentials);
   const auto hashed = f.hasher.hashed.size();

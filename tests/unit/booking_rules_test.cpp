@@ -230,9 +230,8 @@ TEST(DecideHoldOwnStaleRows, EndWithTheHoldAndAreReportedExpired) {
   const auto decision = decide_hold(input);
   ASSERT_EQ(decision.outcome.kind, HoldOutcome::Kind::kHeld);
   EXPECT_EQ(decision.expire, (Ids{ReservationId{10}, ReservationId{11}}));
-  EXPECT_EQ(decision.outcome.events,
-            (std::vector<SeatChanged>{{kSchedule, {"A-1", "B-1"}, SeatChange::kExpired},
-                                      {kSchedule, {"A-1"}, SeatChange::kHeld}}));
+  EXPECT_EQ(decision.outcome.events, (std::vector<SeatChanged>{{kSchedule, {"A-1", "B-1"}, SeatChange::kExpired},
+                                                               {kSchedule, {"A-1"}, SeatChange::kHeld}}));
 
   // A refused hold ends nothing.
   input.live_seats = 4;

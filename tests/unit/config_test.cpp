@@ -1,4 +1,6 @@
 // Configuration loading: layering, validation, secrets (docs/configuration.md).
+#include "infra/config/config.hpp"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -7,8 +9,6 @@
 #include <filesystem>
 #include <fstream>
 #include <set>
-
-#include "infra/config/config.hpp"
 
 namespace cfg = ticketing::infra::config;
 namespace fs = std::filesystem;
@@ -64,7 +64,9 @@ const cfg::EffectiveValue& value_of(const cfg::LoadedConfig& l, std::string_view
 }
 
 // The repository's config/, found above the test executable like the server finds it.
-fs::path repo_config_dir() { return fs::path(cfg::source_tree_config_dir()); }
+fs::path repo_config_dir() {
+  return fs::path(cfg::source_tree_config_dir());
+}
 
 constexpr std::string_view kStrongSecret = "prod-token-secret-0123456789abcdef-XYZ";
 
@@ -269,7 +271,8 @@ TEST(ConfigTest, UnknownKeyInFileNamesKeyAndFile) {
 TEST(ConfigTest, UnknownKeyInProfileFileNamesThatFile) {
   ConfigDir dir;
   dir.write("application-dev.yml", "whatever: 1\n");
-  EXPECT_THAT(load_error(dir.options()), HasSubstr("unknown key \"whatever\" (from " + dir.file("application-dev.yml")));
+  EXPECT_THAT(load_error(dir.options()),
+              HasSubstr("unknown key \"whatever\" (from " + dir.file("application-dev.yml")));
 }
 
 TEST(ConfigTest, UnknownKeyInSetNamesKeyAndSet) {
@@ -386,7 +389,8 @@ TEST(ConfigTest, ReconcileIntervalMustBeShorterThanTheDeadline) {
   ConfigDir dir;
   auto o = dir.options();
   o.sets = {"payment.reconcile-after=10s", "payment.reconcile-interval=5s"};
-  EXPECT_THAT(load_error(o), HasSubstr("payment.reconcile-interval: must be less than half of payment.reconcile-after"));
+  EXPECT_THAT(load_error(o),
+              HasSubstr("payment.reconcile-interval: must be less than half of payment.reconcile-after"));
   o.sets = {"payment.reconcile-after=10s", "payment.reconcile-interval=2s"};
   EXPECT_EQ(cfg::load_config(o).config.payment.reconcile_interval, std::chrono::seconds(2));
 }

@@ -16,8 +16,7 @@ TEST(CanonicalId, AcceptsPlainPositiveDecimals) {
 
 TEST(CanonicalId, RejectsEverythingElse) {
   for (const char* bad : {"", "0", "00", "01", "-1", "+1", " 1", "1 ", "1e3", "1.0", "0x10", "abc", "1a",
-                          "9223372036854775808", "18446744073709551616", "99999999999999999999", "\"1\"",
-                          "１"}) {
+                          "9223372036854775808", "18446744073709551616", "99999999999999999999", "\"1\"", "１"}) {
     EXPECT_FALSE(parse_canonical_id(bad).has_value()) << bad;
   }
 }
@@ -64,8 +63,8 @@ TEST(SeatNo, ValidatesShape) {
 }
 
 TEST(PollAfter, GrowsWithTheWaitBetweenOneAndThirtySeconds) {
-  using ticketing::domain::QueueStatus;
   using ticketing::domain::poll_after_ms;
+  using ticketing::domain::QueueStatus;
   EXPECT_EQ(poll_after_ms(QueueStatus::kWaiting, 0), 1'000);
   EXPECT_EQ(poll_after_ms(QueueStatus::kWaiting, 2), 1'000) << "near the front";
   EXPECT_EQ(poll_after_ms(QueueStatus::kWaiting, 20), 5'000);

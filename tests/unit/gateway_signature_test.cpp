@@ -1,6 +1,7 @@
 // Gateway-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>">.
-#include <gtest/gtest.h>
+#include "infra/security/gateway_signature.hpp"
 
+#include <gtest/gtest.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
@@ -11,7 +12,6 @@
 #include <string>
 
 #include "domain/ports/gateway_verifier.hpp"
-#include "infra/security/gateway_signature.hpp"
 
 using ticketing::domain::GatewaySignatureProblem;
 using ticketing::domain::Timestamp;
@@ -28,7 +28,9 @@ Timestamp at(std::int64_t unix_seconds, std::int64_t extra_ms = 0) {
   return Timestamp{std::chrono::milliseconds{unix_seconds * 1000 + extra_ms}};
 }
 
-std::optional<std::string> header(std::string value) { return std::optional<std::string>(std::move(value)); }
+std::optional<std::string> header(std::string value) {
+  return std::optional<std::string>(std::move(value));
+}
 
 // An independent HMAC (OpenSSL's one-shot HMAC()) so the test does not only check the code against itself.
 std::string reference_hex(const std::string& secret, const std::string& message) {
@@ -45,7 +47,9 @@ std::string reference_hex(const std::string& secret, const std::string& message)
   return hex;
 }
 
-std::string v1_of(const std::string& signed_header) { return signed_header.substr(signed_header.find("v1=") + 3); }
+std::string v1_of(const std::string& signed_header) {
+  return signed_header.substr(signed_header.find("v1=") + 3);
+}
 
 }  // namespace
 
@@ -90,8 +94,8 @@ TEST(GatewaySignature, WrongSecretIsABadSignature) {
 TEST(GatewaySignature, OutsideTheWindowEitherWayIsStale) {
   const HmacGatewayVerifier verifier(kSecret);  // 300 s
   const auto signed_header = header(sign_gateway_payload(kSecret, kT, kBody));
-  EXPECT_EQ(verifier.verify(signed_header, kBody, at(kT + 301)), GatewaySignatureProblem::kStale);   // replayed later
-  EXPECT_EQ(verifier.verify(signed_header, kBody, at(kT - 301)), GatewaySignatureProblem::kStale);   // from the future
+  EXPECT_EQ(verifier.verify(signed_header, kBody, at(kT + 301)), GatewaySignatureProblem::kStale);  // replayed later
+  EXPECT_EQ(verifier.verify(signed_header, kBody, at(kT - 301)), GatewaySignatureProblem::kStale);  // from the future
   EXPECT_EQ(verifier.verify(signed_header, kBody, at(kT + 86'400)), GatewaySignatureProblem::kStale);
   EXPECT_EQ(verifier.verify(signed_header, kBody, at(0)), GatewaySignatureProblem::kStale);
 }
@@ -130,33 +134,34 @@ TEST(GatewaySignature, GarbageHeadersAreMalformed) {
       ",",
       "garbage",
       "t=abc,v1=" + v1,
-      t,                                  // no v1
-      "v1=" + v1,                         // no t
-      t + ",v1=",                         // empty v1
+      t,           // no v1
+      "v1=" + v1,  // no t
+      t + ",v1=",  // empty v1
       "t=1,v1=",
       t + ",v1=zz",
-      t + ",v1=" + v1.substr(1),          // 63 hex digits
-      t + ",v1=" + v1 + "0",              // 65
-      t + ",v1=" + v1.substr(2) + "zz",   // 64 chars, not all hex
-      t + ",v1=" + v1 + ",v1=xyz",        // one valid, one malformed
+      t + ",v1=" + v1.substr(1),         // 63 hex digits
+      t + ",v1=" + v1 + "0",             // 65
+      t + ",v1=" + v1.substr(2) + "zz",  // 64 chars, not all hex
+      t + ",v1=" + v1 + ",v1=xyz",       // one valid, one malformed
       "t=,v1=" + v1,
       "t=-1,v1=" + v1,
       "t=+" + std::to_string(kT) + ",v1=" + v1,
-      "t=0" + std::to_string(kT) + ",v1=" + v1,          // not canonical
+      "t=0" + std::to_string(kT) + ",v1=" + v1,  // not canonical
       "t=1795000000.5,v1=" + v1,
-      "t=100000000001,v1=" + v1,                         // over 10^11
-      "t=99999999999999999999999,v1=" + v1,              // over int64
-      t + "," + t + ",v1=" + v1,                         // two t
-      t + ",v1=" + v1 + ",",                             // empty item
+      "t=100000000001,v1=" + v1,             // over 10^11
+      "t=99999999999999999999999,v1=" + v1,  // over int64
+      t + "," + t + ",v1=" + v1,             // two t
+      t + ",v1=" + v1 + ",",                 // empty item
       t + ",,v1=" + v1,
-      t + ",v1" + v1,                                    // no '='
-      "=1," + t + ",v1=" + v1,                           // empty key
+      t + ",v1" + v1,           // no '='
+      "=1," + t + ",v1=" + v1,  // empty key
       t + ";v1=" + v1,
-      "t = " + std::to_string(kT) + ",v1=" + v1,         // whitespace inside an item
-      t + ",v1=" + v1 + "," + std::string(1100, 'x'),    // over the length cap
+      "t = " + std::to_string(kT) + ",v1=" + v1,       // whitespace inside an item
+      t + ",v1=" + v1 + "," + std::string(1100, 'x'),  // over the length cap
   };
   for (const auto& value : cases) {
-    EXPECT_EQ(verifier.verify(header(value), kBody, at(kT)), GatewaySignatureProblem::kMalformed) << "'" << value << "'";
+    EXPECT_EQ(verifier.verify(header(value), kBody, at(kT)), GatewaySignatureProblem::kMalformed)
+        << "'" << value << "'";
   }
 }
 

@@ -1,6 +1,6 @@
-#include <gtest/gtest.h>
-
 #include "api/json_body.hpp"
+
+#include <gtest/gtest.h>
 
 using namespace ticketing;
 using namespace ticketing::api;
@@ -56,11 +56,13 @@ TEST(JsonBody, MalformedBodiesAre400) {
   for (const std::string& bad :
        {std::string(""), std::string("{"), std::string("{\"userId\":1,\"scheduleId\":1} x"),
         std::string("{\"userId\":1,\"userId\":2,\"scheduleId\":1}"), std::string("[1,2]"), std::string("null"),
-        std::string("{\"userId\":1,\"scheduleId\":1,\"extra\":true}"), std::string("{\"userId\":\"1\",\"scheduleId\":1}"),
-        std::string("{\"userId\":-1,\"scheduleId\":1}"), std::string("{\"userId\":0,\"scheduleId\":1}"),
-        std::string("{\"userId\":1.0,\"scheduleId\":1}"), std::string("{\"userId\":1e3,\"scheduleId\":1}"),
-        std::string("{\"userId\":9223372036854775808,\"scheduleId\":1}"), std::string("{\"userId\":null,\"scheduleId\":1}"),
-        std::string("{\"scheduleId\":1}"), std::string("{\"userId\":1,\"scheduleId\":1,\"seatNos\":") + deep + "}",
+        std::string("{\"userId\":1,\"scheduleId\":1,\"extra\":true}"),
+        std::string("{\"userId\":\"1\",\"scheduleId\":1}"), std::string("{\"userId\":-1,\"scheduleId\":1}"),
+        std::string("{\"userId\":0,\"scheduleId\":1}"), std::string("{\"userId\":1.0,\"scheduleId\":1}"),
+        std::string("{\"userId\":1e3,\"scheduleId\":1}"),
+        std::string("{\"userId\":9223372036854775808,\"scheduleId\":1}"),
+        std::string("{\"userId\":null,\"scheduleId\":1}"), std::string("{\"scheduleId\":1}"),
+        std::string("{\"userId\":1,\"scheduleId\":1,\"seatNos\":") + deep + "}",
         std::string("{\"userId\":1,\"scheduleId\":1,\"seatNos\":\"\xff\"}"), std::string("{'userId':1}"),
         std::string("{\"userId\":1,/*c*/\"scheduleId\":1}")}) {
     const auto error = error_of(post(bad));

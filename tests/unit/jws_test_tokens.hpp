@@ -13,7 +13,9 @@
 
 namespace ticketing::testing {
 
-inline domain::Timestamp at_seconds(std::int64_t s) { return domain::Timestamp{std::chrono::seconds{s}}; }
+inline domain::Timestamp at_seconds(std::int64_t s) {
+  return domain::Timestamp{std::chrono::seconds{s}};
+}
 
 inline std::string b64url(std::string_view data) {
   static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";

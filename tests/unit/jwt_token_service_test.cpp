@@ -1,7 +1,5 @@
 #include "infra/security/jwt_token_service.hpp"
 
-#include "jws_test_tokens.hpp"
-
 #include <gtest/gtest.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -9,6 +7,8 @@
 #include <chrono>
 #include <stdexcept>
 #include <string>
+
+#include "jws_test_tokens.hpp"
 
 using ticketing::domain::AdmissionClaims;
 using ticketing::domain::ScheduleId;
@@ -26,13 +26,12 @@ const std::string kSecret = "test-secret-that-is-32-bytes-long!!";
 const std::string kHeader = R"({"alg":"HS256","typ":"JWT"})";
 
 // A token with arbitrary header/payload JSON, correctly signed with `key` (so only the claims are wrong).
-std::string signed_token(std::string_view header_json, std::string_view payload_json,
-                         std::string_view key = kSecret) {
+std::string signed_token(std::string_view header_json, std::string_view payload_json, std::string_view key = kSecret) {
   return ticketing::testing::signed_token(header_json, payload_json, key);
 }
 
-std::string payload(std::string_view sub = R"("5")", std::string_view sid = "7",
-                    std::string_view iat = "1700000000", std::string_view exp = "1700000300") {
+std::string payload(std::string_view sub = R"("5")", std::string_view sid = "7", std::string_view iat = "1700000000",
+                    std::string_view exp = "1700000300") {
   return R"({"iss":"ticketing","sub":)" + std::string(sub) + R"(,"sid":)" + std::string(sid) + R"(,"iat":)" +
          std::string(iat) + R"(,"exp":)" + std::string(exp) + "}";
 }
@@ -99,12 +98,9 @@ TEST(JwtTokenService, RejectsShortSecretWithoutEchoingIt) {
 
 TEST(JwtTokenService, IssueRejectsClaimsThatCouldNeverVerify) {
   const JwtTokenService service(kSecret);
-  EXPECT_THROW(service.issue({UserId{5}, ScheduleId{7}, at_seconds(100), at_seconds(100)}),
-               std::invalid_argument);
-  EXPECT_THROW(service.issue({UserId{0}, ScheduleId{7}, at_seconds(100), at_seconds(200)}),
-               std::invalid_argument);
-  EXPECT_THROW(service.issue({UserId{5}, ScheduleId{-1}, at_seconds(100), at_seconds(200)}),
-               std::invalid_argument);
+  EXPECT_THROW(service.issue({UserId{5}, ScheduleId{7}, at_seconds(100), at_seconds(100)}), std::invalid_argument);
+  EXPECT_THROW(service.issue({UserId{0}, ScheduleId{7}, at_seconds(100), at_seconds(200)}), std::invalid_argument);
+  EXPECT_THROW(service.issue({UserId{5}, ScheduleId{-1}, at_seconds(100), at_seconds(200)}), std::invalid_argument);
 }
 
 TEST(JwtTokenService, TamperedPayloadIsBadSignature) {
@@ -115,9 +111,8 @@ TEST(JwtTokenService, TamperedPayloadIsBadSignature) {
   const std::string forged = token.substr(0, dot1) + "." + b64url(payload(R"("6")")) + token.substr(dot2);
   EXPECT_EQ(problem_of(service.verify(forged, kNow)), "bad signature");
   // Same for a later expiry.
-  const std::string extended = token.substr(0, dot1) + "." +
-                               b64url(payload(R"("5")", "7", "1700000000", "1800000000")) +
-                               token.substr(dot2);
+  const std::string extended =
+      token.substr(0, dot1) + "." + b64url(payload(R"("5")", "7", "1700000000", "1800000000")) + token.substr(dot2);
   EXPECT_EQ(problem_of(service.verify(extended, kNow)), "bad signature");
 }
 
@@ -164,12 +159,11 @@ TEST(JwtTokenService, OnlyHs256IsAccepted) {
   // alg none, unsigned: the classic downgrade.
   EXPECT_EQ(problem_of(service.verify(b64url(R"({"alg":"none","typ":"JWT"})") + "." + body + ".", kNow)),
             "algorithm not accepted");
-  for (const char* header : {R"({"alg":"none"})", R"({"alg":"HS512","typ":"JWT"})", R"({"alg":"hs256"})",
-                             R"({"typ":"JWT"})", R"({"alg":null})", R"({"alg":256})", R"({"alg":["HS256"]})",
-                             R"({"alg":"HS256 "})", R"({"alg":"RS256"})"}) {
+  for (const char* header :
+       {R"({"alg":"none"})", R"({"alg":"HS512","typ":"JWT"})", R"({"alg":"hs256"})", R"({"typ":"JWT"})",
+        R"({"alg":null})", R"({"alg":256})", R"({"alg":["HS256"]})", R"({"alg":"HS256 "})", R"({"alg":"RS256"})"}) {
     // Even correctly HMAC-signed with our secret: the header alone decides.
-    EXPECT_EQ(problem_of(service.verify(signed_token(header, payload()), kNow)), "algorithm not accepted")
-        << header;
+    EXPECT_EQ(problem_of(service.verify(signed_token(header, payload()), kNow)), "algorithm not accepted") << header;
   }
 }
 

@@ -20,8 +20,8 @@ IncomingMessage at(const std::string& topic, int32_t partition, int64_t offset) 
 }
 
 TEST(KafkaCommitPositions, HighestOffsetPlusOnePerPartitionSorted) {
-  const auto positions = commit_positions({at("b", 0, 4), at("a", 1, 9), at("a", 1, 3), at("a", 0, 0),
-                                           at("b", 0, 2), at("a", 1, 10), at("a", 1, 7)});
+  const auto positions = commit_positions(
+      {at("b", 0, 4), at("a", 1, 9), at("a", 1, 3), at("a", 0, 0), at("b", 0, 2), at("a", 1, 10), at("a", 1, 7)});
   const std::vector<CommitPosition> expected{{"a", 0, 1}, {"a", 1, 11}, {"b", 0, 5}};
   EXPECT_EQ(positions, expected);
 }

@@ -1,12 +1,12 @@
-#include <gtest/gtest.h>
+#include "application/queue_service.hpp"
 
-#include "run_task.hpp"
+#include <gtest/gtest.h>
 
 #include <map>
 #include <set>
 
-#include "application/queue_service.hpp"
 #include "domain/errors.hpp"
+#include "run_task.hpp"
 
 using namespace ticketing;
 using namespace ticketing::domain;
@@ -59,7 +59,9 @@ class FakeQueueStore final : public QueueStore {
     active_[s.value].erase(u.value);
     co_return before != q.size() + active_[s.value].size();
   }
-  Task<bool> touch_active(ScheduleId s, UserId u, Timestamp, Timestamp) override { co_return active_[s.value].count(u.value) > 0; }
+  Task<bool> touch_active(ScheduleId s, UserId u, Timestamp, Timestamp) override {
+    co_return active_[s.value].count(u.value) > 0;
+  }
   Task<bool> complete_slot(ScheduleId s, UserId u, Timestamp, Timestamp) override {
     co_return active_[s.value].erase(u.value) > 0;
   }
@@ -113,7 +115,9 @@ class FakeTokens final : public TokenService {
     const auto rest = token.substr(6);
     const auto colon = rest.find(':');
     AdmissionClaims claims{UserId{std::stoll(std::string(rest.substr(0, colon)))},
-                           ScheduleId{std::stoll(std::string(rest.substr(colon + 1)))}, {}, {}};
+                           ScheduleId{std::stoll(std::string(rest.substr(colon + 1)))},
+                           {},
+                           {}};
     return {claims, TokenProblem::kMalformed};
   }
 };

@@ -90,10 +90,9 @@ TEST(RedisRespEncoding, EncodedCommandRoundTripsThroughTheParser) {
   const std::string binary("\0\r\n", 3);
   auto replies = parse(encode({"EVALSHA", "abc", "1", binary, ""}));
   ASSERT_EQ(replies.size(), 1u);
-  EXPECT_EQ(replies[0],
-            RedisReply::make_array({RedisReply::make_string("EVALSHA"), RedisReply::make_string("abc"),
-                                    RedisReply::make_string("1"), RedisReply::make_string(binary),
-                                    RedisReply::make_string("")}));
+  EXPECT_EQ(replies[0], RedisReply::make_array({RedisReply::make_string("EVALSHA"), RedisReply::make_string("abc"),
+                                                RedisReply::make_string("1"), RedisReply::make_string(binary),
+                                                RedisReply::make_string("")}));
 }
 
 TEST(RedisReplyConversion, ScalarTypes) {
@@ -174,8 +173,7 @@ TEST(RedisUrl, AclUserPortDefaultAndIpv6) {
   EXPECT_EQ(o.port, 6379);
   EXPECT_EQ(o.db, 2);
   EXPECT_EQ(parse_redis_url("redis://cache").port, 6379);
-  EXPECT_EQ(parse_redis_url("REDIS://cache:1/").db, 0)
-      << "scheme is case-insensitive; trailing slash is db 0";
+  EXPECT_EQ(parse_redis_url("REDIS://cache:1/").db, 0) << "scheme is case-insensitive; trailing slash is db 0";
 }
 
 TEST(RedisUrl, RejectsEverythingElseWithAClearMessage) {
@@ -232,8 +230,7 @@ TEST(RedisSha1, StandardTestVectors) {
   EXPECT_EQ(sha1_hex("abc"), "a9993e364706816aba3e25717850c26c9cd0d89d");
   EXPECT_EQ(sha1_hex("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"),
             "84983e441c3bd26ebaae4aa1f95129e5e54670f1");
-  EXPECT_EQ(sha1_hex("The quick brown fox jumps over the lazy dog"),
-            "2fd4e1c67a2d28fced849ee1bb76e7391b93eb12");
+  EXPECT_EQ(sha1_hex("The quick brown fox jumps over the lazy dog"), "2fd4e1c67a2d28fced849ee1bb76e7391b93eb12");
   EXPECT_EQ(sha1_hex(std::string(1000000, 'a')), "34aa973cd4c4daa4f61eeb2bdbad27316534016f");
 }
 

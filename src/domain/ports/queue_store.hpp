@@ -25,8 +25,7 @@ class QueueStore {
   // A purchase made with a token of the slot issued at `slot_token_issued_at` completed: that slot
   // is freed and its tokens revoked — unless the user gave it up already (then the slot they have
   // now, or their waiting place, is a newer one and stays). True when a slot was freed.
-  virtual Task<bool> complete_slot(ScheduleId schedule, UserId user, Timestamp now,
-                                   Timestamp slot_token_issued_at) = 0;
+  virtual Task<bool> complete_slot(ScheduleId schedule, UserId user, Timestamp now, Timestamp slot_token_issued_at) = 0;
   // Expires lapsed slots, drops abandoned waiters and admits the next waiters in arrival order,
   // within max-active and the shared admission rate.
   virtual Task<AdmissionRound> admit(ScheduleId schedule, Timestamp now) = 0;

@@ -12,7 +12,7 @@ struct SeatLockResult {
   // Non-empty when someone else holds one of the seats (nothing was taken then): every requested
   // seat with a lock, including the ones the user already holds.
   std::vector<std::string> conflicts;
-  std::vector<std::string> taken;      // seats this call locked (to drop again if the DB refuses)
+  std::vector<std::string> taken;  // seats this call locked (to drop again if the DB refuses)
   bool acquired() const noexcept { return conflicts.empty(); }
 };
 

@@ -43,13 +43,13 @@ enum class Secret {
 };
 
 struct KeySpec {
-  std::string_view key;            // dotted kebab-case, e.g. "db.pool-size"
+  std::string_view key;  // dotted kebab-case, e.g. "db.pool-size"
   ValueType type;
   std::string_view default_value;  // as it would be written in YAML, e.g. "64KiB", "10s"
   std::string_view description;    // one line
   std::int64_t min = 0;            // kInt: value; kDuration: milliseconds; kByteSize: bytes
   std::int64_t max = 0;
-  std::string_view choices = {};   // kEnum: "a|b|c"
+  std::string_view choices = {};  // kEnum: "a|b|c"
   Secret secret = Secret::kNo;
   // Extra check for kString values: returns "" when fine, else what was expected.
   std::string (*check)(std::string_view value) = nullptr;
@@ -96,24 +96,24 @@ std::string_view to_string(LogFormat v);
 std::string_view to_string(Role v);
 
 struct HttpConfig {
-  std::string address;        // http.address
-  std::uint16_t port = 0;     // http.port (0 = ephemeral)
-  int threads = 0;            // http.threads (0 = one per core)
-  std::size_t max_body = 0;   // http.max-body (bytes)
-  Millis read_timeout{};      // http.read-timeout
-  Millis idle_timeout{};      // http.idle-timeout
-  Millis shutdown_timeout{};  // http.shutdown-timeout
-  std::size_t max_header = 0; // http.max-header (bytes)
+  std::string address;                       // http.address
+  std::uint16_t port = 0;                    // http.port (0 = ephemeral)
+  int threads = 0;                           // http.threads (0 = one per core)
+  std::size_t max_body = 0;                  // http.max-body (bytes)
+  Millis read_timeout{};                     // http.read-timeout
+  Millis idle_timeout{};                     // http.idle-timeout
+  Millis shutdown_timeout{};                 // http.shutdown-timeout
+  std::size_t max_header = 0;                // http.max-header (bytes)
   std::vector<std::string> trusted_proxies;  // http.trusted-proxies
 };
 
 struct DbConfig {
   std::string url;  // db.url (secret: contains the password)
   int pool_size = 0;
-  int worker_pool_size = 0;  // background jobs' own connections
-  int hold_pool_size = 0;    // seat holds' and releases' own connections
-  int payment_pool_size = 0; // ready, gateway callback, order reads: their own connections
-  int max_queue = 0;  // blocking DB calls allowed to wait for a connection before 503
+  int worker_pool_size = 0;   // background jobs' own connections
+  int hold_pool_size = 0;     // seat holds' and releases' own connections
+  int payment_pool_size = 0;  // ready, gateway callback, order reads: their own connections
+  int max_queue = 0;          // blocking DB calls allowed to wait for a connection before 503
   Millis pool_wait_timeout{};
   Millis connect_timeout{};
   Millis query_timeout{};
@@ -217,10 +217,10 @@ inline constexpr std::string_view kDevAccessTokenSecret = "dev-access-token-secr
 // ---- loading ------------------------------------------------------------------------------------
 
 struct LoadOptions {
-  std::optional<std::string> config_dir;  // --config-dir
-  std::optional<std::string> profile;     // --profile
-  std::vector<std::string> sets;          // --set key=value, in command-line order
-  std::map<std::string, std::string> env; // environment snapshot (environment_snapshot()); injectable
+  std::optional<std::string> config_dir;   // --config-dir
+  std::optional<std::string> profile;      // --profile
+  std::vector<std::string> sets;           // --set key=value, in command-line order
+  std::map<std::string, std::string> env;  // environment snapshot (environment_snapshot()); injectable
   // Used when neither config_dir, TICKETING_CONFIG_DIR nor ./config/application.yml is there.
   // Empty = source_tree_config_dir().
   std::string fallback_config_dir;

@@ -1,11 +1,11 @@
 // Layered loading: defaults < application.yml < application-<profile>.yml < env < --set.
+#include <fmt/format.h>
+#include <unistd.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
 #include <charconv>
 #include <filesystem>
-#include <fmt/format.h>
-#include <unistd.h>
 
 #include "infra/config/config.hpp"
 
@@ -60,8 +60,7 @@ std::string unknown_key_problem(std::string_view key, std::string_view source) {
 
 bool is_section(std::string_view prefix) {
   for (const auto& spec : schema())
-    if (spec.key.size() > prefix.size() && spec.key.starts_with(prefix) && spec.key[prefix.size()] == '.')
-      return true;
+    if (spec.key.size() > prefix.size() && spec.key.starts_with(prefix) && spec.key[prefix.size()] == '.') return true;
   return false;
 }
 
@@ -91,8 +90,7 @@ void flatten(const YAML::Node& node, const std::string& prefix, const std::strin
       if (!find_key(prefix))
         problems.push_back(unknown_key_problem(prefix, where(file, mark)));
       else
-        problems.push_back(
-            fmt::format("{}: expected a single value, got a list (from {})", prefix, where(file, mark)));
+        problems.push_back(fmt::format("{}: expected a single value, got a list (from {})", prefix, where(file, mark)));
       return;
     case YAML::NodeType::Null:
     case YAML::NodeType::Undefined:
@@ -107,7 +105,8 @@ void flatten(const YAML::Node& node, const std::string& prefix, const std::strin
       std::string value = node.IsScalar() ? node.Scalar() : std::string();
       auto [it, inserted] = out.try_emplace(prefix, Entry{value, source});
       if (!inserted) {
-        problems.push_back(fmt::format("{}: set twice in the same file (at {} and {})", prefix, it->second.source, source));
+        problems.push_back(
+            fmt::format("{}: set twice in the same file (at {} and {})", prefix, it->second.source, source));
       }
       return;
     }
@@ -191,9 +190,7 @@ std::string validate(const KeySpec& spec, const Entry& e) {
         return bad(fmt::format("an integer {}..{}", spec.min, spec.max));
       return "";
     }
-    case ValueType::kBool:
-      try {
-        (void)parse_bool(e.value);
+    case ValueType::kBool: try { (void)parse_bool(e.value);
       } catch (const ConfigError& err) {
         return bad(err.what());
       }
@@ -416,8 +413,8 @@ LoadedConfig load_config(const LoadOptions& options) {
     apply_file(profile_file, merged, problems);
     out.files.push_back(profile_file.string());
   } else if (!profile_how.empty()) {
-    problems.push_back(fmt::format("profile \"{}\" (from {}): file {} not found", profile, profile_how,
-                                   profile_file.string()));
+    problems.push_back(
+        fmt::format("profile \"{}\" (from {}): file {} not found", profile, profile_how, profile_file.string()));
   }
 
   // Environment variables.
@@ -473,15 +470,15 @@ LoadedConfig load_config(const LoadOptions& options) {
   for (const std::string_view key : {"security.token-secret", "security.access-token-secret"}) {
     const Entry& secret = merged.at(std::string(key));
     if (!secret.value.empty() && secret.value.size() < 32)
-      problems.push_back(fmt::format("{}: must be at least 32 bytes, got {} (from {})", key, secret.value.size(),
-                                     secret.source));
+      problems.push_back(
+          fmt::format("{}: must be at least 32 bytes, got {} (from {})", key, secret.value.size(), secret.source));
   }
   const auto reconcile_interval = parsed("payment.reconcile-interval", parse_duration);
   const auto reconcile_after = parsed("payment.reconcile-after", parse_duration);
   if (reconcile_interval && reconcile_after && 2 * *reconcile_interval >= *reconcile_after)
-    problems.push_back(fmt::format("payment.reconcile-interval: must be less than half of payment.reconcile-after ({} and {})",
-                                   merged.at("payment.reconcile-interval").value,
-                                   merged.at("payment.reconcile-after").value));
+    problems.push_back(
+        fmt::format("payment.reconcile-interval: must be less than half of payment.reconcile-after ({} and {})",
+                    merged.at("payment.reconcile-interval").value, merged.at("payment.reconcile-after").value));
   const auto max_total = parsed("hold.max-total", parse_duration);
   const auto hold_ttl = parsed("hold.ttl", parse_duration);
   if (max_total && hold_ttl && *max_total < *hold_ttl)
@@ -489,13 +486,15 @@ LoadedConfig load_config(const LoadOptions& options) {
                                    merged.at("hold.max-total").value, merged.at("hold.ttl").value));
   const Entry& access = merged.at("security.access-token-secret");
   if (!access.value.empty() && access.value == merged.at("security.token-secret").value)
-    problems.push_back("security.access-token-secret: must differ from security.token-secret (a queue token must "
-                       "never pass as an access token)");
+    problems.push_back(
+        "security.access-token-secret: must differ from security.token-secret (a queue token must "
+        "never pass as an access token)");
   if (profile == "prod") {
     if (parsed("payment.gateway-plain-secret", parse_bool).value_or(false))
       problems.push_back("payment.gateway-plain-secret: must be false in the prod profile (callbacks must be signed)");
     if (!parsed("security.cookie-secure", parse_bool).value_or(true))
-      problems.push_back("security.cookie-secure: must be true in the prod profile (the refresh cookie goes over HTTPS only)");
+      problems.push_back(
+          "security.cookie-secure: must be true in the prod profile (the refresh cookie goes over HTTPS only)");
     const std::pair<std::string_view, std::string_view> secrets[] = {
         {"security.token-secret", kDevTokenSecret},
         {"security.access-token-secret", kDevAccessTokenSecret},
@@ -503,7 +502,8 @@ LoadedConfig load_config(const LoadOptions& options) {
     for (const auto& [key, dev_value] : secrets) {
       const Entry& e = merged.at(std::string(key));
       if (e.value.empty())
-        problems.push_back(fmt::format("{}: must be set in the prod profile (e.g. with {})", key, env_var_for_key(key)));
+        problems.push_back(
+            fmt::format("{}: must be set in the prod profile (e.g. with {})", key, env_var_for_key(key)));
       else if (e.value == dev_value)
         problems.push_back(
             fmt::format("{}: the dev/test value must not be used in the prod profile (from {})", key, e.source));

@@ -1,11 +1,11 @@
 // The key table and the value syntax (durations, byte sizes, booleans, database URLs).
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <array>
 #include <cctype>
 #include <charconv>
 #include <limits>
-
-#include <fmt/format.h>
 
 #include "infra/config/config.hpp"
 
@@ -100,7 +100,8 @@ std::string check_address_list(std::string_view v) {
   while (true) {
     const auto comma = v.find(',', start);
     const auto item = v.substr(start, comma == std::string_view::npos ? std::string_view::npos : comma - start);
-    if (item.empty() || item.size() > 45 || item.find_first_not_of("0123456789abcdefABCDEF.:") != std::string_view::npos)
+    if (item.empty() || item.size() > 45 ||
+        item.find_first_not_of("0123456789abcdefABCDEF.:") != std::string_view::npos)
       return std::string(kWhat);
     if (comma == std::string_view::npos) break;
     start = comma + 1;
@@ -243,7 +244,9 @@ ConfigError::ConfigError(std::string message) : std::runtime_error(message), pro
 ConfigError::ConfigError(std::vector<std::string> problems, const std::vector<std::string>& warnings)
     : std::runtime_error(join_problems(problems, warnings)), problems_(std::move(problems)) {}
 
-std::span<const KeySpec> schema() { return kSchema; }
+std::span<const KeySpec> schema() {
+  return kSchema;
+}
 
 const KeySpec* find_key(std::string_view key) {
   for (const auto& spec : kSchema)
@@ -262,7 +265,9 @@ std::string env_var_for_key(std::string_view key) {
   return out;
 }
 
-std::span<const std::string_view> known_non_key_env_vars() { return kKnownNonKeyEnv; }
+std::span<const std::string_view> known_non_key_env_vars() {
+  return kKnownNonKeyEnv;
+}
 
 std::chrono::milliseconds parse_duration(std::string_view text) {
   const std::string what = "a duration with a unit ms, s, m or h (e.g. 250ms, 10s, 5m, 1h)";
@@ -373,8 +378,7 @@ DbUrl parse_db_url(std::string_view url) {
   if (slash == std::string_view::npos) throw ConfigError("database URL has no /database after the host");
   std::string_view hostport = hostpart.substr(0, slash);
   std::string_view db = hostpart.substr(slash + 1);
-  if (db.empty() || db.find('/') != std::string_view::npos)
-    throw ConfigError("database URL must end with /database");
+  if (db.empty() || db.find('/') != std::string_view::npos) throw ConfigError("database URL must end with /database");
   if (!percent_decode(db, out.database)) throw ConfigError("database URL database name has a bad %-escape");
 
   std::string_view port_text;
@@ -417,7 +421,9 @@ std::string_view to_string(LogLevel v) {
   return "info";
 }
 
-std::string_view to_string(LogFormat v) { return v == LogFormat::kJson ? "json" : "text"; }
+std::string_view to_string(LogFormat v) {
+  return v == LogFormat::kJson ? "json" : "text";
+}
 
 std::string_view to_string(Role v) {
   switch (v) {

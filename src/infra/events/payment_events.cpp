@@ -1,8 +1,8 @@
 #include "infra/events/payment_events.hpp"
 
-#include <boost/json/parse.hpp>
 #include <fmt/format.h>
 
+#include <boost/json/parse.hpp>
 #include <cstdint>
 
 #include "infra/security/random.hpp"
@@ -26,16 +26,24 @@ std::optional<domain::Timestamp> parse_iso(std::string_view text) {
 std::string encode_payment_completed(const domain::PaymentCompleted& event) {
   support::JsonWriter json;
   json.begin_object()
-      .key("eventId").string(event.event_id)
-      .key("type").string("PaymentCompleted")
-      .key("orderNo").string(event.order_no)
-      .key("userId").integer(event.user.value)
-      .key("scheduleId").integer(event.schedule.value)
-      .key("seatNos").begin_array();
+      .key("eventId")
+      .string(event.event_id)
+      .key("type")
+      .string("PaymentCompleted")
+      .key("orderNo")
+      .string(event.order_no)
+      .key("userId")
+      .integer(event.user.value)
+      .key("scheduleId")
+      .integer(event.schedule.value)
+      .key("seatNos")
+      .begin_array();
   for (const auto& seat : event.seat_nos) json.string(seat);
   json.end_array()
-      .key("amount").string(event.amount.to_decimal_string())
-      .key("paidAt").string(domain::to_iso8601(event.paid_at))
+      .key("amount")
+      .string(event.amount.to_decimal_string())
+      .key("paidAt")
+      .string(domain::to_iso8601(event.paid_at))
       .end_object();
   return std::move(json).str();
 }
@@ -43,14 +51,22 @@ std::string encode_payment_completed(const domain::PaymentCompleted& event) {
 std::string encode_refund_requested(const RefundRequested& event) {
   support::JsonWriter json;
   json.begin_object()
-      .key("eventId").string(event.event_id)
-      .key("type").string("RefundRequested")
-      .key("orderNo").string(event.order_no)
-      .key("userId").integer(event.user.value)
-      .key("scheduleId").integer(event.schedule.value)
-      .key("amount").string(event.amount.to_decimal_string())
-      .key("reason").string(event.reason)
-      .key("requestedAt").string(domain::to_iso8601(event.requested_at))
+      .key("eventId")
+      .string(event.event_id)
+      .key("type")
+      .string("RefundRequested")
+      .key("orderNo")
+      .string(event.order_no)
+      .key("userId")
+      .integer(event.user.value)
+      .key("scheduleId")
+      .integer(event.schedule.value)
+      .key("amount")
+      .string(event.amount.to_decimal_string())
+      .key("reason")
+      .string(event.reason)
+      .key("requestedAt")
+      .string(domain::to_iso8601(event.requested_at))
       .end_object();
   return std::move(json).str();
 }
@@ -123,8 +139,8 @@ std::string new_event_id() {
   }
   high = (high & 0xFFFFFFFFFFFF0FFFULL) | 0x0000000000004000ULL;  // version 4
   low = (low & 0x3FFFFFFFFFFFFFFFULL) | 0x8000000000000000ULL;    // variant 10xx (RFC 9562)
-  return fmt::format("{:08x}-{:04x}-{:04x}-{:04x}-{:012x}", high >> 32, (high >> 16) & 0xFFFF, high & 0xFFFF,
-                     low >> 48, low & 0xFFFFFFFFFFFFULL);
+  return fmt::format("{:08x}-{:04x}-{:04x}-{:04x}-{:012x}", high >> 32, (high >> 16) & 0xFFFF, high & 0xFFFF, low >> 48,
+                     low & 0xFFFFFFFFFFFFULL);
 }
 
 }  // namespace ticketing::infra::events

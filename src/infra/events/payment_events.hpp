@@ -22,8 +22,8 @@ struct EventTopics {
 
   static EventTopics with_prefix(const std::string& prefix) {
     EventTopics topics;
-    for (auto* name : {&topics.payment_completed, &topics.payment_completed_dlq, &topics.refund_requested,
-                       &topics.confirm_group}) {
+    for (auto* name :
+         {&topics.payment_completed, &topics.payment_completed_dlq, &topics.refund_requested, &topics.confirm_group}) {
       *name = prefix + *name;
     }
     return topics;

@@ -1,12 +1,9 @@
 #include "infra/http/http_server.hpp"
 
 #include <spdlog/spdlog.h>
-
 #include <strings.h>
 
 #include <algorithm>
-#include <optional>
-
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -17,6 +14,7 @@
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
 #include <list>
+#include <optional>
 #include <random>
 
 namespace ticketing::infra::http {
@@ -88,8 +86,7 @@ std::string_view raw_field_value(std::string_view bytes, std::string_view name) 
     const auto eol = bytes.find("\r\n", pos);
     if (eol == std::string_view::npos || eol == pos) return {};
     const std::string_view line = bytes.substr(pos, eol - pos);
-    if (line.size() > name.size() && line[name.size()] == ':' &&
-        beast::iequals(line.substr(0, name.size()), name)) {
+    if (line.size() > name.size() && line[name.size()] == ':' && beast::iequals(line.substr(0, name.size()), name)) {
       return trimmed(line.substr(name.size() + 1));
     }
     pos = eol + 2;
@@ -117,8 +114,8 @@ std::string_view raw_request_path(std::string_view bytes) {
 // accepted before the failure; the fields from the offending one on are still unconsumed in `buffer`,
 // so a client X-Request-Id is in one or the other. Except when the header was complete (the error is
 // the Content-Length over the body limit): then `buffer` holds body bytes, not header lines.
-Origin origin_of_unparsed(const bhttp::request_parser<bhttp::string_body>& parser,
-                          const beast::flat_buffer& buffer, bool header_complete) {
+Origin origin_of_unparsed(const bhttp::request_parser<bhttp::string_body>& parser, const beast::flat_buffer& buffer,
+                          bool header_complete) {
   const std::string_view raw(static_cast<const char*>(buffer.data().data()), buffer.size());
   const auto& partial = parser.get();
   if (partial.target().empty()) return origin_of(raw_request_path(raw), "");  // request line not parsed
@@ -208,8 +205,8 @@ struct HttpServer::Impl {
 
   asio::awaitable<void> accept_loop();
   asio::awaitable<void> session(ContextState& state, tcp::socket socket);
-  asio::awaitable<bool> answer(beast::tcp_stream& stream, ContextState& state, web::Request& request,
-                               unsigned version, bool keep_alive);
+  asio::awaitable<bool> answer(beast::tcp_stream& stream, ContextState& state, web::Request& request, unsigned version,
+                               bool keep_alive);
   asio::awaitable<void> reject(beast::tcp_stream& stream, ErrorCode code, const std::string& message,
                                const Origin& origin);
   void connection_closed();
@@ -262,8 +259,8 @@ void HttpServer::Impl::connection_closed() {
 }
 
 // Answers a request that could not be parsed or framed, then the caller closes the connection.
-asio::awaitable<void> HttpServer::Impl::reject(beast::tcp_stream& stream, ErrorCode code,
-                                               const std::string& message, const Origin& origin) {
+asio::awaitable<void> HttpServer::Impl::reject(beast::tcp_stream& stream, ErrorCode code, const std::string& message,
+                                               const Origin& origin) {
   web::Request request;
   request.path = origin.path;
   request.request_id = origin.request_id;
@@ -279,8 +276,8 @@ asio::awaitable<void> HttpServer::Impl::reject(beast::tcp_stream& stream, ErrorC
   boost::system::error_code ec;
   co_await bhttp::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
   if (access_log && options.access_log) {
-    access_log->info("- {} {} {} rid={} (rejected: {})", request.path.empty() ? "-" : request.path,
-                     status_code, "0.000ms", request.request_id, message);
+    access_log->info("- {} {} {} rid={} (rejected: {})", request.path.empty() ? "-" : request.path, status_code,
+                     "0.000ms", request.request_id, message);
   }
   if (observer) observer("OTHER", "UNKNOWN", status_code, std::chrono::nanoseconds(0));
 }
@@ -293,8 +290,8 @@ asio::awaitable<void> HttpServer::Impl::session(ContextState& state, tcp::socket
   const auto peer = stream.socket().remote_endpoint(peer_error);
   // An IPv4 client of a dual-stack listener shows as ::ffff:a.b.c.d; limits and proxies use a.b.c.d.
   const auto peer_address = peer.address().is_v6() && peer.address().to_v6().is_v4_mapped()
-                                ? boost::asio::ip::address(boost::asio::ip::make_address_v4(
-                                      boost::asio::ip::v4_mapped, peer.address().to_v6()))
+                                ? boost::asio::ip::address(boost::asio::ip::make_address_v4(boost::asio::ip::v4_mapped,
+                                                                                            peer.address().to_v6()))
                                 : peer.address();
   const std::string peer_text = peer_error ? std::string() : peer_address.to_string();
   const std::string remote_address = peer_text.empty() ? std::string() : client_address(peer_text, nullptr, {});
@@ -412,8 +409,8 @@ asio::awaitable<void> HttpServer::Impl::session(ContextState& state, tcp::socket
           if (!forwarded.empty()) forwarded += ',';
           forwarded += header.value;
         }
-        request.remote_address = client_address(peer_text, forwarded.empty() ? nullptr : &forwarded,
-                                                options.trusted_proxies);
+        request.remote_address =
+            client_address(peer_text, forwarded.empty() ? nullptr : &forwarded, options.trusted_proxies);
       }
       const std::string* sent_id = request.header("X-Request-Id");
       request.request_id = request_id_for(sent_id ? std::string_view(*sent_id) : std::string_view());
@@ -435,8 +432,8 @@ asio::awaitable<void> HttpServer::Impl::session(ContextState& state, tcp::socket
   connection_closed();
 }
 
-asio::awaitable<bool> HttpServer::Impl::answer(beast::tcp_stream& stream, ContextState& state,
-                                               web::Request& request, unsigned version, bool keep_alive) {
+asio::awaitable<bool> HttpServer::Impl::answer(beast::tcp_stream& stream, ContextState& state, web::Request& request,
+                                               unsigned version, bool keep_alive) {
   const auto started = std::chrono::steady_clock::now();
   web::DispatchResult result = co_await dispatcher.dispatch(request);
   web::Response& response = result.response;

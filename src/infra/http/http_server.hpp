@@ -6,6 +6,7 @@
 // body limit, keep-alive idle timeout, and graceful drain on shutdown (stop accepting, close idle
 // connections, let in-flight requests finish and answer with `Connection: close`).
 #include <atomic>
+#include <boost/asio/io_context.hpp>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -15,8 +16,6 @@
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <boost/asio/io_context.hpp>
 
 #include "web/request_dispatcher.hpp"
 

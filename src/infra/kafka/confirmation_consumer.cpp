@@ -2,9 +2,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/use_future.hpp>
-#include <algorithm>
 #include <future>
 
 #include "domain/errors.hpp"
@@ -22,7 +22,9 @@ ConfirmationConsumer::ConfirmationConsumer(KafkaOptions options, MessageProducer
       settings_(std::move(settings)),
       batch_handler_(std::move(batch_handler)) {}
 
-ConfirmationConsumer::~ConfirmationConsumer() { stop(); }
+ConfirmationConsumer::~ConfirmationConsumer() {
+  stop();
+}
 
 void ConfirmationConsumer::start() {
   stopping_ = false;
@@ -35,7 +37,9 @@ void ConfirmationConsumer::stop() {
 }
 
 bool ConfirmationConsumer::dead_letter(const IncomingMessage& message, const std::string& error) {
-  OutgoingMessage dlq{settings_.topics.payment_completed_dlq, message.key, message.value,
+  OutgoingMessage dlq{settings_.topics.payment_completed_dlq,
+                      message.key,
+                      message.value,
                       {{"error", error},
                        {"original-topic", message.topic},
                        {"original-partition", std::to_string(message.partition)},

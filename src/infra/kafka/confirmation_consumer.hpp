@@ -7,12 +7,11 @@
 // reason other than an outage, goes to payment.completed.dlq with the error in a header, and the
 // consumer moves on. Outages (database down) are retried with backoff, never sent to the DLQ.
 #include <atomic>
+#include <boost/asio/io_context.hpp>
 #include <chrono>
 #include <functional>
 #include <map>
 #include <thread>
-
-#include <boost/asio/io_context.hpp>
 
 #include "domain/payment.hpp"
 #include "domain/ports/payment_repository.hpp"

@@ -36,13 +36,11 @@ IncomingMessage to_incoming(RdKafka::Message& message) {
   out.partition = message.partition();
   out.offset = message.offset();
   if (const std::string* key = message.key(); key != nullptr) out.key = *key;
-  if (message.payload() != nullptr)
-    out.value.assign(static_cast<const char*>(message.payload()), message.len());
+  if (message.payload() != nullptr) out.value.assign(static_cast<const char*>(message.payload()), message.len());
   if (RdKafka::Headers* headers = message.headers(); headers != nullptr) {
     for (const auto& header : headers->get_all()) {
       std::string value;
-      if (header.value() != nullptr)
-        value.assign(static_cast<const char*>(header.value()), header.value_size());
+      if (header.value() != nullptr) value.assign(static_cast<const char*>(header.value()), header.value_size());
       out.headers.emplace_back(header.key(), std::move(value));
     }
   }
@@ -57,13 +55,12 @@ struct PartitionList {
 
 }  // namespace
 
-KafkaConsumer::KafkaConsumer(const KafkaOptions& options, std::string group_id,
-                             std::vector<std::string> topics, KafkaConsumerSettings settings)
+KafkaConsumer::KafkaConsumer(const KafkaOptions& options, std::string group_id, std::vector<std::string> topics,
+                             KafkaConsumerSettings settings)
     : group_id_(std::move(group_id)),
       logger_(std::make_unique<RateLimitedEventLogger>("consumer " + options.client_id + "/" + group_id_)) {
   if (group_id_.empty()) throw KafkaError(RdKafka::ERR__INVALID_ARG, "kafka consumer: empty group id");
-  if (topics.empty())
-    throw KafkaError(RdKafka::ERR__INVALID_ARG, "kafka consumer: no topics to subscribe to");
+  if (topics.empty()) throw KafkaError(RdKafka::ERR__INVALID_ARG, "kafka consumer: no topics to subscribe to");
   std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
   set_conf(*conf, "bootstrap.servers", options.bootstrap_servers);
   set_conf(*conf, "client.id", options.client_id);
@@ -127,8 +124,7 @@ void KafkaConsumer::commit(const std::vector<IncomingMessage>& processed) {
   PartitionList offsets;
   offsets.items.reserve(positions.size());
   for (const auto& position : positions) {
-    offsets.items.push_back(
-        RdKafka::TopicPartition::create(position.topic, position.partition, position.next_offset));
+    offsets.items.push_back(RdKafka::TopicPartition::create(position.topic, position.partition, position.next_offset));
   }
   const RdKafka::ErrorCode code = consumer_->commitSync(offsets.items);
   if (code != RdKafka::ERR_NO_ERROR) {

@@ -30,8 +30,7 @@ KafkaHealthProbe::~KafkaHealthProbe() = default;
 Task<domain::ProbeResult> KafkaHealthProbe::probe() {
   auto work = [this]() -> domain::ProbeResult {
     RdKafka::Metadata* metadata = nullptr;
-    const RdKafka::ErrorCode code =
-        producer_->metadata(false, nullptr, &metadata, static_cast<int>(timeout_.count()));
+    const RdKafka::ErrorCode code = producer_->metadata(false, nullptr, &metadata, static_cast<int>(timeout_.count()));
     std::unique_ptr<RdKafka::Metadata> owned(metadata);
     if (code != RdKafka::ERR_NO_ERROR) return {false, "metadata request failed: " + RdKafka::err2str(code)};
     if (!owned || owned->brokers()->empty()) return {false, "no brokers in metadata"};

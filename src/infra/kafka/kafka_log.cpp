@@ -39,16 +39,12 @@ spdlog::level::level_enum level_of(RdKafka::Event::Severity severity) {
   switch (severity) {
     case RdKafka::Event::EVENT_SEVERITY_EMERG:
     case RdKafka::Event::EVENT_SEVERITY_ALERT:
-    case RdKafka::Event::EVENT_SEVERITY_CRITICAL:
-      return spdlog::level::err;
+    case RdKafka::Event::EVENT_SEVERITY_CRITICAL: return spdlog::level::err;
     case RdKafka::Event::EVENT_SEVERITY_ERROR:
-    case RdKafka::Event::EVENT_SEVERITY_WARNING:
-      return spdlog::level::warn;
+    case RdKafka::Event::EVENT_SEVERITY_WARNING: return spdlog::level::warn;
     case RdKafka::Event::EVENT_SEVERITY_NOTICE:
-    case RdKafka::Event::EVENT_SEVERITY_INFO:
-      return spdlog::level::info;
-    default:
-      return spdlog::level::debug;
+    case RdKafka::Event::EVENT_SEVERITY_INFO: return spdlog::level::info;
+    default: return spdlog::level::debug;
   }
 }
 
@@ -70,8 +66,7 @@ void RateLimitedEventLogger::event_cb(RdKafka::Event& event) {
       }
       log_error(static_cast<int>(event.err()), event.str());
       return;
-    default:
-      return;  // statistics and throttle events are not used
+    default: return;  // statistics and throttle events are not used
   }
 }
 

@@ -18,8 +18,7 @@ namespace ticketing::infra::kafka {
 class LogRateLimiter {
  public:
   using Clock = std::chrono::steady_clock;
-  explicit LogRateLimiter(std::chrono::milliseconds interval = std::chrono::seconds(10),
-                          std::size_t max_keys = 1024);
+  explicit LogRateLimiter(std::chrono::milliseconds interval = std::chrono::seconds(10), std::size_t max_keys = 1024);
   // nullopt: drop this message. Otherwise log it; the value is how many messages with this key
   // were dropped since the last one let through.
   std::optional<std::size_t> admit(const std::string& key, Clock::time_point now = Clock::now());
@@ -39,8 +38,7 @@ class LogRateLimiter {
 // facility / error code. `client` names the handle in every line (e.g. "producer ticketing").
 class RateLimitedEventLogger final : public RdKafka::EventCb {
  public:
-  explicit RateLimitedEventLogger(std::string client,
-                                  std::chrono::milliseconds interval = std::chrono::seconds(10));
+  explicit RateLimitedEventLogger(std::string client, std::chrono::milliseconds interval = std::chrono::seconds(10));
   void event_cb(RdKafka::Event& event) override;
   // For error conditions the adapters see outside the callback (e.g. consumer error messages).
   void log_error(int code, const std::string& text);

@@ -97,8 +97,8 @@ KafkaProducer::~KafkaProducer() {
   space_freed_.notify_all();
   if (poller_.joinable()) poller_.join();
   if (producer_->flush(static_cast<int>(settings_.close_timeout.count())) != RdKafka::ERR_NO_ERROR) {
-    spdlog::warn("kafka producer: {} messages still outstanding after {} ms; purging them",
-                 producer_->outq_len(), settings_.close_timeout.count());
+    spdlog::warn("kafka producer: {} messages still outstanding after {} ms; purging them", producer_->outq_len(),
+                 settings_.close_timeout.count());
     producer_->purge(RdKafka::Producer::PURGE_QUEUE | RdKafka::Producer::PURGE_INFLIGHT);
     // Serves the purged messages' delivery reports, which free their tickets.
     producer_->flush(500);

@@ -33,8 +33,7 @@ using Clock = std::chrono::steady_clock;
 template <typename Function>
 Function resolve(const char* name) {
   void* symbol = ::dlsym(RTLD_DEFAULT, name);
-  if (symbol == nullptr)
-    throw KafkaError(RD_KAFKA_RESP_ERR__NOT_IMPLEMENTED, std::string("librdkafka: no ") + name);
+  if (symbol == nullptr) throw KafkaError(RD_KAFKA_RESP_ERR__NOT_IMPLEMENTED, std::string("librdkafka: no ") + name);
   return reinterpret_cast<Function>(symbol);
 }
 #define TICKETING_RDKAFKA_C(name) decltype(&::name) name = resolve<decltype(&::name)>(#name)
@@ -101,8 +100,7 @@ struct CDeleter {
   void operator()(T* object) const { (c_api().*Destroy)(object); }
 };
 using NewTopicsOptions =
-    std::unique_ptr<rd_kafka_AdminOptions_t,
-                    CDeleter<rd_kafka_AdminOptions_t, &CApi::rd_kafka_AdminOptions_destroy>>;
+    std::unique_ptr<rd_kafka_AdminOptions_t, CDeleter<rd_kafka_AdminOptions_t, &CApi::rd_kafka_AdminOptions_destroy>>;
 using Queue = std::unique_ptr<rd_kafka_queue_t, CDeleter<rd_kafka_queue_t, &CApi::rd_kafka_queue_destroy>>;
 using Event = std::unique_ptr<rd_kafka_event_t, CDeleter<rd_kafka_event_t, &CApi::rd_kafka_event_destroy>>;
 
@@ -115,8 +113,8 @@ std::string err2str(int code) {
 }
 
 // Sends CreateTopics for all specs; returns normally when each was created or already existed.
-void create_topics(RdKafka::Producer& client, const std::vector<TopicSpec>& topics,
-                   Clock::time_point deadline, std::chrono::milliseconds timeout) {
+void create_topics(RdKafka::Producer& client, const std::vector<TopicSpec>& topics, Clock::time_point deadline,
+                   std::chrono::milliseconds timeout) {
   const CApi& api = c_api();
   rd_kafka_t* handle = client.c_ptr();
   std::vector<rd_kafka_NewTopic_t*> requests;
@@ -137,8 +135,7 @@ void create_topics(RdKafka::Producer& client, const std::vector<TopicSpec>& topi
   NewTopicsOptions admin_options(api.rd_kafka_AdminOptions_new(handle, RD_KAFKA_ADMIN_OP_CREATETOPICS));
   const int budget = std::max(1, remaining_ms(deadline));
   if (api.rd_kafka_AdminOptions_set_request_timeout(admin_options.get(), budget, error, sizeof error) != 0 ||
-      api.rd_kafka_AdminOptions_set_operation_timeout(admin_options.get(), budget, error, sizeof error) !=
-          0) {
+      api.rd_kafka_AdminOptions_set_operation_timeout(admin_options.get(), budget, error, sizeof error) != 0) {
     throw KafkaError(RD_KAFKA_RESP_ERR__INVALID_ARG, std::string("kafka admin options: ") + error);
   }
   Queue queue(api.rd_kafka_queue_new(handle));
@@ -147,8 +144,7 @@ void create_topics(RdKafka::Producer& client, const std::vector<TopicSpec>& topi
   // The request times out by itself after `budget`; the extra second is slack for the reply.
   Event event(api.rd_kafka_queue_poll(queue.get(), budget + 1000));
   if (!event) unavailable("no reply to CreateTopics within " + std::to_string(timeout.count()) + " ms");
-  if (const rd_kafka_resp_err_t code = api.rd_kafka_event_error(event.get());
-      code != RD_KAFKA_RESP_ERR_NO_ERROR) {
+  if (const rd_kafka_resp_err_t code = api.rd_kafka_event_error(event.get()); code != RD_KAFKA_RESP_ERR_NO_ERROR) {
     const std::string text = api.rd_kafka_event_error_string(event.get());
     if (code == RD_KAFKA_RESP_ERR__TIMED_OUT || code == RD_KAFKA_RESP_ERR__TRANSPORT ||
         code == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) {
@@ -182,8 +178,8 @@ void create_topics(RdKafka::Producer& client, const std::vector<TopicSpec>& topi
 
 // Waits until every topic is in the metadata with a leader for each partition. Warns once per
 // topic whose partition count differs from the spec.
-void wait_until_ready(RdKafka::Producer& client, const std::vector<TopicSpec>& topics,
-                      Clock::time_point deadline, std::chrono::milliseconds timeout) {
+void wait_until_ready(RdKafka::Producer& client, const std::vector<TopicSpec>& topics, Clock::time_point deadline,
+                      std::chrono::milliseconds timeout) {
   std::set<std::string> warned;
   std::vector<std::string> missing;
   for (;;) {
@@ -198,8 +194,7 @@ void wait_until_ready(RdKafka::Producer& client, const std::vector<TopicSpec>& t
       for (const RdKafka::TopicMetadata* topic : *metadata->topics()) by_name[topic->topic()] = topic;
       for (const auto& spec : topics) {
         const auto it = by_name.find(spec.name);
-        if (it == by_name.end() || it->second->err() != RdKafka::ERR_NO_ERROR ||
-            it->second->partitions()->empty()) {
+        if (it == by_name.end() || it->second->err() != RdKafka::ERR_NO_ERROR || it->second->partitions()->empty()) {
           missing.push_back(spec.name + " not in metadata yet");
           continue;
         }

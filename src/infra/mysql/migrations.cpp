@@ -84,8 +84,8 @@ MigrationReport migrate(MysqlConnection& connection, const std::vector<Migration
   for (const auto& migration : migrations) {
     if (auto it = applied.find(migration.version); it != applied.end()) {
       if (it->second != migration.checksum) {
-        throw std::runtime_error("migration " + migration.name + " was changed after it was applied (checksum " + it->second +
-                                 " in schema_history, " + migration.checksum +
+        throw std::runtime_error("migration " + migration.name + " was changed after it was applied (checksum " +
+                                 it->second + " in schema_history, " + migration.checksum +
                                  " now); add a new migration instead of editing an applied one");
       }
       ++report.already_applied;

@@ -38,9 +38,9 @@ std::optional<domain::Account> find_by_id_now(MysqlConnection& db, std::int64_t 
 std::optional<domain::Account> MysqlAccountRepository::create_now(MysqlConnection& db,
                                                                   const domain::NewAccount& account) {
   try {
-    const auto inserted = db.execute(
-        "INSERT INTO user_account (email, name, password_hash, role, status) VALUES (?, ?, ?, ?, 'ACTIVE')",
-        {account.email, account.name, account.password_hash, domain::to_string(account.role)});
+    const auto inserted =
+        db.execute("INSERT INTO user_account (email, name, password_hash, role, status) VALUES (?, ?, ?, ?, 'ACTIVE')",
+                   {account.email, account.name, account.password_hash, domain::to_string(account.role)});
     return find_by_id_now(db, static_cast<std::int64_t>(inserted.last_insert_id));
   } catch (const MysqlError& error) {
     if (error.is_duplicate_key()) return std::nullopt;
@@ -71,8 +71,8 @@ std::string MysqlRefreshTokenStore::token_hash(std::string_view raw_token) {
   return std::string(hex, crypto_hash_sha256_BYTES * 2);
 }
 
-Task<void> MysqlRefreshTokenStore::store(const std::string& raw_token, const std::string& family,
-                                         domain::UserId user, domain::Timestamp expires_at) {
+Task<void> MysqlRefreshTokenStore::store(const std::string& raw_token, const std::string& family, domain::UserId user,
+                                         domain::Timestamp expires_at) {
   auto work = [hash = token_hash(raw_token), family, user, expires_at](MysqlConnection& db) {
     db.execute("INSERT INTO refresh_token (token_hash, family_id, user_id, expires_at) VALUES (?, ?, ?, ?)",
                {hash, family, user.value, expires_at});
@@ -82,8 +82,7 @@ Task<void> MysqlRefreshTokenStore::store(const std::string& raw_token, const std
 
 Task<domain::RotationOutcome> MysqlRefreshTokenStore::rotate(const std::string& presented_raw_token,
                                                              const std::string& next_raw_token,
-                                                             domain::Timestamp next_expires_at,
-                                                             domain::Timestamp now) {
+                                                             domain::Timestamp next_expires_at, domain::Timestamp now) {
   auto work = [presented = token_hash(presented_raw_token), next = token_hash(next_raw_token), next_expires_at,
                now](MysqlConnection& db) {
     using Kind = domain::RotationOutcome::Kind;
@@ -114,12 +113,8 @@ Task<domain::RotationOutcome> MysqlRefreshTokenStore::rotate(const std::string& 
                    {now, token.family});
         outcome.kind = Kind::kReuseDetected;
         break;
-      case domain::RefreshDecision::kRevoked:
-        outcome.kind = Kind::kRevoked;
-        break;
-      case domain::RefreshDecision::kExpired:
-        outcome.kind = Kind::kExpired;
-        break;
+      case domain::RefreshDecision::kRevoked: outcome.kind = Kind::kRevoked; break;
+      case domain::RefreshDecision::kExpired: outcome.kind = Kind::kExpired; break;
     }
     tx.commit();
     return outcome;

@@ -17,8 +17,8 @@ Task<std::vector<Concert>> MysqlCatalogRepository::list_concerts() {
   auto work = [](MysqlConnection& db) {
     std::vector<Concert> concerts;
     for (const auto& row : db.query("SELECT id, title, description, created_at FROM concert ORDER BY id").rows) {
-      concerts.push_back(Concert{domain::ConcertId{to_int64(row[0])}, to_string(row[1]), to_string(row[2]),
-                                 to_timestamp(row[3])});
+      concerts.push_back(
+          Concert{domain::ConcertId{to_int64(row[0])}, to_string(row[1]), to_string(row[2]), to_timestamp(row[3])});
     }
     return concerts;
   };
@@ -36,8 +36,8 @@ Task<std::optional<std::vector<Schedule>>> MysqlCatalogRepository::list_schedule
     std::vector<Schedule> schedules;
     for (const auto& row : result.rows) {
       if (!row[1]) continue;
-      schedules.push_back(Schedule{domain::ScheduleId{to_int64(row[1])}, concert, to_timestamp(row[2]),
-                                   to_timestamp(row[3])});
+      schedules.push_back(
+          Schedule{domain::ScheduleId{to_int64(row[1])}, concert, to_timestamp(row[2]), to_timestamp(row[3])});
     }
     return schedules;
   };
@@ -106,8 +106,8 @@ Task<std::optional<SeatMap>> MysqlCatalogRepository::seat_map(domain::ScheduleId
   map.seats.reserve(read->layout->seats.size());
   for (const auto& seat : read->layout->seats) {
     const auto it = read->taken.find(seat.seat_no);
-    map.seats.push_back(
-        SeatMapEntry{seat.seat_no, seat.section, seat.price, it == read->taken.end() ? SeatStatus::kAvailable : it->second});
+    map.seats.push_back(SeatMapEntry{seat.seat_no, seat.section, seat.price,
+                                     it == read->taken.end() ? SeatStatus::kAvailable : it->second});
   }
   co_return map;
 }

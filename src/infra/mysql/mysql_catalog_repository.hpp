@@ -1,10 +1,10 @@
 #pragma once
 #include <chrono>
 #include <memory>
-#include <string>
-#include <vector>
 #include <mutex>
+#include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "domain/ports/catalog_repository.hpp"
 #include "infra/mysql/mysql_pool.hpp"

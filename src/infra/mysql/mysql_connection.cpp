@@ -31,8 +31,7 @@ bool MysqlError::is_connection_error() const noexcept {
     case 1927:  // ER_CONNECTION_KILLED
     case 4031:  // client was disconnected by the server because of inactivity
       return true;
-    default:
-      return error_number_ >= 2000 && error_number_ < 3000;  // any client-side error
+    default: return error_number_ >= 2000 && error_number_ < 3000;  // any client-side error
   }
 }
 
@@ -57,7 +56,7 @@ MysqlConnection::MysqlConnection(const DbEndpoint& endpoint, bool multi_statemen
   if (mysql_real_connect(handle_, endpoint.host.c_str(), endpoint.user.c_str(), endpoint.password.c_str(),
                          endpoint.database.c_str(), endpoint.port, nullptr, flags) == nullptr) {
     MysqlError error(mysql_errno(handle_), "connect to " + endpoint.host + ":" + std::to_string(endpoint.port) + "/" +
-                                                      endpoint.database + " failed: " + mysql_error(handle_));
+                                               endpoint.database + " failed: " + mysql_error(handle_));
     mysql_close(handle_);
     handle_ = nullptr;
     throw error;
@@ -105,7 +104,8 @@ st_mysql_stmt* MysqlConnection::prepared(std::string_view sql) {
   if (statements_.size() >= kMaxStatements) statements_.erase(statements_.begin());
   Statement statement(mysql_stmt_init(handle_));
   if (!statement) fail("mysql_stmt_init failed");
-  if (mysql_stmt_prepare(statement.get(), sql.data(), sql.size()) != 0) fail_statement(statement.get(), "prepare failed");
+  if (mysql_stmt_prepare(statement.get(), sql.data(), sql.size()) != 0)
+    fail_statement(statement.get(), "prepare failed");
   return statements_.emplace(std::string(sql), std::move(statement)).first->second.get();
 }
 
@@ -114,8 +114,8 @@ st_mysql_stmt* MysqlConnection::run_prepared(std::string_view sql, const Param* 
   for (int attempt = 1;; ++attempt) {
     st_mysql_stmt* statement = prepared(sql);
     if (mysql_stmt_param_count(statement) != count) {
-      throw std::logic_error("statement takes " + std::to_string(mysql_stmt_param_count(statement)) +
-                             " parameters, " + std::to_string(count) + " given: " + std::string(sql));
+      throw std::logic_error("statement takes " + std::to_string(mysql_stmt_param_count(statement)) + " parameters, " +
+                             std::to_string(count) + " given: " + std::string(sql));
     }
     std::vector<MYSQL_BIND> binds(count);
     std::vector<unsigned long> lengths(count);
@@ -301,6 +301,5 @@ void MysqlConnection::rollback() noexcept {
   // A failed rollback means the connection is broken; the server rolls back on disconnect.
   mysql_real_query(handle_, "ROLLBACK", 8);
 }
-
 
 }  // namespace ticketing::infra::mysql

@@ -23,7 +23,9 @@ constexpr auto kValidateAfterIdle = std::chrono::seconds(5);
 MysqlPool::MysqlPool(DbEndpoint endpoint, PoolOptions options)
     : endpoint_(std::move(endpoint)), options_(options), threads_(static_cast<std::size_t>(options.size)) {}
 
-MysqlPool::~MysqlPool() { stop(); }
+MysqlPool::~MysqlPool() {
+  stop();
+}
 
 void MysqlPool::stop() {
   threads_.stop();

@@ -6,14 +6,13 @@
 // `max-queue` (beyond it: 503 at once) and by `pool-wait-timeout` (work that waited longer is
 // failed instead of run late). Connections are opened lazily and re-opened after errors.
 #include <atomic>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <chrono>
 #include <functional>
 #include <memory>
 #include <type_traits>
-
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/thread_pool.hpp>
-#include <boost/asio/use_awaitable.hpp>
 
 #include "domain/async.hpp"
 #include "infra/mysql/mysql_connection.hpp"

@@ -70,9 +70,9 @@ std::vector<domain::HeldSeat> insert_holds(MysqlConnection& db, domain::Schedule
   std::string rows;
   for (std::size_t i = 0; i < seats.size(); ++i) {
     rows += rows.empty() ? "(?,?,?,?,?,1,?,?,?)" : ",(?,?,?,?,?,1,?,?,?)";
-    for (Param p : {Param(user.value), Param(schedule.value), Param(seats[i]),
-                    Param(domain::to_string(ReservationStatus::kHeld)), Param(expires_at),
-                    slots[i] > 0 ? Param(slots[i]) : Param(nullptr), Param(now), Param(now)}) {
+    for (Param p :
+         {Param(user.value), Param(schedule.value), Param(seats[i]), Param(domain::to_string(ReservationStatus::kHeld)),
+          Param(expires_at), slots[i] > 0 ? Param(slots[i]) : Param(nullptr), Param(now), Param(now)}) {
       values.push_back(std::move(p));
     }
   }
@@ -82,8 +82,7 @@ std::vector<domain::HeldSeat> insert_holds(MysqlConnection& db, domain::Schedule
           rows,
       values);
   std::vector<domain::HeldSeat> held;
-  if (inserted.affected_rows == seats.size() && inserted.last_insert_id > 0 &&
-      (seats.size() == 1 || consecutive_ids)) {
+  if (inserted.affected_rows == seats.size() && inserted.last_insert_id > 0 && (seats.size() == 1 || consecutive_ids)) {
     for (std::size_t i = 0; i < seats.size(); ++i) {
       held.push_back({domain::ReservationId{static_cast<std::int64_t>(inserted.last_insert_id + i)}, seats[i]});
     }
@@ -204,8 +203,7 @@ Task<HoldOutcome> MysqlReservationRepository::hold(domain::ScheduleId schedule, 
           }
           HoldOutcome outcome = std::move(decision.outcome);
           try {
-            outcome.seats =
-                insert_holds(db, schedule, user, decision.insert, slots, now, expires_at, consecutive_ids);
+            outcome.seats = insert_holds(db, schedule, user, decision.insert, slots, now, expires_at, consecutive_ids);
           } catch (const MysqlError& error) {
             if (!error.is_duplicate_key() || refused_by_slot_key(error)) throw;
             // A parallel hold inserted one of these seats after the read above (READ COMMITTED

@@ -26,10 +26,9 @@ class MysqlReservationRepository final : public domain::ReservationRepository {
                                        const std::vector<std::string>& seats, domain::Timestamp now) override;
   Task<domain::ExpiryOutcome> expire_holds(domain::Timestamp now, int batch) override;
 
-
  private:
   MysqlPool& pool_;
-  SeatLayoutCache& layouts_;  // the hold path's existence check
+  SeatLayoutCache& layouts_;                // the hold path's existence check
   std::atomic<int> autoinc_lock_mode_{-1};  // the server's innodb_autoinc_lock_mode, read once
 };
 

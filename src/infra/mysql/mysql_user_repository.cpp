@@ -1,6 +1,5 @@
 #include "infra/mysql/mysql_user_repository.hpp"
 
-
 #include <mutex>
 
 #include "infra/mysql/row_reader.hpp"
@@ -46,8 +45,7 @@ Task<std::int64_t> MysqlUserRepository::preload() {
   while (true) {
     auto work = [after](MysqlConnection& db) {
       std::vector<std::int64_t> out;
-      const auto result =
-          db.query("SELECT id FROM user_account WHERE id > ? ORDER BY id LIMIT ?", {after, kBatch});
+      const auto result = db.query("SELECT id FROM user_account WHERE id > ? ORDER BY id LIMIT ?", {after, kBatch});
       out.reserve(result.rows.size());
       for (const auto& row : result.rows) out.push_back(to_int64(row[0]));
       return out;

@@ -21,7 +21,9 @@ std::int64_t to_int64(const std::optional<std::string>& value) {
   return out;
 }
 
-std::string to_string(const std::optional<std::string>& value) { return value.value_or(std::string()); }
+std::string to_string(const std::optional<std::string>& value) {
+  return value.value_or(std::string());
+}
 
 domain::Money to_money(const std::optional<std::string>& value) {
   const auto money = domain::Money::from_decimal_string(require(value, "decimal"));

@@ -6,8 +6,8 @@ namespace ticketing::infra::mysql {
 
 std::shared_ptr<const SeatLayout> load_seat_layout(MysqlConnection& db, domain::ScheduleId schedule) {
   auto layout = std::make_shared<SeatLayout>();
-  const auto rows = db.query("SELECT seat_no, section, price FROM seat WHERE schedule_id = ? ORDER BY id",
-                             {schedule.value});
+  const auto rows =
+      db.query("SELECT seat_no, section, price FROM seat WHERE schedule_id = ? ORDER BY id", {schedule.value});
   layout->seats.reserve(rows.rows.size());
   for (const auto& row : rows.rows) {
     RowReader read(row);

@@ -25,7 +25,7 @@ struct SeatLayoutEntry {
 };
 
 struct SeatLayout {
-  std::vector<SeatLayoutEntry> seats;  // in seat id order
+  std::vector<SeatLayoutEntry> seats;                       // in seat id order
   std::unordered_map<std::string_view, std::size_t> index;  // seat_no → position in `seats`
 
   const SeatLayoutEntry* find(std::string_view seat_no) const {

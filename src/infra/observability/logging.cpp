@@ -19,8 +19,7 @@ void configure_logging(Level level) {
   }();
   (void)once;
   static constexpr spdlog::level::level_enum levels[] = {spdlog::level::trace, spdlog::level::debug,
-                                                         spdlog::level::info, spdlog::level::warn,
-                                                         spdlog::level::err};
+                                                         spdlog::level::info, spdlog::level::warn, spdlog::level::err};
   spdlog::set_level(levels[static_cast<int>(level)]);
   spdlog::flush_on(spdlog::level::warn);
 }

@@ -1,13 +1,12 @@
 #include "infra/observability/metrics.hpp"
 
 #include <dirent.h>
-#include <sys/resource.h>
-#include <unistd.h>
-
 #include <prometheus/collectable.h>
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <iterator>
@@ -75,7 +74,8 @@ void SampleWriter::add(std::string name, std::string help, int type, const Label
     if (existing.name == name) family = &existing;
   }
   if (family == nullptr) {
-    out_.push_back(prometheus::MetricFamily{std::move(name), std::move(help), static_cast<prometheus::MetricType>(type), {}});
+    out_.push_back(
+        prometheus::MetricFamily{std::move(name), std::move(help), static_cast<prometheus::MetricType>(type), {}});
     family = &out_.back();
   }
   prometheus::ClientMetric metric;
@@ -149,13 +149,16 @@ void Metrics::observe_request(std::string_view method, std::string_view route, i
   if (it == cache.series.end()) {
     std::lock_guard lock(impl_->series_mutex);
     auto& histogram = impl_->http.Add(
-        {{"method", std::string(method)}, {"uri", std::string(route)}, {"status", std::to_string(status)}}, kHttpBuckets);
+        {{"method", std::string(method)}, {"uri", std::string(route)}, {"status", std::to_string(status)}},
+        kHttpBuckets);
     it = cache.series.emplace(std::move(key), &histogram).first;
   }
   it->second->Observe(std::chrono::duration<double>(elapsed).count());
 }
 
-void Metrics::add_sampler(Sampler sampler) { impl_->samplers->add(std::move(sampler)); }
+void Metrics::add_sampler(Sampler sampler) {
+  impl_->samplers->add(std::move(sampler));
+}
 
 std::string Metrics::scrape() const {
   auto families = impl_->registry.Collect();

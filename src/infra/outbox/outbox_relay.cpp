@@ -45,9 +45,11 @@ Task<std::int64_t> OutboxRelay::publish_pending() {
       std::vector<kafka::OutgoingMessage> messages;
       messages.reserve(rows.rows.size());
       for (const auto& row : rows.rows) {
-        messages.push_back(kafka::OutgoingMessage{mysql::to_string(row[1]), mysql::to_string(row[2]),
-                                                  mysql::to_string(row[3]),
-                                                  {{"eventId", mysql::to_string(row[4])}, {"type", mysql::to_string(row[5])}}});
+        messages.push_back(
+            kafka::OutgoingMessage{mysql::to_string(row[1]),
+                                   mysql::to_string(row[2]),
+                                   mysql::to_string(row[3]),
+                                   {{"eventId", mysql::to_string(row[4])}, {"type", mysql::to_string(row[5])}}});
       }
       const auto results = producer_.produce_and_wait(messages, publish_timeout_);
       mysql::Params delivered_ids;

@@ -37,7 +37,9 @@ if hits > 0 then redis.call('DECR', KEYS[1]) end
 return hits
 )lua");
 
-std::int64_t millis(domain::Timestamp t) { return t.time_since_epoch().count(); }
+std::int64_t millis(domain::Timestamp t) {
+  return t.time_since_epoch().count();
+}
 
 std::int64_t integer_of(const RedisReply& reply) {
   if (reply.is_integer()) return reply.integer;
@@ -180,8 +182,8 @@ Task<void> RedisSessionRevocations::sync() {
   for (int page = 0; page < kMaxPages; ++page) {
     const std::string from_text = std::to_string(from);
     const std::string page_size = std::to_string(kPage);
-    const RedisReply reply = co_await redis_.execute("ZRANGEBYSCORE", kRevokedKey, from_text, "+inf", "WITHSCORES",
-                                                     "LIMIT", "0", page_size);
+    const RedisReply reply =
+        co_await redis_.execute("ZRANGEBYSCORE", kRevokedKey, from_text, "+inf", "WITHSCORES", "LIMIT", "0", page_size);
     if (!reply.is_array()) throw domain::DependencyUnavailable("redis", "revoked sessions: " + reply.to_string());
     std::int64_t highest = from;
     {

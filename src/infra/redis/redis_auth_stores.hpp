@@ -3,9 +3,9 @@
 // instances share them.
 #include <atomic>
 #include <deque>
+#include <mutex>
 #include <shared_mutex>
 #include <string>
-#include <mutex>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -62,7 +62,7 @@ class RedisSessionRevocations final : public domain::SessionRevocations {
   RedisClient& redis_;
   const domain::Clock& clock_;
   mutable std::shared_mutex mutex_;
-  std::unordered_map<std::string, std::int64_t> revoked_;  // session → forget after (epoch ms)
+  std::unordered_map<std::string, std::int64_t> revoked_;    // session → forget after (epoch ms)
   std::deque<std::pair<std::int64_t, std::string>> expiry_;  // (forget after, session), roughly in order
   std::atomic<bool> empty_{true};
   std::int64_t cursor_ms_ = 0;  // highest score read from Redis (sync() only)

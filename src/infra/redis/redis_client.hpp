@@ -3,8 +3,8 @@
 // ever touches the connection of the thread it runs on (no locks, no cross-thread hops).
 #include <array>
 #include <atomic>
-#include <chrono>
 #include <boost/asio/any_io_executor.hpp>
+#include <chrono>
 #include <memory>
 #include <span>
 #include <string_view>

@@ -121,8 +121,7 @@ RedisScript RedisScript::from_source(std::string source) {
 struct RedisConnection::Impl : std::enable_shared_from_this<Impl> {
   enum class State { kDisconnected, kConnecting, kConnected };
 
-  Impl(asio::any_io_executor executor, RedisOptions opts)
-      : ex(std::move(executor)), options(std::move(opts)) {}
+  Impl(asio::any_io_executor executor, RedisOptions opts) : ex(std::move(executor)), options(std::move(opts)) {}
 
   // Throws instead of queueing when the call cannot succeed; starts a connect when there is none.
   void prepare() {
@@ -173,8 +172,7 @@ struct RedisConnection::Impl : std::enable_shared_from_this<Impl> {
         co_await link->socket.async_connect(tcp::endpoint(address, o.port), asio::use_awaitable);
       } else {
         // The resolver runs getaddrinfo on Asio's private thread, not on this I/O thread.
-        auto endpoints =
-            co_await link->resolver.async_resolve(o.host, std::to_string(o.port), asio::use_awaitable);
+        auto endpoints = co_await link->resolver.async_resolve(o.host, std::to_string(o.port), asio::use_awaitable);
         co_await asio::async_connect(link->socket, endpoints, asio::use_awaitable);
       }
       link->socket.set_option(tcp::no_delay(true));
@@ -272,8 +270,7 @@ struct RedisConnection::Impl : std::enable_shared_from_this<Impl> {
   static asio::awaitable<void> read_loop(std::shared_ptr<Impl> self, std::shared_ptr<Link> l) {
     std::vector<RedisReply> replies;
     for (;;) {
-      auto [ec, n] =
-          co_await l->socket.async_read_some(asio::buffer(l->read_buf), asio::as_tuple(asio::use_awaitable));
+      auto [ec, n] = co_await l->socket.async_read_some(asio::buffer(l->read_buf), asio::as_tuple(asio::use_awaitable));
       if (l != self->link) co_return;
       if (ec) {
         self->fail(ec == asio::error::eof ? std::string("connection closed by server")
@@ -352,8 +349,7 @@ struct RedisConnection::Impl : std::enable_shared_from_this<Impl> {
     failed.swap(pending);
     // One exception object per caller: callers may rethrow on different threads (use_future).
     asio::post(ex, [failed = std::move(failed), reason = last_error]() mutable {
-      for (Pending& p : failed)
-        std::move(p.handler)(std::make_exception_ptr(unavailable(reason)), RedisReply{});
+      for (Pending& p : failed) std::move(p.handler)(std::make_exception_ptr(unavailable(reason)), RedisReply{});
     });
   }
 
@@ -381,8 +377,7 @@ RedisOptions validated(RedisOptions o) {
   // A zero command timeout would also turn the watchdog into a busy loop.
   if (o.connect_timeout.count() <= 0) throw std::invalid_argument("redis connect_timeout must be positive");
   if (o.command_timeout.count() <= 0) throw std::invalid_argument("redis command_timeout must be positive");
-  if (o.reconnect_backoff.count() < 0)
-    throw std::invalid_argument("redis reconnect_backoff must not be negative");
+  if (o.reconnect_backoff.count() < 0) throw std::invalid_argument("redis reconnect_backoff must not be negative");
   return o;
 }
 
@@ -427,8 +422,7 @@ Task<RedisReply> RedisConnection::execute(std::span<const std::string_view> args
 
 Task<RedisReply> RedisConnection::evalsha(const RedisScript& script, std::span<const std::string_view> keys,
                                           std::span<const std::string_view> args) {
-  if (script.sha1.size() != 40)
-    throw std::invalid_argument("RedisScript has no SHA-1; build it with from_source()");
+  if (script.sha1.size() != 40) throw std::invalid_argument("RedisScript has no SHA-1; build it with from_source()");
   char numkeys_buf[24];
   auto [end, ec] = std::to_chars(numkeys_buf, numkeys_buf + sizeof numkeys_buf, keys.size());
   std::string_view numkeys(numkeys_buf, static_cast<std::size_t>(end - numkeys_buf));

@@ -56,8 +56,8 @@ bool all_digits(std::string_view s) {
 
 bool valid_hostname(std::string_view host) {
   for (char c : host) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
-              c == '-' || c == '_';
+    bool ok =
+        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '-' || c == '_';
     if (!ok) return false;
   }
   return true;
@@ -80,8 +80,7 @@ RedisOptions parse_redis_url(std::string_view url) {
     fail("scheme must be redis://");
   }
   std::string_view rest = url.substr(kScheme.size());
-  if (rest.find_first_of("?#") != std::string_view::npos)
-    fail("query strings and fragments are not supported");
+  if (rest.find_first_of("?#") != std::string_view::npos) fail("query strings and fragments are not supported");
 
   // The password may contain '/' (percent-encoded or not), so split userinfo off first.
   RedisOptions options;
@@ -131,8 +130,8 @@ RedisOptions parse_redis_url(std::string_view url) {
   if (!port.empty()) {
     unsigned port_value = 0;
     auto [port_end, port_ec] = std::from_chars(port.data(), port.data() + port.size(), port_value);
-    if (!all_digits(port) || port_ec != std::errc() || port_end != port.data() + port.size() ||
-        port_value == 0 || port_value > 65535)
+    if (!all_digits(port) || port_ec != std::errc() || port_end != port.data() + port.size() || port_value == 0 ||
+        port_value > 65535)
       fail("port must be a number from 1 to 65535");
     options.port = static_cast<uint16_t>(port_value);
   }

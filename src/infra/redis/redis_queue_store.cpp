@@ -153,7 +153,9 @@ return {admitted, lapsed, #stale, waiting, redis.call('ZCARD', KEYS[2])}
 
 constexpr auto kRegistrationRefresh = std::chrono::seconds(10);
 
-std::int64_t millis(domain::Timestamp t) { return t.time_since_epoch().count(); }
+std::int64_t millis(domain::Timestamp t) {
+  return t.time_since_epoch().count();
+}
 
 std::int64_t integer_of(const RedisReply& reply) {
   if (reply.is_integer()) return reply.integer;
@@ -173,7 +175,8 @@ double double_of(const RedisReply& reply) {
 const RedisReply& checked_array(const RedisReply& reply, std::size_t size, std::string_view script) {
   if (reply.is_error()) throw domain::DependencyUnavailable("redis", fmt::format("{} script: {}", script, reply.str));
   if (!reply.is_array() || reply.elements.size() < size) {
-    throw domain::DependencyUnavailable("redis", fmt::format("{} script: unexpected reply {}", script, reply.to_string()));
+    throw domain::DependencyUnavailable("redis",
+                                        fmt::format("{} script: unexpected reply {}", script, reply.to_string()));
   }
   return reply;
 }
@@ -192,8 +195,7 @@ QueuePlace place_of(const RedisReply& reply) {
 
 }  // namespace
 
-RedisQueueStore::RedisQueueStore(RedisClient& redis, domain::QueuePolicy policy)
-    : redis_(redis), policy_(policy) {}
+RedisQueueStore::RedisQueueStore(RedisClient& redis, domain::QueuePolicy policy) : redis_(redis), policy_(policy) {}
 
 std::string RedisQueueStore::key(domain::ScheduleId schedule, std::string_view suffix) {
   return fmt::format("queue:{{{}}}:{}", schedule.value, suffix);
@@ -213,8 +215,8 @@ Task<void> RedisQueueStore::register_schedule(domain::ScheduleId schedule) {
 
 Task<std::optional<QueuePlace>> RedisQueueStore::place(domain::ScheduleId schedule, domain::UserId user,
                                                        domain::Timestamp now, bool join) {
-  const std::array<std::string, 6> keys{key(schedule, "waiting"), key(schedule, "active"),    key(schedule, "seq"),
-                                        key(schedule, "heartbeat"), key(schedule, "stats"), key(schedule, "revoked")};
+  const std::array<std::string, 6> keys{key(schedule, "waiting"),   key(schedule, "active"), key(schedule, "seq"),
+                                        key(schedule, "heartbeat"), key(schedule, "stats"),  key(schedule, "revoked")};
   const std::array<std::string_view, 6> key_views{keys[0], keys[1], keys[2], keys[3], keys[4], keys[5]};
   const std::string user_id = std::to_string(user.value);
   const std::string now_ms = std::to_string(millis(now));

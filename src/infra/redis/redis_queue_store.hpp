@@ -36,8 +36,8 @@ class RedisQueueStore final : public domain::QueueStore {
 
  private:
   Task<void> register_schedule(domain::ScheduleId schedule);
-  Task<std::optional<domain::QueuePlace>> place(domain::ScheduleId schedule, domain::UserId user,
-                                                domain::Timestamp now, bool join);
+  Task<std::optional<domain::QueuePlace>> place(domain::ScheduleId schedule, domain::UserId user, domain::Timestamp now,
+                                                bool join);
   Task<bool> run_slot_script(const RedisScript& script, std::string_view name, domain::ScheduleId schedule,
                              domain::UserId user, domain::Timestamp now, std::int64_t third,
                              domain::Timestamp token_issued_at);

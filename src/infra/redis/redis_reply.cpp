@@ -17,18 +17,10 @@ void append_decimal(std::string& out, std::size_t value) {
 
 void render(const RedisReply& r, std::string& out) {
   switch (r.type) {
-    case RedisReply::Type::kNil:
-      out += "(nil)";
-      return;
-    case RedisReply::Type::kInteger:
-      out += "(integer) " + std::to_string(r.integer);
-      return;
-    case RedisReply::Type::kStatus:
-      out += r.str;
-      return;
-    case RedisReply::Type::kError:
-      out += "(error) " + r.str;
-      return;
+    case RedisReply::Type::kNil: out += "(nil)"; return;
+    case RedisReply::Type::kInteger: out += "(integer) " + std::to_string(r.integer); return;
+    case RedisReply::Type::kStatus: out += r.str; return;
+    case RedisReply::Type::kError: out += "(error) " + r.str; return;
     case RedisReply::Type::kString: {
       out += '"';
       for (unsigned char c : r.str) {
@@ -62,18 +54,12 @@ void render(const RedisReply& r, std::string& out) {
 
 std::string_view to_string(RedisReply::Type type) noexcept {
   switch (type) {
-    case RedisReply::Type::kString:
-      return "string";
-    case RedisReply::Type::kStatus:
-      return "status";
-    case RedisReply::Type::kError:
-      return "error";
-    case RedisReply::Type::kInteger:
-      return "integer";
-    case RedisReply::Type::kNil:
-      return "nil";
-    case RedisReply::Type::kArray:
-      return "array";
+    case RedisReply::Type::kString: return "string";
+    case RedisReply::Type::kStatus: return "status";
+    case RedisReply::Type::kError: return "error";
+    case RedisReply::Type::kInteger: return "integer";
+    case RedisReply::Type::kNil: return "nil";
+    case RedisReply::Type::kArray: return "array";
   }
   return "unknown";
 }
@@ -103,14 +89,11 @@ RedisReply from_hiredis(const ::redisReply& reply) {
       out.type = RedisReply::Type::kInteger;
       out.integer = reply.integer;
       break;
-    case REDIS_REPLY_NIL:
-      out.type = RedisReply::Type::kNil;
-      break;
+    case REDIS_REPLY_NIL: out.type = RedisReply::Type::kNil; break;
     case REDIS_REPLY_ARRAY:
       out.type = RedisReply::Type::kArray;
       out.elements.reserve(reply.elements);
-      for (std::size_t i = 0; i < reply.elements; ++i)
-        out.elements.push_back(from_hiredis(*reply.element[i]));
+      for (std::size_t i = 0; i < reply.elements; ++i) out.elements.push_back(from_hiredis(*reply.element[i]));
       break;
     default:
       // hiredis 0.14 knows no other types (no RESP3); a new one would be a library upgrade.

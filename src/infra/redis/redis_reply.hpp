@@ -36,9 +36,7 @@ struct RedisReply {
   static RedisReply make_error(std::string s) { return {Type::kError, std::move(s), 0, {}}; }
   static RedisReply make_integer(long long v) { return {Type::kInteger, {}, v, {}}; }
   static RedisReply make_nil() { return {}; }
-  static RedisReply make_array(std::vector<RedisReply> items) {
-    return {Type::kArray, {}, 0, std::move(items)};
-  }
+  static RedisReply make_array(std::vector<RedisReply> items) { return {Type::kArray, {}, 0, std::move(items)}; }
 
   friend bool operator==(const RedisReply&, const RedisReply&) = default;
 };

@@ -82,15 +82,16 @@ Task<domain::SeatLockResult> RedisSeatLockStore::lock(domain::ScheduleId schedul
 }
 
 Task<void> RedisSeatLockStore::run_for_owner(const RedisScript& script, std::string_view name,
-                                            domain::ScheduleId schedule, domain::UserId user,
-                                            const std::vector<std::string>& seats) {
+                                             domain::ScheduleId schedule, domain::UserId user,
+                                             const std::vector<std::string>& seats) {
   if (seats.empty()) co_return;
   const auto seat_keys = keys(schedule, seats);
   const std::vector<std::string_view> key_views(seat_keys.begin(), seat_keys.end());
   const std::string user_id = std::to_string(user.value);
   const std::array<std::string_view, 1> args{user_id};
   const RedisReply reply = co_await redis_.evalsha(script, key_views, args);
-  if (reply.is_error()) throw domain::DependencyUnavailable("redis", fmt::format("seat {} script: {}", name, reply.str));
+  if (reply.is_error())
+    throw domain::DependencyUnavailable("redis", fmt::format("seat {} script: {}", name, reply.str));
 }
 
 Task<void> RedisSeatLockStore::unlock(domain::ScheduleId schedule, domain::UserId user,
@@ -99,7 +100,7 @@ Task<void> RedisSeatLockStore::unlock(domain::ScheduleId schedule, domain::UserI
 }
 
 Task<void> RedisSeatLockStore::mark_sold(domain::ScheduleId schedule, domain::UserId user,
-                                        const std::vector<std::string>& seats) {
+                                         const std::vector<std::string>& seats) {
   co_await run_for_owner(kSoldScript, "sold", schedule, user, seats);
 }
 

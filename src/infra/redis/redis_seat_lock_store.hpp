@@ -1,6 +1,6 @@
 #pragma once
-// Seat locks `seat:lock:{sid}:{seatNo}` = userId with PX = hold.ttl (DESIGN.md §6); no expiry once sold. The `{sid}` hash
-// tag keeps every seat of a schedule in one Redis Cluster slot, so one script can take them all.
+// Seat locks `seat:lock:{sid}:{seatNo}` = userId with PX = hold.ttl (DESIGN.md §6); no expiry once sold. The `{sid}`
+// hash tag keeps every seat of a schedule in one Redis Cluster slot, so one script can take them all.
 #include "domain/ports/seat_lock_store.hpp"
 #include "infra/redis/redis_client.hpp"
 
@@ -13,7 +13,8 @@ class RedisSeatLockStore final : public domain::SeatLockStore {
   Task<domain::SeatLockResult> lock(domain::ScheduleId schedule, domain::UserId user,
                                     const std::vector<std::string>& seats, std::chrono::milliseconds ttl) override;
   Task<void> unlock(domain::ScheduleId schedule, domain::UserId user, const std::vector<std::string>& seats) override;
-  Task<void> mark_sold(domain::ScheduleId schedule, domain::UserId user, const std::vector<std::string>& seats) override;
+  Task<void> mark_sold(domain::ScheduleId schedule, domain::UserId user,
+                       const std::vector<std::string>& seats) override;
 
   static std::string key(domain::ScheduleId schedule, std::string_view seat_no);
 

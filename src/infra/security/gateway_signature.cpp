@@ -1,12 +1,12 @@
 #include "infra/security/gateway_signature.hpp"
 
-#include "infra/security/jws.hpp"
-
 #include <openssl/crypto.h>
 
 #include <array>
 #include <charconv>
 #include <stdexcept>
+
+#include "infra/security/jws.hpp"
 
 namespace ticketing::infra::security {
 
@@ -58,12 +58,11 @@ std::optional<std::int64_t> parse_timestamp(std::string_view text) {
 
 }  // namespace
 
-
-HmacGatewayVerifier::HmacGatewayVerifier(std::string secret, std::chrono::seconds tolerance)
-    : tolerance_(tolerance) {
+HmacGatewayVerifier::HmacGatewayVerifier(std::string secret, std::chrono::seconds tolerance) : tolerance_(tolerance) {
   const bool ok = !secret.empty() && tolerance >= std::chrono::seconds{0} && tolerance <= kMaxTolerance;
   try {
-    if (!ok) throw std::invalid_argument("HmacGatewayVerifier: the secret must not be empty and the tolerance 0 s to 1 day");
+    if (!ok)
+      throw std::invalid_argument("HmacGatewayVerifier: the secret must not be empty and the tolerance 0 s to 1 day");
     mac_ = std::make_unique<const HmacSha256>(secret);
   } catch (...) {
     OPENSSL_cleanse(secret.data(), secret.size());
@@ -75,8 +74,8 @@ HmacGatewayVerifier::HmacGatewayVerifier(std::string secret, std::chrono::second
 HmacGatewayVerifier::~HmacGatewayVerifier() = default;
 
 domain::GatewaySignatureProblem HmacGatewayVerifier::verify(const std::optional<std::string>& header,
-                                                            std::string_view raw_body,
-                                                            domain::Timestamp now) const try {
+                                                            std::string_view raw_body, domain::Timestamp now) const
+    try {
   if (!header) return GatewaySignatureProblem::kMissing;
   const std::string_view value = *header;
   if (value.size() > kMaxHeaderBytes) return GatewaySignatureProblem::kMalformed;

@@ -7,10 +7,10 @@
 
 #include <array>
 #include <atomic>
-#include <vector>
 #include <boost/json.hpp>
 #include <cstdint>
 #include <stdexcept>
+#include <vector>
 
 namespace ticketing::infra::security {
 namespace {
@@ -133,8 +133,8 @@ bool HmacSha256::sign(std::initializer_list<std::string_view> parts, unsigned ch
   EVP_MAC_CTX* ctx = contexts.get(state_->id, state_->keyed);
   bool ok = ctx != nullptr && EVP_MAC_init(ctx, nullptr, 0, nullptr) == 1;
   for (const auto part : parts) {
-    ok = ok && (part.empty() ||
-                EVP_MAC_update(ctx, reinterpret_cast<const unsigned char*>(part.data()), part.size()) == 1);
+    ok = ok &&
+         (part.empty() || EVP_MAC_update(ctx, reinterpret_cast<const unsigned char*>(part.data()), part.size()) == 1);
   }
   std::size_t len = 0;
   ok = ok && EVP_MAC_final(ctx, out, &len, kHmacBytes) == 1 && len == kHmacBytes;

@@ -15,7 +15,9 @@ inline constexpr std::size_t kHmacBytes = 32;
 inline constexpr std::string_view kHs256HeaderSegment = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9";
 
 void append_base64url(std::string& out, const unsigned char* data, std::size_t size);
-constexpr std::size_t base64url_size(std::size_t bytes) { return (bytes * 4 + 2) / 3; }
+constexpr std::size_t base64url_size(std::size_t bytes) {
+  return (bytes * 4 + 2) / 3;
+}
 // The parts of a compact JWS "header.payload.signature" (exactly two dots, header and payload
 // non-empty); nullopt otherwise.
 struct CompactJws {

@@ -1,11 +1,11 @@
 #include "infra/security/jwt_access_token_service.hpp"
 
+#include <fmt/format.h>
 #include <openssl/crypto.h>
 
 #include <boost/json.hpp>
 #include <charconv>
 #include <chrono>
-#include <fmt/format.h>
 #include <stdexcept>
 
 #include "infra/security/jws.hpp"
@@ -41,9 +41,9 @@ std::int64_t epoch_seconds(domain::Timestamp t) {
   return std::chrono::floor<std::chrono::seconds>(t).time_since_epoch().count();
 }
 
-AccessTokenCheck fail(TokenProblem problem) { return AccessTokenCheck{std::nullopt, problem}; }
-
-
+AccessTokenCheck fail(TokenProblem problem) {
+  return AccessTokenCheck{std::nullopt, problem};
+}
 
 std::optional<std::int64_t> int_claim(const boost::json::object& payload, std::string_view key) {
   const auto* v = payload.if_contains(key);
@@ -93,14 +93,13 @@ bool scan_integer(std::string_view text, std::size_t& pos, std::int64_t& out) {
 std::optional<RawClaims> scan_issued_payload(std::string_view text) {
   RawClaims c;
   std::size_t pos = 0;
-  const bool ok = scan_literal(text, pos, R"({"iss":)") && scan_string(text, pos, c.iss) &&
-                  scan_literal(text, pos, R"(,"aud":)") && scan_string(text, pos, c.aud) &&
-                  scan_literal(text, pos, R"(,"sub":)") && scan_string(text, pos, c.sub) &&
-                  scan_literal(text, pos, R"(,"role":)") && scan_string(text, pos, c.role) &&
-                  scan_literal(text, pos, R"(,"fam":)") && scan_string(text, pos, c.fam) &&
-                  scan_literal(text, pos, R"(,"iat":)") && scan_integer(text, pos, c.iat) &&
-                  scan_literal(text, pos, R"(,"exp":)") && scan_integer(text, pos, c.exp) &&
-                  scan_literal(text, pos, "}") && pos == text.size();
+  const bool ok =
+      scan_literal(text, pos, R"({"iss":)") && scan_string(text, pos, c.iss) && scan_literal(text, pos, R"(,"aud":)") &&
+      scan_string(text, pos, c.aud) && scan_literal(text, pos, R"(,"sub":)") && scan_string(text, pos, c.sub) &&
+      scan_literal(text, pos, R"(,"role":)") && scan_string(text, pos, c.role) &&
+      scan_literal(text, pos, R"(,"fam":)") && scan_string(text, pos, c.fam) && scan_literal(text, pos, R"(,"iat":)") &&
+      scan_integer(text, pos, c.iat) && scan_literal(text, pos, R"(,"exp":)") && scan_integer(text, pos, c.exp) &&
+      scan_literal(text, pos, "}") && pos == text.size();
   if (!ok) return std::nullopt;
   return c;
 }
@@ -121,8 +120,8 @@ std::optional<RawClaims> parse_payload(std::string_view text) {
   const auto iat = int_claim(*payload, "iat");
   const auto exp = int_claim(*payload, "exp");
   if (!iss || !aud || !sub || !role || !fam || !iat || !exp) return std::nullopt;
-  return RawClaims{std::string(*iss), std::string(*aud), std::string(*sub), std::string(*role), std::string(*fam),
-                   *iat, *exp};
+  return RawClaims{
+      std::string(*iss), std::string(*aud), std::string(*sub), std::string(*role), std::string(*fam), *iat, *exp};
 }
 
 }  // namespace
@@ -183,8 +182,8 @@ AccessTokenCheck JwtAccessTokenService::verify(std::string_view token, domain::T
   // key order, spacing, escapes) goes through the JSON parser with the same strict rules.
   auto claims = scan_issued_payload(payload_text);
   if (!claims) claims = parse_payload(payload_text);
-  if (!claims || claims->iss != issuer_ || claims->aud != kAudience || !valid_session(claims->fam) ||
-      claims->iat < 0 || claims->exp > kMaxEpochSeconds || claims->exp <= claims->iat) {
+  if (!claims || claims->iss != issuer_ || claims->aud != kAudience || !valid_session(claims->fam) || claims->iat < 0 ||
+      claims->exp > kMaxEpochSeconds || claims->exp <= claims->iat) {
     return fail(TokenProblem::kMalformed);
   }
   const auto user = domain::parse_canonical_id(claims->sub);
@@ -197,8 +196,9 @@ AccessTokenCheck JwtAccessTokenService::verify(std::string_view token, domain::T
   const domain::Timestamp expires_at{std::chrono::seconds{*exp}};
   if (issued_at > now + kMaxClockSkew) return fail(TokenProblem::kMalformed);
   if (now >= expires_at) return fail(TokenProblem::kExpired);
-  return AccessTokenCheck{domain::AccessClaims{domain::UserId{*user}, *role, std::move(claims->fam), issued_at, expires_at},
-                          TokenProblem::kMalformed};
+  return AccessTokenCheck{
+      domain::AccessClaims{domain::UserId{*user}, *role, std::move(claims->fam), issued_at, expires_at},
+      TokenProblem::kMalformed};
 } catch (const std::exception&) {
   return fail(TokenProblem::kMalformed);
 }

@@ -1,7 +1,5 @@
 #include "infra/security/jwt_token_service.hpp"
 
-#include "infra/security/jws.hpp"
-
 #include <openssl/crypto.h>
 
 #include <array>
@@ -11,6 +9,8 @@
 #include <cstdint>
 #include <cstring>
 #include <stdexcept>
+
+#include "infra/security/jws.hpp"
 
 namespace ticketing::infra::security {
 
@@ -155,15 +155,13 @@ TokenCheck JwtTokenService::verify(std::string_view token, domain::Timestamp now
   if (payload == nullptr || payload->size() != 5) return fail(TokenProblem::kMalformed);
   const auto* iss = payload->if_contains("iss");
   const auto* sub = payload->if_contains("sub");
-  if (iss == nullptr || !iss->is_string() || iss->get_string() != issuer_)
-    return fail(TokenProblem::kMalformed);
+  if (iss == nullptr || !iss->is_string() || iss->get_string() != issuer_) return fail(TokenProblem::kMalformed);
   if (sub == nullptr || !sub->is_string()) return fail(TokenProblem::kMalformed);
   const auto user = domain::parse_canonical_id(sub->get_string());
   const auto schedule = int_claim(*payload, "sid");
   const auto iat = int_claim(*payload, "iat");
   const auto exp = int_claim(*payload, "exp");
-  if (!user || !schedule || *schedule < 1 || !iat || !exp || *iat < 0 || *exp > kMaxEpochSeconds ||
-      *exp <= *iat) {
+  if (!user || !schedule || *schedule < 1 || !iat || !exp || *iat < 0 || *exp > kMaxEpochSeconds || *exp <= *iat) {
     return fail(TokenProblem::kMalformed);
   }
 

@@ -31,7 +31,7 @@ class JwtTokenService final : public domain::TokenService {
 
  private:
   std::unique_ptr<const HmacSha256> mac_;  // keyed once (OpenSSL types stay out of this header)
-  std::string payload_prefix_;  // {"iss":"<issuer>","sub":"  — the constant start of every payload
+  std::string payload_prefix_;             // {"iss":"<issuer>","sub":"  — the constant start of every payload
   std::string issuer_;
 };
 

@@ -1,12 +1,12 @@
 #include "infra/security/random.hpp"
 
-#include "infra/security/jws.hpp"
-
 #include <sodium.h>
 
 #include <cstdint>
 #include <stdexcept>
 #include <vector>
+
+#include "infra/security/jws.hpp"
 
 namespace ticketing::infra::security {
 

@@ -33,7 +33,9 @@ SodiumPasswordHasher::SodiumPasswordHasher(Argon2Options argon2, int threads, in
   dummy_hash_ = hash_now("not-a-password: unknown accounts are checked against this");
 }
 
-SodiumPasswordHasher::~SodiumPasswordHasher() { stop(); }
+SodiumPasswordHasher::~SodiumPasswordHasher() {
+  stop();
+}
 
 void SodiumPasswordHasher::stop() {
   pool_.stop();
@@ -58,8 +60,8 @@ bool SodiumPasswordHasher::verify_now(const std::optional<std::string>& stored_h
 void SodiumPasswordHasher::admit() {
   if (pending_.fetch_add(1, std::memory_order_relaxed) >= max_pending_) {
     pending_.fetch_sub(1, std::memory_order_relaxed);
-    throw domain::RetryLater(domain::ErrorCode::kDependencyUnavailable,
-                             "sign-in is busy right now; retry in a moment", std::chrono::seconds(1));
+    throw domain::RetryLater(domain::ErrorCode::kDependencyUnavailable, "sign-in is busy right now; retry in a moment",
+                             std::chrono::seconds(1));
   }
 }
 

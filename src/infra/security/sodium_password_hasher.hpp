@@ -3,12 +3,11 @@
 // burst of sign-ins never occupies an I/O thread. At most `max_pending` hashes wait or run; beyond
 // that the caller gets 503 with Retry-After at once (a login storm cannot queue without bound).
 #include <atomic>
+#include <boost/asio/thread_pool.hpp>
 #include <cstddef>
 #include <optional>
 #include <string>
 #include <string_view>
-
-#include <boost/asio/thread_pool.hpp>
 
 #include "domain/ports/password_hasher.hpp"
 
