@@ -187,3 +187,45 @@ TEST(HoldSlots, OwnLapsedHoldEndsWhenTheUserHoldsAgain) {
   // At the limit now: a third seat is refused, and nothing is written.
   EXPECT_EQ(parallel_holds(repository, schedule, 22, {{"S-4"}}, db_now(), 2).at(0).kind, HoldKind::kLimitExceeded);
 }
+
+// Two holds of one user for the same seats in opposite orders race on the seat and slot keys (a
+// deadlock between the two INSERTs is possible): one gets the seats, the other is told they are
+// taken — never an error.
+TEST(HoldSlots, OppositeOrderHoldsOfOneUserEndAsOneHoldAndOneConflict) {
+  const auto schedule = create_schedule(-60, 10);
+  ensure_users(30);
+  infra::mysql::MysqlPool pool(test_db_endpoint(), {4, 64, std::chrono::seconds(5)});
+  infra::mysql::SeatLayoutCache layouts(pool);
+  infra::mysql::MysqlReservationRepository repository(pool, layouts);
+  for (int round = 0; round < 10; ++round) {
+    const std::string a = "S-" + std::to_string(round + 1), b = "S-" + std::to_string(10 - round);
+    if (a >= b) break;
+    std::vector<domain::HoldOutcome> outcomes;
+    ASSERT_NO_THROW(outcomes = parallel_holds(repository, schedule, 23, {{a, b}, {b, a}}, db_now(), 4));
+    const int held = (outcomes[0].kind == HoldKind::kHeld) + (outcomes[1].kind == HoldKind::kHeld);
+    EXPECT_EQ(held, 1) << "round " << round;
+    // Release by expiring them, so the next round starts with free slots.
+    test_db()->execute(
+        fmt::format("UPDATE reservation SET status = 'EXPIRED', active = NULL WHERE schedule_id = {} "
+                    "AND user_id = 23 AND active = 1",
+                    schedule));
+  }
+}
+
+// A schedule with a live row outside the slots (an old binary's insert, or a lowered limit) takes
+// the locked path for its holds, so the limit still holds for that user.
+TEST(HoldSlots, LiveRowWithoutASlotSendsTheScheduleToTheLockedPath) {
+  const auto schedule = create_schedule(-60, 10);
+  ensure_users(30);
+  auto db = test_db();
+  db->execute(
+      fmt::format("INSERT INTO reservation (user_id, schedule_id, seat_no, status, expires_at, active) "
+                  "VALUES (24, {}, 'S-1', 'HELD', UTC_TIMESTAMP(3) + INTERVAL 1 MINUTE, 1)",
+                  schedule));
+  infra::mysql::MysqlPool pool(test_db_endpoint(), {2, 64, std::chrono::seconds(5)});
+  infra::mysql::SeatLayoutCache layouts(pool);
+  infra::mysql::MysqlReservationRepository repository(pool, layouts);
+  // Slot 1 is free by the key (the old row has none), but the user holds one seat of a limit of 1.
+  EXPECT_EQ(parallel_holds(repository, schedule, 24, {{"S-2"}}, db_now(), 1).at(0).kind, HoldKind::kLimitExceeded);
+  EXPECT_EQ(parallel_holds(repository, schedule, 25, {{"S-3"}}, db_now(), 1).at(0).kind, HoldKind::kHeld);
+}

@@ -104,8 +104,19 @@ st_mysql_stmt* MysqlConnection::prepared(std::string_view sql) {
   if (statements_.size() >= kMaxStatements) statements_.erase(statements_.begin());
   Statement statement(mysql_stmt_init(handle_));
   if (!statement) fail("mysql_stmt_init failed");
-  if (mysql_stmt_prepare(statement.get(), sql.data(), sql.size()) != 0)
-    fail_statement(statement.get(), "prepare failed");
+  if (mysql_stmt_prepare(statement.get(), sql.data(), sql.size()) != 0) {
+    // 1461: the server's max_prepared_stmt_count is reached (all connections together). Give back
+    // this connection's statements and try once more rather than fail the request.
+    if (mysql_stmt_errno(statement.get()) != 1461 || statements_.empty()) {
+      fail_statement(statement.get(), "prepare failed");
+    }
+    statements_.clear();
+    statement.reset(mysql_stmt_init(handle_));
+    if (!statement) fail("mysql_stmt_init failed");
+    if (mysql_stmt_prepare(statement.get(), sql.data(), sql.size()) != 0) {
+      fail_statement(statement.get(), "prepare failed");
+    }
+  }
   return statements_.emplace(std::string(sql), std::move(statement)).first->second.get();
 }
 
@@ -281,6 +292,18 @@ void MysqlConnection::execute_script(std::string_view sql) {
 bool MysqlConnection::ping() {
   last_used_ = std::chrono::steady_clock::now();
   return mysql_ping(handle_) == 0;
+}
+
+void MysqlConnection::begin() {
+  if (!implicit_transactions_) {
+    run_text("START TRANSACTION");
+    return;
+  }
+  unsigned int status = 0;
+  if (mariadb_get_infov(handle_, MARIADB_CONNECTION_SERVER_STATUS, &status) == 0 &&
+      (status & SERVER_STATUS_IN_TRANS) != 0) {
+    throw std::logic_error("Transaction begun inside an open transaction of an implicit-transaction session");
+  }
 }
 
 void MysqlConnection::end_unit_of_work(bool succeeded) {

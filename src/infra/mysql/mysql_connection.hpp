@@ -114,9 +114,10 @@ class MysqlConnection {
   void execute_script(std::string_view sql);
   bool ping();
 
-  void begin() {
-    if (!implicit_transactions_) run_text("START TRANSACTION");
-  }
+  // With implicit transactions a Transaction must be the first thing a unit of work writes in
+  // (its rollback would otherwise take earlier writes with it): begin() refuses to start inside
+  // an open transaction.
+  void begin();
   void commit() { run_text("COMMIT"); }
   void rollback() noexcept;
   // With implicit transactions, ends what a unit of work left open outside a Transaction — commits

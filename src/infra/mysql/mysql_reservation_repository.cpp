@@ -1,10 +1,13 @@
 #include "infra/mysql/mysql_reservation_repository.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <map>
 #include <unordered_set>
 
 #include "domain/booking_rules.hpp"
+#include "domain/errors.hpp"
 #include "infra/mysql/row_reader.hpp"
 #include "infra/mysql/sql_text.hpp"
 
@@ -47,8 +50,14 @@ std::int64_t cancel_ready_orders(MysqlConnection& db, const std::vector<std::int
 Task<std::vector<std::string>> MysqlReservationRepository::missing_seats(domain::ScheduleId schedule,
                                                                          const std::vector<std::string>& seats) {
   if (seats.empty()) co_return std::vector<std::string>{};
-  const auto layout = co_await layouts_.layout(schedule);
-  if (!layout) {  // another request is loading the layout: ask for just these seats
+  std::shared_ptr<const SeatLayout> layout;
+  try {
+    layout = co_await layouts_.layout(schedule);
+  } catch (const domain::DependencyUnavailable&) {
+    // The layout loads on the request pool; a seat-map storm saturating it must not fail holds,
+    // which have their own pool: ask for just these seats there.
+  }
+  if (!layout) {  // another request is loading the layout, or it could not: ask for just these seats
     auto work = [schedule, &seats](MysqlConnection& db) { return seats_not_on_schedule(db, schedule, seats); };
     co_return co_await pool_.run(work);
   }
@@ -110,11 +119,12 @@ bool refused_by_slot_key(const MysqlError& error) {
 Task<HoldOutcome> MysqlReservationRepository::hold(domain::ScheduleId schedule, domain::UserId user,
                                                    const std::vector<std::string>& seats, domain::Timestamp now,
                                                    domain::Timestamp expires_at, int max_seats_per_user) {
-  auto work = [=, autoinc_mode = &autoinc_lock_mode_](MysqlConnection& db) {
-    // With innodb_autoinc_lock_mode 0 or 1 (MariaDB's default) a multi-row INSERT gets consecutive
-    // ids in VALUES order, so the ids need no query; with 2 (MySQL 8's default) they are read back.
+  auto work = [=, autoinc_mode = &autoinc_lock_mode_, fast_path = &fast_path_](MysqlConnection& db) {
+    // With innodb_autoinc_lock_mode 0 or 1 (MariaDB's default) and an auto_increment_increment of
+    // 1 (Galera sets it to the cluster size) a multi-row INSERT gets consecutive ids in VALUES
+    // order, so the ids need no query; otherwise they are read back.
     if (autoinc_mode->load(std::memory_order_relaxed) < 0) {
-      const auto mode = db.query("SELECT @@innodb_autoinc_lock_mode");
+      const auto mode = db.query("SELECT IF(@@auto_increment_increment = 1, @@innodb_autoinc_lock_mode, 2)");
       autoinc_mode->store(mode.rows.empty() ? 2 : static_cast<int>(to_int64(mode.rows[0][0])),
                           std::memory_order_relaxed);
     }
@@ -128,7 +138,26 @@ Task<HoldOutcome> MysqlReservationRepository::hold(domain::ScheduleId schedule, 
     // the locked rows; every refusal (a taken or lapsed seat, a used slot) goes to the locked path
     // below, which decides over the locked rows. Saves the locking read and the COMMIT of every
     // uncontended hold (issue 14: statements per booking).
-    if (static_cast<int>(seats.size()) <= max_seats_per_user) {
+    // The slot key keeps the limit only while every live row of the schedule has a slot within
+    // 1..max. Not so after the limit was lowered (or on an instance configured with a lower one),
+    // or for rows made by a binary from before V6: then this schedule's holds take the locked
+    // path only. Checked once per schedule and limit (one scan of its live rows).
+    if (!fast_path->known(schedule, max_seats_per_user)) {
+      const bool safe = db.query(
+                              "SELECT NOT EXISTS (SELECT 1 FROM reservation WHERE schedule_id = ? AND active = 1 "
+                              "AND (holder_slot IS NULL OR holder_slot > ?))",
+                              {schedule.value, max_seats_per_user})
+                            .rows.at(0)
+                            .at(0) == std::optional<std::string>("1");
+      if (!safe) {
+        spdlog::warn(
+            "schedule {}: live holds without a seat slot in 1..hold.max-seats-per-user={}: its holds take "
+            "the locked path",
+            schedule.value, max_seats_per_user);
+      }
+      fast_path->remember(schedule, max_seats_per_user, safe);
+    }
+    if (fast_path->safe(schedule, max_seats_per_user) && static_cast<int>(seats.size()) <= max_seats_per_user) {
       std::vector<int> slots(seats.size());
       for (std::size_t i = 0; i < slots.size(); ++i) slots[i] = static_cast<int>(i + 1);
       try {
@@ -138,7 +167,9 @@ Task<HoldOutcome> MysqlReservationRepository::hold(domain::ScheduleId schedule, 
         outcome.events.push_back(held_event());
         return outcome;
       } catch (const MysqlError& error) {
-        if (!error.is_duplicate_key()) throw;
+        // A deadlock too: two parallel holds of overlapping seats in different orders (the
+        // statement was rolled back; the locked path decides, and retries deadlocks itself).
+        if (!error.is_duplicate_key() && !error.is_deadlock()) throw;
       }
     }
 
@@ -189,17 +220,13 @@ Task<HoldOutcome> MysqlReservationRepository::hold(domain::ScheduleId schedule, 
 
           end_holds(db, decision.expire, ReservationStatus::kExpired, now);
           for (const auto id : decision.expire) slot_of.erase(id.value);
+          // The lowest free slots. They are within 1..max unless the limit was lowered below
+          // slots already taken (the limit is still kept here, by the rule; see fast_path_safe).
           std::vector<int> slots;
           for (int slot = 1; slots.size() < decision.insert.size(); ++slot) {
             bool used = false;
             for (const auto& [id, taken] : slot_of) used = used || taken == slot;
-            // Past max only when the limit was lowered below slots already taken: the row then has
-            // no slot (the limit is still kept here, by the rule).
-            if (slot > max_seats_per_user) {
-              slots.push_back(0);
-            } else if (!used) {
-              slots.push_back(slot);
-            }
+            if (!used) slots.push_back(slot);
           }
           HoldOutcome outcome = std::move(decision.outcome);
           try {
@@ -229,7 +256,7 @@ Task<HoldOutcome> MysqlReservationRepository::hold(domain::ScheduleId schedule, 
           tx.commit();
           return outcome;
         },
-        /*retry_duplicate_key=*/true);
+        /*retry_duplicate_key=*/true, /*attempts=*/5);
   };
   co_return co_await pool_.run(work);
 }

@@ -30,6 +30,31 @@ class MysqlReservationRepository final : public domain::ReservationRepository {
   MysqlPool& pool_;
   SeatLayoutCache& layouts_;                // the hold path's existence check
   std::atomic<int> autoinc_lock_mode_{-1};  // the server's innodb_autoinc_lock_mode, read once
+  // Per schedule and limit: may the hold be a single INSERT (every live row's seat slot within
+  // 1..max)? Bounded: forgotten wholesale past 4,096 schedules (a re-check is one query).
+  class FastPathChecks {
+   public:
+    bool known(domain::ScheduleId schedule, int max) const {
+      std::lock_guard lock(mutex_);
+      const auto it = checks_.find(schedule.value);
+      return it != checks_.end() && it->second.first == max;
+    }
+    bool safe(domain::ScheduleId schedule, int max) const {
+      std::lock_guard lock(mutex_);
+      const auto it = checks_.find(schedule.value);
+      return it != checks_.end() && it->second.first == max && it->second.second;
+    }
+    void remember(domain::ScheduleId schedule, int max, bool safe) {
+      std::lock_guard lock(mutex_);
+      if (checks_.size() >= 4096) checks_.clear();
+      checks_[schedule.value] = {max, safe};
+    }
+
+   private:
+    mutable std::mutex mutex_;
+    std::unordered_map<std::int64_t, std::pair<int, bool>> checks_;
+  };
+  FastPathChecks fast_path_;
 };
 
 }  // namespace ticketing::infra::mysql

@@ -26,7 +26,9 @@ Task<std::shared_ptr<const SeatLayout>> SeatLayoutCache::layout(domain::Schedule
     std::lock_guard lock(mutex_);
     auto& entry = entries_[schedule.value];
     if (entry.layout && std::chrono::steady_clock::now() - entry.loaded_at < ttl_) co_return entry.layout;
-    if (entry.loading) co_return nullptr;
+    // While one request reloads an expired layout the others keep using it (a layout is fixed once
+    // on sale); only a first load makes them ask the database themselves.
+    if (entry.loading) co_return entry.layout;
     entry.loading = true;
   }
   std::shared_ptr<const SeatLayout> loaded;
@@ -35,7 +37,14 @@ Task<std::shared_ptr<const SeatLayout>> SeatLayoutCache::layout(domain::Schedule
     loaded = co_await pool_.run(work);
   } catch (...) {
     std::lock_guard lock(mutex_);
-    entries_[schedule.value].loading = false;  // the next request tries again
+    // The next request tries again; an entry with nothing cached goes (ids come from clients).
+    if (auto it = entries_.find(schedule.value); it != entries_.end()) {
+      if (it->second.layout) {
+        it->second.loading = false;
+      } else {
+        entries_.erase(it);
+      }
+    }
     throw;
   }
   std::lock_guard lock(mutex_);

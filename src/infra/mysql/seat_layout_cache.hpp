@@ -42,10 +42,12 @@ class SeatLayoutCache {
   explicit SeatLayoutCache(MysqlPool& pool, std::chrono::milliseconds ttl = std::chrono::seconds(60))
       : pool_(pool), ttl_(ttl) {}
 
-  // The cached layout, or a fresh load when none is cached. nullptr while another request is
-  // loading it: the caller then asks the database for just what it needs (loading 10,000 rows
+  // The cached layout, or a fresh load when none is cached or it is older than `ttl` (while one
+  // request reloads it, the others get the old one). nullptr while another request makes the
+  // first load: the caller then asks the database for just what it needs (loading 10,000 rows
   // for each of a thousand first-second holds is what made a sale's first second slow). An empty
-  // layout (a schedule with no seats yet, or none at all) is returned but not cached.
+  // layout (a schedule with no seats yet, or none at all) is returned but not cached. Loads run on
+  // the pool given here; DependencyUnavailable when it cannot.
   Task<std::shared_ptr<const SeatLayout>> layout(domain::ScheduleId schedule);
 
   std::uint64_t loads() const;
