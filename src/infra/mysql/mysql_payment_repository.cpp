@@ -379,7 +379,11 @@ Task<ReadyOutcome> MysqlPaymentRepository::create_ready_order(const domain::Read
 
 Task<PaymentRecord> MysqlPaymentRepository::record_payment(const std::string& order_no, domain::Timestamp now) {
   auto work = [order_no, now, &topics = topics_](MysqlConnection& db) -> PaymentRecord {
-    return with_deadlock_retries([&] { return record_payment_once(db, topics, order_no, now); });
+    // Decided when the order is locked, not when the request arrived: it may have waited for a
+    // connection (db.pool-wait-timeout) while the order expired, and an expired order is refunded.
+    const auto locked_at =
+        std::max(now, std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now()));
+    return with_deadlock_retries([&] { return record_payment_once(db, topics, order_no, locked_at); });
   };
   co_return co_await pool_.run(work);
 }
