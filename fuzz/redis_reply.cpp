@@ -25,7 +25,7 @@ struct ReplyDeleter {
 // Parses every complete reply of `bytes`, fed in pieces of `chunk` bytes (the socket splits them
 // anywhere). Returns false on a protocol error.
 bool parse(const char* bytes, std::size_t size, std::size_t chunk, std::vector<RedisReply>& out) {
-  std::unique_ptr<redisReader, ReaderDeleter> reader(redisReaderCreate());
+  std::unique_ptr<redisReader, ReaderDeleter> reader(ticketing::infra::redis::create_reader());
   for (std::size_t at = 0; at < size || at == 0; at += chunk) {
     const std::size_t n = std::min(chunk, size - at);
     if (n > 0 && redisReaderFeed(reader.get(), bytes + at, n) != REDIS_OK) return false;
