@@ -11,6 +11,7 @@ std::string Money::to_decimal_string() const {
 }
 
 std::optional<Money> Money::from_decimal_string(std::string_view text) {
+  constexpr int kMaxUnitDigits = 14;
   bool negative = false;
   if (!text.empty() && text.front() == '-') {
     negative = true;
@@ -19,6 +20,7 @@ std::optional<Money> Money::from_decimal_string(std::string_view text) {
   if (text.empty() || text.size() > 17) return std::nullopt;
   std::int64_t units = 0;
   std::int64_t fraction = 0;
+  int unit_digits = 0;
   int fraction_digits = 0;
   bool seen_dot = false;
   for (char c : text) {
@@ -32,9 +34,13 @@ std::optional<Money> Money::from_decimal_string(std::string_view text) {
       if (++fraction_digits > 2) return std::nullopt;
       fraction = fraction * 10 + (c - '0');
     } else {
+      // At most kMaxUnitDigits, so the cents fit in 64 bits and to_decimal_string()'s form of any
+      // accepted amount ("<units>.<2 digits>", at most 17 characters) is accepted too.
+      if (++unit_digits > kMaxUnitDigits) return std::nullopt;
       units = units * 10 + (c - '0');
     }
   }
+  if (unit_digits + fraction_digits == 0) return std::nullopt;  // "." or "-."
   if (fraction_digits == 1) fraction *= 10;
   const std::int64_t cents = units * 100 + fraction;
   return Money{negative ? -cents : cents};

@@ -18,7 +18,8 @@ struct Money {
 
   // "1234.50" — always two decimals, the form used in JSON and SQL.
   std::string to_decimal_string() const;
-  // Parses "1234", "1234.5", "1234.50" (as MariaDB returns DECIMAL); nullopt otherwise.
+  // Parses "1234", "1234.5", "1234.50" (as MariaDB returns DECIMAL), at most 14 digits before the
+  // point (so what to_decimal_string() writes parses back); nullopt otherwise.
   static std::optional<Money> from_decimal_string(std::string_view text);
 };
 

@@ -37,6 +37,19 @@ TEST(Money, ParsesDecimalColumns) {
   EXPECT_FALSE(Money::from_decimal_string("").has_value());
 }
 
+// Found by fuzz/payment_event (corpus file crash-amount-15-digits): a 15-digit amount was accepted
+// but its own two-decimal form (18 characters) was not, and 17 digits overflowed the cents.
+TEST(Money, EveryAcceptedAmountRoundTripsAndNoneOverflows) {
+  EXPECT_EQ(Money::from_decimal_string("99999999999999.99"), Money{9'999'999'999'999'999});
+  EXPECT_EQ(Money::from_decimal_string(Money{9'999'999'999'999'999}.to_decimal_string()), Money{9'999'999'999'999'999});
+  EXPECT_FALSE(Money::from_decimal_string("111111111150020").has_value());
+  EXPECT_FALSE(Money::from_decimal_string("99999999999999999").has_value());
+  EXPECT_FALSE(Money::from_decimal_string("-99999999999999999").has_value());
+  EXPECT_FALSE(Money::from_decimal_string(".").has_value());
+  EXPECT_FALSE(Money::from_decimal_string("-.").has_value());
+  EXPECT_EQ(Money::from_decimal_string(".5"), Money{50});
+}
+
 TEST(Time, RoundTripsSqlDatetime) {
   const auto t = parse_sql_datetime("2026-11-24 18:30:05.250");
   ASSERT_TRUE(t.has_value());

@@ -275,3 +275,29 @@ TEST(RedisConnectionOptions, RejectsNonPositiveTimeouts) {
 
 }  // namespace
 }  // namespace ticketing::infra::redis
+
+namespace ticketing::infra::redis {
+namespace {
+
+// Found by fuzz/redis_reply (corpus file oom-huge-array-header): "*720368162\r\n" made hiredis
+// allocate 5.7 GB of element pointers before any element arrived.
+TEST(RedisReader, RefusesArrayHeadersOverTheLimitInsteadOfAllocating) {
+  std::unique_ptr<redisReader, decltype(&redisReaderFree)> reader(create_reader(), &redisReaderFree);
+  const std::string huge = "*720368162\r\n";
+  ASSERT_EQ(redisReaderFeed(reader.get(), huge.data(), huge.size()), REDIS_OK);
+  void* reply = nullptr;
+  EXPECT_EQ(redisReaderGetReply(reader.get(), &reply), REDIS_ERR);
+  EXPECT_EQ(reply, nullptr);
+
+  std::unique_ptr<redisReader, decltype(&redisReaderFree)> fine(create_reader(), &redisReaderFree);
+  const std::string ok = "*2\r\n:1\r\n$1\r\na\r\n";
+  ASSERT_EQ(redisReaderFeed(fine.get(), ok.data(), ok.size()), REDIS_OK);
+  ASSERT_EQ(redisReaderGetReply(fine.get(), &reply), REDIS_OK);
+  ASSERT_NE(reply, nullptr);
+  EXPECT_EQ(from_hiredis(*static_cast<redisReply*>(reply)),
+            RedisReply::make_array({RedisReply::make_integer(1), RedisReply::make_string("a")}));
+  freeReplyObject(reply);
+}
+
+}  // namespace
+}  // namespace ticketing::infra::redis

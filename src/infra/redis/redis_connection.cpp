@@ -67,7 +67,7 @@ struct Completion {
 // tell (link != impl.link) and never touch the new one's socket, buffers or parser state.
 struct Link {
   explicit Link(const asio::any_io_executor& ex)
-      : socket(ex), resolver(ex), connect_timer(ex), watchdog_timer(ex), reader(redisReaderCreate()) {
+      : socket(ex), resolver(ex), connect_timer(ex), watchdog_timer(ex), reader(create_reader()) {
     if (!reader) throw std::bad_alloc();
     read_buf.resize(kReadChunk);
   }

@@ -3,6 +3,7 @@
 #include <hiredis/hiredis.h>
 
 #include <charconv>
+#include <new>
 #include <stdexcept>
 
 namespace ticketing::infra::redis {
@@ -50,7 +51,32 @@ void render(const RedisReply& r, std::string& out) {
   }
 }
 
+void* (*default_create_array)(const redisReadTask*, int) = nullptr;
+
+void* limited_create_array(const redisReadTask* task, int elements) {
+  if (elements < 0 || elements > kMaxReplyArrayElements) return nullptr;  // the reader reports an error
+  return default_create_array(task, elements);
+}
+
+// hiredis' default reply functions (only reachable through a reader), with createArray limited.
+redisReplyObjectFunctions* limited_functions() {
+  static redisReplyObjectFunctions functions = [] {
+    redisReader* probe = redisReaderCreate();
+    if (probe == nullptr) throw std::bad_alloc();
+    redisReplyObjectFunctions copy = *probe->fn;
+    redisReaderFree(probe);
+    default_create_array = copy.createArray;
+    copy.createArray = limited_create_array;
+    return copy;
+  }();
+  return &functions;
+}
+
 }  // namespace
+
+redisReader* create_reader() {
+  return redisReaderCreateWithFunctions(limited_functions());
+}
 
 std::string_view to_string(RedisReply::Type type) noexcept {
   switch (type) {

@@ -7,7 +7,8 @@
 #include <string_view>
 #include <vector>
 
-struct redisReply;  // hiredis' C struct; declared here so callers need not include hiredis.
+struct redisReply;  // hiredis' C structs; declared here so callers need not include hiredis.
+struct redisReader;
 
 namespace ticketing::infra::redis {
 
@@ -42,6 +43,14 @@ struct RedisReply {
 };
 
 std::string_view to_string(RedisReply::Type type) noexcept;
+
+// hiredis 0.14 allocates an array's element pointers as soon as it reads the header "*<n>", so a
+// reply header of a few bytes could ask for gigabytes (found by fuzz/redis_reply). Readers made by
+// create_reader() refuse arrays longer than this: the reader reports an error (a protocol error for
+// RedisConnection, which drops the link) instead.
+inline constexpr int kMaxReplyArrayElements = 1 << 24;
+// A hiredis reader with that limit; free it with redisReaderFree.
+::redisReader* create_reader();
 
 // Deep copy of a reply produced by hiredis' reader (the caller still frees `reply`).
 RedisReply from_hiredis(const ::redisReply& reply);
