@@ -104,3 +104,14 @@ pick_free_port() {
   done
   printf '%s\n' "$port"
 }
+
+# build_settings BUILD_TYPE — set BUILD_DIR, CMAKE_BUILD_TYPE and SANITIZE for scripts/build and
+# scripts/test: asan and tsan get instrumented trees of their own, the CMake types share build/.
+# shellcheck disable=SC2034 # the variables are the result, read by the caller
+build_settings() {
+  case "$1" in
+    asan | tsan) BUILD_DIR="$ROOT/build-$1" CMAKE_BUILD_TYPE=RelWithDebInfo SANITIZE="$1" ;;
+    Debug | Release | RelWithDebInfo | MinSizeRel) BUILD_DIR="$ROOT/build" CMAKE_BUILD_TYPE="$1" SANITIZE="" ;;
+    *) die "unknown BUILD_TYPE '$1' (Debug, Release, RelWithDebInfo, MinSizeRel, asan or tsan)" ;;
+  esac
+}
