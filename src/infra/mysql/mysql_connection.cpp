@@ -294,25 +294,25 @@ bool MysqlConnection::ping() {
   return mysql_ping(handle_) == 0;
 }
 
+bool MysqlConnection::in_transaction() const noexcept {
+  // The server's status flags from its last OK packet: no round trip.
+  unsigned int status = 0;
+  return mariadb_get_infov(handle_, MARIADB_CONNECTION_SERVER_STATUS, &status) == 0 &&
+         (status & SERVER_STATUS_IN_TRANS) != 0;
+}
+
 void MysqlConnection::begin() {
   if (!implicit_transactions_) {
     run_text("START TRANSACTION");
     return;
   }
-  unsigned int status = 0;
-  if (mariadb_get_infov(handle_, MARIADB_CONNECTION_SERVER_STATUS, &status) == 0 &&
-      (status & SERVER_STATUS_IN_TRANS) != 0) {
+  if (in_transaction()) {
     throw std::logic_error("Transaction begun inside an open transaction of an implicit-transaction session");
   }
 }
 
 void MysqlConnection::end_unit_of_work(bool succeeded) {
-  if (!implicit_transactions_) return;
-  unsigned int status = 0;
-  if (mariadb_get_infov(handle_, MARIADB_CONNECTION_SERVER_STATUS, &status) != 0 ||
-      (status & SERVER_STATUS_IN_TRANS) == 0) {
-    return;
-  }
+  if (!implicit_transactions_ || !in_transaction()) return;
   if (succeeded) {
     commit();
   } else {

@@ -135,6 +135,7 @@ class MysqlConnection {
   };
   using Statement = std::unique_ptr<st_mysql_stmt, StatementDeleter>;
 
+  bool in_transaction() const noexcept;
   [[noreturn]] void fail(std::string_view what);
   [[noreturn]] void fail_statement(st_mysql_stmt* statement, std::string_view what);
   void run_text(std::string_view sql);  // transaction control: no values, no result
