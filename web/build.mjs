@@ -1,0 +1,42 @@
+// Builds the web app into a directory the ticketing binary serves (`web.root`):
+//   index.html            no-cache; references the hashed files below
+//   assets/<name>-<hash>.js|css   content-hashed, served with Cache-Control: immutable
+// Usage: node build.mjs [--out DIR] [--dev]   (default out: dist/)
+// No inline script or style anywhere: the server sends `Content-Security-Policy: default-src 'self'`.
+import * as esbuild from 'esbuild';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const args = process.argv.slice(2);
+const outIndex = args.indexOf('--out');
+const out = resolve(outIndex >= 0 ? args[outIndex + 1] : join(here, 'dist'));
+const dev = args.includes('--dev');
+
+rmSync(out, { recursive: true, force: true });
+mkdirSync(join(out, 'assets'), { recursive: true });
+
+const result = await esbuild.build({
+  entryPoints: { app: join(here, 'src/main.ts'), styles: join(here, 'src/styles.css') },
+  bundle: true,
+  format: 'esm',
+  target: ['es2022'],
+  minify: !dev,
+  sourcemap: dev ? 'linked' : false,
+  entryNames: '[name]-[hash]',
+  assetNames: '[name]-[hash]',
+  outdir: join(out, 'assets'),
+  metafile: true,
+  logLevel: 'warning',
+});
+
+const outputs = Object.keys(result.metafile.outputs).map((file) => basename(file));
+const script = outputs.find((f) => f.startsWith('app-') && f.endsWith('.js'));
+const style = outputs.find((f) => f.startsWith('styles-') && f.endsWith('.css'));
+if (!script || !style) throw new Error(`build produced no app script or stylesheet: ${outputs.join(', ')}`);
+
+const template = readFileSync(join(here, 'src/index.html'), 'utf8');
+const html = template.replace('%APP_SCRIPT%', `/assets/${script}`).replace('%APP_STYLE%', `/assets/${style}`);
+writeFileSync(join(out, 'index.html'), html);
+console.log(`web app built into ${out}: ${outputs.join(', ')}`);
