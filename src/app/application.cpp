@@ -19,6 +19,7 @@
 #include "application/payment_service.hpp"
 #include "application/queue_service.hpp"
 #include "application/seat_events.hpp"
+#include "application/ticket_service.hpp"
 #include "domain/ports/clock.hpp"
 #include "infra/blocking_executor.hpp"
 #include "infra/http/http_server.hpp"
@@ -33,6 +34,7 @@
 #include "infra/mysql/mysql_payment_repository.hpp"
 #include "infra/mysql/mysql_pool.hpp"
 #include "infra/mysql/mysql_reservation_repository.hpp"
+#include "infra/mysql/mysql_ticket_repository.hpp"
 #include "infra/mysql/mysql_user_repository.hpp"
 #include "infra/observability/metrics.hpp"
 #include "infra/observability/seat_event_metrics.hpp"
@@ -49,6 +51,7 @@
 #include "infra/security/jwt_access_token_service.hpp"
 #include "infra/security/jwt_token_service.hpp"
 #include "infra/security/sodium_password_hasher.hpp"
+#include "infra/security/ticket_payload.hpp"
 
 namespace ticketing::app {
 
@@ -88,6 +91,17 @@ std::string required_secret(const std::string& value, std::string_view key) {
                                          infra::config::env_var_for_key(key)));
   }
   return value;
+}
+
+// The e-ticket signing key; like the token keys, the service does not start without it.
+infra::security::TicketSeed ticket_seed(const AppConfig& config) {
+  const auto seed = infra::security::parse_ticket_seed(config.ticket.signing_seed);
+  if (!seed) {
+    throw std::runtime_error(
+        fmt::format("ticket.signing-seed is not set: set {} (32 random bytes as 64 hex digits) or use the dev profile",
+                    infra::config::env_var_for_key("ticket.signing-seed")));
+  }
+  return *seed;
 }
 
 application::AuthPolicy auth_policy(const AppConfig& config) {
@@ -239,6 +253,10 @@ struct Application::Parts {
       infra::kafka::ConfirmationConsumerSettings{topics, static_cast<std::size_t>(config.kafka.consumer_batch)},
       [this](const std::vector<domain::PaymentCompleted>& events) { return confirmation.handle_batch(events); }};
 
+  infra::security::Ed25519TicketSigner ticket_signer{ticket_seed(config)};
+  infra::mysql::MysqlTicketRepository ticket_repository{db_pool};
+  application::TicketService tickets{ticket_repository, ticket_signer, clock};
+
   infra::observability::Metrics metrics;
   api::Dispatcher dispatcher;
   infra::http::HttpServer server;
@@ -299,6 +317,7 @@ struct Application::Parts {
       api::add_queue_routes(router, queue);
       api::add_ticket_routes(router, holds);
       api::add_payment_routes(router, payments);
+      api::add_eticket_routes(router, tickets);
     }
     return router;
   }
