@@ -241,6 +241,92 @@ export function scenarios(env) {
         return `median ${median.toFixed(0)} ms`;
       },
     },
+    {
+      name: '9 stream client: snapshot then delta applied to the map (stream served by the test)',
+      timeoutMs: 30_000,
+      async run() {
+        // Checks the EventSource side of the contract on any server: the test answers the stream
+        // itself (snapshot v1, then a delta v2) and looks at the map.
+        const session = await newSession(browser, baseUrl, { lang: 'en' });
+        const { page, context } = session;
+        const requests = [];
+        await context.route(`**/schedules/${liveSchedule}/seats/stream`, (route) => {
+          requests.push(route.request().headers()['last-event-id'] ?? null);
+          const snapshot = { version: 1, seats: [{ seatNo: 'A-1', status: 'HELD' }, { seatNo: 'A-2', status: 'AVAILABLE' }] };
+          const delta = { version: 2, changes: [{ seatNo: 'A-2', status: 'SOLD' }] };
+          route.fulfill({
+            status: 200,
+            headers: { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-store' },
+            body: `retry: 60000\nid: 1\nevent: snapshot\ndata: ${JSON.stringify(snapshot)}\n\n: keep-alive\n\nid: 2\nevent: delta\ndata: ${JSON.stringify(delta)}\n\n`,
+          });
+        });
+        let mapFetches = 0;
+        await context.route(`**/schedules/${liveSchedule}/seats`, async (route) => {
+          if (route.request().resourceType() === 'document') return route.continue();
+          // The first map says A-1 and A-2 are free; later polls agree with the stream's end state.
+          mapFetches += 1;
+          const response = await route.fetch();
+          const map = await response.json();
+          const forced = mapFetches === 1 ? { 'A-1': 'AVAILABLE', 'A-2': 'AVAILABLE' } : { 'A-1': 'HELD', 'A-2': 'SOLD' };
+          for (const seat of map.seats) if (forced[seat.seatNo]) seat.status = forced[seat.seatNo];
+          await route.fulfill({ response, json: map });
+        });
+        await page.goto('/');
+        await signUpViaApi(page, uniqueEmail('stream'));
+        await page.evaluate((id) => sessionStorage.setItem(`queueToken:${id}`, 'stream-test'), liveSchedule);
+        await page.goto(`/schedules/${liveSchedule}/seats`);
+        await waitForSeatMap(page);
+        // Sooner than the 2 s polling fallback could: it must be the stream.
+        await waitFor('A-1 HELD from the snapshot', async () => (await seatStatus(page, 'A-1')) === 'HELD', 1500);
+        await waitFor('A-2 SOLD from the delta', async () => (await seatStatus(page, 'A-2')) === 'SOLD', 1500);
+        check(mapFetches === 1, `the map was fetched ${mapFetches} times before the stream's changes showed`);
+        await clickSeat(page, 'A-2');
+        check((await seatStatus(page, 'A-2')) === 'SOLD', 'a sold seat cannot be selected');
+        session.assertClean();
+        await context.close();
+        return `stream opened ${requests.length}x`;
+      },
+    },
+    {
+      name: '10 keyboard and screen reader: arrows move, Enter selects, the seat is announced',
+      timeoutMs: 30_000,
+      async run() {
+        const session = await newSession(browser, baseUrl, { lang: 'en' });
+        const { page } = session;
+        await page.goto('/');
+        await signUpViaApi(page, uniqueEmail('keys'));
+        await page.evaluate((id) => sessionStorage.setItem(`queueToken:${id}`, 'keyboard-test'), liveSchedule);
+        await page.goto(`/schedules/${liveSchedule}/seats`);
+        await waitForSeatMap(page);
+        await page.locator('canvas.seat-canvas').focus();
+        const announced = () => page.locator('#seat-announcer').textContent();
+        await waitFor('the focused seat announced', async () => /^Section [A-T], seat \d+, \$[\d.,]+, /.test((await announced()) ?? ''), 2000);
+        const first = await announced();
+        await page.keyboard.press('ArrowRight');
+        await waitFor('focus moved', async () => (await announced()) !== first, 2000);
+        const text = (await announced()) ?? '';
+        const [, section, number] = /^Section ([A-T]), seat (\d+)/.exec(text) ?? [];
+        const seatNo = `${section}-${number}`;
+        const before = await seatStatus(page, seatNo);
+        await page.keyboard.press('Enter');
+        if (before === 'AVAILABLE') {
+          await waitFor(`${seatNo} selected by Enter`, async () => (await seatStatus(page, seatNo)) === 'SELECTED', 2000);
+          await waitFor('announced as selected', async () => /selected$/.test((await announced()) ?? ''), 2000);
+          await page.keyboard.press(' ');
+          await waitFor(`${seatNo} deselected by Space`, async () => (await seatStatus(page, seatNo)) === 'AVAILABLE', 2000);
+        }
+        // The same seat through the picker (no canvas needed).
+        await page.getByLabel('Section', { exact: true }).selectOption(section);
+        await page.getByLabel('Seat', { exact: true }).selectOption(seatNo);
+        await page.getByRole('button', { name: 'Select or deselect' }).click();
+        if (before === 'AVAILABLE') {
+          await waitFor(`${seatNo} selected from the picker`, async () => (await seatStatus(page, seatNo)) === 'SELECTED', 2000);
+        }
+        session.assertClean();
+        await session.context.close();
+        return `moved to ${seatNo}, toggled with Enter/Space and the picker`;
+      },
+    },
   ];
 
   // Every page in both languages at both widths: screenshots, and an axe scan of each.

@@ -239,6 +239,9 @@ export class SeatMapCanvas {
   }
 
   private clampOffset(): void {
+    // At the fitted size a vertical swipe scrolls the page (a phone shows the venue taller than the
+    // screen); zoomed in, every gesture pans the map.
+    this.canvas.style.touchAction = this.zoom > 1 ? 'none' : 'pan-y';
     const contentWidth = this.model.width * this.scale;
     const contentHeight = this.model.height * this.scale;
     this.offsetX = Math.min(0, Math.max(this.cssWidth - contentWidth, this.offsetX));

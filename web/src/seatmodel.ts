@@ -77,7 +77,8 @@ export class SeatModel {
   readonly height: number;
   readonly sectionsPerRow: number;
 
-  constructor(seats: readonly SeatEntry[]) {
+  // `maxSectionsPerRow`: 5 on a laptop; fewer on a phone so seats stay big enough to see and tap.
+  constructor(seats: readonly SeatEntry[], maxSectionsPerRow = 5) {
     this.tiers = priceTiers(seats);
     const tierByPrice = new Map(this.tiers.map((tier) => [tier.price, tier.index]));
     const bySection = new Map<string, number[]>();
@@ -111,7 +112,8 @@ export class SeatModel {
     });
 
     const names = [...bySection.keys()];
-    const perRow = names.length <= 5 ? Math.max(1, names.length) : Math.ceil(names.length / Math.ceil(names.length / 5));
+    const most = Math.max(1, maxSectionsPerRow);
+    const perRow = names.length <= most ? Math.max(1, names.length) : Math.ceil(names.length / Math.ceil(names.length / most));
     this.sectionsPerRow = perRow;
     const largest = Math.max(1, ...[...bySection.values()].map((list) => list.length));
     // Every section gets the same box (the largest one's), so the grid lines up like a hall.

@@ -76,7 +76,7 @@ export async function renderQueue(page: Page): Promise<void> {
     // The progress bar runs from the first position this tab saw (kept across reloads).
     const first = Math.max(Number(sessionStorage.getItem(firstKey) ?? 0), view.position);
     if (view.position > 0) sessionStorage.setItem(firstKey, String(first));
-    status.textContent = t('queueIntro');
+    status.textContent = t('queueWaiting');
     position.textContent = view.position > 0 ? String(view.position) : '–';
     eta.textContent = t('queueEtaValue', { time: countdown(view.estimatedWaitSeconds * 1000) });
     progress.value = first > 0 ? Math.round(((first - view.position) / first) * 100) : 0;

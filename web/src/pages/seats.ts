@@ -53,7 +53,7 @@ export async function renderSeats(page: Page): Promise<void> {
   if (page.left) return;
   loading.remove();
   performance.mark('seatmap:data');
-  const model = new SeatModel(response.seats);
+  const model = new SeatModel(response.seats, page.outlet.clientWidth < 600 ? 2 : 5);
   const sectionOfSeat = new Map(response.seats.map((seat) => [seat.seatNo, seat.section]));
 
   const announcer = h('p', { className: 'visually-hidden', 'aria-live': 'polite', id: 'seat-announcer' });
