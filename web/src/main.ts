@@ -1,5 +1,5 @@
 // Entry point of the fans' web app (DESIGN.md §13): the header, the routes, the language.
-import { call, session } from './api';
+import { call, refreshSession, session } from './api';
 import { append, clear, h } from './dom';
 import { lang, setLang, t, type Lang } from './i18n';
 import { onSessionChanged } from './session-events';
@@ -109,14 +109,16 @@ function boot(): void {
   fallback((page) => {
     append(page.outlet, [h('h1', {}, t('notFoundTitle')), h('p', {}, t('notFoundBody'))]);
   });
-  start(main, (path) => {
+  // A new tab has no access token yet, but the refresh cookie may still hold a session.
+  const ready = session.token() ? Promise.resolve(true) : refreshSession();
+  void ready.then(() => start(main, (path) => {
     document.title = t('appName');
     renderHeader(header);
     if (!accountLoaded) void loadAccount().then(() => renderHeader(header));
     // Move focus to the new page for screen readers, except on the first load.
     if (path !== firstPath) main.focus({ preventScroll: true });
     firstPath = '';
-  });
+  }));
 }
 
 let firstPath = location.pathname;

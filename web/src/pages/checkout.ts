@@ -75,7 +75,8 @@ export function renderCheckout(page: Page): void {
           body: { scheduleId: Number(hold.scheduleId), seatNos },
         });
         sessionStorage.removeItem(attemptKey);
-        sessionStorage.setItem(`order:${order.orderNo}`, JSON.stringify(order));
+        // `ready` extended the holds until the order expires.
+        saveHold({ ...hold, expiresAt: order.expiresAt });
         navigate(`/gateway/${encodeURIComponent(order.orderNo)}`);
       } catch (error) {
         const transient =
