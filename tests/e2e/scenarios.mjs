@@ -327,6 +327,33 @@ export function scenarios(env) {
         return `moved to ${seatNo}, toggled with Enter/Space and the picker`;
       },
     },
+    {
+      name: '11 cancel at the gateway, pay later: the same order, PAID',
+      timeoutMs: 60_000,
+      async run() {
+        const session = await fan('cancel');
+        const { page } = session;
+        const [seat] = await availableSeats(page, 'P', 1);
+        await holdThroughUi(page, [seat]);
+        await page.locator('.hold a[href="/checkout"]').click();
+        await page.waitForURL('**/checkout');
+        await page.locator('main button.primary').click();
+        await page.waitForURL('**/gateway/*', { timeout: 10_000 });
+        const first = page.url();
+        await page.getByRole('button', { name: 'Cancel', exact: true }).click();
+        await page.waitForURL('**/checkout?cancelled=1');
+        await waitFor('the cancelled notice', async () => /Payment cancelled/.test((await page.locator('.messages').textContent()) ?? ''), 2000);
+        await page.locator('main button.primary').click();
+        await page.waitForURL('**/gateway/*', { timeout: 10_000 });
+        check(page.url() === first, `paying again reuses the order: ${first} vs ${page.url()}`);
+        await page.getByRole('button', { name: 'Pay', exact: true }).click();
+        await page.waitForURL('**/orders/*', { timeout: 10_000 });
+        await waitFor('order PAID', async () => (await page.locator('[data-status]').getAttribute('data-status')) === 'PAID', 40_000, 100);
+        session.assertClean();
+        await session.context.close();
+        return `seat ${seat}, one order`;
+      },
+    },
   ];
 
   // Every page in both languages at both widths: screenshots, and an axe scan of each.

@@ -9,6 +9,8 @@ export interface Hold {
   scheduleId: string;
   seats: HeldSeat[];
   expiresAt: string;
+  // The READY order made for these seats, once checkout created it (a second one would be 409).
+  orderNo?: string;
 }
 
 const key = 'hold';

@@ -14,7 +14,7 @@ interface Session {
 // Only same-site paths: never send the reader to another origin after signing in.
 function nextPath(page: Page): string {
   const next = page.query.get('next') ?? '/';
-  return next.startsWith('/') && !next.startsWith('//') ? next : '/';
+  return next.startsWith('/') && !next.startsWith('//') && !next.includes('\\') ? next : '/';
 }
 
 function field(labelKey: Key, name: string, type: string, autocomplete: string, hint?: Key): { wrap: HTMLElement; input: HTMLInputElement } {

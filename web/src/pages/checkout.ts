@@ -62,6 +62,11 @@ export function renderCheckout(page: Page): void {
   const pay = h('button', { type: 'button', className: 'primary' }, t('pay'));
   const seatNos = hold.seats.map((seat) => seat.seatNo);
   pay.addEventListener('click', async () => {
+    // Back from the gateway without paying: the order for these seats exists, pay that one.
+    if (hold.orderNo) {
+      navigate(`/gateway/${encodeURIComponent(hold.orderNo)}`);
+      return;
+    }
     pay.disabled = true;
     const attempt = attemptFor(`${hold.scheduleId}:${seatNos.join(',')}`);
     const queueToken = sessionStorage.getItem(queueTokenKey(hold.scheduleId));
@@ -76,7 +81,7 @@ export function renderCheckout(page: Page): void {
         });
         sessionStorage.removeItem(attemptKey);
         // `ready` extended the holds until the order expires.
-        saveHold({ ...hold, expiresAt: order.expiresAt });
+        saveHold({ ...hold, expiresAt: order.expiresAt, orderNo: order.orderNo });
         navigate(`/gateway/${encodeURIComponent(order.orderNo)}`);
       } catch (error) {
         const transient =
