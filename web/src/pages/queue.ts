@@ -76,7 +76,8 @@ export async function renderQueue(page: Page): Promise<void> {
     // The progress bar runs from the first position this tab saw (kept across reloads).
     const first = Math.max(Number(sessionStorage.getItem(firstKey) ?? 0), view.position);
     if (view.position > 0) sessionStorage.setItem(firstKey, String(first));
-    status.textContent = t('queueWaiting');
+    // Before the sale opens everyone is PREQUEUED: places are drawn fairly at opening (§15).
+    status.textContent = view.status === 'PREQUEUED' ? t('queuePrequeued') : t('queueWaiting');
     position.textContent = view.position > 0 ? String(view.position) : '–';
     eta.textContent = t('queueEtaValue', { time: countdown(view.estimatedWaitSeconds * 1000) });
     progress.value = first > 0 ? Math.round(((first - view.position) / first) * 100) : 0;
