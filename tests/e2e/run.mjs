@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Browser tests of the fans' web app (issue 15): node tests/e2e/run.mjs --base-url URL --out DIR
-//   [--only SUBSTRING] [--update-docs]
+//   [--only TEXT[,TEXT...]] [--update-docs]
 // Runs every scenario against a running server, prints one PASS/FAIL line per scenario with its
 // time, writes DIR/results.json and DIR/screenshots/, exits non-zero on any failure.
 // --update-docs copies a curated set of screenshots into docs/screenshots/.
@@ -21,7 +21,7 @@ if (!baseUrl) {
   process.exit(2);
 }
 const outDir = resolve(option('--out', 'e2e-out'));
-const only = option('--only', '');
+const only = option('--only', '').split(',').filter(Boolean); // scenarios whose name contains any
 mkdirSync(outDir, { recursive: true });
 
 const browser = await launchBrowser();
@@ -33,7 +33,7 @@ const log = (line) => {
 const results = [];
 let failed = 0;
 for (const scenario of scenarios({ browser, baseUrl, outDir, log })) {
-  if (only && !scenario.name.includes(only)) continue;
+  if (only.length > 0 && !only.some((text) => scenario.name.includes(text))) continue;
   const started = Date.now();
   let timer;
   const deadline = new Promise((_, reject) => {
