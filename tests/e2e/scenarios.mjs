@@ -82,6 +82,8 @@ export function scenarios(env) {
         shared.buyer = { email, orderNo, seats };
         await page.locator('a[href="/me/tickets"].button').click();
         await page.waitForURL('**/me/tickets');
+        const ticketsRoute = await page.evaluate(async () => (await fetch('/me/tickets', { headers: { Accept: 'application/json', Authorization: `Bearer ${sessionStorage.getItem('accessToken')}` } })).status);
+        check(ticketsRoute === 200, `GET /me/tickets answered ${ticketsRoute} (is the tickets route on this server?)`);
         for (const seat of seats) {
           await waitFor(`ticket QR for ${seat}`, async () => (await page.locator(`li.ticket[data-seat="${seat}"] svg.qr path`).count()) === 1, 10_000);
         }
@@ -96,6 +98,8 @@ export function scenarios(env) {
       async run() {
         const { a, b } = await pair();
         const [seat] = await availableSeats(a.page, 'S', 1);
+        const onStream = async () => (await b.page.locator('.live-badge').getAttribute('data-mode')) === 'live';
+        await waitFor('the other map on the live stream (GET /schedules/{id}/seats/stream; polling every 2 s cannot meet 1 s)', onStream, 5000);
         await holdThroughUi(a.page, [seat]);
         const heldMs = await timeUntil(`${seat} HELD in the other map`, async () => (await seatStatus(b.page, seat)) === 'HELD', liveDeadlineMs);
         await a.page.locator('.hold button.secondary').click();
