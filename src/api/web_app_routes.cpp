@@ -80,7 +80,10 @@ void add_web_app_routes(Router& router, const application::WebApp& app) {
 std::optional<ApiResponse> web_app_page(const application::WebApp& app, const ApiRequest& request) {
   const auto* index = app.index_page();
   if (index == nullptr) return std::nullopt;
-  return file_response(*index, request);
+  auto page = file_response(*index, request);
+  // The same URL answers JSON to fetch(): a cache must keep the two apart.
+  page.headers.push_back({"Vary", "Accept, Sec-Fetch-Mode"});
+  return page;
 }
 
 }  // namespace ticketing::api

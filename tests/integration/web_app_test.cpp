@@ -95,6 +95,7 @@ TEST(WebApp, BrowserPageLoadsGetTheAppWhileApiClientsKeepTheirJson) {
   const auto reload = http(server.port(), "GET", "/me/tickets", "", kPageLoad);
   EXPECT_EQ(reload.status, 200);
   EXPECT_EQ(reload.body, kIndex);
+  EXPECT_EQ(reload.header("vary"), "Accept, Sec-Fetch-Mode");
   EXPECT_TRUE(is_json_error(http(server.port(), "GET", "/me/reservations", "", {{"Accept", "text/html"}}), 401));
   EXPECT_TRUE(is_json_error(http(server.port(), "GET", "/me/reservations", "", {{"Accept", "*/*"}}), 401));
   // Operators' endpoints never turn into the page.
