@@ -8,6 +8,9 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <thread>
 
 #include "api/dispatcher.hpp"
@@ -20,6 +23,7 @@
 #include "application/queue_service.hpp"
 #include "application/seat_events.hpp"
 #include "application/ticket_service.hpp"
+#include "application/web_app.hpp"
 #include "domain/ports/clock.hpp"
 #include "infra/blocking_executor.hpp"
 #include "infra/http/http_server.hpp"
@@ -131,6 +135,29 @@ bool runs_jobs(const AppConfig& config) {
   return config.role != infra::config::Role::kApi;
 }
 // A worker-only process still answers /actuator/* (health, metrics), not the public API.
+// The built web app under `root`, read into memory once (a few hundred KiB). Missing: API only.
+application::WebApp load_web_app(const std::string& root) {
+  namespace fs = std::filesystem;
+  application::WebApp app;
+  if (root.empty()) return app;
+  std::error_code error;
+  if (!fs::is_regular_file(fs::path(root) / application::WebApp::kIndexPage, error)) {
+    spdlog::warn("web app not served: no {} in web.root '{}' (scripts/build builds it)",
+                 application::WebApp::kIndexPage, root);
+    return app;
+  }
+  constexpr std::uintmax_t kMaxFileSize = 16 * 1024 * 1024;
+  for (auto it = fs::recursive_directory_iterator(root, error); !error && it != fs::recursive_directory_iterator();
+       it.increment(error)) {
+    if (!it->is_regular_file(error) || it->file_size(error) > kMaxFileSize) continue;
+    std::ifstream in(it->path(), std::ios::binary);
+    std::string body((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    app.add(fs::relative(it->path(), root).generic_string(), std::move(body));
+  }
+  spdlog::info("serving the web app from '{}' ({} files)", root, app.size());
+  return app;
+}
+
 bool serves_api(const AppConfig& config) {
   return config.role != infra::config::Role::kWorker;
 }
@@ -258,6 +285,7 @@ struct Application::Parts {
   application::TicketService tickets{ticket_repository, ticket_signer, clock};
 
   infra::observability::Metrics metrics;
+  application::WebApp web_app = serves_api(config) ? load_web_app(config.web.root) : application::WebApp{};
   api::Dispatcher dispatcher;
   infra::http::HttpServer server;
   bool stopped = false;
@@ -286,8 +314,9 @@ struct Application::Parts {
         queue(queue_store, catalog_repository, users, tokens, clock, queue_policy(cfg), cfg.security.token_ttl),
         admission_task(*contexts.front(), "admission", cfg.queue.admission_interval,
                        [this] { return admission_job.run_once(); }),
-        dispatcher(make_router(),
-                   [this](const std::optional<std::string>& bearer) { return auth.authenticate(bearer); }),
+        dispatcher(
+            make_router(), [this](const std::optional<std::string>& bearer) { return auth.authenticate(bearer); },
+            [this](const api::ApiRequest& request) { return api::web_app_page(web_app, request); }),
         server(raw(contexts),
                infra::http::HttpServerOptions{cfg.http.address, cfg.http.port, cfg.http.max_body, cfg.http.max_header,
                                               cfg.http.read_timeout, cfg.http.idle_timeout, cfg.log.access,
@@ -318,6 +347,8 @@ struct Application::Parts {
       api::add_ticket_routes(router, holds);
       api::add_payment_routes(router, payments);
       api::add_eticket_routes(router, tickets);
+      if (config.payment.mock_gateway) api::add_mock_gateway_routes(router, payments);
+      api::add_web_app_routes(router, web_app);
     }
     return router;
   }

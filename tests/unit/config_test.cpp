@@ -455,6 +455,9 @@ TEST(ConfigTest, ProdProfileRequiresRealSecrets) {
   o.env["TICKETING_SECURITY_ACCESS_TOKEN_SECRET"] = std::string(kStrongSecret) + "-access";
   o.sets = {"payment.gateway-plain-secret=true"};
   EXPECT_THAT(load_error(o), HasSubstr("payment.gateway-plain-secret: must be false in the prod profile"));
+  // Nor may the web app's mock gateway page record payments.
+  o.sets = {"payment.mock-gateway=true"};
+  EXPECT_THAT(load_error(o), HasSubstr("payment.mock-gateway: must be false in the prod profile"));
 
   o.sets.clear();
   auto loaded = cfg::load_config(o);

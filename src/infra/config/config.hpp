@@ -107,6 +107,10 @@ struct HttpConfig {
   std::vector<std::string> trusted_proxies;  // http.trusted-proxies
 };
 
+struct WebConfig {
+  std::string root;  // web.root: the built web app; empty = API only
+};
+
 struct DbConfig {
   std::string url;  // db.url (secret: contains the password)
   int pool_size = 0;
@@ -160,6 +164,7 @@ struct PaymentConfig {
   std::string gateway_secret;  // secret
   bool gateway_plain_secret = false;
   Millis gateway_signature_tolerance{};
+  bool mock_gateway = false;  // POST /dev/gateway/pay for the web app's mock gateway page
 };
 
 struct SecurityConfig {
@@ -200,6 +205,7 @@ struct MetricsConfig {
 struct AppConfig {
   std::string profile;
   HttpConfig http;
+  WebConfig web;
   DbConfig db;
   RedisConfig redis;
   KafkaConfig kafka;

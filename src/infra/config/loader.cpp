@@ -343,6 +343,8 @@ AppConfig build(const FlatMap& m, const std::string& profile) {
   c.payment.reconcile_interval = r.d("payment.reconcile-interval");
   c.payment.gateway_plain_secret = r.b("payment.gateway-plain-secret");
   c.payment.gateway_signature_tolerance = r.d("payment.gateway-signature-tolerance");
+  c.payment.mock_gateway = r.b("payment.mock-gateway");
+  c.web.root = r.str("web.root");
 
   c.security.token_secret = r.str("security.token-secret");
   c.security.token_ttl = r.d("security.token-ttl");
@@ -495,6 +497,8 @@ LoadedConfig load_config(const LoadOptions& options) {
   if (profile == "prod") {
     if (parsed("payment.gateway-plain-secret", parse_bool).value_or(false))
       problems.push_back("payment.gateway-plain-secret: must be false in the prod profile (callbacks must be signed)");
+    if (parsed("payment.mock-gateway", parse_bool).value_or(false))
+      problems.push_back("payment.mock-gateway: must be false in the prod profile (it records payments nobody made)");
     if (!parsed("security.cookie-secure", parse_bool).value_or(true))
       problems.push_back(
           "security.cookie-secure: must be true in the prod profile (the refresh cookie goes over HTTPS only)");

@@ -144,6 +144,8 @@ const std::array kSchema{
   KeySpec{"http.shutdown-timeout", ValueType::kDuration, "10s", "Grace period for in-flight requests on shutdown.", 0, 10 * kMin},
   KeySpec{"http.max-header", ValueType::kByteSize, "16KiB", "Largest accepted request header block; bigger is 431.", kKiB, kMiB},
   KeySpec{"http.trusted-proxies", ValueType::kString, "", "Comma-separated addresses of proxies whose X-Forwarded-For names the client (per-address limits).", 0, 0, {}, Secret::kNo, check_address_list},
+  // ---- web ----
+  KeySpec{"web.root", ValueType::kString, "web/dist", "Directory of the built web app served at / (relative to the working directory); empty: serve the API only.", 0, 0},
   // ---- db ----
   KeySpec{"db.url", ValueType::kString, "mysql://ticketing:ticketing@127.0.0.1:13306/ticketing", "MySQL/MariaDB URL mysql://user:password@host:port/database.", 0, 0, {}, Secret::kUrlPassword, check_db_url},
   KeySpec{"db.pool-size", ValueType::kInt, "16", "Database connections in the pool.", 1, 512},
@@ -187,6 +189,7 @@ const std::array kSchema{
   KeySpec{"payment.reconcile-interval", ValueType::kDuration, "10s", "How often the reconciler looks for CONFIRMING orders (less than half of payment.reconcile-after).", 100, kHour},
   KeySpec{"payment.gateway-plain-secret", ValueType::kBool, "false", "Also accept the secret itself in X-Gateway-Secret (curl demos; refused in prod).", 0, 0},
   KeySpec{"payment.gateway-signature-tolerance", ValueType::kDuration, "5m", "How far a Gateway-Signature time may be from now.", kSec, kHour},
+  KeySpec{"payment.mock-gateway", ValueType::kBool, "false", "Serve POST /dev/gateway/pay, the web app's mock gateway page's callback (dev/test; refused in prod).", 0, 0},
   // ---- security ----
   KeySpec{"security.token-secret", ValueType::kString, "", "HMAC key signing queue tokens (at least 32 bytes).", 0, 0, {}, Secret::kYes},
   KeySpec{"security.token-ttl", ValueType::kDuration, "10m", "Lifetime of an issued queue token.", kSec, 24 * kHour},
