@@ -88,6 +88,7 @@ std::string to_base64url(const TicketPublicKey& key) {
 }
 
 std::string ticket_key_id(const TicketPublicKey& key) {
+  (void)sodium_ready();  // picks libsodium's implementations; BLAKE2b itself cannot fail
   unsigned char digest[32];
   crypto_generichash(digest, sizeof digest, key.data(), key.size(), nullptr, 0);
   static constexpr char kHex[] = "0123456789abcdef";
