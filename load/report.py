@@ -219,9 +219,11 @@ INVARIANTS = [
 ]
 
 
-def chaos_section(out_dir, run, summary, audit_text):
-    """(lines, ok): the per-fault figures and the invariants of a chaos run."""
+def chaos_section(out_dir, run, summary, audit_text, paid=()):
+    """(lines, ok): the per-fault figures and the invariants of a chaos run. paid: (updated_at ms,
+    seats) of the PAID orders, for the second recovery figure (bookings per second)."""
     timeline = parse_timeline(os.path.join(out_dir, 'k6.txt'))
+    paid_per_s = per_second(t for t, _ in paid)
     faults = read_faults(os.path.join(out_dir, 'faults.tsv'))
     t0 = run['k6_start_ms'] / 1000.0
     lines = []
@@ -234,13 +236,19 @@ def chaos_section(out_dir, run, summary, audit_text):
     base_tot = [sum(x) for x in zip(*base)] if base else [0, 0, 0, 0]
     base_rate = rate(base_tot) or 0.0
     base_ok = base_tot[0] / max(len(base), 1)
+    base_secs = [s for s in secs if t0 + 3 <= s < first_fault]
+    base_paid = sum(paid_per_s.get(s, 0) for s in base_secs) / max(len(base_secs), 1)
+    last_paid = max(paid_per_s, default=0)
     w(f'Baseline (k6 start +3 s to the first fault, {len(base)} s): {base_ok:,.0f} good requests/s, '
-      f'error rate {100 * base_rate:.2f}% ({sum(base_tot[1:])} failed). Recovered = the error rate within '
-      f'{100 * RECOVERY_MARGIN:.0f} point of the baseline for {RECOVERED_FOR} s in a row, counted from the fault.')
+      f'error rate {100 * base_rate:.2f}% ({sum(base_tot[1:])} failed), {base_paid:,.0f} bookings PAID/s. '
+      f'**Recovery** = seconds from the fault until the error rate stays within {100 * RECOVERY_MARGIN:.0f} point of '
+      f'the baseline for {RECOVERED_FOR} s in a row. **Bookings back** = seconds from the fault until PAID orders '
+      f'run at half the baseline rate or more for {RECOVERED_FOR} s (a stall fails no request but sells nothing). '
+      f'Failed requests: from the fault to the later of the recovery and the component answering again.')
     w('')
-    w('| fault | injected (t+s) | undone (t+s) | answering (t+s) | failed requests (none / 5xx / other) | '
-      'recovery (s) | lowest good req/s |')
-    w('| --- | ---: | ---: | ---: | --- | ---: | ---: |')
+    w('| fault | injected (t+s) | undone (t+s) | answering (t+s) | failed requests (no answer / 5xx / other) | '
+      'recovery (s) | bookings back (s) | lowest good req/s |')
+    w('| --- | ---: | ---: | ---: | --- | ---: | ---: | ---: |')
     limit = base_rate + RECOVERY_MARGIN
     results = []
     for i, f in enumerate(faults):
@@ -262,15 +270,32 @@ def chaos_section(out_dir, run, summary, audit_text):
                 recovered = s
                 break
             s += 1
-        stop = recovered if recovered is not None else end
+        ready = int(f['ready_ms']) // 1000
+        stop = min(max(recovered if recovered is not None else end, ready + 1), end)
         window = [timeline.get(x, [0, 0, 0, 0]) for x in range(start, stop)]
+        booked = None
+        for x in range(start, end):
+            if x + RECOVERED_FOR > last_paid:
+                break
+            if all(paid_per_s.get(x + k, 0) >= 0.5 * base_paid for k in range(RECOVERED_FOR)):
+                booked = x
+                break
+        if base_paid <= 0:
+            book_text = 'n/a'
+        elif booked is not None:
+            book_text = f'{booked - start}'
+        elif start + RECOVERED_FOR > last_paid:
+            book_text = 'sold out'
+        else:
+            book_text = f'> {end - start}'
+
         failed = [sum(c[k] for c in window) for k in (1, 2, 3)]
         low = min((c[0] for c in window), default=0)
         rec_text = f'{recovered - start}' if recovered is not None else f'> {end - start} (not before the next fault)'
         results.append((f['name'], sum(failed), recovered - start if recovered is not None else None))
         w(f"| {f['name']} | {(int(f['injected_ms']) / 1000 - t0):.1f} | {(int(f['back_ms']) / 1000 - t0):.1f} | "
           f"{(int(f['ready_ms']) / 1000 - t0):.1f} | **{sum(failed):,}** ({failed[0]:,} / {failed[1]:,} / {failed[2]:,}) | "
-          f"**{rec_text}** | {low:,} |")
+          f"**{rec_text}** | **{book_text}** | {low:,} |")
     w('')
 
     checks = {}
@@ -446,7 +471,7 @@ def main():
     # -- Chaos: per fault and the invariants
     faults, timeline = [], {}
     if run['scenario'] == 'chaos':
-        chaos_lines, _, faults, timeline = chaos_section(out_dir, run, summary, audit_text)
+        chaos_lines, _, faults, timeline = chaos_section(out_dir, run, summary, audit_text, paid)
         w('## Faults and recovery (chaos)')
         w('')
         lines.extend(chaos_lines)

@@ -31,6 +31,8 @@ chaos_instance_start() {
   printf '==== %s start (role %s, port %s) ====\n' "$(date -u +%FT%T.%3NZ)" "$role" "$port" >>"$OUT/server-$name.log"
   "$BIN" "$@" --set "role=$role" --set "http.port=$port" serve >>"$OUT/server-$name.out" 2>>"$OUT/server-$name.log" </dev/null &
   pid=$!
+  # The injector kills it on purpose: no "Killed" job notice from this shell.
+  disown "$pid"
   printf '%s\n' "$pid" >"$(chaos_pidfile "$name")"
   printf '%s %s\n' "$role" "$port" >"$OUT/pids/$name.role"
 }
