@@ -236,7 +236,13 @@ Task<QueuePlace> RedisQueueStore::enter(domain::ScheduleId schedule, domain::Use
 
 Task<std::optional<QueuePlace>> RedisQueueStore::status(domain::ScheduleId schedule, domain::UserId user,
                                                         domain::Timestamp now) {
-  co_return co_await place(schedule, user, now, /*join=*/false);
+  auto found = co_await place(schedule, user, now, /*join=*/false);
+  // A waiter's poll registers the schedule too (at most once per kRegistrationRefresh, as enter
+  // does): when Redis lost the registry (restarted empty) right after this instance's last
+  // registration, the users who re-entered meanwhile only poll, and without this the admission
+  // job would never see their queue again.
+  if (found && found->status == QueueStatus::kWaiting) co_await register_schedule(schedule);
+  co_return found;
 }
 
 Task<bool> RedisQueueStore::leave(domain::ScheduleId schedule, domain::UserId user, domain::Timestamp now) {
