@@ -13,6 +13,7 @@ class HealthService;
 class QueueService;
 class HoldService;
 class PaymentService;
+class TicketService;
 class WebApp;
 }  // namespace ticketing::application
 
@@ -27,6 +28,8 @@ void add_health_routes(Router& router, application::HealthService& service);
 void add_queue_routes(Router& router, application::QueueService& queue);
 void add_ticket_routes(Router& router, application::HoldService& holds);
 void add_payment_routes(Router& router, application::PaymentService& payments);
+// E-tickets: GET /me/tickets, GET /.well-known/ticket-key.
+void add_eticket_routes(Router& router, application::TicketService& tickets);
 // GET /actuator/prometheus: the Prometheus text exposition from `scrape`.
 void add_metrics_routes(Router& router, std::function<std::string()> scrape);
 // GET / and GET /assets/{file}: the built web app (DESIGN.md §13).

@@ -22,6 +22,7 @@
 #include "application/payment_service.hpp"
 #include "application/queue_service.hpp"
 #include "application/seat_events.hpp"
+#include "application/ticket_service.hpp"
 #include "application/web_app.hpp"
 #include "domain/ports/clock.hpp"
 #include "infra/blocking_executor.hpp"
@@ -37,6 +38,7 @@
 #include "infra/mysql/mysql_payment_repository.hpp"
 #include "infra/mysql/mysql_pool.hpp"
 #include "infra/mysql/mysql_reservation_repository.hpp"
+#include "infra/mysql/mysql_ticket_repository.hpp"
 #include "infra/mysql/mysql_user_repository.hpp"
 #include "infra/observability/metrics.hpp"
 #include "infra/observability/seat_event_metrics.hpp"
@@ -53,6 +55,7 @@
 #include "infra/security/jwt_access_token_service.hpp"
 #include "infra/security/jwt_token_service.hpp"
 #include "infra/security/sodium_password_hasher.hpp"
+#include "infra/security/ticket_payload.hpp"
 
 namespace ticketing::app {
 
@@ -92,6 +95,17 @@ std::string required_secret(const std::string& value, std::string_view key) {
                                          infra::config::env_var_for_key(key)));
   }
   return value;
+}
+
+// The e-ticket signing key; like the token keys, the service does not start without it.
+infra::security::TicketSeed ticket_seed(const AppConfig& config) {
+  const auto seed = infra::security::parse_ticket_seed(config.ticket.signing_seed);
+  if (!seed) {
+    throw std::runtime_error(
+        fmt::format("ticket.signing-seed is not set: set {} (32 random bytes as 64 hex digits) or use the dev profile",
+                    infra::config::env_var_for_key("ticket.signing-seed")));
+  }
+  return *seed;
 }
 
 application::AuthPolicy auth_policy(const AppConfig& config) {
@@ -266,6 +280,10 @@ struct Application::Parts {
       infra::kafka::ConfirmationConsumerSettings{topics, static_cast<std::size_t>(config.kafka.consumer_batch)},
       [this](const std::vector<domain::PaymentCompleted>& events) { return confirmation.handle_batch(events); }};
 
+  infra::security::Ed25519TicketSigner ticket_signer{ticket_seed(config)};
+  infra::mysql::MysqlTicketRepository ticket_repository{db_pool};
+  application::TicketService tickets{ticket_repository, ticket_signer, clock};
+
   infra::observability::Metrics metrics;
   application::WebApp web_app = serves_api(config) ? load_web_app(config.web.root) : application::WebApp{};
   api::Dispatcher dispatcher;
@@ -328,6 +346,7 @@ struct Application::Parts {
       api::add_queue_routes(router, queue);
       api::add_ticket_routes(router, holds);
       api::add_payment_routes(router, payments);
+      api::add_eticket_routes(router, tickets);
       if (config.payment.mock_gateway) api::add_mock_gateway_routes(router, payments);
       api::add_web_app_routes(router, web_app);
     }

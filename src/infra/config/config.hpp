@@ -176,6 +176,10 @@ struct SecurityConfig {
   bool cookie_secure = true;
 };
 
+struct TicketConfig {
+  std::string signing_seed;  // secret; 64 hex digits or base64 of 32 bytes
+};
+
 struct AuthConfig {
   int hash_threads = 2;
   int hash_queue = 64;
@@ -210,6 +214,7 @@ struct AppConfig {
   PaymentConfig payment;
   SecurityConfig security;
   AuthConfig auth;
+  TicketConfig ticket;
   LogConfig log;
   MetricsConfig metrics;
   Role role = Role::kAll;
@@ -219,6 +224,9 @@ struct AppConfig {
 inline constexpr std::string_view kDevTokenSecret = "dev-token-secret-not-for-production-0123456789";
 inline constexpr std::string_view kDevGatewaySecret = "dev-gateway-secret";
 inline constexpr std::string_view kDevAccessTokenSecret = "dev-access-token-secret-not-for-production-0123";
+// "dev-ticket-signing-seed-not-prod" in hex.
+inline constexpr std::string_view kDevTicketSigningSeed =
+    "6465762d7469636b65742d7369676e696e672d736565642d6e6f742d70726f64";
 
 // ---- loading ------------------------------------------------------------------------------------
 

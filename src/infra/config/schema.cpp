@@ -8,6 +8,7 @@
 #include <limits>
 
 #include "infra/config/config.hpp"
+#include "infra/security/ticket_payload.hpp"
 
 namespace ticketing::infra::config {
 
@@ -51,6 +52,11 @@ std::string lower(std::string_view s) {
 
 std::string check_non_empty(std::string_view v) {
   return v.empty() ? "a non-empty value" : "";
+}
+
+std::string check_ticket_seed(std::string_view v) {
+  if (v.empty() || security::parse_ticket_seed(v)) return "";
+  return "32 bytes as 64 hex digits or base64 (e.g. the output of `openssl rand -hex 32`)";
 }
 
 std::string check_address(std::string_view v) {
@@ -191,6 +197,8 @@ const std::array kSchema{
   KeySpec{"security.access-token-ttl", ValueType::kDuration, "15m", "Lifetime of an access token.", kMin, 24 * kHour},
   KeySpec{"security.refresh-token-ttl", ValueType::kDuration, "336h", "Lifetime of a refresh token (a sign-in lasts this long unused).", kHour, 2160 * kHour},
   KeySpec{"security.cookie-secure", ValueType::kBool, "true", "Mark the refresh-token cookie Secure (HTTPS only).", 0, 0},
+  // ---- ticket ----
+  KeySpec{"ticket.signing-seed", ValueType::kString, "", "Ed25519 seed signing e-ticket QR payloads: 32 bytes as 64 hex digits or base64 (docs/tickets.md).", 0, 0, {}, Secret::kYes, check_ticket_seed},
   // ---- auth ----
   KeySpec{"auth.hash-threads", ValueType::kInt, "2", "Threads hashing and verifying passwords (never the I/O threads).", 1, 64},
   KeySpec{"auth.hash-queue", ValueType::kInt, "64", "Password hashes that may wait or run at once; beyond it sign-in answers 503.", 1, 100000},

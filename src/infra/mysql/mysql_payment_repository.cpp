@@ -256,9 +256,11 @@ struct ConfirmationWrites {
 
   void apply(MysqlConnection& db, const events::EventTopics& topics, domain::Timestamp now) const {
     if (!confirm.empty()) {
-      Params params{domain::to_string(ReservationStatus::kConfirmed), now};
+      // confirmed_at issues the seat's e-ticket (V7; infra/mysql/mysql_ticket_repository.hpp).
+      Params params{domain::to_string(ReservationStatus::kConfirmed), now, now};
       append_params(params, confirm);
-      db.execute("UPDATE reservation SET status = ?, updated_at = ? WHERE id IN (" + placeholders(confirm.size()) + ")",
+      db.execute("UPDATE reservation SET status = ?, confirmed_at = ?, updated_at = ? WHERE id IN (" +
+                     placeholders(confirm.size()) + ")",
                  params);
     }
     if (!paid.empty()) {

@@ -8,7 +8,7 @@ import { qrSvg } from '../qr';
 import { handleError, loadingText, messageArea, requireSignIn } from './common';
 
 interface Ticket {
-  ticketId: number | string;
+  ticketId: string;
   orderNo: string;
   scheduleId: number;
   concertTitle: string;
@@ -17,7 +17,8 @@ interface Ticket {
   section: string;
   price: number;
   status: 'VALID' | 'REVOKED';
-  qrPayload: string;
+  // null for a REVOKED ticket: it admits no one, so it has no code to show (docs/tickets.md).
+  qrPayload: string | null;
 }
 
 export async function renderTickets(page: Page): Promise<void> {
@@ -45,7 +46,7 @@ export async function renderTickets(page: Page): Promise<void> {
             h('p', { className: 'ticket-seat' }, `${t('seat')} ${ticket.seatNo} · ${money(ticket.price)}`),
             h('p', { className: `badge ${valid ? 'ok' : 'bad'}` }, valid ? t('ticketValid') : t('ticketRevoked')),
           ),
-          qrSvg(ticket.qrPayload, t('ticketQr', { seat: ticket.seatNo })),
+          valid && ticket.qrPayload ? qrSvg(ticket.qrPayload, t('ticketQr', { seat: ticket.seatNo })) : null,
         ),
       );
     }
