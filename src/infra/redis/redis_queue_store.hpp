@@ -6,6 +6,8 @@
 //   queue:{sid}:heartbeat  ZSET member userId, score last poll (ms) — abandoned waiters are dropped
 //   queue:{sid}:active     ZSET member userId, score slot expiry (ms)
 //   queue:{sid}:stats      HASH tokens/ts (admission token bucket shared by all instances), rate
+//   queue:{sid}:settings   HASH state (OPEN|PAUSED|CLOSED), max_active, admit_per_second: the
+//                          console's per-schedule controls, read by every admission round
 // and `queue:schedules` (SET of schedule ids with a queue) for the admission job.
 #include <chrono>
 #include <mutex>
@@ -31,6 +33,8 @@ class RedisQueueStore final : public domain::QueueStore {
                           domain::Timestamp token_issued_at) override;
   Task<domain::AdmissionRound> admit(domain::ScheduleId schedule, domain::Timestamp now) override;
   Task<std::vector<domain::ScheduleId>> queued_schedules() override;
+  Task<void> apply_controls(domain::ScheduleId schedule, const domain::QueueControls& controls) override;
+  Task<domain::QueueSnapshot> snapshot(domain::ScheduleId schedule) override;
 
   static std::string key(domain::ScheduleId schedule, std::string_view suffix);
 
