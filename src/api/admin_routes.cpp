@@ -213,28 +213,50 @@ void runs_from_json(JsonBody& body, std::vector<domain::SeatRun>& runs) {
   }
 }
 
-Task<ApiResponse> create_venue(application::AdminService& admin, const ApiRequest& request) {
-  std::string name;
+struct LayoutRequest {
+  std::string name;  // empty when not asked for
   std::vector<domain::SeatRun> runs;
   std::vector<domain::FieldError> parse_errors;
+};
+
+// CSV (the venue's name in ?name=, one run of seats per line: domain::parse_layout_csv) or JSON
+// {name, sections}. `with_name`: the name is required (create), else not accepted (replace).
+LayoutRequest layout_request(const ApiRequest& request, bool with_name) {
+  LayoutRequest layout;
   if (is_csv(request)) {
-    // CSV: the venue's name in ?name=, the layout one run of seats per line (domain::parse_layout_csv).
-    const auto given = query_param(request, "name");
-    if (!given || given->empty() || given->size() > kMaxTitleLength) {
-      throw domain::invalid_argument("name", "the query parameter name (1 to 200 characters) names the venue");
+    if (with_name) {
+      const auto given = query_param(request, "name");
+      if (!given || given->empty() || given->size() > kMaxTitleLength) {
+        throw domain::invalid_argument("name", "the query parameter name (1 to 200 characters) names the venue");
+      }
+      layout.name = *given;
     }
-    name = *given;
-    runs = domain::parse_layout_csv(request.body, parse_errors);
-  } else {
-    auto body = JsonBody::parse(request, {"name", "sections"});
-    name = body.string("name", kMaxTitleLength);
-    runs_from_json(body, runs);
-    body.done();
+    layout.runs = domain::parse_layout_csv(request.body, layout.parse_errors);
+    return layout;
   }
-  const auto venue = co_await admin.create_venue(who(request), name, runs, std::move(parse_errors));
+  auto body = with_name ? JsonBody::parse(request, {"name", "sections"}) : JsonBody::parse(request, {"sections"});
+  if (with_name) layout.name = body.string("name", kMaxTitleLength);
+  runs_from_json(body, layout.runs);
+  body.done();
+  return layout;
+}
+
+Task<ApiResponse> create_venue(application::AdminService& admin, const ApiRequest& request) {
+  auto layout = layout_request(request, true);
+  const auto venue =
+      co_await admin.create_venue(who(request), layout.name, layout.runs, std::move(layout.parse_errors));
   JsonWriter json;
   write_venue(json, venue);
   co_return json_response(201, std::move(json).str());
+}
+
+Task<ApiResponse> replace_layout(application::AdminService& admin, const ApiRequest& request) {
+  const domain::VenueId venue{path_id(request, "id")};
+  auto layout = layout_request(request, false);
+  const auto replaced = co_await admin.replace_layout(who(request), venue, layout.runs, std::move(layout.parse_errors));
+  JsonWriter json;
+  write_venue(json, replaced);
+  co_return json_response(200, std::move(json).str());
 }
 
 Task<ApiResponse> list_venues(application::AdminService& admin) {
@@ -523,6 +545,7 @@ void add_admin_routes(Router& router, application::AdminService& admin) {
   route(Method::kGet, "/admin/audit", [](auto& a, const ApiRequest& r) { return list_audit(a, r); });
   route(Method::kGet, "/admin/venues", [](auto& a, const ApiRequest&) { return list_venues(a); });
   route(Method::kPost, "/admin/venues", [](auto& a, const ApiRequest& r) { return create_venue(a, r); });
+  route(Method::kPut, "/admin/venues/{id}/layout", [](auto& a, const ApiRequest& r) { return replace_layout(a, r); });
   route(Method::kPost, "/admin/concerts", [](auto& a, const ApiRequest& r) { return create_concert(a, r); });
   route(Method::kPost, "/admin/schedules", [](auto& a, const ApiRequest& r) { return create_schedule(a, r); });
   route(Method::kGet, "/admin/schedules/{id}", [](auto& a, const ApiRequest& r) { return get_schedule(a, r); });

@@ -39,6 +39,15 @@ Task<domain::VenueSummary> AdminService::create_venue(const domain::AuditContext
   co_return co_await repository_.create_venue(name, layout, who);
 }
 
+Task<domain::VenueSummary> AdminService::replace_layout(const domain::AuditContext& who, domain::VenueId venue,
+                                                        const std::vector<domain::SeatRun>& runs,
+                                                        std::vector<domain::FieldError> parse_errors) {
+  const domain::VenueLayout layout = domain::build_layout(runs, std::move(parse_errors));
+  auto replaced = co_await repository_.replace_layout(venue, layout, clock_.now(), who);
+  if (!replaced) throw DomainError(ErrorCode::kNotFound, fmt::format("venue {} not found", venue.value));
+  co_return std::move(*replaced);
+}
+
 Task<std::vector<domain::VenueSummary>> AdminService::venues() {
   co_return co_await repository_.list_venues();
 }

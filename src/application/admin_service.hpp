@@ -47,6 +47,11 @@ class AdminService {
                                           const std::vector<domain::SeatRun>& runs,
                                           std::vector<domain::FieldError> parse_errors);
   Task<std::vector<domain::VenueSummary>> venues();
+  // 404 unknown venue; 409 while a schedule of it has reservations or has opened; 400 as create.
+  // Seat maps of the re-copied schedules follow within the seat-layout cache's minute.
+  Task<domain::VenueSummary> replace_layout(const domain::AuditContext& who, domain::VenueId venue,
+                                            const std::vector<domain::SeatRun>& runs,
+                                            std::vector<domain::FieldError> parse_errors);
 
   Task<domain::Concert> create_concert(const domain::AuditContext& who, const std::string& title,
                                        const std::string& description);

@@ -82,8 +82,10 @@ struct AdminClient {
     EXPECT_EQ(r.status, 201) << r.raw;
     return body_of(r).at("id").as_int64();
   }
-  // A schedule open since a minute ago, showing in a day; `extra` is appended to the body.
-  std::int64_t create_schedule(std::int64_t venue, const std::string& extra = "") {
+  // A schedule open since a minute ago (or opening in `opens_in`), showing in two days; `extra` is
+  // appended to the body.
+  std::int64_t create_schedule(std::int64_t venue, const std::string& extra = "",
+                               std::chrono::seconds opens_in = std::chrono::seconds(-60)) {
     const auto now = std::chrono::system_clock::now();
     const auto iso = [](auto t) {
       return ticketing::domain::to_iso8601(std::chrono::time_point_cast<std::chrono::milliseconds>(t));
@@ -91,7 +93,7 @@ struct AdminClient {
     const auto r =
         call("POST", "/admin/schedules",
              fmt::format(R"({{"concertId":{},"venueId":{},"showAt":"{}","bookingOpensAt":"{}"{}}})", create_concert(),
-                         venue, iso(now + std::chrono::hours(24)), iso(now - std::chrono::minutes(1)), extra));
+                         venue, iso(now + std::chrono::hours(48)), iso(now + opens_in), extra));
     EXPECT_EQ(r.status, 201) << r.raw;
     return body_of(r).at("id").as_int64();
   }
@@ -157,6 +159,7 @@ TEST_F(AdminApi, EveryRouteRefusesFansAndAnonymousCallers) {
       {"GET", "/admin/audit"},
       {"GET", "/admin/venues"},
       {"POST", "/admin/venues"},
+      {"PUT", "/admin/venues/1/layout"},
       {"POST", "/admin/concerts"},
       {"POST", "/admin/schedules"},
       {"GET", "/admin/schedules/1"},
@@ -495,4 +498,31 @@ TEST_F(AdminApi, DeadLettersAreListedAndReplayedOnce) {
       count(fmt::format("SELECT COUNT(*) FROM reservation WHERE schedule_id = {} AND status = 'CONFIRMED'", schedule)),
       "2");
   EXPECT_NE(count(fmt::format("SELECT replayed_at IS NOT NULL FROM dead_letter WHERE id = {}", letter)), "0");
+}
+
+// A layout can be replaced until a schedule using it opens or sells; its schedules follow it and
+// keep their tier prices.
+TEST_F(AdminApi, LayoutChangesUntilASaleOpensThen409) {
+  AdminClient admin{port()};
+  const auto venue = admin.create_venue(1, 5);
+  const auto later = admin.create_schedule(venue, R"(,"prices":{"S":"70.00"})", std::chrono::hours(24));
+  const auto replaced = admin.call("PUT", fmt::format("/admin/venues/{}/layout", venue),
+                                   "A,1,1-3,S,50.00\nA,2,1-3,S,50.00\n", "text/csv");
+  ASSERT_EQ(replaced.status, 200) << replaced.raw;
+  EXPECT_EQ(body_of(replaced).at("seats").as_int64(), 6);
+  EXPECT_EQ(body_of(admin.call("GET", fmt::format("/admin/schedules/{}", later))).at("seats").as_int64(), 6);
+  const auto map = json::parse(http(port(), "GET", fmt::format("/schedules/{}/seats", later)).body);
+  ASSERT_EQ(map.at("seats").as_array().size(), 6u);
+  EXPECT_EQ(map.at("seats").as_array()[5].at("seatNo").as_string(), "A-2-3");
+  EXPECT_EQ(map.at("seats").as_array()[5].at("price").to_number<double>(), 70.0);
+
+  admin.create_schedule(venue);  // opened a minute ago
+  const auto refused = http(port(), "PUT", fmt::format("/admin/venues/{}/layout", venue), "A,1,1-9,S,50.00\n",
+                            as_admin({{"Content-Type", "text/csv"}}));
+  EXPECT_EQ(refused.status, 409) << refused.raw;
+  EXPECT_EQ(body_of(admin.call("GET", fmt::format("/admin/schedules/{}", later))).at("seats").as_int64(), 6);
+  EXPECT_EQ(
+      http(port(), "PUT", "/admin/venues/999999999/layout", "A,1,1,S,1\n", as_admin({{"Content-Type", "text/csv"}}))
+          .status,
+      404);
 }

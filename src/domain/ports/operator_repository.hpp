@@ -75,6 +75,11 @@ class OperatorRepository {
   virtual Task<VenueSummary> create_venue(const std::string& name, const VenueLayout& layout,
                                           const AuditContext& who) = 0;
   virtual Task<std::vector<VenueSummary>> list_venues() = 0;
+  // Replaces a venue's layout and re-copies it into the venue's schedules (keeping each schedule's
+  // tier prices). nullopt: no such venue. 409 CONFLICT while any schedule of the venue has a
+  // reservation or its booking has opened: seats people may be buying never move.
+  virtual Task<std::optional<VenueSummary>> replace_layout(VenueId venue, const VenueLayout& layout, Timestamp now,
+                                                           const AuditContext& who) = 0;
 
   virtual Task<Concert> create_concert(const std::string& title, const std::string& description,
                                        const AuditContext& who) = 0;

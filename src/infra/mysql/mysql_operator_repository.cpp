@@ -81,6 +81,66 @@ std::string order_audit_json(const domain::PaymentOrder& order) {
   return std::move(json).str();
 }
 
+// Multi-row INSERTs of kBatchRows seats: 10,000 seats in five statements.
+void insert_venue_seats(MysqlConnection& db, domain::VenueId venue, const domain::VenueLayout& layout) {
+  const std::string row = "(?,?,?,?,?)";
+  Params params;
+  std::size_t rows = 0;
+  const auto flush = [&] {
+    if (rows == 0) return;
+    std::string sql = "INSERT INTO venue_seat (venue_id, seat_no, section, tier, price) VALUES ";
+    for (std::size_t i = 0; i < rows; ++i) {
+      if (i > 0) sql += ',';
+      sql += row;
+    }
+    db.execute(sql, params);
+    params.clear();
+    rows = 0;
+  };
+  for (const auto& seat : layout.seats) {
+    params.insert(params.end(), {venue.value, seat.seat_no, seat.section, seat.tier, seat.price});
+    if (++rows == kBatchRows) flush();
+  }
+  flush();
+}
+
+std::string venue_audit_json(const domain::VenueSummary& venue) {
+  JsonWriter json;
+  json.begin_object()
+      .key("id")
+      .integer(venue.id.value)
+      .key("name")
+      .string(venue.name)
+      .key("seats")
+      .integer(venue.seats)
+      .key("tiers")
+      .begin_object();
+  for (const auto& [tier, price] : venue.tiers) json.key(tier).raw_number(price.to_decimal_string());
+  json.end_object().end_object();
+  return std::move(json).str();
+}
+
+// Copies the venue's seats into the schedule; `tier_prices` override the venue's prices.
+void copy_venue_seats(MysqlConnection& db, domain::ScheduleId schedule, domain::VenueId venue,
+                      const std::vector<std::pair<std::string, domain::Money>>& tier_prices) {
+  std::string price = "v.price";
+  Params params{schedule.value};
+  if (!tier_prices.empty()) {
+    price = "CASE v.tier";
+    for (std::size_t i = 0; i < tier_prices.size(); ++i) price += " WHEN ? THEN ?";
+    price += " ELSE v.price END";
+    for (const auto& [tier, tier_price] : tier_prices) {
+      params.emplace_back(tier);
+      params.emplace_back(tier_price);
+    }
+  }
+  params.emplace_back(venue.value);
+  db.execute(fmt::format("INSERT INTO seat (schedule_id, seat_no, section, price) SELECT ?, v.seat_no, v.section, {} "
+                         "FROM venue_seat v WHERE v.venue_id = ?",
+                         price),
+             params);
+}
+
 std::string email_of(MysqlConnection& db, domain::UserId user) {
   const auto rows = db.query("SELECT email FROM user_account WHERE id = ?", {user.value});
   return rows.rows.empty() ? std::string() : to_string(rows.rows[0][0]);
@@ -154,40 +214,9 @@ Task<domain::VenueSummary> MysqlOperatorRepository::create_venue(const std::stri
     Transaction tx(db);
     const auto venue = domain::VenueId{
         static_cast<std::int64_t>(db.execute("INSERT INTO venue (name) VALUES (?)", {name}).last_insert_id)};
-    // Multi-row INSERTs of kBatchRows seats: 10,000 seats in five statements.
-    const std::string row = "(?,?,?,?,?)";
-    Params params;
-    std::size_t rows = 0;
-    const auto flush = [&] {
-      if (rows == 0) return;
-      std::string sql = "INSERT INTO venue_seat (venue_id, seat_no, section, tier, price) VALUES ";
-      for (std::size_t i = 0; i < rows; ++i) {
-        if (i > 0) sql += ',';
-        sql += row;
-      }
-      db.execute(sql, params);
-      params.clear();
-      rows = 0;
-    };
-    for (const auto& seat : layout.seats) {
-      params.insert(params.end(), {venue.value, seat.seat_no, seat.section, seat.tier, seat.price});
-      if (++rows == kBatchRows) flush();
-    }
-    flush();
+    insert_venue_seats(db, venue, layout);
     domain::VenueSummary summary{venue, name, static_cast<std::int64_t>(layout.seats.size()), layout.tiers, {}};
-    JsonWriter after;
-    after.begin_object()
-        .key("id")
-        .integer(venue.value)
-        .key("name")
-        .string(name)
-        .key("seats")
-        .integer(summary.seats)
-        .key("tiers")
-        .begin_object();
-    for (const auto& [tier, price] : layout.tiers) after.key(tier).raw_number(price.to_decimal_string());
-    after.end_object().end_object();
-    insert_audit(db, who, "venue.create", fmt::format("venue:{}", venue.value), {"", std::move(after).str()});
+    insert_audit(db, who, "venue.create", fmt::format("venue:{}", venue.value), {"", venue_audit_json(summary)});
     tx.commit();
     return summary;
   };
@@ -211,6 +240,67 @@ Task<std::vector<domain::VenueSummary>> MysqlOperatorRepository::list_venues() {
       venues.push_back(std::move(venue));
     }
     return venues;
+  };
+  co_return co_await pool_.run(work);
+}
+
+Task<std::optional<domain::VenueSummary>> MysqlOperatorRepository::replace_layout(domain::VenueId venue,
+                                                                                  const domain::VenueLayout& layout,
+                                                                                  domain::Timestamp now,
+                                                                                  const domain::AuditContext& who) {
+  auto work = [&](MysqlConnection& db) -> std::optional<domain::VenueSummary> {
+    Transaction tx(db);
+    // The venue row lock orders this against create_schedule (which locks it too).
+    const auto found = db.query("SELECT name FROM venue WHERE id = ? FOR UPDATE", {venue.value});
+    if (found.rows.empty()) return std::nullopt;
+    const auto schedules = db.query(
+        "SELECT s.id, s.booking_opens_at <= ?, EXISTS (SELECT 1 FROM reservation r WHERE r.schedule_id = s.id) "
+        "FROM schedule s WHERE s.venue_id = ? FOR UPDATE",
+        {now, venue.value});
+    std::vector<domain::ScheduleId> copies;
+    for (const auto& row : schedules.rows) {
+      RowReader read(row);
+      const domain::ScheduleId schedule{read.int64()};
+      const bool opened = read.flag();
+      const bool sold = read.flag();
+      if (opened || sold) {
+        throw DomainError(ErrorCode::kConflict,
+                          fmt::format("venue {} is used by schedule {}, which {}: its layout cannot change",
+                                      venue.value, schedule.value, sold ? "has reservations" : "is open for booking"));
+      }
+      copies.push_back(schedule);
+    }
+    const auto before_seats = db.query("SELECT COUNT(*) FROM venue_seat WHERE venue_id = ?", {venue.value});
+    const domain::VenueSummary before{
+        venue, to_string(found.rows[0][0]), to_int64(before_seats.rows[0][0]), tiers_of(db, venue), {}};
+    // Each schedule keeps the tier prices it was given, for the tiers the new layout still has.
+    std::vector<std::vector<std::pair<std::string, domain::Money>>> kept_prices;
+    for (const auto schedule : copies) {
+      std::vector<std::pair<std::string, domain::Money>> prices;
+      const auto rows = db.query(
+          "SELECT v.tier, MIN(s.price) FROM seat s JOIN venue_seat v ON v.venue_id = ? AND v.seat_no = s.seat_no "
+          "WHERE s.schedule_id = ? GROUP BY v.tier",
+          {venue.value, schedule.value});
+      for (const auto& row : rows.rows) prices.emplace_back(to_string(row[0]), to_money(row[1]));
+      kept_prices.push_back(std::move(prices));
+      db.execute("DELETE FROM seat WHERE schedule_id = ?", {schedule.value});
+    }
+    db.execute("DELETE FROM venue_seat WHERE venue_id = ?", {venue.value});
+    insert_venue_seats(db, venue, layout);
+    for (std::size_t i = 0; i < copies.size(); ++i) {
+      std::vector<std::pair<std::string, domain::Money>> prices;
+      for (const auto& [tier, price] : kept_prices[i]) {
+        for (const auto& tier_price : layout.tiers) {
+          if (tier_price.first == tier) prices.emplace_back(tier, price);
+        }
+      }
+      copy_venue_seats(db, copies[i], venue, prices);
+    }
+    domain::VenueSummary after{venue, before.name, static_cast<std::int64_t>(layout.seats.size()), layout.tiers, {}};
+    insert_audit(db, who, "venue.layout", fmt::format("venue:{}", venue.value),
+                 {venue_audit_json(before), venue_audit_json(after)});
+    tx.commit();
+    return after;
   };
   co_return co_await pool_.run(work);
 }
@@ -263,22 +353,7 @@ Task<domain::ScheduleDetail> MysqlOperatorRepository::create_schedule(const doma
                     request.settings.max_seats_per_user})
             .last_insert_id);
     // One statement copies the layout; tier prices overridden by the request are applied on the way.
-    std::string price = "v.price";
-    Params params{id};
-    if (!request.tier_prices.empty()) {
-      price = "CASE v.tier";
-      for (std::size_t i = 0; i < request.tier_prices.size(); ++i) price += " WHEN ? THEN ?";
-      price += " ELSE v.price END";
-      for (const auto& [tier, tier_price] : request.tier_prices) {
-        params.emplace_back(tier);
-        params.emplace_back(tier_price);
-      }
-    }
-    params.emplace_back(request.venue.value);
-    db.execute(fmt::format("INSERT INTO seat (schedule_id, seat_no, section, price) SELECT ?, v.seat_no, v.section, {} "
-                           "FROM venue_seat v WHERE v.venue_id = ?",
-                           price),
-               params);
+    copy_venue_seats(db, domain::ScheduleId{id}, request.venue, request.tier_prices);
     auto detail = detail_of(db, domain::ScheduleId{id});
     insert_audit(db, who, "schedule.create", fmt::format("schedule:{}", id),
                  {"", schedule_audit_json(detail->schedule)});

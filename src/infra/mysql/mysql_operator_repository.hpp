@@ -17,6 +17,9 @@ class MysqlOperatorRepository final : public domain::OperatorRepository {
   Task<domain::VenueSummary> create_venue(const std::string& name, const domain::VenueLayout& layout,
                                           const domain::AuditContext& who) override;
   Task<std::vector<domain::VenueSummary>> list_venues() override;
+  Task<std::optional<domain::VenueSummary>> replace_layout(domain::VenueId venue, const domain::VenueLayout& layout,
+                                                           domain::Timestamp now,
+                                                           const domain::AuditContext& who) override;
   Task<domain::Concert> create_concert(const std::string& title, const std::string& description,
                                        const domain::AuditContext& who) override;
   Task<domain::ScheduleDetail> create_schedule(const domain::NewSchedule& request,
