@@ -255,6 +255,10 @@ struct Application::Parts {
   infra::mysql::MysqlDeadLetterStore dead_letter_store{db_pool};
   application::AdminService admin{operator_repository, queue_store,  seat_locks, seat_events,
                                   dead_letter_store,   confirmation, clock};
+  // Puts the console's sale controls back next to the queues after Redis lost them (flush,
+  // failover): admission then follows the database's state again within this interval.
+  infra::PeriodicTask controls_restore_task{*contexts.front(), "queue-controls-restore", std::chrono::seconds(10),
+                                            [this]() -> Task<void> { co_await admin.restore_controls(); }};
   // Settles payments whose event never arrived: picks them up two intervals before reconcile-after
   // (the next round starts an interval after the last one ended), so each is settled by then.
   application::PaymentReconciler reconciler{worker_payment_repository, confirmation, clock,
@@ -522,6 +526,7 @@ void Application::start() {
       spdlog::warn("could not create the Kafka topics now ({}); relying on broker auto-creation", error.what());
     }
     parts_->admission_task.start();
+    parts_->controls_restore_task.start();
     parts_->hold_expiry_task.start();
     parts_->reconcile_task.start();
     parts_->purge_task.start();
@@ -568,6 +573,7 @@ void Application::stop() {
   // delivered again to the next consumer).
   parts_->revocation_sync_task.stop();
   parts_->admission_task.stop();
+  parts_->controls_restore_task.stop();
   parts_->hold_expiry_task.stop();
   parts_->reconcile_task.stop();
   parts_->purge_task.stop();

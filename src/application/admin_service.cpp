@@ -96,6 +96,14 @@ Task<void> AdminService::publish(const domain::Schedule& schedule) {
   co_await queue_.apply_controls(schedule.id, domain::QueueControls{schedule.sale_state, schedule.settings});
 }
 
+Task<std::size_t> AdminService::restore_controls() {
+  const auto schedules = co_await repository_.controlled_schedules();
+  for (const auto& schedule : schedules) {
+    co_await queue_.restore_controls(schedule.id, domain::QueueControls{schedule.sale_state, schedule.settings});
+  }
+  co_return schedules.size();
+}
+
 Task<ScheduleStats> AdminService::stats(domain::ScheduleId schedule) {
   const auto found = co_await repository_.find_schedule(schedule);
   if (!found) throw schedule_not_found(schedule);

@@ -66,6 +66,11 @@ class AdminService {
   Task<domain::Schedule> update_queue_settings(const domain::AuditContext& who, domain::ScheduleId schedule,
                                                const domain::QueueSettings& patch);
 
+  // Writes the controls of every schedule that has any back next to its queue where they are
+  // missing (Redis flushed or failed over): run periodically by the workers. Never overwrites a
+  // change already there. Returns how many schedules it looked at.
+  Task<std::size_t> restore_controls();
+
   // Cheap enough to poll every second: one Redis script and two database round trips.
   Task<ScheduleStats> stats(domain::ScheduleId schedule);
 

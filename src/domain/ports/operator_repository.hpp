@@ -96,6 +96,8 @@ class OperatorRepository {
                                                               const AuditContext& who) = 0;
 
   virtual Task<std::optional<ScheduleSales>> sales(ScheduleId schedule) = 0;
+  // Schedules whose sale state or settings differ from the defaults (not OPEN, or a setting set).
+  virtual Task<std::vector<Schedule>> controlled_schedules() = 0;
 
   // Orders by number (0 or 1) or by the buyer's email (newest first, at most `limit`).
   virtual Task<std::vector<OrderLookup>> orders_by_number(const std::string& order_no) = 0;

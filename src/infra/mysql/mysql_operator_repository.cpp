@@ -516,4 +516,18 @@ Task<domain::RefundResult> MysqlOperatorRepository::refund_order(const std::stri
   co_return co_await pool_.run(work);
 }
 
+Task<std::vector<domain::Schedule>> MysqlOperatorRepository::controlled_schedules() {
+  auto work = [](MysqlConnection& db) {
+    std::vector<domain::Schedule> schedules;
+    const auto rows = db.query(
+        "SELECT id FROM schedule WHERE sale_state <> 'OPEN' OR max_active IS NOT NULL OR admit_per_second IS NOT NULL "
+        "ORDER BY id");
+    for (const auto& row : rows.rows) {
+      if (auto schedule = load_schedule(db, domain::ScheduleId{to_int64(row[0])})) schedules.push_back(*schedule);
+    }
+    return schedules;
+  };
+  co_return co_await pool_.run(work);
+}
+
 }  // namespace ticketing::infra::mysql

@@ -31,6 +31,7 @@ class MysqlOperatorRepository final : public domain::OperatorRepository {
                                                               const domain::QueueSettings& patch,
                                                               const domain::AuditContext& who) override;
   Task<std::optional<domain::ScheduleSales>> sales(domain::ScheduleId schedule) override;
+  Task<std::vector<domain::Schedule>> controlled_schedules() override;
   Task<std::vector<domain::OrderLookup>> orders_by_number(const std::string& order_no) override;
   Task<std::vector<domain::OrderLookup>> orders_by_email(const std::string& email, int limit) override;
   Task<domain::RefundResult> refund_order(const std::string& order_no, domain::Timestamp now,

@@ -159,9 +159,11 @@ end
 return {admitted, lapsed, #stale, waiting, redis.call('ZCARD', KEYS[2])}
 )lua");
 
-// controls: KEYS settings; ARGV state max_active admit_per_second ('' = the config default).
-// Replaces the whole hash in one step, so a round never sees half of a change.
+// controls: KEYS settings; ARGV state max_active admit_per_second ('' = the config default)
+// only_if_missing ('1': leave an existing hash alone). Replaces the whole hash in one step, so a
+// round never sees half of a change.
 const RedisScript kControlsScript = RedisScript::from_source(R"lua(
+if ARGV[4] == '1' and redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 redis.call('DEL', KEYS[1])
 redis.call('HSET', KEYS[1], 'state', ARGV[1])
 if ARGV[2] ~= '' then redis.call('HSET', KEYS[1], 'max_active', ARGV[2]) end
@@ -338,6 +340,15 @@ Task<std::vector<domain::ScheduleId>> RedisQueueStore::queued_schedules() {
 }
 
 Task<void> RedisQueueStore::apply_controls(domain::ScheduleId schedule, const domain::QueueControls& controls) {
+  co_await write_controls(schedule, controls, false);
+}
+
+Task<void> RedisQueueStore::restore_controls(domain::ScheduleId schedule, const domain::QueueControls& controls) {
+  co_await write_controls(schedule, controls, true);
+}
+
+Task<void> RedisQueueStore::write_controls(domain::ScheduleId schedule, const domain::QueueControls& controls,
+                                           bool only_if_missing) {
   co_await register_schedule(schedule);
   const std::string settings = key(schedule, "settings");
   const std::array<std::string_view, 1> key_views{settings};
@@ -346,7 +357,8 @@ Task<void> RedisQueueStore::apply_controls(domain::ScheduleId schedule, const do
   };
   const std::string max_active = text(controls.settings.max_active);
   const std::string per_second = text(controls.settings.admit_per_second);
-  const std::array<std::string_view, 3> args{domain::to_string(controls.state), max_active, per_second};
+  const std::array<std::string_view, 4> args{domain::to_string(controls.state), max_active, per_second,
+                                             only_if_missing ? "1" : "0"};
   const RedisReply reply = co_await redis_.evalsha(kControlsScript, key_views, args);
   if (reply.is_error()) throw domain::DependencyUnavailable("redis", "controls script: " + reply.str);
 }

@@ -34,12 +34,14 @@ class RedisQueueStore final : public domain::QueueStore {
   Task<domain::AdmissionRound> admit(domain::ScheduleId schedule, domain::Timestamp now) override;
   Task<std::vector<domain::ScheduleId>> queued_schedules() override;
   Task<void> apply_controls(domain::ScheduleId schedule, const domain::QueueControls& controls) override;
+  Task<void> restore_controls(domain::ScheduleId schedule, const domain::QueueControls& controls) override;
   Task<domain::QueueSnapshot> snapshot(domain::ScheduleId schedule) override;
 
   static std::string key(domain::ScheduleId schedule, std::string_view suffix);
 
  private:
   Task<void> register_schedule(domain::ScheduleId schedule);
+  Task<void> write_controls(domain::ScheduleId schedule, const domain::QueueControls& controls, bool only_if_missing);
   Task<std::optional<domain::QueuePlace>> place(domain::ScheduleId schedule, domain::UserId user, domain::Timestamp now,
                                                 bool join);
   Task<bool> run_slot_script(const RedisScript& script, std::string_view name, domain::ScheduleId schedule,
