@@ -261,6 +261,14 @@ TEST_F(AdminApi, AdminCreatesASaleFromCsvAndAFanBuysASeat) {
   ASSERT_EQ(by_email.status, 200) << by_email.raw;
   EXPECT_EQ(json::parse(by_email.body).as_array().at(0).at("orderNo").as_string(), order_no);
 
+  // The "refunded" seat changes this server emitted (the live seat map's and the metrics' source).
+  const auto refunded_seat_events = [&] {
+    const auto metrics = http(port(), "GET", "/actuator/prometheus").body;
+    const std::string series = "ticketing_seat_changes_total{status=\"refunded\"} ";
+    const auto at = metrics.find(series);
+    return at == std::string::npos ? 0.0 : std::stod(metrics.substr(at + series.size()));
+  };
+  const double refunded_before = refunded_seat_events();
   const auto refunded = admin.call("POST", fmt::format("/admin/orders/{}/refund", order_no));
   ASSERT_EQ(refunded.status, 200) << refunded.raw;
   EXPECT_TRUE(body_of(refunded).at("refunded").as_bool());
@@ -268,6 +276,7 @@ TEST_F(AdminApi, AdminCreatesASaleFromCsvAndAFanBuysASeat) {
   const auto again = http(port(), "POST", fmt::format("/admin/orders/{}/refund", order_no), "", as_admin());
   ASSERT_EQ(again.status, 200) << again.raw;
   EXPECT_FALSE(body_of(again).at("refunded").as_bool());
+  EXPECT_EQ(refunded_seat_events() - refunded_before, 1.0);  // one seat, once
   auto db = test_db();
   EXPECT_EQ(*db->query(fmt::format("SELECT COUNT(*) FROM outbox_event WHERE type = 'RefundRequested' AND "
                                    "JSON_UNQUOTE(JSON_EXTRACT(payload, '$.orderNo')) = '{}'",
