@@ -7,6 +7,7 @@
 #include "api/router.hpp"
 
 namespace ticketing::application {
+class AdminService;
 class AuthService;
 class CatalogQueries;
 class HealthService;
@@ -30,6 +31,8 @@ void add_ticket_routes(Router& router, application::HoldService& holds);
 void add_payment_routes(Router& router, application::PaymentService& payments);
 // E-tickets: GET /me/tickets, GET /.well-known/ticket-key.
 void add_eticket_routes(Router& router, application::TicketService& tickets);
+// /admin/...: the operator console's API (role ADMIN, DESIGN.md §14).
+void add_admin_routes(Router& router, application::AdminService& admin);
 // GET /actuator/prometheus: the Prometheus text exposition from `scrape`.
 void add_metrics_routes(Router& router, std::function<std::string()> scrape);
 // GET / and GET /assets/{file}: the built web app (DESIGN.md §13).

@@ -15,6 +15,7 @@
 
 #include "api/dispatcher.hpp"
 #include "api/routes.hpp"
+#include "application/admin_service.hpp"
 #include "application/auth_service.hpp"
 #include "application/catalog_queries.hpp"
 #include "application/health_service.hpp"
@@ -34,7 +35,9 @@
 #include "infra/kafka/recovering_producer.hpp"
 #include "infra/mysql/mysql_account_repository.hpp"
 #include "infra/mysql/mysql_catalog_repository.hpp"
+#include "infra/mysql/mysql_dead_letter_store.hpp"
 #include "infra/mysql/mysql_health_probe.hpp"
+#include "infra/mysql/mysql_operator_repository.hpp"
 #include "infra/mysql/mysql_payment_repository.hpp"
 #include "infra/mysql/mysql_pool.hpp"
 #include "infra/mysql/mysql_reservation_repository.hpp"
@@ -237,8 +240,11 @@ struct Application::Parts {
   application::SeatEventFanOut seat_events;
   infra::observability::SeatEventMetrics seat_event_metrics;
   application::HoldService holds{
-      admission_guard, seat_locks,  reservations,
-      clock,           seat_events, application::HoldPolicy{config.hold.ttl, config.hold.max_seats_per_user}};
+      admission_guard,    seat_locks,
+      reservations,       clock,
+      seat_events,        application::HoldPolicy{config.hold.ttl, config.hold.max_seats_per_user},
+      &catalog_repository};
+
   infra::mysql::MysqlReservationRepository worker_reservations{worker_db_pool, seat_layouts};
   application::HoldExpiryJob hold_expiry_job{worker_reservations, clock, seat_events, config.hold.expiry_batch};
   infra::PeriodicTask hold_expiry_task{*contexts.front(), "hold-expiry", config.hold.expiry_interval,
@@ -256,8 +262,17 @@ struct Application::Parts {
       config.hold.max_total,
       application::GatewayAuth{gateway.get(), config.payment.gateway_plain_secret, config.payment.gateway_secret}};
   infra::mysql::MysqlPaymentRepository worker_payment_repository{worker_db_pool, topics};
+
   application::ConfirmationHandler confirmation{worker_payment_repository, queue_store, seat_locks, clock, seat_events,
                                                 payments.counters()};
+  infra::mysql::MysqlOperatorRepository operator_repository{db_pool, topics};
+  infra::mysql::MysqlDeadLetterStore dead_letter_store{db_pool};
+  application::AdminService admin{operator_repository, queue_store,  seat_locks, seat_events,
+                                  dead_letter_store,   confirmation, clock};
+  // Puts the console's sale controls back next to the queues after Redis lost them (flush,
+  // failover): admission then follows the database's state again within this interval.
+  infra::PeriodicTask controls_restore_task{*contexts.front(), "queue-controls-restore", std::chrono::seconds(10),
+                                            [this]() -> Task<void> { co_await admin.restore_controls(); }};
   // Settles payments whose event never arrived: picks them up two intervals before reconcile-after
   // (the next round starts an interval after the last one ended), so each is settled by then.
   application::PaymentReconciler reconciler{worker_payment_repository, confirmation, clock,
@@ -323,6 +338,8 @@ struct Application::Parts {
                                               cfg.http.trusted_proxies},
                dispatcher, request_observer()) {
     seat_events.subscribe(seat_event_metrics);
+    confirmation_consumer.set_dead_letter_recorder(
+        [this](const domain::DeadLetter& letter) { return dead_letter_store.record(letter); });
     if (config.metrics.enabled) register_samplers();
   }
 
@@ -347,6 +364,7 @@ struct Application::Parts {
       api::add_ticket_routes(router, holds);
       api::add_payment_routes(router, payments);
       api::add_eticket_routes(router, tickets);
+      api::add_admin_routes(router, admin);
       if (config.payment.mock_gateway) api::add_mock_gateway_routes(router, payments);
       api::add_web_app_routes(router, web_app);
     }
@@ -527,6 +545,7 @@ void Application::start() {
       spdlog::warn("could not create the Kafka topics now ({}); relying on broker auto-creation", error.what());
     }
     parts_->admission_task.start();
+    parts_->controls_restore_task.start();
     parts_->hold_expiry_task.start();
     parts_->reconcile_task.start();
     parts_->purge_task.start();
@@ -573,6 +592,7 @@ void Application::stop() {
   // delivered again to the next consumer).
   parts_->revocation_sync_task.stop();
   parts_->admission_task.stop();
+  parts_->controls_restore_task.stop();
   parts_->hold_expiry_task.stop();
   parts_->reconcile_task.stop();
   parts_->purge_task.stop();
