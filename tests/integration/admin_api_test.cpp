@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <boost/json/parse.hpp>
 #include <iostream>
 #include <set>
@@ -239,6 +240,21 @@ TEST_F(AdminApi, AdminCreatesASaleFromCsvAndAFanBuysASeat) {
       },
       std::chrono::seconds(20)));
 
+  // The fan's e-ticket for the seat, valid until the refund below.
+  const auto ticket_of_order = [&] {
+    const auto tickets = http(port(), "GET", "/me/tickets", "", as_user(fan));
+    EXPECT_EQ(tickets.status, 200) << tickets.raw;
+    const auto body = body_of(tickets);
+    for (const auto& ticket : body.at("tickets").as_array()) {
+      if (ticket.at("orderNo").as_string() == order_no) return ticket.as_object();
+    }
+    return json::object{};
+  };
+  ASSERT_TRUE(wait_for([&] { return ticket_of_order().contains("status"); }, std::chrono::seconds(10)));
+  const auto ticket = ticket_of_order();
+  EXPECT_EQ(ticket.at("status").as_string(), "VALID");
+  const std::string ticket_id(ticket.at("ticketId").as_string());
+
   const auto stats = admin.stats(schedule);
   EXPECT_EQ(stats.at("sold").as_int64(), 1);
   const auto polls_started = std::chrono::steady_clock::now();
@@ -297,6 +313,12 @@ TEST_F(AdminApi, AdminCreatesASaleFromCsvAndAFanBuysASeat) {
   };
   EXPECT_EQ(seat_status("A-1-1"), "AVAILABLE");
   EXPECT_EQ(admin.stats(schedule).at("sold").as_int64(), 0);
+  // The ticket is revoked: shown as such to its holder, without a payload, and on the gates' list.
+  EXPECT_EQ(ticket_of_order().at("status").as_string(), "REVOKED");
+  EXPECT_TRUE(ticket_of_order().at("qrPayload").is_null());
+  const auto revoked = body_of(http(port(), "GET", "/.well-known/ticket-key")).at("revoked").as_array();
+  EXPECT_NE(std::find(revoked.begin(), revoked.end(), json::value(ticket_id)), revoked.end())
+      << "ticket " << ticket_id << " is not on the revocation list";
   // Another fan can hold it at once: the sold seat's Redis lock went with the refund.
   const std::int64_t next_fan = 202;
   const auto next_token = admit_users(port(), schedule, next_fan, 1).at(next_fan);
