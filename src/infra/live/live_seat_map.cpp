@@ -487,8 +487,10 @@ struct LiveSeatMap::Impl : std::enable_shared_from_this<Impl> {
     return feed.snapshot;
   }
 
-  // Waits for the feed's first build; throws what a client must hear (404, 503).
-  static asio::awaitable<std::shared_ptr<Feed>> ready_feed(std::shared_ptr<Impl> self, std::int64_t schedule) {
+  // Waits for the feed's first build; throws what a client must hear (404, 503). `self` is a plain
+  // pointer on purpose: GCC 12 destroys a coroutine's by-value shared_ptr parameter twice when the
+  // coroutine ends with an exception (one reference lost per 404). The LiveSeatMap outlives the call.
+  static asio::awaitable<std::shared_ptr<Feed>> ready_feed(Impl* self, std::int64_t schedule) {
     if (self->stopped)
       throw domain::RetryLater(domain::ErrorCode::kDependencyUnavailable, "shutting down", self->settings.retry_after);
     auto feed = self->ensure_feed(schedule);
@@ -502,8 +504,7 @@ struct LiveSeatMap::Impl : std::enable_shared_from_this<Impl> {
     co_return feed;
   }
 
-  static asio::awaitable<std::shared_ptr<web::ResponseStream>> open_on_live(std::shared_ptr<Impl> self,
-                                                                            std::int64_t schedule,
+  static asio::awaitable<std::shared_ptr<web::ResponseStream>> open_on_live(Impl* self, std::int64_t schedule,
                                                                             std::optional<std::int64_t> last_event_id,
                                                                             ThreadStreams* thread) {
     auto feed = co_await ready_feed(self, schedule);
@@ -521,7 +522,8 @@ struct LiveSeatMap::Impl : std::enable_shared_from_this<Impl> {
       if (!replay.empty()) initial = share(std::move(replay));
       self->stats.resumes.fetch_add(1, std::memory_order_relaxed);
     }
-    auto stream = std::make_shared<SeatStream>(self, thread, schedule, feed->version, std::move(initial));
+    auto stream =
+        std::make_shared<SeatStream>(self->shared_from_this(), thread, schedule, feed->version, std::move(initial));
     ++feed->threads[thread];
     ++feed->streams;
     // Posted from this thread before any later delta of the feed is: the stream sees every one.
@@ -678,8 +680,8 @@ Task<std::shared_ptr<web::ResponseStream>> LiveSeatMap::open(domain::ScheduleId 
   }
   try {
     ThreadStreams* thread = impl_->thread_for(co_await asio::this_coro::executor);
-    co_return co_await asio::co_spawn(impl_->live, Impl::open_on_live(impl_, schedule.value, last_event_id, thread),
-                                      asio::use_awaitable);
+    co_return co_await asio::co_spawn(
+        impl_->live, Impl::open_on_live(impl_.get(), schedule.value, last_event_id, thread), asio::use_awaitable);
   } catch (...) {
     stats.open_streams.fetch_sub(1);
     throw;
@@ -687,9 +689,11 @@ Task<std::shared_ptr<web::ResponseStream>> LiveSeatMap::open(domain::ScheduleId 
 }
 
 Task<void> LiveSeatMap::check(domain::ScheduleId schedule) {
-  auto impl = impl_;
+  // The feed is not needed here; only whether it could be built (404, 503).
   co_await asio::co_spawn(
-      impl->live, [impl, id = schedule.value]() -> asio::awaitable<void> { co_await Impl::ready_feed(impl, id); },
+      impl_->live,
+      [](Impl* impl, std::int64_t id) -> asio::awaitable<void> { co_await Impl::ready_feed(impl, id); }(impl_.get(),
+                                                                                                        schedule.value),
       asio::use_awaitable);
 }
 
