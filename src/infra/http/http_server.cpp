@@ -20,6 +20,7 @@
 #include <list>
 #include <optional>
 #include <random>
+#include <span>
 
 namespace ticketing::infra::http {
 
@@ -134,36 +135,42 @@ Origin origin_of_unparsed(const bhttp::request_parser<bhttp::string_body>& parse
 }
 
 // The server's end of one streamed response (web::StreamChannel), owned jointly by the connection
-// and the producer. Everything runs on the connection's thread. Once ended, it never touches the
-// socket again (the producer may keep the channel longer than the connection lives).
-class SessionStream final : public web::StreamChannel {
+// and the producer. Everything runs on the connection's thread. A write goes to the socket at once
+// (non-blocking; one syscall, no handler posted, which is what 10,000 streams per delta need); what
+// the socket does not take waits in the queue until it is writable again. Once ended, it never
+// touches the socket again (the producer may keep the channel longer than the connection lives).
+class SessionStream final : public web::StreamChannel, public std::enable_shared_from_this<SessionStream> {
  public:
   SessionStream(tcp::socket& socket, std::size_t max_buffered, std::chrono::milliseconds stall_timeout)
-      : socket_(&socket), wake_(socket.get_executor()), max_buffered_(max_buffered), stall_timeout_(stall_timeout) {}
+      : socket_(&socket), wake_(socket.get_executor()), max_buffered_(max_buffered), stall_timeout_(stall_timeout) {
+    boost::system::error_code ignored;
+    socket_->non_blocking(true, ignored);
+  }
 
   bool write(web::StreamBytes bytes) override {
     if (ended_) return false;
     if (!bytes || bytes->empty()) return true;
-    const bool stalled =
-        writing_ && std::chrono::steady_clock::now() - write_started_ > stall_timeout_ && !queue_.empty();
-    // Only bytes not yet handed to a write count: a snapshot larger than the limit goes out whole,
-    // and deltas may queue behind it up to the limit.
-    if ((buffered_ > 0 && buffered_ + bytes->size() > max_buffered_) || stalled) {
+    // Only what waits behind the piece being written counts: a snapshot larger than the limit goes
+    // out whole, and deltas may queue behind it up to the limit.
+    const std::size_t behind = queue_.empty() ? 0 : buffered_ - (queue_.front()->size() - offset_);
+    const bool stalled = waiting_ && std::chrono::steady_clock::now() - wait_started_ > stall_timeout_;
+    if ((!queue_.empty() && behind + bytes->size() > max_buffered_) || stalled) {
       end(web::StreamEnd::kTooSlow);
       return false;
     }
     buffered_ += bytes->size();
     queue_.push_back(std::move(bytes));
-    wake_.cancel();
-    return true;
+    if (!waiting_) flush();
+    return !ended_;
   }
   void finish() override {
     finishing_ = true;
-    wake_.cancel();
+    if (queue_.empty()) end(web::StreamEnd::kFinished);
   }
   std::size_t buffered() const noexcept override { return buffered_; }
 
-  // Ends the stream now (first reason wins): the pump stops and the socket's operations are cancelled.
+  // Ends the stream now (first reason wins): the connection's wait ends and the socket's operations
+  // are cancelled.
   void end(web::StreamEnd why) {
     if (ended_) return;
     ended_ = true;
@@ -175,36 +182,11 @@ class SessionStream final : public web::StreamChannel {
   bool ended() const noexcept { return ended_; }
   web::StreamEnd why() const noexcept { return why_; }
 
-  // Writes what is queued until the stream ends; returns why it ended.
-  asio::awaitable<web::StreamEnd> pump() {
-    std::vector<web::StreamBytes> batch;
-    std::vector<asio::const_buffer> buffers;
+  // The connection waits here until the stream has ended; returns why.
+  asio::awaitable<web::StreamEnd> wait_end() {
     while (!ended_) {
-      if (queue_.empty()) {
-        if (finishing_) {
-          end(web::StreamEnd::kFinished);
-          break;
-        }
-        wake_.expires_at(asio::steady_timer::time_point::max());
-        co_await wake_.async_wait(asio::as_tuple(asio::use_awaitable));
-        continue;
-      }
-      // Everything queued in one gathered write: one syscall for a burst of small events.
-      batch.clear();
-      buffers.clear();
-      std::size_t bytes = 0;
-      while (!queue_.empty() && batch.size() < 64) {
-        bytes += queue_.front()->size();
-        buffers.emplace_back(asio::buffer(*queue_.front()));
-        batch.push_back(std::move(queue_.front()));
-        queue_.pop_front();
-      }
-      buffered_ -= bytes;
-      writing_ = true;
-      write_started_ = std::chrono::steady_clock::now();
-      auto [ec, written] = co_await asio::async_write(*socket_, buffers, asio::as_tuple(asio::use_awaitable));
-      writing_ = false;
-      if (ec) end(web::StreamEnd::kClientGone);  // no-op when already ended for another reason
+      wake_.expires_at(asio::steady_timer::time_point::max());
+      co_await wake_.async_wait(asio::as_tuple(asio::use_awaitable));
     }
     co_return why_;
   }
@@ -225,14 +207,62 @@ class SessionStream final : public web::StreamChannel {
   }
 
  private:
+  // Writes as much of the queue as the socket takes now; waits for writability for the rest.
+  void flush() {
+    std::array<asio::const_buffer, 64> buffers;
+    while (!queue_.empty() && !ended_) {
+      std::size_t count = 0;
+      for (auto it = queue_.begin(); it != queue_.end() && count < buffers.size(); ++it, ++count) {
+        buffers[count] = it == queue_.begin() ? asio::buffer(**it) + offset_ : asio::buffer(**it);
+      }
+      boost::system::error_code ec;
+      std::size_t written = socket_->write_some(std::span<const asio::const_buffer>(buffers.data(), count), ec);
+      if (ec == asio::error::would_block || ec == asio::error::try_again) {
+        wait_writable();
+        return;
+      }
+      if (ec) {
+        end(web::StreamEnd::kClientGone);
+        return;
+      }
+      buffered_ -= written;
+      while (written > 0) {
+        const std::size_t left = queue_.front()->size() - offset_;
+        if (written < left) {
+          offset_ += written;
+          break;
+        }
+        written -= left;
+        offset_ = 0;
+        queue_.pop_front();
+      }
+    }
+    if (queue_.empty() && finishing_) end(web::StreamEnd::kFinished);
+  }
+
+  void wait_writable() {
+    waiting_ = true;
+    wait_started_ = std::chrono::steady_clock::now();
+    socket_->async_wait(tcp::socket::wait_write, [self = shared_from_this()](boost::system::error_code ec) {
+      self->waiting_ = false;
+      if (self->ended_) return;  // the connection may be gone: never touch the socket
+      if (ec) {
+        self->end(web::StreamEnd::kClientGone);
+        return;
+      }
+      self->flush();
+    });
+  }
+
   tcp::socket* socket_;
   asio::steady_timer wake_;
   std::deque<web::StreamBytes> queue_;
-  std::size_t buffered_ = 0;
+  std::size_t offset_ = 0;    // bytes of queue_.front() already written
+  std::size_t buffered_ = 0;  // bytes queued and not yet written
   std::size_t max_buffered_;
   std::chrono::milliseconds stall_timeout_;
-  std::chrono::steady_clock::time_point write_started_{};
-  bool writing_ = false;
+  std::chrono::steady_clock::time_point wait_started_{};
+  bool waiting_ = false;  // waiting for the socket to become writable
   bool finishing_ = false;
   bool ended_ = false;
   web::StreamEnd why_ = web::StreamEnd::kFinished;
@@ -630,7 +660,7 @@ asio::awaitable<void> HttpServer::Impl::stream_response(beast::tcp_stream& strea
     producer->start(channel);
     if (state.draining || draining.load()) channel->end(web::StreamEnd::kShutdown);
     SessionStream::watch_client(channel);
-    why = co_await channel->pump();
+    why = co_await channel->wait_end();
   } catch (const std::exception& error) {
     spdlog::warn("stream ended by error: {}", error.what());
     channel->end(web::StreamEnd::kClientGone);

@@ -660,10 +660,6 @@ const LiveSeatMap::Stats& LiveSeatMap::stats() const noexcept {
   return impl_->stats;
 }
 
-bool LiveSeatMap::subscribed() const noexcept {
-  return impl_->subscriber && impl_->subscriber->stats().subscribed.load();
-}
-
 Task<std::shared_ptr<web::ResponseStream>> LiveSeatMap::open(domain::ScheduleId schedule,
                                                              std::optional<std::int64_t> last_event_id) {
   auto& stats = impl_->stats;

@@ -73,7 +73,6 @@ class LiveSeatMap final : public web::SeatMapStreams {
     std::atomic<std::uint64_t> messages{0};      // deltas heard on Redis
   };
   const Stats& stats() const noexcept;
-  bool subscribed() const noexcept;
 
   struct Impl;
 
