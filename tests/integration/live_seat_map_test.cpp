@@ -245,6 +245,25 @@ TEST(LiveSeatMap, SnapshotThenDeltasOfAHoldAndARelease) {
   }
 }
 
+// The expiry job's changes (the worker side) reach the stream like the API's.
+TEST(LiveSeatMap, AnExpiredHoldComesBackAvailable) {
+  const auto schedule = create_schedule(-60, 5);
+  TestServer server(with(kFastAdmission, {"hold.ttl=1s", "hold.expiry-interval=200ms"}));
+  SseClient stream(server.port(), stream_path(schedule));
+  SeatMap map;
+  const auto v0 = expect_snapshot(stream, map);
+  const auto tokens = admit_users(server.port(), schedule, 1, 1);
+  ASSERT_EQ(seat_call(server.port(), "/tickets/hold", tokens.at(1), 1, schedule, {"S-2"}).status, 200);
+  const auto held = stream.next(1s);
+  ASSERT_TRUE(held.has_value());
+  EXPECT_EQ(apply_event(map, *held), v0 + 1);
+  EXPECT_EQ(map["S-2"], "HELD");
+  const auto expired = stream.next(4s);
+  ASSERT_TRUE(expired.has_value()) << "no delta after the hold expired";
+  EXPECT_EQ(apply_event(map, *expired), v0 + 2);
+  EXPECT_EQ(map["S-2"], "AVAILABLE");
+}
+
 // (b) Resuming with Last-Event-ID N gets exactly the versions N+1..M, one event each, no snapshot.
 TEST(LiveSeatMap, ResumeGetsExactlyTheMissedDeltas) {
   const auto schedule = create_schedule(-60, 10);

@@ -142,9 +142,9 @@ struct LiveSeatMap::Impl : std::enable_shared_from_this<Impl> {
     enum class State { kBuilding, kReady, kMissing, kFailed };
     std::int64_t schedule;
     State state = State::kBuilding;
-    std::exception_ptr error;  // kFailed
-    bool syncing = false;      // a build or catch-up runs: deltas wait in `pending`
-    std::vector<SeatDelta> pending;
+    std::exception_ptr error;                                // kFailed
+    bool syncing = false;                                    // a build or catch-up runs: deltas wait in `pending`
+    std::vector<std::pair<SeatDelta, std::string>> pending;  // with the text as published
     std::unordered_map<std::string, std::uint32_t> index;
     std::vector<std::string> seat_nos;
     std::vector<SeatStatus> statuses;
@@ -234,13 +234,13 @@ struct LiveSeatMap::Impl : std::enable_shared_from_this<Impl> {
       return;
     }
     if (feed.syncing) {
-      feed.pending.push_back(std::move(*delta));
+      feed.pending.emplace_back(std::move(*delta), std::string(payload));
       return;
     }
     if (delta->version == feed.version + 1) {
       apply(feed, *delta, std::string(payload));
     } else if (delta->version > feed.version + 1) {
-      feed.pending.push_back(std::move(*delta));
+      feed.pending.emplace_back(std::move(*delta), std::string(payload));
       start_catch_up(it->second);
     } else if (!is_known(feed, delta->version, payload)) {
       // Not a version we had: the counter was reset (Redis flushed or restarted).
@@ -248,8 +248,11 @@ struct LiveSeatMap::Impl : std::enable_shared_from_this<Impl> {
     }
   }
 
+  // A repeat of a version the feed has (a live message racing a catch-up that already read it).
+  // Anything else — other content, or older than the history — is checked against Redis by a
+  // catch-up: one script call, which rebuilds the feed if the counter went back.
   static bool is_known(const Feed& feed, std::int64_t version, std::string_view payload) {
-    if (feed.ring.empty() || version < feed.ring.front().version) return true;  // too old to tell: assume a repeat
+    if (feed.ring.empty() || version < feed.ring.front().version) return false;
     const auto& entry = feed.ring[static_cast<std::size_t>(version - feed.ring.front().version)];
     return entry.json == payload;
   }
@@ -306,9 +309,9 @@ struct LiveSeatMap::Impl : std::enable_shared_from_this<Impl> {
     auto pending = std::move(feed->pending);
     feed->pending.clear();
     std::sort(pending.begin(), pending.end(),
-              [](const SeatDelta& a, const SeatDelta& b) { return a.version < b.version; });
+              [](const auto& a, const auto& b) { return a.first.version < b.first.version; });
     for (std::size_t i = 0; i < pending.size(); ++i) {
-      const SeatDelta& delta = pending[i];
+      const SeatDelta& delta = pending[i].first;
       if (delta.version <= feed->version) continue;
       if (delta.version != feed->version + 1) {
         feed->pending.assign(std::make_move_iterator(pending.begin() + static_cast<std::ptrdiff_t>(i)),
@@ -316,7 +319,7 @@ struct LiveSeatMap::Impl : std::enable_shared_from_this<Impl> {
         start_catch_up(feed);
         return false;
       }
-      apply(*feed, delta, delta_json(delta));
+      apply(*feed, delta, std::move(pending[i].second));
     }
     return true;
   }
