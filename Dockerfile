@@ -26,16 +26,20 @@ RUN apt-get update \
       libmariadb-dev libhiredis-dev librdkafka-dev \
       prometheus-cpp-dev libspdlog-dev libfmt-dev libyaml-cpp-dev libcli11-dev nlohmann-json3-dev \
       libgtest-dev libgmock-dev libbenchmark-dev libssl-dev libsodium-dev \
+      nodejs npm \
  && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /src
 # .dockerignore keeps build/, .run/, .tools/ and .git out of the context.
 COPY . .
 # Only the server target: the test suite needs MariaDB, Redis and Kafka and runs with scripts/test.
+# The web app (web/ → web/dist, npm packages pinned by web/package-lock.json) is served at /.
 RUN BUILD_TYPE=Release scripts/build ticketing \
+ && scripts/build web \
  && install -D -m 0755 build/ticketing /out/bin/ticketing \
  && strip --strip-unneeded /out/bin/ticketing \
- && cp -r config /out/config
+ && cp -r config /out/config \
+ && cp -r web/dist /out/web
 
 # ---------------------------------------------------------------------------------------------
 FROM ${DEBIAN_IMAGE} AS runtime
@@ -55,6 +59,7 @@ RUN apt-get update \
 
 COPY --from=build /out/bin/ticketing /app/bin/ticketing
 COPY --from=build /out/config /app/config
+COPY --from=build /out/web /app/web/dist
 # Fails the image build if a shared library is missing from the list above.
 RUN ["/app/bin/ticketing", "--help"]
 

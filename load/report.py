@@ -8,6 +8,11 @@ audit.txt, orders.tsv / reservations.tsv (timestamps from the database), metrics
 server's /actuator/prometheus HTTP histograms, sampled once a second). Writes DIR/report.md and,
 when matplotlib is importable and --no-plot is not given, DIR/plot.png. Prints the report.
 
+The chaos scenario adds faults.tsv (when each fault was injected, undone, answered again) and the
+k6 per-second outcomes ("timeline" lines in k6.txt): the report then has a section per fault
+(failed requests, seconds until the error rate was back to its baseline), the invariants, and the
+plot marks the faults. That section also goes to DIR/chaos.txt.
+
 Only the standard library is needed for the report; matplotlib only for the plot.
 """
 import json
@@ -141,6 +146,10 @@ def server_series(samples, t0_ms, clk_tck=100):
             continue
         rates, p99 = {}, {}
         for name in set(cb):
+            # A sample the server did not answer (paused, killed) or a restart (counters back at
+            # 0) gives no rate for that interval.
+            if name not in ca or cb[name] < ca[name]:
+                continue
             n = cb[name] - ca.get(name, 0.0)
             rates[name] = n / dt
             if n > 0:
@@ -166,6 +175,163 @@ def cpu_between(series, start_s, end_s):
         for name, cores in s[3].items():
             totals[name] += cores
     return {name: v / len(picked) for name, v in totals.items()}
+
+
+def parse_timeline(path):
+    """k6's per-second outcomes (TIMELINE=1): {epoch second: [ok, no answer, 5xx, other]} over all VUs."""
+    out = defaultdict(lambda: [0, 0, 0, 0])
+    if not os.path.exists(path):
+        return {}
+    with open(path) as f:
+        for line in f:
+            i = line.find('timeline vu=')
+            if i < 0:
+                continue
+            for item in line[i:].split()[2:]:
+                sec, _, counts = item.partition(':')
+                parts = counts.rstrip('"').split('/')
+                if not sec.isdigit() or len(parts) != 4:
+                    continue
+                c = out[int(sec)]
+                for k in range(4):
+                    c[k] += int(parts[k])
+    return dict(out)
+
+
+def read_faults(path):
+    rows = read_tsv(path)
+    return [dict(zip(rows[0], r)) for r in rows[1:]] if rows else []
+
+
+# Recovery: the error rate is back when it stays within this much of the baseline (absolute, as a
+# fraction of requests) for RECOVERED_FOR consecutive seconds that have requests.
+RECOVERY_MARGIN = 0.01
+RECOVERED_FOR = 3
+
+INVARIANTS = [
+    ('oversold seats', ['seats-sold-within-capacity', 'no-seat-with-two-active-rows', 'active-flag-consistent']),
+    ('double-charged orders', ['no-double-charge', 'paid-amount-matches-prices']),
+    ('paid orders not PAID and not CANCELLED-with-refund',
+     ['recorded-payments-accounted', 'confirmed-rows-have-paid-order', 'paid-orders-have-rows', 'paid-order-rows-confirmed']),
+    ('orders left READY/CONFIRMING past their deadlines', ['nothing-past-its-deadline', 'no-order-left-non-final']),
+    ('outbox rows unpublished', ['outbox-published']),
+    ('duplicate confirmations', ['no-duplicate-confirmation']),
+]
+
+
+def chaos_section(out_dir, run, summary, audit_text, paid=()):
+    """(lines, ok): the per-fault figures and the invariants of a chaos run. paid: (updated_at ms,
+    seats) of the PAID orders, for the second recovery figure (bookings per second)."""
+    timeline = parse_timeline(os.path.join(out_dir, 'k6.txt'))
+    paid_per_s = per_second(t for t, _ in paid)
+    faults = read_faults(os.path.join(out_dir, 'faults.tsv'))
+    t0 = run['k6_start_ms'] / 1000.0
+    lines = []
+    w = lines.append
+    secs = sorted(timeline)
+    rate = lambda c: (sum(c[1:]) / sum(c)) if sum(c) else None  # noqa: E731
+
+    first_fault = min((int(f['injected_ms']) // 1000 for f in faults), default=(secs[-1] + 1 if secs else 0))
+    base = [timeline[s] for s in secs if t0 + 3 <= s < first_fault]
+    base_tot = [sum(x) for x in zip(*base)] if base else [0, 0, 0, 0]
+    base_rate = rate(base_tot) or 0.0
+    base_ok = base_tot[0] / max(len(base), 1)
+    base_secs = [s for s in secs if t0 + 3 <= s < first_fault]
+    base_paid = sum(paid_per_s.get(s, 0) for s in base_secs) / max(len(base_secs), 1)
+    last_paid = max(paid_per_s, default=0)
+    w(f'Baseline (k6 start +3 s to the first fault, {len(base)} s): {base_ok:,.0f} good requests/s, '
+      f'error rate {100 * base_rate:.2f}% ({sum(base_tot[1:])} failed), {base_paid:,.0f} bookings PAID/s. '
+      f'**Recovery** = seconds from the fault until the error rate stays within {100 * RECOVERY_MARGIN:.0f} point of '
+      f'the baseline for {RECOVERED_FOR} s in a row. **Bookings back** = seconds from the fault until PAID orders '
+      f'run at half the baseline rate or more for {RECOVERED_FOR} s (a stall fails no request but sells nothing). '
+      f'Failed requests: from the fault to the later of the recovery and the component answering again.')
+    w('')
+    w('| fault | injected (t+s) | undone (t+s) | answering (t+s) | failed requests (no answer / 5xx / other) | '
+      'recovery (s) | bookings back (s) | lowest good req/s |')
+    w('| --- | ---: | ---: | ---: | --- | ---: | ---: | ---: |')
+    limit = base_rate + RECOVERY_MARGIN
+    results = []
+    for i, f in enumerate(faults):
+        start = int(f['injected_ms']) // 1000
+        end = int(faults[i + 1]['injected_ms']) // 1000 if i + 1 < len(faults) else (secs[-1] + 1 if secs else start)
+        recovered = None
+        s = start
+        while s < end:
+            run_ok = 0
+            for k in range(RECOVERED_FOR):
+                c = timeline.get(s + k)
+                r = rate(c) if c else None
+                if r is None or r > limit:
+                    break
+                run_ok += 1
+            # Counted from the injection, not from the restart: a fault that fails nothing (requests
+            # only wait) recovers in 0 s by this measure; the plot shows what it cost in throughput.
+            if run_ok == RECOVERED_FOR:
+                recovered = s
+                break
+            s += 1
+        ready = int(f['ready_ms']) // 1000
+        stop = min(max(recovered if recovered is not None else end, ready + 1), end)
+        window = [timeline.get(x, [0, 0, 0, 0]) for x in range(start, stop)]
+        booked = None
+        for x in range(start, end):
+            if x + RECOVERED_FOR > last_paid:
+                break
+            if all(paid_per_s.get(x + k, 0) >= 0.5 * base_paid for k in range(RECOVERED_FOR)):
+                booked = x
+                break
+        if base_paid <= 0:
+            book_text = 'n/a'
+        elif booked is not None:
+            book_text = f'{booked - start}'
+        elif start + RECOVERED_FOR > last_paid:
+            book_text = 'sold out'
+        else:
+            book_text = f'> {end - start}'
+
+        failed = [sum(c[k] for c in window) for k in (1, 2, 3)]
+        low = min((c[0] for c in window), default=0)
+        rec_text = f'{recovered - start}' if recovered is not None else f'> {end - start} (not before the next fault)'
+        results.append((f['name'], sum(failed), recovered - start if recovered is not None else None))
+        w(f"| {f['name']} | {(int(f['injected_ms']) / 1000 - t0):.1f} | {(int(f['back_ms']) / 1000 - t0):.1f} | "
+          f"{(int(f['ready_ms']) / 1000 - t0):.1f} | **{sum(failed):,}** ({failed[0]:,} / {failed[1]:,} / {failed[2]:,}) | "
+          f"**{rec_text}** | **{book_text}** | {low:,} |")
+    w('')
+
+    checks = {}
+    for line in audit_text.splitlines():
+        m = re.match(r'^(PASS|FAIL)\s+(\S+)\s+(.*)$', line)
+        if m:
+            checks[m.group(2)] = (m.group(1) == 'PASS', m.group(3))
+    ok = bool(checks)
+    w('| invariant | count | audit checks |')
+    w('| --- | ---: | --- |')
+    for label, names in INVARIANTS:
+        bad = [(n, checks[n][1]) for n in names if n in checks and not checks[n][0]]
+        missing = [n for n in names if n not in checks]
+        if bad or missing:
+            ok = False
+        count = 0
+        for _, detail in bad:
+            m = re.search(r'\d+', detail)
+            count += int(m.group(0)) if m else 1
+        text = '; '.join(f'{n}: {d}' for n, d in bad) or ', '.join(n for n in names if n in checks)
+        if missing:
+            text += f" (missing: {', '.join(missing)})"
+        w(f'| {label} | **{count if not missing else "?"}** | {text} |')
+    qv = summary.get('queue_order_violations', {}).get('count')
+    qv = int(qv) if qv is not None else 0  # a Counter never added to is not exported: none seen
+    if qv:
+        ok = False
+    w(f'| queue order violations | **{qv}** | k6 `queue_order_violations`: a waiting user whose position grew |')
+    w('')
+    unsettled = int(summary.get('payments_unsettled', {}).get('count', 0) or 0)
+    flows = int(summary.get('flow_errors', {}).get('count', 0) or 0)
+    w(f'Client side (not invariants): {unsettled} accepted payments not final while their user polled '
+      f'(ORDER_TIMEOUT_S), {flows} broken user flows (see k6.txt).')
+    w('')
+    w('chaos: every invariant 0' if ok else 'chaos: INVARIANT VIOLATED (see the table and audit.txt)')
+    return lines, ok, faults, timeline
 
 
 def main():
@@ -302,6 +468,17 @@ def main():
     w('```')
     w('')
 
+    # -- Chaos: per fault and the invariants
+    faults, timeline = [], {}
+    if run['scenario'] == 'chaos':
+        chaos_lines, _, faults, timeline = chaos_section(out_dir, run, summary, audit_text, paid)
+        w('## Faults and recovery (chaos)')
+        w('')
+        lines.extend(chaos_lines)
+        w('')
+        with open(os.path.join(out_dir, 'chaos.txt'), 'w') as f:
+            f.write('\n'.join(chaos_lines) + '\n')
+
     # -- Over time (server side)
     samples = parse_metrics(os.path.join(out_dir, 'metrics.prom'))
     series = server_series(samples, t0, run.get('clk_tck', 100))
@@ -331,9 +508,9 @@ def main():
             lines.extend(rows)
             w('')
     png = os.path.join(out_dir, 'plot.png')
-    if plot and (series or paid):
+    if plot and (series or paid or timeline):
         try:
-            make_plot(png, series, paid, holds, t0, run)
+            make_plot(png, series, paid, holds, t0, run, faults, timeline)
             w('![throughput and latency over time](plot.png)')
             w('')
             w('From the top: server requests/s per endpoint; confirmed bookings (PAID orders) and seat holds per '
@@ -351,12 +528,34 @@ def main():
     return 0
 
 
-def make_plot(path, series, paid, holds, t0, run):
+def make_plot(path, series, paid, holds, t0, run, faults=(), timeline=None):
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(4, 1, figsize=(11, 13), sharex=True)
+    extra = 1 if timeline else 0
+    fig, axes = plt.subplots(4 + extra, 1, figsize=(11, 13 + 3 * extra), sharex=True)
+    if timeline:
+        # k6's view: good and failed requests per second (chaos), the faults marked on every panel.
+        ax = axes[0]
+        xs = sorted(timeline)
+        ts = [x - t0 / 1000.0 + 0.5 for x in xs]
+        ax.plot(ts, [timeline[x][0] for x in xs], label='good requests/s (k6)', color='tab:blue', linewidth=1.2)
+        ax.plot(ts, [sum(timeline[x][1:]) for x in xs], label='failed requests/s (k6)', color='tab:red', linewidth=1.2)
+        ax.set_ylabel('k6 requests/s')
+        ax.set_title(f"load/run chaos: {run['users']:,} users, {run['seats']:,} seats, faults shaded", pad=28)
+        ax.legend(loc='upper right', fontsize=8)
+        ax.grid(alpha=0.3)
+        axes = axes[1:]
+        for ax in [*axes, fig.axes[0]]:
+            for f in faults:
+                a = int(f['injected_ms']) / 1000.0 - t0 / 1000.0
+                b = int(f['ready_ms']) / 1000.0 - t0 / 1000.0
+                ax.axvspan(a, max(b, a + 0.5), color='tab:red', alpha=0.12)
+        top = fig.axes[0]
+        for f in faults:
+            top.annotate(f['name'], xy=(int(f['injected_ms']) / 1000.0 - t0 / 1000.0, 1.0),
+                         xycoords=('data', 'axes fraction'), fontsize=8, rotation=30, va='bottom')
     ax = axes[0]
     for name in ENDPOINTS:
         xs = [s[0] for s in series if name in s[1]]
@@ -366,8 +565,11 @@ def make_plot(path, series, paid, holds, t0, run):
     ax.set_ylabel('server requests/s')
     ax.legend(loc='upper right', ncol=5, fontsize=8)
     ax.grid(alpha=0.3)
-    ax.set_title(f"load/run {run['scenario']}: {run['users']:,} users, {run['seats']:,} seats, "
-                 f"{run['vus']} VUs x {run.get('concurrency', 1)}")
+    if not timeline:
+        ax.set_title(f"load/run {run['scenario']}: {run['users']:,} users, {run['seats']:,} seats, "
+                     f"{run['vus']} VUs x {run.get('concurrency', 1)}")
+    else:
+        ax.set_ylabel('api1 requests/s')
 
     ax = axes[1]
     if paid:
@@ -394,6 +596,7 @@ def make_plot(path, series, paid, holds, t0, run):
 
     ax = axes[3]
     names = ['k6', 'server', 'mariadb', 'redis', 'kafka']
+    names += sorted({n for s in series for n in s[3]} - set(names))
     xs = [s[0] for s in series]
     ys = [[s[3].get(n, 0.0) for s in series] for n in names]
     if xs:

@@ -15,6 +15,12 @@
 //
 // Settings come from the environment (load/run passes them with -e):
 //   BASE_URL       the server                      (http://127.0.0.1:18091)
+//   BASE_URLS      several servers, comma-separated: VU k sends every request to the ((k-1) mod n)-th,
+//                  so the load is split across instances without a balancer (load/run chaos)
+//   USERS_PER_SECOND  start users no faster than this (0: each as soon as a slot is free), so a
+//                  run lasts users / rate seconds whatever the machine's speed (load/run chaos)
+//   TIMELINE       1: count every request's outcome per wall-clock second and print the counts at
+//                  the end of each VU (a "timeline" log line that load/report.py reads)
 //   SCHEDULE_ID    the schedule under test          (required)
 //   TOKENS_FILE    `ticketing token mint` output: "userId accessToken" lines, ascending
 //                  consecutive ids covering every user of the run (required; load/run mints it)
@@ -29,7 +35,17 @@ import exec from 'k6/execution';
 import { Counter, Trend } from 'k6/metrics';
 import { setTimeout } from 'k6/timers';
 
-export const BASE_URL = (__ENV.BASE_URL || 'http://127.0.0.1:18091').replace(/\/$/, '');
+const BASE_URLS = (__ENV.BASE_URLS || __ENV.BASE_URL || 'http://127.0.0.1:18091')
+  .split(',')
+  .filter((u) => u !== '')
+  .map((u) => u.replace(/\/$/, ''));
+export const BASE_URL = BASE_URLS[0];
+// The server of this VU (VU ids start at 1; the init context, id 0, gets the first).
+function base() {
+  return BASE_URLS[Math.max(exec.vu.idInTest - 1, 0) % BASE_URLS.length];
+}
+const USERS_PER_SECOND = parseFloat(__ENV.USERS_PER_SECOND || '0');
+const TIMELINE = __ENV.TIMELINE === '1';
 export const SCHEDULE_ID = parseInt(__ENV.SCHEDULE_ID || '0', 10);
 const GATEWAY_SECRET = __ENV.GATEWAY_SECRET || 'dev-gateway-secret';
 const GATEWAY_PLAIN = __ENV.GATEWAY_PLAIN === '1';
@@ -101,6 +117,9 @@ for (const name of ENDPOINTS) callbacks[name] = http.expectedStatuses(...EXPECTE
 export const shed = new Counter('shed_responses'); // 503/429 (load shedding), retried
 export const flowErrors = new Counter('flow_errors'); // a user flow that broke (see the log line)
 export const admitWait = new Trend('admission_wait_ms', true); // enter -> ADMITTED
+// A waiting user whose position grew between two answers: someone who came later was put ahead
+// (docs/queue.md: the position only ever decreases while waiting).
+export const queueOrderViolations = new Counter('queue_order_violations');
 
 const JSON_HEADERS = { 'Content-Type': 'application/json' };
 
@@ -127,6 +146,7 @@ async function call(name, method, url, body, headers) {
   for (let attempt = 1; ; attempt++) {
     res = await http.asyncRequest(method, url, body === undefined ? null : body, params);
     trends[name].add(res.timings.duration);
+    if (TIMELINE) record(res.status, EXPECTED[name].includes(res.status));
     if ((res.status === 503 || res.status === 429) && attempt <= 3) {
       shed.add(1, { name });
       await sleep(0.05 * attempt);
@@ -134,6 +154,23 @@ async function call(name, method, url, body, headers) {
     }
     return res;
   }
+}
+
+// Outcomes per wall-clock second of this VU (TIMELINE=1): second -> [ok, no answer (status 0:
+// refused, reset, timed out), 5xx, other unexpected status], by the time the answer came.
+const timeline = new Map();
+function record(statusCode, ok) {
+  const sec = Math.floor(Date.now() / 1000);
+  let c = timeline.get(sec);
+  if (!c) timeline.set(sec, (c = [0, 0, 0, 0]));
+  c[ok ? 0 : statusCode === 0 ? 1 : statusCode >= 500 ? 2 : 3]++;
+}
+// One log line: "timeline vu=<id> <sec>:<ok>/<none>/<5xx>/<other> ..." (no quotes: k6 prints it
+// unescaped inside msg="...").
+function printTimeline() {
+  const parts = [];
+  for (const [sec, c] of [...timeline.entries()].sort((a, b) => a[0] - b[0])) parts.push(`${sec}:${c.join('/')}`);
+  console.log(`timeline vu=${exec.vu.idInTest} ${parts.join(' ')}`);
 }
 
 function parse(res) {
@@ -145,19 +182,19 @@ function parse(res) {
 }
 
 export function enter(userId) {
-  return call('enter', 'POST', `${BASE_URL}/queue/enter`, JSON.stringify({ scheduleId: SCHEDULE_ID }), asUser(userId));
+  return call('enter', 'POST', `${base()}/queue/enter`, JSON.stringify({ scheduleId: SCHEDULE_ID }), asUser(userId));
 }
 
 export function status(userId) {
-  return call('status', 'GET', `${BASE_URL}/queue/status?scheduleId=${SCHEDULE_ID}`, undefined, asUser(userId));
+  return call('status', 'GET', `${base()}/queue/status?scheduleId=${SCHEDULE_ID}`, undefined, asUser(userId));
 }
 
 export function leave(userId) {
-  return call('leave', 'DELETE', `${BASE_URL}/queue?scheduleId=${SCHEDULE_ID}`, undefined, asUser(userId));
+  return call('leave', 'DELETE', `${base()}/queue?scheduleId=${SCHEDULE_ID}`, undefined, asUser(userId));
 }
 
 export function seatMap() {
-  return call('seats', 'GET', `${BASE_URL}/schedules/${SCHEDULE_ID}/seats`);
+  return call('seats', 'GET', `${base()}/schedules/${SCHEDULE_ID}/seats`);
 }
 
 function seatBody(seatNos) {
@@ -166,17 +203,17 @@ function seatBody(seatNos) {
 
 // queueToken: the admission token from enterAndWait(); userId: who holds (its access token).
 export function hold(queueToken, userId, seatNos) {
-  return call('hold', 'POST', `${BASE_URL}/tickets/hold`, seatBody(seatNos), booking(queueToken, userId));
+  return call('hold', 'POST', `${base()}/tickets/hold`, seatBody(seatNos), booking(queueToken, userId));
 }
 
 export function release(queueToken, userId, seatNos) {
-  return call('release', 'POST', `${BASE_URL}/tickets/release`, seatBody(seatNos), booking(queueToken, userId));
+  return call('release', 'POST', `${base()}/tickets/release`, seatBody(seatNos), booking(queueToken, userId));
 }
 
 export function ready(queueToken, userId, seatNos, idempotencyKey) {
   const headers = booking(queueToken, userId);
   headers['Idempotency-Key'] = idempotencyKey;
-  return call('ready', 'POST', `${BASE_URL}/payment/ready`, seatBody(seatNos), headers);
+  return call('ready', 'POST', `${base()}/payment/ready`, seatBody(seatNos), headers);
 }
 
 // The gateway's callback: Gateway-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>.
@@ -189,17 +226,22 @@ export function pay(orderNo) {
     const t = Math.floor(Date.now() / 1000);
     headers['Gateway-Signature'] = `t=${t},v1=${crypto.hmac('sha256', GATEWAY_SECRET, `${t}.${body}`, 'hex')}`;
   }
-  return call('pay', 'POST', `${BASE_URL}/payment/mock-success`, body, headers);
+  return call('pay', 'POST', `${base()}/payment/mock-success`, body, headers);
 }
 
 // The order as its owner sees it (someone else's is 404).
 export function order(orderNo, userId) {
-  return call('order', 'GET', `${BASE_URL}/payment/${encodeURIComponent(orderNo)}`, undefined, asUser(userId));
+  return call('order', 'GET', `${base()}/payment/${encodeURIComponent(orderNo)}`, undefined, asUser(userId));
 }
 
 // A pause of 50-100% of `seconds`, so clients on the same backoff schedule drift apart.
 function jittered(seconds) {
   return seconds * (0.5 + 0.5 * Math.random());
+}
+
+// No answer (refused, reset, timed out) or a server error: worth asking again later.
+function transient(res) {
+  return res.status === 0 || res.status >= 500;
 }
 
 // Enter the queue and poll status until ADMITTED. Returns the token, or null (logged, counted in
@@ -211,6 +253,10 @@ function jittered(seconds) {
 export async function enterAndWait(userId) {
   const t0 = Date.now();
   let res = await enter(userId);
+  for (let pause = 0.1; transient(res) && Date.now() - t0 <= ADMIT_TIMEOUT_MS; pause = Math.min(pause * 2, 1)) {
+    await sleep(jittered(pause));
+    res = await enter(userId);
+  }
   let body = res.status === 200 ? parse(res) : null;
   if (!body) {
     flowErrors.add(1, { step: 'enter' });
@@ -218,6 +264,7 @@ export async function enterAndWait(userId) {
     return null;
   }
   let pause = 0.05;
+  let lastPosition = body.status === 'WAITING' ? body.position : Infinity;
   while (body.status !== 'ADMITTED') {
     if (Date.now() - t0 > ADMIT_TIMEOUT_MS) {
       flowErrors.add(1, { step: 'admission-timeout' });
@@ -227,11 +274,21 @@ export async function enterAndWait(userId) {
     await sleep(jittered(pause));
     pause = Math.min(pause * 1.5, 0.5);
     res = await status(userId);
+    // No answer or a 5xx (an instance or a store restarting): the client keeps polling until its
+    // deadline, as a browser would; the failed request still counts in http_req_failed.
+    if (transient(res) && Date.now() - t0 <= ADMIT_TIMEOUT_MS) continue;
     body = res.status === 200 ? parse(res) : null;
     if (!body) {
       flowErrors.add(1, { step: 'status' });
       console.warn(`user ${userId}: status answered ${res.status}: ${String(res.body).slice(0, 200)}`);
       return null;
+    }
+    if (body.status === 'WAITING') {
+      if (body.position > lastPosition) {
+        queueOrderViolations.add(1);
+        console.warn(`user ${userId}: queue position went from ${lastPosition} to ${body.position}`);
+      }
+      lastPosition = body.position;
     }
   }
   admitWait.add(Date.now() - t0);
@@ -249,7 +306,7 @@ export async function waitFinal(orderNo, userId) {
     const res = await order(orderNo, userId);
     const body = res.status === 200 ? parse(res) : null;
     if (body && (body.status === 'PAID' || body.status === 'CANCELLED' || body.status === 'FAILED')) return body;
-    if (!body || Date.now() - t0 > ORDER_TIMEOUT_MS) {
+    if ((!body && !transient(res)) || Date.now() - t0 > ORDER_TIMEOUT_MS) {
       flowErrors.add(1, { step: 'order-final' });
       console.warn(`order ${orderNo}: not final after ${Date.now() - t0} ms (last answer ${res.status})`);
       return null;
@@ -270,8 +327,11 @@ export function latencyThresholds(limits) {
 // Runs `flow(userId)` for users USER_OFFSET+1 .. USER_OFFSET+users, spread over the VUs of a
 // `per-vu-iterations` scenario of `vus` VUs (1 iteration each): VU k takes users k, k+vus, k+2·vus, …
 // and keeps `concurrency` of them in flight at once.
+// With USERS_PER_SECOND, user u (1-based) starts no earlier than (u - 1) / rate seconds after the
+// scenario started. With TIMELINE=1 the VU prints its per-second outcomes at the end.
 export async function runUsers(users, vus, concurrency, userOffset, flow) {
   let next = exec.vu.idInTest;
+  const start = exec.scenario.startTime;
   const take = () => {
     if (next > users) return null;
     const u = next;
@@ -282,11 +342,18 @@ export async function runUsers(users, vus, concurrency, userOffset, flow) {
   for (let i = 0; i < concurrency; i++) {
     workers.push(
       (async () => {
-        for (let u = take(); u !== null; u = take()) await flow(u);
+        for (let u = take(); u !== null; u = take()) {
+          if (USERS_PER_SECOND > 0) {
+            const wait = start + ((u - userOffset - 1) * 1000) / USERS_PER_SECOND - Date.now();
+            if (wait > 0) await sleep(wait / 1000);
+          }
+          await flow(u);
+        }
       })(),
     );
   }
   await Promise.all(workers);
+  if (TIMELINE) printTimeline();
 }
 
 // Options every scenario here needs:

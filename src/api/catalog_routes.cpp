@@ -40,7 +40,13 @@ Task<ApiResponse> list_schedules(application::CatalogQueries& catalog, const Api
         .string(domain::to_iso8601(schedule.show_at))
         .key("bookingOpensAt")
         .string(domain::to_iso8601(schedule.booking_opens_at))
-        .end_object();
+        .key("prequeueOpensAt");
+    if (schedule.prequeue_opens_at) {
+      json.string(domain::to_iso8601(*schedule.prequeue_opens_at));
+    } else {
+      json.null();
+    }
+    json.key("saleState").string(domain::to_string(schedule.sale_state)).end_object();
   }
   json.end_array();
   co_return json_response(200, std::move(json).str());

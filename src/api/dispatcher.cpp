@@ -13,6 +13,16 @@ namespace ticketing::api {
 using domain::DomainError;
 using domain::ErrorCode;
 
+bool wants_page(const ApiRequest& request, bool path_is_a_route) {
+  if (request.method != Method::kGet && request.method != Method::kHead) return false;
+  if (request.path.starts_with("/actuator/") || request.path.starts_with("/assets/")) return false;
+  const auto* accept = request.header("Accept");
+  if (accept == nullptr || accept->find("text/html") == std::string::npos) return false;
+  if (!path_is_a_route) return true;
+  const auto* mode = request.header("Sec-Fetch-Mode");
+  return mode != nullptr && *mode == "navigate";
+}
+
 void Dispatcher::authorize(ApiRequest& request, Access access) const {
   if (access == Access::kPublic) return;
   if (!authenticate_) throw DomainError(ErrorCode::kUnauthenticated, "sign-in is not available on this instance");
@@ -26,6 +36,10 @@ Task<DispatchResult> Dispatcher::dispatch(ApiRequest& request) const {
   static constexpr std::string_view kUnknownRoute = "UNKNOWN";
   const Router::Match match = router_.match(request);
   const std::string_view route = match.route_template.empty() ? kUnknownRoute : match.route_template;
+  if (page_ && wants_page(request, !match.route_template.empty()) && match.route_template != "/") {
+    static constexpr std::string_view kPageRoute = "PAGE";
+    if (auto page = page_(request)) co_return DispatchResult{std::move(*page), kPageRoute};
+  }
 
   if (match.handler == nullptr) {
     if (request.method == Method::kOther) {

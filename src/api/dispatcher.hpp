@@ -20,8 +20,10 @@ using web::DispatchResult;
 class Dispatcher final : public web::RequestDispatcher {
  public:
   using Authenticator = std::function<domain::Principal(const std::optional<std::string>& bearer_token)>;
-  explicit Dispatcher(Router router, Authenticator authenticate = {})
-      : router_(std::move(router)), authenticate_(std::move(authenticate)) {}
+  // The web app's page for a browser's page load (see wants_page); nullopt: no app here.
+  using PageFallback = std::function<std::optional<ApiResponse>(const ApiRequest&)>;
+  explicit Dispatcher(Router router, Authenticator authenticate = {}, PageFallback page = {})
+      : router_(std::move(router)), authenticate_(std::move(authenticate)), page_(std::move(page)) {}
   Task<DispatchResult> dispatch(ApiRequest& request) const override;
   // The error response of api/error_mapping.hpp, for requests the server could not parse.
   ApiResponse reject(domain::ErrorCode code, std::string_view message, const ApiRequest& request) const override;
@@ -31,6 +33,13 @@ class Dispatcher final : public web::RequestDispatcher {
 
   Router router_;
   Authenticator authenticate_;
+  PageFallback page_;
 };
+
+// Whether a request is a browser loading one of the web app's pages, which get index.html (the app
+// routes itself): a GET/HEAD accepting text/html for a path no route knows, or a top-level
+// navigation (`Sec-Fetch-Mode: navigate`, which fetch/XHR/EventSource never send) to a GET route,
+// so reloading /me/tickets shows the page, not its JSON. Never /actuator/* or /assets/*.
+bool wants_page(const ApiRequest& request, bool path_is_a_route);
 
 }  // namespace ticketing::api

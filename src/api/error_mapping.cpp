@@ -21,6 +21,7 @@ ErrorSpec error_spec(ErrorCode code) noexcept {
     case ErrorCode::kConflict: return {409, "CONFLICT"};
     case ErrorCode::kEmailTaken: return {409, "EMAIL_TAKEN"};
     case ErrorCode::kBookingNotOpen: return {409, "BOOKING_NOT_OPEN"};
+    case ErrorCode::kSaleClosed: return {409, "SALE_CLOSED"};
     case ErrorCode::kSeatAlreadyHeld: return {409, "SEAT_ALREADY_HELD"};
     case ErrorCode::kSeatInPayment: return {409, "SEAT_IN_PAYMENT"};
     case ErrorCode::kHoldLimitExceeded: return {409, "HOLD_LIMIT_EXCEEDED"};
@@ -28,6 +29,7 @@ ErrorSpec error_spec(ErrorCode code) noexcept {
     case ErrorCode::kPayloadTooLarge: return {413, "PAYLOAD_TOO_LARGE"};
     case ErrorCode::kUnsupportedMediaType: return {415, "UNSUPPORTED_MEDIA_TYPE"};
     case ErrorCode::kIdempotencyKeyReused: return {422, "IDEMPOTENCY_KEY_REUSED"};
+    case ErrorCode::kUndecodableEvent: return {422, "UNDECODABLE_EVENT"};
     case ErrorCode::kTooManyRequests: return {429, "TOO_MANY_REQUESTS"};
     case ErrorCode::kHeaderTooLarge: return {431, "REQUEST_HEADER_FIELDS_TOO_LARGE"};
     case ErrorCode::kInternal: return {500, "INTERNAL"};

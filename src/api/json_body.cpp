@@ -214,6 +214,31 @@ std::vector<std::string> JsonBody::string_array(std::string_view field, std::siz
   return out;
 }
 
+const boost::json::value* JsonBody::optional_value(std::string_view field) const {
+  const auto* value = object_.if_contains(field);
+  if (value == nullptr || value->is_null()) return nullptr;
+  return value;
+}
+
+std::optional<std::int64_t> JsonBody::optional_integer(std::string_view field, std::int64_t min, std::int64_t max) {
+  const auto* value = optional_value(field);
+  if (value == nullptr) return std::nullopt;
+  if (value->is_int64() && value->as_int64() >= min && value->as_int64() <= max) return value->as_int64();
+  if (value->is_int64() || value->is_uint64()) {
+    problem(field, fmt::format("must be an integer from {} to {}", min, max));
+  } else {
+    problem(field, fmt::format("must be an integer, not {}", type_name(*value)));
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> JsonBody::optional_string(std::string_view field, std::size_t max_length) {
+  if (optional_value(field) == nullptr) return std::nullopt;
+  auto text = string(field, max_length);
+  if (text.empty()) return std::nullopt;
+  return text;
+}
+
 void JsonBody::done() const {
   if (errors_.empty()) return;
   std::string message = "invalid request body:";

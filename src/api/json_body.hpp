@@ -29,13 +29,23 @@ class JsonBody {
   std::vector<std::string> string_array(std::string_view field, std::size_t min, std::size_t max,
                                         std::size_t max_length);
 
+  // Optional integer in min..max (absent or null: nullopt).
+  std::optional<std::int64_t> optional_integer(std::string_view field, std::int64_t min, std::int64_t max);
+  // Optional string of 1..max_length bytes (absent or null: nullopt).
+  std::optional<std::string> optional_string(std::string_view field, std::size_t max_length);
+  // A required field's raw value for nested documents (nullptr, with a problem noted, when missing).
+  const boost::json::value* value(std::string_view field) { return required(field); }
+  // An optional field's raw value (nullptr when absent or null).
+  const boost::json::value* optional_value(std::string_view field) const;
+  // Notes a problem found while reading a nested value; done() reports it with the others.
+  void problem(std::string_view field, std::string reason);
+
   // Throws one 400 listing every field problem seen so far.
   void done() const;
 
  private:
   explicit JsonBody(boost::json::object object) : object_(std::move(object)) {}
   const boost::json::value* required(std::string_view field);
-  void problem(std::string_view field, std::string reason);
 
   boost::json::object object_;
   std::vector<domain::FieldError> errors_;

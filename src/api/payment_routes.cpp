@@ -67,6 +67,18 @@ Task<ApiResponse> ready(application::PaymentService& payments, const ApiRequest&
   co_return json_response(201, ready_body(result.order));
 }
 
+// 202: this call recorded the payment (the booking is being confirmed, or — for an order already
+// cancelled — refunded); 200: a repeat, nothing new was recorded.
+ApiResponse payment_recorded_response(const domain::PaymentRecord& record) {
+  JsonWriter json;
+  json.begin_object();
+  write_status(json, record.order);
+  json.end_object();
+  const bool recorded_now = record.kind == domain::PaymentRecord::Kind::kRecorded ||
+                            record.kind == domain::PaymentRecord::Kind::kRefundRequested;
+  return json_response(recorded_now ? 202 : 200, std::move(json).str());
+}
+
 Task<ApiResponse> mock_success(application::PaymentService& payments, const ApiRequest& request) {
   const application::GatewayCallback callback{header_value(request, "Gateway-Signature"),
                                               header_value(request, "X-Gateway-Secret"), request.body};
@@ -76,15 +88,17 @@ Task<ApiResponse> mock_success(application::PaymentService& payments, const ApiR
   body.done();
   if (!is_valid_order_no(order_no)) throw domain::invalid_argument("orderNo", "not an order number");
   const auto record = co_await payments.record_gateway_success(callback, order_no);
-  JsonWriter json;
-  json.begin_object();
-  write_status(json, record.order);
-  json.end_object();
-  // 202: this call recorded the payment (the booking is being confirmed, or — for an order already
-  // cancelled — refunded); 200: a repeat, nothing new was recorded.
-  const bool recorded_now = record.kind == domain::PaymentRecord::Kind::kRecorded ||
-                            record.kind == domain::PaymentRecord::Kind::kRefundRequested;
-  co_return json_response(recorded_now ? 202 : 200, std::move(json).str());
+  co_return payment_recorded_response(record);
+}
+
+// The mock gateway page's "Pay": the same answer as the gateway's callback, for the caller's order.
+Task<ApiResponse> mock_gateway_pay(application::PaymentService& payments, const ApiRequest& request) {
+  auto body = JsonBody::parse(request, {"orderNo"});
+  const auto order_no = body.string("orderNo", kMaxOrderNoLength);
+  body.done();
+  if (!is_valid_order_no(order_no)) throw domain::invalid_argument("orderNo", "not an order number");
+  const auto record = co_await payments.record_mock_gateway_payment(acting_user(request), order_no);
+  co_return payment_recorded_response(record);
 }
 
 void write_order(JsonWriter& json, const domain::PaymentOrder& order) {
@@ -167,6 +181,12 @@ void add_payment_routes(Router& router, application::PaymentService& payments) {
       Method::kGet, "/me/orders", [&payments](ApiRequest& r) { return my_orders(payments, r); }, Access::kSignedIn);
   router.add(
       Method::kGet, "/me/reservations", [&payments](ApiRequest& r) { return my_reservations(payments, r); },
+      Access::kSignedIn);
+}
+
+void add_mock_gateway_routes(Router& router, application::PaymentService& payments) {
+  router.add(
+      Method::kPost, "/dev/gateway/pay", [&payments](ApiRequest& r) { return mock_gateway_pay(payments, r); },
       Access::kSignedIn);
 }
 

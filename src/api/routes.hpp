@@ -1,17 +1,21 @@
 #pragma once
 // Each feature registers its routes here; handlers call exactly one application service.
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "api/router.hpp"
 
 namespace ticketing::application {
+class AdminService;
 class AuthService;
 class CatalogQueries;
 class HealthService;
 class QueueService;
 class HoldService;
 class PaymentService;
+class TicketService;
+class WebApp;
 }  // namespace ticketing::application
 
 namespace ticketing::web {
@@ -31,7 +35,18 @@ void add_health_routes(Router& router, application::HealthService& service);
 void add_queue_routes(Router& router, application::QueueService& queue);
 void add_ticket_routes(Router& router, application::HoldService& holds);
 void add_payment_routes(Router& router, application::PaymentService& payments);
+// E-tickets: GET /me/tickets, GET /.well-known/ticket-key.
+void add_eticket_routes(Router& router, application::TicketService& tickets);
+// /admin/...: the operator console's API (role ADMIN, DESIGN.md §14).
+void add_admin_routes(Router& router, application::AdminService& admin);
 // GET /actuator/prometheus: the Prometheus text exposition from `scrape`.
 void add_metrics_routes(Router& router, std::function<std::string()> scrape);
+// GET / and GET /assets/{file}: the built web app (DESIGN.md §13).
+void add_web_app_routes(Router& router, const application::WebApp& app);
+// The app's index.html for a browser page load the dispatcher falls back to (SPA routes); nullopt
+// when the app is not built.
+std::optional<ApiResponse> web_app_page(const application::WebApp& app, const ApiRequest& request);
+// POST /dev/gateway/pay: the mock gateway page's "Pay" (payment.mock-gateway; never in prod).
+void add_mock_gateway_routes(Router& router, application::PaymentService& payments);
 
 }  // namespace ticketing::api

@@ -8,10 +8,14 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <thread>
 
 #include "api/dispatcher.hpp"
 #include "api/routes.hpp"
+#include "application/admin_service.hpp"
 #include "application/auth_service.hpp"
 #include "application/catalog_queries.hpp"
 #include "application/health_service.hpp"
@@ -19,6 +23,8 @@
 #include "application/payment_service.hpp"
 #include "application/queue_service.hpp"
 #include "application/seat_events.hpp"
+#include "application/ticket_service.hpp"
+#include "application/web_app.hpp"
 #include "domain/ports/clock.hpp"
 #include "infra/blocking_executor.hpp"
 #include "infra/http/http_server.hpp"
@@ -31,10 +37,13 @@
 #include "infra/live/seat_change_publisher.hpp"
 #include "infra/mysql/mysql_account_repository.hpp"
 #include "infra/mysql/mysql_catalog_repository.hpp"
+#include "infra/mysql/mysql_dead_letter_store.hpp"
 #include "infra/mysql/mysql_health_probe.hpp"
+#include "infra/mysql/mysql_operator_repository.hpp"
 #include "infra/mysql/mysql_payment_repository.hpp"
 #include "infra/mysql/mysql_pool.hpp"
 #include "infra/mysql/mysql_reservation_repository.hpp"
+#include "infra/mysql/mysql_ticket_repository.hpp"
 #include "infra/mysql/mysql_user_repository.hpp"
 #include "infra/observability/metrics.hpp"
 #include "infra/observability/seat_event_metrics.hpp"
@@ -51,6 +60,7 @@
 #include "infra/security/jwt_access_token_service.hpp"
 #include "infra/security/jwt_token_service.hpp"
 #include "infra/security/sodium_password_hasher.hpp"
+#include "infra/security/ticket_payload.hpp"
 
 namespace ticketing::app {
 
@@ -92,6 +102,17 @@ std::string required_secret(const std::string& value, std::string_view key) {
   return value;
 }
 
+// The e-ticket signing key; like the token keys, the service does not start without it.
+infra::security::TicketSeed ticket_seed(const AppConfig& config) {
+  const auto seed = infra::security::parse_ticket_seed(config.ticket.signing_seed);
+  if (!seed) {
+    throw std::runtime_error(
+        fmt::format("ticket.signing-seed is not set: set {} (32 random bytes as 64 hex digits) or use the dev profile",
+                    infra::config::env_var_for_key("ticket.signing-seed")));
+  }
+  return *seed;
+}
+
 application::AuthPolicy auth_policy(const AppConfig& config) {
   application::AuthPolicy policy;
   policy.access_ttl = config.security.access_token_ttl;
@@ -119,6 +140,29 @@ bool runs_jobs(const AppConfig& config) {
   return config.role != infra::config::Role::kApi;
 }
 // A worker-only process still answers /actuator/* (health, metrics), not the public API.
+// The built web app under `root`, read into memory once (a few hundred KiB). Missing: API only.
+application::WebApp load_web_app(const std::string& root) {
+  namespace fs = std::filesystem;
+  application::WebApp app;
+  if (root.empty()) return app;
+  std::error_code error;
+  if (!fs::is_regular_file(fs::path(root) / application::WebApp::kIndexPage, error)) {
+    spdlog::warn("web app not served: no {} in web.root '{}' (scripts/build builds it)",
+                 application::WebApp::kIndexPage, root);
+    return app;
+  }
+  constexpr std::uintmax_t kMaxFileSize = 16 * 1024 * 1024;
+  for (auto it = fs::recursive_directory_iterator(root, error); !error && it != fs::recursive_directory_iterator();
+       it.increment(error)) {
+    if (!it->is_regular_file(error) || it->file_size(error) > kMaxFileSize) continue;
+    std::ifstream in(it->path(), std::ios::binary);
+    std::string body((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    app.add(fs::relative(it->path(), root).generic_string(), std::move(body));
+  }
+  spdlog::info("serving the web app from '{}' ({} files)", root, app.size());
+  return app;
+}
+
 bool serves_api(const AppConfig& config) {
   return config.role != infra::config::Role::kWorker;
 }
@@ -219,8 +263,11 @@ struct Application::Parts {
   infra::live::LiveSeatMap live_seat_map{live_context, live_redis, redis_options(config), catalog_repository,
                                          live_seat_map_settings(config)};
   application::HoldService holds{
-      admission_guard, seat_locks,  reservations,
-      clock,           seat_events, application::HoldPolicy{config.hold.ttl, config.hold.max_seats_per_user}};
+      admission_guard,    seat_locks,
+      reservations,       clock,
+      seat_events,        application::HoldPolicy{config.hold.ttl, config.hold.max_seats_per_user},
+      &catalog_repository};
+
   infra::mysql::MysqlReservationRepository worker_reservations{worker_db_pool, seat_layouts};
   application::HoldExpiryJob hold_expiry_job{worker_reservations, clock, seat_events, config.hold.expiry_batch};
   infra::PeriodicTask hold_expiry_task{*contexts.front(), "hold-expiry", config.hold.expiry_interval,
@@ -238,8 +285,17 @@ struct Application::Parts {
       config.hold.max_total,
       application::GatewayAuth{gateway.get(), config.payment.gateway_plain_secret, config.payment.gateway_secret}};
   infra::mysql::MysqlPaymentRepository worker_payment_repository{worker_db_pool, topics};
+
   application::ConfirmationHandler confirmation{worker_payment_repository, queue_store, seat_locks, clock, seat_events,
                                                 payments.counters()};
+  infra::mysql::MysqlOperatorRepository operator_repository{db_pool, topics};
+  infra::mysql::MysqlDeadLetterStore dead_letter_store{db_pool};
+  application::AdminService admin{operator_repository, queue_store,  seat_locks, seat_events,
+                                  dead_letter_store,   confirmation, clock};
+  // Puts the console's sale controls back next to the queues after Redis lost them (flush,
+  // failover): admission then follows the database's state again within this interval.
+  infra::PeriodicTask controls_restore_task{*contexts.front(), "queue-controls-restore", std::chrono::seconds(10),
+                                            [this]() -> Task<void> { co_await admin.restore_controls(); }};
   // Settles payments whose event never arrived: picks them up two intervals before reconcile-after
   // (the next round starts an interval after the last one ended), so each is settled by then.
   application::PaymentReconciler reconciler{worker_payment_repository, confirmation, clock,
@@ -262,7 +318,12 @@ struct Application::Parts {
       infra::kafka::ConfirmationConsumerSettings{topics, static_cast<std::size_t>(config.kafka.consumer_batch)},
       [this](const std::vector<domain::PaymentCompleted>& events) { return confirmation.handle_batch(events); }};
 
+  infra::security::Ed25519TicketSigner ticket_signer{ticket_seed(config)};
+  infra::mysql::MysqlTicketRepository ticket_repository{db_pool};
+  application::TicketService tickets{ticket_repository, ticket_signer, clock};
+
   infra::observability::Metrics metrics;
+  application::WebApp web_app = serves_api(config) ? load_web_app(config.web.root) : application::WebApp{};
   api::Dispatcher dispatcher;
   infra::http::HttpServer server;
   bool stopped = false;
@@ -291,8 +352,9 @@ struct Application::Parts {
         queue(queue_store, catalog_repository, users, tokens, clock, queue_policy(cfg), cfg.security.token_ttl),
         admission_task(*contexts.front(), "admission", cfg.queue.admission_interval,
                        [this] { return admission_job.run_once(); }),
-        dispatcher(make_router(),
-                   [this](const std::optional<std::string>& bearer) { return auth.authenticate(bearer); }),
+        dispatcher(
+            make_router(), [this](const std::optional<std::string>& bearer) { return auth.authenticate(bearer); },
+            [this](const api::ApiRequest& request) { return api::web_app_page(web_app, request); }),
         server(raw(contexts),
                infra::http::HttpServerOptions{cfg.http.address, cfg.http.port, cfg.http.max_body, cfg.http.max_header,
                                               cfg.http.read_timeout, cfg.http.idle_timeout, cfg.log.access,
@@ -300,6 +362,8 @@ struct Application::Parts {
                dispatcher, request_observer()) {
     seat_events.subscribe(seat_event_metrics);
     seat_events.subscribe(seat_change_publisher);
+    confirmation_consumer.set_dead_letter_recorder(
+        [this](const domain::DeadLetter& letter) { return dead_letter_store.record(letter); });
     if (config.metrics.enabled) register_samplers();
   }
 
@@ -324,6 +388,10 @@ struct Application::Parts {
       api::add_queue_routes(router, queue);
       api::add_ticket_routes(router, holds);
       api::add_payment_routes(router, payments);
+      api::add_eticket_routes(router, tickets);
+      api::add_admin_routes(router, admin);
+      if (config.payment.mock_gateway) api::add_mock_gateway_routes(router, payments);
+      api::add_web_app_routes(router, web_app);
     }
     return router;
   }
@@ -530,6 +598,7 @@ void Application::start() {
       spdlog::warn("could not create the Kafka topics now ({}); relying on broker auto-creation", error.what());
     }
     parts_->admission_task.start();
+    parts_->controls_restore_task.start();
     parts_->hold_expiry_task.start();
     parts_->reconcile_task.start();
     parts_->purge_task.start();
@@ -584,6 +653,7 @@ void Application::stop() {
   // delivered again to the next consumer).
   parts_->revocation_sync_task.stop();
   parts_->admission_task.stop();
+  parts_->controls_restore_task.stop();
   parts_->hold_expiry_task.stop();
   parts_->reconcile_task.stop();
   parts_->purge_task.stop();

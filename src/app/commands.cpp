@@ -7,16 +7,20 @@
 #include <chrono>
 #include <fstream>
 #include <iostream>
+#include <optional>
+#include <sstream>
 
 #include "app/application.hpp"
 #include "domain/errors.hpp"
 #include "domain/ports/clock.hpp"
+#include "domain/time.hpp"
 #include "infra/mysql/demo_seed.hpp"
 #include "infra/mysql/migrations.hpp"
 #include "infra/mysql/mysql_account_repository.hpp"
 #include "infra/security/jwt_access_token_service.hpp"
 #include "infra/security/random.hpp"
 #include "infra/security/sodium_password_hasher.hpp"
+#include "infra/security/ticket_payload.hpp"
 
 namespace ticketing::app {
 
@@ -54,6 +58,48 @@ std::string read_password() {
   }
   if (!password.empty() && password.back() == '\r') password.pop_back();
   return password;
+}
+
+std::optional<std::string> read_file(const std::string& path) {
+  std::ifstream file(path, std::ios::binary);
+  if (!file) return std::nullopt;
+  std::ostringstream text;
+  text << file.rdbuf();
+  return text.str();
+}
+
+std::string trimmed(std::string text) {
+  const auto first = text.find_first_not_of(" \t\r\n");
+  const auto last = text.find_last_not_of(" \t\r\n");
+  return first == std::string::npos ? std::string() : text.substr(first, last - first + 1);
+}
+
+// The gate's key: --key, --key-file (a bare key or the key document) or the configured seed.
+std::optional<infra::security::TicketPublicKey> verification_key(const TicketVerifyOptions& options,
+                                                                 const infra::config::AppConfig* config) {
+  if (!options.key.empty()) {
+    const auto key = infra::security::parse_ticket_public_key(trimmed(options.key));
+    if (!key) std::cerr << "--key: not an Ed25519 public key in unpadded base64url (43 characters)\n";
+    return key;
+  }
+  if (!options.key_file.empty()) {
+    const auto text = read_file(options.key_file);
+    if (!text) {
+      std::cerr << "--key-file: cannot read " << options.key_file << "\n";
+      return std::nullopt;
+    }
+    if (const auto key = infra::security::parse_ticket_public_key(trimmed(*text))) return key;
+    if (const auto document = infra::security::parse_ticket_key_document(*text)) return document->public_key;
+    std::cerr << "--key-file: " << options.key_file
+              << " holds neither a base64url public key nor the JSON of /.well-known/ticket-key\n";
+    return std::nullopt;
+  }
+  const auto seed = config ? infra::security::parse_ticket_seed(config->ticket.signing_seed) : std::nullopt;
+  if (!seed) {
+    std::cerr << "no key: give --key or --key-file, or configure ticket.signing-seed\n";
+    return std::nullopt;
+  }
+  return infra::security::Ed25519TicketSigner(*seed).public_key();
 }
 
 double seconds_since(std::chrono::steady_clock::time_point start) {
@@ -175,6 +221,41 @@ int run_token_mint(const infra::config::AppConfig& config, const TokenMintOption
                  std::chrono::duration_cast<std::chrono::seconds>(ttl).count(), options.out);
   }
   return out.good() ? 0 : 1;
+}
+
+int run_ticket_verify(const TicketVerifyOptions& options, const infra::config::AppConfig* config) {
+  const auto key = verification_key(options, config);
+  if (!key) return 2;
+  std::optional<infra::security::TicketKeyDocumentView> revocations;
+  if (!options.revoked_file.empty()) {
+    const auto text = read_file(options.revoked_file);
+    if (text) revocations = infra::security::parse_ticket_key_document(*text);
+    if (!revocations) {
+      std::cerr << "--revoked-file: " << options.revoked_file
+                << " is not readable as the JSON of /.well-known/ticket-key\n";
+      return 2;
+    }
+  }
+  const auto result = infra::security::verify_ticket_payload(trimmed(options.payload), *key);
+  if (result.fields) {
+    const auto& claims = result.fields->claims;
+    std::cout << "ticketId:   " << claims.ticket.value << "\n"
+              << "scheduleId: " << claims.schedule.value << "\n"
+              << "seatNo:     " << claims.seat_no << "\n"
+              << "holder:     user " << claims.holder.value << "\n"
+              << "issuedAt:   " << domain::to_iso8601(domain::Timestamp{std::chrono::seconds{claims.issued_at}}) << "\n"
+              << "keyId:      " << result.fields->key_id << "\n";
+  }
+  if (!result.valid()) {
+    std::cout << "INVALID: " << infra::security::to_string(result.problem) << "\n";
+    return 1;
+  }
+  if (revocations && revocations->is_revoked(result.fields->claims.ticket.value)) {
+    std::cout << "REVOKED\n";
+    return 1;
+  }
+  std::cout << "VALID\n";
+  return 0;
 }
 
 }  // namespace ticketing::app

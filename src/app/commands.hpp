@@ -32,4 +32,19 @@ struct TokenMintOptions {
 };
 int run_token_mint(const infra::config::AppConfig& config, const TokenMintOptions& options);
 
+// `ticketing ticket verify <payload> [--key K | --key-file F] [--revoked-file F]`: checks an
+// e-ticket QR payload offline, as a gate would (docs/tickets.md). The key is the base64url public
+// key (--key), a file holding it or the JSON of /.well-known/ticket-key (--key-file), or else the
+// public half of the configured ticket.signing-seed. Prints the fields and VALID (exit 0), or why
+// not (exit 1; REVOKED when --revoked-file, the JSON of /.well-known/ticket-key, names the ticket).
+// Exit 2: bad usage (no key, unreadable files).
+struct TicketVerifyOptions {
+  std::string payload;
+  std::string key;
+  std::string key_file;
+  std::string revoked_file;
+  bool needs_config() const { return key.empty() && key_file.empty(); }
+};
+int run_ticket_verify(const TicketVerifyOptions& options, const infra::config::AppConfig* config);
+
 }  // namespace ticketing::app

@@ -1,4 +1,5 @@
-// ticketing: serve | migrate | seed | user create | token mint. See README.md and docs/configuration.md.
+// ticketing: serve | migrate | seed | user create | token mint | ticket verify. See README.md and
+// docs/configuration.md.
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
@@ -65,7 +66,26 @@ int main(int argc, char** argv) {
   token_mint->add_flag("--admin", mint_options.admin, "tokens with role ADMIN");
   token_mint->add_option("--out", mint_options.out, "write to this file instead of stdout");
 
+  auto* ticket = cli.add_subcommand("ticket", "e-tickets");
+  ticket->require_subcommand(1);
+  auto* ticket_verify = ticket->add_subcommand("verify", "verify an e-ticket QR payload offline, as a gate would");
+  app::TicketVerifyOptions verify_options;
+  ticket_verify->add_option("payload", verify_options.payload, "the QR payload (TKT1....)")->required();
+  auto* key_option = ticket_verify->add_option("--key", verify_options.key,
+                                               "the public key (base64url, from /.well-known/ticket-key)");
+  ticket_verify
+      ->add_option("--key-file", verify_options.key_file,
+                   "a file with the public key or the JSON of /.well-known/ticket-key")
+      ->excludes(key_option);
+  ticket_verify->add_option("--revoked-file", verify_options.revoked_file,
+                            "the JSON of /.well-known/ticket-key: also refuse the tickets it revokes");
+
   CLI11_PARSE(cli, argc, argv);
+
+  // Offline with a key given: no configuration (nor database) is needed, as at a gate.
+  if (ticket_verify->parsed() && !verify_options.needs_config()) {
+    return app::run_ticket_verify(verify_options, nullptr);
+  }
 
   if (!profile.empty()) load.profile = profile;
   if (!config_dir.empty()) load.config_dir = config_dir;
@@ -95,6 +115,8 @@ int main(int argc, char** argv) {
       code = app::run_user_create(loaded.config, user_options);
     } else if (token_mint->parsed()) {
       code = app::run_token_mint(loaded.config, mint_options);
+    } else if (ticket_verify->parsed()) {
+      code = app::run_ticket_verify(verify_options, &loaded.config);
     }
     infra::observability::flush_logs();
     return code;

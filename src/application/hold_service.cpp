@@ -39,10 +39,18 @@ Task<void> HoldService::require_existing_seats(domain::ScheduleId schedule, cons
   if (!missing.empty()) domain::throw_unknown_seats(schedule, missing);
 }
 
+Task<int> HoldService::seat_limit(domain::ScheduleId schedule) {
+  if (schedules_ == nullptr) co_return policy_.max_seats_per_user;
+  const auto found = co_await schedules_->find_schedule(schedule);
+  if (found && found->settings.max_seats_per_user) co_return static_cast<int>(*found->settings.max_seats_per_user);
+  co_return policy_.max_seats_per_user;
+}
+
 Task<HoldView> HoldService::hold_seats(const std::optional<std::string>& token, domain::UserId user,
                                        domain::ScheduleId schedule, const std::vector<std::string>& seat_nos) {
   co_await guard_.authorize(token, user, schedule);
-  domain::validate_seat_request(seat_nos, policy_.max_seats_per_user);
+  const int max_seats = co_await seat_limit(schedule);
+  domain::validate_seat_request(seat_nos, max_seats);
   co_await require_existing_seats(schedule, seat_nos);
 
   const auto now = clock_.now();
@@ -63,7 +71,7 @@ Task<HoldView> HoldService::hold_seats(const std::optional<std::string>& token, 
   HoldOutcome outcome;
   std::exception_ptr failure;
   try {
-    outcome = co_await reservations_.hold(schedule, user, seat_nos, now, expires_at, policy_.max_seats_per_user);
+    outcome = co_await reservations_.hold(schedule, user, seat_nos, now, expires_at, max_seats);
   } catch (...) {
     failure = std::current_exception();
   }
@@ -79,9 +87,9 @@ Task<HoldView> HoldService::hold_seats(const std::optional<std::string>& token, 
       co_return HoldView{std::move(outcome.seats), expires_at};
     case HoldOutcome::Kind::kLimitExceeded:
       counters_.limit_refused.fetch_add(1, std::memory_order_relaxed);
-      throw DomainError(ErrorCode::kHoldLimitExceeded,
-                        fmt::format("at most {} seats per user on a schedule; you already have {}",
-                                    policy_.max_seats_per_user, outcome.live_seats));
+      throw DomainError(
+          ErrorCode::kHoldLimitExceeded,
+          fmt::format("at most {} seats per user on a schedule; you already have {}", max_seats, outcome.live_seats));
     case HoldOutcome::Kind::kSeatsTaken: break;
   }
   counters_.conflicts.fetch_add(1, std::memory_order_relaxed);
@@ -93,7 +101,7 @@ Task<std::vector<std::string>> HoldService::release_seats(const std::optional<st
                                                           domain::ScheduleId schedule,
                                                           const std::vector<std::string>& seat_nos) {
   co_await guard_.authorize(token, user, schedule);
-  domain::validate_seat_request(seat_nos, policy_.max_seats_per_user);
+  domain::validate_seat_request(seat_nos, co_await seat_limit(schedule));
   co_await require_existing_seats(schedule, seat_nos);
   const auto outcome = co_await reservations_.release(schedule, user, seat_nos, clock_.now());
   switch (outcome.kind) {

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "application/queue_service.hpp"
+#include "domain/ports/catalog_repository.hpp"
 #include "domain/ports/clock.hpp"
 #include "domain/ports/reservation_repository.hpp"
 #include "domain/ports/seat_events.hpp"
@@ -38,13 +39,15 @@ class HoldService {
  public:
   // Committed seat changes (held, released, and stale holds expired by a hold) go to `seat_events`.
   HoldService(AdmissionGuard& guard, domain::SeatLockStore& locks, domain::ReservationRepository& reservations,
-              const domain::Clock& clock, domain::SeatEventSink& seat_events, HoldPolicy policy)
+              const domain::Clock& clock, domain::SeatEventSink& seat_events, HoldPolicy policy,
+              domain::CatalogRepository* schedules = nullptr)
       : guard_(guard),
         locks_(locks),
         reservations_(reservations),
         clock_(clock),
         seat_events_(seat_events),
-        policy_(policy) {}
+        policy_(policy),
+        schedules_(schedules) {}
 
   // 401 for a missing or invalid token, before the request body is read.
   void authenticate(const std::optional<std::string>& token) const { guard_.authenticate(token); }
@@ -58,6 +61,9 @@ class HoldService {
 
  private:
   Task<void> unlock_quietly(domain::ScheduleId schedule, domain::UserId user, const std::vector<std::string>& seats);
+  // The schedule's own max-seats-per-user when the operator set one (read through the catalog's
+  // short-lived schedule cache), else the policy's.
+  Task<int> seat_limit(domain::ScheduleId schedule);
   // 404 naming the requested seats that do not exist on the schedule.
   Task<void> require_existing_seats(domain::ScheduleId schedule, const std::vector<std::string>& seat_nos);
 
@@ -67,6 +73,7 @@ class HoldService {
   const domain::Clock& clock_;
   domain::SeatEventSink& seat_events_;
   HoldPolicy policy_;
+  domain::CatalogRepository* schedules_;
   HoldCounters counters_;
 };
 

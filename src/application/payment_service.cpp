@@ -85,6 +85,18 @@ void PaymentService::authenticate_gateway(const GatewayCallback& callback) const
 Task<domain::PaymentRecord> PaymentService::record_gateway_success(const GatewayCallback& callback,
                                                                    const std::string& order_no) {
   authenticate_gateway(callback);
+  co_return co_await record_payment(order_no);
+}
+
+Task<domain::PaymentRecord> PaymentService::record_mock_gateway_payment(domain::UserId user,
+                                                                        const std::string& order_no) {
+  const auto found = co_await reads_.find_order(order_no);
+  if (!found || found->user != user)
+    throw DomainError(ErrorCode::kNotFound, fmt::format("order {} not found", order_no));
+  co_return co_await record_payment(order_no);
+}
+
+Task<domain::PaymentRecord> PaymentService::record_payment(const std::string& order_no) {
   auto record = co_await payments_.record_payment(order_no, clock_.now());
   if (record.kind == domain::PaymentRecord::Kind::kNotFound) {
     throw DomainError(ErrorCode::kNotFound, fmt::format("order {} not found", order_no));

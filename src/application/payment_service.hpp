@@ -74,6 +74,10 @@ class PaymentService {
   void authenticate_gateway(const GatewayCallback& callback) const;
   // The gateway's callback. 401 unauthenticated, 404 unknown order.
   Task<domain::PaymentRecord> record_gateway_success(const GatewayCallback& callback, const std::string& order_no);
+  // The web app's mock gateway page (payment.mock-gateway; dev and test only): records the payment
+  // of the caller's own order exactly as the gateway's signed callback would. Someone else's order
+  // is 404, as if it did not exist.
+  Task<domain::PaymentRecord> record_mock_gateway_payment(domain::UserId user, const std::string& order_no);
   // The caller's own order; someone else's is 404, as if it did not exist.
   Task<domain::PaymentOrder> order(domain::UserId user, const std::string& order_no);
   Task<std::vector<domain::PaymentOrder>> orders(domain::UserId user);
@@ -84,6 +88,8 @@ class PaymentService {
   void on_payment_recorded(std::function<void()> callback) { on_recorded_ = std::move(callback); }
 
  private:
+  Task<domain::PaymentRecord> record_payment(const std::string& order_no);
+
   std::function<void()> on_recorded_;
   AdmissionGuard& guard_;
   domain::PaymentRepository& payments_;

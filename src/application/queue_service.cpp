@@ -43,6 +43,9 @@ QueueView QueueService::view_of(const domain::QueuePlace& place, domain::UserId 
 Task<QueueView> QueueService::enter(domain::UserId user, domain::ScheduleId schedule) {
   const auto found = co_await catalog_.find_schedule(schedule);
   if (!found) throw DomainError(ErrorCode::kNotFound, fmt::format("schedule {} not found", schedule.value));
+  if (found->sale_state == domain::SaleState::kClosed) {  // the store checks it again, current to the moment
+    throw DomainError(ErrorCode::kSaleClosed, fmt::format("the sale of schedule {} is closed", schedule.value));
+  }
   const auto now = clock_.now();
   if (now < found->booking_opens_at) {
     throw DomainError(ErrorCode::kBookingNotOpen, fmt::format("booking for schedule {} opens at {}", schedule.value,

@@ -270,4 +270,30 @@ ExpiryDecision decide_expiry(const ExpiryInput& input) {
   return decision;
 }
 
+RefundDecision decide_refund(const RefundInput& input) {
+  RefundDecision decision;
+  if (!input.order) {
+    decision.kind = RefundDecision::Kind::kNotFound;
+    return decision;
+  }
+  const auto& order = *input.order;
+  if (order.status == OrderStatus::kCancelled && order.fail_reason == kRefundedByOperator) {
+    decision.kind = RefundDecision::Kind::kAlreadyRefunded;
+    return decision;
+  }
+  if (order.status != OrderStatus::kPaid) {
+    decision.kind = RefundDecision::Kind::kNotPaid;
+    return decision;
+  }
+  decision.kind = RefundDecision::Kind::kRefunded;
+  decision.request_refund = true;
+  SeatChanged refunded{order.schedule, {}, SeatChange::kRefunded};
+  for (const auto& row : input.live_rows) {
+    decision.cancel.push_back(row.id);
+    refunded.seat_nos.push_back(row.seat_no);
+  }
+  if (!refunded.seat_nos.empty()) decision.events.push_back(std::move(refunded));
+  return decision;
+}
+
 }  // namespace ticketing::domain

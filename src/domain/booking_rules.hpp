@@ -194,6 +194,27 @@ struct ExpiryDecision {
 
 ExpiryDecision decide_expiry(const ExpiryInput& input);
 
+// ---- operator refund (the console, DESIGN.md §14) ----------------------------------------------
+
+inline constexpr std::string_view kRefundedByOperator = "REFUNDED_BY_OPERATOR";
+
+struct RefundInput {
+  std::optional<PaymentOrder> order;  // locked; nullopt when no order has that number
+  std::vector<SeatRow> live_rows;     // the order's live reservation rows (CONFIRMED once PAID)
+};
+
+struct RefundDecision {
+  enum class Kind { kRefunded, kAlreadyRefunded, kNotPaid, kNotFound } kind = Kind::kRefunded;
+  std::vector<ReservationId> cancel;  // kRefunded: the order's live rows → CANCELLED (seats back on sale)
+  bool request_refund = false;        // kRefunded: order → CANCELLED REFUNDED_BY_OPERATOR + RefundRequested
+  std::vector<SeatChanged> events;    // kRefunded: the seats, "refunded"
+};
+
+// PAID → Refunded (its live rows cancelled, a refund requested, the seats "refunded"); CANCELLED
+// with kRefundedByOperator → AlreadyRefunded (a repeat changes nothing); anything else → NotPaid;
+// no order → NotFound.
+RefundDecision decide_refund(const RefundInput& input);
+
 inline constexpr std::string_view kHoldExpired = "HOLD_EXPIRED";
 inline constexpr std::string_view kOrderExpired = "ORDER_EXPIRED";
 

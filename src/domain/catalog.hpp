@@ -7,6 +7,7 @@
 
 #include "domain/ids.hpp"
 #include "domain/money.hpp"
+#include "domain/operator_console.hpp"
 #include "domain/time.hpp"
 
 namespace ticketing::domain {
@@ -23,6 +24,10 @@ struct Schedule {
   ConcertId concert_id;
   Timestamp show_at;
   Timestamp booking_opens_at;
+  std::optional<Timestamp> prequeue_opens_at = std::nullopt;
+  SaleState sale_state = SaleState::kOpen;
+  QueueSettings settings = {};  // per-schedule overrides of the queue and hold defaults
+  std::optional<VenueId> venue = std::nullopt;
 };
 
 enum class SeatStatus { kAvailable, kHeld, kSold };

@@ -20,6 +20,7 @@ enum class ErrorCode {
   kConflict,               // 409 generic state conflict
   kEmailTaken,             // 409 sign-up with an email that already has an account
   kBookingNotOpen,         // 409 schedule not open for booking yet
+  kSaleClosed,             // 409 the operator closed the schedule's sale: no new queue entries
   kSeatAlreadyHeld,        // 409 some requested seats are taken
   kSeatInPayment,          // 409 seat belongs to a READY/CONFIRMING order
   kHoldLimitExceeded,      // 409 the user would hold more than hold.max-seats-per-user
@@ -27,6 +28,7 @@ enum class ErrorCode {
   kPayloadTooLarge,        // 413 body over http.max-body
   kUnsupportedMediaType,   // 415 not application/json
   kIdempotencyKeyReused,   // 422 same key, other body
+  kUndecodableEvent,       // 422 a dead-lettered message whose payload is not a valid event (cannot be replayed)
   kTooManyRequests,        // 429 rate/limit
   kHeaderTooLarge,         // 431 request header block over http.max-header
   kInternal,               // 500 bug: never expected

@@ -44,6 +44,12 @@ inline constexpr std::int64_t kMaxPollMs = 30'000;
 inline constexpr std::int64_t kAdmittedPollMs = 5'000;
 std::int64_t poll_after_ms(QueueStatus status, std::int64_t estimated_wait_seconds) noexcept;
 
+struct QueueSnapshot {
+  std::int64_t waiting = 0;
+  std::int64_t active = 0;
+  double admissions_per_second = 0;
+};
+
 struct AdmissionRound {
   std::int64_t admitted = 0;         // moved from waiting to active now
   std::int64_t lapsed_slots = 0;     // active slots that expired unused

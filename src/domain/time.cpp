@@ -77,4 +77,12 @@ std::optional<Timestamp> parse_sql_datetime(std::string_view text) {
   return Timestamp{sys_days{ymd}} + hours{h} + minutes{mi} + seconds{s} + milliseconds{millis};
 }
 
+std::optional<Timestamp> parse_iso8601(std::string_view text) {
+  // "YYYY-MM-DDTHH:MM:SS[.fff]Z": the SQL form with a 'T' and a trailing 'Z' (UTC only).
+  if (text.size() < 20 || text[10] != 'T' || text.back() != 'Z') return std::nullopt;
+  std::string sql(text.substr(0, text.size() - 1));
+  sql[10] = ' ';
+  return parse_sql_datetime(sql);
+}
+
 }  // namespace ticketing::domain

@@ -13,6 +13,8 @@ using Timestamp = std::chrono::sys_time<std::chrono::milliseconds>;
 std::string to_iso8601(Timestamp t);
 // "YYYY-MM-DD HH:MM:SS[.fff]" as MariaDB returns DATETIME(3) — interpreted as UTC.
 std::optional<Timestamp> parse_sql_datetime(std::string_view text);
+// "YYYY-MM-DDTHH:MM:SS[.fff]Z" (UTC, as to_iso8601 writes); nullopt for anything else.
+std::optional<Timestamp> parse_iso8601(std::string_view text);
 // "YYYY-MM-DD HH:MM:SS.fff", the literal form for SQL.
 std::string to_sql_datetime(Timestamp t);
 

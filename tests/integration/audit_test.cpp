@@ -181,7 +181,7 @@ TEST_F(AuditTest, DuplicateActiveRowFailsNamingTheCheck) {
   EXPECT_EQ(result.exit_code, 1) << result.output;
   EXPECT_TRUE(has_line_starting(result.output, "FAIL  no-seat-with-two-active-rows")) << result.output;
   EXPECT_NE(result.output.find("1 seats with more than one live row (e.g. S-1)"), std::string::npos) << result.output;
-  EXPECT_NE(result.output.find("audit: FAIL (1 of 10 checks"), std::string::npos) << result.output;
+  EXPECT_NE(result.output.find("audit: FAIL (1 of 13 checks"), std::string::npos) << result.output;
   EXPECT_NE(result.output.find("): no-seat-with-two-active-rows"), std::string::npos) << result.output;
 }
 
@@ -198,6 +198,50 @@ TEST_F(AuditTest, OrphanPaidOrderFailsNamingTheCheck) {
             std::string::npos)
       << result.output;
   EXPECT_NE(result.output.find("): paid-orders-have-rows"), std::string::npos) << result.output;
+}
+
+// The checks the chaos flash sale added (docs/reliability.md).
+TEST_F(AuditTest, DoubleChargeDuplicateConfirmationAndMissedDeadlinesFailNamingEachCheck) {
+  const auto schedule = schedule_with_seats(4);
+  paid_order(schedule, 1, "ORD-AUDIT-TWICE", {1}, "100.00");
+  // The gateway's success recorded a second time for the same order.
+  db_->execute(fmt::format(
+      "INSERT INTO outbox_event (event_id, aggregate, type, payload, topic, message_key, published_at) VALUES "
+      "(UUID(), 'payment_order', 'PaymentCompleted', JSON_OBJECT('orderNo', 'ORD-AUDIT-TWICE'), 'payment.completed', "
+      "'{}', UTC_TIMESTAMP(3))",
+      schedule));
+  // Confirmed and also refunded.
+  paid_order(schedule, 2, "ORD-AUDIT-KEPT", {2}, "110.00");
+  db_->execute(fmt::format(
+      "INSERT INTO outbox_event (event_id, aggregate, type, payload, topic, message_key, published_at) VALUES "
+      "(UUID(), 'payment_order', 'RefundRequested', JSON_OBJECT('orderNo', 'ORD-AUDIT-KEPT'), "
+      "'payment.refund-requested', '{}', UTC_TIMESTAMP(3))",
+      schedule));
+  // A READY order and a hold, both five minutes past their expiry: the expiry job missed them.
+  db_->execute(
+      fmt::format("INSERT INTO payment_order (order_no, user_id, schedule_id, amount, status, idempotency_key, "
+                  "expires_at) VALUES ('ORD-AUDIT-LATE', 3, {}, 130.00, 'READY', 'late', "
+                  "UTC_TIMESTAMP(3) - INTERVAL 5 MINUTE)",
+                  schedule));
+  db_->execute(
+      fmt::format("INSERT INTO reservation (user_id, schedule_id, seat_no, status, expires_at, active) VALUES "
+                  "(3, {}, 'S-4', 'HELD', UTC_TIMESTAMP(3) - INTERVAL 5 MINUTE, 1)",
+                  schedule));
+
+  const auto result = audit(schedule);
+  EXPECT_EQ(result.exit_code, 1) << result.output;
+  for (const char* check :
+       {"no-double-charge", "no-duplicate-confirmation", "nothing-past-its-deadline", "no-order-left-non-final"}) {
+    EXPECT_TRUE(has_line_starting(result.output, std::string("FAIL  ") + check)) << check << "\n" << result.output;
+  }
+  EXPECT_NE(result.output.find("1 orders with more than one PaymentCompleted (ORD-AUDIT-TWICE)"), std::string::npos)
+      << result.output;
+  EXPECT_NE(result.output.find("1 PAID orders also refunded (ORD-AUDIT-KEPT)"), std::string::npos) << result.output;
+  EXPECT_NE(result.output.find("1 READY orders past expiry, 0 CONFIRMING past reconcile-after 120s, 1 HELD rows"),
+            std::string::npos)
+      << result.output;
+  EXPECT_TRUE(has_line_starting(result.output, "PASS  no-seat-with-two-active-rows")) << result.output;
+  EXPECT_TRUE(has_line_starting(result.output, "PASS  recorded-payments-accounted")) << result.output;
 }
 
 TEST_F(AuditTest, WrongAmountAndLeftoverStatesFailNamingEachCheck) {

@@ -404,6 +404,7 @@ void drive_sale(std::uint16_t port) {
 const std::vector<std::string> kComposeSecrets{"TICKETING_SECURITY_TOKEN_SECRET",
                                                "TICKETING_SECURITY_ACCESS_TOKEN_SECRET",
                                                "TICKETING_PAYMENT_GATEWAY_SECRET",
+                                               "TICKETING_TICKET_SIGNING_SEED",
                                                "MARIADB_PASSWORD",
                                                "MARIADB_ROOT_PASSWORD",
                                                "GRAFANA_ADMIN_PASSWORD"};

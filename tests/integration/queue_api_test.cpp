@@ -186,6 +186,33 @@ TEST(QueueApi, AdmittedUserWhoIdlesLosesTheSlot) {
   EXPECT_EQ(status(server.port(), 1, schedule).status, 404);
 }
 
+// Found by the chaos flash sale (load/run chaos, docs/reliability.md): Redis restarted empty loses
+// the registry of queued schedules. An instance that registered the schedule less than 10 s before
+// does not register it again on the next enter, and when every user has entered by then and only
+// polls, the admission job never saw the queue again: nobody was admitted until a client gave up
+// and a new user entered. Waiters' polls now register the schedule too.
+TEST(QueueApi, WaitersAreAdmittedAfterRedisLosesTheQueueRegistry) {
+  ensure_users(2);
+  const auto schedule = create_schedule();
+  TestServer server(
+      {"queue.max-active=1", "queue.admission-interval=50ms", "queue.heartbeat-timeout=1h", "queue.active-ttl=1h"});
+  RedisInspector redis;
+  enter(server.port(), 1, schedule);  // registers the schedule
+  ASSERT_TRUE(wait_for([&] { return json::parse(status(server.port(), 1, schedule).body).at("status") == "ADMITTED"; },
+                       std::chrono::seconds(5)));
+  // Redis loses everything of the schedule and the registry (as a restart without persistence does).
+  for (const char* suffix : {"waiting", "active", "seq", "heartbeat", "stats", "revoked"}) {
+    redis.integer({"DEL", key(schedule, suffix)});
+  }
+  redis.integer({"SREM", "queue:schedules", std::to_string(schedule)});
+  // User 2 enters right away (within the instance's 10-s registration refresh) and then only
+  // polls: the slot is free, and the admission job must find the schedule again.
+  EXPECT_EQ(enter(server.port(), 2, schedule).at("position").as_int64(), 1);
+  EXPECT_TRUE(wait_for([&] { return json::parse(status(server.port(), 2, schedule).body).at("status") == "ADMITTED"; },
+                       std::chrono::seconds(20), std::chrono::milliseconds(200)))
+      << "a waiter who only polls was never admitted after the registry was lost";
+}
+
 TEST(QueueApi, UnknownUserOrScheduleIs404AndUnopenedScheduleIs409) {
   const auto future = create_schedule(3600);
   TestServer server;

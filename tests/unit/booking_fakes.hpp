@@ -82,6 +82,8 @@ class FakeQueueStore final : public domain::QueueStore {
     co_return domain::AdmissionRound{};
   }
   Task<std::vector<domain::ScheduleId>> queued_schedules() override { co_return std::vector<domain::ScheduleId>{}; }
+  Task<void> apply_controls(domain::ScheduleId, const domain::QueueControls&) override { co_return; }
+  Task<domain::QueueSnapshot> snapshot(domain::ScheduleId) override { co_return domain::QueueSnapshot{}; }
 
   struct Completion {
     domain::ScheduleId schedule;

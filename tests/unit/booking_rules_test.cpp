@@ -816,3 +816,64 @@ TEST(ReservationStatusText, RoundTrips) {
   EXPECT_EQ(to_string(SeatChange::kSold), "sold");
   EXPECT_EQ(to_string(SeatChange::kRefunded), "refunded");
 }
+
+// ---- operator refund ------------------------------------------------------------------------------
+
+namespace {
+
+struct RefundCase {
+  const char* name;
+  std::optional<OrderStatus> status;  // nullopt: no such order
+  std::optional<std::string> fail_reason;
+  RefundDecision::Kind kind;
+  bool cancels_rows;
+};
+
+void PrintTo(const RefundCase& c, std::ostream* os) {
+  *os << c.name;
+}
+
+class DecideRefund : public ::testing::TestWithParam<RefundCase> {};
+
+}  // namespace
+
+TEST_P(DecideRefund, Decides) {
+  const auto& c = GetParam();
+  RefundInput input;
+  if (c.status) {
+    PaymentOrder order;
+    order.id = 5;
+    order.order_no = "T-1";
+    order.schedule = kSchedule;
+    order.status = *c.status;
+    order.fail_reason = c.fail_reason;
+    input.order = order;
+    input.live_rows = {row(1, "A-1", kMe, ReservationStatus::kConfirmed, kLater),
+                       row(2, "A-2", kMe, ReservationStatus::kConfirmed, kLater)};
+  }
+  const auto decision = decide_refund(input);
+  EXPECT_EQ(decision.kind, c.kind) << c.name;
+  EXPECT_EQ(decision.request_refund, c.cancels_rows) << c.name;
+  if (c.cancels_rows) {
+    EXPECT_EQ(decision.cancel, (std::vector<ReservationId>{ReservationId{1}, ReservationId{2}}));
+    ASSERT_EQ(decision.events.size(), 1u);
+    EXPECT_EQ(decision.events[0], (SeatChanged{kSchedule, {"A-1", "A-2"}, SeatChange::kRefunded}));
+  } else {
+    EXPECT_TRUE(decision.cancel.empty()) << c.name;
+    EXPECT_TRUE(decision.events.empty()) << c.name;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Table, DecideRefund,
+    ::testing::Values(RefundCase{"paid", OrderStatus::kPaid, std::nullopt, RefundDecision::Kind::kRefunded, true},
+                      RefundCase{"refunded_before", OrderStatus::kCancelled, std::string(kRefundedByOperator),
+                                 RefundDecision::Kind::kAlreadyRefunded, false},
+                      RefundCase{"cancelled_otherwise", OrderStatus::kCancelled, std::string(kHoldExpired),
+                                 RefundDecision::Kind::kNotPaid, false},
+                      RefundCase{"ready", OrderStatus::kReady, std::nullopt, RefundDecision::Kind::kNotPaid, false},
+                      RefundCase{"confirming", OrderStatus::kConfirming, std::nullopt, RefundDecision::Kind::kNotPaid,
+                                 false},
+                      RefundCase{"failed", OrderStatus::kFailed, std::nullopt, RefundDecision::Kind::kNotPaid, false},
+                      RefundCase{"missing", std::nullopt, std::nullopt, RefundDecision::Kind::kNotFound, false}),
+    [](const auto& info) { return std::string(info.param.name); });

@@ -69,6 +69,7 @@ fs::path repo_config_dir() {
 }
 
 constexpr std::string_view kStrongSecret = "prod-token-secret-0123456789abcdef-XYZ";
+constexpr std::string_view kStrongTicketSeed = "8f14e45fceea167a5a36dedd4bea2543c9f0f895fb98ab9159f51fd0297e236d";
 
 }  // namespace
 
@@ -404,6 +405,17 @@ TEST(ConfigTest, TokenSecretMustBeLongEnoughAnywhere) {
   EXPECT_THAT(err, Not(HasSubstr("short-s3cret")));
 }
 
+TEST(ConfigTest, TicketSeedMustBe32BytesAndIsNeverEchoed) {
+  ConfigDir dir;
+  auto o = dir.options();
+  o.env["TICKETING_TICKET_SIGNING_SEED"] = "0123456789abcdef-not-a-seed";
+  std::string err = load_error(o);
+  EXPECT_THAT(err, HasSubstr("ticket.signing-seed: expected 32 bytes as 64 hex digits or base64"));
+  EXPECT_THAT(err, Not(HasSubstr("not-a-seed")));
+  o.env["TICKETING_TICKET_SIGNING_SEED"] = std::string(kStrongTicketSeed);
+  EXPECT_EQ(cfg::load_config(o).config.ticket.signing_seed, kStrongTicketSeed);
+}
+
 TEST(ConfigTest, ProdProfileRequiresRealSecrets) {
   ConfigDir dir;
   dir.write("application-prod.yml", "log:\n  format: json\n");
@@ -413,7 +425,10 @@ TEST(ConfigTest, ProdProfileRequiresRealSecrets) {
   EXPECT_THAT(err, HasSubstr("security.token-secret: must be set in the prod profile"));
   EXPECT_THAT(err, HasSubstr("payment.gateway-secret: must be set in the prod profile"));
   EXPECT_THAT(err, HasSubstr("security.access-token-secret: must be set in the prod profile"));
+  EXPECT_THAT(err, HasSubstr("ticket.signing-seed: must be set in the prod profile"));
 
+  // The dev ticket seed is refused however it is spelled (here in base64 instead of hex).
+  o.env["TICKETING_TICKET_SIGNING_SEED"] = "ZGV2LXRpY2tldC1zaWduaW5nLXNlZWQtbm90LXByb2Q=";
   o.env["TICKETING_SECURITY_TOKEN_SECRET"] = std::string(cfg::kDevTokenSecret);
   o.env["TICKETING_SECURITY_ACCESS_TOKEN_SECRET"] = std::string(cfg::kDevAccessTokenSecret);
   o.env["TICKETING_PAYMENT_GATEWAY_SECRET"] = std::string(cfg::kDevGatewaySecret);
@@ -421,7 +436,9 @@ TEST(ConfigTest, ProdProfileRequiresRealSecrets) {
   EXPECT_THAT(err, HasSubstr("security.token-secret: the dev/test value must not be used"));
   EXPECT_THAT(err, HasSubstr("security.access-token-secret: the dev/test value must not be used"));
   EXPECT_THAT(err, HasSubstr("payment.gateway-secret: the dev/test value must not be used"));
+  EXPECT_THAT(err, HasSubstr("ticket.signing-seed: the dev/test value must not be used"));
   EXPECT_THAT(err, Not(HasSubstr(std::string(cfg::kDevTokenSecret))));
+  o.env["TICKETING_TICKET_SIGNING_SEED"] = std::string(kStrongTicketSeed);
 
   // The same key for both kinds of token would let a queue token pass as an access token.
   o.env["TICKETING_SECURITY_TOKEN_SECRET"] = std::string(kStrongSecret);
@@ -438,6 +455,9 @@ TEST(ConfigTest, ProdProfileRequiresRealSecrets) {
   o.env["TICKETING_SECURITY_ACCESS_TOKEN_SECRET"] = std::string(kStrongSecret) + "-access";
   o.sets = {"payment.gateway-plain-secret=true"};
   EXPECT_THAT(load_error(o), HasSubstr("payment.gateway-plain-secret: must be false in the prod profile"));
+  // Nor may the web app's mock gateway page record payments.
+  o.sets = {"payment.mock-gateway=true"};
+  EXPECT_THAT(load_error(o), HasSubstr("payment.mock-gateway: must be false in the prod profile"));
 
   o.sets.clear();
   auto loaded = cfg::load_config(o);
@@ -565,6 +585,7 @@ TEST(ConfigTest, ShippedFilesMatchSchema) {
   base_only.env["TICKETING_SECURITY_TOKEN_SECRET"] = std::string(kStrongSecret);
   base_only.env["TICKETING_SECURITY_ACCESS_TOKEN_SECRET"] = std::string(kStrongSecret) + "-access";
   base_only.env["TICKETING_PAYMENT_GATEWAY_SECRET"] = "gw";
+  base_only.env["TICKETING_TICKET_SIGNING_SEED"] = std::string(kStrongTicketSeed);
   auto prod = cfg::load_config(base_only);
   for (const auto& v : prod.values) {
     const auto* spec = cfg::find_key(v.key);

@@ -82,6 +82,15 @@ class FakeQueueStore final : public QueueStore {
     for (const auto& [id, _] : waiting_) out.push_back(ScheduleId{id});
     co_return out;
   }
+  Task<void> apply_controls(ScheduleId s, const QueueControls& c) override {
+    controls_[s.value] = c;
+    co_return;
+  }
+  Task<QueueSnapshot> snapshot(ScheduleId s) override {
+    co_return QueueSnapshot{static_cast<std::int64_t>(waiting_[s.value].size()),
+                            static_cast<std::int64_t>(active_[s.value].size()), rate};
+  }
+  std::map<std::int64_t, QueueControls> controls_;
   double rate = 0;
   std::map<std::int64_t, std::vector<std::int64_t>> waiting_;
   std::map<std::int64_t, std::set<std::int64_t>> active_;

@@ -1,3 +1,125 @@
-// Entry point of the fans' web app (DESIGN.md §13). Pages and the seat map are built on this.
-const root = document.getElementById('app');
-if (root) root.textContent = 'Tickets';
+// Entry point of the fans' web app (DESIGN.md §13): the header, the routes, the language.
+import { call, refreshSession, session } from './api';
+import { append, clear, h } from './dom';
+import { lang, setLang, t, type Lang } from './i18n';
+import { onSessionChanged } from './session-events';
+import { fallback, navigate, rerender, route, start } from './router';
+import { renderConcerts, renderSchedules } from './pages/catalog';
+import { renderSignIn, renderSignUp } from './pages/auth';
+import { renderQueue } from './pages/queue';
+import { renderSeats } from './pages/seats';
+import { renderCheckout, renderGateway, renderOrder } from './pages/checkout';
+import { renderTickets } from './pages/tickets';
+
+interface Account {
+  id: number;
+  email: string;
+  name: string;
+}
+
+let account: Account | null = null;
+let accountLoaded = false;
+
+async function loadAccount(): Promise<void> {
+  accountLoaded = true;
+  if (!session.token()) {
+    account = null;
+    return;
+  }
+  try {
+    account = await call<Account>('/me', { auth: true });
+  } catch {
+    account = null;
+  }
+}
+
+onSessionChanged(() => {
+  accountLoaded = false;
+});
+
+function renderHeader(header: HTMLElement): void {
+  clear(header);
+  const languageSelect = h(
+    'select',
+    { id: 'language', onchange: (e: Event) => switchLanguage((e.target as HTMLSelectElement).value as Lang) },
+    h('option', { value: 'ko', lang: 'ko', selected: lang() === 'ko' }, '한국어'),
+    h('option', { value: 'en', lang: 'en', selected: lang() === 'en' }, 'English'),
+  );
+  const user = h('div', { className: 'user' });
+  if (account) {
+    append(user, [
+      h('span', { className: 'user-name' }, t('signedInAs', { name: account.name })),
+      h('button', { type: 'button', className: 'link-button', onclick: () => void signOut() }, t('signOut')),
+    ]);
+  } else {
+    const next = encodeURIComponent(location.pathname + location.search);
+    append(user, [h('a', { href: `/signin?next=${next}` }, t('signIn'))]);
+  }
+  append(header, [
+    h('a', { className: 'skip-link', href: '#main' }, t('skipToContent')),
+    h('a', { className: 'brand', href: '/' }, t('appName')),
+    h(
+      'nav',
+      { 'aria-label': t('appName') },
+      h('a', { href: '/' }, t('navConcerts')),
+      h('a', { href: '/me/tickets' }, t('navMyTickets')),
+    ),
+    h('div', { className: 'lang' }, h('label', { for: 'language' }, t('language')), languageSelect),
+    user,
+  ]);
+}
+
+async function signOut(): Promise<void> {
+  try {
+    await call('/auth/logout', { method: 'POST', auth: true });
+  } catch {
+    // Signed out locally either way.
+  }
+  session.clear();
+  sessionStorage.clear();
+  account = null;
+  navigate('/');
+}
+
+function switchLanguage(next: Lang): void {
+  setLang(next);
+  rerender();
+  document.getElementById('language')?.focus();
+}
+
+const header = h('header', { className: 'site-header' });
+const main = h('main', { id: 'main', tabindex: '-1' });
+const footer = h('footer', { className: 'site-footer' }, 'Ticketing demo');
+
+function boot(): void {
+  const root = document.getElementById('app');
+  if (!root) return;
+  setLang(lang());
+  append(root, [header, main, footer]);
+  route('/', renderConcerts);
+  route('/concerts/{id}', renderSchedules);
+  route('/signin', renderSignIn);
+  route('/signup', renderSignUp);
+  route('/schedules/{id}/queue', renderQueue);
+  route('/schedules/{id}/seats', renderSeats);
+  route('/checkout', renderCheckout);
+  route('/gateway/{orderNo}', renderGateway);
+  route('/orders/{orderNo}', renderOrder);
+  route('/me/tickets', renderTickets);
+  fallback((page) => {
+    append(page.outlet, [h('h1', {}, t('notFoundTitle')), h('p', {}, t('notFoundBody'))]);
+  });
+  // A new tab has no access token yet, but the refresh cookie may still hold a session.
+  const ready = session.token() ? Promise.resolve(true) : refreshSession();
+  void ready.then(() => start(main, (path) => {
+    document.title = t('appName');
+    renderHeader(header);
+    if (!accountLoaded) void loadAccount().then(() => renderHeader(header));
+    // Move focus to the new page for screen readers, except on the first load.
+    if (path !== firstPath) main.focus({ preventScroll: true });
+    firstPath = '';
+  }));
+}
+
+let firstPath = location.pathname;
+boot();

@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "domain/async.hpp"
+#include "domain/operator_console.hpp"
 #include "domain/queue.hpp"
 
 namespace ticketing::domain {
@@ -31,6 +32,16 @@ class QueueStore {
   virtual Task<AdmissionRound> admit(ScheduleId schedule, Timestamp now) = 0;
   // Schedules that have had a queue (for the admission job).
   virtual Task<std::vector<ScheduleId>> queued_schedules() = 0;
+  // Publishes a schedule's sale state and queue settings next to its queue: the next admission
+  // round of every instance uses them (PAUSED/CLOSED admit nobody; CLOSED refuses new entries).
+  virtual Task<void> apply_controls(ScheduleId schedule, const QueueControls& controls) = 0;
+  // The same, but only where the store has no controls for the schedule (lost with a flush): a
+  // newer change that is already there is never overwritten by this.
+  virtual Task<void> restore_controls(ScheduleId schedule, const QueueControls& controls) {
+    co_await apply_controls(schedule, controls);
+  }
+  // Waiting and admitted counts now, and the measured admission rate (shared by all instances).
+  virtual Task<QueueSnapshot> snapshot(ScheduleId schedule) = 0;
 };
 
 }  // namespace ticketing::domain

@@ -107,6 +107,10 @@ struct HttpConfig {
   std::vector<std::string> trusted_proxies;  // http.trusted-proxies
 };
 
+struct WebConfig {
+  std::string root;  // web.root: the built web app; empty = API only
+};
+
 struct DbConfig {
   std::string url;  // db.url (secret: contains the password)
   int pool_size = 0;
@@ -160,6 +164,7 @@ struct PaymentConfig {
   std::string gateway_secret;  // secret
   bool gateway_plain_secret = false;
   Millis gateway_signature_tolerance{};
+  bool mock_gateway = false;  // POST /dev/gateway/pay for the web app's mock gateway page
 };
 
 struct SecurityConfig {
@@ -169,6 +174,10 @@ struct SecurityConfig {
   Millis access_token_ttl{};
   Millis refresh_token_ttl{};
   bool cookie_secure = true;
+};
+
+struct TicketConfig {
+  std::string signing_seed;  // secret; 64 hex digits or base64 of 32 bytes
 };
 
 struct AuthConfig {
@@ -205,6 +214,7 @@ struct SseConfig {               // the live seat map's streams (docs/live-seat-
 struct AppConfig {
   std::string profile;
   HttpConfig http;
+  WebConfig web;
   DbConfig db;
   RedisConfig redis;
   KafkaConfig kafka;
@@ -213,6 +223,7 @@ struct AppConfig {
   PaymentConfig payment;
   SecurityConfig security;
   AuthConfig auth;
+  TicketConfig ticket;
   LogConfig log;
   MetricsConfig metrics;
   SseConfig sse;
@@ -223,6 +234,9 @@ struct AppConfig {
 inline constexpr std::string_view kDevTokenSecret = "dev-token-secret-not-for-production-0123456789";
 inline constexpr std::string_view kDevGatewaySecret = "dev-gateway-secret";
 inline constexpr std::string_view kDevAccessTokenSecret = "dev-access-token-secret-not-for-production-0123";
+// "dev-ticket-signing-seed-not-prod" in hex.
+inline constexpr std::string_view kDevTicketSigningSeed =
+    "6465762d7469636b65742d7369676e696e672d736565642d6e6f742d70726f64";
 
 // ---- loading ------------------------------------------------------------------------------------
 

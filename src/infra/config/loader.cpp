@@ -8,6 +8,7 @@
 #include <filesystem>
 
 #include "infra/config/config.hpp"
+#include "infra/security/ticket_payload.hpp"
 
 extern char** environ;  // NOLINT
 
@@ -342,6 +343,8 @@ AppConfig build(const FlatMap& m, const std::string& profile) {
   c.payment.reconcile_interval = r.d("payment.reconcile-interval");
   c.payment.gateway_plain_secret = r.b("payment.gateway-plain-secret");
   c.payment.gateway_signature_tolerance = r.d("payment.gateway-signature-tolerance");
+  c.payment.mock_gateway = r.b("payment.mock-gateway");
+  c.web.root = r.str("web.root");
 
   c.security.token_secret = r.str("security.token-secret");
   c.security.token_ttl = r.d("security.token-ttl");
@@ -366,6 +369,8 @@ AppConfig build(const FlatMap& m, const std::string& profile) {
                 : level == "warn"  ? LogLevel::kWarn
                 : level == "error" ? LogLevel::kError
                                    : LogLevel::kInfo;
+  c.ticket.signing_seed = r.str("ticket.signing-seed");
+
   c.log.access = r.b("log.access");
   c.log.format = r.str("log.format") == "json" ? LogFormat::kJson : LogFormat::kText;
   c.metrics.enabled = r.b("metrics.enabled");
@@ -498,6 +503,8 @@ LoadedConfig load_config(const LoadOptions& options) {
   if (profile == "prod") {
     if (parsed("payment.gateway-plain-secret", parse_bool).value_or(false))
       problems.push_back("payment.gateway-plain-secret: must be false in the prod profile (callbacks must be signed)");
+    if (parsed("payment.mock-gateway", parse_bool).value_or(false))
+      problems.push_back("payment.mock-gateway: must be false in the prod profile (it records payments nobody made)");
     if (!parsed("security.cookie-secure", parse_bool).value_or(true))
       problems.push_back(
           "security.cookie-secure: must be true in the prod profile (the refresh cookie goes over HTTPS only)");
@@ -514,6 +521,16 @@ LoadedConfig load_config(const LoadOptions& options) {
         problems.push_back(
             fmt::format("{}: the dev/test value must not be used in the prod profile (from {})", key, e.source));
     }
+    // Compared as bytes: the dev seed written in base64 is still the dev seed.
+    const Entry& ticket_seed = merged.at("ticket.signing-seed");
+    const auto seed = security::parse_ticket_seed(ticket_seed.value);
+    if (ticket_seed.value.empty())
+      problems.push_back(fmt::format("ticket.signing-seed: must be set in the prod profile (e.g. with {})",
+                                     env_var_for_key("ticket.signing-seed")));
+    else if (seed && seed == security::parse_ticket_seed(kDevTicketSigningSeed))
+      problems.push_back(
+          fmt::format("ticket.signing-seed: the dev/test value must not be used in the prod profile (from {})",
+                      ticket_seed.source));
     if (merged.at("db.url").value == find_key("db.url")->default_value)
       out.warnings.push_back("db.url: the prod profile is using the built-in development database credentials");
   }

@@ -8,6 +8,7 @@
 #include <limits>
 
 #include "infra/config/config.hpp"
+#include "infra/security/ticket_payload.hpp"
 
 namespace ticketing::infra::config {
 
@@ -51,6 +52,11 @@ std::string lower(std::string_view s) {
 
 std::string check_non_empty(std::string_view v) {
   return v.empty() ? "a non-empty value" : "";
+}
+
+std::string check_ticket_seed(std::string_view v) {
+  if (v.empty() || security::parse_ticket_seed(v)) return "";
+  return "32 bytes as 64 hex digits or base64 (e.g. the output of `openssl rand -hex 32`)";
 }
 
 std::string check_address(std::string_view v) {
@@ -138,6 +144,8 @@ const std::array kSchema{
   KeySpec{"http.shutdown-timeout", ValueType::kDuration, "10s", "Grace period for in-flight requests on shutdown.", 0, 10 * kMin},
   KeySpec{"http.max-header", ValueType::kByteSize, "16KiB", "Largest accepted request header block; bigger is 431.", kKiB, kMiB},
   KeySpec{"http.trusted-proxies", ValueType::kString, "", "Comma-separated addresses of proxies whose X-Forwarded-For names the client (per-address limits).", 0, 0, {}, Secret::kNo, check_address_list},
+  // ---- web ----
+  KeySpec{"web.root", ValueType::kString, "web/dist", "Directory of the built web app served at / (relative to the working directory); empty: serve the API only.", 0, 0},
   // ---- db ----
   KeySpec{"db.url", ValueType::kString, "mysql://ticketing:ticketing@127.0.0.1:13306/ticketing", "MySQL/MariaDB URL mysql://user:password@host:port/database.", 0, 0, {}, Secret::kUrlPassword, check_db_url},
   KeySpec{"db.pool-size", ValueType::kInt, "16", "Database connections in the pool.", 1, 512},
@@ -181,6 +189,7 @@ const std::array kSchema{
   KeySpec{"payment.reconcile-interval", ValueType::kDuration, "10s", "How often the reconciler looks for CONFIRMING orders (less than half of payment.reconcile-after).", 100, kHour},
   KeySpec{"payment.gateway-plain-secret", ValueType::kBool, "false", "Also accept the secret itself in X-Gateway-Secret (curl demos; refused in prod).", 0, 0},
   KeySpec{"payment.gateway-signature-tolerance", ValueType::kDuration, "5m", "How far a Gateway-Signature time may be from now.", kSec, kHour},
+  KeySpec{"payment.mock-gateway", ValueType::kBool, "false", "Serve POST /dev/gateway/pay, the web app's mock gateway page's callback (dev/test; refused in prod).", 0, 0},
   // ---- security ----
   KeySpec{"security.token-secret", ValueType::kString, "", "HMAC key signing queue tokens (at least 32 bytes).", 0, 0, {}, Secret::kYes},
   KeySpec{"security.token-ttl", ValueType::kDuration, "10m", "Lifetime of an issued queue token.", kSec, 24 * kHour},
@@ -188,6 +197,8 @@ const std::array kSchema{
   KeySpec{"security.access-token-ttl", ValueType::kDuration, "15m", "Lifetime of an access token.", kMin, 24 * kHour},
   KeySpec{"security.refresh-token-ttl", ValueType::kDuration, "336h", "Lifetime of a refresh token (a sign-in lasts this long unused).", kHour, 2160 * kHour},
   KeySpec{"security.cookie-secure", ValueType::kBool, "true", "Mark the refresh-token cookie Secure (HTTPS only).", 0, 0},
+  // ---- ticket ----
+  KeySpec{"ticket.signing-seed", ValueType::kString, "", "Ed25519 seed signing e-ticket QR payloads: 32 bytes as 64 hex digits or base64 (docs/tickets.md).", 0, 0, {}, Secret::kYes, check_ticket_seed},
   // ---- auth ----
   KeySpec{"auth.hash-threads", ValueType::kInt, "2", "Threads hashing and verifying passwords (never the I/O threads).", 1, 64},
   KeySpec{"auth.hash-queue", ValueType::kInt, "64", "Password hashes that may wait or run at once; beyond it sign-in answers 503.", 1, 100000},

@@ -37,6 +37,24 @@ void ConfirmationConsumer::stop() {
 }
 
 bool ConfirmationConsumer::dead_letter(const IncomingMessage& message, const std::string& error) {
+  if (recorder_) {
+    // Recorded before the DLQ send: if the send fails the message is retried and recorded again,
+    // which the store ignores (one row per topic/partition/offset).
+    domain::DeadLetter letter;
+    letter.topic = message.topic;
+    letter.partition = message.partition;
+    letter.offset = message.offset;
+    if (!message.key.empty()) letter.key = message.key;
+    letter.payload = message.value;
+    letter.error = error;
+    try {
+      boost::asio::co_spawn(context_, recorder_(letter), boost::asio::use_future).get();
+    } catch (const std::exception& failure) {
+      // The DLQ topic still has it; the console just will not list it.
+      spdlog::warn("payment.completed {}/{}: dead letter not recorded in the database: {}", message.partition,
+                   message.offset, failure.what());
+    }
+  }
   OutgoingMessage dlq{settings_.topics.payment_completed_dlq,
                       message.key,
                       message.value,

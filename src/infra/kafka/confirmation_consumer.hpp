@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "domain/payment.hpp"
+#include "domain/ports/dead_letter_store.hpp"
 #include "domain/ports/payment_repository.hpp"
 #include "infra/events/payment_events.hpp"
 #include "infra/kafka/kafka_consumer.hpp"
@@ -42,6 +43,8 @@ struct ConsumerCounters {
 class ConfirmationConsumer {
  public:
   using Handler = std::function<Task<domain::ConfirmOutcome>(const domain::PaymentCompleted&)>;
+  // Keeps a copy of each dead-lettered message where operators can list and replay it.
+  using DeadLetterRecorder = std::function<Task<void>(const domain::DeadLetter&)>;
   // Settles a whole batch at once (one transaction); true for each event it settled. Whatever it
   // did not settle, or the whole batch when it throws, goes through `handler` one by one.
   using BatchHandler = std::function<Task<std::vector<bool>>(const std::vector<domain::PaymentCompleted>&)>;
@@ -50,6 +53,8 @@ class ConfirmationConsumer {
   ConfirmationConsumer(KafkaOptions options, MessageProducer& dlq_producer, boost::asio::io_context& context,
                        Handler handler, ConfirmationConsumerSettings settings = {}, BatchHandler batch_handler = {});
   ~ConfirmationConsumer();
+  // Set while wiring, before start().
+  void set_dead_letter_recorder(DeadLetterRecorder recorder) { recorder_ = std::move(recorder); }
   void start();
   void stop();  // joins; unprocessed messages are delivered again later
   ConsumerCounters& counters() noexcept { return counters_; }
@@ -64,6 +69,7 @@ class ConfirmationConsumer {
   Handler handler_;
   ConfirmationConsumerSettings settings_;
   BatchHandler batch_handler_;
+  DeadLetterRecorder recorder_;
   ConsumerCounters counters_;
   std::atomic<bool> stopping_{false};
   std::thread thread_;

@@ -1,6 +1,11 @@
 #include "infra/mysql/demo_seed.hpp"
 
 #include <array>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "domain/operator_console.hpp"
 
 namespace ticketing::infra::mysql {
 namespace {
@@ -50,11 +55,24 @@ struct ScheduleSeed {
   int seats_per_section;
 };
 
-std::string price_of_section(int section_index, int sections) {
-  // Front sections cost more: VIP, R, S tiers by thirds.
-  if (section_index < sections / 5) return "150.00";
-  if (section_index < sections / 2) return "110.00";
-  return "80.00";
+// Front sections cost more: VIP, R and S tiers.
+std::pair<std::string, std::string> tier_of_section(int section_index, int sections) {
+  if (section_index < sections / 5) return {"VIP", "150.00"};
+  if (section_index < sections / 2) return {"R", "110.00"};
+  return {"S", "80.00"};
+}
+
+// The schedule's seats as the operator console would import them (domain::build_layout, the same
+// validation and numbering): one run per section, numbered per section ("A-12").
+domain::VenueLayout demo_layout(const ScheduleSeed& s) {
+  std::vector<domain::SeatRun> runs;
+  for (int section = 0; section < s.sections; ++section) {
+    const std::string letter(1, static_cast<char>('A' + section));
+    auto [tier, price] = tier_of_section(section, s.sections);
+    runs.push_back(
+        domain::SeatRun{"section " + letter, letter, "", 1, s.seats_per_section, std::move(tier), std::move(price)});
+  }
+  return domain::build_layout(runs);
 }
 
 }  // namespace
@@ -106,13 +124,9 @@ SeedReport seed_demo_data(MysqlConnection& connection, const SeedOptions& option
         "(?, ?, DATE_ADD(UTC_DATE(), INTERVAL ? DAY) + INTERVAL 19 HOUR, "
         "DATE_ADD(UTC_DATE(), INTERVAL ? DAY) + INTERVAL 10 HOUR)",
         {s.id, s.concert_id, s.show_in_days, s.opens_in_days});
-    for (int section = 0; section < s.sections; ++section) {
-      const char letter = static_cast<char>('A' + section);
-      const std::string price = price_of_section(section, s.sections);
-      for (int n = 1; n <= s.seats_per_section; ++n) {
-        seats.add({s.id, std::string(1, letter) + "-" + std::to_string(n), std::string(1, letter), price});
-        ++report.seats;
-      }
+    for (const auto& seat : demo_layout(s).seats) {
+      seats.add({s.id, seat.seat_no, seat.section, seat.price});
+      ++report.seats;
     }
   }
   seats.flush();

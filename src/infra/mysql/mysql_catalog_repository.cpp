@@ -1,5 +1,7 @@
 #include "infra/mysql/mysql_catalog_repository.hpp"
 
+#include <fmt/format.h>
+
 #include <stdexcept>
 #include <unordered_map>
 
@@ -12,6 +14,38 @@ using domain::Schedule;
 using domain::SeatMap;
 using domain::SeatMapEntry;
 using domain::SeatStatus;
+
+namespace {
+
+// The columns schedule_of reads, in order (prefix `s.`).
+constexpr std::string_view kScheduleColumns =
+    "s.id, s.concert_id, s.show_at, s.booking_opens_at, s.prequeue_opens_at, s.sale_state, s.max_active, "
+    "s.admit_per_second, s.max_seats_per_user, s.venue_id";
+
+Schedule schedule_of(RowReader& read) {
+  Schedule schedule{domain::ScheduleId{read.int64()}, domain::ConcertId{read.int64()}, read.timestamp(),
+                    read.timestamp()};
+  schedule.prequeue_opens_at = read.optional_timestamp();
+  schedule.sale_state = domain::sale_state_from(read.text()).value_or(domain::SaleState::kOpen);
+  schedule.settings.max_active = read.optional_int64();
+  schedule.settings.admit_per_second = read.optional_int64();
+  schedule.settings.max_seats_per_user = read.optional_int64();
+  if (const auto venue = read.optional_int64()) schedule.venue = domain::VenueId{*venue};
+  return schedule;
+}
+
+std::string schedule_select(std::string_view tail) {
+  return fmt::format("SELECT {} FROM schedule s {}", kScheduleColumns, tail);
+}
+
+}  // namespace
+
+std::optional<Schedule> load_schedule(MysqlConnection& db, domain::ScheduleId schedule) {
+  const auto result = db.query(schedule_select("WHERE s.id = ?"), {schedule.value});
+  if (result.rows.empty()) return std::nullopt;
+  RowReader read(result.rows[0]);
+  return schedule_of(read);
+}
 
 Task<std::vector<Concert>> MysqlCatalogRepository::list_concerts() {
   auto work = [](MysqlConnection& db) {
@@ -29,15 +63,17 @@ Task<std::optional<std::vector<Schedule>>> MysqlCatalogRepository::list_schedule
   auto work = [concert](MysqlConnection& db) -> std::optional<std::vector<Schedule>> {
     // One round trip: the concert row (to tell "no schedules" from "no concert") and its schedules.
     const auto result = db.query(
-        "SELECT c.id, s.id, s.show_at, s.booking_opens_at FROM concert c "
-        "LEFT JOIN schedule s ON s.concert_id = c.id WHERE c.id = ? ORDER BY s.show_at, s.id",
+        fmt::format("SELECT c.id, {} FROM concert c LEFT JOIN schedule s ON s.concert_id = c.id WHERE c.id = ? "
+                    "ORDER BY s.show_at, s.id",
+                    kScheduleColumns),
         {concert.value});
     if (result.rows.empty()) return std::nullopt;
     std::vector<Schedule> schedules;
     for (const auto& row : result.rows) {
       if (!row[1]) continue;
-      schedules.push_back(
-          Schedule{domain::ScheduleId{to_int64(row[1])}, concert, to_timestamp(row[2]), to_timestamp(row[3])});
+      RowReader read(row);
+      read.int64();  // c.id
+      schedules.push_back(schedule_of(read));
     }
     return schedules;
   };
@@ -52,14 +88,7 @@ Task<std::optional<Schedule>> MysqlCatalogRepository::find_schedule(domain::Sche
       co_return it->second.schedule;
     }
   }
-  auto work = [schedule](MysqlConnection& db) -> std::optional<Schedule> {
-    const auto result =
-        db.query("SELECT id, concert_id, show_at, booking_opens_at FROM schedule WHERE id = ?", {schedule.value});
-    if (result.rows.empty()) return std::nullopt;
-    const auto& row = result.rows[0];
-    return Schedule{domain::ScheduleId{to_int64(row[0])}, domain::ConcertId{to_int64(row[1])}, to_timestamp(row[2]),
-                    to_timestamp(row[3])};
-  };
+  auto work = [schedule](MysqlConnection& db) { return load_schedule(db, schedule); };
   auto found = co_await pool_.run(work);
   if (found) {
     std::lock_guard lock(cache_mutex_);

@@ -12,6 +12,10 @@
 
 namespace ticketing::infra::mysql {
 
+// A schedule row with its sale state and settings (nullopt: no such schedule). Shared with the
+// operator repository, so both read a schedule the same way.
+std::optional<domain::Schedule> load_schedule(MysqlConnection& db, domain::ScheduleId schedule);
+
 class MysqlCatalogRepository final : public domain::CatalogRepository {
  public:
   // Schedules are read on every queue enter and almost never change: found schedules are cached

@@ -91,8 +91,8 @@ void insert_outbox(MysqlConnection& db, const std::string& event_id, std::string
       {event_id, type, payload, topic, std::to_string(schedule.value), now});
 }
 
-void request_refund(MysqlConnection& db, const events::EventTopics& topics, const PaymentOrder& order,
-                    const std::string& reason, domain::Timestamp now) {
+void write_refund_request(MysqlConnection& db, const events::EventTopics& topics, const PaymentOrder& order,
+                          const std::string& reason, domain::Timestamp now) {
   events::RefundRequested refund{events::new_event_id(), order.order_no, order.user, order.schedule,
                                  order.amount,           reason,         now};
   insert_outbox(db, refund.event_id, "RefundRequested", topics.refund_requested, order.schedule,
@@ -207,7 +207,7 @@ PaymentRecord record_payment_once(MysqlConnection& db, const events::EventTopics
     insert_outbox(db, event.event_id, "PaymentCompleted", topics.payment_completed, order.schedule,
                   events::encode_payment_completed(event), now);
   }
-  if (decision.refund_reason) request_refund(db, topics, order, *decision.refund_reason, now);
+  if (decision.refund_reason) write_refund_request(db, topics, order, *decision.refund_reason, now);
   if (decision.write_order) tx.commit();
   return std::move(decision.record);
 }
@@ -256,9 +256,11 @@ struct ConfirmationWrites {
 
   void apply(MysqlConnection& db, const events::EventTopics& topics, domain::Timestamp now) const {
     if (!confirm.empty()) {
-      Params params{domain::to_string(ReservationStatus::kConfirmed), now};
+      // confirmed_at issues the seat's e-ticket (V7; infra/mysql/mysql_ticket_repository.hpp).
+      Params params{domain::to_string(ReservationStatus::kConfirmed), now, now};
       append_params(params, confirm);
-      db.execute("UPDATE reservation SET status = ?, updated_at = ? WHERE id IN (" + placeholders(confirm.size()) + ")",
+      db.execute("UPDATE reservation SET status = ?, confirmed_at = ?, updated_at = ? WHERE id IN (" +
+                     placeholders(confirm.size()) + ")",
                  params);
     }
     if (!paid.empty()) {
@@ -277,7 +279,7 @@ struct ConfirmationWrites {
     for (const auto& [order, reason] : cancelled) {
       db.execute("UPDATE payment_order SET status = ?, fail_reason = ?, updated_at = ? WHERE id = ?",
                  {domain::to_string(order.status), order.fail_reason, now, order.id});
-      request_refund(db, topics, order, reason, now);
+      write_refund_request(db, topics, order, reason, now);
     }
   }
 };
@@ -461,6 +463,17 @@ Task<std::vector<std::optional<ConfirmOutcome>>> MysqlPaymentRepository::confirm
     return with_deadlock_retries([&] { return confirm_batch_once(db, topics, events, now); });
   };
   co_return co_await pool_.run(work);
+}
+
+std::optional<domain::PaymentOrder> lock_order(MysqlConnection& db, const std::string& order_no) {
+  auto orders = load_orders_with_seats(db, "o.order_no = ? FOR UPDATE", {order_no});
+  if (orders.empty()) return std::nullopt;
+  return std::move(orders.front().order);
+}
+
+void request_refund(MysqlConnection& db, const events::EventTopics& topics, const domain::PaymentOrder& order,
+                    const std::string& reason, domain::Timestamp now) {
+  write_refund_request(db, topics, order, reason, now);
 }
 
 }  // namespace ticketing::infra::mysql

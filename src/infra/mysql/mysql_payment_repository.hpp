@@ -12,6 +12,12 @@ namespace ticketing::infra::mysql {
 // numbers can be neither guessed nor enumerated (the unique key catches the rare collision).
 std::string new_order_no(domain::Timestamp now);
 
+// For the operator console's refund, which writes in the transaction of its audit row: the order
+// `order_no` locked (FOR UPDATE) with its seats, or nullopt; and the outbox RefundRequested.
+std::optional<domain::PaymentOrder> lock_order(MysqlConnection& db, const std::string& order_no);
+void request_refund(MysqlConnection& db, const events::EventTopics& topics, const domain::PaymentOrder& order,
+                    const std::string& reason, domain::Timestamp now);
+
 class MysqlPaymentRepository final : public domain::PaymentRepository {
  public:
   // A CONFIRMING order keeps its holds until it is settled (domain::hold_is_stale), by its event

@@ -15,8 +15,9 @@ using domain::QueuePlace;
 using domain::QueueStatus;
 
 // place: the user's place, joining the queue when ARGV[3] == '1' (enter) and not otherwise (status).
-// Idempotent; a poll is the waiter's heartbeat. KEYS waiting active seq heartbeat stats;
-// ARGV user now_ms join. Returns {admitted 0|1 (-1: not queued), position, active_until_ms, rate}.
+// Idempotent; a poll is the waiter's heartbeat. KEYS waiting active seq heartbeat stats revoked
+// settings; ARGV user now_ms join. Returns {admitted 0|1 (-1: not queued, -2: sale closed),
+// position, active_until_ms, rate}.
 const RedisScript kPlaceScript = RedisScript::from_source(R"lua(
 local now = tonumber(ARGV[2])
 local rate = redis.call('HGET', KEYS[5], 'rate') or '0'
@@ -33,6 +34,8 @@ end
 local rank = redis.call('ZRANK', KEYS[1], ARGV[1])
 if not rank then
   if ARGV[3] ~= '1' then return {-1, 0, '0', rate} end
+  -- a CLOSED sale takes no one new; those already in keep their place
+  if redis.call('HGET', KEYS[7], 'state') == 'CLOSED' then return {-2, 0, '0', rate} end
   redis.call('ZADD', KEYS[1], redis.call('INCR', KEYS[3]), ARGV[1])
   rank = redis.call('ZCARD', KEYS[1]) - 1
 end
@@ -85,15 +88,19 @@ return 1
 // has no token left to refuse.
 constexpr std::int64_t kRevocationMemoryMs = 24LL * 3600 * 1000;
 
-// admit: one admission round. KEYS waiting active heartbeat stats revoked;
-// ARGV now_ms max_active admit_per_second heartbeat_timeout_ms active_ttl_ms.
+// admit: one admission round. KEYS waiting active heartbeat stats revoked settings;
+// ARGV now_ms max_active admit_per_second heartbeat_timeout_ms active_ttl_ms (the config
+// defaults). The schedule's own settings (the console writes them to `settings`) win over the
+// defaults, and a sale that is not OPEN admits nobody: everyone waiting keeps their place.
 // The token bucket (capacity: one second of admissions) lives in Redis, so N instances running
 // this concurrently still admit at most admit_per_second in total and never exceed max_active.
 // Returns {admitted, lapsed, dropped, waiting, active}.
 const RedisScript kAdmitScript = RedisScript::from_source(R"lua(
 local now = tonumber(ARGV[1])
-local max_active = tonumber(ARGV[2])
-local per_second = tonumber(ARGV[3])
+local controls = redis.call('HMGET', KEYS[6], 'state', 'max_active', 'admit_per_second')
+local max_active = tonumber(controls[2]) or tonumber(ARGV[2])
+local per_second = tonumber(controls[3]) or tonumber(ARGV[3])
+local admitting = (not controls[1]) or controls[1] == 'OPEN'
 local lapsed_users = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now)
 local lapsed = #lapsed_users
 if lapsed > 0 then
@@ -121,6 +128,7 @@ local elapsed = math.max(0, now - last)
 local tokens = math.min(per_second, (tonumber(state[1]) or per_second) + elapsed * per_second / 1000)
 local free = max_active - redis.call('ZCARD', KEYS[2])
 local n = math.min(free, math.floor(tokens), 1000)
+if not admitting then n = 0 end
 local admitted = 0
 if n > 0 then
   local next_users = redis.call('ZRANGE', KEYS[1], 0, n - 1)
@@ -149,6 +157,23 @@ if elapsed > 0 or state[2] == false then
   redis.call('HSET', KEYS[4], 'tokens', tostring(tokens), 'ts', now, 'rate', tostring(rate))
 end
 return {admitted, lapsed, #stale, waiting, redis.call('ZCARD', KEYS[2])}
+)lua");
+
+// controls: KEYS settings; ARGV state max_active admit_per_second ('' = the config default)
+// only_if_missing ('1': leave an existing hash alone). Replaces the whole hash in one step, so a
+// round never sees half of a change.
+const RedisScript kControlsScript = RedisScript::from_source(R"lua(
+if ARGV[4] == '1' and redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], 'state', ARGV[1])
+if ARGV[2] ~= '' then redis.call('HSET', KEYS[1], 'max_active', ARGV[2]) end
+if ARGV[3] ~= '' then redis.call('HSET', KEYS[1], 'admit_per_second', ARGV[3]) end
+return 1
+)lua");
+
+// snapshot: KEYS waiting active stats. Returns {waiting, active, rate}.
+const RedisScript kSnapshotScript = RedisScript::from_source(R"lua(
+return {redis.call('ZCARD', KEYS[1]), redis.call('ZCARD', KEYS[2]), redis.call('HGET', KEYS[3], 'rate') or '0'}
 )lua");
 
 constexpr auto kRegistrationRefresh = std::chrono::seconds(10);
@@ -215,14 +240,19 @@ Task<void> RedisQueueStore::register_schedule(domain::ScheduleId schedule) {
 
 Task<std::optional<QueuePlace>> RedisQueueStore::place(domain::ScheduleId schedule, domain::UserId user,
                                                        domain::Timestamp now, bool join) {
-  const std::array<std::string, 6> keys{key(schedule, "waiting"),   key(schedule, "active"), key(schedule, "seq"),
-                                        key(schedule, "heartbeat"), key(schedule, "stats"),  key(schedule, "revoked")};
-  const std::array<std::string_view, 6> key_views{keys[0], keys[1], keys[2], keys[3], keys[4], keys[5]};
+  const std::array<std::string, 7> keys{key(schedule, "waiting"),   key(schedule, "active"), key(schedule, "seq"),
+                                        key(schedule, "heartbeat"), key(schedule, "stats"),  key(schedule, "revoked"),
+                                        key(schedule, "settings")};
+  const std::array<std::string_view, 7> key_views{keys[0], keys[1], keys[2], keys[3], keys[4], keys[5], keys[6]};
   const std::string user_id = std::to_string(user.value);
   const std::string now_ms = std::to_string(millis(now));
   const std::array<std::string_view, 3> args{user_id, now_ms, join ? "1" : "0"};
   const RedisReply reply = co_await redis_.evalsha(kPlaceScript, key_views, args);
   checked_array(reply, 4, "place");
+  if (integer_of(reply.elements[0]) == -2) {
+    throw domain::DomainError(domain::ErrorCode::kSaleClosed,
+                              fmt::format("the sale of schedule {} is closed", schedule.value));
+  }
   if (integer_of(reply.elements[0]) < 0) co_return std::nullopt;
   co_return place_of(reply);
 }
@@ -236,7 +266,13 @@ Task<QueuePlace> RedisQueueStore::enter(domain::ScheduleId schedule, domain::Use
 
 Task<std::optional<QueuePlace>> RedisQueueStore::status(domain::ScheduleId schedule, domain::UserId user,
                                                         domain::Timestamp now) {
-  co_return co_await place(schedule, user, now, /*join=*/false);
+  auto found = co_await place(schedule, user, now, /*join=*/false);
+  // A waiter's poll registers the schedule too (at most once per kRegistrationRefresh, as enter
+  // does): when Redis lost the registry (restarted empty) right after this instance's last
+  // registration, the users who re-entered meanwhile only poll, and without this the admission
+  // job would never see their queue again.
+  if (found && found->status == QueueStatus::kWaiting) co_await register_schedule(schedule);
+  co_return found;
 }
 
 Task<bool> RedisQueueStore::leave(domain::ScheduleId schedule, domain::UserId user, domain::Timestamp now) {
@@ -283,9 +319,9 @@ Task<bool> RedisQueueStore::touch_active(domain::ScheduleId schedule, domain::Us
 }
 
 Task<domain::AdmissionRound> RedisQueueStore::admit(domain::ScheduleId schedule, domain::Timestamp now) {
-  const std::array<std::string, 5> keys{key(schedule, "waiting"), key(schedule, "active"), key(schedule, "heartbeat"),
-                                        key(schedule, "stats"), key(schedule, "revoked")};
-  const std::array<std::string_view, 5> key_views{keys[0], keys[1], keys[2], keys[3], keys[4]};
+  const std::array<std::string, 6> keys{key(schedule, "waiting"), key(schedule, "active"),  key(schedule, "heartbeat"),
+                                        key(schedule, "stats"),   key(schedule, "revoked"), key(schedule, "settings")};
+  const std::array<std::string_view, 6> key_views{keys[0], keys[1], keys[2], keys[3], keys[4], keys[5]};
   const std::string now_ms = std::to_string(millis(now));
   const std::string max_active = std::to_string(policy_.max_active);
   const std::string per_second = std::to_string(policy_.admit_per_second);
@@ -307,6 +343,39 @@ Task<std::vector<domain::ScheduleId>> RedisQueueStore::queued_schedules() {
     if (const auto id = domain::parse_canonical_id(element.str)) schedules.push_back(domain::ScheduleId{*id});
   }
   co_return schedules;
+}
+
+Task<void> RedisQueueStore::apply_controls(domain::ScheduleId schedule, const domain::QueueControls& controls) {
+  co_await write_controls(schedule, controls, false);
+}
+
+Task<void> RedisQueueStore::restore_controls(domain::ScheduleId schedule, const domain::QueueControls& controls) {
+  co_await write_controls(schedule, controls, true);
+}
+
+Task<void> RedisQueueStore::write_controls(domain::ScheduleId schedule, const domain::QueueControls& controls,
+                                           bool only_if_missing) {
+  co_await register_schedule(schedule);
+  const std::string settings = key(schedule, "settings");
+  const std::array<std::string_view, 1> key_views{settings};
+  const auto text = [](const std::optional<std::int64_t>& value) {
+    return value ? std::to_string(*value) : std::string();
+  };
+  const std::string max_active = text(controls.settings.max_active);
+  const std::string per_second = text(controls.settings.admit_per_second);
+  const std::array<std::string_view, 4> args{domain::to_string(controls.state), max_active, per_second,
+                                             only_if_missing ? "1" : "0"};
+  const RedisReply reply = co_await redis_.evalsha(kControlsScript, key_views, args);
+  if (reply.is_error()) throw domain::DependencyUnavailable("redis", "controls script: " + reply.str);
+}
+
+Task<domain::QueueSnapshot> RedisQueueStore::snapshot(domain::ScheduleId schedule) {
+  const std::array<std::string, 3> keys{key(schedule, "waiting"), key(schedule, "active"), key(schedule, "stats")};
+  const std::array<std::string_view, 3> key_views{keys[0], keys[1], keys[2]};
+  const RedisReply reply = co_await redis_.evalsha(kSnapshotScript, key_views, std::array<std::string_view, 0>{});
+  checked_array(reply, 3, "snapshot");
+  co_return domain::QueueSnapshot{integer_of(reply.elements[0]), integer_of(reply.elements[1]),
+                                  double_of(reply.elements[2])};
 }
 
 }  // namespace ticketing::infra::redis

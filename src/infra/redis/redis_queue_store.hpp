@@ -6,6 +6,8 @@
 //   queue:{sid}:heartbeat  ZSET member userId, score last poll (ms) — abandoned waiters are dropped
 //   queue:{sid}:active     ZSET member userId, score slot expiry (ms)
 //   queue:{sid}:stats      HASH tokens/ts (admission token bucket shared by all instances), rate
+//   queue:{sid}:settings   HASH state (OPEN|PAUSED|CLOSED), max_active, admit_per_second: the
+//                          console's per-schedule controls, read by every admission round
 // and `queue:schedules` (SET of schedule ids with a queue) for the admission job.
 #include <chrono>
 #include <mutex>
@@ -31,11 +33,15 @@ class RedisQueueStore final : public domain::QueueStore {
                           domain::Timestamp token_issued_at) override;
   Task<domain::AdmissionRound> admit(domain::ScheduleId schedule, domain::Timestamp now) override;
   Task<std::vector<domain::ScheduleId>> queued_schedules() override;
+  Task<void> apply_controls(domain::ScheduleId schedule, const domain::QueueControls& controls) override;
+  Task<void> restore_controls(domain::ScheduleId schedule, const domain::QueueControls& controls) override;
+  Task<domain::QueueSnapshot> snapshot(domain::ScheduleId schedule) override;
 
   static std::string key(domain::ScheduleId schedule, std::string_view suffix);
 
  private:
   Task<void> register_schedule(domain::ScheduleId schedule);
+  Task<void> write_controls(domain::ScheduleId schedule, const domain::QueueControls& controls, bool only_if_missing);
   Task<std::optional<domain::QueuePlace>> place(domain::ScheduleId schedule, domain::UserId user, domain::Timestamp now,
                                                 bool join);
   Task<bool> run_slot_script(const RedisScript& script, std::string_view name, domain::ScheduleId schedule,

@@ -1,0 +1,181 @@
+#include "application/admin_service.hpp"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "application/seat_events.hpp"
+#include "domain/errors.hpp"
+
+namespace ticketing::application {
+
+using domain::DomainError;
+using domain::ErrorCode;
+
+namespace {
+
+DomainError schedule_not_found(domain::ScheduleId schedule) {
+  return DomainError(ErrorCode::kNotFound, fmt::format("schedule {} not found", schedule.value));
+}
+
+void throw_if_any(std::vector<domain::FieldError> problems) {
+  if (problems.empty()) return;
+  std::string message = "invalid request:";
+  for (const auto& p : problems) message += fmt::format(" {} {};", p.field, p.reason);
+  message.pop_back();
+  throw DomainError(ErrorCode::kInvalidArgument, std::move(message), std::move(problems));
+}
+
+}  // namespace
+
+Task<std::vector<domain::AuditEntry>> AdminService::audit(int limit, std::optional<std::int64_t> before_id) {
+  if (limit < 1 || limit > 500) throw domain::invalid_argument("limit", "must be 1 to 500");
+  co_return co_await repository_.audit(limit, before_id);
+}
+
+Task<domain::VenueSummary> AdminService::create_venue(const domain::AuditContext& who, const std::string& name,
+                                                      const std::vector<domain::SeatRun>& runs,
+                                                      std::vector<domain::FieldError> parse_errors) {
+  const domain::VenueLayout layout = domain::build_layout(runs, std::move(parse_errors));
+  co_return co_await repository_.create_venue(name, layout, who);
+}
+
+Task<domain::VenueSummary> AdminService::replace_layout(const domain::AuditContext& who, domain::VenueId venue,
+                                                        const std::vector<domain::SeatRun>& runs,
+                                                        std::vector<domain::FieldError> parse_errors) {
+  const domain::VenueLayout layout = domain::build_layout(runs, std::move(parse_errors));
+  auto replaced = co_await repository_.replace_layout(venue, layout, clock_.now(), who);
+  if (!replaced) throw DomainError(ErrorCode::kNotFound, fmt::format("venue {} not found", venue.value));
+  co_return std::move(*replaced);
+}
+
+Task<std::vector<domain::VenueSummary>> AdminService::venues() {
+  co_return co_await repository_.list_venues();
+}
+
+Task<domain::Concert> AdminService::create_concert(const domain::AuditContext& who, const std::string& title,
+                                                   const std::string& description) {
+  co_return co_await repository_.create_concert(title, description, who);
+}
+
+Task<domain::ScheduleDetail> AdminService::create_schedule(const domain::AuditContext& who,
+                                                           const domain::NewSchedule& request) {
+  auto problems = domain::schedule_time_problems(request.times);
+  for (auto& problem : domain::queue_settings_problems(request.settings)) problems.push_back(std::move(problem));
+  throw_if_any(std::move(problems));
+  auto created = co_await repository_.create_schedule(request, who);
+  co_await publish(created.schedule);
+  co_return created;
+}
+
+Task<domain::ScheduleDetail> AdminService::schedule(domain::ScheduleId schedule) {
+  auto found = co_await repository_.find_schedule(schedule);
+  if (!found) throw schedule_not_found(schedule);
+  co_return std::move(*found);
+}
+
+Task<domain::Schedule> AdminService::set_sale_state(const domain::AuditContext& who, domain::ScheduleId schedule,
+                                                    domain::SaleState state) {
+  auto changed = co_await repository_.set_sale_state(schedule, state, who);
+  if (!changed) throw schedule_not_found(schedule);
+  co_await publish(*changed);
+  co_return std::move(*changed);
+}
+
+Task<domain::Schedule> AdminService::update_queue_settings(const domain::AuditContext& who, domain::ScheduleId schedule,
+                                                           const domain::QueueSettings& patch) {
+  throw_if_any(domain::queue_settings_problems(patch));
+  auto changed = co_await repository_.update_queue_settings(schedule, patch, who);
+  if (!changed) throw schedule_not_found(schedule);
+  co_await publish(*changed);
+  co_return std::move(*changed);
+}
+
+// The database has committed; the queue follows. Should Redis fail here the call answers 503 and
+// repeating it (the same state or settings again) publishes them.
+Task<void> AdminService::publish(const domain::Schedule& schedule) {
+  co_await queue_.apply_controls(schedule.id, domain::QueueControls{schedule.sale_state, schedule.settings});
+}
+
+Task<std::size_t> AdminService::restore_controls() {
+  const auto schedules = co_await repository_.controlled_schedules();
+  for (const auto& schedule : schedules) {
+    co_await queue_.restore_controls(schedule.id, domain::QueueControls{schedule.sale_state, schedule.settings});
+  }
+  co_return schedules.size();
+}
+
+Task<ScheduleStats> AdminService::stats(domain::ScheduleId schedule) {
+  const auto found = co_await repository_.find_schedule(schedule);
+  if (!found) throw schedule_not_found(schedule);
+  ScheduleStats stats;
+  stats.schedule = schedule;
+  stats.sale_state = found->schedule.sale_state;
+  stats.queue = co_await queue_.snapshot(schedule);
+  auto sales = co_await repository_.sales(schedule);
+  if (!sales) throw schedule_not_found(schedule);
+  stats.sales = *sales;
+  stats.confirmations_per_second = static_cast<double>(sales->confirmed_last_10s) / 10.0;
+  stats.at = clock_.now();
+  co_return stats;
+}
+
+Task<std::vector<domain::OrderLookup>> AdminService::find_orders(const std::optional<std::string>& order_no,
+                                                                 const std::optional<std::string>& email) {
+  if (order_no.has_value() == email.has_value()) {
+    throw domain::invalid_argument("orderNo", "give exactly one of the query parameters orderNo and email");
+  }
+  if (order_no) co_return co_await repository_.orders_by_number(*order_no);
+  co_return co_await repository_.orders_by_email(*email, 50);
+}
+
+Task<domain::RefundResult> AdminService::refund(const domain::AuditContext& who, const std::string& order_no) {
+  auto result = co_await repository_.refund_order(order_no, clock_.now(), who);
+  using Kind = domain::RefundDecision::Kind;
+  switch (result.kind) {
+    case Kind::kNotFound: throw DomainError(ErrorCode::kNotFound, fmt::format("order {} not found", order_no));
+    case Kind::kNotPaid:
+      throw DomainError(ErrorCode::kConflict, fmt::format("order {} is {}, not PAID: only a paid order is refunded",
+                                                          order_no, domain::to_string(result.order.status)));
+    case Kind::kAlreadyRefunded: co_return result;
+    case Kind::kRefunded: break;
+  }
+  // Committed: the seats' sold locks go (owner compare-and-delete), then the live map hears it.
+  // A Redis failure here leaves a stale lock that only makes Redis refuse a hold the database
+  // would allow; the seat shows AVAILABLE either way, so it is logged and not retried.
+  for (const auto& change : result.events) {
+    try {
+      co_await seat_locks_.unlock(change.schedule, result.order.user, change.seat_nos);
+    } catch (const domain::DependencyUnavailable& error) {
+      spdlog::warn("refund of {}: seat locks not removed ({})", order_no, error.what());
+    }
+  }
+  emit_seat_changes(seat_events_, result.events);
+  co_return result;
+}
+
+Task<std::vector<domain::DeadLetter>> AdminService::dead_letters(int limit, bool pending_only) {
+  if (limit < 1 || limit > 500) throw domain::invalid_argument("limit", "must be 1 to 500");
+  co_return co_await dead_letters_.list(limit, pending_only);
+}
+
+Task<domain::ConfirmOutcome> AdminService::replay_dead_letter(const domain::AuditContext& who, std::int64_t id) {
+  const auto found = co_await dead_letters_.find(id);
+  if (!found) throw DomainError(ErrorCode::kNotFound, fmt::format("dead letter {} not found", id));
+  if (!found->event) {
+    throw DomainError(ErrorCode::kUndecodableEvent,
+                      fmt::format("dead letter {} cannot be replayed: {}", id, found->decode_error),
+                      {{"payload", found->decode_error}});
+  }
+  auto outcome = co_await confirmation_.handle(*found->event);
+  const char* result = "confirmed";
+  switch (outcome.kind) {
+    case domain::ConfirmOutcome::Kind::kConfirmed: result = "confirmed"; break;
+    case domain::ConfirmOutcome::Kind::kCancelled: result = "cancelled"; break;
+    case domain::ConfirmOutcome::Kind::kDuplicate: result = "duplicate"; break;
+    case domain::ConfirmOutcome::Kind::kIgnored: result = "ignored"; break;
+  }
+  co_await dead_letters_.mark_replayed(id, clock_.now(), who, result);
+  co_return outcome;
+}
+
+}  // namespace ticketing::application

@@ -1,0 +1,103 @@
+#pragma once
+// The operator console's use cases (DESIGN.md §14, issue 16). Every change is written with its
+// admin_audit row in one transaction; sale state and queue settings are then published next to the
+// schedule's queue, so the next admission round of every instance follows them.
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "application/payment_service.hpp"
+#include "domain/ports/clock.hpp"
+#include "domain/ports/dead_letter_store.hpp"
+#include "domain/ports/operator_repository.hpp"
+#include "domain/ports/queue_store.hpp"
+#include "domain/ports/seat_events.hpp"
+#include "domain/ports/seat_lock_store.hpp"
+
+namespace ticketing::application {
+
+struct ScheduleStats {
+  domain::ScheduleId schedule;
+  domain::SaleState sale_state = domain::SaleState::kOpen;
+  domain::QueueSnapshot queue;          // waiting, admitted (active), admissions/s — from Redis, all instances
+  std::int64_t prequeued = 0;           // 0 until the pre-queue (DESIGN.md §15) exists
+  domain::ScheduleSales sales;          // from the database, all instances
+  double confirmations_per_second = 0;  // orders PAID over the last 10 s, / 10
+  domain::Timestamp at{};
+};
+
+class AdminService {
+ public:
+  AdminService(domain::OperatorRepository& repository, domain::QueueStore& queue, domain::SeatLockStore& seat_locks,
+               domain::SeatEventSink& seat_events, domain::DeadLetterStore& dead_letters,
+               ConfirmationHandler& confirmation, const domain::Clock& clock)
+      : repository_(repository),
+        queue_(queue),
+        seat_locks_(seat_locks),
+        seat_events_(seat_events),
+        dead_letters_(dead_letters),
+        confirmation_(confirmation),
+        clock_(clock) {}
+
+  // Newest first, at most `limit` (1..500), older than the row `before_id` when given.
+  Task<std::vector<domain::AuditEntry>> audit(int limit, std::optional<std::int64_t> before_id);
+
+  // 400 naming the line/field for a bad layout (`parse_errors` from reading the request come first).
+  Task<domain::VenueSummary> create_venue(const domain::AuditContext& who, const std::string& name,
+                                          const std::vector<domain::SeatRun>& runs,
+                                          std::vector<domain::FieldError> parse_errors);
+  Task<std::vector<domain::VenueSummary>> venues();
+  // 404 unknown venue; 409 while a schedule of it has reservations or has opened; 400 as create.
+  // Seat maps of the re-copied schedules follow within the seat-layout cache's minute.
+  Task<domain::VenueSummary> replace_layout(const domain::AuditContext& who, domain::VenueId venue,
+                                            const std::vector<domain::SeatRun>& runs,
+                                            std::vector<domain::FieldError> parse_errors);
+
+  Task<domain::Concert> create_concert(const domain::AuditContext& who, const std::string& title,
+                                       const std::string& description);
+  // 400 naming the field for times out of order or settings out of range; 404 for an unknown
+  // concert or venue. New schedules start OPEN.
+  Task<domain::ScheduleDetail> create_schedule(const domain::AuditContext& who, const domain::NewSchedule& request);
+  // 404 when it does not exist.
+  Task<domain::ScheduleDetail> schedule(domain::ScheduleId schedule);
+
+  Task<domain::Schedule> set_sale_state(const domain::AuditContext& who, domain::ScheduleId schedule,
+                                        domain::SaleState state);
+  Task<domain::Schedule> update_queue_settings(const domain::AuditContext& who, domain::ScheduleId schedule,
+                                               const domain::QueueSettings& patch);
+
+  // Writes the controls of every schedule that has any back next to its queue where they are
+  // missing (Redis flushed or failed over): run periodically by the workers. Never overwrites a
+  // change already there. Returns how many schedules it looked at.
+  Task<std::size_t> restore_controls();
+
+  // Cheap enough to poll every second: one Redis script and three small database queries (about 2 ms).
+  Task<ScheduleStats> stats(domain::ScheduleId schedule);
+
+  // Exactly one of the two: an order number (0 or 1 orders) or a buyer's email (newest 50).
+  Task<std::vector<domain::OrderLookup>> find_orders(const std::optional<std::string>& order_no,
+                                                     const std::optional<std::string>& email);
+  // PAID → refunded: the seats go back on sale (database, Redis locks, live map) and a
+  // RefundRequested goes out through the outbox. A repeat answers the refunded order and changes
+  // nothing; 409 for an order that is not PAID, 404 for none.
+  Task<domain::RefundResult> refund(const domain::AuditContext& who, const std::string& order_no);
+
+  Task<std::vector<domain::DeadLetter>> dead_letters(int limit, bool pending_only);
+  // Decodes the dead-lettered payment.completed and hands it to the same ConfirmationHandler the
+  // consumer uses: idempotent by the event's id, so replaying twice confirms once. 404 unknown id,
+  // 422 UNDECODABLE_EVENT naming why the payload is not an event.
+  Task<domain::ConfirmOutcome> replay_dead_letter(const domain::AuditContext& who, std::int64_t id);
+
+ private:
+  Task<void> publish(const domain::Schedule& schedule);
+
+  domain::OperatorRepository& repository_;
+  domain::QueueStore& queue_;
+  domain::SeatLockStore& seat_locks_;
+  domain::SeatEventSink& seat_events_;
+  domain::DeadLetterStore& dead_letters_;
+  ConfirmationHandler& confirmation_;
+  const domain::Clock& clock_;
+};
+
+}  // namespace ticketing::application

@@ -1,0 +1,191 @@
+#include "domain/operator_console.hpp"
+
+#include <fmt/format.h>
+
+#include <charconv>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "domain/catalog.hpp"
+
+namespace ticketing::domain {
+namespace {
+
+bool is_name(std::string_view text) noexcept {
+  if (text.empty() || text.size() > kMaxNameLength) return false;
+  for (const char c : text) {
+    const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+    if (!ok) return false;
+  }
+  return true;
+}
+
+std::string_view trimmed(std::string_view text) {
+  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
+  while (!text.empty() && (text.back() == ' ' || text.back() == '\t' || text.back() == '\r')) text.remove_suffix(1);
+  return text;
+}
+
+std::optional<std::int64_t> seat_count_number(std::string_view text) {
+  if (text.empty() || text.size() > 9 || text.front() == '0') return std::nullopt;
+  std::int64_t value = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
+  return value;
+}
+
+}  // namespace
+
+std::string_view to_string(SaleState state) noexcept {
+  switch (state) {
+    case SaleState::kOpen: return "OPEN";
+    case SaleState::kPaused: return "PAUSED";
+    case SaleState::kClosed: return "CLOSED";
+  }
+  return "OPEN";
+}
+
+std::optional<SaleState> sale_state_from(std::string_view text) noexcept {
+  if (text == "OPEN") return SaleState::kOpen;
+  if (text == "PAUSED") return SaleState::kPaused;
+  if (text == "CLOSED") return SaleState::kClosed;
+  return std::nullopt;
+}
+
+std::string seat_number(std::string_view section, std::string_view row, std::int64_t seat) {
+  if (row.empty()) return fmt::format("{}-{}", section, seat);
+  return fmt::format("{}-{}-{}", section, row, seat);
+}
+
+std::vector<SeatRun> parse_layout_csv(std::string_view text, std::vector<FieldError>& errors) {
+  std::vector<SeatRun> runs;
+  std::size_t line_no = 0;
+  while (!text.empty()) {
+    const auto newline = text.find('\n');
+    const std::string_view line = trimmed(text.substr(0, newline));
+    text = newline == std::string_view::npos ? std::string_view{} : text.substr(newline + 1);
+    ++line_no;
+    if (line.empty()) continue;
+    if (line_no == 1 && line.substr(0, 8) == "section,") continue;  // header
+    const std::string source = fmt::format("line {}", line_no);
+    std::vector<std::string_view> fields;
+    std::string_view rest = line;
+    while (true) {
+      const auto comma = rest.find(',');
+      fields.push_back(trimmed(rest.substr(0, comma)));
+      if (comma == std::string_view::npos) break;
+      rest.remove_prefix(comma + 1);
+    }
+    if (fields.size() != 5) {
+      errors.push_back(
+          {source, fmt::format("expected 5 fields (section,row,seats,tier,price), found {}", fields.size())});
+      continue;
+    }
+    SeatRun run{source, std::string(fields[0]), std::string(fields[1]), 0,
+                0,      std::string(fields[3]), std::string(fields[4])};
+    const std::string_view seats = fields[2];
+    const auto dash = seats.find('-');
+    const auto first = seat_count_number(seats.substr(0, dash));
+    const auto last = dash == std::string_view::npos ? first : seat_count_number(seats.substr(dash + 1));
+    if (!first || !last) {
+      errors.push_back(
+          {source, fmt::format("seats must be a seat number or a range first-last, not '{}'", seats.substr(0, 32))});
+      continue;
+    }
+    run.first = *first;
+    run.last = *last;
+    runs.push_back(std::move(run));
+  }
+  return runs;
+}
+
+VenueLayout build_layout(const std::vector<SeatRun>& runs, std::vector<FieldError> errors) {
+  VenueLayout layout;
+  std::unordered_map<std::string, Money> tier_price;
+  std::unordered_set<std::string> seen;
+  std::size_t total = 0;
+  bool too_many = false;
+  for (const auto& run : runs) {
+    if (!is_name(run.section)) {
+      errors.push_back({run.source, "section must be 1 to 16 letters or digits"});
+      continue;
+    }
+    if (!run.row.empty() && !is_name(run.row)) {
+      errors.push_back({run.source, "row must be empty or 1 to 16 letters or digits"});
+      continue;
+    }
+    if (!is_name(run.tier)) {
+      errors.push_back({run.source, "tier must be 1 to 16 letters or digits"});
+      continue;
+    }
+    const auto price = Money::from_decimal_string(run.price);
+    if (!price || price->cents < 0) {
+      errors.push_back(
+          {run.source, fmt::format("price must be a decimal amount >= 0, not '{}'", run.price.substr(0, 32))});
+      continue;
+    }
+    const auto [tier, inserted] = tier_price.emplace(run.tier, *price);
+    if (inserted) {
+      layout.tiers.emplace_back(run.tier, *price);
+    } else if (tier->second != *price) {
+      errors.push_back({run.source, fmt::format("tier {} already costs {}, not {}", run.tier,
+                                                tier->second.to_decimal_string(), price->to_decimal_string())});
+      continue;
+    }
+    if (run.first < 1 || run.last < run.first) {
+      errors.push_back({run.source, "seats must run from 1 or more up to a number not below the first"});
+      continue;
+    }
+    const auto count = static_cast<std::size_t>(run.last - run.first + 1);
+    if (total + count > kMaxVenueSeats) {
+      if (!too_many) errors.push_back({run.source, fmt::format("a venue has at most {} seats", kMaxVenueSeats)});
+      too_many = true;
+      continue;
+    }
+    total += count;
+    for (std::int64_t n = run.first; n <= run.last; ++n) {
+      std::string seat_no = seat_number(run.section, run.row, n);
+      if (!is_valid_seat_no(seat_no)) {
+        errors.push_back({run.source, fmt::format("seat number {} is longer than 16 characters", seat_no)});
+        break;
+      }
+      if (!seen.insert(seat_no).second) {
+        errors.push_back({run.source, fmt::format("duplicate seat {}", seat_no)});
+        break;
+      }
+      layout.seats.push_back(LayoutSeat{std::move(seat_no), run.section, run.tier, *price});
+    }
+    if (errors.size() > 100) break;  // enough to fix a file; the answer stays small
+  }
+  if (runs.empty() && errors.empty()) errors.push_back({"layout", "a venue needs at least one seat"});
+  if (!errors.empty()) {
+    // The message first: the order in which arguments are evaluated is unspecified.
+    std::string message = fmt::format("invalid seat layout: {} {}", errors.front().field, errors.front().reason);
+    throw DomainError(ErrorCode::kInvalidArgument, std::move(message), std::move(errors));
+  }
+  return layout;
+}
+
+std::vector<FieldError> schedule_time_problems(const ScheduleTimes& times) {
+  std::vector<FieldError> problems;
+  if (times.booking_opens_at >= times.show_at) {
+    problems.push_back({"bookingOpensAt", "must be before showAt"});
+  }
+  if (times.prequeue_opens_at && *times.prequeue_opens_at >= times.booking_opens_at) {
+    problems.push_back({"prequeueOpensAt", "must be before bookingOpensAt"});
+  }
+  return problems;
+}
+
+std::vector<FieldError> queue_settings_problems(const QueueSettings& settings) {
+  std::vector<FieldError> problems;
+  const auto check = [&](const std::optional<std::int64_t>& value, const char* field, std::int64_t max) {
+    if (value && (*value < 1 || *value > max)) problems.push_back({field, fmt::format("must be 1 to {}", max)});
+  };
+  check(settings.max_active, "maxActive", kMaxActiveLimit);
+  check(settings.admit_per_second, "admitPerSecond", kAdmitPerSecondLimit);
+  check(settings.max_seats_per_user, "maxSeatsPerUser", kMaxSeatsPerUserLimit);
+  return problems;
+}
+
+}  // namespace ticketing::domain

@@ -1,0 +1,84 @@
+#include "infra/mysql/mysql_dead_letter_store.hpp"
+
+#include <fmt/format.h>
+
+#include "infra/events/payment_events.hpp"
+#include "infra/mysql/mysql_operator_repository.hpp"
+#include "infra/mysql/row_reader.hpp"
+#include "support/json_writer.hpp"
+
+namespace ticketing::infra::mysql {
+namespace {
+
+constexpr std::string_view kColumns =
+    "id, topic, partition_no, offset_no, message_key, payload, error, created_at, replayed_at";
+
+domain::DeadLetter read_letter(const Row& row) {
+  RowReader read(row);
+  domain::DeadLetter letter;
+  letter.id = read.int64();
+  letter.topic = read.text();
+  letter.partition = static_cast<std::int32_t>(read.int64());
+  letter.offset = read.int64();
+  letter.key = read.optional_text();
+  letter.payload = read.text();
+  letter.error = read.text();
+  letter.created_at = read.timestamp();
+  letter.replayed_at = read.optional_timestamp();
+  return letter;
+}
+
+}  // namespace
+
+Task<void> MysqlDeadLetterStore::record(const domain::DeadLetter& letter) {
+  auto work = [&](MysqlConnection& db) {
+    // INSERT IGNORE: the unique (topic, partition, offset) makes a second record of one message a no-op.
+    db.execute(
+        "INSERT IGNORE INTO dead_letter (topic, partition_no, offset_no, message_key, payload, error) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        {letter.topic, static_cast<std::int64_t>(letter.partition), letter.offset, letter.key, letter.payload,
+         letter.error.substr(0, 512)});
+    return 0;
+  };
+  co_await pool_.run(work);
+}
+
+Task<std::vector<domain::DeadLetter>> MysqlDeadLetterStore::list(int limit, bool pending_only) {
+  auto work = [&](MysqlConnection& db) {
+    const auto rows = db.query(fmt::format("SELECT {} FROM dead_letter {} ORDER BY id DESC LIMIT ?", kColumns,
+                                           pending_only ? "WHERE replayed_at IS NULL" : ""),
+                               {limit});
+    std::vector<domain::DeadLetter> letters;
+    for (const auto& row : rows.rows) letters.push_back(read_letter(row));
+    return letters;
+  };
+  co_return co_await pool_.run(work);
+}
+
+Task<std::optional<domain::ReplayableDeadLetter>> MysqlDeadLetterStore::find(std::int64_t id) {
+  auto work = [&](MysqlConnection& db) -> std::optional<domain::ReplayableDeadLetter> {
+    const auto rows = db.query(fmt::format("SELECT {} FROM dead_letter WHERE id = ?", kColumns), {id});
+    if (rows.rows.empty()) return std::nullopt;
+    domain::ReplayableDeadLetter found;
+    found.letter = read_letter(rows.rows[0]);
+    found.event = events::decode_payment_completed(found.letter.payload, found.decode_error);
+    return found;
+  };
+  co_return co_await pool_.run(work);
+}
+
+Task<void> MysqlDeadLetterStore::mark_replayed(std::int64_t id, domain::Timestamp now, const domain::AuditContext& who,
+                                               const std::string& outcome) {
+  auto work = [&](MysqlConnection& db) {
+    Transaction tx(db);
+    db.execute("UPDATE dead_letter SET replayed_at = COALESCE(replayed_at, ?) WHERE id = ?", {now, id});
+    support::JsonWriter after;
+    after.begin_object().key("replayed").boolean(true).key("outcome").string(outcome).end_object();
+    insert_audit(db, who, "dead-letter.replay", fmt::format("dead-letter:{}", id), {"", std::move(after).str()});
+    tx.commit();
+    return 0;
+  };
+  co_await pool_.run(work);
+}
+
+}  // namespace ticketing::infra::mysql

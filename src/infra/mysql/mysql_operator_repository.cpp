@@ -1,0 +1,533 @@
+#include "infra/mysql/mysql_operator_repository.hpp"
+
+#include <fmt/format.h>
+
+#include <map>
+
+#include "domain/errors.hpp"
+#include "infra/mysql/mysql_catalog_repository.hpp"
+#include "infra/mysql/mysql_payment_repository.hpp"
+#include "infra/mysql/row_reader.hpp"
+#include "support/json_writer.hpp"
+
+namespace ticketing::infra::mysql {
+
+using domain::DomainError;
+using domain::ErrorCode;
+using support::JsonWriter;
+
+namespace {
+
+constexpr int kBatchRows = 2000;
+
+}  // namespace
+
+void insert_audit(MysqlConnection& db, const domain::AuditContext& who, std::string_view action,
+                  std::string_view target, const domain::Change& change) {
+  const auto json_or_null = [](const std::string& json) -> Param {
+    if (json.empty()) return nullptr;
+    return Param(json);
+  };
+  db.execute(
+      "INSERT INTO admin_audit (admin_id, action, target, before_json, after_json, request_id) "
+      "VALUES (?, ?, ?, ?, ?, ?)",
+      {who.admin.value, action, target, json_or_null(change.before_json), json_or_null(change.after_json),
+       who.request_id.substr(0, 64)});
+}
+
+namespace {
+
+void write_optional(JsonWriter& json, std::string_view key, const std::optional<std::int64_t>& value) {
+  json.key(key);
+  if (value) {
+    json.integer(*value);
+  } else {
+    json.null();
+  }
+}
+
+std::vector<std::pair<std::string, domain::Money>> tiers_of(MysqlConnection& db, domain::VenueId venue) {
+  std::vector<std::pair<std::string, domain::Money>> tiers;
+  const auto rows =
+      db.query("SELECT tier, MIN(price) FROM venue_seat WHERE venue_id = ? GROUP BY tier ORDER BY MIN(price) DESC",
+               {venue.value});
+  for (const auto& row : rows.rows) tiers.emplace_back(to_string(row[0]), to_money(row[1]));
+  return tiers;
+}
+
+std::optional<domain::ScheduleDetail> detail_of(MysqlConnection& db, domain::ScheduleId schedule) {
+  auto found = load_schedule(db, schedule);
+  if (!found) return std::nullopt;
+  const auto seats = db.query("SELECT COUNT(*) FROM seat WHERE schedule_id = ?", {schedule.value});
+  return domain::ScheduleDetail{std::move(*found), to_int64(seats.rows[0][0])};
+}
+
+std::string order_audit_json(const domain::PaymentOrder& order) {
+  JsonWriter json;
+  json.begin_object()
+      .key("orderNo")
+      .string(order.order_no)
+      .key("status")
+      .string(domain::to_string(order.status))
+      .key("failReason");
+  if (order.fail_reason) {
+    json.string(*order.fail_reason);
+  } else {
+    json.null();
+  }
+  json.key("amount").raw_number(order.amount.to_decimal_string()).key("seatNos").begin_array();
+  for (const auto& seat : order.seat_nos) json.string(seat);
+  json.end_array().end_object();
+  return std::move(json).str();
+}
+
+// Multi-row INSERTs of kBatchRows seats: 10,000 seats in five statements.
+void insert_venue_seats(MysqlConnection& db, domain::VenueId venue, const domain::VenueLayout& layout) {
+  const std::string row = "(?,?,?,?,?)";
+  Params params;
+  std::size_t rows = 0;
+  const auto flush = [&] {
+    if (rows == 0) return;
+    std::string sql = "INSERT INTO venue_seat (venue_id, seat_no, section, tier, price) VALUES ";
+    for (std::size_t i = 0; i < rows; ++i) {
+      if (i > 0) sql += ',';
+      sql += row;
+    }
+    db.execute(sql, params);
+    params.clear();
+    rows = 0;
+  };
+  for (const auto& seat : layout.seats) {
+    params.insert(params.end(), {venue.value, seat.seat_no, seat.section, seat.tier, seat.price});
+    if (++rows == kBatchRows) flush();
+  }
+  flush();
+}
+
+std::string venue_audit_json(const domain::VenueSummary& venue) {
+  JsonWriter json;
+  json.begin_object()
+      .key("id")
+      .integer(venue.id.value)
+      .key("name")
+      .string(venue.name)
+      .key("seats")
+      .integer(venue.seats)
+      .key("tiers")
+      .begin_object();
+  for (const auto& [tier, price] : venue.tiers) json.key(tier).raw_number(price.to_decimal_string());
+  json.end_object().end_object();
+  return std::move(json).str();
+}
+
+// Copies the venue's seats into the schedule; `tier_prices` override the venue's prices.
+void copy_venue_seats(MysqlConnection& db, domain::ScheduleId schedule, domain::VenueId venue,
+                      const std::vector<std::pair<std::string, domain::Money>>& tier_prices) {
+  std::string price = "v.price";
+  Params params{schedule.value};
+  if (!tier_prices.empty()) {
+    price = "CASE v.tier";
+    for (std::size_t i = 0; i < tier_prices.size(); ++i) price += " WHEN ? THEN ?";
+    price += " ELSE v.price END";
+    for (const auto& [tier, tier_price] : tier_prices) {
+      params.emplace_back(tier);
+      params.emplace_back(tier_price);
+    }
+  }
+  params.emplace_back(venue.value);
+  db.execute(fmt::format("INSERT INTO seat (schedule_id, seat_no, section, price) SELECT ?, v.seat_no, v.section, {} "
+                         "FROM venue_seat v WHERE v.venue_id = ?",
+                         price),
+             params);
+}
+
+std::string email_of(MysqlConnection& db, domain::UserId user) {
+  const auto rows = db.query("SELECT email FROM user_account WHERE id = ?", {user.value});
+  return rows.rows.empty() ? std::string() : to_string(rows.rows[0][0]);
+}
+
+}  // namespace
+
+std::string schedule_audit_json(const domain::Schedule& schedule) {
+  JsonWriter json;
+  json.begin_object()
+      .key("id")
+      .integer(schedule.id.value)
+      .key("concertId")
+      .integer(schedule.concert_id.value)
+      .key("showAt")
+      .string(domain::to_iso8601(schedule.show_at))
+      .key("bookingOpensAt")
+      .string(domain::to_iso8601(schedule.booking_opens_at))
+      .key("prequeueOpensAt");
+  if (schedule.prequeue_opens_at) {
+    json.string(domain::to_iso8601(*schedule.prequeue_opens_at));
+  } else {
+    json.null();
+  }
+  json.key("saleState").string(domain::to_string(schedule.sale_state));
+  write_optional(json, "maxActive", schedule.settings.max_active);
+  write_optional(json, "admitPerSecond", schedule.settings.admit_per_second);
+  write_optional(json, "maxSeatsPerUser", schedule.settings.max_seats_per_user);
+  json.end_object();
+  return std::move(json).str();
+}
+
+Task<std::vector<domain::AuditEntry>> MysqlOperatorRepository::audit(int limit, std::optional<std::int64_t> before_id) {
+  auto work = [limit, before_id](MysqlConnection& db) {
+    const auto rows = db.query(
+        "SELECT id, admin_id, action, target, before_json, after_json, request_id, created_at FROM admin_audit "
+        "WHERE id < ? ORDER BY id DESC LIMIT ?",
+        {before_id.value_or(INT64_MAX), limit});
+    std::vector<domain::AuditEntry> entries;
+    for (const auto& row : rows.rows) {
+      RowReader read(row);
+      domain::AuditEntry entry;
+      entry.id = read.int64();
+      entry.admin = domain::UserId{read.int64()};
+      entry.action = read.text();
+      entry.target = read.text();
+      entry.before_json = read.optional_text().value_or("");
+      entry.after_json = read.optional_text().value_or("");
+      entry.request_id = read.text();
+      entry.created_at = read.timestamp();
+      entries.push_back(std::move(entry));
+    }
+    return entries;
+  };
+  co_return co_await pool_.run(work);
+}
+
+Task<void> MysqlOperatorRepository::append_audit(const domain::AuditContext& who, std::string action,
+                                                 std::string target, domain::Change change) {
+  auto work = [&](MysqlConnection& db) {
+    insert_audit(db, who, action, target, change);
+    return 0;
+  };
+  co_await pool_.run(work);
+}
+
+Task<domain::VenueSummary> MysqlOperatorRepository::create_venue(const std::string& name,
+                                                                 const domain::VenueLayout& layout,
+                                                                 const domain::AuditContext& who) {
+  auto work = [&](MysqlConnection& db) {
+    Transaction tx(db);
+    const auto venue = domain::VenueId{
+        static_cast<std::int64_t>(db.execute("INSERT INTO venue (name) VALUES (?)", {name}).last_insert_id)};
+    insert_venue_seats(db, venue, layout);
+    domain::VenueSummary summary{venue, name, static_cast<std::int64_t>(layout.seats.size()), layout.tiers, {}};
+    insert_audit(db, who, "venue.create", fmt::format("venue:{}", venue.value), {"", venue_audit_json(summary)});
+    tx.commit();
+    return summary;
+  };
+  co_return co_await pool_.run(work);
+}
+
+Task<std::vector<domain::VenueSummary>> MysqlOperatorRepository::list_venues() {
+  auto work = [](MysqlConnection& db) {
+    std::vector<domain::VenueSummary> venues;
+    const auto rows = db.query(
+        "SELECT v.id, v.name, v.created_at, (SELECT COUNT(*) FROM venue_seat s WHERE s.venue_id = v.id) "
+        "FROM venue v ORDER BY v.id");
+    for (const auto& row : rows.rows) {
+      RowReader read(row);
+      domain::VenueSummary venue;
+      venue.id = domain::VenueId{read.int64()};
+      venue.name = read.text();
+      venue.created_at = read.timestamp();
+      venue.seats = read.int64();
+      venue.tiers = tiers_of(db, venue.id);
+      venues.push_back(std::move(venue));
+    }
+    return venues;
+  };
+  co_return co_await pool_.run(work);
+}
+
+Task<std::optional<domain::VenueSummary>> MysqlOperatorRepository::replace_layout(domain::VenueId venue,
+                                                                                  const domain::VenueLayout& layout,
+                                                                                  domain::Timestamp now,
+                                                                                  const domain::AuditContext& who) {
+  auto work = [&](MysqlConnection& db) -> std::optional<domain::VenueSummary> {
+    Transaction tx(db);
+    // The venue row lock orders this against create_schedule (which locks it too).
+    const auto found = db.query("SELECT name FROM venue WHERE id = ? FOR UPDATE", {venue.value});
+    if (found.rows.empty()) return std::nullopt;
+    const auto schedules = db.query(
+        "SELECT s.id, s.booking_opens_at <= ?, EXISTS (SELECT 1 FROM reservation r WHERE r.schedule_id = s.id) "
+        "FROM schedule s WHERE s.venue_id = ? FOR UPDATE",
+        {now, venue.value});
+    std::vector<domain::ScheduleId> copies;
+    for (const auto& row : schedules.rows) {
+      RowReader read(row);
+      const domain::ScheduleId schedule{read.int64()};
+      const bool opened = read.flag();
+      const bool sold = read.flag();
+      if (opened || sold) {
+        throw DomainError(ErrorCode::kConflict,
+                          fmt::format("venue {} is used by schedule {}, which {}: its layout cannot change",
+                                      venue.value, schedule.value, sold ? "has reservations" : "is open for booking"));
+      }
+      copies.push_back(schedule);
+    }
+    const auto before_seats = db.query("SELECT COUNT(*) FROM venue_seat WHERE venue_id = ?", {venue.value});
+    const domain::VenueSummary before{
+        venue, to_string(found.rows[0][0]), to_int64(before_seats.rows[0][0]), tiers_of(db, venue), {}};
+    // Each schedule keeps the tier prices it was given, for the tiers the new layout still has.
+    std::vector<std::vector<std::pair<std::string, domain::Money>>> kept_prices;
+    for (const auto schedule : copies) {
+      std::vector<std::pair<std::string, domain::Money>> prices;
+      const auto rows = db.query(
+          "SELECT v.tier, MIN(s.price) FROM seat s JOIN venue_seat v ON v.venue_id = ? AND v.seat_no = s.seat_no "
+          "WHERE s.schedule_id = ? GROUP BY v.tier",
+          {venue.value, schedule.value});
+      for (const auto& row : rows.rows) prices.emplace_back(to_string(row[0]), to_money(row[1]));
+      kept_prices.push_back(std::move(prices));
+      db.execute("DELETE FROM seat WHERE schedule_id = ?", {schedule.value});
+    }
+    db.execute("DELETE FROM venue_seat WHERE venue_id = ?", {venue.value});
+    insert_venue_seats(db, venue, layout);
+    for (std::size_t i = 0; i < copies.size(); ++i) {
+      std::vector<std::pair<std::string, domain::Money>> prices;
+      for (const auto& [tier, price] : kept_prices[i]) {
+        for (const auto& tier_price : layout.tiers) {
+          if (tier_price.first == tier) prices.emplace_back(tier, price);
+        }
+      }
+      copy_venue_seats(db, copies[i], venue, prices);
+    }
+    domain::VenueSummary after{venue, before.name, static_cast<std::int64_t>(layout.seats.size()), layout.tiers, {}};
+    insert_audit(db, who, "venue.layout", fmt::format("venue:{}", venue.value),
+                 {venue_audit_json(before), venue_audit_json(after)});
+    tx.commit();
+    return after;
+  };
+  co_return co_await pool_.run(work);
+}
+
+Task<domain::Concert> MysqlOperatorRepository::create_concert(const std::string& title, const std::string& description,
+                                                              const domain::AuditContext& who) {
+  auto work = [&](MysqlConnection& db) {
+    Transaction tx(db);
+    const auto id = static_cast<std::int64_t>(
+        db.execute("INSERT INTO concert (title, description) VALUES (?, ?)", {title, description}).last_insert_id);
+    const auto created = db.query("SELECT created_at FROM concert WHERE id = ?", {id});
+    JsonWriter after;
+    after.begin_object().key("id").integer(id).key("title").string(title).key("description").string(description);
+    after.end_object();
+    insert_audit(db, who, "concert.create", fmt::format("concert:{}", id), {"", std::move(after).str()});
+    tx.commit();
+    return domain::Concert{domain::ConcertId{id}, title, description, to_timestamp(created.rows[0][0])};
+  };
+  co_return co_await pool_.run(work);
+}
+
+Task<domain::ScheduleDetail> MysqlOperatorRepository::create_schedule(const domain::NewSchedule& request,
+                                                                      const domain::AuditContext& who) {
+  auto work = [&](MysqlConnection& db) {
+    Transaction tx(db);
+    if (db.query("SELECT 1 FROM concert WHERE id = ?", {request.concert.value}).rows.empty()) {
+      throw DomainError(ErrorCode::kNotFound, fmt::format("concert {} not found", request.concert.value),
+                        {{"concertId", "no such concert"}});
+    }
+    // Locks the venue row: its layout cannot be replaced while its seats are being copied.
+    if (db.query("SELECT 1 FROM venue WHERE id = ? FOR UPDATE", {request.venue.value}).rows.empty()) {
+      throw DomainError(ErrorCode::kNotFound, fmt::format("venue {} not found", request.venue.value),
+                        {{"venueId", "no such venue"}});
+    }
+    const auto tiers = tiers_of(db, request.venue);
+    std::vector<domain::FieldError> unknown;
+    for (const auto& [tier, price] : request.tier_prices) {
+      bool known = false;
+      for (const auto& venue_tier : tiers) known = known || venue_tier.first == tier;
+      if (!known) unknown.push_back({fmt::format("prices.{}", tier), "the venue has no such tier"});
+    }
+    if (!unknown.empty()) {
+      throw DomainError(ErrorCode::kInvalidArgument, "prices name tiers the venue does not have", std::move(unknown));
+    }
+    const auto id = static_cast<std::int64_t>(
+        db.execute("INSERT INTO schedule (concert_id, venue_id, show_at, booking_opens_at, prequeue_opens_at, "
+                   "max_active, admit_per_second, max_seats_per_user) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                   {request.concert.value, request.venue.value, request.times.show_at, request.times.booking_opens_at,
+                    request.times.prequeue_opens_at, request.settings.max_active, request.settings.admit_per_second,
+                    request.settings.max_seats_per_user})
+            .last_insert_id);
+    // One statement copies the layout; tier prices overridden by the request are applied on the way.
+    copy_venue_seats(db, domain::ScheduleId{id}, request.venue, request.tier_prices);
+    auto detail = detail_of(db, domain::ScheduleId{id});
+    insert_audit(db, who, "schedule.create", fmt::format("schedule:{}", id),
+                 {"", schedule_audit_json(detail->schedule)});
+    tx.commit();
+    return std::move(*detail);
+  };
+  co_return co_await pool_.run(work);
+}
+
+Task<std::optional<domain::ScheduleDetail>> MysqlOperatorRepository::find_schedule(domain::ScheduleId schedule) {
+  auto work = [schedule](MysqlConnection& db) { return detail_of(db, schedule); };
+  co_return co_await pool_.run(work);
+}
+
+Task<std::optional<domain::Schedule>> MysqlOperatorRepository::set_sale_state(domain::ScheduleId schedule,
+                                                                              domain::SaleState state,
+                                                                              const domain::AuditContext& who) {
+  auto work = [&](MysqlConnection& db) -> std::optional<domain::Schedule> {
+    Transaction tx(db);
+    if (db.query("SELECT 1 FROM schedule WHERE id = ? FOR UPDATE", {schedule.value}).rows.empty()) return std::nullopt;
+    auto before = load_schedule(db, schedule);
+    db.execute("UPDATE schedule SET sale_state = ? WHERE id = ?", {domain::to_string(state), schedule.value});
+    auto after = load_schedule(db, schedule);
+    insert_audit(db, who, "schedule.sale-state", fmt::format("schedule:{}", schedule.value),
+                 {schedule_audit_json(*before), schedule_audit_json(*after)});
+    tx.commit();
+    return after;
+  };
+  co_return co_await pool_.run(work);
+}
+
+Task<std::optional<domain::Schedule>> MysqlOperatorRepository::update_queue_settings(domain::ScheduleId schedule,
+                                                                                     const domain::QueueSettings& patch,
+                                                                                     const domain::AuditContext& who) {
+  auto work = [&](MysqlConnection& db) -> std::optional<domain::Schedule> {
+    Transaction tx(db);
+    if (db.query("SELECT 1 FROM schedule WHERE id = ? FOR UPDATE", {schedule.value}).rows.empty()) return std::nullopt;
+    auto before = load_schedule(db, schedule);
+    db.execute(
+        "UPDATE schedule SET max_active = COALESCE(?, max_active), admit_per_second = COALESCE(?, admit_per_second), "
+        "max_seats_per_user = COALESCE(?, max_seats_per_user) WHERE id = ?",
+        {patch.max_active, patch.admit_per_second, patch.max_seats_per_user, schedule.value});
+    auto after = load_schedule(db, schedule);
+    insert_audit(db, who, "schedule.queue-settings", fmt::format("schedule:{}", schedule.value),
+                 {schedule_audit_json(*before), schedule_audit_json(*after)});
+    tx.commit();
+    return after;
+  };
+  co_return co_await pool_.run(work);
+}
+
+Task<std::optional<domain::ScheduleSales>> MysqlOperatorRepository::sales(domain::ScheduleId schedule) {
+  auto work = [schedule](MysqlConnection& db) -> std::optional<domain::ScheduleSales> {
+    // One round trip of scalar subqueries, each on an index: cheap enough for a dashboard polling
+    // every second.
+    const auto result = db.query(
+        "SELECT (SELECT COUNT(*) FROM schedule WHERE id = ?), "
+        "(SELECT COUNT(*) FROM reservation WHERE schedule_id = ? AND active = 1 AND status = 'HELD'), "
+        "(SELECT COUNT(*) FROM reservation WHERE schedule_id = ? AND active = 1 AND status = 'CONFIRMED'), "
+        "(SELECT COALESCE(SUM(amount), 0) FROM payment_order WHERE schedule_id = ? AND status = 'PAID'), "
+        "(SELECT COUNT(*) FROM payment_order WHERE schedule_id = ? AND status = 'PAID' "
+        "   AND updated_at > UTC_TIMESTAMP(3) - INTERVAL 10 SECOND), "
+        "(SELECT COUNT(*) FROM payment_order WHERE schedule_id = ? AND status = 'CONFIRMING'), "
+        "(SELECT COALESCE(TIMESTAMPDIFF(MICROSECOND, MIN(updated_at), UTC_TIMESTAMP(3)) DIV 1000, 0) "
+        "   FROM payment_order WHERE schedule_id = ? AND status = 'CONFIRMING'), "
+        "(SELECT COUNT(*) FROM outbox_event WHERE published_at IS NULL), "
+        "(SELECT COUNT(*) FROM dead_letter WHERE replayed_at IS NULL)",
+        {schedule.value, schedule.value, schedule.value, schedule.value, schedule.value, schedule.value,
+         schedule.value});
+    RowReader read(result.rows[0]);
+    if (read.int64() == 0) return std::nullopt;
+    domain::ScheduleSales sales;
+    sales.held = read.int64();
+    sales.sold = read.int64();
+    sales.revenue = read.money();
+    sales.confirmed_last_10s = read.int64();
+    sales.confirming = read.int64();
+    sales.oldest_confirming_ms = read.int64();
+    sales.outbox_backlog = read.int64();
+    sales.dead_letters = read.int64();
+    return sales;
+  };
+  co_return co_await pool_.run(work);
+}
+
+Task<std::vector<domain::OrderLookup>> MysqlOperatorRepository::orders_by_number(const std::string& order_no) {
+  auto work = [&](MysqlConnection& db) {
+    std::vector<domain::OrderLookup> found;
+    const auto rows = db.query("SELECT order_no FROM payment_order WHERE order_no = ?", {order_no});
+    if (rows.rows.empty()) return found;
+    // lock_order reads the order with its seats; outside a transaction its lock ends with the read.
+    if (auto order = lock_order(db, order_no)) found.push_back({*order, email_of(db, order->user)});
+    return found;
+  };
+  co_return co_await pool_.run(work);
+}
+
+Task<std::vector<domain::OrderLookup>> MysqlOperatorRepository::orders_by_email(const std::string& email, int limit) {
+  auto work = [&](MysqlConnection& db) {
+    std::vector<domain::OrderLookup> found;
+    const auto rows = db.query(
+        "SELECT o.order_no FROM payment_order o JOIN user_account u ON u.id = o.user_id WHERE u.email = ? "
+        "ORDER BY o.id DESC LIMIT ?",
+        {email, limit});
+    for (const auto& row : rows.rows) {
+      if (auto order = lock_order(db, to_string(row[0]))) found.push_back({*order, email});
+    }
+    return found;
+  };
+  co_return co_await pool_.run(work);
+}
+
+Task<domain::RefundResult> MysqlOperatorRepository::refund_order(const std::string& order_no, domain::Timestamp now,
+                                                                 const domain::AuditContext& who) {
+  auto work = [&](MysqlConnection& db) {
+    return with_deadlock_retries([&] {
+      Transaction tx(db);
+      domain::RefundInput input;
+      input.order = lock_order(db, order_no);
+      if (input.order) {
+        const auto rows = db.query(
+            "SELECT id, seat_no, status FROM reservation WHERE payment_order_id = ? AND active = 1 ORDER BY seat_no "
+            "FOR UPDATE",
+            {input.order->id});
+        for (const auto& row : rows.rows) {
+          RowReader read(row);
+          domain::SeatRow seat;
+          seat.id = domain::ReservationId{read.int64()};
+          seat.schedule = input.order->schedule;
+          seat.seat_no = read.text();
+          seat.owner = input.order->user;
+          seat.status = domain::reservation_status_from(read.text()).value_or(domain::ReservationStatus::kConfirmed);
+          input.live_rows.push_back(std::move(seat));
+        }
+      }
+      const auto decision = domain::decide_refund(input);
+      domain::RefundResult result{decision.kind, input.order.value_or(domain::PaymentOrder{}), decision.events};
+      if (decision.kind != domain::RefundDecision::Kind::kRefunded) return result;
+
+      const auto before = order_audit_json(*input.order);
+      if (!decision.cancel.empty()) {
+        Params params{std::string(domain::to_string(domain::ReservationStatus::kCancelled)), now};
+        for (const auto id : decision.cancel) params.emplace_back(id.value);
+        db.execute("UPDATE reservation SET status = ?, active = NULL, updated_at = ? WHERE id IN (" +
+                       placeholders(decision.cancel.size()) + ")",
+                   params);
+      }
+      db.execute("UPDATE payment_order SET status = ?, fail_reason = ?, updated_at = ? WHERE id = ?",
+                 {std::string(domain::to_string(domain::OrderStatus::kCancelled)),
+                  std::string(domain::kRefundedByOperator), now, input.order->id});
+      result.order.status = domain::OrderStatus::kCancelled;
+      result.order.fail_reason = std::string(domain::kRefundedByOperator);
+      request_refund(db, topics_, result.order, std::string(domain::kRefundedByOperator), now);
+      insert_audit(db, who, "order.refund", fmt::format("order:{}", order_no),
+                   {before, order_audit_json(result.order)});
+      tx.commit();
+      return result;
+    });
+  };
+  co_return co_await pool_.run(work);
+}
+
+Task<std::vector<domain::Schedule>> MysqlOperatorRepository::controlled_schedules() {
+  auto work = [](MysqlConnection& db) {
+    std::vector<domain::Schedule> schedules;
+    const auto rows = db.query(
+        "SELECT id FROM schedule WHERE sale_state <> 'OPEN' OR max_active IS NOT NULL OR admit_per_second IS NOT NULL "
+        "ORDER BY id");
+    for (const auto& row : rows.rows) {
+      if (auto schedule = load_schedule(db, domain::ScheduleId{to_int64(row[0])})) schedules.push_back(*schedule);
+    }
+    return schedules;
+  };
+  co_return co_await pool_.run(work);
+}
+
+}  // namespace ticketing::infra::mysql

@@ -1,0 +1,560 @@
+// The operator console's API (issue 16, DESIGN.md §14) against the real services: role checks on
+// every route, a sale created and run from the API, sale controls and settings taking effect
+// within an admission round, and the audit trail of every change.
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include <boost/json/parse.hpp>
+#include <iostream>
+#include <set>
+
+#include "infra/events/payment_events.hpp"
+#include "infra/kafka/kafka_producer.hpp"
+#include "support.hpp"
+
+using namespace ticketing::testing;
+namespace json = boost::json;
+
+namespace {
+
+constexpr std::int64_t kAdmin = 9;  // any id: the role comes from the access token
+constexpr std::int64_t kFan = 1;
+
+// Defaults that would admit everyone at once: every limit in these tests is the schedule's own.
+const std::vector<std::string> kConsoleServer{"queue.max-active=5000", "queue.admit-per-second=5000",
+                                              "queue.admission-interval=50ms", "queue.heartbeat-timeout=1h",
+                                              "queue.active-ttl=1h"};
+
+std::map<std::string, std::string> as_admin(std::map<std::string, std::string> more = {}) {
+  more["Authorization"] = "Bearer " + access_token(kAdmin, /*admin=*/true);
+  return more;
+}
+
+std::map<std::string, std::string> json_headers(std::map<std::string, std::string> auth) {
+  auth["Content-Type"] = "application/json";
+  return auth;
+}
+
+json::object body_of(const HttpResponse& response) {
+  return json::parse(response.body).as_object();
+}
+
+std::int64_t audit_rows_for_request(const std::string& request_id) {
+  auto db = test_db();
+  return std::stoll(
+      *db->query(fmt::format("SELECT COUNT(*) FROM admin_audit WHERE request_id = '{}'", request_id)).rows[0][0]);
+}
+
+std::int64_t audit_rows() {
+  return std::stoll(*test_db()->query("SELECT COUNT(*) FROM admin_audit").rows[0][0]);
+}
+
+// A CSV layout of `rows` rows of `per_row` seats in section A, tier S at 50.00.
+std::string csv_layout(int rows, int per_row) {
+  std::string csv = "section,row,seats,tier,price\n";
+  for (int row = 1; row <= rows; ++row) csv += fmt::format("A,{},1-{},S,50.00\n", row, per_row);
+  return csv;
+}
+
+struct AdminClient {
+  std::uint16_t port;
+
+  // Sends as the admin with a fresh X-Request-Id; checks that a 2xx change wrote its audit row.
+  HttpResponse call(const std::string& method, const std::string& target, const std::string& body = "",
+                    const std::string& content_type = "application/json") {
+    static int counter = 0;
+    const std::string request_id = fmt::format("adm-test-{}-{}", ::getpid(), ++counter);
+    auto headers = as_admin({{"X-Request-Id", request_id}});
+    if (!body.empty()) headers["Content-Type"] = content_type;
+    auto response = http(port, method, target, body, headers);
+    if (method != "GET" && response.status / 100 == 2) {
+      EXPECT_EQ(audit_rows_for_request(request_id), 1) << method << " " << target << " wrote no audit row";
+    }
+    return response;
+  }
+
+  std::int64_t create_venue(int rows, int per_row) {
+    const auto r = call("POST", "/admin/venues?name=Test%20Hall", csv_layout(rows, per_row), "text/csv");
+    EXPECT_EQ(r.status, 201) << r.raw;
+    return body_of(r).at("id").as_int64();
+  }
+  std::int64_t create_concert() {
+    const auto r = call("POST", "/admin/concerts", R"({"title":"Console Night","description":"made by the API"})");
+    EXPECT_EQ(r.status, 201) << r.raw;
+    return body_of(r).at("id").as_int64();
+  }
+  // A schedule open since a minute ago (or opening in `opens_in`), showing in two days; `extra` is
+  // appended to the body.
+  std::int64_t create_schedule(std::int64_t venue, const std::string& extra = "",
+                               std::chrono::seconds opens_in = std::chrono::seconds(-60)) {
+    const auto now = std::chrono::system_clock::now();
+    const auto iso = [](auto t) {
+      return ticketing::domain::to_iso8601(std::chrono::time_point_cast<std::chrono::milliseconds>(t));
+    };
+    const auto r =
+        call("POST", "/admin/schedules",
+             fmt::format(R"({{"concertId":{},"venueId":{},"showAt":"{}","bookingOpensAt":"{}"{}}})", create_concert(),
+                         venue, iso(now + std::chrono::hours(48)), iso(now + opens_in), extra));
+    EXPECT_EQ(r.status, 201) << r.raw;
+    return body_of(r).at("id").as_int64();
+  }
+  HttpResponse sale_state(std::int64_t schedule, const char* state) {
+    return call("PUT", fmt::format("/admin/schedules/{}/sale-state", schedule),
+                fmt::format(R"({{"state":"{}"}})", state));
+  }
+  json::object stats(std::int64_t schedule) {
+    const auto r = call("GET", fmt::format("/admin/schedules/{}/stats", schedule));
+    EXPECT_EQ(r.status, 200) << r.raw;
+    return body_of(r);
+  }
+};
+
+HttpResponse enter(std::uint16_t port, std::int64_t schedule, std::int64_t user) {
+  return http(port, "POST", "/queue/enter", fmt::format(R"({{"scheduleId":{}}})", schedule), as_user(user));
+}
+
+json::object queue_status(std::uint16_t port, std::int64_t schedule, std::int64_t user) {
+  const auto r = http(port, "GET", fmt::format("/queue/status?scheduleId={}", schedule), "", as_user(user));
+  return json::parse(r.body).as_object();
+}
+
+// Admission rounds run on the schedule since `mark` (the round stamps its time in the stats hash).
+std::int64_t round_stamp(RedisInspector& redis, std::int64_t schedule) {
+  const auto ts = redis.string({"HGET", fmt::format("queue:{{{}}}:stats", schedule), "ts"});
+  return ts ? std::stoll(*ts) : 0;
+}
+bool wait_rounds(RedisInspector& redis, std::int64_t schedule, int rounds) {
+  std::int64_t last = round_stamp(redis, schedule);
+  for (int i = 0; i < rounds; ++i) {
+    if (!wait_for([&] { return round_stamp(redis, schedule) > last; }, std::chrono::seconds(5))) return false;
+    last = round_stamp(redis, schedule);
+  }
+  return true;
+}
+
+double elapsed_ms(std::chrono::steady_clock::time_point since) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - since).count();
+}
+
+class AdminApi : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    prepare_test_database();
+    ensure_users(300);
+    server_ = new TestServer(kConsoleServer);
+  }
+  static void TearDownTestSuite() {
+    delete server_;
+    server_ = nullptr;
+  }
+  static std::uint16_t port() { return server_->port(); }
+  static TestServer* server_;
+};
+TestServer* AdminApi::server_ = nullptr;
+
+}  // namespace
+
+// Every /admin route: 401 without a token, 403 for a fan, and neither writes anything.
+TEST_F(AdminApi, EveryRouteRefusesFansAndAnonymousCallers) {
+  struct Route {
+    const char* method;
+    const char* target;
+  };
+  const std::vector<Route> routes{
+      {"GET", "/admin/audit"},
+      {"GET", "/admin/venues"},
+      {"POST", "/admin/venues"},
+      {"PUT", "/admin/venues/1/layout"},
+      {"POST", "/admin/concerts"},
+      {"POST", "/admin/schedules"},
+      {"GET", "/admin/schedules/1"},
+      {"PUT", "/admin/schedules/1/sale-state"},
+      {"PATCH", "/admin/schedules/1/queue-settings"},
+      {"GET", "/admin/schedules/1/stats"},
+      {"GET", "/admin/orders?orderNo=T-1"},
+      {"POST", "/admin/orders/T-1/refund"},
+      {"GET", "/admin/dead-letters"},
+      {"POST", "/admin/dead-letters/1/replay"},
+  };
+  const auto before = audit_rows();
+  for (const auto& route : routes) {
+    const std::string body = std::string(route.method) == "GET" ? "" : R"({"state":"CLOSED"})";
+    const auto anonymous = http(port(), route.method, route.target, body, {{"Content-Type", "application/json"}});
+    EXPECT_EQ(anonymous.status, 401) << route.method << " " << route.target << ": " << anonymous.raw;
+    EXPECT_EQ(anonymous.header("www-authenticate"), "Bearer");
+    const auto fan = http(port(), route.method, route.target, body, json_headers(as_user(kFan)));
+    EXPECT_EQ(fan.status, 403) << route.method << " " << route.target << ": " << fan.raw;
+    EXPECT_EQ(body_of(fan).at("code").as_string(), "FORBIDDEN");
+  }
+  EXPECT_EQ(audit_rows(), before);
+  EXPECT_EQ(http(port(), "GET", "/concerts/1/schedules").status, 200);  // schedule 1 still OPEN
+}
+
+// Acceptance: a venue from CSV (10,000 seats), a concert, a schedule — and a fan buys a seat.
+TEST_F(AdminApi, AdminCreatesASaleFromCsvAndAFanBuysASeat) {
+  AdminClient admin{port()};
+  const auto venue_started = std::chrono::steady_clock::now();
+  const auto venue_response =
+      admin.call("POST", "/admin/venues?name=Big%20Arena", csv_layout(100, 100), "text/csv; charset=utf-8");
+  const auto venue_ms = elapsed_ms(venue_started);
+  ASSERT_EQ(venue_response.status, 201) << venue_response.raw;
+  const auto venue = body_of(venue_response);
+  EXPECT_EQ(venue.at("seats").as_int64(), 10'000);
+  EXPECT_EQ(venue.at("name").as_string(), "Big Arena");
+
+  const auto schedule_started = std::chrono::steady_clock::now();
+  const auto schedule =
+      admin.create_schedule(venue.at("id").as_int64(), R"(,"prices":{"S":"75.50"},"maxSeatsPerUser":2)");
+  std::cout << "[figure] 10,000-seat venue from CSV: " << venue_ms
+            << " ms; schedule copying it: " << elapsed_ms(schedule_started) << " ms (each with its audit row)\n";
+  const auto detail = admin.call("GET", fmt::format("/admin/schedules/{}", schedule));
+  ASSERT_EQ(detail.status, 200) << detail.raw;
+  EXPECT_EQ(body_of(detail).at("seats").as_int64(), 10'000);
+  EXPECT_EQ(body_of(detail).at("saleState").as_string(), "OPEN");
+  EXPECT_EQ(body_of(detail).at("maxSeatsPerUser").as_int64(), 2);
+
+  const auto map = json::parse(http(port(), "GET", fmt::format("/schedules/{}/seats", schedule)).body);
+  ASSERT_EQ(map.at("seats").as_array().size(), 10'000u);
+  EXPECT_EQ(map.at("seats").as_array()[0].at("price").to_number<double>(), 75.5);
+
+  // The fan's purchase: queue → hold → order → gateway → PAID (through Kafka).
+  const std::int64_t fan = 201;
+  const auto token = admit_users(port(), schedule, fan, 1).at(fan);
+  const auto too_many = seat_call(port(), "/tickets/hold", token, fan, schedule, {"A-1-1", "A-1-2", "A-1-3"});
+  EXPECT_EQ(too_many.status, 400) << "the schedule's own limit is 2: " << too_many.raw;
+  const auto held = seat_call(port(), "/tickets/hold", token, fan, schedule, {"A-1-1"});
+  ASSERT_EQ(held.status, 200) << held.raw;
+  const auto order = seat_call(port(), "/payment/ready", token, fan, schedule, {"A-1-1"},
+                               {{"Idempotency-Key", fmt::format("admin-buy-{}", schedule)}});
+  ASSERT_EQ(order.status, 201) << order.raw;
+  const std::string order_no(body_of(order).at("orderNo").as_string());
+  const std::string pay_body = fmt::format(R"({{"orderNo":"{}"}})", order_no);
+  const auto paid = http(port(), "POST", "/payment/mock-success", pay_body,
+                         {{"Content-Type", "application/json"}, {"Gateway-Signature", gateway_signature(pay_body)}});
+  ASSERT_EQ(paid.status, 202) << paid.raw;
+  ASSERT_TRUE(wait_for(
+      [&] {
+        const auto r = http(port(), "GET", "/payment/" + order_no, "", as_user(fan));
+        return r.status == 200 && body_of(r).at("status") == "PAID";
+      },
+      std::chrono::seconds(20)));
+
+  const auto stats = admin.stats(schedule);
+  EXPECT_EQ(stats.at("sold").as_int64(), 1);
+  const auto polls_started = std::chrono::steady_clock::now();
+  for (int i = 0; i < 50; ++i) admin.stats(schedule);
+  std::cout << "[figure] GET /admin/schedules/{id}/stats: " << elapsed_ms(polls_started) / 50.0
+            << " ms per call (50 sequential calls, new connection each)\n";
+  EXPECT_EQ(stats.at("revenue").to_number<double>(), 75.5);
+  EXPECT_EQ(stats.at("saleState").as_string(), "OPEN");
+  for (const char* field : {"waiting", "prequeued", "admitted", "held", "admissionsPerSecond", "confirmationsPerSecond",
+                            "confirmationLagMs", "outboxBacklog", "deadLetters"}) {
+    EXPECT_TRUE(stats.contains(field)) << field;
+  }
+
+  // Refund: the seat is back on sale (map, database and Redis), a refund request is in the outbox,
+  // and a second refund changes nothing.
+  const auto found = admin.call("GET", "/admin/orders?orderNo=" + order_no);
+  ASSERT_EQ(found.status, 200) << found.raw;
+  EXPECT_EQ(json::parse(found.body).as_array().at(0).at("status").as_string(), "PAID");
+  const auto by_email = admin.call("GET", fmt::format("/admin/orders?email=user{}%40example.com", fan));
+  ASSERT_EQ(by_email.status, 200) << by_email.raw;
+  EXPECT_EQ(json::parse(by_email.body).as_array().at(0).at("orderNo").as_string(), order_no);
+
+  // The "refunded" seat changes this server emitted (the live seat map's and the metrics' source).
+  const auto refunded_seat_events = [&] {
+    const auto metrics = http(port(), "GET", "/actuator/prometheus").body;
+    const std::string series = "ticketing_seat_changes_total{status=\"refunded\"} ";
+    const auto at = metrics.find(series);
+    return at == std::string::npos ? 0.0 : std::stod(metrics.substr(at + series.size()));
+  };
+  const double refunded_before = refunded_seat_events();
+  const auto refunded = admin.call("POST", fmt::format("/admin/orders/{}/refund", order_no));
+  ASSERT_EQ(refunded.status, 200) << refunded.raw;
+  EXPECT_TRUE(body_of(refunded).at("refunded").as_bool());
+  EXPECT_EQ(body_of(refunded).at("order").at("failReason").as_string(), "REFUNDED_BY_OPERATOR");
+  const auto again = http(port(), "POST", fmt::format("/admin/orders/{}/refund", order_no), "", as_admin());
+  ASSERT_EQ(again.status, 200) << again.raw;
+  EXPECT_FALSE(body_of(again).at("refunded").as_bool());
+  EXPECT_EQ(refunded_seat_events() - refunded_before, 1.0);  // one seat, once
+  auto db = test_db();
+  EXPECT_EQ(*db->query(fmt::format("SELECT COUNT(*) FROM outbox_event WHERE type = 'RefundRequested' AND "
+                                   "JSON_UNQUOTE(JSON_EXTRACT(payload, '$.orderNo')) = '{}'",
+                                   order_no))
+                 .rows[0][0],
+            "1");
+  EXPECT_EQ(*db->query(fmt::format("SELECT COUNT(*) FROM admin_audit WHERE action = 'order.refund' AND "
+                                   "target = 'order:{}'",
+                                   order_no))
+                 .rows[0][0],
+            "1");
+  const auto seat_status = [&](const std::string& seat) {
+    const auto seats = json::parse(http(port(), "GET", fmt::format("/schedules/{}/seats", schedule)).body);
+    for (const auto& entry : seats.at("seats").as_array()) {
+      if (entry.at("seatNo").as_string() == seat) return std::string(entry.at("status").as_string());
+    }
+    return std::string("missing");
+  };
+  EXPECT_EQ(seat_status("A-1-1"), "AVAILABLE");
+  EXPECT_EQ(admin.stats(schedule).at("sold").as_int64(), 0);
+  // Another fan can hold it at once: the sold seat's Redis lock went with the refund.
+  const std::int64_t next_fan = 202;
+  const auto next_token = admit_users(port(), schedule, next_fan, 1).at(next_fan);
+  const auto rehold = seat_call(port(), "/tickets/hold", next_token, next_fan, schedule, {"A-1-1"});
+  EXPECT_EQ(rehold.status, 200) << rehold.raw;
+  // An order that is not PAID is not refunded.
+  const auto ready_order = seat_call(port(), "/payment/ready", next_token, next_fan, schedule, {"A-1-1"},
+                                     {{"Idempotency-Key", fmt::format("admin-ready-{}", schedule)}});
+  ASSERT_EQ(ready_order.status, 201) << ready_order.raw;
+  const auto not_paid =
+      http(port(), "POST", fmt::format("/admin/orders/{}/refund", body_of(ready_order).at("orderNo").as_string()), "",
+           as_admin());
+  EXPECT_EQ(not_paid.status, 409) << not_paid.raw;
+  EXPECT_EQ(http(port(), "POST", "/admin/orders/T-NOPE/refund", "", as_admin()).status, 404);
+
+  // The public schedule list shows the sale state.
+  const auto concert = body_of(detail).at("concertId").as_int64();
+  const auto listed = json::parse(http(port(), "GET", fmt::format("/concerts/{}/schedules", concert)).body);
+  EXPECT_EQ(listed.as_array()[0].at("saleState").as_string(), "OPEN");
+}
+
+// Pausing stops admissions within one round and keeps every waiter's position; resuming admits
+// them in their order. Closing refuses new entries (409 SALE_CLOSED) but keeps those inside.
+TEST_F(AdminApi, PauseKeepsPositionsResumeContinuesInOrderCloseRefusesNewcomers) {
+  AdminClient admin{port()};
+  RedisInspector redis;
+  const auto schedule = admin.create_schedule(admin.create_venue(1, 20), R"(,"maxActive":1000,"admitPerSecond":1)");
+  ASSERT_EQ(admin.sale_state(schedule, "PAUSED").status, 200);
+  for (std::int64_t user = 211; user <= 215; ++user) ASSERT_EQ(enter(port(), schedule, user).status, 200);
+  ASSERT_TRUE(wait_rounds(redis, schedule, 3));
+  for (std::int64_t user = 211; user <= 215; ++user) {
+    const auto status = queue_status(port(), schedule, user);
+    EXPECT_EQ(status.at("status").as_string(), "WAITING") << user;
+    EXPECT_EQ(status.at("position").as_int64(), user - 210) << user;
+  }
+  EXPECT_EQ(admin.stats(schedule).at("waiting").as_int64(), 5);
+
+  // Resume: admitted one per second, in arrival order.
+  ASSERT_EQ(admin.sale_state(schedule, "OPEN").status, 200);
+  ASSERT_TRUE(wait_for([&] { return queue_status(port(), schedule, 211).at("status") == "ADMITTED"; },
+                       std::chrono::seconds(5)));
+  EXPECT_EQ(queue_status(port(), schedule, 215).at("status").as_string(), "WAITING");
+
+  // Pause again mid-sale: at most the round in flight admits; then nothing moves.
+  ASSERT_EQ(admin.sale_state(schedule, "PAUSED").status, 200);
+  ASSERT_TRUE(wait_rounds(redis, schedule, 1));
+  std::map<std::int64_t, std::int64_t> positions;
+  for (std::int64_t user = 212; user <= 215; ++user) {
+    positions[user] = queue_status(port(), schedule, user).at("position").as_int64();
+  }
+  ASSERT_TRUE(wait_rounds(redis, schedule, 25));  // > 1 s of rounds: at 1/s someone would have been admitted
+  for (std::int64_t user = 212; user <= 215; ++user) {
+    EXPECT_EQ(queue_status(port(), schedule, user).at("position").as_int64(), positions[user]) << user;
+  }
+
+  // Close: newcomers are refused; those inside keep their place.
+  ASSERT_EQ(admin.sale_state(schedule, "CLOSED").status, 200);
+  const auto refused = enter(port(), schedule, 216);
+  EXPECT_EQ(refused.status, 409) << refused.raw;
+  EXPECT_EQ(body_of(refused).at("code").as_string(), "SALE_CLOSED");
+  EXPECT_EQ(enter(port(), schedule, 215).status, 200);  // already waiting: idempotent
+  EXPECT_EQ(queue_status(port(), schedule, 215).at("position").as_int64(), positions[215]);
+
+  // Redis loses the controls (flush): the workers put them back from the database.
+  redis.integer({"DEL", fmt::format("queue:{{{}}}:settings", schedule)});
+  EXPECT_TRUE(wait_for(
+      [&] {
+        return redis.string({"HGET", fmt::format("queue:{{{}}}:settings", schedule), "state"}) == "CLOSED";
+      },
+      std::chrono::seconds(15), std::chrono::milliseconds(100)));
+  EXPECT_EQ(enter(port(), schedule, 217).status, 409);
+
+  // The audit lists the changes newest first, with before and after.
+  const auto audit = admin.call("GET", "/admin/audit?limit=3");
+  ASSERT_EQ(audit.status, 200) << audit.raw;
+  const auto entries = body_of(audit).at("entries").as_array();
+  ASSERT_EQ(entries.size(), 3u);
+  EXPECT_EQ(entries[0].at("action").as_string(), "schedule.sale-state");
+  EXPECT_EQ(entries[0].at("target").as_string(), fmt::format("schedule:{}", schedule));
+  EXPECT_EQ(entries[0].at("before").at("saleState").as_string(), "PAUSED");
+  EXPECT_EQ(entries[0].at("after").at("saleState").as_string(), "CLOSED");
+  EXPECT_EQ(entries[0].at("adminId").as_int64(), kAdmin);
+  const auto older = admin.call("GET", fmt::format("/admin/audit?limit=2&before={}", entries[0].at("id").as_int64()));
+  EXPECT_EQ(body_of(older).at("entries").as_array()[0].at("id"), entries[1].at("id"));
+}
+
+// Changing admitPerSecond mid-sale changes the measured admission rate within 2 s.
+TEST_F(AdminApi, ChangingAdmitPerSecondMidSaleChangesTheRate) {
+  AdminClient admin{port()};
+  const auto schedule = admin.create_schedule(admin.create_venue(1, 10), R"(,"maxActive":1000,"admitPerSecond":2)");
+  for (std::int64_t user = 221; user <= 290; ++user) ASSERT_EQ(enter(port(), schedule, user).status, 200);
+  const auto admitted = [&] { return admin.stats(schedule).at("admitted").as_int64(); };
+
+  // At 2/s (plus the bucket's first second), a second admits at most a handful.
+  const auto start = admitted();
+  const auto slow_until = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+  wait_for([&] { return std::chrono::steady_clock::now() >= slow_until; }, std::chrono::seconds(2));
+  const auto slow = admitted() - start;
+  EXPECT_LE(slow, 5) << "admitted in a second at 2/s";
+
+  const auto patched =
+      admin.call("PATCH", fmt::format("/admin/schedules/{}/queue-settings", schedule), R"({"admitPerSecond":40})");
+  ASSERT_EQ(patched.status, 200) << patched.raw;
+  EXPECT_EQ(body_of(patched).at("admitPerSecond").as_int64(), 40);
+  const auto from = admitted();
+  const auto changed_at = std::chrono::steady_clock::now();
+  EXPECT_TRUE(wait_for([&] { return admitted() >= from + 30; }, std::chrono::seconds(2)))
+      << "admitted " << admitted() - from << " in 2 s at 40/s";
+  const auto took =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - changed_at);
+  RecordProperty("thirty_admissions_after_change_ms", static_cast<int>(took.count()));
+}
+
+// Invalid layouts and times are 400 naming the line or field, and write nothing.
+TEST_F(AdminApi, InvalidLayoutsAndTimesNameTheLineOrField) {
+  AdminClient admin{port()};
+  const auto before = audit_rows();
+  const auto duplicate = admin.call("POST", "/admin/venues?name=Dup", "A,3,1-20,S,10\nA,3,12,S,10\n", "text/csv");
+  ASSERT_EQ(duplicate.status, 400) << duplicate.raw;
+  const auto errors = body_of(duplicate).at("errors").as_array();
+  ASSERT_FALSE(errors.empty());
+  EXPECT_EQ(errors[0].at("field").as_string(), "line 2");
+  EXPECT_EQ(errors[0].at("reason").as_string(), "duplicate seat A-3-12");
+
+  const auto empty_section =
+      admin.call("POST", "/admin/venues",
+                 R"({"name":"J","sections":[{"name":"A","tier":"S","price":"10.00","rows":[{"row":"1","seats":5}]},)"
+                 R"({"name":"B","tier":"S","price":"10.00","rows":[]}]})");
+  ASSERT_EQ(empty_section.status, 400) << empty_section.raw;
+  EXPECT_EQ(body_of(empty_section).at("errors").as_array()[0].at("field").as_string(), "sections[1].rows");
+
+  const auto bad_price =
+      admin.call("POST", "/admin/venues",
+                 R"({"name":"J","sections":[{"name":"A","tier":"S","price":"-3","rows":[{"seats":5}]}]})");
+  ASSERT_EQ(bad_price.status, 400) << bad_price.raw;
+  EXPECT_EQ(body_of(bad_price).at("errors").as_array()[0].at("field").as_string(), "sections[0].rows[0]");
+
+  const auto venue = admin.create_venue(1, 5);
+  const auto concert = admin.create_concert();
+  const auto schedule_with = [&](const char* show, const char* opens, const char* prequeue) {
+    std::string body = fmt::format(R"({{"concertId":{},"venueId":{},"showAt":"{}","bookingOpensAt":"{}")", concert,
+                                   venue, show, opens);
+    if (prequeue) body += fmt::format(R"(,"prequeueOpensAt":"{}")", prequeue);
+    return admin.call("POST", "/admin/schedules", body + "}");
+  };
+  const auto opens_after_show = schedule_with("2030-01-01T19:00:00Z", "2030-01-02T10:00:00Z", nullptr);
+  ASSERT_EQ(opens_after_show.status, 400) << opens_after_show.raw;
+  EXPECT_EQ(body_of(opens_after_show).at("errors").as_array()[0].at("field").as_string(), "bookingOpensAt");
+  const auto prequeue_late = schedule_with("2030-01-01T19:00:00Z", "2030-01-01T10:00:00Z", "2030-01-01T11:00:00Z");
+  ASSERT_EQ(prequeue_late.status, 400) << prequeue_late.raw;
+  EXPECT_EQ(body_of(prequeue_late).at("errors").as_array()[0].at("field").as_string(), "prequeueOpensAt");
+  const auto not_a_time = schedule_with("tomorrow", "2030-01-01T10:00:00Z", nullptr);
+  ASSERT_EQ(not_a_time.status, 400) << not_a_time.raw;
+  EXPECT_EQ(body_of(not_a_time).at("errors").as_array()[0].at("field").as_string(), "showAt");
+
+  const auto bad_state = admin.call("PUT", "/admin/schedules/1/sale-state", R"({"state":"SOLD_OUT"})");
+  EXPECT_EQ(bad_state.status, 400) << bad_state.raw;
+  const auto bad_setting = admin.call("PATCH", "/admin/schedules/1/queue-settings", R"({"admitPerSecond":0})");
+  ASSERT_EQ(bad_setting.status, 400) << bad_setting.raw;
+  EXPECT_EQ(body_of(bad_setting).at("errors").as_array()[0].at("field").as_string(), "admitPerSecond");
+  EXPECT_EQ(admin.call("PUT", "/admin/schedules/999999999/sale-state", R"({"state":"OPEN"})").status, 404);
+
+  // Only the venue and the concert made above were written (and audited).
+  EXPECT_EQ(audit_rows(), before + 2);
+}
+
+// A poison message on payment.completed is dead-lettered and listed; replaying it is 422. A valid
+// event that was dead-lettered (its order stuck CONFIRMING) replayed twice confirms once.
+TEST_F(AdminApi, DeadLettersAreListedAndReplayedOnce) {
+  AdminClient admin{port()};
+  const auto config = test_config();
+  const auto topics = ticketing::infra::events::EventTopics::with_prefix(config.kafka.topic_prefix);
+  ticketing::infra::kafka::KafkaProducer producer({config.kafka.bootstrap_servers, "admin-test"});
+  const std::string poison = fmt::format(R"({{"poison":"{}"}})", ::getpid());
+  ASSERT_TRUE(
+      producer.produce_one_and_wait({topics.payment_completed, "poison", poison, {}}, std::chrono::seconds(10)));
+  std::int64_t poison_id = 0;
+  ASSERT_TRUE(wait_for(
+      [&] {
+        const auto r = admin.call("GET", "/admin/dead-letters?pending=true&limit=50");
+        const auto letters = json::parse(r.body);
+        for (const auto& letter : letters.as_array()) {
+          if (letter.at("payload").as_string() == poison) poison_id = letter.at("id").as_int64();
+        }
+        return poison_id != 0;
+      },
+      std::chrono::seconds(30), std::chrono::milliseconds(200)));
+  const auto undecodable =
+      http(port(), "POST", fmt::format("/admin/dead-letters/{}/replay", poison_id), "", as_admin());
+  EXPECT_EQ(undecodable.status, 422) << undecodable.raw;
+  EXPECT_EQ(body_of(undecodable).at("code").as_string(), "UNDECODABLE_EVENT");
+  EXPECT_EQ(http(port(), "POST", "/admin/dead-letters/999999999/replay", "", as_admin()).status, 404);
+
+  // An order whose payment was recorded but whose event only reached the DLQ.
+  const auto schedule = admin.create_schedule(admin.create_venue(1, 10));
+  const std::int64_t fan = 231;
+  const auto token = admit_users(port(), schedule, fan, 1).at(fan);
+  ASSERT_EQ(seat_call(port(), "/tickets/hold", token, fan, schedule, {"A-1-3", "A-1-4"}).status, 200);
+  const auto ready = seat_call(port(), "/payment/ready", token, fan, schedule, {"A-1-3", "A-1-4"},
+                               {{"Idempotency-Key", fmt::format("dlq-{}", schedule)}});
+  ASSERT_EQ(ready.status, 201) << ready.raw;
+  const std::string order_no(body_of(ready).at("orderNo").as_string());
+  auto db = test_db();
+  db->execute(fmt::format(
+      "UPDATE payment_order SET status = 'CONFIRMING', paid_at = UTC_TIMESTAMP(3) WHERE order_no = '{}'", order_no));
+  ticketing::domain::PaymentCompleted event;
+  event.event_id = ticketing::infra::events::new_event_id();
+  event.order_no = order_no;
+  event.user = ticketing::domain::UserId{fan};
+  event.schedule = ticketing::domain::ScheduleId{schedule};
+  event.seat_nos = {"A-1-3", "A-1-4"};
+  event.amount = ticketing::domain::Money{10'000};
+  event.paid_at = std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());
+  const auto inserted = db->execute(
+      "INSERT INTO dead_letter (topic, partition_no, offset_no, message_key, payload, error) VALUES (?, 0, ?, ?, ?, ?)",
+      {topics.payment_completed, -schedule, std::to_string(schedule),
+       ticketing::infra::events::encode_payment_completed(event), std::string("failed 5 times: test")});
+  const auto letter = static_cast<std::int64_t>(inserted.last_insert_id);
+
+  const auto first = admin.call("POST", fmt::format("/admin/dead-letters/{}/replay", letter));
+  ASSERT_EQ(first.status, 200) << first.raw;
+  EXPECT_EQ(body_of(first).at("outcome").as_string(), "CONFIRMED");
+  const auto second = admin.call("POST", fmt::format("/admin/dead-letters/{}/replay", letter));
+  ASSERT_EQ(second.status, 200) << second.raw;
+  EXPECT_EQ(body_of(second).at("outcome").as_string(), "DUPLICATE");
+  const auto order = http(port(), "GET", "/payment/" + order_no, "", as_user(fan));
+  EXPECT_EQ(body_of(order).at("status").as_string(), "PAID");
+  const auto count = [&](const std::string& sql) { return *db->query(sql).rows[0][0]; };
+  EXPECT_EQ(count(fmt::format("SELECT COUNT(*) FROM processed_event WHERE event_id = '{}'", event.event_id)), "1");
+  EXPECT_EQ(
+      count(fmt::format("SELECT COUNT(*) FROM reservation WHERE schedule_id = {} AND status = 'CONFIRMED'", schedule)),
+      "2");
+  EXPECT_NE(count(fmt::format("SELECT replayed_at IS NOT NULL FROM dead_letter WHERE id = {}", letter)), "0");
+}
+
+// A layout can be replaced until a schedule using it opens or sells; its schedules follow it and
+// keep their tier prices.
+TEST_F(AdminApi, LayoutChangesUntilASaleOpensThen409) {
+  AdminClient admin{port()};
+  const auto venue = admin.create_venue(1, 5);
+  const auto later = admin.create_schedule(venue, R"(,"prices":{"S":"70.00"})", std::chrono::hours(24));
+  const auto replaced = admin.call("PUT", fmt::format("/admin/venues/{}/layout", venue),
+                                   "A,1,1-3,S,50.00\nA,2,1-3,S,50.00\n", "text/csv");
+  ASSERT_EQ(replaced.status, 200) << replaced.raw;
+  EXPECT_EQ(body_of(replaced).at("seats").as_int64(), 6);
+  EXPECT_EQ(body_of(admin.call("GET", fmt::format("/admin/schedules/{}", later))).at("seats").as_int64(), 6);
+  const auto map = json::parse(http(port(), "GET", fmt::format("/schedules/{}/seats", later)).body);
+  ASSERT_EQ(map.at("seats").as_array().size(), 6u);
+  EXPECT_EQ(map.at("seats").as_array()[5].at("seatNo").as_string(), "A-2-3");
+  EXPECT_EQ(map.at("seats").as_array()[5].at("price").to_number<double>(), 70.0);
+
+  admin.create_schedule(venue);  // opened a minute ago
+  const auto refused = http(port(), "PUT", fmt::format("/admin/venues/{}/layout", venue), "A,1,1-9,S,50.00\n",
+                            as_admin({{"Content-Type", "text/csv"}}));
+  EXPECT_EQ(refused.status, 409) << refused.raw;
+  EXPECT_EQ(body_of(admin.call("GET", fmt::format("/admin/schedules/{}", later))).at("seats").as_int64(), 6);
+  EXPECT_EQ(
+      http(port(), "PUT", "/admin/venues/999999999/layout", "A,1,1,S,1\n", as_admin({{"Content-Type", "text/csv"}}))
+          .status,
+      404);
+}

@@ -1,0 +1,144 @@
+// The operator console's pure rules (domain/operator_console.hpp): layouts from CSV and runs,
+// schedule times, queue settings, sale states.
+#include "domain/operator_console.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cctype>
+#include <ostream>
+#include <string>
+
+using namespace ticketing::domain;
+
+namespace {
+
+std::vector<FieldError> layout_errors(const std::string& csv) {
+  std::vector<FieldError> errors;
+  const auto runs = parse_layout_csv(csv, errors);
+  try {
+    build_layout(runs, errors);
+  } catch (const DomainError& error) {
+    EXPECT_EQ(error.code(), ErrorCode::kInvalidArgument);
+    return error.errors();
+  }
+  return {};
+}
+
+Timestamp at(int hours) {
+  return Timestamp{std::chrono::hours(480000 + hours)};
+}
+
+}  // namespace
+
+TEST(LayoutCsv, RangesAndSingleSeatsMakeNumberedSeats) {
+  std::vector<FieldError> errors;
+  const auto runs = parse_layout_csv(
+      "section,row,seats,tier,price\n"
+      "A,3,1-3,VIP,150.00\r\n"
+      "\n"
+      "B,,7,R,80\n",
+      errors);
+  ASSERT_TRUE(errors.empty());
+  const auto layout = build_layout(runs);
+  ASSERT_EQ(layout.seats.size(), 4u);
+  EXPECT_EQ(layout.seats[0].seat_no, "A-3-1");
+  EXPECT_EQ(layout.seats[2].seat_no, "A-3-3");
+  EXPECT_EQ(layout.seats[3].seat_no, "B-7");  // no row: numbered per section, like the demo's
+  EXPECT_EQ(layout.seats[3].section, "B");
+  EXPECT_EQ(layout.seats[0].price.cents, 15000);
+  ASSERT_EQ(layout.tiers.size(), 2u);
+  EXPECT_EQ(layout.tiers[1].first, "R");
+}
+
+TEST(LayoutCsv, TenThousandSeatsFitInAHundredLines) {
+  std::string csv;
+  for (int row = 1; row <= 100; ++row) csv += "A," + std::to_string(row) + ",1-100,S,99.50\n";
+  EXPECT_LT(csv.size(), 64u * 1024);  // under http.max-body: no larger limit needed
+  std::vector<FieldError> errors;
+  const auto layout = build_layout(parse_layout_csv(csv, errors), errors);
+  EXPECT_EQ(layout.seats.size(), 10'000u);
+}
+
+struct BadLayout {
+  const char* name;
+  std::string csv;
+  std::string field;
+  std::string reason_part;
+};
+
+// Printed by name, so test names (and ctest's) stay short.
+void PrintTo(const BadLayout& c, std::ostream* out) {
+  *out << c.name;
+}
+
+class BadLayouts : public ::testing::TestWithParam<BadLayout> {};
+
+TEST_P(BadLayouts, AreRefusedNamingTheLine) {
+  const auto& c = GetParam();
+  const auto errors = layout_errors(c.csv);
+  ASSERT_FALSE(errors.empty()) << c.name;
+  EXPECT_EQ(errors[0].field, c.field) << c.name;
+  EXPECT_NE(errors[0].reason.find(c.reason_part), std::string::npos) << c.name << ": " << errors[0].reason;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Cases, BadLayouts,
+    ::testing::Values(
+        BadLayout{"duplicate", "A,3,1-20,S,10\nA,3,12,S,10\n", "line 2", "duplicate seat A-3-12"},
+        BadLayout{"too few fields", "A,3,1-20,S\n", "line 1", "expected 5 fields"},
+        BadLayout{"bad range", "A,3,5-2,S,10\n", "line 1", "seats must run"},
+        BadLayout{"not a number", "A,3,x,S,10\n", "line 1", "seat number or a range"},
+        BadLayout{"negative price", "A,3,1-2,S,-1\n", "line 1", "price"},
+        BadLayout{"garbage price", "A,3,1-2,S,12.345\n", "line 1", "price"},
+        BadLayout{"tier with two prices", "A,1,1-2,S,10\nB,1,1-2,S,11\n", "line 2", "tier S already costs"},
+        BadLayout{"bad section name", "A B,1,1-2,S,10\n", "line 1", "section"},
+        BadLayout{"seat number too long", "ABCDEFGHIJ,1234567,1-2,S,10\n", "line 1", "longer than 16"},
+        BadLayout{"empty", "section,row,seats,tier,price\n", "layout", "at least one seat"},
+        BadLayout{"too many seats", "A,1,1-60000,S,1\nB,1,1-50000,S,1\n", "line 2", "at most 100000 seats"}),
+    [](const auto& info) {
+      std::string name = info.param.name;
+      for (char& c : name) {
+        if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
+      }
+      return name;
+    });
+
+TEST(ScheduleTimes, OpeningBeforeTheShowAndPrequeueBeforeOpening) {
+  EXPECT_TRUE(schedule_time_problems({at(10), at(1), at(0)}).empty());
+  EXPECT_TRUE(schedule_time_problems({at(10), at(1), std::nullopt}).empty());
+
+  const auto late_opening = schedule_time_problems({at(10), at(10), std::nullopt});
+  ASSERT_EQ(late_opening.size(), 1u);
+  EXPECT_EQ(late_opening[0].field, "bookingOpensAt");
+
+  const auto late_prequeue = schedule_time_problems({at(10), at(1), at(1)});
+  ASSERT_EQ(late_prequeue.size(), 1u);
+  EXPECT_EQ(late_prequeue[0].field, "prequeueOpensAt");
+}
+
+TEST(QueueSettings, OutOfRangeValuesNameTheirField) {
+  EXPECT_TRUE(queue_settings_problems({}).empty());
+  EXPECT_TRUE(queue_settings_problems({100, 10, 4}).empty());
+  const auto problems = queue_settings_problems({0, kAdmitPerSecondLimit + 1, 51});
+  ASSERT_EQ(problems.size(), 3u);
+  EXPECT_EQ(problems[0].field, "maxActive");
+  EXPECT_EQ(problems[1].field, "admitPerSecond");
+  EXPECT_EQ(problems[2].field, "maxSeatsPerUser");
+}
+
+TEST(SaleState, RoundTripsAndRefusesOthers) {
+  for (const auto state : {SaleState::kOpen, SaleState::kPaused, SaleState::kClosed}) {
+    EXPECT_EQ(sale_state_from(to_string(state)), state);
+  }
+  EXPECT_FALSE(sale_state_from("open"));
+  EXPECT_FALSE(sale_state_from(""));
+}
+
+TEST(Iso8601, ParsesWhatItWrites) {
+  const Timestamp t{std::chrono::milliseconds(1'790'000'000'250)};
+  EXPECT_EQ(parse_iso8601(to_iso8601(t)), t);
+  EXPECT_EQ(parse_iso8601("2026-12-24T19:00:00Z"), parse_sql_datetime("2026-12-24 19:00:00"));
+  EXPECT_FALSE(parse_iso8601("2026-12-24 19:00:00Z"));
+  EXPECT_FALSE(parse_iso8601("2026-12-24T19:00:00+09:00"));
+  EXPECT_FALSE(parse_iso8601("2026-13-24T19:00:00Z"));
+}

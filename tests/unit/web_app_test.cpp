@@ -1,0 +1,63 @@
+// The web app's file table and the dispatcher's page rule (DESIGN.md §13).
+#include "application/web_app.hpp"
+
+#include <gtest/gtest.h>
+
+#include "api/dispatcher.hpp"
+
+using namespace ticketing;
+
+TEST(WebAppFiles, HashedAssetsAreImmutableAndTheIndexIsNot) {
+  application::WebApp app;
+  app.add("index.html", "<html>");
+  app.add("assets/app-1A2B.js", "x");
+  ASSERT_NE(app.index_page(), nullptr);
+  EXPECT_FALSE(app.index_page()->immutable);
+  EXPECT_EQ(app.index_page()->content_type, "text/html; charset=utf-8");
+  ASSERT_NE(app.file("assets/app-1A2B.js"), nullptr);
+  EXPECT_TRUE(app.file("assets/app-1A2B.js")->immutable);
+  EXPECT_EQ(app.file("assets/app-1A2B.js")->content_type, "text/javascript; charset=utf-8");
+  EXPECT_EQ(app.file("assets/../index.html"), nullptr);
+  EXPECT_EQ(app.file("/index.html"), nullptr);
+}
+
+TEST(WebAppFiles, EtagFollowsTheContent) {
+  application::WebApp a;
+  application::WebApp b;
+  a.add("index.html", "one");
+  b.add("index.html", "two");
+  EXPECT_NE(a.index_page()->etag, b.index_page()->etag);
+  EXPECT_EQ(a.index_page()->etag.front(), '"');
+  EXPECT_EQ(application::content_type_for("x.css"), "text/css; charset=utf-8");
+  EXPECT_EQ(application::content_type_for("x.unknown"), "application/octet-stream");
+}
+
+namespace {
+api::ApiRequest request(web::Method method, std::string path, std::vector<web::Header> headers) {
+  api::ApiRequest r;
+  r.method = method;
+  r.path = std::move(path);
+  r.headers = std::move(headers);
+  return r;
+}
+}  // namespace
+
+TEST(WebAppPages, OnlyBrowserPageLoadsGetThePage) {
+  using web::Method;
+  const web::Header html{"Accept", "text/html,*/*"};
+  const web::Header navigate{"Sec-Fetch-Mode", "navigate"};
+  // Unknown path: any GET/HEAD that accepts HTML.
+  EXPECT_TRUE(api::wants_page(request(Method::kGet, "/shows/1", {html}), false));
+  EXPECT_TRUE(api::wants_page(request(Method::kHead, "/shows/1", {html}), false));
+  EXPECT_FALSE(api::wants_page(request(Method::kGet, "/shows/1", {}), false));
+  EXPECT_FALSE(api::wants_page(request(Method::kGet, "/shows/1", {{"Accept", "application/json"}}), false));
+  EXPECT_FALSE(api::wants_page(request(Method::kPost, "/shows/1", {html}), false));
+  // A path the API serves: only a top-level navigation.
+  EXPECT_FALSE(api::wants_page(request(Method::kGet, "/me/tickets", {html}), true));
+  EXPECT_FALSE(api::wants_page(request(Method::kGet, "/me/tickets", {html, {"Sec-Fetch-Mode", "cors"}}), true));
+  EXPECT_TRUE(api::wants_page(request(Method::kGet, "/me/tickets", {html, navigate}), true));
+  EXPECT_FALSE(api::wants_page(request(Method::kGet, "/me/tickets", {navigate}), true));
+  // Never for the operators' endpoints or missing assets.
+  EXPECT_FALSE(api::wants_page(request(Method::kGet, "/actuator/health", {html, navigate}), true));
+  EXPECT_FALSE(api::wants_page(request(Method::kGet, "/assets/app-0000.js", {html, navigate}), false));
+}

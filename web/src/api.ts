@@ -1,0 +1,144 @@
+// The one place that talks to the server: JSON in and out, the access token, one refresh on 401.
+import { hasKey, t } from './i18n';
+
+export interface ErrorBody {
+  code: string;
+  message: string;
+  status: number;
+  errors?: { field: string; reason: string }[];
+  conflictingSeats?: string[];
+}
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly body: ErrorBody | null,
+    readonly retryAfterSeconds: number | null,
+  ) {
+    super(body?.message ?? `HTTP ${status}`);
+  }
+  get code(): string {
+    return this.body?.code ?? '';
+  }
+}
+
+// Thrown when the access token is fine but the queue's admission token is not (lapsed, used).
+export class QueueTokenError extends Error {}
+// Thrown when there is no usable session: the caller sends the reader to sign in.
+export class SignInRequired extends Error {}
+
+const tokenKey = 'accessToken';
+export const session = {
+  token(): string | null {
+    return sessionStorage.getItem(tokenKey);
+  },
+  setToken(token: string): void {
+    sessionStorage.setItem(tokenKey, token);
+  },
+  clear(): void {
+    sessionStorage.removeItem(tokenKey);
+  },
+};
+
+export interface CallOptions {
+  method?: string;
+  body?: unknown;
+  auth?: boolean;
+  queueToken?: string | null;
+  idempotencyKey?: string;
+}
+
+async function send(path: string, options: CallOptions): Promise<Response> {
+  const headers: Record<string, string> = { Accept: 'application/json' };
+  if (options.body !== undefined) headers['Content-Type'] = 'application/json';
+  const token = session.token();
+  if (options.auth && token) headers.Authorization = `Bearer ${token}`;
+  if (options.queueToken) headers['Queue-Token'] = options.queueToken;
+  if (options.idempotencyKey) headers['Idempotency-Key'] = options.idempotencyKey;
+  return fetch(path, {
+    method: options.method ?? 'GET',
+    headers,
+    body: options.body === undefined ? undefined : JSON.stringify(options.body),
+    credentials: 'same-origin',
+  });
+}
+
+let refreshing: Promise<boolean> | null = null;
+
+// The refresh token travels in an HttpOnly cookie (Path=/auth): the browser adds it, we never see it.
+export function refreshSession(): Promise<boolean> {
+  refreshing ??= (async () => {
+    try {
+      const response = await fetch('/auth/refresh', { method: 'POST', credentials: 'same-origin' });
+      if (!response.ok) return false;
+      const body = (await response.json()) as { accessToken: string };
+      session.setToken(body.accessToken);
+      return true;
+    } catch {
+      return false;
+    } finally {
+      refreshing = null;
+    }
+  })();
+  return refreshing;
+}
+
+async function toError(response: Response): Promise<ApiError> {
+  let body: ErrorBody | null = null;
+  try {
+    body = (await response.json()) as ErrorBody;
+  } catch {
+    body = null;
+  }
+  const retry = response.headers.get('Retry-After');
+  return new ApiError(response.status, body, retry === null ? null : Number(retry));
+}
+
+export async function call<T>(path: string, options: CallOptions = {}): Promise<T> {
+  if (options.auth && !session.token() && !(await refreshSession())) throw new SignInRequired();
+  let response = await send(path, options);
+  if (response.status === 401 && options.auth) {
+    const error = await toError(response);
+    if (error.code === 'INVALID_CREDENTIALS') throw error;
+    if (!(await refreshSession())) {
+      session.clear();
+      throw new SignInRequired();
+    }
+    response = await send(path, options);
+    // Still 401 with a fresh access token: it is the queue token that was refused.
+    if (response.status === 401 && options.queueToken) throw new QueueTokenError();
+    if (response.status === 401) {
+      session.clear();
+      throw new SignInRequired();
+    }
+  }
+  if (!response.ok) throw await toError(response);
+  if (response.status === 204) return undefined as T;
+  return (await response.json()) as T;
+}
+
+// What the reader sees for a failed call, in their language.
+export function describeError(error: unknown): string {
+  if (error instanceof QueueTokenError) return t('errQueueToken');
+  if (error instanceof SignInRequired) return t('errUNAUTHENTICATED');
+  if (!(error instanceof ApiError)) return t('errNetwork');
+  const body = error.body;
+  switch (error.code) {
+    case 'SEAT_ALREADY_HELD':
+      return t('errSEAT_ALREADY_HELD', { seats: (body?.conflictingSeats ?? []).join(', ') });
+    case 'HOLD_LIMIT_EXCEEDED': {
+      const max = /at most (\d+)/.exec(body?.message ?? '')?.[1] ?? '4';
+      return t('errHOLD_LIMIT_EXCEEDED', { max });
+    }
+    case 'TOO_MANY_REQUESTS':
+      return t('errTOO_MANY_REQUESTS', { seconds: error.retryAfterSeconds ?? 1 });
+    case 'INVALID_ARGUMENT': {
+      const fields = (body?.errors ?? []).map((e) => `${e.field} (${e.reason})`).join(', ');
+      return fields ? t('errINVALID_ARGUMENT', { fields }) : (body?.message ?? t('errGeneric', { status: 400 }));
+    }
+    default: {
+      const key = `err${error.code}`;
+      return hasKey(key) ? t(key) : t('errGeneric', { status: error.status });
+    }
+  }
+}

@@ -1,0 +1,97 @@
+// Sign in and sign up. The access token lives in sessionStorage (this tab only); the refresh
+// token is an HttpOnly cookie the server sets, which scripts never see.
+import { call, session } from '../api';
+import { append, h, uniqueId } from '../dom';
+import { t, type Key } from '../i18n';
+import { navigate, type Page } from '../router';
+import { handleError, messageArea } from './common';
+import { sessionChanged } from '../session-events';
+
+interface Session {
+  accessToken: string;
+}
+
+// Only same-site paths: never send the reader to another origin after signing in.
+function nextPath(page: Page): string {
+  const next = page.query.get('next') ?? '/';
+  return next.startsWith('/') && !next.startsWith('//') && !next.includes('\\') ? next : '/';
+}
+
+function field(labelKey: Key, name: string, type: string, autocomplete: string, hint?: Key): { wrap: HTMLElement; input: HTMLInputElement } {
+  const id = uniqueId(name);
+  const hintId = hint ? `${id}-hint` : undefined;
+  const input = h('input', { id, name, type, autocomplete, required: true, 'aria-describedby': hintId });
+  const wrap = h(
+    'div',
+    { className: 'field' },
+    h('label', { for: id }, t(labelKey)),
+    input,
+    hint ? h('p', { id: hintId, className: 'hint' }, t(hint)) : null,
+  );
+  return { wrap, input };
+}
+
+async function signIn(email: string, password: string): Promise<void> {
+  const result = await call<Session>('/auth/login', { method: 'POST', body: { email, password } });
+  session.setToken(result.accessToken);
+  sessionChanged();
+}
+
+export function renderSignIn(page: Page): void {
+  const messages = messageArea();
+  const email = field('email', 'email', 'email', 'username');
+  const password = field('password', 'password', 'password', 'current-password');
+  const submit = h('button', { type: 'submit', className: 'primary' }, t('signIn'));
+  const form = h('form', { className: 'form', novalidate: true }, email.wrap, password.wrap, submit);
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    submit.disabled = true;
+    try {
+      await signIn(email.input.value.trim(), password.input.value);
+      navigate(nextPath(page), { replace: true });
+    } catch (error) {
+      submit.disabled = false;
+      handleError(page, messages, error);
+    }
+  });
+  const signUpLink = `/signup?next=${encodeURIComponent(nextPath(page))}`;
+  append(page.outlet, [
+    h('h1', {}, t('signInTitle')),
+    page.query.has('next') ? h('p', {}, t('signInFirst')) : null,
+    messages,
+    form,
+    h('p', {}, `${t('noAccount')} `, h('a', { href: signUpLink }, t('signUp'))),
+  ]);
+}
+
+export function renderSignUp(page: Page): void {
+  const messages = messageArea();
+  const name = field('name', 'name', 'text', 'name');
+  const email = field('email', 'email', 'email', 'email');
+  const password = field('password', 'password', 'password', 'new-password', 'passwordHint');
+  const submit = h('button', { type: 'submit', className: 'primary' }, t('signUp'));
+  const form = h('form', { className: 'form', novalidate: true }, name.wrap, email.wrap, password.wrap, submit);
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    submit.disabled = true;
+    const emailValue = email.input.value.trim();
+    try {
+      await call('/auth/signup', {
+        method: 'POST',
+        body: { email: emailValue, password: password.input.value, name: name.input.value.trim() },
+      });
+      await signIn(emailValue, password.input.value);
+      navigate(nextPath(page), { replace: true });
+    } catch (error) {
+      submit.disabled = false;
+      handleError(page, messages, error);
+    }
+  });
+  const signInLink = `/signin?next=${encodeURIComponent(nextPath(page))}`;
+  append(page.outlet, [
+    h('h1', {}, t('signUpTitle')),
+    messages,
+    form,
+    h('p', {}, `${t('haveAccount')} `, h('a', { href: signInLink }, t('signIn'))),
+  ]);
+}

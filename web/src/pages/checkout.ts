@@ -1,0 +1,199 @@
+// Checkout (order summary → POST /payment/ready), the mock gateway page, and the order status.
+import { ApiError, call } from '../api';
+import { append, clear, h } from '../dom';
+import { countdown, money } from '../format';
+import { t, type Key, hasKey } from '../i18n';
+import { navigate, type Page } from '../router';
+import { holdTotal, loadHold, saveHold } from '../hold';
+import { every, handleError, later, loadingText, messageArea, queueTokenKey, requireSignIn, showMessage } from './common';
+
+interface ReadyOrder {
+  orderNo: string;
+  amount: number;
+  status: string;
+  expiresAt: string;
+}
+
+interface Order {
+  orderNo: string;
+  status: 'READY' | 'CONFIRMING' | 'PAID' | 'CANCELLED' | 'FAILED';
+  failReason: string | null;
+  amount: number;
+  scheduleId: number;
+  seatNos: string[];
+}
+
+// One payment attempt = one Idempotency-Key. It is kept (also across a reload) until the server
+// gives a definite answer, so a retried request can never create a second order.
+const attemptKey = 'paymentAttempt';
+interface Attempt {
+  key: string;
+  seats: string;
+}
+
+function attemptFor(seats: string): Attempt {
+  const raw = sessionStorage.getItem(attemptKey);
+  const stored = raw ? (JSON.parse(raw) as Attempt) : null;
+  if (stored && stored.seats === seats) return stored;
+  const fresh = { key: crypto.randomUUID(), seats };
+  sessionStorage.setItem(attemptKey, JSON.stringify(fresh));
+  return fresh;
+}
+
+export function renderCheckout(page: Page): void {
+  if (!requireSignIn()) return;
+  const messages = messageArea();
+  append(page.outlet, [h('h1', {}, t('checkoutTitle')), messages]);
+  if (page.query.get('cancelled')) showMessage(messages, t('gatewayCancelled'), 'info');
+  const hold = loadHold();
+  if (!hold || Date.parse(hold.expiresAt) <= Date.now()) {
+    saveHold(null);
+    page.outlet.appendChild(h('p', {}, t('checkoutEmpty')));
+    page.outlet.appendChild(h('p', {}, h('a', { href: '/' }, t('backToConcerts'))));
+    return;
+  }
+  const rows = hold.seats.map((seat) => h('tr', {}, h('th', { scope: 'row' }, seat.seatNo), h('td', {}, money(seat.price))));
+  const timer = h('p', { className: 'hold-timer', role: 'timer' });
+  const tick = (): void => {
+    const left = Date.parse(hold.expiresAt) - Date.now();
+    timer.textContent = left > 0 ? t('holdExpiresIn', { time: countdown(left) }) : t('holdExpired');
+    if (left <= 0) pay.disabled = true;
+  };
+  const pay = h('button', { type: 'button', className: 'primary' }, t('pay'));
+  const seatNos = hold.seats.map((seat) => seat.seatNo);
+  pay.addEventListener('click', async () => {
+    // Back from the gateway without paying: the order for these seats exists, pay that one.
+    if (hold.orderNo) {
+      navigate(`/gateway/${encodeURIComponent(hold.orderNo)}`);
+      return;
+    }
+    pay.disabled = true;
+    const attempt = attemptFor(`${hold.scheduleId}:${seatNos.join(',')}`);
+    const queueToken = sessionStorage.getItem(queueTokenKey(hold.scheduleId));
+    const send = async (retries: number): Promise<void> => {
+      try {
+        const order = await call<ReadyOrder>('/payment/ready', {
+          method: 'POST',
+          auth: true,
+          queueToken,
+          idempotencyKey: attempt.key,
+          body: { scheduleId: Number(hold.scheduleId), seatNos },
+        });
+        sessionStorage.removeItem(attemptKey);
+        // `ready` extended the holds until the order expires.
+        saveHold({ ...hold, expiresAt: order.expiresAt, orderNo: order.orderNo });
+        navigate(`/gateway/${encodeURIComponent(order.orderNo)}`);
+      } catch (error) {
+        const transient =
+          !(error instanceof ApiError) || error.code === 'IDEMPOTENCY_IN_PROGRESS' || error.status >= 500;
+        if (transient && retries > 0 && !page.left) {
+          // Same attempt, same key: the server replays the first answer if it already has one.
+          const wait = error instanceof ApiError ? (error.retryAfterSeconds ?? 1) * 1000 : 1000;
+          later(page, wait, () => void send(retries - 1));
+          return;
+        }
+        if (!transient) sessionStorage.removeItem(attemptKey);
+        pay.disabled = false;
+        handleError(page, messages, error, hold.scheduleId);
+      }
+    };
+    await send(3);
+  });
+  append(page.outlet, [
+    h(
+      'section',
+      { className: 'panel', 'aria-labelledby': 'summary-heading' },
+      h('h2', { id: 'summary-heading' }, t('orderSummary')),
+      h(
+        'table',
+        { className: 'summary' },
+        h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, t('seat')), h('th', { scope: 'col' }, t('price')))),
+        h('tbody', {}, ...rows),
+        h('tfoot', {}, h('tr', {}, h('th', { scope: 'row' }, t('total')), h('td', {}, money(holdTotal(hold))))),
+      ),
+      timer,
+      pay,
+    ),
+  ]);
+  tick();
+  every(page, 500, tick);
+}
+
+export async function renderGateway(page: Page): Promise<void> {
+  if (!requireSignIn()) return;
+  const orderNo = page.params.orderNo ?? '';
+  const messages = messageArea();
+  const intro = h('p', { className: 'lead' });
+  const pay = h('button', { type: 'button', className: 'primary' }, t('gatewayPay'));
+  const cancel = h('button', { type: 'button', className: 'secondary' }, t('gatewayCancel'));
+  append(page.outlet, [
+    h(
+      'section',
+      { className: 'gateway', 'aria-labelledby': 'gateway-heading' },
+      h('h1', { id: 'gateway-heading' }, t('gatewayTitle')),
+      intro,
+      messages,
+      h('div', { className: 'actions' }, pay, cancel),
+    ),
+  ]);
+  pay.addEventListener('click', async () => {
+    pay.disabled = true;
+    try {
+      await call('/dev/gateway/pay', { method: 'POST', auth: true, body: { orderNo } });
+      navigate(`/orders/${encodeURIComponent(orderNo)}`, { replace: true });
+    } catch (error) {
+      pay.disabled = false;
+      handleError(page, messages, error);
+    }
+  });
+  cancel.addEventListener('click', () => navigate('/checkout?cancelled=1', { replace: true }));
+  try {
+    const order = await call<Order>(`/payment/${encodeURIComponent(orderNo)}`, { auth: true });
+    if (page.left) return;
+    intro.textContent = t('gatewayIntro', { orderNo: order.orderNo, amount: money(order.amount) });
+  } catch (error) {
+    pay.disabled = true;
+    handleError(page, messages, error);
+  }
+}
+
+export async function renderOrder(page: Page): Promise<void> {
+  if (!requireSignIn()) return;
+  const orderNo = page.params.orderNo ?? '';
+  const messages = messageArea();
+  const state = h('div', { className: 'order-state', role: 'status', 'aria-live': 'polite' }, loadingText());
+  append(page.outlet, [h('h1', {}, t('orderTitle', { orderNo })), messages, state]);
+  const poll = async (): Promise<void> => {
+    let order: Order;
+    try {
+      order = await call<Order>(`/payment/${encodeURIComponent(orderNo)}`, { auth: true });
+    } catch (error) {
+      handleError(page, messages, error);
+      return;
+    }
+    if (page.left) return;
+    clear(state);
+    const statusKey = `order${order.status}`;
+    append(state, [
+      h('p', { className: `order-status status-${order.status.toLowerCase()}`, 'data-status': order.status }, hasKey(statusKey) ? t(statusKey) : order.status),
+      h('p', {}, `${order.seatNos.join(', ')} — ${money(order.amount)}`),
+    ]);
+    if (order.failReason) {
+      const reasonKey = `reason${order.failReason}`;
+      state.appendChild(h('p', {}, t('failReason', { reason: hasKey(reasonKey) ? t(reasonKey as Key) : order.failReason })));
+    }
+    if (order.status === 'PAID') {
+      // The purchase used the admission slot; the hold became the order.
+      saveHold(null);
+      sessionStorage.removeItem(queueTokenKey(String(order.scheduleId)));
+      state.appendChild(h('p', {}, h('a', { className: 'button primary', href: '/me/tickets' }, t('seeTickets'))));
+      return;
+    }
+    if (order.status === 'CANCELLED' || order.status === 'FAILED') {
+      saveHold(null);
+      return;
+    }
+    later(page, 1000, () => void poll());
+  };
+  await poll();
+}

@@ -1,0 +1,107 @@
+// The waiting room: join (idempotent, so a reload keeps the place), then poll the status at the
+// server's pollAfterMs. Admitted: keep the queue token for this schedule and go to the seats.
+import { ApiError, call } from '../api';
+import { append, h } from '../dom';
+import { countdown } from '../format';
+import { t } from '../i18n';
+import { navigate, type Page } from '../router';
+import { handleError, later, messageArea, queueTokenKey, requireSignIn, validId } from './common';
+
+interface QueueView {
+  status: 'WAITING' | 'ADMITTED' | 'PREQUEUED';
+  position: number;
+  estimatedWaitSeconds: number;
+  pollAfterMs: number;
+  token?: string;
+}
+
+export async function renderQueue(page: Page): Promise<void> {
+  const scheduleId = page.params.id;
+  if (!requireSignIn()) return;
+  const messages = messageArea();
+  if (!validId(scheduleId)) {
+    append(page.outlet, [h('h1', {}, t('queueTitle')), messages]);
+    handleError(page, messages, new ApiError(404, null, null));
+    return;
+  }
+  const firstKey = `queueFirst:${scheduleId}`;
+  const status = h('p', { className: 'queue-status', role: 'status' }, t('queueEntering'));
+  const position = h('dd', { className: 'queue-position' }, '–');
+  const eta = h('dd', { className: 'queue-eta' }, '–');
+  const progress = h('progress', { id: 'queue-progress', max: '100', value: '0' });
+  const leave = h(
+    'button',
+    {
+      type: 'button',
+      className: 'secondary',
+      onclick: async () => {
+        try {
+          await call(`/queue?scheduleId=${scheduleId}`, { method: 'DELETE', auth: true });
+        } catch {
+          // Leaving is best effort: the slot lapses by itself.
+        }
+        sessionStorage.removeItem(firstKey);
+        navigate('/');
+      },
+    },
+    t('queueLeave'),
+  );
+  append(page.outlet, [
+    h('h1', {}, t('queueTitle')),
+    h('p', { className: 'lead' }, t('queueIntro')),
+    messages,
+    h(
+      'section',
+      { className: 'queue-card', 'aria-labelledby': 'queue-heading' },
+      h('h2', { id: 'queue-heading', className: 'visually-hidden' }, t('queueTitle')),
+      status,
+      h('dl', { className: 'queue-figures' }, h('dt', {}, t('queuePosition')), position, h('dt', {}, t('queueEta')), eta),
+      h('label', { for: 'queue-progress' }, t('queueProgress')),
+      progress,
+      leave,
+    ),
+  ]);
+
+  const show = (view: QueueView): boolean => {
+    if (view.status === 'ADMITTED' && view.token) {
+      sessionStorage.setItem(queueTokenKey(scheduleId), view.token);
+      sessionStorage.removeItem(firstKey);
+      status.textContent = t('queueAdmitted');
+      progress.value = 100;
+      position.textContent = '0';
+      eta.textContent = '–';
+      navigate(`/schedules/${scheduleId}/seats`, { replace: true });
+      return true;
+    }
+    // The progress bar runs from the first position this tab saw (kept across reloads).
+    const first = Math.max(Number(sessionStorage.getItem(firstKey) ?? 0), view.position);
+    if (view.position > 0) sessionStorage.setItem(firstKey, String(first));
+    // Before the sale opens everyone is PREQUEUED: places are drawn fairly at opening (§15).
+    status.textContent = view.status === 'PREQUEUED' ? t('queuePrequeued') : t('queueWaiting');
+    position.textContent = view.position > 0 ? String(view.position) : '–';
+    eta.textContent = t('queueEtaValue', { time: countdown(view.estimatedWaitSeconds * 1000) });
+    progress.value = first > 0 ? Math.round(((first - view.position) / first) * 100) : 0;
+    return false;
+  };
+
+  const poll = async (enter: boolean): Promise<void> => {
+    if (page.left) return;
+    let view: QueueView;
+    try {
+      view = enter
+        ? await call<QueueView>('/queue/enter', { method: 'POST', auth: true, body: { scheduleId: Number(scheduleId) } })
+        : await call<QueueView>(`/queue/status?scheduleId=${scheduleId}`, { auth: true });
+    } catch (error) {
+      if (error instanceof ApiError && error.status === 404 && !enter) return poll(true); // dropped: join again
+      handleError(page, messages, error);
+      if (error instanceof ApiError && (error.status === 429 || error.status >= 500)) {
+        later(page, (error.retryAfterSeconds ?? 2) * 1000, () => void poll(enter));
+      }
+      return;
+    }
+    if (page.left) return;
+    messages.textContent = '';
+    if (!show(view)) later(page, Math.max(250, view.pollAfterMs), () => void poll(false));
+  };
+  await poll(true);
+}

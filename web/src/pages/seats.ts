@@ -1,0 +1,397 @@
+// The seat map page: draw the venue, follow live changes, select up to the limit, hold, release,
+// watch the hold's countdown, go to checkout.
+import { ApiError, call } from '../api';
+import { append, clear, h } from '../dom';
+import { countdown, money } from '../format';
+import { t, type Key } from '../i18n';
+import { navigate, type Page } from '../router';
+import { loadHold, saveHold, type Hold } from '../hold';
+import { SeatFeed, type SeatChange } from '../seatfeed';
+import { heldColour, mineColour, SeatMapCanvas, selectedColour, soldColour, tierColours } from '../seatmap';
+import { SeatModel, statusCodes, type SeatMapResponse } from '../seatmodel';
+import { every, handleError, loadingText, messageArea, queueTokenKey, requireSignIn, showMessage, validId } from './common';
+
+// hold.max-seats-per-user's default; the server has the last word (409 HOLD_LIMIT_EXCEEDED names it).
+const maxSeats = 4;
+
+declare global {
+  interface Window {
+    __seatMapRenderMs?: number;
+    __seatMapDrawMs?: number;
+    __seatMap?: { seatPoint(seatNo: string): { x: number; y: number } | null; status(seatNo: string): string | null };
+  }
+}
+
+export async function renderSeats(page: Page): Promise<void> {
+  const scheduleId = page.params.id;
+  if (!requireSignIn()) return;
+  const messages = messageArea();
+  const heading = h('h1', {}, t('seatsTitle'));
+  if (!validId(scheduleId)) {
+    append(page.outlet, [heading, messages]);
+    handleError(page, messages, new ApiError(404, null, null));
+    return;
+  }
+  const queueToken = sessionStorage.getItem(queueTokenKey(scheduleId));
+  if (!queueToken) {
+    navigate(`/schedules/${scheduleId}/queue`, { replace: true });
+    return;
+  }
+  const loading = loadingText();
+  append(page.outlet, [heading, messages, loading]);
+
+  performance.clearMarks();
+  performance.mark('seatmap:start');
+  let response: SeatMapResponse;
+  try {
+    response = await call<SeatMapResponse>(`/schedules/${scheduleId}/seats`);
+  } catch (error) {
+    loading.remove();
+    handleError(page, messages, error, scheduleId);
+    return;
+  }
+  if (page.left) return;
+  loading.remove();
+  performance.mark('seatmap:data');
+  const model = new SeatModel(response.seats, page.outlet.clientWidth < 600 ? 2 : 5);
+  const sectionOfSeat = new Map(response.seats.map((seat) => [seat.seatNo, seat.section]));
+
+  const announcer = h('p', { className: 'visually-hidden', 'aria-live': 'polite', id: 'seat-announcer' });
+  const liveBadge = h('span', { className: 'live-badge', role: 'status' });
+  const selectionPanel = h('section', { className: 'panel selection', 'aria-labelledby': 'selection-heading' });
+  const holdPanel = h('section', { className: 'panel hold', 'aria-labelledby': 'hold-heading' });
+  let hold: Hold | null = loadHold();
+  if (hold && (hold.scheduleId !== scheduleId || Date.parse(hold.expiresAt) <= Date.now())) {
+    hold = null;
+    saveHold(null);
+  }
+
+  const statusText = (index: number): string => {
+    if (map.mine.has(index)) return t('statusMine');
+    if (map.selected.has(index)) return t('statusSelected');
+    const keys: Key[] = ['statusAvailable', 'statusHeld', 'statusSold'];
+    return t(keys[model.status[index]!] ?? 'statusHeld');
+  };
+  const describeSeat = (index: number): string =>
+    t('seatAnnounce', {
+      section: model.sectionName(index),
+      number: model.numbers[index]!,
+      price: money(model.prices[index]!),
+      status: statusText(index),
+    });
+
+  const map: SeatMapCanvas = new SeatMapCanvas(model, t('seatMapLabel'), {
+    toggle: (index) => toggle(index),
+    focus: (index) => {
+      announcer.textContent = describeSeat(index);
+    },
+  }, t('stage'));
+
+  const toggle = (index: number): void => {
+    if (map.mine.has(index)) return;
+    if (map.selected.has(index)) {
+      map.selected.delete(index);
+    } else if (model.status[index] !== statusCodes.AVAILABLE) {
+      announcer.textContent = `${describeSeat(index)}. ${t('seatTaken')}`;
+      showMessage(messages, t('seatTaken'), 'info');
+      return;
+    } else if (map.selected.size + map.mine.size >= maxSeats) {
+      showMessage(messages, t('selectionLimit', { max: maxSeats }), 'info');
+      return;
+    } else {
+      map.selected.add(index);
+    }
+    showMessage(messages, '');
+    map.redrawSeats([index]);
+    announcer.textContent = describeSeat(index);
+    renderSelection();
+    syncPicker();
+  };
+
+  // Statuses from the feed: apply, repaint only the seats that changed.
+  const apply = (changes: SeatChange[]): void => {
+    const changed: number[] = [];
+    for (const change of changes) {
+      const index = model.indexOf.get(change.seatNo);
+      const code = statusCodes[change.status];
+      if (index === undefined || code === undefined || model.status[index] === code) continue;
+      model.status[index] = code;
+      // Someone else took a seat we had only selected: it cannot stay selected.
+      if (code !== statusCodes.AVAILABLE && map.selected.delete(index)) renderSelection();
+      changed.push(index);
+    }
+    if (changed.length > 0) {
+      map.redrawSeats(changed);
+      syncPicker();
+    }
+  };
+  const feed = new SeatFeed(scheduleId, {
+    snapshot: (seats) => apply(seats),
+    changes: (changes) => apply(changes),
+    mode: (mode) => {
+      liveBadge.textContent = mode === 'live' ? t('liveUpdates') : t('liveFallback');
+      liveBadge.dataset.mode = mode;
+    },
+  });
+  page.onLeave(() => {
+    feed.stop();
+    map.destroy();
+  });
+
+  // The alternative to the canvas for screen readers and anyone who knows their seat's name.
+  const sectionSelect = h('select', { id: 'pick-section' });
+  const seatSelect = h('select', { id: 'pick-seat' });
+  for (const section of model.sections) sectionSelect.appendChild(h('option', { value: section.name }, section.name));
+  const fillSeats = (): void => {
+    const section = model.sections.find((s) => s.name === sectionSelect.value) ?? model.sections[0];
+    const keep = seatSelect.value;
+    clear(seatSelect);
+    if (!section) return;
+    for (const index of section.seats) {
+      seatSelect.appendChild(
+        h('option', { value: model.seatNos[index]! }, `${model.numbers[index]} — ${statusText(index)}`),
+      );
+    }
+    if (keep && model.indexOf.has(keep) && sectionOfSeat.get(keep) === section.name) seatSelect.value = keep;
+  };
+  let pickerDirty = false;
+  const syncPicker = (): void => {
+    // Rebuilding 500 options per delta is wasteful: mark dirty, rebuild when the picker is used.
+    pickerDirty = true;
+  };
+  sectionSelect.addEventListener('change', fillSeats);
+  const refreshPicker = (): void => {
+    if (!pickerDirty) return;
+    pickerDirty = false;
+    fillSeats();
+  };
+  seatSelect.addEventListener('focus', refreshPicker);
+  sectionSelect.addEventListener('focus', refreshPicker);
+  fillSeats();
+  const picker = h(
+    'form',
+    {
+      className: 'picker',
+      'aria-labelledby': 'picker-heading',
+      onsubmit: (event: Event) => {
+        event.preventDefault();
+        const index = model.indexOf.get(seatSelect.value);
+        if (index !== undefined) toggle(index);
+        refreshPicker();
+      },
+    },
+    h('h2', { id: 'picker-heading' }, t('pickTitle')),
+    h('div', { className: 'field' }, h('label', { for: 'pick-section' }, t('pickBySection')), sectionSelect),
+    h('div', { className: 'field' }, h('label', { for: 'pick-seat' }, t('pickBySeat')), seatSelect),
+    h('button', { type: 'submit', className: 'secondary' }, t('pickToggle')),
+  );
+
+  const legendItem = (colour: string, label: string, outlined = false): HTMLElement => {
+    const swatch = h('span', { className: outlined ? 'swatch outlined' : 'swatch', 'aria-hidden': 'true' });
+    swatch.style.backgroundColor = colour;
+    return h('li', {}, swatch, label);
+  };
+  const legend = h(
+    'ul',
+    { className: 'legend', 'aria-label': t('legend') },
+    ...model.tiers.map((tier) =>
+      legendItem(tierColours[tier.index % tierColours.length]!, `${money(tier.price)} (${tier.sections.join(', ')}) — ${t('statusAvailable')}`),
+    ),
+    legendItem(heldColour, t('statusHeld')),
+    legendItem(soldColour, t('statusSold')),
+    legendItem(selectedColour, t('statusSelected'), true),
+    legendItem(mineColour, t('statusMine'), true),
+  );
+  const zoomControls = h(
+    'div',
+    { className: 'zoom', role: 'group', 'aria-label': t('zoomIn') },
+    h('button', { type: 'button', 'aria-label': t('zoomIn'), onclick: () => map.zoomBy(1.5) }, '+'),
+    h('button', { type: 'button', 'aria-label': t('zoomOut'), onclick: () => map.zoomBy(1 / 1.5) }, '−'),
+    h('button', { type: 'button', onclick: () => map.resetZoom() }, t('zoomReset')),
+  );
+  const canvasBox = h('div', { className: 'canvas-box' }, map.canvas);
+  append(page.outlet, [
+    h('div', { className: 'seat-toolbar' }, liveBadge, zoomControls),
+    canvasBox,
+    announcer,
+    legend,
+    h('div', { className: 'seat-panels' }, selectionPanel, holdPanel, picker),
+  ]);
+  map.attach();
+  // First render = data fetched, parsed, laid out and painted (measured to the next frame).
+  requestAnimationFrame(() => {
+    performance.mark('seatmap:drawn');
+    window.__seatMapRenderMs = performance.measure('seatmap:first-render', 'seatmap:start', 'seatmap:drawn').duration;
+    window.__seatMapDrawMs = performance.measure('seatmap:layout-draw', 'seatmap:data', 'seatmap:drawn').duration;
+  });
+  window.__seatMap = {
+    seatPoint: (seatNo) => {
+      const index = model.indexOf.get(seatNo);
+      return index === undefined ? null : map.pointOf(index);
+    },
+    status: (seatNo) => {
+      const index = model.indexOf.get(seatNo);
+      if (index === undefined) return null;
+      if (map.mine.has(index)) return 'MINE';
+      if (map.selected.has(index)) return 'SELECTED';
+      return ['AVAILABLE', 'HELD', 'SOLD'][model.status[index]!] ?? null;
+    },
+  };
+  page.onLeave(() => delete window.__seatMap);
+
+  const seatsOf = (indices: Iterable<number>): string[] => [...indices].map((i) => model.seatNos[i]!);
+
+  function renderSelection(): void {
+    clear(selectionPanel);
+    const chosen = [...map.selected];
+    append(selectionPanel, [h('h2', { id: 'selection-heading' }, t('selectedTitle'))]);
+    if (chosen.length === 0) {
+      selectionPanel.appendChild(h('p', {}, t('selectedNone', { max: maxSeats })));
+      return;
+    }
+    const list = h('ul', { className: 'seat-list' });
+    let total = 0;
+    for (const index of chosen) {
+      total += model.prices[index]!;
+      list.appendChild(h('li', {}, h('span', {}, model.seatNos[index]!), h('span', {}, money(model.prices[index]!))));
+    }
+    const holdButton = h('button', { type: 'button', className: 'primary', onclick: () => void holdSelected(holdButton) }, t('holdSeats'));
+    append(selectionPanel, [list, h('p', { className: 'total' }, `${t('total')}: ${money(total)}`), holdButton]);
+  }
+
+  async function holdSelected(button: HTMLButtonElement): Promise<void> {
+    const wanted = seatsOf(map.selected);
+    if (wanted.length === 0) return;
+    button.disabled = true;
+    try {
+      const result = await call<{ seatNos: string[]; expiresAt: string }>('/tickets/hold', {
+        method: 'POST',
+        auth: true,
+        queueToken,
+        body: { scheduleId: Number(scheduleId), seatNos: wanted },
+      });
+      if (page.left) return;
+      const indices = result.seatNos.map((seatNo) => model.indexOf.get(seatNo)).filter((i): i is number => i !== undefined);
+      for (const index of indices) {
+        map.selected.delete(index);
+        map.mine.add(index);
+        model.status[index] = statusCodes.HELD;
+      }
+      const previous = hold?.seats ?? [];
+      const expiresAt = hold && Date.parse(hold.expiresAt) < Date.parse(result.expiresAt) ? hold.expiresAt : result.expiresAt;
+      hold = {
+        scheduleId,
+        expiresAt,
+        seats: [
+          ...previous,
+          ...indices.map((i) => ({ seatNo: model.seatNos[i]!, section: model.sectionName(i), price: model.prices[i]! })),
+        ],
+      };
+      saveHold(hold);
+      map.redrawSeats(indices);
+      showMessage(messages, '');
+      renderSelection();
+      renderHold();
+      document.getElementById('hold-heading')?.focus();
+    } catch (error) {
+      if (page.left) return;
+      button.disabled = false;
+      if (error instanceof ApiError && error.code === 'SEAT_ALREADY_HELD') {
+        // Name the taken seats and show them taken now, without waiting for the live update.
+        const taken = (error.body?.conflictingSeats ?? [])
+          .map((seatNo) => model.indexOf.get(seatNo))
+          .filter((i): i is number => i !== undefined && !map.mine.has(i));
+        for (const index of taken) {
+          map.selected.delete(index);
+          model.status[index] = statusCodes.HELD;
+        }
+        map.redrawSeats(taken);
+        renderSelection();
+      }
+      handleError(page, messages, error, scheduleId);
+    }
+  }
+
+  function renderHold(): void {
+    clear(holdPanel);
+    if (!hold) {
+      holdPanel.hidden = true;
+      return;
+    }
+    holdPanel.hidden = false;
+    const timer = h('p', { className: 'hold-timer', role: 'timer', 'aria-live': 'off' });
+    const list = h('ul', { className: 'seat-list' });
+    for (const seat of hold.seats) list.appendChild(h('li', {}, h('span', {}, seat.seatNo), h('span', {}, money(seat.price))));
+    const release = h('button', { type: 'button', className: 'secondary', onclick: () => void releaseHold(release) }, t('release'));
+    append(holdPanel, [
+      h('h2', { id: 'hold-heading', tabindex: '-1' }, t('holdTitle')),
+      list,
+      timer,
+      h('div', { className: 'actions' }, h('a', { className: 'button primary', href: '/checkout' }, t('checkout')), release),
+    ]);
+    const tick = (): void => {
+      if (!hold) return;
+      const left = Date.parse(hold.expiresAt) - Date.now();
+      if (left <= 0) {
+        holdExpired();
+        return;
+      }
+      timer.textContent = t('holdExpiresIn', { time: countdown(left) });
+    };
+    tick();
+  }
+
+  function dropHold(status: number): void {
+    const indices = [...map.mine];
+    map.mine.clear();
+    for (const index of indices) model.status[index] = status;
+    hold = null;
+    saveHold(null);
+    map.redrawSeats(indices);
+    renderHold();
+    syncPicker();
+  }
+
+  function holdExpired(): void {
+    dropHold(statusCodes.AVAILABLE);
+    showMessage(messages, t('holdExpired'), 'info');
+    void feed.refresh(); // the server's word on the map (the stream says so too)
+  }
+
+  async function releaseHold(button: HTMLButtonElement): Promise<void> {
+    if (!hold) return;
+    button.disabled = true;
+    try {
+      await call('/tickets/release', {
+        method: 'POST',
+        auth: true,
+        queueToken,
+        body: { scheduleId: Number(scheduleId), seatNos: hold.seats.map((seat) => seat.seatNo) },
+      });
+      if (page.left) return;
+      dropHold(statusCodes.AVAILABLE);
+    } catch (error) {
+      button.disabled = false;
+      handleError(page, messages, error, scheduleId);
+    }
+  }
+
+  // Seats of a hold from before a reload are ours again.
+  if (hold) {
+    for (const seat of hold.seats) {
+      const index = model.indexOf.get(seat.seatNo);
+      if (index !== undefined) map.mine.add(index);
+    }
+    map.redrawSeats(map.mine);
+  }
+  renderSelection();
+  renderHold();
+  every(page, 250, () => {
+    if (!hold) return;
+    const timer = holdPanel.querySelector('.hold-timer');
+    const left = Date.parse(hold.expiresAt) - Date.now();
+    if (left <= 0) holdExpired();
+    else if (timer) timer.textContent = t('holdExpiresIn', { time: countdown(left) });
+  });
+  feed.start();
+}

@@ -1,0 +1,100 @@
+// Live seat statuses: Server-Sent Events from /schedules/{id}/seats/stream (a snapshot, then
+// deltas; EventSource resumes with Last-Event-ID by itself). While the stream is unavailable the
+// feed polls GET /schedules/{id}/seats every 2 s and reports what changed, so the map stays live.
+import { call } from './api';
+import type { SeatMapResponse, SeatStatus } from './seatmodel';
+
+export interface SeatChange {
+  seatNo: string;
+  status: SeatStatus;
+}
+
+export interface SeatFeedHandlers {
+  // Every seat's status (stream snapshot or a poll): the receiver diffs it against its map.
+  snapshot(seats: SeatChange[]): void;
+  changes(changes: SeatChange[]): void;
+  mode(mode: 'live' | 'polling'): void;
+}
+
+const pollMs = 2000;
+const reopenStreamMs = 30_000;
+
+export class SeatFeed {
+  private source: EventSource | null = null;
+  private pollTimer = 0;
+  private reopenTimer = 0;
+  private stopped = false;
+  private polling = false;
+
+  constructor(
+    private readonly scheduleId: string,
+    private readonly handlers: SeatFeedHandlers,
+  ) {}
+
+  start(): void {
+    this.open();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.source?.close();
+    window.clearTimeout(this.pollTimer);
+    window.clearTimeout(this.reopenTimer);
+  }
+
+  // Ask for the whole map now (after our own hold ended, for instance).
+  async refresh(): Promise<void> {
+    try {
+      const map = await call<SeatMapResponse>(`/schedules/${this.scheduleId}/seats`);
+      if (!this.stopped) this.handlers.snapshot(map.seats);
+    } catch {
+      // The next poll or stream event brings the map up to date.
+    }
+  }
+
+  private open(): void {
+    if (this.stopped || typeof EventSource === 'undefined') {
+      this.startPolling();
+      return;
+    }
+    const source = new EventSource(`/schedules/${this.scheduleId}/seats/stream`);
+    this.source = source;
+    source.addEventListener('snapshot', (event) => {
+      const data = JSON.parse((event as MessageEvent<string>).data) as { seats: SeatChange[] };
+      this.stopPolling();
+      this.handlers.mode('live');
+      this.handlers.snapshot(data.seats);
+    });
+    source.addEventListener('delta', (event) => {
+      const data = JSON.parse((event as MessageEvent<string>).data) as { changes: SeatChange[] };
+      this.handlers.changes(data.changes);
+    });
+    source.addEventListener('error', () => {
+      // CONNECTING: EventSource retries by itself (with Last-Event-ID); poll meanwhile.
+      // CLOSED: the server refused the stream (no such route yet, 503 cap): poll, retry later.
+      this.startPolling();
+      if (source.readyState === EventSource.CLOSED) {
+        this.source = null;
+        window.clearTimeout(this.reopenTimer);
+        this.reopenTimer = window.setTimeout(() => this.open(), reopenStreamMs);
+      }
+    });
+  }
+
+  private startPolling(): void {
+    if (this.polling || this.stopped) return;
+    this.polling = true;
+    this.handlers.mode('polling');
+    const tick = async (): Promise<void> => {
+      if (!this.polling || this.stopped) return;
+      await this.refresh();
+      if (this.polling && !this.stopped) this.pollTimer = window.setTimeout(() => void tick(), pollMs);
+    };
+    this.pollTimer = window.setTimeout(() => void tick(), pollMs);
+  }
+
+  private stopPolling(): void {
+    this.polling = false;
+    window.clearTimeout(this.pollTimer);
+  }
+}
