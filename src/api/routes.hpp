@@ -18,6 +18,10 @@ class TicketService;
 class WebApp;
 }  // namespace ticketing::application
 
+namespace ticketing::web {
+class SeatMapStreams;
+}  // namespace ticketing::web
+
 namespace ticketing::api {
 
 struct AuthRouteOptions {
@@ -25,6 +29,8 @@ struct AuthRouteOptions {
 };
 void add_auth_routes(Router& router, application::AuthService& auth, AuthRouteOptions options);
 void add_catalog_routes(Router& router, application::CatalogQueries& catalog);
+// GET /schedules/{id}/seats/stream: the live seat map (Server-Sent Events, docs/live-seat-map.md).
+void add_seat_stream_routes(Router& router, web::SeatMapStreams& streams);
 void add_health_routes(Router& router, application::HealthService& service);
 void add_queue_routes(Router& router, application::QueueService& queue);
 void add_ticket_routes(Router& router, application::HoldService& holds);

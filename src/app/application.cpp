@@ -33,6 +33,8 @@
 #include "infra/kafka/kafka_producer.hpp"
 #include "infra/kafka/kafka_topics.hpp"
 #include "infra/kafka/recovering_producer.hpp"
+#include "infra/live/live_seat_map.hpp"
+#include "infra/live/seat_change_publisher.hpp"
 #include "infra/mysql/mysql_account_repository.hpp"
 #include "infra/mysql/mysql_catalog_repository.hpp"
 #include "infra/mysql/mysql_dead_letter_store.hpp"
@@ -177,6 +179,16 @@ infra::kafka::RebuildBackoff rebuild_backoff(const AppConfig& config) {
   return {config.kafka.producer_rebuild_backoff, std::chrono::seconds(30)};
 }
 
+infra::live::LiveSeatMapSettings live_seat_map_settings(const AppConfig& config) {
+  infra::live::LiveSeatMapSettings settings;
+  settings.coalesce = config.sse.coalesce;
+  settings.history = static_cast<std::size_t>(config.sse.history);
+  settings.keepalive = config.sse.keepalive;
+  settings.max_streams = config.sse.max_streams;
+  settings.db = redis_options(config).db;
+  return settings;
+}
+
 std::vector<asio::io_context*> raw(std::vector<std::unique_ptr<asio::io_context>>& contexts) {
   std::vector<asio::io_context*> out;
   for (auto& c : contexts) out.push_back(c.get());
@@ -191,6 +203,10 @@ struct Application::Parts {
   std::vector<std::unique_ptr<asio::io_context>> contexts;
   std::vector<asio::executor_work_guard<asio::io_context::executor_type>> work_guards;
   std::vector<std::thread> threads;
+  // The live seat map's own thread (docs/live-seat-map.md): the publisher's Redis connection, the
+  // pub/sub subscriber and the per-schedule feeds.
+  asio::io_context live_context{1};
+  std::thread live_thread;
 
   infra::mysql::MysqlPool db_pool;
   // Bulkheads: seat holds, and the background jobs, have connections of their own, so a burst of
@@ -202,6 +218,7 @@ struct Application::Parts {
   infra::mysql::MysqlPool payment_db_pool;
   infra::BlockingExecutor blocking{2};
   infra::redis::RedisClient redis;
+  infra::redis::RedisConnection live_redis{live_context.get_executor(), redis_options(config)};
   infra::mysql::MysqlHealthProbe db_probe{db_pool};
   infra::redis::RedisHealthProbe redis_probe{redis};
   infra::kafka::RecoveringProducer producer{producer_factory(config), rebuild_backoff(config)};
@@ -239,6 +256,12 @@ struct Application::Parts {
   // metrics subscribe (and the live seat map will).
   application::SeatEventFanOut seat_events;
   infra::observability::SeatEventMetrics seat_event_metrics;
+  // Every change gets its schedule's next version and reaches every instance through Redis.
+  infra::live::SeatChangePublisher seat_change_publisher{
+      live_redis, infra::live::PublisherSettings{static_cast<std::size_t>(config.sse.history), config.sse.history_ttl,
+                                                 redis_options(config).db}};
+  infra::live::LiveSeatMap live_seat_map{live_context, live_redis, redis_options(config), catalog_repository,
+                                         live_seat_map_settings(config)};
   application::HoldService holds{
       admission_guard,    seat_locks,
       reservations,       clock,
@@ -335,9 +358,10 @@ struct Application::Parts {
         server(raw(contexts),
                infra::http::HttpServerOptions{cfg.http.address, cfg.http.port, cfg.http.max_body, cfg.http.max_header,
                                               cfg.http.read_timeout, cfg.http.idle_timeout, cfg.log.access,
-                                              cfg.http.trusted_proxies},
+                                              cfg.http.trusted_proxies, cfg.sse.max_buffered},
                dispatcher, request_observer()) {
     seat_events.subscribe(seat_event_metrics);
+    seat_events.subscribe(seat_change_publisher);
     confirmation_consumer.set_dead_letter_recorder(
         [this](const domain::DeadLetter& letter) { return dead_letter_store.record(letter); });
     if (config.metrics.enabled) register_samplers();
@@ -360,6 +384,7 @@ struct Application::Parts {
     if (serves_api(config)) {
       api::add_auth_routes(router, auth, api::AuthRouteOptions{config.security.cookie_secure});
       api::add_catalog_routes(router, catalog);
+      api::add_seat_stream_routes(router, live_seat_map);
       api::add_queue_routes(router, queue);
       api::add_ticket_routes(router, holds);
       api::add_payment_routes(router, payments);
@@ -437,6 +462,34 @@ void Application::Parts::register_samplers() {
     out.counter("ticketing_holds_released_total", "Release requests that released seats.",
                 static_cast<double>(h.released.load()));
     seat_event_metrics.sample(out);
+    const auto& live = live_seat_map.stats();
+    out.gauge("ticketing_sse_streams", "Open live seat map streams (GET /schedules/{id}/seats/stream).",
+              static_cast<double>(live.open_streams.load()));
+    out.gauge("ticketing_sse_feeds", "Schedules whose live seat map this instance keeps in memory.",
+              static_cast<double>(live.feeds.load()));
+    out.counter("ticketing_sse_stream_starts_total", "Streams started, by what they got first.",
+                static_cast<double>(live.snapshots.load()), {{"start", "snapshot"}});
+    out.counter("ticketing_sse_stream_starts_total", "Streams started, by what they got first.",
+                static_cast<double>(live.resumes.load()), {{"start", "resume"}});
+    out.counter("ticketing_sse_rejected_total", "Streams refused with 503 because sse.max-streams were open.",
+                static_cast<double>(live.rejected.load()));
+    out.counter("ticketing_sse_deltas_sent_total", "Delta events handed to streams (one per stream per event).",
+                static_cast<double>(live.deltas_sent.load()));
+    out.counter("ticketing_sse_slow_clients_dropped_total",
+                "Streams dropped for having more than sse.max-buffered waiting.",
+                static_cast<double>(live.slow_dropped.load()));
+    out.counter("ticketing_sse_resnapshots_total",
+                "Feeds rebuilt from the database (a gap the history did not cover, or a reset counter).",
+                static_cast<double>(live.resnapshots.load()));
+    out.counter("ticketing_sse_gap_fills_total", "Gaps in the versions heard filled from the Redis history.",
+                static_cast<double>(live.gap_fills.load()));
+    out.counter("ticketing_sse_messages_total", "Seat map deltas heard on Redis for schedules this instance follows.",
+                static_cast<double>(live.messages.load()));
+    const auto& published = seat_change_publisher.stats();
+    out.counter("ticketing_sse_published_total", "Seat changes published (versioned) on Redis by this instance.",
+                static_cast<double>(published.published.load()));
+    out.counter("ticketing_sse_publish_failures_total", "Seat changes this instance could not publish (Redis down).",
+                static_cast<double>(published.failed.load()));
 
     auto& p = payments.counters();
     out.counter("ticketing_orders_total", "Orders that entered each status.",
@@ -552,7 +605,14 @@ void Application::start() {
     parts_->outbox_task.start();
     parts_->confirmation_consumer.start();
   }
-  if (serves_api(parts_->config)) parts_->revocation_sync_task.start();
+  if (serves_api(parts_->config)) {
+    parts_->revocation_sync_task.start();
+    parts_->live_seat_map.start();
+  }
+  parts_->live_thread = std::thread([&live = parts_->live_context] {
+    auto guard = asio::make_work_guard(live);
+    live.run();
+  });
   for (auto& context : parts_->contexts) {
     parts_->work_guards.push_back(asio::make_work_guard(*context));
     parts_->threads.emplace_back([c = context.get()] { c->run(); });
@@ -588,6 +648,7 @@ void Application::stop() {
     spdlog::warn("{} connections still open after {} ms; closing them", parts_->server.open_connections(),
                  parts_->config.http.shutdown_timeout.count());
   }
+  parts_->live_seat_map.stop();
   // Then the workers: no new rounds; the consumer leaves its group (unsettled events are
   // delivered again to the next consumer).
   parts_->revocation_sync_task.stop();
@@ -604,6 +665,13 @@ void Application::stop() {
   for (auto& thread : parts_->threads) {
     if (thread.joinable()) thread.join();
   }
+  // The live thread last: changes the stopping jobs emitted may still be publishing.
+  parts_->seat_change_publisher.wait_idle(std::chrono::seconds(2));
+  parts_->seat_change_publisher.stop();
+  parts_->live_redis.close_async();
+  parts_->live_context.stop();
+  if (parts_->live_thread.joinable()) parts_->live_thread.join();
+  parts_->live_seat_map.release();
   parts_->db_pool.stop();
   parts_->payment_db_pool.stop();
   parts_->hold_db_pool.stop();

@@ -18,6 +18,16 @@ std::string_view to_string(Method method) noexcept {
   return "OTHER";
 }
 
+std::string_view to_string(StreamEnd end) noexcept {
+  switch (end) {
+    case StreamEnd::kFinished: return "finished";
+    case StreamEnd::kClientGone: return "client-gone";
+    case StreamEnd::kTooSlow: return "too-slow";
+    case StreamEnd::kShutdown: return "shutdown";
+  }
+  return "finished";
+}
+
 const std::string* Request::header(std::string_view name) const {
   for (const auto& h : headers) {
     if (h.name.size() == name.size() && strncasecmp(h.name.data(), name.data(), name.size()) == 0) return &h.value;

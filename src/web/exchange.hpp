@@ -3,6 +3,7 @@
 // (infra/http), which converts to and from these, and the routes (api), which never include Beast.
 // A layer of its own so that neither of the two has to include the other (docs/architecture.md).
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -10,6 +11,7 @@
 #include <vector>
 
 #include "domain/account.hpp"
+#include "web/response_stream.hpp"
 
 namespace ticketing::web {
 
@@ -47,6 +49,10 @@ struct Response {
   std::string content_type = "application/json";
   std::vector<Header> headers;  // extra headers (Allow, Retry-After, Location, ...)
   bool close_connection = false;
+  // Set for a streamed body (web/response_stream.hpp): `body` is ignored, the server sends the
+  // headers without a Content-Length and then whatever the stream writes, and closes the connection
+  // when it ends.
+  std::shared_ptr<ResponseStream> stream;
 };
 
 }  // namespace ticketing::web

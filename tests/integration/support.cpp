@@ -98,8 +98,10 @@ void ensure_users(std::int64_t count) {
   }
 }
 
-RedisInspector::RedisInspector() {
-  const auto options = infra::redis::parse_redis_url(test_config().redis.url);
+RedisInspector::RedisInspector() : RedisInspector(test_config().redis.url) {}
+
+RedisInspector::RedisInspector(const std::string& url) {
+  const auto options = infra::redis::parse_redis_url(url);
   auto* context = redisConnect(options.host.c_str(), options.port);
   if (context == nullptr || context->err) throw std::runtime_error("redis connect failed");
   context_ = context;

@@ -35,6 +35,7 @@ void ensure_users(std::int64_t count);
 class RedisInspector {
  public:
   RedisInspector();
+  explicit RedisInspector(const std::string& url);  // another Redis (a private redis-server)
   ~RedisInspector();
   long long integer(const std::vector<std::string>& command);
   std::vector<std::string> strings(const std::vector<std::string>& command);

@@ -202,6 +202,15 @@ struct MetricsConfig {
   bool enabled = true;
 };
 
+struct SseConfig {               // the live seat map's streams (docs/live-seat-map.md)
+  Millis coalesce{};             // sse.coalesce
+  int history = 0;               // sse.history
+  Millis history_ttl{};          // sse.history-ttl
+  Millis keepalive{};            // sse.keepalive
+  int max_streams = 0;           // sse.max-streams
+  std::size_t max_buffered = 0;  // sse.max-buffered (bytes)
+};
+
 struct AppConfig {
   std::string profile;
   HttpConfig http;
@@ -217,6 +226,7 @@ struct AppConfig {
   TicketConfig ticket;
   LogConfig log;
   MetricsConfig metrics;
+  SseConfig sse;
   Role role = Role::kAll;
 };
 

@@ -374,6 +374,12 @@ AppConfig build(const FlatMap& m, const std::string& profile) {
   c.log.access = r.b("log.access");
   c.log.format = r.str("log.format") == "json" ? LogFormat::kJson : LogFormat::kText;
   c.metrics.enabled = r.b("metrics.enabled");
+  c.sse.coalesce = r.d("sse.coalesce");
+  c.sse.history = r.i("sse.history");
+  c.sse.history_ttl = r.d("sse.history-ttl");
+  c.sse.keepalive = r.d("sse.keepalive");
+  c.sse.max_streams = r.i("sse.max-streams");
+  c.sse.max_buffered = static_cast<std::size_t>(r.bytes("sse.max-buffered"));
   const std::string& role = r.str("role");
   c.role = role == "api" ? Role::kApi : role == "worker" ? Role::kWorker : Role::kAll;
   return c;

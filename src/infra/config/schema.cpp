@@ -215,6 +215,13 @@ const std::array kSchema{
   KeySpec{"log.format", ValueType::kEnum, "text", "Log line format.", 0, 0, "text|json"},
   // ---- metrics ----
   KeySpec{"metrics.enabled", ValueType::kBool, "true", "Serve /actuator/prometheus and collect metrics.", 0, 0},
+  // ---- sse (live seat map) ----
+  KeySpec{"sse.coalesce", ValueType::kDuration, "250ms", "Seat changes of one schedule are merged into one delta event over at most this long.", 10, 10 * kSec},
+  KeySpec{"sse.history", ValueType::kInt, "1024", "Versions of each schedule's deltas kept (Redis and memory) for clients resuming with Last-Event-ID.", 16, 1000000},
+  KeySpec{"sse.history-ttl", ValueType::kDuration, "1h", "A schedule's delta history expires this long after its last change.", kMin, 30 * 24 * kHour},
+  KeySpec{"sse.keepalive", ValueType::kDuration, "15s", "Interval of the comment line that keeps idle streams open through proxies.", 100, 10 * kMin},
+  KeySpec{"sse.max-streams", ValueType::kInt, "20000", "Streams one instance serves at once; beyond it 503 with Retry-After.", 1, 10000000},
+  KeySpec{"sse.max-buffered", ValueType::kByteSize, "256KiB", "Bytes a stream may have waiting for a slow client before it is dropped (it reconnects with its last id).", 4 * kKiB, 64 * kMiB},
   // ---- role ----
   KeySpec{"role", ValueType::kEnum, "all", "What this process runs: api (HTTP), worker (jobs, consumers) or all.", 0, 0, "api|worker|all"},
 };

@@ -4,18 +4,23 @@
 #include <strings.h>
 
 #include <algorithm>
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
+#include <deque>
 #include <list>
 #include <optional>
 #include <random>
+#include <span>
 
 namespace ticketing::infra::http {
 
@@ -129,6 +134,140 @@ Origin origin_of_unparsed(const bhttp::request_parser<bhttp::string_body>& parse
   return origin_of(partial.target(), client_id);
 }
 
+// The server's end of one streamed response (web::StreamChannel), owned jointly by the connection
+// and the producer. Everything runs on the connection's thread. A write goes to the socket at once
+// (non-blocking; one syscall, no handler posted, which is what 10,000 streams per delta need); what
+// the socket does not take waits in the queue until it is writable again. Once ended, it never
+// touches the socket again (the producer may keep the channel longer than the connection lives).
+class SessionStream final : public web::StreamChannel, public std::enable_shared_from_this<SessionStream> {
+ public:
+  SessionStream(tcp::socket& socket, std::size_t max_buffered, std::chrono::milliseconds stall_timeout)
+      : socket_(&socket), wake_(socket.get_executor()), max_buffered_(max_buffered), stall_timeout_(stall_timeout) {
+    boost::system::error_code ignored;
+    socket_->non_blocking(true, ignored);
+  }
+
+  bool write(web::StreamBytes bytes) override {
+    if (ended_) return false;
+    if (!bytes || bytes->empty()) return true;
+    // Only what waits behind the piece being written counts: a snapshot larger than the limit goes
+    // out whole, and deltas may queue behind it up to the limit.
+    const std::size_t behind = queue_.empty() ? 0 : buffered_ - (queue_.front()->size() - offset_);
+    const bool stalled = waiting_ && std::chrono::steady_clock::now() - wait_started_ > stall_timeout_;
+    if ((!queue_.empty() && behind + bytes->size() > max_buffered_) || stalled) {
+      end(web::StreamEnd::kTooSlow);
+      return false;
+    }
+    buffered_ += bytes->size();
+    queue_.push_back(std::move(bytes));
+    if (!waiting_) flush();
+    return !ended_;
+  }
+  void finish() override {
+    finishing_ = true;
+    if (queue_.empty()) end(web::StreamEnd::kFinished);
+  }
+  std::size_t buffered() const noexcept override { return buffered_; }
+
+  // Ends the stream now (first reason wins): the connection's wait ends and the socket's operations
+  // are cancelled.
+  void end(web::StreamEnd why) {
+    if (ended_) return;
+    ended_ = true;
+    why_ = why;
+    wake_.cancel();
+    boost::system::error_code ignored;
+    socket_->cancel(ignored);
+  }
+  bool ended() const noexcept { return ended_; }
+  web::StreamEnd why() const noexcept { return why_; }
+
+  // The connection waits here until the stream has ended; returns why.
+  asio::awaitable<web::StreamEnd> wait_end() {
+    while (!ended_) {
+      wake_.expires_at(asio::steady_timer::time_point::max());
+      co_await wake_.async_wait(asio::as_tuple(asio::use_awaitable));
+    }
+    co_return why_;
+  }
+
+  // Notices the client closing its end (it sends nothing after the request): any read completing
+  // with an error ends the stream; stray bytes are read and ignored.
+  static void watch_client(const std::shared_ptr<SessionStream>& self) {
+    if (self->ended_) return;
+    auto buffer = std::make_shared<std::array<char, 512>>();
+    self->socket_->async_read_some(asio::buffer(*buffer), [self, buffer](boost::system::error_code ec, std::size_t) {
+      if (self->ended_) return;  // the connection may be gone: never touch the socket
+      if (ec) {
+        self->end(web::StreamEnd::kClientGone);
+        return;
+      }
+      watch_client(self);
+    });
+  }
+
+ private:
+  // Writes as much of the queue as the socket takes now; waits for writability for the rest.
+  void flush() {
+    std::array<asio::const_buffer, 64> buffers;
+    while (!queue_.empty() && !ended_) {
+      std::size_t count = 0;
+      for (auto it = queue_.begin(); it != queue_.end() && count < buffers.size(); ++it, ++count) {
+        buffers[count] = it == queue_.begin() ? asio::buffer(**it) + offset_ : asio::buffer(**it);
+      }
+      boost::system::error_code ec;
+      std::size_t written = socket_->write_some(std::span<const asio::const_buffer>(buffers.data(), count), ec);
+      if (ec == asio::error::would_block || ec == asio::error::try_again) {
+        wait_writable();
+        return;
+      }
+      if (ec) {
+        end(web::StreamEnd::kClientGone);
+        return;
+      }
+      buffered_ -= written;
+      while (written > 0) {
+        const std::size_t left = queue_.front()->size() - offset_;
+        if (written < left) {
+          offset_ += written;
+          break;
+        }
+        written -= left;
+        offset_ = 0;
+        queue_.pop_front();
+      }
+    }
+    if (queue_.empty() && finishing_) end(web::StreamEnd::kFinished);
+  }
+
+  void wait_writable() {
+    waiting_ = true;
+    wait_started_ = std::chrono::steady_clock::now();
+    socket_->async_wait(tcp::socket::wait_write, [self = shared_from_this()](boost::system::error_code ec) {
+      self->waiting_ = false;
+      if (self->ended_) return;  // the connection may be gone: never touch the socket
+      if (ec) {
+        self->end(web::StreamEnd::kClientGone);
+        return;
+      }
+      self->flush();
+    });
+  }
+
+  tcp::socket* socket_;
+  asio::steady_timer wake_;
+  std::deque<web::StreamBytes> queue_;
+  std::size_t offset_ = 0;    // bytes of queue_.front() already written
+  std::size_t buffered_ = 0;  // bytes queued and not yet written
+  std::size_t max_buffered_;
+  std::chrono::milliseconds stall_timeout_;
+  std::chrono::steady_clock::time_point wait_started_{};
+  bool waiting_ = false;  // waiting for the socket to become writable
+  bool finishing_ = false;
+  bool ended_ = false;
+  web::StreamEnd why_ = web::StreamEnd::kFinished;
+};
+
 }  // namespace
 
 // Per io_context state; touched only from that context's thread.
@@ -137,6 +276,7 @@ struct ContextState {
   struct Connection {
     beast::tcp_stream* stream;
     bool idle;
+    SessionStream* streaming = nullptr;  // set while the connection streams a response
   };
   std::list<Connection> connections;
   bool draining = false;
@@ -205,8 +345,12 @@ struct HttpServer::Impl {
 
   asio::awaitable<void> accept_loop();
   asio::awaitable<void> session(ContextState& state, tcp::socket socket);
-  asio::awaitable<bool> answer(beast::tcp_stream& stream, ContextState& state, web::Request& request, unsigned version,
-                               bool keep_alive);
+  asio::awaitable<bool> answer(beast::tcp_stream& stream, ContextState& state, ContextState::Connection& connection,
+                               web::Request& request, unsigned version, bool keep_alive);
+  asio::awaitable<void> stream_response(beast::tcp_stream& stream, ContextState& state,
+                                        ContextState::Connection& connection, web::Request& request,
+                                        web::DispatchResult& result, unsigned version,
+                                        std::chrono::steady_clock::time_point started);
   asio::awaitable<void> reject(beast::tcp_stream& stream, ErrorCode code, const std::string& message,
                                const Origin& origin);
   void connection_closed();
@@ -417,7 +561,7 @@ asio::awaitable<void> HttpServer::Impl::session(ContextState& state, tcp::socket
 
       const bool keep_alive = message.keep_alive();
       // A separate statement: GCC 12 miscompiles some `if (co_await ...)` forms.
-      const bool keep_open = co_await answer(stream, state, request, message.version(), keep_alive);
+      const bool keep_open = co_await answer(stream, state, *self, request, message.version(), keep_alive);
       if (!keep_open) break;
       first_request = false;
     }
@@ -432,11 +576,16 @@ asio::awaitable<void> HttpServer::Impl::session(ContextState& state, tcp::socket
   connection_closed();
 }
 
-asio::awaitable<bool> HttpServer::Impl::answer(beast::tcp_stream& stream, ContextState& state, web::Request& request,
+asio::awaitable<bool> HttpServer::Impl::answer(beast::tcp_stream& stream, ContextState& state,
+                                               ContextState::Connection& connection, web::Request& request,
                                                unsigned version, bool keep_alive) {
   const auto started = std::chrono::steady_clock::now();
   web::DispatchResult result = co_await dispatcher.dispatch(request);
   web::Response& response = result.response;
+  if (response.stream) {
+    co_await stream_response(stream, state, connection, request, result, version, started);
+    co_return false;
+  }
 
   const bool keep = keep_alive && !response.close_connection && !state.draining && !draining.load();
   bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(response.status), version};
@@ -475,6 +624,52 @@ asio::awaitable<bool> HttpServer::Impl::answer(beast::tcp_stream& stream, Contex
   co_return !ec && keep;
 }
 
+asio::awaitable<void> HttpServer::Impl::stream_response(beast::tcp_stream& stream, ContextState& state,
+                                                        ContextState::Connection& connection, web::Request& request,
+                                                        web::DispatchResult& result, unsigned version,
+                                                        std::chrono::steady_clock::time_point started) {
+  web::Response& response = result.response;
+  std::shared_ptr<web::ResponseStream> producer = std::move(response.stream);
+  bhttp::response<bhttp::empty_body> res{static_cast<bhttp::status>(response.status), version};
+  if (!response.content_type.empty()) res.set(bhttp::field::content_type, response.content_type);
+  res.set("X-Request-Id", request.request_id);
+  for (const auto& h : response.headers) res.set(h.name, h.value);
+  // No Content-Length and no chunking: the body is every byte until the connection closes.
+  res.keep_alive(false);
+  boost::system::error_code ec;
+  stream.expires_after(options.read_timeout);
+  bhttp::serializer<false, bhttp::empty_body> serializer{res};
+  co_await bhttp::async_write_header(stream, serializer, asio::redirect_error(asio::use_awaitable, ec));
+  const auto elapsed = std::chrono::steady_clock::now() - started;
+  if (observer) observer(web::to_string(request.method), result.route, response.status, elapsed);
+  if (options.access_log && access_log) {
+    access_log->info("{} {} {} {:.3f}ms rid={} path={} (stream)", request.method_text, result.route, response.status,
+                     std::chrono::duration<double, std::milli>(elapsed).count(), request.request_id, request.path);
+  }
+  if (ec) {
+    producer->stopped(web::StreamEnd::kClientGone);
+    co_return;
+  }
+  // A stream lives as long as it likes: no read timeout; the channel's own limits apply instead.
+  stream.expires_never();
+  auto channel =
+      std::make_shared<SessionStream>(stream.socket(), options.max_stream_buffer, options.stream_stall_timeout);
+  connection.streaming = channel.get();
+  web::StreamEnd why = web::StreamEnd::kShutdown;
+  try {
+    producer->start(channel);
+    if (state.draining || draining.load()) channel->end(web::StreamEnd::kShutdown);
+    SessionStream::watch_client(channel);
+    why = co_await channel->wait_end();
+  } catch (const std::exception& error) {
+    spdlog::warn("stream ended by error: {}", error.what());
+    channel->end(web::StreamEnd::kClientGone);
+    why = channel->why();
+  }
+  connection.streaming = nullptr;
+  producer->stopped(why);
+}
+
 void HttpServer::begin_shutdown() {
   impl_->draining.store(true);
   if (impl_->acceptor) {
@@ -488,6 +683,7 @@ void HttpServer::begin_shutdown() {
       s->draining = true;
       for (auto& connection : s->connections) {
         if (connection.idle) connection.stream->cancel();
+        if (connection.streaming != nullptr) connection.streaming->end(web::StreamEnd::kShutdown);
       }
     });
   }

@@ -4,7 +4,12 @@
 // One acceptor hands connections round-robin to N io_contexts, each run by one thread, so a
 // connection and everything it awaits stay on one thread. Per connection: header read timeout,
 // body limit, keep-alive idle timeout, and graceful drain on shutdown (stop accepting, close idle
-// connections, let in-flight requests finish and answer with `Connection: close`).
+// connections, let in-flight requests finish and answer with `Connection: close`, end streams).
+//
+// Streamed responses (web::Response::stream, e.g. Server-Sent Events): the headers go out without
+// a Content-Length and with `Connection: close`, then the connection writes what the producer
+// queues on its web::StreamChannel, with no read timeout, until the producer finishes, the client
+// closes, the client falls more than max_stream_buffer behind (dropped), or shutdown begins.
 #include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <chrono>
@@ -32,6 +37,11 @@ struct HttpServerOptions {
   // Peers (a load balancer, a reverse proxy) whose X-Forwarded-For is believed: a request from one
   // of them counts as coming from the last address that header names. Empty: the peer itself.
   std::vector<std::string> trusted_proxies;
+  // A streamed response (web::Response::stream) whose client lets more than this many bytes wait
+  // unwritten is dropped (sse.max-buffered); so is one whose socket accepted nothing for
+  // stream_stall_timeout while bytes were waiting.
+  std::size_t max_stream_buffer = 256 * 1024;
+  std::chrono::milliseconds stream_stall_timeout{60'000};
 };
 
 // The client a request is counted as (per-address limits): `peer`, or — when the peer is a trusted
