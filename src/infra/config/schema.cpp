@@ -180,7 +180,7 @@ const std::array kSchema{
   KeySpec{"hold.ttl", ValueType::kDuration, "5m", "How long a seat hold lasts before it expires.", kSec, kHour},
   KeySpec{"hold.max-total", ValueType::kDuration, "15m", "Longest a seat may stay held in all, counting the extension `ready` gives it for its order.", kSec, 24 * kHour},
   KeySpec{"hold.max-seats-per-user", ValueType::kInt, "4", "Most HELD+CONFIRMED seats one user may have per schedule.", 1, 50},
-  KeySpec{"hold.expiry-interval", ValueType::kDuration, "5s", "How often the expiry job runs.", 10, kHour},
+  KeySpec{"hold.expiry-interval", ValueType::kDuration, "1s", "How often the expiry job runs (an expired hold reaches the live seat map this late at most).", 10, kHour},
   KeySpec{"hold.expiry-batch", ValueType::kInt, "500", "Rows the expiry job handles per transaction.", 1, 100000},
   // ---- payment ----
   KeySpec{"payment.order-ttl", ValueType::kDuration, "10m", "How long a READY payment order stays payable.", kSec, 24 * kHour},
