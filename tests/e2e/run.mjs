@@ -3,8 +3,9 @@
 //   [--only TEXT[,TEXT...]] [--update-docs]
 // Runs every scenario against a running server, prints one PASS/FAIL line per scenario with its
 // time, writes DIR/results.json and DIR/screenshots/, exits non-zero on any failure.
-// --update-docs copies a curated set of screenshots into docs/screenshots/.
-import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+// --update-docs copies every screenshot (each page, both languages, phone and laptop) into
+// docs/screenshots/.
+import { copyFileSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { launchBrowser } from './lib.mjs';
@@ -59,16 +60,12 @@ writeFileSync(join(outDir, 'results.json'), JSON.stringify({ baseUrl, results, n
 if (args.includes('--update-docs')) {
   const docs = resolve(dirname(fileURLToPath(import.meta.url)), '../../docs/screenshots');
   mkdirSync(docs, { recursive: true });
-  const curated = [
-    'concerts-en-laptop', 'schedule-en-laptop', 'queue-en-phone', 'seats-en-laptop', 'seats-ko-phone',
-    'checkout-ko-laptop', 'gateway-en-phone', 'order-en-laptop', 'tickets-en-laptop', 'tickets-ko-phone',
-    'signin-ko-phone', 'concerts-ko-phone',
-  ];
+  // Every page in both languages at both widths (issue 15): about 1.7 MB of small JPEGs.
+  const shots = join(outDir, 'screenshots');
   let copied = 0;
-  for (const name of curated) {
-    const source = join(outDir, 'screenshots', `${name}.jpg`);
-    if (!existsSync(source)) continue;
-    copyFileSync(source, join(docs, `${name}.jpg`));
+  for (const file of existsSync(shots) ? readdirSync(shots) : []) {
+    if (!file.endsWith('.jpg')) continue;
+    copyFileSync(join(shots, file), join(docs, file));
     copied += 1;
   }
   console.log(`copied ${copied} screenshots into ${docs}`);
