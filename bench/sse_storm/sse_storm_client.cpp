@@ -1,13 +1,20 @@
 // bench/sse-storm's load generator (bench/README.md, docs/live-seat-map.md): N concurrent
-// Server-Sent Events clients of GET /schedules/{id}/seats/stream on one epoll loop, while a
-// publisher thread makes ~R seat changes per second through the same Lua script every instance
-// publishes with (infra/live/SeatChangePublisher). Measures, per (client, version), the delay from
-// the change (just before its script call) to the delta's arrival at that client, and at the end
-// checks every client's map against the truth (snapshot + every change made): "lost deltas".
+// Server-Sent Events clients of GET /schedules/{id}/seats/stream on one epoll loop, while worker
+// threads make ~R real seat changes per second through the service: POST /tickets/hold of one seat
+// by one of the admitted users (R/2 per second) and POST /tickets/release of that seat --hold-ms
+// later (R/2 per second once the first holds come due). The server commits each to MariaDB and
+// publishes it itself (SeatEventFanOut -> SeatChangePublisher). A Redis SUBSCRIBE on the
+// schedule's channel records when each version was published; the delay is measured, per
+// (client, version), from that publication to the delta's arrival at the client, and the API-side
+// lag from each hold/release response to its version's publication. At the end every client must
+// reach the last published version, and its map is compared seat by seat with
+// GET /schedules/{id}/seats (the database's view): "lost deltas".
 //
 //   sse_storm_client --port P --schedule 2 --clients 10000 --rate 500 --duration 30
-//                    --redis-port 16379 --redis-db 7 [--server-pid PID] [--batch 500]
-// Prints one `BENCH k=v ...` line (and progress on stderr).
+//                    --redis-port 16379 --redis-db 7 --access-tokens F --queue-tokens F
+//                    [--server-pid PID] [--batch 500] [--hold-ms 1000] [--workers 32]
+// F: "userId token" per line (access tokens from `ticketing token mint`, admission tokens from
+// bench/lib/loadgen.py admit). Prints one `BENCH k=v ...` line (and progress on stderr).
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <hiredis/hiredis.h>
@@ -28,6 +35,7 @@
 #include <cstring>
 #include <fstream>
 #include <map>
+#include <mutex>
 #include <random>
 #include <sstream>
 #include <string>
@@ -36,7 +44,6 @@
 #include <unordered_map>
 #include <vector>
 
-#include "infra/live/seat_change_publisher.hpp"
 #include "infra/live/seat_stream_protocol.hpp"
 
 namespace {
@@ -53,6 +60,10 @@ struct Options {
   int redis_db = 7;
   int server_pid = 0;
   int batch = 500;
+  int hold_ms = 1000;
+  int workers = 32;
+  std::string access_tokens;
+  std::string queue_tokens;
 };
 
 std::int64_t now_us() {
@@ -63,38 +74,41 @@ std::int64_t now_us() {
 std::vector<std::string> g_seats;
 std::unordered_map<std::string_view, int> g_index;  // keys point into g_seats (built once, never grown)
 
-// Publisher → clients: the time each change was made, by change number (version - base - 1).
+// Subscriber → clients: when each version was published on Redis, by version - base - 1.
 std::vector<std::atomic<std::int64_t>>* g_published_at = nullptr;
 std::int64_t g_base_version = 0;
 
-// Delay histogram, 0.1 ms buckets up to 20 s.
-constexpr int kBuckets = 200000;
-std::vector<std::uint64_t> g_histogram(kBuckets + 1);
-std::uint64_t g_samples = 0;
-std::int64_t g_max_delay_us = 0;
+// Latency histogram, 0.1 ms buckets up to 20 s.
+struct Histogram {
+  static constexpr int kBuckets = 200000;
+  std::vector<std::uint64_t> counts = std::vector<std::uint64_t>(kBuckets + 1);
+  std::uint64_t samples = 0;
+  std::int64_t max_us = 0;
 
-void record_delay(std::int64_t us) {
-  const auto bucket = std::clamp<std::int64_t>(us / 100, 0, kBuckets);
-  ++g_histogram[static_cast<std::size_t>(bucket)];
-  ++g_samples;
-  g_max_delay_us = std::max(g_max_delay_us, us);
-}
+  void record(std::int64_t us) {
+    const auto bucket = std::clamp<std::int64_t>(us / 100, 0, kBuckets);
+    ++counts[static_cast<std::size_t>(bucket)];
+    ++samples;
+    max_us = std::max(max_us, us);
+  }
+  double percentile_ms(double p) const {
+    const auto want = static_cast<std::uint64_t>(p * static_cast<double>(samples));
+    std::uint64_t seen = 0;
+    for (int i = 0; i <= kBuckets; ++i) {
+      seen += counts[static_cast<std::size_t>(i)];
+      if (seen > want) return (i + 1) * 0.1;
+    }
+    return kBuckets * 0.1;
+  }
+};
+Histogram g_delay;                // publication → a client's receipt of the delta
+std::uint64_t g_unpublished = 0;  // deltas a client had before the subscriber saw their version
 
 double own_cpu_s() {
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
   return static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
          static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
-}
-
-double percentile_ms(double p) {
-  const auto want = static_cast<std::uint64_t>(p * static_cast<double>(g_samples));
-  std::uint64_t seen = 0;
-  for (int i = 0; i <= kBuckets; ++i) {
-    seen += g_histogram[static_cast<std::size_t>(i)];
-    if (seen > want) return (i + 1) * 0.1;
-  }
-  return kBuckets * 0.1;
 }
 
 struct Client {
@@ -161,12 +175,15 @@ void apply_delta(Client& c, std::string_view data, std::int64_t id, std::int64_t
   for (const auto& [seat, status] : parsed_delta(id, data)) {
     if (static_cast<std::size_t>(seat) < c.statuses.size()) c.statuses[static_cast<std::size_t>(seat)] = status;
   }
-  // Each version this event covers: from the change to now.
+  // Each version this event covers: from its publication to now.
   for (std::int64_t v = std::max(c.version + 1, g_base_version + 1); v <= id; ++v) {
     const auto k = v - g_base_version - 1;
     if (g_published_at == nullptr || k < 0 || k >= static_cast<std::int64_t>(g_published_at->size())) continue;
     const auto at = (*g_published_at)[static_cast<std::size_t>(k)].load(std::memory_order_acquire);
-    if (at > 0) record_delay(arrived_us - at);
+    if (at > 0)
+      g_delay.record(arrived_us - at);
+    else
+      ++g_unpublished;
   }
   ++c.deltas;
 }
@@ -252,13 +269,117 @@ long rss_kib(int pid, const char* key) {
   return 0;
 }
 
+// "userId token" lines → token by user id.
+std::map<std::int64_t, std::string> read_tokens(const std::string& path) {
+  std::map<std::int64_t, std::string> tokens;
+  std::ifstream in(path);
+  std::int64_t user = 0;
+  std::string token;
+  while (in >> user >> token) tokens[user] = token;
+  return tokens;
+}
+
+// A blocking HTTP/1.1 keep-alive connection for the hold/release calls (one per worker thread).
+// The server always frames its JSON answers with Content-Length.
+class HttpConnection {
+ public:
+  explicit HttpConnection(int port) : port_(port) {}
+  ~HttpConnection() { close(); }
+  HttpConnection(const HttpConnection&) = delete;
+  HttpConnection& operator=(const HttpConnection&) = delete;
+
+  // The status of the answer, or -1 when the connection failed (not retried: a hold must not be
+  // sent twice).
+  int call(const std::string& request, std::string* body = nullptr) {
+    if (fd_ < 0 && !open()) return -1;
+    if (::send(fd_, request.data(), request.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(request.size())) {
+      close();
+      return -1;
+    }
+    std::size_t header_end = std::string::npos;
+    while ((header_end = buffer_.find("\r\n\r\n")) == std::string::npos) {
+      if (!fill()) return -1;
+    }
+    std::string header = buffer_.substr(0, header_end);
+    std::transform(header.begin(), header.end(), header.begin(), [](unsigned char ch) { return std::tolower(ch); });
+    int status = -1;
+    std::from_chars(header.data() + 9, header.data() + std::min<std::size_t>(header.size(), 12), status);
+    std::size_t length = 0;
+    if (const auto at = header.find("\r\ncontent-length:"); at != std::string::npos) {
+      auto from = at + 17;
+      while (from < header.size() && header[from] == ' ') ++from;
+      std::from_chars(header.data() + from, header.data() + header.size(), length);
+    }
+    while (buffer_.size() < header_end + 4 + length) {
+      if (!fill()) return -1;
+    }
+    if (body != nullptr) *body = buffer_.substr(header_end + 4, length);
+    buffer_.erase(0, header_end + 4 + length);
+    if (header.find("\r\nconnection: close") != std::string::npos) close();
+    return status;
+  }
+
+ private:
+  bool open() {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (fd_ < 0) return false;
+    const int one = 1;
+    setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<std::uint16_t>(port_));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+      close();
+      return false;
+    }
+    return true;
+  }
+  bool fill() {
+    char chunk[65536];
+    const ssize_t got = ::recv(fd_, chunk, sizeof chunk, 0);
+    if (got <= 0) {
+      close();
+      return false;
+    }
+    buffer_.append(chunk, static_cast<std::size_t>(got));
+    return true;
+  }
+  void close() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+    buffer_.clear();
+  }
+
+  int port_;
+  int fd_ = -1;
+  std::string buffer_;
+};
+
+// One hold or release a worker makes, and when its answer came.
+struct Call {
+  std::int64_t due_us = 0;  // offset from the window's start
+  int hold = 0;             // the hold's number (its seat and user follow from it)
+  bool release = false;
+  int status = 0;
+  std::int64_t answered_us = 0;
+};
+
+// A published version as the subscriber saw it.
+struct Publication {
+  std::int64_t version = 0;
+  std::int64_t at_us = 0;
+  std::vector<std::pair<int, char>> changes;  // seat index, first letter of the status
+};
+
 }  // namespace
 
 int main(int argc, char** argv) {
   Options o;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string key = argv[i];
-    const long value = std::strtol(argv[i + 1], nullptr, 10);
+    const std::string text = argv[i + 1];
+    const long value = std::strtol(text.c_str(), nullptr, 10);
     if (key == "--port")
       o.port = static_cast<int>(value);
     else if (key == "--schedule")
@@ -277,10 +398,30 @@ int main(int argc, char** argv) {
       o.server_pid = static_cast<int>(value);
     else if (key == "--batch")
       o.batch = static_cast<int>(value);
+    else if (key == "--hold-ms")
+      o.hold_ms = static_cast<int>(value);
+    else if (key == "--workers")
+      o.workers = static_cast<int>(value);
+    else if (key == "--access-tokens")
+      o.access_tokens = text;
+    else if (key == "--queue-tokens")
+      o.queue_tokens = text;
     else {
       std::fprintf(stderr, "unknown option %s\n", key.c_str());
       return 2;
     }
+  }
+  const auto access = read_tokens(o.access_tokens);
+  const auto admitted = read_tokens(o.queue_tokens);
+  // The users that make the changes: admitted ones with an access token.
+  std::vector<std::int64_t> users;
+  for (const auto& [user, token] : admitted) {
+    if (access.count(user) != 0) users.push_back(user);
+  }
+  if (users.empty() || o.rate < 2 || o.workers < 1) {
+    std::fprintf(stderr, "no admitted users with access tokens (%zu admitted, %zu tokens), or --rate < 2\n",
+                 admitted.size(), access.size());
+    return 2;
   }
 
   const int epoll = epoll_create1(0);
@@ -349,8 +490,6 @@ int main(int argc, char** argv) {
     std::printf("BENCH clients=%d connected=0 error=no-streams\n", o.clients);
     return 1;
   }
-  // Truth: the first client's snapshot, at its version.
-  std::vector<char> truth = clients[0].statuses;
   g_base_version = clients[0].version;
   for (const auto& c : clients) {
     if (c.snapshot && c.version != g_base_version) {
@@ -360,79 +499,177 @@ int main(int argc, char** argv) {
     }
   }
 
-  // 2. The publisher: rate changes/s for duration s, each a random seat to a random status.
-  const auto total = static_cast<std::size_t>(o.rate) * static_cast<std::size_t>(o.duration);
-  std::vector<std::atomic<std::int64_t>> published_at(total);
+  // 2. The plan: hold k (every 2/R s) takes the k-th seat of a fixed shuffle, by user k mod U;
+  // its release comes hold_ms later when that is still inside the window. Worker w makes holds
+  // k ≡ w (mod W) and their releases in time order, so a release never overtakes its hold.
+  const auto hold_interval_us = 2'000'000LL / o.rate;
+  const auto window_us = static_cast<std::int64_t>(o.duration) * 1'000'000;
+  const int holds = static_cast<int>(window_us / hold_interval_us);
+  std::vector<int> seat_order(g_seats.size());
+  for (std::size_t i = 0; i < seat_order.size(); ++i) seat_order[i] = static_cast<int>(i);
+  std::shuffle(seat_order.begin(), seat_order.end(), std::mt19937(42));
+  auto seat_of = [&](int k) { return seat_order[static_cast<std::size_t>(k) % seat_order.size()]; };
+  auto user_of = [&](int k) { return users[static_cast<std::size_t>(k) % users.size()]; };
+  std::vector<std::vector<Call>> plans(static_cast<std::size_t>(o.workers));
+  for (int k = 0; k < holds; ++k) {
+    auto& plan = plans[static_cast<std::size_t>(k % o.workers)];
+    const std::int64_t due = k * hold_interval_us;
+    plan.push_back(Call{due, k, false, 0, 0});
+    if (due + o.hold_ms * 1000LL < window_us) plan.push_back(Call{due + o.hold_ms * 1000LL, k, true, 0, 0});
+  }
+  for (auto& plan : plans) {
+    std::stable_sort(plan.begin(), plan.end(), [](const Call& a, const Call& b) { return a.due_us < b.due_us; });
+  }
+  std::size_t planned = 0;
+  for (const auto& plan : plans) planned += plan.size();
+
+  // 3. The subscriber: when each version is published (it must listen before the first change).
+  const std::size_t capacity = planned + 4096;
+  std::vector<std::atomic<std::int64_t>> published_at(capacity);
   g_published_at = &published_at;
-  std::atomic<bool> publishing{true};
-  std::atomic<std::size_t> made{0};
-  std::int64_t last_version = g_base_version;
-  std::string publish_error;
+  std::vector<Publication> publications;
+  std::mutex publications_mutex;
+  std::atomic<std::int64_t> last_published{g_base_version};
+  std::atomic<bool> subscribed{false};
+  std::string subscribe_error;
+  redisContext* sub = redisConnect("127.0.0.1", o.redis_port);
+  if (sub == nullptr || sub->err) {
+    std::printf("BENCH clients=%d connected=%d error=redis-connect-failed\n", o.clients, connected);
+    return 1;
+  }
+  const std::string channel = ticketing::infra::live::channel_name(o.schedule, o.redis_db);
+  std::thread subscriber([&] {
+    freeReplyObject(redisCommand(sub, "SUBSCRIBE %s", channel.c_str()));
+    subscribed = true;
+    void* raw = nullptr;
+    while (redisGetReply(sub, &raw) == REDIS_OK) {
+      const auto at = now_us();
+      auto* reply = static_cast<redisReply*>(raw);
+      if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 3 && reply->element[2]->type == REDIS_REPLY_STRING) {
+        const auto delta =
+            ticketing::infra::live::parse_delta_json(std::string_view(reply->element[2]->str, reply->element[2]->len));
+        if (delta) {
+          const auto k = delta->version - g_base_version - 1;
+          if (k >= 0 && k < static_cast<std::int64_t>(capacity)) {
+            published_at[static_cast<std::size_t>(k)].store(at, std::memory_order_release);
+          }
+          Publication p{delta->version, at, {}};
+          for (const auto& change : delta->changes) {
+            const auto seat = g_index.find(change.seat_no);
+            const char status = change.status == ticketing::domain::SeatStatus::kHeld   ? 'H'
+                                : change.status == ticketing::domain::SeatStatus::kSold ? 'S'
+                                                                                        : 'A';
+            if (seat != g_index.end()) p.changes.emplace_back(seat->second, status);
+          }
+          std::lock_guard lock(publications_mutex);
+          publications.push_back(std::move(p));
+          if (delta->version > last_published) last_published = delta->version;
+        }
+      }
+      freeReplyObject(reply);
+    }
+  });
+  while (!subscribed.load()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // the SUBSCRIBE reached Redis
+
+  // 4. The workers: the changes, through the service.
+  std::atomic<int> workers_left{o.workers};
   const std::int64_t cpu0 = o.server_pid > 0 ? proc_ticks(o.server_pid) : 0;
   const auto window_started = Clock::now();
   const double client_cpu0 = own_cpu_s();
-  std::thread publisher([&] {
-    redisContext* redis = redisConnect("127.0.0.1", o.redis_port);
-    if (redis == nullptr || redis->err) {
-      publish_error = "redis connect failed";
-      publishing = false;
-      return;
-    }
-    if (o.redis_db != 0) freeReplyObject(redisCommand(redis, "SELECT %d", o.redis_db));
-    const auto& script = ticketing::infra::live::SeatChangePublisher::script();
-    freeReplyObject(redisCommand(redis, "SCRIPT LOAD %b", script.source.data(), script.source.size()));
-    const std::string version_key = ticketing::infra::live::version_key(o.schedule);
-    const std::string log_key = ticketing::infra::live::log_key(o.schedule);
-    const std::string channel = ticketing::infra::live::channel_name(o.schedule, o.redis_db);
-    std::mt19937 random(42);
-    const char* statuses[] = {"HELD", "SOLD", "AVAILABLE"};
-    const auto interval = std::chrono::nanoseconds(1'000'000'000LL / std::max(1, o.rate));
-    auto next = Clock::now();
-    for (std::size_t k = 0; k < total; ++k) {
-      std::this_thread::sleep_until(next);
-      next += interval;
-      const std::size_t seat = random() % g_seats.size();
-      const char* status = statuses[random() % 3];
-      const std::string changes = R"([{"seatNo":")" + g_seats[seat] + R"(","status":")" + status + R"("}])";
-      truth[seat] = status[0];
-      published_at[k].store(now_us(), std::memory_order_release);
-      auto* reply = static_cast<redisReply*>(redisCommand(redis, "EVALSHA %s 2 %s %s %s 1024 3600000 %b",
-                                                          script.sha1.c_str(), version_key.c_str(), log_key.c_str(),
-                                                          channel.c_str(), changes.data(), changes.size()));
-      if (reply == nullptr || reply->type != REDIS_REPLY_INTEGER) {
-        publish_error = reply ? std::string(reply->str ? reply->str : "?") : "no reply";
-        if (reply) freeReplyObject(reply);
-        break;
+  std::vector<std::thread> workers;
+  for (int w = 0; w < o.workers; ++w) {
+    workers.emplace_back([&, w] {
+      HttpConnection http(o.port);
+      std::vector<bool> held(static_cast<std::size_t>(holds), false);
+      for (auto& call : plans[static_cast<std::size_t>(w)]) {
+        if (call.release && !held[static_cast<std::size_t>(call.hold)]) continue;  // its hold failed
+        std::this_thread::sleep_until(window_started + std::chrono::microseconds(call.due_us));
+        const auto user = user_of(call.hold);
+        const std::string body = "{\"scheduleId\":" + std::to_string(o.schedule) + ",\"seatNos\":[\"" +
+                                 g_seats[static_cast<std::size_t>(seat_of(call.hold))] + "\"]}";
+        const std::string req = std::string("POST /tickets/") + (call.release ? "release" : "hold") +
+                                " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                                "Authorization: Bearer " +
+                                access.at(user) + "\r\nQueue-Token: " + admitted.at(user) +
+                                "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+        call.status = http.call(req);
+        call.answered_us = now_us();
+        if (!call.release && call.status == 200) held[static_cast<std::size_t>(call.hold)] = true;
       }
-      last_version = reply->integer;
-      if (last_version != g_base_version + static_cast<std::int64_t>(k) + 1) {
-        publish_error = "versions are not contiguous: another writer changes this schedule";
-      }
-      freeReplyObject(reply);
-      made = k + 1;
-    }
-    redisFree(redis);
-    publishing = false;
-  });
+      --workers_left;
+    });
+  }
   long rss_peak = 0;
   auto last_rss = Clock::now();
-  while (publishing.load()) {
+  while (workers_left.load() > 0) {
     pump(20);
     if (o.server_pid > 0 && Clock::now() - last_rss > std::chrono::milliseconds(500)) {
       rss_peak = std::max(rss_peak, rss_kib(o.server_pid, "VmRSS:"));
       last_rss = Clock::now();
     }
   }
-  publisher.join();
+  for (auto& worker : workers) worker.join();
   const double window_s = std::chrono::duration<double>(Clock::now() - window_started).count();
   const std::int64_t cpu1 = o.server_pid > 0 ? proc_ticks(o.server_pid) : 0;
   const double client_cpu_s = own_cpu_s() - client_cpu0;
-  // 3. Let the last deltas arrive (the coalescing window plus delivery).
-  const auto settle = Clock::now() + std::chrono::seconds(3);
-  while (Clock::now() < settle) pump(20);
-  if (o.server_pid > 0) rss_peak = std::max(rss_peak, rss_kib(o.server_pid, "VmRSS:"));
 
-  // 4. Lost deltas: every client still connected must be at the last version with the true map.
+  // 5. The end: every successful call is one version; wait (with deadlines) until the last one was
+  // published, then until every client has it.
+  std::size_t made = 0;
+  std::map<int, std::uint64_t> failed;  // status → calls (-1: connection failed)
+  for (const auto& plan : plans) {
+    for (const auto& call : plan) {
+      if (call.status == 200)
+        ++made;
+      else if (call.status != 0)
+        ++failed[call.status];
+    }
+  }
+  const auto expected_version = g_base_version + static_cast<std::int64_t>(made);
+  const auto publish_deadline = Clock::now() + std::chrono::seconds(10);
+  while (last_published.load() < expected_version && Clock::now() < publish_deadline) pump(20);
+  const std::int64_t last_version = last_published.load();
+  auto all_current = [&] {
+    for (const auto& c : clients) {
+      if (c.snapshot && !c.closed && c.version < last_version) return false;
+    }
+    return true;
+  };
+  const auto settle_started = Clock::now();
+  const auto settle_deadline = settle_started + std::chrono::seconds(15);
+  while (!all_current() && Clock::now() < settle_deadline) pump(20);
+  const double settle_s = std::chrono::duration<double>(Clock::now() - settle_started).count();
+  pump(0);
+  if (o.server_pid > 0) rss_peak = std::max(rss_peak, rss_kib(o.server_pid, "VmRSS:"));
+  ::shutdown(sub->fd, SHUT_RDWR);  // ends the subscriber's blocking read
+  subscriber.join();
+  redisFree(sub);
+
+  // 6. The database's view of the map.
+  std::string seats_body;
+  HttpConnection http(o.port);
+  const int seats_status = http.call("GET /schedules/" + std::to_string(o.schedule) +
+                                         "/seats HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: application/json\r\n\r\n",
+                                     &seats_body);
+  std::vector<char> truth(g_seats.size(), '?');
+  {
+    std::size_t pos = 0;
+    while ((pos = seats_body.find(kSeatKey, pos)) != std::string::npos) {
+      pos += kSeatKey.size();
+      const auto end = seats_body.find('"', pos);
+      const auto seat = g_index.find(std::string_view(seats_body).substr(pos, end - pos));
+      pos = seats_body.find(kStatusKey, end);
+      if (pos == std::string::npos) break;
+      pos += kStatusKey.size();
+      if (seat != g_index.end()) truth[static_cast<std::size_t>(seat->second)] = seats_body[pos];
+    }
+  }
+  const auto db_seats =
+      static_cast<std::size_t>(std::count_if(truth.begin(), truth.end(), [](char ch) { return ch != '?'; }));
+  const auto db_held = static_cast<std::size_t>(std::count(truth.begin(), truth.end(), 'H'));
+
+  // 7. Lost deltas: every client still connected must be at the last version with the DB's map.
   int behind = 0;
   int wrong_maps = 0;
   int dropped = 0;
@@ -449,25 +686,78 @@ int main(int argc, char** argv) {
     if (c.snapshots > 1) ++resnapshots;
     if (c.version != last_version) ++behind;
     std::uint64_t wrong = 0;
-    for (std::size_t i = 0; i < truth.size() && i < c.statuses.size(); ++i) wrong += c.statuses[i] != truth[i] ? 1 : 0;
+    for (std::size_t i = 0; i < truth.size(); ++i) wrong += i >= c.statuses.size() || c.statuses[i] != truth[i] ? 1 : 0;
     if (wrong > 0) ++wrong_maps;
     wrong_seats += wrong;
   }
+
+  // 8. API-side lag: the n-th successful call that set seat s to status x ↔ the n-th publication
+  // of (s, x) (each version here is one call's one seat). Negative when the publication came
+  // before the answer; counted apart, and as 0 in the histogram.
+  std::map<std::pair<int, char>, std::vector<std::int64_t>> answered;
+  for (const auto& plan : plans) {
+    for (const auto& call : plan) {
+      if (call.status == 200) answered[{seat_of(call.hold), call.release ? 'A' : 'H'}].push_back(call.answered_us);
+    }
+  }
+  std::map<std::pair<int, char>, std::vector<std::int64_t>> published;
+  std::uint64_t missing_versions = 0;
+  {
+    std::sort(publications.begin(), publications.end(),
+              [](const Publication& a, const Publication& b) { return a.version < b.version; });
+    std::int64_t expect = g_base_version + 1;
+    for (const auto& p : publications) {
+      if (p.version > expect) missing_versions += static_cast<std::uint64_t>(p.version - expect);
+      expect = std::max(expect, p.version + 1);
+      for (const auto& change : p.changes) published[change].push_back(p.at_us);
+    }
+    if (last_version < expected_version)
+      missing_versions += static_cast<std::uint64_t>(expected_version - last_version);
+  }
+  Histogram api_lag;
+  std::uint64_t published_first = 0;
+  std::uint64_t unmatched_calls = 0;
+  for (auto& [key, times] : answered) {
+    std::sort(times.begin(), times.end());
+    auto& pubs = published[key];
+    std::sort(pubs.begin(), pubs.end());
+    for (std::size_t i = 0; i < times.size(); ++i) {
+      if (i >= pubs.size()) {
+        ++unmatched_calls;
+        continue;
+      }
+      const auto lag = pubs[i] - times[i];
+      if (lag < 0) ++published_first;
+      api_lag.record(std::max<std::int64_t>(0, lag));
+    }
+  }
+  std::string failures;
+  for (const auto& [status, count] : failed) {
+    failures += (failures.empty() ? "" : ",") + std::to_string(status) + ":" + std::to_string(count);
+  }
+
   const long ticks_per_s = sysconf(_SC_CLK_TCK);
   const double cpu_s = static_cast<double>(cpu1 - cpu0) / static_cast<double>(ticks_per_s);
   std::printf(
-      "BENCH clients=%d connected=%d connect_s=%.1f seats=%zu changes=%zu window_s=%.1f rate=%.0f versions=%lld..%lld "
-      "delay_samples=%llu p50_ms=%.1f p90_ms=%.1f p99_ms=%.1f max_ms=%.1f delta_events=%llu dropped=%d behind=%d "
-      "wrong_maps=%d wrong_seats=%llu resnapshotted=%d server_cpu_s=%.1f server_cpu_pct=%.0f server_rss_mib=%.0f "
-      "server_hwm_mib=%.0f client_cpu_pct=%.0f error=%s\n",
-      o.clients, connected, connect_s, g_seats.size(), made.load(), window_s,
-      static_cast<double>(made.load()) / window_s, static_cast<long long>(g_base_version),
-      static_cast<long long>(last_version), static_cast<unsigned long long>(g_samples), percentile_ms(0.50),
-      percentile_ms(0.90), percentile_ms(0.99), static_cast<double>(g_max_delay_us) / 1000.0,
-      static_cast<unsigned long long>(deltas), dropped, behind, wrong_maps,
-      static_cast<unsigned long long>(wrong_seats), resnapshots, cpu_s, 100.0 * cpu_s / window_s,
-      static_cast<double>(rss_peak) / 1024.0,
+      "BENCH clients=%d connected=%d connect_s=%.1f seats=%zu users=%zu planned=%zu changes=%zu failed=%s "
+      "window_s=%.1f rate=%.0f versions=%lld..%lld missing_versions=%llu unmatched_calls=%llu settle_s=%.1f "
+      "delay_samples=%llu p50_ms=%.1f p90_ms=%.1f p99_ms=%.1f max_ms=%.1f unpublished_deltas=%llu "
+      "api_samples=%llu api_p50_ms=%.1f api_p99_ms=%.1f api_max_ms=%.1f published_first=%llu "
+      "delta_events=%llu dropped=%d behind=%d wrong_maps=%d wrong_seats=%llu resnapshotted=%d db_status=%d "
+      "db_seats=%zu db_held=%zu server_cpu_s=%.1f server_cpu_pct=%.0f server_rss_mib=%.0f server_hwm_mib=%.0f "
+      "client_cpu_pct=%.0f\n",
+      o.clients, connected, connect_s, g_seats.size(), users.size(), planned, made,
+      failures.empty() ? "none" : failures.c_str(), window_s, static_cast<double>(made) / window_s,
+      static_cast<long long>(g_base_version), static_cast<long long>(last_version),
+      static_cast<unsigned long long>(missing_versions), static_cast<unsigned long long>(unmatched_calls), settle_s,
+      static_cast<unsigned long long>(g_delay.samples), g_delay.percentile_ms(0.50), g_delay.percentile_ms(0.90),
+      g_delay.percentile_ms(0.99), static_cast<double>(g_delay.max_us) / 1000.0,
+      static_cast<unsigned long long>(g_unpublished), static_cast<unsigned long long>(api_lag.samples),
+      api_lag.percentile_ms(0.50), api_lag.percentile_ms(0.99), static_cast<double>(api_lag.max_us) / 1000.0,
+      static_cast<unsigned long long>(published_first), static_cast<unsigned long long>(deltas), dropped, behind,
+      wrong_maps, static_cast<unsigned long long>(wrong_seats), resnapshots, seats_status, db_seats, db_held, cpu_s,
+      100.0 * cpu_s / window_s, static_cast<double>(rss_peak) / 1024.0,
       o.server_pid > 0 ? static_cast<double>(rss_kib(o.server_pid, "VmHWM:")) / 1024.0 : 0.0,
-      100.0 * client_cpu_s / window_s, publish_error.empty() ? "none" : publish_error.c_str());
+      100.0 * client_cpu_s / window_s);
   return 0;
 }
