@@ -231,6 +231,7 @@ const en = {
   auditChange: 'Before → after',
   olderEntries: 'Older entries',
   refresh: 'Refresh',
+  configDefault: 'config default',
 } as const;
 
 export type Key = keyof typeof en;
@@ -466,6 +467,7 @@ const ko: Record<Key, string> = {
   auditChange: '변경 전 → 후',
   olderEntries: '이전 기록',
   refresh: '새로 고침',
+  configDefault: '설정 기본값',
 };
 
 export type Lang = 'en' | 'ko';

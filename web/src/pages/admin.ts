@@ -404,7 +404,7 @@ export async function renderDashboard(page: Page): Promise<void> {
   const fillSettings = (schedule: AdminSchedule): void => {
     for (const [name, , input] of settingInputs) {
       const value = (schedule as unknown as Record<string, unknown>)[name];
-      input.placeholder = typeof value === 'number' ? String(value) : '';
+      input.placeholder = typeof value === 'number' ? String(value) : t('configDefault');
       input.value = typeof value === 'number' ? String(value) : '';
     }
   };
@@ -452,6 +452,7 @@ export async function renderDashboard(page: Page): Promise<void> {
       });
       updated.textContent = t('dashUpdated', { time: new Date(stats.at).toLocaleTimeString() });
       body.dataset.sold = String(stats.sold);
+      body.dataset.samples = String(samples.length);
       body.dataset.saleState = stats.saleState;
       showMessage(area, '');
     } catch (error) {
@@ -531,6 +532,7 @@ export async function renderVenues(page: Page): Promise<void> {
     const venues = await call<Venue[]>('/admin/venues', { auth: true });
     if (page.left) return;
     clear(listBox);
+    listBox.dataset.loaded = 'true';
     if (venues.length === 0) {
       listBox.appendChild(h('p', {}, t('venuesEmpty')));
       return;
