@@ -437,6 +437,10 @@ export function scenarios(env) {
         const venueName = `E2E Hall ${Date.now().toString(36)}`;
         const csv = 'section,row,seats,tier,price\nA,,1-40,VIP,120.00\nB,,1-60,R,80.00\n';
         await page.getByLabel('Venue name').fill(venueName);
+        // A bad layout first: the error names its line, and nothing is created.
+        await page.getByLabel('Seat layout (CSV file)').setInputFiles({ name: 'bad.csv', mimeType: 'text/csv', buffer: Buffer.from('section,row,seats,tier,price\nA,,1-5,VIP,120.00\nA,,3,VIP,120.00\n') });
+        await page.getByRole('button', { name: 'Import venue' }).click();
+        await waitFor('the CSV error naming line 3', async () => /line 3/.test((await page.locator('main .messages').first().textContent()) ?? ''), 10_000);
         await page.getByLabel('Seat layout (CSV file)').setInputFiles({ name: 'hall.csv', mimeType: 'text/csv', buffer: Buffer.from(csv) });
         await page.getByRole('button', { name: 'Import venue' }).click();
         await waitFor(`venue ${venueName} listed`, async () => (await page.locator(`tr[data-venue="${venueName}"]`).count()) === 1, 10_000);
@@ -455,6 +459,12 @@ export function scenarios(env) {
         await page.getByLabel('Show', { exact: true }).fill(await localInput(page, now + 30 * 86_400_000));
         await page.getByLabel('Booking opens', { exact: true }).fill(await localInput(page, now - 2 * 60_000));
         await page.getByLabel('Price of tier VIP').fill('130.00');
+        // Booking opening after the show: the error shows next to that field.
+        await page.getByLabel('Booking opens', { exact: true }).fill(await localInput(page, now + 40 * 86_400_000));
+        await page.getByRole('button', { name: 'Create schedule' }).click();
+        await waitFor('the error next to "Booking opens"', async () => (await page.locator('input[name=bookingOpensAt] + .field-error').count()) === 1, 10_000);
+        check((await page.locator('input[name=bookingOpensAt]').getAttribute('aria-invalid')) === 'true', 'the field is marked invalid');
+        await page.getByLabel('Booking opens', { exact: true }).fill(await localInput(page, now - 2 * 60_000));
         await page.getByRole('button', { name: 'Create schedule' }).click();
         await page.waitForURL(/\/admin\/schedules\/\d+$/, { timeout: 10_000 }).catch(async (error) => {
           throw new Error(`${error.message}\nthe editor says: ${(await page.locator('main').textContent())?.slice(0, 600)}`);

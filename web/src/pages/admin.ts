@@ -158,6 +158,8 @@ function confirmDialog(message: string): Promise<boolean> {
 // Field errors of a 400: next to the field when the page has one for it, else in the list.
 function showFieldErrors(area: HTMLElement, error: unknown, fields: Record<string, HTMLElement> = {}): void {
   for (const old of document.querySelectorAll('.field-error')) old.remove();
+  for (const marked of document.querySelectorAll('[aria-invalid]')) marked.removeAttribute('aria-invalid');
+  if (error === null) return;
   const body: ErrorBody | null = error instanceof ApiError ? error.body : null;
   const problems = body?.errors ?? [];
   if (problems.length === 0) {
