@@ -259,7 +259,8 @@ interface Sample {
 
 const keepMs = 5 * 60_000;
 
-function drawChart(canvas: HTMLCanvasElement, values: number[], color: string): void {
+// x is time: the chart spans the samples kept (at least 20 s, at most 5 minutes), newest at the right.
+function drawChart(canvas: HTMLCanvasElement, times: number[], values: number[], color: string): void {
   const ratio = window.devicePixelRatio || 1;
   const width = canvas.clientWidth || 300;
   const height = canvas.clientHeight || 80;
@@ -277,12 +278,13 @@ function drawChart(canvas: HTMLCanvasElement, values: number[], color: string): 
   g.stroke();
   if (values.length === 0) return;
   const max = Math.max(1, ...values);
-  const slots = keepMs / 1000;
-  const step = width / Math.max(1, slots - 1);
-  const x0 = width - (values.length - 1) * step;
+  const last = times[times.length - 1] ?? 0;
+  const span = Math.min(keepMs, Math.max(20_000, last - (times[0] ?? last)));
+  const xOf = (i: number): number => width - ((last - (times[i] ?? last)) / span) * width;
+  const x0 = xOf(0);
   g.beginPath();
   values.forEach((v, i) => {
-    const x = x0 + i * step;
+    const x = xOf(i);
     const y = height - 2 - (v / max) * (height - 6);
     if (i === 0) g.moveTo(x, y);
     else g.lineTo(x, y);
@@ -448,7 +450,7 @@ export async function renderDashboard(page: Page): Promise<void> {
         const chart = charts[i];
         if (!chart) return;
         const series = samples.map(chart[2]);
-        drawChart(canvas, series, chart[1]);
+        drawChart(canvas, samples.map((x) => x.at), series, chart[1]);
         const max = Math.max(0, ...series);
         canvas.setAttribute('aria-label', t('chartLabel', { name: t(chart[0]), seconds: Math.round((now - (samples[0]?.at ?? now)) / 1000), value: chart[3](chart[2](sample)), max: chart[3](max) }));
       });
