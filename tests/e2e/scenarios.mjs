@@ -10,6 +10,41 @@ import {
 
 const liveSchedule = 2; // the 10,000-seat demo schedule (sections A..T x 500)
 const liveDeadlineMs = 1000; // a change in one browser shows in the other within this
+const adminEmail = process.env.E2E_ADMIN_EMAIL ?? 'admin@example.com';
+const adminPassword = process.env.E2E_ADMIN_PASSWORD ?? 'admin-password-e2e';
+const dashboardDeadlineMs = 2000; // issue 16: the admin's dashboard shows the sale within 2 s of PAID
+
+// Signs the operator in through the API from inside the page (same origin: the refresh cookie is set).
+async function signInAdminViaApi(page) {
+  return page.evaluate(
+    async ({ email, password }) => {
+      const login = await fetch('/auth/login', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ email, password }) });
+      if (!login.ok) throw new Error(`admin login ${login.status} (did scripts/e2e create ${email}?)`);
+      const body = await login.json();
+      sessionStorage.setItem('accessToken', body.accessToken);
+      return body.accessToken;
+    },
+    { email: adminEmail, password: adminPassword },
+  );
+}
+
+// Presses a button that opens the console's confirmation <dialog>, then confirms.
+async function confirmThrough(page, button) {
+  await button.click();
+  const dialog = page.locator('dialog.confirm-dialog[open]');
+  await dialog.waitFor({ state: 'visible', timeout: 5000 });
+  await dialog.locator('button.primary').click();
+  await dialog.waitFor({ state: 'detached', timeout: 5000 });
+}
+
+// The local datetime-local value of a moment, as the browser would show it.
+async function localInput(page, ms) {
+  return page.evaluate((at) => {
+    const d = new Date(at);
+    const two = (n) => String(n).padStart(2, '0');
+    return `${d.getFullYear()}-${two(d.getMonth() + 1)}-${two(d.getDate())}T${two(d.getHours())}:${two(d.getMinutes())}`;
+  }, ms);
+}
 
 export function scenarios(env) {
   const { browser, baseUrl, outDir, log } = env;
@@ -44,6 +79,27 @@ export function scenarios(env) {
     for (const seat of seats) {
       await waitFor(`${seat} held by me`, async () => (await seatStatus(page, seat)) === 'MINE', 5000);
     }
+  }
+
+  // Hold through the map, check out and pay at the mock gateway; resolves once the order is PAID.
+  async function buy(page, seats) {
+    await holdThroughUi(page, seats);
+    await page.locator('.hold a[href="/checkout"]').click();
+    await page.waitForURL('**/checkout');
+    await page.locator('main button.primary').click();
+    await page.waitForURL('**/gateway/*', { timeout: 10_000 });
+    const orderNo = decodeURIComponent(new URL(page.url()).pathname.split('/').pop());
+    await page.getByRole('button', { name: 'Pay', exact: true }).click();
+    await page.waitForURL(`**/orders/*`, { timeout: 10_000 });
+    await waitFor('order PAID', async () => (await page.locator('[data-status]').getAttribute('data-status')) === 'PAID', 40_000, 25);
+    return orderNo;
+  }
+
+  async function adminSession(options = {}) {
+    const session = await newSession(browser, baseUrl, { lang: 'en', ...options });
+    await session.page.goto('/signin');
+    await signInAdminViaApi(session.page);
+    return session;
   }
 
   async function timeUntil(description, probe, deadlineMs) {
@@ -364,6 +420,175 @@ export function scenarios(env) {
         return `seat ${seat}, one order`;
       },
     },
+    {
+      name: '12 console: an admin imports a venue (CSV), creates a concert and an open schedule; a fan buys; the dashboard shows sold >= 1 within 2 s of PAID',
+      timeoutMs: 120_000,
+      async run() {
+        const admin = await newSession(browser, baseUrl, { lang: 'en' });
+        const { page } = admin;
+        // Sign in as usual, through the form, straight to the console.
+        await page.goto(`/signin?next=${encodeURIComponent('/admin/venues')}`);
+        await page.getByLabel('Email').fill(adminEmail);
+        await page.getByLabel('Password').fill(adminPassword);
+        await page.locator('form button[type=submit]').click();
+        await page.waitForURL('**/admin/venues').catch(async (error) => {
+          throw new Error(`${error.message}\nat ${page.url()}: ${(await page.locator('main').textContent())?.slice(0, 600)}`);
+        });
+        const venueName = `E2E Hall ${Date.now().toString(36)}`;
+        const csv = 'section,row,seats,tier,price\nA,,1-40,VIP,120.00\nB,,1-60,R,80.00\n';
+        await page.getByLabel('Venue name').fill(venueName);
+        // A bad layout first: the error names its line, and nothing is created.
+        await page.getByLabel('Seat layout (CSV file)').setInputFiles({ name: 'bad.csv', mimeType: 'text/csv', buffer: Buffer.from('section,row,seats,tier,price\nA,,1-5,VIP,120.00\nA,,3,VIP,120.00\n') });
+        await page.getByRole('button', { name: 'Import venue' }).click();
+        await waitFor('the CSV error naming line 3', async () => /line 3/.test((await page.locator('main .messages').first().textContent()) ?? ''), 10_000);
+        await page.getByLabel('Seat layout (CSV file)').setInputFiles({ name: 'hall.csv', mimeType: 'text/csv', buffer: Buffer.from(csv) });
+        await page.getByRole('button', { name: 'Import venue' }).click();
+        await waitFor(`venue ${venueName} listed`, async () => (await page.locator(`tr[data-venue="${venueName}"]`).count()) === 1, 10_000);
+        check(/100 seats/.test((await page.locator(`tr[data-venue="${venueName}"]`).textContent()) ?? ''), 'the venue has 100 seats');
+
+        await page.locator('.admin-nav a[href="/admin/schedules/new"]').click();
+        await page.waitForURL('**/admin/schedules/new');
+        await page.getByLabel('Concert', { exact: true }).selectOption('new');
+        const title = `E2E Live ${Date.now().toString(36)}`;
+        await page.getByLabel('New concert title').fill(title);
+        await page.getByLabel('Description').fill('A concert made in the operator console');
+        const venueValue = await page.evaluate((name) => [...document.querySelectorAll('select[name=venueId] option')].find((o) => o.textContent.startsWith(name))?.value, venueName);
+        check(venueValue, 'the new venue is offered in the editor');
+        await page.getByLabel('Venue', { exact: true }).selectOption(venueValue);
+        const now = Date.now();
+        await page.getByLabel('Show', { exact: true }).fill(await localInput(page, now + 30 * 86_400_000));
+        await page.getByLabel('Booking opens', { exact: true }).fill(await localInput(page, now - 2 * 60_000));
+        await page.getByLabel('Price of tier VIP').fill('130.00');
+        // Booking opening after the show: the error shows next to that field.
+        await page.getByLabel('Booking opens', { exact: true }).fill(await localInput(page, now + 40 * 86_400_000));
+        await page.getByRole('button', { name: 'Create schedule' }).click();
+        await waitFor('the error next to "Booking opens"', async () => (await page.locator('input[name=bookingOpensAt] + .field-error').count()) === 1, 10_000);
+        check((await page.locator('input[name=bookingOpensAt]').getAttribute('aria-invalid')) === 'true', 'the field is marked invalid');
+        await page.getByLabel('Booking opens', { exact: true }).fill(await localInput(page, now - 2 * 60_000));
+        await page.getByRole('button', { name: 'Create schedule' }).click();
+        await page.waitForURL(/\/admin\/schedules\/\d+$/, { timeout: 10_000 }).catch(async (error) => {
+          throw new Error(`${error.message}\nthe editor says: ${(await page.locator('main').textContent())?.slice(0, 600)}`);
+        });
+        const scheduleId = Number(new URL(page.url()).pathname.split('/').pop());
+        await waitFor('the dashboard figures', async () => (await page.locator('.admin[data-sold]').count()) === 1, 10_000);
+        check((await page.locator('.admin').getAttribute('data-sale-state')) === 'OPEN', 'the new schedule is OPEN');
+
+        // The fan, in a browser of their own.
+        const fanSession = await newSession(browser, baseUrl, { lang: 'en' });
+        const fanPage = fanSession.page;
+        const email = uniqueEmail('console-fan');
+        await fanPage.goto(`/signup?next=${encodeURIComponent(`/schedules/${scheduleId}/queue`)}`);
+        await fanPage.getByLabel('Name').fill('Console Fan');
+        await fanPage.getByLabel('Email').fill(email);
+        await fanPage.getByLabel('Password').fill(password);
+        await fanPage.locator('form button[type=submit]').click();
+        await fanPage.waitForURL(`**/schedules/${scheduleId}/seats`, { timeout: 20_000 });
+        await waitForSeatMap(fanPage);
+        const seats = await availableSeats(fanPage, 'A', 1);
+        check(seats.length === 1, 'a free seat in section A of the new venue');
+        const orderNo = await buy(fanPage, seats);
+        const soldMs = await timeUntil('sold >= 1 on the dashboard', async () => Number(await page.locator('.admin').getAttribute('data-sold')) >= 1, dashboardDeadlineMs);
+        const soldText = (await page.locator('[data-stat=sold]').textContent()) ?? '';
+        check(Number(soldText.replace(/\D/g, '')) >= 1, `the Sold figure reads "${soldText}"`);
+        shared.console = { admin, fan: fanSession, scheduleId, orderNo, email, seat: seats[0] };
+        admin.assertClean();
+        fanSession.assertClean();
+        return `schedule ${scheduleId}, order ${orderNo} (${seats[0]}); dashboard showed sold after ${soldMs} ms`;
+      },
+    },
+    {
+      name: '13 console: pause keeps a waiting fan in place and admits no one; resume admits',
+      timeoutMs: 90_000,
+      async run() {
+        const ctx = shared.console;
+        check(ctx, 'scenario 12 made no sale');
+        const { page } = ctx.admin;
+        await confirmThrough(page, page.locator('button[data-state=PAUSED]'));
+        await waitFor('PAUSED on the dashboard', async () => (await page.locator('.admin').getAttribute('data-sale-state')) === 'PAUSED', 5000);
+        const waiter = await newSession(browser, baseUrl, { lang: 'en' });
+        const wp = waiter.page;
+        await wp.goto('/');
+        await signUpViaApi(wp, uniqueEmail('paused'));
+        const views = [];
+        wp.on('response', async (response) => {
+          if (!/\/queue\/(enter|status)/.test(response.url())) return;
+          try {
+            views.push(await response.json());
+          } catch {
+            // not JSON: ignored
+          }
+        });
+        await wp.goto(`/schedules/${ctx.scheduleId}/queue`);
+        await waitFor('a position in the waiting room', async () => /^\d+$/.test(((await wp.locator('.queue-position').textContent()) ?? '').trim()), 10_000);
+        const position = ((await wp.locator('.queue-position').textContent()) ?? '').trim();
+        // Three more answers from the server while paused: still WAITING, same place.
+        await waitFor('three queue polls while paused', () => views.length >= 4, 30_000, 50);
+        check(views.every((v) => v.status === 'WAITING' && String(v.position) === position), `while paused: ${JSON.stringify(views)}`);
+        check(new URL(wp.url()).pathname.endsWith('/queue'), 'still in the waiting room');
+        await confirmThrough(page, page.locator('button[data-state=OPEN]'));
+        await wp.waitForURL(`**/schedules/${ctx.scheduleId}/seats`, { timeout: 20_000 });
+        await waitFor('OPEN on the dashboard', async () => (await page.locator('.admin').getAttribute('data-sale-state')) === 'OPEN', 5000);
+        waiter.assertClean();
+        ctx.admin.assertClean();
+        await waiter.context.close();
+        return `position ${position} kept over ${views.length} answers while paused; admitted after resume`;
+      },
+    },
+    {
+      name: '14 console: refund the fan\'s order; the fan\'s ticket shows REVOKED',
+      timeoutMs: 60_000,
+      async run() {
+        const ctx = shared.console;
+        check(ctx, 'scenario 12 made no sale');
+        const { page } = ctx.admin;
+        await page.locator('.admin-nav a[href="/admin/orders"]').click();
+        await page.waitForURL('**/admin/orders');
+        await page.getByLabel('Order number or email').fill(ctx.email);
+        await page.getByRole('button', { name: 'Search' }).click();
+        const row = page.locator(`tr[data-order="${ctx.orderNo}"]`);
+        await waitFor(`order ${ctx.orderNo} found`, async () => (await row.count()) === 1, 10_000);
+        await confirmThrough(page, row.getByRole('button', { name: `Refund ${ctx.orderNo}` }));
+        await waitFor('order CANCELLED', async () => (await row.locator('td[data-status]').getAttribute('data-status')) === 'CANCELLED', 10_000);
+        const fp = ctx.fan.page;
+        await fp.goto('/me/tickets');
+        await waitFor(`ticket ${ctx.seat} REVOKED`, async () => {
+          const ticket = fp.locator(`li.ticket[data-seat="${ctx.seat}"]`);
+          if ((await ticket.count()) === 1 && /Revoked/.test((await ticket.textContent()) ?? '')) return true;
+          await fp.reload();
+          return false;
+        }, 15_000, 500);
+        check((await fp.locator(`li.ticket.revoked[data-seat="${ctx.seat}"] svg.qr`).count()) === 0, 'a revoked ticket shows no QR code');
+        ctx.admin.assertClean();
+        ctx.fan.assertClean();
+        await page.locator('.admin-nav a[href="/admin/audit"]').click();
+        await waitFor('the refund in the audit log', async () => /refund/i.test((await page.locator('main table').textContent()) ?? ''), 10_000);
+        await ctx.fan.context.close();
+        await ctx.admin.context.close();
+        return `order ${ctx.orderNo} CANCELLED, ticket ${ctx.seat} REVOKED, audited`;
+      },
+    },
+    {
+      name: '15 console: a fan gets the operators-only page at /admin and 403 from the API',
+      timeoutMs: 30_000,
+      async run() {
+        const session = await newSession(browser, baseUrl, { lang: 'en' });
+        const { page } = session;
+        await page.goto('/');
+        await signUpViaApi(page, uniqueEmail('not-admin'));
+        await page.goto('/admin');
+        await waitFor('"Operators only"', async () => (await page.locator('main h1').textContent()) === 'Operators only', 10_000);
+        check((await page.locator('.admin-nav').count()) === 0, 'no console navigation for a fan');
+        const statuses = await page.evaluate(async () => {
+          const auth = { Accept: 'application/json', Authorization: `Bearer ${sessionStorage.getItem('accessToken')}` };
+          const paths = ['/admin/venues', '/admin/audit', '/admin/schedules/2/stats', '/admin/dead-letters'];
+          return Promise.all(paths.map(async (p) => `${p} ${(await fetch(p, { headers: auth })).status}`));
+        });
+        check(statuses.every((line) => line.endsWith(' 403')), statuses.join(', '));
+        session.assertClean();
+        await session.context.close();
+        return statuses.join(', ');
+      },
+    },
   ];
 
   // Every page in both languages at both widths: screenshots, and an axe scan of each.
@@ -386,6 +611,14 @@ export function scenarios(env) {
         ...(order ? [{ name: 'gateway', path: `/gateway/${order}` }, { name: 'order', path: `/orders/${order}` }] : []),
         { name: 'tickets', path: '/me/tickets' },
         { name: 'not-found', path: '/no-such-page' },
+        { name: 'admin-denied', path: '/admin' },
+        { name: 'admin-home', path: '/admin', admin: true },
+        { name: 'admin-dashboard', path: `/admin/schedules/${liveSchedule}`, admin: true, ready: '.admin[data-samples="3"], .admin[data-samples="4"]' },
+        { name: 'admin-venues', path: '/admin/venues', admin: true, ready: '[data-loaded]' },
+        { name: 'admin-schedule-new', path: '/admin/schedules/new', admin: true },
+        { name: 'admin-orders', path: `/admin/orders${buyer ? `?q=${encodeURIComponent(buyer.email)}` : ''}`, admin: true, ready: buyer ? 'tr[data-order]' : null },
+        { name: 'admin-dead-letters', path: '/admin/dead-letters', admin: true },
+        { name: 'admin-audit', path: '/admin/audit', admin: true },
       ];
       for (const lang of ['en', 'ko']) {
         for (const [width, viewport] of Object.entries(viewports)) {
@@ -396,10 +629,13 @@ export function scenarios(env) {
           await context.route('**/queue/enter', (route) => route.fulfill({ json: waiting }));
           await context.route('**/queue/status*', (route) => route.fulfill({ json: waiting }));
           await page.goto('/signin');
+          // The operator first, so the refresh cookie left is the fan's, as before.
+          const adminToken = await signInAdminViaApi(page);
           const email = buyer?.email ?? uniqueEmail('tour');
           await signUpViaApi(page, email);
-          const token = await page.evaluate(() => sessionStorage.getItem('accessToken'));
+          const fanToken = await page.evaluate(() => sessionStorage.getItem('accessToken'));
           for (const spec of pages) {
+            const token = spec.admin ? adminToken : fanToken;
             await page.evaluate(
               ({ schedule, signedOut, token }) => {
                 if (signedOut) sessionStorage.removeItem('accessToken');
@@ -418,6 +654,7 @@ export function scenarios(env) {
             if (spec.seatMap) await waitForSeatMap(page);
             await waitFor(`${spec.name} rendered`, async () => (await page.locator('main h1').count()) > 0 && (await page.locator('main .loading').count()) === 0, 10_000);
             if (spec.name === 'order') await waitFor('order status', async () => (await page.locator('[data-status]').count()) > 0, 10_000);
+            if (spec.ready) await waitFor(`${spec.name}: ${spec.ready}`, async () => (await page.locator(spec.ready).count()) > 0, 10_000);
             await page.evaluate(() => document.fonts.ready);
             await page.screenshot({ path: join(shots, `${spec.name}-${lang}-${width}.jpg`), type: 'jpeg', quality: 60, fullPage: true });
             result.screenshots += 1;

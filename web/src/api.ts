@@ -46,11 +46,15 @@ export interface CallOptions {
   auth?: boolean;
   queueToken?: string | null;
   idempotencyKey?: string;
+  // A body sent as it is (e.g. a CSV file) with this Content-Type instead of JSON.
+  rawBody?: string;
+  contentType?: string;
 }
 
 async function send(path: string, options: CallOptions): Promise<Response> {
   const headers: Record<string, string> = { Accept: 'application/json' };
   if (options.body !== undefined) headers['Content-Type'] = 'application/json';
+  if (options.rawBody !== undefined) headers['Content-Type'] = options.contentType ?? 'text/plain';
   const token = session.token();
   if (options.auth && token) headers.Authorization = `Bearer ${token}`;
   if (options.queueToken) headers['Queue-Token'] = options.queueToken;
@@ -58,7 +62,7 @@ async function send(path: string, options: CallOptions): Promise<Response> {
   return fetch(path, {
     method: options.method ?? 'GET',
     headers,
-    body: options.body === undefined ? undefined : JSON.stringify(options.body),
+    body: options.rawBody ?? (options.body === undefined ? undefined : JSON.stringify(options.body)),
     credentials: 'same-origin',
   });
 }

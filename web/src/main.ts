@@ -10,11 +10,13 @@ import { renderQueue } from './pages/queue';
 import { renderSeats } from './pages/seats';
 import { renderCheckout, renderGateway, renderOrder } from './pages/checkout';
 import { renderTickets } from './pages/tickets';
+import { renderAdminHome, renderAudit, renderDashboard, renderDeadLetters, renderOrders, renderScheduleNew, renderVenues } from './pages/admin';
 
 interface Account {
   id: number;
   email: string;
   name: string;
+  role?: string;
 }
 
 let account: Account | null = null;
@@ -63,6 +65,7 @@ function renderHeader(header: HTMLElement): void {
       { 'aria-label': t('appName') },
       h('a', { href: '/' }, t('navConcerts')),
       h('a', { href: '/me/tickets' }, t('navMyTickets')),
+      account?.role === 'ADMIN' ? h('a', { href: '/admin' }, t('adminNav')) : null,
     ),
     h('div', { className: 'lang' }, h('label', { for: 'language' }, t('language')), languageSelect),
     user,
@@ -106,6 +109,13 @@ function boot(): void {
   route('/gateway/{orderNo}', renderGateway);
   route('/orders/{orderNo}', renderOrder);
   route('/me/tickets', renderTickets);
+  route('/admin', renderAdminHome);
+  route('/admin/venues', renderVenues);
+  route('/admin/schedules/new', renderScheduleNew);
+  route('/admin/schedules/{id}', renderDashboard);
+  route('/admin/orders', renderOrders);
+  route('/admin/dead-letters', renderDeadLetters);
+  route('/admin/audit', renderAudit);
   fallback((page) => {
     append(page.outlet, [h('h1', {}, t('notFoundTitle')), h('p', {}, t('notFoundBody'))]);
   });
