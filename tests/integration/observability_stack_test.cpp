@@ -461,6 +461,13 @@ std::set<std::string> install_deps_packages(const fs::path& root) {
   std::set<std::string> out;
   std::istringstream words(script.substr(start + 10, end - start - 10));
   for (std::string word; words >> word;) out.insert(word);
+  // The fallbacks it installs on a box without a tool (`command -v node ... || wanted+=(nodejs)`):
+  // the image's bare Debian is such a box.
+  for (auto at = script.find("wanted+=("); at != std::string::npos; at = script.find("wanted+=(", at + 1)) {
+    const auto close = script.find(')', at);
+    std::istringstream more(script.substr(at + 9, close - at - 9));
+    for (std::string word; more >> word;) out.insert(word);
+  }
   return out;
 }
 

@@ -104,7 +104,7 @@ TEST(ConfigTest, DefaultsWhenFilesAreEmpty) {
   EXPECT_EQ(c.queue.admission_interval, 200ms);
   EXPECT_EQ(c.hold.ttl, 5min);
   EXPECT_EQ(c.hold.max_seats_per_user, 4);
-  EXPECT_EQ(c.hold.expiry_interval, 5s);
+  EXPECT_EQ(c.hold.expiry_interval, 1s);
   EXPECT_EQ(c.hold.expiry_batch, 500);
   EXPECT_EQ(c.payment.order_ttl, 10min);
   EXPECT_EQ(c.payment.gateway_secret, "");
