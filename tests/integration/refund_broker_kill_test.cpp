@@ -44,6 +44,20 @@ namespace {
 // service's clients keep reconnecting to its port; were it an ephemeral port, one of those connects
 // could get it as its own source port and connect to itself (TCP simultaneous open), and the
 // restarted broker could not bind it.
+// Whether a listener could bind 127.0.0.1:port now (nobody listens on it).
+bool port_bindable(std::uint16_t port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  const int one = 1;
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);  // as the JVM's listener does
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(port);
+  const bool bound = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  ::close(fd);
+  return bound;
+}
+
 std::uint16_t free_port_below_ephemeral_range(std::uint16_t taken = 0) {
   int low = 32768;
   std::ifstream("/proc/sys/net/ipv4/ip_local_port_range") >> low;
@@ -51,14 +65,7 @@ std::uint16_t free_port_below_ephemeral_range(std::uint16_t taken = 0) {
   for (int i = 0; i < 1000; ++i) {
     const auto port = static_cast<std::uint16_t>(first + (::getpid() * 37 + i * 97) % (low - first));
     if (port == taken) continue;
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    addr.sin_port = htons(port);
-    const bool bound = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
-    ::close(fd);
-    if (bound) return port;
+    if (port_bindable(port)) return port;
   }
   throw std::runtime_error("no free port below the ephemeral range");
 }
@@ -97,6 +104,13 @@ class PrivateKafka {
     if (::kill(pid, SIGKILL) != 0) throw std::runtime_error(fmt::format("kill {} failed", pid));
     if (!wait_for([&] { return !alive(pid); }, std::chrono::seconds(10))) {
       throw std::runtime_error(fmt::format("kafka pid {} survived SIGKILL", pid));
+    }
+    // The JVM's main thread can show as a zombie while its other threads are still exiting with
+    // the listening socket open (a CI run saw the restart refused: "port taken by a process that
+    // is not ours"). Gone means the ports are free too.
+    if (!wait_for([&] { return port_bindable(port_) && port_bindable(controller_port_); }, std::chrono::seconds(20))) {
+      throw std::runtime_error(
+          fmt::format("kafka's ports {}/{} stayed taken after pid {} died", port_, controller_port_, pid));
     }
   }
 
