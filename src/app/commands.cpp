@@ -1,5 +1,6 @@
 #include "app/commands.hpp"
 
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 #include <termios.h>
 #include <unistd.h>
@@ -134,8 +135,9 @@ int run_seed(const infra::config::AppConfig& config, const SeedCommandOptions& o
   if (report.skipped) {
     spdlog::info("demo data already present; nothing seeded");
   } else {
-    spdlog::info("seeded {} users, {} concerts, {} schedules, {} seats in {:.2f} s", report.users, report.concerts,
-                 report.schedules, report.seats, seconds_since(started));
+    spdlog::info("seeded {} users, {} concerts, {} schedules (ids {}), {} seats in {:.2f} s", report.users,
+                 report.concerts, report.schedules, fmt::join(report.schedule_ids, ", "), report.seats,
+                 seconds_since(started));
   }
   return 0;
 }
