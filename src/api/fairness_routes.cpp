@@ -24,7 +24,8 @@ void optional_time(JsonWriter& json, std::string_view key, const std::optional<d
 
 Task<ApiResponse> fairness(application::FairStart& fair_start, const ApiRequest& request) {
   const domain::ScheduleId schedule{path_id(request, "id")};
-  const auto view = co_await fair_start.fairness(schedule);
+  const auto found = co_await fair_start.fairness(schedule);
+  const auto& view = *found;
   JsonWriter json;
   json.reserve(256 + view.order.size() * 67);
   json.begin_object().key("scheduleId").integer(view.schedule.value);
@@ -41,7 +42,10 @@ Task<ApiResponse> fairness(application::FairStart& fair_start, const ApiRequest&
   json.key("order").begin_array();
   for (const auto& mac : view.order) json.string(mac);
   json.end_array().end_object();
-  co_return json_response(200, std::move(json).str());
+  auto response = json_response(200, std::move(json).str());
+  // Once applied the reveal never changes (caches and CDNs may keep it); before, it will.
+  response.headers.push_back({"Cache-Control", view.applied_at ? "public, max-age=3600" : "no-cache"});
+  co_return response;
 }
 
 }  // namespace

@@ -41,19 +41,24 @@ Task<std::int64_t> FairStart::prequeued_count(domain::ScheduleId schedule) {
   co_return co_await store_.count(schedule);
 }
 
-Task<FairnessView> FairStart::fairness(domain::ScheduleId schedule) {
+Task<std::shared_ptr<const FairnessView>> FairStart::fairness(domain::ScheduleId schedule) {
+  {
+    std::lock_guard lock(reveals_mutex_);
+    if (const auto cached = reveals_.find(schedule.value); cached != reveals_.end()) co_return cached->second;
+  }
   const auto found = co_await catalog_.find_schedule(schedule);
   if (!found) throw DomainError(ErrorCode::kNotFound, fmt::format("schedule {} not found", schedule.value));
-  FairnessView view;
+  auto result = std::make_shared<FairnessView>();
+  FairnessView& view = *result;
   view.schedule = schedule;
   view.prequeue_opens_at = found->prequeue_opens_at;
   view.opens_at = found->booking_opens_at;
   const auto now = clock_.now();
   view.phase = domain::fair_start_phase(now, found->prequeue_opens_at, found->booking_opens_at, false);
   if (view.phase == domain::FairStartPhase::kClosed || view.phase == domain::FairStartPhase::kBeforePrequeue) {
-    co_return view;  // nothing drawn yet
+    co_return result;  // nothing drawn yet
   }
-  if (!found->prequeue_opens_at) co_return view;  // no pre-queue, no shuffle
+  if (!found->prequeue_opens_at) co_return result;  // no pre-queue, no shuffle
   auto state = co_await store_.state(schedule, /*with_order=*/true);
   // The commitment exists from the pre-queue's opening on, whether anyone entered or not.
   domain::Digest seed{};
@@ -70,10 +75,13 @@ Task<FairnessView> FairStart::fairness(domain::ScheduleId schedule) {
     view.pre_queued = state.pre_queued;
     view.late = state.late;
     view.order = std::move(state.order);
+    std::lock_guard lock(reveals_mutex_);
+    if (reveals_.size() >= kRevealCacheCap) reveals_.erase(reveals_.begin());
+    reveals_[schedule.value] = result;
   } else {
     view.pre_queued = co_await store_.count(schedule);
   }
-  co_return view;
+  co_return result;
 }
 
 Task<OpeningReport> FairStart::open(domain::ScheduleId schedule) {

@@ -2,6 +2,8 @@
 // The fair start (DESIGN.md §15, docs/queue.md "Fair start (pre-queue)"): the pre-queue, the
 // commitment published when it opens, the shuffle applied once at the opening, and the reveal.
 #include <chrono>
+#include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -53,8 +55,10 @@ class FairStart {
   Task<bool> leave(domain::ScheduleId schedule, domain::UserId user);
   Task<std::int64_t> prequeued_count(domain::ScheduleId schedule);
 
-  // 404 for an unknown schedule.
-  Task<FairnessView> fairness(domain::ScheduleId schedule);
+  // 404 for an unknown schedule. A reveal never changes once applied: it is kept in memory
+  // (a few MB per 100,000 users, kRevealCacheCap schedules) so a crowd checking it after the
+  // opening does not read it from Redis each time.
+  Task<std::shared_ptr<const FairnessView>> fairness(domain::ScheduleId schedule);
 
   // The worker's round: draws the seeds of pre-queues that opened and applies the shuffle of every
   // schedule whose booking opened. Safe with any number of workers (the store applies it once).
@@ -74,6 +78,9 @@ class FairStart {
   static constexpr std::size_t kSeededCap = 10'000;
   std::mutex seeded_mutex_;
   std::unordered_set<std::int64_t> seeded_;
+  static constexpr std::size_t kRevealCacheCap = 16;
+  std::mutex reveals_mutex_;
+  std::map<std::int64_t, std::shared_ptr<const FairnessView>> reveals_;
 };
 
 }  // namespace ticketing::application

@@ -241,13 +241,13 @@ struct FairFixture {
 
 TEST(FairStart, CommitmentFromThePrequeuesOpeningAndTheRevealAfterTheApply) {
   FairFixture f;
-  auto view = run_task(f.fair.fairness(ScheduleId{1}));
+  auto view = *run_task(f.fair.fairness(ScheduleId{1}));
   EXPECT_EQ(view.phase, FairStartPhase::kBeforePrequeue);
   EXPECT_FALSE(view.commitment);
   EXPECT_FALSE(f.store.seed) << "no seed is drawn before the pre-queue opens";
 
   f.clock.now_ = f.catalog.pre;
-  view = run_task(f.fair.fairness(ScheduleId{1}));
+  view = *run_task(f.fair.fairness(ScheduleId{1}));
   EXPECT_EQ(view.phase, FairStartPhase::kPrequeue);
   ASSERT_TRUE(view.commitment);
   ASSERT_TRUE(f.store.seed);
@@ -259,19 +259,19 @@ TEST(FairStart, CommitmentFromThePrequeuesOpeningAndTheRevealAfterTheApply) {
   }
   EXPECT_EQ(run_task(f.fair.enter(f.catalog.schedule, UserId{7})), PrequeueEntry::kPrequeued);  // idempotent
   EXPECT_EQ(run_task(f.fair.prequeued_count(ScheduleId{1})), 50);
-  EXPECT_EQ(run_task(f.fair.fairness(ScheduleId{1})).commitment, view.commitment) << "drawn once";
+  EXPECT_EQ(run_task(f.fair.fairness(ScheduleId{1}))->commitment, view.commitment) << "drawn once";
 
   run_task(f.fair.run_once());  // not open yet: nothing applied
   EXPECT_FALSE(f.store.applied_at);
   EXPECT_TRUE(f.store.pending);
 
   f.clock.now_ = f.catalog.opens;
-  EXPECT_EQ(run_task(f.fair.fairness(ScheduleId{1})).phase, FairStartPhase::kOpenedNotApplied);
-  EXPECT_FALSE(run_task(f.fair.fairness(ScheduleId{1})).seed);
+  EXPECT_EQ(run_task(f.fair.fairness(ScheduleId{1}))->phase, FairStartPhase::kOpenedNotApplied);
+  EXPECT_FALSE(run_task(f.fair.fairness(ScheduleId{1}))->seed);
   run_task(f.fair.run_once());
   ASSERT_TRUE(f.store.applied_at);
   EXPECT_FALSE(f.store.pending);
-  view = run_task(f.fair.fairness(ScheduleId{1}));
+  view = *run_task(f.fair.fairness(ScheduleId{1}));
   EXPECT_EQ(view.phase, FairStartPhase::kOpen);
   ASSERT_TRUE(view.seed);
   EXPECT_EQ(view.pre_queued, 50);
@@ -337,7 +337,7 @@ TEST(FairStart, UnknownScheduleIs404AndNoPrequeueHasNoCommitment) {
     EXPECT_EQ(e.code(), ErrorCode::kNotFound);
   }
   f.clock.now_ = f.catalog.opens;
-  const auto view = run_task(f.fair.fairness(ScheduleId{2}));
+  const auto view = *run_task(f.fair.fairness(ScheduleId{2}));
   EXPECT_EQ(view.phase, FairStartPhase::kOpen);
   EXPECT_FALSE(view.commitment);
   EXPECT_FALSE(f.store.seed);
