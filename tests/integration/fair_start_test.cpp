@@ -410,3 +410,31 @@ TEST(FairStartIT, FairnessEndpointEdges) {
   response = http(port, "POST", "/queue/enter", enter_body(closed), as_user(2));
   EXPECT_EQ(response.status, 409) << response.raw;
 }
+
+// A commitment published for a pre-queue nobody joined still gets its reveal at the opening, and
+// the first user after it simply queues first.
+TEST(FairStartIT, AnEmptyPrequeueIsRevealedToo) {
+  prepare_test_database();
+  ensure_users(3);
+  TestServer server({"queue.admission-interval=100ms"});  // role all: the fair-start job runs here
+  const auto schedule = create_prequeue_schedule();
+  const auto before = fairness_of(server.port(), schedule);
+  ASSERT_TRUE(before.at("commitment").is_string());
+  set_opening(schedule, 0);
+  json::object reveal;
+  ASSERT_TRUE(wait_for(
+      [&] {
+        reveal = fairness_of(server.port(), schedule);
+        return reveal.at("appliedAt").is_string();
+      },
+      std::chrono::seconds(20), std::chrono::milliseconds(100)));
+  EXPECT_EQ(reveal.at("commitment"), before.at("commitment"));
+  EXPECT_EQ(reveal.at("preQueued").as_int64(), 0);
+  EXPECT_TRUE(reveal.at("order").as_array().empty());
+  const infra::security::SodiumFairnessCrypto crypto;
+  const auto seed = domain::digest_from_hex(std::string(reveal.at("seed").as_string()));
+  ASSERT_TRUE(seed);
+  EXPECT_EQ(domain::to_hex(crypto.sha256(domain::as_bytes_view(*seed))), before.at("commitment").as_string());
+  const auto response = http(server.port(), "POST", "/queue/enter", enter_body(schedule), as_user(3));
+  EXPECT_NE(response.body.find(R"("status":"WAITING","position":1,)"), std::string::npos) << response.raw;
+}

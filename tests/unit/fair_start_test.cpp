@@ -150,6 +150,7 @@ class FakePrequeueStore final : public PrequeueStore {
   Task<Digest> ensure_seed(ScheduleId, const Digest& candidate) override {
     ++seed_calls;
     if (!seed) seed = candidate;
+    pending = true;
     co_return *seed;
   }
   Task<FairnessState> state(ScheduleId, bool with_order) override {

@@ -26,7 +26,8 @@ class PrequeueStore {
   // Removes the user from the pre-queue; true when they were there.
   virtual Task<bool> leave(ScheduleId schedule, UserId user) = 0;
   virtual Task<std::int64_t> count(ScheduleId schedule) = 0;
-  // Stores `candidate` as the schedule's seed unless one exists; returns the stored one.
+  // Stores `candidate` as the schedule's seed unless one exists; returns the stored one. The
+  // schedule is then pending (its shuffle, possibly of nobody, is applied at the opening).
   virtual Task<Digest> ensure_seed(ScheduleId schedule, const Digest& candidate) = 0;
   // The shuffle's state; the order list only when `with_order`.
   virtual Task<FairnessState> state(ScheduleId schedule, bool with_order) = 0;

@@ -154,6 +154,9 @@ Task<domain::Digest> RedisPrequeueStore::ensure_seed(domain::ScheduleId schedule
   check(reply, "fairness seed script");
   const auto stored = domain::digest_from_hex(reply.str);
   if (!stored) throw domain::DependencyUnavailable("redis", "fairness seed: stored value is not 64 hex digits");
+  // A published commitment gets its reveal at the opening even if nobody pre-queued.
+  const std::string id = std::to_string(schedule.value);
+  check(co_await redis_.execute("SADD", kPendingKey, id), "pre-queue registry");
   co_return *stored;
 }
 
