@@ -36,7 +36,7 @@ QueueView QueueService::view_of(const domain::QueuePlace& place, domain::UserId 
     view.position = place.position;
     view.estimated_wait_seconds = domain::predict_admission_seconds(place.outlook, now);
   }
-  view.poll_after_ms = domain::poll_after_ms(view.status, view.estimated_wait_seconds);
+  view.poll_after_ms = domain::poll_after_ms(view.status, view.estimated_wait_seconds, policy_.heartbeat_timeout);
   return view;
 }
 

@@ -27,7 +27,7 @@ struct QueueView {
 // Adaptive proof of work (DESIGN.md §15): required while arrivals exceed `threshold` per second.
 struct PowPolicy {
   std::int64_t threshold = 0;  // 0: never required
-  int difficulty = 20;         // leading zero bits of SHA-256(challenge ‖ nonce)
+  int difficulty = 17;         // leading zero bits of SHA-256(challenge ‖ nonce)
   std::chrono::milliseconds challenge_ttl{120'000};
 };
 

@@ -9,10 +9,12 @@ std::string_view to_string(QueueStatus status) noexcept {
   return status == QueueStatus::kAdmitted ? "ADMITTED" : "WAITING";
 }
 
-std::int64_t poll_after_ms(QueueStatus status, std::int64_t estimated_wait_seconds) noexcept {
+std::int64_t poll_after_ms(QueueStatus status, std::int64_t estimated_wait_seconds,
+                           std::chrono::milliseconds heartbeat_timeout) noexcept {
   if (status == QueueStatus::kAdmitted) return kAdmittedPollMs;
-  const std::int64_t quarter = std::max<std::int64_t>(0, estimated_wait_seconds) * 1000 / 4;
-  return std::clamp(quarter, kMinPollMs, kMaxPollMs);
+  const std::int64_t most = std::clamp<std::int64_t>(heartbeat_timeout.count() / 2, 1, kMaxPollMs);
+  const std::int64_t quarter = std::clamp<std::int64_t>(estimated_wait_seconds, 0, 1'000'000'000) * 1000 / 4;
+  return std::clamp(quarter, std::min(kMinPollMs, most), most);
 }
 
 }  // namespace ticketing::domain

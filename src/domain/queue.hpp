@@ -55,12 +55,15 @@ struct QueuePolicy {
 };
 
 // The server's advice for the next status call (DESIGN.md §5, §15): about a second near the front,
-// growing with the expected wait (a quarter of it), at most 30 s; an admitted user is told 5 s
-// (there is nothing to wait for; the token is already in the answer).
+// growing with the expected wait (a quarter of it), at most 30 s and at most half the heartbeat
+// timeout (a client that follows the advice is never dropped as silent); an admitted user is told
+// 5 s (there is nothing to wait for; the token is already in the answer).
 inline constexpr std::int64_t kMinPollMs = 1'000;
 inline constexpr std::int64_t kMaxPollMs = 30'000;
 inline constexpr std::int64_t kAdmittedPollMs = 5'000;
-std::int64_t poll_after_ms(QueueStatus status, std::int64_t estimated_wait_seconds) noexcept;
+std::int64_t poll_after_ms(QueueStatus status, std::int64_t estimated_wait_seconds,
+                           std::chrono::milliseconds heartbeat_timeout = std::chrono::milliseconds(kMaxPollMs *
+                                                                                                   2)) noexcept;
 
 struct QueueSnapshot {
   std::int64_t waiting = 0;
