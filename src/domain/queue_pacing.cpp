@@ -20,47 +20,56 @@ std::chrono::seconds poll_retry_after(Timestamp now, Timestamp allowed_at) noexc
 std::int64_t predict_admission_seconds(const AdmissionOutlook& o, Timestamp now) {
   if (o.position <= 0) return 0;
   const double cap = o.admit_per_second > 0 ? static_cast<double>(o.admit_per_second) : 1e9;
+  const std::int64_t p = o.position;
+  const std::int64_t slots = std::max<std::int64_t>(1, o.max_active);
   const std::int64_t free_now = std::max<std::int64_t>(0, o.max_active - o.active);
-  // The cap alone: the p-th admission comes (p-1)/cap after the first.
-  double admitted_at = static_cast<double>(o.position - 1) / cap;
-  const std::int64_t needed = o.position - free_now;  // slots that must free up first
-  if (needed > 0) {
-    const auto seconds_from_now = [&](Timestamp t) {
-      return std::max(0.0, std::chrono::duration<double>(t - now).count());
-    };
-    const auto known = static_cast<std::int64_t>(o.expiries.size());
-    const double ttl = std::max(0.001, std::chrono::duration<double>(o.active_ttl).count());
-    // Beyond the known expiries, held slots lapse at max_active per active_ttl at the latest.
-    const double lapse_gap = ttl / static_cast<double>(std::max<std::int64_t>(1, o.max_active));
-    const double last_known = known > 0 ? seconds_from_now(o.expiries.back()) : 0.0;
-    const double c = o.completion_rate;
-    // When the k-th slot frees: by its expiry at the latest, earlier if completions get there first.
-    const auto frees_at = [&](std::int64_t k) {
-      double t = k <= known ? seconds_from_now(o.expiries[static_cast<std::size_t>(k - 1)])
-                            : last_known + static_cast<double>(k - known) * lapse_gap;
-      if (c > 0) t = std::min(t, static_cast<double>(k) / c);
-      return t;
-    };
-    // Admission j waits for slot j and for admission j-1 plus 1/cap: the p-th lands at the latest
-    // of (slot k frees) + (the needed-k admissions after it at the cap).
-    const auto consider = [&](std::int64_t k) {
-      if (k < 1 || k > needed) return;
-      admitted_at = std::max(admitted_at, frees_at(k) + static_cast<double>(needed - k) / cap);
-    };
-    for (std::int64_t k = 1; k <= std::min(known, needed); ++k) consider(k);
-    if (needed > known) {
-      // Piecewise linear beyond the known expiries: the maximum is at an end or where the two
-      // bounds cross.
-      consider(known + 1);
-      consider(needed);
-      if (c > 0 && 1.0 / c > lapse_gap) {
-        const double cross = (last_known - static_cast<double>(known) * lapse_gap) / (1.0 / c - lapse_gap);
-        if (cross > static_cast<double>(known) && cross < static_cast<double>(needed)) {
-          consider(static_cast<std::int64_t>(std::floor(cross)));
-          consider(static_cast<std::int64_t>(std::ceil(cross)));
-        }
-      }
+  const auto known = static_cast<std::int64_t>(o.expiries.size());
+  const bool all_known = known >= o.active;  // the store read every held slot's expiry
+  const double ttl = std::max(0.001, std::chrono::duration<double>(o.active_ttl).count());
+  // Beyond the known expiries, held slots lapse at max_active per active_ttl at the latest.
+  const double lapse_gap = ttl / static_cast<double>(slots);
+  const auto seconds_from_now = [&](Timestamp t) {
+    return std::max(0.0, std::chrono::duration<double>(t - now).count());
+  };
+  const auto expiry = [&](std::int64_t k) { return seconds_from_now(o.expiries[static_cast<std::size_t>(k - 1)]); };
+  const double last_known = known > 0 ? expiry(known) : 0.0;
+  const double c = o.completion_rate;
+  // When the slot of the j-th admission from now frees: free now; else the (j - free_now)-th held
+  // slot frees by its expiry at the latest, or earlier when completions at the measured rate get
+  // there first. A slot given out now lapses a TTL later, so when every expiry is known the
+  // pattern repeats every max_active admissions, one TTL later each time.
+  const auto slot_free_at = [&](std::int64_t j) {
+    if (j <= free_now) return 0.0;
+    const std::int64_t k = j - free_now;
+    double t = 0;
+    if (k <= known) {
+      t = expiry(k);
+    } else if (all_known) {
+      const std::int64_t index = (j - 1) % slots;
+      const double first = index < free_now ? 0.0 : expiry(std::min(known, index - free_now + 1));
+      t = first + static_cast<double>((j - 1) / slots) * ttl;
+    } else {
+      t = last_known + static_cast<double>(k - known) * lapse_gap;
     }
+    if (c > 0) t = std::min(t, static_cast<double>(k) / c);
+    return t;
+  };
+  // Admission j waits for its slot and for admission j-1 plus 1/cap: the p-th lands at the latest
+  // of (slot j frees) + (p - j) / cap over j. Evaluated near both ends (where the maximum lies when
+  // the cap or the slots are the bottleneck) and where the extrapolated bounds cross.
+  double admitted_at = 0;
+  const auto consider = [&](std::int64_t j) {
+    if (j < 1 || j > p) return;
+    admitted_at = std::max(admitted_at, slot_free_at(j) + static_cast<double>(p - j) / cap);
+  };
+  constexpr std::int64_t kWindow = 2048;
+  for (std::int64_t j = 1; j <= std::min(p, kWindow); ++j) consider(j);
+  for (std::int64_t j = std::max(kWindow + 1, p - 2 * kWindow); j <= p; ++j) consider(j);
+  consider(free_now + known + 1);
+  if (!all_known && c > 0 && 1.0 / c > lapse_gap) {
+    const double cross = (last_known - static_cast<double>(known) * lapse_gap) / (1.0 / c - lapse_gap);
+    consider(free_now + static_cast<std::int64_t>(std::floor(cross)));
+    consider(free_now + static_cast<std::int64_t>(std::ceil(cross)));
   }
   return static_cast<std::int64_t>(std::ceil(admitted_at - 1e-9));
 }

@@ -50,6 +50,10 @@ TEST(QueueEta, PredictsFromFreeSlotsExpiriesCompletionsAndTheCap) {
       {"a burst of expiries, then the cap", {100, 100, 50, 100, all_at(100, 60), 0.0, ttl}, 62},
       // Two expiries known (the store reads only what it needs); beyond them slots lapse at
       // 100 per 300 s at the latest: 20 + 3 × 3 s.
+      // Every held slot's expiry known: a slot given out at a lapse lapses a TTL later (waves).
+      {"the first wave, then the cap", {20, 20, 50, 20, all_at(20, 15), 0.0, milliseconds(15'000)}, 16},
+      {"the second wave", {30, 20, 50, 20, all_at(20, 15), 0.0, milliseconds(15'000)}, 31},
+      {"free slots lapse a TTL after they are given out", {3, 2, 50, 1, all_at(1, 10), 0.0, milliseconds(15'000)}, 15},
       {"beyond the known expiries", {5, 100, 50, 100, expiries_at({10, 20}), 0.0, ttl}, 29},
       {"completions beyond the known expiries", {50, 100, 50, 100, expiries_at({100}), 1.0, ttl}, 50},
       {"past expiries count as now", {1, 10, 50, 10, expiries_at({-5}), 0.0, ttl}, 0},
