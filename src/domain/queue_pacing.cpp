@@ -55,21 +55,51 @@ std::int64_t predict_admission_seconds(const AdmissionOutlook& o, Timestamp now)
     return t;
   };
   // Admission j waits for its slot and for admission j-1 plus 1/cap: the p-th lands at the latest
-  // of (slot j frees) + (p - j) / cap over j. Evaluated near both ends (where the maximum lies when
-  // the cap or the slots are the bottleneck) and where the extrapolated bounds cross.
+  // of (slot j frees) + (p - j) / cap over j. That is linear between the points evaluated here
+  // (free slots, each known expiry, each wave's ends, the crossings with the completion bound), so
+  // the maximum is among them: a few hundred evaluations at most, whatever the position.
   double admitted_at = 0;
   const auto consider = [&](std::int64_t j) {
     if (j < 1 || j > p) return;
     admitted_at = std::max(admitted_at, slot_free_at(j) + static_cast<double>(p - j) / cap);
   };
-  constexpr std::int64_t kWindow = 2048;
-  for (std::int64_t j = 1; j <= std::min(p, kWindow); ++j) consider(j);
-  for (std::int64_t j = std::max(kWindow + 1, p - 2 * kWindow); j <= p; ++j) consider(j);
-  consider(free_now + known + 1);
-  if (!all_known && c > 0 && 1.0 / c > lapse_gap) {
-    const double cross = (last_known - static_cast<double>(known) * lapse_gap) / (1.0 / c - lapse_gap);
-    consider(free_now + static_cast<std::int64_t>(std::floor(cross)));
-    consider(free_now + static_cast<std::int64_t>(std::ceil(cross)));
+  consider(1);
+  consider(p);
+  for (std::int64_t k = 1; k <= std::min(known, p - free_now); ++k) consider(free_now + k);
+  if (all_known) {
+    // Waves: j = w * slots + i + 1 frees at (slot i's first lapse) + w * TTL.
+    const auto wave_ends = [&](std::int64_t i) {
+      if (i >= p) return;
+      const std::int64_t last_wave = (p - 1 - i) / slots;
+      consider(i + 1);
+      consider(last_wave * slots + i + 1);
+      const double n_over_c = c > 0 ? static_cast<double>(slots) / c : 0;
+      if (c > 0 && std::abs(ttl - n_over_c) > 1e-9) {
+        const double first = i < free_now ? 0.0 : expiry(std::min(known, i - free_now + 1));
+        const double cross = (static_cast<double>(i + 1 - free_now) / c - first) / (ttl - n_over_c);
+        if (cross > 0 && cross < static_cast<double>(last_wave)) {
+          consider(static_cast<std::int64_t>(std::floor(cross)) * slots + i + 1);
+          consider(static_cast<std::int64_t>(std::ceil(cross)) * slots + i + 1);
+        }
+      }
+    };
+    // Slots free now (i < free_now) lapse in step, so without completions the first is the latest
+    // to matter; with a completion rate it may be any: every one when there are few, else the ends.
+    constexpr std::int64_t kEveryFreeSlotUpTo = 512;
+    if (c > 0 && free_now <= kEveryFreeSlotUpTo) {
+      for (std::int64_t i = 0; i < free_now; ++i) wave_ends(i);
+    } else {
+      wave_ends(0);
+      wave_ends(free_now - 1);
+    }
+    for (std::int64_t i = free_now; i < slots; ++i) wave_ends(i);
+  } else {
+    consider(free_now + known + 1);
+    if (c > 0 && 1.0 / c > lapse_gap) {
+      const double cross = (last_known - static_cast<double>(known) * lapse_gap) / (1.0 / c - lapse_gap);
+      consider(free_now + static_cast<std::int64_t>(std::floor(cross)));
+      consider(free_now + static_cast<std::int64_t>(std::ceil(cross)));
+    }
   }
   return static_cast<std::int64_t>(std::ceil(admitted_at - 1e-9));
 }

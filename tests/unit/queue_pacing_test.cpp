@@ -4,7 +4,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <array>
+#include <cmath>
+#include <random>
 
 #include "domain/queue.hpp"
 #include "infra/security/hmac_proof_of_work.hpp"
@@ -153,4 +156,50 @@ TEST(ProofOfWork, SignedChallengesVerifyOnlyForTheirUserScheduleAndTime) {
   EXPECT_EQ(pow.verify(text, "bad nonce", UserId{42}, ScheduleId{7}, kNow).problem, PowProblem::kInvalid);
   // Expired: a genuine, solved challenge past its time.
   EXPECT_EQ(pow.verify(text, nonce, UserId{42}, ScheduleId{7}, issued.expires_at).problem, PowProblem::kExpired);
+}
+
+// The estimator evaluates a few hundred candidate admissions, not every one before the waiter:
+// checked against evaluating them all, over random outlooks.
+TEST(QueueEta, CandidatesFindTheSameMaximumAsEveryAdmission) {
+  std::mt19937 random(17);
+  for (int round = 0; round < 2000; ++round) {
+    AdmissionOutlook o;
+    o.max_active = std::uniform_int_distribution<std::int64_t>(1, 30)(random);
+    o.active = std::uniform_int_distribution<std::int64_t>(0, o.max_active)(random);
+    o.admit_per_second = std::uniform_int_distribution<std::int64_t>(1, 60)(random);
+    o.position = std::uniform_int_distribution<std::int64_t>(1, 300)(random);
+    o.active_ttl = milliseconds(std::uniform_int_distribution<std::int64_t>(1'000, 60'000)(random));
+    o.completion_rate = round % 3 == 0 ? 0.0 : std::uniform_real_distribution<double>(0.05, 5)(random);
+    const auto known = round % 2 == 0 ? o.active : std::uniform_int_distribution<std::int64_t>(0, o.active)(random);
+    std::vector<std::int64_t> ms;
+    for (std::int64_t i = 0; i < known; ++i)
+      ms.push_back(std::uniform_int_distribution<std::int64_t>(0, 90'000)(random));
+    std::sort(ms.begin(), ms.end());
+    for (const auto m : ms) o.expiries.push_back(kNow + milliseconds(m));
+
+    // Every admission j = 1..p, by the model's definition.
+    const std::int64_t free_now = o.max_active - o.active;
+    const double ttl = std::chrono::duration<double>(o.active_ttl).count();
+    const auto at = [&](std::int64_t k) { return static_cast<double>(ms[static_cast<std::size_t>(k - 1)]) / 1000.0; };
+    double expected = 0;
+    for (std::int64_t j = 1; j <= o.position; ++j) {
+      double s = 0;
+      if (j > free_now) {
+        const std::int64_t k = j - free_now;
+        if (k <= known) {
+          s = at(k);
+        } else if (known >= o.active) {
+          const std::int64_t i = (j - 1) % o.max_active;
+          s = (i < free_now ? 0.0 : at(i - free_now + 1)) + static_cast<double>((j - 1) / o.max_active) * ttl;
+        } else {
+          s = (known > 0 ? at(known) : 0.0) + static_cast<double>(k - known) * ttl / static_cast<double>(o.max_active);
+        }
+        if (o.completion_rate > 0) s = std::min(s, static_cast<double>(k) / o.completion_rate);
+      }
+      expected = std::max(expected, s + static_cast<double>(o.position - j) / static_cast<double>(o.admit_per_second));
+    }
+    ASSERT_EQ(predict_admission_seconds(o, kNow), static_cast<std::int64_t>(std::ceil(expected - 1e-9)))
+        << "round " << round << " position " << o.position << " max_active " << o.max_active << " active " << o.active
+        << " known " << known << " rate " << o.completion_rate;
+  }
 }
