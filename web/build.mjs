@@ -17,8 +17,25 @@ const dev = args.includes('--dev');
 rmSync(out, { recursive: true, force: true });
 mkdirSync(join(out, 'assets'), { recursive: true });
 
+// The proof-of-work worker (a separate, same-origin script): built first so the app can name its
+// hashed file.
+const workerResult = await esbuild.build({
+  entryPoints: { 'pow-worker': join(here, 'src/pow/worker.ts') },
+  bundle: true,
+  format: 'iife',
+  target: ['es2022'],
+  minify: !dev,
+  entryNames: '[name]-[hash]',
+  outdir: join(out, 'assets'),
+  metafile: true,
+  logLevel: 'warning',
+});
+const worker = Object.keys(workerResult.metafile.outputs).map((file) => basename(file)).find((f) => f.endsWith('.js'));
+if (!worker) throw new Error('build produced no proof-of-work worker');
+
 const result = await esbuild.build({
   entryPoints: { app: join(here, 'src/main.ts'), styles: join(here, 'src/styles.css') },
+  define: { POW_WORKER_URL: JSON.stringify(`/assets/${worker}`) },
   bundle: true,
   format: 'esm',
   target: ['es2022'],
@@ -39,4 +56,4 @@ if (!script || !style) throw new Error(`build produced no app script or styleshe
 const template = readFileSync(join(here, 'src/index.html'), 'utf8');
 const html = template.replace('%APP_SCRIPT%', `/assets/${script}`).replace('%APP_STYLE%', `/assets/${style}`);
 writeFileSync(join(out, 'index.html'), html);
-console.log(`web app built into ${out}: ${outputs.join(', ')}`);
+console.log(`web app built into ${out}: ${[...outputs, worker].join(', ')}`);

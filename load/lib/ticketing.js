@@ -239,6 +239,12 @@ function jittered(seconds) {
   return seconds * (0.5 + 0.5 * Math.random());
 }
 
+// The next status call's pause (seconds): 75-100% of the server's pollAfterMs.
+function advisedPause(body) {
+  const advice = Number(body.pollAfterMs) > 0 ? Number(body.pollAfterMs) / 1000 : 1;
+  return advice * (0.75 + 0.25 * Math.random());
+}
+
 // No answer (refused, reset, timed out) or a server error: worth asking again later.
 function transient(res) {
   return res.status === 0 || res.status >= 500;
@@ -246,10 +252,11 @@ function transient(res) {
 
 // Enter the queue and poll status until ADMITTED. Returns the token, or null (logged, counted in
 // flow_errors) when the user was not admitted within ADMIT_TIMEOUT_S or the server refused.
-// Polls every 50 ms at first, backing off to 500 ms: the client's heartbeat, as docs/queue.md asks.
-// Each pause is jittered (50-100% of the step): with one fixed schedule every user who entered in
-// the same second polls in the same millisecond, and the whole admitted batch hits /tickets/hold
-// at once instead of at the admission rate.
+// Polls when the server advises (pollAfterMs, docs/queue.md "Polling"): a poll before half of it
+// is refused with 429. Each pause is jittered (75-100% of the advice): with one fixed schedule
+// every user who entered in the same second would poll in the same millisecond, and the whole
+// admitted batch would hit /tickets/hold at once instead of at the admission rate. A 429 (early
+// after all: timers are late or early) waits Retry-After and asks again.
 export async function enterAndWait(userId) {
   const t0 = Date.now();
   let res = await enter(userId);
@@ -263,7 +270,7 @@ export async function enterAndWait(userId) {
     console.warn(`user ${userId}: enter answered ${res.status}: ${String(res.body).slice(0, 200)}`);
     return null;
   }
-  let pause = 0.05;
+  let pause = advisedPause(body);
   let lastPosition = body.status === 'WAITING' ? body.position : Infinity;
   while (body.status !== 'ADMITTED') {
     if (Date.now() - t0 > ADMIT_TIMEOUT_MS) {
@@ -271,18 +278,25 @@ export async function enterAndWait(userId) {
       console.warn(`user ${userId}: not admitted after ${ADMIT_TIMEOUT_MS} ms (position ${body.position})`);
       return null;
     }
-    await sleep(jittered(pause));
-    pause = Math.min(pause * 1.5, 0.5);
+    await sleep(pause);
     res = await status(userId);
     // No answer or a 5xx (an instance or a store restarting): the client keeps polling until its
     // deadline, as a browser would; the failed request still counts in http_req_failed.
-    if (transient(res) && Date.now() - t0 <= ADMIT_TIMEOUT_MS) continue;
+    if (transient(res) && Date.now() - t0 <= ADMIT_TIMEOUT_MS) {
+      pause = jittered(1);
+      continue;
+    }
+    if (res.status === 429) {
+      pause = Number(res.headers['Retry-After'] || 1);
+      continue;
+    }
     body = res.status === 200 ? parse(res) : null;
     if (!body) {
       flowErrors.add(1, { step: 'status' });
       console.warn(`user ${userId}: status answered ${res.status}: ${String(res.body).slice(0, 200)}`);
       return null;
     }
+    pause = advisedPause(body);
     if (body.status === 'WAITING') {
       if (body.position > lastPosition) {
         queueOrderViolations.add(1);

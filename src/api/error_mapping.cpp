@@ -12,6 +12,9 @@ using domain::ErrorCode;
 ErrorSpec error_spec(ErrorCode code) noexcept {
   switch (code) {
     case ErrorCode::kInvalidArgument: return {400, "INVALID_ARGUMENT"};
+    case ErrorCode::kPowRequired: return {400, "POW_REQUIRED"};
+    case ErrorCode::kPowInvalid: return {400, "POW_INVALID"};
+    case ErrorCode::kPowExpired: return {400, "POW_EXPIRED"};
     case ErrorCode::kUnauthenticated: return {401, "UNAUTHENTICATED"};
     case ErrorCode::kInvalidCredentials: return {401, "INVALID_CREDENTIALS"};
     case ErrorCode::kForbidden: return {403, "FORBIDDEN"};
@@ -26,6 +29,7 @@ ErrorSpec error_spec(ErrorCode code) noexcept {
     case ErrorCode::kSeatInPayment: return {409, "SEAT_IN_PAYMENT"};
     case ErrorCode::kHoldLimitExceeded: return {409, "HOLD_LIMIT_EXCEEDED"};
     case ErrorCode::kIdempotencyInProgress: return {409, "IDEMPOTENCY_IN_PROGRESS"};
+    case ErrorCode::kPowReused: return {409, "POW_REUSED"};
     case ErrorCode::kPayloadTooLarge: return {413, "PAYLOAD_TOO_LARGE"};
     case ErrorCode::kUnsupportedMediaType: return {415, "UNSUPPORTED_MEDIA_TYPE"};
     case ErrorCode::kIdempotencyKeyReused: return {422, "IDEMPOTENCY_KEY_REUSED"};

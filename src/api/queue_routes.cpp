@@ -38,11 +38,36 @@ ApiResponse queue_response(const application::QueueView& view) {
 }
 
 Task<ApiResponse> enter(application::QueueService& queue, const ApiRequest& request) {
-  auto body = JsonBody::parse(request, {"scheduleId"});
+  auto body = JsonBody::parse(request, {"scheduleId", "powChallenge", "powNonce"});
   const auto schedule_id = body.id("scheduleId");
+  // A proof-of-work solution (DESIGN.md §15): both fields or neither.
+  auto challenge = body.optional_string("powChallenge", 512);
+  auto nonce = body.optional_string("powNonce", domain::kMaxPowNonceLength);
+  if (challenge.has_value() != nonce.has_value()) {
+    body.problem(challenge ? "powNonce" : "powChallenge", "powChallenge and powNonce come together");
+  }
   body.done();
-  const auto view = co_await queue.enter(acting_user(request), domain::ScheduleId{schedule_id});
+  std::optional<application::PowSolution> solution;
+  if (challenge && nonce) solution = application::PowSolution{std::move(*challenge), std::move(*nonce)};
+  const auto view = co_await queue.enter(acting_user(request), domain::ScheduleId{schedule_id}, solution);
   co_return queue_response(view);
+}
+
+Task<ApiResponse> challenge(application::QueueService& queue, const ApiRequest& request) {
+  const auto schedule_id = query_id(request, "scheduleId");
+  const auto issued = co_await queue.challenge(acting_user(request), domain::ScheduleId{schedule_id});
+  JsonWriter json;
+  json.begin_object()
+      .key("challenge")
+      .string(issued.challenge)
+      .key("difficulty")
+      .integer(issued.difficulty)
+      .key("expiresAt")
+      .string(domain::to_iso8601(issued.expires_at))
+      .key("algorithm")
+      .string(domain::kPowAlgorithm)
+      .end_object();
+  co_return json_response(200, std::move(json).str());
 }
 
 Task<ApiResponse> status(application::QueueService& queue, const ApiRequest& request) {
@@ -65,6 +90,9 @@ void add_queue_routes(Router& router, application::QueueService& queue) {
       Access::kSignedIn);
   router.add(
       Method::kGet, "/queue/status", [&queue](ApiRequest& request) { return status(queue, request); },
+      Access::kSignedIn);
+  router.add(
+      Method::kGet, "/queue/challenge", [&queue](ApiRequest& request) { return challenge(queue, request); },
       Access::kSignedIn);
   router.add(
       Method::kDelete, "/queue", [&queue](ApiRequest& request) { return leave(queue, request); }, Access::kSignedIn);

@@ -58,6 +58,7 @@
 #include "infra/redis/redis_seat_lock_store.hpp"
 #include "infra/security/csprng_random_source.hpp"
 #include "infra/security/gateway_signature.hpp"
+#include "infra/security/hmac_proof_of_work.hpp"
 #include "infra/security/jwt_access_token_service.hpp"
 #include "infra/security/jwt_token_service.hpp"
 #include "infra/security/sodium_fairness_crypto.hpp"
@@ -237,6 +238,7 @@ struct Application::Parts {
   infra::security::JwtAccessTokenService access_tokens;
   infra::security::SodiumPasswordHasher password_hasher;
   infra::security::CsprngRandomSource random;
+  infra::security::HmacProofOfWork proof_of_work;
   infra::mysql::MysqlAccountRepository accounts{db_pool};
   infra::mysql::MysqlRefreshTokenStore refresh_tokens{db_pool};
   infra::redis::RedisRateLimiter limiter{redis};
@@ -358,6 +360,7 @@ struct Application::Parts {
         password_hasher(infra::security::Argon2Options{static_cast<unsigned long long>(cfg.auth.argon2_ops),
                                                        cfg.auth.argon2_memory},
                         cfg.auth.hash_threads, cfg.auth.hash_queue),
+        proof_of_work(required_secret(cfg.queue.pow_secret, "queue.pow-secret")),
         queue(queue_store, catalog_repository, users, tokens, clock, queue_policy(cfg), cfg.security.token_ttl,
               &fair_start),
         admission_task(*contexts.front(), "admission", cfg.queue.admission_interval,
@@ -370,6 +373,9 @@ struct Application::Parts {
                                               cfg.http.read_timeout, cfg.http.idle_timeout, cfg.log.access,
                                               cfg.http.trusted_proxies, cfg.sse.max_buffered},
                dispatcher, request_observer()) {
+    queue.enable_proof_of_work(
+        proof_of_work, random,
+        application::PowPolicy{cfg.queue.pow_threshold, cfg.queue.pow_difficulty, cfg.queue.pow_challenge_ttl});
     seat_events.subscribe(seat_event_metrics);
     seat_events.subscribe(seat_change_publisher);
     confirmation_consumer.set_dead_letter_recorder(

@@ -47,13 +47,47 @@ QueueView QueueService::view_of(const domain::QueuePlace& place, domain::UserId 
     view.token = tokens_.issue(domain::AdmissionClaims{user, schedule, issued_at, issued_at + token_ttl_});
   } else {
     view.position = place.position;
-    view.estimated_wait_seconds = domain::estimate_wait_seconds(place.position, place.admissions_per_second, policy_);
+    view.estimated_wait_seconds = domain::predict_admission_seconds(place.outlook, now);
   }
-  view.poll_after_ms = domain::poll_after_ms(view.status, view.estimated_wait_seconds);
+  view.poll_after_ms = domain::poll_after_ms(view.status, view.estimated_wait_seconds, policy_.heartbeat_timeout);
   return view;
 }
 
-Task<QueueView> QueueService::enter(domain::UserId user, domain::ScheduleId schedule) {
+void QueueService::enable_proof_of_work(const domain::ProofOfWork& pow, domain::RandomSource& random,
+                                        PowPolicy policy) {
+  pow_ = &pow;
+  random_ = &random;
+  pow_policy_ = policy;
+}
+
+void QueueService::refuse(const domain::QueuePlace& place, domain::ScheduleId schedule, domain::Timestamp now) const {
+  switch (place.refusal) {
+    case domain::QueueRefusal::kPollTooSoon: {
+      const auto wait = domain::poll_retry_after(now, place.poll_allowed_at);
+      throw domain::RetryLater(ErrorCode::kTooManyRequests,
+                               fmt::format("polled sooner than pollAfterMs advised; retry in {} s", wait.count()),
+                               wait);
+    }
+    case domain::QueueRefusal::kProofOfWorkRequired:
+      throw DomainError(ErrorCode::kPowRequired,
+                        fmt::format("too many arrivals right now: solve a challenge from GET "
+                                    "/queue/challenge?scheduleId={} and send powChallenge and powNonce",
+                                    schedule.value));
+    case domain::QueueRefusal::kProofOfWorkReused:
+      throw DomainError(ErrorCode::kPowReused, "this challenge was used already; fetch a new one");
+    case domain::QueueRefusal::kNone: break;
+  }
+  throw DomainError(ErrorCode::kInternal, "queue refusal without a reason");
+}
+
+Task<void> QueueService::pace(const QueueView& view, domain::UserId user, domain::ScheduleId schedule,
+                              domain::Timestamp now) {
+  co_await store_.pace(schedule, user, domain::next_poll_allowed_at(now, view.poll_after_ms),
+                       now + std::chrono::milliseconds(view.poll_after_ms));
+}
+
+Task<QueueView> QueueService::enter(domain::UserId user, domain::ScheduleId schedule,
+                                    const std::optional<PowSolution>& solution) {
   const auto found = co_await catalog_.find_schedule(schedule);
   if (!found) throw DomainError(ErrorCode::kNotFound, fmt::format("schedule {} not found", schedule.value));
   if (found->sale_state == domain::SaleState::kClosed) {  // the store checks it again, current to the moment
@@ -77,17 +111,37 @@ Task<QueueView> QueueService::enter(domain::UserId user, domain::ScheduleId sche
   if (!user_exists) {
     throw DomainError(ErrorCode::kNotFound, fmt::format("user {} not found", user.value));
   }
+  domain::EnterGate gate;
+  if (pow_ != nullptr) gate.pow_threshold = pow_policy_.threshold;
+  if (solution) {
+    if (pow_ == nullptr) throw DomainError(ErrorCode::kPowInvalid, "proof of work is not enabled on this server");
+    const auto check = pow_->verify(solution->challenge, solution->nonce, user, schedule, now);
+    if (check.problem == domain::PowProblem::kExpired) {
+      throw DomainError(ErrorCode::kPowExpired, "the challenge expired; fetch a new one");
+    }
+    if (!check.challenge) {
+      throw DomainError(ErrorCode::kPowInvalid,
+                        "the proof-of-work solution is not valid for this user and schedule; fetch a new challenge");
+    }
+    gate.pow_id = check.challenge->id;
+    gate.pow_expires_at = check.challenge->expires_at;
+  }
   if (prequeue) {
     // Also after the opening until the shuffle is applied: nobody can race ahead of the pre-queue.
+    // (The pre-queue asks no proof of work: arrivals are counted, and gated, from the opening on.)
     const auto entry = co_await fair_start_->enter(*found, user);
     if (entry == domain::PrequeueEntry::kPrequeued) {
       counters_.entered.fetch_add(1, std::memory_order_relaxed);
       co_return prequeued_view(found->booking_opens_at, now);
     }
   }
-  const auto place = co_await store_.enter(schedule, user, now);
+  const auto place = co_await store_.enter(schedule, user, now, gate);
+  if (place.refusal != domain::QueueRefusal::kNone) refuse(place, schedule, now);
   counters_.entered.fetch_add(1, std::memory_order_relaxed);
-  co_return view_of(place, user, schedule, now);
+  auto view = view_of(place, user, schedule, now);
+  // A first enter leaves no pacing record (the enter fast path stays one script); a re-enter is a poll.
+  if (place.was_waiting) co_await pace(view, user, schedule, now);
+  co_return view;
 }
 
 Task<QueueView> QueueService::status(domain::UserId user, domain::ScheduleId schedule) {
@@ -103,7 +157,22 @@ Task<QueueView> QueueService::status(domain::UserId user, domain::ScheduleId sch
     throw DomainError(ErrorCode::kNotFound,
                       fmt::format("user {} is not in the queue of schedule {}", user.value, schedule.value));
   }
-  co_return view_of(*place, user, schedule, now);
+  if (place->refusal != domain::QueueRefusal::kNone) refuse(*place, schedule, now);
+  auto view = view_of(*place, user, schedule, now);
+  if (view.status == domain::QueueStatus::kWaiting) co_await pace(view, user, schedule, now);
+  co_return view;
+}
+
+Task<PowChallengeView> QueueService::challenge(domain::UserId user, domain::ScheduleId schedule) {
+  if (pow_ == nullptr || random_ == nullptr) {
+    throw DomainError(ErrorCode::kNotFound, "proof of work is not enabled on this server");
+  }
+  const auto found = co_await catalog_.find_schedule(schedule);
+  if (!found) throw DomainError(ErrorCode::kNotFound, fmt::format("schedule {} not found", schedule.value));
+  const auto now = clock_.now();
+  const domain::PowChallenge issued{user, schedule, random_->hex(16), now + pow_policy_.challenge_ttl,
+                                    pow_policy_.difficulty};
+  co_return PowChallengeView{pow_->issue(issued), issued.difficulty, issued.expires_at};
 }
 
 Task<void> QueueService::leave(domain::UserId user, domain::ScheduleId schedule) {

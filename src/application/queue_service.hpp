@@ -9,7 +9,9 @@
 #include "application/fair_start.hpp"
 #include "domain/ports/catalog_repository.hpp"
 #include "domain/ports/clock.hpp"
+#include "domain/ports/proof_of_work.hpp"
 #include "domain/ports/queue_store.hpp"
+#include "domain/ports/random_source.hpp"
 #include "domain/ports/token_service.hpp"
 #include "domain/ports/user_repository.hpp"
 
@@ -22,6 +24,24 @@ struct QueueView {
   std::int64_t poll_after_ms = domain::kMinPollMs;
   std::optional<std::string> token;           // only when admitted
   std::optional<domain::Timestamp> opens_at;  // only when pre-queued: the opening it waits for
+};
+
+// Adaptive proof of work (DESIGN.md §15): required while arrivals exceed `threshold` per second.
+struct PowPolicy {
+  std::int64_t threshold = 0;  // 0: never required
+  int difficulty = 17;         // leading zero bits of SHA-256(challenge ‖ nonce)
+  std::chrono::milliseconds challenge_ttl{120'000};
+};
+
+struct PowSolution {
+  std::string challenge;
+  std::string nonce;
+};
+
+struct PowChallengeView {
+  std::string challenge;
+  int difficulty = 0;
+  domain::Timestamp expires_at{};
 };
 
 // Counters for the metrics endpoint; read without locks.
@@ -40,12 +60,22 @@ class QueueService {
                domain::TokenService& tokens, const domain::Clock& clock, domain::QueuePolicy policy,
                std::chrono::milliseconds token_ttl, FairStart* fair_start = nullptr);
 
+  // Challenges are issued and checked only once this is called (the wiring always does).
+  void enable_proof_of_work(const domain::ProofOfWork& pow, domain::RandomSource& random, PowPolicy policy);
+
   // 404 unknown user or schedule, 409 BOOKING_NOT_OPEN before the schedule opens (or before its
   // pre-queue opens). In the pre-queue (DESIGN.md §15) the user is PREQUEUED until the opening's
   // shuffle places them; without a FairStart a pre-queue schedule is not open before the opening.
-  Task<QueueView> enter(domain::UserId user, domain::ScheduleId schedule);
-  // 404 when the user is not queued.
+  // A waiter's re-enter is paced like a status poll (429). While arrivals exceed the proof-of-work
+  // threshold a new arrival needs `solution` (400 POW_REQUIRED); a solution sent is always checked
+  // (400 POW_INVALID / POW_EXPIRED, 409 POW_REUSED).
+  Task<QueueView> enter(domain::UserId user, domain::ScheduleId schedule,
+                        const std::optional<PowSolution>& solution = std::nullopt);
+  // 404 when the user is not queued; 429 with Retry-After when a waiter polls well before
+  // pollAfterMs (nothing written). Admitted users are never paced.
   Task<QueueView> status(domain::UserId user, domain::ScheduleId schedule);
+  // A signed challenge for this user and schedule (404 unknown schedule).
+  Task<PowChallengeView> challenge(domain::UserId user, domain::ScheduleId schedule);
   Task<void> leave(domain::UserId user, domain::ScheduleId schedule);
 
   const QueueCounters& counters() const noexcept { return counters_; }
@@ -55,6 +85,10 @@ class QueueService {
  private:
   QueueView view_of(const domain::QueuePlace& place, domain::UserId user, domain::ScheduleId schedule,
                     domain::Timestamp now) const;
+  // 429 for a paced refusal, 400/409 for proof-of-work refusals.
+  [[noreturn]] void refuse(const domain::QueuePlace& place, domain::ScheduleId schedule, domain::Timestamp now) const;
+  // Remembers when this waiter's next poll is due (after a status answer or a re-enter).
+  Task<void> pace(const QueueView& view, domain::UserId user, domain::ScheduleId schedule, domain::Timestamp now);
 
   domain::QueueStore& store_;
   domain::CatalogRepository& catalog_;
@@ -65,6 +99,9 @@ class QueueService {
   std::chrono::milliseconds token_ttl_;
   FairStart* fair_start_;
   QueueCounters counters_;
+  const domain::ProofOfWork* pow_ = nullptr;
+  domain::RandomSource* random_ = nullptr;
+  PowPolicy pow_policy_;
 };
 
 // The check every booking endpoint runs first (DESIGN.md §5 "401 vs 403"): a valid token for

@@ -11,6 +11,9 @@ namespace ticketing::domain {
 
 enum class ErrorCode {
   kInvalidArgument,        // 400 malformed id, body, field
+  kPowRequired,            // 400 enter needs a proof-of-work solution now (GET /queue/challenge)
+  kPowInvalid,             // 400 forged, malformed, someone else's or unsolved challenge
+  kPowExpired,             // 400 the challenge expired
   kUnauthenticated,        // 401 missing/bad/expired/revoked token or gateway secret
   kInvalidCredentials,     // 401 sign-in with an unknown email or a wrong password (same answer)
   kForbidden,              // 403 token of another user/schedule, someone else's hold
@@ -25,6 +28,7 @@ enum class ErrorCode {
   kSeatInPayment,          // 409 seat belongs to a READY/CONFIRMING order
   kHoldLimitExceeded,      // 409 the user would hold more than hold.max-seats-per-user
   kIdempotencyInProgress,  // 409 same Idempotency-Key still being processed
+  kPowReused,              // 409 the challenge was used already (single use)
   kPayloadTooLarge,        // 413 body over http.max-body
   kUnsupportedMediaType,   // 415 not application/json
   kIdempotencyKeyReused,   // 422 same key, other body

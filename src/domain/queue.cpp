@@ -14,20 +14,12 @@ std::string_view to_string(QueueStatus status) noexcept {
   return "WAITING";
 }
 
-std::int64_t estimate_wait_seconds(std::int64_t position, double measured_rate, const QueuePolicy& policy) {
-  if (position <= 0) return 0;
-  const double ttl_seconds = std::max(0.001, std::chrono::duration<double>(policy.active_ttl).count());
-  const double lapse_rate = static_cast<double>(policy.max_active) / ttl_seconds;
-  double rate = std::max(measured_rate, lapse_rate);
-  if (policy.admit_per_second > 0) rate = std::min(rate, static_cast<double>(policy.admit_per_second));
-  if (rate <= 0) return static_cast<std::int64_t>(ttl_seconds) * position;
-  return static_cast<std::int64_t>(std::ceil(static_cast<double>(position) / rate));
-}
-
-std::int64_t poll_after_ms(QueueStatus status, std::int64_t estimated_wait_seconds) noexcept {
+std::int64_t poll_after_ms(QueueStatus status, std::int64_t estimated_wait_seconds,
+                           std::chrono::milliseconds heartbeat_timeout) noexcept {
   if (status == QueueStatus::kAdmitted) return kAdmittedPollMs;
-  const std::int64_t quarter = std::max<std::int64_t>(0, estimated_wait_seconds) * 1000 / 4;
-  return std::clamp(quarter, kMinPollMs, kMaxPollMs);
+  const std::int64_t most = std::clamp<std::int64_t>(heartbeat_timeout.count() / 2, 1, kMaxPollMs);
+  const std::int64_t quarter = std::clamp<std::int64_t>(estimated_wait_seconds, 0, 1'000'000'000) * 1000 / 4;
+  return std::clamp(quarter, std::min(kMinPollMs, most), most);
 }
 
 }  // namespace ticketing::domain

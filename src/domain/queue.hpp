@@ -4,9 +4,12 @@
 // `active_until`, extended by each authorised booking action.
 #include <chrono>
 #include <cstdint>
+#include <optional>
+#include <string>
 #include <string_view>
 
 #include "domain/ids.hpp"
+#include "domain/queue_pacing.hpp"
 #include "domain/time.hpp"
 
 namespace ticketing::domain {
@@ -14,6 +17,14 @@ namespace ticketing::domain {
 // kPrequeued: in the pre-queue before the opening (DESIGN.md §15), no position yet.
 enum class QueueStatus { kWaiting, kAdmitted, kPrequeued };
 std::string_view to_string(QueueStatus status) noexcept;
+
+// Why the store answered without placing anyone or writing anything (DESIGN.md §15).
+enum class QueueRefusal {
+  kNone,
+  kPollTooSoon,          // a waiter asked again well before pollAfterMs
+  kProofOfWorkRequired,  // arrivals exceed queue.pow-threshold and no solution came along
+  kProofOfWorkReused,    // the solution's challenge was used already
+};
 
 struct QueuePlace {
   QueueStatus status = QueueStatus::kWaiting;
@@ -23,6 +34,18 @@ struct QueuePlace {
   // When admitted: tokens for this slot must be issued at this time or later (the user gave up an
   // earlier slot less than a second ago, and that slot's tokens are refused from here on).
   Timestamp tokens_valid_from{};
+  QueueRefusal refusal = QueueRefusal::kNone;
+  Timestamp poll_allowed_at{};  // kPollTooSoon: the first time the next poll is accepted
+  bool was_waiting = false;     // enter found the user waiting already (a re-enter is paced like a poll)
+  // While waiting: what the ETA needs (position, slots, expiries, completion rate).
+  AdmissionOutlook outlook;
+};
+
+// What enter needs besides the user (DESIGN.md §15 proof of work).
+struct EnterGate {
+  std::int64_t pow_threshold = 0;     // arrivals per second past which a solution is needed (0: never)
+  std::optional<std::string> pow_id;  // a verified solution's challenge id: consumed once
+  Timestamp pow_expires_at{};         // that challenge's expiry (the id is remembered until then)
 };
 
 struct QueuePolicy {
@@ -32,18 +55,16 @@ struct QueuePolicy {
   std::chrono::milliseconds active_ttl{300'000};
 };
 
-// Seconds until a waiter at `position` is admitted. Uses the measured admission rate; when there is
-// none yet (or it is slower than slots can lapse), the rate at which slots must free up at the
-// latest (max_active per active_ttl) bounds it, and admit_per_second caps it.
-std::int64_t estimate_wait_seconds(std::int64_t position, double measured_rate, const QueuePolicy& policy);
-
 // The server's advice for the next status call (DESIGN.md §5, §15): about a second near the front,
-// growing with the expected wait (a quarter of it), at most 30 s; an admitted user is told 5 s
-// (there is nothing to wait for; the token is already in the answer).
+// growing with the expected wait (a quarter of it), at most 30 s and at most half the heartbeat
+// timeout (a client that follows the advice is never dropped as silent); an admitted user is told
+// 5 s (there is nothing to wait for; the token is already in the answer).
 inline constexpr std::int64_t kMinPollMs = 1'000;
 inline constexpr std::int64_t kMaxPollMs = 30'000;
 inline constexpr std::int64_t kAdmittedPollMs = 5'000;
-std::int64_t poll_after_ms(QueueStatus status, std::int64_t estimated_wait_seconds) noexcept;
+std::int64_t poll_after_ms(QueueStatus status, std::int64_t estimated_wait_seconds,
+                           std::chrono::milliseconds heartbeat_timeout = std::chrono::milliseconds(kMaxPollMs *
+                                                                                                   2)) noexcept;
 
 struct QueueSnapshot {
   std::int64_t waiting = 0;

@@ -114,8 +114,18 @@ HttpResponse enter(std::uint16_t port, std::int64_t schedule, std::int64_t user)
   return http(port, "POST", "/queue/enter", fmt::format(R"({{"scheduleId":{}}})", schedule), as_user(user));
 }
 
+// A waiter's status as a client following pollAfterMs gets it: asked again until not refused as
+// too early (429 writes nothing).
 json::object queue_status(std::uint16_t port, std::int64_t schedule, std::int64_t user) {
-  const auto r = http(port, "GET", fmt::format("/queue/status?scheduleId={}", schedule), "", as_user(user));
+  HttpResponse r;
+  wait_for(
+      [&] {
+        r = http(port, "GET", fmt::format("/queue/status?scheduleId={}", schedule), "", as_user(user));
+        return r.status != 429;
+      },
+      // A paused sale's waiters are advised up to 30 s (no admissions: a long wait), and a poll
+      // before half of that is 429: wait out the advice.
+      std::chrono::seconds(40), std::chrono::milliseconds(100));
   return json::parse(r.body).as_object();
 }
 
@@ -379,7 +389,11 @@ TEST_F(AdminApi, PauseKeepsPositionsResumeContinuesInOrderCloseRefusesNewcomers)
   const auto refused = enter(port(), schedule, 216);
   EXPECT_EQ(refused.status, 409) << refused.raw;
   EXPECT_EQ(body_of(refused).at("code").as_string(), "SALE_CLOSED");
-  EXPECT_EQ(enter(port(), schedule, 215).status, 200);  // already waiting: idempotent
+  // Already waiting: idempotent (and paced like a poll, so asked again once not too early).
+  HttpResponse again;
+  wait_for([&] { return (again = enter(port(), schedule, 215)).status != 429; }, std::chrono::seconds(5),
+           std::chrono::milliseconds(100));
+  EXPECT_EQ(again.status, 200) << again.raw;
   EXPECT_EQ(queue_status(port(), schedule, 215).at("position").as_int64(), positions[215]);
 
   // Redis loses the controls (flush): the workers put them back from the database.

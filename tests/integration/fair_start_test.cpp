@@ -317,7 +317,7 @@ TEST(FairStartIT, RacingOpenersApplyTheShuffleExactlyOnceAndRacingEntrantsQueueB
     for (std::int64_t user = kUsers + 1; user <= kUsers + 30; ++user) {
       const auto entry = run(entrant, entrant.store->enter(schedule, domain::UserId{user}, opens_at));
       if (entry == domain::PrequeueEntry::kApplied) {
-        run(entrant, entrant.queue->enter(schedule, domain::UserId{user}, clock.now()));
+        run(entrant, entrant.queue->enter(schedule, domain::UserId{user}, clock.now(), domain::EnterGate{}));
       }
       racers.push_back(user);
     }

@@ -118,7 +118,7 @@ class AdmissionGuardIT : public ::testing::Test {
 
   std::string admit(std::int64_t user) {
     const auto now = clock_.now();
-    run(store_->enter(domain::ScheduleId{schedule_}, domain::UserId{user}, now));
+    run(store_->enter(domain::ScheduleId{schedule_}, domain::UserId{user}, now, domain::EnterGate{}));
     run(store_->admit(domain::ScheduleId{schedule_}, now));
     return tokens_->issue({domain::UserId{user}, domain::ScheduleId{schedule_}, now, now + std::chrono::minutes(10)});
   }
@@ -179,7 +179,7 @@ TEST_F(AdmissionGuardIT, TokenOfALeftOrLapsedSlotIsRefused) {
   // The admission round clears the lapsed slot; the user enters again and gets a new slot. The
   // lapsed slot's token must not come back to life with it.
   run(store_->admit(domain::ScheduleId{schedule_}, clock_.now()));
-  run(store_->enter(domain::ScheduleId{schedule_}, domain::UserId{2}, clock_.now()));
+  run(store_->enter(domain::ScheduleId{schedule_}, domain::UserId{2}, clock_.now(), domain::EnterGate{}));
   run(store_->admit(domain::ScheduleId{schedule_}, clock_.now()));
   const auto again = run(store_->status(domain::ScheduleId{schedule_}, domain::UserId{2}, clock_.now()));
   ASSERT_TRUE(again && again->status == domain::QueueStatus::kAdmitted);

@@ -62,7 +62,8 @@ class FakeTokens final : public domain::TokenService {
 // Every admitted user keeps the slot; completed purchases are recorded.
 class FakeQueueStore final : public domain::QueueStore {
  public:
-  Task<domain::QueuePlace> enter(domain::ScheduleId, domain::UserId, domain::Timestamp) override {
+  Task<domain::QueuePlace> enter(domain::ScheduleId, domain::UserId, domain::Timestamp,
+                                 const domain::EnterGate&) override {
     co_return domain::QueuePlace{};
   }
   Task<std::optional<domain::QueuePlace>> status(domain::ScheduleId, domain::UserId, domain::Timestamp) override {

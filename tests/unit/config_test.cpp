@@ -426,6 +426,10 @@ TEST(ConfigTest, ProdProfileRequiresRealSecrets) {
   EXPECT_THAT(err, HasSubstr("payment.gateway-secret: must be set in the prod profile"));
   EXPECT_THAT(err, HasSubstr("security.access-token-secret: must be set in the prod profile"));
   EXPECT_THAT(err, HasSubstr("ticket.signing-seed: must be set in the prod profile"));
+  EXPECT_THAT(err, HasSubstr("queue.pow-secret: must be set in the prod profile"));
+  o.env["TICKETING_QUEUE_POW_SECRET"] = std::string(cfg::kDevPowSecret);
+  EXPECT_THAT(load_error(o), HasSubstr("queue.pow-secret: the dev/test value must not be used"));
+  o.env["TICKETING_QUEUE_POW_SECRET"] = std::string(kStrongSecret) + "-pow";
 
   // The dev ticket seed is refused however it is spelled (here in base64 instead of hex).
   o.env["TICKETING_TICKET_SIGNING_SEED"] = "ZGV2LXRpY2tldC1zaWduaW5nLXNlZWQtbm90LXByb2Q=";
@@ -585,6 +589,7 @@ TEST(ConfigTest, ShippedFilesMatchSchema) {
   base_only.env["TICKETING_SECURITY_TOKEN_SECRET"] = std::string(kStrongSecret);
   base_only.env["TICKETING_SECURITY_ACCESS_TOKEN_SECRET"] = std::string(kStrongSecret) + "-access";
   base_only.env["TICKETING_PAYMENT_GATEWAY_SECRET"] = "gw";
+  base_only.env["TICKETING_QUEUE_POW_SECRET"] = std::string(kStrongSecret) + "-pow";
   base_only.env["TICKETING_TICKET_SIGNING_SEED"] = std::string(kStrongTicketSeed);
   auto prod = cfg::load_config(base_only);
   for (const auto& v : prod.values) {

@@ -35,23 +35,44 @@ class FakeClock final : public Clock {
 // A FIFO waiting room in memory: same contract as the Redis store, without admission.
 class FakeQueueStore final : public QueueStore {
  public:
-  Task<QueuePlace> enter(ScheduleId s, UserId u, Timestamp) override {
+  Task<QueuePlace> enter(ScheduleId s, UserId u, Timestamp now, const EnterGate& gate) override {
+    last_gate = gate;
     auto& q = waiting_[s.value];
     if (active_[s.value].count(u.value)) co_return QueuePlace{QueueStatus::kAdmitted, 0, {}, rate};
     auto it = std::find(q.begin(), q.end(), u.value);
-    if (it == q.end()) {
+    const bool was_waiting = it != q.end();
+    if (was_waiting && paced_until_[u.value] > now) {
+      QueuePlace refused;
+      refused.refusal = QueueRefusal::kPollTooSoon;
+      refused.poll_allowed_at = paced_until_[u.value];
+      co_return refused;
+    }
+    if (!was_waiting) {
       q.push_back(u.value);
       it = q.end() - 1;
     }
-    co_return QueuePlace{QueueStatus::kWaiting, (it - q.begin()) + 1, {}, rate};
+    QueuePlace place{QueueStatus::kWaiting, (it - q.begin()) + 1, {}, rate};
+    place.was_waiting = was_waiting;
+    place.outlook.position = place.position;
+    place.outlook.max_active = 10;
+    place.outlook.admit_per_second = 5;
+    place.outlook.active = static_cast<std::int64_t>(active_[s.value].size());
+    place.outlook.completion_rate = rate;
+    co_return place;
   }
   Task<std::optional<QueuePlace>> status(ScheduleId s, UserId u, Timestamp now) override {
     auto& q = waiting_[s.value];
     if (active_[s.value].count(u.value) || std::find(q.begin(), q.end(), u.value) != q.end()) {
-      co_return co_await enter(s, u, now);
+      co_return co_await enter(s, u, now, EnterGate{});
     }
     co_return std::nullopt;
   }
+  Task<void> pace(ScheduleId, UserId u, Timestamp allowed_at, Timestamp) override {
+    paced_until_[u.value] = allowed_at;
+    co_return;
+  }
+  std::map<std::int64_t, Timestamp> paced_until_;
+  EnterGate last_gate;
   Task<bool> leave(ScheduleId s, UserId u, Timestamp) override {
     auto& q = waiting_[s.value];
     const auto before = q.size() + active_[s.value].size();
@@ -185,22 +206,38 @@ TEST(QueueService, RejectsUnknownUsersSchedulesAndClosedBooking) {
             ErrorCode::kNotFound);
 }
 
-TEST(QueueService, EstimateUsesTheMeasuredRate) {
+TEST(QueueService, EstimateCountsHeldSlotsAndTheMeasuredCompletionRate) {
   Fixture f;
-  f.store.rate = 2.0;  // two admissions per second measured
-  for (int user = 1; user <= 9; ++user) run_task(f.service.enter(UserId{user}, ScheduleId{1}));
-  EXPECT_EQ(run_task(f.service.status(UserId{9}, ScheduleId{1})).estimated_wait_seconds, 5);  // ceil(9 / 2)
+  f.store.rate = 2.0;                                                      // two slots freed per second by purchases
+  for (int user = 1; user <= 10; ++user) f.store.active_[1].insert(user);  // every slot held
+  for (int user = 11; user <= 19; ++user) run_task(f.service.enter(UserId{user}, ScheduleId{1}));
+  // 9th waiter: the 9th slot frees at 9 / 2 s (held slots expire only later: none known).
+  EXPECT_EQ(run_task(f.service.status(UserId{19}, ScheduleId{1})).estimated_wait_seconds, 5);
 }
 
-TEST(QueueEstimate, BoundsWithoutMeasurements) {
-  const QueuePolicy policy{100, 50, std::chrono::seconds(30), std::chrono::seconds(300)};
-  // No measurement: slots lapse at 100 per 300 s at the latest → 1 admission per 3 s.
-  EXPECT_EQ(estimate_wait_seconds(10, 0.0, policy), 30);
-  // Measured faster than lapsing: the measurement wins.
-  EXPECT_EQ(estimate_wait_seconds(10, 5.0, policy), 2);
-  // Never faster than admit-per-second.
-  EXPECT_EQ(estimate_wait_seconds(1000, 500.0, policy), 20);
-  EXPECT_EQ(estimate_wait_seconds(0, 5.0, policy), 0);
+TEST(QueueService, WaitersArePacedAdmittedUsersAreNot) {
+  Fixture f;
+  run_task(f.service.enter(UserId{7}, ScheduleId{1}));
+  run_task(f.service.enter(UserId{8}, ScheduleId{1}));
+  const auto first = run_task(f.service.status(UserId{8}, ScheduleId{1}));  // a first enter leaves no record
+  ASSERT_GE(first.poll_after_ms, kMinPollMs);
+  // Asking again right away: 429 with Retry-After, and the store wrote nothing (the fake refuses).
+  try {
+    run_task(f.service.status(UserId{8}, ScheduleId{1}));
+    ADD_FAILURE() << "a poll right after the last one was accepted";
+  } catch (const RetryLater& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kTooManyRequests);
+    EXPECT_GE(e.retry_after().count(), 1);
+  }
+  // A re-enter is paced the same way.
+  EXPECT_EQ(error_code_of([&]() -> Task<void> { co_await f.service.enter(UserId{8}, ScheduleId{1}); }()),
+            ErrorCode::kTooManyRequests);
+  // Once the advice's early share has passed, the poll is accepted.
+  f.clock.now_ += std::chrono::milliseconds(first.poll_after_ms);
+  EXPECT_EQ(run_task(f.service.status(UserId{8}, ScheduleId{1})).position, 2);
+  // Admitted: the token comes at once, however often.
+  run_task(f.job.run_once());
+  for (int i = 0; i < 3; ++i) EXPECT_TRUE(run_task(f.service.status(UserId{7}, ScheduleId{1})).token.has_value());
 }
 
 TEST(AdmissionGuard, FollowsThe401Versus403Rules) {

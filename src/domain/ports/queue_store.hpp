@@ -13,10 +13,20 @@ namespace ticketing::domain {
 class QueueStore {
  public:
   virtual ~QueueStore() = default;
-  // Joins the queue, or returns the existing place (idempotent). Counts as a heartbeat.
-  virtual Task<QueuePlace> enter(ScheduleId schedule, UserId user, Timestamp now) = 0;
-  // The current place (a heartbeat for waiters); nullopt when neither waiting nor admitted.
+  // Joins the queue, or returns the existing place (idempotent). Counts as a heartbeat. Refuses,
+  // writing nothing, a waiter's re-enter before its next poll is due (QueueRefusal::kPollTooSoon)
+  // and, while arrivals exceed gate.pow_threshold per second, a new arrival without a solution;
+  // a solution's challenge id is consumed once, whatever the queue state (kProofOfWorkReused).
+  virtual Task<QueuePlace> enter(ScheduleId schedule, UserId user, Timestamp now, const EnterGate& gate) = 0;
+  // The current place (a heartbeat for waiters); nullopt when neither waiting nor admitted. A
+  // waiter asking before its next poll is due gets QueueRefusal::kPollTooSoon and nothing is written.
   virtual Task<std::optional<QueuePlace>> status(ScheduleId schedule, UserId user, Timestamp now) = 0;
+  // After answering a waiter: its next status or re-enter is refused before `allowed_at`; the
+  // record is forgotten at `forget_at` (shared by every instance).
+  virtual Task<void> pace(ScheduleId schedule, UserId user, Timestamp allowed_at, Timestamp forget_at) {
+    (void)schedule, (void)user, (void)allowed_at, (void)forget_at;
+    co_return;
+  }
   // Leaves the queue or gives up the slot (revoking the tokens issued for it, also once the user is
   // admitted again). True when the user was there.
   virtual Task<bool> leave(ScheduleId schedule, UserId user, Timestamp now) = 0;

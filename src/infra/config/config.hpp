@@ -147,6 +147,10 @@ struct QueueConfig {
   Millis heartbeat_timeout{};
   Millis active_ttl{};
   Millis admission_interval{};
+  std::int64_t pow_threshold = 0;
+  int pow_difficulty = 0;
+  Millis pow_challenge_ttl{};
+  std::string pow_secret;  // secret
 };
 
 struct HoldConfig {
@@ -234,6 +238,7 @@ struct AppConfig {
 inline constexpr std::string_view kDevTokenSecret = "dev-token-secret-not-for-production-0123456789";
 inline constexpr std::string_view kDevGatewaySecret = "dev-gateway-secret";
 inline constexpr std::string_view kDevAccessTokenSecret = "dev-access-token-secret-not-for-production-0123";
+inline constexpr std::string_view kDevPowSecret = "dev-pow-secret-not-for-production-0123456789ab";
 // "dev-ticket-signing-seed-not-prod" in hex.
 inline constexpr std::string_view kDevTicketSigningSeed =
     "6465762d7469636b65742d7369676e696e672d736565642d6e6f742d70726f64";

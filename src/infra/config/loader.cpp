@@ -330,6 +330,10 @@ AppConfig build(const FlatMap& m, const std::string& profile) {
   c.queue.heartbeat_timeout = r.d("queue.heartbeat-timeout");
   c.queue.active_ttl = r.d("queue.active-ttl");
   c.queue.admission_interval = r.d("queue.admission-interval");
+  c.queue.pow_threshold = r.i64("queue.pow-threshold");
+  c.queue.pow_difficulty = static_cast<int>(r.i("queue.pow-difficulty"));
+  c.queue.pow_challenge_ttl = r.d("queue.pow-challenge-ttl");
+  c.queue.pow_secret = r.str("queue.pow-secret");
 
   c.hold.ttl = r.d("hold.ttl");
   c.hold.max_total = r.d("hold.max-total");
@@ -478,7 +482,7 @@ LoadedConfig load_config(const LoadOptions& options) {
       return std::nullopt;
     }
   };
-  for (const std::string_view key : {"security.token-secret", "security.access-token-secret"}) {
+  for (const std::string_view key : {"security.token-secret", "security.access-token-secret", "queue.pow-secret"}) {
     const Entry& secret = merged.at(std::string(key));
     if (!secret.value.empty() && secret.value.size() < 32)
       problems.push_back(
@@ -511,6 +515,7 @@ LoadedConfig load_config(const LoadOptions& options) {
     const std::pair<std::string_view, std::string_view> secrets[] = {
         {"security.token-secret", kDevTokenSecret},
         {"security.access-token-secret", kDevAccessTokenSecret},
+        {"queue.pow-secret", kDevPowSecret},
         {"payment.gateway-secret", kDevGatewaySecret}};
     for (const auto& [key, dev_value] : secrets) {
       const Entry& e = merged.at(std::string(key));

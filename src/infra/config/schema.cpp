@@ -176,6 +176,10 @@ const std::array kSchema{
   KeySpec{"queue.heartbeat-timeout", ValueType::kDuration, "30s", "A waiter silent this long is dropped from the queue.", 100, 24 * kHour},
   KeySpec{"queue.active-ttl", ValueType::kDuration, "5m", "How long an admitted slot (and its token) lasts.", 100, 24 * kHour},
   KeySpec{"queue.admission-interval", ValueType::kDuration, "200ms", "How often the admission job runs.", 10, kMin},
+  KeySpec{"queue.pow-threshold", ValueType::kInt, "0", "Arrivals per schedule per second past which entering needs a proof-of-work solution (0: never).", 0, 100000000},
+  KeySpec{"queue.pow-difficulty", ValueType::kInt, "17", "Leading zero bits of SHA-256(challenge + nonce) a solution needs (17: about 0.3 s of a desktop browser, 1-1.5 s of a phone).", 1, 40},
+  KeySpec{"queue.pow-challenge-ttl", ValueType::kDuration, "2m", "How long a proof-of-work challenge may be used.", 100, kHour},
+  KeySpec{"queue.pow-secret", ValueType::kString, "", "HMAC key signing proof-of-work challenges (at least 32 bytes).", 0, 0, {}, Secret::kYes},
   // ---- hold ----
   KeySpec{"hold.ttl", ValueType::kDuration, "5m", "How long a seat hold lasts before it expires.", kSec, kHour},
   KeySpec{"hold.max-total", ValueType::kDuration, "15m", "Longest a seat may stay held in all, counting the extension `ready` gives it for its order.", kSec, 24 * kHour},

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 #include <cstdlib>
@@ -16,11 +17,17 @@ using domain::QueueStatus;
 
 // place: the user's place, joining the queue when ARGV[3] == '1' (enter) and not otherwise (status).
 // Idempotent; a poll is the waiter's heartbeat. KEYS waiting active seq heartbeat stats revoked
-// settings; ARGV user now_ms join. Returns {admitted 0|1 (-1: not queued, -2: sale closed),
-// position, active_until_ms, rate}.
+// settings pace arrivals pow; ARGV user now_ms join pow_threshold (0: never) pow_ttl_ms (0: no
+// solution came). Returns {code, position, ms, rate, tokens_valid_from, was_waiting, active,
+// max_active, admit_per_second, completion rate, {expiry scores}}: code 1 admitted (ms = slot
+// expiry), 0 waiting, -1 not queued, -2 sale closed, -3 polled too soon (ms = when the next poll is
+// accepted), -4 proof of work required, -5 solution reused. Refusals write nothing.
 const RedisScript kPlaceScript = RedisScript::from_source(R"lua(
 local now = tonumber(ARGV[2])
 local rate = redis.call('HGET', KEYS[5], 'rate') or '0'
+-- a solution's challenge is single use: its id is remembered until the challenge expires
+local pow_ttl = tonumber(ARGV[5]) or 0
+if pow_ttl > 0 and not redis.call('SET', KEYS[10], '1', 'NX', 'PX', pow_ttl) then return {-5, 0, '0', rate} end
 local active_until = redis.call('ZSCORE', KEYS[2], ARGV[1])
 if active_until then
   if tonumber(active_until) > now then
@@ -32,15 +39,44 @@ if active_until then
   redis.call('PEXPIRE', KEYS[6], 86400000)
 end
 local rank = redis.call('ZRANK', KEYS[1], ARGV[1])
-if not rank then
+local was_waiting = 0
+if rank then
+  -- server-paced polling: a waiter asking again before its next poll is due is refused
+  local allowed = redis.call('GET', KEYS[8])
+  if allowed and tonumber(allowed) > now then return {-3, 0, allowed, rate} end
+  was_waiting = 1
+else
   if ARGV[3] ~= '1' then return {-1, 0, '0', rate} end
   -- a CLOSED sale takes no one new; those already in keep their place
   if redis.call('HGET', KEYS[7], 'state') == 'CLOSED' then return {-2, 0, '0', rate} end
+  local threshold = tonumber(ARGV[4]) or 0
+  if threshold > 0 then
+    -- arrivals in this second and the last, shared by every instance (proof of work past the threshold)
+    local second = math.floor(now / 1000)
+    local seen = redis.call('HMGET', KEYS[9], 's', 'n', 'p')
+    local s, n, p = tonumber(seen[1]) or 0, tonumber(seen[2]) or 0, tonumber(seen[3]) or 0
+    if s == second then n = n + 1 elseif s == second - 1 then p = n; n = 1 else p = 0; n = 1 end
+    redis.call('HSET', KEYS[9], 's', second, 'n', n, 'p', p)
+    redis.call('PEXPIRE', KEYS[9], 5000)
+    if pow_ttl == 0 and math.max(n, p) > threshold then return {-4, 0, '0', rate} end
+  end
   redis.call('ZADD', KEYS[1], redis.call('INCR', KEYS[3]), ARGV[1])
   rank = redis.call('ZCARD', KEYS[1]) - 1
 end
 redis.call('ZADD', KEYS[4], now, ARGV[1])
-return {0, rank + 1, '0', rate}
+-- the ETA's data: slots, the completion rate, and the expiries of as many held slots as must
+-- free up before this waiter's turn (at most 256; read only when needed)
+local controls = redis.call('HMGET', KEYS[7], 'max_active', 'admit_per_second')
+local active = redis.call('ZCARD', KEYS[2])
+local max_active = tonumber(controls[1]) or tonumber(ARGV[6]) or 0
+local needed = math.min(rank + 1 - (max_active - active), active, 256)
+local expiries = {}
+if needed > 0 then
+  local held = redis.call('ZRANGE', KEYS[2], 0, needed - 1, 'WITHSCORES')
+  for i = 2, #held, 2 do expiries[#expiries + 1] = held[i] end
+end
+return {0, rank + 1, '0', rate, '0', was_waiting, active, controls[1] or '', controls[2] or '',
+        redis.call('HGET', KEYS[5], 'freed') or '0', expiries}
 )lua");
 
 // leave: KEYS waiting active heartbeat revoked; ARGV user now_ms revoked_ttl_ms. Returns how many
@@ -101,6 +137,7 @@ local controls = redis.call('HMGET', KEYS[6], 'state', 'max_active', 'admit_per_
 local max_active = tonumber(controls[2]) or tonumber(ARGV[2])
 local per_second = tonumber(controls[3]) or tonumber(ARGV[3])
 local admitting = (not controls[1]) or controls[1] == 'OPEN'
+local held_before = redis.call('ZCARD', KEYS[2])
 local lapsed_users = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now)
 local lapsed = #lapsed_users
 if lapsed > 0 then
@@ -122,7 +159,7 @@ if #stale > 0 then
   redis.call('ZREM', KEYS[1], unpack(stale))
   redis.call('ZREM', KEYS[3], unpack(stale))
 end
-local state = redis.call('HMGET', KEYS[4], 'tokens', 'ts', 'rate')
+local state = redis.call('HMGET', KEYS[4], 'tokens', 'ts', 'rate', 'held', 'freed')
 local last = tonumber(state[2]) or now
 local elapsed = math.max(0, now - last)
 local tokens = math.min(per_second, (tonumber(state[1]) or per_second) + elapsed * per_second / 1000)
@@ -153,10 +190,19 @@ if elapsed > 0 and (admitted > 0 or waiting > 0) then
   local alpha = 1 - math.exp(-elapsed / 10000)
   rate = rate + alpha * (admitted * 1000 / elapsed - rate)
 end
-if elapsed > 0 or state[2] == false then
-  redis.call('HSET', KEYS[4], 'tokens', tostring(tokens), 'ts', now, 'rate', tostring(rate))
+local freed = tonumber(state[5]) or 0
+if elapsed > 0 then
+  -- slots given back by purchases and leaves since the last round (lapses are not completions),
+  -- per second, exponentially weighted over about 10 s: the ETA's completion rate
+  local completed = math.max(0, (tonumber(state[4]) or held_before) - held_before)
+  freed = freed + (1 - math.exp(-elapsed / 10000)) * (completed * 1000 / elapsed - freed)
 end
-return {admitted, lapsed, #stale, waiting, redis.call('ZCARD', KEYS[2])}
+local held_after = redis.call('ZCARD', KEYS[2])
+if elapsed > 0 or state[2] == false then
+  redis.call('HSET', KEYS[4], 'tokens', tostring(tokens), 'ts', now, 'rate', tostring(rate), 'held', held_after,
+             'freed', tostring(freed))
+end
+return {admitted, lapsed, #stale, waiting, held_after}
 )lua");
 
 // controls: KEYS settings; ARGV state max_active admit_per_second ('' = the config default)
@@ -206,7 +252,7 @@ const RedisReply& checked_array(const RedisReply& reply, std::size_t size, std::
   return reply;
 }
 
-QueuePlace place_of(const RedisReply& reply) {
+QueuePlace place_of(const RedisReply& reply, const domain::QueuePolicy& policy) {
   QueuePlace place;
   place.status = integer_of(reply.elements[0]) == 1 ? QueueStatus::kAdmitted : QueueStatus::kWaiting;
   place.position = integer_of(reply.elements[1]);
@@ -214,6 +260,23 @@ QueuePlace place_of(const RedisReply& reply) {
   place.admissions_per_second = double_of(reply.elements[3]);
   if (reply.elements.size() > 4) {
     place.tokens_valid_from = domain::Timestamp{std::chrono::milliseconds(integer_of(reply.elements[4]))};
+  }
+  if (reply.elements.size() > 10) {
+    // The ETA's data (waiters only); the console's per-schedule settings win over the config's.
+    const auto setting = [](const RedisReply& value, std::int64_t fallback) {
+      return value.is_string() && !value.str.empty() ? integer_of(value) : fallback;
+    };
+    place.was_waiting = integer_of(reply.elements[5]) == 1;
+    auto& outlook = place.outlook;
+    outlook.position = place.position;
+    outlook.active = integer_of(reply.elements[6]);
+    outlook.max_active = setting(reply.elements[7], policy.max_active);
+    outlook.admit_per_second = setting(reply.elements[8], policy.admit_per_second);
+    outlook.completion_rate = double_of(reply.elements[9]);
+    outlook.active_ttl = policy.active_ttl;
+    for (const auto& score : reply.elements[10].elements) {
+      outlook.expiries.push_back(domain::Timestamp{std::chrono::milliseconds(integer_of(score))});
+    }
   }
   return place;
 }
@@ -239,40 +302,74 @@ Task<void> RedisQueueStore::register_schedule(domain::ScheduleId schedule) {
 }
 
 Task<std::optional<QueuePlace>> RedisQueueStore::place(domain::ScheduleId schedule, domain::UserId user,
-                                                       domain::Timestamp now, bool join) {
-  const std::array<std::string, 7> keys{key(schedule, "waiting"),   key(schedule, "active"), key(schedule, "seq"),
-                                        key(schedule, "heartbeat"), key(schedule, "stats"),  key(schedule, "revoked"),
-                                        key(schedule, "settings")};
-  const std::array<std::string_view, 7> key_views{keys[0], keys[1], keys[2], keys[3], keys[4], keys[5], keys[6]};
+                                                       domain::Timestamp now, bool join,
+                                                       const domain::EnterGate& gate) {
   const std::string user_id = std::to_string(user.value);
+  const std::array<std::string, 10> keys{key(schedule, "waiting"),  key(schedule, "active"),
+                                         key(schedule, "seq"),      key(schedule, "heartbeat"),
+                                         key(schedule, "stats"),    key(schedule, "revoked"),
+                                         key(schedule, "settings"), pace_key(schedule, user),
+                                         key(schedule, "arrivals"), key(schedule, "pow:" + gate.pow_id.value_or(""))};
+  std::array<std::string_view, 10> key_views{};
+  for (std::size_t i = 0; i < keys.size(); ++i) key_views[i] = keys[i];
   const std::string now_ms = std::to_string(millis(now));
-  const std::array<std::string_view, 3> args{user_id, now_ms, join ? "1" : "0"};
+  const std::string threshold = std::to_string(gate.pow_threshold);
+  // The solution's id is remembered until its challenge expires (at least 1 ms: 0 means none came).
+  const std::string pow_ttl =
+      std::to_string(gate.pow_id ? std::max<std::int64_t>(1, millis(gate.pow_expires_at) - millis(now)) : 0);
+  const std::string max_active = std::to_string(policy_.max_active);
+  const std::array<std::string_view, 6> args{user_id, now_ms, join ? "1" : "0", threshold, pow_ttl, max_active};
   const RedisReply reply = co_await redis_.evalsha(kPlaceScript, key_views, args);
   checked_array(reply, 4, "place");
-  if (integer_of(reply.elements[0]) == -2) {
+  const auto code = integer_of(reply.elements[0]);
+  if (code == -2) {
     throw domain::DomainError(domain::ErrorCode::kSaleClosed,
                               fmt::format("the sale of schedule {} is closed", schedule.value));
   }
-  if (integer_of(reply.elements[0]) < 0) co_return std::nullopt;
-  co_return place_of(reply);
+  if (code == -1) co_return std::nullopt;
+  if (code < 0) {
+    QueuePlace refused;
+    refused.refusal = code == -3   ? domain::QueueRefusal::kPollTooSoon
+                      : code == -4 ? domain::QueueRefusal::kProofOfWorkRequired
+                                   : domain::QueueRefusal::kProofOfWorkReused;
+    refused.poll_allowed_at = domain::Timestamp{std::chrono::milliseconds(integer_of(reply.elements[2]))};
+    co_return refused;
+  }
+  co_return place_of(reply, policy_);
 }
 
-Task<QueuePlace> RedisQueueStore::enter(domain::ScheduleId schedule, domain::UserId user, domain::Timestamp now) {
+std::string RedisQueueStore::pace_key(domain::ScheduleId schedule, domain::UserId user) {
+  return key(schedule, fmt::format("pace:{}", user.value));
+}
+
+Task<QueuePlace> RedisQueueStore::enter(domain::ScheduleId schedule, domain::UserId user, domain::Timestamp now,
+                                        const domain::EnterGate& gate) {
   co_await register_schedule(schedule);
-  const auto joined = co_await place(schedule, user, now, /*join=*/true);
+  const auto joined = co_await place(schedule, user, now, /*join=*/true, gate);
   if (!joined) throw domain::DependencyUnavailable("redis", "enter script did not place the user");
   co_return *joined;
 }
 
 Task<std::optional<QueuePlace>> RedisQueueStore::status(domain::ScheduleId schedule, domain::UserId user,
                                                         domain::Timestamp now) {
-  auto found = co_await place(schedule, user, now, /*join=*/false);
+  auto found = co_await place(schedule, user, now, /*join=*/false, domain::EnterGate{});
   // A waiter's poll registers the schedule too (at most once per kRegistrationRefresh, as enter
   // does): when Redis lost the registry (restarted empty) right after this instance's last
   // registration, the users who re-entered meanwhile only poll, and without this the admission
   // job would never see their queue again.
-  if (found && found->status == QueueStatus::kWaiting) co_await register_schedule(schedule);
+  if (found && found->status == QueueStatus::kWaiting && found->refusal == domain::QueueRefusal::kNone) {
+    co_await register_schedule(schedule);
+  }
   co_return found;
+}
+
+Task<void> RedisQueueStore::pace(domain::ScheduleId schedule, domain::UserId user, domain::Timestamp allowed_at,
+                                 domain::Timestamp forget_at) {
+  const std::string pace = pace_key(schedule, user);
+  const std::string allowed_ms = std::to_string(millis(allowed_at));
+  const std::string forget_ms = std::to_string(millis(forget_at));
+  const RedisReply reply = co_await redis_.execute("SET", pace, allowed_ms, "PXAT", forget_ms);
+  if (reply.is_error()) throw domain::DependencyUnavailable("redis", "pace: " + reply.str);
 }
 
 Task<bool> RedisQueueStore::leave(domain::ScheduleId schedule, domain::UserId user, domain::Timestamp now) {

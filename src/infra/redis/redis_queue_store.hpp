@@ -5,7 +5,11 @@
 //   queue:{sid}:seq        arrival sequence counter
 //   queue:{sid}:heartbeat  ZSET member userId, score last poll (ms) — abandoned waiters are dropped
 //   queue:{sid}:active     ZSET member userId, score slot expiry (ms)
-//   queue:{sid}:stats      HASH tokens/ts (admission token bucket shared by all instances), rate
+//   queue:{sid}:stats      HASH tokens/ts (admission token bucket shared by all instances), rate,
+//                          held/freed (slots held after the last round; completions per second)
+//   queue:{sid}:pace:<uid> when the waiter's next poll is accepted (ms; expires with the advice)
+//   queue:{sid}:arrivals   HASH s/n/p: arrivals in second s and the one before (proof of work)
+//   queue:{sid}:pow:<id>   a used proof-of-work challenge id, until the challenge expires
 //   queue:{sid}:settings   HASH state (OPEN|PAUSED|CLOSED), max_active, admit_per_second: the
 //                          console's per-schedule controls, read by every admission round
 // and `queue:schedules` (SET of schedule ids with a queue) for the admission job.
@@ -23,9 +27,12 @@ class RedisQueueStore final : public domain::QueueStore {
  public:
   RedisQueueStore(RedisClient& redis, domain::QueuePolicy policy);
 
-  Task<domain::QueuePlace> enter(domain::ScheduleId schedule, domain::UserId user, domain::Timestamp now) override;
+  Task<domain::QueuePlace> enter(domain::ScheduleId schedule, domain::UserId user, domain::Timestamp now,
+                                 const domain::EnterGate& gate) override;
   Task<std::optional<domain::QueuePlace>> status(domain::ScheduleId schedule, domain::UserId user,
                                                  domain::Timestamp now) override;
+  Task<void> pace(domain::ScheduleId schedule, domain::UserId user, domain::Timestamp allowed_at,
+                  domain::Timestamp forget_at) override;
   Task<bool> leave(domain::ScheduleId schedule, domain::UserId user, domain::Timestamp now) override;
   Task<bool> complete_slot(domain::ScheduleId schedule, domain::UserId user, domain::Timestamp now,
                            domain::Timestamp slot_token_issued_at) override;
@@ -38,12 +45,13 @@ class RedisQueueStore final : public domain::QueueStore {
   Task<domain::QueueSnapshot> snapshot(domain::ScheduleId schedule) override;
 
   static std::string key(domain::ScheduleId schedule, std::string_view suffix);
+  static std::string pace_key(domain::ScheduleId schedule, domain::UserId user);
 
  private:
   Task<void> register_schedule(domain::ScheduleId schedule);
   Task<void> write_controls(domain::ScheduleId schedule, const domain::QueueControls& controls, bool only_if_missing);
   Task<std::optional<domain::QueuePlace>> place(domain::ScheduleId schedule, domain::UserId user, domain::Timestamp now,
-                                                bool join);
+                                                bool join, const domain::EnterGate& gate);
   Task<bool> run_slot_script(const RedisScript& script, std::string_view name, domain::ScheduleId schedule,
                              domain::UserId user, domain::Timestamp now, std::int64_t third,
                              domain::Timestamp token_issued_at);

@@ -5,6 +5,7 @@ import { append, h } from '../dom';
 import { countdown } from '../format';
 import { t } from '../i18n';
 import { navigate, type Page } from '../router';
+import { type PowSolution, solveChallenge } from '../pow/client';
 import { handleError, later, messageArea, queueTokenKey, requireSignIn, validId } from './common';
 
 interface QueueView {
@@ -94,15 +95,37 @@ export async function renderQueue(page: Page): Promise<void> {
     return false;
   };
 
-  const poll = async (enter: boolean): Promise<void> => {
+  // While arrivals exceed the server's threshold, joining needs a proof of work (§15): solved in a
+  // Web Worker while the page says so.
+  const proveWork = async (): Promise<PowSolution> => {
+    status.textContent = t('queueCheckingBrowser');
+    progress.value = 0;
+    return solveChallenge(scheduleId, (fraction) => {
+      progress.value = Math.round(fraction * 100);
+    });
+  };
+
+  const poll = async (enter: boolean, solution?: PowSolution): Promise<void> => {
     if (page.left) return;
     let view: QueueView;
     try {
       view = enter
-        ? await call<QueueView>('/queue/enter', { method: 'POST', auth: true, body: { scheduleId: Number(scheduleId) } })
+        ? await call<QueueView>('/queue/enter', {
+            method: 'POST',
+            auth: true,
+            body: { scheduleId: Number(scheduleId), ...solution },
+          })
         : await call<QueueView>(`/queue/status?scheduleId=${scheduleId}`, { auth: true });
     } catch (error) {
       if (error instanceof ApiError && error.status === 404 && !enter) return poll(true); // dropped: join again
+      if (enter && error instanceof ApiError && ['POW_REQUIRED', 'POW_EXPIRED', 'POW_REUSED'].includes(error.code)) {
+        try {
+          return await poll(true, await proveWork());
+        } catch (failure) {
+          handleError(page, messages, failure);
+          return;
+        }
+      }
       handleError(page, messages, error);
       if (error instanceof ApiError && (error.status === 429 || error.status >= 500)) {
         later(page, (error.retryAfterSeconds ?? 2) * 1000, () => void poll(enter));
