@@ -405,6 +405,7 @@ const std::vector<std::string> kComposeSecrets{"TICKETING_SECURITY_TOKEN_SECRET"
                                                "TICKETING_SECURITY_ACCESS_TOKEN_SECRET",
                                                "TICKETING_PAYMENT_GATEWAY_SECRET",
                                                "TICKETING_TICKET_SIGNING_SEED",
+                                               "TICKETING_QUEUE_POW_SECRET",
                                                "MARIADB_PASSWORD",
                                                "MARIADB_ROOT_PASSWORD",
                                                "GRAFANA_ADMIN_PASSWORD"};
