@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <boost/json/parse.hpp>
+#include <filesystem>
 #include <memory>
 #include <regex>
 #include <vector>
@@ -167,10 +168,16 @@ TEST(Limits, AcceptBacksOffWhenDescriptorsRunOutAndRecovers) {
         }
       },
       30s, 100ms));
+  const auto open_descriptors = [&] {
+    return std::distance(std::filesystem::directory_iterator("/proc/" + std::to_string(process.pid()) + "/fd"),
+                         std::filesystem::directory_iterator());
+  };
   std::vector<std::unique_ptr<RawConnection>> flood;
   for (int i = 0; i < 600; ++i) flood.push_back(std::make_unique<RawConnection>(port));
   // Those accepted before the descriptors ran out are served.
   EXPECT_TRUE(serves(*flood.front()));
+  // Every descriptor in use (more connections wait in the backlog): accept() now fails with EMFILE.
+  ASSERT_TRUE(wait_for([&] { return open_descriptors() >= 399; }, 20s)) << open_descriptors() << " descriptors open";
   flood.clear();
   // Descriptors free again: the connections waiting in the backlog and new ones are served.
   ASSERT_TRUE(wait_for(
