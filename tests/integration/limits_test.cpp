@@ -3,8 +3,10 @@
 // broken schedule cannot stop.
 #include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 
 #include <boost/json/parse.hpp>
+#include <csignal>
 #include <filesystem>
 #include <memory>
 #include <regex>
@@ -248,4 +250,48 @@ TEST(Limits, OnePoisonedScheduleDoesNotStopAdmissionAndIdleSchedulesRetire) {
 
   redis.integer({"DEL", key(poisoned, "waiting")});
   redis.integer({"SREM", "queue:schedules", std::to_string(poisoned)});
+}
+
+// SIGTERM while the acceptor waits out its backoff (descriptors exhausted, connections idle): the
+// server still drains and exits within the shutdown timeout.
+TEST(Limits, ShutdownStaysGracefulWhileAcceptBacksOff) {
+  const std::uint16_t port = free_port();
+  ChildProcess process({"prlimit", "--nofile=400:400", "--", TICKETING_BINARY, "--profile", "test", "--set",
+                        "http.port=" + std::to_string(port), "--set", "http.address=127.0.0.1", "--set",
+                        "log.access=false", "--set", "http.read-timeout=1h", "--set", "http.shutdown-timeout=2s",
+                        "serve"});
+  ASSERT_TRUE(wait_for(
+      [&] {
+        try {
+          return http(port, "GET", "/actuator/health").status == 200;
+        } catch (...) {
+          return false;
+        }
+      },
+      30s, 100ms));
+  const std::string fd_dir = "/proc/" + std::to_string(process.pid()) + "/fd";
+  std::vector<std::unique_ptr<RawConnection>> flood;
+  for (int i = 0; i < 600; ++i) flood.push_back(std::make_unique<RawConnection>(port));
+  ASSERT_TRUE(wait_for(
+      [&] {
+        return std::distance(std::filesystem::directory_iterator(fd_dir), std::filesystem::directory_iterator()) >= 399;
+      },
+      20s));
+  ASSERT_EQ(::kill(process.pid(), SIGTERM), 0);
+  // WNOWAIT: look without reaping; ChildProcess reaps it (and so never signals a reused pid).
+  siginfo_t info{};
+  const bool exited = wait_for(
+      [&] {
+        info = {};
+        return ::waitid(P_PID, static_cast<id_t>(process.pid()), &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+               info.si_pid == process.pid();
+      },
+      15s);
+  EXPECT_TRUE(exited) << "the server did not exit after SIGTERM while out of descriptors";
+  if (exited) {
+    EXPECT_EQ(info.si_code, CLD_EXITED) << "ended by signal " << info.si_status;
+    EXPECT_EQ(info.si_status, 0);
+  }
+  // The open client connections were closed by the server (reset or FIN), not left hanging.
+  EXPECT_TRUE(flood.front()->closed_within(5s));
 }
