@@ -174,12 +174,19 @@ TEST(Limits, AcceptBacksOffWhenDescriptorsRunOutAndRecovers) {
     return std::distance(std::filesystem::directory_iterator("/proc/" + std::to_string(process.pid()) + "/fd"),
                          std::filesystem::directory_iterator());
   };
+  RawConnection probe(port);  // opened before the flood
+  ASSERT_TRUE(serves(probe));
   std::vector<std::unique_ptr<RawConnection>> flood;
   for (int i = 0; i < 600; ++i) flood.push_back(std::make_unique<RawConnection>(port));
   // Those accepted before the descriptors ran out are served.
   EXPECT_TRUE(serves(*flood.front()));
   // Every descriptor in use (more connections wait in the backlog): accept() now fails with EMFILE.
   ASSERT_TRUE(wait_for([&] { return open_descriptors() >= 399; }, 20s)) << open_descriptors() << " descriptors open";
+  // The metrics still answer on a connection the server has (they need no new descriptor).
+  probe.send("GET /actuator/prometheus HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+  const auto during = parse_response(probe.read_until("no such text: read until closed", 10s));
+  EXPECT_EQ(during.status, 200) << during.raw.substr(0, 300);
+  EXPECT_GE(metric(during.body, "ticketing_http_accept_failures_total"), 0);
   flood.clear();
   // Descriptors free again: the connections waiting in the backlog and new ones are served.
   ASSERT_TRUE(wait_for(
