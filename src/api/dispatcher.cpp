@@ -32,10 +32,32 @@ void Dispatcher::authorize(ApiRequest& request, Access access) const {
   }
 }
 
+std::optional<ApiResponse> Dispatcher::over_address_limit(const ApiRequest& request, const Router::Match& match) const {
+  if (!limits_ || request.remote_address.empty()) return std::nullopt;
+  const std::string_view path = request.path;
+  if (path.starts_with("/actuator/") || path.starts_with("/payment/") || path.starts_with("/dev/")) return std::nullopt;
+  if (match.handler != nullptr && match.access != Access::kPublic) return std::nullopt;
+  const bool sign_in = path.starts_with("/auth/");
+  AddressLimiter* limiter = sign_in ? limits_->sign_in.get() : limits_->anonymous.get();
+  if (limiter == nullptr) return std::nullopt;
+  for (const auto& range : limits_->exempt) {
+    if (range.contains(request.remote_address)) return std::nullopt;
+  }
+  const auto retry_after = limiter->take(request.remote_address);
+  if (!retry_after) return std::nullopt;
+  (sign_in ? limits_->refused_sign_in : limits_->refused_anonymous).fetch_add(1, std::memory_order_relaxed);
+  const domain::RetryLater error(
+      ErrorCode::kTooManyRequests,
+      fmt::format("too many requests from this address; retry in {} s", retry_after->count()), *retry_after);
+  return error_response(error, request);
+}
+
 Task<DispatchResult> Dispatcher::dispatch(ApiRequest& request) const {
   static constexpr std::string_view kUnknownRoute = "UNKNOWN";
   const Router::Match match = router_.match(request);
   const std::string_view route = match.route_template.empty() ? kUnknownRoute : match.route_template;
+  // Before anything else runs (page, handler, body parsing): a refused request writes nothing.
+  if (auto refused = over_address_limit(request, match)) co_return DispatchResult{std::move(*refused), route};
   if (page_ && wants_page(request, !match.route_template.empty()) && match.route_template != "/") {
     static constexpr std::string_view kPageRoute = "PAGE";
     if (auto page = page_(request)) co_return DispatchResult{std::move(*page), kPageRoute};

@@ -166,6 +166,39 @@ application::WebApp load_web_app(const std::string& root) {
   return app;
 }
 
+infra::http::HttpServerOptions http_options(const AppConfig& config) {
+  infra::http::HttpServerOptions options{
+      config.http.address,      config.http.port,         config.http.max_body, config.http.max_header,
+      config.http.read_timeout, config.http.idle_timeout, config.log.access,    config.http.trusted_proxies,
+      config.sse.max_buffered};
+  options.max_connections = config.http.max_connections;
+  return options;
+}
+
+// The per-address limits of the anonymous and sign-in endpoints (docs/limits.md).
+std::shared_ptr<api::AddressLimits> address_limits(const AppConfig& config) {
+  auto limits = std::make_shared<api::AddressLimits>();
+  auto exempt = api::parse_address_ranges(config.http.rate_limit_exempt);
+  if (!exempt) {
+    throw std::runtime_error("http.rate-limit-exempt: not a list of IP addresses or networks: " +
+                             config.http.rate_limit_exempt);
+  }
+  limits->exempt = std::move(*exempt);
+  const auto addresses = static_cast<std::size_t>(config.http.rate_limit_addresses);
+  if (config.http.anonymous_rate > 0) {
+    limits->anonymous =
+        std::make_unique<api::AddressLimiter>(api::BucketLimit{static_cast<double>(config.http.anonymous_rate),
+                                                               static_cast<double>(config.http.anonymous_burst)},
+                                              addresses);
+  }
+  if (config.http.sign_in_rate > 0) {
+    limits->sign_in = std::make_unique<api::AddressLimiter>(
+        api::BucketLimit{static_cast<double>(config.http.sign_in_rate), static_cast<double>(config.http.sign_in_burst)},
+        addresses);
+  }
+  return limits;
+}
+
 bool serves_api(const AppConfig& config) {
   return config.role != infra::config::Role::kWorker;
 }
@@ -261,7 +294,7 @@ struct Application::Parts {
                                       [this]() -> Task<void> { co_await fair_start.run_once(); }};
   application::QueueService queue;
   application::AdmissionGuard admission_guard{tokens, queue_store, clock};
-  application::AdmissionJob admission_job{queue_store, clock, queue.counters()};
+  application::AdmissionJob admission_job{queue_store, clock, queue.counters(), config.queue.idle_retire_after};
   infra::PeriodicTask admission_task;
   // Every committed seat change, from the one place in the booking core that emits them; the
   // metrics subscribe (and the live seat map will).
@@ -335,6 +368,7 @@ struct Application::Parts {
 
   infra::observability::Metrics metrics;
   application::WebApp web_app = serves_api(config) ? load_web_app(config.web.root) : application::WebApp{};
+  std::shared_ptr<api::AddressLimits> limits = address_limits(config);
   api::Dispatcher dispatcher;
   infra::http::HttpServer server;
   bool stopped = false;
@@ -367,12 +401,8 @@ struct Application::Parts {
                        [this] { return admission_job.run_once(); }),
         dispatcher(
             make_router(), [this](const std::optional<std::string>& bearer) { return auth.authenticate(bearer); },
-            [this](const api::ApiRequest& request) { return api::web_app_page(web_app, request); }),
-        server(raw(contexts),
-               infra::http::HttpServerOptions{cfg.http.address, cfg.http.port, cfg.http.max_body, cfg.http.max_header,
-                                              cfg.http.read_timeout, cfg.http.idle_timeout, cfg.log.access,
-                                              cfg.http.trusted_proxies, cfg.sse.max_buffered},
-               dispatcher, request_observer()) {
+            [this](const api::ApiRequest& request) { return api::web_app_page(web_app, request); }, limits),
+        server(raw(contexts), http_options(cfg), dispatcher, request_observer()) {
     queue.enable_proof_of_work(
         proof_of_work, random,
         application::PowPolicy{cfg.queue.pow_threshold, cfg.queue.pow_difficulty, cfg.queue.pow_challenge_ttl});
@@ -457,6 +487,12 @@ void Application::Parts::register_samplers() {
                 static_cast<double>(q.dropped_waiters.load()));
     out.counter("ticketing_queue_left_total", "Users who left the queue or gave up the slot.",
                 static_cast<double>(q.left.load()));
+    out.counter("ticketing_queue_admission_failures_total",
+                "Schedule admission rounds that failed (the round went on with the other schedules).",
+                static_cast<double>(q.admission_failures.load()));
+    out.counter("ticketing_queue_retired_schedules_total",
+                "Idle schedules taken out of the admission job (queue.idle-retire-after).",
+                static_cast<double>(q.retired_schedules.load()));
     for (const auto& [schedule, size] : admission_job.queue_sizes()) {
       const std::string id = std::to_string(schedule);
       out.gauge("ticketing_queue_waiting", "Users waiting, per schedule.", static_cast<double>(size.waiting),
@@ -543,6 +579,33 @@ void Application::Parts::register_samplers() {
                 static_cast<double>(a.reuse_detected.load()));
     out.gauge("ticketing_auth_revoked_sessions", "Ended sign-ins whose access tokens this instance refuses.",
               static_cast<double>(revocations.size()));
+
+    const auto accepts = server.accept_stats();
+    out.gauge("ticketing_http_open_connections", "Open HTTP connections.", server.open_connections());
+    out.gauge("ticketing_http_max_connections", "http.max-connections.", config.http.max_connections);
+    out.counter("ticketing_http_connections_accepted_total", "Connections accepted and served.",
+                static_cast<double>(accepts.accepted));
+    out.counter("ticketing_http_connections_refused_total",
+                "Connections closed at once because http.max-connections were open.",
+                static_cast<double>(accepts.refused));
+    out.counter("ticketing_http_accept_failures_total", "accept() errors (EMFILE, ENFILE, ENOBUFS, ENOMEM, ...).",
+                static_cast<double>(accepts.failed));
+    out.counter("ticketing_http_accept_backoff_seconds_total", "Time the acceptor waited after failed accepts.",
+                static_cast<double>(accepts.backoff_millis) / 1e3);
+    for (const auto& [kind, refused, limiter] :
+         {std::tuple<const char*, std::uint64_t, const api::AddressLimiter*>{
+              "anonymous", limits->refused_anonymous.load(), limits->anonymous.get()},
+          std::tuple<const char*, std::uint64_t, const api::AddressLimiter*>{"sign_in", limits->refused_sign_in.load(),
+                                                                             limits->sign_in.get()}}) {
+      out.counter("ticketing_http_address_limited_total", "Requests refused by a per-client-address limit (429).",
+                  static_cast<double>(refused), {{"endpoints", kind}});
+      if (limiter == nullptr) continue;
+      out.gauge("ticketing_http_limited_addresses", "Client addresses a per-address limit remembers (capped).",
+                static_cast<double>(limiter->size()), {{"endpoints", kind}});
+      out.counter("ticketing_http_limited_addresses_evicted_total",
+                  "Addresses forgotten because the per-address limit's map was full.",
+                  static_cast<double>(limiter->evicted()), {{"endpoints", kind}});
+    }
 
     auto& o = outbox_relay.counters();
     out.counter("ticketing_outbox_published_total", "Outbox events published to Kafka.",

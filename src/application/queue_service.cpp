@@ -1,8 +1,10 @@
 #include "application/queue_service.hpp"
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <set>
 
 #include "domain/errors.hpp"
 
@@ -226,14 +228,71 @@ Task<domain::AdmissionClaims> AdmissionGuard::authorize(const std::optional<std:
 }
 
 Task<void> AdmissionJob::run_once() {
-  for (const auto schedule : co_await store_.queued_schedules()) {
-    const auto round = co_await store_.admit(schedule, clock_.now());
+  const auto schedules = co_await store_.queued_schedules();
+  const auto now = clock_.now();
+  for (const auto schedule : schedules) co_await admit_one(schedule, now);
+  co_await retire_idle(schedules, now);
+}
+
+Task<bool> AdmissionJob::admit_one(domain::ScheduleId schedule, domain::Timestamp now) {
+  std::string failure;
+  try {
+    const auto round = co_await store_.admit(schedule, now);
     counters_.admitted.fetch_add(static_cast<std::uint64_t>(round.admitted), std::memory_order_relaxed);
     counters_.lapsed_slots.fetch_add(static_cast<std::uint64_t>(round.lapsed_slots), std::memory_order_relaxed);
     counters_.dropped_waiters.fetch_add(static_cast<std::uint64_t>(round.dropped_waiters), std::memory_order_relaxed);
+    if (round.waiting == 0 && round.active == 0) {
+      idle_since_.try_emplace(schedule.value, now);
+    } else {
+      idle_since_.erase(schedule.value);
+    }
     std::lock_guard lock(sizes_mutex_);
     sizes_[schedule.value] = QueueSize{round.waiting, round.active};
+    co_return true;
+  } catch (const std::exception& error) {
+    failure = error.what();
   }
+  // One broken schedule (a poisoned key, a script error) must not stop the others' admissions.
+  counters_.admission_failures.fetch_add(1, std::memory_order_relaxed);
+  idle_since_.erase(schedule.value);  // unknown state: never retired on this round's word
+  ++unlogged_failures_;
+  const auto wall = std::chrono::steady_clock::now();
+  if (wall - last_failure_log_ >= std::chrono::seconds(10)) {
+    spdlog::warn("admission round failed for schedule {}: {} ({} schedule rounds failed since the last warning)",
+                 schedule.value, failure, unlogged_failures_);
+    last_failure_log_ = wall;
+    unlogged_failures_ = 0;
+  }
+  co_return false;
+}
+
+Task<void> AdmissionJob::retire_idle(const std::vector<domain::ScheduleId>& listed, domain::Timestamp now) {
+  std::set<std::int64_t> present;
+  for (const auto schedule : listed) present.insert(schedule.value);
+  std::vector<domain::ScheduleId> due;
+  for (auto it = idle_since_.begin(); it != idle_since_.end();) {
+    if (!present.contains(it->first)) {
+      it = idle_since_.erase(it);
+      continue;
+    }
+    if (now - it->second >= retire_after_) due.push_back(domain::ScheduleId{it->first});
+    ++it;
+  }
+  for (const auto schedule : due) {
+    bool retired = false;
+    try {
+      retired = co_await store_.retire(schedule);
+    } catch (const std::exception& error) {
+      spdlog::warn("retiring idle schedule {} from the admission job failed: {}", schedule.value, error.what());
+    }
+    idle_since_.erase(schedule.value);
+    if (!retired) continue;
+    counters_.retired_schedules.fetch_add(1, std::memory_order_relaxed);
+    present.erase(schedule.value);
+  }
+  // Gauges only for listed schedules: the metric's schedule label stays bounded by the live set.
+  std::lock_guard lock(sizes_mutex_);
+  std::erase_if(sizes_, [&](const auto& entry) { return !present.contains(entry.first); });
 }
 
 std::map<std::int64_t, AdmissionJob::QueueSize> AdmissionJob::queue_sizes() const {

@@ -51,6 +51,8 @@ struct QueueCounters {
   std::atomic<std::uint64_t> lapsed_slots{0};
   std::atomic<std::uint64_t> dropped_waiters{0};
   std::atomic<std::uint64_t> left{0};
+  std::atomic<std::uint64_t> admission_failures{0};  // schedules whose admission round failed
+  std::atomic<std::uint64_t> retired_schedules{0};   // idle schedules taken out of the admission job
 };
 
 // The waiting room's use cases: enter, status, leave.
@@ -128,10 +130,18 @@ class AdmissionGuard {
 
 // One admission round over every queued schedule. Run periodically by every worker instance;
 // the store makes concurrent rounds safe.
+//
+// One schedule failing (a script error, a key of the wrong type) is logged and counted and the round
+// goes on with the others. A schedule seen idle (nobody waiting or admitted) in every round for
+// `retire_after` is retired from the store's list, so the round does not grow with every schedule
+// that ever had a queue.
 class AdmissionJob {
  public:
-  AdmissionJob(domain::QueueStore& store, const domain::Clock& clock, QueueCounters& counters)
-      : store_(store), clock_(clock), counters_(counters) {}
+  static constexpr std::chrono::milliseconds kDefaultRetireAfter = std::chrono::minutes(10);
+
+  AdmissionJob(domain::QueueStore& store, const domain::Clock& clock, QueueCounters& counters,
+               std::chrono::milliseconds retire_after = kDefaultRetireAfter)
+      : store_(store), clock_(clock), counters_(counters), retire_after_(retire_after) {}
   Task<void> run_once();
 
   struct QueueSize {
@@ -142,11 +152,20 @@ class AdmissionJob {
   std::map<std::int64_t, QueueSize> queue_sizes() const;
 
  private:
+  // Admits one schedule; false when its round failed (logged, counted).
+  Task<bool> admit_one(domain::ScheduleId schedule, domain::Timestamp now);
+  // Retires the schedules idle for retire_after; forgets what it knew of schedules no longer listed.
+  Task<void> retire_idle(const std::vector<domain::ScheduleId>& listed, domain::Timestamp now);
+
   domain::QueueStore& store_;
   const domain::Clock& clock_;
   QueueCounters& counters_;
+  std::chrono::milliseconds retire_after_;
   mutable std::mutex sizes_mutex_;
   std::map<std::int64_t, QueueSize> sizes_;
+  std::map<std::int64_t, domain::Timestamp> idle_since_;  // run_once only (one round at a time)
+  std::chrono::steady_clock::time_point last_failure_log_{};
+  std::uint64_t unlogged_failures_ = 0;
 };
 
 }  // namespace ticketing::application

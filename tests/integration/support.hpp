@@ -117,6 +117,7 @@ class ChildProcess {
   ~ChildProcess();
   void kill_now();  // SIGKILL and reap
   bool running() const { return pid_ > 0; }
+  pid_t pid() const { return pid_; }
 
  private:
   pid_t pid_ = -1;

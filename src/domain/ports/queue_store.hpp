@@ -42,6 +42,9 @@ class QueueStore {
   virtual Task<AdmissionRound> admit(ScheduleId schedule, Timestamp now) = 0;
   // Schedules that have had a queue (for the admission job).
   virtual Task<std::vector<ScheduleId>> queued_schedules() = 0;
+  // Takes a schedule out of queued_schedules() when nobody waits, is pre-queued or holds a slot
+  // there; true when it was taken out. Entering (or a waiter's status poll) registers it again.
+  virtual Task<bool> retire(ScheduleId /*schedule*/) { co_return false; }
   // Publishes a schedule's sale state and queue settings next to its queue: the next admission
   // round of every instance uses them (PAUSED/CLOSED admit nobody; CLOSED refuses new entries).
   virtual Task<void> apply_controls(ScheduleId schedule, const QueueControls& controls) = 0;

@@ -105,6 +105,13 @@ struct HttpConfig {
   Millis shutdown_timeout{};                 // http.shutdown-timeout
   std::size_t max_header = 0;                // http.max-header (bytes)
   std::vector<std::string> trusted_proxies;  // http.trusted-proxies
+  int max_connections = 0;                   // http.max-connections
+  int anonymous_rate = 0;                    // http.anonymous-rate (per second; 0 = off)
+  int anonymous_burst = 0;                   // http.anonymous-burst
+  int sign_in_rate = 0;                      // http.sign-in-rate (per second; 0 = off)
+  int sign_in_burst = 0;                     // http.sign-in-burst
+  int rate_limit_addresses = 0;              // http.rate-limit-addresses
+  std::string rate_limit_exempt;             // http.rate-limit-exempt (ranges, comma-separated)
 };
 
 struct WebConfig {
@@ -150,7 +157,8 @@ struct QueueConfig {
   std::int64_t pow_threshold = 0;
   int pow_difficulty = 0;
   Millis pow_challenge_ttl{};
-  std::string pow_secret;  // secret
+  std::string pow_secret;      // secret
+  Millis idle_retire_after{};  // queue.idle-retire-after
 };
 
 struct HoldConfig {

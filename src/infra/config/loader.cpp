@@ -295,6 +295,13 @@ AppConfig build(const FlatMap& m, const std::string& profile) {
   c.http.idle_timeout = r.d("http.idle-timeout");
   c.http.shutdown_timeout = r.d("http.shutdown-timeout");
   c.http.max_header = r.bytes("http.max-header");
+  c.http.max_connections = r.i("http.max-connections");
+  c.http.anonymous_rate = r.i("http.anonymous-rate");
+  c.http.anonymous_burst = r.i("http.anonymous-burst");
+  c.http.sign_in_rate = r.i("http.sign-in-rate");
+  c.http.sign_in_burst = r.i("http.sign-in-burst");
+  c.http.rate_limit_addresses = r.i("http.rate-limit-addresses");
+  c.http.rate_limit_exempt = r.str("http.rate-limit-exempt");
   for (std::string_view rest = r.str("http.trusted-proxies"); !rest.empty();) {
     const auto comma = rest.find(',');
     c.http.trusted_proxies.emplace_back(rest.substr(0, comma));
@@ -334,6 +341,7 @@ AppConfig build(const FlatMap& m, const std::string& profile) {
   c.queue.pow_difficulty = static_cast<int>(r.i("queue.pow-difficulty"));
   c.queue.pow_challenge_ttl = r.d("queue.pow-challenge-ttl");
   c.queue.pow_secret = r.str("queue.pow-secret");
+  c.queue.idle_retire_after = r.d("queue.idle-retire-after");
 
   c.hold.ttl = r.d("hold.ttl");
   c.hold.max_total = r.d("hold.max-total");

@@ -115,6 +115,14 @@ std::string check_address_list(std::string_view v) {
   return "";
 }
 
+// Address ranges ("127.0.0.0/8,::1/128"): the characters only; the app parses each range at start-up.
+std::string check_range_list(std::string_view v) {
+  if (v.find_first_not_of("0123456789abcdefABCDEF.:/, ") != std::string_view::npos || v.size() > 4096) {
+    return "comma-separated IP addresses or networks (e.g. 127.0.0.0/8,::1/128), or empty";
+  }
+  return "";
+}
+
 std::string check_host_port_list(std::string_view v) {
   constexpr std::string_view kWhat = "a comma-separated list of host:port (e.g. 127.0.0.1:19092)";
   if (v.empty()) return std::string(kWhat);
@@ -144,6 +152,13 @@ const std::array kSchema{
   KeySpec{"http.shutdown-timeout", ValueType::kDuration, "10s", "Grace period for in-flight requests on shutdown.", 0, 10 * kMin},
   KeySpec{"http.max-header", ValueType::kByteSize, "16KiB", "Largest accepted request header block; bigger is 431.", kKiB, kMiB},
   KeySpec{"http.trusted-proxies", ValueType::kString, "", "Comma-separated addresses of proxies whose X-Forwarded-For names the client (per-address limits).", 0, 0, {}, Secret::kNo, check_address_list},
+  KeySpec{"http.max-connections", ValueType::kInt, "50000", "Open connections the server keeps; past it a new connection is closed at once.", 1, 10'000'000},
+  KeySpec{"http.anonymous-rate", ValueType::kInt, "50", "Requests per second per client address to the anonymous endpoints (token bucket; 0 = no limit).", 0, 1'000'000},
+  KeySpec{"http.anonymous-burst", ValueType::kInt, "500", "Requests per client address the anonymous endpoints take at once before the rate applies.", 1, 10'000'000},
+  KeySpec{"http.sign-in-rate", ValueType::kInt, "10", "Requests per second per client address to /auth/* (token bucket; 0 = no limit).", 0, 1'000'000},
+  KeySpec{"http.sign-in-burst", ValueType::kInt, "100", "Requests per client address /auth/* takes at once before the rate applies.", 1, 10'000'000},
+  KeySpec{"http.rate-limit-addresses", ValueType::kInt, "100000", "Client addresses each per-address limit remembers; past it the least recently seen is forgotten.", 16, 100'000'000},
+  KeySpec{"http.rate-limit-exempt", ValueType::kString, "127.0.0.0/8,::1/128", "Comma-separated client addresses or networks never limited per address (empty: none).", 0, 0, {}, Secret::kNo, check_range_list},
   // ---- web ----
   KeySpec{"web.root", ValueType::kString, "web/dist", "Directory of the built web app served at / (relative to the working directory); empty: serve the API only.", 0, 0},
   // ---- db ----
@@ -180,6 +195,7 @@ const std::array kSchema{
   KeySpec{"queue.pow-difficulty", ValueType::kInt, "17", "Leading zero bits of SHA-256(challenge + nonce) a solution needs (17: about 0.3 s of a desktop browser, 1-1.5 s of a phone).", 1, 40},
   KeySpec{"queue.pow-challenge-ttl", ValueType::kDuration, "2m", "How long a proof-of-work challenge may be used.", 100, kHour},
   KeySpec{"queue.pow-secret", ValueType::kString, "", "HMAC key signing proof-of-work challenges (at least 32 bytes).", 0, 0, {}, Secret::kYes},
+  KeySpec{"queue.idle-retire-after", ValueType::kDuration, "10m", "A schedule with nobody waiting, pre-queued or admitted for this long leaves the admission job's list (entering brings it back).", kSec, 7 * 24 * kHour},
   // ---- hold ----
   KeySpec{"hold.ttl", ValueType::kDuration, "5m", "How long a seat hold lasts before it expires.", kSec, kHour},
   KeySpec{"hold.max-total", ValueType::kDuration, "15m", "Longest a seat may stay held in all, counting the extension `ready` gives it for its order.", kSec, 24 * kHour},

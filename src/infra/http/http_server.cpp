@@ -342,8 +342,20 @@ struct HttpServer::Impl {
   std::mutex drained_mutex;
   std::condition_variable drained_cv;
   std::shared_ptr<spdlog::logger> access_log;
+  // The accept loop's backoff timer (it and the acceptor live on the first context's thread).
+  asio::steady_timer* accept_backoff = nullptr;
+  std::atomic<std::uint64_t> accepted{0};
+  std::atomic<std::uint64_t> refused{0};
+  std::atomic<std::uint64_t> accept_failed{0};
+  std::atomic<std::uint64_t> backoff_millis{0};
+  // Rate-limited warnings of the accept loop (its thread only).
+  std::chrono::steady_clock::time_point last_accept_warning{};
+  std::uint64_t unreported_failures = 0;
+  std::uint64_t unreported_refusals = 0;
 
   asio::awaitable<void> accept_loop();
+  void refuse(tcp::socket& socket);
+  void warn_accept(const char* what, const std::string& detail);
   asio::awaitable<void> session(ContextState& state, tcp::socket socket);
   asio::awaitable<bool> answer(beast::tcp_stream& stream, ContextState& state, ContextState::Connection& connection,
                                web::Request& request, unsigned version, bool keep_alive);
@@ -379,7 +391,24 @@ void HttpServer::start() {
   asio::co_spawn(first, impl_->accept_loop(), asio::detached);
 }
 
+namespace {
+
+// accept() failures that mean "out of descriptors or memory": retrying at once fails again at once.
+bool out_of_resources(const boost::system::error_code& ec) {
+  return ec == asio::error::no_descriptors || ec == asio::error::no_buffer_space || ec == asio::error::no_memory ||
+         ec == boost::system::error_code(ENFILE, boost::system::system_category());
+}
+
+constexpr std::chrono::milliseconds kFirstBackoff{10};
+constexpr std::chrono::milliseconds kLongestBackoff{1000};
+constexpr std::chrono::seconds kAcceptWarningInterval{10};
+
+}  // namespace
+
 asio::awaitable<void> HttpServer::Impl::accept_loop() {
+  asio::steady_timer backoff_timer(acceptor->get_executor());
+  accept_backoff = &backoff_timer;
+  std::chrono::milliseconds backoff{0};
   while (!draining.load()) {
     ContextState& target = *contexts[next_context.fetch_add(1) % contexts.size()];
     boost::system::error_code ec;
@@ -387,12 +416,54 @@ asio::awaitable<void> HttpServer::Impl::accept_loop() {
         co_await acceptor->async_accept(target.context->get_executor(), asio::redirect_error(asio::use_awaitable, ec));
     if (ec) {
       if (ec == asio::error::operation_aborted || draining.load()) break;
-      spdlog::warn("accept failed: {}", ec.message());  // e.g. EMFILE: keep serving what we have
+      accept_failed.fetch_add(1, std::memory_order_relaxed);
+      ++unreported_failures;
+      if (!out_of_resources(ec)) {  // about that one connection (e.g. reset before accept): go on
+        warn_accept("accept failed", ec.message());
+        continue;
+      }
+      // Out of descriptors: the pending connection stays in the backlog and accept() would fail
+      // again at once, spinning a core. Wait 10 ms, doubling to 1 s, until a connection ends.
+      backoff = backoff.count() == 0 ? kFirstBackoff : std::min(backoff * 2, kLongestBackoff);
+      warn_accept("accept failed", fmt::format("{}; retrying in {} ms", ec.message(), backoff.count()));
+      backoff_millis.fetch_add(static_cast<std::uint64_t>(backoff.count()), std::memory_order_relaxed);
+      backoff_timer.expires_after(backoff);
+      co_await backoff_timer.async_wait(asio::as_tuple(asio::use_awaitable));
       continue;
     }
+    backoff = std::chrono::milliseconds(0);
+    if (owner.open_connections_.load() >= options.max_connections) {
+      refuse(socket);
+      continue;
+    }
+    accepted.fetch_add(1, std::memory_order_relaxed);
     owner.open_connections_.fetch_add(1);
     asio::co_spawn(*target.context, session(target, std::move(socket)), asio::detached);
   }
+  accept_backoff = nullptr;
+}
+
+// Closes a connection over http.max-connections at once with a reset (no TIME_WAIT kept here, and
+// the client learns at once instead of waiting for an answer that never comes).
+void HttpServer::Impl::refuse(tcp::socket& socket) {
+  refused.fetch_add(1, std::memory_order_relaxed);
+  boost::system::error_code ignored;
+  socket.set_option(asio::socket_base::linger(true, 0), ignored);
+  socket.close(ignored);
+  ++unreported_refusals;
+  warn_accept("connections refused",
+              fmt::format("{} connections open (http.max-connections)", options.max_connections));
+}
+
+// One warning per kAcceptWarningInterval at most, counting what happened in between.
+void HttpServer::Impl::warn_accept(const char* what, const std::string& detail) {
+  const auto now = std::chrono::steady_clock::now();
+  if (now - last_accept_warning < kAcceptWarningInterval) return;
+  last_accept_warning = now;
+  spdlog::warn("{}: {} (since the last warning: {} failed accepts, {} refused connections)", what, detail,
+               unreported_failures, unreported_refusals);
+  unreported_failures = 0;
+  unreported_refusals = 0;
 }
 
 void HttpServer::Impl::connection_closed() {
@@ -676,6 +747,7 @@ void HttpServer::begin_shutdown() {
     asio::post(impl_->acceptor->get_executor(), [this] {
       boost::system::error_code ignored;
       impl_->acceptor->close(ignored);
+      if (impl_->accept_backoff != nullptr) impl_->accept_backoff->cancel();
     });
   }
   for (auto& state : impl_->contexts) {
@@ -687,6 +759,12 @@ void HttpServer::begin_shutdown() {
       }
     });
   }
+}
+
+AcceptStats HttpServer::accept_stats() const noexcept {
+  return AcceptStats{impl_->accepted.load(std::memory_order_relaxed), impl_->refused.load(std::memory_order_relaxed),
+                     impl_->accept_failed.load(std::memory_order_relaxed),
+                     impl_->backoff_millis.load(std::memory_order_relaxed)};
 }
 
 bool HttpServer::wait_drained(std::chrono::milliseconds timeout) {

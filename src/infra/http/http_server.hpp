@@ -42,6 +42,17 @@ struct HttpServerOptions {
   // stream_stall_timeout while bytes were waiting.
   std::size_t max_stream_buffer = 256 * 1024;
   std::chrono::milliseconds stream_stall_timeout{60'000};
+  // Open connections kept at most (http.max-connections); past it a new connection is accepted and
+  // closed at once (reset), so the backlog never fills with clients that wait for nothing.
+  int max_connections = 50'000;
+};
+
+// What the acceptor did, for metrics (all monotonic).
+struct AcceptStats {
+  std::uint64_t accepted = 0;        // connections served
+  std::uint64_t refused = 0;         // closed at once: max_connections were open
+  std::uint64_t failed = 0;          // accept() errors (EMFILE, ENFILE, ENOBUFS, ENOMEM, ...)
+  std::uint64_t backoff_millis = 0;  // time spent waiting after failed accepts
 };
 
 // The client a request is counted as (per-address limits): `peer`, or — when the peer is a trusted
@@ -71,6 +82,7 @@ class HttpServer {
   // Waits until every connection has ended, or the timeout passed. True when drained.
   bool wait_drained(std::chrono::milliseconds timeout);
   int open_connections() const noexcept { return open_connections_.load(); }
+  AcceptStats accept_stats() const noexcept;
 
   struct Impl;
 

@@ -175,9 +175,11 @@ void sample_process(SampleWriter& out) {
   std::ifstream stat_file("/proc/self/stat");
   std::string stat;
   std::getline(stat_file, stat);
-  // Fields after the command name (which may hold spaces) start after the last ')'.
+  // Fields after the command name (which may hold spaces) start after the last ')'. Nothing read
+  // (out of descriptors, EMFILE: exactly when an operator needs the accept metrics): skip these.
   const auto close = stat.rfind(')');
-  std::istringstream fields(stat.substr(close + 2));
+  std::istringstream fields(close == std::string::npos || close + 2 > stat.size() ? std::string()
+                                                                                  : stat.substr(close + 2));
   std::vector<std::string> f{std::istream_iterator<std::string>(fields), std::istream_iterator<std::string>()};
   if (f.size() > 22) {
     // f[0] is field 3 (state): utime = field 14, stime 15, starttime 22, vsize 23, rss 24.
@@ -189,13 +191,13 @@ void sample_process(SampleWriter& out) {
     out.gauge("process_resident_memory_bytes", "Resident memory size in bytes.",
               std::stod(f[21]) * static_cast<double>(page_size));
   }
-  int open_fds = 0;
   if (DIR* dir = opendir("/proc/self/fd")) {
+    int open_fds = 0;
     while (readdir(dir) != nullptr) ++open_fds;
     closedir(dir);
     open_fds -= 3;  // ".", ".." and the directory's own descriptor
+    out.gauge("process_open_fds", "Number of open file descriptors.", open_fds);
   }
-  out.gauge("process_open_fds", "Number of open file descriptors.", open_fds);
   rlimit limit{};
   if (getrlimit(RLIMIT_NOFILE, &limit) == 0) {
     out.gauge("process_max_fds", "Maximum number of open file descriptors.", static_cast<double>(limit.rlim_cur));

@@ -293,6 +293,10 @@ Task<void> RedisQueueStore::register_schedule(domain::ScheduleId schedule) {
   const auto now = std::chrono::steady_clock::now();
   {
     std::lock_guard lock(registered_mutex_);
+    if (registered_.size() >= kMaxRegistered && !registered_.contains(schedule.value)) {
+      std::erase_if(registered_, [&](const auto& entry) { return now - entry.second >= kRegistrationRefresh; });
+      if (registered_.size() >= kMaxRegistered) registered_.clear();  // only costs a few extra SADDs
+    }
     auto& last = registered_[schedule.value];
     if (now - last < kRegistrationRefresh) co_return;
     last = now;
@@ -440,6 +444,42 @@ Task<std::vector<domain::ScheduleId>> RedisQueueStore::queued_schedules() {
     if (const auto id = domain::parse_canonical_id(element.str)) schedules.push_back(domain::ScheduleId{*id});
   }
   co_return schedules;
+}
+
+namespace {
+
+// idle: KEYS waiting active pre. 1 when none of them exists (Redis deletes an emptied ZSET).
+const RedisScript kIdleScript = RedisScript::from_source(R"lua(
+if redis.call('EXISTS', KEYS[1], KEYS[2], KEYS[3]) == 0 then return 1 end
+return 0
+)lua");
+
+}  // namespace
+
+Task<bool> RedisQueueStore::idle(domain::ScheduleId schedule) {
+  const std::array<std::string, 3> keys{key(schedule, "waiting"), key(schedule, "active"), key(schedule, "pre")};
+  const std::array<std::string_view, 3> key_views{keys[0], keys[1], keys[2]};
+  const RedisReply reply = co_await redis_.evalsha(kIdleScript, key_views, std::span<const std::string_view>());
+  if (reply.is_error()) throw domain::DependencyUnavailable("redis", "idle script: " + reply.str);
+  co_return integer_of(reply) == 1;
+}
+
+Task<bool> RedisQueueStore::retire(domain::ScheduleId schedule) {
+  if (!co_await idle(schedule)) co_return false;
+  const std::string id = std::to_string(schedule.value);
+  co_await redis_.execute("SREM", "queue:schedules", id);
+  {
+    std::lock_guard lock(registered_mutex_);
+    registered_.erase(schedule.value);  // this instance's next enter registers it again at once
+  }
+  // The set and the schedule's keys are in different cluster slots, so no one script covers both:
+  // enter registers before it places, and a user placed between the check and the SREM is seen
+  // here, putting the schedule back. (Any waiter's poll also re-registers within 10 s.)
+  if (!co_await idle(schedule)) {
+    co_await redis_.execute("SADD", "queue:schedules", id);
+    co_return false;
+  }
+  co_return true;
 }
 
 Task<void> RedisQueueStore::apply_controls(domain::ScheduleId schedule, const domain::QueueControls& controls) {

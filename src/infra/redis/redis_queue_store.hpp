@@ -12,7 +12,8 @@
 //   queue:{sid}:pow:<id>   a used proof-of-work challenge id, until the challenge expires
 //   queue:{sid}:settings   HASH state (OPEN|PAUSED|CLOSED), max_active, admit_per_second: the
 //                          console's per-schedule controls, read by every admission round
-// and `queue:schedules` (SET of schedule ids with a queue) for the admission job.
+// and `queue:schedules` (SET of schedule ids with a queue) for the admission job; retire() takes an
+// idle schedule (no waiting, active or pre-queued key) out of it.
 #include <chrono>
 #include <mutex>
 #include <string>
@@ -40,6 +41,7 @@ class RedisQueueStore final : public domain::QueueStore {
                           domain::Timestamp token_issued_at) override;
   Task<domain::AdmissionRound> admit(domain::ScheduleId schedule, domain::Timestamp now) override;
   Task<std::vector<domain::ScheduleId>> queued_schedules() override;
+  Task<bool> retire(domain::ScheduleId schedule) override;
   Task<void> apply_controls(domain::ScheduleId schedule, const domain::QueueControls& controls) override;
   Task<void> restore_controls(domain::ScheduleId schedule, const domain::QueueControls& controls) override;
   Task<domain::QueueSnapshot> snapshot(domain::ScheduleId schedule) override;
@@ -49,6 +51,7 @@ class RedisQueueStore final : public domain::QueueStore {
 
  private:
   Task<void> register_schedule(domain::ScheduleId schedule);
+  Task<bool> idle(domain::ScheduleId schedule);
   Task<void> write_controls(domain::ScheduleId schedule, const domain::QueueControls& controls, bool only_if_missing);
   Task<std::optional<domain::QueuePlace>> place(domain::ScheduleId schedule, domain::UserId user, domain::Timestamp now,
                                                 bool join, const domain::EnterGate& gate);
@@ -59,7 +62,10 @@ class RedisQueueStore final : public domain::QueueStore {
   RedisClient& redis_;
   domain::QueuePolicy policy_;
   std::mutex registered_mutex_;
+  // When this instance last registered each schedule; at most kMaxRegistered entries (older than
+  // the refresh interval they mean nothing and are dropped first).
   std::unordered_map<std::int64_t, std::chrono::steady_clock::time_point> registered_;
+  static constexpr std::size_t kMaxRegistered = 10'000;
 };
 
 }  // namespace ticketing::infra::redis
