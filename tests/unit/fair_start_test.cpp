@@ -162,17 +162,23 @@ class FakePrequeueStore final : public PrequeueStore {
     if (with_order) state.order = order;
     co_return state;
   }
-  Task<std::vector<UserId>> members(ScheduleId) override {
-    std::vector<UserId> users;
-    for (const auto& [user, _] : pre) users.push_back(UserId{user});
+  Task<PrequeueSnapshot> members(ScheduleId) override {
+    PrequeueSnapshot snapshot;
+    for (const auto& [user, arrival] : pre) {
+      snapshot.users.push_back(UserId{user});
+      snapshot.last_arrival = std::max(snapshot.last_arrival, arrival);
+    }
     if (on_members) on_members();
-    co_return users;
+    co_return snapshot;
   }
-  Task<ShuffleApplied> apply(ScheduleId, const std::vector<FairnessEntry>& entries, Timestamp now) override {
+  Task<ShuffleApplied> apply(ScheduleId, const std::vector<FairnessEntry>& entries, std::int64_t last_arrival,
+                             Timestamp now) override {
     if (applied_at) co_return ShuffleApplied{};
     ShuffleApplied result{true, 0, 0};
     for (const auto& entry : entries) {
-      if (pre.erase(entry.user.value) == 0) continue;
+      const auto found = pre.find(entry.user.value);
+      if (found == pre.end() || found->second > last_arrival) continue;  // left (and maybe came back late)
+      pre.erase(found);
       waiting.push_back(entry.user.value);
       order.push_back(to_hex(entry.mac));
       ++result.ordered;
@@ -317,16 +323,19 @@ TEST(FairStart, UsersJoiningWhileTheShuffleIsComputedQueueBehindInArrivalOrder) 
     f.store.pre[102] = ++f.store.seq;
     f.store.pre[101] = ++f.store.seq;
     f.store.pre.erase(5);
+    f.store.pre.erase(6);
+    f.store.pre[6] = ++f.store.seq;  // left and came back: late now
   };
   const auto report = run_task(f.fair.open(ScheduleId{1}));
   EXPECT_TRUE(report.applied.applied);
-  EXPECT_EQ(report.applied.ordered, 19);
-  EXPECT_EQ(report.applied.late, 2);
+  EXPECT_EQ(report.applied.ordered, 18);
+  EXPECT_EQ(report.applied.late, 3);
   ASSERT_EQ(f.store.waiting.size(), 21u);
-  EXPECT_EQ(f.store.waiting[19], 102);
-  EXPECT_EQ(f.store.waiting[20], 101);
+  EXPECT_EQ(f.store.waiting[18], 102);
+  EXPECT_EQ(f.store.waiting[19], 101);
+  EXPECT_EQ(f.store.waiting[20], 6);
   EXPECT_EQ(std::count(f.store.waiting.begin(), f.store.waiting.end(), 5), 0);
-  EXPECT_EQ(f.store.order.size(), 19u) << "the reveal lists only the shuffled users";
+  EXPECT_EQ(f.store.order.size(), 18u) << "the reveal lists only the shuffled users";
 }
 
 TEST(FairStart, UnknownScheduleIs404AndNoPrequeueHasNoCommitment) {

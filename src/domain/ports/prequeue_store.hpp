@@ -10,6 +10,13 @@
 
 namespace ticketing::domain {
 
+// Who is in the pre-queue, as read at one moment: `last_arrival` is the highest arrival sequence
+// among them, so anyone who joined after the read (a higher sequence) is known to be late.
+struct PrequeueSnapshot {
+  std::vector<UserId> users;
+  std::int64_t last_arrival = 0;
+};
+
 enum class PrequeueEntry {
   kPrequeued,  // in the pre-queue (new or already there)
   kApplied,    // the shuffle was applied already: the caller joins the waiting line instead
@@ -32,11 +39,13 @@ class PrequeueStore {
   // The shuffle's state; the order list only when `with_order`.
   virtual Task<FairnessState> state(ScheduleId schedule, bool with_order) = 0;
   // Everyone in the pre-queue now.
-  virtual Task<std::vector<UserId>> members(ScheduleId schedule) = 0;
-  // Moves the pre-queue into the waiting line in `order` (users who left since are skipped;
-  // users who joined since, i.e. after the opening, follow in arrival order) and records the
-  // reveal — all in one step, and only if not applied yet.
-  virtual Task<ShuffleApplied> apply(ScheduleId schedule, const std::vector<FairnessEntry>& order, Timestamp now) = 0;
+  virtual Task<PrequeueSnapshot> members(ScheduleId schedule) = 0;
+  // Moves the pre-queue into the waiting line in `order` (the users of a snapshot whose last
+  // arrival was `last_arrival`; those who left since are skipped, those who joined since — after
+  // the opening — follow in arrival order) and records the reveal: all in one step, and only if not
+  // applied yet.
+  virtual Task<ShuffleApplied> apply(ScheduleId schedule, const std::vector<FairnessEntry>& order,
+                                     std::int64_t last_arrival, Timestamp now) = 0;
   // Schedules with a pre-queue whose shuffle may still be due (for the worker), and forgetting one.
   virtual Task<std::vector<ScheduleId>> pending_schedules() = 0;
   virtual Task<void> forget_pending(ScheduleId schedule) = 0;

@@ -23,9 +23,9 @@ class RedisPrequeueStore final : public domain::PrequeueStore {
   Task<std::int64_t> count(domain::ScheduleId schedule) override;
   Task<domain::Digest> ensure_seed(domain::ScheduleId schedule, const domain::Digest& candidate) override;
   Task<domain::FairnessState> state(domain::ScheduleId schedule, bool with_order) override;
-  Task<std::vector<domain::UserId>> members(domain::ScheduleId schedule) override;
+  Task<domain::PrequeueSnapshot> members(domain::ScheduleId schedule) override;
   Task<domain::ShuffleApplied> apply(domain::ScheduleId schedule, const std::vector<domain::FairnessEntry>& order,
-                                     domain::Timestamp now) override;
+                                     std::int64_t last_arrival, domain::Timestamp now) override;
   Task<std::vector<domain::ScheduleId>> pending_schedules() override;
   Task<void> forget_pending(domain::ScheduleId schedule) override;
 
