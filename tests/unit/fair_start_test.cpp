@@ -354,3 +354,110 @@ TEST(FairStart, UnknownScheduleIs404AndNoPrequeueHasNoCommitment) {
 }
 
 }  // namespace
+
+namespace {
+
+// Just enough of a waiting line for QueueService: FIFO, nobody admitted.
+class FifoQueueStore final : public QueueStore {
+ public:
+  Task<QueuePlace> enter(ScheduleId, UserId u, Timestamp) override {
+    auto it = std::find(line.begin(), line.end(), u.value);
+    if (it == line.end()) it = line.insert(line.end(), u.value);
+    co_return QueuePlace{QueueStatus::kWaiting, (it - line.begin()) + 1, {}, 0};
+  }
+  Task<std::optional<QueuePlace>> status(ScheduleId s, UserId u, Timestamp now) override {
+    if (std::find(line.begin(), line.end(), u.value) == line.end()) co_return std::nullopt;
+    co_return co_await enter(s, u, now);
+  }
+  Task<bool> leave(ScheduleId, UserId u, Timestamp) override {
+    const auto before = line.size();
+    line.erase(std::remove(line.begin(), line.end(), u.value), line.end());
+    co_return line.size() != before;
+  }
+  Task<bool> touch_active(ScheduleId, UserId, Timestamp, Timestamp) override { co_return false; }
+  Task<bool> complete_slot(ScheduleId, UserId, Timestamp, Timestamp) override { co_return false; }
+  Task<AdmissionRound> admit(ScheduleId, Timestamp) override { co_return AdmissionRound{}; }
+  Task<std::vector<ScheduleId>> queued_schedules() override { co_return std::vector<ScheduleId>{}; }
+  Task<void> apply_controls(ScheduleId, const QueueControls&) override { co_return; }
+  Task<QueueSnapshot> snapshot(ScheduleId) override { co_return QueueSnapshot{}; }
+  std::vector<std::int64_t> line;
+};
+
+class AllUsers final : public UserRepository {
+ public:
+  Task<bool> exists(UserId) override { co_return true; }
+};
+
+class PlainTokens final : public TokenService {
+ public:
+  std::string issue(const AdmissionClaims& c) const override { return "token:" + std::to_string(c.user.value); }
+  TokenCheck verify(std::string_view, Timestamp) const override { return {std::nullopt, TokenProblem::kMalformed}; }
+};
+
+ErrorCode error_of(Task<application::QueueView> task) {
+  try {
+    run_task(std::move(task));
+  } catch (const DomainError& e) {
+    return e.code();
+  }
+  return ErrorCode::kInternal;
+}
+
+struct QueueFixture : FairFixture {
+  FifoQueueStore line;
+  AllUsers users;
+  PlainTokens tokens;
+  application::QueueService queue{line, catalog, users, tokens, clock, QueuePolicy{}, std::chrono::minutes(10), &fair};
+};
+
+TEST(QueueServicePrequeue, PrequeuedWithoutPositionThenPlacedByTheShuffleThenLateUsersBehind) {
+  QueueFixture f;
+  const ScheduleId schedule{1};
+  EXPECT_EQ(error_of(f.queue.enter(UserId{1}, schedule)), ErrorCode::kBookingNotOpen) << "before the pre-queue";
+  f.clock.now_ = f.catalog.pre;
+  for (std::int64_t user = 1; user <= 10; ++user) {
+    const auto view = run_task(f.queue.enter(UserId{user}, schedule));
+    EXPECT_EQ(view.status, QueueStatus::kPrequeued);
+    EXPECT_EQ(view.position, 0);
+    EXPECT_FALSE(view.token);
+    EXPECT_EQ(view.opens_at, f.catalog.opens);
+    EXPECT_EQ(view.poll_after_ms, 30'000);
+  }
+  EXPECT_EQ(to_string(QueueStatus::kPrequeued), "PREQUEUED");
+  EXPECT_EQ(run_task(f.queue.status(UserId{3}, schedule)).status, QueueStatus::kPrequeued);
+  EXPECT_EQ(error_of(f.queue.status(UserId{11}, schedule)), ErrorCode::kNotFound);
+  run_task(f.queue.leave(UserId{10}, schedule));
+  EXPECT_EQ(error_of(f.queue.status(UserId{10}, schedule)), ErrorCode::kNotFound);
+  EXPECT_TRUE(f.line.line.empty()) << "nobody is in the waiting line before the opening";
+
+  // Opened, shuffle not applied yet: a newcomer still goes into the pre-queue (then late).
+  f.clock.now_ = f.catalog.opens;
+  EXPECT_EQ(run_task(f.queue.enter(UserId{20}, schedule)).status, QueueStatus::kPrequeued);
+  EXPECT_TRUE(f.line.line.empty());
+  // The fake store is the waiting line of FairFixture's store; copy its apply into the FIFO line.
+  run_task(f.fair.run_once());
+  f.line.line = f.store.waiting;
+  ASSERT_EQ(f.line.line.size(), 10u);
+  EXPECT_EQ(f.line.line.back(), 20) << "the late user queues behind the shuffled ones";
+  const auto first = run_task(f.queue.status(UserId{f.line.line.front()}, schedule));
+  EXPECT_EQ(first.status, QueueStatus::kWaiting);
+  EXPECT_EQ(first.position, 1);
+  const auto after = run_task(f.queue.enter(UserId{30}, schedule));
+  EXPECT_EQ(after.status, QueueStatus::kWaiting);
+  EXPECT_EQ(after.position, 11);
+}
+
+TEST(QueueServicePrequeue, WithoutAFairStartAPrequeueScheduleIsNotOpenBeforeItsOpening) {
+  FairFixture fixture;
+  FifoQueueStore line;
+  AllUsers users;
+  PlainTokens tokens;
+  application::QueueService queue{line,          fixture.catalog,         users, tokens, fixture.clock,
+                                  QueuePolicy{}, std::chrono::minutes(10)};
+  fixture.clock.now_ = fixture.catalog.pre;
+  EXPECT_EQ(error_of(queue.enter(UserId{1}, ScheduleId{1})), ErrorCode::kBookingNotOpen);
+  fixture.clock.now_ = fixture.catalog.opens;
+  EXPECT_EQ(run_task(queue.enter(UserId{1}, ScheduleId{1})).status, QueueStatus::kWaiting);
+}
+
+}  // namespace
