@@ -26,7 +26,10 @@ Task<domain::PrequeueEntry> FairStart::enter(const domain::Schedule& schedule, d
     if (seeded_.size() >= kSeededCap) seeded_.clear();
     seeded_.insert(schedule.id.value);
   }
-  co_return co_await store_.enter(schedule.id, user, schedule.booking_opens_at);
+  // After the opening (the shuffle is being applied) the user waits in the pre-queue but queues
+  // behind the shuffled users.
+  const bool late = clock_.now() >= schedule.booking_opens_at;
+  co_return co_await store_.enter(schedule.id, user, schedule.booking_opens_at, late);
 }
 
 Task<std::optional<domain::Timestamp>> FairStart::prequeued(domain::ScheduleId schedule, domain::UserId user) {

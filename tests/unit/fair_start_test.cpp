@@ -135,10 +135,11 @@ TEST(FairnessVerify, NamesEachProblem) {
 // The Redis store's contract in memory.
 class FakePrequeueStore final : public PrequeueStore {
  public:
-  Task<PrequeueEntry> enter(ScheduleId, UserId user, Timestamp opens_at) override {
+  static constexpr std::int64_t kLate = 1'000'000'000'000'000;
+  Task<PrequeueEntry> enter(ScheduleId, UserId user, Timestamp opens_at, bool is_late) override {
     if (applied_at) co_return PrequeueEntry::kApplied;
     opens = opens_at;
-    if (!pre.contains(user.value)) pre[user.value] = ++seq;
+    if (!pre.contains(user.value)) pre[user.value] = ++seq + (is_late ? kLate : 0);
     co_return PrequeueEntry::kPrequeued;
   }
   Task<std::optional<Timestamp>> prequeued(ScheduleId, UserId user) override {
@@ -165,6 +166,7 @@ class FakePrequeueStore final : public PrequeueStore {
   Task<PrequeueSnapshot> members(ScheduleId) override {
     PrequeueSnapshot snapshot;
     for (const auto& [user, arrival] : pre) {
+      if (arrival >= kLate) continue;
       snapshot.users.push_back(UserId{user});
       snapshot.last_arrival = std::max(snapshot.last_arrival, arrival);
     }

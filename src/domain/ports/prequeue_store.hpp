@@ -26,8 +26,10 @@ class PrequeueStore {
  public:
   virtual ~PrequeueStore() = default;
   // Records the user in the pre-queue unless the shuffle was applied (idempotent, one place per
-  // account). `opens_at` is remembered for status answers. Throws SALE_CLOSED for a closed sale.
-  virtual Task<PrequeueEntry> enter(ScheduleId schedule, UserId user, Timestamp opens_at) = 0;
+  // account). `opens_at` is remembered for status answers. `late`: the opening has passed (the
+  // shuffle is being applied): the user waits in the pre-queue but is not shuffled — the apply
+  // queues them behind, in arrival order. Throws SALE_CLOSED for a closed sale.
+  virtual Task<PrequeueEntry> enter(ScheduleId schedule, UserId user, Timestamp opens_at, bool late) = 0;
   // When the user is in the pre-queue: the opening time it waits for.
   virtual Task<std::optional<Timestamp>> prequeued(ScheduleId schedule, UserId user) = 0;
   // Removes the user from the pre-queue; true when they were there.
@@ -38,7 +40,7 @@ class PrequeueStore {
   virtual Task<Digest> ensure_seed(ScheduleId schedule, const Digest& candidate) = 0;
   // The shuffle's state; the order list only when `with_order`.
   virtual Task<FairnessState> state(ScheduleId schedule, bool with_order) = 0;
-  // Everyone in the pre-queue now.
+  // Everyone in the pre-queue now who is to be shuffled (not the late ones).
   virtual Task<PrequeueSnapshot> members(ScheduleId schedule) = 0;
   // Moves the pre-queue into the waiting line in `order` (the users of a snapshot whose last
   // arrival was `last_arrival`; those who left since are skipped, those who joined since — after

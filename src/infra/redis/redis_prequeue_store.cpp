@@ -14,14 +14,19 @@ namespace {
 
 constexpr std::string_view kPendingKey = "queue:prequeue";
 
-// enter: KEYS fair pre settings seq; ARGV user opens_at_ms. Returns 1 pre-queued (new or already
-// there), 0 when the shuffle was applied (the caller joins the waiting line), -2 sale closed.
+// Added to the pre-queue score of users who enter after the opening (before the apply): above every
+// shuffled user's, still in arrival order among themselves, and exact in a double (< 2^53).
+constexpr std::string_view kLateOffset = "1000000000000000";
+
+// enter: KEYS fair pre settings seq; ARGV user opens_at_ms score_offset ('0' or kLateOffset).
+// Returns 1 pre-queued (new or already there), 0 when the shuffle was applied (the caller joins
+// the waiting line), -2 sale closed.
 const RedisScript kEnterScript = RedisScript::from_source(R"lua(
 if redis.call('HEXISTS', KEYS[1], 'applied_at') == 1 then return 0 end
 redis.call('HSET', KEYS[1], 'opens_at', ARGV[2])
 if redis.call('ZSCORE', KEYS[2], ARGV[1]) then return 1 end
 if redis.call('HGET', KEYS[3], 'state') == 'CLOSED' then return -2 end
-redis.call('ZADD', KEYS[2], redis.call('INCR', KEYS[4]), ARGV[1])
+redis.call('ZADD', KEYS[2], redis.call('INCR', KEYS[4]) + tonumber(ARGV[3]), ARGV[1])
 return 1
 )lua");
 
@@ -41,10 +46,10 @@ return redis.call('HGET', KEYS[1], 'seed')
 // user2 ... — the shuffle's order of a snapshot of the pre-queue whose highest arrival sequence was
 // last_arrival, and their MACs (hex, comma-separated, 64 characters each, one argument). Only if
 // not applied yet: each listed user still pre-queued from then (score <= last_arrival) joins the
-// waiting line in that order; whoever joined after the snapshot (after the opening) follows in
-// arrival order; the pre-queue is deleted and the reveal recorded. The script holds Redis while it
-// runs, so it makes a few hundred calls for 100,000 users, not one per user. Returns
-// {applied 0|1, ordered, late}.
+// waiting line in that order; whoever joined after the snapshot follows in arrival order (first
+// those who entered before the opening by their instance's clock, then the late ones); the pre-queue is deleted and the
+// reveal recorded. The script holds Redis while it runs, so it makes a few hundred calls for 100,000 users, not one per
+// user. Returns {applied 0|1, ordered, late}.
 const RedisScript kApplyScript = RedisScript::from_source(R"lua(
 if redis.call('HEXISTS', KEYS[1], 'applied_at') == 1 then return {0, 0, 0} end
 local now = ARGV[1]
@@ -121,13 +126,13 @@ domain::Timestamp timestamp_of(const RedisReply& reply) {
 }  // namespace
 
 Task<domain::PrequeueEntry> RedisPrequeueStore::enter(domain::ScheduleId schedule, domain::UserId user,
-                                                      domain::Timestamp opens_at) {
+                                                      domain::Timestamp opens_at, bool late) {
   const std::array<std::string, 4> keys{key(schedule, "fair"), key(schedule, "pre"), key(schedule, "settings"),
                                         key(schedule, "seq")};
   const std::array<std::string_view, 4> key_views{keys[0], keys[1], keys[2], keys[3]};
   const std::string user_id = std::to_string(user.value);
   const std::string opens_ms = std::to_string(opens_at.time_since_epoch().count());
-  const std::array<std::string_view, 2> args{user_id, opens_ms};
+  const std::array<std::string_view, 3> args{user_id, opens_ms, late ? kLateOffset : std::string_view("0")};
   const RedisReply reply = co_await redis_.evalsha(kEnterScript, key_views, args);
   check(reply, "pre-queue enter script");
   const auto result = integer_of(reply);
@@ -212,8 +217,9 @@ Task<domain::FairnessState> RedisPrequeueStore::state(domain::ScheduleId schedul
 
 Task<domain::PrequeueSnapshot> RedisPrequeueStore::members(domain::ScheduleId schedule) {
   const std::string pre = key(schedule, "pre");
-  // In arrival order, so the last score is the highest arrival sequence.
-  const RedisReply reply = co_await redis_.execute("ZRANGE", pre, "0", "-1", "WITHSCORES");
+  // The users to shuffle (scores below kLateOffset), in arrival order.
+  const std::string below_late = "(" + std::string(kLateOffset);
+  const RedisReply reply = co_await redis_.execute("ZRANGE", pre, "-inf", below_late, "BYSCORE", "WITHSCORES");
   check(reply, "pre-queue members");
   domain::PrequeueSnapshot snapshot;
   snapshot.users.reserve(reply.elements.size() / 2);
