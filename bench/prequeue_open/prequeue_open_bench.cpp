@@ -99,18 +99,26 @@ Task<std::vector<std::string>> waiting_line(infra::redis::RedisClient& redis, do
   co_return users;
 }
 
-// The longest EVALSHA on this schedule's keys since `since`, in µs, from SLOWLOG (Redis logs every
-// command slower than slowlog-log-slower-than, 10 ms by default): the time Redis served nobody else.
+// The newest SLOWLOG entry's id (Redis logs every command slower than slowlog-log-slower-than,
+// 10 ms by default), so a run looks only at entries logged after it started.
+Task<long long> newest_slowlog_id(infra::redis::RedisClient& redis) {
+  const auto reply = co_await redis.execute("SLOWLOG", "GET", "1");
+  if (reply.elements.empty() || reply.elements[0].elements.empty()) co_return -1;
+  co_return reply.elements[0].elements[0].integer;
+}
+
+// The longest EVALSHA (or EVAL: the first call after a script change) on this schedule's keys logged
+// after entry `after`, in µs: the time Redis
+// served nobody else.
 Task<std::optional<long long>> script_time(infra::redis::RedisClient& redis, domain::ScheduleId schedule,
-                                           std::chrono::system_clock::time_point since) {
-  const auto reply = co_await redis.execute("SLOWLOG", "GET", "64");
+                                           long long after) {
+  const auto reply = co_await redis.execute("SLOWLOG", "GET", "128");
   const auto fair = infra::redis::RedisQueueStore::key(schedule, "fair");
-  const auto since_s = std::chrono::duration_cast<std::chrono::seconds>(since.time_since_epoch()).count();
   std::optional<long long> longest;
   for (const auto& entry : reply.elements) {
-    if (entry.elements.size() < 4 || entry.elements[1].integer < since_s) continue;
+    if (entry.elements.size() < 4 || entry.elements[0].integer <= after) continue;
     const auto& args = entry.elements[3].elements;
-    if (args.size() < 4 || args[0].str != "EVALSHA" || args[3].str != fair) continue;
+    if (args.size() < 4 || (args[0].str != "EVALSHA" && args[0].str != "EVAL") || args[3].str != fair) continue;
     longest = std::max(longest.value_or(0), entry.elements[2].integer);
   }
   co_return longest;
@@ -156,7 +164,7 @@ int main(int argc, char** argv) {
     std::atomic<bool> go{false};
     application::OpeningReport report_a, report_b;
     const auto start = std::chrono::steady_clock::now();
-    const auto run_started = std::chrono::system_clock::now();
+    const auto slowlog_before = setup.run(newest_slowlog_id(setup.redis));
     // A client-side timeout (the script still runs to its end in Redis) counts as "not applied by
     // this opener"; the order check below then shows whether it was applied.
     std::thread a([&] {
@@ -220,7 +228,7 @@ int main(int argc, char** argv) {
         "total {:.1f} ms; both openers done after {:.1f} ms\n",
         ms(winner.read_time), users, ms(winner.compute_time), ms(winner.apply_time),
         ms(winner.read_time + winner.compute_time + winner.apply_time), ms(wall));
-    const auto busy = setup.run(script_time(setup.redis, schedule, run_started));
+    const auto busy = setup.run(script_time(setup.redis, schedule, slowlog_before));
     if (busy) {
       fmt::print("  Redis busy with the apply script (SLOWLOG, execution only): {:.1f} ms\n", *busy / 1000.0);
     }
