@@ -107,9 +107,8 @@ Task<long long> newest_slowlog_id(infra::redis::RedisClient& redis) {
   co_return reply.elements[0].elements[0].integer;
 }
 
-// The longest EVALSHA (or EVAL: the first call after a script change) on this schedule's keys logged
-// after entry `after`, in µs: the time Redis
-// served nobody else.
+// The longest EVALSHA (or EVAL: the first call after a script change) on this schedule's keys
+// logged after entry `after`, in µs: the time Redis served nobody else.
 Task<std::optional<long long>> script_time(infra::redis::RedisClient& redis, domain::ScheduleId schedule,
                                            long long after) {
   const auto reply = co_await redis.execute("SLOWLOG", "GET", "128");
