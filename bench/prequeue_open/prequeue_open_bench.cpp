@@ -17,6 +17,7 @@
 #include <cstdlib>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -98,6 +99,30 @@ Task<std::vector<std::string>> waiting_line(infra::redis::RedisClient& redis, do
   co_return users;
 }
 
+// The newest SLOWLOG entry's id (Redis logs every command slower than slowlog-log-slower-than,
+// 10 ms by default), so a run looks only at entries logged after it started.
+Task<long long> newest_slowlog_id(infra::redis::RedisClient& redis) {
+  const auto reply = co_await redis.execute("SLOWLOG", "GET", "1");
+  if (reply.elements.empty() || reply.elements[0].elements.empty()) co_return -1;
+  co_return reply.elements[0].elements[0].integer;
+}
+
+// The longest EVALSHA (or EVAL: the first call after a script change) on this schedule's keys
+// logged after entry `after`, in µs: the time Redis served nobody else.
+Task<std::optional<long long>> script_time(infra::redis::RedisClient& redis, domain::ScheduleId schedule,
+                                           long long after) {
+  const auto reply = co_await redis.execute("SLOWLOG", "GET", "128");
+  const auto fair = infra::redis::RedisQueueStore::key(schedule, "fair");
+  std::optional<long long> longest;
+  for (const auto& entry : reply.elements) {
+    if (entry.elements.size() < 4 || entry.elements[0].integer <= after) continue;
+    const auto& args = entry.elements[3].elements;
+    if (args.size() < 4 || (args[0].str != "EVALSHA" && args[0].str != "EVAL") || args[3].str != fair) continue;
+    longest = std::max(longest.value_or(0), entry.elements[2].integer);
+  }
+  co_return longest;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -138,13 +163,24 @@ int main(int argc, char** argv) {
     std::atomic<bool> go{false};
     application::OpeningReport report_a, report_b;
     const auto start = std::chrono::steady_clock::now();
+    const auto slowlog_before = setup.run(newest_slowlog_id(setup.redis));
+    // A client-side timeout (the script still runs to its end in Redis) counts as "not applied by
+    // this opener"; the order check below then shows whether it was applied.
     std::thread a([&] {
       while (!go.load()) std::this_thread::yield();
-      report_a = worker_a.run(fair_a.open(schedule));
+      try {
+        report_a = worker_a.run(fair_a.open(schedule));
+      } catch (const std::exception& error) {
+        fmt::print("  opener A: {}\n", error.what());
+      }
     });
     std::thread b([&] {
       while (!go.load()) std::this_thread::yield();
-      report_b = worker_b.run(fair_b.open(schedule));
+      try {
+        report_b = worker_b.run(fair_b.open(schedule));
+      } catch (const std::exception& error) {
+        fmt::print("  opener B: {}\n", error.what());
+      }
     });
     go.store(true);
     a.join();
@@ -191,6 +227,10 @@ int main(int argc, char** argv) {
         "total {:.1f} ms; both openers done after {:.1f} ms\n",
         ms(winner.read_time), users, ms(winner.compute_time), ms(winner.apply_time),
         ms(winner.read_time + winner.compute_time + winner.apply_time), ms(wall));
+    const auto busy = setup.run(script_time(setup.redis, schedule, slowlog_before));
+    if (busy) {
+      fmt::print("  Redis busy with the apply script (SLOWLOG, execution only): {:.1f} ms\n", *busy / 1000.0);
+    }
     fmt::print("  reveal read back: {} MACs ({:.1f} MB) in {:.1f} ms\n", state.order.size(),
                static_cast<double>(state.order.size()) * 65 / 1e6, ms(reveal_time));
     if (problems.empty()) {

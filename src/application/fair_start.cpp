@@ -26,7 +26,10 @@ Task<domain::PrequeueEntry> FairStart::enter(const domain::Schedule& schedule, d
     if (seeded_.size() >= kSeededCap) seeded_.clear();
     seeded_.insert(schedule.id.value);
   }
-  co_return co_await store_.enter(schedule.id, user, schedule.booking_opens_at);
+  // After the opening (the shuffle is being applied) the user waits in the pre-queue but queues
+  // behind the shuffled users.
+  const bool late = clock_.now() >= schedule.booking_opens_at;
+  co_return co_await store_.enter(schedule.id, user, schedule.booking_opens_at, late);
 }
 
 Task<std::optional<domain::Timestamp>> FairStart::prequeued(domain::ScheduleId schedule, domain::UserId user) {
@@ -95,16 +98,16 @@ Task<OpeningReport> FairStart::open(domain::ScheduleId schedule) {
     seed = co_await seed_of(schedule);
   }
   const auto read_start = std::chrono::steady_clock::now();
-  const auto users = co_await store_.members(schedule);
+  const auto snapshot = co_await store_.members(schedule);
   const auto compute_start = std::chrono::steady_clock::now();
   std::vector<domain::FairnessEntry> order;
-  order.reserve(users.size());
-  for (const auto user : users) {
+  order.reserve(snapshot.users.size());
+  for (const auto user : snapshot.users) {
     order.push_back(domain::FairnessEntry{user, crypto_.hmac_sha256(seed, domain::fairness_message(user))});
   }
   domain::sort_fair_order(order);
   const auto apply_start = std::chrono::steady_clock::now();
-  report.applied = co_await store_.apply(schedule, order, clock_.now());
+  report.applied = co_await store_.apply(schedule, order, snapshot.last_arrival, clock_.now());
   const auto end = std::chrono::steady_clock::now();
   report.read_time = compute_start - read_start;
   report.compute_time = apply_start - compute_start;

@@ -295,7 +295,7 @@ TEST(FairStartIT, RacingOpenersApplyTheShuffleExactlyOnceAndRacingEntrantsQueueB
   };
   const auto opens_at = clock.now();
   for (std::int64_t user = 1; user <= kUsers; ++user) {
-    ASSERT_EQ(run(*openers[0], openers[0]->store->enter(schedule, domain::UserId{user}, opens_at)),
+    ASSERT_EQ(run(*openers[0], openers[0]->store->enter(schedule, domain::UserId{user}, opens_at, false)),
               domain::PrequeueEntry::kPrequeued);
   }
 
@@ -315,7 +315,7 @@ TEST(FairStartIT, RacingOpenersApplyTheShuffleExactlyOnceAndRacingEntrantsQueueB
     auto& entrant = *openers[kOpeners];
     while (!go.load()) std::this_thread::yield();
     for (std::int64_t user = kUsers + 1; user <= kUsers + 30; ++user) {
-      const auto entry = run(entrant, entrant.store->enter(schedule, domain::UserId{user}, opens_at));
+      const auto entry = run(entrant, entrant.store->enter(schedule, domain::UserId{user}, opens_at, true));
       if (entry == domain::PrequeueEntry::kApplied) {
         run(entrant, entrant.queue->enter(schedule, domain::UserId{user}, clock.now(), domain::EnterGate{}));
       }
@@ -333,7 +333,7 @@ TEST(FairStartIT, RacingOpenersApplyTheShuffleExactlyOnceAndRacingEntrantsQueueB
   ASSERT_TRUE(seed);
   const auto late = std::stoll(*redis.string({"HGET", key(schedule_id, "fair"), "late"}));
   const auto ordered = std::stoll(*redis.string({"HGET", key(schedule_id, "fair"), "pre_queued"}));
-  EXPECT_GE(ordered, kUsers);
+  EXPECT_EQ(ordered, kUsers) << "users entering after the opening are never shuffled";
   // The shuffled block: the 500 plus any racer the openers' read already saw, in HMAC order.
   std::vector<std::int64_t> shuffled(line.begin(), line.begin() + ordered);
   const infra::security::SodiumFairnessCrypto check;
@@ -437,4 +437,60 @@ TEST(FairStartIT, AnEmptyPrequeueIsRevealedToo) {
   EXPECT_EQ(domain::to_hex(crypto.sha256(domain::as_bytes_view(*seed))), before.at("commitment").as_string());
   const auto response = http(server.port(), "POST", "/queue/enter", enter_body(schedule), as_user(3));
   EXPECT_NE(response.body.find(R"("status":"WAITING","position":1,)"), std::string::npos) << response.raw;
+}
+
+// The apply script itself, with users leaving and joining between the worker's read and its apply.
+TEST(FairStartIT, ApplySkipsLeaversAndQueuesLaterArrivalsBehind) {
+  const auto schedule_id = create_prequeue_schedule();
+  const domain::ScheduleId schedule{schedule_id};
+  boost::asio::io_context io{1};
+  auto work = boost::asio::make_work_guard(io);
+  std::thread thread([&] { io.run(); });
+  infra::redis::RedisClient client(std::vector<boost::asio::io_context*>{&io},
+                                   infra::redis::parse_redis_url(test_config().redis.url));
+  infra::redis::RedisPrequeueStore store(client);
+  auto run = [&](auto task) { return boost::asio::co_spawn(io, std::move(task), boost::asio::use_future).get(); };
+  const domain::Timestamp opens{};
+  for (std::int64_t user : {1, 2, 3, 4, 5}) run(store.enter(schedule, domain::UserId{user}, opens, false));
+  const auto snapshot = run(store.members(schedule));
+  ASSERT_EQ(snapshot.users.size(), 5u);
+  // Between the read and the apply: 3 leaves, 9 joins, 4 leaves and comes back (now late).
+  EXPECT_TRUE(run(store.leave(schedule, domain::UserId{3})));
+  run(store.enter(schedule, domain::UserId{9}, opens, true));
+  EXPECT_TRUE(run(store.leave(schedule, domain::UserId{4})));
+  run(store.enter(schedule, domain::UserId{4}, opens, true));
+
+  infra::security::SodiumFairnessCrypto crypto;
+  const auto seed = run(store.ensure_seed(schedule, crypto.random_seed()));
+  std::vector<domain::FairnessEntry> order;
+  for (const auto user : snapshot.users) {
+    order.push_back({user, crypto.hmac_sha256(seed, domain::fairness_message(user))});
+  }
+  domain::sort_fair_order(order);
+  const auto applied = run(store.apply(schedule, order, snapshot.last_arrival, domain::Timestamp{}));
+  EXPECT_TRUE(applied.applied);
+  EXPECT_EQ(applied.ordered, 3);
+  EXPECT_EQ(applied.late, 2);
+  EXPECT_FALSE(run(store.apply(schedule, order, snapshot.last_arrival, domain::Timestamp{})).applied);
+
+  std::vector<std::int64_t> expected_line;
+  std::vector<std::string> expected_macs;
+  for (const auto& entry : order) {
+    if (entry.user.value == 3 || entry.user.value == 4) continue;
+    expected_line.push_back(entry.user.value);
+    expected_macs.push_back(domain::to_hex(entry.mac));
+  }
+  expected_line.push_back(9);
+  expected_line.push_back(4);
+  RedisInspector redis;
+  EXPECT_EQ(waiting_line(redis, schedule_id), expected_line);
+  const auto state = run(store.state(schedule, /*with_order=*/true));
+  EXPECT_EQ(state.order, expected_macs);
+  EXPECT_EQ(state.pre_queued, 3);
+  EXPECT_EQ(state.late, 2);
+  EXPECT_EQ(run(store.enter(schedule, domain::UserId{10}, opens, true)), domain::PrequeueEntry::kApplied);
+  client.close_all();
+  work.reset();
+  io.stop();
+  thread.join();
 }

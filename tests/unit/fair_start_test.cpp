@@ -135,10 +135,11 @@ TEST(FairnessVerify, NamesEachProblem) {
 // The Redis store's contract in memory.
 class FakePrequeueStore final : public PrequeueStore {
  public:
-  Task<PrequeueEntry> enter(ScheduleId, UserId user, Timestamp opens_at) override {
+  static constexpr std::int64_t kLate = 1'000'000'000'000'000;
+  Task<PrequeueEntry> enter(ScheduleId, UserId user, Timestamp opens_at, bool is_late) override {
     if (applied_at) co_return PrequeueEntry::kApplied;
     opens = opens_at;
-    if (!pre.contains(user.value)) pre[user.value] = ++seq;
+    if (!pre.contains(user.value)) pre[user.value] = ++seq + (is_late ? kLate : 0);
     co_return PrequeueEntry::kPrequeued;
   }
   Task<std::optional<Timestamp>> prequeued(ScheduleId, UserId user) override {
@@ -162,17 +163,24 @@ class FakePrequeueStore final : public PrequeueStore {
     if (with_order) state.order = order;
     co_return state;
   }
-  Task<std::vector<UserId>> members(ScheduleId) override {
-    std::vector<UserId> users;
-    for (const auto& [user, _] : pre) users.push_back(UserId{user});
+  Task<PrequeueSnapshot> members(ScheduleId) override {
+    PrequeueSnapshot snapshot;
+    for (const auto& [user, arrival] : pre) {
+      if (arrival >= kLate) continue;
+      snapshot.users.push_back(UserId{user});
+      snapshot.last_arrival = std::max(snapshot.last_arrival, arrival);
+    }
     if (on_members) on_members();
-    co_return users;
+    co_return snapshot;
   }
-  Task<ShuffleApplied> apply(ScheduleId, const std::vector<FairnessEntry>& entries, Timestamp now) override {
+  Task<ShuffleApplied> apply(ScheduleId, const std::vector<FairnessEntry>& entries, std::int64_t last_arrival,
+                             Timestamp now) override {
     if (applied_at) co_return ShuffleApplied{};
     ShuffleApplied result{true, 0, 0};
     for (const auto& entry : entries) {
-      if (pre.erase(entry.user.value) == 0) continue;
+      const auto found = pre.find(entry.user.value);
+      if (found == pre.end() || found->second > last_arrival) continue;  // left (and maybe came back late)
+      pre.erase(found);
       waiting.push_back(entry.user.value);
       order.push_back(to_hex(entry.mac));
       ++result.ordered;
@@ -317,16 +325,19 @@ TEST(FairStart, UsersJoiningWhileTheShuffleIsComputedQueueBehindInArrivalOrder) 
     f.store.pre[102] = ++f.store.seq;
     f.store.pre[101] = ++f.store.seq;
     f.store.pre.erase(5);
+    f.store.pre.erase(6);
+    f.store.pre[6] = ++f.store.seq;  // left and came back: late now
   };
   const auto report = run_task(f.fair.open(ScheduleId{1}));
   EXPECT_TRUE(report.applied.applied);
-  EXPECT_EQ(report.applied.ordered, 19);
-  EXPECT_EQ(report.applied.late, 2);
+  EXPECT_EQ(report.applied.ordered, 18);
+  EXPECT_EQ(report.applied.late, 3);
   ASSERT_EQ(f.store.waiting.size(), 21u);
-  EXPECT_EQ(f.store.waiting[19], 102);
-  EXPECT_EQ(f.store.waiting[20], 101);
+  EXPECT_EQ(f.store.waiting[18], 102);
+  EXPECT_EQ(f.store.waiting[19], 101);
+  EXPECT_EQ(f.store.waiting[20], 6);
   EXPECT_EQ(std::count(f.store.waiting.begin(), f.store.waiting.end(), 5), 0);
-  EXPECT_EQ(f.store.order.size(), 19u) << "the reveal lists only the shuffled users";
+  EXPECT_EQ(f.store.order.size(), 18u) << "the reveal lists only the shuffled users";
 }
 
 TEST(FairStart, UnknownScheduleIs404AndNoPrequeueHasNoCommitment) {
@@ -342,6 +353,113 @@ TEST(FairStart, UnknownScheduleIs404AndNoPrequeueHasNoCommitment) {
   EXPECT_EQ(view.phase, FairStartPhase::kOpen);
   EXPECT_FALSE(view.commitment);
   EXPECT_FALSE(f.store.seed);
+}
+
+}  // namespace
+
+namespace {
+
+// Just enough of a waiting line for QueueService: FIFO, nobody admitted.
+class FifoQueueStore final : public QueueStore {
+ public:
+  Task<QueuePlace> enter(ScheduleId, UserId u, Timestamp) override {
+    auto it = std::find(line.begin(), line.end(), u.value);
+    if (it == line.end()) it = line.insert(line.end(), u.value);
+    co_return QueuePlace{QueueStatus::kWaiting, (it - line.begin()) + 1, {}, 0};
+  }
+  Task<std::optional<QueuePlace>> status(ScheduleId s, UserId u, Timestamp now) override {
+    if (std::find(line.begin(), line.end(), u.value) == line.end()) co_return std::nullopt;
+    co_return co_await enter(s, u, now);
+  }
+  Task<bool> leave(ScheduleId, UserId u, Timestamp) override {
+    const auto before = line.size();
+    line.erase(std::remove(line.begin(), line.end(), u.value), line.end());
+    co_return line.size() != before;
+  }
+  Task<bool> touch_active(ScheduleId, UserId, Timestamp, Timestamp) override { co_return false; }
+  Task<bool> complete_slot(ScheduleId, UserId, Timestamp, Timestamp) override { co_return false; }
+  Task<AdmissionRound> admit(ScheduleId, Timestamp) override { co_return AdmissionRound{}; }
+  Task<std::vector<ScheduleId>> queued_schedules() override { co_return std::vector<ScheduleId>{}; }
+  Task<void> apply_controls(ScheduleId, const QueueControls&) override { co_return; }
+  Task<QueueSnapshot> snapshot(ScheduleId) override { co_return QueueSnapshot{}; }
+  std::vector<std::int64_t> line;
+};
+
+class AllUsers final : public UserRepository {
+ public:
+  Task<bool> exists(UserId) override { co_return true; }
+};
+
+class PlainTokens final : public TokenService {
+ public:
+  std::string issue(const AdmissionClaims& c) const override { return "token:" + std::to_string(c.user.value); }
+  TokenCheck verify(std::string_view, Timestamp) const override { return {std::nullopt, TokenProblem::kMalformed}; }
+};
+
+ErrorCode error_of(Task<application::QueueView> task) {
+  try {
+    run_task(std::move(task));
+  } catch (const DomainError& e) {
+    return e.code();
+  }
+  return ErrorCode::kInternal;
+}
+
+struct QueueFixture : FairFixture {
+  FifoQueueStore line;
+  AllUsers users;
+  PlainTokens tokens;
+  application::QueueService queue{line, catalog, users, tokens, clock, QueuePolicy{}, std::chrono::minutes(10), &fair};
+};
+
+TEST(QueueServicePrequeue, PrequeuedWithoutPositionThenPlacedByTheShuffleThenLateUsersBehind) {
+  QueueFixture f;
+  const ScheduleId schedule{1};
+  EXPECT_EQ(error_of(f.queue.enter(UserId{1}, schedule)), ErrorCode::kBookingNotOpen) << "before the pre-queue";
+  f.clock.now_ = f.catalog.pre;
+  for (std::int64_t user = 1; user <= 10; ++user) {
+    const auto view = run_task(f.queue.enter(UserId{user}, schedule));
+    EXPECT_EQ(view.status, QueueStatus::kPrequeued);
+    EXPECT_EQ(view.position, 0);
+    EXPECT_FALSE(view.token);
+    EXPECT_EQ(view.opens_at, f.catalog.opens);
+    EXPECT_EQ(view.poll_after_ms, 30'000);
+  }
+  EXPECT_EQ(to_string(QueueStatus::kPrequeued), "PREQUEUED");
+  EXPECT_EQ(run_task(f.queue.status(UserId{3}, schedule)).status, QueueStatus::kPrequeued);
+  EXPECT_EQ(error_of(f.queue.status(UserId{11}, schedule)), ErrorCode::kNotFound);
+  run_task(f.queue.leave(UserId{10}, schedule));
+  EXPECT_EQ(error_of(f.queue.status(UserId{10}, schedule)), ErrorCode::kNotFound);
+  EXPECT_TRUE(f.line.line.empty()) << "nobody is in the waiting line before the opening";
+
+  // Opened, shuffle not applied yet: a newcomer still goes into the pre-queue (then late).
+  f.clock.now_ = f.catalog.opens;
+  EXPECT_EQ(run_task(f.queue.enter(UserId{20}, schedule)).status, QueueStatus::kPrequeued);
+  EXPECT_TRUE(f.line.line.empty());
+  // The fake store is the waiting line of FairFixture's store; copy its apply into the FIFO line.
+  run_task(f.fair.run_once());
+  f.line.line = f.store.waiting;
+  ASSERT_EQ(f.line.line.size(), 10u);
+  EXPECT_EQ(f.line.line.back(), 20) << "the late user queues behind the shuffled ones";
+  const auto first = run_task(f.queue.status(UserId{f.line.line.front()}, schedule));
+  EXPECT_EQ(first.status, QueueStatus::kWaiting);
+  EXPECT_EQ(first.position, 1);
+  const auto after = run_task(f.queue.enter(UserId{30}, schedule));
+  EXPECT_EQ(after.status, QueueStatus::kWaiting);
+  EXPECT_EQ(after.position, 11);
+}
+
+TEST(QueueServicePrequeue, WithoutAFairStartAPrequeueScheduleIsNotOpenBeforeItsOpening) {
+  FairFixture fixture;
+  FifoQueueStore line;
+  AllUsers users;
+  PlainTokens tokens;
+  application::QueueService queue{line,          fixture.catalog,         users, tokens, fixture.clock,
+                                  QueuePolicy{}, std::chrono::minutes(10)};
+  fixture.clock.now_ = fixture.catalog.pre;
+  EXPECT_EQ(error_of(queue.enter(UserId{1}, ScheduleId{1})), ErrorCode::kBookingNotOpen);
+  fixture.clock.now_ = fixture.catalog.opens;
+  EXPECT_EQ(run_task(queue.enter(UserId{1}, ScheduleId{1})).status, QueueStatus::kWaiting);
 }
 
 }  // namespace

@@ -10,6 +10,13 @@
 
 namespace ticketing::domain {
 
+// Who is in the pre-queue, as read at one moment: `last_arrival` is the highest arrival sequence
+// among them, so anyone who joined after the read (a higher sequence) is known to be late.
+struct PrequeueSnapshot {
+  std::vector<UserId> users;
+  std::int64_t last_arrival = 0;
+};
+
 enum class PrequeueEntry {
   kPrequeued,  // in the pre-queue (new or already there)
   kApplied,    // the shuffle was applied already: the caller joins the waiting line instead
@@ -19,8 +26,10 @@ class PrequeueStore {
  public:
   virtual ~PrequeueStore() = default;
   // Records the user in the pre-queue unless the shuffle was applied (idempotent, one place per
-  // account). `opens_at` is remembered for status answers. Throws SALE_CLOSED for a closed sale.
-  virtual Task<PrequeueEntry> enter(ScheduleId schedule, UserId user, Timestamp opens_at) = 0;
+  // account). `opens_at` is remembered for status answers. `late`: the opening has passed (the
+  // shuffle is being applied): the user waits in the pre-queue but is not shuffled — the apply
+  // queues them behind, in arrival order. Throws SALE_CLOSED for a closed sale.
+  virtual Task<PrequeueEntry> enter(ScheduleId schedule, UserId user, Timestamp opens_at, bool late) = 0;
   // When the user is in the pre-queue: the opening time it waits for.
   virtual Task<std::optional<Timestamp>> prequeued(ScheduleId schedule, UserId user) = 0;
   // Removes the user from the pre-queue; true when they were there.
@@ -31,12 +40,14 @@ class PrequeueStore {
   virtual Task<Digest> ensure_seed(ScheduleId schedule, const Digest& candidate) = 0;
   // The shuffle's state; the order list only when `with_order`.
   virtual Task<FairnessState> state(ScheduleId schedule, bool with_order) = 0;
-  // Everyone in the pre-queue now.
-  virtual Task<std::vector<UserId>> members(ScheduleId schedule) = 0;
-  // Moves the pre-queue into the waiting line in `order` (users who left since are skipped;
-  // users who joined since, i.e. after the opening, follow in arrival order) and records the
-  // reveal — all in one step, and only if not applied yet.
-  virtual Task<ShuffleApplied> apply(ScheduleId schedule, const std::vector<FairnessEntry>& order, Timestamp now) = 0;
+  // Everyone in the pre-queue now who is to be shuffled (not the late ones).
+  virtual Task<PrequeueSnapshot> members(ScheduleId schedule) = 0;
+  // Moves the pre-queue into the waiting line in `order` (the users of a snapshot whose last
+  // arrival was `last_arrival`; those who left since are skipped, those who joined since — after
+  // the opening — follow in arrival order) and records the reveal: all in one step, and only if not
+  // applied yet.
+  virtual Task<ShuffleApplied> apply(ScheduleId schedule, const std::vector<FairnessEntry>& order,
+                                     std::int64_t last_arrival, Timestamp now) = 0;
   // Schedules with a pre-queue whose shuffle may still be due (for the worker), and forgetting one.
   virtual Task<std::vector<ScheduleId>> pending_schedules() = 0;
   virtual Task<void> forget_pending(ScheduleId schedule) = 0;

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdlib>
 
@@ -13,14 +14,19 @@ namespace {
 
 constexpr std::string_view kPendingKey = "queue:prequeue";
 
-// enter: KEYS fair pre settings seq; ARGV user opens_at_ms. Returns 1 pre-queued (new or already
-// there), 0 when the shuffle was applied (the caller joins the waiting line), -2 sale closed.
+// Added to the pre-queue score of users who enter after the opening (before the apply): above every
+// shuffled user's, still in arrival order among themselves, and exact in a double (< 2^53).
+constexpr std::string_view kLateOffset = "1000000000000000";
+
+// enter: KEYS fair pre settings seq; ARGV user opens_at_ms score_offset ('0' or kLateOffset).
+// Returns 1 pre-queued (new or already there), 0 when the shuffle was applied (the caller joins
+// the waiting line), -2 sale closed.
 const RedisScript kEnterScript = RedisScript::from_source(R"lua(
 if redis.call('HEXISTS', KEYS[1], 'applied_at') == 1 then return 0 end
 redis.call('HSET', KEYS[1], 'opens_at', ARGV[2])
 if redis.call('ZSCORE', KEYS[2], ARGV[1]) then return 1 end
 if redis.call('HGET', KEYS[3], 'state') == 'CLOSED' then return -2 end
-redis.call('ZADD', KEYS[2], redis.call('INCR', KEYS[4]), ARGV[1])
+redis.call('ZADD', KEYS[2], redis.call('INCR', KEYS[4]) + tonumber(ARGV[3]), ARGV[1])
 return 1
 )lua");
 
@@ -36,16 +42,20 @@ redis.call('HSETNX', KEYS[1], 'seed', ARGV[1])
 return redis.call('HGET', KEYS[1], 'seed')
 )lua");
 
-// apply: KEYS fair pre waiting heartbeat seq; ARGV now_ms reveal_ttl_ms user1 mac1 user2 mac2 ...
-// (the shuffle's order). Only if not applied yet: each listed user still in the pre-queue joins
-// the waiting line in that order; whoever else is in the pre-queue (joined after the worker read
-// it, i.e. after the opening) follows in arrival order; the pre-queue is deleted and the reveal
-// recorded. Returns {applied 0|1, ordered, late}.
+// apply: KEYS fair pre waiting heartbeat seq; ARGV now_ms reveal_ttl_ms last_arrival macs user1
+// user2 ... — the shuffle's order of a snapshot of the pre-queue whose highest arrival sequence was
+// last_arrival, and their MACs (hex, comma-separated, 64 characters each, one argument). Only if
+// not applied yet: each listed user still pre-queued from then (score <= last_arrival) joins the
+// waiting line in that order; whoever joined after the snapshot follows in arrival order (first
+// those who entered before the opening by their instance's clock, then the late ones); the pre-queue is deleted and the
+// reveal recorded. The script holds Redis while it runs, so it makes a few hundred calls for 100,000 users, not one per
+// user. Returns {applied 0|1, ordered, late}.
 const RedisScript kApplyScript = RedisScript::from_source(R"lua(
 if redis.call('HEXISTS', KEYS[1], 'applied_at') == 1 then return {0, 0, 0} end
 local now = ARGV[1]
+local last_arrival = tonumber(ARGV[3])
+local mac_list = ARGV[4]
 local seq = tonumber(redis.call('GET', KEYS[5]) or '0')
-local macs = {}
 local waiting, beats = {}, {}
 local function flush()
   if #waiting > 0 then
@@ -62,20 +72,37 @@ local function place(user)
   beats[#beats + 1] = user
   if #waiting >= 1000 then flush() end
 end
-for i = 3, #ARGV, 2 do
-  if redis.call('ZREM', KEYS[2], ARGV[i]) == 1 then
-    place(ARGV[i])
-    macs[#macs + 1] = ARGV[i + 1]
+local listed = #ARGV - 4
+local macs = nil  -- only built when someone left since the snapshot (otherwise ARGV[4] is the list)
+for first = 5, #ARGV, 1000 do
+  local users = {}
+  for i = first, math.min(first + 999, #ARGV) do users[#users + 1] = ARGV[i] end
+  local scores = redis.call('ZMSCORE', KEYS[2], unpack(users))
+  for j, user in ipairs(users) do
+    local index = first - 5 + j - 1
+    if scores[j] and tonumber(scores[j]) <= last_arrival then
+      place(user)
+      if macs then macs[#macs + 1] = string.sub(mac_list, index * 65 + 1, index * 65 + 64) end
+    elseif not macs then
+      macs = {}
+      for k = 0, index - 1 do macs[#macs + 1] = string.sub(mac_list, k * 65 + 1, k * 65 + 64) end
+    end
   end
 end
-local late = redis.call('ZRANGE', KEYS[2], 0, -1)
+local late = redis.call('ZRANGEBYSCORE', KEYS[2], '(' .. ARGV[3], '+inf')
 for _, user in ipairs(late) do place(user) end
 flush()
 redis.call('DEL', KEYS[2])
 redis.call('SET', KEYS[5], seq)
-redis.call('HSET', KEYS[1], 'applied_at', now, 'pre_queued', #macs, 'late', #late, 'order', table.concat(macs, ','))
+local ordered = listed
+local order = mac_list
+if macs then
+  ordered = #macs
+  order = table.concat(macs, ',')
+end
+redis.call('HSET', KEYS[1], 'applied_at', now, 'pre_queued', ordered, 'late', #late, 'order', order)
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
-return {1, #macs, #late}
+return {1, ordered, #late}
 )lua");
 
 std::string key(domain::ScheduleId schedule, std::string_view suffix) {
@@ -99,13 +126,13 @@ domain::Timestamp timestamp_of(const RedisReply& reply) {
 }  // namespace
 
 Task<domain::PrequeueEntry> RedisPrequeueStore::enter(domain::ScheduleId schedule, domain::UserId user,
-                                                      domain::Timestamp opens_at) {
+                                                      domain::Timestamp opens_at, bool late) {
   const std::array<std::string, 4> keys{key(schedule, "fair"), key(schedule, "pre"), key(schedule, "settings"),
                                         key(schedule, "seq")};
   const std::array<std::string_view, 4> key_views{keys[0], keys[1], keys[2], keys[3]};
   const std::string user_id = std::to_string(user.value);
   const std::string opens_ms = std::to_string(opens_at.time_since_epoch().count());
-  const std::array<std::string_view, 2> args{user_id, opens_ms};
+  const std::array<std::string_view, 3> args{user_id, opens_ms, late ? kLateOffset : std::string_view("0")};
   const RedisReply reply = co_await redis_.evalsha(kEnterScript, key_views, args);
   check(reply, "pre-queue enter script");
   const auto result = integer_of(reply);
@@ -188,32 +215,41 @@ Task<domain::FairnessState> RedisPrequeueStore::state(domain::ScheduleId schedul
   co_return state;
 }
 
-Task<std::vector<domain::UserId>> RedisPrequeueStore::members(domain::ScheduleId schedule) {
+Task<domain::PrequeueSnapshot> RedisPrequeueStore::members(domain::ScheduleId schedule) {
   const std::string pre = key(schedule, "pre");
-  const RedisReply reply = co_await redis_.execute("ZRANGE", pre, "0", "-1");
+  // The users to shuffle (scores below kLateOffset), in arrival order.
+  const std::string below_late = "(" + std::string(kLateOffset);
+  const RedisReply reply = co_await redis_.execute("ZRANGE", pre, "-inf", below_late, "BYSCORE", "WITHSCORES");
   check(reply, "pre-queue members");
-  std::vector<domain::UserId> users;
-  users.reserve(reply.elements.size());
-  for (const auto& element : reply.elements) {
-    if (const auto id = domain::parse_canonical_id(element.str)) users.push_back(domain::UserId{*id});
+  domain::PrequeueSnapshot snapshot;
+  snapshot.users.reserve(reply.elements.size() / 2);
+  for (std::size_t i = 0; i + 1 < reply.elements.size(); i += 2) {
+    if (const auto id = domain::parse_canonical_id(reply.elements[i].str))
+      snapshot.users.push_back(domain::UserId{*id});
+    snapshot.last_arrival = std::max(snapshot.last_arrival, integer_of(reply.elements[i + 1]));
   }
-  co_return users;
+  co_return snapshot;
 }
 
 Task<domain::ShuffleApplied> RedisPrequeueStore::apply(domain::ScheduleId schedule,
                                                        const std::vector<domain::FairnessEntry>& order,
-                                                       domain::Timestamp now) {
+                                                       std::int64_t last_arrival, domain::Timestamp now) {
   const std::array<std::string, 5> keys{key(schedule, "fair"), key(schedule, "pre"), key(schedule, "waiting"),
                                         key(schedule, "heartbeat"), key(schedule, "seq")};
   const std::array<std::string_view, 5> key_views{keys[0], keys[1], keys[2], keys[3], keys[4]};
   std::vector<std::string> texts;
-  texts.reserve(2 + 2 * order.size());
+  texts.reserve(4 + order.size());
   texts.push_back(std::to_string(now.time_since_epoch().count()));
   texts.push_back(std::to_string(kRevealMemory.count()));
+  texts.push_back(std::to_string(last_arrival));
+  std::string macs;
+  macs.reserve(order.size() * 65);
   for (const auto& entry : order) {
-    texts.push_back(std::to_string(entry.user.value));
-    texts.push_back(domain::to_hex(entry.mac));
+    if (!macs.empty()) macs += ',';
+    macs += domain::to_hex(entry.mac);  // 64 characters each: the script slices them by index
   }
+  texts.push_back(std::move(macs));
+  for (const auto& entry : order) texts.push_back(std::to_string(entry.user.value));
   const std::vector<std::string_view> args(texts.begin(), texts.end());
   const RedisReply reply = co_await redis_.evalsha(kApplyScript, key_views, args);
   check(reply, "shuffle apply script");
