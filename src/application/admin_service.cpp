@@ -17,14 +17,6 @@ DomainError schedule_not_found(domain::ScheduleId schedule) {
   return DomainError(ErrorCode::kNotFound, fmt::format("schedule {} not found", schedule.value));
 }
 
-void throw_if_any(std::vector<domain::FieldError> problems) {
-  if (problems.empty()) return;
-  std::string message = "invalid request:";
-  for (const auto& p : problems) message += fmt::format(" {} {};", p.field, p.reason);
-  message.pop_back();
-  throw DomainError(ErrorCode::kInvalidArgument, std::move(message), std::move(problems));
-}
-
 }  // namespace
 
 Task<std::vector<domain::AuditEntry>> AdminService::audit(int limit, std::optional<std::int64_t> before_id) {
@@ -59,9 +51,7 @@ Task<domain::Concert> AdminService::create_concert(const domain::AuditContext& w
 
 Task<domain::ScheduleDetail> AdminService::create_schedule(const domain::AuditContext& who,
                                                            const domain::NewSchedule& request) {
-  auto problems = domain::schedule_time_problems(request.times);
-  for (auto& problem : domain::queue_settings_problems(request.settings)) problems.push_back(std::move(problem));
-  throw_if_any(std::move(problems));
+  domain::check_new_schedule(request.times, request.settings);
   auto created = co_await repository_.create_schedule(request, who);
   co_await publish(created.schedule);
   co_return created;
@@ -83,7 +73,7 @@ Task<domain::Schedule> AdminService::set_sale_state(const domain::AuditContext& 
 
 Task<domain::Schedule> AdminService::update_queue_settings(const domain::AuditContext& who, domain::ScheduleId schedule,
                                                            const domain::QueueSettings& patch) {
-  throw_if_any(domain::queue_settings_problems(patch));
+  domain::check_queue_settings(patch);
   auto changed = co_await repository_.update_queue_settings(schedule, patch, who);
   if (!changed) throw schedule_not_found(schedule);
   co_await publish(*changed);
@@ -111,6 +101,7 @@ Task<ScheduleStats> AdminService::stats(domain::ScheduleId schedule) {
   stats.schedule = schedule;
   stats.sale_state = found->schedule.sale_state;
   stats.queue = co_await queue_.snapshot(schedule);
+  if (fair_start_ != nullptr) stats.prequeued = co_await fair_start_->prequeued_count(schedule);
   auto sales = co_await repository_.sales(schedule);
   if (!sales) throw schedule_not_found(schedule);
   stats.sales = *sales;

@@ -7,6 +7,7 @@
 #include <unordered_set>
 
 #include "domain/catalog.hpp"
+#include "domain/errors.hpp"
 
 namespace ticketing::domain {
 namespace {
@@ -186,6 +187,28 @@ std::vector<FieldError> queue_settings_problems(const QueueSettings& settings) {
   check(settings.admit_per_second, "admitPerSecond", kAdmitPerSecondLimit);
   check(settings.max_seats_per_user, "maxSeatsPerUser", kMaxSeatsPerUserLimit);
   return problems;
+}
+
+namespace {
+
+void throw_if_any(std::vector<FieldError> problems) {
+  if (problems.empty()) return;
+  std::string message = "invalid request:";
+  for (const auto& p : problems) message += fmt::format(" {} {};", p.field, p.reason);
+  message.pop_back();
+  throw DomainError(ErrorCode::kInvalidArgument, std::move(message), std::move(problems));
+}
+
+}  // namespace
+
+void check_new_schedule(const ScheduleTimes& times, const QueueSettings& settings) {
+  auto problems = schedule_time_problems(times);
+  for (auto& problem : queue_settings_problems(settings)) problems.push_back(std::move(problem));
+  throw_if_any(std::move(problems));
+}
+
+void check_queue_settings(const QueueSettings& settings) {
+  throw_if_any(queue_settings_problems(settings));
 }
 
 }  // namespace ticketing::domain

@@ -102,6 +102,12 @@ std::vector<FieldError> schedule_time_problems(const ScheduleTimes& times);
 // Settings within their limits (400 naming maxActive / admitPerSecond / maxSeatsPerUser).
 std::vector<FieldError> queue_settings_problems(const QueueSettings& settings);
 
+// What every new schedule must pass, from the console or the demo seed: throws 400
+// INVALID_ARGUMENT listing the problems of schedule_time_problems and queue_settings_problems.
+void check_new_schedule(const ScheduleTimes& times, const QueueSettings& settings);
+// Throws 400 INVALID_ARGUMENT listing queue_settings_problems.
+void check_queue_settings(const QueueSettings& settings);
+
 // ---- audit ----------------------------------------------------------------------------------------
 
 // One row of admin_audit. before/after are JSON documents (or empty for none).

@@ -46,6 +46,42 @@ TEST(Seed, SecondRunSkipsAndDataMatchesTheDocs) {
   EXPECT_EQ(seats.rows[1][1], "10000");
 }
 
+TEST(Seed, CreatesVenuesConcertsAndSchedulesThroughTheConsolesCode) {
+  prepare_test_database();
+  auto db = test_db();
+  // Every demo schedule was copied from a venue, as POST /admin/schedules does, and audited as the seed's.
+  const auto schedules = db->query(
+      "SELECT s.id, v.name, (SELECT COUNT(*) FROM venue_seat vs WHERE vs.venue_id = v.id), "
+      "(SELECT COUNT(*) FROM seat WHERE seat.schedule_id = s.id), "
+      "(SELECT COUNT(*) FROM admin_audit a WHERE a.action = 'schedule.create' AND a.admin_id = 0 "
+      " AND a.target = CONCAT('schedule:', s.id)) "
+      "FROM schedule s JOIN venue v ON v.id = s.venue_id WHERE s.id <= 4 ORDER BY s.id");
+  ASSERT_EQ(schedules.rows.size(), 4u);
+  const std::vector<std::vector<std::string>> expected{{"1", "Olympic Hall", "1000", "1000", "1"},
+                                                       {"2", "Grand Arena", "10000", "10000", "1"},
+                                                       {"3", "Olympic Hall", "1000", "1000", "1"},
+                                                       {"4", "Chamber Hall", "100", "100", "1"}};
+  for (std::size_t i = 0; i < expected.size(); ++i) {
+    for (std::size_t c = 0; c < expected[i].size(); ++c) {
+      EXPECT_EQ(schedules.rows[i][c].value_or("NULL"), expected[i][c]) << "schedule row " << i << " column " << c;
+    }
+  }
+  // The venue's tiers (front sections cost more) reach the schedule's seats.
+  const auto tiers = db->query(
+      "SELECT section, MIN(price), MAX(price) FROM seat WHERE schedule_id = 4 GROUP BY section ORDER BY section");
+  ASSERT_EQ(tiers.rows.size(), 4u);
+  EXPECT_EQ(tiers.rows[0][1], "110.00");
+  EXPECT_EQ(tiers.rows[3][2], "80.00");
+  // Booking is open on 1, 2 and 4 and opens in the future on 3; every show is after its opening.
+  const auto open = db->query(
+      "SELECT id, booking_opens_at <= UTC_TIMESTAMP(), booking_opens_at < show_at FROM schedule WHERE id <= 4 ORDER BY "
+      "id");
+  ASSERT_EQ(open.rows.size(), 4u);
+  EXPECT_EQ(open.rows[0][1], "1");
+  EXPECT_EQ(open.rows[2][1], "0");
+  for (const auto& row : open.rows) EXPECT_EQ(row[2], "1") << "schedule " << row[0].value_or("?");
+}
+
 TEST(Schema, UniqueActiveKeyForbidsTwoLiveRowsButKeepsHistory) {
   prepare_test_database();
   auto db = test_db();

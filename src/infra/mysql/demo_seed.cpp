@@ -1,11 +1,13 @@
 #include "infra/mysql/demo_seed.hpp"
 
 #include <array>
+#include <chrono>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "domain/operator_console.hpp"
+#include "infra/mysql/mysql_operator_repository.hpp"
 
 namespace ticketing::infra::mysql {
 namespace {
@@ -46,13 +48,17 @@ class BatchInsert {
   int rows_ = 0;
 };
 
-struct ScheduleSeed {
-  int id;
-  int concert_id;
-  int show_in_days;
-  int opens_in_days;  // negative: already open
+struct VenueSeed {
+  std::string_view name;
   int sections;
   int seats_per_section;
+};
+
+struct ScheduleSeed {
+  int concert;  // index into the concerts
+  int venue;    // index into the venues
+  int show_in_days;
+  int opens_in_days;  // negative: already open
 };
 
 // Front sections cost more: VIP, R and S tiers.
@@ -62,17 +68,24 @@ std::pair<std::string, std::string> tier_of_section(int section_index, int secti
   return {"S", "80.00"};
 }
 
-// The schedule's seats as the operator console would import them (domain::build_layout, the same
-// validation and numbering): one run per section, numbered per section ("A-12").
-domain::VenueLayout demo_layout(const ScheduleSeed& s) {
+// The venue as an operator would import it (one CSV line per section, numbered per section: "A-12"),
+// expanded and validated by the same domain::build_layout as POST /admin/venues.
+domain::VenueLayout demo_layout(const VenueSeed& venue) {
   std::vector<domain::SeatRun> runs;
-  for (int section = 0; section < s.sections; ++section) {
+  for (int section = 0; section < venue.sections; ++section) {
     const std::string letter(1, static_cast<char>('A' + section));
-    auto [tier, price] = tier_of_section(section, s.sections);
-    runs.push_back(
-        domain::SeatRun{"section " + letter, letter, "", 1, s.seats_per_section, std::move(tier), std::move(price)});
+    auto [tier, price] = tier_of_section(section, venue.sections);
+    runs.push_back(domain::SeatRun{"section " + letter, letter, "", 1, venue.seats_per_section, std::move(tier),
+                                   std::move(price)});
   }
   return domain::build_layout(runs);
+}
+
+// `days` after today's midnight (UTC), at `hour` o'clock.
+domain::Timestamp days_from_today(int days, int hour) {
+  const auto today = std::chrono::floor<std::chrono::days>(std::chrono::system_clock::now());
+  return std::chrono::time_point_cast<std::chrono::milliseconds>(today + std::chrono::days(days) +
+                                                                 std::chrono::hours(hour));
 }
 
 }  // namespace
@@ -100,36 +113,48 @@ SeedReport seed_demo_data(MysqlConnection& connection, const SeedOptions& option
   users.flush();
   report.users = options.users;
 
+  // Venues, concerts and schedules go through the console's own code (issue 16): the same layout
+  // validation, schedule checks and inserts as POST /admin/venues, /admin/concerts and
+  // /admin/schedules, audited as done by kSeedActor. On an empty database the schedules get ids 1-4,
+  // which the load tests and benchmarks use.
+  const domain::AuditContext seed_actor{kSeedActor, "ticketing-seed"};
+  const std::array<VenueSeed, 3> venues{{
+      {"Olympic Hall", 10, 100},  // 1,000 seats
+      {"Grand Arena", 20, 500},   // 10,000 seats
+      {"Chamber Hall", 4, 25},    // 100 seats
+  }};
+  std::vector<domain::VenueId> venue_ids;
+  for (const auto& venue : venues)
+    venue_ids.push_back(insert_venue(connection, std::string(venue.name), demo_layout(venue), seed_actor).id);
+
   const std::array<std::array<std::string_view, 2>, 3> concerts{{
       {"The Midnight Orchestra - Live", "Symphonic rock under the lights; the opening night sells out in minutes."},
       {"Neon Harbor Reunion Tour", "The band is back for one season only."},
       {"Aurora Strings Chamber Night", "An intimate evening of strings."},
   }};
-  for (std::size_t i = 0; i < concerts.size(); ++i) {
-    connection.execute("INSERT INTO concert (id, title, description) VALUES (?, ?, ?)",
-                       {static_cast<std::int64_t>(i + 1), concerts[i][0], concerts[i][1]});
+  std::vector<domain::ConcertId> concert_ids;
+  for (const auto& [title, description] : concerts) {
+    concert_ids.push_back(insert_concert(connection, std::string(title), std::string(description), seed_actor).id);
   }
   report.concerts = static_cast<int>(concerts.size());
 
   const std::array<ScheduleSeed, 4> schedules{{
-      {1, 1, 30, -1, 10, 100},
-      {2, 1, 31, -1, 20, 500},
-      {3, 2, 60, 30, 10, 100},
-      {4, 3, 45, -1, 4, 25},
+      {0, 0, 30, -1},  // schedule 1: 1,000 seats, open
+      {0, 1, 31, -1},  // schedule 2: 10,000 seats, open
+      {1, 0, 60, 30},  // schedule 3: opens in 30 days
+      {2, 2, 45, -1},  // schedule 4: 100 seats, open
   }};
-  BatchInsert seats(connection, "INSERT INTO seat (schedule_id, seat_no, section, price) VALUES ", 4);
   for (const auto& s : schedules) {
-    connection.execute(
-        "INSERT INTO schedule (id, concert_id, show_at, booking_opens_at) VALUES "
-        "(?, ?, DATE_ADD(UTC_DATE(), INTERVAL ? DAY) + INTERVAL 19 HOUR, "
-        "DATE_ADD(UTC_DATE(), INTERVAL ? DAY) + INTERVAL 10 HOUR)",
-        {s.id, s.concert_id, s.show_in_days, s.opens_in_days});
-    for (const auto& seat : demo_layout(s).seats) {
-      seats.add({s.id, seat.seat_no, seat.section, seat.price});
-      ++report.seats;
-    }
+    domain::NewSchedule request;
+    request.concert = concert_ids[static_cast<std::size_t>(s.concert)];
+    request.venue = venue_ids[static_cast<std::size_t>(s.venue)];
+    request.times.show_at = days_from_today(s.show_in_days, 19);
+    request.times.booking_opens_at = days_from_today(s.opens_in_days, 10);
+    domain::check_new_schedule(request.times, request.settings);
+    const auto created = insert_schedule(connection, request, seed_actor);
+    report.schedule_ids.push_back(created.schedule.id.value);
+    report.seats += static_cast<int>(created.seats);
   }
-  seats.flush();
   report.schedules = static_cast<int>(schedules.size());
   tx.commit();
   return report;

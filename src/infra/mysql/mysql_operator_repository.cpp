@@ -207,16 +207,22 @@ Task<void> MysqlOperatorRepository::append_audit(const domain::AuditContext& who
   co_await pool_.run(work);
 }
 
+domain::VenueSummary insert_venue(MysqlConnection& db, const std::string& name, const domain::VenueLayout& layout,
+                                  const domain::AuditContext& who) {
+  const auto venue = domain::VenueId{
+      static_cast<std::int64_t>(db.execute("INSERT INTO venue (name) VALUES (?)", {name}).last_insert_id)};
+  insert_venue_seats(db, venue, layout);
+  domain::VenueSummary summary{venue, name, static_cast<std::int64_t>(layout.seats.size()), layout.tiers, {}};
+  insert_audit(db, who, "venue.create", fmt::format("venue:{}", venue.value), {"", venue_audit_json(summary)});
+  return summary;
+}
+
 Task<domain::VenueSummary> MysqlOperatorRepository::create_venue(const std::string& name,
                                                                  const domain::VenueLayout& layout,
                                                                  const domain::AuditContext& who) {
   auto work = [&](MysqlConnection& db) {
     Transaction tx(db);
-    const auto venue = domain::VenueId{
-        static_cast<std::int64_t>(db.execute("INSERT INTO venue (name) VALUES (?)", {name}).last_insert_id)};
-    insert_venue_seats(db, venue, layout);
-    domain::VenueSummary summary{venue, name, static_cast<std::int64_t>(layout.seats.size()), layout.tiers, {}};
-    insert_audit(db, who, "venue.create", fmt::format("venue:{}", venue.value), {"", venue_audit_json(summary)});
+    auto summary = insert_venue(db, name, layout, who);
     tx.commit();
     return summary;
   };
@@ -305,60 +311,71 @@ Task<std::optional<domain::VenueSummary>> MysqlOperatorRepository::replace_layou
   co_return co_await pool_.run(work);
 }
 
+domain::Concert insert_concert(MysqlConnection& db, const std::string& title, const std::string& description,
+                               const domain::AuditContext& who) {
+  const auto id = static_cast<std::int64_t>(
+      db.execute("INSERT INTO concert (title, description) VALUES (?, ?)", {title, description}).last_insert_id);
+  const auto created = db.query("SELECT created_at FROM concert WHERE id = ?", {id});
+  JsonWriter after;
+  after.begin_object().key("id").integer(id).key("title").string(title).key("description").string(description);
+  after.end_object();
+  insert_audit(db, who, "concert.create", fmt::format("concert:{}", id), {"", std::move(after).str()});
+  return domain::Concert{domain::ConcertId{id}, title, description, to_timestamp(created.rows[0][0])};
+}
+
 Task<domain::Concert> MysqlOperatorRepository::create_concert(const std::string& title, const std::string& description,
                                                               const domain::AuditContext& who) {
   auto work = [&](MysqlConnection& db) {
     Transaction tx(db);
-    const auto id = static_cast<std::int64_t>(
-        db.execute("INSERT INTO concert (title, description) VALUES (?, ?)", {title, description}).last_insert_id);
-    const auto created = db.query("SELECT created_at FROM concert WHERE id = ?", {id});
-    JsonWriter after;
-    after.begin_object().key("id").integer(id).key("title").string(title).key("description").string(description);
-    after.end_object();
-    insert_audit(db, who, "concert.create", fmt::format("concert:{}", id), {"", std::move(after).str()});
+    auto concert = insert_concert(db, title, description, who);
     tx.commit();
-    return domain::Concert{domain::ConcertId{id}, title, description, to_timestamp(created.rows[0][0])};
+    return concert;
   };
   co_return co_await pool_.run(work);
+}
+
+domain::ScheduleDetail insert_schedule(MysqlConnection& db, const domain::NewSchedule& request,
+                                       const domain::AuditContext& who) {
+  if (db.query("SELECT 1 FROM concert WHERE id = ?", {request.concert.value}).rows.empty()) {
+    throw DomainError(ErrorCode::kNotFound, fmt::format("concert {} not found", request.concert.value),
+                      {{"concertId", "no such concert"}});
+  }
+  // Locks the venue row: its layout cannot be replaced while its seats are being copied.
+  if (db.query("SELECT 1 FROM venue WHERE id = ? FOR UPDATE", {request.venue.value}).rows.empty()) {
+    throw DomainError(ErrorCode::kNotFound, fmt::format("venue {} not found", request.venue.value),
+                      {{"venueId", "no such venue"}});
+  }
+  const auto tiers = tiers_of(db, request.venue);
+  std::vector<domain::FieldError> unknown;
+  for (const auto& [tier, price] : request.tier_prices) {
+    bool known = false;
+    for (const auto& venue_tier : tiers) known = known || venue_tier.first == tier;
+    if (!known) unknown.push_back({fmt::format("prices.{}", tier), "the venue has no such tier"});
+  }
+  if (!unknown.empty()) {
+    throw DomainError(ErrorCode::kInvalidArgument, "prices name tiers the venue does not have", std::move(unknown));
+  }
+  const auto id = static_cast<std::int64_t>(
+      db.execute("INSERT INTO schedule (concert_id, venue_id, show_at, booking_opens_at, prequeue_opens_at, "
+                 "max_active, admit_per_second, max_seats_per_user) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                 {request.concert.value, request.venue.value, request.times.show_at, request.times.booking_opens_at,
+                  request.times.prequeue_opens_at, request.settings.max_active, request.settings.admit_per_second,
+                  request.settings.max_seats_per_user})
+          .last_insert_id);
+  // One statement copies the layout; tier prices overridden by the request are applied on the way.
+  copy_venue_seats(db, domain::ScheduleId{id}, request.venue, request.tier_prices);
+  auto detail = detail_of(db, domain::ScheduleId{id});
+  insert_audit(db, who, "schedule.create", fmt::format("schedule:{}", id), {"", schedule_audit_json(detail->schedule)});
+  return std::move(*detail);
 }
 
 Task<domain::ScheduleDetail> MysqlOperatorRepository::create_schedule(const domain::NewSchedule& request,
                                                                       const domain::AuditContext& who) {
   auto work = [&](MysqlConnection& db) {
     Transaction tx(db);
-    if (db.query("SELECT 1 FROM concert WHERE id = ?", {request.concert.value}).rows.empty()) {
-      throw DomainError(ErrorCode::kNotFound, fmt::format("concert {} not found", request.concert.value),
-                        {{"concertId", "no such concert"}});
-    }
-    // Locks the venue row: its layout cannot be replaced while its seats are being copied.
-    if (db.query("SELECT 1 FROM venue WHERE id = ? FOR UPDATE", {request.venue.value}).rows.empty()) {
-      throw DomainError(ErrorCode::kNotFound, fmt::format("venue {} not found", request.venue.value),
-                        {{"venueId", "no such venue"}});
-    }
-    const auto tiers = tiers_of(db, request.venue);
-    std::vector<domain::FieldError> unknown;
-    for (const auto& [tier, price] : request.tier_prices) {
-      bool known = false;
-      for (const auto& venue_tier : tiers) known = known || venue_tier.first == tier;
-      if (!known) unknown.push_back({fmt::format("prices.{}", tier), "the venue has no such tier"});
-    }
-    if (!unknown.empty()) {
-      throw DomainError(ErrorCode::kInvalidArgument, "prices name tiers the venue does not have", std::move(unknown));
-    }
-    const auto id = static_cast<std::int64_t>(
-        db.execute("INSERT INTO schedule (concert_id, venue_id, show_at, booking_opens_at, prequeue_opens_at, "
-                   "max_active, admit_per_second, max_seats_per_user) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                   {request.concert.value, request.venue.value, request.times.show_at, request.times.booking_opens_at,
-                    request.times.prequeue_opens_at, request.settings.max_active, request.settings.admit_per_second,
-                    request.settings.max_seats_per_user})
-            .last_insert_id);
-    // One statement copies the layout; tier prices overridden by the request are applied on the way.
-    copy_venue_seats(db, domain::ScheduleId{id}, request.venue, request.tier_prices);
-    auto detail = detail_of(db, domain::ScheduleId{id});
-    insert_audit(db, who, "schedule.create", fmt::format("schedule:{}", id),
-                 {"", schedule_audit_json(detail->schedule)});
+    auto detail = insert_schedule(db, request, who);
     tx.commit();
-    return std::move(*detail);
+    return detail;
   };
   co_return co_await pool_.run(work);
 }

@@ -46,6 +46,16 @@ class MysqlOperatorRepository final : public domain::OperatorRepository {
 void insert_audit(MysqlConnection& db, const domain::AuditContext& who, std::string_view action,
                   std::string_view target, const domain::Change& change);
 
+// The console's creations on `db`, inside the caller's transaction, each with its audit row: the
+// repository's create_* run them in a transaction of their own, the demo seed in its one big one.
+domain::VenueSummary insert_venue(MysqlConnection& db, const std::string& name, const domain::VenueLayout& layout,
+                                  const domain::AuditContext& who);
+domain::Concert insert_concert(MysqlConnection& db, const std::string& title, const std::string& description,
+                               const domain::AuditContext& who);
+// 404 naming concertId / venueId that do not exist; 400 naming prices for a tier the venue lacks.
+domain::ScheduleDetail insert_schedule(MysqlConnection& db, const domain::NewSchedule& request,
+                                       const domain::AuditContext& who);
+
 // The JSON an audit row keeps for a schedule (its times, sale state and settings).
 std::string schedule_audit_json(const domain::Schedule& schedule);
 
