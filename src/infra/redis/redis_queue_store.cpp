@@ -24,7 +24,8 @@ using domain::QueueStatus;
 // accepted), -4 proof of work required, -5 solution reused. Refusals write nothing.
 const RedisScript kPlaceScript = RedisScript::from_source(R"lua(
 local now = tonumber(ARGV[2])
-local rate = redis.call('HGET', KEYS[5], 'rate') or '0'
+local stats = redis.call('HMGET', KEYS[5], 'rate', 'freed')
+local rate = stats[1] or '0'
 -- a solution's challenge is single use: its id is remembered until the challenge expires
 local pow_ttl = tonumber(ARGV[5]) or 0
 if pow_ttl > 0 and not redis.call('SET', KEYS[10], '1', 'NX', 'PX', pow_ttl) then return {-5, 0, '0', rate} end
@@ -39,6 +40,7 @@ if active_until then
   redis.call('PEXPIRE', KEYS[6], 86400000)
 end
 local rank = redis.call('ZRANK', KEYS[1], ARGV[1])
+local settings = redis.call('HMGET', KEYS[7], 'state', 'max_active', 'admit_per_second')
 local was_waiting = 0
 if rank then
   -- server-paced polling: a waiter asking again before its next poll is due is refused
@@ -48,7 +50,7 @@ if rank then
 else
   if ARGV[3] ~= '1' then return {-1, 0, '0', rate} end
   -- a CLOSED sale takes no one new; those already in keep their place
-  if redis.call('HGET', KEYS[7], 'state') == 'CLOSED' then return {-2, 0, '0', rate} end
+  if settings[1] == 'CLOSED' then return {-2, 0, '0', rate} end
   local threshold = tonumber(ARGV[4]) or 0
   if threshold > 0 then
     -- arrivals in this second and the last, shared by every instance (proof of work past the threshold)
@@ -66,17 +68,16 @@ end
 redis.call('ZADD', KEYS[4], now, ARGV[1])
 -- the ETA's data: slots, the completion rate, and the expiries of as many held slots as must
 -- free up before this waiter's turn (at most 256; read only when needed)
-local controls = redis.call('HMGET', KEYS[7], 'max_active', 'admit_per_second')
 local active = redis.call('ZCARD', KEYS[2])
-local max_active = tonumber(controls[1]) or tonumber(ARGV[6]) or 0
+local max_active = tonumber(settings[2]) or tonumber(ARGV[6]) or 0
 local needed = math.min(rank + 1 - (max_active - active), active, 256)
 local expiries = {}
 if needed > 0 then
   local held = redis.call('ZRANGE', KEYS[2], 0, needed - 1, 'WITHSCORES')
   for i = 2, #held, 2 do expiries[#expiries + 1] = held[i] end
 end
-return {0, rank + 1, '0', rate, '0', was_waiting, active, controls[1] or '', controls[2] or '',
-        redis.call('HGET', KEYS[5], 'freed') or '0', expiries}
+return {0, rank + 1, '0', rate, '0', was_waiting, active, settings[2] or '', settings[3] or '', stats[2] or '0',
+        expiries}
 )lua");
 
 // leave: KEYS waiting active heartbeat revoked; ARGV user now_ms revoked_ttl_ms. Returns how many
