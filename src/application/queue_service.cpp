@@ -89,7 +89,7 @@ Task<void> QueueService::pace(const QueueView& view, domain::UserId user, domain
 }
 
 Task<QueueView> QueueService::enter(domain::UserId user, domain::ScheduleId schedule,
-                                    const std::optional<PowSolution>& solution) {
+                                    std::optional<PowSolution> solution) {
   const auto found = co_await catalog_.find_schedule(schedule);
   if (!found) throw DomainError(ErrorCode::kNotFound, fmt::format("schedule {} not found", schedule.value));
   if (found->sale_state == domain::SaleState::kClosed) {  // the store checks it again, current to the moment

@@ -72,7 +72,7 @@ class QueueService {
   // threshold a new arrival needs `solution` (400 POW_REQUIRED); a solution sent is always checked
   // (400 POW_INVALID / POW_EXPIRED, 409 POW_REUSED).
   Task<QueueView> enter(domain::UserId user, domain::ScheduleId schedule,
-                        const std::optional<PowSolution>& solution = std::nullopt);
+                        std::optional<PowSolution> solution = std::nullopt);
   // 404 when the user is not queued; 429 with Retry-After when a waiter polls well before
   // pollAfterMs (nothing written). Admitted users are never paced.
   Task<QueueView> status(domain::UserId user, domain::ScheduleId schedule);

@@ -589,6 +589,45 @@ export function scenarios(env) {
         return statuses.join(', ');
       },
     },
+    {
+      // scripts/e2e runs the server with queue.pow-threshold=5 (arrivals per schedule per second)
+      // and a small queue.pow-difficulty: the other scenarios' few fans never cross it.
+      name: '16 proof of work: past the arrival threshold the waiting room solves a challenge in a Web Worker, then enters',
+      timeoutMs: 60_000,
+      async run() {
+        const session = await newSession(browser, baseUrl, { lang: 'en' });
+        const { page } = session;
+        await page.goto('/');
+        await signUpViaApi(page, uniqueEmail('pow'));
+        const enters = [];
+        page.on('response', async (response) => {
+          if (!response.url().endsWith('/queue/enter')) return;
+          const sent = JSON.parse(response.request().postData() ?? '{}');
+          enters.push({ status: response.status(), solved: Boolean(sent.powNonce), code: (await response.json().catch(() => ({}))).code });
+        });
+        // A burst of arrivals on the schedule (this fan joining and leaving): the threshold is crossed.
+        const burst = await page.evaluate(async (schedule) => {
+          const auth = { Authorization: `Bearer ${sessionStorage.getItem('accessToken')}`, 'Content-Type': 'application/json' };
+          const codes = [];
+          for (let i = 0; i < 12; i++) {
+            const r = await fetch('/queue/enter', { method: 'POST', headers: auth, body: JSON.stringify({ scheduleId: schedule }) });
+            codes.push(r.status === 200 ? 200 : (await r.json()).code);
+            await fetch(`/queue?scheduleId=${schedule}`, { method: 'DELETE', headers: auth });
+          }
+          return codes;
+        }, liveSchedule);
+        check(burst.includes('POW_REQUIRED'), `the burst never crossed the threshold: ${burst.join(',')}`);
+        await page.goto(`/schedules/${liveSchedule}/queue`);
+        await page.waitForURL(`**/schedules/${liveSchedule}/seats`, { timeout: 30_000 });
+        await waitForSeatMap(page);
+        const required = enters.findIndex((e) => e.code === 'POW_REQUIRED');
+        check(required >= 0, `the page's enter was not asked for a proof of work: ${JSON.stringify(enters)}`);
+        check(enters.slice(required).some((e) => e.solved && e.status === 200), `no solved enter was accepted: ${JSON.stringify(enters)}`);
+        session.assertClean(); // the worker ran under the CSP (default-src 'self') without a violation
+        await session.context.close();
+        return `burst ${burst.join(',')}; page enters ${enters.map((e) => `${e.status}${e.solved ? ' (solved)' : ''}`).join(', ')}`;
+      },
+    },
   ];
 
   // Every page in both languages at both widths: screenshots, and an axe scan of each.

@@ -17,14 +17,15 @@ using domain::QueueStatus;
 
 // place: the user's place, joining the queue when ARGV[3] == '1' (enter) and not otherwise (status).
 // Idempotent; a poll is the waiter's heartbeat. KEYS waiting active seq heartbeat stats revoked
-// settings pace arrivals pow; ARGV user now_ms join pow_threshold (0: never) pow_ttl_ms (0: no
-// solution came). Returns {code, position, ms, rate, tokens_valid_from, was_waiting, active,
-// max_active, admit_per_second, completion rate, {expiry scores}}: code 1 admitted (ms = slot
-// expiry), 0 waiting, -1 not queued, -2 sale closed, -3 polled too soon (ms = when the next poll is
-// accepted), -4 proof of work required, -5 solution reused. Refusals write nothing.
+// settings pace arrivals:<this second> pow arrivals:<last second>; ARGV user now_ms join
+// pow_threshold (0: never) pow_ttl_ms (0: no solution came) max_active (the config default). Returns {code, position,
+// ms, rate, tokens_valid_from, was_waiting, active, max_active, admit_per_second, completion rate, {expiry scores}}:
+// code 1 admitted (ms = slot expiry), 0 waiting, -1 not queued, -2 sale closed, -3 polled too soon (ms = when the next
+// poll is accepted), -4 proof of work required, -5 solution reused. Refusals write nothing.
 const RedisScript kPlaceScript = RedisScript::from_source(R"lua(
 local now = tonumber(ARGV[2])
-local rate = redis.call('HGET', KEYS[5], 'rate') or '0'
+local stats = redis.call('HMGET', KEYS[5], 'rate', 'freed')
+local rate = stats[1] or '0'
 -- a solution's challenge is single use: its id is remembered until the challenge expires
 local pow_ttl = tonumber(ARGV[5]) or 0
 if pow_ttl > 0 and not redis.call('SET', KEYS[10], '1', 'NX', 'PX', pow_ttl) then return {-5, 0, '0', rate} end
@@ -39,6 +40,7 @@ if active_until then
   redis.call('PEXPIRE', KEYS[6], 86400000)
 end
 local rank = redis.call('ZRANK', KEYS[1], ARGV[1])
+local settings = redis.call('HMGET', KEYS[7], 'state', 'max_active', 'admit_per_second')
 local was_waiting = 0
 if rank then
   -- server-paced polling: a waiter asking again before its next poll is due is refused
@@ -48,17 +50,16 @@ if rank then
 else
   if ARGV[3] ~= '1' then return {-1, 0, '0', rate} end
   -- a CLOSED sale takes no one new; those already in keep their place
-  if redis.call('HGET', KEYS[7], 'state') == 'CLOSED' then return {-2, 0, '0', rate} end
+  if settings[1] == 'CLOSED' then return {-2, 0, '0', rate} end
   local threshold = tonumber(ARGV[4]) or 0
   if threshold > 0 then
-    -- arrivals in this second and the last, shared by every instance (proof of work past the threshold)
-    local second = math.floor(now / 1000)
-    local seen = redis.call('HMGET', KEYS[9], 's', 'n', 'p')
-    local s, n, p = tonumber(seen[1]) or 0, tonumber(seen[2]) or 0, tonumber(seen[3]) or 0
-    if s == second then n = n + 1 elseif s == second - 1 then p = n; n = 1 else p = 0; n = 1 end
-    redis.call('HSET', KEYS[9], 's', second, 'n', n, 'p', p)
-    redis.call('PEXPIRE', KEYS[9], 5000)
-    if pow_ttl == 0 and math.max(n, p) > threshold then return {-4, 0, '0', rate} end
+    -- arrivals in this second (KEYS[9]) and the last (KEYS[11]), shared by every instance: past
+    -- the threshold in either, a proof of work is needed
+    local n = redis.call('INCR', KEYS[9])
+    if n == 1 then redis.call('PEXPIRE', KEYS[9], 3000) end
+    if pow_ttl == 0 and (n > threshold or (tonumber(redis.call('GET', KEYS[11])) or 0) > threshold) then
+      return {-4, 0, '0', rate}
+    end
   end
   redis.call('ZADD', KEYS[1], redis.call('INCR', KEYS[3]), ARGV[1])
   rank = redis.call('ZCARD', KEYS[1]) - 1
@@ -66,17 +67,16 @@ end
 redis.call('ZADD', KEYS[4], now, ARGV[1])
 -- the ETA's data: slots, the completion rate, and the expiries of as many held slots as must
 -- free up before this waiter's turn (at most 256; read only when needed)
-local controls = redis.call('HMGET', KEYS[7], 'max_active', 'admit_per_second')
 local active = redis.call('ZCARD', KEYS[2])
-local max_active = tonumber(controls[1]) or tonumber(ARGV[6]) or 0
+local max_active = tonumber(settings[2]) or tonumber(ARGV[6]) or 0
 local needed = math.min(rank + 1 - (max_active - active), active, 256)
 local expiries = {}
 if needed > 0 then
   local held = redis.call('ZRANGE', KEYS[2], 0, needed - 1, 'WITHSCORES')
   for i = 2, #held, 2 do expiries[#expiries + 1] = held[i] end
 end
-return {0, rank + 1, '0', rate, '0', was_waiting, active, controls[1] or '', controls[2] or '',
-        redis.call('HGET', KEYS[5], 'freed') or '0', expiries}
+return {0, rank + 1, '0', rate, '0', was_waiting, active, settings[2] or '', settings[3] or '', stats[2] or '0',
+        expiries}
 )lua");
 
 // leave: KEYS waiting active heartbeat revoked; ARGV user now_ms revoked_ttl_ms. Returns how many
@@ -309,12 +309,19 @@ Task<std::optional<QueuePlace>> RedisQueueStore::place(domain::ScheduleId schedu
                                                        domain::Timestamp now, bool join,
                                                        const domain::EnterGate& gate) {
   const std::string user_id = std::to_string(user.value);
-  const std::array<std::string, 10> keys{key(schedule, "waiting"),  key(schedule, "active"),
-                                         key(schedule, "seq"),      key(schedule, "heartbeat"),
-                                         key(schedule, "stats"),    key(schedule, "revoked"),
-                                         key(schedule, "settings"), pace_key(schedule, user),
-                                         key(schedule, "arrivals"), key(schedule, "pow:" + gate.pow_id.value_or(""))};
-  std::array<std::string_view, 10> key_views{};
+  const std::int64_t second = millis(now) / 1000;
+  const std::array<std::string, 11> keys{key(schedule, "waiting"),
+                                         key(schedule, "active"),
+                                         key(schedule, "seq"),
+                                         key(schedule, "heartbeat"),
+                                         key(schedule, "stats"),
+                                         key(schedule, "revoked"),
+                                         key(schedule, "settings"),
+                                         pace_key(schedule, user),
+                                         key(schedule, fmt::format("arrivals:{}", second)),
+                                         key(schedule, "pow:" + gate.pow_id.value_or("")),
+                                         key(schedule, fmt::format("arrivals:{}", second - 1))};
+  std::array<std::string_view, 11> key_views{};
   for (std::size_t i = 0; i < keys.size(); ++i) key_views[i] = keys[i];
   const std::string now_ms = std::to_string(millis(now));
   const std::string threshold = std::to_string(gate.pow_threshold);
