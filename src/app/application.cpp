@@ -218,7 +218,9 @@ struct Application::Parts {
   infra::mysql::MysqlPool payment_db_pool;
   infra::BlockingExecutor blocking{2};
   infra::redis::RedisClient redis;
-  infra::redis::RedisConnection live_redis{live_context.get_executor(), redis_options(config)};
+  // The live seat map's own client on its thread (routed by slot on a Redis Cluster).
+  infra::redis::RedisClient live_redis{std::vector<boost::asio::any_io_executor>{live_context.get_executor()},
+                                       redis_options(config)};
   infra::mysql::MysqlHealthProbe db_probe{db_pool};
   infra::redis::RedisHealthProbe redis_probe{redis};
   infra::kafka::RecoveringProducer producer{producer_factory(config), rebuild_backoff(config)};
@@ -258,8 +260,9 @@ struct Application::Parts {
   infra::observability::SeatEventMetrics seat_event_metrics;
   // Every change gets its schedule's next version and reaches every instance through Redis.
   infra::live::SeatChangePublisher seat_change_publisher{
-      live_redis, infra::live::PublisherSettings{static_cast<std::size_t>(config.sse.history), config.sse.history_ttl,
-                                                 redis_options(config).db}};
+      live_redis, live_context.get_executor(),
+      infra::live::PublisherSettings{static_cast<std::size_t>(config.sse.history), config.sse.history_ttl,
+                                     redis_options(config).db}};
   infra::live::LiveSeatMap live_seat_map{live_context, live_redis, redis_options(config), catalog_repository,
                                          live_seat_map_settings(config)};
   application::HoldService holds{
@@ -668,7 +671,7 @@ void Application::stop() {
   // The live thread last: changes the stopping jobs emitted may still be publishing.
   parts_->seat_change_publisher.wait_idle(std::chrono::seconds(2));
   parts_->seat_change_publisher.stop();
-  parts_->live_redis.close_async();
+  parts_->live_redis.close_all();
   parts_->live_context.stop();
   if (parts_->live_thread.joinable()) parts_->live_thread.join();
   parts_->live_seat_map.release();

@@ -15,15 +15,19 @@
 #include <cstdlib>
 #include <future>
 #include <map>
+#include <mutex>
 #include <set>
 #include <sstream>
 #include <thread>
 
 #include "domain/errors.hpp"
+#include "infra/live/seat_change_publisher.hpp"
+#include "infra/live/seat_stream_protocol.hpp"
 #include "infra/redis/redis_client.hpp"
 #include "infra/redis/redis_cluster_slots.hpp"
 #include "infra/redis/redis_queue_store.hpp"
 #include "infra/redis/redis_seat_lock_store.hpp"
+#include "infra/redis/redis_subscriber.hpp"
 #include "integration/support.hpp"
 
 namespace ticketing::infra::redis {
@@ -253,6 +257,54 @@ TEST_F(RedisClusterIT, RoutesTheRealStoresToTheMasterOfEachSchedule) {
   EXPECT_EQ(client_->stats().moved.load(), 0u) << "a fresh map needs no redirection";
   const auto pong = on(1, exec(*client_, {"PING"}));
   EXPECT_TRUE(pong.is_status("PONG"));
+}
+
+// The live seat map's fan-out on a cluster: the publisher's script runs on the master of each
+// schedule, and a subscriber on one seed node hears the changes of schedules on every master
+// (classic PUBLISH is broadcast to all nodes; sharded pub/sub is not used yet, docs/scaling.md).
+TEST_F(RedisClusterIT, SeatChangesOfSchedulesOnEveryMasterReachOneSubscriber) {
+  const auto schedules = schedules_on_every_master();
+  std::mutex mutex;
+  std::map<std::string, std::vector<std::string>> heard;  // channel -> payloads
+  std::atomic<bool> subscribed{false};
+  RedisSubscriber subscriber(contexts_[0]->get_executor(), parse_redis_url("redis-cluster://" + nodes_),
+                             live::channel_pattern(0),
+                             RedisSubscriber::Handlers{[&](std::string_view channel, std::string_view payload) {
+                                                         std::lock_guard lock(mutex);
+                                                         heard[std::string(channel)].emplace_back(payload);
+                                                       },
+                                                       [&] { subscribed = true; }, nullptr},
+                             200ms);  // its pinger's period also bounds how long TearDown's join waits
+  subscriber.start();
+  ASSERT_TRUE(testing::wait_for([&] { return subscribed.load(); }, 5s));
+
+  live::SeatChangePublisher publisher(*client_, contexts_[1]->get_executor(), live::PublisherSettings{});
+  for (std::int64_t sid : schedules) {
+    publisher.seat_changed(domain::SeatChanged{domain::ScheduleId{sid}, {"A1"}, domain::SeatChange::kHeld});
+    publisher.seat_changed(domain::SeatChanged{domain::ScheduleId{sid}, {"A2"}, domain::SeatChange::kHeld});
+  }
+  ASSERT_TRUE(publisher.wait_idle(10s));
+  EXPECT_EQ(publisher.stats().published.load(), 2 * schedules.size());
+  EXPECT_EQ(publisher.stats().failed.load(), 0u);
+  EXPECT_TRUE(testing::wait_for(
+      [&] {
+        std::lock_guard lock(mutex);
+        for (std::int64_t sid : schedules)
+          if (heard[live::channel_name(sid, 0)].size() != 2) return false;
+        return true;
+      },
+      5s));
+  for (std::int64_t sid : schedules) {
+    std::lock_guard lock(mutex);
+    const auto& payloads = heard[live::channel_name(sid, 0)];
+    ASSERT_EQ(payloads.size(), 2u) << sid;
+    EXPECT_NE(payloads[0].find(R"("version":1)"), std::string::npos) << payloads[0];
+    EXPECT_NE(payloads[1].find(R"("version":2)"), std::string::npos) << payloads[1];
+    const auto owner = master_of(key_slot(std::to_string(sid)));
+    EXPECT_EQ(node_inspector(owner.port).string({"GET", live::version_key(sid)}), "2");
+  }
+  publisher.stop();
+  subscriber.stop();
 }
 
 // (b) A slot migrated from one master to another while the client uses it: ASK for a moved key
