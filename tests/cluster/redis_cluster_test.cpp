@@ -307,6 +307,30 @@ TEST_F(RedisClusterIT, SeatChangesOfSchedulesOnEveryMasterReachOneSubscriber) {
   subscriber.stop();
 }
 
+// The whole service with redis.url=redis-cluster://...: health, the waiting room (admission job
+// included) and holds for schedules whose slots are on all three masters.
+TEST_F(RedisClusterIT, TheServiceQueuesAndHoldsOnEveryMaster) {
+  std::map<std::uint16_t, std::int64_t> by_master;
+  for (int i = 0; i < 60 && by_master.size() < 3; ++i) {
+    const std::int64_t schedule = testing::create_schedule(-60, 5);
+    by_master.emplace(master_of(key_slot(std::to_string(schedule))).port, schedule);
+  }
+  ASSERT_EQ(by_master.size(), 3u);
+  testing::ServerProcess server(testing::with(testing::kFastAdmission, {"redis.url=redis-cluster://" + nodes_}));
+  EXPECT_EQ(testing::http(server.port(), "GET", "/actuator/health").status, 200);
+  for (const auto& [port, schedule] : by_master) {
+    const auto tokens = testing::admit_users(server.port(), schedule, 1, 2);
+    const auto held = testing::seat_call(server.port(), "/tickets/hold", tokens.at(1), 1, schedule, {"S-1", "S-2"});
+    EXPECT_EQ(held.status, 200) << held.raw;
+    const auto taken = testing::seat_call(server.port(), "/tickets/hold", tokens.at(2), 2, schedule, {"S-2"});
+    EXPECT_EQ(taken.status, 409) << taken.raw;
+    EXPECT_EQ(testing::conflicting_seats(taken), std::vector<std::string>{"S-2"});
+    auto direct = node_inspector(port);
+    EXPECT_EQ(direct.string({"GET", RedisSeatLockStore::key(domain::ScheduleId{schedule}, "S-1")}), "1")
+        << "the lock is on the master of schedule " << schedule;
+  }
+}
+
 // (b) A slot migrated from one master to another while the client uses it: ASK for a moved key
 // during the migration (map unchanged), MOVED afterwards (map follows), and the data stays.
 TEST_F(RedisClusterIT, FollowsAskDuringASlotMigrationAndMovedAfterIt) {

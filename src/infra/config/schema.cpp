@@ -239,8 +239,9 @@ const std::array kSchema{
 };
 // clang-format on
 
-constexpr std::array<std::string_view, 3> kKnownNonKeyEnv{"TICKETING_PROFILE", "TICKETING_CONFIG_DIR",
-                                                          "TICKETING_TEST_ROOT"};
+// TICKETING_REDIS_CLUSTER_NODES: the test cluster's seed nodes (tests/cluster/, scripts/test).
+constexpr std::array<std::string_view, 4> kKnownNonKeyEnv{"TICKETING_PROFILE", "TICKETING_CONFIG_DIR",
+                                                          "TICKETING_TEST_ROOT", "TICKETING_REDIS_CLUSTER_NODES"};
 
 int hex_value(char c) {
   if (c >= '0' && c <= '9') return c - '0';
