@@ -431,6 +431,17 @@ void Application::Parts::register_samplers() {
                   r.latency.count(), r.latency.sum());
     out.counter("ticketing_redis_errors_total", "Redis commands that failed or returned an error.",
                 static_cast<double>(r.errors.load()));
+    if (redis.cluster()) {
+      out.counter("ticketing_redis_cluster_redirections_total", "Redis Cluster MOVED and ASK replies followed.",
+                  static_cast<double>(r.moved.load()), {{"kind", "moved"}});
+      out.counter("ticketing_redis_cluster_redirections_total", "Redis Cluster MOVED and ASK replies followed.",
+                  static_cast<double>(r.asked.load()), {{"kind", "ask"}});
+      out.counter("ticketing_redis_cluster_retries_total",
+                  "Redis Cluster commands resent after TRYAGAIN, CLUSTERDOWN or an unreachable node.",
+                  static_cast<double>(r.retries.load()));
+      out.counter("ticketing_redis_cluster_slot_map_refreshes_total", "Redis Cluster slot maps read (CLUSTER SLOTS).",
+                  static_cast<double>(redis.slot_map_refreshes()));
+    }
 
     const auto& q = queue.counters();
     out.counter("ticketing_queue_entered_total", "Queue enters (including repeats).",

@@ -329,6 +329,10 @@ TEST_F(RedisClusterIT, TheServiceQueuesAndHoldsOnEveryMaster) {
     EXPECT_EQ(direct.string({"GET", RedisSeatLockStore::key(domain::ScheduleId{schedule}, "S-1")}), "1")
         << "the lock is on the master of schedule " << schedule;
   }
+  const auto metrics = testing::http(server.port(), "GET", "/actuator/prometheus");
+  EXPECT_NE(metrics.body.find("ticketing_redis_cluster_slot_map_refreshes_total "), std::string::npos);
+  EXPECT_NE(metrics.body.find(R"(ticketing_redis_cluster_redirections_total{kind="moved"} 0)"), std::string::npos)
+      << "a fresh map routes everything right the first time";
 }
 
 // (b) A slot migrated from one master to another while the client uses it: ASK for a moved key
@@ -340,7 +344,8 @@ TEST_F(RedisClusterIT, FollowsAskDuringASlotMigrationAndMovedAfterIt) {
   RedisQueueStore queue(*client_, kPolicy);
   RedisSeatLockStore locks(*client_);
   const std::vector<std::string> a1{"A1"};
-  ASSERT_TRUE(on(0, locks.lock(s, domain::UserId{1}, a1, 60s)).acquired());
+  const std::vector<std::string> a1_b1{"A1", "B1"};
+  ASSERT_TRUE(on(0, locks.lock(s, domain::UserId{1}, a1_b1, 60s)).acquired());
   ASSERT_EQ(on(0, queue.enter(s, domain::UserId{1}, now_ms())).position, 1);
 
   const ClusterNode source = master_of(slot);
@@ -367,6 +372,14 @@ TEST_F(RedisClusterIT, FollowsAskDuringASlotMigrationAndMovedAfterIt) {
   EXPECT_EQ(client_->slot_map()->master_for(static_cast<std::uint16_t>(slot))->port, source.port)
       << "ASK is for one command; the map stays";
 
+  // A script over A1 (moved) and B1 (not yet): the source answers TRYAGAIN for as long as the slot
+  // is split; the client backs off and retries, and the call completes once the migration is done.
+  const auto retries_before = client_->stats().retries.load();
+  const auto moved_before = client_->stats().moved.load();
+  std::future<domain::SeatLockResult> split =
+      asio::co_spawn(*contexts_[1], locks.lock(s, domain::UserId{3}, a1_b1, 60s), asio::use_future);
+  ASSERT_TRUE(testing::wait_for([&] { return client_->stats().retries.load() > retries_before; }, 2s, 1ms));
+
   // Finish: the remaining keys, then the slot's new owner on every master.
   for (;;) {
     auto keys = src.strings({"CLUSTER", "GETKEYSINSLOT", std::to_string(slot), "100"});
@@ -382,8 +395,11 @@ TEST_F(RedisClusterIT, FollowsAskDuringASlotMigrationAndMovedAfterIt) {
       node_inspector(n.port).string({"CLUSTER", "SETSLOT", std::to_string(slot), "NODE", target.id});
   }
 
-  // The client still believes the source: it gets MOVED, follows it and fixes its map.
-  const auto moved_before = client_->stats().moved.load();
+  ASSERT_EQ(split.wait_for(5s), std::future_status::ready);
+  EXPECT_EQ(split.get().conflicts, a1_b1) << "the retried script ran once the slot had moved";
+
+  // The client believed the source: it got MOVED (for the retried script), followed it and fixed its
+  // map; the queue and the locks moved with the slot.
   const auto second = on(1, queue.enter(s, domain::UserId{2}, now_ms()));
   EXPECT_EQ(second.position, 2) << "the queue moved with its slot";
   EXPECT_EQ(on(0, locks.lock(s, domain::UserId{2}, a1, 60s)).conflicts, a1) << "the lock moved with its slot";
