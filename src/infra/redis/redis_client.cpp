@@ -324,8 +324,10 @@ Task<RedisReply> RedisClient::run_in_cluster(Entry& entry, ClusterCall call) {
     } else if (const NodeAddress* owner = call.slot ? map->master_for(*call.slot) : nullptr) {
       node = *owner;
     } else {
-      // Keyless, or a slot no master serves (that node answers CLUSTERDOWN, retried below).
-      node = map->masters().front();
+      // Keyless, or a slot no master serves (that node answers CLUSTERDOWN, retried below): each
+      // attempt asks the next master, so a dead one does not fail a PING the others would answer.
+      const auto& masters = map->masters();
+      node = masters[static_cast<std::size_t>(attempt - 1) % masters.size()];
     }
 
     RedisConnection& connection = entry.nodes->connection(ex, options_, node);
