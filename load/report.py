@@ -96,7 +96,10 @@ def parse_metrics(path):
                 for kv in line[5:].split():
                     name, _, ticks = kv.partition('=')
                     if ticks.isdigit():
-                        cur[3][name] = int(ticks)
+                        # load/run --cluster names each process group.member (server.api1,
+                        # mariadb.n2, redis.27003, ...): a group's processes add up.
+                        group = name.split('.')[0]
+                        cur[3][group] = cur[3].get(group, 0) + int(ticks)
                 continue
             m = line_re.match(line)
             if not m or cur is None:

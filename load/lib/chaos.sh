@@ -17,6 +17,14 @@
 # restart delays the next one (faults.tsv has the real times).
 # shellcheck disable=SC2034 # read by load/run
 CHAOS_SCHEDULE_DEFAULT="15:kill:api2:5,40:kill:redis:2,60:kill:kafka:2,110:kill:mariadb:2,140:stop:worker:15"
+# With --cluster (scripts/cluster): one part at a time, each kill -9'd and restarted 5 s later —
+# a Redis master (its replica takes over), a Kafka broker, the Galera writer (HAProxy moves to the
+# next node) and an api instance (HAProxy stops sending to it).
+# shellcheck disable=SC2034 # read by load/run
+CHAOS_CLUSTER_SCHEDULE_DEFAULT="20:kill:redis-master:5,60:kill:kafka-broker:5,100:kill:db-writer:5,140:kill:api:5"
+
+# chaos_cluster_target NAME — true for the parts scripts/cluster can kill and restart.
+chaos_cluster_target() { [[ "$1" =~ ^(redis-master|kafka-broker|db-writer|api)$ ]]; }
 
 chaos_pidfile() { printf '%s/pids/%s.pid\n' "$OUT" "$1"; }
 chaos_instance_pid() { cat -- "$(chaos_pidfile "$1")" 2>/dev/null || true; }
@@ -74,6 +82,13 @@ chaos_parse_schedule() {
     IFS=: read -r offset kind target secs <<<"$item"
     [[ "$offset" =~ ^[0-9]+$ && "$secs" =~ ^[0-9]+$ ]] || die "chaos schedule: bad item '$item' (offset:kill|stop:target:seconds)"
     [[ "$kind" == kill || "$kind" == stop ]] || die "chaos schedule: '$kind' in '$item' is not kill or stop"
+    if ${CLUSTER:-false}; then
+      if ! chaos_cluster_target "$target" || [[ "$kind" != kill ]]; then
+        die "chaos schedule: with --cluster, kill one of redis-master, kafka-broker, db-writer, api ('$item')"
+      fi
+      printf '%s %s %s %s\n' "$offset" "$kind" "$target" "$secs"
+      continue
+    fi
     case "$target" in
       mariadb | redis | kafka) [[ "$kind" == kill ]] || die "chaos schedule: only instances are paused ('$item')" ;;
       *) [[ -f "$OUT/pids/$target.role" ]] || die "chaos schedule: no instance or service '$target' ('$item')" ;;
@@ -109,6 +124,23 @@ chaos_inject() {
     wait=$((due - $(now_ms)))
     ((wait > 0)) && sleep "$(awk -v w="$wait" 'BEGIN { printf "%.3f", w / 1000 }')"
     name="$kind-$target"
+    if ${CLUSTER:-false}; then
+      # scripts/cluster picks the process (the first live master / broker / writer / api) and
+      # its restart waits until that part answers again (cluster ok, 3 brokers, synced, healthy).
+      t_fault="$(now_ms)"
+      if ! "$ROOT/scripts/cluster" kill "$target" >>"$OUT/faults.log" 2>&1; then
+        log "  chaos: nothing of $target is up at t+${offset}s; skipping $name"
+        continue
+      fi
+      log "  chaos t+$(((t_fault - start_ms) / 1000))s: $(tail -n 1 "$OUT/faults.log")"
+      sleep "$secs"
+      t_back="$(now_ms)"
+      "$ROOT/scripts/cluster" restart "$target" >>"$OUT/faults.log" 2>&1 || log "  chaos: restarting $target FAILED (see faults.log)"
+      t_ready="$(now_ms)"
+      log "  chaos t+$(((t_ready - start_ms) / 1000))s: $target restarted and ready ($((t_ready - t_fault)) ms after the fault)"
+      printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$kind" "$target" "$t_fault" "$t_back" "$t_ready" >>"$OUT/faults.tsv"
+      continue
+    fi
     case "$target" in
       mariadb | redis | kafka) pid="$(cat -- "$(service_pidfile "$target")" 2>/dev/null || true)" ;;
       *) pid="$(chaos_instance_pid "$target")" ;;

@@ -11,6 +11,18 @@ namespace {
 
 ApiResponse queue_response(const application::QueueView& view) {
   JsonWriter json;
+  if (view.status == domain::QueueStatus::kPrequeued) {
+    // No position and no token before the opening's shuffle (DESIGN.md §5, §15).
+    json.begin_object()
+        .key("status")
+        .string(domain::to_string(view.status))
+        .key("opensAt")
+        .string(view.opens_at ? domain::to_iso8601(*view.opens_at) : std::string())
+        .key("pollAfterMs")
+        .integer(view.poll_after_ms)
+        .end_object();
+    return json_response(200, std::move(json).str());
+  }
   json.begin_object()
       .key("status")
       .string(domain::to_string(view.status))

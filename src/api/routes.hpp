@@ -10,6 +10,7 @@ namespace ticketing::application {
 class AdminService;
 class AuthService;
 class CatalogQueries;
+class FairStart;
 class HealthService;
 class QueueService;
 class HoldService;
@@ -33,6 +34,8 @@ void add_catalog_routes(Router& router, application::CatalogQueries& catalog);
 void add_seat_stream_routes(Router& router, web::SeatMapStreams& streams);
 void add_health_routes(Router& router, application::HealthService& service);
 void add_queue_routes(Router& router, application::QueueService& queue);
+// GET /schedules/{id}/fairness: the pre-queue shuffle's commitment and reveal (DESIGN.md §15).
+void add_fairness_routes(Router& router, application::FairStart& fair_start);
 void add_ticket_routes(Router& router, application::HoldService& holds);
 void add_payment_routes(Router& router, application::PaymentService& payments);
 // E-tickets: GET /me/tickets, GET /.well-known/ticket-key.

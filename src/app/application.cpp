@@ -53,12 +53,14 @@
 #include "infra/redis/redis_auth_stores.hpp"
 #include "infra/redis/redis_client.hpp"
 #include "infra/redis/redis_health_probe.hpp"
+#include "infra/redis/redis_prequeue_store.hpp"
 #include "infra/redis/redis_queue_store.hpp"
 #include "infra/redis/redis_seat_lock_store.hpp"
 #include "infra/security/csprng_random_source.hpp"
 #include "infra/security/gateway_signature.hpp"
 #include "infra/security/jwt_access_token_service.hpp"
 #include "infra/security/jwt_token_service.hpp"
+#include "infra/security/sodium_fairness_crypto.hpp"
 #include "infra/security/sodium_password_hasher.hpp"
 #include "infra/security/ticket_payload.hpp"
 
@@ -250,6 +252,13 @@ struct Application::Parts {
 
   application::CatalogQueries catalog{catalog_repository};
   application::HealthService health{{&db_probe, &redis_probe, &kafka_probe}, std::chrono::milliseconds(500)};
+  infra::redis::RedisPrequeueStore prequeue_store{redis};
+  infra::security::SodiumFairnessCrypto fairness_crypto;
+  application::FairStart fair_start{prequeue_store, catalog_repository, fairness_crypto, clock};
+  // Draws the seeds of opened pre-queues and applies each opening's shuffle (once, whichever
+  // worker gets there first), on the admission job's interval.
+  infra::PeriodicTask fair_start_task{*contexts.front(), "fair-start", config.queue.admission_interval,
+                                      [this]() -> Task<void> { co_await fair_start.run_once(); }};
   application::QueueService queue;
   application::AdmissionGuard admission_guard{tokens, queue_store, clock};
   application::AdmissionJob admission_job{queue_store, clock, queue.counters()};
@@ -294,7 +303,7 @@ struct Application::Parts {
   infra::mysql::MysqlOperatorRepository operator_repository{db_pool, topics};
   infra::mysql::MysqlDeadLetterStore dead_letter_store{db_pool};
   application::AdminService admin{operator_repository, queue_store,  seat_locks, seat_events,
-                                  dead_letter_store,   confirmation, clock};
+                                  dead_letter_store,   confirmation, clock,      &fair_start};
   // Puts the console's sale controls back next to the queues after Redis lost them (flush,
   // failover): admission then follows the database's state again within this interval.
   infra::PeriodicTask controls_restore_task{*contexts.front(), "queue-controls-restore", std::chrono::seconds(10),
@@ -352,7 +361,8 @@ struct Application::Parts {
         password_hasher(infra::security::Argon2Options{static_cast<unsigned long long>(cfg.auth.argon2_ops),
                                                        cfg.auth.argon2_memory},
                         cfg.auth.hash_threads, cfg.auth.hash_queue),
-        queue(queue_store, catalog_repository, users, tokens, clock, queue_policy(cfg), cfg.security.token_ttl),
+        queue(queue_store, catalog_repository, users, tokens, clock, queue_policy(cfg), cfg.security.token_ttl,
+              &fair_start),
         admission_task(*contexts.front(), "admission", cfg.queue.admission_interval,
                        [this] { return admission_job.run_once(); }),
         dispatcher(
@@ -389,6 +399,7 @@ struct Application::Parts {
       api::add_catalog_routes(router, catalog);
       api::add_seat_stream_routes(router, live_seat_map);
       api::add_queue_routes(router, queue);
+      api::add_fairness_routes(router, fair_start);
       api::add_ticket_routes(router, holds);
       api::add_payment_routes(router, payments);
       api::add_eticket_routes(router, tickets);
@@ -612,6 +623,7 @@ void Application::start() {
       spdlog::warn("could not create the Kafka topics now ({}); relying on broker auto-creation", error.what());
     }
     parts_->admission_task.start();
+    parts_->fair_start_task.start();
     parts_->controls_restore_task.start();
     parts_->hold_expiry_task.start();
     parts_->reconcile_task.start();
@@ -667,6 +679,7 @@ void Application::stop() {
   // delivered again to the next consumer).
   parts_->revocation_sync_task.stop();
   parts_->admission_task.stop();
+  parts_->fair_start_task.stop();
   parts_->controls_restore_task.stop();
   parts_->hold_expiry_task.stop();
   parts_->reconcile_task.stop();

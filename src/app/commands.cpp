@@ -18,8 +18,10 @@
 #include "infra/mysql/demo_seed.hpp"
 #include "infra/mysql/migrations.hpp"
 #include "infra/mysql/mysql_account_repository.hpp"
+#include "infra/security/fairness_document.hpp"
 #include "infra/security/jwt_access_token_service.hpp"
 #include "infra/security/random.hpp"
+#include "infra/security/sodium_fairness_crypto.hpp"
 #include "infra/security/sodium_password_hasher.hpp"
 #include "infra/security/ticket_payload.hpp"
 
@@ -258,6 +260,49 @@ int run_ticket_verify(const TicketVerifyOptions& options, const infra::config::A
   }
   std::cout << "VALID\n";
   return 0;
+}
+
+int run_fairness_verify(const FairnessVerifyOptions& options) {
+  std::optional<std::string> text;
+  if (options.file == "-") {
+    std::ostringstream in;
+    in << std::cin.rdbuf();
+    text = in.str();
+  } else {
+    text = read_file(options.file);
+  }
+  if (!text) {
+    std::cerr << "cannot read " << options.file << "\n";
+    return 2;
+  }
+  std::string error;
+  const auto document = infra::security::parse_fairness_document(*text, error);
+  if (!document) {
+    std::cout << "INVALID: " << options.file << " is not the JSON of GET /schedules/{id}/fairness: " << error << "\n";
+    return 1;
+  }
+  std::optional<domain::UserPlaceCheck> user;
+  if (options.user) {
+    user = domain::UserPlaceCheck{domain::UserId{*options.user}, std::nullopt};
+    if (!options.mac.empty()) user->expected_mac = options.mac;
+  }
+  const infra::security::SodiumFairnessCrypto crypto;
+  const auto verdict = domain::verify_fairness(document->reveal, crypto, user);
+  if (document->schedule_id) std::cout << "scheduleId: " << *document->schedule_id << "\n";
+  std::cout << "commitment: " << document->reveal.commitment << "\n"
+            << "seed:       " << document->reveal.seed << "\n"
+            << "order:      " << document->reveal.order.size() << " values\n";
+  if (user && verdict.user_mac) {
+    std::cout << "user " << user->user.value << ": HMAC " << *verdict.user_mac << ", ";
+    if (verdict.user_place) {
+      std::cout << "place " << *verdict.user_place << " of " << document->reveal.order.size() << "\n";
+    } else {
+      std::cout << "not in the order (not pre-queued, or joined after the opening)\n";
+    }
+  }
+  for (const auto& problem : verdict.problems) std::cout << "PROBLEM: " << problem << "\n";
+  std::cout << (verdict.ok() ? "OK" : "FAILED") << "\n";
+  return verdict.ok() ? 0 : 1;
 }
 
 }  // namespace ticketing::app

@@ -1,4 +1,6 @@
 #pragma once
+#include <cstdint>
+#include <optional>
 #include <string>
 
 #include "infra/config/config.hpp"
@@ -46,5 +48,17 @@ struct TicketVerifyOptions {
   bool needs_config() const { return key.empty() && key_file.empty(); }
 };
 int run_ticket_verify(const TicketVerifyOptions& options, const infra::config::AppConfig* config);
+
+// `ticketing fairness verify <file|-> [--user ID [--mac HEX]]`: checks the JSON of
+// GET /schedules/{id}/fairness offline (docs/queue.md): SHA-256(seed) equals the commitment, the
+// order is strictly ascending lowercase hex, preQueued matches its length; with --user it
+// recomputes that user's HMAC and finds its place (and compares it with --mac). Prints OK (exit 0)
+// or each problem (exit 1); exit 2 for an unreadable file. Needs no configuration.
+struct FairnessVerifyOptions {
+  std::string file;  // "-": stdin
+  std::optional<std::int64_t> user;
+  std::string mac;
+};
+int run_fairness_verify(const FairnessVerifyOptions& options);
 
 }  // namespace ticketing::app

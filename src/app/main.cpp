@@ -1,4 +1,4 @@
-// ticketing: serve | migrate | seed | user create | token mint | ticket verify. See README.md and
+// ticketing: serve | migrate | seed | user create | token mint | ticket verify | fairness verify. See README.md and
 // docs/configuration.md.
 #include <spdlog/spdlog.h>
 
@@ -80,7 +80,19 @@ int main(int argc, char** argv) {
   ticket_verify->add_option("--revoked-file", verify_options.revoked_file,
                             "the JSON of /.well-known/ticket-key: also refuse the tickets it revokes");
 
+  auto* fairness = cli.add_subcommand("fairness", "the pre-queue's fair start (docs/queue.md)");
+  fairness->require_subcommand(1);
+  auto* fairness_verify = fairness->add_subcommand(
+      "verify", "check the JSON of GET /schedules/{id}/fairness: commitment, order, and a user's place");
+  app::FairnessVerifyOptions fairness_options;
+  fairness_verify->add_option("file", fairness_options.file, "the saved JSON ('-': stdin)")->required();
+  fairness_verify->add_option("--user", fairness_options.user, "recompute this user's HMAC and find its place");
+  fairness_verify->add_option("--mac", fairness_options.mac, "the HMAC (hex) expected for --user")->needs("--user");
+
   CLI11_PARSE(cli, argc, argv);
+
+  // Offline and self-contained: no configuration is needed.
+  if (fairness_verify->parsed()) return app::run_fairness_verify(fairness_options);
 
   // Offline with a key given: no configuration (nor database) is needed, as at a gate.
   if (ticket_verify->parsed() && !verify_options.needs_config()) {

@@ -101,6 +101,7 @@ Task<ScheduleStats> AdminService::stats(domain::ScheduleId schedule) {
   stats.schedule = schedule;
   stats.sale_state = found->schedule.sale_state;
   stats.queue = co_await queue_.snapshot(schedule);
+  if (fair_start_ != nullptr) stats.prequeued = co_await fair_start_->prequeued_count(schedule);
   auto sales = co_await repository_.sales(schedule);
   if (!sales) throw schedule_not_found(schedule);
   stats.sales = *sales;

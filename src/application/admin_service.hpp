@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "application/fair_start.hpp"
 #include "application/payment_service.hpp"
 #include "domain/ports/clock.hpp"
 #include "domain/ports/dead_letter_store.hpp"
@@ -20,7 +21,7 @@ struct ScheduleStats {
   domain::ScheduleId schedule;
   domain::SaleState sale_state = domain::SaleState::kOpen;
   domain::QueueSnapshot queue;          // waiting, admitted (active), admissions/s — from Redis, all instances
-  std::int64_t prequeued = 0;           // 0 until the pre-queue (DESIGN.md §15) exists
+  std::int64_t prequeued = 0;           // in the pre-queue (DESIGN.md §15) — from Redis, all instances
   domain::ScheduleSales sales;          // from the database, all instances
   double confirmations_per_second = 0;  // orders PAID over the last 10 s, / 10
   domain::Timestamp at{};
@@ -30,14 +31,15 @@ class AdminService {
  public:
   AdminService(domain::OperatorRepository& repository, domain::QueueStore& queue, domain::SeatLockStore& seat_locks,
                domain::SeatEventSink& seat_events, domain::DeadLetterStore& dead_letters,
-               ConfirmationHandler& confirmation, const domain::Clock& clock)
+               ConfirmationHandler& confirmation, const domain::Clock& clock, FairStart* fair_start = nullptr)
       : repository_(repository),
         queue_(queue),
         seat_locks_(seat_locks),
         seat_events_(seat_events),
         dead_letters_(dead_letters),
         confirmation_(confirmation),
-        clock_(clock) {}
+        clock_(clock),
+        fair_start_(fair_start) {}
 
   // Newest first, at most `limit` (1..500), older than the row `before_id` when given.
   Task<std::vector<domain::AuditEntry>> audit(int limit, std::optional<std::int64_t> before_id);
@@ -98,6 +100,7 @@ class AdminService {
   domain::DeadLetterStore& dead_letters_;
   ConfirmationHandler& confirmation_;
   const domain::Clock& clock_;
+  FairStart* fair_start_;  // the pre-queue's size in stats (none: 0)
 };
 
 }  // namespace ticketing::application

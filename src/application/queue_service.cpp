@@ -13,14 +13,27 @@ using domain::ErrorCode;
 
 QueueService::QueueService(domain::QueueStore& store, domain::CatalogRepository& catalog, domain::UserRepository& users,
                            domain::TokenService& tokens, const domain::Clock& clock, domain::QueuePolicy policy,
-                           std::chrono::milliseconds token_ttl)
+                           std::chrono::milliseconds token_ttl, FairStart* fair_start)
     : store_(store),
       catalog_(catalog),
       users_(users),
       tokens_(tokens),
       clock_(clock),
       policy_(policy),
-      token_ttl_(token_ttl) {}
+      token_ttl_(token_ttl),
+      fair_start_(fair_start) {}
+
+namespace {
+
+QueueView prequeued_view(domain::Timestamp opens_at, domain::Timestamp now) {
+  QueueView view;
+  view.status = domain::QueueStatus::kPrequeued;
+  view.opens_at = opens_at;
+  view.poll_after_ms = domain::prequeue_poll_after_ms(now, opens_at);
+  return view;
+}
+
+}  // namespace
 
 QueueView QueueService::view_of(const domain::QueuePlace& place, domain::UserId user, domain::ScheduleId schedule,
                                 domain::Timestamp now) const {
@@ -47,13 +60,30 @@ Task<QueueView> QueueService::enter(domain::UserId user, domain::ScheduleId sche
     throw DomainError(ErrorCode::kSaleClosed, fmt::format("the sale of schedule {} is closed", schedule.value));
   }
   const auto now = clock_.now();
-  if (now < found->booking_opens_at) {
+  const auto phase = domain::fair_start_phase(now, found->prequeue_opens_at, found->booking_opens_at, false);
+  const bool prequeue = domain::enters_prequeue(phase) && fair_start_ != nullptr;
+  if (phase == domain::FairStartPhase::kClosed ||
+      (phase == domain::FairStartPhase::kPrequeue && fair_start_ == nullptr)) {
     throw DomainError(ErrorCode::kBookingNotOpen, fmt::format("booking for schedule {} opens at {}", schedule.value,
                                                               domain::to_iso8601(found->booking_opens_at)));
+  }
+  if (phase == domain::FairStartPhase::kBeforePrequeue) {
+    throw DomainError(
+        ErrorCode::kBookingNotOpen,
+        fmt::format("the pre-queue of schedule {} opens at {} (booking at {})", schedule.value,
+                    domain::to_iso8601(*found->prequeue_opens_at), domain::to_iso8601(found->booking_opens_at)));
   }
   const bool user_exists = co_await users_.exists(user);
   if (!user_exists) {
     throw DomainError(ErrorCode::kNotFound, fmt::format("user {} not found", user.value));
+  }
+  if (prequeue) {
+    // Also after the opening until the shuffle is applied: nobody can race ahead of the pre-queue.
+    const auto entry = co_await fair_start_->enter(*found, user);
+    if (entry == domain::PrequeueEntry::kPrequeued) {
+      counters_.entered.fetch_add(1, std::memory_order_relaxed);
+      co_return prequeued_view(found->booking_opens_at, now);
+    }
   }
   const auto place = co_await store_.enter(schedule, user, now);
   counters_.entered.fetch_add(1, std::memory_order_relaxed);
@@ -62,7 +92,13 @@ Task<QueueView> QueueService::enter(domain::UserId user, domain::ScheduleId sche
 
 Task<QueueView> QueueService::status(domain::UserId user, domain::ScheduleId schedule) {
   const auto now = clock_.now();
-  const auto place = co_await store_.status(schedule, user, now);
+  auto place = co_await store_.status(schedule, user, now);
+  if (!place && fair_start_ != nullptr) {
+    const auto opens_at = co_await fair_start_->prequeued(schedule, user);
+    if (opens_at) co_return prequeued_view(*opens_at, now);
+    // The shuffle may have moved the user from the pre-queue to the waiting line in between.
+    place = co_await store_.status(schedule, user, now);
+  }
   if (!place) {
     throw DomainError(ErrorCode::kNotFound,
                       fmt::format("user {} is not in the queue of schedule {}", user.value, schedule.value));
@@ -71,7 +107,10 @@ Task<QueueView> QueueService::status(domain::UserId user, domain::ScheduleId sch
 }
 
 Task<void> QueueService::leave(domain::UserId user, domain::ScheduleId schedule) {
-  const bool was_queued = co_await store_.leave(schedule, user, clock_.now());
+  // The pre-queue first: a user the shuffle moves meanwhile is then in the waiting line, and leaves it.
+  bool was_queued = false;
+  if (fair_start_ != nullptr) was_queued = co_await fair_start_->leave(schedule, user);
+  if (!was_queued) was_queued = co_await store_.leave(schedule, user, clock_.now());
   if (was_queued) {
     counters_.left.fetch_add(1, std::memory_order_relaxed);
     co_return;

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "application/fair_start.hpp"
 #include "domain/ports/catalog_repository.hpp"
 #include "domain/ports/clock.hpp"
 #include "domain/ports/queue_store.hpp"
@@ -19,7 +20,8 @@ struct QueueView {
   std::int64_t position = 0;
   std::int64_t estimated_wait_seconds = 0;
   std::int64_t poll_after_ms = domain::kMinPollMs;
-  std::optional<std::string> token;  // only when admitted
+  std::optional<std::string> token;           // only when admitted
+  std::optional<domain::Timestamp> opens_at;  // only when pre-queued: the opening it waits for
 };
 
 // Counters for the metrics endpoint; read without locks.
@@ -36,9 +38,11 @@ class QueueService {
  public:
   QueueService(domain::QueueStore& store, domain::CatalogRepository& catalog, domain::UserRepository& users,
                domain::TokenService& tokens, const domain::Clock& clock, domain::QueuePolicy policy,
-               std::chrono::milliseconds token_ttl);
+               std::chrono::milliseconds token_ttl, FairStart* fair_start = nullptr);
 
-  // 404 unknown user or schedule, 409 BOOKING_NOT_OPEN before the schedule opens.
+  // 404 unknown user or schedule, 409 BOOKING_NOT_OPEN before the schedule opens (or before its
+  // pre-queue opens). In the pre-queue (DESIGN.md §15) the user is PREQUEUED until the opening's
+  // shuffle places them; without a FairStart a pre-queue schedule is not open before the opening.
   Task<QueueView> enter(domain::UserId user, domain::ScheduleId schedule);
   // 404 when the user is not queued.
   Task<QueueView> status(domain::UserId user, domain::ScheduleId schedule);
@@ -59,6 +63,7 @@ class QueueService {
   const domain::Clock& clock_;
   domain::QueuePolicy policy_;
   std::chrono::milliseconds token_ttl_;
+  FairStart* fair_start_;
   QueueCounters counters_;
 };
 

@@ -6,7 +6,12 @@
 namespace ticketing::domain {
 
 std::string_view to_string(QueueStatus status) noexcept {
-  return status == QueueStatus::kAdmitted ? "ADMITTED" : "WAITING";
+  switch (status) {
+    case QueueStatus::kAdmitted: return "ADMITTED";
+    case QueueStatus::kPrequeued: return "PREQUEUED";
+    case QueueStatus::kWaiting: break;
+  }
+  return "WAITING";
 }
 
 std::int64_t estimate_wait_seconds(std::int64_t position, double measured_rate, const QueuePolicy& policy) {

@@ -11,7 +11,8 @@
 
 namespace ticketing::domain {
 
-enum class QueueStatus { kWaiting, kAdmitted };
+// kPrequeued: in the pre-queue before the opening (DESIGN.md §15), no position yet.
+enum class QueueStatus { kWaiting, kAdmitted, kPrequeued };
 std::string_view to_string(QueueStatus status) noexcept;
 
 struct QueuePlace {

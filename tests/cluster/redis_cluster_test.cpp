@@ -1,4 +1,4 @@
-// The Redis client against a real Redis Cluster (3 masters + 3 replicas, scripts/redis-cluster up;
+// The Redis client against a real Redis Cluster (3 masters + 3 replicas, scripts/cluster up redis;
 // docs/scaling.md "Redis Cluster"): slot routing of the real queue and seat-lock stores, MOVED and
 // ASK during a slot migration, and a master killed with kill -9. Skipped unless
 // TICKETING_REDIS_CLUSTER_NODES names the cluster's seed nodes (scripts/test sets it).
@@ -28,7 +28,7 @@
 #include "infra/redis/redis_queue_store.hpp"
 #include "infra/redis/redis_seat_lock_store.hpp"
 #include "infra/redis/redis_subscriber.hpp"
-#include "integration/support.hpp"
+#include "support.hpp"
 
 namespace ticketing::infra::redis {
 namespace {
@@ -101,8 +101,9 @@ class RedisClusterIT : public ::testing::Test {
   void SetUp() override {
     nodes_ = cluster_nodes_env();
     if (nodes_.empty()) {
-      GTEST_SKIP() << "TICKETING_REDIS_CLUSTER_NODES is unset: run scripts/redis-cluster up and export "
-                      "TICKETING_REDIS_CLUSTER_NODES=$(scripts/redis-cluster nodes) (scripts/test does both)";
+      GTEST_SKIP() << "TICKETING_REDIS_CLUSTER_NODES is unset: run scripts/cluster up redis and export "
+                      "TICKETING_REDIS_CLUSTER_NODES=127.0.0.1:27001,127.0.0.1:27002,127.0.0.1:27003 (scripts/test "
+                      "does both)";
     }
     RedisOptions options = parse_redis_url("redis-cluster://" + nodes_);
     for (const auto& seed : options.cluster_nodes) seeds_.push_back(seed.port);
@@ -494,16 +495,20 @@ TEST_F(RedisClusterIT, RecoversAfterAMasterIsKilled) {
   EXPECT_EQ(cached_on(replica.port), 1);
   EXPECT_EQ(on(1, exec(*client_, {"GET", probe_key})), RedisReply::make_string("2"));
 
-  // Restore: restart the killed node; `up` returns once it has rejoined as a replica of the new
-  // master and finished its resync.
+  // Restore: restart the killed node (scripts/cluster); it rejoins as a replica of the new master,
+  // and the next test may kill a master again only once that replica is in sync.
   const char* root = std::getenv("TICKETING_TEST_ROOT");
   ASSERT_NE(root, nullptr);
-  ASSERT_EQ(std::system(fmt::format("'{}/scripts/redis-cluster' up >/dev/null", root).c_str()), 0);
-  bool rejoined = false;
-  for (const auto& n : view())
-    if (n.port == victim.port) rejoined = !n.master && n.master_id == replica.id && !n.failed;
-  EXPECT_TRUE(rejoined);
-  EXPECT_TRUE(replica_in_sync(victim.port));
+  ASSERT_EQ(std::system(fmt::format("'{}/scripts/cluster' restart redis-master >/dev/null", root).c_str()), 0);
+  EXPECT_TRUE(testing::wait_for(
+      [&] {
+        for (const auto& n : view())
+          if (n.port == victim.port) return !n.master && n.master_id == replica.id && !n.failed;
+        return false;
+      },
+      30s, 100ms))
+      << "the killed node did not rejoin as a replica of " << replica.port;
+  EXPECT_TRUE(testing::wait_for([&] { return replica_in_sync(victim.port); }, 30s, 100ms));
 }
 
 }  // namespace

@@ -411,12 +411,13 @@ const std::vector<std::string> kComposeSecrets{"TICKETING_SECURITY_TOKEN_SECRET"
 
 // docker-compose with only the variables given (the caller's environment and any .env left out).
 CommandResult compose_config(const fs::path& root, const fs::path& empty_env_file,
-                             const std::map<std::string, std::string>& variables, const std::string& args) {
+                             const std::map<std::string, std::string>& variables, const std::string& args,
+                             const std::string& file = "docker-compose.yml") {
   std::string command = "env";
   for (const auto& name : kComposeSecrets) command += " -u " + name;
   for (const auto& [name, value] : variables) command += " " + name + "=" + shell_quote(value);
   command += " docker-compose --env-file " + shell_quote(empty_env_file.string()) + " -f " +
-             shell_quote((root / "docker-compose.yml").string()) + " config " + args;
+             shell_quote((root / file).string()) + " config " + args;
   return run(command);
 }
 
@@ -729,6 +730,43 @@ TEST(ObservabilityStack, ComposeFileValidatesAndReferencesOnlyExistingFiles) {
   }
   EXPECT_EQ(names, std::set<std::string>(kComposeSecrets.begin(), kComposeSecrets.end()));
   for (const auto& name : names) EXPECT_NE(example.find("\n" + name + "="), std::string::npos) << name;
+}
+
+// The scale-out topology (issue 19, docs/scaling.md) as compose services: it validates, has every
+// engine's nodes, mounts only files of the repository, and its HAProxy config is valid.
+TEST(ObservabilityStack, ClusterComposeFileHasTheScaleOutTopology) {
+  ASSERT_TRUE(on_path("docker-compose")) << "docker-compose is not installed: run scripts/install-deps";
+  const auto root = repo_root();
+  TempDir dir;
+  const auto empty_env = dir.path() / "empty.env";
+  std::ofstream(empty_env).flush();
+  const auto refused = compose_config(root, empty_env, {}, "-q", "docker-compose.cluster.yml");
+  EXPECT_NE(refused.exit_code, 0) << "started without secrets";
+  const auto full = compose_config(root, empty_env, dummy_secrets(), "", "docker-compose.cluster.yml");
+  ASSERT_EQ(full.exit_code, 0) << full.output;
+  const auto compose = YAML::Load(full.output);
+  std::set<std::string> services;
+  for (const auto& entry : compose["services"]) {
+    services.insert(entry.first.as<std::string>());
+    for (const auto& volume : entry.second["volumes"]) {
+      const auto source = volume.IsScalar() ? volume.as<std::string>().substr(0, volume.as<std::string>().find(':'))
+                                            : (volume["source"] ? volume["source"].as<std::string>() : "");
+      if (source.empty() || source.front() != '/') continue;
+      EXPECT_TRUE(fs::is_regular_file(source)) << entry.first << " mounts " << source;
+      EXPECT_TRUE(inside(root, source)) << entry.first << " mounts " << source << " from outside the repository";
+    }
+  }
+  for (const char* wanted :
+       {"redis-1", "redis-2", "redis-3", "redis-4", "redis-5", "redis-6", "redis-cluster-init", "kafka-1", "kafka-2",
+        "kafka-3", "galera-1", "galera-2", "galera-3", "haproxy", "migrate", "api", "worker"}) {
+    EXPECT_TRUE(services.count(wanted)) << "no service " << wanted;
+  }
+  EXPECT_EQ(compose["services"]["api"]["deploy"]["replicas"].as<int>(), 3);
+  EXPECT_EQ(compose["services"]["kafka-2"]["environment"]["KAFKA_MIN_INSYNC_REPLICAS"].as<std::string>(), "2");
+  if (on_path("haproxy")) {
+    const auto check = run("haproxy -c -q -f " + shell_quote((root / "deploy/haproxy/haproxy.cfg").string()));
+    EXPECT_EQ(check.exit_code, 0) << check.output;
+  }
 }
 
 // The image cannot be built here (no Docker engine): check what can be. The build stage installs

@@ -239,9 +239,10 @@ const std::array kSchema{
 };
 // clang-format on
 
-// TICKETING_REDIS_CLUSTER_NODES: the test cluster's seed nodes (tests/cluster/, scripts/test).
-constexpr std::array<std::string_view, 4> kKnownNonKeyEnv{"TICKETING_PROFILE", "TICKETING_CONFIG_DIR",
-                                                          "TICKETING_TEST_ROOT", "TICKETING_REDIS_CLUSTER_NODES"};
+// TICKETING_*_CLUSTER_*: where the `cluster` tests' engines are (tests/cluster/, scripts/test).
+constexpr std::array<std::string_view, 5> kKnownNonKeyEnv{"TICKETING_PROFILE", "TICKETING_CONFIG_DIR",
+                                                          "TICKETING_TEST_ROOT", "TICKETING_REDIS_CLUSTER_NODES",
+                                                          "TICKETING_KAFKA_CLUSTER_BOOTSTRAP"};
 
 int hex_value(char c) {
   if (c >= '0' && c <= '9') return c - '0';

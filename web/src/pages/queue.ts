@@ -9,10 +9,11 @@ import { handleError, later, messageArea, queueTokenKey, requireSignIn, validId 
 
 interface QueueView {
   status: 'WAITING' | 'ADMITTED' | 'PREQUEUED';
-  position: number;
-  estimatedWaitSeconds: number;
+  position: number; // absent while PREQUEUED
+  estimatedWaitSeconds: number; // absent while PREQUEUED
   pollAfterMs: number;
   token?: string;
+  opensAt?: string; // PREQUEUED: the opening, when the fair shuffle places everyone
 }
 
 export async function renderQueue(page: Page): Promise<void> {
@@ -73,11 +74,20 @@ export async function renderQueue(page: Page): Promise<void> {
       navigate(`/schedules/${scheduleId}/seats`, { replace: true });
       return true;
     }
+    if (view.status === 'PREQUEUED') {
+      // No position before the opening's shuffle (docs/queue.md "Fair start"): the wait is the
+      // time left to the opening.
+      status.textContent = t('queuePrequeued');
+      position.textContent = '–';
+      const left = view.opensAt ? Math.max(0, Date.parse(view.opensAt) - Date.now()) : 0;
+      eta.textContent = t('queueEtaValue', { time: countdown(left) });
+      progress.value = 0;
+      return false;
+    }
     // The progress bar runs from the first position this tab saw (kept across reloads).
     const first = Math.max(Number(sessionStorage.getItem(firstKey) ?? 0), view.position);
     if (view.position > 0) sessionStorage.setItem(firstKey, String(first));
-    // Before the sale opens everyone is PREQUEUED: places are drawn fairly at opening (§15).
-    status.textContent = view.status === 'PREQUEUED' ? t('queuePrequeued') : t('queueWaiting');
+    status.textContent = t('queueWaiting');
     position.textContent = view.position > 0 ? String(view.position) : '–';
     eta.textContent = t('queueEtaValue', { time: countdown(view.estimatedWaitSeconds * 1000) });
     progress.value = first > 0 ? Math.round(((first - view.position) / first) * 100) : 0;
