@@ -254,7 +254,9 @@ struct Application::Parts {
   infra::mysql::MysqlPool payment_db_pool;
   infra::BlockingExecutor blocking{2};
   infra::redis::RedisClient redis;
-  infra::redis::RedisConnection live_redis{live_context.get_executor(), redis_options(config)};
+  // The live seat map's own client on its thread (routed by slot on a Redis Cluster).
+  infra::redis::RedisClient live_redis{std::vector<boost::asio::any_io_executor>{live_context.get_executor()},
+                                       redis_options(config)};
   infra::mysql::MysqlHealthProbe db_probe{db_pool};
   infra::redis::RedisHealthProbe redis_probe{redis};
   infra::kafka::RecoveringProducer producer{producer_factory(config), rebuild_backoff(config)};
@@ -302,8 +304,9 @@ struct Application::Parts {
   infra::observability::SeatEventMetrics seat_event_metrics;
   // Every change gets its schedule's next version and reaches every instance through Redis.
   infra::live::SeatChangePublisher seat_change_publisher{
-      live_redis, infra::live::PublisherSettings{static_cast<std::size_t>(config.sse.history), config.sse.history_ttl,
-                                                 redis_options(config).db}};
+      live_redis, live_context.get_executor(),
+      infra::live::PublisherSettings{static_cast<std::size_t>(config.sse.history), config.sse.history_ttl,
+                                     redis_options(config).db}};
   infra::live::LiveSeatMap live_seat_map{live_context, live_redis, redis_options(config), catalog_repository,
                                          live_seat_map_settings(config)};
   application::HoldService holds{
@@ -475,6 +478,17 @@ void Application::Parts::register_samplers() {
                   r.latency.count(), r.latency.sum());
     out.counter("ticketing_redis_errors_total", "Redis commands that failed or returned an error.",
                 static_cast<double>(r.errors.load()));
+    if (redis.cluster()) {
+      out.counter("ticketing_redis_cluster_redirections_total", "Redis Cluster MOVED and ASK replies followed.",
+                  static_cast<double>(r.moved.load()), {{"kind", "moved"}});
+      out.counter("ticketing_redis_cluster_redirections_total", "Redis Cluster MOVED and ASK replies followed.",
+                  static_cast<double>(r.asked.load()), {{"kind", "ask"}});
+      out.counter("ticketing_redis_cluster_retries_total",
+                  "Redis Cluster commands resent after TRYAGAIN, CLUSTERDOWN or an unreachable node.",
+                  static_cast<double>(r.retries.load()));
+      out.counter("ticketing_redis_cluster_slot_map_refreshes_total", "Redis Cluster slot maps read (CLUSTER SLOTS).",
+                  static_cast<double>(redis.slot_map_refreshes()));
+    }
 
     const auto& q = queue.counters();
     out.counter("ticketing_queue_entered_total", "Queue enters (including repeats).",
@@ -750,7 +764,7 @@ void Application::stop() {
   // The live thread last: changes the stopping jobs emitted may still be publishing.
   parts_->seat_change_publisher.wait_idle(std::chrono::seconds(2));
   parts_->seat_change_publisher.stop();
-  parts_->live_redis.close_async();
+  parts_->live_redis.close_all();
   parts_->live_context.stop();
   if (parts_->live_thread.joinable()) parts_->live_thread.join();
   parts_->live_seat_map.release();

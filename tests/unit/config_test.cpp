@@ -373,6 +373,12 @@ TEST(ConfigTest, StringValuesAreChecked) {
   EXPECT_THAT(load_error(o), HasSubstr("kafka.bootstrap-servers: expected a comma-separated list of host:port"));
   o.sets = {"kafka.bootstrap-servers=a:1,b:2", "redis.url=redis://:pw@r:6380/1"};
   EXPECT_NO_THROW(cfg::load_config(o));
+  o.sets = {"redis.url=redis-cluster://:pw@r1:27001,r2:27002"};
+  EXPECT_NO_THROW(cfg::load_config(o));
+  o.sets = {"redis.url=redis-cluster://r1:27001/1"};
+  EXPECT_THAT(load_error(o), HasSubstr("a cluster has no /db"));
+  o.sets = {"redis.url=redis-cluster://r1:27001,r2:x"};
+  EXPECT_THAT(load_error(o), HasSubstr("bad port"));
 }
 
 // `ready` extends holds up to hold.max-total, so it can never be shorter than a hold.

@@ -80,21 +80,33 @@ bool valid_port(std::string_view p) {
 }
 
 std::string check_redis_url(std::string_view v) {
-  constexpr std::string_view kWhat = "a URL redis://[[user]:password@]host[:port][/db]";
+  constexpr std::string_view kWhat =
+      "a URL redis://[[user]:password@]host[:port][/db] or redis-cluster://[[user]:password@]host:port[,host:port...]";
   std::string_view rest;
+  bool cluster = false;
   if (v.starts_with("redis://")) {
     rest = v.substr(8);
   } else if (v.starts_with("rediss://")) {
     rest = v.substr(9);
+  } else if (v.starts_with("redis-cluster://")) {
+    rest = v.substr(16);
+    cluster = true;
   } else {
     return std::string(kWhat);
   }
   if (auto at = rest.rfind('@'); at != std::string_view::npos) rest = rest.substr(at + 1);
+  if (cluster && rest.find('/') != std::string_view::npos) return std::string(kWhat) + " (a cluster has no /db)";
   rest = rest.substr(0, rest.find('/'));
-  if (rest.empty() || rest.front() == ':') return std::string(kWhat) + " (missing host)";
-  if (rest.front() != '[') {
-    if (auto colon = rest.find(':'); colon != std::string_view::npos && !valid_port(rest.substr(colon + 1)))
-      return std::string(kWhat) + " (bad port)";
+  // A cluster URL lists seed nodes separated by commas; each is checked like a single host.
+  for (;;) {
+    std::string_view node = rest.substr(0, cluster ? rest.find(',') : std::string_view::npos);
+    if (node.empty() || node.front() == ':') return std::string(kWhat) + " (missing host)";
+    if (node.front() != '[') {
+      if (auto colon = node.find(':'); colon != std::string_view::npos && !valid_port(node.substr(colon + 1)))
+        return std::string(kWhat) + " (bad port)";
+    }
+    if (node.size() == rest.size()) break;
+    rest = rest.substr(node.size() + 1);
   }
   return "";
 }
@@ -172,7 +184,7 @@ const std::array kSchema{
   KeySpec{"db.connect-timeout", ValueType::kDuration, "2s", "Timeout for opening a database connection.", 1, 10 * kMin},
   KeySpec{"db.query-timeout", ValueType::kDuration, "10s", "Read/write timeout of one database call.", 1, kHour},
   // ---- redis ----
-  KeySpec{"redis.url", ValueType::kString, "redis://127.0.0.1:16379", "Redis URL redis://[[user]:password@]host:port[/db].", 0, 0, {}, Secret::kUrlPassword, check_redis_url},
+  KeySpec{"redis.url", ValueType::kString, "redis://127.0.0.1:16379", "Redis URL redis://[[user]:password@]host:port[/db], or redis-cluster://[[user]:password@]host:port[,host:port...] for a Redis Cluster (seed nodes).", 0, 0, {}, Secret::kUrlPassword, check_redis_url},
   KeySpec{"redis.command-timeout", ValueType::kDuration, "1s", "Timeout of one Redis command.", 1, 10 * kMin},
   KeySpec{"redis.connect-timeout", ValueType::kDuration, "1s", "Timeout for connecting to Redis.", 1, 10 * kMin},
   // ---- kafka ----
@@ -247,8 +259,10 @@ const std::array kSchema{
 };
 // clang-format on
 
-constexpr std::array<std::string_view, 3> kKnownNonKeyEnv{"TICKETING_PROFILE", "TICKETING_CONFIG_DIR",
-                                                          "TICKETING_TEST_ROOT"};
+// TICKETING_*_CLUSTER_*: where the `cluster` tests' engines are (tests/cluster/, scripts/test).
+constexpr std::array<std::string_view, 5> kKnownNonKeyEnv{"TICKETING_PROFILE", "TICKETING_CONFIG_DIR",
+                                                          "TICKETING_TEST_ROOT", "TICKETING_REDIS_CLUSTER_NODES",
+                                                          "TICKETING_KAFKA_CLUSTER_BOOTSTRAP"};
 
 int hex_value(char c) {
   if (c >= '0' && c <= '9') return c - '0';

@@ -162,7 +162,7 @@ struct LiveSeatMap::Impl : std::enable_shared_from_this<Impl> {
     Clock::time_point missing_until{};
   };
 
-  Impl(asio::io_context& l, redis::RedisConnection& r, redis::RedisOptions sub, domain::CatalogRepository& c,
+  Impl(asio::io_context& l, redis::RedisClient& r, redis::RedisOptions sub, domain::CatalogRepository& c,
        LiveSeatMapSettings s)
       : live(l),
         redis(r),
@@ -172,7 +172,7 @@ struct LiveSeatMap::Impl : std::enable_shared_from_this<Impl> {
         sweep_timer(std::make_unique<asio::steady_timer>(l)) {}
 
   asio::io_context& live;
-  redis::RedisConnection& redis;
+  redis::RedisClient& redis;
   redis::RedisOptions subscriber_options;
   domain::CatalogRepository& catalog;
   LiveSeatMapSettings settings;
@@ -645,7 +645,7 @@ void SeatStream::stopped(web::StreamEnd why) noexcept {
   }
 }
 
-LiveSeatMap::LiveSeatMap(asio::io_context& live, redis::RedisConnection& redis, redis::RedisOptions subscriber_options,
+LiveSeatMap::LiveSeatMap(asio::io_context& live, redis::RedisClient& redis, redis::RedisOptions subscriber_options,
                          domain::CatalogRepository& catalog, LiveSeatMapSettings settings)
     : impl_(std::make_shared<Impl>(live, redis, std::move(subscriber_options), catalog, settings)) {}
 

@@ -21,7 +21,7 @@
 #include <optional>
 
 #include "domain/ports/catalog_repository.hpp"
-#include "infra/redis/redis_connection.hpp"
+#include "infra/redis/redis_client.hpp"
 #include "infra/redis/redis_options.hpp"
 #include "web/seat_map_stream.hpp"
 
@@ -41,8 +41,8 @@ struct LiveSeatMapSettings {
 
 class LiveSeatMap final : public web::SeatMapStreams {
  public:
-  // `redis` is a connection on `live`'s thread; `subscriber_options` tell where to subscribe.
-  LiveSeatMap(boost::asio::io_context& live, redis::RedisConnection& redis, redis::RedisOptions subscriber_options,
+  // `redis` has a connection on `live`'s thread; `subscriber_options` tell where to subscribe.
+  LiveSeatMap(boost::asio::io_context& live, redis::RedisClient& redis, redis::RedisOptions subscriber_options,
               domain::CatalogRepository& catalog, LiveSeatMapSettings settings);
   ~LiveSeatMap() override;
   LiveSeatMap(const LiveSeatMap&) = delete;

@@ -41,8 +41,10 @@ struct SeatChangePublisher::Shared {
   bool stopped = false;
 };
 
-SeatChangePublisher::SeatChangePublisher(redis::RedisConnection& connection, PublisherSettings settings)
-    : connection_(connection),
+SeatChangePublisher::SeatChangePublisher(redis::RedisClient& redis, asio::any_io_executor executor,
+                                         PublisherSettings settings)
+    : redis_(redis),
+      executor_(std::move(executor)),
       settings_(settings),
       shared_(std::make_shared<Shared>()),
       stats_(std::make_shared<Stats>()) {}
@@ -84,7 +86,7 @@ void SeatChangePublisher::seat_changed(const domain::SeatChanged& change) {
     start = !shared_->draining;
     shared_->draining = true;
   }
-  if (start) asio::co_spawn(connection_.get_executor(), drain(shared_), asio::detached);
+  if (start) asio::co_spawn(executor_, drain(shared_), asio::detached);
 }
 
 // Takes everything queued, publishes it schedule by schedule (one script call for each run of
@@ -94,7 +96,7 @@ Task<void> SeatChangePublisher::drain(std::shared_ptr<Shared> shared) {
   auto stats = stats_;
   const std::string history = std::to_string(settings_.history);
   const std::string ttl = std::to_string(settings_.history_ttl.count());
-  asio::steady_timer pause(connection_.get_executor());
+  asio::steady_timer pause(executor_);
   std::vector<Item> batch;
   for (;;) {
     {
@@ -127,7 +129,7 @@ Task<void> SeatChangePublisher::drain(std::shared_ptr<Shared> shared) {
           if (shared->stopped) break;
         }
         try {
-          const auto reply = co_await connection_.evalsha(script(), keys, args);
+          const auto reply = co_await redis_.evalsha(script(), keys, args);
           if (reply.is_integer()) {
             done = true;
           } else {

@@ -11,6 +11,7 @@
 // published (Redis down) is retried for a few seconds, then dropped and counted: the streams then
 // miss it until a later snapshot (see the doc's "limits").
 #include <atomic>
+#include <boost/asio/any_io_executor.hpp>
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -20,7 +21,7 @@
 
 #include "domain/async.hpp"
 #include "domain/ports/seat_events.hpp"
-#include "infra/redis/redis_connection.hpp"
+#include "infra/redis/redis_client.hpp"
 
 namespace ticketing::infra::live {
 
@@ -34,8 +35,9 @@ struct PublisherSettings {
 
 class SeatChangePublisher final : public domain::SeatEventSink {
  public:
-  // `connection` runs on its own thread (executor); it must outlive the publisher's last round.
-  SeatChangePublisher(redis::RedisConnection& connection, PublisherSettings settings);
+  // `redis` has a connection for `executor` (an io_context run by one thread), where the publishing
+  // runs; it must outlive the publisher's last round.
+  SeatChangePublisher(redis::RedisClient& redis, boost::asio::any_io_executor executor, PublisherSettings settings);
   ~SeatChangePublisher() override;
 
   void seat_changed(const domain::SeatChanged& change) override;
@@ -64,7 +66,8 @@ class SeatChangePublisher final : public domain::SeatEventSink {
   struct Shared;
   Task<void> drain(std::shared_ptr<Shared> shared);
 
-  redis::RedisConnection& connection_;
+  redis::RedisClient& redis_;
+  boost::asio::any_io_executor executor_;
   PublisherSettings settings_;
   std::shared_ptr<Shared> shared_;
   std::shared_ptr<Stats> stats_;

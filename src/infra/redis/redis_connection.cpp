@@ -48,6 +48,15 @@ domain::DependencyUnavailable unavailable(std::string detail) {
   return domain::DependencyUnavailable("redis", std::move(detail));
 }
 
+RedisNotSent not_sent(std::string detail) {
+  return RedisNotSent("redis", std::move(detail));
+}
+
+void append_asking(std::string& out) {
+  const std::string_view asking[] = {"ASKING"};
+  append_command(out, asking);
+}
+
 std::string millis(std::chrono::milliseconds d) {
   return std::to_string(d.count()) + " ms";
 }
@@ -128,22 +137,28 @@ struct RedisConnection::Impl : std::enable_shared_from_this<Impl> {
     if (closed) throw unavailable("connection closed");
     if (state != State::kDisconnected) return;
     Clock::time_point now = Clock::now();
-    if (now < next_connect_at) throw unavailable("in reconnect backoff after: " + last_error);
+    if (now < next_connect_at) throw not_sent("in reconnect backoff after: " + last_error);
     start_connect(now);
   }
 
   template <typename Encode>
-  void enqueue(Encode& encode, Handler handler) {
+  void enqueue(Encode& encode, Handler handler, bool after_asking) {
+    if (after_asking) {
+      // Same turn, same buffer: nothing can get between ASKING and the command it applies to.
+      append_asking(write_buf);
+      pending.push_back(Pending{Handler([](std::exception_ptr, RedisReply) {}), Clock::now()});
+    }
     encode(write_buf);
     pending.push_back(Pending{std::move(handler), Clock::now()});
     if (state == State::kConnected) schedule_flush();
   }
 
   template <typename Encode>
-  Task<RedisReply> submit(Encode encode) {
+  Task<RedisReply> submit(Encode encode, bool after_asking = false) {
     prepare();
     co_return co_await asio::async_initiate<decltype(asio::use_awaitable), Signature>(
-        [this, &encode](auto handler) { enqueue(encode, Handler(std::move(handler))); }, asio::use_awaitable);
+        [this, &encode, after_asking](auto handler) { enqueue(encode, Handler(std::move(handler)), after_asking); },
+        asio::use_awaitable);
   }
 
   void start_connect(Clock::time_point now) {
@@ -337,6 +352,9 @@ struct RedisConnection::Impl : std::enable_shared_from_this<Impl> {
   // Tears the connection down and fails every parked caller; the next call may reconnect.
   void fail(std::string reason) {
     last_error = std::move(reason);
+    // Nothing is written before the connect (and handshake) completed: those callers' commands
+    // never reached Redis.
+    const bool never_sent = state != State::kConnected && !closed;
     if (link) {
       std::shared_ptr<Link> dead = std::move(link);
       link.reset();
@@ -348,8 +366,12 @@ struct RedisConnection::Impl : std::enable_shared_from_this<Impl> {
     std::deque<Pending> failed;
     failed.swap(pending);
     // One exception object per caller: callers may rethrow on different threads (use_future).
-    asio::post(ex, [failed = std::move(failed), reason = last_error]() mutable {
-      for (Pending& p : failed) std::move(p.handler)(std::make_exception_ptr(unavailable(reason)), RedisReply{});
+    asio::post(ex, [failed = std::move(failed), reason = last_error, never_sent]() mutable {
+      for (Pending& p : failed) {
+        std::move(p.handler)(
+            never_sent ? std::make_exception_ptr(not_sent(reason)) : std::make_exception_ptr(unavailable(reason)),
+            RedisReply{});
+      }
     });
   }
 
@@ -420,8 +442,13 @@ Task<RedisReply> RedisConnection::execute(std::span<const std::string_view> args
   return impl_->submit([args](std::string& out) { append_command(out, args); });
 }
 
+Task<RedisReply> RedisConnection::execute_after_asking(std::span<const std::string_view> args) {
+  if (args.empty()) throw std::invalid_argument("empty Redis command");
+  return impl_->submit([args](std::string& out) { append_command(out, args); }, true);
+}
+
 Task<RedisReply> RedisConnection::evalsha(const RedisScript& script, std::span<const std::string_view> keys,
-                                          std::span<const std::string_view> args) {
+                                          std::span<const std::string_view> args, bool after_asking) {
   if (script.sha1.size() != 40) throw std::invalid_argument("RedisScript has no SHA-1; build it with from_source()");
   char numkeys_buf[24];
   auto [end, ec] = std::to_chars(numkeys_buf, numkeys_buf + sizeof numkeys_buf, keys.size());
@@ -437,9 +464,9 @@ Task<RedisReply> RedisConnection::evalsha(const RedisScript& script, std::span<c
       for (std::string_view a : args) append_bulk(out, a);
     };
   };
-  RedisReply reply = co_await impl_->submit(encoder("EVALSHA", script.sha1));
+  RedisReply reply = co_await impl_->submit(encoder("EVALSHA", script.sha1), after_asking);
   if (reply.is_error() && reply.str.starts_with("NOSCRIPT")) {
-    reply = co_await impl_->submit(encoder("EVAL", script.source));
+    reply = co_await impl_->submit(encoder("EVAL", script.source), after_asking);
   }
   co_return reply;
 }

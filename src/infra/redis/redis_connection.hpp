@@ -22,6 +22,7 @@
 #include <string_view>
 
 #include "domain/async.hpp"
+#include "domain/errors.hpp"
 #include "infra/redis/redis_options.hpp"
 #include "infra/redis/redis_reply.hpp"
 
@@ -37,6 +38,15 @@ struct RedisScript {
   std::string sha1;  // 40 lowercase hex digits of sha1(source)
 
   static RedisScript from_source(std::string source);
+};
+
+// The DependencyUnavailable thrown when the command certainly never reached Redis: there was no
+// connection (connect refused, reset or timed out during connect, or a call inside the reconnect
+// backoff). The cluster client resends such a command to another node, even a script; after any
+// other failure (timeout or reset once sent) the command may have run, so it is not resent.
+class RedisNotSent : public domain::DependencyUnavailable {
+ public:
+  using DependencyUnavailable::DependencyUnavailable;
 };
 
 class RedisConnection {
@@ -69,9 +79,13 @@ class RedisConnection {
   }
 
   // EVALSHA, falling back to EVAL (which also reloads the script) when Redis answers NOSCRIPT
-  // after a restart or SCRIPT FLUSH.
+  // after a restart or SCRIPT FLUSH (or on a cluster node that never saw the script).
+  // `after_asking`: each attempt goes out right behind an ASKING, with nothing in between (a
+  // Redis Cluster ASK redirection).
   Task<RedisReply> evalsha(const RedisScript& script, std::span<const std::string_view> keys,
-                           std::span<const std::string_view> args);
+                           std::span<const std::string_view> args, bool after_asking = false);
+  // execute() right behind an ASKING on this connection (the ASKING reply is dropped).
+  Task<RedisReply> execute_after_asking(std::span<const std::string_view> args);
 
   // PING; throws DependencyUnavailable unless Redis answers PONG.
   Task<void> ping();

@@ -8,8 +8,10 @@ namespace ticketing::infra::redis {
 namespace {
 
 [[noreturn]] void fail(std::string_view reason) {
-  throw std::invalid_argument("invalid Redis URL (expected redis://[[user]:password@]host[:port][/db]): " +
-                              std::string(reason));
+  throw std::invalid_argument(
+      "invalid Redis URL (expected redis://[[user]:password@]host[:port][/db] or "
+      "redis-cluster://[[user]:password@]host[:port][,host[:port]...]): " +
+      std::string(reason));
 }
 
 bool iequals_prefix(std::string_view s, std::string_view prefix) {
@@ -71,37 +73,8 @@ bool valid_ipv6(std::string_view host) {
   return host.find(':') != std::string_view::npos;
 }
 
-}  // namespace
-
-RedisOptions parse_redis_url(std::string_view url) {
-  constexpr std::string_view kScheme = "redis://";
-  if (!iequals_prefix(url, kScheme)) {
-    if (iequals_prefix(url, "rediss://")) fail("TLS (rediss://) is not supported");
-    fail("scheme must be redis://");
-  }
-  std::string_view rest = url.substr(kScheme.size());
-  if (rest.find_first_of("?#") != std::string_view::npos) fail("query strings and fragments are not supported");
-
-  // The password may contain '/' (percent-encoded or not), so split userinfo off first.
-  RedisOptions options;
-  if (std::size_t at = rest.rfind('@'); at != std::string_view::npos) {
-    std::string_view userinfo = rest.substr(0, at);
-    rest = rest.substr(at + 1);
-    std::size_t colon = userinfo.find(':');
-    if (colon == std::string_view::npos)
-      fail("credentials need a password after a colon: redis://[user]:password@host:port");
-    options.username = percent_decode(userinfo.substr(0, colon), "username");
-    options.password = percent_decode(userinfo.substr(colon + 1), "password");
-    if (options.password.empty()) fail("empty password (leave out the credentials for no password)");
-  }
-
-  std::string_view authority = rest;
-  std::string_view path;
-  if (std::size_t slash = rest.find('/'); slash != std::string_view::npos) {
-    authority = rest.substr(0, slash);
-    path = rest.substr(slash + 1);
-  }
-
+// `host[:port]` or `[v6]:port`; the port stays as it is when absent.
+void parse_authority(std::string_view authority, std::string& host_out, uint16_t& port_out) {
   std::string_view host;
   std::string_view port;
   if (!authority.empty() && authority.front() == '[') {
@@ -125,7 +98,7 @@ RedisOptions parse_redis_url(std::string_view url) {
     if (!valid_hostname(host)) fail("bad host name");
   }
   if (host.empty()) fail("missing host");
-  options.host = std::string(host);
+  host_out = std::string(host);
 
   if (!port.empty()) {
     unsigned port_value = 0;
@@ -133,8 +106,68 @@ RedisOptions parse_redis_url(std::string_view url) {
     if (!all_digits(port) || port_ec != std::errc() || port_end != port.data() + port.size() || port_value == 0 ||
         port_value > 65535)
       fail("port must be a number from 1 to 65535");
-    options.port = static_cast<uint16_t>(port_value);
+    port_out = static_cast<uint16_t>(port_value);
   }
+}
+
+// Splits `[[user]:password@]rest` into options' credentials and returns rest.
+std::string_view take_userinfo(std::string_view rest, RedisOptions& options) {
+  if (std::size_t at = rest.rfind('@'); at != std::string_view::npos) {
+    std::string_view userinfo = rest.substr(0, at);
+    rest = rest.substr(at + 1);
+    std::size_t colon = userinfo.find(':');
+    if (colon == std::string_view::npos)
+      fail("credentials need a password after a colon: redis://[user]:password@host:port");
+    options.username = percent_decode(userinfo.substr(0, colon), "username");
+    options.password = percent_decode(userinfo.substr(colon + 1), "password");
+    if (options.password.empty()) fail("empty password (leave out the credentials for no password)");
+  }
+  return rest;
+}
+
+RedisOptions parse_cluster_url(std::string_view rest) {
+  if (rest.find_first_of("?#") != std::string_view::npos) fail("query strings and fragments are not supported");
+  RedisOptions options;
+  rest = take_userinfo(rest, options);
+  if (rest.find('/') != std::string_view::npos) fail("a cluster has no db: leave out the /db path");
+  for (;;) {
+    std::size_t comma = rest.find(',');
+    RedisSeedNode seed;
+    parse_authority(rest.substr(0, comma), seed.host, seed.port);
+    options.cluster_nodes.push_back(std::move(seed));
+    if (comma == std::string_view::npos) break;
+    rest = rest.substr(comma + 1);
+  }
+  options.host = options.cluster_nodes.front().host;
+  options.port = options.cluster_nodes.front().port;
+  return options;
+}
+
+}  // namespace
+
+RedisOptions parse_redis_url(std::string_view url) {
+  constexpr std::string_view kScheme = "redis://";
+  constexpr std::string_view kClusterScheme = "redis-cluster://";
+  if (iequals_prefix(url, kClusterScheme)) return parse_cluster_url(url.substr(kClusterScheme.size()));
+  if (!iequals_prefix(url, kScheme)) {
+    if (iequals_prefix(url, "rediss://")) fail("TLS (rediss://) is not supported");
+    fail("scheme must be redis:// or redis-cluster://");
+  }
+  std::string_view rest = url.substr(kScheme.size());
+  if (rest.find_first_of("?#") != std::string_view::npos) fail("query strings and fragments are not supported");
+
+  // The password may contain '/' (percent-encoded or not), so split userinfo off first.
+  RedisOptions options;
+  rest = take_userinfo(rest, options);
+
+  std::string_view authority = rest;
+  std::string_view path;
+  if (std::size_t slash = rest.find('/'); slash != std::string_view::npos) {
+    authority = rest.substr(0, slash);
+    path = rest.substr(slash + 1);
+  }
+
+  parse_authority(authority, options.host, options.port);
 
   if (!path.empty()) {
     int db = 0;
@@ -148,14 +181,20 @@ RedisOptions parse_redis_url(std::string_view url) {
 }
 
 std::string redacted_url(const RedisOptions& options) {
-  std::string out = "redis://";
+  std::string out = options.cluster() ? "redis-cluster://" : "redis://";
   if (!options.password.empty()) out += options.username + ":***@";
-  if (options.host.find(':') != std::string::npos) {
-    out += '[' + options.host + ']';
-  } else {
-    out += options.host;
+  auto append_node = [&out](const std::string& host, uint16_t port) {
+    out += host.find(':') != std::string::npos ? '[' + host + ']' : host;
+    out += ':' + std::to_string(port);
+  };
+  if (options.cluster()) {
+    for (std::size_t i = 0; i < options.cluster_nodes.size(); ++i) {
+      if (i != 0) out += ',';
+      append_node(options.cluster_nodes[i].host, options.cluster_nodes[i].port);
+    }
+    return out;
   }
-  out += ':' + std::to_string(options.port);
+  append_node(options.host, options.port);
   if (options.db != 0) out += '/' + std::to_string(options.db);
   return out;
 }

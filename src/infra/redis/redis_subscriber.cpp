@@ -42,6 +42,17 @@ struct RedisSubscriber::State : std::enable_shared_from_this<State> {
   bool started = false;
   Clock::time_point last_heard{};
   Stats stats;
+  std::size_t sessions = 0;
+
+  // The node of the next link: the configured one, or on a Redis Cluster the seed nodes in turn, so
+  // a dead node is left for the next one. Classic PUBLISH reaches every node of a cluster, so any
+  // node hears every schedule's channel (sharded pub/sub is the step after: docs/scaling.md).
+  std::pair<std::string, std::uint16_t> next_node() {
+    const std::size_t n = sessions++;
+    if (options.cluster_nodes.empty()) return {options.host, options.port};
+    const RedisSeedNode& seed = options.cluster_nodes[n % options.cluster_nodes.size()];
+    return {seed.host, seed.port};
+  }
 
   void close_link() {
     if (!socket) return;
@@ -85,13 +96,14 @@ struct RedisSubscriber::State : std::enable_shared_from_this<State> {
       boost::system::error_code ignored;
       link->close(ignored);
     });
+    const auto [host, port] = next_node();
     boost::system::error_code parse_ec;
-    const auto address = asio::ip::make_address(options.host, parse_ec);
+    const auto address = asio::ip::make_address(host, parse_ec);
     if (!parse_ec) {
-      co_await link->async_connect(tcp::endpoint(address, options.port), asio::use_awaitable);
+      co_await link->async_connect(tcp::endpoint(address, port), asio::use_awaitable);
     } else {
       tcp::resolver resolver(ex);
-      auto endpoints = co_await resolver.async_resolve(options.host, std::to_string(options.port), asio::use_awaitable);
+      auto endpoints = co_await resolver.async_resolve(host, std::to_string(port), asio::use_awaitable);
       co_await asio::async_connect(*link, endpoints, asio::use_awaitable);
     }
     *connected = true;

@@ -4,7 +4,8 @@
 // failure (reconnect_backoff, doubling up to 2 s) and notices a silently dead link by PINGing every
 // ping_interval. Messages published while it was disconnected are lost — Redis pub/sub keeps
 // nothing —, so whoever uses it must be able to tell (e.g. by version numbers) and catch up:
-// `subscribed` is called after every successful (re)subscription for that.
+// `subscribed` is called after every successful (re)subscription for that. On a Redis Cluster
+// (options.cluster_nodes) each new link goes to the next seed node.
 //
 // Threading: everything, handlers included, runs on the given executor (an io_context run by one
 // thread). start() and stop() may be called from any thread.
