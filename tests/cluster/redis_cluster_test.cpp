@@ -231,7 +231,7 @@ TEST_F(RedisClusterIT, RoutesTheRealStoresToTheMasterOfEachSchedule) {
     const domain::ScheduleId s{sid};
     ctx = 1 - ctx;  // both contexts, each with its own node connections
     for (std::int64_t user = 1; user <= 3; ++user) {
-      const auto place = on(ctx, queue.enter(s, domain::UserId{user}, now_ms()));
+      const auto place = on(ctx, queue.enter(s, domain::UserId{user}, now_ms(), domain::EnterGate{}));
       EXPECT_EQ(place.position, user) << "schedule " << sid;
     }
     const auto round = on(ctx, queue.admit(s, now_ms()));
@@ -352,7 +352,7 @@ TEST_F(RedisClusterIT, FollowsAskDuringASlotMigrationAndMovedAfterIt) {
   const std::vector<std::string> a1{"A1"};
   const std::vector<std::string> a1_b1{"A1", "B1"};
   ASSERT_TRUE(on(0, locks.lock(s, domain::UserId{1}, a1_b1, 60s)).acquired());
-  ASSERT_EQ(on(0, queue.enter(s, domain::UserId{1}, now_ms())).position, 1);
+  ASSERT_EQ(on(0, queue.enter(s, domain::UserId{1}, now_ms(), domain::EnterGate{})).position, 1);
 
   const ClusterNode source = master_of(slot);
   ClusterNode target;
@@ -406,7 +406,7 @@ TEST_F(RedisClusterIT, FollowsAskDuringASlotMigrationAndMovedAfterIt) {
 
   // The client believed the source: it got MOVED (for the retried script), followed it and fixed its
   // map; the queue and the locks moved with the slot.
-  const auto second = on(1, queue.enter(s, domain::UserId{2}, now_ms()));
+  const auto second = on(1, queue.enter(s, domain::UserId{2}, now_ms(), domain::EnterGate{}));
   EXPECT_EQ(second.position, 2) << "the queue moved with its slot";
   EXPECT_EQ(on(0, locks.lock(s, domain::UserId{2}, a1, 60s)).conflicts, a1) << "the lock moved with its slot";
   EXPECT_GE(client_->stats().moved.load(), moved_before + 1);
@@ -424,7 +424,7 @@ TEST_F(RedisClusterIT, RecoversAfterAMasterIsKilled) {
   RedisQueueStore queue(*client_, kPolicy);
   const auto probe = RedisScript::from_source("return redis.call('INCR', KEYS[1])");
   const std::string probe_key = fmt::format("probe:{{{}}}", sid);
-  ASSERT_EQ(on(0, queue.enter(s, domain::UserId{1}, now_ms())).position, 1);
+  ASSERT_EQ(on(0, queue.enter(s, domain::UserId{1}, now_ms(), domain::EnterGate{})).position, 1);
   ASSERT_EQ(on(0, incr_script(*client_, probe, probe_key)), RedisReply::make_integer(1));
 
   const ClusterNode victim = master_of(slot);
@@ -473,7 +473,7 @@ TEST_F(RedisClusterIT, RecoversAfterAMasterIsKilled) {
   ASSERT_TRUE(testing::wait_for(
       [&] {
         try {
-          const auto place = on(1, queue.enter(s, domain::UserId{user + 1}, now_ms()));
+          const auto place = on(1, queue.enter(s, domain::UserId{user + 1}, now_ms(), domain::EnterGate{}));
           ++user;
           EXPECT_EQ(place.position, user) << "the queue kept its order across the failover";
           recovered_after =

@@ -362,14 +362,14 @@ namespace {
 // Just enough of a waiting line for QueueService: FIFO, nobody admitted.
 class FifoQueueStore final : public QueueStore {
  public:
-  Task<QueuePlace> enter(ScheduleId, UserId u, Timestamp) override {
+  Task<QueuePlace> enter(ScheduleId, UserId u, Timestamp, const EnterGate&) override {
     auto it = std::find(line.begin(), line.end(), u.value);
     if (it == line.end()) it = line.insert(line.end(), u.value);
     co_return QueuePlace{QueueStatus::kWaiting, (it - line.begin()) + 1, {}, 0};
   }
   Task<std::optional<QueuePlace>> status(ScheduleId s, UserId u, Timestamp now) override {
     if (std::find(line.begin(), line.end(), u.value) == line.end()) co_return std::nullopt;
-    co_return co_await enter(s, u, now);
+    co_return co_await enter(s, u, now, EnterGate{});
   }
   Task<bool> leave(ScheduleId, UserId u, Timestamp) override {
     const auto before = line.size();
