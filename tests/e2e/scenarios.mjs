@@ -599,12 +599,6 @@ export function scenarios(env) {
         const { page } = session;
         await page.goto('/');
         await signUpViaApi(page, uniqueEmail('pow'));
-        const enters = [];
-        page.on('response', async (response) => {
-          if (!response.url().endsWith('/queue/enter')) return;
-          const sent = JSON.parse(response.request().postData() ?? '{}');
-          enters.push({ status: response.status(), solved: Boolean(sent.powNonce), code: (await response.json().catch(() => ({}))).code });
-        });
         // A burst of arrivals on the schedule (this fan joining and leaving): the threshold is crossed.
         const burst = await page.evaluate(async (schedule) => {
           const auth = { Authorization: `Bearer ${sessionStorage.getItem('accessToken')}`, 'Content-Type': 'application/json' };
@@ -617,6 +611,12 @@ export function scenarios(env) {
           return codes;
         }, liveSchedule);
         check(burst.includes('POW_REQUIRED'), `the burst never crossed the threshold: ${burst.join(',')}`);
+        const enters = []; // the waiting room's own enters, from here on
+        page.on('response', async (response) => {
+          if (!response.url().endsWith('/queue/enter')) return;
+          const sent = JSON.parse(response.request().postData() ?? '{}');
+          enters.push({ status: response.status(), solved: Boolean(sent.powNonce), code: (await response.json().catch(() => ({}))).code });
+        });
         await page.goto(`/schedules/${liveSchedule}/queue`);
         await page.waitForURL(`**/schedules/${liveSchedule}/seats`, { timeout: 30_000 });
         await waitForSeatMap(page);
