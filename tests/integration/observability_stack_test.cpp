@@ -764,6 +764,9 @@ TEST(ObservabilityStack, ClusterComposeFileHasTheScaleOutTopology) {
   }
   EXPECT_EQ(compose["services"]["api"]["deploy"]["replicas"].as<int>(), 3);
   EXPECT_EQ(compose["services"]["kafka-2"]["environment"]["KAFKA_MIN_INSYNC_REPLICAS"].as<std::string>(), "2");
+  // The instances believe X-Forwarded-For from HAProxy only: its fixed address is their one trusted proxy.
+  EXPECT_EQ(compose["services"]["api"]["environment"]["TICKETING_HTTP_TRUSTED_PROXIES"].as<std::string>(),
+            compose["services"]["haproxy"]["networks"]["default"]["ipv4_address"].as<std::string>());
   if (on_path("haproxy")) {
     const auto check = run("haproxy -c -q -f " + shell_quote((root / "deploy/haproxy/haproxy.cfg").string()));
     EXPECT_EQ(check.exit_code, 0) << check.output;
