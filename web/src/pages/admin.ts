@@ -200,12 +200,18 @@ function field(label: string, control: HTMLElement, hint?: string): HTMLElement 
   return h('div', { className: 'field' }, ...parts);
 }
 
-function table(headers: string[], rows: HTMLElement[]): HTMLElement {
+// A wide table scrolls sideways on a phone: its box takes keyboard focus (arrow keys scroll it) and
+// is a named region, so keyboard users can reach what does not fit.
+function tableBox(headers: string[], body: HTMLElement): HTMLElement {
   return h(
     'div',
-    { className: 'table-box' },
-    h('table', { className: 'summary admin-table' }, h('thead', {}, h('tr', {}, ...headers.map((x) => h('th', { scope: 'col' }, x)))), h('tbody', {}, ...rows)),
+    { className: 'table-box', tabindex: 0, role: 'region', 'aria-label': headers.join(' · ') },
+    h('table', { className: 'summary admin-table' }, h('thead', {}, h('tr', {}, ...headers.map((x) => h('th', { scope: 'col' }, x)))), body),
   );
+}
+
+function table(headers: string[], rows: HTMLElement[]): HTMLElement {
+  return tableBox(headers, h('tbody', {}, ...rows));
 }
 
 // ---- /admin: every schedule, linking to its dashboard ---------------------------------------------
@@ -852,7 +858,7 @@ export async function renderAudit(page: Page): Promise<void> {
   const head = [t('auditWhen'), t('auditWho'), t('auditAction'), t('auditTarget'), t('auditChange')];
   append(body, [
     area,
-    h('div', { className: 'table-box' }, h('table', { className: 'summary admin-table' }, h('thead', {}, h('tr', {}, ...head.map((x) => h('th', { scope: 'col' }, x)))), rows)),
+    tableBox(head, rows),
     more,
   ]);
   await load();
