@@ -53,6 +53,9 @@ struct QueuePolicy {
   std::int64_t admit_per_second = 50;
   std::chrono::milliseconds heartbeat_timeout{30'000};
   std::chrono::milliseconds active_ttl{300'000};
+  // Arrivals per second past which new arrivals need a proof of work (0: never): the admission
+  // round measures them and raises the flag the enter script reads.
+  std::int64_t pow_threshold = 0;
 };
 
 // The server's advice for the next status call (DESIGN.md §5, §15): about a second near the front,

@@ -17,18 +17,19 @@ using domain::QueueStatus;
 
 // place: the user's place, joining the queue when ARGV[3] == '1' (enter) and not otherwise (status).
 // Idempotent; a poll is the waiter's heartbeat. KEYS waiting active seq heartbeat stats revoked
-// settings pace arrivals:<this second> pow arrivals:<last second>; ARGV user now_ms join
-// pow_threshold (0: never) pow_ttl_ms (0: no solution came) max_active (the config default). Returns {code, position,
-// ms, rate, tokens_valid_from, was_waiting, active, max_active, admit_per_second, completion rate, {expiry scores}}:
-// code 1 admitted (ms = slot expiry), 0 waiting, -1 not queued, -2 sale closed, -3 polled too soon (ms = when the next
-// poll is accepted), -4 proof of work required, -5 solution reused. Refusals write nothing.
+// settings pace pow; ARGV user now_ms join pow_threshold (0: never) pow_ttl_ms (0: no solution came)
+// max_active (the config default). Proof of work is required while the stats hash's pow_until (set by
+// the admission round from the arrivals it counted) lies ahead: asking costs no extra Redis call. Returns {code,
+// position, ms, rate, tokens_valid_from, was_waiting, active, max_active, admit_per_second, completion rate, {expiry
+// scores}}: code 1 admitted (ms = slot expiry), 0 waiting, -1 not queued, -2 sale closed, -3 polled too soon (ms = when
+// the next poll is accepted), -4 proof of work required, -5 solution reused. Refusals write nothing.
 const RedisScript kPlaceScript = RedisScript::from_source(R"lua(
 local now = tonumber(ARGV[2])
-local stats = redis.call('HMGET', KEYS[5], 'rate', 'freed')
+local stats = redis.call('HMGET', KEYS[5], 'rate', 'freed', 'pow_until')
 local rate = stats[1] or '0'
 -- a solution's challenge is single use: its id is remembered until the challenge expires
 local pow_ttl = tonumber(ARGV[5]) or 0
-if pow_ttl > 0 and not redis.call('SET', KEYS[10], '1', 'NX', 'PX', pow_ttl) then return {-5, 0, '0', rate} end
+if pow_ttl > 0 and not redis.call('SET', KEYS[9], '1', 'NX', 'PX', pow_ttl) then return {-5, 0, '0', rate} end
 local active_until = redis.call('ZSCORE', KEYS[2], ARGV[1])
 if active_until then
   if tonumber(active_until) > now then
@@ -51,15 +52,9 @@ else
   if ARGV[3] ~= '1' then return {-1, 0, '0', rate} end
   -- a CLOSED sale takes no one new; those already in keep their place
   if settings[1] == 'CLOSED' then return {-2, 0, '0', rate} end
-  local threshold = tonumber(ARGV[4]) or 0
-  if threshold > 0 then
-    -- arrivals in this second (KEYS[9]) and the last (KEYS[11]), shared by every instance: past
-    -- the threshold in either, a proof of work is needed
-    local n = redis.call('INCR', KEYS[9])
-    if n == 1 then redis.call('PEXPIRE', KEYS[9], 3000) end
-    if pow_ttl == 0 and (n > threshold or (tonumber(redis.call('GET', KEYS[11])) or 0) > threshold) then
-      return {-4, 0, '0', rate}
-    end
+  -- past the arrival threshold (measured by the admission rounds), a new arrival needs a solution
+  if (tonumber(ARGV[4]) or 0) > 0 and pow_ttl == 0 and (tonumber(stats[3]) or 0) > now then
+    return {-4, 0, '0', rate}
   end
   redis.call('ZADD', KEYS[1], redis.call('INCR', KEYS[3]), ARGV[1])
   rank = redis.call('ZCARD', KEYS[1]) - 1
@@ -124,13 +119,13 @@ return 1
 // has no token left to refuse.
 constexpr std::int64_t kRevocationMemoryMs = 24LL * 3600 * 1000;
 
-// admit: one admission round. KEYS waiting active heartbeat stats revoked settings;
+// admit: one admission round. KEYS waiting active heartbeat stats revoked settings seq;
 // ARGV now_ms max_active admit_per_second heartbeat_timeout_ms active_ttl_ms (the config
-// defaults). The schedule's own settings (the console writes them to `settings`) win over the
-// defaults, and a sale that is not OPEN admits nobody: everyone waiting keeps their place.
-// The token bucket (capacity: one second of admissions) lives in Redis, so N instances running
-// this concurrently still admit at most admit_per_second in total and never exceed max_active.
-// Returns {admitted, lapsed, dropped, waiting, active}.
+// defaults) pow_threshold (arrivals/s; 0: proof of work off). The schedule's own settings (the console writes them to
+// `settings`) win over the defaults, and a sale that is not OPEN admits nobody: everyone waiting keeps their place. The
+// token bucket (capacity: one second of admissions) lives in Redis, so N instances running this concurrently still
+// admit at most admit_per_second in total and never exceed max_active. Returns {admitted, lapsed, dropped, waiting,
+// active}.
 const RedisScript kAdmitScript = RedisScript::from_source(R"lua(
 local now = tonumber(ARGV[1])
 local controls = redis.call('HMGET', KEYS[6], 'state', 'max_active', 'admit_per_second')
@@ -138,6 +133,7 @@ local max_active = tonumber(controls[2]) or tonumber(ARGV[2])
 local per_second = tonumber(controls[3]) or tonumber(ARGV[3])
 local admitting = (not controls[1]) or controls[1] == 'OPEN'
 local held_before = redis.call('ZCARD', KEYS[2])
+local seq = tonumber(redis.call('GET', KEYS[7])) or 0
 local lapsed_users = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now)
 local lapsed = #lapsed_users
 if lapsed > 0 then
@@ -159,7 +155,7 @@ if #stale > 0 then
   redis.call('ZREM', KEYS[1], unpack(stale))
   redis.call('ZREM', KEYS[3], unpack(stale))
 end
-local state = redis.call('HMGET', KEYS[4], 'tokens', 'ts', 'rate', 'held', 'freed')
+local state = redis.call('HMGET', KEYS[4], 'tokens', 'ts', 'rate', 'held', 'freed', 'seq', 'pow_until')
 local last = tonumber(state[2]) or now
 local elapsed = math.max(0, now - last)
 local tokens = math.min(per_second, (tonumber(state[1]) or per_second) + elapsed * per_second / 1000)
@@ -197,10 +193,18 @@ if elapsed > 0 then
   local completed = math.max(0, (tonumber(state[4]) or held_before) - held_before)
   freed = freed + (1 - math.exp(-elapsed / 10000)) * (completed * 1000 / elapsed - freed)
 end
+-- arrivals since the last round (every new place takes a number from seq), per second: past the
+-- proof-of-work threshold (ARGV[6], 0: off) new arrivals need a solution for the next 2 s (a bot
+-- cannot slip through by pausing for one round)
+local pow_until = tonumber(state[7]) or 0
+local threshold = tonumber(ARGV[6]) or 0
+if threshold > 0 and elapsed > 0 and (seq - (tonumber(state[6]) or seq)) * 1000 / elapsed > threshold then
+  pow_until = now + 2000
+end
 local held_after = redis.call('ZCARD', KEYS[2])
 if elapsed > 0 or state[2] == false then
   redis.call('HSET', KEYS[4], 'tokens', tostring(tokens), 'ts', now, 'rate', tostring(rate), 'held', held_after,
-             'freed', tostring(freed))
+             'freed', tostring(freed), 'seq', seq, 'pow_until', pow_until)
 end
 return {admitted, lapsed, #stale, waiting, held_after}
 )lua");
@@ -309,19 +313,11 @@ Task<std::optional<QueuePlace>> RedisQueueStore::place(domain::ScheduleId schedu
                                                        domain::Timestamp now, bool join,
                                                        const domain::EnterGate& gate) {
   const std::string user_id = std::to_string(user.value);
-  const std::int64_t second = millis(now) / 1000;
-  const std::array<std::string, 11> keys{key(schedule, "waiting"),
-                                         key(schedule, "active"),
-                                         key(schedule, "seq"),
-                                         key(schedule, "heartbeat"),
-                                         key(schedule, "stats"),
-                                         key(schedule, "revoked"),
-                                         key(schedule, "settings"),
-                                         pace_key(schedule, user),
-                                         key(schedule, fmt::format("arrivals:{}", second)),
-                                         key(schedule, "pow:" + gate.pow_id.value_or("")),
-                                         key(schedule, fmt::format("arrivals:{}", second - 1))};
-  std::array<std::string_view, 11> key_views{};
+  const std::array<std::string, 9> keys{
+      key(schedule, "waiting"),   key(schedule, "active"),  key(schedule, "seq"),
+      key(schedule, "heartbeat"), key(schedule, "stats"),   key(schedule, "revoked"),
+      key(schedule, "settings"),  pace_key(schedule, user), key(schedule, "pow:" + gate.pow_id.value_or(""))};
+  std::array<std::string_view, 9> key_views{};
   for (std::size_t i = 0; i < keys.size(); ++i) key_views[i] = keys[i];
   const std::string now_ms = std::to_string(millis(now));
   const std::string threshold = std::to_string(gate.pow_threshold);
@@ -427,15 +423,17 @@ Task<bool> RedisQueueStore::touch_active(domain::ScheduleId schedule, domain::Us
 }
 
 Task<domain::AdmissionRound> RedisQueueStore::admit(domain::ScheduleId schedule, domain::Timestamp now) {
-  const std::array<std::string, 6> keys{key(schedule, "waiting"), key(schedule, "active"),  key(schedule, "heartbeat"),
-                                        key(schedule, "stats"),   key(schedule, "revoked"), key(schedule, "settings")};
-  const std::array<std::string_view, 6> key_views{keys[0], keys[1], keys[2], keys[3], keys[4], keys[5]};
+  const std::array<std::string, 7> keys{key(schedule, "waiting"), key(schedule, "active"),  key(schedule, "heartbeat"),
+                                        key(schedule, "stats"),   key(schedule, "revoked"), key(schedule, "settings"),
+                                        key(schedule, "seq")};
+  const std::array<std::string_view, 7> key_views{keys[0], keys[1], keys[2], keys[3], keys[4], keys[5], keys[6]};
   const std::string now_ms = std::to_string(millis(now));
   const std::string max_active = std::to_string(policy_.max_active);
   const std::string per_second = std::to_string(policy_.admit_per_second);
   const std::string heartbeat = std::to_string(policy_.heartbeat_timeout.count());
   const std::string ttl = std::to_string(policy_.active_ttl.count());
-  const std::array<std::string_view, 5> args{now_ms, max_active, per_second, heartbeat, ttl};
+  const std::string pow_threshold = std::to_string(policy_.pow_threshold);
+  const std::array<std::string_view, 6> args{now_ms, max_active, per_second, heartbeat, ttl, pow_threshold};
   const RedisReply reply = co_await redis_.evalsha(kAdmitScript, key_views, args);
   checked_array(reply, 5, "admit");
   co_return domain::AdmissionRound{integer_of(reply.elements[0]), integer_of(reply.elements[1]),

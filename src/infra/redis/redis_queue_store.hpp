@@ -6,9 +6,9 @@
 //   queue:{sid}:heartbeat  ZSET member userId, score last poll (ms) — abandoned waiters are dropped
 //   queue:{sid}:active     ZSET member userId, score slot expiry (ms)
 //   queue:{sid}:stats      HASH tokens/ts (admission token bucket shared by all instances), rate,
-//                          held/freed (slots held after the last round; completions per second)
+//                          held/freed (slots held after the last round; completions per second),
+//                          seq/pow_until (arrival number seen last round; proof of work required until)
 //   queue:{sid}:pace:<uid> when the waiter's next poll is accepted (ms; expires with the advice)
-//   queue:{sid}:arrivals:<unix second>  arrivals in that second (proof of work; expires in 3 s)
 //   queue:{sid}:pow:<id>   a used proof-of-work challenge id, until the challenge expires
 //   queue:{sid}:settings   HASH state (OPEN|PAUSED|CLOSED), max_active, admit_per_second: the
 //                          console's per-schedule controls, read by every admission round
