@@ -42,7 +42,7 @@ redis.call('HSETNX', KEYS[1], 'seed', ARGV[1])
 return redis.call('HGET', KEYS[1], 'seed')
 )lua");
 
-// apply: KEYS fair pre waiting heartbeat seq; ARGV now_ms reveal_ttl_ms last_arrival macs user1
+// apply: KEYS fair pre waiting heartbeat seq stats; ARGV now_ms reveal_ttl_ms last_arrival macs user1
 // user2 ... — the shuffle's order of a snapshot of the pre-queue whose highest arrival sequence was
 // last_arrival, and their MACs (hex, comma-separated, 64 characters each, one argument). Only if
 // not applied yet: each listed user still pre-queued from then (score <= last_arrival) joins the
@@ -56,6 +56,7 @@ local now = ARGV[1]
 local last_arrival = tonumber(ARGV[3])
 local mac_list = ARGV[4]
 local seq = tonumber(redis.call('GET', KEYS[5]) or '0')
+local first_seq = seq
 local waiting, beats = {}, {}
 local function flush()
   if #waiting > 0 then
@@ -94,6 +95,9 @@ for _, user in ipairs(late) do place(user) end
 flush()
 redis.call('DEL', KEYS[2])
 redis.call('SET', KEYS[5], seq)
+-- the numbers taken here are places, not arrivals: the admission round's arrival count (proof of
+-- work) must not see them
+if redis.call('HEXISTS', KEYS[6], 'seq') == 1 then redis.call('HINCRBY', KEYS[6], 'seq', seq - first_seq) end
 local ordered = listed
 local order = mac_list
 if macs then
@@ -234,9 +238,9 @@ Task<domain::PrequeueSnapshot> RedisPrequeueStore::members(domain::ScheduleId sc
 Task<domain::ShuffleApplied> RedisPrequeueStore::apply(domain::ScheduleId schedule,
                                                        const std::vector<domain::FairnessEntry>& order,
                                                        std::int64_t last_arrival, domain::Timestamp now) {
-  const std::array<std::string, 5> keys{key(schedule, "fair"), key(schedule, "pre"), key(schedule, "waiting"),
-                                        key(schedule, "heartbeat"), key(schedule, "seq")};
-  const std::array<std::string_view, 5> key_views{keys[0], keys[1], keys[2], keys[3], keys[4]};
+  const std::array<std::string, 6> keys{key(schedule, "fair"),      key(schedule, "pre"), key(schedule, "waiting"),
+                                        key(schedule, "heartbeat"), key(schedule, "seq"), key(schedule, "stats")};
+  const std::array<std::string_view, 6> key_views{keys[0], keys[1], keys[2], keys[3], keys[4], keys[5]};
   std::vector<std::string> texts;
   texts.reserve(4 + order.size());
   texts.push_back(std::to_string(now.time_since_epoch().count()));
