@@ -26,7 +26,8 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-constexpr std::chrono::milliseconds kMaxBackoff{2000};
+// A dead master is retried this often at most until its replica has taken over (about 4 s).
+constexpr std::chrono::milliseconds kMaxBackoff{1000};
 
 }  // namespace
 

@@ -9,7 +9,7 @@
 // - `-MOVED slot node` in answer to SSUBSCRIBE: the channel is subscribed on that node instead;
 // - a `sunsubscribe` push the owner did not ask for (the slot migrated, or the node was demoted by a
 //   failover), a lost link, or another error: the channels concerned are routed again after the
-//   slot map was re-read (backoff from reconnect_backoff doubling up to 2 s while it fails);
+//   slot map was re-read (backoff from reconnect_backoff doubling up to 1 s while it fails);
 // - every link is PINGed every ping_interval and closed when nothing was heard for three.
 // Messages published while a channel was not subscribed are lost (pub/sub keeps nothing):
 // `subscribed(channel)` runs after every (re)subscription of a channel, so the owner can catch up.
