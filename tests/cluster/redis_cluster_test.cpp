@@ -401,6 +401,11 @@ TEST_F(RedisClusterIT, ShardedSubscriptionFollowsAMigratedSlot) {
   asio::post(*contexts_[0], [&] { subscriber.subscribe(channel); });
   ASSERT_TRUE(testing::wait_for([&] { return subscriptions.load() == 1; }, 5s));
 
+  // A second client that read the slot map before the migration (and is not told about it).
+  RedisClient stale_client(std::vector<asio::io_context*>{contexts_[1].get()},
+                           parse_redis_url("redis-cluster://" + nodes_));
+  ASSERT_TRUE(on(1, exec(stale_client, {"PING"})).is_status("PONG"));
+
   const ClusterNode source = master_of(slot);
   ClusterNode target;
   for (const auto& n : view())
@@ -434,6 +439,21 @@ TEST_F(RedisClusterIT, ShardedSubscriptionFollowsAMigratedSlot) {
   EXPECT_EQ(shard_subscribers(target.port), 1);
   EXPECT_EQ(shard_subscribers(source.port), 0);
 
+  // A subscriber routing by the stale map sends SSUBSCRIBE to the old owner, which answers MOVED.
+  std::atomic<int> stale_subscriptions{0};
+  RedisShardedSubscriber follower(contexts_[1]->get_executor(), stale_client,
+                                  RedisShardedSubscriber::Handlers{[](std::string_view, std::string_view) {},
+                                                                   [&](const std::string&) { ++stale_subscriptions; }},
+                                  200ms);
+  follower.start();
+  EXPECT_EQ(stale_client.slot_map()->master_for(static_cast<std::uint16_t>(slot))->port, source.port);
+  asio::post(*contexts_[1], [&] { follower.subscribe(channel); });
+  ASSERT_TRUE(testing::wait_for([&] { return stale_subscriptions.load() == 1; }, 5s));
+  EXPECT_EQ(follower.stats().redirects.load(), 1u);
+  EXPECT_EQ(shard_subscribers(target.port), 2);
+  EXPECT_EQ(shard_subscribers(source.port), 0);
+  follower.stop();
+
   live::SeatChangePublisher publisher(*client_, contexts_[1]->get_executor(), live::PublisherSettings{});
   publisher.seat_changed(domain::SeatChanged{domain::ScheduleId{sid}, {"A1"}, domain::SeatChange::kHeld});
   ASSERT_TRUE(publisher.wait_idle(10s));
@@ -448,6 +468,7 @@ TEST_F(RedisClusterIT, ShardedSubscriptionFollowsAMigratedSlot) {
   EXPECT_NE(heard[0].find(R"("version":1)"), std::string::npos) << heard[0];
   publisher.stop();
   subscriber.stop();
+  stale_client.close_all();
 }
 
 // (a) The live seat map of two instances on the cluster: a hold through one reaches the other's
