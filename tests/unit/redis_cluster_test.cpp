@@ -1,5 +1,5 @@
 // Redis Cluster routing without a cluster: key slots, routing keys, MOVED/ASK parsing, the slot map
-// from a CLUSTER SLOTS reply and the redis-cluster:// URL.
+// from a CLUSTER SLOTS reply, the redis-cluster:// URL, and the pure parts of (sharded) pub/sub.
 #include <gtest/gtest.h>
 
 #include <stdexcept>
@@ -9,6 +9,7 @@
 
 #include "infra/redis/redis_cluster_slots.hpp"
 #include "infra/redis/redis_options.hpp"
+#include "infra/redis/redis_pubsub.hpp"
 #include "infra/redis/redis_reply.hpp"
 
 namespace ticketing::infra::redis {
@@ -190,6 +191,85 @@ TEST(RedisClusterUrl, RejectsBadSeedLists) {
       EXPECT_EQ(std::string(e.what()).find("pw"), std::string::npos) << e.what();
     }
   }
+}
+
+R push(std::vector<R> items) {
+  return R::make_array(std::move(items));
+}
+
+TEST(RedisPubSub, ParsesMessagesOfEveryKind) {
+  auto m = parse_pubsub_push(push({R::make_string("smessage"), R::make_string("seats:{42}"), R::make_string("{}")}));
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->kind, PubSubPush::Kind::kMessage);
+  EXPECT_TRUE(m->sharded);
+  EXPECT_EQ(m->channel, "seats:{42}");
+  EXPECT_EQ(m->payload, "{}");
+
+  m = parse_pubsub_push(push({R::make_string("message"), R::make_string("c"), R::make_string("p")}));
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->kind, PubSubPush::Kind::kMessage);
+  EXPECT_FALSE(m->sharded);
+
+  m = parse_pubsub_push(
+      push({R::make_string("pmessage"), R::make_string("seats:*"), R::make_string("seats:{7}"), R::make_string("x")}));
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->channel, "seats:{7}") << "the channel, not the pattern";
+  EXPECT_EQ(m->payload, "x");
+}
+
+TEST(RedisPubSub, ParsesSubscriptionsAndTheServersSunsubscribe) {
+  auto s = parse_pubsub_push(push({R::make_string("ssubscribe"), R::make_string("seats:{42}"), R::make_integer(3)}));
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->kind, PubSubPush::Kind::kSubscribed);
+  EXPECT_TRUE(s->sharded);
+  EXPECT_EQ(s->channel, "seats:{42}");
+  EXPECT_EQ(s->count, 3);
+
+  // What a node sends by itself when the slot leaves it (migration, demoted by a failover).
+  auto u = parse_pubsub_push(push({R::make_string("sunsubscribe"), R::make_string("seats:{42}"), R::make_integer(0)}));
+  ASSERT_TRUE(u);
+  EXPECT_EQ(u->kind, PubSubPush::Kind::kUnsubscribed);
+  EXPECT_TRUE(u->sharded);
+  EXPECT_EQ(u->count, 0);
+
+  auto classic = parse_pubsub_push(push({R::make_string("subscribe"), R::make_string("c"), R::make_integer(1)}));
+  ASSERT_TRUE(classic);
+  EXPECT_EQ(classic->kind, PubSubPush::Kind::kSubscribed);
+  EXPECT_FALSE(classic->sharded);
+  auto pattern = parse_pubsub_push(push({R::make_string("punsubscribe"), R::make_string("s*"), R::make_integer(0)}));
+  ASSERT_TRUE(pattern);
+  EXPECT_EQ(pattern->kind, PubSubPush::Kind::kUnsubscribed);
+  EXPECT_FALSE(pattern->sharded);
+}
+
+TEST(RedisPubSub, PongsAndAnythingElse) {
+  EXPECT_EQ(parse_pubsub_push(push({R::make_string("pong"), R::make_string("")}))->kind, PubSubPush::Kind::kPong);
+  EXPECT_EQ(parse_pubsub_push(R::make_status("PONG"))->kind, PubSubPush::Kind::kPong);
+  EXPECT_FALSE(parse_pubsub_push(R::make_status("OK")));
+  EXPECT_FALSE(parse_pubsub_push(R::make_error("MOVED 1 127.0.0.1:27002")));
+  EXPECT_FALSE(parse_pubsub_push(push({})));
+  EXPECT_FALSE(parse_pubsub_push(push({R::make_string("smessage"), R::make_string("c")})));
+  EXPECT_FALSE(parse_pubsub_push(push({R::make_string("ssubscribe"), R::make_string("c"), R::make_string("1")})));
+  EXPECT_FALSE(parse_pubsub_push(push({R::make_integer(1), R::make_string("c"), R::make_integer(1)})));
+}
+
+// A schedule's channel is routed like its keys: to the master of the {sid} slot.
+TEST(RedisPubSub, ShardedChannelGoesToTheMasterOfItsHashTag) {
+  SlotMap map = SlotMap::from_cluster_slots(three_masters(), "127.0.0.1");
+  EXPECT_EQ(key_slot("seats:{1}"), key_slot("seats:{1}:version"));
+  for (std::string_view channel : {"seats:{1}", "seats:{2}", "seats:{42}", "db5:seats:{42}"}) {
+    const NodeAddress* owner = sharded_channel_owner(map, channel);
+    ASSERT_NE(owner, nullptr) << channel;
+    EXPECT_EQ(*owner, *map.master_for(key_slot(channel))) << channel;
+  }
+  EXPECT_EQ(*sharded_channel_owner(map, "seats:{1}"), (NodeAddress{"127.0.0.1", 27002}));  // slot 9842
+  EXPECT_EQ(*sharded_channel_owner(map, "seats:{2}"), (NodeAddress{"127.0.0.1", 27002}));  // slot 5649
+  // After MOVED for the slot, the channel follows it.
+  SlotMap moved = map.with_slot(key_slot("seats:{42}"), NodeAddress{"127.0.0.1", 27009});
+  EXPECT_EQ(*sharded_channel_owner(moved, "seats:{42}"), (NodeAddress{"127.0.0.1", 27009}));
+  // A slot no master serves (partial coverage during a failover): nothing to subscribe to yet.
+  const R partial = R::make_array({range(0, 100, node("127.0.0.1", 27001, "a"), node("127.0.0.1", 27005, "e"))});
+  EXPECT_EQ(sharded_channel_owner(SlotMap::from_cluster_slots(partial, "h"), "seats:{1}"), nullptr);
 }
 
 }  // namespace

@@ -22,6 +22,7 @@
 
 #include "domain/errors.hpp"
 #include "infra/live/seat_stream_protocol.hpp"
+#include "infra/redis/redis_sharded_subscriber.hpp"
 #include "infra/redis/redis_subscriber.hpp"
 
 namespace ticketing::infra::live {
@@ -142,8 +143,9 @@ struct LiveSeatMap::Impl : std::enable_shared_from_this<Impl> {
     enum class State { kBuilding, kReady, kMissing, kFailed };
     std::int64_t schedule;
     State state = State::kBuilding;
-    std::exception_ptr error;                                // kFailed
-    bool syncing = false;                                    // a build or catch-up runs: deltas wait in `pending`
+    std::exception_ptr error;  // kFailed
+    bool syncing = false;      // a build or catch-up runs: deltas wait in `pending`
+    bool recheck = false;      // (re)subscribed while syncing: check the version again once it ends
     std::vector<std::pair<SeatDelta, std::string>> pending;  // with the text as published
     std::unordered_map<std::string, std::uint32_t> index;
     std::vector<std::string> seat_nos;
@@ -177,7 +179,8 @@ struct LiveSeatMap::Impl : std::enable_shared_from_this<Impl> {
   domain::CatalogRepository& catalog;
   LiveSeatMapSettings settings;
   Stats stats;
-  std::unique_ptr<redis::RedisSubscriber> subscriber;
+  std::unique_ptr<redis::RedisSubscriber> subscriber;      // single node: PSUBSCRIBE to every schedule
+  std::unique_ptr<redis::RedisShardedSubscriber> sharded;  // Redis Cluster: SSUBSCRIBE per followed schedule
   std::unique_ptr<asio::steady_timer> sweep_timer;
   bool stopped = false;  // live thread
   std::atomic<bool> stopping{false};
@@ -263,6 +266,29 @@ struct LiveSeatMap::Impl : std::enable_shared_from_this<Impl> {
     for (auto& [schedule, feed] : feeds) {
       if (feed->state == Feed::State::kReady) start_catch_up(feed);
     }
+  }
+
+  // Redis Cluster: the schedule's sharded channel was (re)subscribed — first for a new feed, again
+  // after a failover, a slot migration or a lost link. Whatever was published meanwhile is in the
+  // history: the same check as after a reconnect. A feed still syncing (its first build may have
+  // read the version before the subscription took) checks once more when it is done.
+  void on_channel_subscribed(const std::string& channel) {
+    const auto schedule = schedule_of_channel(channel, settings.db);
+    if (!schedule) return;
+    const auto it = feeds.find(*schedule);
+    if (it == feeds.end()) return;
+    const auto& feed = it->second;
+    if (feed->syncing || feed->state == Feed::State::kBuilding) {
+      feed->recheck = true;
+    } else if (feed->state == Feed::State::kReady) {
+      start_catch_up(feed);
+    }
+  }
+
+  void recheck_if_asked(const std::shared_ptr<Feed>& feed) {
+    if (!feed->recheck || feed->syncing || feed->state != Feed::State::kReady) return;
+    feed->recheck = false;
+    start_catch_up(feed);
   }
 
   void apply(Feed& feed, const SeatDelta& delta, std::string json) {
@@ -354,6 +380,7 @@ struct LiveSeatMap::Impl : std::enable_shared_from_this<Impl> {
       stats.feeds.store(static_cast<std::int64_t>(feeds.size()));
       slot->syncing = true;
       asio::co_spawn(live, build(shared_from_this(), slot, false), asio::detached);
+      if (sharded) sharded->subscribe(channel_name(schedule, settings.db));
     }
     return slot;
   }
@@ -410,6 +437,7 @@ struct LiveSeatMap::Impl : std::enable_shared_from_this<Impl> {
       }
       feed->ready.cancel();
       self->drain_pending(feed);
+      self->recheck_if_asked(feed);
     } catch (const std::exception& error) {
       feed->syncing = false;
       if (!rebuild) {
@@ -478,6 +506,7 @@ struct LiveSeatMap::Impl : std::enable_shared_from_this<Impl> {
     }
     feed->syncing = false;
     self->drain_pending(feed);
+    self->recheck_if_asked(feed);
   }
 
   StreamBytes snapshot_of(Feed& feed) {
@@ -554,6 +583,23 @@ struct LiveSeatMap::Impl : std::enable_shared_from_this<Impl> {
   // ---- lifecycle -------------------------------------------------------------------------------
 
   void start() {
+    if (redis.cluster()) {
+      // Sharded channels take no patterns: ensure_feed subscribes each followed schedule's channel
+      // on the master of its slot, the sweep unsubscribes it with the feed.
+      sharded = std::make_unique<redis::RedisShardedSubscriber>(
+          live.get_executor(), redis,
+          redis::RedisShardedSubscriber::Handlers{
+              [w = weak_from_this()](std::string_view channel, std::string_view payload) {
+                if (auto self = w.lock()) self->on_message(channel, payload);
+              },
+              [w = weak_from_this()](const std::string& channel) {
+                if (auto self = w.lock()) self->on_channel_subscribed(channel);
+              }});
+      sharded->start();
+      for (const auto& [schedule, feed] : feeds) sharded->subscribe(channel_name(schedule, settings.db));
+      asio::co_spawn(live, sweep_loop(shared_from_this()), asio::detached);
+      return;
+    }
     subscriber = std::make_unique<redis::RedisSubscriber>(
         live.get_executor(), subscriber_options, channel_pattern(settings.db),
         redis::RedisSubscriber::Handlers{[w = weak_from_this()](std::string_view channel, std::string_view payload) {
@@ -583,6 +629,7 @@ struct LiveSeatMap::Impl : std::enable_shared_from_this<Impl> {
             (feed.state == Feed::State::kMissing && now >= feed.missing_until) || feed.state == Feed::State::kFailed;
         if (idle || expired) {
           it->second->flush_timer.cancel();
+          if (self->sharded) self->sharded->unsubscribe(channel_name(it->first, self->settings.db));
           it = self->feeds.erase(it);
         } else {
           ++it;
@@ -598,6 +645,7 @@ struct LiveSeatMap::Impl : std::enable_shared_from_this<Impl> {
       self->stopped = true;
       self->sweep_timer->cancel();
       if (self->subscriber) self->subscriber->stop();
+      if (self->sharded) self->sharded->stop();
       for (auto& [schedule, feed] : self->feeds) {
         feed->flush_timer.cancel();
         feed->ready.cancel();
@@ -619,6 +667,7 @@ void LiveSeatMap::release() {
   impl_->stopped = true;
   impl_->feeds.clear();
   impl_->subscriber.reset();
+  impl_->sharded.reset();
   impl_->sweep_timer.reset();
   std::lock_guard lock(impl_->threads_mutex);
   impl_->threads.clear();

@@ -4,10 +4,11 @@
 // Per schedule that has (or recently had) a stream, a Feed keeps the whole map in memory: built
 // once from Redis (version counter + history, read atomically) and one database read, then kept
 // current by the deltas every instance publishes on Redis (SeatChangePublisher) and this instance
-// hears through one PSUBSCRIBEd connection. Deltas are applied in version order; a gap (a
-// reconnect, a lost message) is filled from the Redis history, or the feed is rebuilt and every
-// stream gets a fresh snapshot. So a new stream costs no database read: it gets the feed's snapshot
-// (serialised once per version and shared) or the deltas it missed from the feed's history.
+// hears through one PSUBSCRIBEd connection (on a Redis Cluster: SSUBSCRIBE per followed schedule on
+// the master of its slot, RedisShardedSubscriber; every resubscription checks the version).
+// Deltas are applied in version order; a gap (a reconnect, a lost message) is filled from the
+// Redis history, or the feed is rebuilt and every stream gets a fresh snapshot. So a new stream costs no database read:
+// it gets the feed's snapshot (serialised once per version and shared) or the deltas it missed from the feed's history.
 //
 // Threads: feeds live on the `live` io_context (one thread, also the publisher's and the
 // subscriber's); each stream lives on the I/O thread of its connection. Deltas are coalesced per

@@ -1,5 +1,6 @@
 #include "infra/live/seat_change_publisher.hpp"
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/as_tuple.hpp>
@@ -16,22 +17,34 @@ namespace ticketing::infra::live {
 
 namespace asio = boost::asio;
 
-const redis::RedisScript& SeatChangePublisher::script() {
-  static const redis::RedisScript kScript = redis::RedisScript::from_source(R"lua(
+namespace {
+
+// `publish` is PUBLISH, or SPUBLISH on a Redis Cluster (Redis 7 allows it in scripts: the channel
+// seats:{sid} is in the slot of the script's keys, so the message stays on the schedule's shard).
+std::string publisher_source(std::string_view publish) {
+  return fmt::format(R"lua(
 local cap = tonumber(ARGV[2])
 local ttl = tonumber(ARGV[3])
 local version = 0
 for i = 4, #ARGV do
   version = redis.call('INCR', KEYS[1])
-  local message = '{"version":' .. version .. ',"changes":' .. ARGV[i] .. '}'
+  local message = '{{"version":' .. version .. ',"changes":' .. ARGV[i] .. '}}'
   redis.call('ZADD', KEYS[2], version, message)
-  redis.call('PUBLISH', ARGV[1], message)
+  redis.call('{}', ARGV[1], message)
 end
 redis.call('ZREMRANGEBYRANK', KEYS[2], 0, -(cap + 1))
 redis.call('PEXPIRE', KEYS[2], ttl)
 return version
-)lua");
-  return kScript;
+)lua",
+                     publish);
+}
+
+}  // namespace
+
+const redis::RedisScript& SeatChangePublisher::script(bool sharded) {
+  static const redis::RedisScript kClassic = redis::RedisScript::from_source(publisher_source("PUBLISH"));
+  static const redis::RedisScript kSharded = redis::RedisScript::from_source(publisher_source("SPUBLISH"));
+  return sharded ? kSharded : kClassic;
 }
 
 struct SeatChangePublisher::Shared {
@@ -129,7 +142,7 @@ Task<void> SeatChangePublisher::drain(std::shared_ptr<Shared> shared) {
           if (shared->stopped) break;
         }
         try {
-          const auto reply = co_await redis_.evalsha(script(), keys, args);
+          const auto reply = co_await redis_.evalsha(script(redis_.cluster()), keys, args);
           if (reply.is_integer()) {
             done = true;
           } else {

@@ -3,7 +3,8 @@
 // next version of its schedule and reaches every instance. For each change one Lua script, atomically,
 // INCRs `seats:{sid}:version`, appends `{"version":N,"changes":[...]}` to the bounded history
 // `seats:{sid}:log` (a sorted set scored by version: the last sse.history versions, expiring
-// sse.history-ttl after the last change) and PUBLISHes the same text on `seats:{sid}`.
+// sse.history-ttl after the last change) and PUBLISHes the same text on `seats:{sid}` (SPUBLISH, sharded
+// pub/sub, on a Redis Cluster).
 //
 // seat_changed() is called on the thread that committed the change and must not block: it queues
 // the change and the publishing runs on the connection's own thread, in the order the changes were
@@ -48,8 +49,9 @@ class SeatChangePublisher final : public domain::SeatEventSink {
 
   // The script, for tools that publish the same way (bench/sse-storm): KEYS = version key, log key;
   // ARGV = channel, history, history TTL in ms, then one changes array (changes_json) per version.
-  // Returns the last version assigned.
-  static const redis::RedisScript& script();
+  // Returns the last version assigned. `sharded`: SPUBLISH instead of PUBLISH (a Redis Cluster, where
+  // the publisher uses it: the message then stays on the shard of the schedule's slot).
+  static const redis::RedisScript& script(bool sharded = false);
 
   struct Stats {
     std::atomic<std::uint64_t> published{0};  // changes published (one version each)

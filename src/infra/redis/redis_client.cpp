@@ -247,6 +247,18 @@ std::shared_ptr<const SlotMap> RedisClient::slot_map() const {
   return cluster_ ? cluster_->map() : nullptr;
 }
 
+Task<std::shared_ptr<const SlotMap>> RedisClient::refresh_slot_map() {
+  if (!cluster_) co_return nullptr;
+  const std::shared_ptr<ClusterShared> shared = cluster_;
+  if (!shared->map()) {
+    co_await ClusterShared::refresh(shared, std::nullopt);
+  } else if (shared->begin_refresh()) {
+    co_await ClusterShared::refresh(shared, std::nullopt);
+    shared->end_refresh();
+  }
+  co_return shared->map();
+}
+
 std::uint64_t RedisClient::slot_map_refreshes() const noexcept {
   return cluster_ ? cluster_->refreshes.load(std::memory_order_relaxed) : 0;
 }

@@ -69,6 +69,12 @@ class RedisClient {
   bool cluster() const noexcept { return options_.cluster(); }
   // Cluster: the slot map now in use (null before the first command). Diagnostics and tests.
   std::shared_ptr<const SlotMap> slot_map() const;
+  // Cluster: reads the slot map again now and returns it (rate-limited like the background refresh:
+  // when another read runs or one ended within 100 ms, the current map is returned as it is). For
+  // the sharded subscriber, which learns that a slot moved from a SUNSUBSCRIBE push or a lost link
+  // rather than from MOVED. Runs on the calling coroutine's executor; null when no node answered
+  // and there was no map yet. Single node: null.
+  Task<std::shared_ptr<const SlotMap>> refresh_slot_map();
   // Cluster: how many times a full slot map was read (CLUSTER SLOTS) so far.
   std::uint64_t slot_map_refreshes() const noexcept;
   std::size_t size() const noexcept { return connections_.size(); }

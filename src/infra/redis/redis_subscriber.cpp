@@ -46,7 +46,8 @@ struct RedisSubscriber::State : std::enable_shared_from_this<State> {
 
   // The node of the next link: the configured one, or on a Redis Cluster the seed nodes in turn, so
   // a dead node is left for the next one. Classic PUBLISH reaches every node of a cluster, so any
-  // node hears every schedule's channel (sharded pub/sub is the step after: docs/scaling.md).
+  // node hears every channel (the live seat map uses sharded pub/sub there instead:
+  // RedisShardedSubscriber).
   std::pair<std::string, std::uint16_t> next_node() {
     const std::size_t n = sessions++;
     if (options.cluster_nodes.empty()) return {options.host, options.port};
