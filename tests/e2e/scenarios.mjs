@@ -604,9 +604,11 @@ export function scenarios(env) {
         const burst = await page.evaluate(async (schedule) => {
           const auth = { Authorization: `Bearer ${sessionStorage.getItem('accessToken')}`, 'Content-Type': 'application/json' };
           const codes = [];
-          for (let i = 0; i < 20; i++) {
+          // Until refused: the admission round (every 100 ms) counts the arrivals and raises the flag.
+          for (let i = 0; i < 200; i++) {
             const r = await fetch('/queue/enter', { method: 'POST', headers: auth, body: JSON.stringify({ scheduleId: schedule }) });
             codes.push(r.status === 200 ? 200 : (await r.json()).code);
+            if (r.status !== 200) break;
             await fetch(`/queue?scheduleId=${schedule}`, { method: 'DELETE', headers: auth });
           }
           return codes;

@@ -97,7 +97,7 @@ redis.call('DEL', KEYS[2])
 redis.call('SET', KEYS[5], seq)
 -- the numbers taken here are places, not arrivals: the admission round's arrival count (proof of
 -- work) must not see them
-if redis.call('HEXISTS', KEYS[6], 'seq') == 1 then redis.call('HINCRBY', KEYS[6], 'seq', seq - first_seq) end
+if redis.call('HEXISTS', KEYS[6], 'win_seq') == 1 then redis.call('HINCRBY', KEYS[6], 'win_seq', seq - first_seq) end
 local ordered = listed
 local order = mac_list
 if macs then

@@ -155,7 +155,7 @@ if #stale > 0 then
   redis.call('ZREM', KEYS[1], unpack(stale))
   redis.call('ZREM', KEYS[3], unpack(stale))
 end
-local state = redis.call('HMGET', KEYS[4], 'tokens', 'ts', 'rate', 'held', 'freed', 'seq', 'pow_until')
+local state = redis.call('HMGET', KEYS[4], 'tokens', 'ts', 'rate', 'held', 'freed', 'win_ts', 'win_seq', 'pow_until')
 local last = tonumber(state[2]) or now
 local elapsed = math.max(0, now - last)
 local tokens = math.min(per_second, (tonumber(state[1]) or per_second) + elapsed * per_second / 1000)
@@ -193,18 +193,26 @@ if elapsed > 0 then
   local completed = math.max(0, (tonumber(state[4]) or held_before) - held_before)
   freed = freed + (1 - math.exp(-elapsed / 10000)) * (completed * 1000 / elapsed - freed)
 end
--- arrivals since the last round (every new place takes a number from seq), per second: past the
--- proof-of-work threshold (ARGV[6], 0: off) new arrivals need a solution for the next 2 s (a bot
--- cannot slip through by pausing for one round)
-local pow_until = tonumber(state[7]) or 0
+-- arrivals (every new place takes a number from seq) in the current window of about a second:
+-- more than the proof-of-work threshold (ARGV[6], 0: off) per second, and new arrivals need a
+-- solution for the next 2 s (a bot cannot slip through by pausing for one round). Counted over
+-- at least a second, so one arrival in a 100 ms round is not "10 per second".
+local win_ts = tonumber(state[6]) or now
+local win_seq = tonumber(state[7]) or seq
+local pow_until = tonumber(state[8]) or 0
 local threshold = tonumber(ARGV[6]) or 0
-if threshold > 0 and elapsed > 0 and (seq - (tonumber(state[6]) or seq)) * 1000 / elapsed > threshold then
+local arrived = seq - win_seq
+if threshold > 0 and arrived > threshold and arrived * 1000 / math.max(1000, now - win_ts) > threshold then
   pow_until = now + 2000
+end
+if now - win_ts >= 1000 then
+  win_ts = now
+  win_seq = seq
 end
 local held_after = redis.call('ZCARD', KEYS[2])
 if elapsed > 0 or state[2] == false then
   redis.call('HSET', KEYS[4], 'tokens', tostring(tokens), 'ts', now, 'rate', tostring(rate), 'held', held_after,
-             'freed', tostring(freed), 'seq', seq, 'pow_until', pow_until)
+             'freed', tostring(freed), 'win_ts', win_ts, 'win_seq', win_seq, 'pow_until', pow_until)
 end
 return {admitted, lapsed, #stale, waiting, held_after}
 )lua");

@@ -7,7 +7,7 @@
 //   queue:{sid}:active     ZSET member userId, score slot expiry (ms)
 //   queue:{sid}:stats      HASH tokens/ts (admission token bucket shared by all instances), rate,
 //                          held/freed (slots held after the last round; completions per second),
-//                          seq/pow_until (arrival number seen last round; proof of work required until)
+//                          win_ts/win_seq/pow_until (the arrival-count window; proof of work required until)
 //   queue:{sid}:pace:<uid> when the waiter's next poll is accepted (ms; expires with the advice)
 //   queue:{sid}:pow:<id>   a used proof-of-work challenge id, until the challenge expires
 //   queue:{sid}:settings   HASH state (OPEN|PAUSED|CLOSED), max_active, admit_per_second: the

@@ -200,12 +200,13 @@ function field(label: string, control: HTMLElement, hint?: string): HTMLElement 
   return h('div', { className: 'field' }, ...parts);
 }
 
-// A wide table scrolls sideways on a phone: its box takes keyboard focus (arrow keys scroll it) and
-// is a named region, so keyboard users can reach what does not fit.
+// A wide table scrolls sideways on a phone: its box takes keyboard focus (arrow keys scroll it), so
+// keyboard users can reach what does not fit. (No label of its own: the table's headers name it, and
+// a label made of them would match the form fields' labels.)
 function tableBox(headers: string[], body: HTMLElement): HTMLElement {
   return h(
     'div',
-    { className: 'table-box', tabindex: 0, role: 'region', 'aria-label': headers.join(' · ') },
+    { className: 'table-box', tabindex: 0 },
     h('table', { className: 'summary admin-table' }, h('thead', {}, h('tr', {}, ...headers.map((x) => h('th', { scope: 'col' }, x)))), body),
   );
 }
