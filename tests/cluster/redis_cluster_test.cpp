@@ -13,6 +13,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_future.hpp>
+#include <boost/json/parse.hpp>
 #include <chrono>
 #include <cstdlib>
 #include <future>
@@ -531,7 +532,8 @@ TEST_F(RedisClusterIT, LiveSeatMapOfTwoInstancesAgreesForSchedulesOnTwoMasters) 
 }
 
 // The whole service with redis.url=redis-cluster://...: health, the waiting room (admission job
-// included) and holds for schedules whose slots are on all three masters.
+// included), holds and the payment to PAID (slot completion, locks, live map) for schedules whose
+// slots are on all three masters.
 TEST_F(RedisClusterIT, TheServiceQueuesAndHoldsOnEveryMaster) {
   std::map<std::uint16_t, std::int64_t> by_master;
   for (int i = 0; i < 60 && by_master.size() < 3; ++i) {
@@ -551,6 +553,23 @@ TEST_F(RedisClusterIT, TheServiceQueuesAndHoldsOnEveryMaster) {
     auto direct = node_inspector(port);
     EXPECT_EQ(direct.string({"GET", RedisSeatLockStore::key(domain::ScheduleId{schedule}, "S-1")}), "1")
         << "the lock is on the master of schedule " << schedule;
+    // Pay: ready, the gateway's signed callback, then PAID through Kafka and the confirmation.
+    const auto order = testing::seat_call(server.port(), "/payment/ready", tokens.at(1), 1, schedule, {"S-1", "S-2"},
+                                          {{"Idempotency-Key", fmt::format("cluster-{}", schedule)}});
+    ASSERT_EQ(order.status, 201) << order.raw;
+    const std::string order_no(boost::json::parse(order.body).at("orderNo").as_string());
+    const std::string callback = fmt::format(R"({{"orderNo":"{}"}})", order_no);
+    const auto paid = testing::http(
+        server.port(), "POST", "/payment/mock-success", callback,
+        {{"Content-Type", "application/json"}, {"Gateway-Signature", testing::gateway_signature(callback)}});
+    ASSERT_EQ(paid.status, 202) << paid.raw;
+    EXPECT_TRUE(testing::wait_for(
+        [&] {
+          const auto r = testing::http(server.port(), "GET", "/payment/" + order_no, "", testing::as_user(1));
+          return r.status == 200 && boost::json::parse(r.body).at("status").as_string() == "PAID";
+        },
+        std::chrono::seconds(30)))
+        << "order " << order_no << " of schedule " << schedule << " never became PAID";
   }
   const auto metrics = testing::http(server.port(), "GET", "/actuator/prometheus");
   EXPECT_NE(metrics.body.find("ticketing_redis_cluster_slot_map_refreshes_total "), std::string::npos);
