@@ -96,6 +96,17 @@ std::string RedisReply::to_string() const {
   return out;
 }
 
+std::optional<RedisReply> next_reply(::redisReader& reader) {
+  void* raw = nullptr;
+  if (redisReaderGetReply(&reader, &raw) != REDIS_OK) {
+    throw std::runtime_error(std::string("protocol error: ") + reader.errstr);
+  }
+  if (raw == nullptr) return std::nullopt;
+  RedisReply reply = from_hiredis(*static_cast<const ::redisReply*>(raw));
+  freeReplyObject(raw);
+  return reply;
+}
+
 RedisReply from_hiredis(const ::redisReply& reply) {
   RedisReply out;
   switch (reply.type) {

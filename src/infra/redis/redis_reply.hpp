@@ -2,6 +2,7 @@
 // A Redis reply as a plain value type, and RESP command encoding.
 // hiredis (0.14) is used only as a RESP parser; its C structs never leave src/infra/redis.
 #include <cstddef>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -54,6 +55,10 @@ inline constexpr int kMaxReplyArrayElements = 1 << 24;
 
 // Deep copy of a reply produced by hiredis' reader (the caller still frees `reply`).
 RedisReply from_hiredis(const ::redisReply& reply);
+
+// The next complete reply buffered in `reader` (a copy; hiredis' object is freed), or nullopt when
+// more bytes are needed. Throws std::runtime_error("protocol error: ...") when the stream is not RESP.
+std::optional<RedisReply> next_reply(::redisReader& reader);
 
 // RESP encoding: appends `*N\r\n` then `$len\r\narg\r\n` per argument. Binary safe (arguments may
 // contain NUL, CR, LF) and allocation-free beyond growing `out`.

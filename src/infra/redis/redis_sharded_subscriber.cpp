@@ -271,16 +271,9 @@ struct RedisShardedSubscriber::State : std::enable_shared_from_this<State> {
       const std::size_t n = co_await socket->async_read_some(asio::buffer(buffer), asio::use_awaitable);
       link->last_heard = Clock::now();
       redisReaderFeed(reader.get(), buffer.data(), n);
-      for (;;) {
-        void* raw = nullptr;
-        if (redisReaderGetReply(reader.get(), &raw) != REDIS_OK) {
-          throw std::runtime_error(std::string("protocol error: ") + reader->errstr);
-        }
-        if (raw == nullptr) break;
-        const RedisReply reply = from_hiredis(*static_cast<const ::redisReply*>(raw));
-        freeReplyObject(raw);
+      while (const auto reply = next_reply(*reader)) {
         if (stopped || link->closed) co_return;
-        handle(link, reply);
+        handle(link, *reply);
       }
     }
   }

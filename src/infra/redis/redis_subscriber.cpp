@@ -135,16 +135,9 @@ struct RedisSubscriber::State : std::enable_shared_from_this<State> {
       const std::size_t n = co_await link->async_read_some(asio::buffer(buffer), asio::use_awaitable);
       last_heard = Clock::now();
       redisReaderFeed(reader.get(), buffer.data(), n);
-      for (;;) {
-        void* raw = nullptr;
-        if (redisReaderGetReply(reader.get(), &raw) != REDIS_OK) {
-          throw std::runtime_error(std::string("protocol error: ") + reader->errstr);
-        }
-        if (raw == nullptr) break;
-        const RedisReply reply = from_hiredis(*static_cast<const ::redisReply*>(raw));
-        freeReplyObject(raw);
+      while (const auto reply = next_reply(*reader)) {
         if (stopped) co_return;
-        handle(reply);
+        handle(*reply);
       }
     }
   }
