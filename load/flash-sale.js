@@ -45,7 +45,7 @@ export const options = t.scenarioOptions('flash_sale', VUS, CONCURRENCY, '9m', O
       hold: [50, 100], // target: hold p99 <= 100 ms
       ready: [100, 200],
       pay: [100, 200],
-      order: [50, 100],
+      order: [1000, 2000], // GET /payment?waitMs= answers when the order settles: the confirmation time
       seats: [1000, 2000],
     }),
     {

@@ -28,6 +28,7 @@
 //   GATEWAY_PLAIN  1: send the dev profile's X-Gateway-Secret shortcut instead of signing (unset)
 //   ADMIT_TIMEOUT_S  give up waiting for admission after this long (120)
 //   ORDER_TIMEOUT_S  give up polling an order after this long (60)
+//   ORDER_WAIT_MS    GET /payment/{orderNo}?waitMs= (10000; 0: plain polling)
 import http from 'k6/http';
 import crypto from 'k6/crypto';
 import { SharedArray } from 'k6/data';
@@ -85,6 +86,7 @@ export function accessToken(userId) {
 }
 const ADMIT_TIMEOUT_MS = 1000 * parseFloat(__ENV.ADMIT_TIMEOUT_S || '120');
 const ORDER_TIMEOUT_MS = 1000 * parseFloat(__ENV.ORDER_TIMEOUT_S || '60');
+const ORDER_WAIT_MS = parseInt(__ENV.ORDER_WAIT_MS || '10000', 10);
 
 export function requireSchedule() {
   if (!(SCHEDULE_ID > 0)) throw new Error('SCHEDULE_ID is required (load/run sets it)');
@@ -230,8 +232,10 @@ export function pay(orderNo) {
 }
 
 // The order as its owner sees it (someone else's is 404).
-export function order(orderNo, userId) {
-  return call('order', 'GET', `${base()}/payment/${encodeURIComponent(orderNo)}`, undefined, asUser(userId));
+// waitMs > 0: the server answers when the CONFIRMING order settles, or after waitMs at most.
+export function order(orderNo, userId, waitMs = 0) {
+  const wait = waitMs > 0 ? `?waitMs=${waitMs}` : '';
+  return call('order', 'GET', `${base()}/payment/${encodeURIComponent(orderNo)}${wait}`, undefined, asUser(userId));
 }
 
 // A pause of 50-100% of `seconds`, so clients on the same backoff schedule drift apart.
@@ -309,15 +313,14 @@ export async function enterAndWait(userId) {
   return body.token;
 }
 
-// Poll GET /payment/{orderNo} (as its owner, userId) until PAID, CANCELLED or FAILED (every 50 ms
-// at first, backing off to 500 ms). Returns the final body, or null on timeout/error.
+// Wait for the order (as its owner, userId) to be PAID, CANCELLED or FAILED: GET /payment/{orderNo}
+// with waitMs, which the server answers as soon as the CONFIRMING order settles (one call per
+// booking instead of polling); asked again after a short pause if it is not final yet. Returns the
+// final body, or null on timeout/error.
 export async function waitFinal(orderNo, userId) {
   const t0 = Date.now();
-  let pause = 0.05;
-  for (;;) {
-    await sleep(jittered(pause));
-    pause = Math.min(pause * 1.5, 0.5);
-    const res = await order(orderNo, userId);
+  for (let pause = 0.05; ; pause = Math.min(pause * 1.5, 0.5)) {
+    const res = await order(orderNo, userId, ORDER_WAIT_MS);
     const body = res.status === 200 ? parse(res) : null;
     if (body && (body.status === 'PAID' || body.status === 'CANCELLED' || body.status === 'FAILED')) return body;
     if ((!body && !transient(res)) || Date.now() - t0 > ORDER_TIMEOUT_MS) {
@@ -325,6 +328,7 @@ export async function waitFinal(orderNo, userId) {
       console.warn(`order ${orderNo}: not final after ${Date.now() - t0} ms (last answer ${res.status})`);
       return null;
     }
+    await sleep(jittered(pause)); // READY (not paid yet) or a transient error: ask again shortly
   }
 }
 

@@ -1,7 +1,13 @@
+#include <fmt/format.h>
+
 #include <algorithm>
+#include <charconv>
+#include <chrono>
+#include <cstdint>
 
 #include "api/identity.hpp"
 #include "api/json_body.hpp"
+#include "api/request_params.hpp"
 #include "api/routes.hpp"
 #include "application/payment_service.hpp"
 #include "domain/catalog.hpp"
@@ -119,12 +125,26 @@ void write_order(JsonWriter& json, const domain::PaymentOrder& order) {
       .end_object();
 }
 
+// ?waitMs=: how long the answer may wait for a CONFIRMING order to settle, 0–10000 (absent: 0).
+std::chrono::milliseconds settlement_wait(const ApiRequest& request) {
+  const auto text = query_param(request, "waitMs");
+  if (!text) return std::chrono::milliseconds{0};
+  const auto max = application::PaymentService::kMaxSettlementWait.count();
+  std::int64_t value = 0;
+  const auto* end = text->data() + text->size();
+  const auto [ptr, ec] = std::from_chars(text->data(), end, value);
+  if (text->empty() || ec != std::errc{} || ptr != end || value < 0 || value > max) {
+    throw domain::invalid_argument("waitMs", fmt::format("a whole number of milliseconds from 0 to {}", max));
+  }
+  return std::chrono::milliseconds{value};
+}
+
 Task<ApiResponse> order_status(application::PaymentService& payments, const ApiRequest& request) {
   const std::string* order_no = request.path_param("orderNo");
   if (order_no == nullptr || !is_valid_order_no(*order_no)) {
     throw domain::invalid_argument("orderNo", "not an order number");
   }
-  const auto order = co_await payments.order(acting_user(request), *order_no);
+  const auto order = co_await payments.order(acting_user(request), *order_no, settlement_wait(request));
   JsonWriter json;
   write_order(json, order);
   co_return json_response(200, std::move(json).str());

@@ -27,6 +27,7 @@
 #include "application/web_app.hpp"
 #include "domain/ports/clock.hpp"
 #include "infra/blocking_executor.hpp"
+#include "infra/events/order_settlement_board.hpp"
 #include "infra/http/http_server.hpp"
 #include "infra/kafka/confirmation_consumer.hpp"
 #include "infra/kafka/kafka_health_probe.hpp"
@@ -335,6 +336,8 @@ struct Application::Parts {
 
   application::ConfirmationHandler confirmation{worker_payment_repository, queue_store, seat_locks, clock, seat_events,
                                                 payments.counters()};
+  // This instance's settlements, for GET /payment/{orderNo}?waitMs= (a waiting answer).
+  infra::events::OrderSettlementBoard order_settlements;
   infra::mysql::MysqlOperatorRepository operator_repository{db_pool, topics};
   infra::mysql::MysqlDeadLetterStore dead_letter_store{db_pool};
   application::AdminService admin{operator_repository, queue_store,  seat_locks, seat_events,
@@ -679,6 +682,8 @@ void Application::start() {
       asio::detached);
   // In-process payments wake the relay at once instead of waiting for its next round.
   parts_->payments.on_payment_recorded([&task = parts_->outbox_task] { task.wake(); });
+  parts_->confirmation.tell_settlements_to(parts_->order_settlements);
+  parts_->payments.wait_for_settlements_on(parts_->order_settlements);
   if (runs_jobs(parts_->config)) {
     // Topics first: a consumer subscribed to a topic that does not exist yet only notices it at its
     // next metadata refresh. Auto-creation stays as the fallback when Kafka is down right now.
@@ -739,6 +744,7 @@ void Application::stop() {
   parts_->stopped = true;
   // HTTP first: stop accepting, close idle connections, let in-flight requests finish.
   parts_->server.begin_shutdown();
+  parts_->order_settlements.stop();  // waiting answers go out now, with what they have
   if (!parts_->server.wait_drained(parts_->config.http.shutdown_timeout)) {
     spdlog::warn("{} connections still open after {} ms; closing them", parts_->server.open_connections(),
                  parts_->config.http.shutdown_timeout.count());

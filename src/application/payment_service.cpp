@@ -4,6 +4,8 @@
 #include <openssl/crypto.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "application/seat_events.hpp"
 #include "domain/errors.hpp"
 #include "domain/reservation.hpp"
@@ -110,11 +112,33 @@ Task<domain::PaymentRecord> PaymentService::record_payment(const std::string& or
   co_return record;
 }
 
-Task<domain::PaymentOrder> PaymentService::order(domain::UserId user, const std::string& order_no) {
+Task<domain::PaymentOrder> PaymentService::order(domain::UserId user, const std::string& order_no,
+                                                 std::chrono::milliseconds wait) {
   auto found = co_await reads_.find_order(order_no);
   // Someone else's order answers exactly like one that does not exist.
   if (!found || found->user != user)
     throw DomainError(ErrorCode::kNotFound, fmt::format("order {} not found", order_no));
+  const auto deadline = std::chrono::steady_clock::now() + std::min(wait, kMaxSettlementWait);
+  while (settlement_waits_ != nullptr && found->status == domain::OrderStatus::kConfirming) {
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) break;
+    // A settlement told after the read above was committed after it (the order was CONFIRMING
+    // then, and is settled once), so it is the order's state now: only status and reason changed.
+    const auto slice = std::min(left, kSettlementRecheck);
+    const auto started = std::chrono::steady_clock::now();
+    if (auto settled = co_await settlement_waits_->wait_settled(order_no, slice)) {
+      found->status = settled->status;
+      found->fail_reason = settled->fail_reason;
+      break;
+    }
+    // Not settled here within the slice: another instance may have settled it.
+    auto again = co_await reads_.find_order(order_no);
+    if (!again) break;
+    found = std::move(again);
+    // Back before the slice was over: the board would not wait (full, or shutting down).
+    if (std::chrono::steady_clock::now() - started < slice) break;
+  }
   co_return std::move(*found);
 }
 
@@ -174,6 +198,10 @@ Task<std::vector<bool>> ConfirmationHandler::handle_batch(const std::vector<doma
 Task<void> ConfirmationHandler::settled(const domain::PaymentCompleted& event, const domain::ConfirmOutcome& outcome,
                                         domain::Timestamp now) {
   emit_seat_changes(seat_events_, outcome.events);
+  if (settlements_ != nullptr && (outcome.kind == domain::ConfirmOutcome::Kind::kConfirmed ||
+                                  outcome.kind == domain::ConfirmOutcome::Kind::kCancelled)) {
+    settlements_->order_settled({event.order_no, outcome.order.status, outcome.order.fail_reason});
+  }
   switch (outcome.kind) {
     case domain::ConfirmOutcome::Kind::kConfirmed: {
       counters_.confirmed.fetch_add(1, std::memory_order_relaxed);

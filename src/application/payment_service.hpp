@@ -9,6 +9,7 @@
 #include "application/queue_service.hpp"
 #include "domain/ports/clock.hpp"
 #include "domain/ports/gateway_verifier.hpp"
+#include "domain/ports/order_settlements.hpp"
 #include "domain/ports/payment_repository.hpp"
 #include "domain/ports/seat_events.hpp"
 #include "domain/ports/seat_lock_store.hpp"
@@ -78,19 +79,28 @@ class PaymentService {
   // of the caller's own order exactly as the gateway's signed callback would. Someone else's order
   // is 404, as if it did not exist.
   Task<domain::PaymentRecord> record_mock_gateway_payment(domain::UserId user, const std::string& order_no);
-  // The caller's own order; someone else's is 404, as if it did not exist.
-  Task<domain::PaymentOrder> order(domain::UserId user, const std::string& order_no);
+  // The caller's own order; someone else's is 404, as if it did not exist. With `wait` > 0 and the
+  // order CONFIRMING, the answer waits up to `wait` for its settlement (PAID or CANCELLED), so a
+  // client needs one call instead of polling; it reads the database again every
+  // kSettlementRecheck meanwhile, for an order that another instance settles.
+  Task<domain::PaymentOrder> order(domain::UserId user, const std::string& order_no,
+                                   std::chrono::milliseconds wait = std::chrono::milliseconds{0});
+  static constexpr std::chrono::milliseconds kMaxSettlementWait{10000};
+  static constexpr std::chrono::milliseconds kSettlementRecheck{1000};
   Task<std::vector<domain::PaymentOrder>> orders(domain::UserId user);
   Task<std::vector<domain::ReservationView>> reservations(domain::UserId user);
 
   PaymentCounters& counters() noexcept { return counters_; }
   // Called after a payment was recorded (the composition root wakes the outbox relay with it).
   void on_payment_recorded(std::function<void()> callback) { on_recorded_ = std::move(callback); }
+  // Where `order(..., wait)` waits for settlements (none: it reads again after each recheck).
+  void wait_for_settlements_on(domain::OrderSettlementWaits& waits) { settlement_waits_ = &waits; }
 
  private:
   Task<domain::PaymentRecord> record_payment(const std::string& order_no);
 
   std::function<void()> on_recorded_;
+  domain::OrderSettlementWaits* settlement_waits_ = nullptr;
   AdmissionGuard& guard_;
   domain::PaymentRepository& payments_;
   domain::PaymentRepository& reads_;
@@ -119,6 +129,8 @@ class ConfirmationHandler {
   // A batch in one transaction; true for each event it settled. The others (unknown order, ...)
   // go through handle() one by one, which reports their failures.
   Task<std::vector<bool>> handle_batch(const std::vector<domain::PaymentCompleted>& events);
+  // Every order this handler settles is told there after its commit.
+  void tell_settlements_to(domain::OrderSettlementSink& sink) { settlements_ = &sink; }
 
  private:
   Task<void> settled(const domain::PaymentCompleted& event, const domain::ConfirmOutcome& outcome,
@@ -130,6 +142,7 @@ class ConfirmationHandler {
   const domain::Clock& clock_;
   domain::SeatEventSink& seat_events_;
   PaymentCounters& counters_;
+  domain::OrderSettlementSink* settlements_ = nullptr;
 };
 
 // DESIGN.md §7.6: a CONFIRMING order is settled by the database alone once it is old enough,

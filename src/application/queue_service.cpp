@@ -179,15 +179,19 @@ Task<PowChallengeView> QueueService::challenge(domain::UserId user, domain::Sche
 
 Task<void> QueueService::leave(domain::UserId user, domain::ScheduleId schedule) {
   // The pre-queue first: a user the shuffle moves meanwhile is then in the waiting line, and leaves it.
+  // Only a schedule with a pre-queue can have anyone in it (the schedule comes from a cache, so a
+  // plain leave costs one Redis call, not two).
+  const auto found = co_await catalog_.find_schedule(schedule);
   bool was_queued = false;
-  if (fair_start_ != nullptr) was_queued = co_await fair_start_->leave(schedule, user);
+  if (fair_start_ != nullptr && (!found || found->prequeue_opens_at)) {
+    was_queued = co_await fair_start_->leave(schedule, user);
+  }
   if (!was_queued) was_queued = co_await store_.leave(schedule, user, clock_.now());
   if (was_queued) {
     counters_.left.fetch_add(1, std::memory_order_relaxed);
     co_return;
   }
   // Not queued is still 204 (leaving twice is fine), but a well-formed id that names nothing is 404.
-  const auto found = co_await catalog_.find_schedule(schedule);
   if (!found) throw DomainError(ErrorCode::kNotFound, fmt::format("schedule {} not found", schedule.value));
   const bool user_exists = co_await users_.exists(user);
   if (!user_exists) throw DomainError(ErrorCode::kNotFound, fmt::format("user {} not found", user.value));

@@ -127,6 +127,48 @@ TEST(PaymentFlow, EndToEndOrderBecomesPaidAndSeatsSold) {
   EXPECT_EQ(json::parse(again.body).at("status").as_string(), "PAID");
 }
 
+// GET /payment/{orderNo}?waitMs=: one call that answers when the CONFIRMING order is settled
+// (the board of this instance's settlements), instead of the client polling.
+TEST(PaymentFlow, AWaitingReadAnswersWhenTheOrderIsSettled) {
+  const auto schedule = create_schedule(-60, 10);
+  TestServer server(kFastAdmission);
+  Booking booking{11, schedule, "", {"S-1"}};
+  const auto order_no = hold_and_ready(server.port(), booking);
+  const auto path = "/payment/" + order_no + "?waitMs=10000";
+  // READY: answered at once, as without waitMs (only a CONFIRMING order is waited for).
+  const auto ready_now = http(server.port(), "GET", path, "", as_user(11));
+  ASSERT_EQ(ready_now.status, 200) << ready_now.raw;
+  EXPECT_EQ(json::parse(ready_now.body).at("status").as_string(), "READY");
+  // Nobody else reads it, waiting or not; nor does anyone without a token; bad values are 400.
+  EXPECT_EQ(http(server.port(), "GET", path, "", as_user(12)).status, 404);
+  EXPECT_EQ(http(server.port(), "GET", path).status, 401);
+  for (const char* bad : {"-1", "10001", "1.5", "abc", "", "99999999999999999999"}) {
+    const auto r = http(server.port(), "GET", "/payment/" + order_no + "?waitMs=" + bad, "", as_user(11));
+    EXPECT_EQ(r.status, 400) << bad << ": " << r.raw;
+    EXPECT_NE(r.body.find("waitMs"), std::string::npos) << r.body;
+  }
+
+  ASSERT_EQ(pay(server.port(), order_no).status, 202);
+  // At most a few waiting calls (the first confirmation may wait for the consumer to join its
+  // group); each one answers PAID or, after its 10 s, what it has.
+  std::string status;
+  int calls = 0;
+  for (; calls < 3 && status != "PAID"; ++calls) {
+    const auto r = http(server.port(), "GET", path, "", as_user(11));
+    ASSERT_EQ(r.status, 200) << r.raw;
+    const auto order = json::parse(r.body).as_object();
+    status = std::string(order.at("status").as_string());
+    EXPECT_TRUE(status == "PAID" || status == "CONFIRMING") << r.body;
+    EXPECT_EQ(order.at("seatNos").as_array().size(), 1u);
+  }
+  EXPECT_EQ(status, "PAID");
+  EXPECT_EQ(db_value("SELECT status FROM payment_order WHERE order_no = '" + order_no + "'"), "PAID");
+  // A settled order is answered at once; so is a waitMs of 0.
+  EXPECT_EQ(order_status(server.port(), order_no), "PAID");
+  const auto zero = http(server.port(), "GET", "/payment/" + order_no + "?waitMs=0", "", as_user(11));
+  EXPECT_EQ(json::parse(zero.body).at("status").as_string(), "PAID");
+}
+
 // The same ready request sent several times at once (a client retrying on a timeout): every copy
 // gets the one order, byte for byte — none is refused because the seats are "in payment" already.
 TEST(PaymentFlow, ParallelDuplicatesOfOneReadyGetTheSameOrder) {

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
+
 #include "application/hold_service.hpp"
 #include "booking_fakes.hpp"
 #include "domain/errors.hpp"
@@ -364,4 +366,110 @@ TEST(PaymentReconciler, SettlesConfirmingOrdersWhoseEventNeverArrivedOnceOldEnou
   EXPECT_EQ(run_task(f.confirmation.handle(lost_event)).kind, ConfirmOutcome::Kind::kIgnored);
   EXPECT_EQ(f.events.events.size(), 1u);
   EXPECT_EQ(run_task(f.reconciler.run_once()), 0);
+}
+
+// ---- waiting for the settlement (GET /payment/{orderNo}?waitMs=) ------------------------------
+
+namespace {
+
+struct RecordedSettlements : OrderSettlementSink {
+  void order_settled(const OrderSettled& settled) override { told.push_back(settled); }
+  std::vector<OrderSettled> told;
+};
+
+// Stands in for the board: answers each wait with the next scripted result, after running `during`
+// (what happens elsewhere while the caller waits).
+struct ScriptedWaits : OrderSettlementWaits {
+  Task<std::optional<OrderSettled>> wait_settled(const std::string& order_no,
+                                                 std::chrono::milliseconds timeout) override {
+    asked.emplace_back(order_no, timeout);
+    if (during) during();
+    std::optional<OrderSettled> next;
+    if (!results.empty()) {
+      next = results.front();
+      results.erase(results.begin());
+    }
+    co_return next;
+  }
+  std::vector<std::optional<OrderSettled>> results;
+  std::function<void()> during;
+  std::vector<std::pair<std::string, std::chrono::milliseconds>> asked;
+};
+
+}  // namespace
+
+TEST(PaymentServiceReads, AWaitingReadAnswersWithTheSettlementItIsTold) {
+  Fixture f;
+  ScriptedWaits waits;
+  f.payments.wait_for_settlements_on(waits);
+  const auto order_no = confirming_order(f, {"A-1", "A-2"});
+  waits.results.push_back(OrderSettled{order_no, OrderStatus::kPaid, std::nullopt});
+  const auto order = run_task(f.payments.order(kMe, order_no, std::chrono::milliseconds(5000)));
+  EXPECT_EQ(order.status, OrderStatus::kPaid);
+  EXPECT_EQ(order.seat_nos, (std::vector<std::string>{"A-1", "A-2"}));  // the rest as read
+  EXPECT_EQ(order.amount, Money{10000});
+  ASSERT_EQ(waits.asked.size(), 1u);
+  EXPECT_EQ(waits.asked[0].first, order_no);
+  EXPECT_EQ(waits.asked[0].second, application::PaymentService::kSettlementRecheck);  // one slice of 5 s
+}
+
+TEST(PaymentServiceReads, OnlyAConfirmingOrderIsWaitedFor) {
+  Fixture f;
+  ScriptedWaits waits;
+  f.payments.wait_for_settlements_on(waits);
+  f.hold({"A-1"});
+  const auto ready = f.ready({"A-1"}, "ready-only").order;
+  EXPECT_EQ(run_task(f.payments.order(kMe, ready.order_no, std::chrono::milliseconds(5000))).status,
+            OrderStatus::kReady);
+  const auto order_no = confirming_order(f, {"A-2"});
+  EXPECT_EQ(run_task(f.payments.order(kMe, order_no)).status, OrderStatus::kConfirming);  // no wait asked
+  run_task(f.confirmation.handle(f.completed_event(order_no)));
+  EXPECT_EQ(run_task(f.payments.order(kMe, order_no, std::chrono::milliseconds(5000))).status, OrderStatus::kPaid);
+  EXPECT_TRUE(waits.asked.empty());
+}
+
+TEST(PaymentServiceReads, SomeoneElsesOrderIsNotFoundWithoutWaiting) {
+  Fixture f;
+  ScriptedWaits waits;
+  f.payments.wait_for_settlements_on(waits);
+  const auto order_no = confirming_order(f, {"A-1"});
+  EXPECT_EQ(code_of([&] { run_task(f.payments.order(kOther, order_no, std::chrono::milliseconds(5000))); }),
+            ErrorCode::kNotFound);
+  EXPECT_TRUE(waits.asked.empty());
+}
+
+TEST(PaymentServiceReads, AnOrderSettledElsewhereIsReadAgain) {
+  Fixture f;
+  ScriptedWaits waits;
+  f.payments.wait_for_settlements_on(waits);
+  const auto order_no = confirming_order(f, {"A-1"});
+  // Another instance confirms it while this one waits, and this one is never told.
+  waits.during = [&] { run_task(f.confirmation.handle(f.completed_event(order_no))); };
+  const auto order = run_task(f.payments.order(kMe, order_no, std::chrono::milliseconds(5000)));
+  EXPECT_EQ(order.status, OrderStatus::kPaid);
+  EXPECT_EQ(waits.asked.size(), 1u);
+}
+
+TEST(ConfirmationHandler, TellsEachSettlementOnceAfterItsCommit) {
+  Fixture f;
+  RecordedSettlements told;
+  f.confirmation.tell_settlements_to(told);
+  const auto paid = confirming_order(f, {"A-1"});
+  const auto event = f.completed_event(paid);
+  run_task(f.confirmation.handle(event));
+  run_task(f.confirmation.handle(event));  // a duplicate settles nothing
+  ASSERT_EQ(told.told.size(), 1u);
+  EXPECT_EQ(told.told[0].order_no, paid);
+  EXPECT_EQ(told.told[0].status, OrderStatus::kPaid);
+  EXPECT_FALSE(told.told[0].fail_reason);
+  EXPECT_EQ(f.status_of(paid), OrderStatus::kPaid);  // told after the change, not before
+
+  // An order that lost a hold is cancelled, and told so with its reason.
+  const auto lost = confirming_order(f, {"A-2", "A-3"});
+  const auto lost_event = f.completed_event(lost);
+  f.store.reservation(f.live("A-3")->id).status = ReservationStatus::kExpired;
+  run_task(f.confirmation.handle(lost_event));
+  ASSERT_EQ(told.told.size(), 2u);
+  EXPECT_EQ(told.told[1].status, OrderStatus::kCancelled);
+  EXPECT_EQ(told.told[1].fail_reason, std::string("HOLD_EXPIRED"));
 }

@@ -104,7 +104,7 @@ Task<std::optional<SeatMap>> MysqlCatalogRepository::seat_map(domain::ScheduleId
   std::shared_ptr<const SeatLayout> cached = co_await layouts_.layout(schedule);
   struct Read {
     std::shared_ptr<const SeatLayout> layout;
-    std::unordered_map<std::string, SeatStatus> taken;  // seats with a live reservation
+    std::vector<SeatStatus> statuses;  // by position in the layout
   };
   auto work = [schedule, cached](MysqlConnection& db) -> std::optional<Read> {
     Read read{cached ? cached : load_seat_layout(db, schedule), {}};  // nullptr: another request loads it
@@ -121,11 +121,13 @@ Task<std::optional<SeatMap>> MysqlCatalogRepository::seat_map(domain::ScheduleId
         "o.expires_at > UTC_TIMESTAMP(3))))) THEN 'H' ELSE 'A' END "
         "FROM reservation r WHERE r.schedule_id = ? AND r.active = 1",
         {schedule.value});
-    read.taken.reserve(live.rows.size());
+    read.statuses.assign(read.layout->seats.size(), SeatStatus::kAvailable);
     for (const auto& row : live.rows) {
-      const std::string status = to_string(row[1]);
-      if (status == "S") read.taken.emplace(to_string(row[0]), SeatStatus::kSold);
-      if (status == "H") read.taken.emplace(to_string(row[0]), SeatStatus::kHeld);
+      if (!row[0] || !row[1]) continue;
+      const auto at = read.layout->index.find(std::string_view(*row[0]));
+      if (at == read.layout->index.end()) continue;
+      if (*row[1] == "S") read.statuses[at->second] = SeatStatus::kSold;
+      if (*row[1] == "H") read.statuses[at->second] = SeatStatus::kHeld;
     }
     return read;
   };
@@ -133,10 +135,9 @@ Task<std::optional<SeatMap>> MysqlCatalogRepository::seat_map(domain::ScheduleId
   if (!read) co_return std::nullopt;
   SeatMap map{schedule, {}};
   map.seats.reserve(read->layout->seats.size());
-  for (const auto& seat : read->layout->seats) {
-    const auto it = read->taken.find(seat.seat_no);
-    map.seats.push_back(SeatMapEntry{seat.seat_no, seat.section, seat.price,
-                                     it == read->taken.end() ? SeatStatus::kAvailable : it->second});
+  for (std::size_t i = 0; i < read->layout->seats.size(); ++i) {
+    const auto& seat = read->layout->seats[i];
+    map.seats.push_back(SeatMapEntry{seat.seat_no, seat.section, seat.price, read->statuses[i]});
   }
   co_return map;
 }

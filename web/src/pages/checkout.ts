@@ -163,10 +163,12 @@ export async function renderOrder(page: Page): Promise<void> {
   const messages = messageArea();
   const state = h('div', { className: 'order-state', role: 'status', 'aria-live': 'polite' }, loadingText());
   append(page.outlet, [h('h1', {}, t('orderTitle', { orderNo })), messages, state]);
-  const poll = async (): Promise<void> => {
+  // waitMs: a CONFIRMING order's answer comes when it is settled (one call, no polling).
+  const poll = async (waitMs = 0): Promise<void> => {
     let order: Order;
     try {
-      order = await call<Order>(`/payment/${encodeURIComponent(orderNo)}`, { auth: true });
+      const wait = waitMs > 0 ? `?waitMs=${waitMs}` : '';
+      order = await call<Order>(`/payment/${encodeURIComponent(orderNo)}${wait}`, { auth: true });
     } catch (error) {
       handleError(page, messages, error);
       return;
@@ -191,6 +193,10 @@ export async function renderOrder(page: Page): Promise<void> {
     }
     if (order.status === 'CANCELLED' || order.status === 'FAILED') {
       saveHold(null);
+      return;
+    }
+    if (order.status === 'CONFIRMING') {
+      later(page, 0, () => void poll(10000));
       return;
     }
     later(page, 1000, () => void poll());

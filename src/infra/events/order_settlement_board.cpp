@@ -1,0 +1,100 @@
+#include "infra/events/order_settlement_board.hpp"
+
+#include <algorithm>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+namespace ticketing::infra::events {
+
+namespace asio = boost::asio;
+
+struct OrderSettlementBoard::Waiter {
+  explicit Waiter(const asio::any_io_executor& executor) : timer(executor) {}
+  asio::steady_timer timer;
+  std::optional<domain::OrderSettled> settled;  // guarded by the board's mutex
+  bool woken = false;                           // guarded by the board's mutex
+};
+
+void OrderSettlementBoard::forget_old_locked(std::chrono::steady_clock::time_point now) {
+  while (!recent_order_.empty() &&
+         (recent_order_.size() > limits_.max_recent || now - recent_order_.front().first > limits_.recent_for)) {
+    recent_.erase(recent_order_.front().second);
+    recent_order_.pop_front();
+  }
+}
+
+void OrderSettlementBoard::order_settled(const domain::OrderSettled& settled) {
+  std::vector<std::shared_ptr<Waiter>> wake;
+  {
+    const std::lock_guard lock(mutex_);
+    const auto now = std::chrono::steady_clock::now();
+    if (recent_.insert_or_assign(settled.order_no, settled).second) recent_order_.emplace_back(now, settled.order_no);
+    forget_old_locked(now);
+    if (auto it = waiters_.find(settled.order_no); it != waiters_.end()) {
+      wake = std::move(it->second);
+      waiters_.erase(it);
+      for (auto& waiter : wake) {
+        waiter->settled = settled;
+        waiter->woken = true;
+      }
+    }
+  }
+  for (auto& waiter : wake) {
+    asio::post(waiter->timer.get_executor(), [waiter] { waiter->timer.cancel(); });
+  }
+}
+
+Task<std::optional<domain::OrderSettled>> OrderSettlementBoard::wait_settled(const std::string& order_no,
+                                                                             std::chrono::milliseconds timeout) {
+  auto waiter = std::make_shared<Waiter>(co_await asio::this_coro::executor);
+  waiter->timer.expires_after(timeout);
+  {
+    const std::lock_guard lock(mutex_);
+    forget_old_locked(std::chrono::steady_clock::now());
+    if (auto it = recent_.find(order_no); it != recent_.end()) co_return it->second;
+    if (stopped_ || waiting_ >= limits_.max_waiters || timeout.count() <= 0) co_return std::nullopt;
+    waiters_[order_no].push_back(waiter);
+    ++waiting_;
+  }
+  // No suspension between the registration and this wait: a wake-up posted to this (single-
+  // threaded) executor runs after the wait has started, and cancels it.
+  co_await waiter->timer.async_wait(asio::as_tuple(asio::use_awaitable));
+  const std::lock_guard lock(mutex_);
+  --waiting_;
+  if (!waiter->woken) {
+    auto it = waiters_.find(order_no);
+    if (it != waiters_.end()) {
+      std::erase(it->second, waiter);
+      if (it->second.empty()) waiters_.erase(it);
+    }
+  }
+  co_return waiter->settled;
+}
+
+void OrderSettlementBoard::stop() {
+  std::vector<std::shared_ptr<Waiter>> wake;
+  {
+    const std::lock_guard lock(mutex_);
+    stopped_ = true;
+    for (auto& [order_no, waiters] : waiters_) {
+      for (auto& waiter : waiters) {
+        waiter->woken = true;
+        wake.push_back(waiter);
+      }
+    }
+    waiters_.clear();
+  }
+  for (auto& waiter : wake) {
+    asio::post(waiter->timer.get_executor(), [waiter] { waiter->timer.cancel(); });
+  }
+}
+
+std::size_t OrderSettlementBoard::waiting() const {
+  const std::lock_guard lock(mutex_);
+  return waiting_;
+}
+
+}  // namespace ticketing::infra::events
