@@ -1,7 +1,5 @@
 #include "infra/mysql/mysql_catalog_repository.hpp"
 
-#include <fmt/format.h>
-
 #include <stdexcept>
 #include <unordered_map>
 
@@ -35,7 +33,7 @@ Schedule schedule_of(RowReader& read) {
 }
 
 std::string schedule_select(std::string_view tail) {
-  return fmt::format("SELECT {} FROM schedule s {}", kScheduleColumns, tail);
+  return "SELECT " + std::string(kScheduleColumns) + " FROM schedule s " + std::string(tail);
 }
 
 }  // namespace
@@ -63,9 +61,8 @@ Task<std::optional<std::vector<Schedule>>> MysqlCatalogRepository::list_schedule
   auto work = [concert](MysqlConnection& db) -> std::optional<std::vector<Schedule>> {
     // One round trip: the concert row (to tell "no schedules" from "no concert") and its schedules.
     const auto result = db.query(
-        fmt::format("SELECT c.id, {} FROM concert c LEFT JOIN schedule s ON s.concert_id = c.id WHERE c.id = ? "
-                    "ORDER BY s.show_at, s.id",
-                    kScheduleColumns),
+        "SELECT c.id, " + std::string(kScheduleColumns) +
+            " FROM concert c LEFT JOIN schedule s ON s.concert_id = c.id WHERE c.id = ? ORDER BY s.show_at, s.id",
         {concert.value});
     if (result.rows.empty()) return std::nullopt;
     std::vector<Schedule> schedules;

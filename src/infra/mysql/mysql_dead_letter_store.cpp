@@ -1,7 +1,5 @@
 #include "infra/mysql/mysql_dead_letter_store.hpp"
 
-#include <fmt/format.h>
-
 #include "infra/events/payment_events.hpp"
 #include "infra/mysql/mysql_operator_repository.hpp"
 #include "infra/mysql/row_reader.hpp"
@@ -45,8 +43,8 @@ Task<void> MysqlDeadLetterStore::record(const domain::DeadLetter& letter) {
 
 Task<std::vector<domain::DeadLetter>> MysqlDeadLetterStore::list(int limit, bool pending_only) {
   auto work = [&](MysqlConnection& db) {
-    const auto rows = db.query(fmt::format("SELECT {} FROM dead_letter {} ORDER BY id DESC LIMIT ?", kColumns,
-                                           pending_only ? "WHERE replayed_at IS NULL" : ""),
+    const auto rows = db.query("SELECT " + std::string(kColumns) + " FROM dead_letter " +
+                                   (pending_only ? "WHERE replayed_at IS NULL " : "") + "ORDER BY id DESC LIMIT ?",
                                {limit});
     std::vector<domain::DeadLetter> letters;
     for (const auto& row : rows.rows) letters.push_back(read_letter(row));
@@ -57,7 +55,7 @@ Task<std::vector<domain::DeadLetter>> MysqlDeadLetterStore::list(int limit, bool
 
 Task<std::optional<domain::ReplayableDeadLetter>> MysqlDeadLetterStore::find(std::int64_t id) {
   auto work = [&](MysqlConnection& db) -> std::optional<domain::ReplayableDeadLetter> {
-    const auto rows = db.query(fmt::format("SELECT {} FROM dead_letter WHERE id = ?", kColumns), {id});
+    const auto rows = db.query("SELECT " + std::string(kColumns) + " FROM dead_letter WHERE id = ?", {id});
     if (rows.rows.empty()) return std::nullopt;
     domain::ReplayableDeadLetter found;
     found.letter = read_letter(rows.rows[0]);
@@ -74,7 +72,7 @@ Task<void> MysqlDeadLetterStore::mark_replayed(std::int64_t id, domain::Timestam
     db.execute("UPDATE dead_letter SET replayed_at = COALESCE(replayed_at, ?) WHERE id = ?", {now, id});
     support::JsonWriter after;
     after.begin_object().key("replayed").boolean(true).key("outcome").string(outcome).end_object();
-    insert_audit(db, who, "dead-letter.replay", fmt::format("dead-letter:{}", id), {"", std::move(after).str()});
+    insert_audit(db, who, "dead-letter.replay", "dead-letter:" + std::to_string(id), {"", std::move(after).str()});
     tx.commit();
     return 0;
   };

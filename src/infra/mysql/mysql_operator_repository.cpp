@@ -1,7 +1,5 @@
 #include "infra/mysql/mysql_operator_repository.hpp"
 
-#include <fmt/format.h>
-
 #include <map>
 
 #include "domain/errors.hpp"
@@ -135,9 +133,9 @@ void copy_venue_seats(MysqlConnection& db, domain::ScheduleId schedule, domain::
     }
   }
   params.emplace_back(venue.value);
-  db.execute(fmt::format("INSERT INTO seat (schedule_id, seat_no, section, price) SELECT ?, v.seat_no, v.section, {} "
-                         "FROM venue_seat v WHERE v.venue_id = ?",
-                         price),
+  // `price` is SQL text with placeholders only; the tiers and prices are bound.
+  db.execute("INSERT INTO seat (schedule_id, seat_no, section, price) SELECT ?, v.seat_no, v.section, " + price +
+                 " FROM venue_seat v WHERE v.venue_id = ?",
              params);
 }
 
@@ -213,7 +211,7 @@ domain::VenueSummary insert_venue(MysqlConnection& db, const std::string& name, 
       static_cast<std::int64_t>(db.execute("INSERT INTO venue (name) VALUES (?)", {name}).last_insert_id)};
   insert_venue_seats(db, venue, layout);
   domain::VenueSummary summary{venue, name, static_cast<std::int64_t>(layout.seats.size()), layout.tiers, {}};
-  insert_audit(db, who, "venue.create", fmt::format("venue:{}", venue.value), {"", venue_audit_json(summary)});
+  insert_audit(db, who, "venue.create", "venue:" + std::to_string(venue.value), {"", venue_audit_json(summary)});
   return summary;
 }
 
@@ -270,9 +268,10 @@ Task<std::optional<domain::VenueSummary>> MysqlOperatorRepository::replace_layou
       const bool opened = read.flag();
       const bool sold = read.flag();
       if (opened || sold) {
-        throw DomainError(ErrorCode::kConflict,
-                          fmt::format("venue {} is used by schedule {}, which {}: its layout cannot change",
-                                      venue.value, schedule.value, sold ? "has reservations" : "is open for booking"));
+        throw DomainError(ErrorCode::kConflict, "venue " + std::to_string(venue.value) + " is used by schedule " +
+                                                    std::to_string(schedule.value) + ", which " +
+                                                    (sold ? "has reservations" : "is open for booking") +
+                                                    ": its layout cannot change");
       }
       copies.push_back(schedule);
     }
@@ -303,7 +302,7 @@ Task<std::optional<domain::VenueSummary>> MysqlOperatorRepository::replace_layou
       copy_venue_seats(db, copies[i], venue, prices);
     }
     domain::VenueSummary after{venue, before.name, static_cast<std::int64_t>(layout.seats.size()), layout.tiers, {}};
-    insert_audit(db, who, "venue.layout", fmt::format("venue:{}", venue.value),
+    insert_audit(db, who, "venue.layout", "venue:" + std::to_string(venue.value),
                  {venue_audit_json(before), venue_audit_json(after)});
     tx.commit();
     return after;
@@ -319,7 +318,7 @@ domain::Concert insert_concert(MysqlConnection& db, const std::string& title, co
   JsonWriter after;
   after.begin_object().key("id").integer(id).key("title").string(title).key("description").string(description);
   after.end_object();
-  insert_audit(db, who, "concert.create", fmt::format("concert:{}", id), {"", std::move(after).str()});
+  insert_audit(db, who, "concert.create", "concert:" + std::to_string(id), {"", std::move(after).str()});
   return domain::Concert{domain::ConcertId{id}, title, description, to_timestamp(created.rows[0][0])};
 }
 
@@ -337,12 +336,12 @@ Task<domain::Concert> MysqlOperatorRepository::create_concert(const std::string&
 domain::ScheduleDetail insert_schedule(MysqlConnection& db, const domain::NewSchedule& request,
                                        const domain::AuditContext& who) {
   if (db.query("SELECT 1 FROM concert WHERE id = ?", {request.concert.value}).rows.empty()) {
-    throw DomainError(ErrorCode::kNotFound, fmt::format("concert {} not found", request.concert.value),
+    throw DomainError(ErrorCode::kNotFound, "concert " + std::to_string(request.concert.value) + " not found",
                       {{"concertId", "no such concert"}});
   }
   // Locks the venue row: its layout cannot be replaced while its seats are being copied.
   if (db.query("SELECT 1 FROM venue WHERE id = ? FOR UPDATE", {request.venue.value}).rows.empty()) {
-    throw DomainError(ErrorCode::kNotFound, fmt::format("venue {} not found", request.venue.value),
+    throw DomainError(ErrorCode::kNotFound, "venue " + std::to_string(request.venue.value) + " not found",
                       {{"venueId", "no such venue"}});
   }
   const auto tiers = tiers_of(db, request.venue);
@@ -350,7 +349,7 @@ domain::ScheduleDetail insert_schedule(MysqlConnection& db, const domain::NewSch
   for (const auto& [tier, price] : request.tier_prices) {
     bool known = false;
     for (const auto& venue_tier : tiers) known = known || venue_tier.first == tier;
-    if (!known) unknown.push_back({fmt::format("prices.{}", tier), "the venue has no such tier"});
+    if (!known) unknown.push_back({"prices." + tier, "the venue has no such tier"});
   }
   if (!unknown.empty()) {
     throw DomainError(ErrorCode::kInvalidArgument, "prices name tiers the venue does not have", std::move(unknown));
@@ -365,7 +364,8 @@ domain::ScheduleDetail insert_schedule(MysqlConnection& db, const domain::NewSch
   // One statement copies the layout; tier prices overridden by the request are applied on the way.
   copy_venue_seats(db, domain::ScheduleId{id}, request.venue, request.tier_prices);
   auto detail = detail_of(db, domain::ScheduleId{id});
-  insert_audit(db, who, "schedule.create", fmt::format("schedule:{}", id), {"", schedule_audit_json(detail->schedule)});
+  insert_audit(db, who, "schedule.create", "schedule:" + std::to_string(id),
+               {"", schedule_audit_json(detail->schedule)});
   return std::move(*detail);
 }
 
@@ -394,7 +394,7 @@ Task<std::optional<domain::Schedule>> MysqlOperatorRepository::set_sale_state(do
     auto before = load_schedule(db, schedule);
     db.execute("UPDATE schedule SET sale_state = ? WHERE id = ?", {domain::to_string(state), schedule.value});
     auto after = load_schedule(db, schedule);
-    insert_audit(db, who, "schedule.sale-state", fmt::format("schedule:{}", schedule.value),
+    insert_audit(db, who, "schedule.sale-state", "schedule:" + std::to_string(schedule.value),
                  {schedule_audit_json(*before), schedule_audit_json(*after)});
     tx.commit();
     return after;
@@ -414,7 +414,7 @@ Task<std::optional<domain::Schedule>> MysqlOperatorRepository::update_queue_sett
         "max_seats_per_user = COALESCE(?, max_seats_per_user) WHERE id = ?",
         {patch.max_active, patch.admit_per_second, patch.max_seats_per_user, schedule.value});
     auto after = load_schedule(db, schedule);
-    insert_audit(db, who, "schedule.queue-settings", fmt::format("schedule:{}", schedule.value),
+    insert_audit(db, who, "schedule.queue-settings", "schedule:" + std::to_string(schedule.value),
                  {schedule_audit_json(*before), schedule_audit_json(*after)});
     tx.commit();
     return after;
@@ -524,8 +524,7 @@ Task<domain::RefundResult> MysqlOperatorRepository::refund_order(const std::stri
       result.order.status = domain::OrderStatus::kCancelled;
       result.order.fail_reason = std::string(domain::kRefundedByOperator);
       request_refund(db, topics_, result.order, std::string(domain::kRefundedByOperator), now);
-      insert_audit(db, who, "order.refund", fmt::format("order:{}", order_no),
-                   {before, order_audit_json(result.order)});
+      insert_audit(db, who, "order.refund", "order:" + order_no, {before, order_audit_json(result.order)});
       tx.commit();
       return result;
     });
