@@ -119,13 +119,17 @@ Task<domain::PaymentOrder> PaymentService::order(domain::UserId user, const std:
   if (!found || found->user != user)
     throw DomainError(ErrorCode::kNotFound, fmt::format("order {} not found", order_no));
   const auto deadline = std::chrono::steady_clock::now() + std::min(wait, kMaxSettlementWait);
+  // Re-read after first_recheck_, doubling up to a second: an instance that is not told of the
+  // settlement (another one confirmed it) still answers within about that of it.
+  auto recheck = first_recheck_;
   while (settlement_waits_ != nullptr && found->status == domain::OrderStatus::kConfirming) {
     const auto left =
         std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) break;
     // A settlement told after the read above was committed after it (the order was CONFIRMING
     // then, and is settled once), so it is the order's state now: only status and reason changed.
-    const auto slice = std::min(left, kSettlementRecheck);
+    const auto slice = std::min(left, recheck);
+    recheck = std::min(recheck * 2, kSettlementRecheck);
     const auto started = std::chrono::steady_clock::now();
     if (auto settled = co_await settlement_waits_->wait_settled(order_no, slice)) {
       found->status = settled->status;

@@ -81,11 +81,12 @@ class PaymentService {
   Task<domain::PaymentRecord> record_mock_gateway_payment(domain::UserId user, const std::string& order_no);
   // The caller's own order; someone else's is 404, as if it did not exist. With `wait` > 0 and the
   // order CONFIRMING, the answer waits up to `wait` for its settlement (PAID or CANCELLED), so a
-  // client needs one call instead of polling; it reads the database again every
-  // kSettlementRecheck meanwhile, for an order that another instance settles.
+  // client needs one call instead of polling; meanwhile it reads the database again now and then
+  // (see wait_for_settlements_on), for an order that another instance settles.
   Task<domain::PaymentOrder> order(domain::UserId user, const std::string& order_no,
                                    std::chrono::milliseconds wait = std::chrono::milliseconds{0});
   static constexpr std::chrono::milliseconds kMaxSettlementWait{10000};
+  static constexpr std::chrono::milliseconds kFirstSettlementRecheck{250};
   static constexpr std::chrono::milliseconds kSettlementRecheck{1000};
   Task<std::vector<domain::PaymentOrder>> orders(domain::UserId user);
   Task<std::vector<domain::ReservationView>> reservations(domain::UserId user);
@@ -93,14 +94,21 @@ class PaymentService {
   PaymentCounters& counters() noexcept { return counters_; }
   // Called after a payment was recorded (the composition root wakes the outbox relay with it).
   void on_payment_recorded(std::function<void()> callback) { on_recorded_ = std::move(callback); }
-  // Where `order(..., wait)` waits for settlements (none: it reads again after each recheck).
-  void wait_for_settlements_on(domain::OrderSettlementWaits& waits) { settlement_waits_ = &waits; }
+  // Where `order(..., wait)` waits for settlements. `first_recheck`: when the first re-read comes
+  // (doubling up to kSettlementRecheck) — long on an instance that runs the confirmation consumer
+  // and is told, short on one that is not.
+  void wait_for_settlements_on(domain::OrderSettlementWaits& waits,
+                               std::chrono::milliseconds first_recheck = kFirstSettlementRecheck) {
+    settlement_waits_ = &waits;
+    first_recheck_ = first_recheck;
+  }
 
  private:
   Task<domain::PaymentRecord> record_payment(const std::string& order_no);
 
   std::function<void()> on_recorded_;
   domain::OrderSettlementWaits* settlement_waits_ = nullptr;
+  std::chrono::milliseconds first_recheck_ = kFirstSettlementRecheck;
   AdmissionGuard& guard_;
   domain::PaymentRepository& payments_;
   domain::PaymentRepository& reads_;

@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <exception>
 #include <set>
 
 #include "domain/errors.hpp"
@@ -180,10 +181,18 @@ Task<PowChallengeView> QueueService::challenge(domain::UserId user, domain::Sche
 Task<void> QueueService::leave(domain::UserId user, domain::ScheduleId schedule) {
   // The pre-queue first: a user the shuffle moves meanwhile is then in the waiting line, and leaves it.
   // Only a schedule with a pre-queue can have anyone in it (the schedule comes from a cache, so a
-  // plain leave costs one Redis call, not two).
-  const auto found = co_await catalog_.find_schedule(schedule);
+  // plain leave costs one Redis call, not two). The database being down must not keep anyone in
+  // the queue: without the schedule, both are asked, and the failure is reported only if neither
+  // had the user.
+  std::optional<domain::Schedule> found;
+  std::exception_ptr lookup_failed;
+  try {
+    found = co_await catalog_.find_schedule(schedule);
+  } catch (const std::exception&) {
+    lookup_failed = std::current_exception();
+  }
   bool was_queued = false;
-  if (fair_start_ != nullptr && (!found || found->prequeue_opens_at)) {
+  if (fair_start_ != nullptr && (lookup_failed || !found || found->prequeue_opens_at)) {
     was_queued = co_await fair_start_->leave(schedule, user);
   }
   if (!was_queued) was_queued = co_await store_.leave(schedule, user, clock_.now());
@@ -191,6 +200,7 @@ Task<void> QueueService::leave(domain::UserId user, domain::ScheduleId schedule)
     counters_.left.fetch_add(1, std::memory_order_relaxed);
     co_return;
   }
+  if (lookup_failed) std::rethrow_exception(lookup_failed);
   // Not queued is still 204 (leaving twice is fine), but a well-formed id that names nothing is 404.
   if (!found) throw DomainError(ErrorCode::kNotFound, fmt::format("schedule {} not found", schedule.value));
   const bool user_exists = co_await users_.exists(user);

@@ -100,7 +100,7 @@ TEST(OrderSettlementBoard, StopWakesEveryWaiterAndLaterWaitsDoNotWait) {
 }
 
 TEST(OrderSettlementBoard, BeyondItsLimitsAWaitAnswersAtOnceAndOldSettlementsAreForgotten) {
-  OrderSettlementBoard board(OrderSettlementBoardLimits{1, 2, seconds(30)});
+  OrderSettlementBoard board(OrderSettlementBoardLimits{.max_waiters = 1, .max_recent = 2});
   Wait first(board, "ORD-6", seconds(60));
   until_waiting(first, board);
   Wait second(board, "ORD-7", seconds(60));  // the one waiter allowed is taken
@@ -119,4 +119,23 @@ TEST(OrderSettlementBoard, BeyondItsLimitsAWaitAnswersAtOnceAndOldSettlementsAre
   Wait recent(board, "ORD-B", seconds(60));
   ASSERT_TRUE(recent.finish_within(seconds(20)));
   EXPECT_TRUE(recent.result);
+}
+
+TEST(OrderSettlementBoard, OneOrderHasAtMostItsShareOfWaiters) {
+  OrderSettlementBoard board(OrderSettlementBoardLimits{.max_waiters_per_order = 1});
+  Wait first(board, "ORD-X", seconds(60));
+  until_waiting(first, board);
+  Wait same_order(board, "ORD-X", seconds(60));  // answered at once: the caller reads again
+  ASSERT_TRUE(same_order.finish_within(seconds(20)));
+  EXPECT_FALSE(same_order.result);
+  Wait other_order(board, "ORD-Y", seconds(60));
+  const auto deadline = std::chrono::steady_clock::now() + seconds(10);
+  while (board.waiting() < 2 && std::chrono::steady_clock::now() < deadline) other_order.io.poll();
+  EXPECT_EQ(board.waiting(), 2u);
+  board.order_settled({"ORD-X", OrderStatus::kPaid, std::nullopt});
+  board.order_settled({"ORD-Y", OrderStatus::kPaid, std::nullopt});
+  ASSERT_TRUE(first.finish_within(seconds(20)));
+  ASSERT_TRUE(other_order.finish_within(seconds(20)));
+  EXPECT_TRUE(first.result);
+  EXPECT_TRUE(other_order.result);
 }

@@ -410,7 +410,7 @@ TEST(PaymentServiceReads, AWaitingReadAnswersWithTheSettlementItIsTold) {
   EXPECT_EQ(order.amount, Money{10000});
   ASSERT_EQ(waits.asked.size(), 1u);
   EXPECT_EQ(waits.asked[0].first, order_no);
-  EXPECT_EQ(waits.asked[0].second, application::PaymentService::kSettlementRecheck);  // one slice of 5 s
+  EXPECT_EQ(waits.asked[0].second, application::PaymentService::kFirstSettlementRecheck);  // one slice of 5 s
 }
 
 TEST(PaymentServiceReads, OnlyAConfirmingOrderIsWaitedFor) {

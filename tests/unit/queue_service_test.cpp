@@ -122,11 +122,13 @@ class FakeCatalog final : public CatalogRepository {
   Task<std::vector<Concert>> list_concerts() override { co_return std::vector<Concert>{}; }
   Task<std::optional<std::vector<Schedule>>> list_schedules(ConcertId) override { co_return std::nullopt; }
   Task<std::optional<Schedule>> find_schedule(ScheduleId id) override {
+    if (down) throw DependencyUnavailable("db", "down in this test");
     if (id.value == 1) co_return Schedule{id, ConcertId{1}, opens + std::chrono::hours(48), opens};
     co_return std::nullopt;
   }
   Task<std::optional<SeatMap>> seat_map(ScheduleId) override { co_return std::nullopt; }
   Timestamp opens{};
+  bool down = false;
 };
 
 class FakeUsers final : public UserRepository {
@@ -259,4 +261,16 @@ TEST(AdmissionGuard, FollowsThe401Versus403Rules) {
   EXPECT_EQ(authorize("token:7:1", 7, 2), ErrorCode::kForbidden);
   run_task(f.service.leave(UserId{7}, ScheduleId{1}));
   EXPECT_EQ(authorize("token:7:1", 7, 1), ErrorCode::kUnauthenticated) << "slot revoked after leaving";
+}
+
+TEST(QueueService, LeavingWorksWhileTheDatabaseIsDown) {
+  Fixture f;
+  run_task(f.service.enter(UserId{7}, ScheduleId{1}));
+  f.catalog.down = true;
+  run_task(f.service.leave(UserId{7}, ScheduleId{1}));  // no schedule lookup needed to leave
+  f.catalog.down = false;
+  EXPECT_THROW(run_task(f.service.status(UserId{7}, ScheduleId{1})), DomainError);  // 404: not queued
+  f.catalog.down = true;
+  // Not queued: whether the schedule exists is unknown now, so the outage is reported.
+  EXPECT_THROW(run_task(f.service.leave(UserId{7}, ScheduleId{1})), DependencyUnavailable);
 }

@@ -42,8 +42,10 @@ void OrderSettlementBoard::order_settled(const domain::OrderSettled& settled) {
       }
     }
   }
+  // The last reference goes with the handler, so each timer is destroyed on its own thread.
   for (auto& waiter : wake) {
-    asio::post(waiter->timer.get_executor(), [waiter] { waiter->timer.cancel(); });
+    auto executor = waiter->timer.get_executor();
+    asio::post(executor, [w = std::move(waiter)] { w->timer.cancel(); });
   }
 }
 
@@ -56,7 +58,9 @@ Task<std::optional<domain::OrderSettled>> OrderSettlementBoard::wait_settled(con
     forget_old_locked(std::chrono::steady_clock::now());
     if (auto it = recent_.find(order_no); it != recent_.end()) co_return it->second;
     if (stopped_ || waiting_ >= limits_.max_waiters || timeout.count() <= 0) co_return std::nullopt;
-    waiters_[order_no].push_back(waiter);
+    auto& for_order = waiters_[order_no];
+    if (for_order.size() >= limits_.max_waiters_per_order) co_return std::nullopt;
+    for_order.push_back(waiter);
     ++waiting_;
   }
   // No suspension between the registration and this wait: a wake-up posted to this (single-
@@ -87,8 +91,10 @@ void OrderSettlementBoard::stop() {
     }
     waiters_.clear();
   }
+  // The last reference goes with the handler, so each timer is destroyed on its own thread.
   for (auto& waiter : wake) {
-    asio::post(waiter->timer.get_executor(), [waiter] { waiter->timer.cancel(); });
+    auto executor = waiter->timer.get_executor();
+    asio::post(executor, [w = std::move(waiter)] { w->timer.cancel(); });
   }
 }
 

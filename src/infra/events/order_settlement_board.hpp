@@ -18,8 +18,9 @@
 namespace ticketing::infra::events {
 
 struct OrderSettlementBoardLimits {
-  std::size_t max_waiters = 20000;  // beyond it, a wait answers at once (the caller reads again)
-  std::size_t max_recent = 100000;  // settlements remembered for a wait that starts just after
+  std::size_t max_waiters = 20000;        // beyond it, a wait answers at once (the caller reads again)
+  std::size_t max_waiters_per_order = 4;  // one order's owner cannot take the others' places
+  std::size_t max_recent = 100000;        // settlements remembered for a wait that starts just after
   std::chrono::seconds recent_for{30};
 };
 
@@ -32,7 +33,8 @@ class OrderSettlementBoard final : public domain::OrderSettlementSink, public do
   // Any thread.
   void order_settled(const domain::OrderSettled& settled) override;
   // Must be awaited on a single-threaded executor (each HTTP I/O thread has its own io_context):
-  // the wake-up is posted to it, and cannot overtake the wait's own start.
+  // the wake-up is posted to it, and cannot overtake the wait's own start. A strand or a thread
+  // pool would let a wake-up race the start of the wait.
   Task<std::optional<domain::OrderSettled>> wait_settled(const std::string& order_no,
                                                          std::chrono::milliseconds timeout) override;
   // Wakes every waiter (each answers with what it has) and makes later waits answer at once.

@@ -165,6 +165,7 @@ export async function renderOrder(page: Page): Promise<void> {
   append(page.outlet, [h('h1', {}, t('orderTitle', { orderNo })), messages, state]);
   // waitMs: a CONFIRMING order's answer comes when it is settled (one call, no polling).
   const poll = async (waitMs = 0): Promise<void> => {
+    const started = Date.now();
     let order: Order;
     try {
       const wait = waitMs > 0 ? `?waitMs=${waitMs}` : '';
@@ -196,7 +197,8 @@ export async function renderOrder(page: Page): Promise<void> {
       return;
     }
     if (order.status === 'CONFIRMING') {
-      later(page, 0, () => void poll(10000));
+      // At least a second between calls, also when an answer did not wait (a busy or older server).
+      later(page, Math.max(0, 1000 - (Date.now() - started)), () => void poll(10000));
       return;
     }
     later(page, 1000, () => void poll());
