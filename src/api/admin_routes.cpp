@@ -86,12 +86,7 @@ void write_venue(JsonWriter& json, const domain::VenueSummary& venue) {
 // ---- audit -------------------------------------------------------------------------------------
 
 Task<ApiResponse> list_audit(application::AdminService& admin, const ApiRequest& request) {
-  int limit = 50;
-  if (const auto text = query_param(request, "limit")) {
-    const auto parsed = domain::parse_canonical_id(*text);
-    if (!parsed || *parsed > 500) throw domain::invalid_argument("limit", "must be an integer from 1 to 500");
-    limit = static_cast<int>(*parsed);
-  }
+  const int limit = static_cast<int>(query_int(request, "limit", 1, 500).value_or(50));
   std::optional<std::int64_t> before;
   if (query_param(request, "before")) before = query_id(request, "before");
   const auto entries = co_await admin.audit(limit, before);
@@ -469,12 +464,7 @@ Task<ApiResponse> refund_order(application::AdminService& admin, const ApiReques
 // ---- dead letters ---------------------------------------------------------------------------------
 
 Task<ApiResponse> list_dead_letters(application::AdminService& admin, const ApiRequest& request) {
-  int limit = 50;
-  if (const auto text = query_param(request, "limit")) {
-    const auto parsed = domain::parse_canonical_id(*text);
-    if (!parsed || *parsed > 500) throw domain::invalid_argument("limit", "must be an integer from 1 to 500");
-    limit = static_cast<int>(*parsed);
-  }
+  const int limit = static_cast<int>(query_int(request, "limit", 1, 500).value_or(50));
   bool pending_only = false;
   if (const auto text = query_param(request, "pending")) {
     if (*text != "true" && *text != "false") throw domain::invalid_argument("pending", "must be true or false");

@@ -1,9 +1,5 @@
-#include <fmt/format.h>
-
 #include <algorithm>
-#include <charconv>
 #include <chrono>
-#include <cstdint>
 
 #include "api/identity.hpp"
 #include "api/json_body.hpp"
@@ -127,16 +123,8 @@ void write_order(JsonWriter& json, const domain::PaymentOrder& order) {
 
 // ?waitMs=: how long the answer may wait for a CONFIRMING order to settle, 0–10000 (absent: 0).
 std::chrono::milliseconds settlement_wait(const ApiRequest& request) {
-  const auto text = query_param(request, "waitMs");
-  if (!text) return std::chrono::milliseconds{0};
-  const auto max = application::PaymentService::kMaxSettlementWait.count();
-  std::int64_t value = 0;
-  const auto* end = text->data() + text->size();
-  const auto [ptr, ec] = std::from_chars(text->data(), end, value);
-  if (text->empty() || ec != std::errc{} || ptr != end || value < 0 || value > max) {
-    throw domain::invalid_argument("waitMs", fmt::format("a whole number of milliseconds from 0 to {}", max));
-  }
-  return std::chrono::milliseconds{value};
+  return std::chrono::milliseconds{
+      query_int(request, "waitMs", 0, application::PaymentService::kMaxSettlementWait.count()).value_or(0)};
 }
 
 Task<ApiResponse> order_status(application::PaymentService& payments, const ApiRequest& request) {

@@ -1,5 +1,7 @@
 #include "api/request_params.hpp"
 
+#include <fmt/format.h>
+
 #include "domain/errors.hpp"
 #include "domain/ids.hpp"
 
@@ -68,6 +70,17 @@ std::int64_t query_id(const ApiRequest& request, std::string_view name) {
   if (!value) throw domain::invalid_argument(std::string(name), "is required");
   if (auto id = domain::parse_canonical_id(*value)) return *id;
   throw domain::invalid_argument(std::string(name), "must be an integer between 1 and 9223372036854775807");
+}
+
+std::optional<std::int64_t> query_int(const ApiRequest& request, std::string_view name, std::int64_t min,
+                                      std::int64_t max) {
+  const auto text = query_param(request, name);
+  if (!text) return std::nullopt;
+  const auto value = *text == "0" ? std::optional<std::int64_t>(0) : domain::parse_canonical_id(*text);
+  if (!value || *value < min || *value > max) {
+    throw domain::invalid_argument(std::string(name), fmt::format("must be an integer from {} to {}", min, max));
+  }
+  return value;
 }
 
 }  // namespace ticketing::api

@@ -15,5 +15,9 @@ std::int64_t path_id(const ApiRequest& request, std::string_view name);
 std::optional<std::string> query_param(const ApiRequest& request, std::string_view name);
 // A required id query parameter: missing or malformed → 400 naming it.
 std::int64_t query_id(const ApiRequest& request, std::string_view name);
+// An optional whole-number query parameter from `min` to `max` (plain decimal: no sign, no leading
+// zeros); nullopt when absent, 400 naming it for anything else.
+std::optional<std::int64_t> query_int(const ApiRequest& request, std::string_view name, std::int64_t min,
+                                      std::int64_t max);
 
 }  // namespace ticketing::api

@@ -42,11 +42,11 @@ struct Wait {
   bool done = false;
 };
 
-// Runs `wait`'s context until the board has registered it (it is the only waiter).
-void until_waiting(Wait& wait, OrderSettlementBoard& board) {
+// Runs `wait`'s context until the board has registered it, as its `nth` waiter.
+void until_waiting(Wait& wait, OrderSettlementBoard& board, std::size_t nth = 1) {
   const auto deadline = std::chrono::steady_clock::now() + seconds(10);
-  while (board.waiting() == 0 && std::chrono::steady_clock::now() < deadline) wait.io.poll();
-  ASSERT_EQ(board.waiting(), 1u);
+  while (board.waiting() < nth && std::chrono::steady_clock::now() < deadline) wait.io.poll();
+  ASSERT_EQ(board.waiting(), nth);
 }
 
 }  // namespace
@@ -129,9 +129,7 @@ TEST(OrderSettlementBoard, OneOrderHasAtMostItsShareOfWaiters) {
   ASSERT_TRUE(same_order.finish_within(seconds(20)));
   EXPECT_FALSE(same_order.result);
   Wait other_order(board, "ORD-Y", seconds(60));
-  const auto deadline = std::chrono::steady_clock::now() + seconds(10);
-  while (board.waiting() < 2 && std::chrono::steady_clock::now() < deadline) other_order.io.poll();
-  EXPECT_EQ(board.waiting(), 2u);
+  until_waiting(other_order, board, 2);
   board.order_settled({"ORD-X", OrderStatus::kPaid, std::nullopt});
   board.order_settled({"ORD-Y", OrderStatus::kPaid, std::nullopt});
   ASSERT_TRUE(first.finish_within(seconds(20)));

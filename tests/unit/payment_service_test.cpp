@@ -396,12 +396,17 @@ struct ScriptedWaits : OrderSettlementWaits {
   std::vector<std::pair<std::string, std::chrono::milliseconds>> asked;
 };
 
+// A fixture whose PaymentService waits for settlements on `waits`.
+struct WaitingFixture : Fixture {
+  WaitingFixture() { payments.wait_for_settlements_on(waits); }
+  ScriptedWaits waits;
+};
+
 }  // namespace
 
 TEST(PaymentServiceReads, AWaitingReadAnswersWithTheSettlementItIsTold) {
-  Fixture f;
-  ScriptedWaits waits;
-  f.payments.wait_for_settlements_on(waits);
+  WaitingFixture f;
+  auto& waits = f.waits;
   const auto order_no = confirming_order(f, {"A-1", "A-2"});
   waits.results.push_back(OrderSettled{order_no, OrderStatus::kPaid, std::nullopt});
   const auto order = run_task(f.payments.order(kMe, order_no, std::chrono::milliseconds(5000)));
@@ -414,9 +419,8 @@ TEST(PaymentServiceReads, AWaitingReadAnswersWithTheSettlementItIsTold) {
 }
 
 TEST(PaymentServiceReads, OnlyAConfirmingOrderIsWaitedFor) {
-  Fixture f;
-  ScriptedWaits waits;
-  f.payments.wait_for_settlements_on(waits);
+  WaitingFixture f;
+  auto& waits = f.waits;
   f.hold({"A-1"});
   const auto ready = f.ready({"A-1"}, "ready-only").order;
   EXPECT_EQ(run_task(f.payments.order(kMe, ready.order_no, std::chrono::milliseconds(5000))).status,
@@ -429,9 +433,8 @@ TEST(PaymentServiceReads, OnlyAConfirmingOrderIsWaitedFor) {
 }
 
 TEST(PaymentServiceReads, SomeoneElsesOrderIsNotFoundWithoutWaiting) {
-  Fixture f;
-  ScriptedWaits waits;
-  f.payments.wait_for_settlements_on(waits);
+  WaitingFixture f;
+  auto& waits = f.waits;
   const auto order_no = confirming_order(f, {"A-1"});
   EXPECT_EQ(code_of([&] { run_task(f.payments.order(kOther, order_no, std::chrono::milliseconds(5000))); }),
             ErrorCode::kNotFound);
@@ -439,9 +442,8 @@ TEST(PaymentServiceReads, SomeoneElsesOrderIsNotFoundWithoutWaiting) {
 }
 
 TEST(PaymentServiceReads, AnOrderSettledElsewhereIsReadAgain) {
-  Fixture f;
-  ScriptedWaits waits;
-  f.payments.wait_for_settlements_on(waits);
+  WaitingFixture f;
+  auto& waits = f.waits;
   const auto order_no = confirming_order(f, {"A-1"});
   // Another instance confirms it while this one waits, and this one is never told.
   waits.during = [&] { run_task(f.confirmation.handle(f.completed_event(order_no))); };

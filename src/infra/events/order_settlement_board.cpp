@@ -26,27 +26,32 @@ void OrderSettlementBoard::forget_old_locked(std::chrono::steady_clock::time_poi
   }
 }
 
+// Cancels each waiter's timer on its own executor. The last reference goes with the handler, so
+// each timer is also destroyed on its own thread.
+void OrderSettlementBoard::wake(std::vector<std::shared_ptr<Waiter>> waiters) {
+  for (auto& waiter : waiters) {
+    auto executor = waiter->timer.get_executor();
+    asio::post(executor, [w = std::move(waiter)] { w->timer.cancel(); });
+  }
+}
+
 void OrderSettlementBoard::order_settled(const domain::OrderSettled& settled) {
-  std::vector<std::shared_ptr<Waiter>> wake;
+  std::vector<std::shared_ptr<Waiter>> woken;
   {
     const std::lock_guard lock(mutex_);
     const auto now = std::chrono::steady_clock::now();
     if (recent_.insert_or_assign(settled.order_no, settled).second) recent_order_.emplace_back(now, settled.order_no);
     forget_old_locked(now);
     if (auto it = waiters_.find(settled.order_no); it != waiters_.end()) {
-      wake = std::move(it->second);
+      woken = std::move(it->second);
       waiters_.erase(it);
-      for (auto& waiter : wake) {
+      for (auto& waiter : woken) {
         waiter->settled = settled;
         waiter->woken = true;
       }
     }
   }
-  // The last reference goes with the handler, so each timer is destroyed on its own thread.
-  for (auto& waiter : wake) {
-    auto executor = waiter->timer.get_executor();
-    asio::post(executor, [w = std::move(waiter)] { w->timer.cancel(); });
-  }
+  wake(std::move(woken));
 }
 
 Task<std::optional<domain::OrderSettled>> OrderSettlementBoard::wait_settled(const std::string& order_no,
@@ -79,23 +84,19 @@ Task<std::optional<domain::OrderSettled>> OrderSettlementBoard::wait_settled(con
 }
 
 void OrderSettlementBoard::stop() {
-  std::vector<std::shared_ptr<Waiter>> wake;
+  std::vector<std::shared_ptr<Waiter>> woken;
   {
     const std::lock_guard lock(mutex_);
     stopped_ = true;
     for (auto& [order_no, waiters] : waiters_) {
       for (auto& waiter : waiters) {
         waiter->woken = true;
-        wake.push_back(waiter);
+        woken.push_back(waiter);
       }
     }
     waiters_.clear();
   }
-  // The last reference goes with the handler, so each timer is destroyed on its own thread.
-  for (auto& waiter : wake) {
-    auto executor = waiter->timer.get_executor();
-    asio::post(executor, [w = std::move(waiter)] { w->timer.cancel(); });
-  }
+  wake(std::move(woken));
 }
 
 std::size_t OrderSettlementBoard::waiting() const {

@@ -44,6 +44,7 @@ class OrderSettlementBoard final : public domain::OrderSettlementSink, public do
 
  private:
   struct Waiter;
+  static void wake(std::vector<std::shared_ptr<Waiter>> waiters);
   void forget_old_locked(std::chrono::steady_clock::time_point now);
 
   OrderSettlementBoardLimits limits_;

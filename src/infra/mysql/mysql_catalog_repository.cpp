@@ -1,7 +1,6 @@
 #include "infra/mysql/mysql_catalog_repository.hpp"
 
 #include <stdexcept>
-#include <unordered_map>
 
 #include "infra/mysql/row_reader.hpp"
 
