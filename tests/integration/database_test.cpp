@@ -1,8 +1,15 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_future.hpp>
+#include <latch>
+
+#include "domain/errors.hpp"
 #include "infra/mysql/demo_seed.hpp"
 #include "infra/mysql/migrations.hpp"
+#include "infra/mysql/mysql_pool.hpp"
 #include "infra/mysql/row_reader.hpp"
 #include "support.hpp"
 
@@ -135,4 +142,40 @@ TEST(PreparedStatements, ValuesRoundTripUnchangedAndStatementsAreReused) {
       "SELECT COUNT(*) FROM seat WHERE schedule_id = ? AND seat_no IN (" + infra::mysql::placeholders(3) + ")", seats);
   EXPECT_EQ(found.rows[0][0], "2");
   EXPECT_THROW(db->query("SELECT ?", {}), std::logic_error) << "a missing parameter is a bug, not a NULL";
+}
+
+// Two transactions lock the same two seat rows in opposite orders: MariaDB kills one of them. The
+// work does not retry, so the deadlock leaves the pool — as a 503 (DependencyUnavailable: retry),
+// never as the MysqlError an HTTP handler would answer 500 (bench/hold-storm found such 500s).
+TEST(MysqlPool, ADeadlockTheWorkDidNotRetryAwayIsUnavailableNotAnInternalError) {
+  prepare_test_database();
+  infra::mysql::MysqlPool pool(test_db_endpoint(), {2, 8, std::chrono::seconds(5)});
+  std::latch both_hold_one(2);
+  auto lock_in_order = [&](std::string first, std::string second) -> Task<bool> {
+    auto work = [&both_hold_one, first, second](infra::mysql::MysqlConnection& db) {
+      infra::mysql::Transaction tx(db);
+      db.query("SELECT seat_no FROM seat WHERE schedule_id = 1 AND seat_no = ? FOR UPDATE", {first});
+      both_hold_one.arrive_and_wait();
+      db.query("SELECT seat_no FROM seat WHERE schedule_id = 1 AND seat_no = ? FOR UPDATE", {second});
+      tx.commit();
+      return true;
+    };
+    co_return co_await pool.run(work);
+  };
+  boost::asio::io_context io;
+  auto forward = boost::asio::co_spawn(io, lock_in_order("A-1", "A-2"), boost::asio::use_future);
+  auto backward = boost::asio::co_spawn(io, lock_in_order("A-2", "A-1"), boost::asio::use_future);
+  io.run();
+  int committed = 0;
+  int unavailable = 0;
+  for (auto* outcome : {&forward, &backward}) {
+    try {
+      committed += outcome->get() ? 1 : 0;
+    } catch (const domain::DependencyUnavailable&) {
+      ++unavailable;
+    }
+  }
+  EXPECT_EQ(committed, 1) << "the survivor of the deadlock commits";
+  EXPECT_EQ(unavailable, 1) << "the victim is reported as a retryable unavailability";
+  EXPECT_EQ(pool.stats().rejected, 0U);
 }

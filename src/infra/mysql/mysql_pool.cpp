@@ -74,6 +74,11 @@ MysqlConnection& MysqlPool::acquire(std::chrono::steady_clock::time_point enqueu
 }
 
 void MysqlPool::on_error(const MysqlError& error) {
+  if (error.is_deadlock()) {
+    // A transaction that still deadlocked (or timed out on a lock) after the work's own retries:
+    // heavy contention, not a fault. The caller is told to retry (503 + Retry-After), not 500.
+    throw domain::DependencyUnavailable("db", std::string("transaction kept losing to parallel ones: ") + error.what());
+  }
   if (!error.is_connection_error()) return;
   spdlog::warn("database connection dropped: {}", error.what());
   worker_connection.connection.reset();

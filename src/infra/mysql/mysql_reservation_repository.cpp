@@ -198,12 +198,16 @@ Task<HoldOutcome> MysqlReservationRepository::hold(domain::ScheduleId schedule, 
             if (row[1]) input.live_rows.push_back(read_seat_row(read));
           }
           // The user's own live rows on the schedule, with their seat slots: the limit counts those
-          // that are not stale; the stale ones end with this hold and free their slots.
+          // that are not stale; the stale ones end with this hold and free their slots. FORCE
+          // INDEX: on a schedule with few live rows the optimizer may scan uk_reservation_active_seat
+          // instead, and a locking scan waits for every live row it passes, other users' too —
+          // holds racing for the same seats then deadlock (bench/hold-storm (b): a 500 every few
+          // thousand requests).
           std::map<std::int64_t, int> slot_of;  // reservation id → slot (0: none)
           for (const auto& row :
                db.query("SELECT " + std::string(kSeatRowColumns) +
-                            ", r.holder_slot FROM reservation r WHERE r.user_id = ? AND r.schedule_id = ? AND "
-                            "r.active = 1 FOR UPDATE",
+                            ", r.holder_slot FROM reservation r FORCE INDEX (uk_reservation_holder_slot) "
+                            "WHERE r.user_id = ? AND r.schedule_id = ? AND r.active = 1 FOR UPDATE",
                         {user.value, schedule.value})
                    .rows) {
             RowReader read(row);
