@@ -719,7 +719,20 @@ void Application::start() {
   });
   for (auto& context : parts_->contexts) {
     parts_->work_guards.push_back(asio::make_work_guard(*context));
-    parts_->threads.emplace_back([c = context.get()] { c->run(); });
+    parts_->threads.emplace_back([c = context.get()] {
+      // An exception out of a handler must not end an I/O thread, and with it every connection on
+      // it or the process: it is logged and the thread goes on serving.
+      for (;;) {
+        try {
+          c->run();
+          return;
+        } catch (const std::exception& error) {
+          spdlog::error("I/O thread: a handler threw: {}", error.what());
+        } catch (...) {
+          spdlog::error("I/O thread: a handler threw a non-standard exception");
+        }
+      }
+    });
   }
   spdlog::info("serving on {}:{} with {} I/O threads (profile {})", parts_->config.http.address, port(),
                parts_->contexts.size(), parts_->config.profile);

@@ -185,6 +185,30 @@ TEST_F(HttpEdges, HeaderBlockOverLimitIs431) {
   EXPECT_EQ(json::parse(long_target.body).at("path").as_string(), "/concerts");
 }
 
+// Beast cannot store a field value over 65,533 bytes and throws; http.max-header does not bound a
+// chunked body's trailer. The request is refused with 431 and the server goes on serving (it used
+// to end the process: the exception left Beast's read operation, not the session).
+TEST_F(HttpEdges, AnOversizedTrailerFieldIs431AndTheServerLives) {
+  const std::string trailer = "POST /queue/enter HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX-T: " +
+                              std::string(70'000, 'a') + "\r\n\r\n";
+  const auto refused = parse_response(raw_exchange(port(), trailer));
+  expect_json_error(refused, 431, "REQUEST_HEADER_FIELDS_TOO_LARGE");
+  expect_json_error(http(port(), "GET", "/nope"), 404, "NOT_FOUND");
+}
+
+// With http.max-header raised past Beast's field size, one header field over 65,533 bytes is 431,
+// not a crash.
+TEST(HttpEdgesLargeHeaders, AHeaderFieldOverTheFieldSizeIs431AndTheServerLives) {
+  prepare_test_database();
+  TestServer server({"http.max-header=1MiB"});
+  const std::string request = "GET /concerts HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(70'000, 'a') + "\r\n\r\n";
+  const auto refused = parse_response(raw_exchange(server.port(), request));
+  EXPECT_EQ(refused.status, 431) << refused.raw;
+  EXPECT_EQ(http(server.port(), "GET", "/nope").status, 404);
+  const auto fits = http(server.port(), "GET", "/concerts", "", {{"X-Big", std::string(60'000, 'b')}});
+  EXPECT_EQ(fits.status, 200) << "a 60,000-byte field is within both limits";
+}
+
 TEST_F(HttpEdges, RequestIdIsKeptWhenSafeAndReplacedOtherwise) {
   const auto kept = http(port(), "GET", "/concerts/abc/schedules", "", {{"X-Request-Id", "client-id_1.2"}});
   EXPECT_EQ(kept.header("x-request-id"), "client-id_1.2");

@@ -98,6 +98,44 @@ std::string_view raw_field_value(std::string_view bytes, std::string_view name) 
   }
 }
 
+// Reads into `parser` until its header (`header_only`) or the whole request is parsed — what
+// bhttp::async_read_header / async_read do, but with parser.put() called here. The parser throws
+// std::length_error for a field value over 65,533 bytes (Beast's field size), which header_limit
+// does not prevent for a chunked body's trailer or under a large http.max-header; thrown inside
+// Beast's read operation it would escape the coroutine and end the I/O thread. Here it is this
+// request's error: header_limit.
+asio::awaitable<void> read_request(beast::tcp_stream& stream, beast::flat_buffer& buffer,
+                                   bhttp::request_parser<bhttp::string_body>& parser, bool header_only,
+                                   boost::system::error_code& ec) {
+  constexpr std::size_t kReadSize = 65536;
+  ec = {};
+  while (!(header_only ? parser.is_header_done() : parser.is_done())) {
+    if (buffer.size() > 0) {
+      std::size_t used = 0;
+      try {
+        used = parser.put(buffer.data(), ec);
+      } catch (const std::length_error&) {
+        ec = bhttp::error::header_limit;
+        co_return;
+      }
+      buffer.consume(used);
+      if (ec && ec != bhttp::error::need_more) co_return;
+      const bool progressed = !ec && used > 0;
+      ec = {};
+      if (progressed) continue;
+    }
+    const std::size_t n =
+        co_await stream.async_read_some(buffer.prepare(kReadSize), asio::redirect_error(asio::use_awaitable, ec));
+    if (ec == asio::error::eof) {
+      // As Beast reports it: nothing of a request yet is the end of the stream, else a message cut short.
+      ec = parser.got_some() ? boost::system::error_code(bhttp::error::partial_message)
+                             : boost::system::error_code(bhttp::error::end_of_stream);
+    }
+    if (ec) co_return;
+    buffer.commit(n);
+  }
+}
+
 // The path of a request line the parser refused (too long, bad version), when it is plainly there:
 // "METHOD /path" followed by '?' or ' ', visible ASCII, at most 2 KiB. "" otherwise.
 std::string_view raw_request_path(std::string_view bytes) {
@@ -534,7 +572,7 @@ asio::awaitable<void> HttpServer::Impl::session(ContextState& state, tcp::socket
       parser.header_limit(static_cast<std::uint32_t>(options.max_header));
       parser.body_limit(options.max_body);
       stream.expires_after(options.read_timeout);
-      co_await bhttp::async_read_header(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
+      co_await read_request(stream, buffer, parser, true, ec);
       if (ec) {
         if (ec == bhttp::error::end_of_stream || ec == beast::error::timeout || ec == asio::error::eof ||
             ec == asio::error::connection_reset || ec == asio::error::operation_aborted) {
@@ -545,7 +583,7 @@ asio::awaitable<void> HttpServer::Impl::session(ContextState& state, tcp::socket
         std::string message = "malformed HTTP request: " + ec.message();
         if (ec == bhttp::error::header_limit) {
           code = ErrorCode::kHeaderTooLarge;
-          message = fmt::format("request header exceeds {} bytes", options.max_header);
+          message = fmt::format("request header exceeds {} bytes (or one field 65,533)", options.max_header);
         } else if (ec == bhttp::error::body_limit) {  // Content-Length over the limit
           code = ErrorCode::kPayloadTooLarge;
           message = fmt::format("request body exceeds {} bytes", options.max_body);
@@ -586,12 +624,15 @@ asio::awaitable<void> HttpServer::Impl::session(ContextState& state, tcp::socket
         if (ec) break;
       }
       if (!parser.is_done()) {
-        co_await bhttp::async_read(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
+        co_await read_request(stream, buffer, parser, false, ec);
         if (ec) {
           const Origin origin = origin_of(target, client_id);
           if (ec == bhttp::error::body_limit) {
             const std::string message = fmt::format("request body exceeds {} bytes", options.max_body);
             co_await reject(stream, ErrorCode::kPayloadTooLarge, message, origin);
+          } else if (ec == bhttp::error::header_limit) {  // a chunked body's trailer
+            const std::string message = "request trailer field exceeds 65,533 bytes";
+            co_await reject(stream, ErrorCode::kHeaderTooLarge, message, origin);
           } else if (ec != beast::error::timeout && ec != asio::error::eof && ec != bhttp::error::end_of_stream &&
                      ec != asio::error::connection_reset) {
             const std::string message = "malformed HTTP body: " + ec.message();
