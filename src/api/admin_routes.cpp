@@ -10,6 +10,7 @@
 #include "api/request_params.hpp"
 #include "api/routes.hpp"
 #include "application/admin_service.hpp"
+#include "domain/account.hpp"
 #include "support/json_writer.hpp"
 
 namespace ticketing::api {
@@ -147,6 +148,15 @@ std::string price_text(const boost::json::value& value) {
   return "?";
 }
 
+// `text` (read from `field`) when it is clean UTF-8 without control characters (line breaks too
+// when `multiline`); else a problem of the body and "".
+std::string clean_text(JsonBody& body, std::string_view field, std::string text, bool multiline = false) {
+  if (domain::is_clean_text(text, multiline)) return text;
+  body.problem(field, multiline ? "must be UTF-8 text without control characters other than line breaks and tabs"
+                                : "must be UTF-8 text without control characters");
+  return {};
+}
+
 // {name, sections: [{name, tier, price, rows: [{row, seats}]}]}: row "" or absent numbers seats
 // per section ("A-12"); seats N makes seats 1..N.
 void runs_from_json(JsonBody& body, std::vector<domain::SeatRun>& runs) {
@@ -221,8 +231,10 @@ LayoutRequest layout_request(const ApiRequest& request, bool with_name) {
   if (is_csv(request)) {
     if (with_name) {
       const auto given = query_param(request, "name");
-      if (!given || given->empty() || given->size() > kMaxTitleLength) {
-        throw domain::invalid_argument("name", "the query parameter name (1 to 200 characters) names the venue");
+      if (!given || given->empty() || given->size() > kMaxTitleLength || !domain::is_clean_text(*given)) {
+        throw domain::invalid_argument(
+            "name",
+            "the query parameter name (1 to 200 characters of UTF-8 text, no control characters) names the venue");
       }
       layout.name = *given;
     }
@@ -230,7 +242,7 @@ LayoutRequest layout_request(const ApiRequest& request, bool with_name) {
     return layout;
   }
   auto body = with_name ? JsonBody::parse(request, {"name", "sections"}) : JsonBody::parse(request, {"sections"});
-  if (with_name) layout.name = body.string("name", kMaxTitleLength);
+  if (with_name) layout.name = clean_text(body, "name", body.string("name", kMaxTitleLength));
   runs_from_json(body, layout.runs);
   body.done();
   return layout;
@@ -267,8 +279,9 @@ Task<ApiResponse> list_venues(application::AdminService& admin) {
 
 Task<ApiResponse> create_concert(application::AdminService& admin, const ApiRequest& request) {
   auto body = JsonBody::parse(request, {"title", "description"});
-  const auto title = body.string("title", kMaxTitleLength);
-  const auto description = body.optional_string("description", kMaxDescriptionLength).value_or("");
+  const auto title = clean_text(body, "title", body.string("title", kMaxTitleLength));
+  const auto description =
+      clean_text(body, "description", body.optional_string("description", kMaxDescriptionLength).value_or(""), true);
   body.done();
   const auto concert = co_await admin.create_concert(who(request), title, description);
   JsonWriter json;
@@ -318,8 +331,8 @@ Task<ApiResponse> create_schedule(application::AdminService& admin, const ApiReq
       for (const auto& entry : prices->as_object()) {
         const std::string field = fmt::format("prices.{}", std::string_view(entry.key()));
         const auto price = domain::Money::from_decimal_string(price_text(entry.value()));
-        if (!price || price->cents < 0) {
-          body.problem(field, "must be a decimal amount >= 0");
+        if (!price || price->cents < 0 || price->cents > domain::kMaxPriceCents) {
+          body.problem(field, "must be a decimal amount from 0 to 9999999999.99");
         } else {
           schedule.tier_prices.emplace_back(std::string(entry.key()), *price);
         }

@@ -25,13 +25,14 @@ bool is_domain_label_char(char c) {
   return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
 }
 
-// Strict UTF-8 (no overlongs, no surrogates, ≤ U+10FFFF) without control characters.
-bool is_clean_utf8(std::string_view text) {
+}  // namespace
+
+bool is_clean_text(std::string_view text, bool multiline) {
   std::size_t i = 0;
   while (i < text.size()) {
     const auto c = static_cast<unsigned char>(text[i]);
     if (c < 0x80) {
-      if (c < 0x20 || c == 0x7f) return false;
+      if ((c < 0x20 && !(multiline && (c == '\n' || c == '\r' || c == '\t'))) || c == 0x7f) return false;
       ++i;
       continue;
     }
@@ -62,8 +63,6 @@ bool is_clean_utf8(std::string_view text) {
   }
   return true;
 }
-
-}  // namespace
 
 std::string_view to_string(Role role) noexcept {
   return role == Role::kAdmin ? "ADMIN" : "FAN";
@@ -116,7 +115,7 @@ std::optional<std::string> normalize_email(std::string_view raw) {
 
 std::optional<std::string> normalize_name(std::string_view raw) {
   const std::string_view trimmed = trim(raw);
-  if (trimmed.empty() || trimmed.size() > kMaxNameBytes || !is_clean_utf8(trimmed)) return std::nullopt;
+  if (trimmed.empty() || trimmed.size() > kMaxNameBytes || !is_clean_text(trimmed)) return std::nullopt;
   return std::string(trimmed);
 }
 

@@ -120,9 +120,9 @@ VenueLayout build_layout(const std::vector<SeatRun>& runs, std::vector<FieldErro
       continue;
     }
     const auto price = Money::from_decimal_string(run.price);
-    if (!price || price->cents < 0) {
-      errors.push_back(
-          {run.source, fmt::format("price must be a decimal amount >= 0, not '{}'", run.price.substr(0, 32))});
+    if (!price || price->cents < 0 || price->cents > kMaxPriceCents) {
+      errors.push_back({run.source, fmt::format("price must be a decimal amount from 0 to 9999999999.99, not '{}'",
+                                                run.price.substr(0, 32))});
       continue;
     }
     const auto [tier, inserted] = tier_price.emplace(run.tier, *price);

@@ -470,8 +470,30 @@ TEST_F(AdminApi, InvalidLayoutsAndTimesNameTheLineOrField) {
   ASSERT_EQ(bad_price.status, 400) << bad_price.raw;
   EXPECT_EQ(body_of(bad_price).at("errors").as_array()[0].at("field").as_string(), "sections[0].rows[0]");
 
+  // Values the database would refuse are 400 here, never 500 from the database: a price over the
+  // DECIMAL(12,2) column (JSON and CSV), a name that is not clean UTF-8 or holds control characters.
+  const auto huge_price = admin.call(
+      "POST", "/admin/venues",
+      R"({"name":"J","sections":[{"name":"A","tier":"S","price":"99999999999999.99","rows":[{"seats":5}]}]})");
+  ASSERT_EQ(huge_price.status, 400) << huge_price.raw;
+  EXPECT_EQ(admin.call("POST", "/admin/venues?name=Big", "A,1,1,T,99999999999999.99\n", "text/csv").status, 400);
+  EXPECT_EQ(admin.call("POST", "/admin/venues?name=%ff%fe", "A,1,1,T,1\n", "text/csv").status, 400);
+  EXPECT_EQ(admin.call("POST", "/admin/venues?name=a%00b", "A,1,1,T,1\n", "text/csv").status, 400);
+  const auto control_title = admin.call("POST", "/admin/concerts", R"({"title":"a\u0000b"})");
+  ASSERT_EQ(control_title.status, 400) << control_title.raw;
+  EXPECT_EQ(body_of(control_title).at("errors").as_array()[0].at("field").as_string(), "title");
+  const auto multiline = admin.call("POST", "/admin/concerts", R"({"title":"Two lines","description":"one\ntwo"})");
+  EXPECT_EQ(multiline.status, 201) << "a description may have line breaks: " << multiline.raw;
+
   const auto venue = admin.create_venue(1, 5);
   const auto concert = admin.create_concert();
+  const auto huge_tier_price =
+      admin.call("POST", "/admin/schedules",
+                 fmt::format(R"({{"concertId":{},"venueId":{},"showAt":"2030-01-01T19:00:00Z",)"
+                             R"("bookingOpensAt":"2030-01-01T10:00:00Z","prices":{{"T":"99999999999999.99"}}}})",
+                             concert, venue));
+  ASSERT_EQ(huge_tier_price.status, 400) << huge_tier_price.raw;
+  EXPECT_EQ(body_of(huge_tier_price).at("errors").as_array()[0].at("field").as_string(), "prices.T");
   const auto schedule_with = [&](const char* show, const char* opens, const char* prequeue) {
     std::string body = fmt::format(R"({{"concertId":{},"venueId":{},"showAt":"{}","bookingOpensAt":"{}")", concert,
                                    venue, show, opens);
@@ -495,8 +517,8 @@ TEST_F(AdminApi, InvalidLayoutsAndTimesNameTheLineOrField) {
   EXPECT_EQ(body_of(bad_setting).at("errors").as_array()[0].at("field").as_string(), "admitPerSecond");
   EXPECT_EQ(admin.call("PUT", "/admin/schedules/999999999/sale-state", R"({"state":"OPEN"})").status, 404);
 
-  // Only the venue and the concert made above were written (and audited).
-  EXPECT_EQ(audit_rows(), before + 2);
+  // Only the venue and the concerts made above were written (and audited).
+  EXPECT_EQ(audit_rows(), before + 3);
 }
 
 // A poison message on payment.completed is dead-lettered and listed; replaying it is 422. A valid

@@ -90,6 +90,8 @@ INSTANTIATE_TEST_SUITE_P(
         BadLayout{"not a number", "A,3,x,S,10\n", "line 1", "seat number or a range"},
         BadLayout{"negative price", "A,3,1-2,S,-1\n", "line 1", "price"},
         BadLayout{"garbage price", "A,3,1-2,S,12.345\n", "line 1", "price"},
+        // DECIMAL(12,2): a larger price would reach the database and fail there (500).
+        BadLayout{"price over the column", "A,3,1-2,S,10000000000.00\n", "line 1", "9999999999.99"},
         BadLayout{"tier with two prices", "A,1,1-2,S,10\nB,1,1-2,S,11\n", "line 2", "tier S already costs"},
         BadLayout{"bad section name", "A B,1,1-2,S,10\n", "line 1", "section"},
         BadLayout{"seat number too long", "ABCDEFGHIJ,1234567,1-2,S,10\n", "line 1", "longer than 16"},
