@@ -34,7 +34,14 @@ bool hold_is_stale(const SeatRow& row, Timestamp now) noexcept {
 HoldDecision decide_hold(const HoldInput& input) {
   HoldDecision decision;
   auto& outcome = decision.outcome;
-  if (input.live_seats + static_cast<std::int64_t>(input.seats.size()) > input.max_seats_per_user) {
+  // A requested seat the user already holds (or bought) is counted in live_seats already: it is
+  // taken (below), not one more seat over the limit.
+  std::int64_t already_own = 0;
+  for (const auto& seat : input.seats) {
+    const SeatRow* row = find_row(input.live_rows, seat);
+    if (row != nullptr && row->owner == input.user && !hold_is_stale(*row, input.now)) ++already_own;
+  }
+  if (input.live_seats + static_cast<std::int64_t>(input.seats.size()) - already_own > input.max_seats_per_user) {
     outcome.kind = HoldOutcome::Kind::kLimitExceeded;
     outcome.live_seats = input.live_seats;
     return decision;

@@ -276,6 +276,11 @@ TEST(HoldApi, LimitCountsSeatsAlreadyHeld) {
   RedisInspector redis;
   EXPECT_FALSE(redis.string({"GET", infra::redis::RedisSeatLockStore::key(domain::ScheduleId{schedule}, "S-5")}))
       << "a refused hold left its lock behind";
+  // At the limit, asking again for a seat you hold is SEAT_ALREADY_HELD naming it (docs/holds.md),
+  // not one more seat over the limit.
+  const auto again = seat_call(server.port(), "/tickets/hold", tokens.at(1), 1, schedule, {"S-2"});
+  EXPECT_EQ(again.status, 409) << again.raw;
+  EXPECT_EQ(code_of(again), "SEAT_ALREADY_HELD") << again.raw;
 }
 
 // Acceptance 5: bad input → the right 4xx JSON, no rows, no locks.

@@ -3,7 +3,10 @@
 #include <mariadb/errmsg.h>
 #include <mariadb/mysql.h>
 
+#include <algorithm>
 #include <array>
+#include <random>
+#include <thread>
 
 namespace ticketing::infra::mysql {
 namespace {
@@ -71,6 +74,12 @@ MysqlConnection::~MysqlConnection() {
 
 void MysqlConnection::fail(std::string_view what) {
   throw MysqlError(mysql_errno(handle_), std::string(what) + ": " + mysql_error(handle_));
+}
+
+void pause_before_retry(int attempt) {
+  thread_local std::minstd_rand random(std::random_device{}());
+  const int most_us = 1000 * std::max(1, attempt);
+  std::this_thread::sleep_for(std::chrono::microseconds(std::uniform_int_distribution<int>(0, most_us)(random)));
 }
 
 std::string placeholders(std::size_t count) {

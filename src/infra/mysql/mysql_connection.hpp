@@ -149,6 +149,10 @@ class MysqlConnection {
   std::chrono::steady_clock::time_point last_used_;
 };
 
+// Waits a random 0..attempt ms before a retry, so two transactions that just deadlocked do not
+// start again in step and deadlock again (a pool thread: it blocks nobody else).
+void pause_before_retry(int attempt);
+
 // Runs `body` (one whole transaction, begun inside it) again when it fails on a deadlock or a
 // lock wait timeout — the database rolled it back, so running it again is safe — and, when asked,
 // on a duplicate key a concurrent transaction caused. At most `attempts` runs; the last error
@@ -161,6 +165,7 @@ auto with_deadlock_retries(Body&& body, bool retry_duplicate_key = false, int at
     } catch (const MysqlError& error) {
       const bool retryable = error.is_deadlock() || (retry_duplicate_key && error.is_duplicate_key());
       if (!retryable || attempt >= attempts) throw;
+      if (error.is_deadlock()) pause_before_retry(attempt);
     }
   }
 }
