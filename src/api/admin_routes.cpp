@@ -330,9 +330,9 @@ Task<ApiResponse> create_schedule(application::AdminService& admin, const ApiReq
     } else {
       for (const auto& entry : prices->as_object()) {
         const std::string field = fmt::format("prices.{}", std::string_view(entry.key()));
-        const auto price = domain::Money::from_decimal_string(price_text(entry.value()));
-        if (!price || price->cents < 0 || price->cents > domain::kMaxPriceCents) {
-          body.problem(field, "must be a decimal amount from 0 to 9999999999.99");
+        const auto price = domain::parse_price(price_text(entry.value()));
+        if (!price) {
+          body.problem(field, fmt::format("must be {}", domain::kPriceRule));
         } else {
           schedule.tier_prices.emplace_back(std::string(entry.key()), *price);
         }

@@ -53,6 +53,12 @@ std::optional<SaleState> sale_state_from(std::string_view text) noexcept {
   return std::nullopt;
 }
 
+std::optional<Money> parse_price(std::string_view text) {
+  const auto price = Money::from_decimal_string(text);
+  if (!price || price->cents < 0 || price->cents > kMaxPriceCents) return std::nullopt;
+  return price;
+}
+
 std::string seat_number(std::string_view section, std::string_view row, std::int64_t seat) {
   if (row.empty()) return fmt::format("{}-{}", section, seat);
   return fmt::format("{}-{}-{}", section, row, seat);
@@ -119,10 +125,9 @@ VenueLayout build_layout(const std::vector<SeatRun>& runs, std::vector<FieldErro
       errors.push_back({run.source, "tier must be 1 to 16 letters or digits"});
       continue;
     }
-    const auto price = Money::from_decimal_string(run.price);
-    if (!price || price->cents < 0 || price->cents > kMaxPriceCents) {
-      errors.push_back({run.source, fmt::format("price must be a decimal amount from 0 to 9999999999.99, not '{}'",
-                                                run.price.substr(0, 32))});
+    const auto price = parse_price(run.price);
+    if (!price) {
+      errors.push_back({run.source, fmt::format("price must be {}, not '{}'", kPriceRule, run.price.substr(0, 32))});
       continue;
     }
     const auto [tier, inserted] = tier_price.emplace(run.tier, *price);

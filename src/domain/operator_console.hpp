@@ -47,6 +47,9 @@ inline constexpr std::int64_t kMaxSeatsPerUserLimit = 50;
 inline constexpr std::size_t kMaxVenueSeats = 100'000;
 // Prices are DECIMAL(12,2): at most 9,999,999,999.99.
 inline constexpr std::int64_t kMaxPriceCents = 999'999'999'999;
+inline constexpr std::string_view kPriceRule = "a decimal amount from 0 to 9999999999.99";
+// A seat or tier price: a decimal amount within 0..kMaxPriceCents; nullopt otherwise.
+std::optional<Money> parse_price(std::string_view text);
 inline constexpr std::size_t kMaxNameLength = 16;  // section, row and tier names (seat.section is 16)
 
 // A run of seats of one row: seat numbers first..last. `source` names where it came from in the
