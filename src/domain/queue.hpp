@@ -76,7 +76,7 @@ struct QueueSnapshot {
 };
 
 struct AdmissionRound {
-  std::int64_t admitted = 0;         // moved from waiting to active now
+  std::int64_t admitted = 0;         // moved from waiting to active now (and on enter since the last round)
   std::int64_t lapsed_slots = 0;     // active slots that expired unused
   std::int64_t dropped_waiters = 0;  // waiters who stopped polling
   std::int64_t waiting = 0;          // after the round

@@ -215,7 +215,7 @@ TEST(Limits, OnePoisonedScheduleDoesNotStopAdmissionAndIdleSchedulesRetire) {
   RedisInspector redis;
   redis.string({"SET", key(poisoned, "waiting"), "garbage"});
   redis.integer({"SADD", "queue:schedules", std::to_string(poisoned)});
-  TestServer server({"queue.max-active=10", "queue.admission-interval=50ms", "queue.heartbeat-timeout=1h",
+  TestServer server({"queue.max-active=1", "queue.admission-interval=50ms", "queue.heartbeat-timeout=1h",
                      "queue.active-ttl=1h", "queue.idle-retire-after=1s"});
   const auto status_of = [&](std::int64_t user, std::int64_t schedule) {
     const auto response =
@@ -227,11 +227,19 @@ TEST(Limits, OnePoisonedScheduleDoesNotStopAdmissionAndIdleSchedulesRetire) {
                   .status,
               200);
   }
-  EXPECT_TRUE(
-      wait_for([&] { return status_of(1, healthy) == "ADMITTED" && status_of(2, healthy) == "ADMITTED"; }, 10s, 100ms))
+  // User 1 took the one slot on arrival; user 2 waits until an admission round gives it the slot
+  // user 1 gives up.
+  EXPECT_EQ(status_of(1, healthy), "ADMITTED");
+  EXPECT_EQ(status_of(2, healthy), "WAITING");
+  EXPECT_EQ(http(server.port(), "DELETE", fmt::format("/queue?scheduleId={}", healthy), "", as_user(1)).status, 204);
+  EXPECT_TRUE(wait_for([&] { return status_of(2, healthy) == "ADMITTED"; }, 10s, 100ms))
       << "the poisoned schedule stopped the other schedule's admissions";
-  EXPECT_GT(metric(http(server.port(), "GET", "/actuator/prometheus").body, "ticketing_queue_admission_failures_total"),
-            0);
+  EXPECT_TRUE(wait_for(
+      [&] {
+        return metric(http(server.port(), "GET", "/actuator/prometheus").body,
+                      "ticketing_queue_admission_failures_total") > 0;
+      },
+      10s, 100ms));
 
   // A queue that emptied (its only user left) drops out of the registry; the busy one stays.
   EXPECT_EQ(

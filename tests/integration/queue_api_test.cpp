@@ -8,6 +8,7 @@
 #include <set>
 #include <thread>
 
+#include "domain/ports/clock.hpp"
 #include "infra/redis/redis_queue_store.hpp"
 #include "support.hpp"
 
@@ -58,9 +59,11 @@ std::string key(std::int64_t schedule, const char* suffix) {
 TEST(QueueApi, TenThousandConcurrentEntersGetExactlyPositionsOneToN) {
   constexpr int kUsers = 10'000;
   constexpr int kThreads = 32;
-  ensure_users(kUsers);
+  ensure_users(kUsers + 1);
   const auto schedule = create_schedule();
-  TestServer server({"role=api"});  // no admission job: nobody leaves the waiting list mid-test
+  TestServer server({"role=api", "queue.max-active=1"});  // no admission job: nobody leaves the waiting list mid-test
+  // The one slot goes to a first arrival (nobody waits yet: admitted at once); everyone after waits.
+  ASSERT_EQ(enter(server.port(), kUsers + 1, schedule).at("status").as_string(), "ADMITTED");
   std::vector<std::int64_t> position_of(kUsers + 1, -1);
   std::atomic<int> failures{0};
   std::vector<std::thread> threads;
@@ -205,8 +208,67 @@ TEST(QueueApi, AdmittedUserWhoIdlesLosesTheSlot) {
 // does not register it again on the next enter, and when every user has entered by then and only
 // polls, the admission job never saw the queue again: nobody was admitted until a client gave up
 // and a new user entered. Waiters' polls now register the schedule too.
+// An arrival is admitted on enter only when the next admission round would admit it: nobody
+// waits ahead, a slot is free and the admission rate has room (docs/queue.md "Admission"). No
+// admission job runs here (role=api), so every admission below is enter's own.
+TEST(QueueApi, AnArrivalIsAdmittedAtOnceOnlyWhenNobodyWaitsASlotIsFreeAndTheRateAllows) {
+  ensure_users(8);
+  const auto schedule = create_schedule();
+  TestServer server({"role=api", "queue.max-active=3", "queue.admit-per-second=2", "queue.active-ttl=1h"});
+  RedisInspector redis;
+  const auto active = [&](int user) {
+    return redis.string({"ZSCORE", key(schedule, "active"), std::to_string(user)}).has_value();
+  };
+  // The admission bucket's tokens now (stored tokens plus the refill since it was last taken from).
+  const auto bucket = [&] {
+    const auto stats = redis.strings({"HMGET", key(schedule, "stats"), "tokens", "bts"});
+    if (stats.size() < 2 || stats[0].empty() || stats[1].empty()) return 2.0;  // never taken from: full
+    const auto now_ms = static_cast<double>(
+        std::chrono::duration_cast<std::chrono::milliseconds>(domain::SystemClock().now().time_since_epoch()).count());
+    return std::min(2.0, std::stod(stats[0]) + (now_ms - std::stod(stats[1])) * 2 / 1000);
+  };
+  // Nobody waits, slots are free, the bucket holds 2 (one second of admissions): 1 and 2 are in.
+  for (const int user : {1, 2}) {
+    const auto body = enter(server.port(), user, schedule);
+    EXPECT_EQ(body.at("status").as_string(), "ADMITTED") << user;
+    EXPECT_EQ(body.at("position").as_int64(), 0);
+    EXPECT_EQ(body.at("estimatedWaitSeconds").as_int64(), 0);
+    EXPECT_TRUE(body.at("token").is_string());
+    EXPECT_TRUE(active(user));
+  }
+  // The rate is spent (a slot is still free): 3 waits, and so does everyone behind it, even once
+  // the bucket has refilled — nobody overtakes a waiter.
+  const auto third = enter(server.port(), 3, schedule);
+  EXPECT_EQ(third.at("status").as_string(), "WAITING");
+  EXPECT_EQ(third.at("position").as_int64(), 1);
+  EXPECT_FALSE(third.contains("token"));
+  EXPECT_FALSE(active(3));
+  ASSERT_TRUE(wait_for([&] { return bucket() >= 2; }, std::chrono::seconds(5), std::chrono::milliseconds(50)));
+  const auto fourth = enter(server.port(), 4, schedule);
+  EXPECT_EQ(fourth.at("status").as_string(), "WAITING");
+  EXPECT_EQ(fourth.at("position").as_int64(), 2);
+  EXPECT_FALSE(active(4));
+  // A paused sale admits nobody, not even with nobody waiting.
+  EXPECT_EQ(leave(server.port(), 3, std::to_string(schedule)).status, 204);
+  EXPECT_EQ(leave(server.port(), 4, std::to_string(schedule)).status, 204);
+  redis.integer({"HSET", key(schedule, "settings"), "state", "PAUSED"});
+  EXPECT_EQ(enter(server.port(), 5, schedule).at("status").as_string(), "WAITING");
+  EXPECT_EQ(leave(server.port(), 5, std::to_string(schedule)).status, 204);
+  redis.integer({"HSET", key(schedule, "settings"), "state", "OPEN"});
+  // Open again, nobody waiting, a token back: 6 takes the last slot; with every slot held 7 waits.
+  ASSERT_TRUE(wait_for([&] { return bucket() >= 1; }, std::chrono::seconds(5), std::chrono::milliseconds(50)));
+  EXPECT_EQ(enter(server.port(), 6, schedule).at("status").as_string(), "ADMITTED");
+  EXPECT_EQ(redis.integer({"ZCARD", key(schedule, "active")}), 3);
+  ASSERT_TRUE(wait_for([&] { return bucket() >= 1; }, std::chrono::seconds(5), std::chrono::milliseconds(50)));
+  EXPECT_EQ(enter(server.port(), 7, schedule).at("status").as_string(), "WAITING");
+  EXPECT_FALSE(active(7));
+  // Entering again keeps an admitted user's slot; leaving gives it up.
+  EXPECT_EQ(enter(server.port(), 1, schedule).at("status").as_string(), "ADMITTED");
+  EXPECT_EQ(redis.integer({"ZCARD", key(schedule, "active")}), 3);
+}
+
 TEST(QueueApi, WaitersAreAdmittedAfterRedisLosesTheQueueRegistry) {
-  ensure_users(2);
+  ensure_users(3);
   const auto schedule = create_schedule();
   TestServer server(
       {"queue.max-active=1", "queue.admission-interval=50ms", "queue.heartbeat-timeout=1h", "queue.active-ttl=1h"});
@@ -219,9 +281,12 @@ TEST(QueueApi, WaitersAreAdmittedAfterRedisLosesTheQueueRegistry) {
     redis.integer({"DEL", key(schedule, suffix)});
   }
   redis.integer({"SREM", "queue:schedules", std::to_string(schedule)});
-  // User 2 enters right away (within the instance's 10-s registration refresh) and then only
-  // polls: the slot is free, and the admission job must find the schedule again.
+  // User 2 enters right away (within the instance's 10-s registration refresh) behind user 3, who
+  // took the one slot on arrival, and then only polls: user 3 leaves, the slot is free, and the
+  // admission job must find the schedule again.
+  EXPECT_EQ(enter(server.port(), 3, schedule).at("status").as_string(), "ADMITTED");
   EXPECT_EQ(enter(server.port(), 2, schedule).at("position").as_int64(), 1);
+  EXPECT_EQ(leave(server.port(), 3, std::to_string(schedule)).status, 204);
   EXPECT_TRUE(wait_for([&] { return json::parse(status(server.port(), 2, schedule).body).at("status") == "ADMITTED"; },
                        std::chrono::seconds(20), std::chrono::milliseconds(200)))
       << "a waiter who only polls was never admitted after the registry was lost";

@@ -137,6 +137,7 @@ TEST(QueuePow, ChallengesAreSignedSingleUseExpiringAndPersonal) {
   EXPECT_EQ(others.status, 400);
   EXPECT_EQ(code_of(others), "POW_INVALID");
   EXPECT_FALSE(redis.string({"ZSCORE", key(schedule, "waiting"), "2"})) << "a refused enter queued the user";
+  EXPECT_FALSE(redis.string({"ZSCORE", key(schedule, "active"), "2"})) << "a refused enter admitted the user";
   std::string unsolved = "0";
   for (int n = 0;; ++n) {
     unsolved = std::to_string(n);
@@ -155,12 +156,13 @@ TEST(QueuePow, ChallengesAreSignedSingleUseExpiringAndPersonal) {
   // Used once: accepted; again (after leaving): 409.
   const auto entered = enter_as(server.port(), 1, schedule, solution_fields(challenge.text, nonce));
   ASSERT_EQ(entered.status, 200) << entered.raw;
-  EXPECT_EQ(body_of(entered).at("status").as_string(), "WAITING");
+  EXPECT_EQ(body_of(entered).at("status").as_string(), "ADMITTED");  // nobody waits: admitted on arrival
   ASSERT_EQ(http(server.port(), "DELETE", fmt::format("/queue?scheduleId={}", schedule), "", as_user(1)).status, 204);
   const auto reused = enter_as(server.port(), 1, schedule, solution_fields(challenge.text, nonce));
   EXPECT_EQ(reused.status, 409) << reused.raw;
   EXPECT_EQ(code_of(reused), "POW_REUSED");
   EXPECT_FALSE(redis.string({"ZSCORE", key(schedule, "waiting"), "1"})) << "a reused solution queued the user";
+  EXPECT_FALSE(redis.string({"ZSCORE", key(schedule, "active"), "1"})) << "a reused solution admitted the user";
 
   // Expired: a genuine, solved, unused challenge once its time has passed.
   const auto later = fetch_challenge(server.port(), 3, schedule);

@@ -18,7 +18,9 @@ using domain::QueueStatus;
 // place: the user's place, joining the queue when ARGV[3] == '1' (enter) and not otherwise (status).
 // Idempotent; a poll is the waiter's heartbeat. KEYS waiting active seq heartbeat stats revoked
 // settings pace pow; ARGV user now_ms join pow_threshold (0: never) pow_ttl_ms (0: no solution came)
-// max_active (the config default). Proof of work is required while the stats hash's pow_until (set by
+// max_active admit_per_second active_ttl_ms (the config defaults). A new arrival who finds nobody
+// waiting, a free slot and a token in the admission bucket is admitted at once: exactly what the
+// next admission round would do, without the wait and the poll (docs/queue.md "Admission"). Proof of work is required while the stats hash's pow_until (set by
 // the admission round from the arrivals it counted) lies ahead: asking costs no extra Redis call. Returns {code,
 // position, ms, rate, tokens_valid_from, was_waiting, active, max_active, admit_per_second, completion rate, {expiry
 // scores}}: code 1 admitted (ms = slot expiry), 0 waiting, -1 not queued, -2 sale closed, -3 polled too soon (ms = when
@@ -56,7 +58,25 @@ else
   if (tonumber(ARGV[4]) or 0) > 0 and pow_ttl == 0 and (tonumber(stats[3]) or 0) > now then
     return {-4, 0, '0', rate}
   end
-  redis.call('ZADD', KEYS[1], redis.call('INCR', KEYS[3]), ARGV[1])
+  local seq = redis.call('INCR', KEYS[3])
+  if ((not settings[1]) or settings[1] == 'OPEN') and redis.call('ZCARD', KEYS[1]) == 0 and
+     redis.call('ZCARD', KEYS[2]) < (tonumber(settings[2]) or tonumber(ARGV[6]) or 0) then
+    -- the round's token bucket ('bts': when it was last taken from or refilled)
+    local per_second = tonumber(settings[3]) or tonumber(ARGV[7]) or 0
+    local bucket = redis.call('HMGET', KEYS[5], 'tokens', 'bts', 'ts')
+    local last = tonumber(bucket[2]) or tonumber(bucket[3]) or now
+    local tokens = math.min(per_second, (tonumber(bucket[1]) or per_second) + math.max(0, now - last) * per_second / 1000)
+    if tokens >= 1 then
+      local expiry = now + tonumber(ARGV[8])
+      redis.call('ZADD', KEYS[2], expiry, ARGV[1])
+      -- 'held' and 'direct' keep the next round's completion and admission rates right
+      redis.call('HSET', KEYS[5], 'tokens', tostring(tokens - 1), 'bts', now)
+      redis.call('HINCRBY', KEYS[5], 'held', 1)
+      redis.call('HINCRBY', KEYS[5], 'direct', 1)
+      return {1, 0, expiry, rate, redis.call('HGET', KEYS[6], ARGV[1]) or '0'}
+    end
+  end
+  redis.call('ZADD', KEYS[1], seq, ARGV[1])
   rank = redis.call('ZCARD', KEYS[1]) - 1
 end
 redis.call('ZADD', KEYS[4], now, ARGV[1])
@@ -155,10 +175,13 @@ if #stale > 0 then
   redis.call('ZREM', KEYS[1], unpack(stale))
   redis.call('ZREM', KEYS[3], unpack(stale))
 end
-local state = redis.call('HMGET', KEYS[4], 'tokens', 'ts', 'rate', 'held', 'freed', 'win_ts', 'win_seq', 'pow_until')
+local state = redis.call('HMGET', KEYS[4], 'tokens', 'ts', 'rate', 'held', 'freed', 'win_ts', 'win_seq', 'pow_until',
+                         'bts', 'direct')
 local last = tonumber(state[2]) or now
 local elapsed = math.max(0, now - last)
-local tokens = math.min(per_second, (tonumber(state[1]) or per_second) + elapsed * per_second / 1000)
+-- the bucket is also taken from by enter (an arrival admitted at once), which moves 'bts', not 'ts'
+local bucket_last = tonumber(state[9]) or last
+local tokens = math.min(per_second, (tonumber(state[1]) or per_second) + math.max(0, now - bucket_last) * per_second / 1000)
 local free = max_active - redis.call('ZCARD', KEYS[2])
 local n = math.min(free, math.floor(tokens), 1000)
 if not admitting then n = 0 end
@@ -181,10 +204,12 @@ if n > 0 then
 end
 local waiting = redis.call('ZCARD', KEYS[1])
 local rate = tonumber(state[3]) or 0
-if elapsed > 0 and (admitted > 0 or waiting > 0) then
+-- arrivals enter admitted at once since the last round (counted by the next round that writes)
+local direct = tonumber(state[10]) or 0
+if elapsed > 0 and (admitted + direct > 0 or waiting > 0) then
   -- admissions per second, exponentially weighted over about 10 s
   local alpha = 1 - math.exp(-elapsed / 10000)
-  rate = rate + alpha * (admitted * 1000 / elapsed - rate)
+  rate = rate + alpha * ((admitted + direct) * 1000 / elapsed - rate)
 end
 local freed = tonumber(state[5]) or 0
 if elapsed > 0 then
@@ -211,10 +236,13 @@ if now - win_ts >= 1000 then
 end
 local held_after = redis.call('ZCARD', KEYS[2])
 if elapsed > 0 or state[2] == false then
-  redis.call('HSET', KEYS[4], 'tokens', tostring(tokens), 'ts', now, 'rate', tostring(rate), 'held', held_after,
-             'freed', tostring(freed), 'win_ts', win_ts, 'win_seq', win_seq, 'pow_until', pow_until)
+  redis.call('HSET', KEYS[4], 'tokens', tostring(tokens), 'ts', now, 'bts', now, 'rate', tostring(rate), 'held',
+             held_after, 'freed', tostring(freed), 'win_ts', win_ts, 'win_seq', win_seq, 'pow_until', pow_until,
+             'direct', 0)
+else
+  direct = 0
 end
-return {admitted, lapsed, #stale, waiting, held_after}
+return {admitted + direct, lapsed, #stale, waiting, held_after}
 )lua");
 
 // controls: KEYS settings; ARGV state max_active admit_per_second ('' = the config default)
@@ -333,7 +361,10 @@ Task<std::optional<QueuePlace>> RedisQueueStore::place(domain::ScheduleId schedu
   const std::string pow_ttl =
       std::to_string(gate.pow_id ? std::max<std::int64_t>(1, millis(gate.pow_expires_at) - millis(now)) : 0);
   const std::string max_active = std::to_string(policy_.max_active);
-  const std::array<std::string_view, 6> args{user_id, now_ms, join ? "1" : "0", threshold, pow_ttl, max_active};
+  const std::string per_second = std::to_string(policy_.admit_per_second);
+  const std::string active_ttl = std::to_string(policy_.active_ttl.count());
+  const std::array<std::string_view, 8> args{user_id, now_ms,     join ? "1" : "0", threshold,
+                                             pow_ttl, max_active, per_second,       active_ttl};
   const RedisReply reply = co_await redis_.evalsha(kPlaceScript, key_views, args);
   checked_array(reply, 4, "place");
   const auto code = integer_of(reply.elements[0]);

@@ -5,8 +5,10 @@
 //   queue:{sid}:seq        arrival sequence counter
 //   queue:{sid}:heartbeat  ZSET member userId, score last poll (ms) — abandoned waiters are dropped
 //   queue:{sid}:active     ZSET member userId, score slot expiry (ms)
-//   queue:{sid}:stats      HASH tokens/ts (admission token bucket shared by all instances), rate,
+//   queue:{sid}:stats      HASH tokens/bts (admission token bucket shared by all instances and taken
+//                          from by rounds and by arrivals admitted on enter), ts (last round), rate,
 //                          held/freed (slots held after the last round; completions per second),
+//                          direct (arrivals admitted on enter since the last round),
 //                          win_ts/win_seq/pow_until (the arrival-count window; proof of work required until)
 //   queue:{sid}:pace:<uid> when the waiter's next poll is accepted (ms; expires with the advice)
 //   queue:{sid}:pow:<id>   a used proof-of-work challenge id, until the challenge expires
