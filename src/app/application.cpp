@@ -496,7 +496,8 @@ void Application::Parts::register_samplers() {
     const auto& q = queue.counters();
     out.counter("ticketing_queue_entered_total", "Queue enters (including repeats).",
                 static_cast<double>(q.entered.load()));
-    out.counter("ticketing_queue_admitted_total", "Users admitted: from the waiting list, or on enter when nobody waited.",
+    out.counter("ticketing_queue_admitted_total",
+                "Users admitted: from the waiting list, or on enter when nobody waited.",
                 static_cast<double>(q.admitted.load()));
     out.counter("ticketing_queue_lapsed_slots_total", "Admitted slots that lapsed unused.",
                 static_cast<double>(q.lapsed_slots.load()));

@@ -20,11 +20,12 @@ using domain::QueueStatus;
 // settings pace pow; ARGV user now_ms join pow_threshold (0: never) pow_ttl_ms (0: no solution came)
 // max_active admit_per_second active_ttl_ms (the config defaults). A new arrival who finds nobody
 // waiting, a free slot and a token in the admission bucket is admitted at once: exactly what the
-// next admission round would do, without the wait and the poll (docs/queue.md "Admission"). Proof of work is required while the stats hash's pow_until (set by
-// the admission round from the arrivals it counted) lies ahead: asking costs no extra Redis call. Returns {code,
-// position, ms, rate, tokens_valid_from, was_waiting, active, max_active, admit_per_second, completion rate, {expiry
-// scores}}: code 1 admitted (ms = slot expiry), 0 waiting, -1 not queued, -2 sale closed, -3 polled too soon (ms = when
-// the next poll is accepted), -4 proof of work required, -5 solution reused. Refusals write nothing.
+// next admission round would do, without the wait and the poll (docs/queue.md "Admission"). Proof of work is required
+// while the stats hash's pow_until (set by the admission round from the arrivals it counted) lies ahead: asking costs
+// no extra Redis call. Returns {code, position, ms, rate, tokens_valid_from, was_waiting, active, max_active,
+// admit_per_second, completion rate, {expiry scores}}: code 1 admitted (ms = slot expiry), 0 waiting, -1 not queued, -2
+// sale closed, -3 polled too soon (ms = when the next poll is accepted), -4 proof of work required, -5 solution reused.
+// Refusals write nothing.
 const RedisScript kPlaceScript = RedisScript::from_source(R"lua(
 local now = tonumber(ARGV[2])
 local stats = redis.call('HMGET', KEYS[5], 'rate', 'freed', 'pow_until')
