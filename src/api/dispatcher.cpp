@@ -105,4 +105,20 @@ ApiResponse Dispatcher::reject(ErrorCode code, std::string_view message, const A
   return error_response(code, message, request);
 }
 
+std::optional<ApiResponse> Dispatcher::refuse_before_body(ApiRequest& request) const {
+  const Router::Match match = router_.match(request);
+  if (match.handler == nullptr || (match.access == Access::kPublic && match.header_check == nullptr)) {
+    return std::nullopt;
+  }
+  try {
+    authorize(request, match.access);
+    if (match.header_check != nullptr) (*match.header_check)(request);
+  } catch (const DomainError& error) {
+    return error_response(error, request);
+  } catch (const std::exception&) {
+    return std::nullopt;  // dispatch() meets it again once the body is in, and answers and logs it
+  }
+  return std::nullopt;
+}
+
 }  // namespace ticketing::api

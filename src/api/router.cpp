@@ -22,8 +22,8 @@ bool is_param(std::string_view segment) {
 
 }  // namespace
 
-void Router::add(Method method, std::string path_template, Handler handler, Access access) {
-  Route route{method, std::move(path_template), {}, std::move(handler), access};
+void Router::add(Method method, std::string path_template, Handler handler, Access access, HeaderCheck header_check) {
+  Route route{method, std::move(path_template), {}, std::move(handler), access, std::move(header_check)};
   for (auto segment : split_path(route.path_template)) route.segments.emplace_back(segment);
   routes_.push_back(std::move(route));
 }
@@ -64,6 +64,7 @@ Router::Match Router::match(ApiRequest& request) const {
       path_matches(route, segments, &request.path_params);
       result.handler = &route.handler;
       result.access = route.access;
+      if (route.header_check) result.header_check = &route.header_check;
       result.route_template = route.path_template;
     }
   }

@@ -10,6 +10,10 @@
 namespace ticketing::api {
 
 using Handler = std::function<Task<ApiResponse>(ApiRequest&)>;
+// What a route checks on the header alone, after the access token (the booking endpoints'
+// `Queue-Token`): throws the refusal. The dispatcher runs it before a body that has not arrived is
+// read; the handler runs the same check itself.
+using HeaderCheck = std::function<void(const ApiRequest&)>;
 
 // Who may call a route. The dispatcher checks it from the access token before the handler runs
 // (so before the body is read): 401 without a valid token, 403 without the role.
@@ -18,13 +22,15 @@ enum class Access { kPublic, kSignedIn, kAdmin };
 // Routes are path templates with `{name}` segments, matched segment by segment.
 class Router {
  public:
-  void add(Method method, std::string path_template, Handler handler, Access access = Access::kPublic);
+  void add(Method method, std::string path_template, Handler handler, Access access = Access::kPublic,
+           HeaderCheck header_check = {});
 
   struct Match {
     const Handler* handler = nullptr;  // set when method and path match
     std::string_view route_template;   // set when the path matches (for logs and metrics)
     std::string allow;                 // methods the path accepts, for 405
     Access access = Access::kPublic;
+    const HeaderCheck* header_check = nullptr;  // set with handler when the route has one
   };
   // HEAD matches GET routes. Fills request.path_params on a path match.
   Match match(ApiRequest& request) const;
@@ -36,6 +42,7 @@ class Router {
     std::vector<std::string> segments;
     Handler handler;
     Access access;
+    HeaderCheck header_check;
   };
   static bool path_matches(const Route& route, const std::vector<std::string_view>& segments,
                            std::vector<std::pair<std::string, std::string>>* params);

@@ -56,12 +56,13 @@ Task<ApiResponse> release(application::HoldService& holds, const ApiRequest& req
 }  // namespace
 
 void add_ticket_routes(Router& router, application::HoldService& holds) {
+  const HeaderCheck admitted = [&holds](const ApiRequest& request) { holds.authenticate(queue_token(request)); };
   router.add(
-      Method::kPost, "/tickets/hold", [&holds](ApiRequest& request) { return hold(holds, request); },
-      Access::kSignedIn);
+      Method::kPost, "/tickets/hold", [&holds](ApiRequest& request) { return hold(holds, request); }, Access::kSignedIn,
+      admitted);
   router.add(
       Method::kPost, "/tickets/release", [&holds](ApiRequest& request) { return release(holds, request); },
-      Access::kSignedIn);
+      Access::kSignedIn, admitted);
 }
 
 }  // namespace ticketing::api

@@ -306,3 +306,64 @@ TEST_F(HttpEdges, NoContentHasNoContentLengthAndKeepsTheConnection) {
   EXPECT_EQ(head.find("content-length"), std::string::npos) << head;
   EXPECT_EQ(raw.find("HTTP/1.1 200", head_end), head_end + 4) << "the next request on the connection was not answered";
 }
+
+// DESIGN.md §5: auth is checked before the body is read. A request whose header cannot pass is
+// answered at once (and its connection closed) while its body has not arrived — had the server
+// waited for the body, it would close after http.read-timeout (1 s) without any answer — and an
+// `Expect: 100-continue` gets the refusal instead of 100 Continue.
+TEST_F(HttpEdges, AuthIsRefusedOnTheHeaderBeforeTheBodyIsRead) {
+  ensure_users(1);
+  const auto header_only = [](const std::string& target, const std::string& extra) {
+    return "POST " + target + " HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 200\r\n" +
+           extra + "\r\n";
+  };
+  const auto refused_before_body = [&](const std::string& bytes, int status, const std::string& code) {
+    RawConnection connection(port());
+    connection.send(bytes);
+    const auto got = connection.read_until("}", std::chrono::seconds(5));
+    const auto response = parse_response(got);
+    expect_json_error(response, status, code);
+    EXPECT_EQ(got.find("100 Continue"), std::string::npos) << got;
+    EXPECT_EQ(response.header("connection"), "close") << got;
+    if (status == 401) EXPECT_EQ(response.header("www-authenticate"), "Bearer") << got;
+  };
+  refused_before_body(header_only("/tickets/hold", ""), 401, "UNAUTHENTICATED");
+  refused_before_body(
+      "POST /tickets/release HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+      "Transfer-Encoding: chunked\r\n\r\n",
+      401, "UNAUTHENTICATED");
+  refused_before_body(header_only("/queue/enter", "Expect: 100-continue\r\n"), 401, "UNAUTHENTICATED");
+  refused_before_body(header_only("/payment/ready", "Authorization: Bearer a.b.c\r\n"), 401, "UNAUTHENTICATED");
+  const std::string fan = "Authorization: " + as_user(1).at("Authorization") + "\r\n";
+  refused_before_body(header_only("/admin/venues", fan + "Expect: 100-continue\r\n"), 403, "FORBIDDEN");
+  // The booking endpoints' Queue-Token too: missing or not a valid admission token.
+  refused_before_body(header_only("/tickets/hold", fan), 401, "UNAUTHENTICATED");
+  refused_before_body(header_only("/payment/ready", fan + "Queue-Token: x.y.z\r\nExpect: 100-continue\r\n"), 401,
+                      "UNAUTHENTICATED");
+
+  // Part of the body already sent: still answered, not reset.
+  {
+    RawConnection connection(port());
+    connection.send(header_only("/tickets/hold", "") + R"({"scheduleId":1,)");
+    expect_json_error(parse_response(connection.read_until("}", std::chrono::seconds(5))), 401, "UNAUTHENTICATED");
+  }
+  // A signed-in fan's Expect: 100-continue is told to go on, and the request is answered after its
+  // body; a public route waits for its body too (it has no token to check).
+  {
+    RawConnection connection(port());
+    const std::string body = R"({"scheduleId":999999999})";
+    connection.send("POST /queue/enter HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: " +
+                    std::to_string(body.size()) + "\r\n" + fan + "Expect: 100-continue\r\n\r\n");
+    const auto go_on = connection.read_until("\r\n\r\n", std::chrono::seconds(5));
+    EXPECT_TRUE(go_on.starts_with("HTTP/1.1 100 Continue\r\n")) << go_on;
+    connection.send(body);
+    const auto answer = connection.read_until("}", std::chrono::seconds(5));
+    expect_json_error(parse_response(answer.substr(answer.find("\r\n\r\n") + 4)), 404, "NOT_FOUND");
+  }
+  {
+    RawConnection connection(port());
+    connection.send(header_only("/auth/login", ""));
+    EXPECT_TRUE(connection.read_until("HTTP/1.1", std::chrono::milliseconds(300)).empty())
+        << "a public route answered before its body arrived";
+  }
+}

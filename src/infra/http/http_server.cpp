@@ -4,6 +4,7 @@
 #include <strings.h>
 
 #include <algorithm>
+#include <array>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -403,6 +404,11 @@ struct HttpServer::Impl {
                                         std::chrono::steady_clock::time_point started);
   asio::awaitable<void> reject(beast::tcp_stream& stream, ErrorCode code, const std::string& message,
                                const Origin& origin);
+  // A request's answer, written with `Connection: close` (the request's body is left unread).
+  asio::awaitable<void> answer_and_close(beast::tcp_stream& stream, const web::Request& request,
+                                         web::Response response);
+  web::Request request_of(const bhttp::request_header<>& header, const std::string& remote_address,
+                          const std::string& peer_text) const;
   void connection_closed();
 };
 
@@ -512,6 +518,66 @@ void HttpServer::Impl::connection_closed() {
 }
 
 // Answers a request that could not be parsed or framed, then the caller closes the connection.
+web::Request HttpServer::Impl::request_of(const bhttp::request_header<>& header, const std::string& remote_address,
+                                          const std::string& peer_text) const {
+  web::Request request;
+  request.method = to_method(header.method());
+  request.method_text = std::string(header.method_string());
+  request.remote_address = remote_address;
+  request.target = std::string(header.target());
+  const auto question = request.target.find('?');
+  request.path = request.target.substr(0, question);
+  if (question != std::string::npos) request.query = request.target.substr(question + 1);
+  request.headers.reserve(8);
+  for (const auto& field : header) {
+    request.headers.push_back({std::string(field.name_string()), std::string(field.value())});
+  }
+  if (!options.trusted_proxies.empty()) {
+    // Every X-Forwarded-For line, in order (RFC 9110 §5.3): a proxy may add a line of its own
+    // after the client's, and the rightmost entry must be the proxy's.
+    std::string forwarded;
+    for (const auto& field : request.headers) {
+      if (strcasecmp(field.name.c_str(), "X-Forwarded-For") != 0) continue;
+      if (!forwarded.empty()) forwarded += ',';
+      forwarded += field.value;
+    }
+    request.remote_address =
+        client_address(peer_text, forwarded.empty() ? nullptr : &forwarded, options.trusted_proxies);
+  }
+  const std::string* sent_id = request.header("X-Request-Id");
+  request.request_id = request_id_for(sent_id ? std::string_view(*sent_id) : std::string_view());
+  return request;
+}
+
+asio::awaitable<void> HttpServer::Impl::answer_and_close(beast::tcp_stream& stream, const web::Request& request,
+                                                         web::Response response) {
+  const int status_code = response.status;
+  bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(status_code), 11};
+  if (!response.content_type.empty()) res.set(bhttp::field::content_type, response.content_type);
+  res.set("X-Request-Id", request.request_id);
+  for (const auto& h : response.headers) res.set(h.name, h.value);
+  res.keep_alive(false);
+  res.body() = std::move(response.body);
+  res.prepare_payload();
+  stream.expires_after(options.read_timeout);
+  boost::system::error_code ec;
+  co_await bhttp::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
+  if (access_log && options.access_log) {
+    access_log->info("- {} {} {} rid={} (refused before the body)", request.path, status_code, "0.000ms",
+                     request.request_id);
+  }
+  if (observer) observer("OTHER", "UNKNOWN", status_code, std::chrono::nanoseconds(0));
+  // Closing with unread bytes would reset the connection, and a client still sending its body
+  // could lose the answer: take (and drop) what it sends, up to a body's limit, for at most 1 s.
+  if (ec) co_return;
+  stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+  stream.expires_after(std::chrono::seconds(1));
+  std::array<char, 8192> sink{};
+  for (std::size_t drained = 0; !ec && drained <= options.max_body;) {
+    drained += co_await stream.async_read_some(asio::buffer(sink), asio::redirect_error(asio::use_awaitable, ec));
+  }
+}
+
 asio::awaitable<void> HttpServer::Impl::reject(beast::tcp_stream& stream, ErrorCode code, const std::string& message,
                                                const Origin& origin) {
   web::Request request;
@@ -618,7 +684,21 @@ asio::awaitable<void> HttpServer::Impl::session(ContextState& state, tcp::socket
         co_await reject(stream, ErrorCode::kPayloadTooLarge, message, origin);
         break;
       }
-      if (beast::iequals(header[bhttp::field::expect], "100-continue")) {
+      const bool expects_continue = beast::iequals(header[bhttp::field::expect], "100-continue");
+      if (!parser.is_done()) {
+        // Auth before the body (DESIGN.md §5): a request its header already refuses is answered
+        // now, and the connection closed, instead of waiting for a body that has not come —
+        // all of it for a Content-Length, any of it for a chunked body.
+        const auto length = parser.content_length();
+        if (expects_continue || (length ? buffer.size() < *length : buffer.size() == 0)) {
+          web::Request head = request_of(header, remote_address, peer_text);
+          if (auto refused = dispatcher.refuse_before_body(head)) {
+            co_await answer_and_close(stream, head, std::move(*refused));
+            break;
+          }
+        }
+      }
+      if (expects_continue) {
         bhttp::response<bhttp::empty_body> go_on{bhttp::status::continue_, header.version()};
         co_await bhttp::async_write(stream, go_on, asio::redirect_error(asio::use_awaitable, ec));
         if (ec) break;
@@ -643,33 +723,8 @@ asio::awaitable<void> HttpServer::Impl::session(ContextState& state, tcp::socket
       }
 
       bhttp::request<bhttp::string_body> message = parser.release();
-      web::Request request;
-      request.method = to_method(message.method());
-      request.method_text = std::string(message.method_string());
-      request.remote_address = remote_address;
-      request.target = std::string(message.target());
-      const auto question = request.target.find('?');
-      request.path = request.target.substr(0, question);
-      if (question != std::string::npos) request.query = request.target.substr(question + 1);
-      request.headers.reserve(8);
-      for (const auto& field : message) {
-        request.headers.push_back({std::string(field.name_string()), std::string(field.value())});
-      }
+      web::Request request = request_of(message, remote_address, peer_text);
       request.body = std::move(message.body());
-      if (!options.trusted_proxies.empty()) {
-        // Every X-Forwarded-For line, in order (RFC 9110 §5.3): a proxy may add a line of its own
-        // after the client's, and the rightmost entry must be the proxy's.
-        std::string forwarded;
-        for (const auto& header : request.headers) {
-          if (strcasecmp(header.name.c_str(), "X-Forwarded-For") != 0) continue;
-          if (!forwarded.empty()) forwarded += ',';
-          forwarded += header.value;
-        }
-        request.remote_address =
-            client_address(peer_text, forwarded.empty() ? nullptr : &forwarded, options.trusted_proxies);
-      }
-      const std::string* sent_id = request.header("X-Request-Id");
-      request.request_id = request_id_for(sent_id ? std::string_view(*sent_id) : std::string_view());
 
       const bool keep_alive = message.keep_alive();
       // A separate statement: GCC 12 miscompiles some `if (co_await ...)` forms.
