@@ -94,7 +94,7 @@ int io_thread_count(const AppConfig& config) {
 
 domain::QueuePolicy queue_policy(const AppConfig& config) {
   return domain::QueuePolicy{config.queue.max_active, config.queue.admit_per_second, config.queue.heartbeat_timeout,
-                             config.queue.active_ttl, config.queue.pow_threshold};
+                             config.queue.active_ttl, config.queue.pow_threshold,    config.queue.admit_on_arrival};
 }
 
 // A signing key the service cannot start without (the loader checks length and prod rules).

@@ -56,6 +56,9 @@ struct QueuePolicy {
   // Arrivals per second past which new arrivals need a proof of work (0: never): the admission
   // round measures them and raises the flag the enter script reads.
   std::int64_t pow_threshold = 0;
+  // Enter admits a new arrival at once when nobody waits, a slot is free and the admission bucket
+  // has a token (false: every arrival waits for an admission round).
+  bool admit_on_arrival = true;
 };
 
 // The server's advice for the next status call (DESIGN.md §5, §15): about a second near the front,

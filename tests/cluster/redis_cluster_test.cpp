@@ -221,7 +221,8 @@ bool replica_in_sync(std::uint16_t port) {
   }
 }
 
-const domain::QueuePolicy kPolicy{2, 1000, std::chrono::hours(1), std::chrono::hours(1)};
+// Every arrival waits for a round (no admission on arrival): the tests follow queue positions.
+const domain::QueuePolicy kPolicy{2, 1000, std::chrono::hours(1), std::chrono::hours(1), 0, false};
 
 std::string stream_path(std::int64_t schedule) {
   return fmt::format("/schedules/{}/seats/stream", schedule);

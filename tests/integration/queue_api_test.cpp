@@ -214,55 +214,59 @@ TEST(QueueApi, AdmittedUserWhoIdlesLosesTheSlot) {
 TEST(QueueApi, AnArrivalIsAdmittedAtOnceOnlyWhenNobodyWaitsASlotIsFreeAndTheRateAllows) {
   ensure_users(8);
   const auto schedule = create_schedule();
-  TestServer server({"role=api", "queue.max-active=3", "queue.admit-per-second=2", "queue.active-ttl=1h"});
+  TestServer server({"role=api", "queue.max-active=3", "queue.admit-per-second=1", "queue.active-ttl=1h"});
   RedisInspector redis;
   const auto active = [&](int user) {
     return redis.string({"ZSCORE", key(schedule, "active"), std::to_string(user)}).has_value();
   };
-  // The admission bucket's tokens now (stored tokens plus the refill since it was last taken from).
+  // The admission bucket's tokens now (stored tokens plus the refill since it was last taken from;
+  // capacity: one second of admissions, 1).
   const auto bucket = [&] {
     const auto stats = redis.strings({"HMGET", key(schedule, "stats"), "tokens", "bts"});
-    if (stats.size() < 2 || stats[0].empty() || stats[1].empty()) return 2.0;  // never taken from: full
+    if (stats.size() < 2 || stats[0].empty() || stats[1].empty()) return 1.0;  // never taken from: full
     const auto now_ms = static_cast<double>(
         std::chrono::duration_cast<std::chrono::milliseconds>(domain::SystemClock().now().time_since_epoch()).count());
-    return std::min(2.0, std::stod(stats[0]) + (now_ms - std::stod(stats[1])) * 2 / 1000);
+    return std::min(1.0, std::stod(stats[0]) + (now_ms - std::stod(stats[1])) / 1000);
   };
-  // Nobody waits, slots are free, the bucket holds 2 (one second of admissions): 1 and 2 are in.
-  for (const int user : {1, 2}) {
-    const auto body = enter(server.port(), user, schedule);
-    EXPECT_EQ(body.at("status").as_string(), "ADMITTED") << user;
-    EXPECT_EQ(body.at("position").as_int64(), 0);
-    EXPECT_EQ(body.at("estimatedWaitSeconds").as_int64(), 0);
-    EXPECT_TRUE(body.at("token").is_string());
-    EXPECT_TRUE(active(user));
-  }
-  // The rate is spent (a slot is still free): 3 waits, and so does everyone behind it, even once
-  // the bucket has refilled — nobody overtakes a waiter.
+  const auto refilled = [&] {
+    ASSERT_TRUE(wait_for([&] { return bucket() >= 1; }, std::chrono::seconds(5), std::chrono::milliseconds(50)));
+  };
+  // Nobody waits, slots are free, the bucket has its token: 1 is in at once.
+  const auto first = enter(server.port(), 1, schedule);
+  EXPECT_EQ(first.at("status").as_string(), "ADMITTED");
+  EXPECT_EQ(first.at("position").as_int64(), 0);
+  EXPECT_EQ(first.at("estimatedWaitSeconds").as_int64(), 0);
+  EXPECT_TRUE(first.at("token").is_string());
+  EXPECT_TRUE(active(1));
+  // The rate is spent (slots are still free; the bucket refills in a second): 2 waits.
+  const auto second = enter(server.port(), 2, schedule);
+  EXPECT_EQ(second.at("status").as_string(), "WAITING");
+  EXPECT_EQ(second.at("position").as_int64(), 1);
+  EXPECT_FALSE(second.contains("token"));
+  EXPECT_FALSE(active(2));
+  // Once the bucket has refilled, 3 still waits behind 2: nobody overtakes a waiter.
+  refilled();
   const auto third = enter(server.port(), 3, schedule);
   EXPECT_EQ(third.at("status").as_string(), "WAITING");
-  EXPECT_EQ(third.at("position").as_int64(), 1);
-  EXPECT_FALSE(third.contains("token"));
+  EXPECT_EQ(third.at("position").as_int64(), 2);
   EXPECT_FALSE(active(3));
-  ASSERT_TRUE(wait_for([&] { return bucket() >= 2; }, std::chrono::seconds(5), std::chrono::milliseconds(50)));
-  const auto fourth = enter(server.port(), 4, schedule);
-  EXPECT_EQ(fourth.at("status").as_string(), "WAITING");
-  EXPECT_EQ(fourth.at("position").as_int64(), 2);
-  EXPECT_FALSE(active(4));
-  // A paused sale admits nobody, not even with nobody waiting.
+  // A paused sale admits nobody, not even with nobody waiting and a token in the bucket.
+  EXPECT_EQ(leave(server.port(), 2, std::to_string(schedule)).status, 204);
   EXPECT_EQ(leave(server.port(), 3, std::to_string(schedule)).status, 204);
-  EXPECT_EQ(leave(server.port(), 4, std::to_string(schedule)).status, 204);
   redis.integer({"HSET", key(schedule, "settings"), "state", "PAUSED"});
   EXPECT_EQ(enter(server.port(), 5, schedule).at("status").as_string(), "WAITING");
+  EXPECT_FALSE(active(5));
   EXPECT_EQ(leave(server.port(), 5, std::to_string(schedule)).status, 204);
   redis.integer({"HSET", key(schedule, "settings"), "state", "OPEN"});
-  // Open again, nobody waiting, a token back: 6 takes the last slot; with every slot held 7 waits.
-  ASSERT_TRUE(wait_for([&] { return bucket() >= 1; }, std::chrono::seconds(5), std::chrono::milliseconds(50)));
+  // Open again: 6 and 7 take the last two slots (a token each); with every slot held 8 waits.
   EXPECT_EQ(enter(server.port(), 6, schedule).at("status").as_string(), "ADMITTED");
+  refilled();
+  EXPECT_EQ(enter(server.port(), 7, schedule).at("status").as_string(), "ADMITTED");
   EXPECT_EQ(redis.integer({"ZCARD", key(schedule, "active")}), 3);
-  ASSERT_TRUE(wait_for([&] { return bucket() >= 1; }, std::chrono::seconds(5), std::chrono::milliseconds(50)));
-  EXPECT_EQ(enter(server.port(), 7, schedule).at("status").as_string(), "WAITING");
-  EXPECT_FALSE(active(7));
-  // Entering again keeps an admitted user's slot; leaving gives it up.
+  refilled();
+  EXPECT_EQ(enter(server.port(), 8, schedule).at("status").as_string(), "WAITING");
+  EXPECT_FALSE(active(8));
+  // Entering again keeps an admitted user's slot (no second one).
   EXPECT_EQ(enter(server.port(), 1, schedule).at("status").as_string(), "ADMITTED");
   EXPECT_EQ(redis.integer({"ZCARD", key(schedule, "active")}), 3);
 }

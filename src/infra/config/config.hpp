@@ -156,6 +156,7 @@ struct QueueConfig {
   Millis admission_interval{};
   std::int64_t pow_threshold = 0;
   int pow_difficulty = 0;
+  bool admit_on_arrival = true;
   Millis pow_challenge_ttl{};
   std::string pow_secret;      // secret
   Millis idle_retire_after{};  // queue.idle-retire-after

@@ -334,6 +334,7 @@ AppConfig build(const FlatMap& m, const std::string& profile) {
 
   c.queue.max_active = r.i("queue.max-active");
   c.queue.admit_per_second = r.i("queue.admit-per-second");
+  c.queue.admit_on_arrival = r.b("queue.admit-on-arrival");
   c.queue.heartbeat_timeout = r.d("queue.heartbeat-timeout");
   c.queue.active_ttl = r.d("queue.active-ttl");
   c.queue.admission_interval = r.d("queue.admission-interval");

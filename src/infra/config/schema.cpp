@@ -200,6 +200,7 @@ const std::array kSchema{
   // ---- queue ----
   KeySpec{"queue.max-active", ValueType::kInt, "100", "Users per schedule holding an active (admitted) slot.", 1, 1000000},
   KeySpec{"queue.admit-per-second", ValueType::kInt, "50", "Most users admitted per schedule per second.", 1, 1000000},
+  KeySpec{"queue.admit-on-arrival", ValueType::kBool, "true", "Admit an arrival on enter when nobody waits, a slot is free and the rate allows (false: every arrival waits for an admission round).", 0, 0},
   KeySpec{"queue.heartbeat-timeout", ValueType::kDuration, "30s", "A waiter silent this long is dropped from the queue.", 100, 24 * kHour},
   KeySpec{"queue.active-ttl", ValueType::kDuration, "5m", "How long an admitted slot (and its token) lasts.", 100, 24 * kHour},
   KeySpec{"queue.admission-interval", ValueType::kDuration, "200ms", "How often the admission job runs.", 10, kMin},

@@ -18,8 +18,8 @@ using domain::QueueStatus;
 // place: the user's place, joining the queue when ARGV[3] == '1' (enter) and not otherwise (status).
 // Idempotent; a poll is the waiter's heartbeat. KEYS waiting active seq heartbeat stats revoked
 // settings pace pow; ARGV user now_ms join pow_threshold (0: never) pow_ttl_ms (0: no solution came)
-// max_active admit_per_second active_ttl_ms (the config defaults). A new arrival who finds nobody
-// waiting, a free slot and a token in the admission bucket is admitted at once: exactly what the
+// max_active admit_per_second active_ttl_ms (the config defaults) admit_on_arrival ('1'). A new arrival who
+// finds nobody waiting, a free slot and a token in the admission bucket is admitted at once: exactly what the
 // next admission round would do, without the wait and the poll (docs/queue.md "Admission"). Proof of work is required
 // while the stats hash's pow_until (set by the admission round from the arrivals it counted) lies ahead: asking costs
 // no extra Redis call. Returns {code, position, ms, rate, tokens_valid_from, was_waiting, active, max_active,
@@ -60,7 +60,7 @@ else
     return {-4, 0, '0', rate}
   end
   local seq = redis.call('INCR', KEYS[3])
-  if ((not settings[1]) or settings[1] == 'OPEN') and redis.call('ZCARD', KEYS[1]) == 0 and
+  if ARGV[9] == '1' and ((not settings[1]) or settings[1] == 'OPEN') and redis.call('ZCARD', KEYS[1]) == 0 and
      redis.call('ZCARD', KEYS[2]) < (tonumber(settings[2]) or tonumber(ARGV[6]) or 0) then
     -- the round's token bucket ('bts': when it was last taken from or refilled)
     local per_second = tonumber(settings[3]) or tonumber(ARGV[7]) or 0
@@ -71,7 +71,7 @@ else
       local expiry = now + tonumber(ARGV[8])
       redis.call('ZADD', KEYS[2], expiry, ARGV[1])
       -- 'held' and 'direct' keep the next round's completion and admission rates right
-      redis.call('HSET', KEYS[5], 'tokens', tostring(tokens - 1), 'bts', now)
+      redis.call('HSET', KEYS[5], 'tokens', tostring(tokens - 1), 'bts', math.max(now, last))
       redis.call('HINCRBY', KEYS[5], 'held', 1)
       redis.call('HINCRBY', KEYS[5], 'direct', 1)
       return {1, 0, expiry, rate, redis.call('HGET', KEYS[6], ARGV[1]) or '0'}
@@ -183,6 +183,8 @@ local elapsed = math.max(0, now - last)
 -- the bucket is also taken from by enter (an arrival admitted at once), which moves 'bts', not 'ts'
 local bucket_last = tonumber(state[9]) or last
 local tokens = math.min(per_second, (tonumber(state[1]) or per_second) + math.max(0, now - bucket_last) * per_second / 1000)
+-- never moved back (a round's `now` may be older than an enter's): the stretch would refill twice
+local bucket_ts = math.max(now, bucket_last)
 local free = max_active - redis.call('ZCARD', KEYS[2])
 local n = math.min(free, math.floor(tokens), 1000)
 if not admitting then n = 0 end
@@ -236,8 +238,10 @@ if now - win_ts >= 1000 then
   win_seq = seq
 end
 local held_after = redis.call('ZCARD', KEYS[2])
-if elapsed > 0 or state[2] == false then
-  redis.call('HSET', KEYS[4], 'tokens', tostring(tokens), 'ts', now, 'bts', now, 'rate', tostring(rate), 'held',
+-- a round that admitted saves the bucket even in the millisecond of the last one (or the same
+-- tokens would be spent again)
+if elapsed > 0 or state[2] == false or admitted > 0 then
+  redis.call('HSET', KEYS[4], 'tokens', tostring(tokens), 'ts', math.max(now, last), 'bts', bucket_ts, 'rate', tostring(rate), 'held',
              held_after, 'freed', tostring(freed), 'win_ts', win_ts, 'win_seq', win_seq, 'pow_until', pow_until,
              'direct', 0)
 else
@@ -364,8 +368,9 @@ Task<std::optional<QueuePlace>> RedisQueueStore::place(domain::ScheduleId schedu
   const std::string max_active = std::to_string(policy_.max_active);
   const std::string per_second = std::to_string(policy_.admit_per_second);
   const std::string active_ttl = std::to_string(policy_.active_ttl.count());
-  const std::array<std::string_view, 8> args{user_id, now_ms,     join ? "1" : "0", threshold,
-                                             pow_ttl, max_active, per_second,       active_ttl};
+  const std::array<std::string_view, 9> args{user_id,    now_ms,     join ? "1" : "0",
+                                             threshold,  pow_ttl,    max_active,
+                                             per_second, active_ttl, policy_.admit_on_arrival ? "1" : "0"};
   const RedisReply reply = co_await redis_.evalsha(kPlaceScript, key_views, args);
   checked_array(reply, 4, "place");
   const auto code = integer_of(reply.elements[0]);
