@@ -106,6 +106,9 @@ Task<ApiResponse> refresh(application::AuthService& auth, const AuthRouteOptions
 }
 
 Task<ApiResponse> log_out(application::AuthService& auth, const AuthRouteOptions& options, const ApiRequest& request) {
+  // No body is needed; one that is sent is held to the rules of every body (DESIGN.md §5: JSON,
+  // no unknown fields), and a refused one ends nothing.
+  if (!request.body.empty()) JsonBody::parse(request, {}).done();
   co_await auth.log_out(principal_of(request));
   ApiResponse response = no_content();
   response.headers.push_back({"Set-Cookie", refresh_cookie(options, "", 0)});

@@ -105,16 +105,20 @@ ApiResponse Dispatcher::reject(ErrorCode code, std::string_view message, const A
   return error_response(code, message, request);
 }
 
-std::optional<ApiResponse> Dispatcher::refuse_before_body(ApiRequest& request) const {
+std::optional<DispatchResult> Dispatcher::refuse_before_body(ApiRequest& request) const {
   const Router::Match match = router_.match(request);
   if (match.handler == nullptr || (match.access == Access::kPublic && match.header_check == nullptr)) {
     return std::nullopt;
   }
   try {
+    // The checks dispatch() makes before the handler, in its order, then the route's own.
     authorize(request, match.access);
+    if (query_param(request, "userId")) {
+      throw domain::invalid_argument("userId", "is not accepted: the caller is the signed-in user of the access token");
+    }
     if (match.header_check != nullptr) (*match.header_check)(request);
   } catch (const DomainError& error) {
-    return error_response(error, request);
+    return DispatchResult{error_response(error, request), match.route_template};
   } catch (const std::exception&) {
     return std::nullopt;  // dispatch() meets it again once the body is in, and answers and logs it
   }

@@ -48,7 +48,7 @@ class Dispatcher final : public web::RequestDispatcher {
   // The error response of api/error_mapping.hpp, for requests the server could not parse.
   ApiResponse reject(domain::ErrorCode code, std::string_view message, const ApiRequest& request) const override;
   // The 401/403 that authorize() would answer, decided on the header before the body is read.
-  std::optional<ApiResponse> refuse_before_body(ApiRequest& request) const override;
+  std::optional<DispatchResult> refuse_before_body(ApiRequest& request) const override;
 
  private:
   void authorize(ApiRequest& request, Access access) const;

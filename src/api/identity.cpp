@@ -1,13 +1,31 @@
 #include "api/identity.hpp"
 
+#include <fmt/format.h>
 #include <strings.h>
 
 #include "domain/errors.hpp"
 
 namespace ticketing::api {
 
+namespace {
+
+// A credential header: nullptr when absent; two of them (which one would name the caller?) are 401.
+const std::string* credential_header(const ApiRequest& request, const char* name) {
+  const std::string* found = nullptr;
+  for (const auto& header : request.headers) {
+    if (strcasecmp(header.name.c_str(), name) != 0) continue;
+    if (found != nullptr) {
+      throw domain::DomainError(domain::ErrorCode::kUnauthenticated, fmt::format("more than one {} header", name));
+    }
+    found = &header.value;
+  }
+  return found;
+}
+
+}  // namespace
+
 std::optional<std::string> bearer_token(const ApiRequest& request) {
-  const std::string* header = request.header("Authorization");
+  const std::string* header = credential_header(request, "Authorization");
   if (header == nullptr) return std::nullopt;
   std::string_view value = *header;
   constexpr std::string_view kScheme = "bearer ";
@@ -27,7 +45,7 @@ const domain::Principal& principal_of(const ApiRequest& request) {
 }
 
 std::optional<std::string> queue_token(const ApiRequest& request) {
-  const std::string* header = request.header("Queue-Token");
+  const std::string* header = credential_header(request, "Queue-Token");
   if (header == nullptr) return std::nullopt;
   std::string_view value = *header;
   while (!value.empty() && value.front() == ' ') value.remove_prefix(1);

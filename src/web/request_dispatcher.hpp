@@ -30,7 +30,7 @@ class RequestDispatcher {
   // a valid one, an operator route for a fan), or nullopt. `request` has no body yet: the server
   // asks before it reads a body that has not arrived, and before it answers `Expect:
   // 100-continue` (DESIGN.md §5: auth is checked before the body is read). Never throws.
-  virtual std::optional<Response> refuse_before_body(Request& request) const {
+  virtual std::optional<DispatchResult> refuse_before_body(Request& request) const {
     (void)request;
     return std::nullopt;
   }

@@ -617,7 +617,18 @@ TEST(AuthApiLogOut, EndsThatSessionOnly) {
   const std::string email = fmt::format("user{}@example.com", kUser);
   const auto session = session_of(log_in(server.port(), email, kDemoPassword));
   const auto other_device = session_of(log_in(server.port(), email, kDemoPassword));
-  const auto out = http(server.port(), "POST", "/auth/logout", "", bearer(session.access));
+  // A body is not needed, but one that is sent must be valid (an empty object): a refused logout ends nothing.
+  for (const std::string body : {"{", R"({"all":true})", "[]", "{}x"}) {
+    const auto refused = http(server.port(), "POST", "/auth/logout", body,
+                              bearer(session.access, {{"Content-Type", "application/json"}}));
+    EXPECT_EQ(refused.status, 400) << body << ": " << refused.raw;
+  }
+  EXPECT_EQ(
+      http(server.port(), "POST", "/auth/logout", "x", bearer(session.access, {{"Content-Type", "text/plain"}})).status,
+      415);
+  EXPECT_EQ(http(server.port(), "GET", "/me", "", bearer(session.access)).status, 200);
+  const auto out =
+      http(server.port(), "POST", "/auth/logout", "{}", bearer(session.access, {{"Content-Type", "application/json"}}));
   ASSERT_EQ(out.status, 204) << out.raw;
   EXPECT_EQ(out.header("set-cookie").rfind("refresh_token=;", 0), 0u) << out.header("set-cookie");
   EXPECT_NE(out.header("set-cookie").find("Max-Age=0"), std::string::npos);

@@ -325,7 +325,9 @@ TEST_F(HttpEdges, AuthIsRefusedOnTheHeaderBeforeTheBodyIsRead) {
     expect_json_error(response, status, code);
     EXPECT_EQ(got.find("100 Continue"), std::string::npos) << got;
     EXPECT_EQ(response.header("connection"), "close") << got;
-    if (status == 401) EXPECT_EQ(response.header("www-authenticate"), "Bearer") << got;
+    if (status == 401) {
+      EXPECT_EQ(response.header("www-authenticate"), "Bearer") << got;
+    }
   };
   refused_before_body(header_only("/tickets/hold", ""), 401, "UNAUTHENTICATED");
   refused_before_body(
@@ -366,4 +368,43 @@ TEST_F(HttpEdges, AuthIsRefusedOnTheHeaderBeforeTheBodyIsRead) {
     EXPECT_TRUE(connection.read_until("HTTP/1.1", std::chrono::milliseconds(300)).empty())
         << "a public route answered before its body arrived";
   }
+}
+
+// Which of two credentials would name the caller? Neither: two Authorization (or Queue-Token)
+// headers are 401, whatever they hold.
+TEST_F(HttpEdges, TwoCredentialHeadersAre401) {
+  ensure_users(2);
+  const std::string one = as_user(1).at("Authorization");
+  const std::string two = as_user(2).at("Authorization");
+  const auto me = [&](const std::string& fields) {
+    return parse_response(
+        raw_exchange(port(), "GET /me HTTP/1.1\r\nHost: x\r\nConnection: close\r\n" + fields + "\r\n"));
+  };
+  EXPECT_EQ(me("Authorization: " + one + "\r\n").status, 200);
+  const auto both = me("Authorization: " + one + "\r\nAuthorization: " + two + "\r\n");
+  expect_json_error(both, 401, "UNAUTHENTICATED");
+  EXPECT_NE(both.body.find("more than one Authorization header"), std::string::npos) << both.body;
+  EXPECT_EQ(both.header("www-authenticate"), "Bearer");
+  expect_json_error(me("Authorization: " + one + "\r\nauthorization: " + one + "\r\n"), 401, "UNAUTHENTICATED");
+
+  const std::string body = R"({"scheduleId":1,"seatNos":["A-1"]})";
+  const auto hold = parse_response(
+      raw_exchange(port(),
+                   "POST /tickets/hold HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\n"
+                   "Authorization: " +
+                       one + "\r\nQueue-Token: a\r\nQueue-Token: b\r\nContent-Length: " + std::to_string(body.size()) +
+                       "\r\n\r\n" + body));
+  expect_json_error(hold, 401, "UNAUTHENTICATED");
+  EXPECT_NE(hold.body.find("more than one Queue-Token header"), std::string::npos) << hold.body;
+}
+
+// A client that sends its whole request before it reads the answer (as most HTTP libraries do)
+// gets the 413 for a large body: the server takes and drops the body it refused instead of
+// closing under the client's feet, which would reset the connection and fail the client's send.
+TEST_F(HttpEdges, AnOversizedBodyIs413WhileTheClientIsStillSendingIt) {
+  const std::string body(3 * 1024 * 1024, 'x');
+  RawConnection connection(port());
+  connection.send("POST /concerts HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: " +
+                  std::to_string(body.size()) + "\r\n\r\n" + body);
+  expect_json_error(parse_response(connection.read_until("}", std::chrono::seconds(5))), 413, "PAYLOAD_TOO_LARGE");
 }

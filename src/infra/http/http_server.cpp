@@ -406,7 +406,8 @@ struct HttpServer::Impl {
                                const Origin& origin);
   // A request's answer, written with `Connection: close` (the request's body is left unread).
   asio::awaitable<void> answer_and_close(beast::tcp_stream& stream, const web::Request& request,
-                                         web::Response response);
+                                         web::DispatchResult result, unsigned version);
+  asio::awaitable<void> drain_unread(beast::tcp_stream& stream);
   web::Request request_of(const bhttp::request_header<>& header, const std::string& remote_address,
                           const std::string& peer_text) const;
   void connection_closed();
@@ -550,9 +551,10 @@ web::Request HttpServer::Impl::request_of(const bhttp::request_header<>& header,
 }
 
 asio::awaitable<void> HttpServer::Impl::answer_and_close(beast::tcp_stream& stream, const web::Request& request,
-                                                         web::Response response) {
+                                                         web::DispatchResult result, unsigned version) {
+  web::Response& response = result.response;
   const int status_code = response.status;
-  bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(status_code), 11};
+  bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(status_code), version};
   if (!response.content_type.empty()) res.set(bhttp::field::content_type, response.content_type);
   res.set("X-Request-Id", request.request_id);
   for (const auto& h : response.headers) res.set(h.name, h.value);
@@ -563,17 +565,23 @@ asio::awaitable<void> HttpServer::Impl::answer_and_close(beast::tcp_stream& stre
   boost::system::error_code ec;
   co_await bhttp::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
   if (access_log && options.access_log) {
-    access_log->info("- {} {} {} rid={} (refused before the body)", request.path, status_code, "0.000ms",
-                     request.request_id);
+    access_log->info("{} {} {} {} rid={} (refused before the body)", request.method_text, request.path, status_code,
+                     "0.000ms", request.request_id);
   }
-  if (observer) observer("OTHER", "UNKNOWN", status_code, std::chrono::nanoseconds(0));
-  // Closing with unread bytes would reset the connection, and a client still sending its body
-  // could lose the answer: take (and drop) what it sends, up to a body's limit, for at most 1 s.
-  if (ec) co_return;
+  if (observer) observer(web::to_string(request.method), result.route, status_code, std::chrono::nanoseconds(0));
+  if (!ec) co_await drain_unread(stream);
+}
+
+asio::awaitable<void> HttpServer::Impl::drain_unread(beast::tcp_stream& stream) {
+  // Closing with unread bytes resets the connection, and a client still sending its body would
+  // lose the answer it was sent: after it, take (and drop) what the client sends until it closes,
+  // at most kDrainBytes and 1 s.
+  constexpr std::size_t kDrainBytes = 4 * 1024 * 1024;
+  boost::system::error_code ec;
   stream.socket().shutdown(tcp::socket::shutdown_send, ec);
   stream.expires_after(std::chrono::seconds(1));
-  std::array<char, 8192> sink{};
-  for (std::size_t drained = 0; !ec && drained <= options.max_body;) {
+  std::array<char, 16384> sink{};
+  for (std::size_t drained = 0; !ec && drained <= kDrainBytes;) {
     drained += co_await stream.async_read_some(asio::buffer(sink), asio::redirect_error(asio::use_awaitable, ec));
   }
 }
@@ -599,6 +607,7 @@ asio::awaitable<void> HttpServer::Impl::reject(beast::tcp_stream& stream, ErrorC
                      "0.000ms", request.request_id, message);
   }
   if (observer) observer("OTHER", "UNKNOWN", status_code, std::chrono::nanoseconds(0));
+  if (!ec) co_await drain_unread(stream);
 }
 
 asio::awaitable<void> HttpServer::Impl::session(ContextState& state, tcp::socket socket) {
@@ -693,7 +702,7 @@ asio::awaitable<void> HttpServer::Impl::session(ContextState& state, tcp::socket
         if (expects_continue || (length ? buffer.size() < *length : buffer.size() == 0)) {
           web::Request head = request_of(header, remote_address, peer_text);
           if (auto refused = dispatcher.refuse_before_body(head)) {
-            co_await answer_and_close(stream, head, std::move(*refused));
+            co_await answer_and_close(stream, head, std::move(*refused), header.version());
             break;
           }
         }
