@@ -408,3 +408,21 @@ TEST_F(HttpEdges, AnOversizedBodyIs413WhileTheClientIsStillSendingIt) {
                   std::to_string(body.size()) + "\r\n\r\n" + body);
   expect_json_error(parse_response(connection.read_until("}", std::chrono::seconds(5))), 413, "PAYLOAD_TOO_LARGE");
 }
+
+// RFC 9112 §2.2: a few empty lines before a request line are ignored (a client's stray CRLF after
+// a body among them); a run of them is not a request.
+TEST_F(HttpEdges, AFewEmptyLinesBeforeARequestLineAreIgnored) {
+  EXPECT_EQ(
+      parse_response(raw_exchange(port(), "\r\nGET /concerts HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")).status,
+      200);
+  const std::string one = "GET /concerts HTTP/1.1\r\nHost: x\r\n\r\n\r\n";  // the stray CRLF after it
+  const std::string raw =
+      raw_exchange(port(), one + "\n" + "GET /concerts HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  std::size_t answers = 0;
+  for (auto at = raw.find("HTTP/1.1 200 OK"); at != std::string::npos; at = raw.find("HTTP/1.1 200 OK", at + 1))
+    ++answers;
+  EXPECT_EQ(answers, 2u) << raw;
+  expect_json_error(
+      parse_response(raw_exchange(port(), std::string(40, '\n') + "GET /concerts HTTP/1.1\r\nHost: x\r\n\r\n")), 400,
+      "INVALID_ARGUMENT");
+}

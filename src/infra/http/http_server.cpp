@@ -626,6 +626,8 @@ asio::awaitable<void> HttpServer::Impl::session(ContextState& state, tcp::socket
   auto self = state.connections.insert(state.connections.end(), ContextState::Connection{&stream, false});
   beast::flat_buffer buffer;
   bool first_request = true;
+  constexpr std::size_t kMaxBlankBeforeRequest = 8;
+  std::size_t blank_before_request = 0;  // CR/LF bytes skipped before the current request line
 
   try {
     while (true) {
@@ -641,6 +643,19 @@ asio::awaitable<void> HttpServer::Impl::session(ContextState& state, tcp::socket
         self->idle = false;
         if (ec) break;
         buffer.commit(n);
+      }
+      // RFC 9112 §2.2: empty lines before a request line are ignored (some clients send a CRLF
+      // after a body) — a few of them; more are left to the parser, which refuses them.
+      {
+        const auto* bytes = static_cast<const char*>(buffer.data().data());
+        std::size_t blank = 0;
+        while (blank < buffer.size() && blank_before_request < kMaxBlankBeforeRequest &&
+               (bytes[blank] == '\r' || bytes[blank] == '\n')) {
+          ++blank;
+          ++blank_before_request;
+        }
+        buffer.consume(blank);
+        if (buffer.size() == 0) continue;
       }
 
       bhttp::request_parser<bhttp::string_body> parser;
@@ -740,6 +755,7 @@ asio::awaitable<void> HttpServer::Impl::session(ContextState& state, tcp::socket
       const bool keep_open = co_await answer(stream, state, *self, request, message.version(), keep_alive);
       if (!keep_open) break;
       first_request = false;
+      blank_before_request = 0;
     }
   } catch (const std::exception& error) {
     spdlog::warn("connection ended by error: {}", error.what());
