@@ -18,7 +18,8 @@ using domain::QueueStatus;
 // place: the user's place, joining the queue when ARGV[3] == '1' (enter) and not otherwise (status).
 // Idempotent; a poll is the waiter's heartbeat. KEYS waiting active seq heartbeat stats revoked
 // settings pace pow; ARGV user now_ms join pow_threshold (0: never) pow_ttl_ms (0: no solution came)
-// max_active admit_per_second active_ttl_ms (the config defaults) admit_on_arrival ('1'). A new arrival who
+// max_active admit_per_second active_ttl_ms (the config defaults) admit_on_arrival ('1') read_expiries ('1': the
+// ETA's held-slot expiries, see below). A new arrival who
 // finds nobody waiting, a free slot and a token in the admission bucket is admitted at once: exactly what the
 // next admission round would do, without the wait and the poll (docs/queue.md "Admission"). Proof of work is required
 // while the stats hash's pow_until (set by the admission round from the arrivals it counted) lies ahead: asking costs
@@ -81,14 +82,13 @@ else
   rank = redis.call('ZCARD', KEYS[1]) - 1
 end
 redis.call('ZADD', KEYS[4], now, ARGV[1])
--- the ETA's data: slots, the completion rate, and the expiries of as many held slots as must
--- free up before this waiter's turn (at most 256; read only when needed)
+-- the ETA's data: slots, the completion rate and, when the caller has no recent copy of them
+-- (ARGV[10] == '1'), the expiries of the first held slots (at most 256; the caller keeps them for
+-- a moment: reading them on every enter and poll halved the enters a rush can take)
 local active = redis.call('ZCARD', KEYS[2])
-local max_active = tonumber(settings[2]) or tonumber(ARGV[6]) or 0
-local needed = math.min(rank + 1 - (max_active - active), active, 256)
 local expiries = {}
-if needed > 0 then
-  local held = redis.call('ZRANGE', KEYS[2], 0, needed - 1, 'WITHSCORES')
+if ARGV[10] == '1' and active > 0 then
+  local held = redis.call('ZRANGE', KEYS[2], 0, math.min(active, 256) - 1, 'WITHSCORES')
   for i = 2, #held, 2 do expiries[#expiries + 1] = held[i] end
 end
 return {0, rank + 1, '0', rate, '0', was_waiting, active, settings[2] or '', settings[3] or '', stats[2] or '0',
@@ -368,9 +368,18 @@ Task<std::optional<QueuePlace>> RedisQueueStore::place(domain::ScheduleId schedu
   const std::string max_active = std::to_string(policy_.max_active);
   const std::string per_second = std::to_string(policy_.admit_per_second);
   const std::string active_ttl = std::to_string(policy_.active_ttl.count());
-  const std::array<std::string_view, 9> args{user_id,    now_ms,     join ? "1" : "0",
-                                             threshold,  pow_ttl,    max_active,
-                                             per_second, active_ttl, policy_.admit_on_arrival ? "1" : "0"};
+  const auto read_at = std::chrono::steady_clock::now();
+  const bool read_expiries = !fresh_expiries(schedule, read_at);
+  const std::array<std::string_view, 10> args{user_id,
+                                              now_ms,
+                                              join ? "1" : "0",
+                                              threshold,
+                                              pow_ttl,
+                                              max_active,
+                                              per_second,
+                                              active_ttl,
+                                              policy_.admit_on_arrival ? "1" : "0",
+                                              read_expiries ? "1" : "0"};
   const RedisReply reply = co_await redis_.evalsha(kPlaceScript, key_views, args);
   checked_array(reply, 4, "place");
   const auto code = integer_of(reply.elements[0]);
@@ -387,7 +396,35 @@ Task<std::optional<QueuePlace>> RedisQueueStore::place(domain::ScheduleId schedu
     refused.poll_allowed_at = domain::Timestamp{std::chrono::milliseconds(integer_of(reply.elements[2]))};
     co_return refused;
   }
-  co_return place_of(reply, policy_);
+  auto place = place_of(reply, policy_);
+  if (place.status == QueueStatus::kWaiting) outlook_expiries(schedule, place.outlook, read_expiries, read_at);
+  co_return place;
+}
+
+bool RedisQueueStore::fresh_expiries(domain::ScheduleId schedule, std::chrono::steady_clock::time_point now) {
+  std::lock_guard lock(expiries_mutex_);
+  const auto copy = expiries_.find(schedule.value);
+  return copy != expiries_.end() && now - copy->second.read_at < kExpiryCopyTtl;
+}
+
+void RedisQueueStore::outlook_expiries(domain::ScheduleId schedule, domain::AdmissionOutlook& outlook, bool read,
+                                       std::chrono::steady_clock::time_point read_at) {
+  std::vector<domain::Timestamp> held = std::move(outlook.expiries);  // the script's, when it read them
+  {
+    std::lock_guard lock(expiries_mutex_);
+    if (read) {
+      if (expiries_.size() >= kMaxRegistered && !expiries_.contains(schedule.value)) expiries_.clear();
+      expiries_[schedule.value] = ExpiryCopy{read_at, held};
+    } else if (const auto copy = expiries_.find(schedule.value); copy != expiries_.end()) {
+      held = copy->second.expiries;
+    }
+  }
+  // As many held slots as must free up before this waiter's turn.
+  const std::int64_t free_now = std::max<std::int64_t>(0, outlook.max_active - outlook.active);
+  const std::int64_t needed =
+      std::clamp<std::int64_t>(outlook.position - free_now, 0, std::min<std::int64_t>(outlook.active, 256));
+  held.resize(std::min(held.size(), static_cast<std::size_t>(needed)));
+  outlook.expiries = std::move(held);
 }
 
 std::string RedisQueueStore::pace_key(domain::ScheduleId schedule, domain::UserId user) {

@@ -20,6 +20,7 @@
 #include <mutex>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "domain/ports/queue_store.hpp"
 #include "infra/redis/redis_client.hpp"
@@ -60,6 +61,11 @@ class RedisQueueStore final : public domain::QueueStore {
   Task<bool> run_slot_script(const RedisScript& script, std::string_view name, domain::ScheduleId schedule,
                              domain::UserId user, domain::Timestamp now, std::int64_t third,
                              domain::Timestamp token_issued_at);
+  // The ETA's held-slot expiries (the first 256 of a schedule) are read at most once per
+  // kExpiryCopyTtl per instance; every waiter's answer in between uses that copy.
+  bool fresh_expiries(domain::ScheduleId schedule, std::chrono::steady_clock::time_point now);
+  void outlook_expiries(domain::ScheduleId schedule, domain::AdmissionOutlook& outlook, bool read,
+                        std::chrono::steady_clock::time_point read_at);
 
   RedisClient& redis_;
   domain::QueuePolicy policy_;
@@ -68,6 +74,14 @@ class RedisQueueStore final : public domain::QueueStore {
   // the refresh interval they mean nothing and are dropped first).
   std::unordered_map<std::int64_t, std::chrono::steady_clock::time_point> registered_;
   static constexpr std::size_t kMaxRegistered = 10'000;
+
+  struct ExpiryCopy {
+    std::chrono::steady_clock::time_point read_at;
+    std::vector<domain::Timestamp> expiries;
+  };
+  static constexpr std::chrono::milliseconds kExpiryCopyTtl{200};
+  std::mutex expiries_mutex_;
+  std::unordered_map<std::int64_t, ExpiryCopy> expiries_;  // by schedule; at most kMaxRegistered
 };
 
 }  // namespace ticketing::infra::redis
