@@ -32,6 +32,13 @@ void Dispatcher::authorize(ApiRequest& request, Access access) const {
   }
 }
 
+void Dispatcher::check_caller(ApiRequest& request, Access access) const {
+  authorize(request, access);
+  if (query_param(request, "userId")) {
+    throw domain::invalid_argument("userId", "is not accepted: the caller is the signed-in user of the access token");
+  }
+}
+
 std::optional<ApiResponse> Dispatcher::over_address_limit(const ApiRequest& request, const Router::Match& match) const {
   if (!limits_ || request.remote_address.empty()) return std::nullopt;
   const std::string_view path = request.path;
@@ -82,10 +89,7 @@ Task<DispatchResult> Dispatcher::dispatch(ApiRequest& request) const {
   try {
     // Not `co_return DispatchResult{co_await ...}`: GCC 12 destroys temporaries of a co_await
     // inside an aggregate initializer twice.
-    authorize(request, match.access);  // before the body is read and before anything is written
-    if (query_param(request, "userId")) {
-      throw domain::invalid_argument("userId", "is not accepted: the caller is the signed-in user of the access token");
-    }
+    check_caller(request, match.access);  // before the body is read and before anything is written
     ApiResponse response = co_await (*match.handler)(request);
     co_return DispatchResult{std::move(response), route};
   } catch (const DomainError& error) {
@@ -111,11 +115,8 @@ std::optional<DispatchResult> Dispatcher::refuse_before_body(ApiRequest& request
     return std::nullopt;
   }
   try {
-    // The checks dispatch() makes before the handler, in its order, then the route's own.
-    authorize(request, match.access);
-    if (query_param(request, "userId")) {
-      throw domain::invalid_argument("userId", "is not accepted: the caller is the signed-in user of the access token");
-    }
+    // The checks dispatch() makes before the handler, then the route's own.
+    check_caller(request, match.access);
     if (match.header_check != nullptr) (*match.header_check)(request);
   } catch (const DomainError& error) {
     return DispatchResult{error_response(error, request), match.route_template};

@@ -408,6 +408,9 @@ struct HttpServer::Impl {
   asio::awaitable<void> answer_and_close(beast::tcp_stream& stream, const web::Request& request,
                                          web::DispatchResult result, unsigned version);
   asio::awaitable<void> drain_unread(beast::tcp_stream& stream);
+  // Writes a response with `Connection: close`; the write's error, if any.
+  asio::awaitable<boost::system::error_code> write_last(beast::tcp_stream& stream, const std::string& request_id,
+                                                        web::Response response, unsigned version);
   web::Request request_of(const bhttp::request_header<>& header, const std::string& remote_address,
                           const std::string& peer_text) const;
   void connection_closed();
@@ -550,13 +553,12 @@ web::Request HttpServer::Impl::request_of(const bhttp::request_header<>& header,
   return request;
 }
 
-asio::awaitable<void> HttpServer::Impl::answer_and_close(beast::tcp_stream& stream, const web::Request& request,
-                                                         web::DispatchResult result, unsigned version) {
-  web::Response& response = result.response;
-  const int status_code = response.status;
-  bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(status_code), version};
+asio::awaitable<boost::system::error_code> HttpServer::Impl::write_last(beast::tcp_stream& stream,
+                                                                        const std::string& request_id,
+                                                                        web::Response response, unsigned version) {
+  bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(response.status), version};
   if (!response.content_type.empty()) res.set(bhttp::field::content_type, response.content_type);
-  res.set("X-Request-Id", request.request_id);
+  res.set("X-Request-Id", request_id);
   for (const auto& h : response.headers) res.set(h.name, h.value);
   res.keep_alive(false);
   res.body() = std::move(response.body);
@@ -564,6 +566,13 @@ asio::awaitable<void> HttpServer::Impl::answer_and_close(beast::tcp_stream& stre
   stream.expires_after(options.read_timeout);
   boost::system::error_code ec;
   co_await bhttp::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
+  co_return ec;
+}
+
+asio::awaitable<void> HttpServer::Impl::answer_and_close(beast::tcp_stream& stream, const web::Request& request,
+                                                         web::DispatchResult result, unsigned version) {
+  const int status_code = result.response.status;
+  const auto ec = co_await write_last(stream, request.request_id, std::move(result.response), version);
   if (access_log && options.access_log) {
     access_log->info("{} {} {} {} rid={} (refused before the body)", request.method_text, request.path, status_code,
                      "0.000ms", request.request_id);
@@ -593,15 +602,7 @@ asio::awaitable<void> HttpServer::Impl::reject(beast::tcp_stream& stream, ErrorC
   request.request_id = origin.request_id;
   web::Response response = dispatcher.reject(code, message, request);
   const int status_code = response.status;
-  bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(status_code), 11};
-  res.set(bhttp::field::content_type, response.content_type);
-  res.set("X-Request-Id", request.request_id);
-  res.keep_alive(false);
-  res.body() = std::move(response.body);
-  res.prepare_payload();
-  stream.expires_after(options.read_timeout);
-  boost::system::error_code ec;
-  co_await bhttp::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
+  const auto ec = co_await write_last(stream, request.request_id, std::move(response), 11);
   if (access_log && options.access_log) {
     access_log->info("- {} {} {} rid={} (rejected: {})", request.path.empty() ? "-" : request.path, status_code,
                      "0.000ms", request.request_id, message);

@@ -409,22 +409,19 @@ bool RedisQueueStore::fresh_expiries(domain::ScheduleId schedule, std::chrono::s
 
 void RedisQueueStore::outlook_expiries(domain::ScheduleId schedule, domain::AdmissionOutlook& outlook, bool read,
                                        std::chrono::steady_clock::time_point read_at) {
-  std::vector<domain::Timestamp> held = std::move(outlook.expiries);  // the script's, when it read them
-  {
-    std::lock_guard lock(expiries_mutex_);
-    if (read) {
-      if (expiries_.size() >= kMaxRegistered && !expiries_.contains(schedule.value)) expiries_.clear();
-      expiries_[schedule.value] = ExpiryCopy{read_at, held};
-    } else if (const auto copy = expiries_.find(schedule.value); copy != expiries_.end()) {
-      held = copy->second.expiries;
-    }
-  }
   // As many held slots as must free up before this waiter's turn.
   const std::int64_t free_now = std::max<std::int64_t>(0, outlook.max_active - outlook.active);
-  const std::int64_t needed =
-      std::clamp<std::int64_t>(outlook.position - free_now, 0, std::min<std::int64_t>(outlook.active, 256));
-  held.resize(std::min(held.size(), static_cast<std::size_t>(needed)));
-  outlook.expiries = std::move(held);
+  const auto needed = static_cast<std::size_t>(
+      std::clamp<std::int64_t>(outlook.position - free_now, 0, std::min<std::int64_t>(outlook.active, 256)));
+  std::lock_guard lock(expiries_mutex_);
+  if (read) {  // outlook.expiries holds what the script read
+    if (expiries_.size() >= kMaxRegistered && !expiries_.contains(schedule.value)) expiries_.clear();
+    expiries_[schedule.value] = ExpiryCopy{read_at, outlook.expiries};
+    outlook.expiries.resize(std::min(outlook.expiries.size(), needed));
+  } else if (const auto copy = expiries_.find(schedule.value); copy != expiries_.end()) {
+    const auto& held = copy->second.expiries;
+    outlook.expiries.assign(held.begin(), held.begin() + static_cast<std::ptrdiff_t>(std::min(held.size(), needed)));
+  }
 }
 
 std::string RedisQueueStore::pace_key(domain::ScheduleId schedule, domain::UserId user) {
