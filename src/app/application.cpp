@@ -476,6 +476,16 @@ void Application::Parts::register_samplers() {
                   static_cast<double>(pool.connects), {{"pool", label}});
     }
 
+    const auto callbacks = payment_repository.callback_stats();
+    out.gauge("ticketing_payment_callbacks_waiting",
+              "Gateway callbacks waiting for the money paths' pool, to be recorded together.",
+              static_cast<double>(callbacks.waiting));
+    out.counter("ticketing_payment_callbacks_recorded_total", "Gateway callbacks recorded by a transaction.",
+                static_cast<double>(callbacks.recorded));
+    out.counter("ticketing_payment_callback_transactions_total",
+                "Transactions that recorded gateway callbacks (several callbacks each under load).",
+                static_cast<double>(callbacks.transactions));
+
     const auto& r = redis.stats();
     out.histogram("ticketing_redis_command_seconds", "Redis command and script latency.", r.latency.cumulative(),
                   r.latency.count(), r.latency.sum());

@@ -33,14 +33,6 @@ std::string db_value(const std::string& sql) {
   return rows.rows.empty() || !rows.rows[0][0] ? std::string("NULL") : *rows.rows[0][0];
 }
 
-// The value of an unlabelled metric in a Prometheus text scrape; -1 when absent.
-double metric(const std::string& scrape, const std::string& name) {
-  const std::regex line("(^|\n)" + name + " ([0-9.e+-]+)");
-  std::smatch match;
-  if (!std::regex_search(scrape, match, line)) return -1;
-  return std::stod(match[2]);
-}
-
 // A keep-alive connection that answers a request: the server accepted it and serves it.
 bool serves(RawConnection& connection) {
   connection.send("GET /actuator/health HTTP/1.1\r\nHost: t\r\n\r\n");

@@ -97,9 +97,14 @@ std::string services_script() {
 TEST(PaymentFlow, EndToEndOrderBecomesPaidAndSeatsSold) {
   const auto schedule = create_schedule(-60, 10);
   TestServer server(kFastAdmission);
-  Booking booking{1, schedule, "", {"S-1", "S-2"}};
+  Booking booking{1, schedule, "", {"S-2", "S-10"}};
   const auto order_no = hold_and_ready(server.port(), booking);
   EXPECT_EQ(order_status(server.port(), order_no), "READY");
+  // An order's seats are listed in seat-number order (bytes), not in the order they were held.
+  const auto listed = json::parse(get_order(server.port(), order_no).body).at("seatNos").as_array();
+  ASSERT_EQ(listed.size(), 2U);
+  EXPECT_EQ(listed[0].as_string(), "S-10");
+  EXPECT_EQ(listed[1].as_string(), "S-2");
   const auto paid = pay(server.port(), order_no);
   ASSERT_EQ(paid.status, 202) << paid.raw;
   EXPECT_EQ(json::parse(paid.body).at("status").as_string(), "CONFIRMING");
@@ -190,6 +195,86 @@ TEST(PaymentFlow, ParallelDuplicatesOfOneReadyGetTheSameOrder) {
     EXPECT_EQ(answer.body, answers.front().body);
   }
   EXPECT_EQ(db_value(fmt::format("SELECT COUNT(*) FROM payment_order WHERE schedule_id = {}", schedule)), "1");
+}
+
+// Callbacks that arrive while another one has the money paths' only connection are recorded
+// together, in one transaction, and each is answered as if it had come alone: recorded, a repeat
+// (already recorded), an expired order (cancelled, refund requested) and an unknown one (404).
+TEST(PaymentFlow, CallbacksThatArriveTogetherAreRecordedInOneTransactionEachAsIfAlone) {
+  const auto schedule = create_schedule(-60, 10);
+  TestServer server(with(kFastAdmission, {"db.payment-pool-size=1"}));
+  std::vector<std::string> orders;
+  for (int i = 0; i < 6; ++i) {
+    Booking booking{40 + i, schedule, "", {fmt::format("S-{}", i + 1)}};
+    orders.push_back(hold_and_ready(server.port(), booking));
+  }
+  test_db()->execute(fmt::format(
+      "UPDATE payment_order SET expires_at = UTC_TIMESTAMP(3) - INTERVAL 1 SECOND WHERE order_no = '{}'", orders[5]));
+
+  // The first callback takes the only connection and waits there for its order, locked here.
+  auto locker = test_db();
+  locker->execute("START TRANSACTION");
+  locker->query(fmt::format("SELECT id FROM payment_order WHERE order_no = '{}' FOR UPDATE", orders[0]));
+  auto first = std::async(std::launch::async, [&] { return pay(server.port(), orders[0]); });
+  ASSERT_TRUE(wait_for(
+      [&] {
+        return db_value(
+                   "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE COMMAND = 'Execute' AND "
+                   "INFO LIKE '%order_no IN%FOR UPDATE%'") != "0";
+      },
+      std::chrono::seconds(10)));
+  const std::vector<std::string> late{
+      orders[1], orders[2], orders[3], orders[4], orders[5], orders[1], "ORD-20260101-000000000000"};
+  std::vector<std::future<HttpResponse>> answers;
+  for (const auto& order_no : late) {
+    answers.push_back(std::async(std::launch::async, [&, order_no] { return pay(server.port(), order_no); }));
+  }
+  ASSERT_TRUE(wait_for(
+      [&] {
+        return metric(http(server.port(), "GET", "/actuator/prometheus").body, "ticketing_payment_callbacks_waiting") ==
+               static_cast<double>(late.size());
+      },
+      std::chrono::seconds(10)));
+  locker->execute("ROLLBACK");
+
+  const auto first_answer = first.get();
+  EXPECT_EQ(first_answer.status, 202) << first_answer.raw;
+  std::vector<HttpResponse> got;
+  for (auto& answer : answers) got.push_back(answer.get());
+  const auto status_of = [](const HttpResponse& r) {
+    return std::string(json::parse(r.body).at("status").as_string());
+  };
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_EQ(got[i].status == 202 || got[i].status == 200, true) << got[i].raw;
+    EXPECT_EQ(status_of(got[i]), "CONFIRMING") << got[i].raw;
+  }
+  EXPECT_EQ(got[4].status, 202) << got[4].raw;
+  EXPECT_EQ(status_of(got[4]), "CANCELLED");
+  // orders[1] twice: recorded once (202), the other call told it already was (200).
+  EXPECT_EQ(got[0].status + got[5].status, 402) << got[0].raw << got[5].raw;
+  EXPECT_EQ(got[6].status, 404) << got[6].raw;
+
+  const auto count = [&](const std::string& type, const std::string& order_no) {
+    return db_value(
+        fmt::format("SELECT COUNT(*) FROM outbox_event WHERE type = '{}' AND payload LIKE '%{}%'", type, order_no));
+  };
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(count("PaymentCompleted", orders[i]), "1") << orders[i];
+  EXPECT_EQ(count("PaymentCompleted", orders[5]), "0");
+  EXPECT_EQ(count("RefundRequested", orders[5]), "1");
+  // The late ones were written by one transaction (the repeat by one after it): 8 callbacks in 3.
+  const auto scrape = http(server.port(), "GET", "/actuator/prometheus").body;
+  EXPECT_EQ(metric(scrape, "ticketing_payment_callbacks_recorded_total"), 8.0);
+  EXPECT_EQ(metric(scrape, "ticketing_payment_callback_transactions_total"), 3.0);
+  // Their events carry that transaction's one time.
+  EXPECT_EQ(
+      db_value(fmt::format("SELECT COUNT(DISTINCT created_at) FROM outbox_event WHERE payload LIKE '%{}%' OR "
+                           "payload LIKE '%{}%' OR payload LIKE '%{}%' OR payload LIKE '%{}%' OR payload LIKE '%{}%'",
+                           orders[1], orders[2], orders[3], orders[4], orders[5])),
+      "1");
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_TRUE(wait_for([&] { return order_status(server.port(), orders[i]) == "PAID"; }, std::chrono::seconds(20)))
+        << orders[i];
+  }
 }
 
 // Acceptance 6: Idempotency-Key rules and bad input; the gateway secret.

@@ -15,6 +15,7 @@
 #include <boost/json/parse.hpp>
 #include <cstring>
 #include <mutex>
+#include <regex>
 #include <stdexcept>
 #include <thread>
 
@@ -443,6 +444,13 @@ bool wait_for(const std::function<bool()>& condition, std::chrono::milliseconds 
     std::this_thread::sleep_for(poll);
   }
   return condition();
+}
+
+double metric(const std::string& scrape, const std::string& name) {
+  const std::regex line("(^|\n)" + name + " ([0-9.e+-]+)");
+  std::smatch match;
+  if (!std::regex_search(scrape, match, line)) return -1;
+  return std::stod(match[2]);
 }
 
 }  // namespace ticketing::testing

@@ -1,10 +1,21 @@
 #include "infra/mysql/mysql_payment_repository.hpp"
 
+#include <algorithm>
+#include <atomic>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <deque>
 #include <map>
+#include <mutex>
 #include <set>
 #include <stdexcept>
+#include <tuple>
 
 #include "domain/booking_rules.hpp"
+#include "domain/errors.hpp"
 #include "infra/events/payment_events.hpp"
 #include "infra/mysql/row_reader.hpp"
 #include "infra/mysql/sql_text.hpp"
@@ -12,6 +23,7 @@
 
 namespace ticketing::infra::mysql {
 
+namespace asio = boost::asio;
 using domain::ConfirmOutcome;
 using domain::OrderStatus;
 using domain::PaymentOrder;
@@ -52,7 +64,9 @@ domain::OrderState read_order(RowReader& read) {
   return out;
 }
 
-// "A-1,A-2" from GROUP_CONCAT (seat numbers never contain a comma).
+// "A-2,A-1" from GROUP_CONCAT (seat numbers never contain a comma), in seat-number order. Sorted
+// here: an ORDER BY inside GROUP_CONCAT costs a temporary table on every order read, and
+// seat_no's collation (utf8mb4_bin) orders by bytes as std::string does.
 std::vector<std::string> split_seats(const std::string& seats) {
   std::vector<std::string> out;
   for (std::size_t start = 0; start < seats.size();) {
@@ -60,6 +74,7 @@ std::vector<std::string> split_seats(const std::string& seats) {
     out.push_back(seats.substr(start, end - start));
     start = end + 1;
   }
+  std::sort(out.begin(), out.end());
   return out;
 }
 
@@ -69,8 +84,8 @@ std::vector<domain::OrderState> load_orders_with_seats(MysqlConnection& db, std:
                                                        const Params& params) {
   const auto result =
       db.query("SELECT " + std::string(kOrderColumns) +
-                   ", (SELECT GROUP_CONCAT(r.seat_no ORDER BY r.seat_no SEPARATOR ',') FROM reservation r "
-                   "WHERE r.payment_order_id = o.id) FROM payment_order o WHERE " +
+                   ", (SELECT GROUP_CONCAT(r.seat_no SEPARATOR ',') FROM reservation r "
+                   "FORCE INDEX (idx_reservation_order) WHERE r.payment_order_id = o.id) FROM payment_order o WHERE " +
                    std::string(condition),
                params);
   std::vector<domain::OrderState> orders;
@@ -136,18 +151,22 @@ ReadyOutcome ready_once(MysqlConnection& db, const domain::ReadyRequest& request
   if (!input.keyed) {
     // One locking read: every requested seat of the schedule with its price, the user's live HELD
     // row of it (if any) and that row's order. Requested seats it does not return are unknown.
+    // FORCE INDEX: with hardly any HELD rows in the table (as when a sale starts after another
+    // one sold out) the optimizer plans the join on idx_reservation_expiry (status = 'HELD') with
+    // a rowid filter on the user: a locking scan of every HELD row of every schedule per seat,
+    // which waits for any hold another transaction has locked, as the hold path's did.
     Params params{request.user.value, domain::to_string(ReservationStatus::kHeld), request.schedule.value};
     append_params(params, request.seat_nos);
     std::set<std::string> known;
-    for (const auto& row :
-         db.query("SELECT s.seat_no, s.price, " + std::string(kJoinedSeatRowColumns) +
-                      " FROM seat s LEFT JOIN reservation r ON r.schedule_id = s.schedule_id AND r.seat_no = s.seat_no "
-                      "AND r.active = 1 AND r.user_id = ? AND r.status = ? "
-                      "LEFT JOIN payment_order o ON o.id = r.payment_order_id "
-                      "WHERE s.schedule_id = ? AND s.seat_no IN (" +
-                      placeholders(request.seat_nos.size()) + ") FOR UPDATE",
-                  params)
-             .rows) {
+    for (const auto& row : db.query("SELECT s.seat_no, s.price, " + std::string(kJoinedSeatRowColumns) +
+                                        " FROM seat s LEFT JOIN reservation r FORCE INDEX (uk_reservation_active_seat) "
+                                        "ON r.schedule_id = s.schedule_id AND r.seat_no = s.seat_no "
+                                        "AND r.active = 1 AND r.user_id = ? AND r.status = ? "
+                                        "LEFT JOIN payment_order o ON o.id = r.payment_order_id "
+                                        "WHERE s.schedule_id = ? AND s.seat_no IN (" +
+                                        placeholders(request.seat_nos.size()) + ") FOR UPDATE",
+                                    params)
+                               .rows) {
       RowReader read(row);
       known.insert(read.text());
       const auto price = read.money();
@@ -187,29 +206,86 @@ ReadyOutcome ready_once(MysqlConnection& db, const domain::ReadyRequest& request
   return std::move(decision.outcome);
 }
 
-// ---- the gateway callback ---------------------------------------------------------------------
+// ---- the gateway callback: one rule, applied to one or several orders in one transaction -------
 
-PaymentRecord record_payment_once(MysqlConnection& db, const events::EventTopics& topics, const std::string& order_no,
-                                  domain::Timestamp now) {
+// An IN list padded to the next power of two (repeating its last value), so a batch of any size
+// uses one of a few prepared statements instead of one per size.
+Params padded_in_list(std::vector<std::string> values) {
+  std::size_t size = 1;
+  while (size < values.size()) size *= 2;
+  Params params;
+  for (auto& value : values) params.emplace_back(std::move(value));
+  while (params.size() < size) params.push_back(params.back());
+  return params;
+}
+
+// The gateway's success for each of `order_nos` (distinct), decided on the orders as locked here,
+// written in a fixed number of statements whatever their number: the locked read, one order
+// UPDATE per kind of change (one when they are all recorded), one outbox INSERT, COMMIT.
+std::vector<PaymentRecord> record_payments_once(MysqlConnection& db, const events::EventTopics& topics,
+                                                const std::vector<std::string>& order_nos, domain::Timestamp now) {
   Transaction tx(db);
-  auto rows = load_orders_with_seats(db, "o.order_no = ? FOR UPDATE", {order_no});
-  std::optional<domain::OrderState> state;
-  if (!rows.empty()) state = std::move(rows.front());
-  auto decision = domain::on_gateway_success(state, now);
-  const PaymentOrder& order = decision.record.order;
-  if (decision.write_order) {
-    db.execute("UPDATE payment_order SET status = ?, fail_reason = ?, paid_at = ?, updated_at = ? WHERE id = ?",
-               {domain::to_string(order.status), order.fail_reason, decision.paid_at, now, order.id});
+  const auto in_list = padded_in_list(order_nos);
+  std::map<std::string, domain::OrderState> locked;
+  for (auto& state :
+       load_orders_with_seats(db, "o.order_no IN (" + placeholders(in_list.size()) + ") FOR UPDATE", in_list)) {
+    locked.emplace(state.order.order_no, std::move(state));
   }
-  if (decision.emit_payment_completed) {
-    const domain::PaymentCompleted event{events::new_event_id(), order.order_no, order.user, order.schedule,
-                                         order.seat_nos,         order.amount,   now};
-    insert_outbox(db, event.event_id, "PaymentCompleted", topics.payment_completed, order.schedule,
-                  events::encode_payment_completed(event), now);
+  std::vector<PaymentRecord> records;
+  // (status, fail_reason, paid_at) → the orders that take them.
+  std::map<std::tuple<std::string, std::optional<std::string>, std::optional<domain::Timestamp>>,
+           std::vector<std::int64_t>>
+      order_writes;
+  Params outbox_rows;
+  std::size_t outbox_count = 0;
+  const auto add_outbox = [&](const std::string& event_id, std::string_view type, std::string_view topic,
+                              domain::ScheduleId schedule, std::string payload) {
+    outbox_rows.insert(outbox_rows.end(),
+                       {event_id, type, std::move(payload), topic, std::to_string(schedule.value), now});
+    ++outbox_count;
+  };
+  for (const auto& order_no : order_nos) {
+    const auto it = locked.find(order_no);
+    auto decision = domain::on_gateway_success(
+        it == locked.end() ? std::nullopt : std::optional<domain::OrderState>(it->second), now);
+    const PaymentOrder& order = decision.record.order;
+    if (decision.write_order) {
+      order_writes[std::make_tuple(std::string(domain::to_string(order.status)), order.fail_reason, decision.paid_at)]
+          .push_back(order.id);
+    }
+    if (decision.emit_payment_completed) {
+      const domain::PaymentCompleted event{events::new_event_id(), order.order_no, order.user, order.schedule,
+                                           order.seat_nos,         order.amount,   now};
+      add_outbox(event.event_id, "PaymentCompleted", topics.payment_completed, order.schedule,
+                 events::encode_payment_completed(event));
+    }
+    if (decision.refund_reason) {
+      const events::RefundRequested refund{events::new_event_id(), order.order_no,          order.user, order.schedule,
+                                           order.amount,           *decision.refund_reason, now};
+      add_outbox(refund.event_id, "RefundRequested", topics.refund_requested, order.schedule,
+                 events::encode_refund_requested(refund));
+    }
+    records.push_back(std::move(decision.record));
   }
-  if (decision.refund_reason) write_refund_request(db, topics, order, *decision.refund_reason, now);
-  if (decision.write_order) tx.commit();
-  return std::move(decision.record);
+  if (order_writes.empty()) return records;  // nothing recorded: the locks go with the rollback
+  for (const auto& [change, ids] : order_writes) {
+    const auto& [status, fail_reason, paid_at] = change;
+    Params params{status, fail_reason, paid_at, now};
+    append_params(params, ids);
+    db.execute("UPDATE payment_order SET status = ?, fail_reason = ?, paid_at = ?, updated_at = ? WHERE id IN (" +
+                   placeholders(ids.size()) + ")",
+               params);
+  }
+  if (outbox_count > 0) {
+    std::string values;
+    for (std::size_t i = 0; i < outbox_count; ++i)
+      values += i == 0 ? "(?, 'payment_order', ?, ?, ?, ?, ?)" : ", (?, 'payment_order', ?, ?, ?, ?, ?)";
+    db.execute("INSERT INTO outbox_event (event_id, aggregate, type, payload, topic, message_key, created_at) VALUES " +
+                   values,
+               outbox_rows);
+  }
+  tx.commit();
+  return records;
 }
 
 // ---- confirmation: one rule and one way of applying it for the single and the batch path --------
@@ -220,17 +296,21 @@ struct LockedOrder {
 };
 
 // The orders `condition` selects (FOR UPDATE), each with its live HELD rows, locked together.
+// FORCE INDEX: as in ready's read; the optimizer would otherwise build a rowid filter from every
+// HELD row of the status index on each read.
 std::map<std::string, LockedOrder> lock_orders_with_holds(MysqlConnection& db, std::string_view condition,
                                                           const Params& condition_params) {
   Params params{domain::to_string(ReservationStatus::kHeld)};
   params.insert(params.end(), condition_params.begin(), condition_params.end());
   std::map<std::string, LockedOrder> orders;
-  for (const auto& row : db.query("SELECT " + std::string(kOrderColumns) + ", " + std::string(kJoinedSeatRowColumns) +
-                                      " FROM payment_order o LEFT JOIN reservation r ON r.payment_order_id = o.id "
-                                      "AND r.status = ? AND r.active = 1 WHERE " +
-                                      std::string(condition) + " FOR UPDATE",
-                                  params)
-                             .rows) {
+  for (const auto& row :
+       db.query("SELECT " + std::string(kOrderColumns) + ", " + std::string(kJoinedSeatRowColumns) +
+                    " FROM payment_order o LEFT JOIN reservation r FORCE INDEX (idx_reservation_order) "
+                    "ON r.payment_order_id = o.id "
+                    "AND r.status = ? AND r.active = 1 WHERE " +
+                    std::string(condition) + " FOR UPDATE",
+                params)
+           .rows) {
     RowReader read(row);
     auto state = read_order(read);
     auto& locked = orders[state.order.order_no];
@@ -366,7 +446,223 @@ std::vector<std::optional<ConfirmOutcome>> confirm_batch_once(MysqlConnection& d
   return outcomes;
 }
 
+// ---- gateway callbacks recorded together -------------------------------------------------------
+//
+// Each callback used to be a unit of work of its own: four round trips (the locked read, the
+// order's UPDATE, the outbox INSERT, COMMIT) and a pool hop. Now a callback that arrives while
+// another one's unit of work is still waiting for a connection joins it, and that unit records
+// every callback it finds in one transaction (record_payments_once): under load the round trips
+// per callback fall with the batch, and alone a callback costs what it did.
+
 }  // namespace
+
+// A callback waiting for its answer. Answered once, under PendingPayments::mutex; the waiting
+// coroutine is woken on its own executor (an HTTP I/O thread's: single-threaded, so the wake-up
+// cannot overtake the start of the wait, as in events::OrderSettlementBoard). The timer it waits
+// on lives in that coroutine, and `waiting` (touched only on that executor) points to it.
+struct MysqlPaymentRepository::PaymentCall {
+  PaymentCall(asio::any_io_executor executor, std::string order_no, domain::Timestamp now)
+      : executor(std::move(executor)), order_no(std::move(order_no)), now(now) {}
+  asio::any_io_executor executor;
+  asio::steady_timer* waiting = nullptr;
+  std::string order_no;
+  domain::Timestamp now;
+  bool answered = false;
+  std::optional<PaymentRecord> record;
+  std::exception_ptr error;
+};
+
+struct MysqlPaymentRepository::PendingPayments {
+  std::mutex mutex;
+  std::deque<std::shared_ptr<PaymentCall>> queue;  // not yet taken by a unit of work
+  std::uint64_t scheduled = 0;                     // the unit waiting for a connection, which takes the queue (0: none)
+  std::uint64_t next_unit = 1;
+  std::atomic<std::uint64_t> recorded{0};
+  std::atomic<std::uint64_t> transactions{0};
+};
+
+namespace {
+
+using PaymentCallPtr = std::shared_ptr<MysqlPaymentRepository::PaymentCall>;
+
+// Most callbacks one transaction records; more waiting are taken by the next round.
+constexpr std::size_t kMaxRecordedTogether = 32;
+
+// Answers those of `calls` not answered yet: with records[i], or else with `error`.
+void answer(MysqlPaymentRepository::PendingPayments& pending, const std::vector<PaymentCallPtr>& calls,
+            std::vector<PaymentRecord>* records, const std::exception_ptr& error) {
+  std::vector<PaymentCallPtr> woken;
+  {
+    const std::lock_guard lock(pending.mutex);
+    for (std::size_t i = 0; i < calls.size(); ++i) {
+      if (calls[i]->answered) continue;
+      if (records != nullptr) calls[i]->record = std::move((*records)[i]);
+      calls[i]->error = error;
+      calls[i]->answered = true;
+      woken.push_back(calls[i]);
+    }
+  }
+  for (auto& call : woken) {
+    auto executor = call->executor;
+    asio::post(executor, [call = std::move(call)] {
+      if (call->waiting != nullptr) call->waiting->cancel();
+    });
+  }
+}
+
+// Records `calls` (taken from the queue) and answers each of them, also when it throws.
+void record_batch(MysqlConnection& db, const events::EventTopics& topics,
+                  MysqlPaymentRepository::PendingPayments& pending, const std::vector<PaymentCallPtr>& calls) {
+  // Decided when the orders are locked, not when the requests arrived: one may have waited for a
+  // connection (db.pool-wait-timeout) while its order expired, and an expired order is refunded.
+  auto locked_at = std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());
+  for (const auto& call : calls) locked_at = std::max(locked_at, call->now);
+  // The same order twice (a retried callback) is recorded after the first, and answered as such.
+  std::vector<PaymentCallPtr> first, repeated;
+  std::vector<std::string> order_nos;
+  std::set<std::string> seen;
+  for (const auto& call : calls) {
+    if (seen.insert(call->order_no).second) {
+      first.push_back(call);
+      order_nos.push_back(call->order_no);
+    } else {
+      repeated.push_back(call);
+    }
+  }
+  const auto record_alone = [&](const PaymentCallPtr& call) {
+    try {
+      auto records =
+          with_deadlock_retries([&] { return record_payments_once(db, topics, {call->order_no}, locked_at); });
+      pending.transactions.fetch_add(1, std::memory_order_relaxed);
+      pending.recorded.fetch_add(1, std::memory_order_relaxed);
+      answer(pending, {call}, &records, nullptr);
+    } catch (const MysqlError& error) {
+      answer(pending, {call}, nullptr, std::current_exception());
+      if (error.is_connection_error()) throw;
+    } catch (...) {
+      answer(pending, {call}, nullptr, std::current_exception());
+    }
+  };
+  if (first.size() == 1) {
+    record_alone(first.front());
+  } else {
+    try {
+      auto records = with_deadlock_retries([&] { return record_payments_once(db, topics, order_nos, locked_at); });
+      pending.transactions.fetch_add(1, std::memory_order_relaxed);
+      pending.recorded.fetch_add(records.size(), std::memory_order_relaxed);
+      answer(pending, first, &records, nullptr);
+    } catch (const MysqlError& error) {
+      if (error.is_connection_error()) {
+        answer(pending, calls, nullptr, std::current_exception());
+        throw;  // the pool drops the connection
+      }
+      // One order's failure must not fail the others: each alone, in a transaction of its own.
+      for (const auto& call : first) record_alone(call);
+    } catch (...) {
+      for (const auto& call : first) record_alone(call);
+    }
+  }
+  for (const auto& call : repeated) record_alone(call);
+}
+
+void record_taken(MysqlConnection& db, const events::EventTopics& topics,
+                  MysqlPaymentRepository::PendingPayments& pending, const std::vector<PaymentCallPtr>& calls) {
+  try {
+    record_batch(db, topics, pending, calls);
+  } catch (...) {
+    answer(pending, calls, nullptr, std::current_exception());  // those the failure left unanswered
+    throw;
+  }
+}
+
+// The unit of work `unit`: takes the waiting callbacks (at most kMaxRecordedTogether at a time)
+// and records them, again while more are waiting and no other unit is queued to take them.
+void record_pending_payments(MysqlConnection& db, const events::EventTopics& topics,
+                             MysqlPaymentRepository::PendingPayments& pending, std::uint64_t unit) {
+  for (bool first_round = true;; first_round = false) {
+    std::vector<PaymentCallPtr> calls;
+    {
+      const std::lock_guard lock(pending.mutex);
+      if (pending.scheduled == unit) {
+        pending.scheduled = 0;  // callbacks from now on schedule a unit of their own
+      } else if (!first_round && pending.scheduled != 0) {
+        return;  // the queued unit takes the rest
+      }
+      while (!pending.queue.empty() && calls.size() < kMaxRecordedTogether) {
+        calls.push_back(std::move(pending.queue.front()));
+        pending.queue.pop_front();
+      }
+    }
+    if (calls.empty()) return;
+    try {
+      record_taken(db, topics, pending, calls);
+    } catch (...) {
+      // The connection is gone: callbacks still waiting with no unit queued for them would wait
+      // for the next callback's; they get this error instead.
+      std::vector<PaymentCallPtr> stranded;
+      {
+        const std::lock_guard lock(pending.mutex);
+        if (pending.scheduled == 0) {
+          stranded.assign(std::make_move_iterator(pending.queue.begin()), std::make_move_iterator(pending.queue.end()));
+          pending.queue.clear();
+        }
+      }
+      answer(pending, stranded, nullptr, std::current_exception());
+      throw;
+    }
+  }
+}
+
+// `unit` never got a connection (the pool is full or its wait timed out): the callbacks that were
+// waiting for it get its error. Nothing was written for them.
+void fail_unstarted(MysqlPaymentRepository::PendingPayments& pending, std::uint64_t unit, std::exception_ptr error) {
+  std::vector<PaymentCallPtr> calls;
+  {
+    const std::lock_guard lock(pending.mutex);
+    if (pending.scheduled != unit) return;  // it ran, and answered every callback it took
+    pending.scheduled = 0;
+    calls.assign(std::make_move_iterator(pending.queue.begin()), std::make_move_iterator(pending.queue.end()));
+    pending.queue.clear();
+  }
+  answer(pending, calls, nullptr, error);
+}
+
+// On the call's executor.
+Task<void> wait_answered(MysqlPaymentRepository::PendingPayments& pending, MysqlPaymentRepository::PaymentCall& call) {
+  asio::steady_timer timer(call.executor);
+  {
+    const std::lock_guard lock(pending.mutex);
+    if (call.answered) co_return;
+  }
+  // A safety net only: every path answers every call it takes. No suspension between the check
+  // and this wait: the wake-up is posted to this executor, so it runs after the wait has started.
+  timer.expires_after(std::chrono::minutes(2));
+  call.waiting = &timer;
+  co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+  call.waiting = nullptr;
+  const std::lock_guard lock(pending.mutex);
+  if (!call.answered) {
+    throw domain::DependencyUnavailable("database", "the payment was not recorded in time; retry");
+  }
+}
+
+}  // namespace
+
+MysqlPaymentRepository::MysqlPaymentRepository(MysqlPool& pool, events::EventTopics topics)
+    : pool_(pool), topics_(std::move(topics)), pending_(std::make_shared<PendingPayments>()) {}
+
+MysqlPaymentRepository::~MysqlPaymentRepository() = default;
+
+MysqlPaymentRepository::CallbackStats MysqlPaymentRepository::callback_stats() const {
+  CallbackStats stats;
+  {
+    const std::lock_guard lock(pending_->mutex);
+    stats.waiting = pending_->queue.size();
+  }
+  stats.recorded = pending_->recorded.load(std::memory_order_relaxed);
+  stats.transactions = pending_->transactions.load(std::memory_order_relaxed);
+  return stats;
+}
 
 Task<ReadyOutcome> MysqlPaymentRepository::create_ready_order(const domain::ReadyRequest& request,
                                                               domain::Timestamp now, domain::Timestamp expires_at) {
@@ -380,14 +676,26 @@ Task<ReadyOutcome> MysqlPaymentRepository::create_ready_order(const domain::Read
 }
 
 Task<PaymentRecord> MysqlPaymentRepository::record_payment(const std::string& order_no, domain::Timestamp now) {
-  auto work = [order_no, now, &topics = topics_](MysqlConnection& db) -> PaymentRecord {
-    // Decided when the order is locked, not when the request arrived: it may have waited for a
-    // connection (db.pool-wait-timeout) while the order expired, and an expired order is refunded.
-    const auto locked_at =
-        std::max(now, std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now()));
-    return with_deadlock_retries([&] { return record_payment_once(db, topics, order_no, locked_at); });
-  };
-  co_return co_await pool_.run(work);
+  auto call = std::make_shared<PaymentCall>(co_await asio::this_coro::executor, order_no, now);
+  std::uint64_t unit = 0;
+  {
+    const std::lock_guard lock(pending_->mutex);
+    pending_->queue.push_back(call);
+    if (pending_->scheduled == 0) unit = pending_->scheduled = pending_->next_unit++;
+  }
+  if (unit != 0) {
+    auto work = [unit, pending = pending_, &topics = topics_](MysqlConnection& db) {
+      record_pending_payments(db, topics, *pending, unit);
+    };
+    try {
+      co_await pool_.run(work);
+    } catch (...) {
+      fail_unstarted(*pending_, unit, std::current_exception());
+    }
+  }
+  co_await wait_answered(*pending_, *call);
+  if (call->error) std::rethrow_exception(call->error);
+  co_return std::move(*call->record);
 }
 
 Task<std::optional<PaymentOrder>> MysqlPaymentRepository::find_order(const std::string& order_no) {

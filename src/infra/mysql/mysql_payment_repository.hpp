@@ -1,5 +1,7 @@
 #pragma once
 #include <chrono>
+#include <cstdint>
+#include <memory>
 #include <string>
 
 #include "domain/ports/payment_repository.hpp"
@@ -22,10 +24,15 @@ class MysqlPaymentRepository final : public domain::PaymentRepository {
  public:
   // A CONFIRMING order keeps its holds until it is settled (domain::hold_is_stale), by its event
   // or by the reconciler within payment.reconcile-after: the callback no longer extends them.
-  MysqlPaymentRepository(MysqlPool& pool, events::EventTopics topics) : pool_(pool), topics_(std::move(topics)) {}
+  MysqlPaymentRepository(MysqlPool& pool, events::EventTopics topics);
+  ~MysqlPaymentRepository() override;
+  MysqlPaymentRepository(const MysqlPaymentRepository&) = delete;
+  MysqlPaymentRepository& operator=(const MysqlPaymentRepository&) = delete;
 
   Task<domain::ReadyOutcome> create_ready_order(const domain::ReadyRequest& request, domain::Timestamp now,
                                                 domain::Timestamp expires_at) override;
+  // Callbacks that arrive while another one waits for a connection are recorded with it, in one
+  // transaction (the .cpp says how).
   Task<domain::PaymentRecord> record_payment(const std::string& order_no, domain::Timestamp now) override;
   Task<std::optional<domain::PaymentOrder>> find_order(const std::string& order_no) override;
   Task<std::vector<domain::ReservationView>> reservations_of(domain::UserId user) override;
@@ -35,9 +42,20 @@ class MysqlPaymentRepository final : public domain::PaymentRepository {
   Task<std::vector<std::optional<domain::ConfirmOutcome>>> confirm_payments(
       const std::vector<domain::PaymentCompleted>& events, domain::Timestamp now) override;
 
+  struct CallbackStats {
+    std::size_t waiting = 0;         // callbacks waiting to be taken by a unit of work
+    std::uint64_t recorded = 0;      // callbacks answered by a transaction that recorded them
+    std::uint64_t transactions = 0;  // those transactions (recorded / transactions: the batch size)
+  };
+  CallbackStats callback_stats() const;
+
+  struct PaymentCall;
+  struct PendingPayments;
+
  private:
   MysqlPool& pool_;
   events::EventTopics topics_;
+  std::shared_ptr<PendingPayments> pending_;
 };
 
 }  // namespace ticketing::infra::mysql

@@ -274,7 +274,8 @@ Task<ReleaseOutcome> MysqlReservationRepository::release(domain::ScheduleId sche
       append_params(params, seats);
       domain::ReleaseInput input{user, schedule, seats, now, {}};
       for (const auto& row : db.query("SELECT " + std::string(kSeatRowColumns) +
-                                          " FROM reservation r WHERE r.schedule_id = ? AND r.seat_no IN (" +
+                                          " FROM reservation r FORCE INDEX (uk_reservation_active_seat) "
+                                          "WHERE r.schedule_id = ? AND r.seat_no IN (" +
                                           placeholders(seats.size()) + ") AND r.active = 1 FOR UPDATE",
                                       params)
                                  .rows) {
