@@ -477,14 +477,13 @@ void Application::Parts::register_samplers() {
     }
 
     const auto callbacks = payment_repository.callback_stats();
-    out.gauge("ticketing_payment_callbacks_waiting",
-              "Gateway callbacks waiting for the money paths' pool, to be recorded together.",
-              static_cast<double>(callbacks.waiting));
-    out.counter("ticketing_payment_callbacks_recorded_total", "Gateway callbacks recorded by a transaction.",
-                static_cast<double>(callbacks.recorded));
-    out.counter("ticketing_payment_callback_transactions_total",
-                "Transactions that recorded gateway callbacks (several callbacks each under load).",
-                static_cast<double>(callbacks.transactions));
+    out.gauge("ticketing_payment_calls_waiting", "Money-path calls waiting for the payments pool, to be run together.",
+              static_cast<double>(callbacks.waiting), {{"call", "callback"}});
+    out.counter("ticketing_payment_calls_total", "Money-path calls answered by a transaction.",
+                static_cast<double>(callbacks.answered), {{"call", "callback"}});
+    out.counter("ticketing_payment_call_transactions_total",
+                "Transactions that answered money-path calls (several calls each under load).",
+                static_cast<double>(callbacks.transactions), {{"call", "callback"}});
 
     const auto& r = redis.stats();
     out.histogram("ticketing_redis_command_seconds", "Redis command and script latency.", r.latency.cumulative(),

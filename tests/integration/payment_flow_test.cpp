@@ -202,7 +202,8 @@ TEST(PaymentFlow, ParallelDuplicatesOfOneReadyGetTheSameOrder) {
 // (already recorded), an expired order (cancelled, refund requested) and an unknown one (404).
 TEST(PaymentFlow, CallbacksThatArriveTogetherAreRecordedInOneTransactionEachAsIfAlone) {
   const auto schedule = create_schedule(-60, 10);
-  TestServer server(with(kFastAdmission, {"db.payment-pool-size=1"}));
+  // One connection; the late callbacks' unit waits for it while the first is blocked.
+  TestServer server(with(kFastAdmission, {"db.payment-pool-size=1", "db.pool-wait-timeout=30s"}));
   std::vector<std::string> orders;
   for (int i = 0; i < 6; ++i) {
     Booking booking{40 + i, schedule, "", {fmt::format("S-{}", i + 1)}};
@@ -231,8 +232,8 @@ TEST(PaymentFlow, CallbacksThatArriveTogetherAreRecordedInOneTransactionEachAsIf
   }
   ASSERT_TRUE(wait_for(
       [&] {
-        return metric(http(server.port(), "GET", "/actuator/prometheus").body, "ticketing_payment_callbacks_waiting") ==
-               static_cast<double>(late.size());
+        return metric(http(server.port(), "GET", "/actuator/prometheus").body,
+                      R"(ticketing_payment_calls_waiting{call="callback"})") == static_cast<double>(late.size());
       },
       std::chrono::seconds(10)));
   locker->execute("ROLLBACK");
@@ -263,8 +264,8 @@ TEST(PaymentFlow, CallbacksThatArriveTogetherAreRecordedInOneTransactionEachAsIf
   EXPECT_EQ(count("RefundRequested", orders[5]), "1");
   // The late ones were written by one transaction (the repeat by one after it): 8 callbacks in 3.
   const auto scrape = http(server.port(), "GET", "/actuator/prometheus").body;
-  EXPECT_EQ(metric(scrape, "ticketing_payment_callbacks_recorded_total"), 8.0);
-  EXPECT_EQ(metric(scrape, "ticketing_payment_callback_transactions_total"), 3.0);
+  EXPECT_EQ(metric(scrape, R"(ticketing_payment_calls_total{call="callback"})"), 8.0);
+  EXPECT_EQ(metric(scrape, R"(ticketing_payment_call_transactions_total{call="callback"})"), 3.0);
   // Their events carry that transaction's one time.
   EXPECT_EQ(
       db_value(fmt::format("SELECT COUNT(DISTINCT created_at) FROM outbox_event WHERE payload LIKE '%{}%' OR "

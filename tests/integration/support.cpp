@@ -447,7 +447,8 @@ bool wait_for(const std::function<bool()>& condition, std::chrono::milliseconds 
 }
 
 double metric(const std::string& scrape, const std::string& name) {
-  const std::regex line("(^|\n)" + name + " ([0-9.e+-]+)");
+  const std::regex special(R"([.^$|()\[\]{}*+?\\])");
+  const std::regex line("(^|\n)" + std::regex_replace(name, special, R"(\$&)") + " ([0-9.e+-]+)");
   std::smatch match;
   if (!std::regex_search(scrape, match, line)) return -1;
   return std::stod(match[2]);

@@ -110,7 +110,8 @@ std::string gateway_signature(const std::string& body);
 // The `conflictingSeats` of a 409 SEAT_ALREADY_HELD body, in the order given.
 std::vector<std::string> conflicting_seats(const HttpResponse& response);
 
-// The value of an unlabelled metric in a Prometheus text scrape; -1 when absent.
+// The value of a series in a Prometheus text scrape, named with its labels as the scrape writes
+// them (`name` or `name{label="value"}`); -1 when absent.
 double metric(const std::string& scrape, const std::string& name);
 
 // A child process (e.g. a private redis-server); killed on destruction.

@@ -1,21 +1,12 @@
 #include "infra/mysql/mysql_payment_repository.hpp"
 
 #include <algorithm>
-#include <atomic>
-#include <boost/asio/as_tuple.hpp>
-#include <boost/asio/post.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/this_coro.hpp>
-#include <boost/asio/use_awaitable.hpp>
-#include <deque>
 #include <map>
-#include <mutex>
 #include <set>
 #include <stdexcept>
 #include <tuple>
 
 #include "domain/booking_rules.hpp"
-#include "domain/errors.hpp"
 #include "infra/events/payment_events.hpp"
 #include "infra/mysql/row_reader.hpp"
 #include "infra/mysql/sql_text.hpp"
@@ -23,7 +14,6 @@
 
 namespace ticketing::infra::mysql {
 
-namespace asio = boost::asio;
 using domain::ConfirmOutcome;
 using domain::OrderStatus;
 using domain::PaymentOrder;
@@ -112,6 +102,36 @@ void write_refund_request(MysqlConnection& db, const events::EventTopics& topics
                                  order.amount,           reason,         now};
   insert_outbox(db, refund.event_id, "RefundRequested", topics.refund_requested, order.schedule,
                 events::encode_refund_requested(refund), now);
+}
+
+// An IN list padded to the next power of two (repeating its last value), so a batch of any size
+// uses one of a few prepared statements instead of one per size.
+Params padded_in_list(std::vector<std::string> values) {
+  std::size_t size = 1;
+  while (size < values.size()) size *= 2;
+  Params params;
+  for (auto& value : values) params.emplace_back(std::move(value));
+  while (params.size() < size) params.push_back(params.back());
+  return params;
+}
+
+// `params.size() / per_row` rows in multi-row INSERTs (`head` then `row` per row), in chunks whose
+// sizes are powers of two: a few statement shapes per connection whatever the batch sizes.
+void insert_rows(MysqlConnection& db, std::string_view head, std::string_view row, std::size_t per_row,
+                 const Params& params) {
+  const std::size_t count = params.size() / per_row;
+  for (std::size_t done = 0; done < count;) {
+    std::size_t chunk = 1;
+    while (chunk * 2 <= count - done) chunk *= 2;
+    std::string sql(head);
+    for (std::size_t i = 0; i < chunk; ++i) {
+      if (i > 0) sql += ", ";
+      sql += row;
+    }
+    const auto from = params.begin() + static_cast<std::ptrdiff_t>(done * per_row);
+    db.execute(sql, Params(from, from + static_cast<std::ptrdiff_t>(chunk * per_row)));
+    done += chunk;
+  }
 }
 
 // ---- ready ------------------------------------------------------------------------------------
@@ -208,17 +228,6 @@ ReadyOutcome ready_once(MysqlConnection& db, const domain::ReadyRequest& request
 
 // ---- the gateway callback: one rule, applied to one or several orders in one transaction -------
 
-// An IN list padded to the next power of two (repeating its last value), so a batch of any size
-// uses one of a few prepared statements instead of one per size.
-Params padded_in_list(std::vector<std::string> values) {
-  std::size_t size = 1;
-  while (size < values.size()) size *= 2;
-  Params params;
-  for (auto& value : values) params.emplace_back(std::move(value));
-  while (params.size() < size) params.push_back(params.back());
-  return params;
-}
-
 // The gateway's success for each of `order_nos` (distinct), decided on the orders as locked here,
 // written in a fixed number of statements whatever their number: the locked read, one order
 // UPDATE per kind of change (one when they are all recorded), one outbox INSERT, COMMIT.
@@ -237,12 +246,10 @@ std::vector<PaymentRecord> record_payments_once(MysqlConnection& db, const event
            std::vector<std::int64_t>>
       order_writes;
   Params outbox_rows;
-  std::size_t outbox_count = 0;
   const auto add_outbox = [&](const std::string& event_id, std::string_view type, std::string_view topic,
                               domain::ScheduleId schedule, std::string payload) {
     outbox_rows.insert(outbox_rows.end(),
                        {event_id, type, std::move(payload), topic, std::to_string(schedule.value), now});
-    ++outbox_count;
   };
   for (const auto& order_no : order_nos) {
     const auto it = locked.find(order_no);
@@ -268,22 +275,18 @@ std::vector<PaymentRecord> record_payments_once(MysqlConnection& db, const event
     records.push_back(std::move(decision.record));
   }
   if (order_writes.empty()) return records;  // nothing recorded: the locks go with the rollback
-  for (const auto& [change, ids] : order_writes) {
+  for (auto& [change, ids] : order_writes) {
     const auto& [status, fail_reason, paid_at] = change;
     Params params{status, fail_reason, paid_at, now};
+    while ((ids.size() & (ids.size() - 1)) != 0) ids.push_back(ids.back());  // a few statement shapes
     append_params(params, ids);
     db.execute("UPDATE payment_order SET status = ?, fail_reason = ?, paid_at = ?, updated_at = ? WHERE id IN (" +
                    placeholders(ids.size()) + ")",
                params);
   }
-  if (outbox_count > 0) {
-    std::string values;
-    for (std::size_t i = 0; i < outbox_count; ++i)
-      values += i == 0 ? "(?, 'payment_order', ?, ?, ?, ?, ?)" : ", (?, 'payment_order', ?, ?, ?, ?, ?)";
-    db.execute("INSERT INTO outbox_event (event_id, aggregate, type, payload, topic, message_key, created_at) VALUES " +
-                   values,
-               outbox_rows);
-  }
+  insert_rows(db,
+              "INSERT INTO outbox_event (event_id, aggregate, type, payload, topic, message_key, created_at) VALUES ",
+              "(?, 'payment_order', ?, ?, ?, ?, ?)", 6, outbox_rows);
   tx.commit();
   return records;
 }
@@ -446,222 +449,86 @@ std::vector<std::optional<ConfirmOutcome>> confirm_batch_once(MysqlConnection& d
   return outcomes;
 }
 
-// ---- gateway callbacks recorded together -------------------------------------------------------
+// ---- gateway callbacks recorded together (infra/mysql/batched_calls.hpp) -----------------------
 //
 // Each callback used to be a unit of work of its own: four round trips (the locked read, the
-// order's UPDATE, the outbox INSERT, COMMIT) and a pool hop. Now a callback that arrives while
-// another one's unit of work is still waiting for a connection joins it, and that unit records
-// every callback it finds in one transaction (record_payments_once): under load the round trips
-// per callback fall with the batch, and alone a callback costs what it did.
+// order's UPDATE, the outbox INSERT, COMMIT) and a pool hop. Callbacks that wait for the pool
+// together are now recorded in one transaction (record_payments_once).
 
-}  // namespace
-
-// A callback waiting for its answer. Answered once, under PendingPayments::mutex; the waiting
-// coroutine is woken on its own executor (an HTTP I/O thread's: single-threaded, so the wake-up
-// cannot overtake the start of the wait, as in events::OrderSettlementBoard). The timer it waits
-// on lives in that coroutine, and `waiting` (touched only on that executor) points to it.
-struct MysqlPaymentRepository::PaymentCall {
-  PaymentCall(asio::any_io_executor executor, std::string order_no, domain::Timestamp now)
-      : executor(std::move(executor)), order_no(std::move(order_no)), now(now) {}
-  asio::any_io_executor executor;
-  asio::steady_timer* waiting = nullptr;
-  std::string order_no;
-  domain::Timestamp now;
-  bool answered = false;
-  std::optional<PaymentRecord> record;
-  std::exception_ptr error;
-};
-
-struct MysqlPaymentRepository::PendingPayments {
-  std::mutex mutex;
-  std::deque<std::shared_ptr<PaymentCall>> queue;  // not yet taken by a unit of work
-  std::uint64_t scheduled = 0;                     // the unit waiting for a connection, which takes the queue (0: none)
-  std::uint64_t next_unit = 1;
-  std::atomic<std::uint64_t> recorded{0};
-  std::atomic<std::uint64_t> transactions{0};
-};
-
-namespace {
-
-using PaymentCallPtr = std::shared_ptr<MysqlPaymentRepository::PaymentCall>;
+using CallbackCalls = BatchedCalls<MysqlPaymentRepository::CallbackRequest, PaymentRecord>;
 
 // Most callbacks one transaction records; more waiting are taken by the next round.
 constexpr std::size_t kMaxRecordedTogether = 32;
 
-// Answers those of `calls` not answered yet: with records[i], or else with `error`.
-void answer(MysqlPaymentRepository::PendingPayments& pending, const std::vector<PaymentCallPtr>& calls,
-            std::vector<PaymentRecord>* records, const std::exception_ptr& error) {
-  std::vector<PaymentCallPtr> woken;
-  {
-    const std::lock_guard lock(pending.mutex);
-    for (std::size_t i = 0; i < calls.size(); ++i) {
-      if (calls[i]->answered) continue;
-      if (records != nullptr) calls[i]->record = std::move((*records)[i]);
-      calls[i]->error = error;
-      calls[i]->answered = true;
-      woken.push_back(calls[i]);
-    }
-  }
-  for (auto& call : woken) {
-    auto executor = call->executor;
-    asio::post(executor, [call = std::move(call)] {
-      if (call->waiting != nullptr) call->waiting->cancel();
-    });
-  }
-}
-
-// Records `calls` (taken from the queue) and answers each of them, also when it throws.
-void record_batch(MysqlConnection& db, const events::EventTopics& topics,
-                  MysqlPaymentRepository::PendingPayments& pending, const std::vector<PaymentCallPtr>& calls) {
+void record_callbacks(MysqlConnection& db, const events::EventTopics& topics,
+                      const std::vector<CallbackCalls::CallPtr>& calls, CallbackCalls& self) {
   // Decided when the orders are locked, not when the requests arrived: one may have waited for a
   // connection (db.pool-wait-timeout) while its order expired, and an expired order is refunded.
   auto locked_at = std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());
-  for (const auto& call : calls) locked_at = std::max(locked_at, call->now);
+  for (const auto& call : calls) locked_at = std::max(locked_at, call->request.now);
   // The same order twice (a retried callback) is recorded after the first, and answered as such.
-  std::vector<PaymentCallPtr> first, repeated;
+  std::vector<CallbackCalls::CallPtr> first, repeated;
   std::vector<std::string> order_nos;
   std::set<std::string> seen;
   for (const auto& call : calls) {
-    if (seen.insert(call->order_no).second) {
+    if (seen.insert(call->request.order_no).second) {
       first.push_back(call);
-      order_nos.push_back(call->order_no);
+      order_nos.push_back(call->request.order_no);
     } else {
       repeated.push_back(call);
     }
   }
-  const auto record_alone = [&](const PaymentCallPtr& call) {
+  const auto record_alone = [&](const CallbackCalls::CallPtr& call) {
     try {
+      // Its own lock time: it runs after the batch (or its failure), maybe much later.
+      const auto alone_at = std::max(
+          call->request.now, std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now()));
       auto records =
-          with_deadlock_retries([&] { return record_payments_once(db, topics, {call->order_no}, locked_at); });
-      pending.transactions.fetch_add(1, std::memory_order_relaxed);
-      pending.recorded.fetch_add(1, std::memory_order_relaxed);
-      answer(pending, {call}, &records, nullptr);
+          with_deadlock_retries([&] { return record_payments_once(db, topics, {call->request.order_no}, alone_at); });
+      self.count_transaction(1);
+      self.answer({call}, &records, nullptr);
     } catch (const MysqlError& error) {
-      answer(pending, {call}, nullptr, std::current_exception());
+      self.answer({call}, nullptr, std::current_exception());
       if (error.is_connection_error()) throw;
     } catch (...) {
-      answer(pending, {call}, nullptr, std::current_exception());
+      self.answer({call}, nullptr, std::current_exception());
     }
   };
   if (first.size() == 1) {
     record_alone(first.front());
   } else {
+    bool alone = false;
     try {
       auto records = with_deadlock_retries([&] { return record_payments_once(db, topics, order_nos, locked_at); });
-      pending.transactions.fetch_add(1, std::memory_order_relaxed);
-      pending.recorded.fetch_add(records.size(), std::memory_order_relaxed);
-      answer(pending, first, &records, nullptr);
+      self.count_transaction(records.size());
+      self.answer(first, &records, nullptr);
     } catch (const MysqlError& error) {
-      if (error.is_connection_error()) {
-        answer(pending, calls, nullptr, std::current_exception());
-        throw;  // the pool drops the connection
-      }
-      // One order's failure must not fail the others: each alone, in a transaction of its own.
-      for (const auto& call : first) record_alone(call);
+      if (error.is_connection_error()) throw;  // every call gets it; the pool drops the connection
+      alone = true;
     } catch (...) {
+      alone = true;
+    }
+    // One order's failure must not fail the others: each alone, in a transaction of its own.
+    if (alone) {
       for (const auto& call : first) record_alone(call);
     }
   }
   for (const auto& call : repeated) record_alone(call);
 }
 
-void record_taken(MysqlConnection& db, const events::EventTopics& topics,
-                  MysqlPaymentRepository::PendingPayments& pending, const std::vector<PaymentCallPtr>& calls) {
-  try {
-    record_batch(db, topics, pending, calls);
-  } catch (...) {
-    answer(pending, calls, nullptr, std::current_exception());  // those the failure left unanswered
-    throw;
-  }
-}
-
-// The unit of work `unit`: takes the waiting callbacks (at most kMaxRecordedTogether at a time)
-// and records them, again while more are waiting and no other unit is queued to take them.
-void record_pending_payments(MysqlConnection& db, const events::EventTopics& topics,
-                             MysqlPaymentRepository::PendingPayments& pending, std::uint64_t unit) {
-  for (bool first_round = true;; first_round = false) {
-    std::vector<PaymentCallPtr> calls;
-    {
-      const std::lock_guard lock(pending.mutex);
-      if (pending.scheduled == unit) {
-        pending.scheduled = 0;  // callbacks from now on schedule a unit of their own
-      } else if (!first_round && pending.scheduled != 0) {
-        return;  // the queued unit takes the rest
-      }
-      while (!pending.queue.empty() && calls.size() < kMaxRecordedTogether) {
-        calls.push_back(std::move(pending.queue.front()));
-        pending.queue.pop_front();
-      }
-    }
-    if (calls.empty()) return;
-    try {
-      record_taken(db, topics, pending, calls);
-    } catch (...) {
-      // The connection is gone: callbacks still waiting with no unit queued for them would wait
-      // for the next callback's; they get this error instead.
-      std::vector<PaymentCallPtr> stranded;
-      {
-        const std::lock_guard lock(pending.mutex);
-        if (pending.scheduled == 0) {
-          stranded.assign(std::make_move_iterator(pending.queue.begin()), std::make_move_iterator(pending.queue.end()));
-          pending.queue.clear();
-        }
-      }
-      answer(pending, stranded, nullptr, std::current_exception());
-      throw;
-    }
-  }
-}
-
-// `unit` never got a connection (the pool is full or its wait timed out): the callbacks that were
-// waiting for it get its error. Nothing was written for them.
-void fail_unstarted(MysqlPaymentRepository::PendingPayments& pending, std::uint64_t unit, std::exception_ptr error) {
-  std::vector<PaymentCallPtr> calls;
-  {
-    const std::lock_guard lock(pending.mutex);
-    if (pending.scheduled != unit) return;  // it ran, and answered every callback it took
-    pending.scheduled = 0;
-    calls.assign(std::make_move_iterator(pending.queue.begin()), std::make_move_iterator(pending.queue.end()));
-    pending.queue.clear();
-  }
-  answer(pending, calls, nullptr, error);
-}
-
-// On the call's executor.
-Task<void> wait_answered(MysqlPaymentRepository::PendingPayments& pending, MysqlPaymentRepository::PaymentCall& call) {
-  asio::steady_timer timer(call.executor);
-  {
-    const std::lock_guard lock(pending.mutex);
-    if (call.answered) co_return;
-  }
-  // A safety net only: every path answers every call it takes. No suspension between the check
-  // and this wait: the wake-up is posted to this executor, so it runs after the wait has started.
-  timer.expires_after(std::chrono::minutes(2));
-  call.waiting = &timer;
-  co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
-  call.waiting = nullptr;
-  const std::lock_guard lock(pending.mutex);
-  if (!call.answered) {
-    throw domain::DependencyUnavailable("database", "the payment was not recorded in time; retry");
-  }
-}
-
 }  // namespace
 
 MysqlPaymentRepository::MysqlPaymentRepository(MysqlPool& pool, events::EventTopics topics)
-    : pool_(pool), topics_(std::move(topics)), pending_(std::make_shared<PendingPayments>()) {}
+    : pool_(pool),
+      topics_(std::move(topics)),
+      callbacks_(pool, kMaxRecordedTogether, [this](MysqlConnection& db, const auto& calls, auto& self) {
+        record_callbacks(db, topics_, calls, self);
+      }) {}
 
 MysqlPaymentRepository::~MysqlPaymentRepository() = default;
 
-MysqlPaymentRepository::CallbackStats MysqlPaymentRepository::callback_stats() const {
-  CallbackStats stats;
-  {
-    const std::lock_guard lock(pending_->mutex);
-    stats.waiting = pending_->queue.size();
-  }
-  stats.recorded = pending_->recorded.load(std::memory_order_relaxed);
-  stats.transactions = pending_->transactions.load(std::memory_order_relaxed);
-  return stats;
+MysqlPaymentRepository::CallStats MysqlPaymentRepository::callback_stats() const {
+  return callbacks_.stats();
 }
 
 Task<ReadyOutcome> MysqlPaymentRepository::create_ready_order(const domain::ReadyRequest& request,
@@ -676,26 +543,8 @@ Task<ReadyOutcome> MysqlPaymentRepository::create_ready_order(const domain::Read
 }
 
 Task<PaymentRecord> MysqlPaymentRepository::record_payment(const std::string& order_no, domain::Timestamp now) {
-  auto call = std::make_shared<PaymentCall>(co_await asio::this_coro::executor, order_no, now);
-  std::uint64_t unit = 0;
-  {
-    const std::lock_guard lock(pending_->mutex);
-    pending_->queue.push_back(call);
-    if (pending_->scheduled == 0) unit = pending_->scheduled = pending_->next_unit++;
-  }
-  if (unit != 0) {
-    auto work = [unit, pending = pending_, &topics = topics_](MysqlConnection& db) {
-      record_pending_payments(db, topics, *pending, unit);
-    };
-    try {
-      co_await pool_.run(work);
-    } catch (...) {
-      fail_unstarted(*pending_, unit, std::current_exception());
-    }
-  }
-  co_await wait_answered(*pending_, *call);
-  if (call->error) std::rethrow_exception(call->error);
-  co_return std::move(*call->record);
+  const CallbackRequest request{order_no, now};
+  co_return co_await callbacks_.call(request);
 }
 
 Task<std::optional<PaymentOrder>> MysqlPaymentRepository::find_order(const std::string& order_no) {

@@ -6,6 +6,7 @@
 
 #include "domain/ports/payment_repository.hpp"
 #include "infra/events/payment_events.hpp"
+#include "infra/mysql/batched_calls.hpp"
 #include "infra/mysql/mysql_pool.hpp"
 
 namespace ticketing::infra::mysql {
@@ -42,20 +43,18 @@ class MysqlPaymentRepository final : public domain::PaymentRepository {
   Task<std::vector<std::optional<domain::ConfirmOutcome>>> confirm_payments(
       const std::vector<domain::PaymentCompleted>& events, domain::Timestamp now) override;
 
-  struct CallbackStats {
-    std::size_t waiting = 0;         // callbacks waiting to be taken by a unit of work
-    std::uint64_t recorded = 0;      // callbacks answered by a transaction that recorded them
-    std::uint64_t transactions = 0;  // those transactions (recorded / transactions: the batch size)
+  // A gateway callback waiting to be recorded (with others: infra/mysql/batched_calls.hpp).
+  struct CallbackRequest {
+    std::string order_no;
+    domain::Timestamp now;
   };
-  CallbackStats callback_stats() const;
-
-  struct PaymentCall;
-  struct PendingPayments;
+  using CallStats = BatchedCallStats;
+  CallStats callback_stats() const;
 
  private:
   MysqlPool& pool_;
   events::EventTopics topics_;
-  std::shared_ptr<PendingPayments> pending_;
+  BatchedCalls<CallbackRequest, domain::PaymentRecord> callbacks_;
 };
 
 }  // namespace ticketing::infra::mysql
