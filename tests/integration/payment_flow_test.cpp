@@ -278,6 +278,63 @@ TEST(PaymentFlow, CallbacksThatArriveTogetherAreRecordedInOneTransactionEachAsIf
   }
 }
 
+// An order another transaction keeps locked fails the batch's locking read after a short wait;
+// the callbacks recorded with it then go one by one, so only that order's callback waits and
+// fails (503, to be retried). Before, the read waited for the connection's read timeout, which
+// dropped the connection and failed every callback of the batch.
+TEST(PaymentFlow, AnOrderKeptLockedDoesNotFailTheCallbacksRecordedWithIt) {
+  const auto schedule = create_schedule(-60, 10);
+  TestServer server(with(kFastAdmission, {"db.payment-pool-size=1", "db.pool-wait-timeout=60s"}));
+  std::vector<std::string> orders;
+  for (int i = 0; i < 4; ++i) {
+    Booking booking{50 + i, schedule, "", {fmt::format("S-{}", i + 1)}};
+    orders.push_back(hold_and_ready(server.port(), booking));
+  }
+  const auto lock = [&](const std::string& order_no) {
+    auto locker = test_db();
+    locker->execute("START TRANSACTION");
+    locker->query(fmt::format("SELECT id FROM payment_order WHERE order_no = '{}' FOR UPDATE", order_no));
+    return locker;
+  };
+  auto first_locker = lock(orders[1]);
+  auto stuck_locker = lock(orders[0]);
+  // orders[1]'s callback has the only connection, waiting for its order; the others queue.
+  auto first = std::async(std::launch::async, [&] { return pay(server.port(), orders[1]); });
+  ASSERT_TRUE(wait_for(
+      [&] {
+        return db_value(
+                   "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE COMMAND = 'Execute' AND "
+                   "INFO LIKE '%order_no IN%FOR UPDATE%'") != "0";
+      },
+      std::chrono::seconds(10)));
+  std::vector<std::future<HttpResponse>> late;
+  for (const int i : {0, 2, 3}) {
+    late.push_back(std::async(std::launch::async, [&, i] { return pay(server.port(), orders[i]); }));
+  }
+  ASSERT_TRUE(wait_for(
+      [&] {
+        return metric(http(server.port(), "GET", "/actuator/prometheus").body,
+                      R"(ticketing_payment_calls_waiting{call="callback"})") == 3.0;
+      },
+      std::chrono::seconds(10)));
+  first_locker->execute("ROLLBACK");
+  EXPECT_EQ(first.get().status, 202);
+  // orders[2] and orders[3] are recorded while orders[0] is still locked.
+  for (const std::size_t i : {1U, 2U}) {
+    ASSERT_EQ(late[i].wait_for(std::chrono::seconds(30)), std::future_status::ready);
+    const auto answer = late[i].get();
+    EXPECT_EQ(answer.status, 202) << answer.raw;
+  }
+  stuck_locker->execute("ROLLBACK");
+  const auto stuck = late[0].get();
+  EXPECT_TRUE(stuck.status == 503 || stuck.status == 202) << stuck.raw;
+  if (stuck.status == 503) {
+    EXPECT_FALSE(stuck.header("retry-after").empty());
+    const auto again = pay(server.port(), orders[0]);  // the gateway retries
+    EXPECT_EQ(again.status, 202) << again.raw;
+  }
+}
+
 // Acceptance 6: Idempotency-Key rules and bad input; the gateway secret.
 TEST(PaymentFlow, IdempotencyKeyReplaysRefusesReuseAndIsRequired) {
   const auto schedule = create_schedule(-60, 10);

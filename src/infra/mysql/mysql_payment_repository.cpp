@@ -228,16 +228,21 @@ ReadyOutcome ready_once(MysqlConnection& db, const domain::ReadyRequest& request
 
 // ---- the gateway callback: one rule, applied to one or several orders in one transaction -------
 
+// WAIT 2: an order another transaction keeps locked fails the read after 2 s (error 1205) instead
+// of holding every callback recorded with it until the connection's read timeout cuts it off (and
+// fails them all); its callback then runs alone, and the others are recorded without it.
+//
 // The gateway's success for each of `order_nos` (distinct), decided on the orders as locked here,
-// written in a fixed number of statements whatever their number: the locked read, one order
-// UPDATE per kind of change (one when they are all recorded), one outbox INSERT, COMMIT.
+// written in a few statements whatever their number: the locked read, one order
+// UPDATE per kind of change (one when they are all recorded), the outbox INSERTs (insert_rows),
+// COMMIT.
 std::vector<PaymentRecord> record_payments_once(MysqlConnection& db, const events::EventTopics& topics,
                                                 const std::vector<std::string>& order_nos, domain::Timestamp now) {
   Transaction tx(db);
   const auto in_list = padded_in_list(order_nos);
   std::map<std::string, domain::OrderState> locked;
   for (auto& state :
-       load_orders_with_seats(db, "o.order_no IN (" + placeholders(in_list.size()) + ") FOR UPDATE", in_list)) {
+       load_orders_with_seats(db, "o.order_no IN (" + placeholders(in_list.size()) + ") FOR UPDATE WAIT 2", in_list)) {
     locked.emplace(state.order.order_no, std::move(state));
   }
   std::vector<PaymentRecord> records;
@@ -457,6 +462,8 @@ std::vector<std::optional<ConfirmOutcome>> confirm_batch_once(MysqlConnection& d
 
 using CallbackCalls = BatchedCalls<MysqlPaymentRepository::CallbackRequest, PaymentRecord>;
 
+constexpr unsigned int kDeadlock = 1213;  // ER_LOCK_DEADLOCK
+
 // Most callbacks one transaction records; more waiting are taken by the next round.
 constexpr std::size_t kMaxRecordedTogether = 32;
 
@@ -499,7 +506,18 @@ void record_callbacks(MysqlConnection& db, const events::EventTopics& topics,
   } else {
     bool alone = false;
     try {
-      auto records = with_deadlock_retries([&] { return record_payments_once(db, topics, order_nos, locked_at); });
+      // Deadlocks are retried together; a lock wait that timed out (one order kept locked) is not:
+      // each callback then goes alone, so only that order's waits again.
+      std::vector<PaymentRecord> records;
+      for (int attempt = 1;; ++attempt) {
+        try {
+          records = record_payments_once(db, topics, order_nos, locked_at);
+          break;
+        } catch (const MysqlError& error) {
+          if (error.error_number() != kDeadlock || attempt >= 3) throw;
+          pause_before_retry(attempt);
+        }
+      }
       self.count_transaction(records.size());
       self.answer(first, &records, nullptr);
     } catch (const MysqlError& error) {
