@@ -197,6 +197,39 @@ TEST(PaymentFlow, ParallelDuplicatesOfOneReadyGetTheSameOrder) {
   EXPECT_EQ(db_value(fmt::format("SELECT COUNT(*) FROM payment_order WHERE schedule_id = {}", schedule)), "1");
 }
 
+namespace {
+
+// READY orders of users first..first+count-1, one seat each (S-1, S-2, ...); their numbers.
+std::vector<std::string> ready_orders(std::uint16_t port, std::int64_t schedule, std::int64_t first, int count) {
+  std::vector<std::string> orders;
+  for (int i = 0; i < count; ++i) {
+    Booking booking{first + i, schedule, "", {fmt::format("S-{}", i + 1)}};
+    orders.push_back(hold_and_ready(port, booking));
+  }
+  return orders;
+}
+
+// A transaction of its own that holds `order_no`'s row locked until it rolls back.
+std::unique_ptr<infra::mysql::MysqlConnection> lock_order_row(const std::string& order_no) {
+  auto locker = test_db();
+  locker->execute("START TRANSACTION");
+  locker->query(fmt::format("SELECT id FROM payment_order WHERE order_no = '{}' FOR UPDATE", order_no));
+  return locker;
+}
+
+// True once a callback's locking read of orders is waiting in the database (within 10 s).
+bool a_callback_waits_for_an_order_lock() {
+  return wait_for(
+      [] {
+        return db_value(
+                   "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE COMMAND = 'Execute' AND "
+                   "INFO LIKE '%order_no IN%FOR UPDATE%'") != "0";
+      },
+      std::chrono::seconds(10));
+}
+
+}  // namespace
+
 // Callbacks that arrive while another one has the money paths' only connection are recorded
 // together, in one transaction, and each is answered as if it had come alone: recorded, a repeat
 // (already recorded), an expired order (cancelled, refund requested) and an unknown one (404).
@@ -204,26 +237,14 @@ TEST(PaymentFlow, CallbacksThatArriveTogetherAreRecordedInOneTransactionEachAsIf
   const auto schedule = create_schedule(-60, 10);
   // One connection; the late callbacks' unit waits for it while the first is blocked.
   TestServer server(with(kFastAdmission, {"db.payment-pool-size=1", "db.pool-wait-timeout=30s"}));
-  std::vector<std::string> orders;
-  for (int i = 0; i < 6; ++i) {
-    Booking booking{40 + i, schedule, "", {fmt::format("S-{}", i + 1)}};
-    orders.push_back(hold_and_ready(server.port(), booking));
-  }
+  const auto orders = ready_orders(server.port(), schedule, 40, 6);
   test_db()->execute(fmt::format(
       "UPDATE payment_order SET expires_at = UTC_TIMESTAMP(3) - INTERVAL 1 SECOND WHERE order_no = '{}'", orders[5]));
 
   // The first callback takes the only connection and waits there for its order, locked here.
-  auto locker = test_db();
-  locker->execute("START TRANSACTION");
-  locker->query(fmt::format("SELECT id FROM payment_order WHERE order_no = '{}' FOR UPDATE", orders[0]));
+  auto locker = lock_order_row(orders[0]);
   auto first = std::async(std::launch::async, [&] { return pay(server.port(), orders[0]); });
-  ASSERT_TRUE(wait_for(
-      [&] {
-        return db_value(
-                   "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE COMMAND = 'Execute' AND "
-                   "INFO LIKE '%order_no IN%FOR UPDATE%'") != "0";
-      },
-      std::chrono::seconds(10)));
+  ASSERT_TRUE(a_callback_waits_for_an_order_lock());
   const std::vector<std::string> late{
       orders[1], orders[2], orders[3], orders[4], orders[5], orders[1], "ORD-20260101-000000000000"};
   std::vector<std::future<HttpResponse>> answers;
@@ -285,28 +306,12 @@ TEST(PaymentFlow, CallbacksThatArriveTogetherAreRecordedInOneTransactionEachAsIf
 TEST(PaymentFlow, AnOrderKeptLockedDoesNotFailTheCallbacksRecordedWithIt) {
   const auto schedule = create_schedule(-60, 10);
   TestServer server(with(kFastAdmission, {"db.payment-pool-size=1", "db.pool-wait-timeout=60s"}));
-  std::vector<std::string> orders;
-  for (int i = 0; i < 4; ++i) {
-    Booking booking{50 + i, schedule, "", {fmt::format("S-{}", i + 1)}};
-    orders.push_back(hold_and_ready(server.port(), booking));
-  }
-  const auto lock = [&](const std::string& order_no) {
-    auto locker = test_db();
-    locker->execute("START TRANSACTION");
-    locker->query(fmt::format("SELECT id FROM payment_order WHERE order_no = '{}' FOR UPDATE", order_no));
-    return locker;
-  };
-  auto first_locker = lock(orders[1]);
-  auto stuck_locker = lock(orders[0]);
+  const auto orders = ready_orders(server.port(), schedule, 50, 4);
+  auto first_locker = lock_order_row(orders[1]);
+  auto stuck_locker = lock_order_row(orders[0]);
   // orders[1]'s callback has the only connection, waiting for its order; the others queue.
   auto first = std::async(std::launch::async, [&] { return pay(server.port(), orders[1]); });
-  ASSERT_TRUE(wait_for(
-      [&] {
-        return db_value(
-                   "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE COMMAND = 'Execute' AND "
-                   "INFO LIKE '%order_no IN%FOR UPDATE%'") != "0";
-      },
-      std::chrono::seconds(10)));
+  ASSERT_TRUE(a_callback_waits_for_an_order_lock());
   std::vector<std::future<HttpResponse>> late;
   for (const int i : {0, 2, 3}) {
     late.push_back(std::async(std::launch::async, [&, i] { return pay(server.port(), orders[i]); }));
