@@ -37,7 +37,8 @@ class MysqlError : public std::runtime_error {
       : std::runtime_error(message), error_number_(error_number) {}
   unsigned int error_number() const noexcept { return error_number_; }
   bool is_duplicate_key() const noexcept { return error_number_ == 1062; }
-  bool is_deadlock() const noexcept { return error_number_ == 1213 || error_number_ == 1205; }
+  bool is_deadlock() const noexcept { return error_number_ == 1213 || is_lock_wait_timeout(); }
+  bool is_lock_wait_timeout() const noexcept { return error_number_ == 1205; }
   // The connection is unusable (server gone, timeout, network): drop it.
   bool is_connection_error() const noexcept;
 

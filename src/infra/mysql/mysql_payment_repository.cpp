@@ -7,6 +7,7 @@
 #include <tuple>
 
 #include "domain/booking_rules.hpp"
+#include "domain/ports/clock.hpp"
 #include "infra/events/payment_events.hpp"
 #include "infra/mysql/row_reader.hpp"
 #include "infra/mysql/sql_text.hpp"
@@ -96,21 +97,24 @@ void insert_outbox(MysqlConnection& db, const std::string& event_id, std::string
       {event_id, type, payload, topic, std::to_string(schedule.value), now});
 }
 
+events::RefundRequested refund_requested(const PaymentOrder& order, const std::string& reason, domain::Timestamp now) {
+  return {events::new_event_id(), order.order_no, order.user, order.schedule, order.amount, reason, now};
+}
+
 void write_refund_request(MysqlConnection& db, const events::EventTopics& topics, const PaymentOrder& order,
                           const std::string& reason, domain::Timestamp now) {
-  events::RefundRequested refund{events::new_event_id(), order.order_no, order.user, order.schedule,
-                                 order.amount,           reason,         now};
+  const auto refund = refund_requested(order, reason, now);
   insert_outbox(db, refund.event_id, "RefundRequested", topics.refund_requested, order.schedule,
                 events::encode_refund_requested(refund), now);
 }
 
 // An IN list padded to the next power of two (repeating its last value), so a batch of any size
 // uses one of a few prepared statements instead of one per size.
-Params padded_in_list(std::vector<std::string> values) {
+template <typename T>
+Params padded_in_list(const std::vector<T>& values) {
   std::size_t size = 1;
   while (size < values.size()) size *= 2;
-  Params params;
-  for (auto& value : values) params.emplace_back(std::move(value));
+  Params params(values.begin(), values.end());
   while (params.size() < size) params.push_back(params.back());
   return params;
 }
@@ -272,21 +276,20 @@ std::vector<PaymentRecord> record_payments_once(MysqlConnection& db, const event
                  events::encode_payment_completed(event));
     }
     if (decision.refund_reason) {
-      const events::RefundRequested refund{events::new_event_id(), order.order_no,          order.user, order.schedule,
-                                           order.amount,           *decision.refund_reason, now};
+      const auto refund = refund_requested(order, *decision.refund_reason, now);
       add_outbox(refund.event_id, "RefundRequested", topics.refund_requested, order.schedule,
                  events::encode_refund_requested(refund));
     }
     records.push_back(std::move(decision.record));
   }
   if (order_writes.empty()) return records;  // nothing recorded: the locks go with the rollback
-  for (auto& [change, ids] : order_writes) {
+  for (const auto& [change, ids] : order_writes) {
     const auto& [status, fail_reason, paid_at] = change;
     Params params{status, fail_reason, paid_at, now};
-    while ((ids.size() & (ids.size() - 1)) != 0) ids.push_back(ids.back());  // a few statement shapes
-    append_params(params, ids);
+    const auto in_ids = padded_in_list(ids);
+    params.insert(params.end(), in_ids.begin(), in_ids.end());
     db.execute("UPDATE payment_order SET status = ?, fail_reason = ?, paid_at = ?, updated_at = ? WHERE id IN (" +
-                   placeholders(ids.size()) + ")",
+                   placeholders(in_ids.size()) + ")",
                params);
   }
   insert_rows(db,
@@ -462,8 +465,6 @@ std::vector<std::optional<ConfirmOutcome>> confirm_batch_once(MysqlConnection& d
 
 using CallbackCalls = BatchedCalls<MysqlPaymentRepository::CallbackRequest, PaymentRecord>;
 
-constexpr unsigned int kDeadlock = 1213;  // ER_LOCK_DEADLOCK
-
 // Most callbacks one transaction records; more waiting are taken by the next round.
 constexpr std::size_t kMaxRecordedTogether = 32;
 
@@ -471,7 +472,7 @@ void record_callbacks(MysqlConnection& db, const events::EventTopics& topics,
                       const std::vector<CallbackCalls::CallPtr>& calls, CallbackCalls& self) {
   // Decided when the orders are locked, not when the requests arrived: one may have waited for a
   // connection (db.pool-wait-timeout) while its order expired, and an expired order is refunded.
-  auto locked_at = std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());
+  auto locked_at = domain::SystemClock().now();
   for (const auto& call : calls) locked_at = std::max(locked_at, call->request.now);
   // The same order twice (a retried callback) is recorded after the first, and answered as such.
   std::vector<CallbackCalls::CallPtr> first, repeated;
@@ -488,8 +489,7 @@ void record_callbacks(MysqlConnection& db, const events::EventTopics& topics,
   const auto record_alone = [&](const CallbackCalls::CallPtr& call) {
     try {
       // Its own lock time: it runs after the batch (or its failure), maybe much later.
-      const auto alone_at = std::max(
-          call->request.now, std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now()));
+      const auto alone_at = std::max(call->request.now, domain::SystemClock().now());
       auto records =
           with_deadlock_retries([&] { return record_payments_once(db, topics, {call->request.order_no}, alone_at); });
       self.count_transaction(1);
@@ -514,7 +514,7 @@ void record_callbacks(MysqlConnection& db, const events::EventTopics& topics,
           records = record_payments_once(db, topics, order_nos, locked_at);
           break;
         } catch (const MysqlError& error) {
-          if (error.error_number() != kDeadlock || attempt >= 3) throw;
+          if (!error.is_deadlock() || error.is_lock_wait_timeout() || attempt >= 3) throw;
           pause_before_retry(attempt);
         }
       }
