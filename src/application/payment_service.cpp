@@ -109,12 +109,28 @@ Task<domain::PaymentRecord> PaymentService::record_payment(const std::string& or
     }
     if (on_recorded_) on_recorded_();  // an outbox row is waiting
   }
+  // The fan's waiting read that usually follows starts from the order as this commit left it. A
+  // repeat's copy was read, not written, here: another instance may have settled it since.
+  if (remembers_confirming_ && record.kind == domain::PaymentRecord::Kind::kRecorded &&
+      record.order.status == domain::OrderStatus::kConfirming) {
+    settlement_waits_->remember_confirming(record.order);
+  }
   co_return record;
 }
 
 Task<domain::PaymentOrder> PaymentService::order(domain::UserId user, const std::string& order_no,
                                                  std::chrono::milliseconds wait) {
-  auto found = co_await reads_.find_order(order_no);
+  // A waiting read of an order this instance has just made CONFIRMING starts from that instead of
+  // reading it: until its settlement nothing else changes it. The answer is never that copy itself
+  // but the settlement this instance is told of, or a read of the database.
+  std::optional<domain::PaymentOrder> found;
+  bool unread = false;  // `found` is the remembered copy, neither read nor settled since
+  if (wait.count() > 0 && remembers_confirming_) {
+    found = settlement_waits_->confirming(order_no);
+    unread = found && found->user == user;
+    if (!unread) found.reset();
+  }
+  if (!found) found = co_await reads_.find_order(order_no);
   // Someone else's order answers exactly like one that does not exist.
   if (!found || found->user != user)
     throw DomainError(ErrorCode::kNotFound, fmt::format("order {} not found", order_no));
@@ -134,14 +150,19 @@ Task<domain::PaymentOrder> PaymentService::order(domain::UserId user, const std:
     if (auto settled = co_await settlement_waits_->wait_settled(order_no, slice)) {
       found->status = settled->status;
       found->fail_reason = settled->fail_reason;
+      unread = false;
       break;
     }
     // Not settled here within the slice: another instance may have settled it.
     auto again = co_await reads_.find_order(order_no);
+    unread = false;
     if (!again) break;
     found = std::move(again);
     // Back before the slice was over: the board would not wait (full, or shutting down).
     if (std::chrono::steady_clock::now() - started < slice) break;
+  }
+  if (unread) {  // the wait was over before anything was heard: what the database says now
+    if (auto again = co_await reads_.find_order(order_no)) found = std::move(again);
   }
   co_return std::move(*found);
 }

@@ -96,11 +96,16 @@ class PaymentService {
   void on_payment_recorded(std::function<void()> callback) { on_recorded_ = std::move(callback); }
   // Where `order(..., wait)` waits for settlements. `first_recheck`: when the first re-read comes
   // (doubling up to kSettlementRecheck) — long on an instance that runs the confirmation consumer
-  // and is told, short on one that is not.
+  // and is told, short on one that is not. `told_of_settlements`: this instance runs the consumer,
+  // so the orders its callbacks make CONFIRMING are remembered there and a waiting read of one
+  // starts from that instead of the database (on an instance that is never told, every such read
+  // would wait for its first re-read).
   void wait_for_settlements_on(domain::OrderSettlementWaits& waits,
-                               std::chrono::milliseconds first_recheck = kFirstSettlementRecheck) {
+                               std::chrono::milliseconds first_recheck = kFirstSettlementRecheck,
+                               bool told_of_settlements = false) {
     settlement_waits_ = &waits;
     first_recheck_ = first_recheck;
+    remembers_confirming_ = told_of_settlements;
   }
 
  private:
@@ -108,6 +113,7 @@ class PaymentService {
 
   std::function<void()> on_recorded_;
   domain::OrderSettlementWaits* settlement_waits_ = nullptr;
+  bool remembers_confirming_ = false;
   std::chrono::milliseconds first_recheck_ = kFirstSettlementRecheck;
   AdmissionGuard& guard_;
   domain::PaymentRepository& payments_;

@@ -419,7 +419,9 @@ TEST_F(AdminApi, PauseKeepsPositionsResumeContinuesInOrderCloseRefusesNewcomers)
   EXPECT_EQ(body_of(older).at("entries").as_array()[0].at("id"), entries[1].at("id"));
 }
 
-// Changing admitPerSecond mid-sale changes the measured admission rate within 2 s.
+// Changing admitPerSecond mid-sale changes the measured admission rate: 30 more admissions come
+// within 5 s at 40/s (at the old 2/s they would take 15 s; 5 s, not the ~1 s it takes on a quiet
+// machine, so a busy CI box does not fail it).
 TEST_F(AdminApi, ChangingAdmitPerSecondMidSaleChangesTheRate) {
   AdminClient admin{port()};
   const auto schedule = admin.create_schedule(admin.create_venue(1, 10), R"(,"maxActive":1000,"admitPerSecond":2)");
@@ -439,8 +441,8 @@ TEST_F(AdminApi, ChangingAdmitPerSecondMidSaleChangesTheRate) {
   EXPECT_EQ(body_of(patched).at("admitPerSecond").as_int64(), 40);
   const auto from = admitted();
   const auto changed_at = std::chrono::steady_clock::now();
-  EXPECT_TRUE(wait_for([&] { return admitted() >= from + 30; }, std::chrono::seconds(2)))
-      << "admitted " << admitted() - from << " in 2 s at 40/s";
+  EXPECT_TRUE(wait_for([&] { return admitted() >= from + 30; }, std::chrono::seconds(5)))
+      << "admitted " << admitted() - from << " in 5 s at 40/s";
   const auto took =
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - changed_at);
   RecordProperty("thirty_admissions_after_change_ms", static_cast<int>(took.count()));

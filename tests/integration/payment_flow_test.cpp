@@ -154,9 +154,14 @@ TEST(PaymentFlow, AWaitingReadAnswersWhenTheOrderIsSettled) {
   }
 
   ASSERT_EQ(pay(server.port(), order_no).status, 202);
+  // The order this instance has just made CONFIRMING (which a waiting read starts from, without
+  // reading the database) is still nobody else's, waiting or not.
+  EXPECT_EQ(http(server.port(), "GET", path, "", as_user(12)).status, 404);
+  EXPECT_EQ(http(server.port(), "GET", path).status, 401);
   // At most a few waiting calls (the first confirmation may wait for the consumer to join its
   // group); each one answers PAID or, after its 10 s, what it has.
   std::string status;
+  std::string waited_body;
   int calls = 0;
   for (; calls < 3 && status != "PAID"; ++calls) {
     const auto r = http(server.port(), "GET", path, "", as_user(11));
@@ -165,13 +170,16 @@ TEST(PaymentFlow, AWaitingReadAnswersWhenTheOrderIsSettled) {
     status = std::string(order.at("status").as_string());
     EXPECT_TRUE(status == "PAID" || status == "CONFIRMING") << r.body;
     EXPECT_EQ(order.at("seatNos").as_array().size(), 1u);
+    waited_body = r.body;
   }
   EXPECT_EQ(status, "PAID");
   EXPECT_EQ(db_value("SELECT status FROM payment_order WHERE order_no = '" + order_no + "'"), "PAID");
-  // A settled order is answered at once; so is a waitMs of 0.
+  // A settled order is answered at once; so is a waitMs of 0, from the database: the same answer,
+  // byte for byte, as the waiting read's.
   EXPECT_EQ(order_status(server.port(), order_no), "PAID");
   const auto zero = http(server.port(), "GET", "/payment/" + order_no + "?waitMs=0", "", as_user(11));
   EXPECT_EQ(json::parse(zero.body).at("status").as_string(), "PAID");
+  EXPECT_EQ(zero.body, waited_body);
 }
 
 // The same ready request sent several times at once (a client retrying on a timeout): every copy

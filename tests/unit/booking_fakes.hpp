@@ -349,6 +349,8 @@ class FakePaymentRepository final : public domain::PaymentRepository {
  public:
   explicit FakePaymentRepository(BookingStore& store) : store_(store) {}
 
+  int order_reads = 0;  // find_order calls
+
   Task<domain::ReadyOutcome> create_ready_order(const domain::ReadyRequest& request, domain::Timestamp now,
                                                 domain::Timestamp expires_at) override {
     store_.maybe_fail();
@@ -401,6 +403,7 @@ class FakePaymentRepository final : public domain::PaymentRepository {
   }
 
   Task<std::optional<domain::PaymentOrder>> find_order(const std::string& order_no) override {
+    ++order_reads;
     const auto* stored = store_.order_by_no(order_no);
     if (stored == nullptr) co_return std::nullopt;
     co_return store_.with_seats(*stored);

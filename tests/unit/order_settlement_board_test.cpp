@@ -137,3 +137,39 @@ TEST(OrderSettlementBoard, OneOrderHasAtMostItsShareOfWaiters) {
   EXPECT_TRUE(first.result);
   EXPECT_TRUE(other_order.result);
 }
+
+TEST(OrderSettlementBoard, AConfirmingOrderIsRememberedUntilItsSettlement) {
+  OrderSettlementBoard board(OrderSettlementBoardLimits{.max_confirming = 2});
+  domain::PaymentOrder order;
+  order.order_no = "ORD-C";
+  order.status = OrderStatus::kConfirming;
+  order.seat_nos = {"A-1"};
+  board.remember_confirming(order);
+  ASSERT_TRUE(board.confirming("ORD-C"));
+  EXPECT_EQ(board.confirming("ORD-C")->seat_nos, order.seat_nos);
+  EXPECT_FALSE(board.confirming("ORD-X"));
+  board.order_settled({"ORD-C", OrderStatus::kPaid, std::nullopt});
+  EXPECT_FALSE(board.confirming("ORD-C"));  // settled: a waiting read asks the database again
+  // A callback answered after its confirmation was told (the confirmation overtook it).
+  board.remember_confirming(order);
+  EXPECT_FALSE(board.confirming("ORD-C"));
+  // At most max_confirming remembered: the oldest of three is gone.
+  for (const char* no : {"ORD-1", "ORD-2", "ORD-3"}) {
+    order.order_no = no;
+    board.remember_confirming(order);
+  }
+  EXPECT_FALSE(board.confirming("ORD-1"));
+  EXPECT_TRUE(board.confirming("ORD-2"));
+  EXPECT_TRUE(board.confirming("ORD-3"));
+}
+
+TEST(OrderSettlementBoard, AConfirmingOrderIsForgottenWithAge) {
+  OrderSettlementBoard board(OrderSettlementBoardLimits{.recent_for = seconds(0)});
+  domain::PaymentOrder order;
+  order.order_no = "ORD-OLD";
+  order.status = OrderStatus::kConfirming;
+  board.remember_confirming(order);
+  const auto deadline = std::chrono::steady_clock::now() + seconds(10);
+  while (board.confirming("ORD-OLD") && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+  EXPECT_FALSE(board.confirming("ORD-OLD"));
+}

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <functional>
+#include <map>
 
 #include "application/hold_service.hpp"
 #include "booking_fakes.hpp"
@@ -379,7 +380,9 @@ struct RecordedSettlements : OrderSettlementSink {
 
 // Stands in for the board: answers each wait with the next scripted result, after running `during`
 // (what happens elsewhere while the caller waits).
-struct ScriptedWaits : OrderSettlementWaits {
+struct ScriptedWaits : OrderSettlementWaits, OrderSettlementSink {
+  // As the board: a settlement told here (the confirmations of this instance) forgets the order.
+  void order_settled(const OrderSettled& settled) override { remembered.erase(settled.order_no); }
   Task<std::optional<OrderSettled>> wait_settled(const std::string& order_no,
                                                  std::chrono::milliseconds timeout) override {
     asked.emplace_back(order_no, timeout);
@@ -391,14 +394,24 @@ struct ScriptedWaits : OrderSettlementWaits {
     }
     co_return next;
   }
+  void remember_confirming(const PaymentOrder& order) override { remembered.insert_or_assign(order.order_no, order); }
+  std::optional<PaymentOrder> confirming(const std::string& order_no) override {
+    const auto it = remembered.find(order_no);
+    if (it == remembered.end()) return std::nullopt;
+    return it->second;
+  }
   std::vector<std::optional<OrderSettled>> results;
   std::function<void()> during;
   std::vector<std::pair<std::string, std::chrono::milliseconds>> asked;
+  std::map<std::string, PaymentOrder> remembered;
 };
 
 // A fixture whose PaymentService waits for settlements on `waits`.
 struct WaitingFixture : Fixture {
-  WaitingFixture() { payments.wait_for_settlements_on(waits); }
+  WaitingFixture() {
+    payments.wait_for_settlements_on(waits, application::PaymentService::kFirstSettlementRecheck, true);
+    confirmation.tell_settlements_to(waits);
+  }
   ScriptedWaits waits;
 };
 
@@ -450,6 +463,64 @@ TEST(PaymentServiceReads, AnOrderSettledElsewhereIsReadAgain) {
   const auto order = run_task(f.payments.order(kMe, order_no, std::chrono::milliseconds(5000)));
   EXPECT_EQ(order.status, OrderStatus::kPaid);
   EXPECT_EQ(waits.asked.size(), 1u);
+}
+
+TEST(PaymentServiceReads, AWaitingReadOfAnOrderThisInstanceRecordedStartsWithoutReadingIt) {
+  WaitingFixture f;
+  auto& waits = f.waits;
+  const auto order_no = confirming_order(f, {"A-1", "A-2"});
+  ASSERT_TRUE(waits.remembered.contains(order_no));  // the callback's answer is remembered
+  EXPECT_EQ(waits.remembered.at(order_no).status, OrderStatus::kConfirming);
+  waits.results.push_back(OrderSettled{order_no, OrderStatus::kPaid, std::nullopt});
+  const int reads_before = f.payments_db.order_reads;
+  const auto order = run_task(f.payments.order(kMe, order_no, std::chrono::milliseconds(5000)));
+  EXPECT_EQ(order.status, OrderStatus::kPaid);
+  EXPECT_EQ(order.seat_nos, (std::vector<std::string>{"A-1", "A-2"}));
+  EXPECT_EQ(order.amount, Money{10000});
+  EXPECT_EQ(f.payments_db.order_reads, reads_before);  // answered without a database read
+
+  // Another instance confirms it, and this one is never told: the wait's first slice ends
+  // unheard, and the read after it answers.
+  application::ConfirmationHandler elsewhere{f.payments_db, f.queue, f.locks, f.clock, f.events, f.payments.counters()};
+  const auto other = confirming_order(f, {"A-3"});
+  waits.during = [&] { run_task(elsewhere.handle(f.completed_event(other))); };
+  EXPECT_EQ(run_task(f.payments.order(kMe, other, std::chrono::milliseconds(5000))).status, OrderStatus::kPaid);
+  waits.during = nullptr;
+  // Someone else asking is read (and not found) as before; a read that does not wait reads too.
+  const int reads_after = f.payments_db.order_reads;
+  EXPECT_EQ(code_of([&] { run_task(f.payments.order(kOther, other, std::chrono::milliseconds(5000))); }),
+            ErrorCode::kNotFound);
+  EXPECT_EQ(run_task(f.payments.order(kMe, order_no)).status, OrderStatus::kConfirming);  // as stored
+  EXPECT_EQ(f.payments_db.order_reads, reads_after + 2);
+}
+
+TEST(PaymentServiceReads, ARememberedOrderIsNeverTheAnswerItself) {
+  WaitingFixture f;
+  auto& waits = f.waits;
+  // Settled by another instance before the fan asks; this one still remembers it CONFIRMING.
+  application::ConfirmationHandler elsewhere{f.payments_db, f.queue, f.locks, f.clock, f.events, f.payments.counters()};
+  const auto order_no = confirming_order(f, {"A-1"});
+  run_task(elsewhere.handle(f.completed_event(order_no)));
+  ASSERT_TRUE(waits.remembered.contains(order_no));
+  // A wait too short for its first slice: what the database says, not the copy.
+  EXPECT_EQ(run_task(f.payments.order(kMe, order_no, std::chrono::milliseconds(1))).status, OrderStatus::kPaid);
+  // The gateway repeats its callback: a repeat's order was read, not written, here, and is not
+  // remembered.
+  waits.remembered.clear();
+  EXPECT_EQ(f.pay(order_no).kind, PaymentRecord::Kind::kAlreadyRecorded);
+  EXPECT_TRUE(waits.remembered.empty());
+}
+
+TEST(PaymentServiceReads, AnInstanceNeverToldOfSettlementsRemembersNothing) {
+  Fixture f;
+  ScriptedWaits waits;
+  f.payments.wait_for_settlements_on(waits);  // role=api: the consumer runs elsewhere
+  const auto order_no = confirming_order(f, {"A-1"});
+  EXPECT_TRUE(waits.remembered.empty());
+  const int reads_before = f.payments_db.order_reads;
+  waits.results.push_back(OrderSettled{order_no, OrderStatus::kPaid, std::nullopt});
+  EXPECT_EQ(run_task(f.payments.order(kMe, order_no, std::chrono::milliseconds(5000))).status, OrderStatus::kPaid);
+  EXPECT_EQ(f.payments_db.order_reads, reads_before + 1);
 }
 
 TEST(ConfirmationHandler, TellsEachSettlementOnceAfterItsCommit) {

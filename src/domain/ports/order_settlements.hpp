@@ -31,6 +31,14 @@ class OrderSettlementWaits {
   // nullopt otherwise — the order may still have been settled elsewhere: read it again.
   virtual Task<std::optional<OrderSettled>> wait_settled(const std::string& order_no,
                                                          std::chrono::milliseconds timeout) = 0;
+  // An order this instance has just seen CONFIRMING (it recorded the gateway's success). From then
+  // on its only change is its settlement, which a wait hears of here, or, when another instance
+  // settles it, by reading the order again after a slice: so a waiting read may start from this
+  // instead of the database. Remembered until this instance is told of the settlement, and no
+  // longer than settlements are remembered.
+  virtual void remember_confirming(const PaymentOrder& order) = 0;
+  // That order as remembered; nullopt when it is not (any more): read the database.
+  virtual std::optional<PaymentOrder> confirming(const std::string& order_no) = 0;
 };
 
 }  // namespace ticketing::domain

@@ -24,6 +24,13 @@ void OrderSettlementBoard::forget_old_locked(std::chrono::steady_clock::time_poi
     recent_.erase(recent_order_.front().second);
     recent_order_.pop_front();
   }
+  // An entry re-remembered later keeps its place by its first time: it goes a little early, and a
+  // waiting read then reads the database, as it would without it.
+  while (!confirming_order_.empty() && (confirming_order_.size() > limits_.max_confirming ||
+                                        now - confirming_order_.front().first > limits_.recent_for)) {
+    confirming_.erase(confirming_order_.front().second);
+    confirming_order_.pop_front();
+  }
 }
 
 // Cancels each waiter's timer on its own executor. The last reference goes with the handler, so
@@ -41,6 +48,7 @@ void OrderSettlementBoard::order_settled(const domain::OrderSettled& settled) {
     const std::lock_guard lock(mutex_);
     const auto now = std::chrono::steady_clock::now();
     if (recent_.insert_or_assign(settled.order_no, settled).second) recent_order_.emplace_back(now, settled.order_no);
+    confirming_.erase(settled.order_no);
     forget_old_locked(now);
     if (auto it = waiters_.find(settled.order_no); it != waiters_.end()) {
       woken = std::move(it->second);
@@ -81,6 +89,26 @@ Task<std::optional<domain::OrderSettled>> OrderSettlementBoard::wait_settled(con
     }
   }
   co_return waiter->settled;
+}
+
+void OrderSettlementBoard::remember_confirming(const domain::PaymentOrder& order) {
+  const std::lock_guard lock(mutex_);
+  const auto now = std::chrono::steady_clock::now();
+  forget_old_locked(now);
+  // Told of its settlement already (the confirmation can overtake the callback's answer).
+  if (recent_.contains(order.order_no)) return;
+  if (confirming_.insert_or_assign(order.order_no, order).second) {
+    confirming_order_.emplace_back(now, order.order_no);
+    if (confirming_order_.size() > limits_.max_confirming) forget_old_locked(now);
+  }
+}
+
+std::optional<domain::PaymentOrder> OrderSettlementBoard::confirming(const std::string& order_no) {
+  const std::lock_guard lock(mutex_);
+  forget_old_locked(std::chrono::steady_clock::now());
+  const auto it = confirming_.find(order_no);
+  if (it == confirming_.end()) return std::nullopt;
+  return it->second;
 }
 
 void OrderSettlementBoard::stop() {

@@ -21,7 +21,8 @@ struct OrderSettlementBoardLimits {
   std::size_t max_waiters = 20000;        // beyond it, a wait answers at once (the caller reads again)
   std::size_t max_waiters_per_order = 4;  // one order's owner cannot take the others' places
   std::size_t max_recent = 100000;        // settlements remembered for a wait that starts just after
-  std::chrono::seconds recent_for{30};
+  std::size_t max_confirming = 20000;     // CONFIRMING orders remembered (about 30 s of a big sale)
+  std::chrono::seconds recent_for{30};    // how long either is remembered
 };
 
 class OrderSettlementBoard final : public domain::OrderSettlementSink, public domain::OrderSettlementWaits {
@@ -37,6 +38,9 @@ class OrderSettlementBoard final : public domain::OrderSettlementSink, public do
   // pool would let a wake-up race the start of the wait.
   Task<std::optional<domain::OrderSettled>> wait_settled(const std::string& order_no,
                                                          std::chrono::milliseconds timeout) override;
+  // Any thread. An order already settled here is not remembered as CONFIRMING.
+  void remember_confirming(const domain::PaymentOrder& order) override;
+  std::optional<domain::PaymentOrder> confirming(const std::string& order_no) override;
   // Wakes every waiter (each answers with what it has) and makes later waits answer at once.
   void stop();
 
@@ -54,6 +58,9 @@ class OrderSettlementBoard final : public domain::OrderSettlementSink, public do
   std::unordered_map<std::string, std::vector<std::shared_ptr<Waiter>>> waiters_;
   std::unordered_map<std::string, domain::OrderSettled> recent_;
   std::deque<std::pair<std::chrono::steady_clock::time_point, std::string>> recent_order_;
+  // CONFIRMING orders not settled here yet; an entry goes with its settlement or with age.
+  std::unordered_map<std::string, domain::PaymentOrder> confirming_;
+  std::deque<std::pair<std::chrono::steady_clock::time_point, std::string>> confirming_order_;
 };
 
 }  // namespace ticketing::infra::events
