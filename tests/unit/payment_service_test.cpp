@@ -424,7 +424,7 @@ TEST(PaymentServiceReads, AWaitingReadAnswersWithTheSettlementItIsTold) {
   waits.results.push_back(OrderSettled{order_no, OrderStatus::kPaid, std::nullopt});
   const auto order = run_task(f.payments.order(kMe, order_no, std::chrono::milliseconds(5000)));
   EXPECT_EQ(order.status, OrderStatus::kPaid);
-  EXPECT_EQ(order.seat_nos, (std::vector<std::string>{"A-1", "A-2"}));  // the rest as read
+  EXPECT_EQ(order.seat_nos, (std::vector<std::string>{"A-1", "A-2"}));  // the rest as remembered
   EXPECT_EQ(order.amount, Money{10000});
   ASSERT_EQ(waits.asked.size(), 1u);
   EXPECT_EQ(waits.asked[0].first, order_no);
@@ -459,7 +459,8 @@ TEST(PaymentServiceReads, AnOrderSettledElsewhereIsReadAgain) {
   auto& waits = f.waits;
   const auto order_no = confirming_order(f, {"A-1"});
   // Another instance confirms it while this one waits, and this one is never told.
-  waits.during = [&] { run_task(f.confirmation.handle(f.completed_event(order_no))); };
+  application::ConfirmationHandler elsewhere{f.payments_db, f.queue, f.locks, f.clock, f.events, f.payments.counters()};
+  waits.during = [&] { run_task(elsewhere.handle(f.completed_event(order_no))); };
   const auto order = run_task(f.payments.order(kMe, order_no, std::chrono::milliseconds(5000)));
   EXPECT_EQ(order.status, OrderStatus::kPaid);
   EXPECT_EQ(waits.asked.size(), 1u);
@@ -504,10 +505,18 @@ TEST(PaymentServiceReads, ARememberedOrderIsNeverTheAnswerItself) {
   ASSERT_TRUE(waits.remembered.contains(order_no));
   // A wait too short for its first slice: what the database says, not the copy.
   EXPECT_EQ(run_task(f.payments.order(kMe, order_no, std::chrono::milliseconds(1))).status, OrderStatus::kPaid);
-  // The gateway repeats its callback: a repeat's order was read, not written, here, and is not
-  // remembered.
+}
+
+TEST(PaymentServiceReads, ARepeatedCallbackIsNotRemembered) {
+  WaitingFixture f;
+  auto& waits = f.waits;
+  const auto order_no = confirming_order(f, {"A-1"});
+  // The gateway repeats its callback while the order is still CONFIRMING: the repeat's order was
+  // read here, not written (another instance may settle it meanwhile), and is not remembered.
   waits.remembered.clear();
-  EXPECT_EQ(f.pay(order_no).kind, PaymentRecord::Kind::kAlreadyRecorded);
+  const auto repeat = f.pay(order_no);
+  EXPECT_EQ(repeat.kind, PaymentRecord::Kind::kAlreadyRecorded);
+  EXPECT_EQ(repeat.order.status, OrderStatus::kConfirming);
   EXPECT_TRUE(waits.remembered.empty());
 }
 
