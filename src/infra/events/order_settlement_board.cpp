@@ -18,19 +18,25 @@ struct OrderSettlementBoard::Waiter {
   bool woken = false;                           // guarded by the board's mutex
 };
 
+namespace {
+
+// Drops the oldest entries of `entries` (in `order`, oldest first) beyond `max` or older than `age`.
+// An entry put in again later keeps its place by its first time: it goes a little early, and a
+// waiting read then reads the database, as it would without it.
+template <typename Map>
+void forget_oldest(Map& entries, std::deque<std::pair<std::chrono::steady_clock::time_point, std::string>>& order,
+                   std::size_t max, std::chrono::seconds age, std::chrono::steady_clock::time_point now) {
+  while (!order.empty() && (order.size() > max || now - order.front().first > age)) {
+    entries.erase(order.front().second);
+    order.pop_front();
+  }
+}
+
+}  // namespace
+
 void OrderSettlementBoard::forget_old_locked(std::chrono::steady_clock::time_point now) {
-  while (!recent_order_.empty() &&
-         (recent_order_.size() > limits_.max_recent || now - recent_order_.front().first > limits_.recent_for)) {
-    recent_.erase(recent_order_.front().second);
-    recent_order_.pop_front();
-  }
-  // An entry re-remembered later keeps its place by its first time: it goes a little early, and a
-  // waiting read then reads the database, as it would without it.
-  while (!confirming_order_.empty() && (confirming_order_.size() > limits_.max_confirming ||
-                                        now - confirming_order_.front().first > limits_.recent_for)) {
-    confirming_.erase(confirming_order_.front().second);
-    confirming_order_.pop_front();
-  }
+  forget_oldest(recent_, recent_order_, limits_.max_recent, limits_.recent_for, now);
+  forget_oldest(confirming_, confirming_order_, limits_.max_confirming, limits_.recent_for, now);
 }
 
 // Cancels each waiter's timer on its own executor. The last reference goes with the handler, so
@@ -94,13 +100,10 @@ Task<std::optional<domain::OrderSettled>> OrderSettlementBoard::wait_settled(con
 void OrderSettlementBoard::remember_confirming(const domain::PaymentOrder& order) {
   const std::lock_guard lock(mutex_);
   const auto now = std::chrono::steady_clock::now();
-  forget_old_locked(now);
   // Told of its settlement already (the confirmation can overtake the callback's answer).
   if (recent_.contains(order.order_no)) return;
-  if (confirming_.insert_or_assign(order.order_no, order).second) {
-    confirming_order_.emplace_back(now, order.order_no);
-    if (confirming_order_.size() > limits_.max_confirming) forget_old_locked(now);
-  }
+  if (confirming_.insert_or_assign(order.order_no, order).second) confirming_order_.emplace_back(now, order.order_no);
+  forget_old_locked(now);
 }
 
 std::optional<domain::PaymentOrder> OrderSettlementBoard::confirming(const std::string& order_no) {

@@ -142,13 +142,7 @@ class BatchedCalls {
     try {
       std::rethrow_exception(error);
     } catch (const MysqlError& mysql) {
-      if (mysql.is_deadlock()) {
-        return std::make_exception_ptr(domain::DependencyUnavailable(
-            "db", std::string("transaction kept losing to parallel ones: ") + mysql.what()));
-      }
-      if (mysql.is_connection_error()) {
-        return std::make_exception_ptr(domain::DependencyUnavailable("db", mysql.what()));
-      }
+      if (auto unavailable = as_unavailable(mysql)) return std::make_exception_ptr(*unavailable);
     } catch (...) {
     }
     return error;

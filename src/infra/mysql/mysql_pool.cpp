@@ -73,16 +73,25 @@ MysqlConnection& MysqlPool::acquire(std::chrono::steady_clock::time_point enqueu
   return *slot.connection;
 }
 
-void MysqlPool::on_error(const MysqlError& error) {
+std::optional<domain::DependencyUnavailable> as_unavailable(const MysqlError& error) {
   if (error.is_deadlock()) {
     // A transaction that still deadlocked (or timed out on a lock) after the work's own retries:
     // heavy contention, not a fault. The caller is told to retry (503 + Retry-After), not 500.
-    throw domain::DependencyUnavailable("db", std::string("transaction kept losing to parallel ones: ") + error.what());
+    return domain::DependencyUnavailable("db",
+                                         std::string("transaction kept losing to parallel ones: ") + error.what());
   }
-  if (!error.is_connection_error()) return;
-  spdlog::warn("database connection dropped: {}", error.what());
-  worker_connection.connection.reset();
-  throw domain::DependencyUnavailable("db", error.what());
+  if (error.is_connection_error()) return domain::DependencyUnavailable("db", error.what());
+  return std::nullopt;
+}
+
+void MysqlPool::on_error(const MysqlError& error) {
+  auto unavailable = as_unavailable(error);
+  if (!unavailable) return;
+  if (error.is_connection_error()) {
+    spdlog::warn("database connection dropped: {}", error.what());
+    worker_connection.connection.reset();
+  }
+  throw *unavailable;
 }
 
 std::unique_ptr<MysqlConnection> MysqlPool::connect_direct(bool multi_statements) const {

@@ -12,12 +12,19 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <type_traits>
 
 #include "domain/async.hpp"
+#include "domain/errors.hpp"
 #include "infra/mysql/mysql_connection.hpp"
 
 namespace ticketing::infra::mysql {
+
+// What a MysqlError that leaves a unit of work means for its caller: 503 + Retry-After for a
+// deadlock (or lock wait) the work's own retries did not get past, or a lost connection; nullopt
+// for any other error, which the caller sees as it is.
+std::optional<domain::DependencyUnavailable> as_unavailable(const MysqlError& error);
 
 struct PoolOptions {
   int size = 16;
