@@ -58,14 +58,14 @@ void write_status(JsonWriter& json, const domain::PaymentOrder& order) {
 
 Task<ApiResponse> ready(application::PaymentService& payments, const ApiRequest& request) {
   const auto token = queue_token(request);
-  payments.authenticate(token);  // 401 before the body or the Idempotency-Key is read
+  // 401/403 before the body or the Idempotency-Key is read.
+  const auto admission = co_await payments.admit(token, acting_user(request));
   auto body = JsonBody::parse(request, {"scheduleId", "seatNos"});
   const auto schedule_id = body.id("scheduleId");
   const auto seat_nos = body.string_array("seatNos", 1, 64, 64);
   body.done();
   const auto key = header_value(request, "Idempotency-Key");
-  const auto result =
-      co_await payments.ready(token, key, acting_user(request), domain::ScheduleId{schedule_id}, seat_nos);
+  const auto result = co_await payments.ready(admission, key, domain::ScheduleId{schedule_id}, seat_nos);
   co_return json_response(201, ready_body(result.order));
 }
 

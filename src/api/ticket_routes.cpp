@@ -13,7 +13,6 @@ constexpr std::size_t kMaxSeatsInBody = 64;
 constexpr std::size_t kMaxSeatNoLength = 64;
 
 struct SeatRequest {
-  domain::UserId user;
   domain::ScheduleId schedule;
   std::vector<std::string> seat_nos;
 };
@@ -23,14 +22,14 @@ SeatRequest read_seat_request(const ApiRequest& request) {
   const auto schedule_id = body.id("scheduleId");
   auto seat_nos = body.string_array("seatNos", 1, kMaxSeatsInBody, kMaxSeatNoLength);
   body.done();
-  return SeatRequest{acting_user(request), domain::ScheduleId{schedule_id}, std::move(seat_nos)};
+  return SeatRequest{domain::ScheduleId{schedule_id}, std::move(seat_nos)};
 }
 
 Task<ApiResponse> hold(application::HoldService& holds, const ApiRequest& request) {
   const auto token = queue_token(request);  // named: no non-trivial temporaries inside co_await (GCC 12)
-  holds.authenticate(token);                // 401 before the body is read
+  const auto admission = co_await holds.admit(token, acting_user(request));  // 401/403 before the body is read
   const auto seat_request = read_seat_request(request);
-  const auto view = co_await holds.hold_seats(token, seat_request.user, seat_request.schedule, seat_request.seat_nos);
+  const auto view = co_await holds.hold_seats(admission, seat_request.schedule, seat_request.seat_nos);
   JsonWriter json;
   json.begin_object().key("reservationIds").begin_array();
   for (const auto& seat : view.seats) json.integer(seat.id.value);
@@ -42,10 +41,9 @@ Task<ApiResponse> hold(application::HoldService& holds, const ApiRequest& reques
 
 Task<ApiResponse> release(application::HoldService& holds, const ApiRequest& request) {
   const auto token = queue_token(request);
-  holds.authenticate(token);
+  const auto admission = co_await holds.admit(token, acting_user(request));  // 401/403 before the body is read
   const auto seat_request = read_seat_request(request);
-  const auto released =
-      co_await holds.release_seats(token, seat_request.user, seat_request.schedule, seat_request.seat_nos);
+  const auto released = co_await holds.release_seats(admission, seat_request.schedule, seat_request.seat_nos);
   JsonWriter json;
   json.begin_object().key("released").begin_array();
   for (const auto& seat : released) json.string(seat);

@@ -46,9 +46,10 @@ Task<int> HoldService::seat_limit(domain::ScheduleId schedule) {
   co_return policy_.max_seats_per_user;
 }
 
-Task<HoldView> HoldService::hold_seats(const std::optional<std::string>& token, domain::UserId user,
-                                       domain::ScheduleId schedule, const std::vector<std::string>& seat_nos) {
-  co_await guard_.authorize(token, user, schedule);
+Task<HoldView> HoldService::hold_seats(const Admission& admission, domain::ScheduleId schedule,
+                                       const std::vector<std::string>& seat_nos) {
+  AdmissionGuard::require_schedule(admission, schedule);
+  const auto user = admission.user();
   const int max_seats = co_await seat_limit(schedule);
   domain::validate_seat_request(seat_nos, max_seats);
   co_await require_existing_seats(schedule, seat_nos);
@@ -97,10 +98,10 @@ Task<HoldView> HoldService::hold_seats(const std::optional<std::string>& token, 
   throw domain::SeatConflict(std::move(outcome.taken_seats));
 }
 
-Task<std::vector<std::string>> HoldService::release_seats(const std::optional<std::string>& token, domain::UserId user,
-                                                          domain::ScheduleId schedule,
+Task<std::vector<std::string>> HoldService::release_seats(const Admission& admission, domain::ScheduleId schedule,
                                                           const std::vector<std::string>& seat_nos) {
-  co_await guard_.authorize(token, user, schedule);
+  AdmissionGuard::require_schedule(admission, schedule);
+  const auto user = admission.user();
   domain::validate_seat_request(seat_nos, co_await seat_limit(schedule));
   co_await require_existing_seats(schedule, seat_nos);
   const auto outcome = co_await reservations_.release(schedule, user, seat_nos, clock_.now());

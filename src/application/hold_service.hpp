@@ -49,13 +49,18 @@ class HoldService {
         policy_(policy),
         schedules_(schedules) {}
 
-  // 401 for a missing or invalid token, before the request body is read.
+  // 401 for a missing or invalid token, from the headers alone (before the body arrives).
   void authenticate(const std::optional<std::string>& token) const { guard_.authenticate(token); }
-  Task<HoldView> hold_seats(const std::optional<std::string>& token, domain::UserId user, domain::ScheduleId schedule,
+  // 401/403 for the caller's Queue-Token (AdmissionGuard::admit), before the request body is read.
+  Task<Admission> admit(const std::optional<std::string>& token, domain::UserId user) {
+    return guard_.admit(token, user);
+  }
+  // 403 when the admission is for another schedule; then the hold's own rules.
+  Task<HoldView> hold_seats(const Admission& admission, domain::ScheduleId schedule,
                             const std::vector<std::string>& seat_nos);
   // Returns the released seats.
-  Task<std::vector<std::string>> release_seats(const std::optional<std::string>& token, domain::UserId user,
-                                               domain::ScheduleId schedule, const std::vector<std::string>& seat_nos);
+  Task<std::vector<std::string>> release_seats(const Admission& admission, domain::ScheduleId schedule,
+                                               const std::vector<std::string>& seat_nos);
 
   HoldCounters& counters() noexcept { return counters_; }
 

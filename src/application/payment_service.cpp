@@ -30,16 +30,17 @@ bool secrets_equal(const std::string& a, const std::string& b) {
 
 }  // namespace
 
-Task<ReadyResult> PaymentService::ready(const std::optional<std::string>& queue_token,
-                                        const std::optional<std::string>& idempotency_key, domain::UserId user,
+Task<ReadyResult> PaymentService::ready(const Admission& admission, const std::optional<std::string>& idempotency_key,
                                         domain::ScheduleId schedule, const std::vector<std::string>& seat_nos) {
+  AdmissionGuard::require_schedule(admission, schedule);
+  const auto user = admission.user();
   if (!idempotency_key) {
     throw domain::invalid_argument("Idempotency-Key", "header is required");
   }
   if (!domain::is_valid_idempotency_key(*idempotency_key)) {
     throw domain::invalid_argument("Idempotency-Key", "must be 1 to 255 printable ASCII characters");
   }
-  const auto claims = co_await guard_.authorize(queue_token, user, schedule);
+  const auto& claims = admission.claims();
   domain::validate_seat_request(seat_nos, 64);
 
   const auto now = clock_.now();
@@ -62,6 +63,8 @@ Task<ReadyResult> PaymentService::ready(const std::optional<std::string>& queue_
     case ReadyOutcome::Kind::kSeatsInPayment:
       throw DomainError(ErrorCode::kSeatInPayment, "seats are already in a payment: " + joined(outcome.seats));
     case ReadyOutcome::Kind::kSeatsUnknown: domain::throw_unknown_seats(schedule, outcome.seats);
+    case ReadyOutcome::Kind::kSeatsHeldByOthers:
+      throw DomainError(ErrorCode::kForbidden, "seats are held by someone else: " + joined(outcome.seats));
     case ReadyOutcome::Kind::kSeatsNotHeld: break;
   }
   throw DomainError(ErrorCode::kConflict, "seats are not held by you (or the hold expired): " + joined(outcome.seats));

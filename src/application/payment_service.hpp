@@ -63,12 +63,15 @@ class PaymentService {
         hold_max_total_(hold_max_total),
         gateway_(std::move(gateway)) {}
 
-  // 401 for a missing or invalid queue token, before the request body is read.
+  // 401 for a missing or invalid queue token, from the headers alone (before the body arrives).
   void authenticate(const std::optional<std::string>& queue_token) const { guard_.authenticate(queue_token); }
-  // 400 bad Idempotency-Key, 401/403 queue token, 409 SEAT_IN_PAYMENT / CONFLICT (not held),
-  // 422 IDEMPOTENCY_KEY_REUSED.
-  Task<ReadyResult> ready(const std::optional<std::string>& queue_token,
-                          const std::optional<std::string>& idempotency_key, domain::UserId user,
+  // 401/403 for the caller's Queue-Token (AdmissionGuard::admit), before the request body is read.
+  Task<Admission> admit(const std::optional<std::string>& queue_token, domain::UserId user) {
+    return guard_.admit(queue_token, user);
+  }
+  // 403 admission for another schedule, 400 bad Idempotency-Key, 403 someone else's hold, 409
+  // SEAT_IN_PAYMENT / CONFLICT (not held), 422 IDEMPOTENCY_KEY_REUSED.
+  Task<ReadyResult> ready(const Admission& admission, const std::optional<std::string>& idempotency_key,
                           domain::ScheduleId schedule, const std::vector<std::string>& seat_nos);
   // 401 before anything else unless the callback is signed (or, in dev, carries the plain secret).
   // Call it before the body is parsed.

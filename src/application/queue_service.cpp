@@ -220,16 +220,13 @@ domain::AdmissionClaims AdmissionGuard::authenticate(const std::optional<std::st
   return *check.claims;
 }
 
-Task<domain::AdmissionClaims> AdmissionGuard::authorize(const std::optional<std::string>& queue_token,
-                                                        domain::UserId user, domain::ScheduleId schedule) {
+Task<Admission> AdmissionGuard::admit(const std::optional<std::string>& queue_token, domain::UserId user) {
   const auto claims = authenticate(queue_token);
   const auto now = clock_.now();
-  if (claims.user != user || claims.schedule != schedule) {
-    throw DomainError(ErrorCode::kForbidden, "the queue token was issued to another user or for another schedule");
-  }
+  if (claims.user != user) throw DomainError(ErrorCode::kForbidden, "the queue token was issued to another user");
   bool slot_live = true;
   try {
-    slot_live = co_await store_.touch_active(schedule, user, now, claims.issued_at);
+    slot_live = co_await store_.touch_active(claims.schedule, user, now, claims.issued_at);
   } catch (const domain::DependencyUnavailable&) {
     // Redis down: the signed, unexpired token alone admits (booking keeps going, the database
     // still guards every seat); revocation is checked again once Redis is back.
@@ -238,7 +235,13 @@ Task<domain::AdmissionClaims> AdmissionGuard::authorize(const std::optional<std:
     throw DomainError(ErrorCode::kUnauthenticated,
                       "the admission slot is no longer active (left, lapsed or used); enter the queue again");
   }
-  co_return claims;
+  co_return Admission(claims);
+}
+
+void AdmissionGuard::require_schedule(const Admission& admission, domain::ScheduleId schedule) {
+  if (admission.claims().schedule != schedule) {
+    throw DomainError(ErrorCode::kForbidden, "the queue token was issued for another schedule");
+  }
 }
 
 Task<void> AdmissionJob::run_once() {

@@ -106,8 +106,22 @@ class QueueService {
   PowPolicy pow_policy_;
 };
 
+// A Queue-Token that AdmissionGuard::admit accepted for the signed-in caller: valid, theirs, and
+// its slot live. Only the guard makes one, so no booking call can skip that check.
+class Admission {
+ public:
+  const domain::AdmissionClaims& claims() const noexcept { return claims_; }
+  domain::UserId user() const noexcept { return claims_.user; }
+
+ private:
+  friend class AdmissionGuard;
+  explicit Admission(const domain::AdmissionClaims& claims) : claims_(claims) {}
+  domain::AdmissionClaims claims_;
+};
+
 // The check every booking endpoint runs first (DESIGN.md §5 "401 vs 403"): a valid token for
-// this user and schedule, whose slot is still live. A live check extends the slot.
+// this user, whose slot is still live, then (once the body names it) for this schedule. A live
+// check extends the slot.
 class AdmissionGuard {
  public:
   AdmissionGuard(domain::TokenService& tokens, domain::QueueStore& store, const domain::Clock& clock)
@@ -117,10 +131,12 @@ class AdmissionGuard {
   // request body, so booking endpoints run it before reading theirs (as a security filter would).
   domain::AdmissionClaims authenticate(const std::optional<std::string>& queue_token) const;
   // `queue_token` is the raw `Queue-Token` header (nullopt when absent); `user` is the signed-in
-  // caller. authenticate(), then 403 when the token is another user's or another schedule's, then
-  // 401 when its slot was given up. Returns the token's claims.
-  Task<domain::AdmissionClaims> authorize(const std::optional<std::string>& queue_token, domain::UserId user,
-                                          domain::ScheduleId schedule);
+  // caller. authenticate(), then 403 when the token is another user's, then 401 when the slot of
+  // its schedule was given up (left, lapsed or used). Needs no request body: DESIGN.md §5 checks
+  // auth before the body is read, so a revoked or someone else's token beats a bad body.
+  Task<Admission> admit(const std::optional<std::string>& queue_token, domain::UserId user);
+  // 403 unless the admission is for `schedule` (named by the body, so checked once it is read).
+  static void require_schedule(const Admission& admission, domain::ScheduleId schedule);
 
  private:
   domain::TokenService& tokens_;

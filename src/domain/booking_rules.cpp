@@ -130,16 +130,21 @@ ReadyDecision decide_ready(const ReadyInput& input) {
     decision.commit = true;
     return decision;
   }
-  std::vector<std::string> not_held, paying, unknown;
+  std::vector<std::string> not_held, others, paying, unknown;
   Money amount;
   std::optional<Timestamp> first_hold;
   std::vector<ReservationId> link;
   const std::set<std::string> unknown_set(input.unknown_seats.begin(), input.unknown_seats.end());
   for (const auto& seat : request.seat_nos) {
-    const auto it = std::find_if(input.held.begin(), input.held.end(), [&](const HeldSeatRow& held) {
-      return held.row.seat_no == seat && held.row.owner == request.user && held.row.status == ReservationStatus::kHeld;
-    });
-    if (it == input.held.end() || hold_is_stale(it->row, input.now)) {
+    const auto it = std::find_if(input.held.begin(), input.held.end(),
+                                 [&](const HeldSeatRow& held) { return held.row.seat_no == seat; });
+    const bool live_hold =
+        it != input.held.end() && it->row.status == ReservationStatus::kHeld && !hold_is_stale(it->row, input.now);
+    if (live_hold && it->row.owner != request.user) {
+      others.push_back(seat);  // someone else's hold, in an order or not (a sold seat is "not held")
+      continue;
+    }
+    if (!live_hold) {
       not_held.push_back(seat);
       if (unknown_set.contains(seat)) unknown.push_back(seat);
       continue;
@@ -152,6 +157,9 @@ ReadyDecision decide_ready(const ReadyInput& input) {
   if (!unknown.empty()) {
     outcome.kind = ReadyOutcome::Kind::kSeatsUnknown;  // a 404, not "not held"
     outcome.seats = std::move(unknown);
+  } else if (!others.empty()) {
+    outcome.kind = ReadyOutcome::Kind::kSeatsHeldByOthers;
+    outcome.seats = std::move(others);
   } else if (!paying.empty()) {
     outcome.kind = ReadyOutcome::Kind::kSeatsInPayment;
     outcome.seats = std::move(paying);

@@ -116,7 +116,7 @@ struct ReadyInput {
   Timestamp order_expires_at;  // now + payment.order-ttl
   std::string new_order_no;    // the number a created order gets
   std::optional<KeyedOrder> keyed;
-  std::vector<HeldSeatRow> held;           // the user's live HELD rows of the requested seats
+  std::vector<HeldSeatRow> held;           // the live rows (anyone's) of the requested seats
   std::vector<std::string> unknown_seats;  // requested seats that are not on the schedule
 };
 

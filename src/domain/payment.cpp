@@ -33,7 +33,8 @@ std::string ready_fingerprint(UserId user, ScheduleId schedule, std::vector<std:
 
 bool is_valid_idempotency_key(std::string_view key) noexcept {
   if (key.empty() || key.size() > 255) return false;
-  return std::all_of(key.begin(), key.end(), [](char c) { return c >= 0x21 && c <= 0x7E; });
+  // Printable ASCII is 0x20 (space) through 0x7E.
+  return std::all_of(key.begin(), key.end(), [](char c) { return c >= 0x20 && c <= 0x7E; });
 }
 
 }  // namespace ticketing::domain

@@ -242,6 +242,43 @@ TEST(AuthApiOwnership, QueueTokensAndHoldsBelongToTheirUserAndSchedule) {
   EXPECT_EQ(seat_call(server.port(), "/tickets/hold", a_other_token, kA, other_schedule, {"S-2"}).status, 200);
 }
 
+// DESIGN.md §5: "Auth is checked before the body is read": a revoked queue token is 401 and
+// someone else's is 403 whatever the body, its Content-Type or the Idempotency-Key.
+TEST(AuthApiOwnership, ARevokedOrForeignQueueTokenBeatsABadBody) {
+  constexpr std::int64_t kA = 1905, kB = 1906;
+  const auto schedule = create_schedule(-60, 10);
+  TestServer server(kFastAdmission);
+  const auto tokens = admit_users(server.port(), schedule, kA, 2);
+  ASSERT_EQ(http(server.port(), "DELETE", fmt::format("/queue?scheduleId={}", schedule), "", as_user(kB)).status, 204);
+  struct Bad {
+    const char* what;
+    std::string body;
+    std::string content_type;
+  };
+  const std::vector<Bad> bad_requests{
+      {"malformed JSON", "{", "application/json"},
+      {"text/plain", fmt::format(R"({{"scheduleId":{},"seatNos":["S-1"]}})", schedule), "text/plain"},
+      {"unknown field", fmt::format(R"({{"scheduleId":{},"seatNos":["S-1"],"x":1}})", schedule), "application/json"}};
+  for (const char* path : {"/tickets/hold", "/tickets/release", "/payment/ready"}) {
+    for (const auto& bad : bad_requests) {
+      // B left the queue: B's token is revoked (no Idempotency-Key on ready either).
+      const auto revoked = http(server.port(), "POST", path, bad.body,
+                                as_user(kB, {{"Queue-Token", tokens.at(kB)}, {"Content-Type", bad.content_type}}));
+      EXPECT_EQ(revoked.status, 401) << path << ", " << bad.what << "\n" << revoked.raw;
+      EXPECT_EQ(code_of(revoked), "UNAUTHENTICATED") << path << ", " << bad.what;
+      // A's valid token on B's request.
+      const auto foreign = http(server.port(), "POST", path, bad.body,
+                                as_user(kB, {{"Queue-Token", tokens.at(kA)}, {"Content-Type", bad.content_type}}));
+      EXPECT_EQ(foreign.status, 403) << path << ", " << bad.what << "\n" << foreign.raw;
+    }
+  }
+  // A's own token with the same bad bodies is judged on the body.
+  const auto own = http(server.port(), "POST", "/tickets/hold", "{",
+                        as_user(kA, {{"Queue-Token", tokens.at(kA)}, {"Content-Type", "application/json"}}));
+  EXPECT_EQ(own.status, 400) << own.raw;
+  EXPECT_EQ(live_rows(schedule), 0);
+}
+
 // --- 401 ----------------------------------------------------------------------------------------
 
 TEST(AuthApiUnauthenticated, DeleteQueueWithoutATokenIs401WithWwwAuthenticate) {

@@ -5,6 +5,7 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/json/parse.hpp>
+#include <cctype>
 #include <cstdlib>
 #include <future>
 #include <thread>
@@ -348,6 +349,30 @@ TEST(PaymentFlow, AnOrderKeptLockedDoesNotFailTheCallbacksRecordedWithIt) {
   }
 }
 
+// DESIGN.md §5: acting on someone else's hold is 403, in an order or not; nothing is written.
+TEST(PaymentFlow, ReadyOnSomeoneElsesHoldIsForbidden) {
+  const auto schedule = create_schedule(-60, 10);
+  TestServer server(kFastAdmission);
+  const auto tokens = admit_users(server.port(), schedule, 2, 2);
+  Booking mine{2, schedule, tokens.at(2), {"S-3", "S-1"}};
+  Booking theirs{3, schedule, tokens.at(3), {"S-1"}};
+  ASSERT_EQ(seat_call(server.port(), "/tickets/hold", mine.token, 2, schedule, mine.seats).status, 200);
+  const std::string key = "steal-" + std::to_string(schedule);
+
+  const auto held = ready(server.port(), theirs, key);
+  EXPECT_EQ(held.status, 403) << held.raw;
+  EXPECT_EQ(json::parse(held.body).at("code").as_string(), "FORBIDDEN");
+  ASSERT_EQ(ready(server.port(), mine, "mine-" + std::to_string(schedule)).status, 201);
+  const auto in_payment = ready(server.port(), theirs, key + "-2");
+  EXPECT_EQ(in_payment.status, 403) << in_payment.raw;
+  Booking unheld = theirs;
+  unheld.seats = {"S-9"};
+  EXPECT_EQ(ready(server.port(), unheld, key + "-3").status, 409) << "a seat nobody holds is not held";
+  EXPECT_EQ(
+      db_value(fmt::format("SELECT COUNT(*) FROM payment_order WHERE schedule_id = {} AND user_id = 3", schedule)),
+      "0");
+}
+
 // Acceptance 6: Idempotency-Key rules and bad input; the gateway secret.
 TEST(PaymentFlow, IdempotencyKeyReplaysRefusesReuseAndIsRequired) {
   const auto schedule = create_schedule(-60, 10);
@@ -374,6 +399,14 @@ TEST(PaymentFlow, IdempotencyKeyReplaysRefusesReuseAndIsRequired) {
   const auto reused = ready(server.port(), other, key_a);
   EXPECT_EQ(reused.status, 422);
   EXPECT_EQ(json::parse(reused.body).at("code").as_string(), "IDEMPOTENCY_KEY_REUSED");
+  // Keys are compared byte for byte (V10): one differing only in case, or with a space, is
+  // another key — a new request, whose seat is in payment (not 422, not 400).
+  std::string key_a_upper = key_a;
+  for (auto& c : key_a_upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  const auto other_case = ready(server.port(), other, key_a_upper);
+  EXPECT_EQ(other_case.status, 409) << other_case.raw;
+  EXPECT_EQ(json::parse(other_case.body).at("code").as_string(), "SEAT_IN_PAYMENT");
+  EXPECT_EQ(ready(server.port(), other, "order A " + std::to_string(schedule)).status, 409);
   const auto in_payment = ready(server.port(), booking, key_b);
   EXPECT_EQ(in_payment.status, 409);
   EXPECT_EQ(json::parse(in_payment.body).at("code").as_string(), "SEAT_IN_PAYMENT");

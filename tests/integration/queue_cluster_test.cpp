@@ -109,7 +109,11 @@ class AdmissionGuardIT : public ::testing::Test {
   // The error code authorize() fails with, or nullopt when it lets the request through.
   std::optional<domain::ErrorCode> authorize(const std::string& token, std::int64_t user, std::int64_t schedule) {
     try {
-      run(guard_->authorize(token, domain::UserId{user}, domain::ScheduleId{schedule}));
+      auto check = [](application::AdmissionGuard& guard, std::string token, domain::UserId user,
+                      domain::ScheduleId schedule) -> Task<void> {
+        application::AdmissionGuard::require_schedule(co_await guard.admit(token, user), schedule);
+      };
+      run(check(*guard_, token, domain::UserId{user}, domain::ScheduleId{schedule}));
       return std::nullopt;
     } catch (const domain::DomainError& e) {
       return e.code();

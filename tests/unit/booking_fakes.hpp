@@ -364,9 +364,7 @@ class FakePaymentRepository final : public domain::PaymentRepository {
           continue;
         }
         const auto* r = store_.live_row(request.schedule, seat);
-        if (r != nullptr && r->user == request.user && r->status == domain::ReservationStatus::kHeld) {
-          input.held.push_back({store_.seat_row(*r), price->second});
-        }
+        if (r != nullptr) input.held.push_back({store_.seat_row(*r), price->second});
       }
     }
     auto decision = domain::decide_ready(input);

@@ -38,11 +38,13 @@ struct Fixture {
   application::HoldView hold(std::vector<std::string> seats, UserId user = kMe) {
     const std::optional<std::string> as =
         user == kMe ? token : std::optional<std::string>(tokens.issue({user, kSchedule, {}, {}}));
-    return run_task(holds.hold_seats(as, user, kSchedule, seats));
+    const auto admission = run_task(holds.admit(as, user));
+    return run_task(holds.hold_seats(admission, kSchedule, seats));
   }
   std::vector<std::string> release(std::vector<std::string> seats, UserId user = kMe) {
     const std::optional<std::string> as = tokens.issue({user, kSchedule, {}, {}});
-    return run_task(holds.release_seats(as, user, kSchedule, seats));
+    const auto admission = run_task(holds.admit(as, user));
+    return run_task(holds.release_seats(admission, kSchedule, seats));
   }
   std::vector<std::string> conflict_of(std::vector<std::string> seats, UserId user = kMe) {
     try {

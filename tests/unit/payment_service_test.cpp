@@ -52,11 +52,17 @@ struct Fixture {
     return std::to_string(user.value) + ":" + std::to_string(kSchedule.value);
   }
   application::HoldView hold(std::vector<std::string> seats, UserId user = kMe) {
-    return run_task(holds.hold_seats(token_of(user), user, kSchedule, std::move(seats)));
+    const auto admission = run_task(holds.admit(token_of(user), user));
+    return run_task(holds.hold_seats(admission, kSchedule, std::move(seats)));
+  }
+  std::vector<std::string> release(std::vector<std::string> seats, UserId user = kMe) {
+    const auto admission = run_task(holds.admit(token_of(user), user));
+    return run_task(holds.release_seats(admission, kSchedule, std::move(seats)));
   }
   application::ReadyResult ready(std::vector<std::string> seats, std::optional<std::string> key = "key-1",
                                  UserId user = kMe) {
-    return run_task(payments.ready(token_of(user), key, user, kSchedule, std::move(seats)));
+    const auto admission = run_task(payments.admit(token_of(user), user));
+    return run_task(payments.ready(admission, key, kSchedule, std::move(seats)));
   }
   PaymentRecord pay(const std::string& order_no, std::optional<std::string> secret = "gateway-secret") {
     return run_task(payments.record_gateway_success({std::nullopt, secret, "{}"}, order_no));
@@ -126,9 +132,10 @@ TEST(PaymentServiceReady, RefusalsFollowThePrecedence) {
   f.hold({"A-1", "A-2"});
   f.hold({"A-3"}, kOther);
   EXPECT_EQ(code_of([&] { f.ready({"A-1"}, std::nullopt); }), ErrorCode::kInvalidArgument);
-  EXPECT_EQ(code_of([&] { f.ready({"A-1"}, std::string("bad key")); }), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(code_of([&] { f.ready({"A-1"}, std::string("bad\tkey")); }), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(code_of([&] { f.ready({"A-1"}, std::string("bad\x7f")); }), ErrorCode::kInvalidArgument);
   EXPECT_EQ(code_of([&] { f.ready({"A-1", "Z-9"}); }), ErrorCode::kNotFound);
-  EXPECT_EQ(code_of([&] { f.ready({"A-1", "A-3"}); }), ErrorCode::kConflict);  // someone else's: not held
+  EXPECT_EQ(code_of([&] { f.ready({"A-1", "A-3"}); }), ErrorCode::kForbidden);  // someone else's hold: 403
   f.ready({"A-1"}, "key-a");
   EXPECT_EQ(code_of([&] { f.ready({"A-1", "A-2"}, std::string("key-b")); }), ErrorCode::kSeatInPayment);
   EXPECT_EQ(code_of([&] { f.ready({"A-1", "A-4"}, std::string("key-c")); }), ErrorCode::kSeatInPayment);
@@ -152,8 +159,7 @@ TEST(PaymentServiceReady, AReadyOrdersSeatsAreNeverHeldByAnotherUserBeforeItExpi
   EXPECT_EQ(run_task(f.expiry.run_once()), 0);
   EXPECT_EQ(code_of([&] { f.hold({"A-1"}, kOther); }), ErrorCode::kSeatAlreadyHeld);
   EXPECT_EQ(f.live("A-1")->user, kMe);
-  EXPECT_EQ(code_of([&] { run_task(f.holds.release_seats(Fixture::token_of(kMe), kMe, kSchedule, {"A-1"})); }),
-            ErrorCode::kSeatInPayment);
+  EXPECT_EQ(code_of([&] { f.release({"A-1"}); }), ErrorCode::kSeatInPayment);
   // Once the order has expired the job cancels it; the hold lasts until then exactly.
   f.clock.set(order.expires_at);
   EXPECT_EQ(run_task(f.expiry.run_once()), 1);

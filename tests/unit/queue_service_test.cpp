@@ -248,7 +248,8 @@ TEST(AdmissionGuard, FollowsThe401Versus403Rules) {
   run_task(f.job.run_once());
   auto authorize = [&](std::optional<std::string> token, std::int64_t user, std::int64_t schedule) {
     return error_code_of([&, token]() -> Task<void> {
-      co_await f.guard.authorize(token, UserId{user}, ScheduleId{schedule});
+      const auto admission = co_await f.guard.admit(token, UserId{user});
+      application::AdmissionGuard::require_schedule(admission, ScheduleId{schedule});
       throw DomainError(ErrorCode::kInternal, "authorized");  // marks success
     }());
   };
@@ -261,6 +262,26 @@ TEST(AdmissionGuard, FollowsThe401Versus403Rules) {
   EXPECT_EQ(authorize("token:7:1", 7, 2), ErrorCode::kForbidden);
   run_task(f.service.leave(UserId{7}, ScheduleId{1}));
   EXPECT_EQ(authorize("token:7:1", 7, 1), ErrorCode::kUnauthenticated) << "slot revoked after leaving";
+  // The schedule the body names comes after the slot: a revoked token is 401 whatever the schedule.
+  EXPECT_EQ(authorize("token:7:1", 7, 2), ErrorCode::kUnauthenticated);
+  EXPECT_EQ(authorize("token:7:1", 8, 1), ErrorCode::kForbidden) << "someone else's token, revoked or not";
+}
+
+// DESIGN.md §5: auth before the body is read. admit() needs only the token and the caller, and
+// checks the slot of the token's own schedule.
+TEST(AdmissionGuard, AdmitsWithoutTheScheduleAndChecksTheTokensOwnSlot) {
+  Fixture f;
+  run_task(f.service.enter(UserId{7}, ScheduleId{1}));
+  run_task(f.job.run_once());
+  const auto admission = run_task(f.guard.admit("token:7:1", UserId{7}));
+  EXPECT_EQ(admission.user(), UserId{7});
+  EXPECT_EQ(admission.claims().schedule, ScheduleId{1});
+  EXPECT_NO_THROW(application::AdmissionGuard::require_schedule(admission, ScheduleId{1}));
+  EXPECT_EQ(error_code_of([&]() -> Task<void> {
+              application::AdmissionGuard::require_schedule(admission, ScheduleId{2});
+              co_return;
+            }()),
+            ErrorCode::kForbidden);
 }
 
 TEST(QueueService, LeavingWorksWhileTheDatabaseIsDown) {

@@ -28,11 +28,13 @@ struct ReadyOutcome {
     kReplayed,
     kKeyReused,
     kSeatsNotHeld,
+    kSeatsHeldByOthers,  // live holds of another user (DESIGN.md §5: acting on someone else's hold, 403)
     kSeatsInPayment,
     kSeatsUnknown
   } kind = Kind::kCreated;
-  PaymentOrder order;              // kCreated, kReplayed (as created: status READY)
-  std::vector<std::string> seats;  // kSeatsNotHeld, kSeatsInPayment, kSeatsUnknown (not on the schedule)
+  PaymentOrder order;  // kCreated, kReplayed (as created: status READY)
+  std::vector<std::string>
+      seats;  // kSeatsNotHeld, kSeatsHeldByOthers, kSeatsInPayment, kSeatsUnknown (not on the schedule)
 };
 
 struct PaymentRecord {

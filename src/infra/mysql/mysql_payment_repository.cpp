@@ -173,19 +173,20 @@ ReadyOutcome ready_once(MysqlConnection& db, const domain::ReadyRequest& request
       request, now, expires_at, new_order_no(now), read_key_first ? keyed_order(db, request, true) : std::nullopt,
       {},      {}};
   if (!input.keyed) {
-    // One locking read: every requested seat of the schedule with its price, the user's live HELD
-    // row of it (if any) and that row's order. Requested seats it does not return are unknown.
+    // One locking read: every requested seat of the schedule with its price, its live row (HELD or
+    // CONFIRMED, anyone's: someone else's hold is a 403) and that row's order. Requested seats it
+    // does not return are unknown.
     // FORCE INDEX: with hardly any HELD rows in the table (as when a sale starts after another
     // one sold out) the optimizer plans the join on idx_reservation_expiry (status = 'HELD') with
     // a rowid filter on the user: a locking scan of every HELD row of every schedule per seat,
     // which waits for any hold another transaction has locked, as the hold path's did.
-    Params params{request.user.value, domain::to_string(ReservationStatus::kHeld), request.schedule.value};
+    Params params{request.schedule.value};
     append_params(params, request.seat_nos);
     std::set<std::string> known;
     for (const auto& row : db.query("SELECT s.seat_no, s.price, " + std::string(kJoinedSeatRowColumns) +
                                         " FROM seat s LEFT JOIN reservation r FORCE INDEX (uk_reservation_active_seat) "
                                         "ON r.schedule_id = s.schedule_id AND r.seat_no = s.seat_no "
-                                        "AND r.active = 1 AND r.user_id = ? AND r.status = ? "
+                                        "AND r.active = 1 "
                                         "LEFT JOIN payment_order o ON o.id = r.payment_order_id "
                                         "WHERE s.schedule_id = ? AND s.seat_no IN (" +
                                         placeholders(request.seat_nos.size()) + ") FOR UPDATE",
