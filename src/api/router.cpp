@@ -1,5 +1,7 @@
 #include "api/router.hpp"
 
+#include <algorithm>
+
 namespace ticketing::api {
 namespace {
 
@@ -49,13 +51,31 @@ bool Router::path_matches(const Route& route, const std::vector<std::string_view
   return true;
 }
 
+namespace {
+
+// Which segments of a route are literal. Where two templates match one path, the one with a literal
+// at the first segment where they differ names it: `/payment/ready` is that route (GET on it is 405),
+// not an order numbered "ready" of `/payment/{orderNo}`.
+std::vector<bool> literal_segments(const std::vector<std::string>& segments) {
+  std::vector<bool> literal;
+  literal.reserve(segments.size());
+  for (const auto& segment : segments) literal.push_back(!is_param(segment));
+  return literal;
+}
+
+}  // namespace
+
 Router::Match Router::match(ApiRequest& request) const {
   Match result;
   const auto segments = split_path(request.path);
   if (segments.empty()) return result;
   const Method wanted = request.method == Method::kHead ? Method::kGet : request.method;
+  std::vector<bool> most_literal;
   for (const Route& route : routes_) {
-    if (!path_matches(route, segments, nullptr)) continue;
+    if (path_matches(route, segments, nullptr)) most_literal = std::max(most_literal, literal_segments(route.segments));
+  }
+  for (const Route& route : routes_) {
+    if (!path_matches(route, segments, nullptr) || literal_segments(route.segments) != most_literal) continue;
     if (result.route_template.empty()) result.route_template = route.path_template;
     if (!result.allow.empty()) result.allow += ", ";
     result.allow += to_string(route.method);

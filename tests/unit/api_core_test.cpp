@@ -189,6 +189,31 @@ TEST(Dispatcher, UnknownRouteIs404AndWrongMethodIs405WithAllow) {
   EXPECT_EQ(run_task(dispatcher.dispatch(trailing)).response.status, 404);
 }
 
+// DESIGN.md §5: a known path with the wrong method is 405 — also when a template with a parameter
+// where that path has a literal would match it.
+TEST(Dispatcher, ALiteralPathIsNotAParameterOfAnotherRoute) {
+  Router router;
+  router.add(Method::kPost, "/payment/ready", [](ApiRequest&) -> Task<ApiResponse> { co_return no_content(); });
+  router.add(Method::kGet, "/payment/{orderNo}", [](ApiRequest& req) -> Task<ApiResponse> {
+    co_return json_response(200, "\"" + req.path_params.at(0).second + "\"");
+  });
+  Dispatcher dispatcher(std::move(router));
+  auto get_ready = request(Method::kGet, "/payment/ready");
+  const auto not_allowed = run_task(dispatcher.dispatch(get_ready));
+  EXPECT_EQ(not_allowed.response.status, 405);
+  ASSERT_EQ(not_allowed.response.headers.size(), 1u);
+  EXPECT_EQ(not_allowed.response.headers[0].value, "POST");
+  EXPECT_EQ(not_allowed.route, "/payment/ready");
+  auto put_ready = request(Method::kPut, "/payment/ready");
+  EXPECT_EQ(run_task(dispatcher.dispatch(put_ready)).response.headers.at(0).value, "POST");
+  auto get_order = request(Method::kGet, "/payment/ORD-1");
+  const auto order = run_task(dispatcher.dispatch(get_order));
+  EXPECT_EQ(order.response.status, 200);
+  EXPECT_EQ(order.response.body, "\"ORD-1\"");
+  auto post_order = request(Method::kPost, "/payment/ORD-1");
+  EXPECT_EQ(run_task(dispatcher.dispatch(post_order)).response.headers.at(0).value, "GET, HEAD");
+}
+
 TEST(Dispatcher, HeadMatchesGetAndUnknownMethodIs501) {
   Dispatcher dispatcher(sample_router());
   auto head = request(Method::kHead, "/schedules/3/seats");

@@ -99,6 +99,15 @@ std::string_view raw_field_value(std::string_view bytes, std::string_view name) 
   }
 }
 
+// Whether a line in `buffer` ends with a bare LF (no CR before it).
+bool has_bare_lf(const beast::flat_buffer& buffer) {
+  const std::string_view bytes(static_cast<const char*>(buffer.data().data()), buffer.size());
+  for (auto lf = bytes.find('\n'); lf != std::string_view::npos; lf = bytes.find('\n', lf + 1)) {
+    if (lf == 0 || bytes[lf - 1] != '\r') return true;
+  }
+  return false;
+}
+
 // Reads into `parser` until its header (`header_only`) or the whole request is parsed — what
 // bhttp::async_read_header / async_read do, but with parser.put() called here. The parser throws
 // std::length_error for a field value over 65,533 bytes (Beast's field size), which header_limit
@@ -124,6 +133,13 @@ asio::awaitable<void> read_request(beast::tcp_stream& stream, beast::flat_buffer
       const bool progressed = !ec && used > 0;
       ec = {};
       if (progressed) continue;
+      // Stuck on the lines of a chunked body (a chunk size, the trailer) — chunk data would have been
+      // taken — and one of them ends in a bare LF: Beast waits for a CRLF that is not coming. Every
+      // such line ends in CRLF (RFC 9112 §7.1): refuse it now, not after the read timeout.
+      if (!header_only && parser.chunked() && has_bare_lf(buffer)) {
+        ec = bhttp::error::bad_chunk;
+        co_return;
+      }
     }
     const std::size_t n =
         co_await stream.async_read_some(buffer.prepare(kReadSize), asio::redirect_error(asio::use_awaitable, ec));
@@ -156,10 +172,9 @@ std::string_view raw_request_path(std::string_view bytes) {
 
 // For a request whose header failed to parse. The parser keeps the request line and every field it
 // accepted before the failure; the fields from the offending one on are still unconsumed in `buffer`,
-// so a client X-Request-Id is in one or the other. Except when the header was complete (the error is
-// the Content-Length over the body limit): then `buffer` holds body bytes, not header lines.
-Origin origin_of_unparsed(const bhttp::request_parser<bhttp::string_body>& parser, const beast::flat_buffer& buffer,
-                          bool header_complete) {
+// so a client X-Request-Id is in one or the other. (The header is read without a body limit, so the
+// failure is never a complete header's Content-Length, with body bytes in `buffer`.)
+Origin origin_of_unparsed(const bhttp::request_parser<bhttp::string_body>& parser, const beast::flat_buffer& buffer) {
   const std::string_view raw(static_cast<const char*>(buffer.data().data()), buffer.size());
   const auto& partial = parser.get();
   if (partial.target().empty()) return origin_of(raw_request_path(raw), "");  // request line not parsed
@@ -167,7 +182,7 @@ Origin origin_of_unparsed(const bhttp::request_parser<bhttp::string_body>& parse
   std::string_view client_id;
   if (field != partial.end()) {
     client_id = field->value();
-  } else if (!header_complete) {
+  } else {
     client_id = raw_field_value(raw, "X-Request-Id");
   }
   return origin_of(partial.target(), client_id);
@@ -661,7 +676,11 @@ asio::awaitable<void> HttpServer::Impl::session(ContextState& state, tcp::socket
 
       bhttp::request_parser<bhttp::string_body> parser;
       parser.header_limit(static_cast<std::uint32_t>(options.max_header));
-      parser.body_limit(options.max_body);
+      // No body limit while the header is read: Beast would refuse a Content-Length over it at that
+      // field, before the fields after it (Authorization among them) are parsed. The length is
+      // checked below once the header is complete — after auth (DESIGN.md §5) — and the limit set
+      // for the body.
+      parser.body_limit(boost::none);
       stream.expires_after(options.read_timeout);
       co_await read_request(stream, buffer, parser, true, ec);
       if (ec) {
@@ -669,15 +688,12 @@ asio::awaitable<void> HttpServer::Impl::session(ContextState& state, tcp::socket
             ec == asio::error::connection_reset || ec == asio::error::operation_aborted) {
           break;
         }
-        const Origin origin = origin_of_unparsed(parser, buffer, ec == bhttp::error::body_limit);
+        const Origin origin = origin_of_unparsed(parser, buffer);
         ErrorCode code = ErrorCode::kInvalidArgument;
         std::string message = "malformed HTTP request: " + ec.message();
         if (ec == bhttp::error::header_limit) {
           code = ErrorCode::kHeaderTooLarge;
           message = fmt::format("request header exceeds {} bytes (or one field 65,533)", options.max_header);
-        } else if (ec == bhttp::error::body_limit) {  // Content-Length over the limit
-          code = ErrorCode::kPayloadTooLarge;
-          message = fmt::format("request body exceeds {} bytes", options.max_body);
         }
         co_await reject(stream, code, message, origin);
         break;
@@ -704,11 +720,17 @@ asio::awaitable<void> HttpServer::Impl::session(ContextState& state, tcp::socket
         break;
       }
       if (const auto length = parser.content_length(); length && *length > options.max_body) {
+        web::Request head = request_of(header, remote_address, peer_text);
+        if (auto refused = dispatcher.refuse_before_body(head)) {  // auth before the body: 401, not 413
+          co_await answer_and_close(stream, head, std::move(*refused), header.version());
+          break;
+        }
         const Origin origin = origin_of(target, client_id);
         const std::string message = fmt::format("request body exceeds {} bytes", options.max_body);
         co_await reject(stream, ErrorCode::kPayloadTooLarge, message, origin);
         break;
       }
+      parser.body_limit(options.max_body);  // a chunked body's chunks are counted against it
       const bool expects_continue = beast::iequals(header[bhttp::field::expect], "100-continue");
       if (!parser.is_done()) {
         // Auth before the body (DESIGN.md §5): a request its header already refuses is answered
@@ -733,6 +755,13 @@ asio::awaitable<void> HttpServer::Impl::session(ContextState& state, tcp::socket
         if (ec) {
           const Origin origin = origin_of(target, client_id);
           if (ec == bhttp::error::body_limit) {
+            // A chunked body that grew past the limit, its header checked only now (the body had
+            // arrived with it): auth before the body, 401 rather than 413.
+            web::Request head = request_of(header, remote_address, peer_text);
+            if (auto refused = dispatcher.refuse_before_body(head)) {
+              co_await answer_and_close(stream, head, std::move(*refused), header.version());
+              break;
+            }
             const std::string message = fmt::format("request body exceeds {} bytes", options.max_body);
             co_await reject(stream, ErrorCode::kPayloadTooLarge, message, origin);
           } else if (ec == bhttp::error::header_limit) {  // a chunked body's trailer
