@@ -4,6 +4,7 @@
 
 #include <boost/json/basic_parser_impl.hpp>
 #include <boost/json/parse.hpp>
+#include <cctype>
 #include <set>
 
 namespace ticketing::api {
@@ -32,6 +33,7 @@ struct DuplicateKeyFinder {
   std::vector<std::set<std::string>> objects;
   std::string key;
   std::string duplicate;
+  std::string top_level_key;  // the last key of the body's own object (whose value may be bad)
 
   bool on_document_begin(boost::system::error_code&) { return true; }
   bool on_document_end(boost::system::error_code&) { return true; }
@@ -57,6 +59,7 @@ struct DuplicateKeyFinder {
       key.clear();
       return false;
     }
+    if (objects.size() == 1) top_level_key = key;
     key.clear();
     return true;
   }
@@ -84,6 +87,28 @@ std::string_view type_name(const boost::json::value& v) {
     case boost::json::kind::object: return "an object";
   }
   return "a value";
+}
+
+bool is_bare_token_char(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '+' || c == '-' || c == '.';
+}
+
+// A syntax error at `offset` inside a bare scalar right after a ':' of the body's own object — as
+// `02`, `+2`, `0x2`, `2.` or `.5` are — is that key's value: the field is named, as DESIGN.md §5
+// asks of a malformed id. Empty when the error is elsewhere (a missing comma, a broken string...).
+std::string field_of_bad_scalar(std::string_view text, std::size_t offset, const DuplicateKeyFinder& finder) {
+  if (finder.objects.size() != 1 || finder.top_level_key.empty() || offset >= text.size()) return {};
+  std::size_t start = offset;
+  while (start > 0 && is_bare_token_char(text[start - 1])) --start;
+  std::size_t end = offset;
+  while (end < text.size() && is_bare_token_char(text[end])) ++end;
+  if (end == start) return {};
+  std::size_t before = start;
+  while (before > 0 && (text[before - 1] == ' ' || text[before - 1] == '\t' || text[before - 1] == '\r' ||
+                        text[before - 1] == '\n')) {
+    --before;
+  }
+  return before > 0 && text[before - 1] == ':' ? finder.top_level_key : std::string();
 }
 
 DomainError malformed(std::string reason) {
@@ -120,8 +145,18 @@ JsonBody JsonBody::parse(const ApiRequest& request, std::initializer_list<std::s
   {
     boost::json::basic_parser<DuplicateKeyFinder> finder(options);
     boost::system::error_code ec;
-    finder.write_some(false, request.body.data(), request.body.size(), ec);
+    const std::size_t parsed = finder.write_some(false, request.body.data(), request.body.size(), ec);
     if (!finder.handler().duplicate.empty()) throw malformed("duplicate key '" + finder.handler().duplicate + "'");
+    if (ec == boost::json::error::syntax) {
+      const auto field = field_of_bad_scalar(request.body, parsed, finder.handler());
+      bool known = false;
+      for (auto allowed : allowed_fields) known = known || field == allowed;
+      if (known) {
+        const std::string reason = "is not a JSON value (numbers have no '+', leading zeros, hex or bare '.')";
+        throw DomainError(ErrorCode::kInvalidArgument, "malformed JSON body: " + field + " " + reason,
+                          {{field, reason}});
+      }
+    }
   }
   boost::system::error_code ec;
   boost::json::value value = boost::json::parse(request.body, ec, {}, options);

@@ -70,6 +70,26 @@ TEST(JsonBody, MalformedBodiesAre400) {
   }
 }
 
+// DESIGN.md §5: a malformed id is 400 naming the field — also when it is not even valid JSON.
+TEST(JsonBody, ABareMalformedNumberNamesItsField) {
+  for (const std::string value : {"02", "+2", "0x2", "2.", ".5", "1e", "-", "NaN", "Infinity", "tru"}) {
+    const auto error = error_of(post("{\"userId\":1, \"scheduleId\": " + value + "}"));
+    EXPECT_EQ(error.code(), domain::ErrorCode::kInvalidArgument) << value;
+    ASSERT_EQ(error.errors().size(), 1u) << value;
+    EXPECT_EQ(error.errors()[0].field, "scheduleId") << value;
+  }
+  // In the first field too, and whatever follows.
+  EXPECT_EQ(error_of(post(R"({"userId":01,"scheduleId":1})")).errors().at(0).field, "userId");
+  // Not a scalar's fault: the body is named.
+  for (const std::string bad :
+       {R"({"userId":1 "scheduleId":2})", R"({"userId":"1,"scheduleId":2})", R"({"userId":[02],"scheduleId":1})",
+        R"({"other":02,"scheduleId":1})", R"({"userId":)"}) {
+    const auto error = error_of(post(bad));
+    ASSERT_EQ(error.errors().size(), 1u) << bad;
+    EXPECT_EQ(error.errors()[0].field, "body") << bad;
+  }
+}
+
 TEST(JsonBody, NamesEveryBadField) {
   const auto error = error_of(post(R"({"userId":"x","scheduleId":-3,"bogus":1})"));
   std::vector<std::string> fields;
