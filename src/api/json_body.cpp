@@ -31,6 +31,7 @@ struct DuplicateKeyFinder {
   static constexpr std::size_t max_string_size = std::size_t(-1);
 
   std::vector<std::set<std::string>> objects;
+  int depth = 0;  // objects and arrays open
   std::string key;
   std::string duplicate;
   std::string top_level_key;  // the last key of the body's own object (whose value may be bad)
@@ -39,14 +40,22 @@ struct DuplicateKeyFinder {
   bool on_document_end(boost::system::error_code&) { return true; }
   bool on_object_begin(boost::system::error_code&) {
     objects.emplace_back();
+    ++depth;
     return true;
   }
   bool on_object_end(std::size_t, boost::system::error_code&) {
     objects.pop_back();
+    --depth;
     return true;
   }
-  bool on_array_begin(boost::system::error_code&) { return true; }
-  bool on_array_end(std::size_t, boost::system::error_code&) { return true; }
+  bool on_array_begin(boost::system::error_code&) {
+    ++depth;
+    return true;
+  }
+  bool on_array_end(std::size_t, boost::system::error_code&) {
+    --depth;
+    return true;
+  }
   bool on_key_part(boost::json::string_view s, std::size_t, boost::system::error_code&) {
     key.append(s.data(), s.size());
     return true;
@@ -93,22 +102,32 @@ bool is_bare_token_char(char c) {
   return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '+' || c == '-' || c == '.';
 }
 
-// A syntax error at `offset` inside a bare scalar right after a ':' of the body's own object — as
-// `02`, `+2`, `0x2`, `2.` or `.5` are — is that key's value: the field is named, as DESIGN.md §5
-// asks of a malformed id. Empty when the error is elsewhere (a missing comma, a broken string...).
+// A syntax error at `offset` in a bare scalar that is the value of a key of the body's own object
+// (`"key": <scalar>`) and is not valid JSON itself — as `02`, `+2`, `0x2`, `2.` or `.5` are — is
+// that key's: the field is named, as DESIGN.md §5 asks of a malformed id. Empty when the error is
+// elsewhere (a missing comma after a valid value, a broken string, inside an array...).
 std::string field_of_bad_scalar(std::string_view text, std::size_t offset, const DuplicateKeyFinder& finder) {
-  if (finder.objects.size() != 1 || finder.top_level_key.empty() || offset >= text.size()) return {};
+  if (finder.depth != 1 || finder.objects.size() != 1 || finder.top_level_key.empty() || offset > text.size()) {
+    return {};
+  }
   std::size_t start = offset;
   while (start > 0 && is_bare_token_char(text[start - 1])) --start;
   std::size_t end = offset;
   while (end < text.size() && is_bare_token_char(text[end])) ++end;
   if (end == start) return {};
-  std::size_t before = start;
-  while (before > 0 && (text[before - 1] == ' ' || text[before - 1] == '\t' || text[before - 1] == '\r' ||
-                        text[before - 1] == '\n')) {
-    --before;
-  }
-  return before > 0 && text[before - 1] == ':' ? finder.top_level_key : std::string();
+  boost::system::error_code scalar_error;
+  (void)boost::json::parse(text.substr(start, end - start), scalar_error);
+  if (!scalar_error) return {};  // a valid value: what follows it is wrong, not the value
+  const auto skip_space_back = [&](std::size_t at) {
+    while (at > 0 && (text[at - 1] == ' ' || text[at - 1] == '\t' || text[at - 1] == '\r' || text[at - 1] == '\n')) {
+      --at;
+    }
+    return at;
+  };
+  const std::size_t colon = skip_space_back(start);
+  if (colon == 0 || text[colon - 1] != ':') return {};
+  const std::size_t key_end = skip_space_back(colon - 1);  // the key's closing quote
+  return key_end > 0 && text[key_end - 1] == '"' ? finder.top_level_key : std::string();
 }
 
 DomainError malformed(std::string reason) {

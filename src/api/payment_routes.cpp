@@ -180,7 +180,7 @@ Task<ApiResponse> my_reservations(application::PaymentService& payments, const A
 void add_payment_routes(Router& router, application::PaymentService& payments) {
   router.add(
       Method::kPost, "/payment/ready", [&payments](ApiRequest& r) { return ready(payments, r); }, Access::kSignedIn,
-      [&payments](const ApiRequest& r) { payments.authenticate(queue_token(r)); });
+      [&payments](const ApiRequest& r) { payments.authenticate(queue_token(r), acting_user(r)); });
   // The gateway is not a person: its callback is authenticated by its signature.
   router.add(Method::kPost, "/payment/mock-success", [&payments](ApiRequest& r) { return mock_success(payments, r); });
   router.add(

@@ -54,7 +54,9 @@ Task<ApiResponse> release(application::HoldService& holds, const ApiRequest& req
 }  // namespace
 
 void add_ticket_routes(Router& router, application::HoldService& holds) {
-  const HeaderCheck admitted = [&holds](const ApiRequest& request) { holds.authenticate(queue_token(request)); };
+  const HeaderCheck admitted = [&holds](const ApiRequest& request) {
+    holds.authenticate(queue_token(request), acting_user(request));
+  };
   router.add(
       Method::kPost, "/tickets/hold", [&holds](ApiRequest& request) { return hold(holds, request); }, Access::kSignedIn,
       admitted);

@@ -49,8 +49,11 @@ class HoldService {
         policy_(policy),
         schedules_(schedules) {}
 
-  // 401 for a missing or invalid token, from the headers alone (before the body arrives).
-  void authenticate(const std::optional<std::string>& token) const { guard_.authenticate(token); }
+  // 401 for a missing or invalid token, 403 for someone else's: from the headers alone (before the
+  // body arrives).
+  void authenticate(const std::optional<std::string>& token, domain::UserId user) const {
+    guard_.authenticate(token, user);
+  }
   // 401/403 for the caller's Queue-Token (AdmissionGuard::admit), before the request body is read.
   Task<Admission> admit(const std::optional<std::string>& token, domain::UserId user) {
     return guard_.admit(token, user);

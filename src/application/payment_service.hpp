@@ -63,8 +63,11 @@ class PaymentService {
         hold_max_total_(hold_max_total),
         gateway_(std::move(gateway)) {}
 
-  // 401 for a missing or invalid queue token, from the headers alone (before the body arrives).
-  void authenticate(const std::optional<std::string>& queue_token) const { guard_.authenticate(queue_token); }
+  // 401 for a missing or invalid queue token, 403 for someone else's: from the headers alone
+  // (before the body arrives).
+  void authenticate(const std::optional<std::string>& queue_token, domain::UserId user) const {
+    guard_.authenticate(queue_token, user);
+  }
   // 401/403 for the caller's Queue-Token (AdmissionGuard::admit), before the request body is read.
   Task<Admission> admit(const std::optional<std::string>& queue_token, domain::UserId user) {
     return guard_.admit(queue_token, user);

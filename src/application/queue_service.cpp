@@ -220,10 +220,16 @@ domain::AdmissionClaims AdmissionGuard::authenticate(const std::optional<std::st
   return *check.claims;
 }
 
-Task<Admission> AdmissionGuard::admit(const std::optional<std::string>& queue_token, domain::UserId user) {
-  const auto claims = authenticate(queue_token);
-  const auto now = clock_.now();
+domain::AdmissionClaims AdmissionGuard::authenticate(const std::optional<std::string>& queue_token,
+                                                     domain::UserId user) const {
+  auto claims = authenticate(queue_token);
   if (claims.user != user) throw DomainError(ErrorCode::kForbidden, "the queue token was issued to another user");
+  return claims;
+}
+
+Task<Admission> AdmissionGuard::admit(const std::optional<std::string>& queue_token, domain::UserId user) {
+  const auto claims = authenticate(queue_token, user);
+  const auto now = clock_.now();
   bool slot_live = true;
   try {
     slot_live = co_await store_.touch_active(claims.schedule, user, now, claims.issued_at);

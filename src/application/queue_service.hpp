@@ -130,6 +130,9 @@ class AdmissionGuard {
   // 401 unless `queue_token` is a valid, unexpired admission token; returns its claims. Needs no
   // request body, so booking endpoints run it before reading theirs (as a security filter would).
   domain::AdmissionClaims authenticate(const std::optional<std::string>& queue_token) const;
+  // authenticate(), then 403 when the token is another user's: all that the headers alone tell
+  // (the slot's liveness needs Redis; admit() checks it).
+  domain::AdmissionClaims authenticate(const std::optional<std::string>& queue_token, domain::UserId user) const;
   // `queue_token` is the raw `Queue-Token` header (nullopt when absent); `user` is the signed-in
   // caller. authenticate(), then 403 when the token is another user's, then 401 when the slot of
   // its schedule was given up (left, lapsed or used). Needs no request body: DESIGN.md §5 checks

@@ -116,7 +116,9 @@ struct ReadyInput {
   Timestamp order_expires_at;  // now + payment.order-ttl
   std::string new_order_no;    // the number a created order gets
   std::optional<KeyedOrder> keyed;
-  std::vector<HeldSeatRow> held;           // the live rows (anyone's) of the requested seats
+  // The user's live HELD rows of the requested seats; after a refusal, also other users' live rows
+  // of the refused seats (someone else's live hold is a 403).
+  std::vector<HeldSeatRow> held;
   std::vector<std::string> unknown_seats;  // requested seats that are not on the schedule
 };
 

@@ -107,6 +107,21 @@ TEST_F(HttpEdges, AuthComesBeforeTheBodyLimit) {
   expect_json_error(parse_response(raw_exchange(port(), chunked_signed_in)), 413, "PAYLOAD_TOO_LARGE");
 }
 
+// A valid chunked body, its chunks split across writes (a '\n' of the JSON among them), is read
+// whole: the route answers on its content.
+TEST_F(HttpEdges, AChunkedBodyArrivingInPiecesIsRead) {
+  const std::string json = "{\"email\":\n\"nobody@example.com\",\"password\":\"wrong-password\"}";
+  RawConnection connection(port());
+  connection.send(
+      "POST /auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+      "Transfer-Encoding: chunked\r\n\r\n" +
+      fmt::format("{:x}\r\n", json.size()) + json.substr(0, 9));
+  connection.send(json.substr(9) + "\r\n");
+  connection.send("0\r\n\r\n");
+  const auto response = parse_response(connection.read_until("}", std::chrono::seconds(5)));
+  expect_json_error(response, 401, "INVALID_CREDENTIALS");
+}
+
 // A chunked body whose lines end in a bare LF is answered at once (400), not after the read timeout.
 TEST_F(HttpEdges, AChunkedBodyWithBareLineFeedsIs400AtOnce) {
   for (const std::string body : {"2\n{}\n0\n\n", "2\r\n{}\n0\r\n\r\n", "2\r\n{}\r\n0\r\nX-T: 1\n\r\n"}) {

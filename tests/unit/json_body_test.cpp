@@ -82,8 +82,9 @@ TEST(JsonBody, ABareMalformedNumberNamesItsField) {
   EXPECT_EQ(error_of(post(R"({"userId":01,"scheduleId":1})")).errors().at(0).field, "userId");
   // Not a scalar's fault: the body is named.
   for (const std::string bad :
-       {R"({"userId":1 "scheduleId":2})", R"({"userId":"1,"scheduleId":2})", R"({"userId":[02],"scheduleId":1})",
-        R"({"other":02,"scheduleId":1})", R"({"userId":)"}) {
+       {R"({"userId":1 "scheduleId":2})", R"({"userId":1"scheduleId":2})", R"({"userId":1])",
+        R"({"userId":"1,"scheduleId":2})", R"({"userId":[02],"scheduleId":1})", R"({"other":02,"scheduleId":1})",
+        R"({"userId":)", "{\"userId\":1,\"seatNos\":[\"A:1x\x01\"]}", "{\"userId\":1,\"seatNos\":[\"A\", 02]}"}) {
     const auto error = error_of(post(bad));
     ASSERT_EQ(error.errors().size(), 1u) << bad;
     EXPECT_EQ(error.errors()[0].field, "body") << bad;

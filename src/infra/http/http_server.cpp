@@ -99,10 +99,10 @@ std::string_view raw_field_value(std::string_view bytes, std::string_view name) 
   }
 }
 
-// Whether a line in `buffer` ends with a bare LF (no CR before it).
-bool has_bare_lf(const beast::flat_buffer& buffer) {
+// Whether a line in `buffer` from `from` on ends with a bare LF (no CR before it).
+bool has_bare_lf(const beast::flat_buffer& buffer, std::size_t from) {
   const std::string_view bytes(static_cast<const char*>(buffer.data().data()), buffer.size());
-  for (auto lf = bytes.find('\n'); lf != std::string_view::npos; lf = bytes.find('\n', lf + 1)) {
+  for (auto lf = bytes.find('\n', from); lf != std::string_view::npos; lf = bytes.find('\n', lf + 1)) {
     if (lf == 0 || bytes[lf - 1] != '\r') return true;
   }
   return false;
@@ -119,6 +119,7 @@ asio::awaitable<void> read_request(beast::tcp_stream& stream, beast::flat_buffer
                                    boost::system::error_code& ec) {
   constexpr std::size_t kReadSize = 65536;
   ec = {};
+  std::size_t lf_checked = 0;  // bytes of a stuck line already found free of bare LFs
   while (!(header_only ? parser.is_header_done() : parser.is_done())) {
     if (buffer.size() > 0) {
       std::size_t used = 0;
@@ -129,6 +130,7 @@ asio::awaitable<void> read_request(beast::tcp_stream& stream, beast::flat_buffer
         co_return;
       }
       buffer.consume(used);
+      if (used > 0) lf_checked = 0;
       if (ec && ec != bhttp::error::need_more) co_return;
       const bool progressed = !ec && used > 0;
       ec = {};
@@ -136,9 +138,12 @@ asio::awaitable<void> read_request(beast::tcp_stream& stream, beast::flat_buffer
       // Stuck on the lines of a chunked body (a chunk size, the trailer) — chunk data would have been
       // taken — and one of them ends in a bare LF: Beast waits for a CRLF that is not coming. Every
       // such line ends in CRLF (RFC 9112 §7.1): refuse it now, not after the read timeout.
-      if (!header_only && parser.chunked() && has_bare_lf(buffer)) {
-        ec = bhttp::error::bad_chunk;
-        co_return;
+      if (!header_only && parser.chunked()) {
+        if (has_bare_lf(buffer, lf_checked)) {
+          ec = bhttp::error::bad_chunk;
+          co_return;
+        }
+        lf_checked = buffer.size();
       }
     }
     const std::size_t n =

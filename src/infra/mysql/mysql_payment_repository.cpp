@@ -158,6 +158,28 @@ std::optional<domain::KeyedOrder> keyed_order(MysqlConnection& db, const domain:
   return keyed;
 }
 
+// Appends to `rows` the live rows (HELD or CONFIRMED) of `seats` that belong to other users than the
+// requester, with their orders, read without locks.
+void add_live_rows_of_others(MysqlConnection& db, const domain::ReadyRequest& request,
+                             const std::vector<std::string>& seats, std::vector<domain::HeldSeatRow>& rows) {
+  if (seats.empty()) return;
+  Params params{request.schedule.value};
+  append_params(params, seats);
+  params.emplace_back(request.user.value);
+  for (const auto& row : db.query("SELECT s.price, " + std::string(kJoinedSeatRowColumns) +
+                                      " FROM reservation r FORCE INDEX (uk_reservation_active_seat) "
+                                      "JOIN seat s ON s.schedule_id = r.schedule_id AND s.seat_no = r.seat_no "
+                                      "LEFT JOIN payment_order o ON o.id = r.payment_order_id "
+                                      "WHERE r.schedule_id = ? AND r.seat_no IN (" +
+                                      placeholders(seats.size()) + ") AND r.active = 1 AND r.user_id <> ?",
+                                  params)
+                             .rows) {
+    RowReader read(row);
+    const auto price = read.money();
+    rows.push_back({read_seat_row(read), price});
+  }
+}
+
 // `read_key_first`: on a first attempt the order already made with the request's key is looked up
 // only when the seats refuse (the request is then a replay, or reuses its key), so a new order
 // costs no extra read; the unique key (user, Idempotency-Key) refuses an INSERT whose key was taken
@@ -173,20 +195,21 @@ ReadyOutcome ready_once(MysqlConnection& db, const domain::ReadyRequest& request
       request, now, expires_at, new_order_no(now), read_key_first ? keyed_order(db, request, true) : std::nullopt,
       {},      {}};
   if (!input.keyed) {
-    // One locking read: every requested seat of the schedule with its price, its live row (HELD or
-    // CONFIRMED, anyone's: someone else's hold is a 403) and that row's order. Requested seats it
-    // does not return are unknown.
+    // One locking read: every requested seat of the schedule with its price, the user's live HELD
+    // row of it (if any) and that row's order. Requested seats it does not return are unknown.
+    // Only the user's own rows are locked: locking someone else's row and order here would take
+    // them in the opposite order from the confirmation (order, then rows).
     // FORCE INDEX: with hardly any HELD rows in the table (as when a sale starts after another
     // one sold out) the optimizer plans the join on idx_reservation_expiry (status = 'HELD') with
     // a rowid filter on the user: a locking scan of every HELD row of every schedule per seat,
     // which waits for any hold another transaction has locked, as the hold path's did.
-    Params params{request.schedule.value};
+    Params params{request.user.value, domain::to_string(ReservationStatus::kHeld), request.schedule.value};
     append_params(params, request.seat_nos);
     std::set<std::string> known;
     for (const auto& row : db.query("SELECT s.seat_no, s.price, " + std::string(kJoinedSeatRowColumns) +
                                         " FROM seat s LEFT JOIN reservation r FORCE INDEX (uk_reservation_active_seat) "
                                         "ON r.schedule_id = s.schedule_id AND r.seat_no = s.seat_no "
-                                        "AND r.active = 1 "
+                                        "AND r.active = 1 AND r.user_id = ? AND r.status = ? "
                                         "LEFT JOIN payment_order o ON o.id = r.payment_order_id "
                                         "WHERE s.schedule_id = ? AND s.seat_no IN (" +
                                         placeholders(request.seat_nos.size()) + ") FOR UPDATE",
@@ -202,6 +225,12 @@ ReadyOutcome ready_once(MysqlConnection& db, const domain::ReadyRequest& request
     }
   }
   auto decision = domain::decide_ready(input);
+  if (decision.outcome.kind == ReadyOutcome::Kind::kSeatsNotHeld && !input.keyed) {
+    // Refused: whose are the seats this user does not hold? Someone else's live hold is a 403, not
+    // a 409. A plain read (no locks: nothing is written on this path), for the refused seats only.
+    add_live_rows_of_others(db, request, decision.outcome.seats, input.held);
+    decision = domain::decide_ready(input);
+  }
   if (decision.outcome.kind != ReadyOutcome::Kind::kCreated && !input.keyed) {
     // A replay (its order holds, bought or gave up the seats) or a parallel duplicate that won them.
     if ((input.keyed = keyed_order(db, request, false))) decision = domain::decide_ready(input);
