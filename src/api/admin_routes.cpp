@@ -140,12 +140,21 @@ bool is_csv(const ApiRequest& request) {
   return base == "text/csv";
 }
 
-// A price as JSON: a string "150.00" or a number (150, 150.5).
+// A price as JSON: a string "150.00" or a number (150, 150.5). A number is written back as the
+// shortest text that reads as it (1.001 stays "1.001", 1e-7 "1e-07"), so the price rules refuse
+// what a rounding would have hidden.
 std::string price_text(const boost::json::value& value) {
   if (value.is_string()) return std::string(value.as_string());
   if (value.is_int64()) return std::to_string(value.as_int64());
-  if (value.is_double()) return fmt::format("{:.2f}", value.as_double());
+  if (value.is_double()) return fmt::format("{}", value.as_double());
   return "?";
+}
+
+// Characters (UTF-8 code points) of `text`, which is valid UTF-8.
+std::size_t utf8_length(std::string_view text) {
+  std::size_t n = 0;
+  for (const char c : text) n += (static_cast<unsigned char>(c) & 0xC0) != 0x80 ? 1 : 0;
+  return n;
 }
 
 // `text` (read from `field`) when it is clean UTF-8 without control characters (line breaks too
@@ -155,6 +164,19 @@ std::string clean_text(JsonBody& body, std::string_view field, std::string text,
   body.problem(field, multiline ? "must be UTF-8 text without control characters other than line breaks and tabs"
                                 : "must be UTF-8 text without control characters");
   return {};
+}
+
+// A name or title: 1..kMaxTitleLength characters (UTF-8 code points, not bytes) of clean text.
+std::string title_text(JsonBody& body, std::string_view field) {
+  const auto* value = body.value(field);
+  if (value == nullptr) return {};
+  const auto* text = value->if_string();
+  const std::size_t length = text != nullptr ? utf8_length(*text) : 0;
+  if (length == 0 || length > kMaxTitleLength) {
+    body.problem(field, fmt::format("must be a string of 1 to {} characters", kMaxTitleLength));
+    return {};
+  }
+  return clean_text(body, field, std::string(*text));
 }
 
 // {name, sections: [{name, tier, price, rows: [{row, seats}]}]}: row "" or absent numbers seats
@@ -195,6 +217,13 @@ void runs_from_json(JsonBody& body, std::vector<domain::SeatRun>& runs) {
     for (std::size_t r = 0; r < row_list.size(); ++r) {
       const std::string row_where = fmt::format("{}.rows[{}]", where, r);
       const auto* row = row_list[r].if_object();
+      if (row != nullptr) {
+        for (const auto& entry : *row) {
+          if (entry.key() != "row" && entry.key() != "seats") {
+            body.problem(fmt::format("{}.{}", row_where, std::string_view(entry.key())), "unknown field");
+          }
+        }
+      }
       const auto* seats = row != nullptr ? row->if_contains("seats") : nullptr;
       if (seats == nullptr || !seats->is_int64() || seats->as_int64() < 1 ||
           seats->as_int64() > static_cast<std::int64_t>(domain::kMaxVenueSeats)) {
@@ -231,7 +260,7 @@ LayoutRequest layout_request(const ApiRequest& request, bool with_name) {
   if (is_csv(request)) {
     if (with_name) {
       const auto given = query_param(request, "name");
-      if (!given || given->empty() || given->size() > kMaxTitleLength || !domain::is_clean_text(*given)) {
+      if (!given || given->empty() || !domain::is_clean_text(*given) || utf8_length(*given) > kMaxTitleLength) {
         throw domain::invalid_argument(
             "name",
             "the query parameter name (1 to 200 characters of UTF-8 text, no control characters) names the venue");
@@ -242,7 +271,7 @@ LayoutRequest layout_request(const ApiRequest& request, bool with_name) {
     return layout;
   }
   auto body = with_name ? JsonBody::parse(request, {"name", "sections"}) : JsonBody::parse(request, {"sections"});
-  if (with_name) layout.name = clean_text(body, "name", body.string("name", kMaxTitleLength));
+  if (with_name) layout.name = title_text(body, "name");
   runs_from_json(body, layout.runs);
   body.done();
   return layout;
@@ -279,7 +308,7 @@ Task<ApiResponse> list_venues(application::AdminService& admin) {
 
 Task<ApiResponse> create_concert(application::AdminService& admin, const ApiRequest& request) {
   auto body = JsonBody::parse(request, {"title", "description"});
-  const auto title = clean_text(body, "title", body.string("title", kMaxTitleLength));
+  const auto title = title_text(body, "title");
   const auto description =
       clean_text(body, "description", body.optional_string("description", kMaxDescriptionLength).value_or(""), true);
   body.done();

@@ -486,6 +486,28 @@ TEST_F(AdminApi, InvalidLayoutsAndTimesNameTheLineOrField) {
   EXPECT_EQ(body_of(control_title).at("errors").as_array()[0].at("field").as_string(), "title");
   const auto multiline = admin.call("POST", "/admin/concerts", R"({"title":"Two lines","description":"one\ntwo"})");
   EXPECT_EQ(multiline.status, 201) << "a description may have line breaks: " << multiline.raw;
+  // Prices have two decimals at most, as JSON numbers too: refused, never rounded.
+  for (const char* price : {"1.001", "1.009", "1e-7"}) {
+    const auto rounded = admin.call(
+        "POST", "/admin/venues",
+        fmt::format(R"({{"name":"J","sections":[{{"name":"A","tier":"S","price":{},"rows":[{{"seats":5}}]}}]}})",
+                    price));
+    EXPECT_EQ(rounded.status, 400) << price << "\n" << rounded.raw;
+  }
+  // Unknown fields are refused at every level of a layout.
+  const auto row_field = admin.call(
+      "POST", "/admin/venues",
+      R"({"name":"J","sections":[{"name":"A","tier":"S","price":1,"rows":[{"seats":2,"row":"1","zzz":[1]}]}]})");
+  ASSERT_EQ(row_field.status, 400) << row_field.raw;
+  EXPECT_EQ(body_of(row_field).at("errors").as_array()[0].at("field").as_string(), "sections[0].rows[0].zzz");
+  // Titles count characters, not bytes: 200 Hangul syllables (600 bytes) fit, 201 do not.
+  std::string hangul;
+  for (int i = 0; i < 200; ++i) hangul += "\xed\x95\x9c";  // U+D55C
+  const auto long_title = admin.call("POST", "/admin/concerts", R"({"title":")" + hangul + R"("})");
+  EXPECT_EQ(long_title.status, 201) << long_title.raw;
+  const auto too_long = admin.call("POST", "/admin/concerts", R"({"title":")" + hangul + "\xed\x95\x9c" + R"("})");
+  ASSERT_EQ(too_long.status, 400) << too_long.raw;
+  EXPECT_EQ(body_of(too_long).at("errors").as_array()[0].at("field").as_string(), "title");
 
   const auto venue = admin.create_venue(1, 5);
   const auto concert = admin.create_concert();
@@ -496,6 +518,13 @@ TEST_F(AdminApi, InvalidLayoutsAndTimesNameTheLineOrField) {
                              concert, venue));
   ASSERT_EQ(huge_tier_price.status, 400) << huge_tier_price.raw;
   EXPECT_EQ(body_of(huge_tier_price).at("errors").as_array()[0].at("field").as_string(), "prices.T");
+  const auto three_decimals =
+      admin.call("POST", "/admin/schedules",
+                 fmt::format(R"({{"concertId":{},"venueId":{},"showAt":"2030-01-01T19:00:00Z",)"
+                             R"("bookingOpensAt":"2030-01-01T10:00:00Z","prices":{{"T":1.001}}}})",
+                             concert, venue));
+  ASSERT_EQ(three_decimals.status, 400) << three_decimals.raw;
+  EXPECT_EQ(body_of(three_decimals).at("errors").as_array()[0].at("field").as_string(), "prices.T");
   const auto schedule_with = [&](const char* show, const char* opens, const char* prequeue) {
     std::string body = fmt::format(R"({{"concertId":{},"venueId":{},"showAt":"{}","bookingOpensAt":"{}")", concert,
                                    venue, show, opens);
@@ -520,7 +549,7 @@ TEST_F(AdminApi, InvalidLayoutsAndTimesNameTheLineOrField) {
   EXPECT_EQ(admin.call("PUT", "/admin/schedules/999999999/sale-state", R"({"state":"OPEN"})").status, 404);
 
   // Only the venue and the concerts made above were written (and audited).
-  EXPECT_EQ(audit_rows(), before + 3);
+  EXPECT_EQ(audit_rows(), before + 4);
 }
 
 // A poison message on payment.completed is dead-lettered and listed; replaying it is 422. A valid
