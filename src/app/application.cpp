@@ -340,8 +340,8 @@ struct Application::Parts {
   infra::events::OrderSettlementBoard order_settlements;
   infra::mysql::MysqlOperatorRepository operator_repository{db_pool, topics};
   infra::mysql::MysqlDeadLetterStore dead_letter_store{db_pool};
-  application::AdminService admin{operator_repository, queue_store,  seat_locks, seat_events,
-                                  dead_letter_store,   confirmation, clock,      &fair_start};
+  application::AdminService admin{operator_repository, queue_store, seat_locks,  seat_events,        dead_letter_store,
+                                  confirmation,        clock,       &fair_start, &catalog_repository};
   // Puts the console's sale controls back next to the queues after Redis lost them (flush,
   // failover): admission then follows the database's state again within this interval.
   infra::PeriodicTask controls_restore_task{*contexts.front(), "queue-controls-restore", std::chrono::seconds(10),

@@ -80,9 +80,11 @@ Task<domain::Schedule> AdminService::update_queue_settings(const domain::AuditCo
   co_return std::move(*changed);
 }
 
-// The database has committed; the queue follows. Should Redis fail here the call answers 503 and
-// repeating it (the same state or settings again) publishes them.
+// The database has committed; the queue follows, and this instance's cached copy of the schedule
+// (whose seat limit the hold path reads) is dropped. Should Redis fail here the call answers 503
+// and repeating it (the same state or settings again) publishes them.
 Task<void> AdminService::publish(const domain::Schedule& schedule) {
+  if (catalog_ != nullptr) catalog_->forget_schedule(schedule.id);
   co_await queue_.apply_controls(schedule.id, domain::QueueControls{schedule.sale_state, schedule.settings});
 }
 

@@ -8,6 +8,7 @@
 
 #include "application/fair_start.hpp"
 #include "application/payment_service.hpp"
+#include "domain/ports/catalog_repository.hpp"
 #include "domain/ports/clock.hpp"
 #include "domain/ports/dead_letter_store.hpp"
 #include "domain/ports/operator_repository.hpp"
@@ -31,7 +32,8 @@ class AdminService {
  public:
   AdminService(domain::OperatorRepository& repository, domain::QueueStore& queue, domain::SeatLockStore& seat_locks,
                domain::SeatEventSink& seat_events, domain::DeadLetterStore& dead_letters,
-               ConfirmationHandler& confirmation, const domain::Clock& clock, FairStart* fair_start = nullptr)
+               ConfirmationHandler& confirmation, const domain::Clock& clock, FairStart* fair_start = nullptr,
+               domain::CatalogRepository* catalog = nullptr)
       : repository_(repository),
         queue_(queue),
         seat_locks_(seat_locks),
@@ -39,7 +41,8 @@ class AdminService {
         dead_letters_(dead_letters),
         confirmation_(confirmation),
         clock_(clock),
-        fair_start_(fair_start) {}
+        fair_start_(fair_start),
+        catalog_(catalog) {}
 
   // Newest first, at most `limit` (1..500), older than the row `before_id` when given.
   Task<std::vector<domain::AuditEntry>> audit(int limit, std::optional<std::int64_t> before_id);
@@ -100,7 +103,8 @@ class AdminService {
   domain::DeadLetterStore& dead_letters_;
   ConfirmationHandler& confirmation_;
   const domain::Clock& clock_;
-  FairStart* fair_start_;  // the pre-queue's size in stats (none: 0)
+  FairStart* fair_start_;               // the pre-queue's size in stats (none: 0)
+  domain::CatalogRepository* catalog_;  // its cached schedules are forgotten when a sale control changes
 };
 
 }  // namespace ticketing::application

@@ -93,10 +93,15 @@ Task<QueueView> QueueService::enter(domain::UserId user, domain::ScheduleId sche
                                     std::optional<PowSolution> solution) {
   const auto found = co_await catalog_.find_schedule(schedule);
   if (!found) throw DomainError(ErrorCode::kNotFound, fmt::format("schedule {} not found", schedule.value));
-  if (found->sale_state == domain::SaleState::kClosed) {  // the store checks it again, current to the moment
-    throw DomainError(ErrorCode::kSaleClosed, fmt::format("the sale of schedule {} is closed", schedule.value));
-  }
   const auto now = clock_.now();
+  if (found->sale_state == domain::SaleState::kClosed) {
+    // Closed: no newcomer (the store checks it again, current to the moment); someone already
+    // waiting or admitted keeps their place, and their enter is a poll like any other.
+    const auto known = co_await store_.status(schedule, user, now);
+    if (!known) {
+      throw DomainError(ErrorCode::kSaleClosed, fmt::format("the sale of schedule {} is closed", schedule.value));
+    }
+  }
   const auto phase = domain::fair_start_phase(now, found->prequeue_opens_at, found->booking_opens_at, false);
   const bool prequeue = domain::enters_prequeue(phase) && fair_start_ != nullptr;
   if (phase == domain::FairStartPhase::kClosed ||

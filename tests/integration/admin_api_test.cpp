@@ -448,6 +448,29 @@ TEST_F(AdminApi, ChangingAdmitPerSecondMidSaleChangesTheRate) {
   RecordProperty("thirty_admissions_after_change_ms", static_cast<int>(took.count()));
 }
 
+// DESIGN.md §14: settings changed during a sale take effect within one admission round. The seat
+// limit is read by the hold path through a schedule cache: this instance forgets its copy when the
+// console changes the schedule, so the next hold already counts against the new limit.
+TEST_F(AdminApi, LoweringTheSeatLimitMidSaleAppliesToTheNextHold) {
+  AdminClient admin{port()};
+  const auto schedule = admin.create_schedule(admin.create_venue(1, 10), R"(,"maxSeatsPerUser":4)");
+  const std::int64_t fan = 295;
+  const auto token = admit_users(port(), schedule, fan, 1).at(fan);
+  ASSERT_EQ(seat_call(port(), "/tickets/hold", token, fan, schedule, {"A-1-1"}).status, 200);
+  // The hold path has the schedule (limit 4) cached now.
+  const auto patched =
+      admin.call("PATCH", fmt::format("/admin/schedules/{}/queue-settings", schedule), R"({"maxSeatsPerUser":1})");
+  ASSERT_EQ(patched.status, 200) << patched.raw;
+  const auto second = seat_call(port(), "/tickets/hold", token, fan, schedule, {"A-1-2"});
+  EXPECT_EQ(second.status, 409) << second.raw;
+  EXPECT_EQ(body_of(second).at("code").as_string(), "HOLD_LIMIT_EXCEEDED");
+  // And raising it again lets the next hold through at once.
+  ASSERT_EQ(admin.call("PATCH", fmt::format("/admin/schedules/{}/queue-settings", schedule), R"({"maxSeatsPerUser":2})")
+                .status,
+            200);
+  EXPECT_EQ(seat_call(port(), "/tickets/hold", token, fan, schedule, {"A-1-2"}).status, 200);
+}
+
 // Invalid layouts and times are 400 naming the line or field, and write nothing.
 TEST_F(AdminApi, InvalidLayoutsAndTimesNameTheLineOrField) {
   AdminClient admin{port()};

@@ -16,6 +16,9 @@ class CatalogRepository {
   virtual Task<std::optional<std::vector<Schedule>>> list_schedules(ConcertId concert) = 0;
   // nullopt when the schedule does not exist. May be served from a short-lived cache.
   virtual Task<std::optional<Schedule>> find_schedule(ScheduleId schedule) = 0;
+  // Drops this instance's cached copy of the schedule: an operator changed it here, and the next
+  // find_schedule reads the database (other instances' copies age out with their cache).
+  virtual void forget_schedule(ScheduleId /*schedule*/) {}
   // nullopt when the schedule does not exist. Status comes from the active reservations.
   virtual Task<std::optional<SeatMap>> seat_map(ScheduleId schedule) = 0;
 };

@@ -77,20 +77,31 @@ Task<std::optional<std::vector<Schedule>>> MysqlCatalogRepository::list_schedule
 }
 
 Task<std::optional<Schedule>> MysqlCatalogRepository::find_schedule(domain::ScheduleId schedule) {
+  std::uint64_t forgets_before = 0;
   {
     std::lock_guard lock(cache_mutex_);
     const auto it = schedule_cache_.find(schedule.value);
     if (it != schedule_cache_.end() && std::chrono::steady_clock::now() - it->second.loaded_at < schedule_cache_ttl_) {
       co_return it->second.schedule;
     }
+    forgets_before = forgets_;
   }
   auto work = [schedule](MysqlConnection& db) { return load_schedule(db, schedule); };
   auto found = co_await pool_.run(work);
   if (found) {
     std::lock_guard lock(cache_mutex_);
-    schedule_cache_[schedule.value] = CachedSchedule{*found, std::chrono::steady_clock::now()};
+    // A read that began before an operator's change may hold the old settings: not kept.
+    if (forgets_ == forgets_before) {
+      schedule_cache_[schedule.value] = CachedSchedule{*found, std::chrono::steady_clock::now()};
+    }
   }
   co_return found;
+}
+
+void MysqlCatalogRepository::forget_schedule(domain::ScheduleId schedule) {
+  std::lock_guard lock(cache_mutex_);
+  schedule_cache_.erase(schedule.value);
+  ++forgets_;
 }
 
 Task<std::optional<SeatMap>> MysqlCatalogRepository::seat_map(domain::ScheduleId schedule) {

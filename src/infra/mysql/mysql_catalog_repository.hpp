@@ -28,6 +28,7 @@ class MysqlCatalogRepository final : public domain::CatalogRepository {
   Task<std::vector<domain::Concert>> list_concerts() override;
   Task<std::optional<std::vector<domain::Schedule>>> list_schedules(domain::ConcertId concert) override;
   Task<std::optional<domain::Schedule>> find_schedule(domain::ScheduleId schedule) override;
+  void forget_schedule(domain::ScheduleId schedule) override;
   Task<std::optional<domain::SeatMap>> seat_map(domain::ScheduleId schedule) override;
 
  private:
@@ -40,6 +41,7 @@ class MysqlCatalogRepository final : public domain::CatalogRepository {
   std::chrono::milliseconds schedule_cache_ttl_;
   std::mutex cache_mutex_;
   std::unordered_map<std::int64_t, CachedSchedule> schedule_cache_;
+  std::uint64_t forgets_ = 0;  // under cache_mutex_: a load that began before a forget is not cached
 };
 
 }  // namespace ticketing::infra::mysql
