@@ -498,7 +498,7 @@ Task<ApiResponse> refund_order(application::AdminService& admin, const ApiReques
   const auto result = co_await admin.refund(who(request), order_no);
   JsonWriter json;
   json.begin_object().key("refunded").boolean(result.kind == domain::RefundDecision::Kind::kRefunded).key("order");
-  write_order(json, result.order, "");
+  write_order(json, result.order, result.email);
   json.end_object();
   co_return json_response(200, std::move(json).str());
 }

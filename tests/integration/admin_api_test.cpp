@@ -286,6 +286,12 @@ TEST_F(AdminApi, AdminCreatesASaleFromCsvAndAFanBuysASeat) {
   const auto by_email = admin.call("GET", fmt::format("/admin/orders?email=user{}%40example.com", fan));
   ASSERT_EQ(by_email.status, 200) << by_email.raw;
   EXPECT_EQ(json::parse(by_email.body).as_array().at(0).at("orderNo").as_string(), order_no);
+  // The lookup ignores case; the answer gives the address as stored.
+  const std::string stored_email = fmt::format("user{}@example.com", fan);
+  const auto by_upper = admin.call("GET", fmt::format("/admin/orders?email=USER{}%40EXAMPLE.COM", fan));
+  ASSERT_EQ(by_upper.status, 200) << by_upper.raw;
+  ASSERT_FALSE(json::parse(by_upper.body).as_array().empty()) << by_upper.raw;
+  EXPECT_EQ(json::parse(by_upper.body).as_array().at(0).at("email").as_string(), stored_email);
 
   // The "refunded" seat changes this server emitted (the live seat map's and the metrics' source).
   const auto refunded_seat_events = [&] {
@@ -299,6 +305,7 @@ TEST_F(AdminApi, AdminCreatesASaleFromCsvAndAFanBuysASeat) {
   ASSERT_EQ(refunded.status, 200) << refunded.raw;
   EXPECT_TRUE(body_of(refunded).at("refunded").as_bool());
   EXPECT_EQ(body_of(refunded).at("order").at("failReason").as_string(), "REFUNDED_BY_OPERATOR");
+  EXPECT_EQ(body_of(refunded).at("order").at("email").as_string(), stored_email);
   const auto again = http(port(), "POST", fmt::format("/admin/orders/{}/refund", order_no), "", as_admin());
   ASSERT_EQ(again.status, 200) << again.raw;
   EXPECT_FALSE(body_of(again).at("refunded").as_bool());

@@ -61,6 +61,7 @@ struct RefundResult {
   RefundDecision::Kind kind = RefundDecision::Kind::kRefunded;
   PaymentOrder order;               // as it is afterwards (kRefunded, kAlreadyRefunded, kNotPaid)
   std::vector<SeatChanged> events;  // committed seat changes (kRefunded)
+  std::string email;                // the buyer's (empty when the order does not exist)
 };
 
 class OperatorRepository {

@@ -472,11 +472,12 @@ Task<std::vector<domain::OrderLookup>> MysqlOperatorRepository::orders_by_email(
   auto work = [&](MysqlConnection& db) {
     std::vector<domain::OrderLookup> found;
     const auto rows = db.query(
-        "SELECT o.order_no FROM payment_order o JOIN user_account u ON u.id = o.user_id WHERE u.email = ? "
+        "SELECT o.order_no, u.email FROM payment_order o JOIN user_account u ON u.id = o.user_id WHERE u.email = ? "
         "ORDER BY o.id DESC LIMIT ?",
         {email, limit});
     for (const auto& row : rows.rows) {
-      if (auto order = lock_order(db, to_string(row[0]))) found.push_back({*order, email});
+      // The address as stored, not as the operator typed it (the lookup ignores case).
+      if (auto order = lock_order(db, to_string(row[0]))) found.push_back({*order, to_string(row[1])});
     }
     return found;
   };
@@ -507,7 +508,8 @@ Task<domain::RefundResult> MysqlOperatorRepository::refund_order(const std::stri
         }
       }
       const auto decision = domain::decide_refund(input);
-      domain::RefundResult result{decision.kind, input.order.value_or(domain::PaymentOrder{}), decision.events};
+      domain::RefundResult result{decision.kind, input.order.value_or(domain::PaymentOrder{}), decision.events, {}};
+      if (input.order) result.email = email_of(db, input.order->user);
       if (decision.kind != domain::RefundDecision::Kind::kRefunded) return result;
 
       const auto before = order_audit_json(*input.order);
