@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <boost/json/basic_parser_impl.hpp>
 #include <boost/json/parse.hpp>
 #include <cctype>
@@ -98,6 +99,10 @@ std::string_view type_name(const boost::json::value& v) {
   return "a value";
 }
 
+bool is_allowed(std::initializer_list<std::string_view> allowed_fields, std::string_view field) {
+  return std::find(allowed_fields.begin(), allowed_fields.end(), field) != allowed_fields.end();
+}
+
 bool is_bare_token_char(char c) {
   return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '+' || c == '-' || c == '.';
 }
@@ -168,9 +173,7 @@ JsonBody JsonBody::parse(const ApiRequest& request, std::initializer_list<std::s
     if (!finder.handler().duplicate.empty()) throw malformed("duplicate key '" + finder.handler().duplicate + "'");
     if (ec == boost::json::error::syntax) {
       const auto field = field_of_bad_scalar(request.body, parsed, finder.handler());
-      bool known = false;
-      for (auto allowed : allowed_fields) known = known || field == allowed;
-      if (known) {
+      if (is_allowed(allowed_fields, field)) {
         const std::string reason = "is not a JSON value (numbers have no '+', leading zeros, hex or bare '.')";
         throw DomainError(ErrorCode::kInvalidArgument, "malformed JSON body: " + field + " " + reason,
                           {{field, reason}});
@@ -188,9 +191,7 @@ JsonBody JsonBody::parse(const ApiRequest& request, std::initializer_list<std::s
 
   JsonBody body(std::move(value.as_object()));
   for (const auto& entry : body.object_) {
-    bool known = false;
-    for (auto allowed : allowed_fields) known = known || entry.key() == allowed;
-    if (!known) body.problem(entry.key(), "unknown field");
+    if (!is_allowed(allowed_fields, entry.key())) body.problem(entry.key(), "unknown field");
   }
   return body;
 }

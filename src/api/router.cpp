@@ -1,7 +1,5 @@
 #include "api/router.hpp"
 
-#include <algorithm>
-
 namespace ticketing::api {
 namespace {
 
@@ -25,8 +23,11 @@ bool is_param(std::string_view segment) {
 }  // namespace
 
 void Router::add(Method method, std::string path_template, Handler handler, Access access, HeaderCheck header_check) {
-  Route route{method, std::move(path_template), {}, std::move(handler), access, std::move(header_check)};
-  for (auto segment : split_path(route.path_template)) route.segments.emplace_back(segment);
+  Route route{method, std::move(path_template), {}, {}, std::move(handler), access, std::move(header_check)};
+  for (auto segment : split_path(route.path_template)) {
+    route.segments.emplace_back(segment);
+    route.literal.push_back(!is_param(segment));
+  }
   routes_.push_back(std::move(route));
 }
 
@@ -51,31 +52,21 @@ bool Router::path_matches(const Route& route, const std::vector<std::string_view
   return true;
 }
 
-namespace {
-
-// Which segments of a route are literal. Where two templates match one path, the one with a literal
-// at the first segment where they differ names it: `/payment/ready` is that route (GET on it is 405),
-// not an order numbered "ready" of `/payment/{orderNo}`.
-std::vector<bool> literal_segments(const std::vector<std::string>& segments) {
-  std::vector<bool> literal;
-  literal.reserve(segments.size());
-  for (const auto& segment : segments) literal.push_back(!is_param(segment));
-  return literal;
-}
-
-}  // namespace
-
 Router::Match Router::match(ApiRequest& request) const {
   Match result;
   const auto segments = split_path(request.path);
   if (segments.empty()) return result;
   const Method wanted = request.method == Method::kHead ? Method::kGet : request.method;
-  std::vector<bool> most_literal;
+  std::vector<const Route*> matching;  // usually one route
+  const std::vector<bool>* most_literal = nullptr;
   for (const Route& route : routes_) {
-    if (path_matches(route, segments, nullptr)) most_literal = std::max(most_literal, literal_segments(route.segments));
+    if (!path_matches(route, segments, nullptr)) continue;
+    matching.push_back(&route);
+    if (most_literal == nullptr || *most_literal < route.literal) most_literal = &route.literal;
   }
-  for (const Route& route : routes_) {
-    if (!path_matches(route, segments, nullptr) || literal_segments(route.segments) != most_literal) continue;
+  for (const Route* matched : matching) {
+    if (matched->literal != *most_literal) continue;
+    const Route& route = *matched;
     if (result.route_template.empty()) result.route_template = route.path_template;
     if (!result.allow.empty()) result.allow += ", ";
     result.allow += to_string(route.method);

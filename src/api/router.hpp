@@ -40,6 +40,10 @@ class Router {
     Method method;
     std::string path_template;
     std::vector<std::string> segments;
+    // Which segments are literal. Where two templates match one path, the one with a literal at
+    // the first segment where they differ names it: `/payment/ready` is that route (GET on it is
+    // 405), not an order numbered "ready" of `/payment/{orderNo}`.
+    std::vector<bool> literal;
     Handler handler;
     Access access;
     HeaderCheck header_check;

@@ -695,12 +695,12 @@ void Application::start() {
   parts_->confirmation.tell_settlements_to(parts_->order_settlements);
   // An instance that runs the consumer is told of (most) settlements; one that does not re-reads
   // sooner.
-  const bool told_of_settlements = runs_jobs(parts_->config);
+  const bool runs_the_jobs = runs_jobs(parts_->config);
   parts_->payments.wait_for_settlements_on(parts_->order_settlements,
-                                           told_of_settlements ? application::PaymentService::kSettlementRecheck
-                                                               : application::PaymentService::kFirstSettlementRecheck,
-                                           told_of_settlements);
-  if (runs_jobs(parts_->config)) {
+                                           runs_the_jobs ? application::PaymentService::kSettlementRecheck
+                                                         : application::PaymentService::kFirstSettlementRecheck,
+                                           runs_the_jobs);
+  if (runs_the_jobs) {
     // Topics first: a consumer subscribed to a topic that does not exist yet only notices it at its
     // next metadata refresh. Auto-creation stays as the fallback when Kafka is down right now.
     const auto& topics = parts_->topics;

@@ -89,22 +89,20 @@ TEST_F(HttpEdges, AuthComesBeforeTheBodyLimit) {
                                       big)),
       401, "UNAUTHENTICATED");
   // A chunked body sent with its header in one write: over the limit only while it is read.
-  std::string chunked =
-      "POST /queue/enter HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n";
-  for (int i = 0; i < 3; ++i) chunked += "8000\r\n" + std::string(0x8000, 'y') + "\r\n";
-  chunked += "0\r\n\r\n";
-  expect_json_error(parse_response(raw_exchange(port(), chunked)), 401, "UNAUTHENTICATED");
+  const auto chunked_enter = [](const std::string& more_headers) {
+    std::string request = "POST /queue/enter HTTP/1.1\r\nHost: x\r\n" + more_headers +
+                          "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n";
+    for (int i = 0; i < 3; ++i) request += "8000\r\n" + std::string(0x8000, 'y') + "\r\n";
+    return request + "0\r\n\r\n";
+  };
+  expect_json_error(parse_response(raw_exchange(port(), chunked_enter(""))), 401, "UNAUTHENTICATED");
   // The caller's own valid token: the body limit decides.
   const std::string bearer = "Authorization: Bearer " + access_token(1) + "\r\n";
   expect_json_error(parse_response(raw_exchange(port(), "POST /queue/enter HTTP/1.1\r\nHost: x\r\n" + bearer +
                                                             "Content-Type: application/json\r\nContent-Length: "
                                                             "70000\r\n\r\n")),
                     413, "PAYLOAD_TOO_LARGE");
-  std::string chunked_signed_in = "POST /queue/enter HTTP/1.1\r\nHost: x\r\n" + bearer +
-                                  "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n";
-  for (int i = 0; i < 3; ++i) chunked_signed_in += "8000\r\n" + std::string(0x8000, 'y') + "\r\n";
-  chunked_signed_in += "0\r\n\r\n";
-  expect_json_error(parse_response(raw_exchange(port(), chunked_signed_in)), 413, "PAYLOAD_TOO_LARGE");
+  expect_json_error(parse_response(raw_exchange(port(), chunked_enter(bearer))), 413, "PAYLOAD_TOO_LARGE");
 }
 
 // A valid chunked body, its chunks split across writes (a '\n' of the JSON among them), is read

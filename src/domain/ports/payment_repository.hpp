@@ -33,8 +33,8 @@ struct ReadyOutcome {
     kSeatsUnknown
   } kind = Kind::kCreated;
   PaymentOrder order;  // kCreated, kReplayed (as created: status READY)
-  std::vector<std::string>
-      seats;  // kSeatsNotHeld, kSeatsHeldByOthers, kSeatsInPayment, kSeatsUnknown (not on the schedule)
+  // kSeatsNotHeld, kSeatsHeldByOthers, kSeatsInPayment, kSeatsUnknown (not on the schedule)
+  std::vector<std::string> seats;
 };
 
 struct PaymentRecord {

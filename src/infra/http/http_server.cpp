@@ -424,9 +424,10 @@ struct HttpServer::Impl {
                                         std::chrono::steady_clock::time_point started);
   asio::awaitable<void> reject(beast::tcp_stream& stream, ErrorCode code, const std::string& message,
                                const Origin& origin);
-  // A request's answer, written with `Connection: close` (the request's body is left unread).
-  asio::awaitable<void> answer_and_close(beast::tcp_stream& stream, const web::Request& request,
-                                         web::DispatchResult result, unsigned version);
+  // Auth before the body (DESIGN.md §5): when the dispatcher refuses the request on its header
+  // alone, answers that with `Connection: close` (the body left unread) and returns true.
+  asio::awaitable<bool> refused_before_body(beast::tcp_stream& stream, const bhttp::request_header<>& header,
+                                            const std::string& remote_address, const std::string& peer_text);
   asio::awaitable<void> drain_unread(beast::tcp_stream& stream);
   // Writes a response with `Connection: close`; the write's error, if any.
   asio::awaitable<boost::system::error_code> write_last(beast::tcp_stream& stream, const std::string& request_id,
@@ -589,16 +590,23 @@ asio::awaitable<boost::system::error_code> HttpServer::Impl::write_last(beast::t
   co_return ec;
 }
 
-asio::awaitable<void> HttpServer::Impl::answer_and_close(beast::tcp_stream& stream, const web::Request& request,
-                                                         web::DispatchResult result, unsigned version) {
+asio::awaitable<bool> HttpServer::Impl::refused_before_body(beast::tcp_stream& stream,
+                                                            const bhttp::request_header<>& header,
+                                                            const std::string& remote_address,
+                                                            const std::string& peer_text) {
+  web::Request request = request_of(header, remote_address, peer_text);
+  auto refused = dispatcher.refuse_before_body(request);
+  if (!refused) co_return false;
+  web::DispatchResult& result = *refused;
   const int status_code = result.response.status;
-  const auto ec = co_await write_last(stream, request.request_id, std::move(result.response), version);
+  const auto ec = co_await write_last(stream, request.request_id, std::move(result.response), header.version());
   if (access_log && options.access_log) {
     access_log->info("{} {} {} {} rid={} (refused before the body)", request.method_text, request.path, status_code,
                      "0.000ms", request.request_id);
   }
   if (observer) observer(web::to_string(request.method), result.route, status_code, std::chrono::nanoseconds(0));
   if (!ec) co_await drain_unread(stream);
+  co_return true;
 }
 
 asio::awaitable<void> HttpServer::Impl::drain_unread(beast::tcp_stream& stream) {
@@ -725,11 +733,10 @@ asio::awaitable<void> HttpServer::Impl::session(ContextState& state, tcp::socket
         break;
       }
       if (const auto length = parser.content_length(); length && *length > options.max_body) {
-        web::Request head = request_of(header, remote_address, peer_text);
-        if (auto refused = dispatcher.refuse_before_body(head)) {  // auth before the body: 401, not 413
-          co_await answer_and_close(stream, head, std::move(*refused), header.version());
-          break;
-        }
+        // Auth before the body: 401, not 413. (A separate statement: GCC 12 miscompiles some
+        // `if (co_await ...)` forms.)
+        const bool refused = co_await refused_before_body(stream, header, remote_address, peer_text);
+        if (refused) break;
         const Origin origin = origin_of(target, client_id);
         const std::string message = fmt::format("request body exceeds {} bytes", options.max_body);
         co_await reject(stream, ErrorCode::kPayloadTooLarge, message, origin);
@@ -743,11 +750,8 @@ asio::awaitable<void> HttpServer::Impl::session(ContextState& state, tcp::socket
         // all of it for a Content-Length, any of it for a chunked body.
         const auto length = parser.content_length();
         if (expects_continue || (length ? buffer.size() < *length : buffer.size() == 0)) {
-          web::Request head = request_of(header, remote_address, peer_text);
-          if (auto refused = dispatcher.refuse_before_body(head)) {
-            co_await answer_and_close(stream, head, std::move(*refused), header.version());
-            break;
-          }
+          const bool refused = co_await refused_before_body(stream, header, remote_address, peer_text);
+          if (refused) break;
         }
       }
       if (expects_continue) {
@@ -762,11 +766,8 @@ asio::awaitable<void> HttpServer::Impl::session(ContextState& state, tcp::socket
           if (ec == bhttp::error::body_limit) {
             // A chunked body that grew past the limit, its header checked only now (the body had
             // arrived with it): auth before the body, 401 rather than 413.
-            web::Request head = request_of(header, remote_address, peer_text);
-            if (auto refused = dispatcher.refuse_before_body(head)) {
-              co_await answer_and_close(stream, head, std::move(*refused), header.version());
-              break;
-            }
+            const bool refused = co_await refused_before_body(stream, header, remote_address, peer_text);
+            if (refused) break;
             const std::string message = fmt::format("request body exceeds {} bytes", options.max_body);
             co_await reject(stream, ErrorCode::kPayloadTooLarge, message, origin);
           } else if (ec == bhttp::error::header_limit) {  // a chunked body's trailer
