@@ -269,6 +269,16 @@ TEST(ConfigTest, UnknownKeyInFileNamesKeyAndFile) {
   EXPECT_THAT(err, HasSubstr("did you mean \"db.pool-size\""));
 }
 
+// Found by fuzz/fuzz_config: an alias that contains itself is refused as an unknown key, not
+// followed until the stack overflows.
+TEST(ConfigTest, AnAliasThatContainsItselfIsAnUnknownKey) {
+  ConfigDir dir;
+  dir.write("application.yml", "a: &x\n  port: *x\n");
+  EXPECT_THAT(load_error(dir.options()), HasSubstr("unknown key \"a.port"));
+  dir.write("application.yml", "http: &h\n  port: 8081\n  again: *h\n");
+  EXPECT_THAT(load_error(dir.options()), HasSubstr("unknown key \"http.again"));
+}
+
 TEST(ConfigTest, UnknownKeyInProfileFileNamesThatFile) {
   ConfigDir dir;
   dir.write("application-dev.yml", "whatever: 1\n");

@@ -70,10 +70,29 @@ std::string where(const std::string& file, const YAML::Mark& mark) {
   return fmt::format("{}:{}", file, mark.line + 1);
 }
 
+// Dotted parts of the longest key: no key lies below a map nested deeper.
+std::size_t deepest_key_parts() {
+  static const std::size_t parts = [] {
+    std::size_t most = 0;
+    for (const auto& spec : schema()) {
+      most = std::max<std::size_t>(most, std::count(spec.key.begin(), spec.key.end(), '.') + 1);
+    }
+    return most;
+  }();
+  return parts;
+}
+
 void flatten(const YAML::Node& node, const std::string& prefix, const std::string& file, const YAML::Mark& mark,
              FlatMap& out, std::vector<std::string>& problems) {
   switch (node.Type()) {
     case YAML::NodeType::Map:
+      // A map as deep as the deepest key holds no key: it is unknown. This also ends an alias that
+      // contains itself (`a: &x {port: *x}`), which would otherwise recurse without end.
+      if (!prefix.empty() &&
+          static_cast<std::size_t>(std::count(prefix.begin(), prefix.end(), '.')) + 1 >= deepest_key_parts()) {
+        problems.push_back(unknown_key_problem(prefix, where(file, mark)));
+        return;
+      }
       for (const auto& kv : node) {
         if (!kv.first.IsScalar()) {
           problems.push_back(fmt::format("{}: map keys must be plain names", where(file, kv.first.Mark())));
