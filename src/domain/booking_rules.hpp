@@ -129,7 +129,8 @@ struct ReadyDecision {
 };
 
 // Precedence: a keyed order (other fingerprint → KeyReused, same → Replay, the order as created)
-// > SeatsUnknown (among the seats not held) > SeatsInPayment > SeatsNotHeld (missing or stale)
+// > SeatsUnknown (among the seats not held) > SeatsHeldByOthers (someone else's live hold)
+// > SeatsInPayment > SeatsNotHeld (missing or stale)
 // > Create{amount = sum of prices, expires_at = min(order ttl, earliest hold + hold.max-total)}.
 // A repository that finds no keyed order reads the key again after a SeatsInPayment (a parallel
 // duplicate of the request may have won the seats) and decides again.
