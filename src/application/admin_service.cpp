@@ -85,13 +85,15 @@ Task<domain::Schedule> AdminService::update_queue_settings(const domain::AuditCo
 // and repeating it (the same state or settings again) publishes them.
 Task<void> AdminService::publish(const domain::Schedule& schedule) {
   if (catalog_ != nullptr) catalog_->forget_schedule(schedule.id);
-  co_await queue_.apply_controls(schedule.id, domain::QueueControls{schedule.sale_state, schedule.settings});
+  co_await queue_.apply_controls(
+      schedule.id, domain::QueueControls{schedule.sale_state, schedule.settings, schedule.controls_version});
 }
 
 Task<std::size_t> AdminService::restore_controls() {
   const auto schedules = co_await repository_.controlled_schedules();
   for (const auto& schedule : schedules) {
-    co_await queue_.restore_controls(schedule.id, domain::QueueControls{schedule.sale_state, schedule.settings});
+    co_await queue_.restore_controls(
+        schedule.id, domain::QueueControls{schedule.sale_state, schedule.settings, schedule.controls_version});
   }
   co_return schedules.size();
 }

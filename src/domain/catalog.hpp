@@ -28,6 +28,9 @@ struct Schedule {
   SaleState sale_state = SaleState::kOpen;
   QueueSettings settings = {};  // per-schedule overrides of the queue and hold defaults
   std::optional<VenueId> venue = std::nullopt;
+  // Bumped by every change of sale_state or settings: the queue's copy of them (in Redis) is only
+  // ever replaced by a newer version.
+  std::int64_t controls_version = 0;
 };
 
 enum class SeatStatus { kAvailable, kHeld, kSold };

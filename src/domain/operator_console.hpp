@@ -35,6 +35,7 @@ struct QueueSettings {
 struct QueueControls {
   SaleState state = SaleState::kOpen;
   QueueSettings settings;
+  std::int64_t version = 0;  // Schedule::controls_version they were read with
 };
 
 // Limits an operator may set (a typo must not admit a million people at once).

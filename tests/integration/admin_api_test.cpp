@@ -5,14 +5,22 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_future.hpp>
 #include <boost/json/parse.hpp>
 #include <iostream>
 #include <set>
+#include <thread>
 
 #include "infra/events/payment_events.hpp"
 #include "infra/kafka/kafka_producer.hpp"
+#include "infra/redis/redis_client.hpp"
+#include "infra/redis/redis_queue_store.hpp"
 #include "support.hpp"
 
+using namespace ticketing;
 using namespace ticketing::testing;
 namespace json = boost::json;
 
@@ -424,6 +432,72 @@ TEST_F(AdminApi, PauseKeepsPositionsResumeContinuesInOrderCloseRefusesNewcomers)
   EXPECT_EQ(entries[0].at("adminId").as_int64(), kAdmin);
   const auto older = admin.call("GET", fmt::format("/admin/audit?limit=2&before={}", entries[0].at("id").as_int64()));
   EXPECT_EQ(body_of(older).at("entries").as_array()[0].at("id"), entries[1].at("id"));
+}
+
+// Two operators' changes published in the opposite order from their commits: the newer stays in
+// the queue (each carries the schedule's controls version). A copy older than the database's — a
+// publication that failed after the commit — is replaced by the periodic restore, also for an OPEN
+// sale without overrides, which the restore used to skip.
+TEST_F(AdminApi, AnOlderSaleControlNeverReplacesANewerOneInTheQueue) {
+  AdminClient admin{port()};
+  RedisInspector redis;
+  const auto schedule = admin.create_schedule(admin.create_venue(1, 20), "");
+  const auto settings = fmt::format("queue:{{{}}}:settings", schedule);
+  const auto db_version = [&] {
+    return std::stoll(
+        *test_db()->query(fmt::format("SELECT controls_version FROM schedule WHERE id = {}", schedule)).rows[0][0]);
+  };
+  ASSERT_EQ(admin.sale_state(schedule, "PAUSED").status, 200);
+  const auto paused_version = db_version();
+  ASSERT_EQ(admin.sale_state(schedule, "OPEN").status, 200);
+  const auto open_version = db_version();
+  ASSERT_GT(open_version, paused_version);
+  EXPECT_EQ(redis.string({"HGET", settings, "state"}), "OPEN");
+  EXPECT_EQ(redis.string({"HGET", settings, "version"}), std::to_string(open_version));
+
+  // The PAUSED change's publication arrives last: ignored, by apply and by restore alike.
+  boost::asio::io_context io{1};
+  auto work = boost::asio::make_work_guard(io);
+  std::thread thread([&] { io.run(); });
+  infra::redis::RedisClient client(std::vector<boost::asio::io_context*>{&io},
+                                   infra::redis::parse_redis_url(test_config().redis.url));
+  infra::redis::RedisQueueStore store(client, domain::QueuePolicy{});
+  const auto run = [&](auto task) { boost::asio::co_spawn(io, std::move(task), boost::asio::use_future).get(); };
+  const domain::QueueControls stale{domain::SaleState::kPaused, {}, paused_version};
+  run(store.apply_controls(domain::ScheduleId{schedule}, stale));
+  run(store.restore_controls(domain::ScheduleId{schedule}, stale));
+  EXPECT_EQ(redis.string({"HGET", settings, "state"}), "OPEN");
+  EXPECT_EQ(redis.string({"HGET", settings, "version"}), std::to_string(open_version));
+  // The same version again (a repeated call after a 503) is written; restore leaves it alone.
+  run(store.apply_controls(domain::ScheduleId{schedule},
+                           domain::QueueControls{domain::SaleState::kOpen, {}, open_version}));
+  EXPECT_EQ(redis.string({"HGET", settings, "state"}), "OPEN");
+  client.close_all();
+  work.reset();
+  io.stop();
+  thread.join();
+
+  // Redis kept an older copy (the last publication failed): the workers bring it up to the
+  // database's within their 10 s interval, and admission follows.
+  redis.integer({"HSET", settings, "state", "CLOSED", "version", std::to_string(paused_version)});
+  EXPECT_EQ(enter(port(), schedule, 218).status, 409);
+  EXPECT_TRUE(wait_for(
+      [&] {
+        return redis.string({"HGET", settings, "state"}) == "OPEN";
+      },
+      std::chrono::seconds(15), std::chrono::milliseconds(100)));
+  EXPECT_EQ(redis.string({"HGET", settings, "version"}), std::to_string(open_version));
+  EXPECT_EQ(enter(port(), schedule, 218).status, 200);
+  // Nobody else may publish controls: a fan and no token are refused before anything is written.
+  EXPECT_EQ(http(port(), "PUT", fmt::format("/admin/schedules/{}/sale-state", schedule), R"({"state":"CLOSED"})",
+                 as_user(218))
+                .status,
+            403);
+  EXPECT_EQ(http(port(), "PUT", fmt::format("/admin/schedules/{}/sale-state", schedule), R"({"state":"CLOSED"})",
+                 {{"Content-Type", "application/json"}})
+                .status,
+            401);
+  EXPECT_EQ(db_version(), open_version);
 }
 
 // Changing admitPerSecond mid-sale changes the measured admission rate: 30 more admissions come

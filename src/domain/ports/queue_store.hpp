@@ -47,9 +47,11 @@ class QueueStore {
   virtual Task<bool> retire(ScheduleId /*schedule*/) { co_return false; }
   // Publishes a schedule's sale state and queue settings next to its queue: the next admission
   // round of every instance uses them (PAUSED/CLOSED admit nobody; CLOSED refuses new entries).
+  // Controls of an older version than the store's are ignored: of two changes published in the
+  // opposite order from their commits, the newer stays.
   virtual Task<void> apply_controls(ScheduleId schedule, const QueueControls& controls) = 0;
-  // The same, but only where the store has no controls for the schedule (lost with a flush): a
-  // newer change that is already there is never overwritten by this.
+  // The same, but only where the store has no controls for the schedule (lost with a flush) or older
+  // ones (a publication that failed or was overtaken): the same version is left as it is.
   virtual Task<void> restore_controls(ScheduleId schedule, const QueueControls& controls) {
     co_await apply_controls(schedule, controls);
   }

@@ -17,7 +17,7 @@ namespace {
 // The columns schedule_of reads, in order (prefix `s.`).
 constexpr std::string_view kScheduleColumns =
     "s.id, s.concert_id, s.show_at, s.booking_opens_at, s.prequeue_opens_at, s.sale_state, s.max_active, "
-    "s.admit_per_second, s.max_seats_per_user, s.venue_id";
+    "s.admit_per_second, s.max_seats_per_user, s.venue_id, s.controls_version";
 
 Schedule schedule_of(RowReader& read) {
   Schedule schedule{domain::ScheduleId{read.int64()}, domain::ConcertId{read.int64()}, read.timestamp(),
@@ -28,6 +28,7 @@ Schedule schedule_of(RowReader& read) {
   schedule.settings.admit_per_second = read.optional_int64();
   schedule.settings.max_seats_per_user = read.optional_int64();
   if (const auto venue = read.optional_int64()) schedule.venue = domain::VenueId{*venue};
+  schedule.controls_version = read.int64();
   return schedule;
 }
 

@@ -392,7 +392,8 @@ Task<std::optional<domain::Schedule>> MysqlOperatorRepository::set_sale_state(do
     Transaction tx(db);
     if (db.query("SELECT 1 FROM schedule WHERE id = ? FOR UPDATE", {schedule.value}).rows.empty()) return std::nullopt;
     auto before = load_schedule(db, schedule);
-    db.execute("UPDATE schedule SET sale_state = ? WHERE id = ?", {domain::to_string(state), schedule.value});
+    db.execute("UPDATE schedule SET sale_state = ?, controls_version = controls_version + 1 WHERE id = ?",
+               {domain::to_string(state), schedule.value});
     auto after = load_schedule(db, schedule);
     insert_audit(db, who, "schedule.sale-state", "schedule:" + std::to_string(schedule.value),
                  {schedule_audit_json(*before), schedule_audit_json(*after)});
@@ -411,7 +412,7 @@ Task<std::optional<domain::Schedule>> MysqlOperatorRepository::update_queue_sett
     auto before = load_schedule(db, schedule);
     db.execute(
         "UPDATE schedule SET max_active = COALESCE(?, max_active), admit_per_second = COALESCE(?, admit_per_second), "
-        "max_seats_per_user = COALESCE(?, max_seats_per_user) WHERE id = ?",
+        "max_seats_per_user = COALESCE(?, max_seats_per_user), controls_version = controls_version + 1 WHERE id = ?",
         {patch.max_active, patch.admit_per_second, patch.max_seats_per_user, schedule.value});
     auto after = load_schedule(db, schedule);
     insert_audit(db, who, "schedule.queue-settings", "schedule:" + std::to_string(schedule.value),
@@ -539,7 +540,7 @@ Task<std::vector<domain::Schedule>> MysqlOperatorRepository::controlled_schedule
     std::vector<domain::Schedule> schedules;
     const auto rows = db.query(
         "SELECT id FROM schedule WHERE sale_state <> 'OPEN' OR max_active IS NOT NULL OR admit_per_second IS NOT NULL "
-        "ORDER BY id");
+        "OR controls_version > 0 ORDER BY id");
     for (const auto& row : rows.rows) {
       if (auto schedule = load_schedule(db, domain::ScheduleId{to_int64(row[0])})) schedules.push_back(*schedule);
     }

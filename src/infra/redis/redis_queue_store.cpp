@@ -251,12 +251,15 @@ return {admitted + direct, lapsed, #stale, waiting, held_after}
 )lua");
 
 // controls: KEYS settings; ARGV state max_active admit_per_second ('' = the config default)
-// only_if_missing ('1': leave an existing hash alone). Replaces the whole hash in one step, so a
-// round never sees half of a change.
+// restoring version. Written unless the hash holds a newer version (restoring: the same version or
+// a newer one); a hash without a version (none yet, or written before versions) is older than any.
+// Replaces the whole hash in one step, so a round never sees half of a change. Returns 1 when written.
 const RedisScript kControlsScript = RedisScript::from_source(R"lua(
-if ARGV[4] == '1' and redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+local stored = tonumber(redis.call('HGET', KEYS[1], 'version') or '-1')
+local version = tonumber(ARGV[5])
+if stored > version or (ARGV[4] == '1' and stored == version) then return 0 end
 redis.call('DEL', KEYS[1])
-redis.call('HSET', KEYS[1], 'state', ARGV[1])
+redis.call('HSET', KEYS[1], 'state', ARGV[1], 'version', ARGV[5])
 if ARGV[2] ~= '' then redis.call('HSET', KEYS[1], 'max_active', ARGV[2]) end
 if ARGV[3] ~= '' then redis.call('HSET', KEYS[1], 'admit_per_second', ARGV[3]) end
 return 1
@@ -575,7 +578,7 @@ Task<void> RedisQueueStore::restore_controls(domain::ScheduleId schedule, const 
 }
 
 Task<void> RedisQueueStore::write_controls(domain::ScheduleId schedule, const domain::QueueControls& controls,
-                                           bool only_if_missing) {
+                                           bool restoring) {
   co_await register_schedule(schedule);
   const std::string settings = key(schedule, "settings");
   const std::array<std::string_view, 1> key_views{settings};
@@ -584,8 +587,9 @@ Task<void> RedisQueueStore::write_controls(domain::ScheduleId schedule, const do
   };
   const std::string max_active = text(controls.settings.max_active);
   const std::string per_second = text(controls.settings.admit_per_second);
-  const std::array<std::string_view, 4> args{domain::to_string(controls.state), max_active, per_second,
-                                             only_if_missing ? "1" : "0"};
+  const std::string version = std::to_string(controls.version);
+  const std::array<std::string_view, 5> args{domain::to_string(controls.state), max_active, per_second,
+                                             restoring ? "1" : "0", version};
   const RedisReply reply = co_await redis_.evalsha(kControlsScript, key_views, args);
   if (reply.is_error()) throw domain::DependencyUnavailable("redis", "controls script: " + reply.str);
 }

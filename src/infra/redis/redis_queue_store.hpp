@@ -55,7 +55,7 @@ class RedisQueueStore final : public domain::QueueStore {
  private:
   Task<void> register_schedule(domain::ScheduleId schedule);
   Task<bool> idle(domain::ScheduleId schedule);
-  Task<void> write_controls(domain::ScheduleId schedule, const domain::QueueControls& controls, bool only_if_missing);
+  Task<void> write_controls(domain::ScheduleId schedule, const domain::QueueControls& controls, bool restoring);
   Task<std::optional<domain::QueuePlace>> place(domain::ScheduleId schedule, domain::UserId user, domain::Timestamp now,
                                                 bool join, const domain::EnterGate& gate);
   Task<bool> run_slot_script(const RedisScript& script, std::string_view name, domain::ScheduleId schedule,
