@@ -91,11 +91,18 @@ Task<void> AdminService::publish(const domain::Schedule& schedule) {
 
 Task<std::size_t> AdminService::restore_controls() {
   const auto schedules = co_await repository_.controlled_schedules();
+  std::size_t restored = 0;
   for (const auto& schedule : schedules) {
-    co_await queue_.restore_controls(
-        schedule.id, domain::QueueControls{schedule.sale_state, schedule.settings, schedule.controls_version});
+    try {
+      co_await queue_.restore_controls(
+          schedule.id, domain::QueueControls{schedule.sale_state, schedule.settings, schedule.controls_version});
+      ++restored;
+    } catch (const std::exception& failure) {
+      // One schedule's failure (Redis down, a damaged hash) does not keep the others waiting.
+      spdlog::warn("restoring the queue controls of schedule {} failed: {}", schedule.id.value, failure.what());
+    }
   }
-  co_return schedules.size();
+  co_return restored;
 }
 
 Task<ScheduleStats> AdminService::stats(domain::ScheduleId schedule) {

@@ -35,6 +35,12 @@ void insert_audit(MysqlConnection& db, const domain::AuditContext& who, std::str
 
 namespace {
 
+// A change's controls version: one more than the last, and never less than the database's clock in
+// microseconds, so versions keep growing even after the database went back to a backup (the queue's
+// copy in Redis is replaced only by a newer version). Below 2^53 for centuries: exact as a Lua number.
+constexpr std::string_view kNextControlsVersion =
+    "GREATEST(controls_version + 1, FLOOR(UNIX_TIMESTAMP(NOW(6)) * 1000000))";
+
 void write_optional(JsonWriter& json, std::string_view key, const std::optional<std::int64_t>& value) {
   json.key(key);
   if (value) {
@@ -392,8 +398,9 @@ Task<std::optional<domain::Schedule>> MysqlOperatorRepository::set_sale_state(do
     Transaction tx(db);
     if (db.query("SELECT 1 FROM schedule WHERE id = ? FOR UPDATE", {schedule.value}).rows.empty()) return std::nullopt;
     auto before = load_schedule(db, schedule);
-    db.execute("UPDATE schedule SET sale_state = ?, controls_version = controls_version + 1 WHERE id = ?",
-               {domain::to_string(state), schedule.value});
+    db.execute(
+        "UPDATE schedule SET sale_state = ?, controls_version = " + std::string(kNextControlsVersion) + " WHERE id = ?",
+        {domain::to_string(state), schedule.value});
     auto after = load_schedule(db, schedule);
     insert_audit(db, who, "schedule.sale-state", "schedule:" + std::to_string(schedule.value),
                  {schedule_audit_json(*before), schedule_audit_json(*after)});
@@ -412,7 +419,8 @@ Task<std::optional<domain::Schedule>> MysqlOperatorRepository::update_queue_sett
     auto before = load_schedule(db, schedule);
     db.execute(
         "UPDATE schedule SET max_active = COALESCE(?, max_active), admit_per_second = COALESCE(?, admit_per_second), "
-        "max_seats_per_user = COALESCE(?, max_seats_per_user), controls_version = controls_version + 1 WHERE id = ?",
+        "max_seats_per_user = COALESCE(?, max_seats_per_user), controls_version = " +
+            std::string(kNextControlsVersion) + " WHERE id = ?",
         {patch.max_active, patch.admit_per_second, patch.max_seats_per_user, schedule.value});
     auto after = load_schedule(db, schedule);
     insert_audit(db, who, "schedule.queue-settings", "schedule:" + std::to_string(schedule.value),
@@ -539,8 +547,8 @@ Task<std::vector<domain::Schedule>> MysqlOperatorRepository::controlled_schedule
   auto work = [](MysqlConnection& db) {
     std::vector<domain::Schedule> schedules;
     const auto rows = db.query(
-        "SELECT id FROM schedule WHERE sale_state <> 'OPEN' OR max_active IS NOT NULL OR admit_per_second IS NOT NULL "
-        "OR controls_version > 0 ORDER BY id");
+        "SELECT id FROM schedule WHERE show_at > UTC_TIMESTAMP() AND (sale_state <> 'OPEN' OR max_active IS NOT "
+        "NULL OR admit_per_second IS NOT NULL OR controls_version > 0) ORDER BY id");
     for (const auto& row : rows.rows) {
       if (auto schedule = load_schedule(db, domain::ScheduleId{to_int64(row[0])})) schedules.push_back(*schedule);
     }

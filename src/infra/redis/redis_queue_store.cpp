@@ -1,6 +1,7 @@
 #include "infra/redis/redis_queue_store.hpp"
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <array>
@@ -252,17 +253,19 @@ return {admitted + direct, lapsed, #stale, waiting, held_after}
 
 // controls: KEYS settings; ARGV state max_active admit_per_second ('' = the config default)
 // restoring version. Written unless the hash holds a newer version (restoring: the same version or
-// a newer one); a hash without a version (none yet, or written before versions) is older than any.
-// Replaces the whole hash in one step, so a round never sees half of a change. Returns 1 when written.
+// a newer one); a hash without a readable version (none yet, or written before versions) is older
+// than any. Replaces the whole hash in one step, so a round never sees half of a change. Returns
+// {1 when written, the version found}.
 const RedisScript kControlsScript = RedisScript::from_source(R"lua(
-local stored = tonumber(redis.call('HGET', KEYS[1], 'version') or '-1')
+local found = redis.call('HGET', KEYS[1], 'version') or ''
+local stored = tonumber(found) or -1
 local version = tonumber(ARGV[5])
-if stored > version or (ARGV[4] == '1' and stored == version) then return 0 end
+if stored > version or (ARGV[4] == '1' and stored == version) then return {0, found} end
 redis.call('DEL', KEYS[1])
 redis.call('HSET', KEYS[1], 'state', ARGV[1], 'version', ARGV[5])
 if ARGV[2] ~= '' then redis.call('HSET', KEYS[1], 'max_active', ARGV[2]) end
 if ARGV[3] ~= '' then redis.call('HSET', KEYS[1], 'admit_per_second', ARGV[3]) end
-return 1
+return {1, found}
 )lua");
 
 // snapshot: KEYS waiting active stats. Returns {waiting, active, rate}.
@@ -579,7 +582,9 @@ Task<void> RedisQueueStore::restore_controls(domain::ScheduleId schedule, const 
 
 Task<void> RedisQueueStore::write_controls(domain::ScheduleId schedule, const domain::QueueControls& controls,
                                            bool restoring) {
-  co_await register_schedule(schedule);
+  // A change registers the schedule for the admission job (a resumed sale's waiters are admitted);
+  // the periodic restore does not, or a retired schedule would come back every round.
+  if (!restoring) co_await register_schedule(schedule);
   const std::string settings = key(schedule, "settings");
   const std::array<std::string_view, 1> key_views{settings};
   const auto text = [](const std::optional<std::int64_t>& value) {
@@ -592,6 +597,13 @@ Task<void> RedisQueueStore::write_controls(domain::ScheduleId schedule, const do
                                              restoring ? "1" : "0", version};
   const RedisReply reply = co_await redis_.evalsha(kControlsScript, key_views, args);
   if (reply.is_error()) throw domain::DependencyUnavailable("redis", "controls script: " + reply.str);
+  checked_array(reply, 2, "controls");
+  if (!restoring && integer_of(reply.elements[0]) == 0) {
+    // Only a newer change is there (published first although committed later) — or the database
+    // went back to an older state (restored from a backup): the next change replaces it.
+    spdlog::warn("queue controls of schedule {} version {} not published: Redis holds version {}", schedule.value,
+                 controls.version, reply.elements[1].str);
+  }
 }
 
 Task<domain::QueueSnapshot> RedisQueueStore::snapshot(domain::ScheduleId schedule) {

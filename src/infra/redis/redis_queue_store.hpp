@@ -12,8 +12,9 @@
 //                          win_ts/win_seq/pow_until (the arrival-count window; proof of work required until)
 //   queue:{sid}:pace:<uid> when the waiter's next poll is accepted (ms; expires with the advice)
 //   queue:{sid}:pow:<id>   a used proof-of-work challenge id, until the challenge expires
-//   queue:{sid}:settings   HASH state (OPEN|PAUSED|CLOSED), max_active, admit_per_second: the
-//                          console's per-schedule controls, read by every admission round
+//   queue:{sid}:settings   HASH state (OPEN|PAUSED|CLOSED), max_active, admit_per_second, version
+//                          (schedule.controls_version): the console's per-schedule controls, read
+//                          by every admission round; only ever replaced by a newer version
 // and `queue:schedules` (SET of schedule ids with a queue) for the admission job; retire() takes an
 // idle schedule (no waiting, active or pre-queued key) out of it.
 #include <chrono>
