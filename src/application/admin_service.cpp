@@ -92,15 +92,21 @@ Task<void> AdminService::publish(const domain::Schedule& schedule) {
 Task<std::size_t> AdminService::restore_controls() {
   const auto schedules = co_await repository_.controlled_schedules();
   std::size_t restored = 0;
+  std::size_t failed = 0;
+  std::string first_failure;
   for (const auto& schedule : schedules) {
     try {
       co_await queue_.restore_controls(
           schedule.id, domain::QueueControls{schedule.sale_state, schedule.settings, schedule.controls_version});
       ++restored;
     } catch (const std::exception& failure) {
-      // One schedule's failure (Redis down, a damaged hash) does not keep the others waiting.
-      spdlog::warn("restoring the queue controls of schedule {} failed: {}", schedule.id.value, failure.what());
+      // One schedule's failure does not keep the others waiting; the round reports them once.
+      if (failed++ == 0) first_failure = fmt::format("schedule {}: {}", schedule.id.value, failure.what());
     }
+  }
+  if (failed > 0) {
+    throw std::runtime_error(fmt::format("{} of {} schedules' queue controls not restored (first: {})", failed,
+                                         schedules.size(), first_failure));
   }
   co_return restored;
 }

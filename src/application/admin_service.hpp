@@ -71,10 +71,11 @@ class AdminService {
   Task<domain::Schedule> update_queue_settings(const domain::AuditContext& who, domain::ScheduleId schedule,
                                                const domain::QueueSettings& patch);
 
-  // Writes the controls of every upcoming schedule an operator ever changed (or that has any) back
+  // Writes the controls of every schedule an operator ever changed (or that has any) back
   // next to its queue where they are missing (Redis flushed or failed over) or older than the
   // database's (a publication that failed or was overtaken): run periodically by the workers. Never
-  // overwrites a newer change. Returns how many schedules it restored or found up to date.
+  // overwrites a newer change. Returns how many schedules it restored or found up to date; throws
+  // one error naming how many failed (after trying every one).
   Task<std::size_t> restore_controls();
 
   // Cheap enough to poll every second: one Redis script and three small database queries (about 2 ms).

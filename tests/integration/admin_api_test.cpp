@@ -447,8 +447,13 @@ TEST_F(AdminApi, AnOlderSaleControlNeverReplacesANewerOneInTheQueue) {
     return std::stoll(
         *test_db()->query(fmt::format("SELECT controls_version FROM schedule WHERE id = {}", schedule)).rows[0][0]);
   };
+  // Versions come from the database's clock (µs) at least: newer than any before a backup restore.
+  const auto started_us =
+      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count();
   ASSERT_EQ(admin.sale_state(schedule, "PAUSED").status, 200);
   const auto paused_version = db_version();
+  EXPECT_GE(paused_version, started_us - 5'000'000);
   ASSERT_EQ(admin.sale_state(schedule, "OPEN").status, 200);
   const auto open_version = db_version();
   ASSERT_GT(open_version, paused_version);
@@ -477,9 +482,17 @@ TEST_F(AdminApi, AnOlderSaleControlNeverReplacesANewerOneInTheQueue) {
   EXPECT_EQ(redis.string({"HGET", settings, "max_active"}), std::nullopt);
   EXPECT_EQ(redis.string({"HGET", settings, "state"}), "OPEN");
   // A damaged version is older than any: the next publication replaces it.
-  redis.integer({"HSET", settings, "version", "not-a-number", "state", "CLOSED"});
+  for (const char* damaged : {"not-a-number", "inf", "1e400", "0x7fffffffffffffff", "99999999999999999999"}) {
+    redis.integer({"HSET", settings, "version", damaged, "state", "CLOSED"});
+    run(store.restore_controls(domain::ScheduleId{schedule}, current));
+    EXPECT_EQ(redis.string({"HGET", settings, "state"}), "OPEN") << damaged;
+  }
+  // The restore does not put a schedule back on the admission job's list (retire() took it off).
+  redis.integer({"SREM", "queue:schedules", std::to_string(schedule)});
+  redis.integer({"DEL", settings});
   run(store.restore_controls(domain::ScheduleId{schedule}, current));
   EXPECT_EQ(redis.string({"HGET", settings, "state"}), "OPEN");
+  EXPECT_EQ(redis.integer({"SISMEMBER", "queue:schedules", std::to_string(schedule)}), 0);
   client.close_all();
   work.reset();
   io.stop();

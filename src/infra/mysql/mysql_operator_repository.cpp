@@ -547,8 +547,8 @@ Task<std::vector<domain::Schedule>> MysqlOperatorRepository::controlled_schedule
   auto work = [](MysqlConnection& db) {
     std::vector<domain::Schedule> schedules;
     const auto rows = db.query(
-        "SELECT id FROM schedule WHERE show_at > UTC_TIMESTAMP() AND (sale_state <> 'OPEN' OR max_active IS NOT "
-        "NULL OR admit_per_second IS NOT NULL OR controls_version > 0) ORDER BY id");
+        "SELECT id FROM schedule WHERE sale_state <> 'OPEN' OR max_active IS NOT NULL OR admit_per_second IS NOT NULL "
+        "OR controls_version > 0 ORDER BY id");
     for (const auto& row : rows.rows) {
       if (auto schedule = load_schedule(db, domain::ScheduleId{to_int64(row[0])})) schedules.push_back(*schedule);
     }

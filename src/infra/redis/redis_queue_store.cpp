@@ -258,7 +258,8 @@ return {admitted + direct, lapsed, #stale, waiting, held_after}
 // {1 when written, the version found}.
 const RedisScript kControlsScript = RedisScript::from_source(R"lua(
 local found = redis.call('HGET', KEYS[1], 'version') or ''
-local stored = tonumber(found) or -1
+local stored = -1
+if #found <= 16 and string.match(found, '^%d+$') then stored = tonumber(found) end
 local version = tonumber(ARGV[5])
 if stored > version or (ARGV[4] == '1' and stored == version) then return {0, found} end
 redis.call('DEL', KEYS[1])
@@ -598,11 +599,26 @@ Task<void> RedisQueueStore::write_controls(domain::ScheduleId schedule, const do
   const RedisReply reply = co_await redis_.evalsha(kControlsScript, key_views, args);
   if (reply.is_error()) throw domain::DependencyUnavailable("redis", "controls script: " + reply.str);
   checked_array(reply, 2, "controls");
-  if (!restoring && integer_of(reply.elements[0]) == 0) {
+  if (integer_of(reply.elements[0]) == 1) co_return;
+  const std::string& found = reply.elements[1].str;
+  if (!restoring) {
     // Only a newer change is there (published first although committed later) — or the database
     // went back to an older state (restored from a backup): the next change replaces it.
     spdlog::warn("queue controls of schedule {} version {} not published: Redis holds version {}", schedule.value,
-                 controls.version, reply.elements[1].str);
+                 controls.version, found);
+  } else if (found != version) {
+    // Newer than the database's: a change the restore's read just missed (gone by the next round),
+    // or a database restored from a backup. Said once per schedule and version, not every round.
+    std::lock_guard lock(newer_controls_mutex_);
+    if (newer_controls_.size() > 10'000) newer_controls_.clear();
+    auto& said = newer_controls_[schedule.value];
+    if (said != found) {
+      said = found;
+      spdlog::warn(
+          "queue controls of schedule {} in Redis (version {}) are newer than the database's ({}); if the "
+          "database was restored from a backup, set the sale state again in the console",
+          schedule.value, found, controls.version);
+    }
   }
 }
 

@@ -71,6 +71,9 @@ class RedisQueueStore final : public domain::QueueStore {
   RedisClient& redis_;
   domain::QueuePolicy policy_;
   std::mutex registered_mutex_;
+  // Per schedule, the newer Redis controls version the restore last warned about.
+  std::mutex newer_controls_mutex_;
+  std::unordered_map<std::int64_t, std::string> newer_controls_;
   // When this instance last registered each schedule; at most kMaxRegistered entries (older than
   // the refresh interval they mean nothing and are dropped first).
   std::unordered_map<std::int64_t, std::chrono::steady_clock::time_point> registered_;
