@@ -17,6 +17,11 @@ DomainError schedule_not_found(domain::ScheduleId schedule) {
   return DomainError(ErrorCode::kNotFound, fmt::format("schedule {} not found", schedule.value));
 }
 
+// What the queue keeps of a schedule: its sale state and settings, with the version they have.
+domain::QueueControls controls_of(const domain::Schedule& schedule) {
+  return {schedule.sale_state, schedule.settings, schedule.controls_version};
+}
+
 }  // namespace
 
 Task<std::vector<domain::AuditEntry>> AdminService::audit(int limit, std::optional<std::int64_t> before_id) {
@@ -81,12 +86,11 @@ Task<domain::Schedule> AdminService::update_queue_settings(const domain::AuditCo
 }
 
 // The database has committed; the queue follows, and this instance's cached copy of the schedule
-// (whose seat limit the hold path reads) is dropped. Should Redis fail here the call answers 503
-// and repeating it (the same state or settings again) publishes them.
+// (whose seat limit the hold path reads) is dropped. Should Redis fail here the call answers 503;
+// the workers' restore publishes the committed change within its interval (or a repeat does).
 Task<void> AdminService::publish(const domain::Schedule& schedule) {
   if (catalog_ != nullptr) catalog_->forget_schedule(schedule.id);
-  co_await queue_.apply_controls(
-      schedule.id, domain::QueueControls{schedule.sale_state, schedule.settings, schedule.controls_version});
+  co_await queue_.apply_controls(schedule.id, controls_of(schedule));
 }
 
 Task<std::size_t> AdminService::restore_controls() {
@@ -96,8 +100,7 @@ Task<std::size_t> AdminService::restore_controls() {
   std::string first_failure;
   for (const auto& schedule : schedules) {
     try {
-      co_await queue_.restore_controls(
-          schedule.id, domain::QueueControls{schedule.sale_state, schedule.settings, schedule.controls_version});
+      co_await queue_.restore_controls(schedule.id, controls_of(schedule));
       ++restored;
     } catch (const std::exception& failure) {
       // One schedule's failure does not keep the others waiting; the round reports them once.
