@@ -373,6 +373,8 @@ def main():
     if run.get('tokens'):
         w(f"- identity: {run['tokens']}; every call as its user (Authorization: Bearer), booking calls "
           f"with Queue-Token, mock-success signed (Gateway-Signature)")
+    if run.get('warm_up'):
+        w(f"- warm-up: {run['warm_up']}")
     if run.get('cpu_seconds'):
         w(f"- CPU during the k6 run: {run['cpu_seconds']}")
     w('')
