@@ -15,6 +15,7 @@ using domain::DomainError;
 using domain::ErrorCode;
 
 constexpr std::size_t kMaxDepth = 32;
+constexpr std::size_t kMaxProblems = 20;  // members named in one error answer
 
 std::string lower_trimmed(std::string_view text) {
   while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
@@ -135,6 +136,29 @@ std::string field_of_bad_scalar(std::string_view text, std::size_t offset, const
   return key_end > 0 && text[key_end - 1] == '"' ? finder.top_level_key : std::string();
 }
 
+// A member name as the error's message shows it: at most 64 bytes (cut at a character boundary)
+// and control characters as \u escapes — the message is a C string inside the exception, so a NUL
+// would end it there. The `errors` entries keep the name as sent (JSON-escaped by the writer).
+std::string printable_name(std::string_view name) {
+  constexpr std::size_t kMaxShown = 64;
+  std::string out;
+  std::size_t shown = name.size();
+  if (shown > kMaxShown) {
+    shown = kMaxShown;
+    while (shown > 0 && (static_cast<unsigned char>(name[shown]) & 0xC0) == 0x80) --shown;
+  }
+  for (const char c : name.substr(0, shown)) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte < 0x20 || byte == 0x7f) {
+      out += fmt::format("\\u{:04x}", byte);
+    } else {
+      out += c;
+    }
+  }
+  if (shown < name.size()) out += "...";
+  return out;
+}
+
 DomainError malformed(std::string reason) {
   return DomainError(ErrorCode::kInvalidArgument, "malformed JSON body: " + reason, {{"body", reason}});
 }
@@ -158,6 +182,8 @@ bool is_json_content_type(std::string_view content_type) {
 }
 
 JsonBody JsonBody::parse(const ApiRequest& request, std::initializer_list<std::string_view> allowed_fields) {
+  // Two of them would leave which one describes the body to chance (the first, or the last?).
+  if (request.header_count("Content-Type") > 1) throw domain::invalid_argument("Content-Type", "must be sent once");
   const std::string* content_type = request.header("Content-Type");
   if (content_type == nullptr || !is_json_content_type(*content_type)) {
     throw DomainError(ErrorCode::kUnsupportedMediaType, "Content-Type must be application/json");
@@ -170,7 +196,9 @@ JsonBody JsonBody::parse(const ApiRequest& request, std::initializer_list<std::s
     boost::json::basic_parser<DuplicateKeyFinder> finder(options);
     boost::system::error_code ec;
     const std::size_t parsed = finder.write_some(false, request.body.data(), request.body.size(), ec);
-    if (!finder.handler().duplicate.empty()) throw malformed("duplicate key '" + finder.handler().duplicate + "'");
+    if (!finder.handler().duplicate.empty()) {
+      throw malformed("duplicate key '" + printable_name(finder.handler().duplicate) + "'");
+    }
     if (ec == boost::json::error::syntax) {
       const auto field = field_of_bad_scalar(request.body, parsed, finder.handler());
       if (is_allowed(allowed_fields, field)) {
@@ -197,7 +225,9 @@ JsonBody JsonBody::parse(const ApiRequest& request, std::initializer_list<std::s
 }
 
 void JsonBody::problem(std::string_view field, std::string reason) {
-  errors_.push_back({std::string(field), std::move(reason)});
+  // A body of thousands of unknown members gets the first of them named, not an answer larger than
+  // the body.
+  if (errors_.size() < kMaxProblems) errors_.push_back({std::string(field), std::move(reason)});
 }
 
 const boost::json::value* JsonBody::required(std::string_view field) {
@@ -297,7 +327,7 @@ std::optional<std::string> JsonBody::optional_string(std::string_view field, std
 void JsonBody::done() const {
   if (errors_.empty()) return;
   std::string message = "invalid request body:";
-  for (const auto& e : errors_) message += fmt::format(" {} {};", e.field, e.reason);
+  for (const auto& e : errors_) message += fmt::format(" {} {};", printable_name(e.field), e.reason);
   message.pop_back();
   throw DomainError(ErrorCode::kInvalidArgument, std::move(message), errors_);
 }

@@ -1,3 +1,5 @@
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <chrono>
 
@@ -64,6 +66,8 @@ Task<ApiResponse> ready(application::PaymentService& payments, const ApiRequest&
   const auto schedule_id = body.id("scheduleId");
   const auto seat_nos = body.string_array("seatNos", 1, 64, 64);
   body.done();
+  if (request.header_count("Idempotency-Key") > 1)
+    throw domain::invalid_argument("Idempotency-Key", "must be sent once");
   const auto key = header_value(request, "Idempotency-Key");
   const auto result = co_await payments.ready(admission, key, domain::ScheduleId{schedule_id}, seat_nos);
   co_return json_response(201, ready_body(result.order));
@@ -82,6 +86,13 @@ ApiResponse payment_recorded_response(const domain::PaymentRecord& record) {
 }
 
 Task<ApiResponse> mock_success(application::PaymentService& payments, const ApiRequest& request) {
+  // Two signatures (or secrets): which one vouches for the body? Refused like a bad one.
+  for (const char* credential : {"Gateway-Signature", "X-Gateway-Secret"}) {
+    if (request.header_count(credential) > 1) {
+      throw domain::DomainError(domain::ErrorCode::kUnauthenticated,
+                                fmt::format("more than one {} header", credential));
+    }
+  }
   const application::GatewayCallback callback{header_value(request, "Gateway-Signature"),
                                               header_value(request, "X-Gateway-Secret"), request.body};
   payments.authenticate_gateway(callback);  // 401 before the body is parsed

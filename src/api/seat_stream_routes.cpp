@@ -25,6 +25,7 @@ Task<ApiResponse> stream_seats(web::SeatMapStreams& streams, const ApiRequest& r
   response.headers.push_back({"X-Accel-Buffering", "no"});
   if (request.method == Method::kHead) {
     co_await streams.check(schedule);
+    response.head_of_stream = true;
     co_return response;
   }
   response.stream = co_await streams.open(schedule, resume_from);

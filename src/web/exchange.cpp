@@ -35,6 +35,14 @@ const std::string* Request::header(std::string_view name) const {
   return nullptr;
 }
 
+std::size_t Request::header_count(std::string_view name) const {
+  std::size_t count = 0;
+  for (const auto& h : headers) {
+    if (h.name.size() == name.size() && strncasecmp(h.name.data(), name.data(), name.size()) == 0) ++count;
+  }
+  return count;
+}
+
 const std::string* Request::path_param(std::string_view name) const {
   for (const auto& [key, value] : path_params) {
     if (key == name) return &value;

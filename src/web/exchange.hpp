@@ -40,6 +40,8 @@ struct Request {
 
   // Case-insensitive; the first value, or nullptr.
   const std::string* header(std::string_view name) const;
+  // How many fields named `name` (case-insensitive) the request carries.
+  std::size_t header_count(std::string_view name) const;
   const std::string* path_param(std::string_view name) const;
 };
 
@@ -53,6 +55,9 @@ struct Response {
   // headers without a Content-Length and then whatever the stream writes, and closes the connection
   // when it ends.
   std::shared_ptr<ResponseStream> stream;
+  // The answer to HEAD on a streamed route: the headers GET gets (no Content-Length, the
+  // connection closed after), no body.
+  bool head_of_stream = false;
 };
 
 }  // namespace ticketing::web

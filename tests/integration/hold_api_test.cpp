@@ -332,20 +332,31 @@ TEST(HoldApi, BadInputIsRejectedWithoutRowsOrLocks) {
 }
 
 // A token stays refused once its slot was given up, also after the user entered again and was
-// admitted to a new slot within the same second; the new slot's token works.
+// admitted to a new slot within the same second — and gave that one up too, and came back again
+// (token times are whole seconds: each give-up must refuse a later second than the one before);
+// the newest slot's token works.
 TEST(HoldApi, TokenOfAGivenUpSlotStaysRefusedAfterReadmission) {
   const auto schedule = create_schedule(-60, 10);
   TestServer server(kFastAdmission);
-  const auto old_token = admit_users(server.port(), schedule, 1, 1).at(1);
-  ASSERT_EQ(seat_call(server.port(), "/tickets/hold", old_token, 1, schedule, {"S-1"}).status, 200);
-  ASSERT_EQ(http(server.port(), "DELETE", fmt::format("/queue?scheduleId={}", schedule), "", as_user(1)).status, 204);
-  const auto new_token = admit_users(server.port(), schedule, 1, 1).at(1);
-  ASSERT_NE(new_token, old_token);
+  const auto leave = [&] {
+    return http(server.port(), "DELETE", fmt::format("/queue?scheduleId={}", schedule), "", as_user(1)).status;
+  };
+  const auto first_token = admit_users(server.port(), schedule, 1, 1).at(1);
+  ASSERT_EQ(seat_call(server.port(), "/tickets/hold", first_token, 1, schedule, {"S-1"}).status, 200);
+  ASSERT_EQ(leave(), 204);
+  const auto second_token = admit_users(server.port(), schedule, 1, 1).at(1);
+  ASSERT_EQ(leave(), 204);
+  const auto third_token = admit_users(server.port(), schedule, 1, 1).at(1);
+  ASSERT_NE(second_token, first_token);
+  ASSERT_NE(third_token, second_token);
 
-  const auto replayed = seat_call(server.port(), "/tickets/hold", old_token, 1, schedule, {"S-2"});
-  EXPECT_EQ(replayed.status, 401) << replayed.raw;
-  const auto fresh = seat_call(server.port(), "/tickets/hold", new_token, 1, schedule, {"S-2"});
+  for (const auto& given_up : {first_token, second_token}) {
+    const auto replayed = seat_call(server.port(), "/tickets/hold", given_up, 1, schedule, {"S-2"});
+    EXPECT_EQ(replayed.status, 401) << replayed.raw;
+  }
+  const auto fresh = seat_call(server.port(), "/tickets/hold", third_token, 1, schedule, {"S-2"});
   EXPECT_EQ(fresh.status, 200) << fresh.raw;
+  EXPECT_EQ(live_rows(schedule).count("S-2"), 1U);
 }
 
 // A 409 from the fast path names exactly the requested seats that are taken — someone else's, and

@@ -491,3 +491,116 @@ TEST_F(HttpEdges, AFewEmptyLinesBeforeARequestLineAreIgnored) {
       parse_response(raw_exchange(port(), std::string(40, '\n') + "GET /concerts HTTP/1.1\r\nHost: x\r\n\r\n")), 400,
       "INVALID_ARGUMENT");
 }
+
+// http.read-timeout (1 s here) is an idle timeout while a body arrives: a body that keeps coming,
+// each piece within the timeout, is read however long it takes in all; a body that stops coming
+// for longer is closed without an answer.
+TEST_F(HttpEdges, TheBodyTimeoutIsAnIdleOne) {
+  // A signed-in caller (else the header alone is answered, 401) entering an unknown schedule: 404.
+  const std::string json = R"({"scheduleId":987654321})";
+  const std::string bearer = "Authorization: Bearer " + access_token(1) + "\r\n";
+  RawConnection steady(port());
+  steady.send(fmt::format(
+      "POST /queue/enter HTTP/1.1\r\nHost: x\r\n{}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n", bearer,
+      json.size()));
+  for (std::size_t sent = 0; sent < json.size(); sent += 8) {
+    // The pace is what is tested: 3 pieces 500 ms apart, 1.5 s in all, each gap half the timeout.
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    steady.send(json.substr(sent, 8));
+  }
+  expect_json_error(parse_response(steady.read_until("}", std::chrono::seconds(5))), 404, "NOT_FOUND");
+
+  RawConnection stalled(port());
+  stalled.send(fmt::format(
+      "POST /queue/enter HTTP/1.1\r\nHost: x\r\n{}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n", bearer,
+      json.size()));
+  stalled.send(json.substr(0, 10));
+  EXPECT_TRUE(stalled.closed_within(std::chrono::seconds(5)));
+}
+
+// A chunk-size line (with its extensions) or a trailer the parser must see whole may not grow past
+// http.max-header (16 KiB by default) while it waits for the rest: 431, and the server serves on.
+// Beast alone would buffer them without a limit (one of 40 MB was read whole). Here 100 KB each,
+// more than the server reads at once.
+TEST_F(HttpEdges, AnOverlongChunkLineOrTrailerIs431) {
+  const std::string head = "POST /queue/enter HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
+  std::string extensions = "2";
+  while (extensions.size() < 100'000) extensions += ";a=b";
+  expect_json_error(parse_response(raw_exchange(port(), head + extensions + "\r\n{}\r\n0\r\n\r\n")), 431,
+                    "REQUEST_HEADER_FIELDS_TOO_LARGE");
+  std::string trailer = "2\r\n{}\r\n0\r\n";
+  for (int i = 0; i < 100; ++i) trailer += "X-T: " + std::string(1'000, 'a') + "\r\n";
+  expect_json_error(parse_response(raw_exchange(port(), head + trailer + "\r\n")), 431,
+                    "REQUEST_HEADER_FIELDS_TOO_LARGE");
+  expect_json_error(http(port(), "GET", "/nope"), 404, "NOT_FOUND");
+}
+
+// HEAD gets headers only, also when the transport refuses the request before any route runs.
+TEST_F(HttpEdges, ATransportErrorToHeadHasNoBody) {
+  const std::string raw = raw_exchange(port(), "HEAD /concerts HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n");
+  ASSERT_EQ(raw.find("HTTP/1.1 400"), 0U) << raw;
+  const auto end_of_header = raw.find("\r\n\r\n");
+  ASSERT_NE(end_of_header, std::string::npos);
+  EXPECT_EQ(raw.size(), end_of_header + 4) << "a body after the header: " << raw;
+  EXPECT_NE(parse_response(raw).header("content-length"), "0");
+}
+
+// RFC 9112 §3.2.2: a request target in absolute form is served as its path.
+TEST_F(HttpEdges, AnAbsoluteFormTargetIsServedAsItsPath) {
+  const auto response = parse_response(raw_exchange(
+      port(), "GET http://localhost/concerts?x=1 HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"));
+  EXPECT_EQ(response.status, 200) << response.raw;
+  expect_json_error(
+      parse_response(raw_exchange(port(), "GET HTTP://localhost/nope HTTP/1.1\r\nHost: localhost\r\n\r\n")), 404,
+      "NOT_FOUND");
+}
+
+// An HTTP/1.0 client is never sent a 100 Continue (RFC 9110 §10.1.1), and an HTTP/1.0 request with
+// Transfer-Encoding is answered and its connection closed (RFC 9112 §6.1: its framing is faulty),
+// so nothing after it on the connection is read as a request.
+TEST_F(HttpEdges, HttpTenGetsNoContinueAndAChunkedOneClosesTheConnection) {
+  const std::string json = R"({"scheduleId":987654321})";
+  const std::string bearer = "Authorization: Bearer " + access_token(1) + "\r\n";
+  const std::string expecting =
+      raw_exchange(port(), fmt::format("POST /queue/enter HTTP/1.0\r\n{}Content-Type: application/json\r\n"
+                                       "Expect: 100-continue\r\nContent-Length: {}\r\n\r\n{}",
+                                       bearer, json.size(), json));
+  EXPECT_EQ(expecting.find("HTTP/1.0 404"), 0U) << expecting;
+  EXPECT_EQ(expecting.find(" 100 "), std::string::npos) << expecting;
+
+  const std::string chunked = raw_exchange(
+      port(), fmt::format("POST /queue/enter HTTP/1.0\r\n{}Connection: keep-alive\r\n"
+                          "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n{:x}\r\n{}\r\n0\r\n\r\n"
+                          "GET /concerts HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
+                          bearer, json.size(), json));
+  EXPECT_EQ(chunked.find("HTTP/1.0 404"), 0U) << chunked;
+  EXPECT_EQ(chunked.find("HTTP/1.0 200"), std::string::npos) << "served a request after a chunked HTTP/1.0 one";
+}
+
+// Every Connection field counts (RFC 9112 §9.3): "close" in a second field closes the connection.
+TEST_F(HttpEdges, CloseInAnyConnectionFieldCloses) {
+  const std::string raw =
+      raw_exchange(port(),
+                   "GET /concerts HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\nConnection: close\r\n\r\n"
+                   "GET /concerts HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_EQ(raw.find("HTTP/1.1 200"), 0U) << raw;
+  EXPECT_EQ(raw.find("HTTP/1.1", 5), std::string::npos) << "answered a request after Connection: close";
+}
+
+// A Host that is not a host[:port] (RFC 9112 §3.2), or raw bytes outside ASCII in the target
+// (RFC 3986: they are sent percent-encoded), are 400 like control bytes there.
+TEST_F(HttpEdges, ABadHostOrARawNonAsciiTargetIs400) {
+  for (const std::string host : {"a b/c", "x@y", "host:port", "[::1", "a:1:2"}) {
+    expect_json_error(parse_response(raw_exchange(port(), "GET /concerts HTTP/1.1\r\nHost: " + host + "\r\n\r\n")), 400,
+                      "INVALID_ARGUMENT");
+  }
+  for (const std::string host : {"localhost", "127.0.0.1:8080", "[::1]:80", "example.com", ""}) {
+    const auto ok = parse_response(
+        raw_exchange(port(), "GET /concerts HTTP/1.1\r\nHost: " + host + "\r\nConnection: close\r\n\r\n"));
+    EXPECT_EQ(ok.status, 200) << host << "\n" << ok.raw;
+  }
+  expect_json_error(parse_response(raw_exchange(port(),
+                                                "GET /con\xff"
+                                                "certs HTTP/1.1\r\nHost: x\r\n\r\n")),
+                    400, "INVALID_ARGUMENT");
+}

@@ -274,6 +274,9 @@ TEST(LiveSeatMap, BadAndUnknownIdsAreJsonErrors) {
   const auto head = http(server.port(), "HEAD", stream_path(schedule));
   EXPECT_EQ(head.status, 200);
   EXPECT_EQ(head.header("content-type"), "text/event-stream");
+  // As GET's: no Content-Length (the stream's body runs until the connection closes), and closed.
+  EXPECT_EQ(head.header("content-length"), "") << head.raw;
+  EXPECT_EQ(head.header("connection"), "close") << head.raw;
   EXPECT_EQ(http(server.port(), "HEAD", "/schedules/987654321/seats/stream").status, 404);
 }
 

@@ -413,6 +413,10 @@ TEST(PaymentFlow, IdempotencyKeyReplaysRefusesReuseAndIsRequired) {
   const auto no_key = ready(server.port(), booking, "");
   EXPECT_EQ(no_key.status, 400);
   EXPECT_EQ(ready(server.port(), booking, std::string(256, 'k')).status, 400);
+  // Two keys (which one names the request?): 400, nothing written.
+  const auto two_keys = seat_call(server.port(), "/payment/ready", booking.token, 2, schedule, booking.seats,
+                                  {{"Idempotency-Key", key_c}, {"idempotency-key", key_b}});
+  EXPECT_EQ(two_keys.status, 400) << two_keys.raw;
   // Releasing a seat that is in a READY order is refused.
   const auto release = seat_call(server.port(), "/tickets/release", booking.token, 2, schedule, {"S-1"});
   EXPECT_EQ(release.status, 409);
@@ -446,6 +450,12 @@ TEST(PaymentFlow, IdempotencyKeyReplaysRefusesReuseAndIsRequired) {
       server.port(), "POST", "/payment/mock-success", body,
       {{"Content-Type", "application/json"}, {"Gateway-Signature", gateway_signature(R"({"orderNo":"ORD-other"})")}});
   EXPECT_EQ(forged.status, 401) << "a signature over another body";
+  // Two signatures, a good one first: which one vouches for the body? Refused, like two secrets.
+  const auto two_signatures = http(server.port(), "POST", "/payment/mock-success", body,
+                                   {{"Content-Type", "application/json"},
+                                    {"Gateway-Signature", gateway_signature(body)},
+                                    {"gateway-signature", gateway_signature(R"({"orderNo":"ORD-other"})")}});
+  EXPECT_EQ(two_signatures.status, 401) << two_signatures.raw;
   EXPECT_EQ(order_status(server.port(), order_no), "READY") << "a refused callback wrote something";
   EXPECT_EQ(pay(server.port(), "ORD-does-not-exist").status, 404);
   EXPECT_EQ(http(server.port(), "GET", "/payment/bad%20no", "", as_user(1)).status, 400);
@@ -560,6 +570,31 @@ TEST(PaymentFlow, ConfirmationFreesTheBuyingSlotNotANewerOne) {
       },
       std::chrono::seconds(10)));
   EXPECT_EQ(seat_call(server.port(), "/tickets/hold", new_token, 9, schedule, {"S-7"}).status, 401);
+}
+
+// The same after quick give-ups: slots given up and taken again within one second before the
+// purchase, and one more after it; the purchase's confirmation still ends only its own slot.
+TEST(PaymentFlow, ConfirmationFreesTheBuyingSlotNotANewerOneAfterQuickReadmissions) {
+  const auto schedule = create_schedule(-60, 10);
+  TestServer server(kFastAdmission);
+  const auto leave = [&] {
+    return http(server.port(), "DELETE", fmt::format("/queue?scheduleId={}", schedule), "", as_user(9)).status;
+  };
+  for (int i = 0; i < 2; ++i) {
+    admit_users(server.port(), schedule, 9, 1);
+    ASSERT_EQ(leave(), 204);
+  }
+  Booking buyer{9, schedule, "", {"S-5"}};
+  const auto order_no = hold_and_ready(server.port(), buyer);
+  ASSERT_EQ(leave(), 204);
+  const auto new_token = admit_users(server.port(), schedule, 9, 1).at(9);
+  ASSERT_EQ(pay(server.port(), order_no).status, 202);
+  ASSERT_TRUE(wait_for([&] { return order_status(server.port(), order_no) == "PAID"; }, std::chrono::seconds(20)));
+  const auto status = http(server.port(), "GET", fmt::format("/queue/status?scheduleId={}", schedule), "", as_user(9));
+  ASSERT_EQ(status.status, 200) << status.raw;
+  EXPECT_EQ(json::parse(status.body).at("status").as_string(), "ADMITTED");
+  EXPECT_EQ(seat_call(server.port(), "/tickets/hold", new_token, 9, schedule, {"S-6"}).status, 200);
+  EXPECT_EQ(seat_call(server.port(), "/tickets/hold", buyer.token, 9, schedule, {"S-7"}).status, 401);
 }
 
 // DESIGN.md §7.6: with the broker unreachable the PaymentCompleted event never leaves the outbox

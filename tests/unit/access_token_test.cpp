@@ -210,3 +210,20 @@ TEST(AccessToken, RefusesToIssueOrConstructWithBadInput) {
   bad.expires_at = bad.issued_at;
   EXPECT_THROW(service.issue(bad), std::invalid_argument);
 }
+
+// Boost.JSON's DOM keeps the last of repeated members: a payload naming `sub` or `role` twice, or a
+// header naming `alg` twice, would read as one value. Even correctly signed, they are refused, as
+// is a header with `crit` extensions (RFC 7515 §4.1.11: none is understood here). An extra header
+// parameter that asks for nothing (`kid`) is fine.
+TEST(AccessToken, RefusesRepeatedMembersAndCriticalExtensions) {
+  Payload twice_sub;
+  twice_sub.extra = R"(,"sub":"43")";
+  Payload twice_role;
+  twice_role.extra = R"(,"role":"ADMIN")";
+  for (const auto& p : {twice_sub, twice_role}) {
+    EXPECT_EQ(verify(signed_token(kHeader, p.json())), "malformed") << p.json();
+  }
+  EXPECT_NE(verify(signed_token(R"({"alg":"none","alg":"HS256"})", Payload{}.json())), "valid");
+  EXPECT_NE(verify(signed_token(R"({"alg":"HS256","typ":"JWT","crit":["exp"],"exp":1})", Payload{}.json())), "valid");
+  EXPECT_EQ(verify(signed_token(R"({"alg":"HS256","kid":"k1"})", Payload{}.json())), "valid");
+}

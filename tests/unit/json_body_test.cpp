@@ -121,3 +121,34 @@ TEST(JsonBody, StringArraysAreChecked) {
   too_many.string_array("seatNos", 1, 4, 16);
   EXPECT_THROW(too_many.done(), domain::DomainError);
 }
+
+// The message is a C string inside the exception: a member name with a NUL must not cut it short,
+// and control characters are shown escaped; `errors` keeps the names as sent.
+TEST(JsonBody, MemberNamesWithControlCharactersAreShownWholeInTheMessage) {
+  const auto error = error_of(post(std::string(R"({"userId":1,"scheduleId":1,"a\u0000b":1,"zzz":2})")));
+  const std::string message = error.what();
+  EXPECT_NE(message.find("a\\u0000b unknown field"), std::string::npos) << message;
+  EXPECT_NE(message.find("zzz unknown field"), std::string::npos) << message;
+  ASSERT_EQ(error.errors().size(), 2U);
+  EXPECT_EQ(error.errors()[0].field, std::string("a\0b", 3));
+}
+
+// Thousands of unknown members: the answer names the first 20, not all of them.
+TEST(JsonBody, AnAnswerNamesAtMostTwentyProblems) {
+  std::string body = R"({"userId":1,"scheduleId":1)";
+  for (int i = 0; i < 5000; ++i) body += ",\"k" + std::to_string(i) + "\":0";
+  body += "}";
+  const auto error = error_of(post(body));
+  ASSERT_EQ(error.errors().size(), 20U);
+  EXPECT_EQ(error.errors().front().field, "k0");
+  EXPECT_LT(std::string(error.what()).size(), 1000U);
+}
+
+TEST(JsonBody, TwoContentTypesAre400) {
+  auto request = post(R"({"userId":1,"scheduleId":1})");
+  request.headers.push_back({"content-type", "text/plain"});
+  const auto error = error_of(request);
+  EXPECT_EQ(error.code(), domain::ErrorCode::kInvalidArgument);
+  ASSERT_EQ(error.errors().size(), 1U);
+  EXPECT_EQ(error.errors()[0].field, "Content-Type");
+}

@@ -281,3 +281,15 @@ TEST(JwtTokenService, NoSingleCharacterEditVerifies) {
     EXPECT_FALSE(service.verify(good.substr(0, i), kNow).claims) << "prefix " << i;
   }
 }
+
+// A repeated claim (the DOM would keep the last `sub`: another user's admission), a repeated or
+// critical header member: refused even when correctly signed.
+TEST(JwtTokenService, RefusesRepeatedMembersAndCriticalExtensions) {
+  const JwtTokenService service(kSecret);
+  std::string twice = payload();
+  twice.insert(twice.size() - 1, R"(,"sub":"6")");
+  EXPECT_EQ(problem_of(service.verify(signed_token(kHeader, twice), kNow)), "malformed") << twice;
+  EXPECT_NE(problem_of(service.verify(signed_token(R"({"alg":"none","alg":"HS256"})", payload()), kNow)), "valid");
+  EXPECT_NE(problem_of(service.verify(signed_token(R"({"alg":"HS256","crit":["sid"]})", payload()), kNow)), "valid");
+  EXPECT_EQ(problem_of(service.verify(signed_token(R"({"alg":"HS256","kid":"k1"})", payload()), kNow)), "valid");
+}

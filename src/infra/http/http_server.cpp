@@ -72,6 +72,7 @@ std::string request_id_for(std::string_view client_id) {
 struct Origin {
   std::string path;
   std::string request_id;
+  bool head = false;  // a HEAD request: the answer's headers only (RFC 9110 §9.3.2)
 };
 
 std::string_view trimmed(std::string_view value) {
@@ -80,8 +81,86 @@ std::string_view trimmed(std::string_view value) {
   return value.substr(first, value.find_last_not_of(" \t") - first + 1);
 }
 
-Origin origin_of(std::string_view target, std::string_view client_id) {
-  return {std::string(target.substr(0, target.find('?'))), request_id_for(client_id)};
+Origin origin_of(std::string_view target, std::string_view client_id, bool head) {
+  return {std::string(target.substr(0, target.find('?'))), request_id_for(client_id), head};
+}
+
+// RFC 9112 §3.2.2: a server accepts a request target in absolute form ("http://host/path?query")
+// and uses its path and query, as if sent in origin form.
+std::string_view origin_form(std::string_view target) {
+  std::size_t scheme = 0;
+  if (target.size() >= 7 && beast::iequals(target.substr(0, 7), "http://")) {
+    scheme = 7;
+  } else if (target.size() >= 8 && beast::iequals(target.substr(0, 8), "https://")) {
+    scheme = 8;
+  } else {
+    return target;
+  }
+  const auto rest = target.find_first_of("/?", scheme);
+  if (rest == std::string_view::npos) return "/";
+  return target.substr(rest);
+}
+
+// A Host field value (RFC 9112 §3.2, RFC 3986 §3.2.2): empty, or a host (a registered name of
+// unreserved, sub-delims and percent-encoded characters, or an IP literal in brackets) with an
+// optional numeric port.
+bool valid_host(std::string_view host) {
+  if (host.empty()) return true;
+  std::string_view name = host;
+  std::string_view port;
+  if (host.front() == '[') {
+    const auto close = host.find(']');
+    if (close == std::string_view::npos) return false;
+    for (const char c : host.substr(1, close - 1)) {
+      const bool ok =
+          (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') || c == ':' || c == '.';
+      if (!ok) return false;
+    }
+    if (close + 1 < host.size()) {
+      if (host[close + 1] != ':') return false;
+      port = host.substr(close + 2);
+    }
+    name = {};
+  } else if (const auto colon = host.rfind(':'); colon != std::string_view::npos) {
+    name = host.substr(0, colon);
+    port = host.substr(colon + 1);
+    if (name.empty()) return false;
+  }
+  if (port.size() > 5) return false;
+  for (const char c : port) {
+    if (c < '0' || c > '9') return false;
+  }
+  for (const char c : name) {
+    const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                    std::string_view("-._~!$&'()*+,;=%").find(c) != std::string_view::npos;
+    if (!ok) return false;
+  }
+  return true;
+}
+
+// Bytes outside visible ASCII in a request target: RFC 3986 allows none (a client percent-encodes
+// them), so they are refused as control bytes already are.
+bool has_raw_non_ascii(std::string_view target) {
+  return std::any_of(target.begin(), target.end(), [](char c) { return static_cast<unsigned char>(c) >= 0x80; });
+}
+
+// Whether the connection stays open after this request (RFC 9112 §9.3): every Connection field's
+// tokens count, not only the first field's; "close" anywhere closes; HTTP/1.0 stays open only with
+// "keep-alive". An HTTP/1.0 message with Transfer-Encoding has faulty framing: close after it
+// (RFC 9112 §6.1).
+bool keeps_alive(const bhttp::request_header<>& header) {
+  bool close = false;
+  bool keep_alive = false;
+  for (const auto& field : header) {
+    if (field.name() != bhttp::field::connection) continue;
+    for (const auto& token : bhttp::token_list(field.value())) {
+      if (beast::iequals(token, "close")) close = true;
+      if (beast::iequals(token, "keep-alive")) keep_alive = true;
+    }
+  }
+  if (close) return false;
+  if (header.version() >= 11) return true;
+  return keep_alive && header.count(bhttp::field::transfer_encoding) == 0;
 }
 
 // The value of the first field `name` among the complete header lines at the start of `bytes`,
@@ -114,8 +193,14 @@ bool has_bare_lf(const beast::flat_buffer& buffer, std::size_t from) {
 // does not prevent for a chunked body's trailer or under a large http.max-header; thrown inside
 // Beast's read operation it would escape the coroutine and end the I/O thread. Here it is this
 // request's error: header_limit.
+//
+// Reading the body (`header_only` false), every read that brings bytes restarts the stream's timer
+// at `body_idle_timeout`, and a chunk-size line or trailer the parser waits to see whole may grow
+// to `max_line` bytes: past that it is this request's error, header_limit (Beast itself has no
+// limit there, and would buffer a line of any length).
 asio::awaitable<void> read_request(beast::tcp_stream& stream, beast::flat_buffer& buffer,
                                    bhttp::request_parser<bhttp::string_body>& parser, bool header_only,
+                                   std::chrono::milliseconds body_idle_timeout, std::size_t max_line,
                                    boost::system::error_code& ec) {
   constexpr std::size_t kReadSize = 65536;
   ec = {};
@@ -143,6 +228,10 @@ asio::awaitable<void> read_request(beast::tcp_stream& stream, beast::flat_buffer
           ec = bhttp::error::bad_chunk;
           co_return;
         }
+        if (buffer.size() > max_line) {
+          ec = bhttp::error::header_limit;
+          co_return;
+        }
         lf_checked = buffer.size();
       }
     }
@@ -155,6 +244,7 @@ asio::awaitable<void> read_request(beast::tcp_stream& stream, beast::flat_buffer
     }
     if (ec) co_return;
     buffer.commit(n);
+    if (!header_only && n > 0) stream.expires_after(body_idle_timeout);
   }
 }
 
@@ -182,7 +272,9 @@ std::string_view raw_request_path(std::string_view bytes) {
 Origin origin_of_unparsed(const bhttp::request_parser<bhttp::string_body>& parser, const beast::flat_buffer& buffer) {
   const std::string_view raw(static_cast<const char*>(buffer.data().data()), buffer.size());
   const auto& partial = parser.get();
-  if (partial.target().empty()) return origin_of(raw_request_path(raw), "");  // request line not parsed
+  if (partial.target().empty()) {  // request line not parsed
+    return origin_of(raw_request_path(raw), "", raw.starts_with("HEAD "));
+  }
   const auto field = partial.find("X-Request-Id");
   std::string_view client_id;
   if (field != partial.end()) {
@@ -190,7 +282,7 @@ Origin origin_of_unparsed(const bhttp::request_parser<bhttp::string_body>& parse
   } else {
     client_id = raw_field_value(raw, "X-Request-Id");
   }
-  return origin_of(partial.target(), client_id);
+  return origin_of(partial.target(), client_id, partial.method() == bhttp::verb::head);
 }
 
 // The server's end of one streamed response (web::StreamChannel), owned jointly by the connection
@@ -431,7 +523,7 @@ struct HttpServer::Impl {
   asio::awaitable<void> drain_unread(beast::tcp_stream& stream);
   // Writes a response with `Connection: close`; the write's error, if any.
   asio::awaitable<boost::system::error_code> write_last(beast::tcp_stream& stream, const std::string& request_id,
-                                                        web::Response response, unsigned version);
+                                                        web::Response response, unsigned version, bool head);
   web::Request request_of(const bhttp::request_header<>& header, const std::string& remote_address,
                           const std::string& peer_text) const;
   void connection_closed();
@@ -549,7 +641,7 @@ web::Request HttpServer::Impl::request_of(const bhttp::request_header<>& header,
   request.method = to_method(header.method());
   request.method_text = std::string(header.method_string());
   request.remote_address = remote_address;
-  request.target = std::string(header.target());
+  request.target = std::string(origin_form(header.target()));
   const auto question = request.target.find('?');
   request.path = request.target.substr(0, question);
   if (question != std::string::npos) request.query = request.target.substr(question + 1);
@@ -576,17 +668,27 @@ web::Request HttpServer::Impl::request_of(const bhttp::request_header<>& header,
 
 asio::awaitable<boost::system::error_code> HttpServer::Impl::write_last(beast::tcp_stream& stream,
                                                                         const std::string& request_id,
-                                                                        web::Response response, unsigned version) {
+                                                                        web::Response response, unsigned version,
+                                                                        bool head) {
   bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(response.status), version};
   if (!response.content_type.empty()) res.set(bhttp::field::content_type, response.content_type);
   res.set("X-Request-Id", request_id);
   for (const auto& h : response.headers) res.set(h.name, h.value);
   res.keep_alive(false);
+  const std::size_t body_size = response.body.size();
   res.body() = std::move(response.body);
   res.prepare_payload();
   stream.expires_after(options.read_timeout);
   boost::system::error_code ec;
-  co_await bhttp::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
+  if (head) {  // the headers GET would get, the body left out
+    res.body().clear();
+    res.content_length(body_size);
+    bhttp::serializer<false, bhttp::string_body> serializer{res};
+    serializer.split(true);
+    co_await bhttp::async_write_header(stream, serializer, asio::redirect_error(asio::use_awaitable, ec));
+  } else {
+    co_await bhttp::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
+  }
   co_return ec;
 }
 
@@ -599,7 +701,8 @@ asio::awaitable<bool> HttpServer::Impl::refused_before_body(beast::tcp_stream& s
   if (!refused) co_return false;
   web::DispatchResult& result = *refused;
   const int status_code = result.response.status;
-  const auto ec = co_await write_last(stream, request.request_id, std::move(result.response), header.version());
+  const auto ec = co_await write_last(stream, request.request_id, std::move(result.response), header.version(),
+                                      header.method() == bhttp::verb::head);
   if (access_log && options.access_log) {
     access_log->info("{} {} {} {} rid={} (refused before the body)", request.method_text, request.path, status_code,
                      "0.000ms", request.request_id);
@@ -630,7 +733,7 @@ asio::awaitable<void> HttpServer::Impl::reject(beast::tcp_stream& stream, ErrorC
   request.request_id = origin.request_id;
   web::Response response = dispatcher.reject(code, message, request);
   const int status_code = response.status;
-  const auto ec = co_await write_last(stream, request.request_id, std::move(response), 11);
+  const auto ec = co_await write_last(stream, request.request_id, std::move(response), 11, origin.head);
   if (access_log && options.access_log) {
     access_log->info("- {} {} {} rid={} (rejected: {})", request.path.empty() ? "-" : request.path, status_code,
                      "0.000ms", request.request_id, message);
@@ -695,7 +798,7 @@ asio::awaitable<void> HttpServer::Impl::session(ContextState& state, tcp::socket
       // for the body.
       parser.body_limit(boost::none);
       stream.expires_after(options.read_timeout);
-      co_await read_request(stream, buffer, parser, true, ec);
+      co_await read_request(stream, buffer, parser, true, options.read_timeout, options.max_header, ec);
       if (ec) {
         if (ec == bhttp::error::end_of_stream || ec == beast::error::timeout || ec == asio::error::eof ||
             ec == asio::error::connection_reset || ec == asio::error::operation_aborted) {
@@ -713,23 +816,34 @@ asio::awaitable<void> HttpServer::Impl::session(ContextState& state, tcp::socket
       }
 
       auto& header = parser.get();
-      const std::string_view target = header.target();
+      const std::string_view target = origin_form(header.target());
       const std::string_view client_id = header["X-Request-Id"];
+      const bool head = header.method() == bhttp::verb::head;
+      if (has_raw_non_ascii(target)) {
+        const Origin origin{"", request_id_for(client_id), head};
+        co_await reject(stream, ErrorCode::kInvalidArgument, "malformed HTTP request: bad target", origin);
+        break;
+      }
       // A Transfer-Encoding other than exactly "chunked" cannot be framed safely (or would be
       // ignored, as a "gzip, chunked" body's gzip would): refuse it.
       if (header.count(bhttp::field::transfer_encoding) > 0 &&
           (!parser.chunked() || header.count(bhttp::field::transfer_encoding) != 1 ||
            !beast::iequals(trimmed(header[bhttp::field::transfer_encoding]), "chunked"))) {
-        const Origin origin = origin_of(target, client_id);
+        const Origin origin = origin_of(target, client_id, head);
         const std::string message = "unsupported Transfer-Encoding (only \"chunked\")";
         co_await reject(stream, ErrorCode::kInvalidArgument, message, origin);
         break;
       }
       // RFC 9112 §3.2: an HTTP/1.1 request without a Host header, or any request with two, is 400.
       if (const auto hosts = header.count(bhttp::field::host); hosts > 1 || (hosts == 0 && header.version() >= 11)) {
-        const Origin origin = origin_of(target, client_id);
+        const Origin origin = origin_of(target, client_id, head);
         const std::string message = hosts > 1 ? "more than one Host header" : "an HTTP/1.1 request needs a Host header";
         co_await reject(stream, ErrorCode::kInvalidArgument, message, origin);
+        break;
+      }
+      if (!valid_host(header[bhttp::field::host])) {
+        const Origin origin = origin_of(target, client_id, head);
+        co_await reject(stream, ErrorCode::kInvalidArgument, "invalid Host header", origin);
         break;
       }
       if (const auto length = parser.content_length(); length && *length > options.max_body) {
@@ -737,13 +851,15 @@ asio::awaitable<void> HttpServer::Impl::session(ContextState& state, tcp::socket
         // `if (co_await ...)` forms.)
         const bool refused = co_await refused_before_body(stream, header, remote_address, peer_text);
         if (refused) break;
-        const Origin origin = origin_of(target, client_id);
+        const Origin origin = origin_of(target, client_id, head);
         const std::string message = fmt::format("request body exceeds {} bytes", options.max_body);
         co_await reject(stream, ErrorCode::kPayloadTooLarge, message, origin);
         break;
       }
       parser.body_limit(options.max_body);  // a chunked body's chunks are counted against it
-      const bool expects_continue = beast::iequals(header[bhttp::field::expect], "100-continue");
+      // RFC 9110 §10.1.1: an HTTP/1.0 client's expectation is ignored (it gets no 1xx).
+      const bool expects_continue =
+          header.version() >= 11 && beast::iequals(header[bhttp::field::expect], "100-continue");
       if (!parser.is_done()) {
         // Auth before the body (DESIGN.md §5): a request its header already refuses is answered
         // now, and the connection closed, instead of waiting for a body that has not come —
@@ -760,9 +876,11 @@ asio::awaitable<void> HttpServer::Impl::session(ContextState& state, tcp::socket
         if (ec) break;
       }
       if (!parser.is_done()) {
-        co_await read_request(stream, buffer, parser, false, ec);
+        // The body's timeout is an idle one: each read that brings bytes restarts it.
+        stream.expires_after(options.read_timeout);
+        co_await read_request(stream, buffer, parser, false, options.read_timeout, options.max_header, ec);
         if (ec) {
-          const Origin origin = origin_of(target, client_id);
+          const Origin origin = origin_of(target, client_id, head);
           if (ec == bhttp::error::body_limit) {
             // A chunked body that grew past the limit, its header checked only now (the body had
             // arrived with it): auth before the body, 401 rather than 413.
@@ -770,8 +888,9 @@ asio::awaitable<void> HttpServer::Impl::session(ContextState& state, tcp::socket
             if (refused) break;
             const std::string message = fmt::format("request body exceeds {} bytes", options.max_body);
             co_await reject(stream, ErrorCode::kPayloadTooLarge, message, origin);
-          } else if (ec == bhttp::error::header_limit) {  // a chunked body's trailer
-            const std::string message = "request trailer field exceeds 65,533 bytes";
+          } else if (ec == bhttp::error::header_limit) {  // a chunked body's chunk line or trailer
+            const std::string message = fmt::format(
+                "a chunk-size line or the trailer exceeds {} bytes (or one field 65,533)", options.max_header);
             co_await reject(stream, ErrorCode::kHeaderTooLarge, message, origin);
           } else if (ec != beast::error::timeout && ec != asio::error::eof && ec != bhttp::error::end_of_stream &&
                      ec != asio::error::connection_reset) {
@@ -786,7 +905,7 @@ asio::awaitable<void> HttpServer::Impl::session(ContextState& state, tcp::socket
       web::Request request = request_of(message, remote_address, peer_text);
       request.body = std::move(message.body());
 
-      const bool keep_alive = message.keep_alive();
+      const bool keep_alive = keeps_alive(message.base());
       // A separate statement: GCC 12 miscompiles some `if (co_await ...)` forms.
       const bool keep_open = co_await answer(stream, state, *self, request, message.version(), keep_alive);
       if (!keep_open) break;
@@ -815,7 +934,8 @@ asio::awaitable<bool> HttpServer::Impl::answer(beast::tcp_stream& stream, Contex
     co_return false;
   }
 
-  const bool keep = keep_alive && !response.close_connection && !state.draining && !draining.load();
+  const bool keep =
+      keep_alive && !response.close_connection && !response.head_of_stream && !state.draining && !draining.load();
   bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(response.status), version};
   if (!response.content_type.empty()) res.set(bhttp::field::content_type, response.content_type);
   res.set("X-Request-Id", request.request_id);
@@ -829,7 +949,11 @@ asio::awaitable<bool> HttpServer::Impl::answer(beast::tcp_stream& stream, Contex
   if (request.method == web::Method::kHead) {
     // HEAD: same headers as GET, including the length of the body we do not send.
     res.body().clear();
-    res.content_length(body_size);
+    if (response.head_of_stream) {
+      res.erase(bhttp::field::content_length);
+    } else {
+      res.content_length(body_size);
+    }
   }
 
   boost::system::error_code ec;

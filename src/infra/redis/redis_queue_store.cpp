@@ -40,9 +40,11 @@ if active_until then
   if tonumber(active_until) > now then
     return {1, 0, active_until, rate, redis.call('HGET', KEYS[6], ARGV[1]) or '0'}
   end
-  -- lapsed: its tokens are refused from the next whole second on (86400000 = kRevocationMemoryMs)
+  -- lapsed: its tokens are refused from the next whole second on, or the second after the last
+  -- revocation if that is later (see leave; 86400000 = kRevocationMemoryMs)
   redis.call('ZREM', KEYS[2], ARGV[1])
-  redis.call('HSET', KEYS[6], ARGV[1], math.floor(now / 1000) * 1000 + 1000)
+  local before = tonumber(redis.call('HGET', KEYS[6], ARGV[1])) or 0
+  redis.call('HSET', KEYS[6], ARGV[1], math.max(math.floor(now / 1000) * 1000 + 1000, before + 1000))
   redis.call('PEXPIRE', KEYS[6], 86400000)
 end
 local rank = redis.call('ZRANK', KEYS[1], ARGV[1])
@@ -98,14 +100,18 @@ return {0, rank + 1, '0', rate, '0', was_waiting, active, settings[2] or '', set
 
 // leave: KEYS waiting active heartbeat revoked; ARGV user now_ms revoked_ttl_ms. Returns how many
 // places were given up. An admitted user's slot is revoked: `revoked` gets the first whole second
-// after now. Token times have whole seconds, so every token issued for the old slot is older than
-// that, and the tokens of a later slot are issued from that second on (QueuePlace::tokens_valid_from).
+// after now, or the second after the previous revocation if that is later. Token times have whole
+// seconds and a slot's tokens are issued from the previous revocation on
+// (QueuePlace::tokens_valid_from), so every token of the old slot is older than the new mark — also
+// when the user gave up a slot, came back and gave up the next one within the same second — and the
+// tokens of a later slot are issued from the mark on.
 const RedisScript kLeaveScript = RedisScript::from_source(R"lua(
 local was_active = redis.call('ZREM', KEYS[2], ARGV[1])
 local removed = redis.call('ZREM', KEYS[1], ARGV[1]) + was_active
 redis.call('ZREM', KEYS[3], ARGV[1])
 if was_active > 0 then
-  redis.call('HSET', KEYS[4], ARGV[1], math.floor(tonumber(ARGV[2]) / 1000) * 1000 + 1000)
+  local before = tonumber(redis.call('HGET', KEYS[4], ARGV[1])) or 0
+  redis.call('HSET', KEYS[4], ARGV[1], math.max(math.floor(tonumber(ARGV[2]) / 1000) * 1000 + 1000, before + 1000))
   redis.call('PEXPIRE', KEYS[4], ARGV[3])
 end
 return removed
@@ -132,7 +138,10 @@ const RedisScript kCompleteScript = RedisScript::from_source(R"lua(
 local revoked = redis.call('HGET', KEYS[2], ARGV[1])
 if revoked and tonumber(ARGV[4]) < tonumber(revoked) then return 0 end
 if redis.call('ZREM', KEYS[1], ARGV[1]) == 0 then return 0 end
-redis.call('HSET', KEYS[2], ARGV[1], math.floor(tonumber(ARGV[2]) / 1000) * 1000 + 1000)
+-- as leave: later than every token of this slot, which were issued from `revoked` on
+local mark = math.floor(tonumber(ARGV[2]) / 1000) * 1000 + 1000
+if revoked then mark = math.max(mark, tonumber(revoked) + 1000) end
+redis.call('HSET', KEYS[2], ARGV[1], mark)
 redis.call('PEXPIRE', KEYS[2], ARGV[3])
 return 1
 )lua");
@@ -159,14 +168,18 @@ local seq = tonumber(redis.call('GET', KEYS[7])) or 0
 local lapsed_users = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now)
 local lapsed = #lapsed_users
 if lapsed > 0 then
-  -- their tokens are refused from the next whole second on (86400000 = kRevocationMemoryMs)
+  -- their tokens are refused from the next whole second on, or the second after the last
+  -- revocation if that is later (see leave; 86400000 = kRevocationMemoryMs)
   redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
   local revoked_from = math.floor(now / 1000) * 1000 + 1000
   for first = 1, lapsed, 500 do
+    local users = {}
+    for i = first, math.min(first + 499, lapsed) do users[#users + 1] = lapsed_users[i] end
+    local before = redis.call('HMGET', KEYS[5], unpack(users))
     local fields = {}
-    for i = first, math.min(first + 499, lapsed) do
-      fields[#fields + 1] = lapsed_users[i]
-      fields[#fields + 1] = revoked_from
+    for i, user in ipairs(users) do
+      fields[#fields + 1] = user
+      fields[#fields + 1] = math.max(revoked_from, (tonumber(before[i]) or 0) + 1000)
     end
     redis.call('HSET', KEYS[5], unpack(fields))
   end

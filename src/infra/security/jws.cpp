@@ -5,9 +5,11 @@
 #include <openssl/evp.h>
 #include <openssl/params.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <boost/json.hpp>
+#include <boost/json/basic_parser_impl.hpp>
 #include <cstdint>
 #include <stdexcept>
 #include <vector>
@@ -176,15 +178,78 @@ SignatureCheck check_signature(const HmacSha256& mac, const CompactJws& parts) {
   return SignatureCheck::kValid;
 }
 
+namespace {
+
+// A SAX pass that stops at the first member an object repeats.
+struct DuplicateKeys {
+  static constexpr std::size_t max_object_size = std::size_t(-1);
+  static constexpr std::size_t max_array_size = std::size_t(-1);
+  static constexpr std::size_t max_key_size = std::size_t(-1);
+  static constexpr std::size_t max_string_size = std::size_t(-1);
+
+  std::vector<std::vector<std::string>> objects;
+  std::string key;
+  bool found = false;
+
+  bool on_document_begin(boost::system::error_code&) { return true; }
+  bool on_document_end(boost::system::error_code&) { return true; }
+  bool on_object_begin(boost::system::error_code&) {
+    objects.emplace_back();
+    return true;
+  }
+  bool on_object_end(std::size_t, boost::system::error_code&) {
+    objects.pop_back();
+    return true;
+  }
+  bool on_array_begin(boost::system::error_code&) { return true; }
+  bool on_array_end(std::size_t, boost::system::error_code&) { return true; }
+  bool on_key_part(boost::json::string_view s, std::size_t, boost::system::error_code&) {
+    key.append(s.data(), s.size());
+    return true;
+  }
+  bool on_key(boost::json::string_view s, std::size_t, boost::system::error_code& ec) {
+    key.append(s.data(), s.size());
+    auto& seen = objects.back();
+    if (std::find(seen.begin(), seen.end(), key) != seen.end()) {
+      found = true;
+      ec = boost::json::error::syntax;  // stop here
+      return false;
+    }
+    seen.push_back(std::move(key));
+    key.clear();
+    return true;
+  }
+  bool on_string_part(boost::json::string_view, std::size_t, boost::system::error_code&) { return true; }
+  bool on_string(boost::json::string_view, std::size_t, boost::system::error_code&) { return true; }
+  bool on_number_part(boost::json::string_view, boost::system::error_code&) { return true; }
+  bool on_int64(std::int64_t, boost::json::string_view, boost::system::error_code&) { return true; }
+  bool on_uint64(std::uint64_t, boost::json::string_view, boost::system::error_code&) { return true; }
+  bool on_double(double, boost::json::string_view, boost::system::error_code&) { return true; }
+  bool on_bool(bool, boost::system::error_code&) { return true; }
+  bool on_null(boost::system::error_code&) { return true; }
+  bool on_comment_part(boost::json::string_view, boost::system::error_code&) { return true; }
+  bool on_comment(boost::json::string_view, boost::system::error_code&) { return true; }
+};
+
+}  // namespace
+
+bool has_duplicate_keys(std::string_view json) {
+  boost::json::basic_parser<DuplicateKeys> parser(boost::json::parse_options{});
+  boost::system::error_code ec;
+  parser.write_some(false, json.data(), json.size(), ec);
+  return parser.handler().found;
+}
+
 std::string header_algorithm(std::string_view header_b64) {
   if (header_b64 == kHs256HeaderSegment) return "HS256";
   unsigned char text[1024];
   const auto n = decode_base64url(header_b64, text, sizeof text);
   if (n < 0) return "";
+  const std::string_view header_text(reinterpret_cast<const char*>(text), static_cast<std::size_t>(n));
   boost::system::error_code ec;
-  const auto value =
-      boost::json::parse(std::string_view(reinterpret_cast<const char*>(text), static_cast<std::size_t>(n)), ec);
-  if (ec || !value.is_object()) return "";
+  const auto value = boost::json::parse(header_text, ec);
+  if (ec || !value.is_object() || has_duplicate_keys(header_text)) return "";
+  if (value.as_object().contains("crit")) return "";
   const auto* alg = value.as_object().if_contains("alg");
   if (alg == nullptr || !alg->is_string()) return "";
   return std::string(alg->get_string());

@@ -62,7 +62,13 @@ enum class SignatureCheck { kValid, kMalformed, kBad };
 SignatureCheck check_signature(const HmacSha256& mac, const CompactJws& parts);
 
 // The alg of a JWS header segment: "HS256" for our own header without decoding it; "" when the
-// segment is not a JSON object with a string alg.
+// segment is not a JSON object with a string alg, repeats a member, or names `crit` extensions
+// (we understand none, and RFC 7515 §4.1.11 says such a token is refused).
 std::string header_algorithm(std::string_view header_b64);
+
+// Whether `json` (valid or not) has an object that names a member twice. Boost.JSON's DOM keeps the
+// last of them silently, so `{"sub":"1","sub":"2"}` would read as one claim: a token's header or
+// claims with a repeated member are refused instead.
+bool has_duplicate_keys(std::string_view json);
 
 }  // namespace ticketing::infra::security

@@ -139,7 +139,10 @@ TokenCheck JwtTokenService::verify(std::string_view token, domain::Timestamp now
     if (n < 0) return fail(TokenProblem::kMalformed);
     const boost::json::value header_json = parse_json(as_text(n), &arena);
     const auto* header = header_json.if_object();
-    if (header == nullptr) return fail(TokenProblem::kMalformed);
+    // A repeated member (which `alg`?) or `crit` extensions (none understood here, RFC 7515 §4.1.11).
+    if (header == nullptr || header->contains("crit") || has_duplicate_keys(as_text(n))) {
+      return fail(TokenProblem::kMalformed);
+    }
     const auto* alg = header->if_contains("alg");
     if (alg == nullptr || !alg->is_string() || alg->get_string() != "HS256") {
       return fail(TokenProblem::kWrongAlgorithm);
@@ -151,8 +154,10 @@ TokenCheck JwtTokenService::verify(std::string_view token, domain::Timestamp now
   if (n < 0) return fail(TokenProblem::kMalformed);
   const boost::json::value payload_json = parse_json(as_text(n), &arena);
   const auto* payload = payload_json.if_object();
-  // Exactly our five claims (the DOM folds duplicate keys, so size + presence pins the key set).
-  if (payload == nullptr || payload->size() != 5) return fail(TokenProblem::kMalformed);
+  // Exactly our five claims, none repeated (the DOM folds repeated keys into one: the SAX check).
+  if (payload == nullptr || payload->size() != 5 || has_duplicate_keys(as_text(n))) {
+    return fail(TokenProblem::kMalformed);
+  }
   const auto* iss = payload->if_contains("iss");
   const auto* sub = payload->if_contains("sub");
   if (iss == nullptr || !iss->is_string() || iss->get_string() != issuer_) return fail(TokenProblem::kMalformed);
