@@ -85,14 +85,24 @@ ApiResponse payment_recorded_response(const domain::PaymentRecord& record) {
   return json_response(recorded_now ? 202 : 200, std::move(json).str());
 }
 
-Task<ApiResponse> mock_success(application::PaymentService& payments, const ApiRequest& request) {
-  // Two signatures (or secrets): which one vouches for the body? Refused like a bad one.
+// What the gateway callback's header alone decides (auth before the body, DESIGN.md §5): two
+// signatures or secrets (which one vouches for the body?) and no credential at all are 401, and so
+// is a wrong plain secret (dev profile) when no signature comes with it; a signature needs the body.
+void check_gateway_header(const application::PaymentService& payments, const ApiRequest& request) {
   for (const char* credential : {"Gateway-Signature", "X-Gateway-Secret"}) {
     if (request.header_count(credential) > 1) {
       throw domain::DomainError(domain::ErrorCode::kUnauthenticated,
                                 fmt::format("more than one {} header", credential));
     }
   }
+  if (request.header("Gateway-Signature") == nullptr) {
+    payments.authenticate_gateway(
+        application::GatewayCallback{std::nullopt, header_value(request, "X-Gateway-Secret"), std::string()});
+  }
+}
+
+Task<ApiResponse> mock_success(application::PaymentService& payments, const ApiRequest& request) {
+  check_gateway_header(payments, request);
   const application::GatewayCallback callback{header_value(request, "Gateway-Signature"),
                                               header_value(request, "X-Gateway-Secret"), request.body};
   payments.authenticate_gateway(callback);  // 401 before the body is parsed
@@ -193,7 +203,9 @@ void add_payment_routes(Router& router, application::PaymentService& payments) {
       Method::kPost, "/payment/ready", [&payments](ApiRequest& r) { return ready(payments, r); }, Access::kSignedIn,
       [&payments](const ApiRequest& r) { payments.authenticate(queue_token(r), acting_user(r)); });
   // The gateway is not a person: its callback is authenticated by its signature.
-  router.add(Method::kPost, "/payment/mock-success", [&payments](ApiRequest& r) { return mock_success(payments, r); });
+  router.add(
+      Method::kPost, "/payment/mock-success", [&payments](ApiRequest& r) { return mock_success(payments, r); },
+      Access::kPublic, [&payments](const ApiRequest& r) { check_gateway_header(payments, r); });
   router.add(
       Method::kGet, "/payment/{orderNo}", [&payments](ApiRequest& r) { return order_status(payments, r); },
       Access::kSignedIn);

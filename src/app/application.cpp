@@ -690,6 +690,7 @@ void Application::start() {
         }
       },
       asio::detached);
+  parts_->payments.keep_seat_locks_in(parts_->seat_locks);
   // In-process payments wake the relay at once instead of waiting for its next round.
   parts_->payments.on_payment_recorded([&task = parts_->outbox_task] { task.wake(); });
   parts_->confirmation.tell_settlements_to(parts_->order_settlements);

@@ -55,6 +55,14 @@ Task<ReadyResult> PaymentService::ready(const Admission& admission, const std::o
   switch (outcome.kind) {
     case ReadyOutcome::Kind::kCreated:
       counters_.orders_created.fetch_add(1, std::memory_order_relaxed);
+      if (locks_ != nullptr) {
+        try {
+          co_await locks_->extend_for_order(schedule, user, outcome.order.seat_nos, outcome.order.expires_at);
+        } catch (const std::exception&) {
+          // Best effort: the database keeps the seats for the order; without the locks another
+          // fan's request for them reaches it and is refused there.
+        }
+      }
       co_return ReadyResult{std::move(outcome.order), false};
     case ReadyOutcome::Kind::kReplayed: co_return ReadyResult{std::move(outcome.order), true};
     case ReadyOutcome::Kind::kKeyReused:

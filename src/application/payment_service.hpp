@@ -98,6 +98,9 @@ class PaymentService {
   Task<std::vector<domain::ReservationView>> reservations(domain::UserId user);
 
   PaymentCounters& counters() noexcept { return counters_; }
+  // The Redis seat locks in front of the holds: a new READY order makes its seats' locks last as
+  // long as the order (SeatLockStore::extend_for_order), as `ready` does the holds' rows.
+  void keep_seat_locks_in(domain::SeatLockStore& locks) { locks_ = &locks; }
   // Called after a payment was recorded (the composition root wakes the outbox relay with it).
   void on_payment_recorded(std::function<void()> callback) { on_recorded_ = std::move(callback); }
   // Where `order(..., wait)` waits for settlements. `first_recheck`: when the first re-read comes
@@ -118,6 +121,7 @@ class PaymentService {
   Task<domain::PaymentRecord> record_payment(const std::string& order_no);
 
   std::function<void()> on_recorded_;
+  domain::SeatLockStore* locks_ = nullptr;
   domain::OrderSettlementWaits* settlement_waits_ = nullptr;
   bool remembers_confirming_ = false;
   std::chrono::milliseconds first_recheck_ = kFirstSettlementRecheck;

@@ -604,3 +604,22 @@ TEST_F(HttpEdges, ABadHostOrARawNonAsciiTargetIs400) {
                                                 "certs HTTP/1.1\r\nHost: x\r\n\r\n")),
                     400, "INVALID_ARGUMENT");
 }
+
+// The gateway callback is not a person, but its header is still checked before its body: without a
+// credential, with a wrong plain secret (the test profile accepts one) or with two signatures it is
+// 401 however large the body, and an `Expect: 100-continue` gets no 100. A signature alone needs
+// the body, so a request with one is read (and here refused for its size).
+TEST_F(HttpEdges, TheGatewayCallbackIsRefusedOnItsHeaderBeforeTheBody) {
+  const std::string head = "POST /payment/mock-success HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n";
+  for (const std::string credentials :
+       {"", "X-Gateway-Secret: wrong\r\n", "Gateway-Signature: t=1,v1=00\r\nGateway-Signature: t=2,v1=00\r\n"}) {
+    expect_json_error(parse_response(raw_exchange(port(), head + credentials + "Content-Length: 70000\r\n\r\n")), 401,
+                      "UNAUTHENTICATED");
+    const std::string expecting =
+        raw_exchange(port(), head + credentials + "Expect: 100-continue\r\nContent-Length: 20\r\n\r\n");
+    EXPECT_EQ(expecting.find("HTTP/1.1 401"), 0U) << credentials << "\n" << expecting;
+  }
+  expect_json_error(parse_response(raw_exchange(port(), head + "Gateway-Signature: t=1,v1=00\r\nContent-Length: "
+                                                               "70000\r\n\r\n")),
+                    413, "PAYLOAD_TOO_LARGE");
+}

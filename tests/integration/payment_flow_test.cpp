@@ -752,6 +752,33 @@ TEST(PaymentFlow, PaymentAfterTheOrderExpiredIsRefundedEvenBeforeTheExpiryJob) {
 
 // A sold seat keeps its Redis lock for good, so a 409 names it next to seats held now, long after
 // hold.ttl (before, its lock lapsed and only the held seat was named).
+// ready keeps the seats' Redis locks as long as the order, as it does their holds — a lock Redis
+// lost is taken again — so past hold.ttl the fast path still refuses them, and a 409 names them
+// next to a seat someone else holds (Redis alone would have named only that one).
+TEST(PaymentFlow, ReadyKeepsTheSeatLocksAsLongAsTheOrder) {
+  const auto schedule = create_schedule(-60, 10);
+  TestServer server(with(kFastAdmission, {"hold.ttl=2s", "payment.order-ttl=30s", "hold.expiry-interval=1h"}));
+  RedisInspector redis;
+  const auto lock = [&](const char* seat) { return fmt::format("seat:lock:{{{}}}:{}", schedule, seat); };
+  Booking buyer{13, schedule, "", {"S-1", "S-2"}};
+  buyer.token = admit_users(server.port(), schedule, 13, 1).at(13);
+  ASSERT_EQ(seat_call(server.port(), "/tickets/hold", buyer.token, 13, schedule, buyer.seats).status, 200);
+  ASSERT_EQ(redis.integer({"DEL", lock("S-2")}), 1);
+  const auto order = ready(server.port(), buyer, fmt::format("locks-{}", schedule));
+  ASSERT_EQ(order.status, 201) << order.raw;
+  for (const char* seat : {"S-1", "S-2"}) {
+    EXPECT_EQ(redis.string({"GET", lock(seat)}).value_or(""), "13") << seat;
+    EXPECT_GT(redis.integer({"PTTL", lock(seat)}), 20'000) << seat << " lasts only as long as its hold";
+  }
+  const auto tokens = admit_users(server.port(), schedule, 14, 2);
+  ASSERT_EQ(seat_call(server.port(), "/tickets/hold", tokens.at(14), 14, schedule, {"S-3"}).status, 200);
+  ASSERT_TRUE(wait_for([&] { return redis.integer({"EXISTS", lock("S-3")}) == 0; }, std::chrono::seconds(5)));
+  ASSERT_EQ(seat_call(server.port(), "/tickets/hold", tokens.at(14), 14, schedule, {"S-3"}).status, 200);
+  const auto refused = seat_call(server.port(), "/tickets/hold", tokens.at(15), 15, schedule, {"S-3", "S-1"});
+  ASSERT_EQ(refused.status, 409) << refused.raw;
+  EXPECT_EQ(conflicting_seats(refused), (std::vector<std::string>{"S-3", "S-1"}));
+}
+
 TEST(PaymentFlow, SoldSeatIsNamedInConflictsForGood) {
   const auto schedule = create_schedule(-60, 10);
   TestServer server(kFastAdmission);

@@ -143,6 +143,21 @@ class FakeSeatLockStore final : public domain::SeatLockStore {
     co_return;
   }
 
+  Task<void> extend_for_order(domain::ScheduleId schedule, domain::UserId user, const std::vector<std::string>& seats,
+                              domain::Timestamp until) override {
+    if (down) throw domain::DependencyUnavailable("redis", "down");
+    ++order_calls;
+    for (const auto& seat : seats) {
+      const auto* lock = live(schedule, seat);
+      if (lock == nullptr) {
+        locks_[{schedule.value, seat}] = Lock{user, until};  // SET NX PXAT
+      } else if (lock->owner == user && lock->expires_at && *lock->expires_at < until) {
+        locks_[{schedule.value, seat}].expires_at = until;  // PEXPIREAT GT
+      }
+    }
+    co_return;
+  }
+
   // The live lock of a seat (nullopt when none or expired).
   std::optional<Lock> lock_of(domain::ScheduleId schedule, const std::string& seat) const {
     const auto* lock = live(schedule, seat);
@@ -153,6 +168,7 @@ class FakeSeatLockStore final : public domain::SeatLockStore {
 
   bool down = false;
   int lock_calls = 0;
+  int order_calls = 0;
 
  private:
   const Lock* live(domain::ScheduleId schedule, const std::string& seat) const {

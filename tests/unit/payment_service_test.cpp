@@ -25,7 +25,10 @@ constexpr UserId kMe{1};
 constexpr UserId kOther{2};
 
 struct Fixture {
-  Fixture() { store.add_seats(kSchedule, {"A-1", "A-2", "A-3", "A-4"}, Money{5000}); }
+  Fixture() {
+    store.add_seats(kSchedule, {"A-1", "A-2", "A-3", "A-4"}, Money{5000});
+    payments.keep_seat_locks_in(locks);
+  }
 
   ManualClock clock;
   FakeTokens tokens;
@@ -97,6 +100,36 @@ ErrorCode code_of(F&& f) {
 }  // namespace
 
 // ---- ready ------------------------------------------------------------------------------------
+
+// ready keeps the seats' Redis locks as long as the order (a lost one taken again), so after
+// hold.ttl the fast path still refuses them and names them: a request for a seat someone else
+// holds and one in the READY order gets a 409 naming both, not only the first.
+TEST(PaymentServiceReady, TheSeatLocksLastAsLongAsTheOrder) {
+  Fixture f;
+  f.hold({"A-1", "A-2"});
+  f.locks.drop(kSchedule, "A-2");  // Redis lost it (evicted, flushed)
+  f.clock.advance(minutes(1));
+  const auto result = f.ready({"A-1", "A-2"});
+  for (const char* seat : {"A-1", "A-2"}) {
+    const auto lock = f.locks.lock_of(kSchedule, seat);
+    ASSERT_TRUE(lock) << seat;
+    EXPECT_EQ(lock->owner, kMe);
+    EXPECT_EQ(lock->expires_at, result.order.expires_at) << seat;
+  }
+  EXPECT_TRUE(f.ready({"A-1", "A-2"}).replayed);
+  EXPECT_EQ(f.locks.order_calls, 1) << "a replay changes nothing";
+
+  f.hold({"A-3"}, kOther);
+  f.clock.advance(minutes(6));  // past hold.ttl, before the order's expiry
+  f.hold({"A-3"}, kOther);      // its first hold lapsed with hold.ttl: a new one
+  try {
+    f.hold({"A-3", "A-1"}, UserId{3});
+    ADD_FAILURE() << "no conflict";
+  } catch (const SeatConflict& conflict) {
+    EXPECT_EQ(conflict.seats(), (std::vector<std::string>{"A-3", "A-1"}));
+  }
+  EXPECT_EQ(f.live("A-1")->user, kMe);
+}
 
 TEST(PaymentServiceReady, CreatesAReadyOrderAndExtendsItsHoldsOnceToItsExpiry) {
   Fixture f;

@@ -5,6 +5,7 @@
 
 #include "domain/async.hpp"
 #include "domain/ids.hpp"
+#include "domain/time.hpp"
 
 namespace ticketing::domain {
 
@@ -28,6 +29,12 @@ class SeatLockStore {
   // The seats were sold to `user`: their locks stop expiring, so the fast path keeps refusing them
   // (and names them in a 409) long after hold.ttl.
   virtual Task<void> mark_sold(ScheduleId schedule, UserId user, const std::vector<std::string>& seats) = 0;
+  // The seats went into `user`'s READY order, which the database keeps them for until `until`
+  // (ready extends the holds): their locks last at least as long — a lock of the user's gets the
+  // later expiry (a sold one keeps none), a lost one is taken again for the user — so the fast path
+  // goes on refusing them, and naming them in a 409, after hold.ttl. Another user's lock is left.
+  virtual Task<void> extend_for_order(ScheduleId schedule, UserId user, const std::vector<std::string>& seats,
+                                      Timestamp until) = 0;
 };
 
 }  // namespace ticketing::domain

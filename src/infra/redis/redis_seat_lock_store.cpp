@@ -47,6 +47,21 @@ for _, key in ipairs(KEYS) do redis.call('SET', key, ARGV[1]) end
 return #KEYS
 )lua");
 
+// The seats went into ARGV[1]'s READY order until ARGV[2] (epoch ms): the user's lock expires no
+// sooner (GT: a later expiry only; a lock without one, sold, keeps none), a missing lock is taken
+// again, another user's is left.
+const RedisScript kOrderScript = RedisScript::from_source(R"lua(
+for _, key in ipairs(KEYS) do
+  local owner = redis.call('GET', key)
+  if owner == ARGV[1] then
+    redis.call('PEXPIREAT', key, ARGV[2], 'GT')
+  elseif not owner then
+    redis.call('SET', key, ARGV[1], 'PXAT', ARGV[2], 'NX')
+  end
+end
+return #KEYS
+)lua");
+
 }  // namespace
 
 std::vector<std::string> RedisSeatLockStore::keys(domain::ScheduleId schedule, const std::vector<std::string>& seats) {
@@ -97,6 +112,19 @@ Task<void> RedisSeatLockStore::run_for_owner(const RedisScript& script, std::str
 Task<void> RedisSeatLockStore::unlock(domain::ScheduleId schedule, domain::UserId user,
                                       const std::vector<std::string>& seats) {
   co_await run_for_owner(kUnlockScript, "unlock", schedule, user, seats);
+}
+
+Task<void> RedisSeatLockStore::extend_for_order(domain::ScheduleId schedule, domain::UserId user,
+                                                const std::vector<std::string>& seats, domain::Timestamp until) {
+  if (seats.empty()) co_return;
+  const auto seat_keys = keys(schedule, seats);
+  const std::vector<std::string_view> key_views(seat_keys.begin(), seat_keys.end());
+  const std::string user_id = std::to_string(user.value);
+  const std::string until_ms =
+      std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(until.time_since_epoch()).count());
+  const std::array<std::string_view, 2> args{user_id, until_ms};
+  const RedisReply reply = co_await redis_.evalsha(kOrderScript, key_views, args);
+  if (reply.is_error()) throw domain::DependencyUnavailable("redis", "seat order script: " + reply.str);
 }
 
 Task<void> RedisSeatLockStore::mark_sold(domain::ScheduleId schedule, domain::UserId user,
