@@ -58,9 +58,10 @@ Task<ReadyResult> PaymentService::ready(const Admission& admission, const std::o
       if (locks_ != nullptr) {
         try {
           co_await locks_->extend_for_order(schedule, user, outcome.order.seat_nos, outcome.order.expires_at);
-        } catch (const std::exception&) {
+        } catch (const std::exception& error) {
           // Best effort: the database keeps the seats for the order; without the locks another
           // fan's request for them reaches it and is refused there.
+          spdlog::debug("order {}: seat locks not extended: {}", outcome.order.order_no, error.what());
         }
       }
       co_return ReadyResult{std::move(outcome.order), false};

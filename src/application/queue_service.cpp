@@ -45,7 +45,9 @@ QueueView QueueService::view_of(const domain::QueuePlace& place, domain::UserId 
   if (place.status == domain::QueueStatus::kAdmitted) {
     view.position = 0;
     view.estimated_wait_seconds = 0;
-    // Never before tokens_valid_from (at most a second ahead; verifiers allow clock skew).
+    // Never before tokens_valid_from: a second ahead after one give-up, a second more for each
+    // further one within that second (verifiers allow 60 s of skew; a user who gives up slots
+    // faster than that gets tokens refused as issued in the future until the clock catches up).
     const auto issued_at = std::max(now, place.tokens_valid_from);
     view.token = tokens_.issue(domain::AdmissionClaims{user, schedule, issued_at, issued_at + token_ttl_});
   } else {

@@ -32,7 +32,7 @@ struct QueuePlace {
   Timestamp active_until{};          // when admitted: the slot lapses at this time unless used
   double admissions_per_second = 0;  // measured admission rate of this schedule (0 = not measured yet)
   // When admitted: tokens for this slot must be issued at this time or later (the user gave up an
-  // earlier slot less than a second ago, and that slot's tokens are refused from here on).
+  // earlier slot recently, and that slot's tokens are refused from here on; see redis_queue_store).
   Timestamp tokens_valid_from{};
   QueueRefusal refusal = QueueRefusal::kNone;
   Timestamp poll_allowed_at{};  // kPollTooSoon: the first time the next poll is accepted

@@ -254,8 +254,10 @@ TEST_F(HttpEdges, HeaderBlockOverLimitIs431) {
 // chunked body's trailer. The request is refused with 431 and the server goes on serving (it used
 // to end the process: the exception left Beast's read operation, not the session).
 TEST_F(HttpEdges, AnOversizedTrailerFieldIs431AndTheServerLives) {
-  const std::string trailer = "POST /queue/enter HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX-T: " +
-                              std::string(70'000, 'a') + "\r\n\r\n";
+  // Signed in: without a token the header alone would decide (401).
+  const std::string trailer = "POST /queue/enter HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + access_token(1) +
+                              "\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX-T: " + std::string(70'000, 'a') +
+                              "\r\n\r\n";
   const auto refused = parse_response(raw_exchange(port(), trailer));
   expect_json_error(refused, 431, "REQUEST_HEADER_FIELDS_TOO_LARGE");
   expect_json_error(http(port(), "GET", "/nope"), 404, "NOT_FOUND");
@@ -516,6 +518,25 @@ TEST_F(HttpEdges, TheBodyTimeoutIsAnIdleOne) {
       json.size()));
   stalled.send(json.substr(0, 10));
   EXPECT_TRUE(stalled.closed_within(std::chrono::seconds(5)));
+
+  // A body that keeps trickling in is still closed once six read timeouts (6 s here) have passed.
+  RawConnection trickling(port());
+  trickling.send("POST /queue/enter HTTP/1.1\r\nHost: x\r\n" + bearer +
+                 "Content-Type: application/json\r\nContent-Length: 100\r\n\r\n");
+  const auto started = std::chrono::steady_clock::now();
+  bool closed = false;
+  for (int i = 0; i < 30 && !closed; ++i) {  // a byte every 400 ms: 12 s unless closed
+    closed = trickling.closed_within(std::chrono::milliseconds(400));
+    if (!closed) {
+      try {
+        trickling.send(" ");
+      } catch (const std::runtime_error&) {
+        closed = true;
+      }
+    }
+  }
+  EXPECT_TRUE(closed);
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(10));
 }
 
 // A chunk-size line (with its extensions) or a trailer the parser must see whole may not grow past
@@ -523,7 +544,8 @@ TEST_F(HttpEdges, TheBodyTimeoutIsAnIdleOne) {
 // Beast alone would buffer them without a limit (one of 40 MB was read whole). Here 100 KB each,
 // more than the server reads at once.
 TEST_F(HttpEdges, AnOverlongChunkLineOrTrailerIs431) {
-  const std::string head = "POST /queue/enter HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
+  const std::string bearer = "Authorization: Bearer " + access_token(1) + "\r\n";
+  const std::string head = "POST /queue/enter HTTP/1.1\r\nHost: x\r\n" + bearer + "Transfer-Encoding: chunked\r\n\r\n";
   std::string extensions = "2";
   while (extensions.size() < 100'000) extensions += ";a=b";
   expect_json_error(parse_response(raw_exchange(port(), head + extensions + "\r\n{}\r\n0\r\n\r\n")), 431,
@@ -532,6 +554,15 @@ TEST_F(HttpEdges, AnOverlongChunkLineOrTrailerIs431) {
   for (int i = 0; i < 100; ++i) trailer += "X-T: " + std::string(1'000, 'a') + "\r\n";
   expect_json_error(parse_response(raw_exchange(port(), head + trailer + "\r\n")), 431,
                     "REQUEST_HEADER_FIELDS_TOO_LARGE");
+  // Without a token the header decides first: 401, as for any body refused while it is read.
+  const std::string anonymous = "POST /queue/enter HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
+  expect_json_error(parse_response(raw_exchange(port(), anonymous + extensions + "\r\n{}\r\n0\r\n\r\n")), 401,
+                    "UNAUTHENTICATED");
+  // The framing counts too: one-byte chunks with 1,000-byte extensions, 40 KB on the wire for 40
+  // bytes of body, pass twice http.max-body (1 KiB here) plus http.max-header (16 KiB): 413.
+  std::string tiny_chunks;
+  for (int i = 0; i < 40; ++i) tiny_chunks += "1;x=" + std::string(1'000, 'a') + "\r\n \r\n";
+  expect_json_error(parse_response(raw_exchange(port(), head + tiny_chunks + "0\r\n\r\n")), 413, "PAYLOAD_TOO_LARGE");
   expect_json_error(http(port(), "GET", "/nope"), 404, "NOT_FOUND");
 }
 
@@ -553,6 +584,14 @@ TEST_F(HttpEdges, AnAbsoluteFormTargetIsServedAsItsPath) {
   expect_json_error(
       parse_response(raw_exchange(port(), "GET HTTP://localhost/nope HTTP/1.1\r\nHost: localhost\r\n\r\n")), 404,
       "NOT_FOUND");
+  // No path is "/" (the web app's page, or 404 where it is not built): never "no route for ".
+  const auto bare =
+      parse_response(raw_exchange(port(), "GET http://localhost?x=1 HTTP/1.1\r\nHost: localhost\r\n\r\n"));
+  EXPECT_EQ(bare.header("content-type") == "application/json"
+                ? std::string(json::parse(bare.body).at("path").as_string())
+                : std::string("/"),
+            "/")
+      << bare.raw;
 }
 
 // An HTTP/1.0 client is never sent a 100 Continue (RFC 9110 §10.1.1), and an HTTP/1.0 request with

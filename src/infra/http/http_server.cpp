@@ -87,18 +87,20 @@ Origin origin_of(std::string_view target, std::string_view client_id, bool head)
 
 // RFC 9112 §3.2.2: a server accepts a request target in absolute form ("http://host/path?query")
 // and uses its path and query, as if sent in origin form.
-std::string_view origin_form(std::string_view target) {
+// An empty path is "/" (RFC 9112 §3.2.2): "http://host?x=1" is "/?x=1".
+std::string origin_form(std::string_view target) {
   std::size_t scheme = 0;
   if (target.size() >= 7 && beast::iequals(target.substr(0, 7), "http://")) {
     scheme = 7;
   } else if (target.size() >= 8 && beast::iequals(target.substr(0, 8), "https://")) {
     scheme = 8;
   } else {
-    return target;
+    return std::string(target);
   }
   const auto rest = target.find_first_of("/?", scheme);
   if (rest == std::string_view::npos) return "/";
-  return target.substr(rest);
+  if (target[rest] == '?') return "/" + std::string(target.substr(rest));
+  return std::string(target.substr(rest));
 }
 
 // A Host field value (RFC 9112 §3.2, RFC 3986 §3.2.2): empty, or a host (a registered name of
@@ -194,14 +196,24 @@ bool has_bare_lf(const beast::flat_buffer& buffer, std::size_t from) {
 // Beast's read operation it would escape the coroutine and end the I/O thread. Here it is this
 // request's error: header_limit.
 //
-// Reading the body (`header_only` false), every read that brings bytes restarts the stream's timer
-// at `body_idle_timeout`, and a chunk-size line or trailer the parser waits to see whole may grow
-// to `max_line` bytes: past that it is this request's error, header_limit (Beast itself has no
+// Reading the body (`header_only` false, `body` set), every read that brings bytes restarts the
+// stream's timer at body->idle, but never past body->deadline; the bytes parsed may not exceed
+// body->max_bytes (chunk framing included: a body of one-byte chunks or long extensions is refused
+// as too large); and a chunk-size line or trailer the parser waits to see whole may grow to
+// body->max_line bytes: past that it is this request's error, header_limit (Beast itself has no
 // limit there, and would buffer a line of any length).
+struct BodyReadLimits {
+  std::chrono::milliseconds idle;
+  std::chrono::steady_clock::time_point deadline;
+  std::size_t max_bytes;
+  std::size_t max_line;
+};
+
 asio::awaitable<void> read_request(beast::tcp_stream& stream, beast::flat_buffer& buffer,
-                                   bhttp::request_parser<bhttp::string_body>& parser, bool header_only,
-                                   std::chrono::milliseconds body_idle_timeout, std::size_t max_line,
+                                   bhttp::request_parser<bhttp::string_body>& parser, const BodyReadLimits* body,
                                    boost::system::error_code& ec) {
+  const bool header_only = body == nullptr;
+  std::size_t bytes_taken = 0;
   constexpr std::size_t kReadSize = 65536;
   ec = {};
   std::size_t lf_checked = 0;  // bytes of a stuck line already found free of bare LFs
@@ -216,6 +228,12 @@ asio::awaitable<void> read_request(beast::tcp_stream& stream, beast::flat_buffer
       }
       buffer.consume(used);
       if (used > 0) lf_checked = 0;
+      // What the parser took (a line it waits to see whole is bounded below, by max_line).
+      bytes_taken += used;
+      if (!header_only && bytes_taken > body->max_bytes) {
+        ec = bhttp::error::body_limit;
+        co_return;
+      }
       if (ec && ec != bhttp::error::need_more) co_return;
       const bool progressed = !ec && used > 0;
       ec = {};
@@ -228,7 +246,7 @@ asio::awaitable<void> read_request(beast::tcp_stream& stream, beast::flat_buffer
           ec = bhttp::error::bad_chunk;
           co_return;
         }
-        if (buffer.size() > max_line) {
+        if (buffer.size() > body->max_line) {
           ec = bhttp::error::header_limit;
           co_return;
         }
@@ -244,7 +262,14 @@ asio::awaitable<void> read_request(beast::tcp_stream& stream, beast::flat_buffer
     }
     if (ec) co_return;
     buffer.commit(n);
-    if (!header_only && n > 0) stream.expires_after(body_idle_timeout);
+    if (!header_only && n > 0) {
+      const auto left = body->deadline - std::chrono::steady_clock::now();
+      if (left <= std::chrono::steady_clock::duration::zero()) {
+        ec = beast::error::timeout;
+        co_return;
+      }
+      stream.expires_after(std::min<std::chrono::steady_clock::duration>(body->idle, left));
+    }
   }
 }
 
@@ -282,7 +307,7 @@ Origin origin_of_unparsed(const bhttp::request_parser<bhttp::string_body>& parse
   } else {
     client_id = raw_field_value(raw, "X-Request-Id");
   }
-  return origin_of(partial.target(), client_id, partial.method() == bhttp::verb::head);
+  return origin_of(origin_form(partial.target()), client_id, partial.method() == bhttp::verb::head);
 }
 
 // The server's end of one streamed response (web::StreamChannel), owned jointly by the connection
@@ -641,7 +666,7 @@ web::Request HttpServer::Impl::request_of(const bhttp::request_header<>& header,
   request.method = to_method(header.method());
   request.method_text = std::string(header.method_string());
   request.remote_address = remote_address;
-  request.target = std::string(origin_form(header.target()));
+  request.target = origin_form(header.target());
   const auto question = request.target.find('?');
   request.path = request.target.substr(0, question);
   if (question != std::string::npos) request.query = request.target.substr(question + 1);
@@ -798,7 +823,7 @@ asio::awaitable<void> HttpServer::Impl::session(ContextState& state, tcp::socket
       // for the body.
       parser.body_limit(boost::none);
       stream.expires_after(options.read_timeout);
-      co_await read_request(stream, buffer, parser, true, options.read_timeout, options.max_header, ec);
+      co_await read_request(stream, buffer, parser, nullptr, ec);
       if (ec) {
         if (ec == bhttp::error::end_of_stream || ec == beast::error::timeout || ec == asio::error::eof ||
             ec == asio::error::connection_reset || ec == asio::error::operation_aborted) {
@@ -816,7 +841,7 @@ asio::awaitable<void> HttpServer::Impl::session(ContextState& state, tcp::socket
       }
 
       auto& header = parser.get();
-      const std::string_view target = origin_form(header.target());
+      const std::string target = origin_form(header.target());
       const std::string_view client_id = header["X-Request-Id"];
       const bool head = header.method() == bhttp::verb::head;
       if (has_raw_non_ascii(target)) {
@@ -876,29 +901,35 @@ asio::awaitable<void> HttpServer::Impl::session(ContextState& state, tcp::socket
         if (ec) break;
       }
       if (!parser.is_done()) {
-        // The body's timeout is an idle one: each read that brings bytes restarts it.
+        // The body's timeout is an idle one (each read that brings bytes restarts it), within an
+        // overall kBodyTimeouts read timeouts; its bytes on the wire, framing included, are bounded.
+        constexpr int kBodyTimeouts = 6;
+        const BodyReadLimits limits{options.read_timeout,
+                                    std::chrono::steady_clock::now() + kBodyTimeouts * options.read_timeout,
+                                    2 * options.max_body + options.max_header, options.max_header};
         stream.expires_after(options.read_timeout);
-        co_await read_request(stream, buffer, parser, false, options.read_timeout, options.max_header, ec);
-        if (ec) {
+        co_await read_request(stream, buffer, parser, &limits, ec);
+        const bool answered = ec == beast::error::timeout || ec == asio::error::eof ||
+                              ec == bhttp::error::end_of_stream || ec == asio::error::connection_reset;
+        if (ec && !answered) {
+          // A body refused while it was read, its header checked only now (the body had arrived
+          // with it): auth before the body, 401 rather than 413, 431 or 400.
+          const bool refused = co_await refused_before_body(stream, header, remote_address, peer_text);
+          if (refused) break;
           const Origin origin = origin_of(target, client_id, head);
           if (ec == bhttp::error::body_limit) {
-            // A chunked body that grew past the limit, its header checked only now (the body had
-            // arrived with it): auth before the body, 401 rather than 413.
-            const bool refused = co_await refused_before_body(stream, header, remote_address, peer_text);
-            if (refused) break;
             const std::string message = fmt::format("request body exceeds {} bytes", options.max_body);
             co_await reject(stream, ErrorCode::kPayloadTooLarge, message, origin);
           } else if (ec == bhttp::error::header_limit) {  // a chunked body's chunk line or trailer
             const std::string message = fmt::format(
                 "a chunk-size line or the trailer exceeds {} bytes (or one field 65,533)", options.max_header);
             co_await reject(stream, ErrorCode::kHeaderTooLarge, message, origin);
-          } else if (ec != beast::error::timeout && ec != asio::error::eof && ec != bhttp::error::end_of_stream &&
-                     ec != asio::error::connection_reset) {
+          } else {
             const std::string message = "malformed HTTP body: " + ec.message();
             co_await reject(stream, ErrorCode::kInvalidArgument, message, origin);
           }
-          break;
         }
+        if (ec) break;
       }
 
       bhttp::request<bhttp::string_body> message = parser.release();

@@ -70,5 +70,8 @@ std::string header_algorithm(std::string_view header_b64);
 // last of them silently, so `{"sub":"1","sub":"2"}` would read as one claim: a token's header or
 // claims with a repeated member are refused instead.
 bool has_duplicate_keys(std::string_view json);
+// The members of the top-level object of `json` as written, repeats included (0 when it is not a
+// valid object). Without allocating: for claims, where the DOM's size tells the distinct ones.
+std::size_t count_top_level_members(std::string_view json);
 
 }  // namespace ticketing::infra::security
