@@ -495,6 +495,8 @@ Task<ApiResponse> refund_order(application::AdminService& admin, const ApiReques
     if (name == "orderNo") order_no = value;
   }
   if (order_no.empty() || order_no.size() > 40) throw domain::invalid_argument("orderNo", "must be 1 to 40 characters");
+  // No body is needed; one that is sent is held to the rules of every body (JSON, no unknown fields).
+  if (!request.body.empty()) JsonBody::parse(request, {}).done();
   const auto result = co_await admin.refund(who(request), order_no);
   JsonWriter json;
   json.begin_object().key("refunded").boolean(result.kind == domain::RefundDecision::Kind::kRefunded).key("order");
@@ -546,7 +548,9 @@ Task<ApiResponse> list_dead_letters(application::AdminService& admin, const ApiR
 }
 
 Task<ApiResponse> replay_dead_letter(application::AdminService& admin, const ApiRequest& request) {
-  const auto outcome = co_await admin.replay_dead_letter(who(request), path_id(request, "id"));
+  const auto id = path_id(request, "id");
+  if (!request.body.empty()) JsonBody::parse(request, {}).done();  // as for a refund
+  const auto outcome = co_await admin.replay_dead_letter(who(request), id);
   const char* result = "confirmed";
   switch (outcome.kind) {
     case domain::ConfirmOutcome::Kind::kConfirmed: result = "CONFIRMED"; break;

@@ -314,12 +314,20 @@ TEST_F(AdminApi, AdminCreatesASaleFromCsvAndAFanBuysASeat) {
   EXPECT_TRUE(body_of(refunded).at("refunded").as_bool());
   EXPECT_EQ(body_of(refunded).at("order").at("failReason").as_string(), "REFUNDED_BY_OPERATOR");
   EXPECT_EQ(body_of(refunded).at("order").at("email").as_string(), stored_email);
-  const auto again = http(port(), "POST", fmt::format("/admin/orders/{}/refund", order_no), "", as_admin());
+  // A body is not needed; one that is sent follows the rules of every body.
+  const auto bad_body = http(port(), "POST", fmt::format("/admin/orders/{}/refund", order_no), R"({"reason":"x"})",
+                             as_admin({{"Content-Type", "application/json"}}));
+  EXPECT_EQ(bad_body.status, 400) << bad_body.raw;
+  const auto not_json = http(port(), "POST", fmt::format("/admin/orders/{}/refund", order_no), "please",
+                             as_admin({{"Content-Type", "text/plain"}}));
+  EXPECT_EQ(not_json.status, 415) << not_json.raw;
+  const auto again = http(port(), "POST", fmt::format("/admin/orders/{}/refund", order_no), "{}",
+                          as_admin({{"Content-Type", "application/json"}}));
   ASSERT_EQ(again.status, 200) << again.raw;
   EXPECT_FALSE(body_of(again).at("refunded").as_bool());
   EXPECT_EQ(refunded_seat_events() - refunded_before, 1.0);  // one seat, once
   auto db = test_db();
-  EXPECT_EQ(*db->query(fmt::format("SELECT COUNT(*) FROM outbox_event WHERE type = 'RefundRequested' AND "
+  EXPECT_EQ(*db->query(fmt::format("SELECT COUNT(*) FROM outbox_event WHERE type = 'PaymentRefundRequested' AND "
                                    "JSON_UNQUOTE(JSON_EXTRACT(payload, '$.orderNo')) = '{}'",
                                    order_no))
                  .rows[0][0],
@@ -736,6 +744,21 @@ TEST_F(AdminApi, DeadLettersAreListedAndReplayedOnce) {
       {topics.payment_completed, -schedule, std::to_string(schedule),
        ticketing::infra::events::encode_payment_completed(event), std::string("failed 5 times: test")});
   const auto letter = static_cast<std::int64_t>(inserted.last_insert_id);
+
+  // An event for an order that does not exist can never be settled: 422 naming it, not 500.
+  ticketing::domain::PaymentCompleted orphan = event;
+  orphan.event_id = ticketing::infra::events::new_event_id();
+  orphan.order_no = fmt::format("T-NO-SUCH-ORDER-{}", schedule);
+  const auto orphan_letter = static_cast<std::int64_t>(
+      db->execute("INSERT INTO dead_letter (topic, partition_no, offset_no, message_key, payload, error) VALUES (?, 0, "
+                  "?, ?, ?, ?)",
+                  {topics.payment_completed, -schedule - 1, std::to_string(schedule),
+                   ticketing::infra::events::encode_payment_completed(orphan), std::string("failed 5 times: test")})
+          .last_insert_id);
+  const auto unknown_order =
+      http(port(), "POST", fmt::format("/admin/dead-letters/{}/replay", orphan_letter), "", as_admin());
+  EXPECT_EQ(unknown_order.status, 422) << unknown_order.raw;
+  EXPECT_NE(unknown_order.body.find(orphan.order_no), std::string::npos) << unknown_order.raw;
 
   const auto first = admin.call("POST", fmt::format("/admin/dead-letters/{}/replay", letter));
   ASSERT_EQ(first.status, 200) << first.raw;

@@ -214,7 +214,7 @@ TEST_F(AuditTest, DoubleChargeDuplicateConfirmationAndMissedDeadlinesFailNamingE
   paid_order(schedule, 2, "ORD-AUDIT-KEPT", {2}, "110.00");
   db_->execute(fmt::format(
       "INSERT INTO outbox_event (event_id, aggregate, type, payload, topic, message_key, published_at) VALUES "
-      "(UUID(), 'payment_order', 'RefundRequested', JSON_OBJECT('orderNo', 'ORD-AUDIT-KEPT'), "
+      "(UUID(), 'payment_order', 'PaymentRefundRequested', JSON_OBJECT('orderNo', 'ORD-AUDIT-KEPT'), "
       "'payment.refund-requested', '{}', UTC_TIMESTAMP(3))",
       schedule));
   // A READY order and a hold, both five minutes past their expiry: the expiry job missed them.

@@ -256,10 +256,10 @@ TEST_F(ConsumerFixture, BatchSettlesEachEventAsTheOneByOnePathWould) {
   EXPECT_EQ(order_status(expired), "CANCELLED");
   EXPECT_EQ(value(fmt::format("SELECT fail_reason FROM payment_order WHERE order_no = '{}'", expired.order_no)),
             "HOLD_EXPIRED");
-  EXPECT_EQ(
-      value(fmt::format("SELECT COUNT(*) FROM outbox_event WHERE type = 'RefundRequested' AND payload LIKE '%{}%'",
-                        expired.order_no)),
-      "1");
+  EXPECT_EQ(value(fmt::format(
+                "SELECT COUNT(*) FROM outbox_event WHERE type = 'PaymentRefundRequested' AND payload LIKE '%{}%'",
+                expired.order_no)),
+            "1");
   EXPECT_EQ(value(fmt::format("SELECT COUNT(*) FROM reservation r JOIN payment_order o ON o.id = r.payment_order_id "
                               "WHERE o.order_no = '{}' AND r.active = 1",
                               expired.order_no)),

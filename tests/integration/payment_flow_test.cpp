@@ -291,7 +291,7 @@ TEST(PaymentFlow, CallbacksThatArriveTogetherAreRecordedInOneTransactionEachAsIf
   };
   for (int i = 0; i < 5; ++i) EXPECT_EQ(count("PaymentCompleted", orders[i]), "1") << orders[i];
   EXPECT_EQ(count("PaymentCompleted", orders[5]), "0");
-  EXPECT_EQ(count("RefundRequested", orders[5]), "1");
+  EXPECT_EQ(count("PaymentRefundRequested", orders[5]), "1");
   // The late ones were written by one transaction (the repeat by one after it): 8 callbacks in 3.
   const auto scrape = http(server.port(), "GET", "/actuator/prometheus").body;
   EXPECT_EQ(metric(scrape, R"(ticketing_payment_calls_total{call="callback"})"), 8.0);
@@ -510,7 +510,7 @@ TEST(PaymentFlow, ReadyOrderKeepsItsSeatsUntilItExpiresThenALatePaymentIsRefunde
   EXPECT_EQ(repeat.status, 200) << repeat.raw;
   EXPECT_TRUE(wait_for(
       [&] {
-        return db_value(fmt::format("SELECT COUNT(*) FROM outbox_event WHERE type = 'RefundRequested' AND "
+        return db_value(fmt::format("SELECT COUNT(*) FROM outbox_event WHERE type = 'PaymentRefundRequested' AND "
                                     "published_at IS NOT NULL AND payload LIKE '%{}%'",
                                     order_no)) == "1";
       },
@@ -533,8 +533,8 @@ TEST(PaymentFlow, PaymentForACancelledOrderIsRecordedOnceWith202) {
   const auto first = pay(server.port(), order_no);
   EXPECT_EQ(first.status, 202) << first.raw;
   EXPECT_EQ(json::parse(first.body).at("status").as_string(), "CANCELLED");
-  const auto refunds =
-      fmt::format("SELECT COUNT(*) FROM outbox_event WHERE type = 'RefundRequested' AND payload LIKE '%{}%'", order_no);
+  const auto refunds = fmt::format(
+      "SELECT COUNT(*) FROM outbox_event WHERE type = 'PaymentRefundRequested' AND payload LIKE '%{}%'", order_no);
   EXPECT_EQ(db_value(refunds), "1");
   const auto repeat = pay(server.port(), order_no);
   EXPECT_EQ(repeat.status, 200) << repeat.raw;
@@ -637,12 +637,14 @@ TEST(PaymentFlow, StuckConfirmingOrdersAreSettledByTheReconciler) {
                                  schedule)),
             "2");
   EXPECT_EQ(json::parse(get_order(server.port(), lost_no).body).at("failReason").as_string(), "HOLD_EXPIRED");
-  EXPECT_EQ(db_value(fmt::format(
-                "SELECT COUNT(*) FROM outbox_event WHERE type = 'RefundRequested' AND payload LIKE '%{}%'", lost_no)),
-            "1");
-  EXPECT_EQ(db_value(fmt::format(
-                "SELECT COUNT(*) FROM outbox_event WHERE type = 'RefundRequested' AND payload LIKE '%{}%'", paid_no)),
-            "0");
+  EXPECT_EQ(
+      db_value(fmt::format(
+          "SELECT COUNT(*) FROM outbox_event WHERE type = 'PaymentRefundRequested' AND payload LIKE '%{}%'", lost_no)),
+      "1");
+  EXPECT_EQ(
+      db_value(fmt::format(
+          "SELECT COUNT(*) FROM outbox_event WHERE type = 'PaymentRefundRequested' AND payload LIKE '%{}%'", paid_no)),
+      "0");
 }
 
 // A paid order waiting for its confirmation (here: the broker is unreachable) keeps its seats past
@@ -690,9 +692,10 @@ TEST(PaymentFlow, ConfirmingOrderKeepsItsSeatsUntilSettledWithoutExtendingThem) 
                                  "status = 'CONFIRMED'",
                                  schedule)),
             "1");
-  EXPECT_EQ(db_value(fmt::format(
-                "SELECT COUNT(*) FROM outbox_event WHERE type = 'RefundRequested' AND payload LIKE '%{}%'", order_no)),
-            "0");
+  EXPECT_EQ(
+      db_value(fmt::format(
+          "SELECT COUNT(*) FROM outbox_event WHERE type = 'PaymentRefundRequested' AND payload LIKE '%{}%'", order_no)),
+      "0");
 }
 
 // The largest order there can be (50 seats with 16-character numbers) is created and replayed: its
@@ -736,9 +739,10 @@ TEST(PaymentFlow, PaymentAfterTheOrderExpiredIsRefundedEvenBeforeTheExpiryJob) {
   ASSERT_EQ(paid.status, 202) << paid.raw;
   EXPECT_EQ(json::parse(paid.body).at("status").as_string(), "CANCELLED");
   EXPECT_EQ(json::parse(get_order(server.port(), order_no).body).at("failReason").as_string(), "ORDER_EXPIRED");
-  EXPECT_EQ(db_value(fmt::format(
-                "SELECT COUNT(*) FROM outbox_event WHERE type = 'RefundRequested' AND payload LIKE '%{}%'", order_no)),
-            "1");
+  EXPECT_EQ(
+      db_value(fmt::format(
+          "SELECT COUNT(*) FROM outbox_event WHERE type = 'PaymentRefundRequested' AND payload LIKE '%{}%'", order_no)),
+      "1");
   EXPECT_EQ(db_value(fmt::format("SELECT COUNT(*) FROM outbox_event WHERE type = 'PaymentCompleted' AND "
                                  "payload LIKE '%{}%'",
                                  order_no)),

@@ -315,7 +315,7 @@ TEST(RefundRelayBrokerKill, NoRefundIsLostOrPublishedUnderANewIdWhenTheBrokerIsK
   EXPECT_EQ(db_value(fmt::format("SELECT COUNT(*) FROM outbox_event WHERE topic = '{}'", topic)),
             std::to_string(total));
   EXPECT_EQ(db_value(fmt::format("SELECT COUNT(DISTINCT JSON_VALUE(payload, '$.orderNo')) FROM outbox_event "
-                                 "WHERE topic = '{}' AND type = 'RefundRequested'",
+                                 "WHERE topic = '{}' AND type = 'PaymentRefundRequested'",
                                  topic)),
             std::to_string(total));
   std::set<std::string> row_ids;
@@ -333,7 +333,7 @@ TEST(RefundRelayBrokerKill, NoRefundIsLostOrPublishedUnderANewIdWhenTheBrokerIsK
     const auto id = header(message, "eventId");
     const auto payload = json::parse(message.value).as_object();
     EXPECT_EQ(payload.at("eventId").as_string(), id) << "header and payload disagree";
-    EXPECT_EQ(payload.at("type").as_string(), "RefundRequested");
+    EXPECT_EQ(payload.at("type").as_string(), "PaymentRefundRequested");
     ++copies[id];
     if (!row_ids.count(id)) unknown.insert(id);
   }

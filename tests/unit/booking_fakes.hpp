@@ -248,7 +248,7 @@ struct BookingStore {
   }
   std::string next_event_id() { return "ev-" + std::to_string(++events_issued); }
   void refund(const domain::PaymentOrder& order, const std::string& reason) {
-    outbox.push_back({"RefundRequested", next_event_id(), order.order_no, reason, {}});
+    outbox.push_back({"PaymentRefundRequested", next_event_id(), order.order_no, reason, {}});
   }
   std::size_t outbox_count(const std::string& type) const {
     return static_cast<std::size_t>(

@@ -240,10 +240,10 @@ TEST(PaymentServiceCallback, APaymentAfterTheOrderExpiredIsRefundedOnce) {
   EXPECT_EQ(record.kind, PaymentRecord::Kind::kRefundRequested);
   EXPECT_EQ(record.order.status, OrderStatus::kCancelled);
   EXPECT_EQ(record.order.fail_reason, std::string("ORDER_EXPIRED"));
-  EXPECT_EQ(f.store.outbox_count("RefundRequested"), 1u);
+  EXPECT_EQ(f.store.outbox_count("PaymentRefundRequested"), 1u);
   EXPECT_EQ(f.store.outbox_count("PaymentCompleted"), 0u);
   EXPECT_EQ(f.pay(order.order_no).kind, PaymentRecord::Kind::kAlreadyRecorded);
-  EXPECT_EQ(f.store.outbox_count("RefundRequested"), 1u);
+  EXPECT_EQ(f.store.outbox_count("PaymentRefundRequested"), 1u);
 }
 
 TEST(PaymentServiceCallback, APaymentForAnOrderTheJobCancelledIsRefundedWithItsReason) {
@@ -255,7 +255,7 @@ TEST(PaymentServiceCallback, APaymentForAnOrderTheJobCancelledIsRefundedWithItsR
   ASSERT_EQ(f.status_of(order.order_no), OrderStatus::kCancelled);
   const auto record = f.pay(order.order_no);
   EXPECT_EQ(record.kind, PaymentRecord::Kind::kRefundRequested);
-  ASSERT_EQ(f.store.outbox_count("RefundRequested"), 1u);
+  ASSERT_EQ(f.store.outbox_count("PaymentRefundRequested"), 1u);
   EXPECT_EQ(f.store.outbox.back().reason, "ORDER_EXPIRED");
 }
 
@@ -318,7 +318,7 @@ TEST(ConfirmationHandler, AConfirmingOrderKeepsItsSeatsPastTheirHoldExpiry) {
   EXPECT_EQ(code_of([&] { f.hold({"A-1"}, kOther); }), ErrorCode::kSeatAlreadyHeld);
   EXPECT_EQ(f.status_of(order_no), OrderStatus::kConfirming);
   EXPECT_EQ(run_task(f.confirmation.handle(event)).kind, ConfirmOutcome::Kind::kConfirmed);
-  EXPECT_EQ(f.store.outbox_count("RefundRequested"), 0u);
+  EXPECT_EQ(f.store.outbox_count("PaymentRefundRequested"), 0u);
 }
 
 TEST(ConfirmationHandler, AnOrderThatLostAHoldIsCancelledRefundedAndItsOtherSeatsReleased) {
@@ -333,13 +333,13 @@ TEST(ConfirmationHandler, AnOrderThatLostAHoldIsCancelledRefundedAndItsOtherSeat
   EXPECT_EQ(f.status_of(order_no), OrderStatus::kCancelled);
   EXPECT_EQ(f.store.order_by_no(order_no)->order.fail_reason, std::string("HOLD_EXPIRED"));
   EXPECT_EQ(f.live("A-2"), nullptr);
-  ASSERT_EQ(f.store.outbox_count("RefundRequested"), 1u);
+  ASSERT_EQ(f.store.outbox_count("PaymentRefundRequested"), 1u);
   EXPECT_EQ(f.store.outbox.back().reason, "HOLD_EXPIRED");
   EXPECT_EQ(f.events.events, (std::vector<SeatChanged>{{kSchedule, {"A-2"}, SeatChange::kCancelled}}));
   EXPECT_EQ(f.payments.counters().cancelled.load(), 1u);
   EXPECT_TRUE(f.queue.completed.empty());
   EXPECT_EQ(run_task(f.confirmation.handle(event)).kind, ConfirmOutcome::Kind::kDuplicate);
-  EXPECT_EQ(f.store.outbox_count("RefundRequested"), 1u);
+  EXPECT_EQ(f.store.outbox_count("PaymentRefundRequested"), 1u);
 }
 
 TEST(ConfirmationHandler, AnEventForAnOrderNotConfirmingIsIgnoredButRemembered) {

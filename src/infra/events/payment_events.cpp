@@ -54,7 +54,7 @@ std::string encode_refund_requested(const RefundRequested& event) {
       .key("eventId")
       .string(event.event_id)
       .key("type")
-      .string("RefundRequested")
+      .string("PaymentRefundRequested")
       .key("orderNo")
       .string(event.order_no)
       .key("userId")

@@ -2,7 +2,7 @@
 // Wire format of the payment events (JSON values on Kafka; also the outbox payload).
 //   payment.completed         {"eventId","type":"PaymentCompleted","orderNo","userId","scheduleId",
 //                              "seatNos":[...],"amount":"150.00","paidAt":"...Z"}
-//   payment.refund-requested  {"eventId","type":"RefundRequested","orderNo","userId","scheduleId",
+//   payment.refund-requested  {"eventId","type":"PaymentRefundRequested","orderNo","userId","scheduleId",
 //                              "amount","reason","requestedAt"}
 // Amounts are decimal strings so no consumer has to trust a binary float with money.
 #include <optional>

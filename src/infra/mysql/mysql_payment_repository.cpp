@@ -104,7 +104,7 @@ events::RefundRequested refund_requested(const PaymentOrder& order, const std::s
 void write_refund_request(MysqlConnection& db, const events::EventTopics& topics, const PaymentOrder& order,
                           const std::string& reason, domain::Timestamp now) {
   const auto refund = refund_requested(order, reason, now);
-  insert_outbox(db, refund.event_id, "RefundRequested", topics.refund_requested, order.schedule,
+  insert_outbox(db, refund.event_id, "PaymentRefundRequested", topics.refund_requested, order.schedule,
                 events::encode_refund_requested(refund), now);
 }
 
@@ -307,7 +307,7 @@ std::vector<PaymentRecord> record_payments_once(MysqlConnection& db, const event
     }
     if (decision.refund_reason) {
       const auto refund = refund_requested(order, *decision.refund_reason, now);
-      add_outbox(refund.event_id, "RefundRequested", topics.refund_requested, order.schedule,
+      add_outbox(refund.event_id, "PaymentRefundRequested", topics.refund_requested, order.schedule,
                  events::encode_refund_requested(refund));
     }
     records.push_back(std::move(decision.record));
@@ -418,7 +418,11 @@ ConfirmOutcome confirm_once(MysqlConnection& db, const events::EventTopics& topi
   if (processed) return domain::decide_confirmation({&event, true, nullptr, {}}).outcome;
   auto orders = lock_orders_with_holds(db, "o.order_no = ?", {event.order_no});
   const auto it = orders.find(event.order_no);
-  if (it == orders.end()) throw std::runtime_error("PaymentCompleted for unknown order " + event.order_no);
+  if (it == orders.end()) {
+    // Never settleable (the consumer dead-letters it after its attempts; an operator's replay is 422).
+    throw domain::DomainError(domain::ErrorCode::kUndecodableEvent,
+                              "PaymentCompleted for unknown order " + event.order_no);
+  }
   auto decision = domain::decide_confirmation({&event, false, &it->second.order, it->second.live_holds});
   ConfirmationWrites writes;
   writes.add(decision);
