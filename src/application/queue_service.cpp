@@ -54,7 +54,8 @@ QueueView QueueService::view_of(const domain::QueuePlace& place, domain::UserId 
     view.position = place.position;
     view.estimated_wait_seconds = domain::predict_admission_seconds(place.outlook, now);
   }
-  view.poll_after_ms = domain::poll_after_ms(view.status, view.estimated_wait_seconds, policy_.heartbeat_timeout);
+  view.poll_after_ms =
+      domain::poll_after_ms(view.status, view.estimated_wait_seconds, view.position, policy_.heartbeat_timeout);
   return view;
 }
 
@@ -159,7 +160,20 @@ Task<QueueView> QueueService::status(domain::UserId user, domain::ScheduleId sch
   auto place = co_await store_.status(schedule, user, now);
   if (!place && fair_start_ != nullptr) {
     const auto opens_at = co_await fair_start_->prequeued(schedule, user);
-    if (opens_at) co_return prequeued_view(*opens_at, now);
+    if (opens_at) {
+      auto view = prequeued_view(*opens_at, now);
+      // Paced like a waiter's poll (DESIGN.md §15): before the last answer allowed, 429.
+      const auto refused_until =
+          co_await store_.pace_prequeued(schedule, user, now, domain::next_poll_allowed_at(now, view.poll_after_ms),
+                                         now + std::chrono::milliseconds(view.poll_after_ms));
+      if (refused_until) {
+        const auto wait = domain::poll_retry_after(now, *refused_until);
+        throw domain::RetryLater(ErrorCode::kTooManyRequests,
+                                 fmt::format("polled sooner than pollAfterMs advised; retry in {} s", wait.count()),
+                                 wait);
+      }
+      co_return view;
+    }
     // The shuffle may have moved the user from the pre-queue to the waiting line in between.
     place = co_await store_.status(schedule, user, now);
   }

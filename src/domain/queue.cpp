@@ -14,12 +14,13 @@ std::string_view to_string(QueueStatus status) noexcept {
   return "WAITING";
 }
 
-std::int64_t poll_after_ms(QueueStatus status, std::int64_t estimated_wait_seconds,
+std::int64_t poll_after_ms(QueueStatus status, std::int64_t estimated_wait_seconds, std::int64_t position,
                            std::chrono::milliseconds heartbeat_timeout) noexcept {
   if (status == QueueStatus::kAdmitted) return kAdmittedPollMs;
   const std::int64_t most = std::clamp<std::int64_t>(heartbeat_timeout.count() / 2, 1, kMaxPollMs);
-  const std::int64_t quarter = std::clamp<std::int64_t>(estimated_wait_seconds, 0, 1'000'000'000) * 1000 / 4;
-  return std::clamp(quarter, std::min(kMinPollMs, most), most);
+  std::int64_t advice = std::clamp<std::int64_t>(estimated_wait_seconds, 0, 1'000'000'000) * 1000 / 4;
+  if (position > 0) advice = std::min(advice, std::min<std::int64_t>(position, kMaxPollMs / kMinPollMs) * kMinPollMs);
+  return std::clamp(advice, std::min(kMinPollMs, most), most);
 }
 
 }  // namespace ticketing::domain

@@ -61,14 +61,16 @@ struct QueuePolicy {
   bool admit_on_arrival = true;
 };
 
-// The server's advice for the next status call (DESIGN.md §5, §15): about a second near the front,
-// growing with the expected wait (a quarter of it), at most 30 s and at most half the heartbeat
-// timeout (a client that follows the advice is never dropped as silent); an admitted user is told
-// 5 s (there is nothing to wait for; the token is already in the answer).
+// The server's advice for the next status call (DESIGN.md §5, §15): a second at the front, growing
+// with the distance to it — a quarter of the expected wait, and never more than a second per place
+// from the front (`position`, 1-based; 0: not known), so the next in line hears of a freed slot
+// within about a second even while the wait itself looks long — at most 30 s and at most half the
+// heartbeat timeout (a client that follows the advice is never dropped as silent); an admitted user
+// is told 5 s (there is nothing to wait for; the token is already in the answer).
 inline constexpr std::int64_t kMinPollMs = 1'000;
 inline constexpr std::int64_t kMaxPollMs = 30'000;
 inline constexpr std::int64_t kAdmittedPollMs = 5'000;
-std::int64_t poll_after_ms(QueueStatus status, std::int64_t estimated_wait_seconds,
+std::int64_t poll_after_ms(QueueStatus status, std::int64_t estimated_wait_seconds, std::int64_t position = 0,
                            std::chrono::milliseconds heartbeat_timeout = std::chrono::milliseconds(kMaxPollMs *
                                                                                                    2)) noexcept;
 

@@ -155,6 +155,12 @@ TEST(FairStartIT, ThousandUsersPrequeuedAcrossProcessesGetOneShuffleEqualToTheRe
   EXPECT_EQ(status.status, 200) << status.raw;
   EXPECT_NE(status.body.find("PREQUEUED"), std::string::npos);
   EXPECT_NE(status.body.find("pollAfterMs"), std::string::npos);
+  // Pre-queued status calls are paced like a waiter's (DESIGN.md §15): one right after is 429, on
+  // any instance, with Retry-After, and changes nothing.
+  const auto too_soon = http(api_b.port(), "GET", fmt::format("/queue/status?scheduleId={}", schedule), "", as_user(1));
+  EXPECT_EQ(too_soon.status, 429) << too_soon.raw;
+  EXPECT_FALSE(too_soon.header("retry-after").empty()) << too_soon.raw;
+  EXPECT_EQ(redis.integer({"ZCARD", key(schedule, "pre")}), kUsers);
   EXPECT_EQ(http(api_a.port(), "POST", "/queue/enter", enter_body(schedule)).status, 401);
   EXPECT_EQ(http(api_a.port(), "GET", fmt::format("/queue/status?scheduleId={}", schedule)).status, 401);
   // Another user (not queued) is 404, whatever user 1 holds.

@@ -89,3 +89,20 @@ TEST(PollAfter, GrowsWithTheWaitBetweenOneAndThirtySeconds) {
     EXPECT_LE(poll_after_ms(QueueStatus::kWaiting, wait), poll_after_ms(QueueStatus::kWaiting, wait + 1));
   }
 }
+
+// DESIGN.md §15: about a second near the front, growing with the distance to it. A waiter at the
+// front is told to come back within a second however long the wait looks (a full house, slots
+// that lapse only after minutes): the freed slot is theirs next. Far back the wait decides.
+TEST(PollAfter, NearTheFrontIsAboutASecondWhateverTheWait) {
+  using ticketing::domain::poll_after_ms;
+  using ticketing::domain::QueueStatus;
+  EXPECT_EQ(poll_after_ms(QueueStatus::kWaiting, 298, 1), 1'000);
+  EXPECT_EQ(poll_after_ms(QueueStatus::kWaiting, 298, 3), 3'000);
+  EXPECT_EQ(poll_after_ms(QueueStatus::kWaiting, 298, 40), 30'000);
+  EXPECT_EQ(poll_after_ms(QueueStatus::kWaiting, 8, 5), 2'000) << "a short wait still decides";
+  EXPECT_EQ(poll_after_ms(QueueStatus::kWaiting, 298, 0), 30'000) << "position unknown: the wait alone";
+  for (std::int64_t position = 1; position < 100; ++position) {
+    EXPECT_LE(poll_after_ms(QueueStatus::kWaiting, 298, position),
+              poll_after_ms(QueueStatus::kWaiting, 298, position + 1));
+  }
+}

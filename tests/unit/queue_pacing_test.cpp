@@ -74,9 +74,9 @@ TEST(QueuePolling, AdviceGrowsWithTheWaitWithinOneAndThirtySeconds) {
   EXPECT_EQ(poll_after_ms(QueueStatus::kWaiting, 270), 30'000);
   EXPECT_EQ(poll_after_ms(QueueStatus::kAdmitted, 0), kAdmittedPollMs);
   // Never longer than half the heartbeat timeout: a client following the advice is never dropped.
-  EXPECT_EQ(poll_after_ms(QueueStatus::kWaiting, 270, milliseconds(30'000)), 15'000);
-  EXPECT_EQ(poll_after_ms(QueueStatus::kWaiting, 270, milliseconds(1'000)), 500);
-  EXPECT_EQ(poll_after_ms(QueueStatus::kWaiting, 0, milliseconds(1'000)), 500);
+  EXPECT_EQ(poll_after_ms(QueueStatus::kWaiting, 270, 0, milliseconds(30'000)), 15'000);
+  EXPECT_EQ(poll_after_ms(QueueStatus::kWaiting, 270, 0, milliseconds(1'000)), 500);
+  EXPECT_EQ(poll_after_ms(QueueStatus::kWaiting, 0, 0, milliseconds(1'000)), 500);
 }
 
 TEST(QueuePolling, APollIsAcceptedFromHalfTheAdviceOn) {

@@ -27,6 +27,15 @@ class QueueStore {
     (void)schedule, (void)user, (void)allowed_at, (void)forget_at;
     co_return;
   }
+  // A pre-queued user's status call (DESIGN.md §15: status calls much faster than advised are 429):
+  // the time the last answer allowed the next call from when that is still ahead (nothing is
+  // written then); otherwise records `allowed_at` / `forget_at` as pace() does and returns nullopt.
+  // The record is the waiter's: a user the opening shuffle moves into the waiting line keeps it.
+  virtual Task<std::optional<Timestamp>> pace_prequeued(ScheduleId schedule, UserId user, Timestamp now,
+                                                        Timestamp allowed_at, Timestamp forget_at) {
+    (void)schedule, (void)user, (void)now, (void)allowed_at, (void)forget_at;
+    co_return std::nullopt;
+  }
   // Leaves the queue or gives up the slot (revoking the tokens issued for it, also once the user is
   // admitted again). True when the user was there.
   virtual Task<bool> leave(ScheduleId schedule, UserId user, Timestamp now) = 0;

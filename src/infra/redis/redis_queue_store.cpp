@@ -478,6 +478,34 @@ Task<void> RedisQueueStore::pace(domain::ScheduleId schedule, domain::UserId use
   if (reply.is_error()) throw domain::DependencyUnavailable("redis", "pace: " + reply.str);
 }
 
+namespace {
+// KEYS pace; ARGV now_ms allowed_ms forget_ms: the pace record's time when still ahead (refused,
+// nothing written), else 0 and the record set.
+const RedisScript kPacePrequeuedScript = RedisScript::from_source(R"lua(
+local allowed = redis.call('GET', KEYS[1])
+if allowed and tonumber(allowed) > tonumber(ARGV[1]) then return allowed end
+redis.call('SET', KEYS[1], ARGV[2], 'PXAT', ARGV[3])
+return 0
+)lua");
+}  // namespace
+
+Task<std::optional<domain::Timestamp>> RedisQueueStore::pace_prequeued(domain::ScheduleId schedule, domain::UserId user,
+                                                                       domain::Timestamp now,
+                                                                       domain::Timestamp allowed_at,
+                                                                       domain::Timestamp forget_at) {
+  const std::string pace = pace_key(schedule, user);
+  const std::array<std::string_view, 1> key_views{pace};
+  const std::string now_ms = std::to_string(millis(now));
+  const std::string allowed_ms = std::to_string(millis(allowed_at));
+  const std::string forget_ms = std::to_string(millis(forget_at));
+  const std::array<std::string_view, 3> args{now_ms, allowed_ms, forget_ms};
+  const RedisReply reply = co_await redis_.evalsha(kPacePrequeuedScript, key_views, args);
+  if (reply.is_error()) throw domain::DependencyUnavailable("redis", "pace_prequeued: " + reply.str);
+  const auto refused_until = integer_of(reply);
+  if (refused_until <= 0) co_return std::nullopt;
+  co_return domain::Timestamp{std::chrono::milliseconds(refused_until)};
+}
+
 Task<bool> RedisQueueStore::leave(domain::ScheduleId schedule, domain::UserId user, domain::Timestamp now) {
   const std::array<std::string, 4> keys{key(schedule, "waiting"), key(schedule, "active"), key(schedule, "heartbeat"),
                                         key(schedule, "revoked")};

@@ -36,6 +36,9 @@ class RedisQueueStore final : public domain::QueueStore {
                                  const domain::EnterGate& gate) override;
   Task<std::optional<domain::QueuePlace>> status(domain::ScheduleId schedule, domain::UserId user,
                                                  domain::Timestamp now) override;
+  Task<std::optional<domain::Timestamp>> pace_prequeued(domain::ScheduleId schedule, domain::UserId user,
+                                                        domain::Timestamp now, domain::Timestamp allowed_at,
+                                                        domain::Timestamp forget_at) override;
   Task<void> pace(domain::ScheduleId schedule, domain::UserId user, domain::Timestamp allowed_at,
                   domain::Timestamp forget_at) override;
   Task<bool> leave(domain::ScheduleId schedule, domain::UserId user, domain::Timestamp now) override;
