@@ -64,24 +64,65 @@ std::string seat_number(std::string_view section, std::string_view row, std::int
   return fmt::format("{}-{}-{}", section, row, seat);
 }
 
+// The fields of one CSV line (RFC 4180, as spreadsheets write it): a field in double quotes may
+// hold commas, and "" inside stands for one quote; spaces around a field are dropped. nullopt for a
+// quote that is never closed or is followed by anything but a comma.
+std::optional<std::vector<std::string>> csv_fields(std::string_view line) {
+  std::vector<std::string> fields;
+  std::size_t at = 0;
+  while (true) {
+    while (at < line.size() && (line[at] == ' ' || line[at] == '\t')) ++at;
+    std::string field;
+    if (at < line.size() && line[at] == '"') {
+      ++at;
+      while (true) {
+        if (at >= line.size()) return std::nullopt;
+        if (line[at] == '"') {
+          if (at + 1 < line.size() && line[at + 1] == '"') {
+            field += '"';
+            at += 2;
+            continue;
+          }
+          ++at;
+          break;
+        }
+        field += line[at++];
+      }
+      while (at < line.size() && (line[at] == ' ' || line[at] == '\t')) ++at;
+      if (at < line.size() && line[at] != ',') return std::nullopt;
+    } else {
+      const auto comma = line.find(',', at);
+      field = std::string(trimmed(line.substr(at, comma == std::string_view::npos ? comma : comma - at)));
+      at = comma == std::string_view::npos ? line.size() : comma;
+    }
+    fields.push_back(std::move(field));
+    if (at >= line.size()) break;
+    ++at;  // the comma
+  }
+  return fields;
+}
+
 std::vector<SeatRun> parse_layout_csv(std::string_view text, std::vector<FieldError>& errors) {
   std::vector<SeatRun> runs;
   std::size_t line_no = 0;
+  if (text.starts_with("\xEF\xBB\xBF")) text.remove_prefix(3);  // a UTF-8 byte order mark (spreadsheets write one)
   while (!text.empty()) {
     const auto newline = text.find('\n');
     const std::string_view line = trimmed(text.substr(0, newline));
     text = newline == std::string_view::npos ? std::string_view{} : text.substr(newline + 1);
     ++line_no;
     if (line.empty()) continue;
-    if (line_no == 1 && line.substr(0, 8) == "section,") continue;  // header
     const std::string source = fmt::format("line {}", line_no);
-    std::vector<std::string_view> fields;
-    std::string_view rest = line;
-    while (true) {
-      const auto comma = rest.find(',');
-      fields.push_back(trimmed(rest.substr(0, comma)));
-      if (comma == std::string_view::npos) break;
-      rest.remove_prefix(comma + 1);
+    const auto parsed = csv_fields(line);
+    if (!parsed) {
+      errors.push_back({source, "a quoted field is not closed, or something other than a comma follows it"});
+      continue;
+    }
+    const auto& fields = *parsed;
+    if (line_no == 1 && !fields.empty()) {  // the optional header, in any case
+      std::string first = fields[0];
+      for (auto& c : first) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      if (first == "section") continue;
     }
     if (fields.size() != 5) {
       errors.push_back(

@@ -50,6 +50,23 @@ TEST(LayoutCsv, RangesAndSingleSeatsMakeNumberedSeats) {
   EXPECT_EQ(layout.tiers[1].first, "R");
 }
 
+// As spreadsheets save CSV: a UTF-8 byte order mark, a capitalised header, quoted fields (a quote
+// inside written twice).
+TEST(LayoutCsv, ReadsWhatSpreadsheetsWrite) {
+  std::vector<FieldError> errors;
+  const auto runs = parse_layout_csv(
+      "\xEF\xBB\xBFSection,Row,Seats,Tier,Price\r\n"
+      "\"A\",\"3\",\"1-2\",\"VIP\",\"150.00\"\r\n"
+      " \"B\" ,,7,R,80\r\n",
+      errors);
+  ASSERT_TRUE(errors.empty()) << errors[0].field << ": " << errors[0].reason;
+  const auto layout = build_layout(runs);
+  ASSERT_EQ(layout.seats.size(), 3u);
+  EXPECT_EQ(layout.seats[0].seat_no, "A-3-1");
+  EXPECT_EQ(layout.seats[2].seat_no, "B-7");
+  EXPECT_EQ(layout.seats[0].price.cents, 15000);
+}
+
 TEST(LayoutCsv, TenThousandSeatsFitInAHundredLines) {
   std::string csv;
   for (int row = 1; row <= 100; ++row) csv += "A," + std::to_string(row) + ",1-100,S,99.50\n";
@@ -86,6 +103,9 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(
         BadLayout{"duplicate", "A,3,1-20,S,10\nA,3,12,S,10\n", "line 2", "duplicate seat A-3-12"},
         BadLayout{"too few fields", "A,3,1-20,S\n", "line 1", "expected 5 fields"},
+        BadLayout{"a comma inside quotes is one field", "\"A,B\",3,1-20,S,10\n", "line 1", "section"},
+        BadLayout{"unclosed quote", "\"A,3,1-20,S,10\n", "line 1", "quoted field"},
+        BadLayout{"text after a closing quote", "\"A\"x,3,1-20,S,10\n", "line 1", "quoted field"},
         BadLayout{"bad range", "A,3,5-2,S,10\n", "line 1", "seats must run"},
         BadLayout{"not a number", "A,3,x,S,10\n", "line 1", "seat number or a range"},
         BadLayout{"negative price", "A,3,1-2,S,-1\n", "line 1", "price"},
