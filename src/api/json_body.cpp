@@ -6,7 +6,8 @@
 #include <boost/json/basic_parser_impl.hpp>
 #include <boost/json/parse.hpp>
 #include <cctype>
-#include <set>
+
+#include "support/json_sax.hpp"
 
 namespace ticketing::api {
 namespace {
@@ -26,65 +27,7 @@ std::string lower_trimmed(std::string_view text) {
 }
 
 // First pass: Boost.JSON's DOM keeps the last of duplicate keys silently, so a SAX pass finds them.
-struct DuplicateKeyFinder {
-  static constexpr std::size_t max_object_size = std::size_t(-1);
-  static constexpr std::size_t max_array_size = std::size_t(-1);
-  static constexpr std::size_t max_key_size = std::size_t(-1);
-  static constexpr std::size_t max_string_size = std::size_t(-1);
-
-  std::vector<std::set<std::string>> objects;
-  int depth = 0;  // objects and arrays open
-  std::string key;
-  std::string duplicate;
-  std::string top_level_key;  // the last key of the body's own object (whose value may be bad)
-
-  bool on_document_begin(boost::system::error_code&) { return true; }
-  bool on_document_end(boost::system::error_code&) { return true; }
-  bool on_object_begin(boost::system::error_code&) {
-    objects.emplace_back();
-    ++depth;
-    return true;
-  }
-  bool on_object_end(std::size_t, boost::system::error_code&) {
-    objects.pop_back();
-    --depth;
-    return true;
-  }
-  bool on_array_begin(boost::system::error_code&) {
-    ++depth;
-    return true;
-  }
-  bool on_array_end(std::size_t, boost::system::error_code&) {
-    --depth;
-    return true;
-  }
-  bool on_key_part(boost::json::string_view s, std::size_t, boost::system::error_code&) {
-    key.append(s.data(), s.size());
-    return true;
-  }
-  bool on_key(boost::json::string_view s, std::size_t, boost::system::error_code& ec) {
-    key.append(s.data(), s.size());
-    if (!objects.back().insert(key).second) {
-      duplicate = key;
-      ec = boost::json::error::syntax;  // stop parsing
-      key.clear();
-      return false;
-    }
-    if (objects.size() == 1) top_level_key = key;
-    key.clear();
-    return true;
-  }
-  bool on_string_part(boost::json::string_view, std::size_t, boost::system::error_code&) { return true; }
-  bool on_string(boost::json::string_view, std::size_t, boost::system::error_code&) { return true; }
-  bool on_number_part(boost::json::string_view, boost::system::error_code&) { return true; }
-  bool on_int64(std::int64_t, boost::json::string_view, boost::system::error_code&) { return true; }
-  bool on_uint64(std::uint64_t, boost::json::string_view, boost::system::error_code&) { return true; }
-  bool on_double(double, boost::json::string_view, boost::system::error_code&) { return true; }
-  bool on_bool(bool, boost::system::error_code&) { return true; }
-  bool on_null(boost::system::error_code&) { return true; }
-  bool on_comment_part(boost::json::string_view, boost::system::error_code&) { return true; }
-  bool on_comment(boost::json::string_view, boost::system::error_code&) { return true; }
-};
+using DuplicateKeyFinder = support::JsonDuplicateKeyFinder;
 
 std::string_view type_name(const boost::json::value& v) {
   switch (v.kind()) {
@@ -196,7 +139,7 @@ JsonBody JsonBody::parse(const ApiRequest& request, std::initializer_list<std::s
     boost::json::basic_parser<DuplicateKeyFinder> finder(options);
     boost::system::error_code ec;
     const std::size_t parsed = finder.write_some(false, request.body.data(), request.body.size(), ec);
-    if (!finder.handler().duplicate.empty()) {
+    if (finder.handler().found) {
       throw malformed("duplicate key '" + printable_name(finder.handler().duplicate) + "'");
     }
     if (ec == boost::json::error::syntax) {

@@ -14,6 +14,8 @@
 #include <stdexcept>
 #include <vector>
 
+#include "support/json_sax.hpp"
+
 namespace ticketing::infra::security {
 namespace {
 
@@ -178,115 +180,15 @@ SignatureCheck check_signature(const HmacSha256& mac, const CompactJws& parts) {
   return SignatureCheck::kValid;
 }
 
-namespace {
-
-// A SAX pass that stops at the first member an object repeats.
-struct DuplicateKeys {
-  static constexpr std::size_t max_object_size = std::size_t(-1);
-  static constexpr std::size_t max_array_size = std::size_t(-1);
-  static constexpr std::size_t max_key_size = std::size_t(-1);
-  static constexpr std::size_t max_string_size = std::size_t(-1);
-
-  std::vector<std::vector<std::string>> objects;
-  std::string key;
-  bool found = false;
-
-  bool on_document_begin(boost::system::error_code&) { return true; }
-  bool on_document_end(boost::system::error_code&) { return true; }
-  bool on_object_begin(boost::system::error_code&) {
-    objects.emplace_back();
-    return true;
-  }
-  bool on_object_end(std::size_t, boost::system::error_code&) {
-    objects.pop_back();
-    return true;
-  }
-  bool on_array_begin(boost::system::error_code&) { return true; }
-  bool on_array_end(std::size_t, boost::system::error_code&) { return true; }
-  bool on_key_part(boost::json::string_view s, std::size_t, boost::system::error_code&) {
-    key.append(s.data(), s.size());
-    return true;
-  }
-  bool on_key(boost::json::string_view s, std::size_t, boost::system::error_code& ec) {
-    key.append(s.data(), s.size());
-    auto& seen = objects.back();
-    if (std::find(seen.begin(), seen.end(), key) != seen.end()) {
-      found = true;
-      ec = boost::json::error::syntax;  // stop here
-      return false;
-    }
-    seen.push_back(std::move(key));
-    key.clear();
-    return true;
-  }
-  bool on_string_part(boost::json::string_view, std::size_t, boost::system::error_code&) { return true; }
-  bool on_string(boost::json::string_view, std::size_t, boost::system::error_code&) { return true; }
-  bool on_number_part(boost::json::string_view, boost::system::error_code&) { return true; }
-  bool on_int64(std::int64_t, boost::json::string_view, boost::system::error_code&) { return true; }
-  bool on_uint64(std::uint64_t, boost::json::string_view, boost::system::error_code&) { return true; }
-  bool on_double(double, boost::json::string_view, boost::system::error_code&) { return true; }
-  bool on_bool(bool, boost::system::error_code&) { return true; }
-  bool on_null(boost::system::error_code&) { return true; }
-  bool on_comment_part(boost::json::string_view, boost::system::error_code&) { return true; }
-  bool on_comment(boost::json::string_view, boost::system::error_code&) { return true; }
-};
-
-// Counts the keys of the outermost object; no containers.
-struct TopLevelMembers {
-  static constexpr std::size_t max_object_size = std::size_t(-1);
-  static constexpr std::size_t max_array_size = std::size_t(-1);
-  static constexpr std::size_t max_key_size = std::size_t(-1);
-  static constexpr std::size_t max_string_size = std::size_t(-1);
-
-  int depth = 0;
-  std::size_t count = 0;
-
-  bool on_document_begin(boost::system::error_code&) { return true; }
-  bool on_document_end(boost::system::error_code&) { return true; }
-  bool on_object_begin(boost::system::error_code&) {
-    ++depth;
-    return true;
-  }
-  bool on_object_end(std::size_t, boost::system::error_code&) {
-    --depth;
-    return true;
-  }
-  bool on_array_begin(boost::system::error_code&) {
-    ++depth;
-    return true;
-  }
-  bool on_array_end(std::size_t, boost::system::error_code&) {
-    --depth;
-    return true;
-  }
-  bool on_key_part(boost::json::string_view, std::size_t, boost::system::error_code&) { return true; }
-  bool on_key(boost::json::string_view, std::size_t, boost::system::error_code&) {
-    if (depth == 1) ++count;
-    return true;
-  }
-  bool on_string_part(boost::json::string_view, std::size_t, boost::system::error_code&) { return true; }
-  bool on_string(boost::json::string_view, std::size_t, boost::system::error_code&) { return true; }
-  bool on_number_part(boost::json::string_view, boost::system::error_code&) { return true; }
-  bool on_int64(std::int64_t, boost::json::string_view, boost::system::error_code&) { return true; }
-  bool on_uint64(std::uint64_t, boost::json::string_view, boost::system::error_code&) { return true; }
-  bool on_double(double, boost::json::string_view, boost::system::error_code&) { return true; }
-  bool on_bool(bool, boost::system::error_code&) { return true; }
-  bool on_null(boost::system::error_code&) { return true; }
-  bool on_comment_part(boost::json::string_view, boost::system::error_code&) { return true; }
-  bool on_comment(boost::json::string_view, boost::system::error_code&) { return true; }
-};
-
-}  // namespace
-
 std::size_t count_top_level_members(std::string_view json) {
-  boost::json::basic_parser<TopLevelMembers> parser(boost::json::parse_options{});
+  boost::json::basic_parser<support::JsonTopLevelKeyCounter> parser(boost::json::parse_options{});
   boost::system::error_code ec;
   parser.write_some(false, json.data(), json.size(), ec);
   return ec ? 0 : parser.handler().count;
 }
 
 bool has_duplicate_keys(std::string_view json) {
-  boost::json::basic_parser<DuplicateKeys> parser(boost::json::parse_options{});
+  boost::json::basic_parser<support::JsonDuplicateKeyFinder> parser(boost::json::parse_options{});
   boost::system::error_code ec;
   parser.write_some(false, json.data(), json.size(), ec);
   return parser.handler().found;
