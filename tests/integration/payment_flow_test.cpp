@@ -541,6 +541,19 @@ TEST(PaymentFlow, PaymentForACancelledOrderIsRecordedOnceWith202) {
   EXPECT_EQ(db_value(refunds), "1") << "the repeat wrote a second refund request";
 }
 
+// Pays `order_no` and waits until it is PAID. Its buyer gave up the slot that bought it and was
+// admitted again (`newer_token`): that newer slot stays — ADMITTED, and its token holds `seat`.
+void pay_and_expect_the_newer_slot_kept(std::uint16_t port, std::int64_t schedule, std::int64_t user,
+                                        const std::string& order_no, const std::string& newer_token,
+                                        const std::string& seat) {
+  ASSERT_EQ(pay(port, order_no).status, 202);
+  ASSERT_TRUE(wait_for([&] { return order_status(port, order_no) == "PAID"; }, std::chrono::seconds(20)));
+  const auto status = http(port, "GET", fmt::format("/queue/status?scheduleId={}", schedule), "", as_user(user));
+  ASSERT_EQ(status.status, 200) << status.raw;
+  EXPECT_EQ(json::parse(status.body).at("status").as_string(), "ADMITTED");
+  EXPECT_EQ(seat_call(port, "/tickets/hold", newer_token, user, schedule, {seat}).status, 200);
+}
+
 // A confirmation frees the slot that bought, not a newer one: the buyer gave up that slot (left the
 // queue) and was admitted again before the confirmation came; the new slot and its token stay.
 TEST(PaymentFlow, ConfirmationFreesTheBuyingSlotNotANewerOne) {
@@ -550,12 +563,7 @@ TEST(PaymentFlow, ConfirmationFreesTheBuyingSlotNotANewerOne) {
   const auto order_no = hold_and_ready(server.port(), buyer);
   ASSERT_EQ(http(server.port(), "DELETE", fmt::format("/queue?scheduleId={}", schedule), "", as_user(9)).status, 204);
   const auto new_token = admit_users(server.port(), schedule, 9, 1).at(9);
-  ASSERT_EQ(pay(server.port(), order_no).status, 202);
-  ASSERT_TRUE(wait_for([&] { return order_status(server.port(), order_no) == "PAID"; }, std::chrono::seconds(20)));
-  const auto status = http(server.port(), "GET", fmt::format("/queue/status?scheduleId={}", schedule), "", as_user(9));
-  ASSERT_EQ(status.status, 200) << status.raw;
-  EXPECT_EQ(json::parse(status.body).at("status").as_string(), "ADMITTED");
-  EXPECT_EQ(seat_call(server.port(), "/tickets/hold", new_token, 9, schedule, {"S-6"}).status, 200);
+  pay_and_expect_the_newer_slot_kept(server.port(), schedule, 9, order_no, new_token, "S-6");
   // Once a purchase made with the new slot completes, that slot goes.
   const auto second =
       ready(server.port(), Booking{9, schedule, new_token, {"S-6"}}, fmt::format("second-purchase-{}", schedule));
@@ -588,12 +596,7 @@ TEST(PaymentFlow, ConfirmationFreesTheBuyingSlotNotANewerOneAfterQuickReadmissio
   const auto order_no = hold_and_ready(server.port(), buyer);
   ASSERT_EQ(leave(), 204);
   const auto new_token = admit_users(server.port(), schedule, 9, 1).at(9);
-  ASSERT_EQ(pay(server.port(), order_no).status, 202);
-  ASSERT_TRUE(wait_for([&] { return order_status(server.port(), order_no) == "PAID"; }, std::chrono::seconds(20)));
-  const auto status = http(server.port(), "GET", fmt::format("/queue/status?scheduleId={}", schedule), "", as_user(9));
-  ASSERT_EQ(status.status, 200) << status.raw;
-  EXPECT_EQ(json::parse(status.body).at("status").as_string(), "ADMITTED");
-  EXPECT_EQ(seat_call(server.port(), "/tickets/hold", new_token, 9, schedule, {"S-6"}).status, 200);
+  pay_and_expect_the_newer_slot_kept(server.port(), schedule, 9, order_no, new_token, "S-6");
   EXPECT_EQ(seat_call(server.port(), "/tickets/hold", buyer.token, 9, schedule, {"S-7"}).status, 401);
 }
 
