@@ -86,21 +86,23 @@ Origin origin_of(std::string_view target, std::string_view client_id, bool head)
 }
 
 // RFC 9112 §3.2.2: a server accepts a request target in absolute form ("http://host/path?query")
-// and uses its path and query, as if sent in origin form.
-// An empty path is "/" (RFC 9112 §3.2.2): "http://host?x=1" is "/?x=1".
-std::string origin_form(std::string_view target) {
+// and uses its path and query, as if sent in origin form; an empty path is "/" ("http://host?x=1"
+// is "/?x=1"). A target in origin form (every ordinary request) is returned as it is; `storage`
+// holds a path that had to be made.
+std::string_view origin_form(std::string_view target, std::string& storage) {
   std::size_t scheme = 0;
   if (target.size() >= 7 && beast::iequals(target.substr(0, 7), "http://")) {
     scheme = 7;
   } else if (target.size() >= 8 && beast::iequals(target.substr(0, 8), "https://")) {
     scheme = 8;
   } else {
-    return std::string(target);
+    return target;
   }
   const auto rest = target.find_first_of("/?", scheme);
   if (rest == std::string_view::npos) return "/";
-  if (target[rest] == '?') return "/" + std::string(target.substr(rest));
-  return std::string(target.substr(rest));
+  if (target[rest] == '/') return target.substr(rest);
+  storage = "/" + std::string(target.substr(rest));
+  return storage;
 }
 
 // A Host field value (RFC 9112 §3.2, RFC 3986 §3.2.2): empty, or a host (a registered name of
@@ -307,7 +309,8 @@ Origin origin_of_unparsed(const bhttp::request_parser<bhttp::string_body>& parse
   } else {
     client_id = raw_field_value(raw, "X-Request-Id");
   }
-  return origin_of(origin_form(partial.target()), client_id, partial.method() == bhttp::verb::head);
+  std::string storage;
+  return origin_of(origin_form(partial.target(), storage), client_id, partial.method() == bhttp::verb::head);
 }
 
 // The server's end of one streamed response (web::StreamChannel), owned jointly by the connection
@@ -666,7 +669,8 @@ web::Request HttpServer::Impl::request_of(const bhttp::request_header<>& header,
   request.method = to_method(header.method());
   request.method_text = std::string(header.method_string());
   request.remote_address = remote_address;
-  request.target = origin_form(header.target());
+  std::string storage;
+  request.target = std::string(origin_form(header.target(), storage));
   const auto question = request.target.find('?');
   request.path = request.target.substr(0, question);
   if (question != std::string::npos) request.query = request.target.substr(question + 1);
@@ -841,7 +845,8 @@ asio::awaitable<void> HttpServer::Impl::session(ContextState& state, tcp::socket
       }
 
       auto& header = parser.get();
-      const std::string target = origin_form(header.target());
+      std::string target_storage;
+      const std::string_view target = origin_form(header.target(), target_storage);
       const std::string_view client_id = header["X-Request-Id"];
       const bool head = header.method() == bhttp::verb::head;
       if (has_raw_non_ascii(target)) {

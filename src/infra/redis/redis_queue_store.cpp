@@ -16,6 +16,23 @@ namespace {
 using domain::QueuePlace;
 using domain::QueueStatus;
 
+// The mark from which a user's tokens are refused once they lose a slot (left, lapsed, bought) at
+// `now_ms`, given their `previous` mark (nil/false: none): the next whole second, or the second
+// after the previous mark if that is later. Token times have whole seconds and a slot's tokens are
+// issued from the previous mark on (QueuePlace::tokens_valid_from), so every token of the lost slot
+// is older than the new mark — also when the user gave up a slot, came back and gave up the next one
+// within the same second — and the tokens of a later slot are issued from the mark on. Lua, put in
+// front of each script that revokes (revoking_script).
+constexpr std::string_view kRevocationMarkLua = R"lua(
+local function revocation_mark(now_ms, previous)
+  return math.max(math.floor(now_ms / 1000) * 1000 + 1000, (tonumber(previous) or 0) + 1000)
+end
+)lua";
+
+RedisScript revoking_script(std::string_view body) {
+  return RedisScript::from_source(std::string(kRevocationMarkLua) + std::string(body));
+}
+
 // place: the user's place, joining the queue when ARGV[3] == '1' (enter) and not otherwise (status).
 // Idempotent; a poll is the waiter's heartbeat. KEYS waiting active seq heartbeat stats revoked
 // settings pace pow; ARGV user now_ms join pow_threshold (0: never) pow_ttl_ms (0: no solution came)
@@ -28,7 +45,7 @@ using domain::QueueStatus;
 // admit_per_second, completion rate, {expiry scores}}: code 1 admitted (ms = slot expiry), 0 waiting, -1 not queued, -2
 // sale closed, -3 polled too soon (ms = when the next poll is accepted), -4 proof of work required, -5 solution reused.
 // Refusals write nothing.
-const RedisScript kPlaceScript = RedisScript::from_source(R"lua(
+const RedisScript kPlaceScript = revoking_script(R"lua(
 local now = tonumber(ARGV[2])
 local stats = redis.call('HMGET', KEYS[5], 'rate', 'freed', 'pow_until')
 local rate = stats[1] or '0'
@@ -40,11 +57,9 @@ if active_until then
   if tonumber(active_until) > now then
     return {1, 0, active_until, rate, redis.call('HGET', KEYS[6], ARGV[1]) or '0'}
   end
-  -- lapsed: its tokens are refused from the next whole second on, or the second after the last
-  -- revocation if that is later (see leave; 86400000 = kRevocationMemoryMs)
+  -- lapsed: its tokens are refused from the revocation mark on (86400000 = kRevocationMemoryMs)
   redis.call('ZREM', KEYS[2], ARGV[1])
-  local before = tonumber(redis.call('HGET', KEYS[6], ARGV[1])) or 0
-  redis.call('HSET', KEYS[6], ARGV[1], math.max(math.floor(now / 1000) * 1000 + 1000, before + 1000))
+  redis.call('HSET', KEYS[6], ARGV[1], revocation_mark(now, redis.call('HGET', KEYS[6], ARGV[1])))
   redis.call('PEXPIRE', KEYS[6], 86400000)
 end
 local rank = redis.call('ZRANK', KEYS[1], ARGV[1])
@@ -99,19 +114,13 @@ return {0, rank + 1, '0', rate, '0', was_waiting, active, settings[2] or '', set
 )lua");
 
 // leave: KEYS waiting active heartbeat revoked; ARGV user now_ms revoked_ttl_ms. Returns how many
-// places were given up. An admitted user's slot is revoked: `revoked` gets the first whole second
-// after now, or the second after the previous revocation if that is later. Token times have whole
-// seconds and a slot's tokens are issued from the previous revocation on
-// (QueuePlace::tokens_valid_from), so every token of the old slot is older than the new mark — also
-// when the user gave up a slot, came back and gave up the next one within the same second — and the
-// tokens of a later slot are issued from the mark on.
-const RedisScript kLeaveScript = RedisScript::from_source(R"lua(
+// places were given up. An admitted user's slot is revoked: `revoked` gets the revocation mark.
+const RedisScript kLeaveScript = revoking_script(R"lua(
 local was_active = redis.call('ZREM', KEYS[2], ARGV[1])
 local removed = redis.call('ZREM', KEYS[1], ARGV[1]) + was_active
 redis.call('ZREM', KEYS[3], ARGV[1])
 if was_active > 0 then
-  local before = tonumber(redis.call('HGET', KEYS[4], ARGV[1])) or 0
-  redis.call('HSET', KEYS[4], ARGV[1], math.max(math.floor(tonumber(ARGV[2]) / 1000) * 1000 + 1000, before + 1000))
+  redis.call('HSET', KEYS[4], ARGV[1], revocation_mark(tonumber(ARGV[2]), redis.call('HGET', KEYS[4], ARGV[1])))
   redis.call('PEXPIRE', KEYS[4], ARGV[3])
 end
 return removed
@@ -133,15 +142,12 @@ return 0
 
 // complete: KEYS active revoked; ARGV user now_ms revoked_ttl_ms token_iat_ms. The purchase's
 // slot is the current one only if no slot was given up since its token was issued (every give-up
-// records a revocation second later than all of that slot's token times).
-const RedisScript kCompleteScript = RedisScript::from_source(R"lua(
+// records a revocation mark later than all of that slot's token times).
+const RedisScript kCompleteScript = revoking_script(R"lua(
 local revoked = redis.call('HGET', KEYS[2], ARGV[1])
 if revoked and tonumber(ARGV[4]) < tonumber(revoked) then return 0 end
 if redis.call('ZREM', KEYS[1], ARGV[1]) == 0 then return 0 end
--- as leave: later than every token of this slot, which were issued from `revoked` on
-local mark = math.floor(tonumber(ARGV[2]) / 1000) * 1000 + 1000
-if revoked then mark = math.max(mark, tonumber(revoked) + 1000) end
-redis.call('HSET', KEYS[2], ARGV[1], mark)
+redis.call('HSET', KEYS[2], ARGV[1], revocation_mark(tonumber(ARGV[2]), revoked))
 redis.call('PEXPIRE', KEYS[2], ARGV[3])
 return 1
 )lua");
@@ -157,7 +163,7 @@ constexpr std::int64_t kRevocationMemoryMs = 24LL * 3600 * 1000;
 // token bucket (capacity: one second of admissions) lives in Redis, so N instances running this concurrently still
 // admit at most admit_per_second in total and never exceed max_active. Returns {admitted, lapsed, dropped, waiting,
 // active}.
-const RedisScript kAdmitScript = RedisScript::from_source(R"lua(
+const RedisScript kAdmitScript = revoking_script(R"lua(
 local now = tonumber(ARGV[1])
 local controls = redis.call('HMGET', KEYS[6], 'state', 'max_active', 'admit_per_second')
 local max_active = tonumber(controls[2]) or tonumber(ARGV[2])
@@ -168,10 +174,8 @@ local seq = tonumber(redis.call('GET', KEYS[7])) or 0
 local lapsed_users = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now)
 local lapsed = #lapsed_users
 if lapsed > 0 then
-  -- their tokens are refused from the next whole second on, or the second after the last
-  -- revocation if that is later (see leave; 86400000 = kRevocationMemoryMs)
+  -- their tokens are refused from their revocation marks on (86400000 = kRevocationMemoryMs)
   redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
-  local revoked_from = math.floor(now / 1000) * 1000 + 1000
   for first = 1, lapsed, 500 do
     local users = {}
     for i = first, math.min(first + 499, lapsed) do users[#users + 1] = lapsed_users[i] end
@@ -179,7 +183,7 @@ if lapsed > 0 then
     local fields = {}
     for i, user in ipairs(users) do
       fields[#fields + 1] = user
-      fields[#fields + 1] = math.max(revoked_from, (tonumber(before[i]) or 0) + 1000)
+      fields[#fields + 1] = revocation_mark(now, before[i])
     end
     redis.call('HSET', KEYS[5], unpack(fields))
   end
