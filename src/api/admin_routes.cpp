@@ -90,7 +90,12 @@ Task<ApiResponse> list_audit(application::AdminService& admin, const ApiRequest&
   const int limit = static_cast<int>(query_int(request, "limit", 1, 500).value_or(50));
   std::optional<std::int64_t> before;
   if (query_param(request, "before")) before = query_id(request, "before");
-  const auto entries = co_await admin.audit(limit, before);
+  std::optional<domain::AuditKind> kind;
+  if (const auto text = query_param(request, "kind")) {
+    kind = domain::audit_kind_from(*text);
+    if (!kind) throw domain::invalid_argument("kind", "must be CHANGE or READ");
+  }
+  const auto entries = co_await admin.audit(who(request), limit, before, kind);
   JsonWriter json;
   json.begin_object().key("entries").begin_array();
   for (const auto& entry : entries) {
@@ -99,6 +104,8 @@ Task<ApiResponse> list_audit(application::AdminService& admin, const ApiRequest&
         .integer(entry.id)
         .key("adminId")
         .integer(entry.admin.value)
+        .key("kind")
+        .string(domain::to_string(entry.kind))
         .key("action")
         .string(entry.action)
         .key("target")
@@ -295,8 +302,8 @@ Task<ApiResponse> replace_layout(application::AdminService& admin, const ApiRequ
   co_return json_response(200, std::move(json).str());
 }
 
-Task<ApiResponse> list_venues(application::AdminService& admin) {
-  const auto venues = co_await admin.venues();
+Task<ApiResponse> list_venues(application::AdminService& admin, const ApiRequest& request) {
+  const auto venues = co_await admin.venues(who(request));
   JsonWriter json;
   json.begin_array();
   for (const auto& venue : venues) write_venue(json, venue);
@@ -377,7 +384,7 @@ Task<ApiResponse> create_schedule(application::AdminService& admin, const ApiReq
 }
 
 Task<ApiResponse> get_schedule(application::AdminService& admin, const ApiRequest& request) {
-  const auto found = co_await admin.schedule(domain::ScheduleId{path_id(request, "id")});
+  const auto found = co_await admin.schedule(who(request), domain::ScheduleId{path_id(request, "id")});
   co_return schedule_response(200, found.schedule, found.seats);
 }
 
@@ -405,7 +412,7 @@ Task<ApiResponse> patch_queue_settings(application::AdminService& admin, const A
 }
 
 Task<ApiResponse> schedule_stats(application::AdminService& admin, const ApiRequest& request) {
-  const auto stats = co_await admin.stats(domain::ScheduleId{path_id(request, "id")});
+  const auto stats = co_await admin.stats(who(request), domain::ScheduleId{path_id(request, "id")});
   JsonWriter json;
   json.begin_object()
       .key("scheduleId")
@@ -481,7 +488,7 @@ Task<ApiResponse> find_orders(application::AdminService& admin, const ApiRequest
   if (email && (email->empty() || email->size() > 255)) {
     throw domain::invalid_argument("email", "must be 1 to 255 characters");
   }
-  const auto orders = co_await admin.find_orders(order_no, email);
+  const auto orders = co_await admin.find_orders(who(request), order_no, email);
   JsonWriter json;
   json.begin_array();
   for (const auto& found : orders) write_order(json, found.order, found.email);
@@ -514,7 +521,7 @@ Task<ApiResponse> list_dead_letters(application::AdminService& admin, const ApiR
     if (*text != "true" && *text != "false") throw domain::invalid_argument("pending", "must be true or false");
     pending_only = *text == "true";
   }
-  const auto letters = co_await admin.dead_letters(limit, pending_only);
+  const auto letters = co_await admin.dead_letters(who(request), limit, pending_only);
   JsonWriter json;
   json.begin_array();
   for (const auto& letter : letters) {
@@ -579,7 +586,7 @@ void add_admin_routes(Router& router, application::AdminService& admin) {
         Access::kAdmin);
   };
   route(Method::kGet, "/admin/audit", [](auto& a, const ApiRequest& r) { return list_audit(a, r); });
-  route(Method::kGet, "/admin/venues", [](auto& a, const ApiRequest&) { return list_venues(a); });
+  route(Method::kGet, "/admin/venues", [](auto& a, const ApiRequest& r) { return list_venues(a, r); });
   route(Method::kPost, "/admin/venues", [](auto& a, const ApiRequest& r) { return create_venue(a, r); });
   route(Method::kPut, "/admin/venues/{id}/layout", [](auto& a, const ApiRequest& r) { return replace_layout(a, r); });
   route(Method::kPost, "/admin/concerts", [](auto& a, const ApiRequest& r) { return create_concert(a, r); });

@@ -5,13 +5,19 @@
 
 #include "application/seat_events.hpp"
 #include "domain/errors.hpp"
+#include "support/json_writer.hpp"
 
 namespace ticketing::application {
 
 using domain::DomainError;
 using domain::ErrorCode;
+using support::JsonWriter;
 
 namespace {
+
+std::string schedule_target(domain::ScheduleId schedule) {
+  return "schedule:" + std::to_string(schedule.value);
+}
 
 DomainError schedule_not_found(domain::ScheduleId schedule) {
   return DomainError(ErrorCode::kNotFound, fmt::format("schedule {} not found", schedule.value));
@@ -24,9 +30,28 @@ domain::QueueControls controls_of(const domain::Schedule& schedule) {
 
 }  // namespace
 
-Task<std::vector<domain::AuditEntry>> AdminService::audit(int limit, std::optional<std::int64_t> before_id) {
+Task<std::vector<domain::AuditEntry>> AdminService::audit(const domain::AuditContext& who, int limit,
+                                                          std::optional<std::int64_t> before_id,
+                                                          std::optional<domain::AuditKind> kind) {
   if (limit < 1 || limit > 500) throw domain::invalid_argument("limit", "must be 1 to 500");
-  co_return co_await repository_.audit(limit, before_id);
+  auto entries = co_await repository_.audit(limit, before_id, kind);
+  JsonWriter details;
+  details.begin_object().key("limit").integer(limit).key("before");
+  if (before_id) {
+    details.integer(*before_id);
+  } else {
+    details.null();
+  }
+  details.key("kind");
+  if (kind) {
+    details.string(domain::to_string(*kind));
+  } else {
+    details.null();
+  }
+  details.end_object();
+  const std::string asked = std::move(details).str();
+  co_await repository_.record_read(who, "audit.list", "audit", asked);
+  co_return entries;
 }
 
 Task<domain::VenueSummary> AdminService::create_venue(const domain::AuditContext& who, const std::string& name,
@@ -45,8 +70,13 @@ Task<domain::VenueSummary> AdminService::replace_layout(const domain::AuditConte
   co_return std::move(*replaced);
 }
 
-Task<std::vector<domain::VenueSummary>> AdminService::venues() {
-  co_return co_await repository_.list_venues();
+Task<std::vector<domain::VenueSummary>> AdminService::venues(const domain::AuditContext& who) {
+  auto venues = co_await repository_.list_venues();
+  JsonWriter details;
+  details.begin_object().key("found").integer(static_cast<std::int64_t>(venues.size())).end_object();
+  const std::string asked = std::move(details).str();
+  co_await repository_.record_read(who, "venue.list", "venues", asked);
+  co_return venues;
 }
 
 Task<domain::Concert> AdminService::create_concert(const domain::AuditContext& who, const std::string& title,
@@ -62,9 +92,11 @@ Task<domain::ScheduleDetail> AdminService::create_schedule(const domain::AuditCo
   co_return created;
 }
 
-Task<domain::ScheduleDetail> AdminService::schedule(domain::ScheduleId schedule) {
+Task<domain::ScheduleDetail> AdminService::schedule(const domain::AuditContext& who, domain::ScheduleId schedule) {
   auto found = co_await repository_.find_schedule(schedule);
   if (!found) throw schedule_not_found(schedule);
+  const std::string target = schedule_target(schedule);
+  co_await repository_.record_read(who, "schedule.read", target, "{}");
   co_return std::move(*found);
 }
 
@@ -114,7 +146,7 @@ Task<std::size_t> AdminService::restore_controls() {
   co_return restored;
 }
 
-Task<ScheduleStats> AdminService::stats(domain::ScheduleId schedule) {
+Task<ScheduleStats> AdminService::stats(const domain::AuditContext& who, domain::ScheduleId schedule) {
   const auto found = co_await repository_.find_schedule(schedule);
   if (!found) throw schedule_not_found(schedule);
   ScheduleStats stats;
@@ -127,16 +159,36 @@ Task<ScheduleStats> AdminService::stats(domain::ScheduleId schedule) {
   stats.sales = *sales;
   stats.confirmations_per_second = static_cast<double>(sales->confirmed_last_10s) / 10.0;
   stats.at = clock_.now();
+  const std::string target = schedule_target(schedule);
+  co_await repository_.record_read(who, "schedule.stats", target, "{}");
   co_return stats;
 }
 
-Task<std::vector<domain::OrderLookup>> AdminService::find_orders(const std::optional<std::string>& order_no,
+Task<std::vector<domain::OrderLookup>> AdminService::find_orders(const domain::AuditContext& who,
+                                                                 const std::optional<std::string>& order_no,
                                                                  const std::optional<std::string>& email) {
   if (order_no.has_value() == email.has_value()) {
     throw domain::invalid_argument("orderNo", "give exactly one of the query parameters orderNo and email");
   }
-  if (order_no) co_return co_await repository_.orders_by_number(*order_no);
-  co_return co_await repository_.orders_by_email(*email, 50);
+  // Two statements, not `?:` around two co_awaits: g++ 12 destroys such a temporary twice.
+  std::vector<domain::OrderLookup> orders;
+  if (order_no) {
+    orders = co_await repository_.orders_by_number(*order_no);
+  } else {
+    orders = co_await repository_.orders_by_email(*email, 50);
+  }
+  JsonWriter details;
+  details.begin_object();
+  if (order_no) {
+    details.key("orderNo").string(*order_no);
+  } else {
+    details.key("email").string(*email);
+  }
+  details.key("found").integer(static_cast<std::int64_t>(orders.size())).end_object();
+  const std::string target = order_no ? "order:" + *order_no : std::string("orders");
+  const std::string asked = std::move(details).str();
+  co_await repository_.record_read(who, "order.find", target, asked);
+  co_return orders;
 }
 
 Task<domain::RefundResult> AdminService::refund(const domain::AuditContext& who, const std::string& order_no) {
@@ -164,9 +216,15 @@ Task<domain::RefundResult> AdminService::refund(const domain::AuditContext& who,
   co_return result;
 }
 
-Task<std::vector<domain::DeadLetter>> AdminService::dead_letters(int limit, bool pending_only) {
+Task<std::vector<domain::DeadLetter>> AdminService::dead_letters(const domain::AuditContext& who, int limit,
+                                                                 bool pending_only) {
   if (limit < 1 || limit > 500) throw domain::invalid_argument("limit", "must be 1 to 500");
-  co_return co_await dead_letters_.list(limit, pending_only);
+  auto letters = co_await dead_letters_.list(limit, pending_only);
+  JsonWriter details;
+  details.begin_object().key("limit").integer(limit).key("pendingOnly").boolean(pending_only).end_object();
+  const std::string asked = std::move(details).str();
+  co_await repository_.record_read(who, "dead-letter.list", "dead-letters", asked);
+  co_return letters;
 }
 
 Task<domain::ConfirmOutcome> AdminService::replay_dead_letter(const domain::AuditContext& who, std::int64_t id) {

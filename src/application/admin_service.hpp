@@ -44,14 +44,20 @@ class AdminService {
         fair_start_(fair_start),
         catalog_(catalog) {}
 
-  // Newest first, at most `limit` (1..500), older than the row `before_id` when given.
-  Task<std::vector<domain::AuditEntry>> audit(int limit, std::optional<std::int64_t> before_id);
+  // Every read below is audited once it is served (DESIGN.md §14: every /admin call is written to
+  // admin_audit): a READ row naming who asked what; a read that fails writes nothing.
+
+  // Newest first, at most `limit` (1..500), older than the row `before_id` when given, only changes
+  // or only reads when `kind` is given.
+  Task<std::vector<domain::AuditEntry>> audit(const domain::AuditContext& who, int limit,
+                                              std::optional<std::int64_t> before_id,
+                                              std::optional<domain::AuditKind> kind);
 
   // 400 naming the line/field for a bad layout (`parse_errors` from reading the request come first).
   Task<domain::VenueSummary> create_venue(const domain::AuditContext& who, const std::string& name,
                                           const std::vector<domain::SeatRun>& runs,
                                           std::vector<domain::FieldError> parse_errors);
-  Task<std::vector<domain::VenueSummary>> venues();
+  Task<std::vector<domain::VenueSummary>> venues(const domain::AuditContext& who);
   // 404 unknown venue; 409 while a schedule of it has reservations or has opened; 400 as create.
   // Seat maps of the re-copied schedules follow within the seat-layout cache's minute.
   Task<domain::VenueSummary> replace_layout(const domain::AuditContext& who, domain::VenueId venue,
@@ -64,7 +70,7 @@ class AdminService {
   // concert or venue. New schedules start OPEN.
   Task<domain::ScheduleDetail> create_schedule(const domain::AuditContext& who, const domain::NewSchedule& request);
   // 404 when it does not exist.
-  Task<domain::ScheduleDetail> schedule(domain::ScheduleId schedule);
+  Task<domain::ScheduleDetail> schedule(const domain::AuditContext& who, domain::ScheduleId schedule);
 
   Task<domain::Schedule> set_sale_state(const domain::AuditContext& who, domain::ScheduleId schedule,
                                         domain::SaleState state);
@@ -79,17 +85,18 @@ class AdminService {
   Task<std::size_t> restore_controls();
 
   // Cheap enough to poll every second: one Redis script and three small database queries (about 2 ms).
-  Task<ScheduleStats> stats(domain::ScheduleId schedule);
+  Task<ScheduleStats> stats(const domain::AuditContext& who, domain::ScheduleId schedule);
 
   // Exactly one of the two: an order number (0 or 1 orders) or a buyer's email (newest 50).
-  Task<std::vector<domain::OrderLookup>> find_orders(const std::optional<std::string>& order_no,
+  Task<std::vector<domain::OrderLookup>> find_orders(const domain::AuditContext& who,
+                                                     const std::optional<std::string>& order_no,
                                                      const std::optional<std::string>& email);
   // PAID → refunded: the seats go back on sale (database, Redis locks, live map) and a
   // RefundRequested goes out through the outbox. A repeat answers the refunded order and changes
   // nothing; 409 for an order that is not PAID, 404 for none.
   Task<domain::RefundResult> refund(const domain::AuditContext& who, const std::string& order_no);
 
-  Task<std::vector<domain::DeadLetter>> dead_letters(int limit, bool pending_only);
+  Task<std::vector<domain::DeadLetter>> dead_letters(const domain::AuditContext& who, int limit, bool pending_only);
   // Decodes the dead-lettered payment.completed and hands it to the same ConfirmationHandler the
   // consumer uses: idempotent by the event's id, so replaying twice confirms once. 404 unknown id,
   // 422 UNDECODABLE_EVENT naming why the payload is not an event.

@@ -46,6 +46,16 @@ std::string_view to_string(SaleState state) noexcept {
   return "OPEN";
 }
 
+std::string_view to_string(AuditKind kind) noexcept {
+  return kind == AuditKind::kRead ? "READ" : "CHANGE";
+}
+
+std::optional<AuditKind> audit_kind_from(std::string_view text) noexcept {
+  if (text == "CHANGE") return AuditKind::kChange;
+  if (text == "READ") return AuditKind::kRead;
+  return std::nullopt;
+}
+
 std::optional<SaleState> sale_state_from(std::string_view text) noexcept {
   if (text == "OPEN") return SaleState::kOpen;
   if (text == "PAUSED") return SaleState::kPaused;

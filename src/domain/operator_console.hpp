@@ -116,10 +116,17 @@ void check_queue_settings(const QueueSettings& settings);
 
 // ---- audit ----------------------------------------------------------------------------------------
 
+// What an admin_audit row records: a change (written in the change's transaction, with before and
+// after) or a read (written once it was served; `after` names what was asked for).
+enum class AuditKind { kChange, kRead };
+std::string_view to_string(AuditKind kind) noexcept;
+std::optional<AuditKind> audit_kind_from(std::string_view text) noexcept;
+
 // One row of admin_audit. before/after are JSON documents (or empty for none).
 struct AuditEntry {
   std::int64_t id = 0;
   UserId admin;
+  AuditKind kind = AuditKind::kChange;
   std::string action;  // "schedule.sale-state", "venue.create", ...
   std::string target;  // "schedule:42", "venue:7", "order:T-..."
   std::string before_json;

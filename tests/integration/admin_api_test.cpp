@@ -10,6 +10,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/use_future.hpp>
 #include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 #include <iostream>
 #include <set>
 #include <thread>
@@ -68,7 +69,8 @@ std::string csv_layout(int rows, int per_row) {
 struct AdminClient {
   std::uint16_t port;
 
-  // Sends as the admin with a fresh X-Request-Id; checks that a 2xx change wrote its audit row.
+  // Sends as the admin with a fresh X-Request-Id; checks that a 2xx call (change or read) wrote its
+  // audit row.
   HttpResponse call(const std::string& method, const std::string& target, const std::string& body = "",
                     const std::string& content_type = "application/json") {
     static int counter = 0;
@@ -76,7 +78,7 @@ struct AdminClient {
     auto headers = as_admin({{"X-Request-Id", request_id}});
     if (!body.empty()) headers["Content-Type"] = content_type;
     auto response = http(port, method, target, body, headers);
-    if (method != "GET" && response.status / 100 == 2) {
+    if (response.status / 100 == 2) {
       EXPECT_EQ(audit_rows_for_request(request_id), 1) << method << " " << target << " wrote no audit row";
     }
     return response;
@@ -207,6 +209,75 @@ TEST_F(AdminApi, EveryRouteRefusesFansAndAnonymousCallers) {
   }
   EXPECT_EQ(audit_rows(), before);
   EXPECT_EQ(http(port(), "GET", "/concerts/1/schedules").status, 200);  // schedule 1 still OPEN
+}
+
+// Every /admin call is audited (DESIGN.md §14), reads too: a served read writes one READ row naming
+// the admin, what was read and what was asked; a refused read writes nothing; the console's list of
+// changes (kind=CHANGE) leaves the reads out.
+TEST_F(AdminApi, EveryServedReadIsAuditedAsARead) {
+  struct Read {
+    const char* method;
+    const char* target;
+    const char* action;
+    const char* audited_target;
+    const char* asked;  // a piece of after_json
+  };
+  const std::vector<Read> reads{
+      {"GET", "/admin/audit?limit=5", "audit.list", "audit", R"("limit": 5)"},
+      {"GET", "/admin/venues", "venue.list", "venues", R"("found")"},
+      {"HEAD", "/admin/venues", "venue.list", "venues", R"("found")"},
+      {"GET", "/admin/schedules/1", "schedule.read", "schedule:1", "{}"},
+      {"GET", "/admin/schedules/1/stats", "schedule.stats", "schedule:1", "{}"},
+      {"GET", "/admin/orders?orderNo=T-none", "order.find", "order:T-none", R"("found": 0)"},
+      {"GET", "/admin/orders?email=nobody%40example.com", "order.find", "orders", R"("nobody@example.com")"},
+      {"GET", "/admin/dead-letters?limit=7&pending=false", "dead-letter.list", "dead-letters",
+       R"("pendingOnly": false)"},
+  };
+  auto db = test_db();
+  int counter = 0;
+  const auto request_id = [&] { return fmt::format("adm-read-{}-{}", ::getpid(), ++counter); };
+  for (const auto& read : reads) {
+    const auto id = request_id();
+    const auto response = http(port(), read.method, read.target, "", as_admin({{"X-Request-Id", id}}));
+    ASSERT_EQ(response.status, 200) << read.method << " " << read.target << ": " << response.raw;
+    const auto rows = db->query(fmt::format(
+        "SELECT admin_id, kind, action, target, before_json IS NULL, JSON_COMPACT(after_json) FROM admin_audit "
+        "WHERE request_id = '{}'",
+        id));
+    ASSERT_EQ(rows.rows.size(), 1u) << read.method << " " << read.target;
+    const auto& row = rows.rows[0];
+    EXPECT_EQ(*row[0], std::to_string(kAdmin));
+    EXPECT_EQ(*row[1], "READ");
+    EXPECT_EQ(*row[2], read.action);
+    EXPECT_EQ(*row[3], read.audited_target);
+    EXPECT_EQ(*row[4], "1");
+    EXPECT_NE(row[5]->find(std::string_view(read.asked).substr(0, 8)), std::string::npos) << *row[5];
+  }
+
+  // Refused reads write nothing: an unknown schedule, a bad kind, a fan's token.
+  const auto before = audit_rows();
+  EXPECT_EQ(http(port(), "GET", "/admin/schedules/999999999/stats", "", as_admin()).status, 404);
+  const auto bad_kind = http(port(), "GET", "/admin/audit?kind=ALL", "", as_admin());
+  ASSERT_EQ(bad_kind.status, 400) << bad_kind.raw;
+  EXPECT_EQ(body_of(bad_kind).at("errors").as_array()[0].at("field").as_string(), "kind");
+  EXPECT_EQ(http(port(), "GET", "/admin/venues", "", as_user(kFan)).status, 403);
+  EXPECT_EQ(audit_rows(), before);
+
+  // The list by kind: changes only, or reads only (the newest read is the audit list just above it).
+  const auto changes = http(port(), "GET", "/admin/audit?limit=500&kind=CHANGE", "", as_admin());
+  ASSERT_EQ(changes.status, 200) << changes.raw;
+  const auto change_list = body_of(changes);
+  for (const auto& entry : change_list.at("entries").as_array()) {
+    EXPECT_EQ(entry.at("kind").as_string(), "CHANGE") << boost::json::serialize(entry);
+  }
+  const auto read_list = http(port(), "GET", "/admin/audit?limit=2&kind=READ", "", as_admin());
+  ASSERT_EQ(read_list.status, 200) << read_list.raw;
+  const auto read_entries = body_of(read_list).at("entries").as_array();
+  ASSERT_EQ(read_entries.size(), 2u);
+  EXPECT_EQ(read_entries[0].at("kind").as_string(), "READ");
+  EXPECT_EQ(read_entries[0].at("action").as_string(), "audit.list");
+  EXPECT_EQ(read_entries[0].at("after").at("kind").as_string(), "CHANGE");
+  EXPECT_EQ(read_entries[0].at("before"), nullptr);
 }
 
 // Acceptance: a venue from CSV (10,000 seats), a concert, a schedule — and a fan buys a seat.
@@ -429,7 +500,7 @@ TEST_F(AdminApi, PauseKeepsPositionsResumeContinuesInOrderCloseRefusesNewcomers)
   EXPECT_EQ(enter(port(), schedule, 217).status, 409);
 
   // The audit lists the changes newest first, with before and after.
-  const auto audit = admin.call("GET", "/admin/audit?limit=3");
+  const auto audit = admin.call("GET", "/admin/audit?limit=3&kind=CHANGE");
   ASSERT_EQ(audit.status, 200) << audit.raw;
   const auto entries = body_of(audit).at("entries").as_array();
   ASSERT_EQ(entries.size(), 3u);
@@ -438,7 +509,8 @@ TEST_F(AdminApi, PauseKeepsPositionsResumeContinuesInOrderCloseRefusesNewcomers)
   EXPECT_EQ(entries[0].at("before").at("saleState").as_string(), "PAUSED");
   EXPECT_EQ(entries[0].at("after").at("saleState").as_string(), "CLOSED");
   EXPECT_EQ(entries[0].at("adminId").as_int64(), kAdmin);
-  const auto older = admin.call("GET", fmt::format("/admin/audit?limit=2&before={}", entries[0].at("id").as_int64()));
+  const auto older =
+      admin.call("GET", fmt::format("/admin/audit?limit=2&kind=CHANGE&before={}", entries[0].at("id").as_int64()));
   EXPECT_EQ(body_of(older).at("entries").as_array()[0].at("id"), entries[1].at("id"));
 }
 

@@ -231,6 +231,7 @@ const en = {
   auditTarget: 'Target',
   auditChange: 'Before → after',
   olderEntries: 'Older entries',
+  auditIncludeReads: 'Include reads',
   refresh: 'Refresh',
   configDefault: 'config default',
 } as const;
@@ -468,6 +469,7 @@ const ko: Record<Key, string> = {
   auditTarget: '대상',
   auditChange: '변경 전 → 후',
   olderEntries: '이전 기록',
+  auditIncludeReads: '조회 기록 포함',
   refresh: '새로 고침',
   configDefault: '설정 기본값',
 };

@@ -68,10 +68,12 @@ class OperatorRepository {
  public:
   virtual ~OperatorRepository() = default;
 
-  // Newest first; `before_id` pages (rows with a smaller id).
-  virtual Task<std::vector<AuditEntry>> audit(int limit, std::optional<std::int64_t> before_id) = 0;
-  // Appends one audit row on its own (for calls that change nothing in the database).
-  virtual Task<void> append_audit(const AuditContext& who, std::string action, std::string target, Change change) = 0;
+  // Newest first; `before_id` pages (rows with a smaller id); `kind` keeps only changes or reads.
+  virtual Task<std::vector<AuditEntry>> audit(int limit, std::optional<std::int64_t> before_id,
+                                              std::optional<AuditKind> kind) = 0;
+  // Appends a read's audit row: `asked` (JSON) is what the call asked for.
+  virtual Task<void> record_read(const AuditContext& who, std::string_view action, std::string_view target,
+                                 std::string_view asked) = 0;
 
   virtual Task<VenueSummary> create_venue(const std::string& name, const VenueLayout& layout,
                                           const AuditContext& who) = 0;

@@ -11,9 +11,10 @@ class MysqlOperatorRepository final : public domain::OperatorRepository {
  public:
   MysqlOperatorRepository(MysqlPool& pool, events::EventTopics topics) : pool_(pool), topics_(std::move(topics)) {}
 
-  Task<std::vector<domain::AuditEntry>> audit(int limit, std::optional<std::int64_t> before_id) override;
-  Task<void> append_audit(const domain::AuditContext& who, std::string action, std::string target,
-                          domain::Change change) override;
+  Task<std::vector<domain::AuditEntry>> audit(int limit, std::optional<std::int64_t> before_id,
+                                              std::optional<domain::AuditKind> kind) override;
+  Task<void> record_read(const domain::AuditContext& who, std::string_view action, std::string_view target,
+                         std::string_view asked) override;
   Task<domain::VenueSummary> create_venue(const std::string& name, const domain::VenueLayout& layout,
                                           const domain::AuditContext& who) override;
   Task<std::vector<domain::VenueSummary>> list_venues() override;

@@ -78,6 +78,7 @@ interface DeadLetter {
 interface AuditEntry {
   id: number;
   adminId: number;
+  kind: 'CHANGE' | 'READ';
   action: string;
   target: string;
   before: unknown;
@@ -830,9 +831,19 @@ export async function renderAudit(page: Page): Promise<void> {
   const more = h('button', { type: 'button', className: 'secondary', hidden: true }, t('olderEntries'));
   let before: number | null = null;
   const json = (value: unknown): string => (value === null || value === undefined ? '—' : JSON.stringify(value));
+  // Reads are audited too (every /admin call is); the log shows the changes unless asked for both.
+  const withReads = h('input', {
+    type: 'checkbox',
+    id: 'audit-reads',
+    onchange: () => {
+      before = null;
+      clear(rows);
+      void load();
+    },
+  });
   const load = async (): Promise<void> => {
     try {
-      const query = before === null ? '' : `&before=${before}`;
+      const query = (before === null ? '' : `&before=${before}`) + (withReads.checked ? '' : '&kind=CHANGE');
       const result = await call<{ entries: AuditEntry[]; nextBefore?: number | null }>(`/admin/audit?limit=50${query}`, { auth: true });
       if (page.left) return;
       for (const entry of result.entries) {
@@ -858,6 +869,7 @@ export async function renderAudit(page: Page): Promise<void> {
   more.addEventListener('click', () => void load());
   const head = [t('auditWhen'), t('auditWho'), t('auditAction'), t('auditTarget'), t('auditChange')];
   append(body, [
+    h('div', { className: 'field checkbox' }, withReads, h('label', { for: 'audit-reads' }, t('auditIncludeReads'))),
     area,
     tableBox(head, rows),
     more,
