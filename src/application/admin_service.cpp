@@ -86,7 +86,7 @@ Task<domain::Concert> AdminService::create_concert(const domain::AuditContext& w
 
 Task<domain::ScheduleDetail> AdminService::create_schedule(const domain::AuditContext& who,
                                                            const domain::NewSchedule& request) {
-  domain::check_new_schedule(request.times, request.settings);
+  domain::check_new_schedule(request.times, request.settings, clock_.now());
   auto created = co_await repository_.create_schedule(request, who);
   co_await publish(created.schedule);
   co_return created;

@@ -64,6 +64,12 @@ std::optional<SaleState> sale_state_from(std::string_view text) noexcept {
 }
 
 std::optional<Money> parse_price(std::string_view text) {
+  // What an operator types: digits, then optionally a point and one or two digits. No sign (not
+  // even "-0"), nothing bare around the point (".5", "5."), which a spreadsheet would not write.
+  const auto dot = text.find('.');
+  const auto is_digit = [](char c) { return c >= '0' && c <= '9'; };
+  if (text.empty() || !is_digit(text.front()) || !is_digit(text.back())) return std::nullopt;
+  if (dot != std::string_view::npos && text.size() - dot > 3) return std::nullopt;
   const auto price = Money::from_decimal_string(text);
   if (!price || price->cents < 0 || price->cents > kMaxPriceCents) return std::nullopt;
   return price;
@@ -257,8 +263,9 @@ void throw_if_any(std::vector<FieldError> problems) {
 
 }  // namespace
 
-void check_new_schedule(const ScheduleTimes& times, const QueueSettings& settings) {
+void check_new_schedule(const ScheduleTimes& times, const QueueSettings& settings, Timestamp now) {
   auto problems = schedule_time_problems(times);
+  if (times.show_at <= now) problems.insert(problems.begin(), {"showAt", "must be in the future"});
   for (auto& problem : queue_settings_problems(settings)) problems.push_back(std::move(problem));
   throw_if_any(std::move(problems));
 }

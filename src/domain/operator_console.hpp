@@ -49,7 +49,8 @@ inline constexpr std::size_t kMaxVenueSeats = 100'000;
 // Prices are DECIMAL(12,2): at most 9,999,999,999.99.
 inline constexpr std::int64_t kMaxPriceCents = 999'999'999'999;
 inline constexpr std::string_view kPriceRule = "a decimal amount from 0 to 9999999999.99";
-// A seat or tier price: a decimal amount within 0..kMaxPriceCents; nullopt otherwise.
+// A seat or tier price: digits with at most two decimals ("150", "150.5", "150.50") within
+// 0..kMaxPriceCents; nullopt otherwise ("-0", ".5", "5.", "1e3", "+5").
 std::optional<Money> parse_price(std::string_view text);
 inline constexpr std::size_t kMaxNameLength = 16;  // section, row and tier names (seat.section is 16)
 
@@ -109,8 +110,9 @@ std::vector<FieldError> schedule_time_problems(const ScheduleTimes& times);
 std::vector<FieldError> queue_settings_problems(const QueueSettings& settings);
 
 // What every new schedule must pass, from the console or the demo seed: throws 400
-// INVALID_ARGUMENT listing the problems of schedule_time_problems and queue_settings_problems.
-void check_new_schedule(const ScheduleTimes& times, const QueueSettings& settings);
+// INVALID_ARGUMENT listing the problems of schedule_time_problems and queue_settings_problems, and
+// a show that is not after `now` (a sale for a show already over).
+void check_new_schedule(const ScheduleTimes& times, const QueueSettings& settings, Timestamp now);
 // Throws 400 INVALID_ARGUMENT listing queue_settings_problems.
 void check_queue_settings(const QueueSettings& settings);
 

@@ -749,6 +749,10 @@ TEST_F(AdminApi, InvalidLayoutsAndTimesNameTheLineOrField) {
   const auto prequeue_late = schedule_with("2030-01-01T19:00:00Z", "2030-01-01T10:00:00Z", "2030-01-01T11:00:00Z");
   ASSERT_EQ(prequeue_late.status, 400) << prequeue_late.raw;
   EXPECT_EQ(body_of(prequeue_late).at("errors").as_array()[0].at("field").as_string(), "prequeueOpensAt");
+  const auto show_over = schedule_with("2020-01-01T19:00:00Z", "2019-12-01T10:00:00Z", nullptr);
+  ASSERT_EQ(show_over.status, 400) << show_over.raw;
+  EXPECT_EQ(body_of(show_over).at("errors").as_array()[0].at("field").as_string(), "showAt");
+  EXPECT_EQ(body_of(show_over).at("errors").as_array()[0].at("reason").as_string(), "must be in the future");
   const auto not_a_time = schedule_with("tomorrow", "2030-01-01T10:00:00Z", nullptr);
   ASSERT_EQ(not_a_time.status, 400) << not_a_time.raw;
   EXPECT_EQ(body_of(not_a_time).at("errors").as_array()[0].at("field").as_string(), "showAt");

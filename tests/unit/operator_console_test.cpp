@@ -110,6 +110,10 @@ INSTANTIATE_TEST_SUITE_P(
         BadLayout{"not a number", "A,3,x,S,10\n", "line 1", "seat number or a range"},
         BadLayout{"negative price", "A,3,1-2,S,-1\n", "line 1", "price"},
         BadLayout{"garbage price", "A,3,1-2,S,12.345\n", "line 1", "price"},
+        BadLayout{"minus zero price", "A,3,1-2,S,-0\n", "line 1", "price"},
+        BadLayout{"price without units", "A,3,1-2,S,.5\n", "line 1", "price"},
+        BadLayout{"price ending in a point", "A,3,1-2,S,5.\n", "line 1", "price"},
+        BadLayout{"price with a plus", "A,3,1-2,S,+5\n", "line 1", "price"},
         // DECIMAL(12,2): a larger price would reach the database and fail there (500).
         BadLayout{"price over the column", "A,3,1-2,S,10000000000.00\n", "line 1", "9999999999.99"},
         BadLayout{"tier with two prices", "A,1,1-2,S,10\nB,1,1-2,S,11\n", "line 2", "tier S already costs"},
@@ -136,6 +140,30 @@ TEST(ScheduleTimes, OpeningBeforeTheShowAndPrequeueBeforeOpening) {
   const auto late_prequeue = schedule_time_problems({at(10), at(1), at(1)});
   ASSERT_EQ(late_prequeue.size(), 1u);
   EXPECT_EQ(late_prequeue[0].field, "prequeueOpensAt");
+}
+
+TEST(ScheduleTimes, ANewScheduleIsForAShowStillToCome) {
+  EXPECT_NO_THROW(check_new_schedule({at(10), at(1), std::nullopt}, {}, at(9)));
+  for (const auto now : {at(10), at(11)}) {
+    try {
+      check_new_schedule({at(10), at(1), std::nullopt}, {}, now);
+      ADD_FAILURE() << "a show at or before now was accepted";
+    } catch (const DomainError& error) {
+      EXPECT_EQ(error.code(), ErrorCode::kInvalidArgument);
+      ASSERT_FALSE(error.errors().empty());
+      EXPECT_EQ(error.errors()[0].field, "showAt");
+    }
+  }
+}
+
+TEST(Prices, DigitsWithAtMostTwoDecimals) {
+  for (const char* good : {"0", "150", "150.5", "150.50", "007.10", "9999999999.99"}) {
+    EXPECT_TRUE(parse_price(good).has_value()) << good;
+  }
+  EXPECT_EQ(parse_price("150.5")->cents, 15050);
+  for (const char* bad : {"", "-0", "-1", ".5", "5.", "+5", "1e3", "1.234", " 5", "5 ", "1,5", "10000000000"}) {
+    EXPECT_FALSE(parse_price(bad).has_value()) << bad;
+  }
 }
 
 TEST(QueueSettings, OutOfRangeValuesNameTheirField) {

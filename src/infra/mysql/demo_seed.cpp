@@ -150,7 +150,9 @@ SeedReport seed_demo_data(MysqlConnection& connection, const SeedOptions& option
     request.venue = venue_ids[static_cast<std::size_t>(s.venue)];
     request.times.show_at = days_from_today(s.show_in_days, 19);
     request.times.booking_opens_at = days_from_today(s.opens_in_days, 10);
-    domain::check_new_schedule(request.times, request.settings);
+    domain::check_new_schedule(
+        request.times, request.settings,
+        std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now()));
     const auto created = insert_schedule(connection, request, seed_actor);
     report.schedule_ids.push_back(created.schedule.id.value);
     report.seats += static_cast<int>(created.seats);
