@@ -55,8 +55,14 @@ ApiResponse file_response(const WebFile& file, const ApiRequest& request) {
   return response;
 }
 
-const WebFile& index_page(const application::WebApp& app) {
-  const auto* index = app.index_page();
+// The page in the language the request's Accept-Language prefers (DESIGN.md §13).
+const WebFile* index_for(const application::WebApp& app, const ApiRequest& request) {
+  const auto* accept_language = request.header("Accept-Language");
+  return app.index_page(application::preferred_language(accept_language == nullptr ? "" : *accept_language));
+}
+
+const WebFile& index_page(const application::WebApp& app, const ApiRequest& request) {
+  const auto* index = index_for(app, request);
   if (index == nullptr) {
     throw domain::DomainError(domain::ErrorCode::kRouteNotFound,
                               "the web app is not built on this server (scripts/build; web.root)");
@@ -67,8 +73,11 @@ const WebFile& index_page(const application::WebApp& app) {
 }  // namespace
 
 void add_web_app_routes(Router& router, const application::WebApp& app) {
-  router.add(Method::kGet, "/",
-             [&app](ApiRequest& request) -> Task<ApiResponse> { co_return file_response(index_page(app), request); });
+  router.add(Method::kGet, "/", [&app](ApiRequest& request) -> Task<ApiResponse> {
+    auto page = file_response(index_page(app, request), request);
+    page.headers.push_back({"Vary", "Accept-Language"});
+    co_return page;
+  });
   router.add(Method::kGet, "/assets/{file}", [&app](ApiRequest& request) -> Task<ApiResponse> {
     const auto* name = request.path_param("file");
     const auto* file = name == nullptr ? nullptr : app.file("assets/" + *name);
@@ -78,11 +87,11 @@ void add_web_app_routes(Router& router, const application::WebApp& app) {
 }
 
 std::optional<ApiResponse> web_app_page(const application::WebApp& app, const ApiRequest& request) {
-  const auto* index = app.index_page();
+  const auto* index = index_for(app, request);
   if (index == nullptr) return std::nullopt;
   auto page = file_response(*index, request);
-  // The same URL answers JSON to fetch(): a cache must keep the two apart.
-  page.headers.push_back({"Vary", "Accept, Sec-Fetch-Mode"});
+  // The same URL answers JSON to fetch(): a cache must keep the two apart (and the two languages).
+  page.headers.push_back({"Vary", "Accept, Sec-Fetch-Mode, Accept-Language"});
   return page;
 }
 

@@ -23,6 +23,11 @@ std::uint64_t fingerprint(std::string_view bytes) noexcept {
   return hash;
 }
 
+// A strong ETag of the content.
+std::string etag_of(std::string_view body) {
+  return fmt::format("\"{:016x}-{:x}\"", fingerprint(body), body.size());
+}
+
 }  // namespace
 
 std::string_view content_type_for(std::string_view path) noexcept {
@@ -46,14 +51,89 @@ std::string_view content_type_for(std::string_view path) noexcept {
   return "application/octet-stream";
 }
 
+std::string_view to_string(PageLanguage language) noexcept {
+  return language == PageLanguage::kKorean ? "ko" : "en";
+}
+
+PageLanguage preferred_language(std::string_view accept_language) noexcept {
+  const auto trim = [](std::string_view text) {
+    while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
+    while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
+    return text;
+  };
+  const auto lower_equals = [](std::string_view text, std::string_view lower) {
+    if (text.size() != lower.size()) return false;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+      const char c = text[i] >= 'A' && text[i] <= 'Z' ? static_cast<char>(text[i] - 'A' + 'a') : text[i];
+      if (c != lower[i]) return false;
+    }
+    return true;
+  };
+  // q in thousandths: "1", "1.0", "0.8", "0.125"; -1 for anything else (the range is skipped).
+  const auto quality = [](std::string_view q) -> int {
+    if (q.empty() || q.size() > 5 || (q[0] != '0' && q[0] != '1')) return -1;
+    int value = (q[0] - '0') * 1000;
+    if (q.size() == 1) return value;
+    if (q[1] != '.') return -1;
+    int scale = 100;
+    for (std::size_t i = 2; i < q.size(); ++i, scale /= 10) {
+      if (q[i] < '0' || q[i] > '9') return -1;
+      value += (q[i] - '0') * scale;
+    }
+    return value > 1000 ? -1 : value;
+  };
+  PageLanguage best = PageLanguage::kEnglish;
+  int best_q = 0;  // a range with q=0 is "not acceptable": never chosen
+  std::size_t start = 0;
+  while (start <= accept_language.size()) {
+    auto end = accept_language.find(',', start);
+    if (end == std::string_view::npos) end = accept_language.size();
+    std::string_view item = accept_language.substr(start, end - start);
+    start = end + 1;
+    int q = 1000;
+    if (const auto semicolon = item.find(';'); semicolon != std::string_view::npos) {
+      const auto parameter = trim(item.substr(semicolon + 1));
+      item = item.substr(0, semicolon);
+      q = parameter.size() > 2 && (parameter[0] == 'q' || parameter[0] == 'Q') && parameter[1] == '='
+              ? quality(parameter.substr(2))
+              : -1;
+    }
+    item = trim(item);
+    const auto primary = item.substr(0, item.find('-'));
+    std::optional<PageLanguage> language;
+    if (lower_equals(primary, "ko")) language = PageLanguage::kKorean;
+    if (lower_equals(primary, "en") || item == "*") language = PageLanguage::kEnglish;
+    if (language && q > best_q) {
+      best = *language;
+      best_q = q;
+    }
+  }
+  return best;
+}
+
 void WebApp::add(std::string path, std::string body) {
   WebFile file;
   file.content_type = std::string(content_type_for(path));
-  file.etag = fmt::format("\"{:016x}-{:x}\"", fingerprint(body), body.size());
+  file.etag = etag_of(body);
   // build.mjs puts every content-hashed file under assets/; index.html keeps its name and changes.
   file.immutable = path.starts_with("assets/");
   file.body = std::move(body);
+  if (path == kIndexPage) {
+    korean_index_.reset();
+    constexpr std::string_view kEnglishRoot = "<html lang=\"en\">";
+    if (const auto at = file.body.find(kEnglishRoot); at != std::string::npos) {
+      WebFile korean = file;
+      korean.body.replace(at, kEnglishRoot.size(), "<html lang=\"ko\">");
+      korean.etag = etag_of(korean.body);
+      korean_index_ = std::move(korean);
+    }
+  }
   files_.insert_or_assign(std::move(path), std::move(file));
+}
+
+const WebFile* WebApp::index_page(PageLanguage language) const {
+  if (language == PageLanguage::kKorean && korean_index_) return &*korean_index_;
+  return index_page();
 }
 
 const WebFile* WebApp::file(std::string_view path) const {

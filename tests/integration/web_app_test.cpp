@@ -95,12 +95,44 @@ TEST(WebApp, BrowserPageLoadsGetTheAppWhileApiClientsKeepTheirJson) {
   const auto reload = http(server.port(), "GET", "/me/tickets", "", kPageLoad);
   EXPECT_EQ(reload.status, 200);
   EXPECT_EQ(reload.body, kIndex);
-  EXPECT_EQ(reload.header("vary"), "Accept, Sec-Fetch-Mode");
+  EXPECT_EQ(reload.header("vary"), "Accept, Sec-Fetch-Mode, Accept-Language");
   EXPECT_TRUE(is_json_error(http(server.port(), "GET", "/me/reservations", "", {{"Accept", "text/html"}}), 401));
   EXPECT_TRUE(is_json_error(http(server.port(), "GET", "/me/reservations", "", {{"Accept", "*/*"}}), 401));
   // Operators' endpoints never turn into the page.
   const auto health = http(server.port(), "GET", "/actuator/health", "", kPageLoad);
   EXPECT_TRUE(health.header("content-type").starts_with("application/json")) << health.raw;
+}
+
+// DESIGN.md §13: the app starts in the language Accept-Language asks for; the page names it in
+// <html lang>, each language with its own ETag, and caches are told the answer varies by it.
+TEST(WebApp, ThePageComesInTheLanguageTheBrowserAsksFor) {
+  WebRoot root;
+  constexpr const char* kLocalized = R"(<!doctype html><html lang="en"><title>app</title></html>)";
+  std::ofstream(fs::path(root.path()) / "index.html") << kLocalized;
+  TestServer server({"web.root=" + root.path()});
+  const auto english = http(server.port(), "GET", "/", "", {{"Accept-Language", "en-US,en;q=0.9"}});
+  ASSERT_EQ(english.status, 200) << english.raw;
+  EXPECT_EQ(english.body, kLocalized);
+  EXPECT_EQ(english.header("vary"), "Accept-Language");
+  const auto korean = http(server.port(), "GET", "/", "", {{"Accept-Language", "ko-KR,ko;q=0.9,en-US;q=0.8"}});
+  ASSERT_EQ(korean.status, 200) << korean.raw;
+  EXPECT_EQ(korean.body, R"(<!doctype html><html lang="ko"><title>app</title></html>)");
+  EXPECT_NE(korean.header("etag"), english.header("etag"));
+  EXPECT_EQ(http(server.port(), "GET", "/").body, kLocalized);  // no header: English
+
+  // Revalidation is per language: the Korean ETag is current for a Korean request only.
+  const std::map<std::string, std::string> korean_again{{"Accept-Language", "ko"},
+                                                        {"If-None-Match", korean.header("etag")}};
+  EXPECT_EQ(http(server.port(), "GET", "/", "", korean_again).status, 304);
+  EXPECT_EQ(http(server.port(), "GET", "/", "", {{"If-None-Match", korean.header("etag")}}).status, 200);
+
+  // An app page loaded in the browser (not "/"): the same choice.
+  auto page_load = kPageLoad;
+  page_load["Accept-Language"] = "ko";
+  const auto seats = http(server.port(), "GET", "/schedules/1/seats", "", page_load);
+  ASSERT_EQ(seats.status, 200) << seats.raw;
+  EXPECT_NE(seats.body.find(R"(<html lang="ko">)"), std::string::npos);
+  EXPECT_EQ(seats.header("vary"), "Accept, Sec-Fetch-Mode, Accept-Language");
 }
 
 TEST(WebApp, WithoutABuiltAppTheApiIsServedAndPagesAreJson404) {

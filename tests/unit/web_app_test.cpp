@@ -32,6 +32,53 @@ TEST(WebAppFiles, EtagFollowsTheContent) {
   EXPECT_EQ(application::content_type_for("x.unknown"), "application/octet-stream");
 }
 
+// DESIGN.md §13: the language is chosen from Accept-Language (then switchable in the app).
+TEST(WebAppLanguage, TheHighestQualityKoreanOrEnglishRangeWins) {
+  using application::PageLanguage;
+  using application::preferred_language;
+  struct Case {
+    const char* header;
+    PageLanguage expected;
+  };
+  for (const auto& c : std::vector<Case>{
+           {"", PageLanguage::kEnglish},
+           {"ko", PageLanguage::kKorean},
+           {"ko-KR,ko;q=0.9,en-US;q=0.8,en;q=0.7", PageLanguage::kKorean},  // Chrome in Korean
+           {"en-US,en;q=0.9,ko;q=0.8", PageLanguage::kEnglish},
+           {"en;q=0.5, KO-kr;q=0.8", PageLanguage::kKorean},
+           {"fr-FR,fr;q=0.9", PageLanguage::kEnglish},    // neither: English
+           {"fr, ko;q=0.3", PageLanguage::kKorean},       // Korean over nothing
+           {"ko;q=0, en;q=0.1", PageLanguage::kEnglish},  // q=0: not acceptable
+           {"ko;q=0", PageLanguage::kEnglish},
+           {"en, ko", PageLanguage::kEnglish},  // a tie: the earlier one
+           {"ko, en", PageLanguage::kKorean},
+           {"*;q=0.9, ko;q=0.5", PageLanguage::kEnglish},      // * stands for the default
+           {"ko;q=1.0001, en;q=0.2", PageLanguage::kEnglish},  // unreadable q: skipped
+           {"ko;q=abc", PageLanguage::kEnglish},
+           {"kor, english", PageLanguage::kEnglish},  // not ranges of these languages
+           {",,;;,ko-KR;q=0.7,", PageLanguage::kKorean},
+       }) {
+    EXPECT_EQ(preferred_language(c.header), c.expected) << "'" << c.header << "'";
+  }
+}
+
+TEST(WebAppLanguage, TheKoreanPageDiffersOnlyInItsLangAndEtag) {
+  application::WebApp app;
+  app.add("index.html", R"(<!doctype html><html lang="en"><head></head></html>)");
+  const auto* english = app.index_page(application::PageLanguage::kEnglish);
+  const auto* korean = app.index_page(application::PageLanguage::kKorean);
+  ASSERT_NE(english, nullptr);
+  ASSERT_NE(korean, nullptr);
+  EXPECT_EQ(english, app.index_page());
+  EXPECT_EQ(korean->body, R"(<!doctype html><html lang="ko"><head></head></html>)");
+  EXPECT_NE(korean->etag, english->etag);
+  EXPECT_EQ(korean->content_type, english->content_type);
+  EXPECT_FALSE(korean->immutable);
+  // A page without the literal to set is served as built, in either language.
+  app.add("index.html", "<html>");
+  EXPECT_EQ(app.index_page(application::PageLanguage::kKorean), app.index_page());
+}
+
 namespace {
 api::ApiRequest request(web::Method method, std::string path, std::vector<web::Header> headers) {
   api::ApiRequest r;
