@@ -5,6 +5,7 @@
 
 #include "application/seat_events.hpp"
 #include "domain/errors.hpp"
+#include "domain/operator_console.hpp"
 
 namespace ticketing::application {
 
@@ -102,7 +103,9 @@ Task<std::vector<std::string>> HoldService::release_seats(const Admission& admis
                                                           const std::vector<std::string>& seat_nos) {
   AdmissionGuard::require_schedule(admission, schedule);
   const auto user = admission.user();
-  domain::validate_seat_request(seat_nos, co_await seat_limit(schedule));
+  // Not the schedule's current limit: an operator may have lowered it below what the user holds,
+  // and their holds stay theirs to give back.
+  domain::validate_seat_request(seat_nos, static_cast<int>(domain::kMaxSeatsPerUserLimit));
   co_await require_existing_seats(schedule, seat_nos);
   const auto outcome = co_await reservations_.release(schedule, user, seat_nos, clock_.now());
   switch (outcome.kind) {

@@ -86,6 +86,8 @@ ReleaseDecision decide_release(const ReleaseInput& input) {
     const SeatRow* row = find_row(input.live_rows, seat);
     if (row == nullptr || hold_is_stale(*row, input.now)) {
       not_held.push_back(seat);
+    } else if (row->owner != input.user && row->status == ReservationStatus::kConfirmed) {
+      sold.push_back(seat);  // someone else's sale is not a hold (403 is for holds): sold, as the map says
     } else if (row->owner != input.user) {
       other_owner.push_back(seat);
     } else if (in_payment(row->order)) {

@@ -658,6 +658,12 @@ TEST_F(AdminApi, LoweringTheSeatLimitMidSaleAppliesToTheNextHold) {
                 .status,
             200);
   EXPECT_EQ(seat_call(port(), "/tickets/hold", token, fan, schedule, {"A-1-2"}).status, 200);
+  // Lowered below what the fan holds, the limit still lets them give both seats back in one call.
+  ASSERT_EQ(admin.call("PATCH", fmt::format("/admin/schedules/{}/queue-settings", schedule), R"({"maxSeatsPerUser":1})")
+                .status,
+            200);
+  const auto released = seat_call(port(), "/tickets/release", token, fan, schedule, {"A-1-1", "A-1-2"});
+  EXPECT_EQ(released.status, 200) << released.raw;
 }
 
 // Invalid layouts and times are 400 naming the line or field, and write nothing.
