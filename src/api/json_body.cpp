@@ -213,6 +213,16 @@ std::string JsonBody::string(std::string_view field, std::size_t max_length) {
   return std::string(s);
 }
 
+std::string JsonBody::text(std::string_view field) {
+  const auto* value = required(field);
+  if (value == nullptr) return {};
+  if (!value->is_string()) {
+    problem(field, fmt::format("must be a string, not {}", type_name(*value)));
+    return {};
+  }
+  return std::string(value->as_string());
+}
+
 std::vector<std::string> JsonBody::string_array(std::string_view field, std::size_t min, std::size_t max,
                                                 std::size_t max_length) {
   const auto* value = required(field);

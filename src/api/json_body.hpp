@@ -25,6 +25,9 @@ class JsonBody {
   std::int64_t id(std::string_view field);
   // Required string of 1..max_length bytes.
   std::string string(std::string_view field, std::size_t max_length);
+  // Required string of any length (the body's limit bounds it), empty too: for fields whose rules
+  // (and their messages) are the domain's.
+  std::string text(std::string_view field);
   // Required array of min..max strings, each 1..max_length bytes.
   std::vector<std::string> string_array(std::string_view field, std::size_t min, std::size_t max,
                                         std::size_t max_length);
@@ -42,6 +45,8 @@ class JsonBody {
 
   // Throws one 400 listing every field problem seen so far.
   void done() const;
+  // The problems seen so far, for a service that adds its own and reports them all in one 400.
+  std::vector<domain::FieldError> problems() && { return std::move(errors_); }
 
  private:
   explicit JsonBody(boost::json::object object) : object_(std::move(object)) {}

@@ -63,7 +63,9 @@ class AuthService {
         policy_(policy) {}
 
   // 400 bad fields, 409 EMAIL_TAKEN, 429 too many attempts from the address. A FAN account.
-  Task<domain::Account> sign_up(std::string email, std::string password, std::string name, std::string client_address);
+  // 400 naming every bad field: `read_errors` (what the request body lacked) and the sign-up rules.
+  Task<domain::Account> sign_up(std::string email, std::string password, std::string name, std::string client_address,
+                                std::vector<domain::FieldError> read_errors = {});
   // 401 INVALID_CREDENTIALS (same for unknown email and wrong password), 403 disabled account,
   // 429 (account failures or address attempts; nothing is verified then).
   Task<SignedIn> log_in(std::string email, std::string password, std::string client_address);

@@ -124,15 +124,18 @@ bool is_acceptable_password(std::string_view password) noexcept {
          password.find('\0') == std::string_view::npos;
 }
 
-SignUpRequest validate_sign_up(std::string_view email, std::string_view password, std::string_view name) {
-  std::vector<FieldError> errors;
+SignUpRequest validate_sign_up(std::string_view email, std::string_view password, std::string_view name,
+                               std::vector<FieldError> read_errors) {
+  std::vector<FieldError> errors = std::move(read_errors);
+  const auto problem = [&errors](std::string_view field, const char* reason) {
+    const bool named = std::any_of(errors.begin(), errors.end(), [&](const FieldError& e) { return e.field == field; });
+    if (!named) errors.push_back({std::string(field), reason});
+  };
   auto normal_email = normalize_email(email);
-  if (!normal_email) errors.push_back({"email", "must be an email address like fan@example.com"});
-  if (!is_acceptable_password(password)) {
-    errors.push_back({"password", "must be 10 to 128 bytes"});
-  }
+  if (!normal_email) problem("email", "must be an email address like fan@example.com");
+  if (!is_acceptable_password(password)) problem("password", "must be 10 to 128 bytes");
   auto normal_name = normalize_name(name);
-  if (!normal_name) errors.push_back({"name", "must be 1 to 100 bytes of text without control characters"});
+  if (!normal_name) problem("name", "must be 1 to 100 bytes of text without control characters");
   if (!errors.empty()) {
     std::string message = "invalid sign-up:";
     for (const auto& e : errors) message += " " + e.field;

@@ -4,7 +4,9 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
+#include "domain/errors.hpp"
 #include "domain/ids.hpp"
 #include "domain/time.hpp"
 
@@ -57,8 +59,10 @@ struct SignUpRequest {
   std::string name;   // normalised
   std::string password;
 };
-// Throws one 400 INVALID_ARGUMENT naming every bad field.
-SignUpRequest validate_sign_up(std::string_view email, std::string_view password, std::string_view name);
+// Throws one 400 INVALID_ARGUMENT naming every bad field: first `read_errors` (fields the request
+// could not give, e.g. missing or not a string), then these rules for every field not named there.
+SignUpRequest validate_sign_up(std::string_view email, std::string_view password, std::string_view name,
+                               std::vector<FieldError> read_errors = {});
 
 // A stored refresh token as the rotation transaction sees it (locked).
 struct RefreshTokenRow {

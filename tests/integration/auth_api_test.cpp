@@ -455,6 +455,18 @@ TEST(AuthApiSignUp, InvalidFieldsAre400NamingThemAndWriteNothing) {
                 .status,
             400)
       << "missing name";
+  // What the body lacks and what breaks the rules, named in one answer; limits as documented.
+  const auto missing_and_bad = http(server.port(), "POST", "/auth/signup", R"({"email":"bad","password":"short"})",
+                                    {{"Content-Type", "application/json"}});
+  ASSERT_EQ(missing_and_bad.status, 400) << missing_and_bad.raw;
+  EXPECT_EQ(error_fields(missing_and_bad), (std::vector<std::string>{"name", "email", "password"}));
+  const auto wrong_type =
+      http(server.port(), "POST", "/auth/signup",
+           fmt::format(R"({{"email":"{}","password":12345678901,"name":"{}"}})", email, std::string(2000, 'n')),
+           {{"Content-Type", "application/json"}});
+  ASSERT_EQ(wrong_type.status, 400) << wrong_type.raw;
+  EXPECT_EQ(error_fields(wrong_type), (std::vector<std::string>{"password", "name"}));
+  EXPECT_NE(wrong_type.body.find("must be 1 to 100 bytes"), std::string::npos) << wrong_type.body;
   EXPECT_EQ(http(server.port(), "POST", "/auth/signup",
                  fmt::format(R"({{"email":"{}","password":"long enough password","name":"F","role":"ADMIN"}})", email))
                 .status,
@@ -506,6 +518,12 @@ TEST(AuthApiLogIn, UnknownEmailAndWrongPasswordGetTheSameAnswer) {
   EXPECT_EQ(code_of(wrong_password), "INVALID_CREDENTIALS");
   EXPECT_EQ(without_request_id(wrong_password), without_request_id(unknown_email));
   EXPECT_EQ(wrong_password.header("set-cookie"), "");
+  // Any string is only a wrong password or an unknown address (security.md), whatever its length.
+  for (const auto& [address, password] : std::vector<std::pair<std::string, std::string>>{
+           {email, std::string(2000, 'p')}, {email, ""}, {std::string(2000, 'e'), "the right password"}}) {
+    const auto refused = log_in(server.port(), address, password);
+    EXPECT_EQ(refused.status, 401) << address.size() << "/" << password.size() << ": " << refused.raw;
+  }
 }
 
 // Ten failures lock the account for the window: the 11th attempt and even the right password get

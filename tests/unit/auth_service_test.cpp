@@ -309,6 +309,12 @@ TEST(ValidateSignUp, NamesEveryBadFieldAtOnce) {
             std::vector<std::string>{"name"});
 }
 
+TEST(ValidateSignUp, WhatTheBodyLackedComesFirstAndIsNotNamedTwice) {
+  const auto thrown = thrown_by([] { validate_sign_up("nope", "", "Fan", {{"password", "is required"}}); });
+  EXPECT_EQ(fields_of(thrown), (std::vector<std::string>{"password", "email"}));
+  EXPECT_EQ(thrown.errors[0].reason, "is required");
+}
+
 TEST(ValidateSignUp, PasswordIsTenTo128BytesWithoutNul) {
   EXPECT_NO_THROW(validate_sign_up("fan@example.com", std::string(10, 'p'), "Fan"));
   EXPECT_NO_THROW(validate_sign_up("fan@example.com", std::string(128, 'p'), "Fan"));
