@@ -265,6 +265,7 @@ struct LayoutRequest {
 LayoutRequest layout_request(const ApiRequest& request, bool with_name) {
   LayoutRequest layout;
   if (is_csv(request)) {
+    require_unencoded_body(request);
     if (with_name) {
       const auto given = query_param(request, "name");
       if (!given || given->empty() || !domain::is_clean_text(*given) || utf8_length(*given) > kMaxTitleLength) {

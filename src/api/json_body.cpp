@@ -124,7 +124,24 @@ bool is_json_content_type(std::string_view content_type) {
   return true;
 }
 
+void require_unencoded_body(const ApiRequest& request) {
+  const auto count = request.header_count("Content-Encoding");
+  if (count == 0) return;
+  const std::string* coding = request.header("Content-Encoding");
+  std::string lower;
+  if (coding != nullptr) {
+    for (const char c : *coding) {
+      if (c != ' ' && c != '\t') lower += static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+    }
+  }
+  if (count > 1 || lower != "identity") {
+    throw DomainError(ErrorCode::kUnsupportedMediaType,
+                      "Content-Encoding is not supported: send the body uncompressed (identity)");
+  }
+}
+
 JsonBody JsonBody::parse(const ApiRequest& request, std::initializer_list<std::string_view> allowed_fields) {
+  require_unencoded_body(request);
   // Two of them would leave which one describes the body to chance (the first, or the last?).
   if (request.header_count("Content-Type") > 1) throw domain::invalid_argument("Content-Type", "must be sent once");
   const std::string* content_type = request.header("Content-Type");

@@ -59,4 +59,8 @@ class JsonBody {
 // Content-Type check alone: application/json, optionally with charset=utf-8.
 bool is_json_content_type(std::string_view content_type);
 
+// A body must come as it is: any Content-Encoding but "identity" (gzip, br, …) is 415 (RFC 9110
+// §15.5.16), never read as if it were plain. JsonBody::parse calls it; other body readers must too.
+void require_unencoded_body(const ApiRequest& request);
+
 }  // namespace ticketing::api

@@ -382,6 +382,16 @@ TEST(QueueApi, MalformedRequestsAre4xxJsonAndWriteNothing) {
   EXPECT_EQ(http(server.port(), "POST", "/queue/enter", valid, as_user(1, {{"Content-Type", "text/plain"}})).status,
             415);
   EXPECT_EQ(http(server.port(), "POST", "/queue/enter", std::string(1 << 20, ' ') + valid, as_user(1)).status, 413);
+  // A compressed body is never read as plain text: 415 for any coding but identity (read as usual).
+  for (const char* coding : {"gzip", "br", "identity, gzip"}) {
+    const auto encoded = http(server.port(), "POST", "/queue/enter", valid,
+                              as_user(1, {{"Content-Type", "application/json"}, {"Content-Encoding", coding}}));
+    EXPECT_EQ(encoded.status, 415) << coding << "\n" << encoded.raw;
+  }
+  EXPECT_EQ(http(server.port(), "POST", "/queue/enter", "{",
+                 as_user(1, {{"Content-Type", "application/json"}, {"Content-Encoding", "Identity"}}))
+                .status,
+            400);
   // No access token: 401 before the body is looked at.
   EXPECT_EQ(http(server.port(), "POST", "/queue/enter", "{", {{"Content-Type", "application/json"}}).status, 401);
   // A userId query parameter is refused, whatever its value; the scheduleId must be an id.
