@@ -62,7 +62,8 @@ std::string client_message(const domain::DomainError& error, const ApiRequest& r
 
 }  // namespace
 
-ApiResponse error_response(const domain::DomainError& error, const ApiRequest& request) {
+ApiResponse error_response(const domain::DomainError& error, const ApiRequest& request,
+                           std::optional<std::int64_t> poll_after_ms) {
   const ErrorSpec spec = error_spec(error.code());
   JsonWriter json;
   json.begin_object()
@@ -87,6 +88,7 @@ ApiResponse error_response(const domain::DomainError& error, const ApiRequest& r
     for (const auto& seat : conflict->seats()) json.string(seat);
     json.end_array();
   }
+  if (poll_after_ms) json.key("pollAfterMs").integer(*poll_after_ms);
   json.end_object();
   ApiResponse response = json_response(spec.status, std::move(json).str());
   if (const auto* later = dynamic_cast<const domain::RetryLater*>(&error)) {

@@ -1,4 +1,6 @@
 #pragma once
+#include <cstdint>
+#include <optional>
 #include <string_view>
 
 #include "api/http_types.hpp"
@@ -18,7 +20,9 @@ ErrorSpec error_spec(domain::ErrorCode code) noexcept;
 // INTERNAL and 503 SERVICE_UNAVAILABLE the message is generic (it names only the request id): the
 // exception's own text may carry host names, users or driver errors and is for the log only.
 // 503 and 429 carry Retry-After; 401 carries `WWW-Authenticate: Bearer`.
-ApiResponse error_response(const domain::DomainError& error, const ApiRequest& request);
+// `poll_after_ms`, when given, is added as "pollAfterMs" (a queue refusal's advice, DESIGN.md §5).
+ApiResponse error_response(const domain::DomainError& error, const ApiRequest& request,
+                           std::optional<std::int64_t> poll_after_ms = std::nullopt);
 ApiResponse error_response(domain::ErrorCode code, std::string_view message, const ApiRequest& request);
 
 }  // namespace ticketing::api

@@ -341,7 +341,12 @@ TEST(QueueApi, UnknownUserOrScheduleIs404AndUnopenedScheduleIs409) {
   const auto not_open = enter_as(server.port(), 1, future);
   EXPECT_EQ(not_open.status, 409);
   EXPECT_EQ(code_of(not_open), "BOOKING_NOT_OPEN");
-  EXPECT_EQ(status(server.port(), 1, future).status, 404);
+  const auto not_queued = status(server.port(), 1, future);
+  EXPECT_EQ(not_queued.status, 404);
+  // Refusals are queue answers too: each carries pollAfterMs (DESIGN.md §5), a second here.
+  for (const auto* refusal : {&unknown_user, &unknown_schedule, &not_open, &not_queued}) {
+    EXPECT_EQ(json::parse(refusal->body).at("pollAfterMs").as_int64(), 1000) << refusal->raw;
+  }
   // Leaving: 204 for a real user and schedule, queued or not; 404 when an id names nothing.
   EXPECT_EQ(leave(server.port(), 1, std::to_string(future)).status, 204);
   EXPECT_EQ(leave(server.port(), 9'000'000'000, std::to_string(future)).status, 404);

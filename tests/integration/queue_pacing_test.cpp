@@ -93,7 +93,10 @@ TEST(QueuePacing, PollingTenTimesFasterThanAdvisedIs429AndWritesNothing) {
   ASSERT_FALSE(retry_after.empty());
   EXPECT_TRUE(std::all_of(retry_after.begin(), retry_after.end(), [](char c) { return c >= '0' && c <= '9'; }));
   EXPECT_GE(std::stoi(retry_after), 1);
+  // Every queue answer carries pollAfterMs (DESIGN.md §5), the refusal too: when to come back.
+  EXPECT_EQ(body_of(refused).at("pollAfterMs").as_int64(), std::stoi(retry_after) * 1000);
   EXPECT_EQ(reenter.status, 429) << reenter.raw;
+  EXPECT_TRUE(body_of(reenter).contains("pollAfterMs"));
   EXPECT_EQ(redis.string({"ZSCORE", key(schedule, "heartbeat"), "2"}), heartbeat) << "the refused poll wrote";
   EXPECT_EQ(redis.string({"GET", key(schedule, "pace:2")}), paced) << "the refused poll moved the pacing";
 
