@@ -1,9 +1,12 @@
 // Builds the web app into a directory the ticketing binary serves (`web.root`):
 //   index.html            no-cache; references the hashed files below
-//   assets/<name>-<hash>.js|css   content-hashed, served with Cache-Control: immutable
+//   assets/<name>-<hash>.js|css|svg   content-hashed, served with Cache-Control: immutable
+//   (the icon is linked from index.html, so a browser never asks for /favicon.ico, which the
+//   server does not serve)
 // Usage: node build.mjs [--out DIR] [--dev]   (default out: dist/)
 // No inline script or style anywhere: the server sends `Content-Security-Policy: default-src 'self'`.
 import * as esbuild from 'esbuild';
+import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -53,7 +56,16 @@ const script = outputs.find((f) => f.startsWith('app-') && f.endsWith('.js'));
 const style = outputs.find((f) => f.startsWith('styles-') && f.endsWith('.css'));
 if (!script || !style) throw new Error(`build produced no app script or stylesheet: ${outputs.join(', ')}`);
 
+// The site icon: copied as it is under a name carrying its content's hash.
+const iconSource = readFileSync(join(here, 'src/icon.svg'));
+const icon = `icon-${createHash('sha256').update(iconSource).digest('hex').slice(0, 8).toUpperCase()}.svg`;
+writeFileSync(join(out, 'assets', icon), iconSource);
+
 const template = readFileSync(join(here, 'src/index.html'), 'utf8');
-const html = template.replace('%APP_SCRIPT%', `/assets/${script}`).replace('%APP_STYLE%', `/assets/${style}`);
+const html = template
+  .replace('%APP_SCRIPT%', `/assets/${script}`)
+  .replace('%APP_STYLE%', `/assets/${style}`)
+  .replace('%APP_ICON%', `/assets/${icon}`);
+if (/%APP_[A-Z]+%/.test(html)) throw new Error('index.html still has a placeholder after the build');
 writeFileSync(join(out, 'index.html'), html);
-console.log(`web app built into ${out}: ${[...outputs, worker].join(', ')}`);
+console.log(`web app built into ${out}: ${[...outputs, worker, icon].join(', ')}`);

@@ -28,6 +28,38 @@ async function signInAdminViaApi(page) {
   );
 }
 
+// A context exactly as a first-time visitor's: no stored language, no session; every console
+// error, failed request and 4xx/5xx answer recorded (a page load must cause none of them).
+async function freshVisitor(browser, baseUrl, options = {}) {
+  const context = await browser.newContext({ baseURL: baseUrl, deviceScaleFactor: 1, ...options });
+  const page = await context.newPage();
+  const problems = [];
+  page.on('console', (message) => {
+    if (message.type() === 'error') problems.push(`console error: ${message.text()} (${message.location()?.url ?? ''})`);
+  });
+  page.on('pageerror', (error) => problems.push(`script error: ${error.message}`));
+  page.on('requestfailed', (request) => problems.push(`request failed: ${request.method()} ${request.url()} ${request.failure()?.errorText ?? ''}`));
+  page.on('response', (response) => {
+    if (response.status() >= 400) problems.push(`HTTP ${response.status()} ${response.request().method()} ${response.url()}`);
+  });
+  return { context, page, problems };
+}
+
+// An operator's API call from a page signed in as the operator.
+async function adminApi(page, method, path, body) {
+  return page.evaluate(
+    async ({ method, path, body }) => {
+      const headers = { Accept: 'application/json', Authorization: `Bearer ${sessionStorage.getItem('accessToken')}` };
+      if (body !== undefined) headers['Content-Type'] = 'application/json';
+      const response = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+      const text = await response.text();
+      if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${text.slice(0, 300)}`);
+      return text ? JSON.parse(text) : null;
+    },
+    { method, path, body },
+  );
+}
+
 // Presses a button that opens the console's confirmation <dialog>, then confirms.
 async function confirmThrough(page, button) {
   await button.click();
@@ -142,6 +174,14 @@ export function scenarios(env) {
         check(ticketsRoute === 200, `GET /me/tickets answered ${ticketsRoute} (is the tickets route on this server?)`);
         for (const seat of seats) {
           await waitFor(`ticket QR for ${seat}`, async () => (await page.locator(`li.ticket[data-seat="${seat}"] svg.qr path`).count()) === 1, 10_000);
+          // Decodable from a 1x screenshot: a whole number (>= 4) of CSS pixels per module, edges crisp.
+          const qr = await page.locator(`li.ticket[data-seat="${seat}"] svg.qr`).evaluate((svg) => {
+            const box = svg.getBoundingClientRect();
+            return { width: box.width, height: box.height, modules: svg.viewBox.baseVal.width, crisp: svg.getAttribute('shape-rendering') };
+          });
+          const perModule = qr.width / qr.modules;
+          check(Number.isInteger(perModule) && perModule >= 4 && qr.height === qr.width, `QR for ${seat}: ${JSON.stringify(qr)} (${perModule} px per module)`);
+          check(qr.crisp === 'crispEdges', `QR for ${seat} is drawn with crisp edges`);
         }
         session.assertClean();
         await session.context.close();
@@ -629,6 +669,133 @@ export function scenarios(env) {
         session.assertClean(); // the worker ran under the CSP (default-src 'self') without a violation
         await session.context.close();
         return `burst ${burst.join(',')}; page enters ${enters.map((e) => `${e.status}${e.solved ? ' (solved)' : ''}`).join(', ')}`;
+      },
+    },
+    {
+      name: '17 a first visit: no console error, no failed request, the icon linked, the language not stored',
+      timeoutMs: 60_000,
+      async run() {
+        const seen = [];
+        for (const [path, locale] of [['/', 'en-US'], ['/signin', 'en-US'], ['/concerts/1', 'ko-KR']]) {
+          const visitor = await freshVisitor(browser, baseUrl, { locale });
+          const { page, context, problems } = visitor;
+          const requested = [];
+          page.on('request', (request) => requested.push(new URL(request.url()).pathname));
+          await page.goto(path);
+          await waitFor(`${path} rendered`, async () => (await page.locator('main h1').count()) > 0 && (await page.locator('main .loading').count()) === 0, 10_000);
+          // Whatever lingers after the first paint (the header's account, late tiers, the icon).
+          await page.waitForLoadState('networkidle');
+          check(problems.length === 0, `${path}: ${problems.join(' | ')}`);
+          check(!requested.includes('/auth/refresh'), `${path}: a visitor who never signed in was refreshed (${requested.join(', ')})`);
+          check(!requested.includes('/favicon.ico'), `${path}: the browser asked for /favicon.ico`);
+          const icon = await page.locator('link[rel=icon]').getAttribute('href');
+          check(/^\/assets\/icon-[A-Za-z0-9]+\.svg$/.test(icon ?? ''), `the icon link: ${icon}`);
+          const iconAnswer = await context.request.get(icon);
+          check(iconAnswer.status() === 200 && /image\/svg\+xml/.test(iconAnswer.headers()['content-type'] ?? ''), `the icon answers ${iconAnswer.status()} ${iconAnswer.headers()['content-type']}`);
+          // The app starts in the language the server chose for <html lang> (from Accept-Language)
+          // and writes nothing: localStorage.lang is the reader's own choice only.
+          const served = /<html lang="(\w+)">/.exec(await (await context.request.get(path, { headers: { Accept: 'text/html', 'Accept-Language': locale } })).text())?.[1];
+          const shown = await page.getAttribute('html', 'lang');
+          check(shown === served, `${path}: html lang ${shown}, the server served ${served}`);
+          check((await page.evaluate(() => localStorage.getItem('lang'))) === null, `${path}: the language was stored at start`);
+          seen.push(`${path} (${locale}) → ${shown}`);
+          await context.close();
+        }
+        return seen.join(', ');
+      },
+    },
+    {
+      name: '18 sessions: a new tab restores the session, a bad access token refreshes silently, after sign-out no refresh is tried',
+      timeoutMs: 60_000,
+      async run() {
+        const visitor = await freshVisitor(browser, baseUrl, { locale: 'en-US' });
+        const { page, context, problems } = visitor;
+        await page.goto('/signup');
+        await page.getByLabel('Name').fill('Session Fan');
+        await page.getByLabel('Email').fill(uniqueEmail('session'));
+        await page.getByLabel('Password').fill(password);
+        await page.locator('form button[type=submit]').click();
+        await page.waitForURL((url) => url.pathname === '/');
+        await waitFor('signed in', async () => /Session Fan/.test((await page.locator('.user').textContent()) ?? ''), 5000);
+        // A second tab has no access token: the refresh cookie restores the session.
+        const tab = await context.newPage();
+        await tab.goto('/me/tickets');
+        await waitFor('the second tab signed in', async () => /Session Fan/.test((await tab.locator('.user').textContent()) ?? ''), 5000);
+        check(new URL(tab.url()).pathname === '/me/tickets', `the second tab was sent to ${tab.url()}`);
+        // A bad access token: one 401, a silent refresh, the page still loads.
+        await tab.evaluate(() => sessionStorage.setItem('accessToken', 'not-a-token'));
+        await tab.reload();
+        await waitFor('tickets page after a bad token', async () => (await tab.locator('main h1').textContent()) === 'My tickets' && (await tab.locator('main .loading').count()) === 0, 10_000);
+        check(new URL(tab.url()).pathname === '/me/tickets', `a bad token sent the reader to ${tab.url()}`);
+        check((await tab.evaluate(() => sessionStorage.getItem('accessToken'))) !== 'not-a-token', 'the token was refreshed');
+        await tab.locator('.user button').click();
+        await waitFor('signed out', async () => (await tab.locator('.user a[href^="/signin"]').count()) === 1, 5000);
+        const after = await context.newPage();
+        const requested = [];
+        after.on('request', (request) => requested.push(new URL(request.url()).pathname));
+        await after.goto('/');
+        await after.waitForLoadState('networkidle');
+        check(!requested.includes('/auth/refresh'), `after sign-out a new tab asked /auth/refresh: ${requested.join(', ')}`);
+        // Only the bad token's own 401 (and its refresh) is expected among all of that.
+        const unexpected = problems.filter((line) => !/401 GET .*\/me(\/tickets)?$|status of 401/.test(line));
+        check(unexpected.length === 0, unexpected.join(' | '));
+        await context.close();
+        return 'restored in a new tab, refreshed after a bad token, nothing asked after sign-out';
+      },
+    },
+    {
+      name: '19 schedule page: no way in before the opening, a pre-queue when open, paused and closed sales say so; the waiting room shows only the error',
+      timeoutMs: 60_000,
+      async run() {
+        const admin = await adminSession();
+        const { page } = admin;
+        const [venue] = await adminApi(page, 'GET', '/admin/venues');
+        check(venue, 'a venue to schedule in');
+        const concert = await adminApi(page, 'POST', '/admin/concerts', { title: `E2E States ${Date.now().toString(36)}`, description: 'sale states' });
+        const now = Date.now();
+        const iso = (ms) => new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z');
+        const day = 86_400_000;
+        const create = (bookingOpensAt, prequeueOpensAt) =>
+          adminApi(page, 'POST', '/admin/schedules', {
+            concertId: concert.id, venueId: venue.id, showAt: iso(now + 30 * day), bookingOpensAt: iso(bookingOpensAt),
+            ...(prequeueOpensAt ? { prequeueOpensAt: iso(prequeueOpensAt) } : {}),
+          });
+        const later = await create(now + day);
+        const prequeue = await create(now + day, now - 60_000);
+        const paused = await create(now - 60_000);
+        const closed = await create(now - 60_000);
+        await adminApi(page, 'PUT', `/admin/schedules/${paused.id}/sale-state`, { state: 'PAUSED' });
+        await adminApi(page, 'PUT', `/admin/schedules/${closed.id}/sale-state`, { state: 'CLOSED' });
+        await admin.context.close();
+
+        const session = await newSession(browser, baseUrl, { lang: 'en' });
+        const fanPage = session.page;
+        await fanPage.goto(`/concerts/${concert.id}`);
+        await waitFor('four dates', async () => (await fanPage.locator('li.schedule').count()) === 4, 10_000);
+        const card = (id) => fanPage.locator(`li.schedule[data-schedule="${id}"]`);
+        const way = (id) => card(id).locator(`a[href="/schedules/${id}/queue"]`);
+        const text = async (id) => (await card(id).locator('.sale-state').textContent()) ?? '';
+        check(/Booking opens in/.test(await text(later.id)), `before the opening: "${await text(later.id)}"`);
+        check(!(await way(later.id).isVisible()), 'no "Get tickets" before the opening');
+        check((await way(later.id).evaluate((a) => getComputedStyle(a).display)) === 'none', 'the hidden link is not displayed');
+        check(await way(prequeue.id).isVisible(), 'a way into the open pre-queue');
+        check((await way(prequeue.id).textContent()) === 'Join the pre-queue', `pre-queue link: "${await way(prequeue.id).textContent()}"`);
+        check((await text(paused.id)) === 'Sale paused' && !(await way(paused.id).isVisible()), `paused: "${await text(paused.id)}"`);
+        check((await text(closed.id)) === 'Sale closed' && !(await way(closed.id).isVisible()), `closed: "${await text(closed.id)}"`);
+
+        await signUpViaApi(fanPage, uniqueEmail('states'));
+        for (const [id, expected] of [[closed.id, 'The sale for this date is closed.'], [later.id, 'Booking has not opened yet.'], [999_999_999, 'There is no such date']]) {
+          await fanPage.goto(`/schedules/${id}/queue`);
+          await waitFor(`the waiting room's error for ${id}`, async () => ((await fanPage.locator('main .messages').textContent()) ?? '').includes(expected), 10_000);
+          const main = (await fanPage.locator('main').innerText()) ?? '';
+          check(!/You are in line|Joining the line/.test(main), `schedule ${id}: "in line" next to the error: ${JSON.stringify(main)}`);
+          check(!(await fanPage.locator('.queue-card').isVisible()), `schedule ${id}: the queue card is shown`);
+        }
+        await fanPage.goto(`/schedules/${prequeue.id}/queue`);
+        await waitFor('pre-queued', async () => /before the sale opens/.test((await fanPage.locator('.queue-status').textContent()) ?? ''), 10_000);
+        session.assertClean();
+        await session.context.close();
+        return `schedules ${later.id} (later), ${prequeue.id} (pre-queue), ${paused.id} (paused), ${closed.id} (closed)`;
       },
     },
   ];

@@ -1,5 +1,5 @@
 // The one place that talks to the server: JSON in and out, the access token, one refresh on 401.
-import { hasKey, t } from './i18n';
+import { describeFieldError, hasKey, t } from './i18n';
 
 export interface ErrorBody {
   code: string;
@@ -9,6 +9,19 @@ export interface ErrorBody {
   conflictingSeats?: string[];
 }
 
+const codeOfStatus: Record<number, string> = {
+  401: 'UNAUTHENTICATED',
+  403: 'FORBIDDEN',
+  404: 'NOT_FOUND',
+  409: 'CONFLICT',
+  413: 'PAYLOAD_TOO_LARGE',
+  429: 'TOO_MANY_REQUESTS',
+  500: 'INTERNAL',
+  502: 'SERVICE_UNAVAILABLE',
+  503: 'SERVICE_UNAVAILABLE',
+  504: 'SERVICE_UNAVAILABLE',
+};
+
 export class ApiError extends Error {
   constructor(
     readonly status: number,
@@ -17,8 +30,10 @@ export class ApiError extends Error {
   ) {
     super(body?.message ?? `HTTP ${status}`);
   }
+  // The server's code; for an answer without one (a proxy's page, a test's stand-in) the code its
+  // status usually carries, so the reader still gets a sentence in their language.
   get code(): string {
-    return this.body?.code ?? '';
+    return this.body?.code ?? codeOfStatus[this.status] ?? '';
   }
 }
 
@@ -28,15 +43,29 @@ export class QueueTokenError extends Error {}
 export class SignInRequired extends Error {}
 
 const tokenKey = 'accessToken';
+// Set in localStorage while this browser has a session (sign-in, sign-up, a refresh), cleared on
+// sign-out and when a refresh is refused: a new tab asks /auth/refresh only when it is set, so a
+// visitor who never signed in causes no 401 on every page load.
+const signedInKey = 'signedIn';
 export const session = {
   token(): string | null {
     return sessionStorage.getItem(tokenKey);
   },
   setToken(token: string): void {
     sessionStorage.setItem(tokenKey, token);
+    localStorage.setItem(signedInKey, '1');
   },
   clear(): void {
     sessionStorage.removeItem(tokenKey);
+  },
+  // Whether the refresh cookie may hold a session worth asking for.
+  maybeSignedIn(): boolean {
+    return localStorage.getItem(signedInKey) === '1';
+  },
+  // Signed out (or the session ended): no token, and no refresh at the next page load.
+  signedOut(): void {
+    sessionStorage.removeItem(tokenKey);
+    localStorage.removeItem(signedInKey);
   },
 };
 
@@ -74,6 +103,8 @@ export function refreshSession(): Promise<boolean> {
   refreshing ??= (async () => {
     try {
       const response = await fetch('/auth/refresh', { method: 'POST', credentials: 'same-origin' });
+      // Refused (unknown, expired, used or ended): no session to restore until the next sign-in.
+      if (response.status === 401 || response.status === 403) session.signedOut();
       if (!response.ok) return false;
       const body = (await response.json()) as { accessToken: string };
       session.setToken(body.accessToken);
@@ -99,7 +130,7 @@ async function toError(response: Response): Promise<ApiError> {
 }
 
 export async function call<T>(path: string, options: CallOptions = {}): Promise<T> {
-  if (options.auth && !session.token() && !(await refreshSession())) throw new SignInRequired();
+  if (options.auth && !session.token() && !(session.maybeSignedIn() && (await refreshSession()))) throw new SignInRequired();
   let response = await send(path, options);
   if (response.status === 401 && options.auth) {
     const error = await toError(response);
@@ -137,8 +168,8 @@ export function describeError(error: unknown): string {
     case 'TOO_MANY_REQUESTS':
       return t('errTOO_MANY_REQUESTS', { seconds: error.retryAfterSeconds ?? 1 });
     case 'INVALID_ARGUMENT': {
-      const fields = (body?.errors ?? []).map((e) => `${e.field} (${e.reason})`).join(', ');
-      return fields ? t('errINVALID_ARGUMENT', { fields }) : (body?.message ?? t('errGeneric', { status: 400 }));
+      const fields = (body?.errors ?? []).map((e) => describeFieldError(e.field, e.reason)).join(', ');
+      return fields ? t('errINVALID_ARGUMENT', { fields }) : t('errInvalidPlain');
     }
     default: {
       const key = `err${error.code}`;

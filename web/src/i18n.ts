@@ -1,5 +1,6 @@
-// Korean and English. The language comes from localStorage (the reader's choice), else from
-// navigator.language; switching re-renders the current page.
+// Korean and English. The language is the reader's own choice (localStorage, written only when
+// they switch), else the server's pick from Accept-Language (it serves index.html with
+// <html lang="ko"> or <html lang="en">), else navigator.language; switching re-renders the page.
 const en = {
   appName: 'Tickets',
   skipToContent: 'Skip to content',
@@ -22,6 +23,9 @@ const en = {
   priceTiers: 'Price tiers',
   tierSections: 'Sections {sections}',
   joinQueue: 'Get tickets',
+  joinPrequeue: 'Join the pre-queue',
+  salePaused: 'Sale paused',
+  saleClosed: 'Sale closed',
   noSchedules: 'No dates announced yet.',
   backToConcerts: 'All concerts',
   email: 'Email',
@@ -73,6 +77,7 @@ const en = {
   release: 'Release seats',
   checkout: 'Go to checkout',
   seatTaken: 'That seat is already taken.',
+  seatsTakenDeselected: 'Someone else just took {seats}; removed from your selection.',
   liveUpdates: 'Live',
   liveFallback: 'Updating every 2 s',
   checkoutTitle: 'Checkout',
@@ -97,6 +102,9 @@ const en = {
   reasonHOLD_EXPIRED: 'the seat hold ended before the payment arrived',
   reasonSEAT_TAKEN: 'the seats were taken',
   reasonORDER_EXPIRED: 'the order expired',
+  reasonREFUNDED_BY_OPERATOR: 'the organiser refunded the order',
+  reasonORDER_CANCELLED: 'the order was cancelled',
+  reasonOther: 'other ({code})',
   seeTickets: 'See my tickets',
   ticketsTitle: 'My tickets',
   ticketsEmpty: 'You have no tickets yet.',
@@ -118,9 +126,31 @@ const en = {
   errFORBIDDEN: 'You are not allowed to do that.',
   errNOT_FOUND: 'We could not find that.',
   errINVALID_ARGUMENT: 'Please check: {fields}.',
-  errDEPENDENCY_UNAVAILABLE: 'The service is busy. Please try again in a moment.',
   errIDEMPOTENCY_IN_PROGRESS: 'Your payment is still being processed. Please wait.',
   errGeneric: 'Something went wrong ({status}). Please try again.',
+  errInvalidPlain: 'Please check what you entered.',
+  errPOW_REQUIRED: 'Your browser has to pass a quick check first. Please try again.',
+  errPOW_INVALID: 'The browser check did not pass. Please reload the page and try again.',
+  errPOW_EXPIRED: 'The browser check took too long. Please try again.',
+  errPOW_REUSED: 'That browser check was already used. Please try again.',
+  errMETHOD_NOT_ALLOWED: 'That cannot be done here.',
+  errCONFLICT: 'That cannot be done in the current state. Please reload the page and try again.',
+  errSALE_CLOSED: 'The sale for this date is closed.',
+  errPAYLOAD_TOO_LARGE: 'What you sent is too large.',
+  errUNSUPPORTED_MEDIA_TYPE: 'The server could not read the request. Please reload the page and try again.',
+  errIDEMPOTENCY_KEY_REUSED: 'This payment attempt changed on the way. Please go back to checkout and try again.',
+  errUNDECODABLE_EVENT: 'This message cannot be read, so it cannot be replayed.',
+  errREQUEST_HEADER_FIELDS_TOO_LARGE: 'The request was too large. Please sign out, sign in again and retry.',
+  errINTERNAL: 'Something went wrong on our side. Please try again.',
+  errNOT_IMPLEMENTED: 'The server does not support that request.',
+  errSERVICE_UNAVAILABLE: 'The service is busy. Please try again in a moment.',
+  errScheduleNotFound: 'There is no such date. It may have been removed.',
+  fieldEmail: 'Email',
+  fieldPassword: 'Password',
+  fieldName: 'Name',
+  ruleEmail: 'an email address like fan@example.com',
+  rulePassword: '10 to 128 characters',
+  ruleName: '1 to 100 characters, no control characters',
   errQueueToken: 'Your turn in the waiting room has ended. Please join the line again.',
   adminTitle: 'Operator console',
   adminNav: 'Console',
@@ -260,6 +290,9 @@ const ko: Record<Key, string> = {
   priceTiers: '좌석 등급',
   tierSections: '{sections} 구역',
   joinQueue: '예매하기',
+  joinPrequeue: '사전 대기열 입장',
+  salePaused: '판매 일시 중지',
+  saleClosed: '판매 마감',
   noSchedules: '아직 공개된 일정이 없습니다.',
   backToConcerts: '전체 공연',
   email: '이메일',
@@ -311,6 +344,7 @@ const ko: Record<Key, string> = {
   release: '좌석 놓아주기',
   checkout: '결제하러 가기',
   seatTaken: '이미 선점된 좌석입니다.',
+  seatsTakenDeselected: '방금 다른 분이 {seats} 좌석을 선점하여 선택에서 뺐습니다.',
   liveUpdates: '실시간',
   liveFallback: '2초마다 갱신',
   checkoutTitle: '결제',
@@ -335,6 +369,9 @@ const ko: Record<Key, string> = {
   reasonHOLD_EXPIRED: '결제 전에 좌석 선점 시간이 끝났습니다',
   reasonSEAT_TAKEN: '좌석이 이미 판매되었습니다',
   reasonORDER_EXPIRED: '주문 시간이 지났습니다',
+  reasonREFUNDED_BY_OPERATOR: '주최 측이 주문을 환불했습니다',
+  reasonORDER_CANCELLED: '주문이 취소되었습니다',
+  reasonOther: '기타 ({code})',
   seeTickets: '내 티켓 보기',
   ticketsTitle: '내 티켓',
   ticketsEmpty: '아직 티켓이 없습니다.',
@@ -356,9 +393,31 @@ const ko: Record<Key, string> = {
   errFORBIDDEN: '허용되지 않은 요청입니다.',
   errNOT_FOUND: '찾을 수 없습니다.',
   errINVALID_ARGUMENT: '다음 항목을 확인해 주세요: {fields}.',
-  errDEPENDENCY_UNAVAILABLE: '서비스가 혼잡합니다. 잠시 후 다시 시도해 주세요.',
   errIDEMPOTENCY_IN_PROGRESS: '결제를 처리하는 중입니다. 잠시 기다려 주세요.',
   errGeneric: '문제가 발생했습니다 ({status}). 다시 시도해 주세요.',
+  errInvalidPlain: '입력한 내용을 확인해 주세요.',
+  errPOW_REQUIRED: '먼저 간단한 브라우저 확인이 필요합니다. 다시 시도해 주세요.',
+  errPOW_INVALID: '브라우저 확인을 통과하지 못했습니다. 페이지를 새로고침한 뒤 다시 시도해 주세요.',
+  errPOW_EXPIRED: '브라우저 확인 시간이 지났습니다. 다시 시도해 주세요.',
+  errPOW_REUSED: '이미 사용한 브라우저 확인입니다. 다시 시도해 주세요.',
+  errMETHOD_NOT_ALLOWED: '여기서는 할 수 없는 요청입니다.',
+  errCONFLICT: '지금 상태에서는 할 수 없습니다. 페이지를 새로고침한 뒤 다시 시도해 주세요.',
+  errSALE_CLOSED: '이 일정의 판매가 마감되었습니다.',
+  errPAYLOAD_TOO_LARGE: '보낸 내용이 너무 큽니다.',
+  errUNSUPPORTED_MEDIA_TYPE: '서버가 요청을 읽지 못했습니다. 페이지를 새로고침한 뒤 다시 시도해 주세요.',
+  errIDEMPOTENCY_KEY_REUSED: '결제 요청 내용이 도중에 바뀌었습니다. 결제 화면으로 돌아가 다시 시도해 주세요.',
+  errUNDECODABLE_EVENT: '메시지를 읽을 수 없어 재처리할 수 없습니다.',
+  errREQUEST_HEADER_FIELDS_TOO_LARGE: '요청이 너무 큽니다. 로그아웃 후 다시 로그인해 시도해 주세요.',
+  errINTERNAL: '서버에 문제가 생겼습니다. 다시 시도해 주세요.',
+  errNOT_IMPLEMENTED: '서버가 지원하지 않는 요청입니다.',
+  errSERVICE_UNAVAILABLE: '서비스가 혼잡합니다. 잠시 후 다시 시도해 주세요.',
+  errScheduleNotFound: '해당 일정이 없습니다. 삭제되었을 수 있습니다.',
+  fieldEmail: '이메일',
+  fieldPassword: '비밀번호',
+  fieldName: '이름',
+  ruleEmail: 'fan@example.com 같은 이메일 주소여야 합니다',
+  rulePassword: '10~128자여야 합니다',
+  ruleName: '제어 문자 없이 1~100자여야 합니다',
   errQueueToken: '대기실 입장 시간이 끝났습니다. 다시 줄을 서 주세요.',
   adminTitle: '운영자 콘솔',
   adminNav: '콘솔',
@@ -481,6 +540,8 @@ let current: Lang = initialLang();
 function initialLang(): Lang {
   const stored = localStorage.getItem(storageKey);
   if (stored === 'en' || stored === 'ko') return stored;
+  const served = document.documentElement.lang.toLowerCase();
+  if (served === 'en' || served === 'ko') return served;
   return navigator.language.toLowerCase().startsWith('ko') ? 'ko' : 'en';
 }
 
@@ -488,10 +549,16 @@ export function lang(): Lang {
   return current;
 }
 
+// Marks the page with the current language (screen readers, fonts); stores nothing.
+export function applyLang(): void {
+  document.documentElement.lang = current;
+}
+
+// The reader switched: remembered for their next visits.
 export function setLang(next: Lang): void {
   current = next;
   localStorage.setItem(storageKey, next);
-  document.documentElement.lang = next;
+  applyLang();
 }
 
 export function t(key: Key, params: Record<string, string | number> = {}): string {
@@ -501,4 +568,24 @@ export function t(key: Key, params: Record<string, string | number> = {}): strin
 
 export function hasKey(key: string): key is Key {
   return key in en;
+}
+
+// An order's failReason (the server's codes: HOLD_EXPIRED, ORDER_EXPIRED, REFUNDED_BY_OPERATOR, …)
+// in the reader's language; a code this app does not know yet is named, not hidden.
+export function describeFailReason(reason: string): string {
+  const key = `reason${reason}`;
+  return hasKey(key) ? t(key) : t('reasonOther', { code: reason });
+}
+
+// One field of a 400 INVALID_ARGUMENT in the reader's language: the fields a fan fills in (sign-up)
+// with their rules translated; anything else as the server said it, under a translated name if known.
+const fieldRules: { field: string; label: Key; rule: Key; matches: RegExp }[] = [
+  { field: 'email', label: 'fieldEmail', rule: 'ruleEmail', matches: /email address/ },
+  { field: 'password', label: 'fieldPassword', rule: 'rulePassword', matches: /10 to 128/ },
+  { field: 'name', label: 'fieldName', rule: 'ruleName', matches: /1 to 100/ },
+];
+export function describeFieldError(field: string, reason: string): string {
+  const known = fieldRules.find((rule) => rule.field === field);
+  if (!known) return `${field} (${reason})`;
+  return `${t(known.label)} (${known.matches.test(reason) ? t(known.rule) : reason})`;
 }

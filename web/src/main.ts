@@ -1,7 +1,7 @@
 // Entry point of the fans' web app (DESIGN.md §13): the header, the routes, the language.
 import { call, refreshSession, session } from './api';
 import { append, clear, h } from './dom';
-import { lang, setLang, t, type Lang } from './i18n';
+import { applyLang, lang, setLang, t, type Lang } from './i18n';
 import { onSessionChanged } from './session-events';
 import { fallback, navigate, rerender, route, start } from './router';
 import { renderConcerts, renderSchedules } from './pages/catalog';
@@ -78,7 +78,7 @@ async function signOut(): Promise<void> {
   } catch {
     // Signed out locally either way.
   }
-  session.clear();
+  session.signedOut();
   sessionStorage.clear();
   account = null;
   navigate('/');
@@ -97,7 +97,7 @@ const footer = h('footer', { className: 'site-footer' }, 'Ticketing demo');
 function boot(): void {
   const root = document.getElementById('app');
   if (!root) return;
-  setLang(lang());
+  applyLang(); // the language chosen at start is not the reader's choice: nothing is stored
   append(root, [header, main, footer]);
   route('/', renderConcerts);
   route('/concerts/{id}', renderSchedules);
@@ -119,8 +119,11 @@ function boot(): void {
   fallback((page) => {
     append(page.outlet, [h('h1', {}, t('notFoundTitle')), h('p', {}, t('notFoundBody'))]);
   });
-  // A new tab has no access token yet, but the refresh cookie may still hold a session.
-  const ready = session.token() ? Promise.resolve(true) : refreshSession();
+  // A new tab has no access token yet, but the refresh cookie may still hold a session: asked only
+  // when this browser signed in before (a visitor who never did would get a 401 on every load).
+  const token = session.token();
+  if (token) session.setToken(token); // (also marks the session for the next tab)
+  const ready = token || !session.maybeSignedIn() ? Promise.resolve(true) : refreshSession();
   void ready.then(() => start(main, (path) => {
     document.title = t('appName');
     renderHeader(header);

@@ -1,5 +1,12 @@
 // QR codes as SVG elements built with the DOM (CSP forbids data: images and inline markup).
+// Drawn at a whole number of CSS pixels per module (at least 4, about 240 px for a ticket's
+// ~150-character payload) with the 4-module quiet zone and crisp edges: a screenshot at 1x,
+// which is what a fan shows at the gate, must still decode. Never scaled by CSS (a fractional
+// module size blurs the edges into grey).
 import qrcode from 'qrcode-generator';
+
+const minPixelsPerModule = 4;
+const minSidePixels = 160;
 
 const svgNs = 'http://www.w3.org/2000/svg';
 
@@ -16,8 +23,12 @@ export function qrSvg(payload: string, label: string): SVGSVGElement {
       if (code.isDark(row, col)) path += `M${col + quiet} ${row + quiet}h1v1h-1z`;
     }
   }
+  const pixelsPerModule = Math.max(minPixelsPerModule, Math.ceil(minSidePixels / size));
   const svg = document.createElementNS(svgNs, 'svg');
   svg.setAttribute('viewBox', `0 0 ${size} ${size}`);
+  svg.setAttribute('width', String(size * pixelsPerModule));
+  svg.setAttribute('height', String(size * pixelsPerModule));
+  svg.dataset.modulePixels = String(pixelsPerModule);
   svg.setAttribute('role', 'img');
   svg.setAttribute('aria-label', label);
   svg.setAttribute('class', 'qr');

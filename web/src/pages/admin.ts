@@ -3,7 +3,7 @@
 import { ApiError, call, describeError, type ErrorBody } from '../api';
 import { append, clear, h, uniqueId } from '../dom';
 import { money } from '../format';
-import { t, type Key } from '../i18n';
+import { describeFailReason, t, type Key } from '../i18n';
 import { navigate, type Page } from '../router';
 import { every, handleError, loadingText, messageArea, requireSignIn, showMessage, validId } from './common';
 
@@ -703,7 +703,7 @@ export async function renderOrders(page: Page): Promise<void> {
               { 'data-order': order.orderNo },
               h('td', {}, order.orderNo),
               h('td', {}, order.email),
-              h('td', { 'data-status': order.status }, order.failReason ? `${order.status} (${order.failReason})` : order.status),
+              h('td', { 'data-status': order.status }, order.failReason ? `${order.status} (${describeFailReason(order.failReason)})` : order.status),
               h('td', {}, money(order.amount)),
               h('td', {}, order.seatNos.join(', ')),
               h('td', {}, shortTime(order.createdAt)),
@@ -836,16 +836,23 @@ export async function renderAudit(page: Page): Promise<void> {
     type: 'checkbox',
     id: 'audit-reads',
     onchange: () => {
+      listing += 1;
       before = null;
+      more.hidden = true;
       clear(rows);
       void load();
     },
   });
+  // Each load belongs to one listing (the checkbox starts a new one): an answer for an older
+  // listing is dropped instead of being appended to the new one.
+  let listing = 0;
   const load = async (): Promise<void> => {
+    const mine = listing;
+    more.disabled = true;
     try {
       const query = (before === null ? '' : `&before=${before}`) + (withReads.checked ? '' : '&kind=CHANGE');
       const result = await call<{ entries: AuditEntry[]; nextBefore?: number | null }>(`/admin/audit?limit=50${query}`, { auth: true });
-      if (page.left) return;
+      if (page.left || mine !== listing) return;
       for (const entry of result.entries) {
         rows.appendChild(
           h(
@@ -864,9 +871,18 @@ export async function renderAudit(page: Page): Promise<void> {
       more.hidden = before === null;
     } catch (error) {
       handleError(page, area, error);
+    } finally {
+      more.disabled = false;
     }
   };
-  more.addEventListener('click', () => void load());
+  more.addEventListener('click', () => {
+    // No older page: never load the first page again below the rows already shown.
+    if (before === null) {
+      more.hidden = true;
+      return;
+    }
+    void load();
+  });
   const head = [t('auditWhen'), t('auditWho'), t('auditAction'), t('auditTarget'), t('auditChange')];
   append(body, [
     h('div', { className: 'field checkbox' }, withReads, h('label', { for: 'audit-reads' }, t('auditIncludeReads'))),

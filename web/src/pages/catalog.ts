@@ -18,6 +18,9 @@ interface Schedule {
   concertId: number;
   showAt: string;
   bookingOpensAt: string;
+  prequeueOpensAt?: string | null;
+  // The operator's sale control (DESIGN.md §14): PAUSED admits no one, CLOSED takes no one new.
+  saleState?: 'OPEN' | 'PAUSED' | 'CLOSED';
 }
 
 export async function renderConcerts(page: Page): Promise<void> {
@@ -85,28 +88,46 @@ export async function renderSchedules(page: Page): Promise<void> {
   }
 }
 
+// The card's sale line and its one way in: "Get tickets" once booking is open, "Join the
+// pre-queue" between prequeueOpensAt and the opening, nothing before that or while the operator
+// has the sale paused or closed (the waiting room would only answer with an error).
 function scheduleCard(schedule: Schedule, countdowns: (() => void)[]): { element: HTMLElement; tiers: HTMLElement } {
   const opensAt = Date.parse(schedule.bookingOpensAt);
-  const state = h('p', { className: 'sale-state' });
-  const action = h('a', { className: 'button', href: `/schedules/${schedule.id}/queue` }, t('joinQueue'));
+  const prequeueAt = schedule.prequeueOpensAt ? Date.parse(schedule.prequeueOpensAt) : NaN;
+  const saleState = schedule.saleState ?? 'OPEN';
+  const state = h('p', { className: 'sale-state', 'data-sale-state': saleState });
+  const action = h('a', { className: 'button', href: `/schedules/${schedule.id}/queue`, hidden: true });
   const tick = (): void => {
-    const left = opensAt - Date.now();
+    const now = Date.now();
+    const left = opensAt - now;
+    if (saleState === 'PAUSED' || saleState === 'CLOSED') {
+      state.textContent = t(saleState === 'PAUSED' ? 'salePaused' : 'saleClosed');
+      state.classList.remove('open');
+      action.hidden = true;
+      return;
+    }
     state.textContent = left > 0 ? t('opensIn', { time: countdown(left) }) : t('bookingOpen');
     state.classList.toggle('open', left <= 0);
-    action.hidden = left > 0;
+    const prequeueOpen = left > 0 && Number.isFinite(prequeueAt) && prequeueAt <= now;
+    const label = left <= 0 ? t('joinQueue') : prequeueOpen ? t('joinPrequeue') : '';
+    if (action.textContent !== label) action.textContent = label;
+    action.dataset.action = left <= 0 ? 'queue' : prequeueOpen ? 'prequeue' : '';
+    action.hidden = label === '';
   };
   tick();
-  countdowns.push(tick);
+  if (saleState === 'OPEN') countdowns.push(tick);
   const tiers = h('div', { className: 'tiers' });
   const element = h(
     'li',
-    { className: 'card schedule' },
+    { className: 'card schedule', 'data-schedule': schedule.id },
     h('h2', {}, dateTime(schedule.showAt)),
     h(
       'dl',
       {},
       h('dt', {}, t('bookingOpensAt')),
       h('dd', {}, dateTime(schedule.bookingOpensAt)),
+      Number.isFinite(prequeueAt) ? h('dt', {}, t('prequeueOpensAt')) : null,
+      Number.isFinite(prequeueAt) ? h('dd', {}, dateTime(schedule.prequeueOpensAt!)) : null,
     ),
     state,
     tiers,

@@ -2,7 +2,7 @@
 import { ApiError, call } from '../api';
 import { append, clear, h } from '../dom';
 import { countdown, money } from '../format';
-import { t, type Key, hasKey } from '../i18n';
+import { describeFailReason, t, hasKey } from '../i18n';
 import { navigate, type Page } from '../router';
 import { holdTotal, loadHold, saveHold } from '../hold';
 import { every, handleError, later, loadingText, messageArea, queueTokenKey, requireSignIn, showMessage } from './common';
@@ -171,6 +171,9 @@ export async function renderOrder(page: Page): Promise<void> {
       const wait = waitMs > 0 ? `?waitMs=${waitMs}` : '';
       order = await call<Order>(`/payment/${encodeURIComponent(orderNo)}${wait}`, { auth: true });
     } catch (error) {
+      // No "Loading…" next to the error: the first answer never came (a later one keeps the last
+      // status shown).
+      state.querySelector('.loading')?.remove();
       handleError(page, messages, error);
       return;
     }
@@ -181,10 +184,7 @@ export async function renderOrder(page: Page): Promise<void> {
       h('p', { className: `order-status status-${order.status.toLowerCase()}`, 'data-status': order.status }, hasKey(statusKey) ? t(statusKey) : order.status),
       h('p', {}, `${order.seatNos.join(', ')} — ${money(order.amount)}`),
     ]);
-    if (order.failReason) {
-      const reasonKey = `reason${order.failReason}`;
-      state.appendChild(h('p', {}, t('failReason', { reason: hasKey(reasonKey) ? t(reasonKey as Key) : order.failReason })));
-    }
+    if (order.failReason) state.appendChild(h('p', { className: 'fail-reason' }, t('failReason', { reason: describeFailReason(order.failReason) })));
     if (order.status === 'PAID') {
       // The purchase used the admission slot; the hold became the order.
       saveHold(null);

@@ -1,12 +1,12 @@
 // The waiting room: join (idempotent, so a reload keeps the place), then poll the status at the
 // server's pollAfterMs. Admitted: keep the queue token for this schedule and go to the seats.
-import { ApiError, call } from '../api';
+import { ApiError, call, SignInRequired } from '../api';
 import { append, h } from '../dom';
 import { countdown } from '../format';
 import { t } from '../i18n';
 import { navigate, type Page } from '../router';
 import { type PowSolution, solveChallenge } from '../pow/client';
-import { handleError, later, messageArea, queueTokenKey, requireSignIn, validId } from './common';
+import { handleError, later, messageArea, queueTokenKey, requireSignIn, showMessage, validId } from './common';
 
 interface QueueView {
   status: 'WAITING' | 'ADMITTED' | 'PREQUEUED';
@@ -23,7 +23,8 @@ export async function renderQueue(page: Page): Promise<void> {
   const messages = messageArea();
   if (!validId(scheduleId)) {
     append(page.outlet, [h('h1', {}, t('queueTitle')), messages]);
-    handleError(page, messages, new ApiError(404, null, null));
+    showMessage(messages, t('errScheduleNotFound'));
+    messages.appendChild(h('p', {}, h('a', { href: '/' }, t('backToConcerts'))));
     return;
   }
   const firstKey = `queueFirst:${scheduleId}`;
@@ -48,21 +49,27 @@ export async function renderQueue(page: Page): Promise<void> {
     },
     t('queueLeave'),
   );
-  append(page.outlet, [
-    h('h1', {}, t('queueTitle')),
-    h('p', { className: 'lead' }, t('queueIntro')),
-    messages,
-    h(
-      'section',
-      { className: 'queue-card', 'aria-labelledby': 'queue-heading' },
-      h('h2', { id: 'queue-heading', className: 'visually-hidden' }, t('queueTitle')),
-      status,
-      h('dl', { className: 'queue-figures' }, h('dt', {}, t('queuePosition')), position, h('dt', {}, t('queueEta')), eta),
-      h('label', { for: 'queue-progress' }, t('queueProgress')),
-      progress,
-      leave,
-    ),
-  ]);
+  const intro = h('p', { className: 'lead' }, t('queueIntro'));
+  const card = h(
+    'section',
+    { className: 'queue-card', 'aria-labelledby': 'queue-heading' },
+    h('h2', { id: 'queue-heading', className: 'visually-hidden' }, t('queueTitle')),
+    status,
+    h('dl', { className: 'queue-figures' }, h('dt', {}, t('queuePosition')), position, h('dt', {}, t('queueEta')), eta),
+    h('label', { for: 'queue-progress' }, t('queueProgress')),
+    progress,
+    leave,
+  );
+  append(page.outlet, [h('h1', {}, t('queueTitle')), intro, messages, card]);
+  // Not in line after all (sale closed, not open yet, no such date, …): only the error and a way
+  // back, never "You are in line" next to it.
+  const notInLine = (error: unknown): void => {
+    intro.hidden = true;
+    card.hidden = true;
+    if (error instanceof ApiError && error.status === 404) showMessage(messages, t('errScheduleNotFound'));
+    else handleError(page, messages, error);
+    if (!page.left && messages.firstChild) messages.appendChild(h('p', {}, h('a', { href: '/' }, t('backToConcerts'))));
+  };
 
   const show = (view: QueueView): boolean => {
     if (view.status === 'ADMITTED' && view.token) {
@@ -122,17 +129,27 @@ export async function renderQueue(page: Page): Promise<void> {
         try {
           return await poll(true, await proveWork());
         } catch (failure) {
-          handleError(page, messages, failure);
+          notInLine(failure);
           return;
         }
       }
-      handleError(page, messages, error);
-      if (error instanceof ApiError && (error.status === 429 || error.status >= 500)) {
-        later(page, (error.retryAfterSeconds ?? 2) * 1000, () => void poll(enter));
+      if (error instanceof SignInRequired) {
+        handleError(page, messages, error);
+        return;
       }
+      if (!(error instanceof ApiError) || error.status === 429 || error.status >= 500) {
+        // Busy or unreachable: said so, and asked again (the place, if any, is kept).
+        handleError(page, messages, error);
+        const seconds = error instanceof ApiError ? (error.retryAfterSeconds ?? 2) : 2;
+        later(page, seconds * 1000, () => void poll(enter));
+        return;
+      }
+      notInLine(error);
       return;
     }
     if (page.left) return;
+    intro.hidden = false;
+    card.hidden = false;
     messages.textContent = '';
     if (!show(view)) later(page, Math.max(250, view.pollAfterMs), () => void poll(false));
   };

@@ -14,6 +14,10 @@ import { every, handleError, loadingText, messageArea, queueTokenKey, requireSig
 // hold.max-seats-per-user's default; the server has the last word (409 HOLD_LIMIT_EXCEEDED names it).
 const maxSeats = 4;
 
+// The seats chosen but not held yet, kept when the page is left so that re-rendering it (a
+// language switch, coming back from another page of this tab) does not drop the reader's choice.
+let keptSelection: { scheduleId: string; seatNos: string[] } | null = null;
+
 declare global {
   interface Window {
     __seatMapRenderMs?: number;
@@ -108,21 +112,31 @@ export async function renderSeats(page: Page): Promise<void> {
     syncPicker();
   };
 
+  // Seats of a hold request still on its way: the feed may report them HELD before the answer
+  // does, and that is us, not someone else.
+  const holding = new Set<number>();
   // Statuses from the feed: apply, repaint only the seats that changed.
   const apply = (changes: SeatChange[]): void => {
     const changed: number[] = [];
+    const lost: number[] = [];
     for (const change of changes) {
       const index = model.indexOf.get(change.seatNo);
       const code = statusCodes[change.status];
       if (index === undefined || code === undefined || model.status[index] === code) continue;
       model.status[index] = code;
-      // Someone else took a seat we had only selected: it cannot stay selected.
-      if (code !== statusCodes.AVAILABLE && map.selected.delete(index)) renderSelection();
+      // Someone else took a seat we had only selected: it cannot stay selected, and we say so.
+      if (code !== statusCodes.AVAILABLE && !holding.has(index) && map.selected.delete(index)) lost.push(index);
       changed.push(index);
     }
     if (changed.length > 0) {
       map.redrawSeats(changed);
       syncPicker();
+    }
+    if (lost.length > 0) {
+      renderSelection();
+      const notice = t('seatsTakenDeselected', { seats: seatsOf(lost).join(', ') });
+      showMessage(messages, notice, 'info');
+      announcer.textContent = notice;
     }
   };
   const feed = new SeatFeed(scheduleId, {
@@ -263,6 +277,8 @@ export async function renderSeats(page: Page): Promise<void> {
     const wanted = seatsOf(map.selected);
     if (wanted.length === 0) return;
     button.disabled = true;
+    const asked = [...map.selected];
+    for (const index of asked) holding.add(index);
     try {
       const result = await call<{ seatNos: string[]; expiresAt: string }>('/tickets/hold', {
         method: 'POST',
@@ -309,6 +325,8 @@ export async function renderSeats(page: Page): Promise<void> {
         renderSelection();
       }
       handleError(page, messages, error, scheduleId);
+    } finally {
+      for (const index of asked) holding.delete(index);
     }
   }
 
@@ -384,6 +402,22 @@ export async function renderSeats(page: Page): Promise<void> {
     }
     map.redrawSeats(map.mine);
   }
+  // The choice from before a re-render (language switch), as far as those seats are still free.
+  if (keptSelection?.scheduleId === scheduleId) {
+    const restored: number[] = [];
+    for (const seatNo of keptSelection.seatNos) {
+      const index = model.indexOf.get(seatNo);
+      if (index === undefined || map.mine.has(index) || model.status[index] !== statusCodes.AVAILABLE) continue;
+      if (map.selected.size + map.mine.size >= maxSeats) break;
+      map.selected.add(index);
+      restored.push(index);
+    }
+    map.redrawSeats(restored);
+  }
+  keptSelection = null;
+  page.onLeave(() => {
+    keptSelection = { scheduleId, seatNos: seatsOf(map.selected) };
+  });
   renderSelection();
   renderHold();
   every(page, 250, () => {
