@@ -9,6 +9,7 @@
 #include "domain/errors.hpp"
 #include "infra/mysql/demo_seed.hpp"
 #include "infra/mysql/migrations.hpp"
+#include "infra/mysql/mysql_dead_letter_store.hpp"
 #include "infra/mysql/mysql_pool.hpp"
 #include "infra/mysql/row_reader.hpp"
 #include "support.hpp"
@@ -178,4 +179,38 @@ TEST(MysqlPool, ADeadlockTheWorkDidNotRetryAwayIsUnavailableNotAnInternalError) 
   EXPECT_EQ(committed, 1) << "the survivor of the deadlock commits";
   EXPECT_EQ(unavailable, 1) << "the victim is reported as a retryable unavailability";
   EXPECT_EQ(pool.stats().rejected, 0U);
+}
+
+// The consumer may record one poison message twice (dead-lettered again after a restart): one row.
+// A topic made again reuses offsets: another message at an old position is a new row (V14), not
+// dropped as a duplicate where the console would never show it.
+TEST(DeadLetterStore, OneMessageIsOneRowAndANewMessageAtAReusedPositionIsKept) {
+  prepare_test_database();
+  infra::mysql::MysqlPool pool(test_db_endpoint(), {1, 4, std::chrono::seconds(5)});
+  infra::mysql::MysqlDeadLetterStore store(pool);
+  const std::string topic = fmt::format("dlq-test-{}", ::getpid());
+  domain::DeadLetter letter;
+  letter.topic = topic;
+  letter.partition = 1;
+  letter.offset = 42;
+  letter.key = "k";
+  letter.payload = R"({"poison":1})";
+  letter.error = "unparsable";
+  domain::DeadLetter reused = letter;
+  reused.payload = R"({"poison":2})";
+  const auto record = [&](const domain::DeadLetter& l) {
+    boost::asio::io_context io;
+    auto done = boost::asio::co_spawn(io, store.record(l), boost::asio::use_future);
+    io.run();
+    done.get();
+  };
+  record(letter);
+  record(letter);
+  record(reused);
+  auto db = test_db();
+  const auto rows = db->query(fmt::format(
+      "SELECT payload FROM dead_letter WHERE topic = '{}' AND partition_no = 1 AND offset_no = 42 ORDER BY id", topic));
+  ASSERT_EQ(rows.rows.size(), 2u);
+  EXPECT_EQ(*rows.rows[0][0], letter.payload);
+  EXPECT_EQ(*rows.rows[1][0], reused.payload);
 }

@@ -30,12 +30,14 @@ domain::DeadLetter read_letter(const Row& row) {
 
 Task<void> MysqlDeadLetterStore::record(const domain::DeadLetter& letter) {
   auto work = [&](MysqlConnection& db) {
-    // INSERT IGNORE: the unique (topic, partition, offset) makes a second record of one message a no-op.
+    // INSERT IGNORE: the unique (topic, partition, offset, SHA-256 of the payload) makes a second
+    // record of one message a no-op, while another message at a reused position (a topic made
+    // again) is recorded (migration V14).
     db.execute(
-        "INSERT IGNORE INTO dead_letter (topic, partition_no, offset_no, message_key, payload, error) "
-        "VALUES (?, ?, ?, ?, ?, ?)",
+        "INSERT IGNORE INTO dead_letter (topic, partition_no, offset_no, message_key, payload, payload_sha256, error) "
+        "VALUES (?, ?, ?, ?, ?, SHA2(?, 256), ?)",
         {letter.topic, static_cast<std::int64_t>(letter.partition), letter.offset, letter.key, letter.payload,
-         letter.error.substr(0, 512)});
+         letter.payload, letter.error.substr(0, 512)});
     return 0;
   };
   co_await pool_.run(work);
