@@ -11,6 +11,7 @@
 #include "api/routes.hpp"
 #include "application/admin_service.hpp"
 #include "domain/account.hpp"
+#include "domain/payment.hpp"
 #include "support/json_writer.hpp"
 
 namespace ticketing::api {
@@ -483,8 +484,8 @@ void write_order(JsonWriter& json, const domain::PaymentOrder& order, const std:
 Task<ApiResponse> find_orders(application::AdminService& admin, const ApiRequest& request) {
   const auto order_no = query_param(request, "orderNo");
   const auto email = query_param(request, "email");
-  if (order_no && (order_no->empty() || order_no->size() > 40)) {
-    throw domain::invalid_argument("orderNo", "must be 1 to 40 characters");
+  if (order_no && !domain::is_valid_order_no(*order_no)) {
+    throw domain::invalid_argument("orderNo", "not an order number (1 to 40 of A-Z a-z 0-9 -)");
   }
   if (email && (email->empty() || email->size() > 255)) {
     throw domain::invalid_argument("email", "must be 1 to 255 characters");
@@ -502,7 +503,9 @@ Task<ApiResponse> refund_order(application::AdminService& admin, const ApiReques
   for (const auto& [name, value] : request.path_params) {
     if (name == "orderNo") order_no = value;
   }
-  if (order_no.empty() || order_no.size() > 40) throw domain::invalid_argument("orderNo", "must be 1 to 40 characters");
+  if (!domain::is_valid_order_no(order_no)) {
+    throw domain::invalid_argument("orderNo", "not an order number (1 to 40 of A-Z a-z 0-9 -)");
+  }
   // No body is needed; one that is sent is held to the rules of every body (JSON, no unknown fields).
   if (!request.body.empty()) JsonBody::parse(request, {}).done();
   const auto result = co_await admin.refund(who(request), order_no);

@@ -84,10 +84,15 @@ Task<ApiResponse> sign_up(application::AuthService& auth, const ApiRequest& requ
 }
 
 Task<ApiResponse> log_in(application::AuthService& auth, const AuthRouteOptions& options, const ApiRequest& request) {
-  // Any string: a malformed address or a password outside 10..128 bytes is simply wrong (401).
+  // Any non-empty string: a malformed address or a password outside 10..128 bytes is simply wrong
+  // (401, and counts as a failed sign-in); an empty one is a malformed request (400, counts nothing).
   auto body = JsonBody::parse(request, {"email", "password"});
   auto email = body.text("email");
   auto password = body.text("password");
+  for (const char* field : {"email", "password"}) {
+    const auto* value = body.optional_value(field);
+    if (value != nullptr && value->is_string() && value->as_string().empty()) body.problem(field, "must not be empty");
+  }
   body.done();
   const auto session = co_await auth.log_in(std::move(email), std::move(password), request.remote_address);
   co_return session_response(options, session);

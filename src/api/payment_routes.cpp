@@ -16,16 +16,6 @@ namespace ticketing::api {
 using support::JsonWriter;
 namespace {
 
-constexpr std::size_t kMaxOrderNoLength = 40;
-
-bool is_valid_order_no(std::string_view order_no) {
-  // Same alphabet as seat numbers: letters, digits, '-'.
-  return !order_no.empty() && order_no.size() <= kMaxOrderNoLength &&
-         std::all_of(order_no.begin(), order_no.end(), [](char c) {
-           return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
-         });
-}
-
 std::optional<std::string> header_value(const ApiRequest& request, std::string_view name) {
   const std::string* value = request.header(name);
   return value ? std::optional<std::string>(*value) : std::nullopt;
@@ -107,9 +97,9 @@ Task<ApiResponse> mock_success(application::PaymentService& payments, const ApiR
                                               header_value(request, "X-Gateway-Secret"), request.body};
   payments.authenticate_gateway(callback);  // 401 before the body is parsed
   auto body = JsonBody::parse(request, {"orderNo"});
-  const auto order_no = body.string("orderNo", kMaxOrderNoLength);
+  const auto order_no = body.string("orderNo", domain::kMaxOrderNoLength);
   body.done();
-  if (!is_valid_order_no(order_no)) throw domain::invalid_argument("orderNo", "not an order number");
+  if (!domain::is_valid_order_no(order_no)) throw domain::invalid_argument("orderNo", "not an order number");
   const auto record = co_await payments.record_gateway_success(callback, order_no);
   co_return payment_recorded_response(record);
 }
@@ -117,9 +107,9 @@ Task<ApiResponse> mock_success(application::PaymentService& payments, const ApiR
 // The mock gateway page's "Pay": the same answer as the gateway's callback, for the caller's order.
 Task<ApiResponse> mock_gateway_pay(application::PaymentService& payments, const ApiRequest& request) {
   auto body = JsonBody::parse(request, {"orderNo"});
-  const auto order_no = body.string("orderNo", kMaxOrderNoLength);
+  const auto order_no = body.string("orderNo", domain::kMaxOrderNoLength);
   body.done();
-  if (!is_valid_order_no(order_no)) throw domain::invalid_argument("orderNo", "not an order number");
+  if (!domain::is_valid_order_no(order_no)) throw domain::invalid_argument("orderNo", "not an order number");
   const auto record = co_await payments.record_mock_gateway_payment(acting_user(request), order_no);
   co_return payment_recorded_response(record);
 }
@@ -150,7 +140,7 @@ std::chrono::milliseconds settlement_wait(const ApiRequest& request) {
 
 Task<ApiResponse> order_status(application::PaymentService& payments, const ApiRequest& request) {
   const std::string* order_no = request.path_param("orderNo");
-  if (order_no == nullptr || !is_valid_order_no(*order_no)) {
+  if (order_no == nullptr || !domain::is_valid_order_no(*order_no)) {
     throw domain::invalid_argument("orderNo", "not an order number");
   }
   const auto order = co_await payments.order(acting_user(request), *order_no, settlement_wait(request));

@@ -1,5 +1,7 @@
 // The web app's files (DESIGN.md §13): index.html (revalidated every time) and content-hashed
 // assets (cached forever), all under a strict Content-Security-Policy.
+#include <strings.h>
+
 #include <algorithm>
 #include <string>
 
@@ -57,8 +59,14 @@ ApiResponse file_response(const WebFile& file, const ApiRequest& request) {
 
 // The page in the language the request's Accept-Language prefers (DESIGN.md §13).
 const WebFile* index_for(const application::WebApp& app, const ApiRequest& request) {
-  const auto* accept_language = request.header("Accept-Language");
-  return app.index_page(application::preferred_language(accept_language == nullptr ? "" : *accept_language));
+  // Several Accept-Language lines are one comma-separated list (RFC 9110 §5.3).
+  std::string accept_language;
+  for (const auto& header : request.headers) {
+    if (strcasecmp(header.name.c_str(), "Accept-Language") != 0) continue;
+    if (!accept_language.empty()) accept_language += ',';
+    accept_language += header.value;
+  }
+  return app.index_page(application::preferred_language(accept_language));
 }
 
 const WebFile& index_page(const application::WebApp& app, const ApiRequest& request) {

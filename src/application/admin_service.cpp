@@ -199,7 +199,20 @@ Task<domain::RefundResult> AdminService::refund(const domain::AuditContext& who,
     case Kind::kNotPaid:
       throw DomainError(ErrorCode::kConflict, fmt::format("order {} is {}, not PAID: only a paid order is refunded",
                                                           order_no, domain::to_string(result.order.status)));
-    case Kind::kAlreadyRefunded: co_return result;
+    case Kind::kAlreadyRefunded: {
+      // Served, and changed nothing: audited like a read (every /admin call is, DESIGN.md §14).
+      const std::string target = "order:" + order_no;
+      JsonWriter details;
+      details.begin_object()
+          .key("refunded")
+          .boolean(false)
+          .key("orderStatus")
+          .string(domain::to_string(result.order.status))
+          .end_object();
+      const std::string asked = std::move(details).str();
+      co_await repository_.record_read(who, "order.refund", target, asked);
+      co_return result;
+    }
     case Kind::kRefunded: break;
   }
   // Committed: the seats' sold locks go (owner compare-and-delete), then the live map hears it.

@@ -84,7 +84,8 @@ class AdminService {
   // one error naming how many failed (after trying every one).
   Task<std::size_t> restore_controls();
 
-  // Cheap enough to poll every second: one Redis script and three small database queries (about 2 ms).
+  // Cheap enough to poll every second: one Redis script, three small database queries and the
+  // audit row's insert (about 2–5 ms).
   Task<ScheduleStats> stats(const domain::AuditContext& who, domain::ScheduleId schedule);
 
   // Exactly one of the two: an order number (0 or 1 orders) or a buyer's email (newest 50).

@@ -54,8 +54,9 @@ Task<void> AuthService::check_address(const std::string& client_address) {
 
 Task<domain::Account> AuthService::sign_up(std::string email, std::string password, std::string name,
                                            std::string client_address, std::vector<domain::FieldError> read_errors) {
-  co_await check_address(client_address);
+  // A malformed request is refused before it counts against the address's attempts.
   auto request = domain::validate_sign_up(email, password, name, std::move(read_errors));
+  co_await check_address(client_address);
   auto hash = co_await hasher_.hash(std::move(request.password));
   const domain::NewAccount account{request.email, request.name, std::move(hash), domain::Role::kFan};
   auto created = co_await accounts_.create(account);

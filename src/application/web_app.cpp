@@ -82,8 +82,15 @@ PageLanguage preferred_language(std::string_view accept_language) noexcept {
     }
     return value > 1000 ? -1 : value;
   };
-  PageLanguage best = PageLanguage::kEnglish;
-  int best_q = 0;  // a range with q=0 is "not acceptable": never chosen
+  // The best q each of English, Korean and "*" is given, and where it was first given (ties go to
+  // the earlier range). A language named explicitly is not covered by "*" (RFC 4647 §2.3): so
+  // "en;q=0, *" means anything but English.
+  struct Weight {
+    int q = -1;  // -1: not named
+    std::size_t at = 0;
+  };
+  Weight english, korean, any;
+  std::size_t index = 0;
   std::size_t start = 0;
   while (start <= accept_language.size()) {
     auto end = accept_language.find(',', start);
@@ -99,16 +106,21 @@ PageLanguage preferred_language(std::string_view accept_language) noexcept {
               : -1;
     }
     item = trim(item);
+    if (q < 0 || item.empty()) continue;
     const auto primary = item.substr(0, item.find('-'));
-    std::optional<PageLanguage> language;
-    if (lower_equals(primary, "ko")) language = PageLanguage::kKorean;
-    if (lower_equals(primary, "en") || item == "*") language = PageLanguage::kEnglish;
-    if (language && q > best_q) {
-      best = *language;
-      best_q = q;
-    }
+    Weight* weight = nullptr;
+    if (lower_equals(primary, "en")) weight = &english;
+    if (lower_equals(primary, "ko")) weight = &korean;
+    if (item == "*") weight = &any;
+    ++index;
+    if (weight != nullptr && q > weight->q) *weight = {q, weight->q < 0 ? index : weight->at};
   }
-  return best;
+  if (english.q < 0) english = any;
+  if (korean.q < 0) korean = any;
+  if (korean.q > 0 && (korean.q > english.q || (korean.q == english.q && korean.at < english.at))) {
+    return PageLanguage::kKorean;
+  }
+  return PageLanguage::kEnglish;
 }
 
 void WebApp::add(std::string path, std::string body) {

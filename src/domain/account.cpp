@@ -137,8 +137,15 @@ SignUpRequest validate_sign_up(std::string_view email, std::string_view password
   auto normal_name = normalize_name(name);
   if (!normal_name) problem("name", "must be 1 to 100 bytes of text without control characters");
   if (!errors.empty()) {
+    // Field names may come from the body (unknown keys): at most 64 bytes each, no control bytes
+    // (a NUL would cut the message short), and no more than the 20 the body reader keeps.
     std::string message = "invalid sign-up:";
-    for (const auto& e : errors) message += " " + e.field;
+    for (std::size_t i = 0; i < errors.size() && i < 20; ++i) {
+      message += ' ';
+      for (const char c : std::string_view(errors[i].field).substr(0, 64)) {
+        message += static_cast<unsigned char>(c) < 0x20 || c == 0x7F ? '?' : c;
+      }
+    }
     throw DomainError(ErrorCode::kInvalidArgument, std::move(message), std::move(errors));
   }
   return SignUpRequest{std::move(*normal_email), std::move(*normal_name), std::string(password)};

@@ -37,4 +37,11 @@ bool is_valid_idempotency_key(std::string_view key) noexcept {
   return std::all_of(key.begin(), key.end(), [](char c) { return c >= 0x20 && c <= 0x7E; });
 }
 
+bool is_valid_order_no(std::string_view order_no) noexcept {
+  return !order_no.empty() && order_no.size() <= kMaxOrderNoLength &&
+         std::all_of(order_no.begin(), order_no.end(), [](char c) {
+           return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
+         });
+}
+
 }  // namespace ticketing::domain

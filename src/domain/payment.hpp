@@ -60,4 +60,9 @@ std::string ready_fingerprint(UserId user, ScheduleId schedule, std::vector<std:
 // Idempotency-Key: 1–255 printable ASCII characters.
 bool is_valid_idempotency_key(std::string_view key) noexcept;
 
+// What an order number can look like: 1–40 of A–Z a–z 0–9 '-' (the seat numbers' alphabet), so one
+// read from a path or query is safe to name in answers, logs and audit rows.
+inline constexpr std::size_t kMaxOrderNoLength = 40;
+bool is_valid_order_no(std::string_view order_no) noexcept;
+
 }  // namespace ticketing::domain

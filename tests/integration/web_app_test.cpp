@@ -119,6 +119,11 @@ TEST(WebApp, ThePageComesInTheLanguageTheBrowserAsksFor) {
   EXPECT_EQ(korean.body, R"(<!doctype html><html lang="ko"><title>app</title></html>)");
   EXPECT_NE(korean.header("etag"), english.header("etag"));
   EXPECT_EQ(http(server.port(), "GET", "/").body, kLocalized);  // no header: English
+  // Two header lines are one list: the second line's Korean outranks the first's English.
+  const auto two_lines = raw_exchange(server.port(),
+                                      "GET / HTTP/1.1\r\nHost: x\r\nAccept-Language: en;q=0.5\r\n"
+                                      "Accept-Language: ko\r\nConnection: close\r\n\r\n");
+  EXPECT_NE(two_lines.find(R"(<html lang="ko">)"), std::string::npos) << two_lines;
 
   // Revalidation is per language: the Korean ETag is current for a Korean request only.
   const std::map<std::string, std::string> korean_again{{"Accept-Language", "ko"},

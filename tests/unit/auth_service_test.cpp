@@ -313,6 +313,12 @@ TEST(ValidateSignUp, WhatTheBodyLackedComesFirstAndIsNotNamedTwice) {
   const auto thrown = thrown_by([] { validate_sign_up("nope", "", "Fan", {{"password", "is required"}}); });
   EXPECT_EQ(fields_of(thrown), (std::vector<std::string>{"password", "email"}));
   EXPECT_EQ(thrown.errors[0].reason, "is required");
+  // An unknown key from the body is named in the message only short and without control bytes.
+  const std::string odd_key = std::string("x\0y", 3) + std::string(1000, 'k');
+  const auto odd = thrown_by([&] {
+    validate_sign_up("fan@example.com", kPassword, "Fan", {{odd_key, "unknown field"}});
+  });
+  EXPECT_EQ(odd.message, "invalid sign-up: x?y" + std::string(61, 'k'));
 }
 
 TEST(ValidateSignUp, PasswordIsTenTo128BytesWithoutNul) {

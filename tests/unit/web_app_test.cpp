@@ -57,6 +57,11 @@ TEST(WebAppLanguage, TheHighestQualityKoreanOrEnglishRangeWins) {
            {"ko;q=abc", PageLanguage::kEnglish},
            {"kor, english", PageLanguage::kEnglish},  // not ranges of these languages
            {",,;;,ko-KR;q=0.7,", PageLanguage::kKorean},
+           {"en;q=0, *", PageLanguage::kKorean},  // * is anything not named
+           {"*;q=0.5, en;q=0", PageLanguage::kKorean},
+           {"ko;q=0, *", PageLanguage::kEnglish},
+           {"*", PageLanguage::kEnglish},                                  // a tie: English, the default
+           {"en-US;q=0.2, ko-KR;q=0.5, ko;q=0.1", PageLanguage::kKorean},  // a language's best range
        }) {
     EXPECT_EQ(preferred_language(c.header), c.expected) << "'" << c.header << "'";
   }
