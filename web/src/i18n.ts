@@ -149,6 +149,7 @@ const en = {
   fieldPassword: 'Password',
   fieldName: 'Name',
   ruleEmail: 'an email address like fan@example.com',
+  ruleRequired: 'required',
   rulePassword: '10 to 128 characters',
   ruleName: '1 to 100 characters, no control characters',
   errQueueToken: 'Your turn in the waiting room has ended. Please join the line again.',
@@ -416,6 +417,7 @@ const ko: Record<Key, string> = {
   fieldPassword: '비밀번호',
   fieldName: '이름',
   ruleEmail: 'fan@example.com 같은 이메일 주소여야 합니다',
+  ruleRequired: '입력해야 합니다',
   rulePassword: '10~128자여야 합니다',
   ruleName: '제어 문자 없이 1~100자여야 합니다',
   errQueueToken: '대기실 입장 시간이 끝났습니다. 다시 줄을 서 주세요.',
@@ -587,5 +589,7 @@ const fieldRules: { field: string; label: Key; rule: Key; matches: RegExp }[] = 
 export function describeFieldError(field: string, reason: string): string {
   const known = fieldRules.find((rule) => rule.field === field);
   if (!known) return `${field} (${reason})`;
+  // A field left empty or missing (sign-in answers 400 for it) is said in the reader's language too.
+  if (/must not be empty|is required/.test(reason)) return `${t(known.label)} (${t('ruleRequired')})`;
   return `${t(known.label)} (${known.matches.test(reason) ? t(known.rule) : reason})`;
 }

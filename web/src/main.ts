@@ -7,7 +7,7 @@ import { fallback, navigate, rerender, route, start } from './router';
 import { renderConcerts, renderSchedules } from './pages/catalog';
 import { renderSignIn, renderSignUp } from './pages/auth';
 import { renderQueue } from './pages/queue';
-import { renderSeats } from './pages/seats';
+import { forgetSelection, renderSeats } from './pages/seats';
 import { renderCheckout, renderGateway, renderOrder } from './pages/checkout';
 import { renderTickets } from './pages/tickets';
 import { renderAdminHome, renderAudit, renderDashboard, renderDeadLetters, renderOrders, renderScheduleNew, renderVenues } from './pages/admin';
@@ -80,6 +80,7 @@ async function signOut(): Promise<void> {
   }
   session.signedOut();
   sessionStorage.clear();
+  forgetSelection();
   account = null;
   navigate('/');
 }

@@ -39,7 +39,7 @@ void ConfirmationConsumer::stop() {
 bool ConfirmationConsumer::dead_letter(const IncomingMessage& message, const std::string& error) {
   if (recorder_) {
     // Recorded before the DLQ send: if the send fails the message is retried and recorded again,
-    // which the store ignores (one row per topic/partition/offset).
+    // which the store ignores (one row per message: its position and its payload's SHA-256).
     domain::DeadLetter letter;
     letter.topic = message.topic;
     letter.partition = message.partition;

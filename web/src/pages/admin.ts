@@ -868,7 +868,16 @@ export async function renderAudit(page: Page): Promise<void> {
       }
       if (rows.children.length === 0) rows.appendChild(h('tr', {}, h('td', { colspan: '5' }, t('auditEmpty'))));
       before = result.nextBefore ?? null;
+      // The button goes at the end of the log; keyboard focus on it moves to the last row, not <body>.
+      const hadFocus = document.activeElement === more;
       more.hidden = before === null;
+      if (hadFocus && more.hidden) {
+        const last = rows.lastElementChild as HTMLElement | null;
+        if (last) {
+          last.tabIndex = -1;
+          last.focus();
+        }
+      }
     } catch (error) {
       handleError(page, area, error);
     } finally {

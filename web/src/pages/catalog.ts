@@ -19,7 +19,8 @@ interface Schedule {
   showAt: string;
   bookingOpensAt: string;
   prequeueOpensAt?: string | null;
-  // The operator's sale control (DESIGN.md §14): PAUSED admits no one, CLOSED takes no one new.
+  // The operator's sale control (DESIGN.md §14): PAUSED admits no one (newcomers still join the
+  // line), CLOSED takes no one new.
   saleState?: 'OPEN' | 'PAUSED' | 'CLOSED';
 }
 
@@ -100,10 +101,15 @@ function scheduleCard(schedule: Schedule, countdowns: (() => void)[]): { element
   const tick = (): void => {
     const now = Date.now();
     const left = opensAt - now;
-    if (saleState === 'PAUSED' || saleState === 'CLOSED') {
+    // CLOSED takes no one new; PAUSED keeps its line and lets newcomers join at the back (nobody
+    // is admitted until it resumes), so the way in stays (docs/operations.md).
+    if (saleState === 'CLOSED' || (saleState === 'PAUSED' && left <= 0)) {
       state.textContent = t(saleState === 'PAUSED' ? 'salePaused' : 'saleClosed');
       state.classList.remove('open');
-      action.hidden = true;
+      const label = saleState === 'PAUSED' ? t('joinQueue') : '';
+      if (action.textContent !== label) action.textContent = label;
+      action.dataset.action = saleState === 'PAUSED' ? 'queue' : '';
+      action.hidden = label === '';
       return;
     }
     state.textContent = left > 0 ? t('opensIn', { time: countdown(left) }) : t('bookingOpen');

@@ -129,6 +129,13 @@ export async function renderQueue(page: Page): Promise<void> {
         try {
           return await poll(true, await proveWork());
         } catch (failure) {
+          if (!(failure instanceof ApiError) || failure.status === 429 || failure.status >= 500) {
+            // The challenge could not be fetched (busy, unreachable): said so, and tried again.
+            handleError(page, messages, failure);
+            const seconds = failure instanceof ApiError ? (failure.retryAfterSeconds ?? 2) : 2;
+            later(page, seconds * 1000, () => void poll(true));
+            return;
+          }
           notInLine(failure);
           return;
         }

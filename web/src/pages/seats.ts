@@ -17,6 +17,10 @@ const maxSeats = 4;
 // The seats chosen but not held yet, kept when the page is left so that re-rendering it (a
 // language switch, coming back from another page of this tab) does not drop the reader's choice.
 let keptSelection: { scheduleId: string; seatNos: string[] } | null = null;
+// Sign-out forgets it: the next person in this tab starts with nothing selected.
+export function forgetSelection(): void {
+  keptSelection = null;
+}
 
 declare global {
   interface Window {
@@ -135,8 +139,7 @@ export async function renderSeats(page: Page): Promise<void> {
     if (lost.length > 0) {
       renderSelection();
       const notice = t('seatsTakenDeselected', { seats: seatsOf(lost).join(', ') });
-      showMessage(messages, notice, 'info');
-      announcer.textContent = notice;
+      showMessage(messages, notice, 'info'); // a live region already: said once, not twice
     }
   };
   const feed = new SeatFeed(scheduleId, {
