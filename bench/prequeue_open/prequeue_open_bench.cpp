@@ -42,6 +42,9 @@ class NoCatalog final : public domain::CatalogRepository {
   }
   Task<std::optional<domain::Schedule>> find_schedule(domain::ScheduleId) override { co_return std::nullopt; }
   Task<std::optional<domain::SeatMap>> seat_map(domain::ScheduleId) override { co_return std::nullopt; }
+  Task<std::vector<domain::PriceTier>> price_tiers(domain::ScheduleId) override {
+    co_return std::vector<domain::PriceTier>{};
+  }
 };
 
 struct Worker {

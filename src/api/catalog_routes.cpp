@@ -30,7 +30,7 @@ Task<ApiResponse> list_schedules(application::CatalogQueries& catalog, const Api
   const auto schedules = co_await catalog.list_schedules(concert);
   JsonWriter json;
   json.begin_array();
-  for (const auto& schedule : schedules) {
+  for (const auto& [schedule, tiers] : schedules) {
     json.begin_object()
         .key("id")
         .integer(schedule.id.value)
@@ -46,7 +46,13 @@ Task<ApiResponse> list_schedules(application::CatalogQueries& catalog, const Api
     } else {
       json.null();
     }
-    json.key("saleState").string(domain::to_string(schedule.sale_state)).end_object();
+    json.key("saleState").string(domain::to_string(schedule.sale_state)).key("priceTiers").begin_array();
+    for (const auto& tier : tiers) {
+      json.begin_object().key("price").raw_number(tier.price.to_decimal_string()).key("sections").begin_array();
+      for (const auto& section : tier.sections) json.string(section);
+      json.end_array().end_object();
+    }
+    json.end_array().end_object();
   }
   json.end_array();
   co_return json_response(200, std::move(json).str());

@@ -13,10 +13,17 @@ Task<std::vector<domain::Concert>> CatalogQueries::list_concerts() {
   co_return co_await repository_.list_concerts();
 }
 
-Task<std::vector<domain::Schedule>> CatalogQueries::list_schedules(domain::ConcertId concert) {
+Task<std::vector<ScheduleListing>> CatalogQueries::list_schedules(domain::ConcertId concert) {
   auto schedules = co_await repository_.list_schedules(concert);
   if (!schedules) throw DomainError(ErrorCode::kNotFound, fmt::format("concert {} not found", concert.value));
-  co_return std::move(*schedules);
+  std::vector<ScheduleListing> listings;
+  listings.reserve(schedules->size());
+  for (auto& schedule : *schedules) {
+    const domain::ScheduleId id = schedule.id;
+    auto tiers = co_await repository_.price_tiers(id);
+    listings.push_back({std::move(schedule), std::move(tiers)});
+  }
+  co_return listings;
 }
 
 Task<domain::SeatMap> CatalogQueries::seat_map(domain::ScheduleId schedule) {

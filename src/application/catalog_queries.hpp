@@ -5,13 +5,20 @@
 
 namespace ticketing::application {
 
+// A date of a concert with its price tiers.
+struct ScheduleListing {
+  domain::Schedule schedule;
+  std::vector<domain::PriceTier> tiers;
+};
+
 // Browsing before the sale. Missing resources become NOT_FOUND domain errors here, once.
 class CatalogQueries {
  public:
   explicit CatalogQueries(domain::CatalogRepository& repository) : repository_(repository) {}
 
   Task<std::vector<domain::Concert>> list_concerts();
-  Task<std::vector<domain::Schedule>> list_schedules(domain::ConcertId concert);
+  // Each date with its price tiers (from the seat-layout cache: no seat statuses are read).
+  Task<std::vector<ScheduleListing>> list_schedules(domain::ConcertId concert);
   Task<domain::SeatMap> seat_map(domain::ScheduleId schedule);
 
  private:

@@ -1,5 +1,9 @@
 #include "domain/catalog.hpp"
 
+#include <functional>
+#include <map>
+#include <set>
+
 namespace ticketing::domain {
 
 std::string_view to_string(SeatStatus status) noexcept {
@@ -18,6 +22,17 @@ bool is_valid_seat_no(std::string_view seat_no) noexcept {
     if (!ok) return false;
   }
   return true;
+}
+
+std::vector<PriceTier> price_tiers(const std::vector<SeatPrice>& seats) {
+  std::map<std::int64_t, std::set<std::string_view>, std::greater<>> by_price;
+  for (const auto& seat : seats) by_price[seat.price.cents].insert(seat.section);
+  std::vector<PriceTier> tiers;
+  tiers.reserve(by_price.size());
+  for (const auto& [cents, sections] : by_price) {
+    tiers.push_back({Money{cents}, {sections.begin(), sections.end()}});
+  }
+  return tiers;
 }
 
 }  // namespace ticketing::domain

@@ -48,6 +48,19 @@ struct SeatMap {
   std::vector<SeatMapEntry> seats;
 };
 
+// One price of a schedule and the sections that have seats at it: what a fan compares before the
+// sale, without the seat map's 10,000 statuses.
+struct PriceTier {
+  Money price;
+  std::vector<std::string> sections;  // byte order
+};
+struct SeatPrice {
+  std::string_view section;
+  Money price;
+};
+// The tiers of a layout, dearest first, each section named once.
+std::vector<PriceTier> price_tiers(const std::vector<SeatPrice>& seats);
+
 // Seat numbers look like "A-12": 1..16 characters of [A-Za-z0-9-], starting with a letter or digit.
 bool is_valid_seat_no(std::string_view seat_no) noexcept;
 

@@ -688,6 +688,11 @@ export function scenarios(env) {
           check(problems.length === 0, `${path}: ${problems.join(' | ')}`);
           check(!requested.includes('/auth/refresh'), `${path}: a visitor who never signed in was refreshed (${requested.join(', ')})`);
           check(!requested.includes('/favicon.ico'), `${path}: the browser asked for /favicon.ico`);
+          if (path.startsWith('/concerts/')) {
+            // The dates' price tiers come with the schedule list: no seat map is read for them.
+            check(!requested.some((p) => /^\/schedules\/\d+\/seats$/.test(p)), `${path}: seat maps read for the tiers (${requested.join(', ')})`);
+            check((await page.locator('.tier-list li').count()) > 0, `${path}: no price tiers shown`);
+          }
           const icon = await page.locator('link[rel=icon]').getAttribute('href');
           check(/^\/assets\/icon-[A-Za-z0-9]+\.svg$/.test(icon ?? ''), `the icon link: ${icon}`);
           const iconAnswer = await context.request.get(icon);

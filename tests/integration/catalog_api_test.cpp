@@ -1,6 +1,12 @@
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <cmath>
+#include <functional>
+#include <map>
+#include <set>
 
 #include "support.hpp"
 
@@ -42,6 +48,27 @@ TEST_F(CatalogApi, ListsSchedulesOfAConcertAnd404ForUnknown) {
   const std::string show_at(schedules[0].at("showAt").as_string());
   EXPECT_EQ(show_at.back(), 'Z');
   EXPECT_EQ(show_at[10], 'T');
+
+  // Each date lists its price tiers, dearest first, exactly as its seat map has them.
+  for (const auto& schedule : schedules) {
+    const auto id = schedule.at("id").as_int64();
+    std::map<std::int64_t, std::set<std::string>, std::greater<>> expected;  // cents → sections
+    const auto map = json::parse(http(port(), "GET", fmt::format("/schedules/{}/seats", id)).body);
+    for (const auto& seat : map.at("seats").as_array()) {
+      const auto cents = std::llround(seat.at("price").to_number<double>() * 100);
+      expected[cents].insert(std::string(seat.at("section").as_string()));
+    }
+    const auto& tiers = schedule.at("priceTiers").as_array();
+    ASSERT_EQ(tiers.size(), expected.size()) << json::serialize(schedule);
+    auto want = expected.begin();
+    for (const auto& tier : tiers) {
+      EXPECT_EQ(std::llround(tier.at("price").to_number<double>() * 100), want->first);
+      std::set<std::string> sections;
+      for (const auto& section : tier.at("sections").as_array()) sections.insert(std::string(section.as_string()));
+      EXPECT_EQ(sections, want->second);
+      ++want;
+    }
+  }
 
   const auto missing = http(port(), "GET", "/concerts/999999999/schedules");
   EXPECT_EQ(missing.status, 404);

@@ -8,6 +8,8 @@
 #include <ostream>
 #include <string>
 
+#include "domain/catalog.hpp"
+
 using namespace ticketing::domain;
 
 namespace {
@@ -154,6 +156,21 @@ TEST(ScheduleTimes, ANewScheduleIsForAShowStillToCome) {
       EXPECT_EQ(error.errors()[0].field, "showAt");
     }
   }
+}
+
+TEST(PriceTiers, DearestFirstEachSectionOnce) {
+  EXPECT_TRUE(price_tiers({}).empty());
+  const auto tiers = price_tiers({{"B", Money{5000}},
+                                  {"A", Money{15000}},
+                                  {"C", Money{5000}},
+                                  {"A", Money{15000}},
+                                  {"B", Money{5000}},
+                                  {"VIP", Money{15000}}});
+  ASSERT_EQ(tiers.size(), 2u);
+  EXPECT_EQ(tiers[0].price.cents, 15000);
+  EXPECT_EQ(tiers[0].sections, (std::vector<std::string>{"A", "VIP"}));
+  EXPECT_EQ(tiers[1].price.cents, 5000);
+  EXPECT_EQ(tiers[1].sections, (std::vector<std::string>{"B", "C"}));
 }
 
 TEST(Prices, DigitsWithAtMostTwoDecimals) {

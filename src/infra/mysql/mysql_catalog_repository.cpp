@@ -150,4 +150,30 @@ Task<std::optional<SeatMap>> MysqlCatalogRepository::seat_map(domain::ScheduleId
   co_return map;
 }
 
+Task<std::vector<domain::PriceTier>> MysqlCatalogRepository::price_tiers(domain::ScheduleId schedule) {
+  // From the layout cache (the seat map's): a concert page lists every date's tiers.
+  if (const std::shared_ptr<const SeatLayout> layout = co_await layouts_.layout(schedule)) {
+    std::vector<domain::SeatPrice> seats;
+    seats.reserve(layout->seats.size());
+    for (const auto& seat : layout->seats) seats.push_back({seat.section, seat.price});
+    co_return domain::price_tiers(seats);
+  }
+  // Another request is loading the layout: just the distinct section and price pairs.
+  auto work = [schedule](MysqlConnection& db) {
+    const auto rows = db.query("SELECT DISTINCT section, price FROM seat WHERE schedule_id = ?", {schedule.value});
+    std::vector<std::string> sections;
+    sections.reserve(rows.rows.size());
+    std::vector<domain::SeatPrice> seats;
+    seats.reserve(rows.rows.size());
+    for (const auto& row : rows.rows) sections.push_back(RowReader(row).text());
+    for (std::size_t i = 0; i < rows.rows.size(); ++i) {
+      RowReader read(rows.rows[i]);
+      read.text();
+      seats.push_back({sections[i], read.money()});
+    }
+    return domain::price_tiers(seats);
+  };
+  co_return co_await pool_.run(work);
+}
+
 }  // namespace ticketing::infra::mysql

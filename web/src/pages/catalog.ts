@@ -5,7 +5,7 @@ import { countdown, dateTime, money } from '../format';
 import { t } from '../i18n';
 import type { Page } from '../router';
 import { every, handleError, loadingText, messageArea, validId } from './common';
-import { priceTiers, type SeatMapResponse } from '../seatmodel';
+import { naturalCompare, priceTiers, type SeatMapResponse } from '../seatmodel';
 
 interface Concert {
   id: number;
@@ -22,6 +22,8 @@ interface Schedule {
   // The operator's sale control (DESIGN.md §14): PAUSED admits no one (newcomers still join the
   // line), CLOSED takes no one new.
   saleState?: 'OPEN' | 'PAUSED' | 'CLOSED';
+  // Dearest first (GET /concerts/{id}/schedules): no seat map is needed for this page.
+  priceTiers?: { price: number; sections: string[] }[];
 }
 
 export async function renderConcerts(page: Page): Promise<void> {
@@ -80,7 +82,11 @@ export async function renderSchedules(page: Page): Promise<void> {
     for (const schedule of schedules) {
       const card = scheduleCard(schedule, countdowns);
       list.appendChild(card.element);
-      void loadTiers(page, schedule.id, card.tiers);
+      if (schedule.priceTiers) {
+        showTiers(card.tiers, schedule.priceTiers);
+      } else {
+        void loadTiers(page, schedule.id, card.tiers);
+      }
     }
     every(page, 1000, () => countdowns.forEach((tick) => tick()));
   } catch (error) {
@@ -89,9 +95,10 @@ export async function renderSchedules(page: Page): Promise<void> {
   }
 }
 
-// The card's sale line and its one way in: "Get tickets" once booking is open, "Join the
-// pre-queue" between prequeueOpensAt and the opening, nothing before that or while the operator
-// has the sale paused or closed (the waiting room would only answer with an error).
+// The card's sale line and its one way in: "Get tickets" once booking is open (also while paused:
+// newcomers wait at the back), "Join the pre-queue" between prequeueOpensAt and the opening,
+// nothing before that or once the operator closed the sale (the waiting room would only answer
+// with an error).
 function scheduleCard(schedule: Schedule, countdowns: (() => void)[]): { element: HTMLElement; tiers: HTMLElement } {
   const opensAt = Date.parse(schedule.bookingOpensAt);
   const prequeueAt = schedule.prequeueOpensAt ? Date.parse(schedule.prequeueOpensAt) : NaN;
@@ -142,19 +149,24 @@ function scheduleCard(schedule: Schedule, countdowns: (() => void)[]): { element
   return { element, tiers };
 }
 
+function showTiers(container: HTMLElement, tiers: readonly { price: number; sections: readonly string[] }[]): void {
+  clear(container);
+  if (tiers.length === 0) return;
+  const list = h('ul', { className: 'tier-list' });
+  tiers.forEach((tier, index) => {
+    const swatch = h('span', { className: `swatch tier-${index}`, 'aria-hidden': 'true' });
+    const sections = [...tier.sections].sort(naturalCompare).join(', ');
+    list.appendChild(h('li', {}, swatch, `${money(tier.price)} — ${t('tierSections', { sections })}`));
+  });
+  append(container, [h('h3', {}, t('priceTiers')), list]);
+}
+
+// A server without priceTiers in the schedule list: the tiers from the seat map.
 async function loadTiers(page: Page, scheduleId: number, container: HTMLElement): Promise<void> {
   try {
     const map = await call<SeatMapResponse>(`/schedules/${scheduleId}/seats`);
     if (page.left) return;
-    clear(container);
-    const list = h('ul', { className: 'tier-list' });
-    for (const tier of priceTiers(map.seats)) {
-      const swatch = h('span', { className: `swatch tier-${tier.index}`, 'aria-hidden': 'true' });
-      list.appendChild(
-        h('li', {}, swatch, `${money(tier.price)} — ${t('tierSections', { sections: tier.sections.join(', ') })}`),
-      );
-    }
-    append(container, [h('h3', {}, t('priceTiers')), list]);
+    showTiers(container, priceTiers(map.seats));
   } catch {
     // Tiers are a nicety on this page; the seat map shows them again.
   }
