@@ -481,12 +481,17 @@ void write_order(JsonWriter& json, const domain::PaymentOrder& order, const std:
   json.end_array().end_object();
 }
 
+// 400 for what cannot be an order number, before it reaches a lookup or an audit row.
+void require_order_no(std::string_view order_no) {
+  if (!domain::is_valid_order_no(order_no)) {
+    throw domain::invalid_argument("orderNo", "not an order number (1 to 40 of A-Z a-z 0-9 -)");
+  }
+}
+
 Task<ApiResponse> find_orders(application::AdminService& admin, const ApiRequest& request) {
   const auto order_no = query_param(request, "orderNo");
   const auto email = query_param(request, "email");
-  if (order_no && !domain::is_valid_order_no(*order_no)) {
-    throw domain::invalid_argument("orderNo", "not an order number (1 to 40 of A-Z a-z 0-9 -)");
-  }
+  if (order_no) require_order_no(*order_no);
   if (email && (email->empty() || email->size() > 255)) {
     throw domain::invalid_argument("email", "must be 1 to 255 characters");
   }
@@ -503,9 +508,7 @@ Task<ApiResponse> refund_order(application::AdminService& admin, const ApiReques
   for (const auto& [name, value] : request.path_params) {
     if (name == "orderNo") order_no = value;
   }
-  if (!domain::is_valid_order_no(order_no)) {
-    throw domain::invalid_argument("orderNo", "not an order number (1 to 40 of A-Z a-z 0-9 -)");
-  }
+  require_order_no(order_no);
   // No body is needed; one that is sent is held to the rules of every body (JSON, no unknown fields).
   if (!request.body.empty()) JsonBody::parse(request, {}).done();
   const auto result = co_await admin.refund(who(request), order_no);

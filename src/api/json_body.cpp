@@ -127,14 +127,7 @@ bool is_json_content_type(std::string_view content_type) {
 void require_unencoded_body(const ApiRequest& request) {
   const auto count = request.header_count("Content-Encoding");
   if (count == 0) return;
-  const std::string* coding = request.header("Content-Encoding");
-  std::string lower;
-  if (coding != nullptr) {
-    for (const char c : *coding) {
-      if (c != ' ' && c != '\t') lower += static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
-    }
-  }
-  if (count > 1 || lower != "identity") {
+  if (count > 1 || lower_trimmed(*request.header("Content-Encoding")) != "identity") {
     throw DomainError(ErrorCode::kUnsupportedMediaType,
                       "Content-Encoding is not supported: send the body uncompressed (identity)");
   }

@@ -49,8 +49,7 @@ Task<std::vector<domain::AuditEntry>> AdminService::audit(const domain::AuditCon
     details.null();
   }
   details.end_object();
-  const std::string asked = std::move(details).str();
-  co_await repository_.record_read(who, "audit.list", "audit", asked);
+  co_await repository_.record_read(who, "audit.list", "audit", details.str());
   co_return entries;
 }
 
@@ -74,8 +73,7 @@ Task<std::vector<domain::VenueSummary>> AdminService::venues(const domain::Audit
   auto venues = co_await repository_.list_venues();
   JsonWriter details;
   details.begin_object().key("found").integer(static_cast<std::int64_t>(venues.size())).end_object();
-  const std::string asked = std::move(details).str();
-  co_await repository_.record_read(who, "venue.list", "venues", asked);
+  co_await repository_.record_read(who, "venue.list", "venues", details.str());
   co_return venues;
 }
 
@@ -186,8 +184,7 @@ Task<std::vector<domain::OrderLookup>> AdminService::find_orders(const domain::A
   }
   details.key("found").integer(static_cast<std::int64_t>(orders.size())).end_object();
   const std::string target = order_no ? "order:" + *order_no : std::string("orders");
-  const std::string asked = std::move(details).str();
-  co_await repository_.record_read(who, "order.find", target, asked);
+  co_await repository_.record_read(who, "order.find", target, details.str());
   co_return orders;
 }
 
@@ -209,8 +206,7 @@ Task<domain::RefundResult> AdminService::refund(const domain::AuditContext& who,
           .key("orderStatus")
           .string(domain::to_string(result.order.status))
           .end_object();
-      const std::string asked = std::move(details).str();
-      co_await repository_.record_read(who, "order.refund", target, asked);
+      co_await repository_.record_read(who, "order.refund", target, details.str());
       co_return result;
     }
     case Kind::kRefunded: break;
@@ -235,8 +231,7 @@ Task<std::vector<domain::DeadLetter>> AdminService::dead_letters(const domain::A
   auto letters = co_await dead_letters_.list(limit, pending_only);
   JsonWriter details;
   details.begin_object().key("limit").integer(limit).key("pendingOnly").boolean(pending_only).end_object();
-  const std::string asked = std::move(details).str();
-  co_await repository_.record_read(who, "dead-letter.list", "dead-letters", asked);
+  co_await repository_.record_read(who, "dead-letter.list", "dead-letters", details.str());
   co_return letters;
 }
 

@@ -1,6 +1,7 @@
 #include "application/web_app.hpp"
 
 #include <fmt/format.h>
+#include <strings.h>
 
 #include <array>
 #include <cstdint>
@@ -61,13 +62,8 @@ PageLanguage preferred_language(std::string_view accept_language) noexcept {
     while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
     return text;
   };
-  const auto lower_equals = [](std::string_view text, std::string_view lower) {
-    if (text.size() != lower.size()) return false;
-    for (std::size_t i = 0; i < text.size(); ++i) {
-      const char c = text[i] >= 'A' && text[i] <= 'Z' ? static_cast<char>(text[i] - 'A' + 'a') : text[i];
-      if (c != lower[i]) return false;
-    }
-    return true;
+  const auto is = [](std::string_view subtag, std::string_view language) {
+    return subtag.size() == language.size() && strncasecmp(subtag.data(), language.data(), subtag.size()) == 0;
   };
   // q in thousandths: "1", "1.0", "0.8", "0.125"; -1 for anything else (the range is skipped).
   const auto quality = [](std::string_view q) -> int {
@@ -109,8 +105,8 @@ PageLanguage preferred_language(std::string_view accept_language) noexcept {
     if (q < 0 || item.empty()) continue;
     const auto primary = item.substr(0, item.find('-'));
     Weight* weight = nullptr;
-    if (lower_equals(primary, "en")) weight = &english;
-    if (lower_equals(primary, "ko")) weight = &korean;
+    if (is(primary, "en")) weight = &english;
+    if (is(primary, "ko")) weight = &korean;
     if (item == "*") weight = &any;
     ++index;
     if (weight != nullptr && q > weight->q) *weight = {q, weight->q < 0 ? index : weight->at};

@@ -41,22 +41,15 @@ struct JsonSaxEvents {
   bool on_comment(boost::json::string_view, boost::system::error_code&) { return true; }
 };
 
-// Stops the parse (a syntax error) at the first key an object repeats, at any depth.
-struct JsonDuplicateKeyFinder : JsonSaxEvents {
-  std::vector<std::set<std::string>> objects;
-  int depth = 0;  // objects and arrays open
-  std::string key;
-  bool found = false;
-  std::string duplicate;      // the repeated key, when found
-  std::string top_level_key;  // the last key of the outermost object (whose value may be bad)
+// Counts the objects and arrays open (`depth`): 1 inside the outermost object.
+struct JsonSaxNesting : JsonSaxEvents {
+  int depth = 0;
 
   bool on_object_begin(boost::system::error_code&) {
-    objects.emplace_back();
     ++depth;
     return true;
   }
   bool on_object_end(std::size_t, boost::system::error_code&) {
-    objects.pop_back();
     --depth;
     return true;
   }
@@ -67,6 +60,24 @@ struct JsonDuplicateKeyFinder : JsonSaxEvents {
   bool on_array_end(std::size_t, boost::system::error_code&) {
     --depth;
     return true;
+  }
+};
+
+// Stops the parse (a syntax error) at the first key an object repeats, at any depth.
+struct JsonDuplicateKeyFinder : JsonSaxNesting {
+  std::vector<std::set<std::string>> objects;
+  std::string key;
+  bool found = false;
+  std::string duplicate;      // the repeated key, when found
+  std::string top_level_key;  // the last key of the outermost object (whose value may be bad)
+
+  bool on_object_begin(boost::system::error_code& ec) {
+    objects.emplace_back();
+    return JsonSaxNesting::on_object_begin(ec);
+  }
+  bool on_object_end(std::size_t size, boost::system::error_code& ec) {
+    objects.pop_back();
+    return JsonSaxNesting::on_object_end(size, ec);
   }
   bool on_key_part(boost::json::string_view s, std::size_t, boost::system::error_code&) {
     key.append(s.data(), s.size());
@@ -88,26 +99,9 @@ struct JsonDuplicateKeyFinder : JsonSaxEvents {
 };
 
 // Counts the keys of the outermost object, repeats included, without allocating.
-struct JsonTopLevelKeyCounter : JsonSaxEvents {
-  int depth = 0;  // objects and arrays open
+struct JsonTopLevelKeyCounter : JsonSaxNesting {
   std::size_t count = 0;
 
-  bool on_object_begin(boost::system::error_code&) {
-    ++depth;
-    return true;
-  }
-  bool on_object_end(std::size_t, boost::system::error_code&) {
-    --depth;
-    return true;
-  }
-  bool on_array_begin(boost::system::error_code&) {
-    ++depth;
-    return true;
-  }
-  bool on_array_end(std::size_t, boost::system::error_code&) {
-    --depth;
-    return true;
-  }
   bool on_key(boost::json::string_view, std::size_t, boost::system::error_code&) {
     if (depth == 1) ++count;
     return true;

@@ -112,6 +112,15 @@ export async function renderQueue(page: Page): Promise<void> {
     });
   };
 
+  // Busy or unreachable (429, 5xx, no answer): said so, and asked again later (the place, if any,
+  // is kept). False for any other answer.
+  const retriedLater = (error: unknown, enter: boolean): boolean => {
+    if (error instanceof ApiError && error.status !== 429 && error.status < 500) return false;
+    handleError(page, messages, error);
+    const seconds = error instanceof ApiError ? (error.retryAfterSeconds ?? 2) : 2;
+    later(page, seconds * 1000, () => void poll(enter));
+    return true;
+  };
   const poll = async (enter: boolean, solution?: PowSolution): Promise<void> => {
     if (page.left) return;
     let view: QueueView;
@@ -129,14 +138,8 @@ export async function renderQueue(page: Page): Promise<void> {
         try {
           return await poll(true, await proveWork());
         } catch (failure) {
-          if (!(failure instanceof ApiError) || failure.status === 429 || failure.status >= 500) {
-            // The challenge could not be fetched (busy, unreachable): said so, and tried again.
-            handleError(page, messages, failure);
-            const seconds = failure instanceof ApiError ? (failure.retryAfterSeconds ?? 2) : 2;
-            later(page, seconds * 1000, () => void poll(true));
-            return;
-          }
-          notInLine(failure);
+          // A challenge that could not be fetched is tried again; a refused one ends here.
+          if (!retriedLater(failure, true)) notInLine(failure);
           return;
         }
       }
@@ -144,14 +147,7 @@ export async function renderQueue(page: Page): Promise<void> {
         handleError(page, messages, error);
         return;
       }
-      if (!(error instanceof ApiError) || error.status === 429 || error.status >= 500) {
-        // Busy or unreachable: said so, and asked again (the place, if any, is kept).
-        handleError(page, messages, error);
-        const seconds = error instanceof ApiError ? (error.retryAfterSeconds ?? 2) : 2;
-        later(page, seconds * 1000, () => void poll(enter));
-        return;
-      }
-      notInLine(error);
+      if (!retriedLater(error, enter)) notInLine(error);
       return;
     }
     if (page.left) return;
