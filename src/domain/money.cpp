@@ -1,13 +1,20 @@
 #include "domain/money.hpp"
 
-#include <fmt/format.h>
+#include <charconv>
 
 namespace ticketing::domain {
 
 std::string Money::to_decimal_string() const {
   const bool negative = cents < 0;
   const std::uint64_t abs = negative ? 0 - static_cast<std::uint64_t>(cents) : static_cast<std::uint64_t>(cents);
-  return fmt::format("{}{}.{:02}", negative ? "-" : "", abs / 100, abs % 100);
+  char text[32];
+  char* at = text;
+  if (negative) *at++ = '-';
+  at = std::to_chars(at, text + sizeof text, abs / 100).ptr;
+  *at++ = '.';
+  *at++ = static_cast<char>('0' + abs % 100 / 10);
+  *at++ = static_cast<char>('0' + abs % 10);
+  return std::string(text, at);
 }
 
 std::optional<Money> Money::from_decimal_string(std::string_view text) {

@@ -1,6 +1,6 @@
 #include "support/json_writer.hpp"
 
-#include <fmt/format.h>
+#include <charconv>
 
 namespace ticketing::support {
 namespace {
@@ -31,9 +31,19 @@ std::size_t utf8_sequence_length(std::string_view s, std::size_t i) {
 }  // namespace
 
 void append_json_string(std::string& out, std::string_view value) {
+  // Runs of printable ASCII other than '"' and '\\' (nearly every byte of a seat number, a name or
+  // a key) are appended whole: one byte at a time was a quarter of a 10,000-seat map's CPU.
+  auto plain = [](unsigned char c) { return c >= 0x20 && c < 0x7F && c != '"' && c != '\\'; };
   out.push_back('"');
   std::size_t i = 0;
   while (i < value.size()) {
+    std::size_t run = i;
+    while (run < value.size() && plain(static_cast<unsigned char>(value[run]))) ++run;
+    if (run > i) {
+      out.append(value.data() + i, run - i);
+      i = run;
+      continue;
+    }
     const auto c = static_cast<unsigned char>(value[i]);
     if (c >= 0x80) {
       const std::size_t n = utf8_sequence_length(value, i);
@@ -54,12 +64,11 @@ void append_json_string(std::string& out, std::string_view value) {
       case '\t': out += "\\t"; break;
       case '\b': out += "\\b"; break;
       case '\f': out += "\\f"; break;
-      default:
-        if (c < 0x20 || c == 0x7F) {
-          out += fmt::format("\\u{:04x}", c);
-        } else {
-          out.push_back(static_cast<char>(c));
-        }
+      default: {  // the other control characters and DEL
+        constexpr char kHex[] = "0123456789abcdef";
+        const char escaped[] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 0xF]};
+        out.append(escaped, sizeof escaped);
+      }
     }
     ++i;
   }
@@ -113,7 +122,9 @@ JsonWriter& JsonWriter::string(std::string_view value) {
 
 JsonWriter& JsonWriter::integer(std::int64_t value) {
   separate();
-  fmt::format_to(std::back_inserter(out_), "{}", value);
+  char digits[24];
+  const auto end = std::to_chars(digits, digits + sizeof digits, value).ptr;
+  out_.append(digits, end);
   need_comma_ = true;
   return *this;
 }

@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <boost/json/parse.hpp>
+#include <limits>
 
 #include "api/dispatcher.hpp"
 #include "api/error_mapping.hpp"
@@ -58,6 +59,23 @@ TEST(JsonWriter, EscapesAndReplacesInvalidUtf8) {
   const auto parsed = parse_object(json.str());
   EXPECT_EQ(parsed.at("a").as_string(), "q\"\\\n\x01");
   EXPECT_EQ(parsed.at("b").as_string(), "\xEF\xBF\xBD\xEF\xBF\xBD ok \xc3\xa9");
+}
+
+TEST(JsonWriter, WritesPlainRunsWholeAndEscapesEveryOtherByteExactly) {
+  JsonWriter json;
+  json.string(
+      std::string_view("seat A-12 \"x\\y\" \x1f\x7f\b\f\r\t\n\x00"
+                       "end\xed\xa0\x80\xf0\x9f\x8e\xb5",
+                       34));
+  EXPECT_EQ(json.str(), R"("seat A-12 \"x\\y\" \u001f\u007f\b\f\r\t\n\u0000end\ufffd\ufffd\ufffd)"
+                        "\xf0\x9f\x8e\xb5\"");
+  JsonWriter numbers;
+  numbers.begin_array()
+      .integer(std::numeric_limits<std::int64_t>::min())
+      .integer(0)
+      .integer(std::numeric_limits<std::int64_t>::max());
+  numbers.end_array();
+  EXPECT_EQ(numbers.str(), "[-9223372036854775808,0,9223372036854775807]");
 }
 
 TEST(JsonWriter, NestsArraysAndObjects) {
