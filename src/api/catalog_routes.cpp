@@ -1,3 +1,10 @@
+#include <fmt/format.h>
+
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <unordered_map>
+
 #include "api/request_params.hpp"
 #include "api/routes.hpp"
 #include "application/catalog_queries.hpp"
@@ -80,6 +87,80 @@ Task<ApiResponse> seat_map(application::CatalogQueries& catalog, const ApiReques
   co_return json_response(200, std::move(json).str());
 }
 
+// Each schedule's layout as JSON, written once per cached layout (10,000 seats are ~450 KB and a
+// few ms to write) and shared by every answer until the cache loads the layout again.
+class LayoutDocuments {
+ public:
+  struct Document {
+    std::string body;
+    std::string etag;
+  };
+
+  std::shared_ptr<const Document> document(domain::ScheduleId schedule, const domain::SeatLayoutSeats& seats) {
+    {
+      std::lock_guard lock(mutex_);
+      const auto found = entries_.find(schedule.value);
+      if (found != entries_.end() && found->second.source.lock() == seats) return found->second.document;
+    }
+    auto document = std::make_shared<Document>(Document{write(schedule, *seats), {}});
+    // Strong: the same bytes get the same tag on every instance and after every reload.
+    document->etag =
+        fmt::format("\"{:016x}-{}\"", std::hash<std::string_view>{}(document->body), document->body.size());
+    std::lock_guard lock(mutex_);
+    if (entries_.size() >= kMaxEntries)
+      std::erase_if(entries_, [](const auto& entry) { return entry.second.source.expired(); });
+    if (entries_.size() >= kMaxEntries) entries_.clear();  // a bound, not a policy: the cache has its own
+    entries_[schedule.value] = Entry{seats, document};
+    return document;
+  }
+
+ private:
+  static constexpr std::size_t kMaxEntries = 1024;
+  struct Entry {
+    std::weak_ptr<const std::vector<domain::ScheduleSeat>> source;
+    std::shared_ptr<const Document> document;
+  };
+
+  static std::string write(domain::ScheduleId schedule, const std::vector<domain::ScheduleSeat>& seats) {
+    JsonWriter json;
+    json.reserve(64 + seats.size() * 56);
+    json.begin_object().key("scheduleId").integer(schedule.value).key("seats").begin_array();
+    for (const auto& seat : seats) {
+      json.begin_object()
+          .key("seatNo")
+          .string(seat.seat_no)
+          .key("section")
+          .string(seat.section)
+          .key("price")
+          .raw_number(seat.price.to_decimal_string())
+          .end_object();
+    }
+    json.end_array().end_object();
+    return std::move(json).str();
+  }
+
+  std::mutex mutex_;
+  std::unordered_map<std::int64_t, Entry> entries_;
+};
+
+Task<ApiResponse> seat_layout(application::CatalogQueries& catalog, LayoutDocuments& documents,
+                              const ApiRequest& request) {
+  const domain::ScheduleId schedule{path_id(request, "id")};
+  const auto seats = co_await catalog.seat_layout(schedule);
+  const auto document = documents.document(schedule, seats);
+  ApiResponse response;
+  response.headers.push_back({"ETag", document->etag});
+  response.headers.push_back({"Cache-Control", "no-cache"});  // revalidated: a 304 is a few bytes
+  if (const auto* if_none_match = request.header("If-None-Match");
+      if_none_match != nullptr && etag_matches(*if_none_match, document->etag)) {
+    response.status = 304;
+    response.content_type.clear();
+    co_return response;
+  }
+  response.body = document->body;
+  co_return response;
+}
+
 }  // namespace
 
 void add_catalog_routes(Router& router, application::CatalogQueries& catalog) {
@@ -88,6 +169,10 @@ void add_catalog_routes(Router& router, application::CatalogQueries& catalog) {
              [&catalog](ApiRequest& request) { return list_schedules(catalog, request); });
   router.add(Method::kGet, "/schedules/{id}/seats",
              [&catalog](ApiRequest& request) { return seat_map(catalog, request); });
+  router.add(Method::kGet, "/schedules/{id}/layout",
+             [&catalog, documents = std::make_shared<LayoutDocuments>()](ApiRequest& request) {
+               return seat_layout(catalog, *documents, request);
+             });
 }
 
 }  // namespace ticketing::api

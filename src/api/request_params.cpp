@@ -83,4 +83,19 @@ std::optional<std::int64_t> query_int(const ApiRequest& request, std::string_vie
   return value;
 }
 
+bool etag_matches(std::string_view header, std::string_view etag) {
+  std::size_t start = 0;
+  while (start < header.size()) {
+    auto end = header.find(',', start);
+    if (end == std::string_view::npos) end = header.size();
+    std::string_view item = header.substr(start, end - start);
+    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+    if (item.starts_with("W/")) item.remove_prefix(2);
+    if (item == "*" || item == etag) return true;
+    start = end + 1;
+  }
+  return false;
+}
+
 }  // namespace ticketing::api

@@ -20,4 +20,8 @@ std::int64_t query_id(const ApiRequest& request, std::string_view name);
 std::optional<std::int64_t> query_int(const ApiRequest& request, std::string_view name, std::int64_t min,
                                       std::int64_t max);
 
+// True when `header` (an If-None-Match value: a list of entity tags, weak or strong) names `etag`
+// or is "*".
+bool etag_matches(std::string_view header, std::string_view etag);
+
 }  // namespace ticketing::api

@@ -20,22 +20,6 @@ using application::WebFile;
 constexpr std::string_view kContentSecurityPolicy =
     "default-src 'self'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'; object-src 'none'";
 
-// True when `header` (an If-None-Match value) names `etag` or is "*".
-bool etag_matches(const std::string& header, const std::string& etag) {
-  std::size_t start = 0;
-  while (start < header.size()) {
-    auto end = header.find(',', start);
-    if (end == std::string::npos) end = header.size();
-    std::string_view item(header.data() + start, end - start);
-    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
-    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
-    if (item.starts_with("W/")) item.remove_prefix(2);
-    if (item == "*" || item == etag) return true;
-    start = end + 1;
-  }
-  return false;
-}
-
 ApiResponse file_response(const WebFile& file, const ApiRequest& request) {
   ApiResponse response;
   response.headers.push_back({"ETag", file.etag});

@@ -32,4 +32,10 @@ Task<domain::SeatMap> CatalogQueries::seat_map(domain::ScheduleId schedule) {
   co_return std::move(*seats);
 }
 
+Task<domain::SeatLayoutSeats> CatalogQueries::seat_layout(domain::ScheduleId schedule) {
+  auto seats = co_await repository_.seat_layout(schedule);
+  if (!seats) throw DomainError(ErrorCode::kNotFound, fmt::format("schedule {} not found", schedule.value));
+  co_return seats;
+}
+
 }  // namespace ticketing::application

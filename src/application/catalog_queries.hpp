@@ -20,6 +20,9 @@ class CatalogQueries {
   // Each date with its price tiers (from the seat-layout cache: no seat statuses are read).
   Task<std::vector<ScheduleListing>> list_schedules(domain::ConcertId concert);
   Task<domain::SeatMap> seat_map(domain::ScheduleId schedule);
+  // The seats without their statuses, from the layout cache (no reservation is read): what the
+  // web app draws while the live stream's snapshot gives the statuses. Never null.
+  Task<domain::SeatLayoutSeats> seat_layout(domain::ScheduleId schedule);
 
  private:
   domain::CatalogRepository& repository_;

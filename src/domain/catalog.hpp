@@ -1,5 +1,6 @@
 #pragma once
 // Read models of the catalog: what a fan browses before the sale.
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -47,6 +48,15 @@ struct SeatMap {
   ScheduleId schedule_id;
   std::vector<SeatMapEntry> seats;
 };
+
+// A seat of a schedule's layout: what never changes during a sale (the seat map without statuses).
+struct ScheduleSeat {
+  std::string seat_no;
+  std::string section;
+  Money price;
+};
+// The layout in seat id order (the seat map's order), shared read-only: it is cached.
+using SeatLayoutSeats = std::shared_ptr<const std::vector<ScheduleSeat>>;
 
 // One price of a schedule and the sections that have seats at it: what a fan compares before the
 // sale, without the seat map's 10,000 statuses.

@@ -136,13 +136,76 @@ TEST_F(CatalogApi, LargeSeatMapAndPrices) {
 }
 
 TEST_F(CatalogApi, MalformedIdsAre400AndUnknownScheduleIs404) {
-  for (const char* id : {"abc", "-1", "0", "007", "1.0", "1e2", "9223372036854775808", "%20"}) {
-    const auto response = http(port(), "GET", std::string("/schedules/") + id + "/seats");
-    EXPECT_EQ(response.status, 400) << id;
-    const auto body = json::parse(response.body).as_object();
-    EXPECT_EQ(body.at("code").as_string(), "INVALID_ARGUMENT");
-    EXPECT_EQ(body.at("errors").as_array()[0].at("field").as_string(), "id");
+  for (const std::string route : {"seats", "layout"}) {
+    for (const char* id : {"abc", "-1", "0", "007", "1.0", "1e2", "9223372036854775808", "%20"}) {
+      const auto response = http(port(), "GET", std::string("/schedules/") + id + "/" + route);
+      EXPECT_EQ(response.status, 400) << id << " " << route;
+      const auto body = json::parse(response.body).as_object();
+      EXPECT_EQ(body.at("code").as_string(), "INVALID_ARGUMENT");
+      EXPECT_EQ(body.at("errors").as_array()[0].at("field").as_string(), "id");
+    }
+    const auto missing = http(port(), "GET", "/schedules/9223372036854775807/" + route);
+    EXPECT_EQ(missing.status, 404) << route;
+    EXPECT_EQ(json::parse(missing.body).at("code").as_string(), "NOT_FOUND") << route;
   }
-  const auto missing = http(port(), "GET", "/schedules/9223372036854775807/seats");
-  EXPECT_EQ(missing.status, 404);
+}
+
+TEST_F(CatalogApi, LayoutIsTheSeatMapWithoutStatusesAndRevalidatesByETag) {
+  auto db = test_db();
+  db->execute("DELETE FROM reservation WHERE schedule_id = 2");
+  db->execute(
+      "INSERT INTO reservation (user_id, schedule_id, seat_no, status, expires_at, active) VALUES "
+      "(1, 2, 'A-1', 'HELD', UTC_TIMESTAMP(3) + INTERVAL 5 MINUTE, 1)");
+  const auto map = json::parse(http(port(), "GET", "/schedules/2/seats").body).as_object();
+  const auto response = http(port(), "GET", "/schedules/2/layout");
+  ASSERT_EQ(response.status, 200) << response.raw;
+  EXPECT_EQ(response.header("content-type"), "application/json");
+  EXPECT_EQ(response.header("cache-control"), "no-cache");
+  const std::string etag = response.header("etag");
+  ASSERT_FALSE(etag.empty());
+  EXPECT_EQ(etag.front(), '"');
+  const auto layout = json::parse(response.body).as_object();
+  EXPECT_EQ(layout.at("scheduleId").as_int64(), 2);
+  EXPECT_EQ(layout.size(), 2u);
+  // Seat for seat (same order) what the map says, without the status.
+  const auto& seats = layout.at("seats").as_array();
+  const auto& map_seats = map.at("seats").as_array();
+  ASSERT_EQ(seats.size(), 10000u);
+  ASSERT_EQ(seats.size(), map_seats.size());
+  for (std::size_t i = 0; i < seats.size(); ++i) {
+    auto expected = map_seats[i].as_object();
+    expected.erase("status");
+    ASSERT_EQ(json::serialize(seats[i]), json::serialize(expected)) << i;
+  }
+  EXPECT_EQ(map_seats[0].at("status").as_string(), "HELD");
+
+  // A change of statuses is not a change of the layout: same bytes, same tag.
+  db->execute("DELETE FROM reservation WHERE schedule_id = 2");
+  const auto again = http(port(), "GET", "/schedules/2/layout");
+  ASSERT_EQ(again.status, 200);
+  EXPECT_EQ(again.header("etag"), etag);
+  EXPECT_EQ(again.body, response.body);
+
+  // Revalidation: the tag (strong, weak, in a list, or "*") is a 304 without a body.
+  for (const std::string& tag : {etag, "W/" + etag, "\"other\", " + etag, std::string("*")}) {
+    const auto cached = http(port(), "GET", "/schedules/2/layout", "", {{"If-None-Match", tag}});
+    EXPECT_EQ(cached.status, 304) << tag;
+    EXPECT_TRUE(cached.body.empty()) << tag;
+    EXPECT_EQ(cached.header("etag"), etag) << tag;
+  }
+  EXPECT_EQ(http(port(), "GET", "/schedules/2/layout", "", {{"If-None-Match", "\"other\""}}).status, 200);
+  const auto head = http(port(), "HEAD", "/schedules/2/layout");
+  EXPECT_EQ(head.status, 200);
+  EXPECT_TRUE(head.body.empty());
+  EXPECT_EQ(head.header("etag"), etag);
+
+  // A schedule without seats has an empty layout (not a 404).
+  const auto empty_id =
+      std::to_string(db->execute("INSERT INTO schedule (concert_id, show_at, booking_opens_at) VALUES "
+                                 "(1, UTC_TIMESTAMP(3) + INTERVAL 30 DAY, UTC_TIMESTAMP(3))")
+                         .last_insert_id);
+  const auto empty = http(port(), "GET", "/schedules/" + empty_id + "/layout");
+  db->execute("DELETE FROM schedule WHERE id = ?", {static_cast<std::int64_t>(std::stoll(empty_id))});
+  ASSERT_EQ(empty.status, 200) << empty.raw;
+  EXPECT_EQ(empty.body, R"({"scheduleId":)" + empty_id + R"(,"seats":[]})");
 }

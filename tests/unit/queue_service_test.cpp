@@ -127,6 +127,7 @@ class FakeCatalog final : public CatalogRepository {
     co_return std::nullopt;
   }
   Task<std::optional<SeatMap>> seat_map(ScheduleId) override { co_return std::nullopt; }
+  Task<SeatLayoutSeats> seat_layout(ScheduleId) override { co_return nullptr; }
   Task<std::vector<PriceTier>> price_tiers(ScheduleId) override { co_return std::vector<PriceTier>{}; }
   Timestamp opens{};
   bool down = false;

@@ -21,6 +21,9 @@ class CatalogRepository {
   virtual void forget_schedule(ScheduleId /*schedule*/) {}
   // nullopt when the schedule does not exist. Status comes from the active reservations.
   virtual Task<std::optional<SeatMap>> seat_map(ScheduleId schedule) = 0;
+  // nullptr when the schedule does not exist (empty for one without seats). Reads no reservation;
+  // may be served from a cache.
+  virtual Task<SeatLayoutSeats> seat_layout(ScheduleId schedule) = 0;
   // The schedule's price tiers (empty for a schedule without seats, or none).
   virtual Task<std::vector<PriceTier>> price_tiers(ScheduleId schedule) = 0;
 };

@@ -150,6 +150,22 @@ Task<std::optional<SeatMap>> MysqlCatalogRepository::seat_map(domain::ScheduleId
   co_return map;
 }
 
+Task<domain::SeatLayoutSeats> MysqlCatalogRepository::seat_layout(domain::ScheduleId schedule) {
+  std::shared_ptr<const SeatLayout> cached = co_await layouts_.layout(schedule);
+  if (cached && !cached->seats.empty()) co_return domain::SeatLayoutSeats(cached, &cached->seats);
+  // Not cached (another request is loading it), or empty: is there such a schedule at all?
+  auto work = [schedule, cached](MysqlConnection& db) -> std::shared_ptr<const SeatLayout> {
+    auto layout = cached ? cached : load_seat_layout(db, schedule);
+    if (layout->seats.empty() && db.query("SELECT 1 FROM schedule WHERE id = ?", {schedule.value}).rows.empty()) {
+      return nullptr;
+    }
+    return layout;
+  };
+  const std::shared_ptr<const SeatLayout> layout = co_await pool_.run(work);
+  if (!layout) co_return nullptr;
+  co_return domain::SeatLayoutSeats(layout, &layout->seats);
+}
+
 Task<std::vector<domain::PriceTier>> MysqlCatalogRepository::price_tiers(domain::ScheduleId schedule) {
   // From the layout cache (the seat map's): a concert page lists every date's tiers.
   if (const std::shared_ptr<const SeatLayout> layout = co_await layouts_.layout(schedule)) {

@@ -30,6 +30,7 @@ class MysqlCatalogRepository final : public domain::CatalogRepository {
   Task<std::optional<domain::Schedule>> find_schedule(domain::ScheduleId schedule) override;
   void forget_schedule(domain::ScheduleId schedule) override;
   Task<std::optional<domain::SeatMap>> seat_map(domain::ScheduleId schedule) override;
+  Task<domain::SeatLayoutSeats> seat_layout(domain::ScheduleId schedule) override;
   Task<std::vector<domain::PriceTier>> price_tiers(domain::ScheduleId schedule) override;
 
  private:

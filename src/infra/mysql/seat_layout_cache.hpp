@@ -12,17 +12,14 @@
 #include <vector>
 
 #include "domain/async.hpp"
+#include "domain/catalog.hpp"
 #include "domain/ids.hpp"
 #include "domain/money.hpp"
 #include "infra/mysql/mysql_pool.hpp"
 
 namespace ticketing::infra::mysql {
 
-struct SeatLayoutEntry {
-  std::string seat_no;
-  std::string section;
-  domain::Money price;
-};
+using SeatLayoutEntry = domain::ScheduleSeat;
 
 struct SeatLayout {
   std::vector<SeatLayoutEntry> seats;                       // in seat id order
