@@ -348,7 +348,7 @@ export function scenarios(env) {
       },
     },
     {
-      name: '9 stream client: snapshot then delta applied to the map (stream served by the test)',
+      name: '9 stream client: the map drawn from the layout and the snapshot, then a delta applied (stream served by the test); without a stream, from GET /seats at once',
       timeoutMs: 30_000,
       async run() {
         // Checks the EventSource side of the contract on any server: the test answers the stream
@@ -382,15 +382,44 @@ export function scenarios(env) {
         await page.evaluate((id) => sessionStorage.setItem(`queueToken:${id}`, 'stream-test'), liveSchedule);
         await page.goto(`/schedules/${liveSchedule}/seats`);
         await waitForSeatMap(page);
+        // The first drawing already has the snapshot's statuses, and no reader's own read of the
+        // map (GET /schedules/{id}/seats, a database read each) came before it: the layout and the
+        // stream's shared snapshot are what the map is drawn from.
+        const fetchesAtFirstDraw = mapFetches;
+        check((await seatStatus(page, 'A-1')) === 'HELD', `A-1 is ${await seatStatus(page, 'A-1')} at the first drawing, the snapshot said HELD`);
+        check(fetchesAtFirstDraw === 0, `GET /schedules/${liveSchedule}/seats was read ${fetchesAtFirstDraw} times before the map was drawn`);
         // Sooner than the 2 s polling fallback could: it must be the stream.
-        await waitFor('A-1 HELD from the snapshot', async () => (await seatStatus(page, 'A-1')) === 'HELD', 1500);
         await waitFor('A-2 SOLD from the delta', async () => (await seatStatus(page, 'A-2')) === 'SOLD', 1500);
-        check(mapFetches === 1, `the map was fetched ${mapFetches} times before the stream's changes showed`);
         await clickSeat(page, 'A-2');
         check((await seatStatus(page, 'A-2')) === 'SOLD', 'a sold seat cannot be selected');
         session.assertClean();
         await context.close();
-        return `stream opened ${requests.length}x`;
+
+        // Without a stream (a 503 at its cap) the map is read at once, not after the first 2 s poll.
+        const fallback = await newSession(browser, baseUrl, { lang: 'en' });
+        await fallback.context.route(`**/schedules/${liveSchedule}/seats/stream`, (route) =>
+          route.fulfill({ status: 503, headers: { 'Retry-After': '5' }, contentType: 'application/json', body: '{"code":"SERVICE_UNAVAILABLE"}' }));
+        let reads = 0;
+        await fallback.context.route(`**/schedules/${liveSchedule}/seats`, async (route) => {
+          if (route.request().resourceType() === 'document') return route.continue();
+          reads += 1;
+          const response = await route.fetch();
+          const map = await response.json();
+          for (const seat of map.seats) if (seat.seatNo === 'A-3') seat.status = 'SOLD';
+          await route.fulfill({ response, json: map });
+        });
+        await fallback.page.goto('/');
+        await signUpViaApi(fallback.page, uniqueEmail('nostream'));
+        await fallback.page.evaluate((id) => sessionStorage.setItem(`queueToken:${id}`, 'stream-test'), liveSchedule);
+        const started = Date.now();
+        await fallback.page.goto(`/schedules/${liveSchedule}/seats`);
+        await waitForSeatMap(fallback.page);
+        const drawnMs = Date.now() - started;
+        check(reads >= 1 && (await seatStatus(fallback.page, 'A-3')) === 'SOLD', `without a stream the map was read ${reads} times; A-3 is ${await seatStatus(fallback.page, 'A-3')}`);
+        check(drawnMs < 2000, `without a stream the map took ${drawnMs} ms to draw (the first poll is at 2 s)`);
+        check((await fallback.page.locator('.live-badge').getAttribute('data-mode')) === 'polling', 'the badge does not say the map polls');
+        await fallback.context.close();
+        return `stream opened ${requests.length}x; without it the map was drawn from GET /seats in ${drawnMs} ms`;
       },
     },
     {
@@ -802,6 +831,56 @@ export function scenarios(env) {
         session.assertClean();
         await session.context.close();
         return `schedules ${later.id} (later), ${prequeue.id} (pre-queue), ${paused.id} (paused), ${closed.id} (closed)`;
+      },
+    },
+    {
+      name: '20 tabs: a hold made in one tab is the reader\'s in another, a release there ends it in the first, and checkout goes on with the first tab\'s order',
+      timeoutMs: 90_000,
+      async run() {
+        const session = await fan('tabs');
+        const first = session.page;
+        // What the app itself stores after an in-app sign-in: a new tab then restores the session.
+        await first.evaluate(() => localStorage.setItem('signedIn', '1'));
+        const seats = await availableSeats(first, 'Q', 2);
+        await holdThroughUi(first, seats);
+        // A second tab knows nothing of it (sessionStorage is per tab) until the server tells it.
+        const second = await session.context.newPage();
+        await enterSeatMap({ page: second });
+        for (const seat of seats) {
+          await waitFor(`${seat} mine in the second tab`, async () => (await seatStatus(second, seat)) === 'MINE', 5000);
+        }
+        const listed = (await second.locator('.hold .seat-list').textContent()) ?? '';
+        check(seats.every((seat) => listed.includes(seat)), `the second tab's hold panel lists ${seats.join(', ')}: "${listed}"`);
+        // Released in the second tab: the first forgets them when it next loads the map.
+        await second.locator('.hold button.secondary').click();
+        for (const seat of seats) {
+          await waitFor(`${seat} released in the second tab`, async () => (await seatStatus(second, seat)) === 'AVAILABLE', 5000);
+        }
+        await first.reload();
+        await waitForSeatMap(first);
+        for (const seat of seats) check((await seatStatus(first, seat)) !== 'MINE', `${seat}, released in the second tab, is still the first tab's`);
+        check(await first.locator('.hold').isHidden(), 'the first tab still shows a hold');
+        // An order made in the first tab is the one the second tab's checkout pays (a second
+        // `ready` for those seats would be 409 SEAT_IN_PAYMENT).
+        const [seat] = await availableSeats(first, 'P', 1);
+        await holdThroughUi(first, [seat]);
+        await first.locator('.hold a[href="/checkout"]').click();
+        await first.waitForURL('**/checkout');
+        await first.locator('main button.primary').click();
+        await first.waitForURL('**/gateway/*', { timeout: 10_000 });
+        const orderNo = decodeURIComponent(new URL(first.url()).pathname.split('/').pop());
+        await second.goto(`/schedules/${liveSchedule}/seats`);
+        await waitForSeatMap(second);
+        await waitFor(`${seat} mine in the second tab`, async () => (await seatStatus(second, seat)) === 'MINE', 5000);
+        await second.locator('.hold a[href="/checkout"]').click();
+        await second.waitForURL('**/checkout');
+        await second.locator('main button.primary').click();
+        await second.waitForURL('**/gateway/*', { timeout: 10_000 });
+        const secondOrder = decodeURIComponent(new URL(second.url()).pathname.split('/').pop());
+        check(secondOrder === orderNo, `the second tab pays order ${secondOrder}, the first made ${orderNo}`);
+        session.assertClean();
+        await session.context.close();
+        return `${seats.join(', ')} held in one tab, released in another; order ${orderNo} continued in the second tab`;
       },
     },
   ];

@@ -8,7 +8,7 @@ import { navigate, type Page } from '../router';
 import { loadHold, saveHold, type Hold } from '../hold';
 import { SeatFeed, type SeatChange } from '../seatfeed';
 import { heldColour, mineColour, SeatMapCanvas, selectedColour, soldColour, tierColours } from '../seatmap';
-import { SeatModel, statusCodes, type SeatMapResponse } from '../seatmodel';
+import { SeatModel, statusCodes, type SeatEntry } from '../seatmodel';
 import { every, handleError, loadingText, messageArea, queueTokenKey, requireSignIn, showMessage, validId } from './common';
 
 // hold.max-seats-per-user's default; the server has the last word (409 HOLD_LIMIT_EXCEEDED names it).
@@ -28,6 +28,60 @@ declare global {
     __seatMapDrawMs?: number;
     __seatMap?: { seatPoint(seatNo: string): { x: number; y: number } | null; status(seatNo: string): string | null };
   }
+}
+
+interface SeatLayoutResponse {
+  scheduleId: number;
+  seats: Array<{ seatNo: string; section: string; price: number }>;
+}
+
+// How long the map waits for the stream's snapshot before it reads GET /schedules/{id}/seats.
+const firstStatusesMs = 3000;
+
+// Resolves when `done()` holds, checked every 20 ms, or after `ms` in any case.
+function until(done: () => boolean, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const started = Date.now();
+    const check = (): void => {
+      if (done() || Date.now() - started >= ms) resolve();
+      else window.setTimeout(check, 20);
+    };
+    check();
+  });
+}
+
+interface MyReservation {
+  scheduleId: number;
+  seatNo: string;
+  status: string;
+  expiresAt: string;
+  orderNo: string | null;
+}
+
+// The reader's live holds on this schedule (GET /me/reservations), or null when that cannot be
+// read (the hold this tab remembers is used then).
+async function heldOnServer(scheduleId: string): Promise<MyReservation[] | null> {
+  try {
+    const rows = await call<MyReservation[]>('/me/reservations', { auth: true });
+    const now = Date.now();
+    return rows.filter((row) => String(row.scheduleId) === scheduleId && row.status === 'HELD' && Date.parse(row.expiresAt) > now);
+  } catch {
+    return null;
+  }
+}
+
+// The hold those rows make: its seats with their prices, the earliest expiry, and the order they
+// are in when they are all in one (checkout then goes on with that order, never a second one).
+function holdFrom(scheduleId: string, rows: MyReservation[], model: SeatModel): Hold | null {
+  const seats = rows
+    .map((row) => model.indexOf.get(row.seatNo))
+    .filter((index): index is number => index !== undefined)
+    .map((index) => ({ seatNo: model.seatNos[index]!, section: model.sectionName(index), price: model.prices[index]! }));
+  if (seats.length === 0) return null;
+  const expiresAt = rows.reduce((earliest, row) => (Date.parse(row.expiresAt) < Date.parse(earliest) ? row.expiresAt : earliest), rows[0]!.expiresAt);
+  const orders = new Set(rows.map((row) => row.orderNo));
+  const [only] = [...orders];
+  return orders.size === 1 && only ? { scheduleId, seats, expiresAt, orderNo: only } : { scheduleId, seats, expiresAt };
 }
 
 export async function renderSeats(page: Page): Promise<void> {
@@ -50,10 +104,41 @@ export async function renderSeats(page: Page): Promise<void> {
 
   performance.clearMarks();
   performance.mark('seatmap:start');
-  let response: SeatMapResponse;
+  // The statuses come from the live stream, opened first: its snapshot is made once and shared by
+  // everyone on the map, where GET /schedules/{id}/seats reads the database for each reader. What
+  // the feed says before the map is drawn is kept, in order, and applied to the new model.
+  const early: SeatChange[][] = [];
+  let hasStatuses = false;
+  let deliver: ((seats: SeatChange[]) => void) | null = null;
+  let feedMode: 'live' | 'polling' | null = null;
+  let showMode = (): void => {};
+  const receive = (seats: SeatChange[], full: boolean): void => {
+    if (deliver) deliver(seats);
+    else if (full || hasStatuses) early.push(seats); // a delta before any snapshot has nothing to apply to
+    if (full) hasStatuses = true;
+  };
+  const feed = new SeatFeed(scheduleId, {
+    snapshot: (seats) => receive(seats, true),
+    changes: (changes) => receive(changes, false),
+    mode: (mode) => {
+      feedMode = mode;
+      showMode();
+      // No stream: read the map now rather than at the first poll.
+      if (mode === 'polling' && !hasStatuses) void feed.refresh();
+    },
+  });
+  feed.start();
+  page.onLeave(() => feed.stop());
+  let layout: SeatLayoutResponse;
+  let heldHere: MyReservation[] | null;
   try {
-    response = await call<SeatMapResponse>(`/schedules/${scheduleId}/seats`);
+    [layout, heldHere] = await Promise.all([call<SeatLayoutResponse>(`/schedules/${scheduleId}/layout`), heldOnServer(scheduleId)]);
+    // A stream that neither answers nor fails (a buffering proxy): the map is read once instead.
+    if (!hasStatuses) await Promise.race([until(() => hasStatuses, firstStatusesMs), new Promise<void>((resolve) => page.onLeave(resolve))]);
+    if (!hasStatuses && !page.left) await feed.refresh();
+    if (!hasStatuses && !page.left) throw new Error('no seat statuses');
   } catch (error) {
+    if (page.left) return;
     loading.remove();
     handleError(page, messages, error, scheduleId);
     return;
@@ -61,8 +146,16 @@ export async function renderSeats(page: Page): Promise<void> {
   if (page.left) return;
   loading.remove();
   performance.mark('seatmap:data');
-  const model = new SeatModel(response.seats, page.outlet.clientWidth < 600 ? 2 : 5);
-  const sectionOfSeat = new Map(response.seats.map((seat) => [seat.seatNo, seat.section]));
+  const seatEntries: SeatEntry[] = layout.seats.map((seat) => ({ ...seat, status: 'AVAILABLE' }));
+  const model = new SeatModel(seatEntries, page.outlet.clientWidth < 600 ? 2 : 5);
+  for (const changes of early.splice(0)) {
+    for (const change of changes) {
+      const index = model.indexOf.get(change.seatNo);
+      const code = statusCodes[change.status];
+      if (index !== undefined && code !== undefined) model.status[index] = code;
+    }
+  }
+  const sectionOfSeat = new Map(layout.seats.map((seat) => [seat.seatNo, seat.section]));
 
   const announcer = h('p', { className: 'visually-hidden', 'aria-live': 'polite', id: 'seat-announcer' });
   const liveBadge = h('span', { className: 'live-badge', role: 'status' });
@@ -72,6 +165,12 @@ export async function renderSeats(page: Page): Promise<void> {
   if (hold && (hold.scheduleId !== scheduleId || Date.parse(hold.expiresAt) <= Date.now())) {
     hold = null;
     saveHold(null);
+  }
+  // The server's word on what the reader holds here: a hold made in another tab (or before this
+  // tab's storage was cleared) is theirs in this one too, and one released elsewhere is gone.
+  if (heldHere) {
+    hold = holdFrom(scheduleId, heldHere, model);
+    saveHold(hold);
   }
 
   const statusText = (index: number): string => {
@@ -142,18 +241,14 @@ export async function renderSeats(page: Page): Promise<void> {
       showMessage(messages, notice, 'info'); // a live region already: said once, not twice
     }
   };
-  const feed = new SeatFeed(scheduleId, {
-    snapshot: (seats) => apply(seats),
-    changes: (changes) => apply(changes),
-    mode: (mode) => {
-      liveBadge.textContent = mode === 'live' ? t('liveUpdates') : t('liveFallback');
-      liveBadge.dataset.mode = mode;
-    },
-  });
-  page.onLeave(() => {
-    feed.stop();
-    map.destroy();
-  });
+  deliver = apply;
+  showMode = (): void => {
+    if (!feedMode) return;
+    liveBadge.textContent = feedMode === 'live' ? t('liveUpdates') : t('liveFallback');
+    liveBadge.dataset.mode = feedMode;
+  };
+  showMode();
+  page.onLeave(() => map.destroy());
 
   // The alternative to the canvas for screen readers and anyone who knows their seat's name.
   const sectionSelect = h('select', { id: 'pick-section' });
@@ -430,5 +525,4 @@ export async function renderSeats(page: Page): Promise<void> {
     if (left <= 0) holdExpired();
     else if (timer) timer.textContent = t('holdExpiresIn', { time: countdown(left) });
   });
-  feed.start();
 }
