@@ -386,7 +386,8 @@ export function scenarios(env) {
         // map (GET /schedules/{id}/seats, a database read each) came before it: the layout and the
         // stream's shared snapshot are what the map is drawn from.
         const fetchesAtFirstDraw = mapFetches;
-        check((await seatStatus(page, 'A-1')) === 'HELD', `A-1 is ${await seatStatus(page, 'A-1')} at the first drawing, the snapshot said HELD`);
+        const firstDrawn = await seatStatus(page, 'A-1');
+        check(firstDrawn === 'HELD', `A-1 is ${firstDrawn} at the first drawing, the snapshot said HELD`);
         check(fetchesAtFirstDraw === 0, `GET /schedules/${liveSchedule}/seats was read ${fetchesAtFirstDraw} times before the map was drawn`);
         // Sooner than the 2 s polling fallback could: it must be the stream.
         await waitFor('A-2 SOLD from the delta', async () => (await seatStatus(page, 'A-2')) === 'SOLD', 1500);
@@ -415,7 +416,8 @@ export function scenarios(env) {
         await fallback.page.goto(`/schedules/${liveSchedule}/seats`);
         await waitForSeatMap(fallback.page);
         const drawnMs = Date.now() - started;
-        check(reads >= 1 && (await seatStatus(fallback.page, 'A-3')) === 'SOLD', `without a stream the map was read ${reads} times; A-3 is ${await seatStatus(fallback.page, 'A-3')}`);
+        const fallbackA3 = await seatStatus(fallback.page, 'A-3');
+        check(reads >= 1 && fallbackA3 === 'SOLD', `without a stream the map was read ${reads} times; A-3 is ${fallbackA3}`);
         check(drawnMs < 2000, `without a stream the map took ${drawnMs} ms to draw (the first poll is at 2 s)`);
         check((await fallback.page.locator('.live-badge').getAttribute('data-mode')) === 'polling', 'the badge does not say the map polls');
         await fallback.context.close();
