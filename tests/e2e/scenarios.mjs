@@ -836,7 +836,7 @@ export function scenarios(env) {
       },
     },
     {
-      name: '20 tabs: a hold made in one tab is the reader\'s in another, a release there ends it in the first, and checkout goes on with the first tab\'s order',
+      name: '20 tabs: a hold made in one tab is the reader\'s in another, a release there ends it in the first, and checkout (also opened directly in a third tab) goes on with the first tab\'s order',
       timeoutMs: 90_000,
       async run() {
         const session = await fan('tabs');
@@ -880,6 +880,16 @@ export function scenarios(env) {
         await second.waitForURL('**/gateway/*', { timeout: 10_000 });
         const secondOrder = decodeURIComponent(new URL(second.url()).pathname.split('/').pop());
         check(secondOrder === orderNo, `the second tab pays order ${secondOrder}, the first made ${orderNo}`);
+        // A third tab that goes straight to checkout finds the hold (and its price) on the server.
+        const third = await session.context.newPage();
+        await third.goto('/checkout');
+        await waitFor('the third tab\'s order summary', async () => (await third.locator('table.summary tbody').count()) === 1, 5000);
+        const summary = (await third.locator('table.summary').textContent()) ?? '';
+        check(summary.includes(seat), `the third tab's summary lists ${seat}: "${summary}"`);
+        await third.locator('main button.primary').click();
+        await third.waitForURL('**/gateway/*', { timeout: 10_000 });
+        const thirdOrder = decodeURIComponent(new URL(third.url()).pathname.split('/').pop());
+        check(thirdOrder === orderNo, `the third tab pays order ${thirdOrder}, the first made ${orderNo}`);
         session.assertClean();
         await session.context.close();
         return `${seats.join(', ')} held in one tab, released in another; order ${orderNo} continued in the second tab`;

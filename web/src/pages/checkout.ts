@@ -4,7 +4,7 @@ import { append, clear, h } from '../dom';
 import { countdown, money } from '../format';
 import { describeFailReason, t, hasKey } from '../i18n';
 import { navigate, type Page } from '../router';
-import { holdTotal, loadHold, saveHold } from '../hold';
+import { holdFromServer, holdTotal, loadHold, saveHold } from '../hold';
 import { every, handleError, later, loadingText, messageArea, queueTokenKey, requireSignIn, showMessage } from './common';
 
 interface ReadyOrder {
@@ -40,14 +40,24 @@ function attemptFor(seats: string): Attempt {
   return fresh;
 }
 
-export function renderCheckout(page: Page): void {
+export async function renderCheckout(page: Page): Promise<void> {
   if (!requireSignIn()) return;
   const messages = messageArea();
   append(page.outlet, [h('h1', {}, t('checkoutTitle')), messages]);
   if (page.query.get('cancelled')) showMessage(messages, t('gatewayCancelled'), 'info');
-  const hold = loadHold();
-  if (!hold || Date.parse(hold.expiresAt) <= Date.now()) {
+  let remembered = loadHold();
+  if (!remembered || Date.parse(remembered.expiresAt) <= Date.now()) {
+    // This tab holds nothing: a hold made in another tab is checked out here as well.
     saveHold(null);
+    const loading = loadingText();
+    page.outlet.appendChild(loading);
+    remembered = await holdFromServer();
+    if (page.left) return;
+    loading.remove();
+    saveHold(remembered);
+  }
+  const hold = remembered;
+  if (!hold) {
     page.outlet.appendChild(h('p', {}, t('checkoutEmpty')));
     page.outlet.appendChild(h('p', {}, h('a', { href: '/' }, t('backToConcerts'))));
     return;

@@ -5,7 +5,7 @@ import { append, clear, h } from '../dom';
 import { countdown, money } from '../format';
 import { t, type Key } from '../i18n';
 import { navigate, type Page } from '../router';
-import { loadHold, saveHold, type Hold } from '../hold';
+import { heldOnServer, holdFrom, loadHold, saveHold, type Hold, type MyReservation, type SeatLayoutResponse } from '../hold';
 import { SeatFeed, type SeatChange } from '../seatfeed';
 import { heldColour, mineColour, SeatMapCanvas, selectedColour, soldColour, tierColours } from '../seatmap';
 import { SeatModel, statusCodes, type SeatEntry } from '../seatmodel';
@@ -30,11 +30,6 @@ declare global {
   }
 }
 
-interface SeatLayoutResponse {
-  scheduleId: number;
-  seats: Array<{ seatNo: string; section: string; price: number }>;
-}
-
 // How long the map waits for the stream's snapshot before it reads GET /schedules/{id}/seats.
 const firstStatusesMs = 3000;
 
@@ -48,40 +43,6 @@ function until(done: () => boolean, ms: number): Promise<void> {
     };
     check();
   });
-}
-
-interface MyReservation {
-  scheduleId: number;
-  seatNo: string;
-  status: string;
-  expiresAt: string;
-  orderNo: string | null;
-}
-
-// The reader's live holds on this schedule (GET /me/reservations), or null when that cannot be
-// read (the hold this tab remembers is used then).
-async function heldOnServer(scheduleId: string): Promise<MyReservation[] | null> {
-  try {
-    const rows = await call<MyReservation[]>('/me/reservations', { auth: true });
-    const now = Date.now();
-    return rows.filter((row) => String(row.scheduleId) === scheduleId && row.status === 'HELD' && Date.parse(row.expiresAt) > now);
-  } catch {
-    return null;
-  }
-}
-
-// The hold those rows make: its seats with their prices, the earliest expiry, and the order they
-// are in when they are all in one (checkout then goes on with that order, never a second one).
-function holdFrom(scheduleId: string, rows: MyReservation[], model: SeatModel): Hold | null {
-  const seats = rows
-    .map((row) => model.indexOf.get(row.seatNo))
-    .filter((index): index is number => index !== undefined)
-    .map((index) => ({ seatNo: model.seatNos[index]!, section: model.sectionName(index), price: model.prices[index]! }));
-  if (seats.length === 0) return null;
-  const expiresAt = rows.reduce((earliest, row) => (Date.parse(row.expiresAt) < Date.parse(earliest) ? row.expiresAt : earliest), rows[0]!.expiresAt);
-  const orders = new Set(rows.map((row) => row.orderNo));
-  const [only] = [...orders];
-  return orders.size === 1 && only ? { scheduleId, seats, expiresAt, orderNo: only } : { scheduleId, seats, expiresAt };
 }
 
 export async function renderSeats(page: Page): Promise<void> {
@@ -169,7 +130,10 @@ export async function renderSeats(page: Page): Promise<void> {
   // The server's word on what the reader holds here: a hold made in another tab (or before this
   // tab's storage was cleared) is theirs in this one too, and one released elsewhere is gone.
   if (heldHere) {
-    hold = holdFrom(scheduleId, heldHere, model);
+    hold = holdFrom(scheduleId, heldHere, (seatNo) => {
+      const index = model.indexOf.get(seatNo);
+      return index === undefined ? undefined : { section: model.sectionName(index), price: model.prices[index]! };
+    });
     saveHold(hold);
   }
 
