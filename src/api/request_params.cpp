@@ -89,8 +89,8 @@ bool etag_matches(std::string_view header, std::string_view etag) {
     auto end = header.find(',', start);
     if (end == std::string_view::npos) end = header.size();
     std::string_view item = header.substr(start, end - start);
-    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
-    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+    while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
+    while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
     if (item.starts_with("W/")) item.remove_prefix(2);
     if (item == "*" || item == etag) return true;
     start = end + 1;

@@ -7,26 +7,13 @@
 #include <cstdint>
 #include <utility>
 
+#include "support/etag.hpp"
+
 namespace ticketing::application {
 namespace {
 
 bool ends_with(std::string_view text, std::string_view suffix) noexcept {
   return text.size() >= suffix.size() && text.substr(text.size() - suffix.size()) == suffix;
-}
-
-// FNV-1a 64: a content fingerprint for ETag, not a security boundary.
-std::uint64_t fingerprint(std::string_view bytes) noexcept {
-  std::uint64_t hash = 14695981039346656037ULL;
-  for (const unsigned char c : bytes) {
-    hash ^= c;
-    hash *= 1099511628211ULL;
-  }
-  return hash;
-}
-
-// A strong ETag of the content.
-std::string etag_of(std::string_view body) {
-  return fmt::format("\"{:016x}-{:x}\"", fingerprint(body), body.size());
 }
 
 }  // namespace
@@ -122,7 +109,7 @@ PageLanguage preferred_language(std::string_view accept_language) noexcept {
 void WebApp::add(std::string path, std::string body) {
   WebFile file;
   file.content_type = std::string(content_type_for(path));
-  file.etag = etag_of(body);
+  file.etag = support::etag_of(body);
   // build.mjs puts every content-hashed file under assets/; index.html keeps its name and changes.
   file.immutable = path.starts_with("assets/");
   file.body = std::move(body);
@@ -132,7 +119,7 @@ void WebApp::add(std::string path, std::string body) {
     if (const auto at = file.body.find(kEnglishRoot); at != std::string::npos) {
       WebFile korean = file;
       korean.body.replace(at, kEnglishRoot.size(), "<html lang=\"ko\">");
-      korean.etag = etag_of(korean.body);
+      korean.etag = support::etag_of(korean.body);
       korean_index_ = std::move(korean);
     }
   }

@@ -890,6 +890,28 @@ export function scenarios(env) {
         await third.waitForURL('**/gateway/*', { timeout: 10_000 });
         const thirdOrder = decodeURIComponent(new URL(third.url()).pathname.split('/').pop());
         check(thirdOrder === orderNo, `the third tab pays order ${thirdOrder}, the first made ${orderNo}`);
+        // One more seat next to the unpaid order: checkout pays it as an order of its own (a `ready`
+        // naming the first order's seat too would be 409 SEAT_IN_PAYMENT), then the first order.
+        await first.goto(`/schedules/${liveSchedule}/seats`);
+        await waitForSeatMap(first);
+        const [extra] = await availableSeats(first, 'P', 1);
+        await holdThroughUi(first, [extra]);
+        await first.locator('.hold a[href="/checkout"]').click();
+        await first.waitForURL('**/checkout');
+        const paying = (await first.locator('table.summary tbody').textContent()) ?? '';
+        const also = (await first.locator('.also-held').textContent()) ?? '';
+        check(paying.includes(extra) && !paying.includes(seat), `checkout pays ${extra} alone: "${paying}"`);
+        check(also.includes(seat), `checkout names ${seat} as held in its own order: "${also}"`);
+        await first.locator('main button.primary').click();
+        await first.waitForURL('**/gateway/*', { timeout: 10_000 });
+        const extraOrder = decodeURIComponent(new URL(first.url()).pathname.split('/').pop());
+        check(extraOrder !== orderNo, `${extra} was put in ${orderNo}, the order of ${seat}`);
+        await first.goto('/checkout');
+        await waitFor('checkout of the first order', async () => ((await first.locator('table.summary tbody').textContent()) ?? '').includes(seat), 5000);
+        await first.locator('main button.primary').click();
+        await first.waitForURL('**/gateway/*', { timeout: 10_000 });
+        const last = decodeURIComponent(new URL(first.url()).pathname.split('/').pop());
+        check(last === orderNo, `after ${extraOrder}, checkout goes to ${last}, not ${orderNo}`);
         session.assertClean();
         await session.context.close();
         return `${seats.join(', ')} held in one tab, released in another; order ${orderNo} continued in the second tab`;

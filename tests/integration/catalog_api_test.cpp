@@ -187,12 +187,16 @@ TEST_F(CatalogApi, LayoutIsTheSeatMapWithoutStatusesAndRevalidatesByETag) {
   EXPECT_EQ(again.body, response.body);
 
   // Revalidation: the tag (strong, weak, in a list, or "*") is a 304 without a body.
-  for (const std::string& tag : {etag, "W/" + etag, "\"other\", " + etag, std::string("*")}) {
+  for (const std::string& tag : {etag, "W/" + etag, "\"other\", " + etag, "\"other\",\t" + etag, std::string("*")}) {
     const auto cached = http(port(), "GET", "/schedules/2/layout", "", {{"If-None-Match", tag}});
     EXPECT_EQ(cached.status, 304) << tag;
     EXPECT_TRUE(cached.body.empty()) << tag;
     EXPECT_EQ(cached.header("etag"), etag) << tag;
+    EXPECT_EQ(cached.headers.count("content-length"), 0u) << cached.raw;
   }
+  const auto head_cached = http(port(), "HEAD", "/schedules/2/layout", "", {{"If-None-Match", etag}});
+  EXPECT_EQ(head_cached.status, 304);
+  EXPECT_EQ(head_cached.headers.count("content-length"), 0u) << head_cached.raw;
   EXPECT_EQ(http(port(), "GET", "/schedules/2/layout", "", {{"If-None-Match", "\"other\""}}).status, 200);
   const auto head = http(port(), "HEAD", "/schedules/2/layout");
   EXPECT_EQ(head.status, 200);

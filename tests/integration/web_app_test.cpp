@@ -67,6 +67,7 @@ TEST(WebApp, ServesIndexUncachedAndHashedAssetsImmutableUnderAStrictPolicy) {
   const auto again = http(server.port(), "GET", "/", "", {{"If-None-Match", etag}});
   EXPECT_EQ(again.status, 304);
   EXPECT_TRUE(again.body.empty());
+  EXPECT_EQ(again.headers.count("content-length"), 0u) << again.raw;  // not the 0 of an empty body
   EXPECT_EQ(http(server.port(), "GET", "/", "", {{"If-None-Match", "\"other\""}}).status, 200);
   const auto head = http(server.port(), "HEAD", "/assets/app-AB12.js");
   EXPECT_EQ(head.status, 200);

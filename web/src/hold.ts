@@ -6,13 +6,15 @@ export interface HeldSeat {
   seatNo: string;
   section: string;
   price: number;
+  // The READY order this seat is in already, if any (made in this tab or another).
+  orderNo?: string;
 }
 
 export interface Hold {
   scheduleId: string;
   seats: HeldSeat[];
   expiresAt: string;
-  // The READY order made for these seats, once checkout created it (a second one would be 409).
+  // The READY order all of these seats are in, once checkout created it (a second one would be 409).
   orderNo?: string;
 }
 
@@ -32,7 +34,7 @@ export function saveHold(hold: Hold | null): void {
   else sessionStorage.removeItem(key);
 }
 
-export function holdTotal(hold: Hold): number {
+export function holdTotal(hold: { seats: HeldSeat[] }): number {
   return hold.seats.reduce((sum, seat) => sum + seat.price, 0);
 }
 
@@ -63,9 +65,9 @@ export async function heldOnServer(scheduleId?: string): Promise<MyReservation[]
   }
 }
 
-// The hold those rows make: its seats with their sections and prices (`seatInfo`; seats it does
-// not know are left out), the earliest expiry, and the order they are in when they are all in one
-// (checkout then goes on with that order, never a second one).
+// The hold those rows make: its seats with their sections, prices (`seatInfo`; seats it does not
+// know are left out) and orders, the earliest expiry, and the order they are in when they are all
+// in one (checkout then goes on with that order, never a second one).
 export function holdFrom(
   scheduleId: string,
   rows: MyReservation[],
@@ -74,7 +76,7 @@ export function holdFrom(
   const seats: HeldSeat[] = [];
   for (const row of rows) {
     const info = seatInfo(row.seatNo);
-    if (info) seats.push({ seatNo: row.seatNo, ...info });
+    if (info) seats.push(row.orderNo ? { seatNo: row.seatNo, ...info, orderNo: row.orderNo } : { seatNo: row.seatNo, ...info });
   }
   if (seats.length === 0) return null;
   const expiresAt = rows.reduce((earliest, row) => (Date.parse(row.expiresAt) < Date.parse(earliest) ? row.expiresAt : earliest), rows[0]!.expiresAt);
@@ -96,4 +98,18 @@ export async function holdFromServer(): Promise<Hold | null> {
   } catch {
     return null;
   }
+}
+
+// What checkout pays next: the seats in no order yet (a new order), or else the seats of the one
+// order they are in (that order). The rest, if any, are in an order of their own, paid after.
+export function nextPayment(hold: Hold): { seats: HeldSeat[]; orderNo?: string; rest: HeldSeat[] } {
+  const orderOf = (seat: HeldSeat): string | undefined => seat.orderNo ?? hold.orderNo;
+  const free = hold.seats.filter((seat) => !orderOf(seat));
+  if (free.length > 0) return { seats: free, rest: hold.seats.filter((seat) => orderOf(seat)) };
+  const orderNo = orderOf(hold.seats[0]!)!;
+  return {
+    seats: hold.seats.filter((seat) => orderOf(seat) === orderNo),
+    orderNo,
+    rest: hold.seats.filter((seat) => orderOf(seat) !== orderNo),
+  };
 }

@@ -25,6 +25,7 @@ export class SeatFeed {
   private reopenTimer = 0;
   private stopped = false;
   private polling = false;
+  private streamSnapshots = 0;
 
   constructor(
     private readonly scheduleId: string,
@@ -44,9 +45,11 @@ export class SeatFeed {
 
   // Ask for the whole map now (after our own hold ended, for instance).
   async refresh(): Promise<void> {
+    const snapshotsBefore = this.streamSnapshots;
     try {
       const map = await call<SeatMapResponse>(`/schedules/${this.scheduleId}/seats`);
-      if (!this.stopped) this.handlers.snapshot(map.seats);
+      // A stream snapshot that came meanwhile is newer than this read: the read is dropped.
+      if (!this.stopped && this.streamSnapshots === snapshotsBefore) this.handlers.snapshot(map.seats);
     } catch {
       // The next poll or stream event brings the map up to date.
     }
@@ -60,6 +63,7 @@ export class SeatFeed {
     const source = new EventSource(`/schedules/${this.scheduleId}/seats/stream`);
     this.source = source;
     source.addEventListener('snapshot', (event) => {
+      this.streamSnapshots += 1;
       const data = JSON.parse((event as MessageEvent<string>).data) as { seats: SeatChange[] };
       this.stopPolling();
       this.handlers.mode('live');

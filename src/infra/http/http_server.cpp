@@ -980,12 +980,14 @@ asio::awaitable<bool> HttpServer::Impl::answer(beast::tcp_stream& stream, Contex
   const std::size_t body_size = response.body.size();
   res.body() = std::move(response.body);
   res.prepare_payload();
-  // RFC 9110 §8.6: no Content-Length on a 204 (it has no body by definition).
-  if (response.status == 204) res.erase(bhttp::field::content_length);
+  // RFC 9110 §8.6: no Content-Length on a 204 or a 304 (neither has a body; a 304's would have to
+  // be the length of the 200 it stands for, not the 0 Beast puts there).
+  const bool bodiless = response.status == 204 || response.status == 304;
+  if (bodiless) res.erase(bhttp::field::content_length);
   if (request.method == web::Method::kHead) {
     // HEAD: same headers as GET, including the length of the body we do not send.
     res.body().clear();
-    if (response.head_of_stream) {
+    if (response.head_of_stream || bodiless) {
       res.erase(bhttp::field::content_length);
     } else {
       res.content_length(body_size);

@@ -1,5 +1,9 @@
 #include "infra/mysql/mysql_catalog_repository.hpp"
 
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <chrono>
 #include <stdexcept>
 
 #include "infra/mysql/row_reader.hpp"
@@ -152,6 +156,18 @@ Task<std::optional<SeatMap>> MysqlCatalogRepository::seat_map(domain::ScheduleId
 
 Task<domain::SeatLayoutSeats> MysqlCatalogRepository::seat_layout(domain::ScheduleId schedule) {
   std::shared_ptr<const SeatLayout> cached = co_await layouts_.layout(schedule);
+  // Another request is making the first load (a restart just before a sale: every fan's map at
+  // once): this read needs all of it too, so it waits for that load instead of reading the same
+  // 10,000 rows again, for up to a second, then loads it itself.
+  if (!cached) {
+    const auto executor = co_await boost::asio::this_coro::executor;  // named: GCC 12 and co_await temporaries
+    boost::asio::steady_timer timer(executor);
+    for (int waits = 0; !cached && waits < 50; ++waits) {
+      timer.expires_after(std::chrono::milliseconds(20));
+      co_await timer.async_wait(boost::asio::use_awaitable);
+      cached = co_await layouts_.layout(schedule);
+    }
+  }
   if (cached && !cached->seats.empty()) co_return domain::SeatLayoutSeats(cached, &cached->seats);
   // Not cached (another request is loading it), or empty: is there such a schedule at all?
   auto work = [schedule, cached](MysqlConnection& db) -> std::shared_ptr<const SeatLayout> {

@@ -4,7 +4,7 @@ import { append, clear, h } from '../dom';
 import { countdown, money } from '../format';
 import { describeFailReason, t, hasKey } from '../i18n';
 import { navigate, type Page } from '../router';
-import { holdFromServer, holdTotal, loadHold, saveHold } from '../hold';
+import { holdFromServer, holdTotal, loadHold, nextPayment, saveHold } from '../hold';
 import { every, handleError, later, loadingText, messageArea, queueTokenKey, requireSignIn, showMessage } from './common';
 
 interface ReadyOrder {
@@ -62,7 +62,10 @@ export async function renderCheckout(page: Page): Promise<void> {
     page.outlet.appendChild(h('p', {}, h('a', { href: '/' }, t('backToConcerts'))));
     return;
   }
-  const rows = hold.seats.map((seat) => h('tr', {}, h('th', { scope: 'row' }, seat.seatNo), h('td', {}, money(seat.price))));
+  // Seats already in a READY order and seats in none are paid separately: a `ready` naming a seat
+  // of another order is refused (409 SEAT_IN_PAYMENT).
+  const next = nextPayment(hold);
+  const rows = next.seats.map((seat) => h('tr', {}, h('th', { scope: 'row' }, seat.seatNo), h('td', {}, money(seat.price))));
   const timer = h('p', { className: 'hold-timer', role: 'timer' });
   const tick = (): void => {
     const left = Date.parse(hold.expiresAt) - Date.now();
@@ -70,11 +73,11 @@ export async function renderCheckout(page: Page): Promise<void> {
     if (left <= 0) pay.disabled = true;
   };
   const pay = h('button', { type: 'button', className: 'primary' }, t('pay'));
-  const seatNos = hold.seats.map((seat) => seat.seatNo);
+  const seatNos = next.seats.map((seat) => seat.seatNo);
   pay.addEventListener('click', async () => {
     // Back from the gateway without paying: the order for these seats exists, pay that one.
-    if (hold.orderNo) {
-      navigate(`/gateway/${encodeURIComponent(hold.orderNo)}`);
+    if (next.orderNo) {
+      navigate(`/gateway/${encodeURIComponent(next.orderNo)}`);
       return;
     }
     pay.disabled = true;
@@ -90,8 +93,11 @@ export async function renderCheckout(page: Page): Promise<void> {
           body: { scheduleId: Number(hold.scheduleId), seatNos },
         });
         sessionStorage.removeItem(attemptKey);
-        // `ready` extended the holds until the order expires.
-        saveHold({ ...hold, expiresAt: order.expiresAt, orderNo: order.orderNo });
+        // `ready` extended these seats' holds until the order expires.
+        const seats = hold.seats.map((seat) => (seatNos.includes(seat.seatNo) ? { ...seat, orderNo: order.orderNo } : seat));
+        const one = next.rest.length === 0;
+        const expiresAt = one || Date.parse(order.expiresAt) < Date.parse(hold.expiresAt) ? order.expiresAt : hold.expiresAt;
+        saveHold(one ? { ...hold, seats, expiresAt, orderNo: order.orderNo } : { scheduleId: hold.scheduleId, seats, expiresAt });
         navigate(`/gateway/${encodeURIComponent(order.orderNo)}`);
       } catch (error) {
         const transient =
@@ -119,8 +125,11 @@ export async function renderCheckout(page: Page): Promise<void> {
         { className: 'summary' },
         h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, t('seat')), h('th', { scope: 'col' }, t('price')))),
         h('tbody', {}, ...rows),
-        h('tfoot', {}, h('tr', {}, h('th', { scope: 'row' }, t('total')), h('td', {}, money(holdTotal(hold))))),
+        h('tfoot', {}, h('tr', {}, h('th', { scope: 'row' }, t('total')), h('td', {}, money(holdTotal(next))))),
       ),
+      next.rest.length > 0
+        ? h('p', { className: 'also-held' }, t('checkoutAlsoHeld', { seats: next.rest.map((seat) => seat.seatNo).join(', ') }))
+        : null,
       timer,
       pay,
     ),

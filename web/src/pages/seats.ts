@@ -74,8 +74,14 @@ export async function renderSeats(page: Page): Promise<void> {
   let feedMode: 'live' | 'polling' | null = null;
   let showMode = (): void => {};
   const receive = (seats: SeatChange[], full: boolean): void => {
-    if (deliver) deliver(seats);
-    else if (full || hasStatuses) early.push(seats); // a delta before any snapshot has nothing to apply to
+    if (deliver) {
+      deliver(seats);
+    } else if (full) {
+      early.length = 0; // every seat: what came before it is superseded
+      early.push(seats);
+    } else if (hasStatuses) {
+      early.push(seats); // a delta before any snapshot has nothing to apply to
+    }
     if (full) hasStatuses = true;
   };
   const feed = new SeatFeed(scheduleId, {
@@ -99,6 +105,7 @@ export async function renderSeats(page: Page): Promise<void> {
     if (!hasStatuses && !page.left) await feed.refresh();
     if (!hasStatuses && !page.left) throw new Error('no seat statuses');
   } catch (error) {
+    feed.stop(); // no map to keep current: no polls, no stream retries, nothing buffered
     if (page.left) return;
     loading.remove();
     handleError(page, messages, error, scheduleId);
@@ -355,7 +362,8 @@ export async function renderSeats(page: Page): Promise<void> {
         map.mine.add(index);
         model.status[index] = statusCodes.HELD;
       }
-      const previous = hold?.seats ?? [];
+      // The seats held before keep the order they are in (checkout pays it separately).
+      const previous = (hold?.seats ?? []).map((seat) => (hold?.orderNo && !seat.orderNo ? { ...seat, orderNo: hold.orderNo } : seat));
       const expiresAt = hold && Date.parse(hold.expiresAt) < Date.parse(result.expiresAt) ? hold.expiresAt : result.expiresAt;
       hold = {
         scheduleId,
