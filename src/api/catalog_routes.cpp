@@ -1,6 +1,3 @@
-#include <fmt/format.h>
-
-#include <functional>
 #include <memory>
 #include <mutex>
 #include <unordered_map>
@@ -8,6 +5,7 @@
 #include "api/request_params.hpp"
 #include "api/routes.hpp"
 #include "application/catalog_queries.hpp"
+#include "support/etag.hpp"
 #include "support/json_writer.hpp"
 
 namespace ticketing::api {
@@ -104,11 +102,10 @@ class LayoutDocuments {
     }
     auto document = std::make_shared<Document>(Document{write(schedule, *seats), {}});
     // Strong: the same bytes get the same tag on every instance and after every reload.
-    document->etag =
-        fmt::format("\"{:016x}-{}\"", std::hash<std::string_view>{}(document->body), document->body.size());
+    document->etag = support::etag_of(document->body);
     std::lock_guard lock(mutex_);
-    if (entries_.size() >= kMaxEntries)
-      std::erase_if(entries_, [](const auto& entry) { return entry.second.source.expired(); });
+    // A document whose layout the cache let go is not kept for a schedule nobody asks for again.
+    std::erase_if(entries_, [](const auto& entry) { return entry.second.source.expired(); });
     if (entries_.size() >= kMaxEntries) entries_.clear();  // a bound, not a policy: the cache has its own
     entries_[schedule.value] = Entry{seats, document};
     return document;

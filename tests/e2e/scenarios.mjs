@@ -268,7 +268,7 @@ export function scenarios(env) {
         const [seat] = await availableSeats(a.page, 'Q', 1);
         await holdThroughUi(a.page, [seat]);
         await waitFor(`${seat} HELD in B's map`, async () => (await seatStatus(b.page, seat)) === 'HELD', 5000);
-        // The test profile's hold.ttl is 3 s; a longer ttl only makes this wait longer.
+        // scripts/e2e runs holds of 10 s; a longer ttl only makes this wait longer.
         await waitFor(`${seat} AVAILABLE again in A's map`, async () => (await seatStatus(a.page, seat)) === 'AVAILABLE', 20_000, 100);
         await waitFor('the hold-ended notice', async () => /hold has ended/.test((await a.page.locator('.messages').textContent()) ?? ''), 2000);
         await waitFor(`${seat} AVAILABLE again in B's map`, async () => (await seatStatus(b.page, seat)) === 'AVAILABLE', 5000);
@@ -912,6 +912,16 @@ export function scenarios(env) {
         await first.waitForURL('**/gateway/*', { timeout: 10_000 });
         const last = decodeURIComponent(new URL(first.url()).pathname.split('/').pop());
         check(last === orderNo, `after ${extraOrder}, checkout goes to ${last}, not ${orderNo}`);
+        // The second tab last saw only the first order: its checkout asks the server again, knows
+        // both orders, and pays one of them (never a third order, never a 409).
+        await second.goto('/checkout');
+        await waitFor('the second tab\'s summary', async () => (await second.locator('table.summary tbody').count()) === 1, 5000);
+        const both = `${(await second.locator('table.summary tbody').textContent()) ?? ''} ${(await second.locator('.also-held').textContent()) ?? ''}`;
+        check(both.includes(seat) && both.includes(extra), `the second tab's checkout shows ${seat} and ${extra}: "${both}"`);
+        await second.locator('main button.primary').click();
+        await second.waitForURL('**/gateway/*', { timeout: 10_000 });
+        const paid = decodeURIComponent(new URL(second.url()).pathname.split('/').pop());
+        check(paid === orderNo || paid === extraOrder, `the second tab pays ${paid}, not ${orderNo} or ${extraOrder}`);
         session.assertClean();
         await session.context.close();
         return `${seats.join(', ')} held in one tab, released in another; order ${orderNo} continued in the second tab`;

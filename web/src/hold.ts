@@ -8,6 +8,8 @@ export interface HeldSeat {
   price: number;
   // The READY order this seat is in already, if any (made in this tab or another).
   orderNo?: string;
+  // When this seat's hold ends (an order's seats last as long as the order); the hold's otherwise.
+  expiresAt?: string;
 }
 
 export interface Hold {
@@ -32,6 +34,22 @@ export function loadHold(): Hold | null {
 export function saveHold(hold: Hold | null): void {
   if (hold && hold.seats.length > 0) sessionStorage.setItem(key, JSON.stringify(hold));
   else sessionStorage.removeItem(key);
+}
+
+// The seats whose hold has not ended at `now`, and the earliest end among them; null when none is left.
+export function withoutExpired(hold: Hold, now = Date.now()): Hold | null {
+  const seats = hold.seats.filter((seat) => Date.parse(seat.expiresAt ?? hold.expiresAt) > now);
+  return seats.length === 0 ? null : { ...hold, seats, expiresAt: earliest(hold, seats) };
+}
+
+// The earliest end of `seats`' holds (the hold's own end for a seat that does not say).
+export function earliest(hold: Hold, seats: HeldSeat[] = hold.seats): string {
+  let first = seats[0]?.expiresAt ?? hold.expiresAt;
+  for (const seat of seats) {
+    const end = seat.expiresAt ?? hold.expiresAt;
+    if (Date.parse(end) < Date.parse(first)) first = end;
+  }
+  return first;
 }
 
 export function holdTotal(hold: { seats: HeldSeat[] }): number {
@@ -76,37 +94,48 @@ export function holdFrom(
   const seats: HeldSeat[] = [];
   for (const row of rows) {
     const info = seatInfo(row.seatNo);
-    if (info) seats.push(row.orderNo ? { seatNo: row.seatNo, ...info, orderNo: row.orderNo } : { seatNo: row.seatNo, ...info });
+    if (!info) continue;
+    const seat: HeldSeat = { seatNo: row.seatNo, ...info, expiresAt: row.expiresAt };
+    if (row.orderNo) seat.orderNo = row.orderNo;
+    seats.push(seat);
   }
   if (seats.length === 0) return null;
-  const expiresAt = rows.reduce((earliest, row) => (Date.parse(row.expiresAt) < Date.parse(earliest) ? row.expiresAt : earliest), rows[0]!.expiresAt);
+  const expiresAt = earliest({ scheduleId, seats, expiresAt: seats[0]!.expiresAt! });
   const orders = new Set(rows.map((row) => row.orderNo));
   const [only] = [...orders];
   return orders.size === 1 && only ? { scheduleId, seats, expiresAt, orderNo: only } : { scheduleId, seats, expiresAt };
 }
 
-// The reader's newest hold as the server has it, with its seats' prices from the schedule's
-// layout: what checkout shows in a tab that did not make the hold.
-export async function holdFromServer(): Promise<Hold | null> {
-  const rows = await heldOnServer();
-  if (!rows || rows.length === 0) return null;
-  const scheduleId = String(rows[0]!.scheduleId);
-  try {
-    const layout = await call<SeatLayoutResponse>(`/schedules/${scheduleId}/layout`);
-    const bySeat = new Map(layout.seats.map((seat) => [seat.seatNo, { section: seat.section, price: seat.price }]));
-    return holdFrom(scheduleId, rows.filter((row) => String(row.scheduleId) === scheduleId), (seatNo) => bySeat.get(seatNo));
-  } catch {
-    return null;
+// The reader's hold as the server has it now: on `known`'s schedule when this tab remembers one
+// (another tab may have ordered, released or added seats since), else their newest. Prices come
+// from `known` or the schedule's layout. undefined when the server cannot be asked (the caller
+// keeps what it remembers), null when there is no hold.
+export async function holdFromServer(known: Hold | null): Promise<Hold | null | undefined> {
+  const rows = await heldOnServer(known?.scheduleId);
+  if (!rows) return undefined;
+  if (rows.length === 0) return null;
+  const scheduleId = known?.scheduleId ?? String(rows[0]!.scheduleId);
+  const mine = rows.filter((row) => String(row.scheduleId) === scheduleId);
+  const priced = new Map((known?.seats ?? []).map((seat) => [seat.seatNo, { section: seat.section, price: seat.price }]));
+  if (mine.some((row) => !priced.has(row.seatNo))) {
+    try {
+      const layout = await call<SeatLayoutResponse>(`/schedules/${scheduleId}/layout`);
+      for (const seat of layout.seats) priced.set(seat.seatNo, { section: seat.section, price: seat.price });
+    } catch {
+      return undefined;
+    }
   }
+  return holdFrom(scheduleId, mine, (seatNo) => priced.get(seatNo));
 }
 
-// What checkout pays next: the seats in no order yet (a new order), or else the seats of the one
-// order they are in (that order). The rest, if any, are in an order of their own, paid after.
+// What checkout pays next: the seats in no order yet (a new order), or else the seats of the order
+// that ends first (that order). The rest, if any, are in an order of their own, paid after.
 export function nextPayment(hold: Hold): { seats: HeldSeat[]; orderNo?: string; rest: HeldSeat[] } {
   const orderOf = (seat: HeldSeat): string | undefined => seat.orderNo ?? hold.orderNo;
   const free = hold.seats.filter((seat) => !orderOf(seat));
   if (free.length > 0) return { seats: free, rest: hold.seats.filter((seat) => orderOf(seat)) };
-  const orderNo = orderOf(hold.seats[0]!)!;
+  const first = earliest(hold);
+  const orderNo = orderOf(hold.seats.find((seat) => (seat.expiresAt ?? hold.expiresAt) === first) ?? hold.seats[0]!)!;
   return {
     seats: hold.seats.filter((seat) => orderOf(seat) === orderNo),
     orderNo,

@@ -25,7 +25,7 @@ export class SeatFeed {
   private reopenTimer = 0;
   private stopped = false;
   private polling = false;
-  private streamSnapshots = 0;
+  private streamEvents = 0; // snapshots and deltas heard on the stream
 
   constructor(
     private readonly scheduleId: string,
@@ -45,11 +45,11 @@ export class SeatFeed {
 
   // Ask for the whole map now (after our own hold ended, for instance).
   async refresh(): Promise<void> {
-    const snapshotsBefore = this.streamSnapshots;
+    const heardBefore = this.streamEvents;
     try {
       const map = await call<SeatMapResponse>(`/schedules/${this.scheduleId}/seats`);
-      // A stream snapshot that came meanwhile is newer than this read: the read is dropped.
-      if (!this.stopped && this.streamSnapshots === snapshotsBefore) this.handlers.snapshot(map.seats);
+      // What the stream said meanwhile may be newer than this read: then the read is dropped.
+      if (!this.stopped && this.streamEvents === heardBefore) this.handlers.snapshot(map.seats);
     } catch {
       // The next poll or stream event brings the map up to date.
     }
@@ -62,14 +62,21 @@ export class SeatFeed {
     }
     const source = new EventSource(`/schedules/${this.scheduleId}/seats/stream`);
     this.source = source;
+    // Open again after a drop: a resumed stream (Last-Event-ID) sends only the deltas missed, no
+    // snapshot, so the polling meanwhile ends here.
+    source.addEventListener('open', () => {
+      this.stopPolling();
+      this.handlers.mode('live');
+    });
     source.addEventListener('snapshot', (event) => {
-      this.streamSnapshots += 1;
+      this.streamEvents += 1;
       const data = JSON.parse((event as MessageEvent<string>).data) as { seats: SeatChange[] };
       this.stopPolling();
       this.handlers.mode('live');
       this.handlers.snapshot(data.seats);
     });
     source.addEventListener('delta', (event) => {
+      this.streamEvents += 1;
       const data = JSON.parse((event as MessageEvent<string>).data) as { changes: SeatChange[] };
       this.handlers.changes(data.changes);
     });

@@ -4,7 +4,7 @@ import { append, clear, h } from '../dom';
 import { countdown, money } from '../format';
 import { describeFailReason, t, hasKey } from '../i18n';
 import { navigate, type Page } from '../router';
-import { holdFromServer, holdTotal, loadHold, nextPayment, saveHold } from '../hold';
+import { earliest, holdFromServer, holdTotal, loadHold, nextPayment, saveHold, withoutExpired } from '../hold';
 import { every, handleError, later, loadingText, messageArea, queueTokenKey, requireSignIn, showMessage } from './common';
 
 interface ReadyOrder {
@@ -45,18 +45,19 @@ export async function renderCheckout(page: Page): Promise<void> {
   const messages = messageArea();
   append(page.outlet, [h('h1', {}, t('checkoutTitle')), messages]);
   if (page.query.get('cancelled')) showMessage(messages, t('gatewayCancelled'), 'info');
-  let remembered = loadHold();
-  if (!remembered || Date.parse(remembered.expiresAt) <= Date.now()) {
-    // This tab holds nothing: a hold made in another tab is checked out here as well.
-    saveHold(null);
-    const loading = loadingText();
-    page.outlet.appendChild(loading);
-    remembered = await holdFromServer();
-    if (page.left) return;
-    loading.remove();
-    saveHold(remembered);
-  }
-  const hold = remembered;
+  if (page.query.get('changed')) showMessage(messages, t('checkoutChanged'), 'info');
+  // What the server says the reader holds now: another tab may have made an order for these seats,
+  // released them or held more, and a hold made elsewhere is checked out here as well. What this
+  // tab remembers only when the server cannot be asked.
+  const remembered = loadHold();
+  const loading = loadingText();
+  page.outlet.appendChild(loading);
+  const fromServer = await holdFromServer(remembered);
+  if (page.left) return;
+  loading.remove();
+  const current = fromServer === undefined ? remembered : fromServer;
+  const hold = current ? withoutExpired(current) : null;
+  saveHold(hold);
   if (!hold) {
     page.outlet.appendChild(h('p', {}, t('checkoutEmpty')));
     page.outlet.appendChild(h('p', {}, h('a', { href: '/' }, t('backToConcerts'))));
@@ -81,7 +82,9 @@ export async function renderCheckout(page: Page): Promise<void> {
       return;
     }
     pay.disabled = true;
-    const attempt = attemptFor(`${hold.scheduleId}:${seatNos.join(',')}`);
+    // One attempt per set of seats and their current hold: the same key after a lost answer (the
+    // server replays it), a new one for the same seats held again after an earlier order lapsed.
+    const attempt = attemptFor(`${hold.scheduleId}:${[...seatNos].sort().join(',')}:${earliest(hold, next.seats)}`);
     const queueToken = sessionStorage.getItem(queueTokenKey(hold.scheduleId));
     const send = async (retries: number): Promise<void> => {
       try {
@@ -94,10 +97,12 @@ export async function renderCheckout(page: Page): Promise<void> {
         });
         sessionStorage.removeItem(attemptKey);
         // `ready` extended these seats' holds until the order expires.
-        const seats = hold.seats.map((seat) => (seatNos.includes(seat.seatNo) ? { ...seat, orderNo: order.orderNo } : seat));
-        const one = next.rest.length === 0;
-        const expiresAt = one || Date.parse(order.expiresAt) < Date.parse(hold.expiresAt) ? order.expiresAt : hold.expiresAt;
-        saveHold(one ? { ...hold, seats, expiresAt, orderNo: order.orderNo } : { scheduleId: hold.scheduleId, seats, expiresAt });
+        const seats = hold.seats.map((seat) =>
+          seatNos.includes(seat.seatNo) ? { ...seat, orderNo: order.orderNo, expiresAt: order.expiresAt } : seat,
+        );
+        const ordered = { scheduleId: hold.scheduleId, seats, expiresAt: hold.expiresAt };
+        ordered.expiresAt = earliest(ordered);
+        saveHold(next.rest.length === 0 ? { ...ordered, orderNo: order.orderNo } : ordered);
         navigate(`/gateway/${encodeURIComponent(order.orderNo)}`);
       } catch (error) {
         const transient =
@@ -109,6 +114,12 @@ export async function renderCheckout(page: Page): Promise<void> {
           return;
         }
         if (!transient) sessionStorage.removeItem(attemptKey);
+        if (error instanceof ApiError && (error.code === 'SEAT_IN_PAYMENT' || error.code === 'CONFLICT') && !page.query.get('changed')) {
+          // The seats changed since this page asked (an order made or a hold ended in another tab):
+          // ask again and show what is left to pay.
+          navigate('/checkout?changed=1', { replace: true });
+          return;
+        }
         pay.disabled = false;
         handleError(page, messages, error, hold.scheduleId);
       }
@@ -204,17 +215,20 @@ export async function renderOrder(page: Page): Promise<void> {
       h('p', {}, `${order.seatNos.join(', ')} — ${money(order.amount)}`),
     ]);
     if (order.failReason) state.appendChild(h('p', { className: 'fail-reason' }, t('failReason', { reason: describeFailReason(order.failReason) })));
+    if (order.status === 'PAID' || order.status === 'CANCELLED' || order.status === 'FAILED') {
+      // This order's seats are no longer held; seats held in another order stay to be paid.
+      const rest = loadHold();
+      const left = rest ? rest.seats.filter((seat) => !order.seatNos.includes(seat.seatNo)) : [];
+      saveHold(rest && left.length > 0 ? { scheduleId: rest.scheduleId, seats: left, expiresAt: earliest(rest, left) } : null);
+      if (left.length > 0) state.appendChild(h('p', {}, h('a', { href: '/checkout' }, t('payTheRest', { seats: left.map((seat) => seat.seatNo).join(', ') }))));
+    }
     if (order.status === 'PAID') {
-      // The purchase used the admission slot; the hold became the order.
-      saveHold(null);
+      // The purchase used the admission slot (the server ended it).
       sessionStorage.removeItem(queueTokenKey(String(order.scheduleId)));
       state.appendChild(h('p', {}, h('a', { className: 'button primary', href: '/me/tickets' }, t('seeTickets'))));
       return;
     }
-    if (order.status === 'CANCELLED' || order.status === 'FAILED') {
-      saveHold(null);
-      return;
-    }
+    if (order.status === 'CANCELLED' || order.status === 'FAILED') return;
     if (order.status === 'CONFIRMING') {
       // At least a second between calls, also when an answer did not wait (a busy or older server).
       later(page, Math.max(0, 1000 - (Date.now() - started)), () => void poll(10000));

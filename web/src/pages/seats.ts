@@ -5,7 +5,7 @@ import { append, clear, h } from '../dom';
 import { countdown, money } from '../format';
 import { t, type Key } from '../i18n';
 import { navigate, type Page } from '../router';
-import { heldOnServer, holdFrom, loadHold, saveHold, type Hold, type MyReservation, type SeatLayoutResponse } from '../hold';
+import { earliest, heldOnServer, holdFrom, loadHold, saveHold, withoutExpired, type Hold, type MyReservation, type SeatLayoutResponse } from '../hold';
 import { SeatFeed, type SeatChange } from '../seatfeed';
 import { heldColour, mineColour, SeatMapCanvas, selectedColour, soldColour, tierColours } from '../seatmap';
 import { SeatModel, statusCodes, type SeatEntry } from '../seatmodel';
@@ -129,11 +129,9 @@ export async function renderSeats(page: Page): Promise<void> {
   const liveBadge = h('span', { className: 'live-badge', role: 'status' });
   const selectionPanel = h('section', { className: 'panel selection', 'aria-labelledby': 'selection-heading' });
   const holdPanel = h('section', { className: 'panel hold', 'aria-labelledby': 'hold-heading' });
-  let hold: Hold | null = loadHold();
-  if (hold && (hold.scheduleId !== scheduleId || Date.parse(hold.expiresAt) <= Date.now())) {
-    hold = null;
-    saveHold(null);
-  }
+  const remembered = loadHold();
+  let hold: Hold | null = remembered && remembered.scheduleId === scheduleId ? withoutExpired(remembered) : null;
+  if (remembered && !hold) saveHold(null);
   // The server's word on what the reader holds here: a hold made in another tab (or before this
   // tab's storage was cleared) is theirs in this one too, and one released elsewhere is gone.
   if (heldHere) {
@@ -362,17 +360,21 @@ export async function renderSeats(page: Page): Promise<void> {
         map.mine.add(index);
         model.status[index] = statusCodes.HELD;
       }
-      // The seats held before keep the order they are in (checkout pays it separately).
-      const previous = (hold?.seats ?? []).map((seat) => (hold?.orderNo && !seat.orderNo ? { ...seat, orderNo: hold.orderNo } : seat));
-      const expiresAt = hold && Date.parse(hold.expiresAt) < Date.parse(result.expiresAt) ? hold.expiresAt : result.expiresAt;
-      hold = {
-        scheduleId,
-        expiresAt,
-        seats: [
-          ...previous,
-          ...indices.map((i) => ({ seatNo: model.seatNos[i]!, section: model.sectionName(i), price: model.prices[i]! })),
-        ],
-      };
+      // The seats held before keep the order they are in (checkout pays it separately) and their end.
+      const before = hold;
+      const previous = (before?.seats ?? []).map((seat) => ({
+        ...seat,
+        orderNo: seat.orderNo ?? before?.orderNo,
+        expiresAt: seat.expiresAt ?? before?.expiresAt,
+      }));
+      const added = indices.map((i) => ({
+        seatNo: model.seatNos[i]!,
+        section: model.sectionName(i),
+        price: model.prices[i]!,
+        expiresAt: result.expiresAt,
+      }));
+      hold = { scheduleId, expiresAt: result.expiresAt, seats: [...previous, ...added] };
+      hold.expiresAt = earliest(hold);
       saveHold(hold);
       map.redrawSeats(indices);
       showMessage(messages, '');
@@ -429,19 +431,29 @@ export async function renderSeats(page: Page): Promise<void> {
     tick();
   }
 
-  function dropHold(status: number): void {
-    const indices = [...map.mine];
-    map.mine.clear();
-    for (const index of indices) model.status[index] = status;
-    hold = null;
-    saveHold(null);
+  // Takes `seatNos` (every held seat by default) out of the hold and off "mine" on the map.
+  function dropHold(status: number, seatNos?: string[]): void {
+    const indices = seatNos
+      ? seatNos.map((seatNo) => model.indexOf.get(seatNo)).filter((i): i is number => i !== undefined)
+      : [...map.mine];
+    for (const index of indices) {
+      map.mine.delete(index);
+      model.status[index] = status;
+    }
+    const left = seatNos && hold ? hold.seats.filter((seat) => !seatNos.includes(seat.seatNo)) : [];
+    hold = hold && left.length > 0 ? { ...hold, seats: left, expiresAt: earliest(hold, left) } : null;
+    saveHold(hold);
     map.redrawSeats(indices);
     renderHold();
     syncPicker();
   }
 
+  // Some seats' holds ended (an order keeps its seats longer): those go, the others stay.
   function holdExpired(): void {
-    dropHold(statusCodes.AVAILABLE);
+    if (!hold) return;
+    const kept = withoutExpired(hold);
+    const ended = hold.seats.filter((seat) => !kept?.seats.some((other) => other.seatNo === seat.seatNo)).map((seat) => seat.seatNo);
+    dropHold(statusCodes.AVAILABLE, ended);
     showMessage(messages, t('holdExpired'), 'info');
     void feed.refresh(); // the server's word on the map (the stream says so too)
   }
@@ -449,15 +461,20 @@ export async function renderSeats(page: Page): Promise<void> {
   async function releaseHold(button: HTMLButtonElement): Promise<void> {
     if (!hold) return;
     button.disabled = true;
+    // Seats already in an order cannot be released (409 SEAT_IN_PAYMENT): the others can. When all
+    // are in one, the server's answer says so.
+    const current = hold;
+    const free = current.seats.filter((seat) => !(seat.orderNo ?? current.orderNo)).map((seat) => seat.seatNo);
+    const seatNos = free.length > 0 ? free : current.seats.map((seat) => seat.seatNo);
     try {
       await call('/tickets/release', {
         method: 'POST',
         auth: true,
         queueToken,
-        body: { scheduleId: Number(scheduleId), seatNos: hold.seats.map((seat) => seat.seatNo) },
+        body: { scheduleId: Number(scheduleId), seatNos },
       });
       if (page.left) return;
-      dropHold(statusCodes.AVAILABLE);
+      dropHold(statusCodes.AVAILABLE, seatNos);
     } catch (error) {
       button.disabled = false;
       handleError(page, messages, error, scheduleId);
