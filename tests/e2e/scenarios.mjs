@@ -465,7 +465,7 @@ export function scenarios(env) {
       },
     },
     {
-      name: '11 cancel at the gateway, pay later: the same order, PAID',
+      name: '11 cancel at the gateway, pay later: the same order, PAID; its gateway afterwards shows the order',
       timeoutMs: 60_000,
       async run() {
         const session = await fan('cancel');
@@ -486,9 +486,13 @@ export function scenarios(env) {
         await page.getByRole('button', { name: 'Pay', exact: true }).click();
         await page.waitForURL('**/orders/*', { timeout: 10_000 });
         await waitFor('order PAID', async () => (await page.locator('[data-status]').getAttribute('data-status')) === 'PAID', 40_000, 100);
+        // Back to the gateway of a paid order: its status page, never a second payment.
+        await page.goto(first);
+        await page.waitForURL('**/orders/*', { timeout: 10_000 });
+        check((await page.getByRole('button', { name: 'Pay', exact: true }).count()) === 0, 'the gateway offers to pay a PAID order again');
         session.assertClean();
         await session.context.close();
-        return `seat ${seat}, one order`;
+        return `seat ${seat}, one order; its gateway afterwards shows the order`;
       },
     },
     {
@@ -966,6 +970,21 @@ export function scenarios(env) {
           const waiting = { status: 'WAITING', position: 1834, estimatedWaitSeconds: 412, pollAfterMs: 600_000 };
           await context.route('**/queue/enter', (route) => route.fulfill({ json: waiting }));
           await context.route('**/queue/status*', (route) => route.fulfill({ json: waiting }));
+          // The hold the pages show (the seat map's "mine", checkout's summary) is the server's:
+          // the same two seats as the stored one below.
+          await context.route('**/me/reservations', (route) => {
+            const expiresAt = new Date(Date.now() + 4 * 60_000).toISOString();
+            const row = (seatNo, id) => ({ reservationId: id, scheduleId: liveSchedule, seatNo, status: 'HELD', expiresAt, orderNo: null, createdAt: new Date().toISOString() });
+            return route.fulfill({ json: [row('A-102', 2), row('A-101', 1)] });
+          });
+          // The gateway offers only a READY order: the buyer's (paid by now) is shown as one there.
+          if (order) {
+            await context.route(`**/payment/${order}*`, async (route) => {
+              if (!page.url().includes('/gateway/')) return route.continue();
+              const response = await route.fetch();
+              return route.fulfill({ response, json: { ...(await response.json()), status: 'READY' } });
+            });
+          }
           await page.goto('/signin');
           // The operator first, so the refresh cookie left is the fan's, as before.
           const adminToken = await signInAdminViaApi(page);

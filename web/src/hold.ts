@@ -107,16 +107,19 @@ export function holdFrom(
 }
 
 // The reader's hold as the server has it now: on `known`'s schedule when this tab remembers one
-// (another tab may have ordered, released or added seats since), else their newest. Prices come
+// that still has held seats (another tab may have ordered, released or added seats since), else
+// their newest. Prices come
 // from `known` or the schedule's layout. undefined when the server cannot be asked (the caller
 // keeps what it remembers), null when there is no hold.
 export async function holdFromServer(known: Hold | null): Promise<Hold | null | undefined> {
-  const rows = await heldOnServer(known?.scheduleId);
+  const rows = await heldOnServer();
   if (!rows) return undefined;
   if (rows.length === 0) return null;
-  const scheduleId = known?.scheduleId ?? String(rows[0]!.scheduleId);
+  const knownStillHeld = known && rows.some((row) => String(row.scheduleId) === known.scheduleId);
+  const scheduleId = knownStillHeld ? known.scheduleId : String(rows[0]!.scheduleId);
   const mine = rows.filter((row) => String(row.scheduleId) === scheduleId);
-  const priced = new Map((known?.seats ?? []).map((seat) => [seat.seatNo, { section: seat.section, price: seat.price }]));
+  const knownSeats = knownStillHeld ? known.seats : []; // seat numbers repeat across schedules
+  const priced = new Map(knownSeats.map((seat) => [seat.seatNo, { section: seat.section, price: seat.price }]));
   if (mine.some((row) => !priced.has(row.seatNo))) {
     try {
       const layout = await call<SeatLayoutResponse>(`/schedules/${scheduleId}/layout`);

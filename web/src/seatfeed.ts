@@ -26,6 +26,7 @@ export class SeatFeed {
   private stopped = false;
   private polling = false;
   private streamEvents = 0; // snapshots and deltas heard on the stream
+  private pollGeneration = 0; // a tick of an earlier polling run does not go on after a restart
 
   constructor(
     private readonly scheduleId: string,
@@ -92,14 +93,22 @@ export class SeatFeed {
     });
   }
 
+  // A stream that opened but has said nothing yet (a buffering proxy may hold it back): poll until
+  // it speaks.
+  pollUntilHeard(): void {
+    if (this.streamEvents === 0) this.startPolling();
+  }
+
   private startPolling(): void {
     if (this.polling || this.stopped) return;
     this.polling = true;
+    const generation = ++this.pollGeneration;
     this.handlers.mode('polling');
+    const running = (): boolean => this.polling && !this.stopped && generation === this.pollGeneration;
     const tick = async (): Promise<void> => {
-      if (!this.polling || this.stopped) return;
+      if (!running()) return;
       await this.refresh();
-      if (this.polling && !this.stopped) this.pollTimer = window.setTimeout(() => void tick(), pollMs);
+      if (running()) this.pollTimer = window.setTimeout(() => void tick(), pollMs);
     };
     this.pollTimer = window.setTimeout(() => void tick(), pollMs);
   }

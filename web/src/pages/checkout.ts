@@ -1,5 +1,5 @@
 // Checkout (order summary → POST /payment/ready), the mock gateway page, and the order status.
-import { ApiError, call } from '../api';
+import { ApiError, call, QueueTokenError, SignInRequired } from '../api';
 import { append, clear, h } from '../dom';
 import { countdown, money } from '../format';
 import { describeFailReason, t, hasKey } from '../i18n';
@@ -32,8 +32,12 @@ interface Attempt {
 }
 
 function attemptFor(seats: string): Attempt {
-  const raw = sessionStorage.getItem(attemptKey);
-  const stored = raw ? (JSON.parse(raw) as Attempt) : null;
+  let stored: Attempt | null = null;
+  try {
+    stored = JSON.parse(sessionStorage.getItem(attemptKey) ?? 'null') as Attempt | null;
+  } catch {
+    stored = null; // unreadable: a fresh attempt
+  }
   if (stored && stored.seats === seats) return stored;
   const fresh = { key: crypto.randomUUID(), seats };
   sessionStorage.setItem(attemptKey, JSON.stringify(fresh));
@@ -68,10 +72,14 @@ export async function renderCheckout(page: Page): Promise<void> {
   const next = nextPayment(hold);
   const rows = next.seats.map((seat) => h('tr', {}, h('th', { scope: 'row' }, seat.seatNo), h('td', {}, money(seat.price))));
   const timer = h('p', { className: 'hold-timer', role: 'timer' });
+  // The countdown of the seats this payment is for; when they end, the page shows what is left.
+  const ends = earliest(hold, next.seats);
   const tick = (): void => {
-    const left = Date.parse(hold.expiresAt) - Date.now();
+    const left = Date.parse(ends) - Date.now();
     timer.textContent = left > 0 ? t('holdExpiresIn', { time: countdown(left) }) : t('holdExpired');
-    if (left <= 0) pay.disabled = true;
+    if (left > 0) return;
+    pay.disabled = true;
+    if (next.rest.length > 0 && !page.left) later(page, 1000, () => navigate('/checkout', { replace: true }));
   };
   const pay = h('button', { type: 'button', className: 'primary' }, t('pay'));
   const seatNos = next.seats.map((seat) => seat.seatNo);
@@ -81,11 +89,16 @@ export async function renderCheckout(page: Page): Promise<void> {
       navigate(`/gateway/${encodeURIComponent(next.orderNo)}`);
       return;
     }
+    const queueToken = sessionStorage.getItem(queueTokenKey(hold.scheduleId));
+    if (!queueToken) {
+      // A new order needs the waiting room's admission (a purchase ends it): join the line again.
+      handleError(page, messages, new QueueTokenError(), hold.scheduleId);
+      return;
+    }
     pay.disabled = true;
     // One attempt per set of seats and their current hold: the same key after a lost answer (the
     // server replays it), a new one for the same seats held again after an earlier order lapsed.
-    const attempt = attemptFor(`${hold.scheduleId}:${[...seatNos].sort().join(',')}:${earliest(hold, next.seats)}`);
-    const queueToken = sessionStorage.getItem(queueTokenKey(hold.scheduleId));
+    const attempt = attemptFor(`${hold.scheduleId}:${[...seatNos].sort().join(',')}:${ends}`);
     const send = async (retries: number): Promise<void> => {
       try {
         const order = await call<ReadyOrder>('/payment/ready', {
@@ -105,8 +118,9 @@ export async function renderCheckout(page: Page): Promise<void> {
         saveHold(next.rest.length === 0 ? { ...ordered, orderNo: order.orderNo } : ordered);
         navigate(`/gateway/${encodeURIComponent(order.orderNo)}`);
       } catch (error) {
+        const definite = error instanceof SignInRequired || error instanceof QueueTokenError;
         const transient =
-          !(error instanceof ApiError) || error.code === 'IDEMPOTENCY_IN_PROGRESS' || error.status >= 500;
+          !definite && (!(error instanceof ApiError) || error.code === 'IDEMPOTENCY_IN_PROGRESS' || error.status >= 500);
         if (transient && retries > 0 && !page.left) {
           // Same attempt, same key: the server replays the first answer if it already has one.
           const wait = error instanceof ApiError ? (error.retryAfterSeconds ?? 1) * 1000 : 1000;
@@ -114,6 +128,7 @@ export async function renderCheckout(page: Page): Promise<void> {
           return;
         }
         if (!transient) sessionStorage.removeItem(attemptKey);
+        if (page.left) return;
         if (error instanceof ApiError && (error.code === 'SEAT_IN_PAYMENT' || error.code === 'CONFLICT') && !page.query.get('changed')) {
           // The seats changed since this page asked (an order made or a hold ended in another tab):
           // ask again and show what is left to pay.
@@ -180,6 +195,11 @@ export async function renderGateway(page: Page): Promise<void> {
   try {
     const order = await call<Order>(`/payment/${encodeURIComponent(orderNo)}`, { auth: true });
     if (page.left) return;
+    if (order.status !== 'READY') {
+      // Paid already (being confirmed, or done), or ended: its status page, never a second payment.
+      navigate(`/orders/${encodeURIComponent(orderNo)}`, { replace: true });
+      return;
+    }
     intro.textContent = t('gatewayIntro', { orderNo: order.orderNo, amount: money(order.amount) });
   } catch (error) {
     pay.disabled = true;
@@ -217,9 +237,11 @@ export async function renderOrder(page: Page): Promise<void> {
     if (order.failReason) state.appendChild(h('p', { className: 'fail-reason' }, t('failReason', { reason: describeFailReason(order.failReason) })));
     if (order.status === 'PAID' || order.status === 'CANCELLED' || order.status === 'FAILED') {
       // This order's seats are no longer held; seats held in another order stay to be paid.
-      const rest = loadHold();
+      const held = loadHold();
+      const rest = held && held.scheduleId === String(order.scheduleId) ? held : null;
       const left = rest ? rest.seats.filter((seat) => !order.seatNos.includes(seat.seatNo)) : [];
-      saveHold(rest && left.length > 0 ? { scheduleId: rest.scheduleId, seats: left, expiresAt: earliest(rest, left) } : null);
+      // A hold on another schedule is not this order's business.
+      if (rest) saveHold(left.length > 0 ? { scheduleId: rest.scheduleId, seats: left, expiresAt: earliest(rest, left) } : null);
       if (left.length > 0) state.appendChild(h('p', {}, h('a', { href: '/checkout' }, t('payTheRest', { seats: left.map((seat) => seat.seatNo).join(', ') }))));
     }
     if (order.status === 'PAID') {

@@ -101,8 +101,11 @@ export async function renderSeats(page: Page): Promise<void> {
   try {
     [layout, heldHere] = await Promise.all([call<SeatLayoutResponse>(`/schedules/${scheduleId}/layout`), heldOnServer(scheduleId)]);
     // A stream that neither answers nor fails (a buffering proxy): the map is read once instead.
-    if (!hasStatuses) await Promise.race([until(() => hasStatuses, firstStatusesMs), new Promise<void>((resolve) => page.onLeave(resolve))]);
-    if (!hasStatuses && !page.left) await feed.refresh();
+    if (!hasStatuses) await until(() => hasStatuses || page.left, firstStatusesMs);
+    if (!hasStatuses && !page.left) {
+      await feed.refresh();
+      feed.pollUntilHeard(); // the stream may stay silent: the map must not
+    }
     if (!hasStatuses && !page.left) throw new Error('no seat statuses');
   } catch (error) {
     feed.stop(); // no map to keep current: no polls, no stream retries, nothing buffered
@@ -412,7 +415,12 @@ export async function renderSeats(page: Page): Promise<void> {
     const timer = h('p', { className: 'hold-timer', role: 'timer', 'aria-live': 'off' });
     const list = h('ul', { className: 'seat-list' });
     for (const seat of hold.seats) list.appendChild(h('li', {}, h('span', {}, seat.seatNo), h('span', {}, money(seat.price))));
-    const release = h('button', { type: 'button', className: 'secondary', onclick: () => void releaseHold(release) }, t('release'));
+    // Seats in an order cannot be released (409 SEAT_IN_PAYMENT): no button when all of them are.
+    const current = hold;
+    const releasable = current.seats.some((seat) => !(seat.orderNo ?? current.orderNo));
+    const release = releasable
+      ? h('button', { type: 'button', className: 'secondary', onclick: () => void releaseHold(release!) }, t('release'))
+      : null;
     append(holdPanel, [
       h('h2', { id: 'hold-heading', tabindex: '-1' }, t('holdTitle')),
       list,
