@@ -862,6 +862,11 @@ export function scenarios(env) {
         for (const seat of seats) {
           await waitFor(`${seat} released in the second tab`, async () => (await seatStatus(second, seat)) === 'AVAILABLE', 5000);
         }
+        // The first tab hears of it on the live stream and asks the server: no reload needed.
+        for (const seat of seats) {
+          await waitFor(`${seat} no longer the first tab's`, async () => (await seatStatus(first, seat)) !== 'MINE', 5000);
+        }
+        await waitFor('the first tab\'s hold panel gone', async () => first.locator('.hold').isHidden(), 2000);
         await first.reload();
         await waitForSeatMap(first);
         for (const seat of seats) check((await seatStatus(first, seat)) !== 'MINE', `${seat}, released in the second tab, is still the first tab's`);
@@ -900,15 +905,18 @@ export function scenarios(env) {
         await waitForSeatMap(first);
         const [extra] = await availableSeats(first, 'P', 1);
         await holdThroughUi(first, [extra]);
-        await first.locator('.hold a[href="/checkout"]').click();
-        await first.waitForURL('**/checkout');
-        const paying = (await first.locator('table.summary tbody').textContent()) ?? '';
-        const also = (await first.locator('.also-held').textContent()) ?? '';
+        // Paid from a new tab opened straight on /checkout (no waiting-room token in it yet: the
+        // reader's admission is asked for).
+        const fourth = await session.context.newPage();
+        await fourth.goto('/checkout');
+        await waitFor('the fourth tab\'s summary', async () => (await fourth.locator('table.summary tbody').count()) === 1, 5000);
+        const paying = (await fourth.locator('table.summary tbody').textContent()) ?? '';
+        const also = (await fourth.locator('.also-held').textContent()) ?? '';
         check(paying.includes(extra) && !paying.includes(seat), `checkout pays ${extra} alone: "${paying}"`);
         check(also.includes(seat), `checkout names ${seat} as held in its own order: "${also}"`);
-        await first.locator('main button.primary').click();
-        await first.waitForURL('**/gateway/*', { timeout: 10_000 });
-        const extraOrder = decodeURIComponent(new URL(first.url()).pathname.split('/').pop());
+        await fourth.locator('main button.primary').click();
+        await fourth.waitForURL('**/gateway/*', { timeout: 10_000 });
+        const extraOrder = decodeURIComponent(new URL(fourth.url()).pathname.split('/').pop());
         check(extraOrder !== orderNo, `${extra} was put in ${orderNo}, the order of ${seat}`);
         await first.goto('/checkout');
         await waitFor('checkout of the first order', async () => ((await first.locator('table.summary tbody').textContent()) ?? '').includes(seat), 5000);

@@ -44,6 +44,19 @@ function attemptFor(seats: string): Attempt {
   return fresh;
 }
 
+// The reader's admission token for the schedule while their turn lasts (GET /queue/status), kept
+// for this tab; null when they are not admitted or it cannot be asked.
+async function admissionToken(scheduleId: string): Promise<string | null> {
+  try {
+    const view = await call<{ status: string; token?: string }>(`/queue/status?scheduleId=${encodeURIComponent(scheduleId)}`, { auth: true });
+    if (view.status !== 'ADMITTED' || !view.token) return null;
+    sessionStorage.setItem(queueTokenKey(scheduleId), view.token);
+    return view.token;
+  } catch {
+    return null;
+  }
+}
+
 export async function renderCheckout(page: Page): Promise<void> {
   if (!requireSignIn()) return;
   const messages = messageArea();
@@ -59,6 +72,11 @@ export async function renderCheckout(page: Page): Promise<void> {
   const fromServer = await holdFromServer(remembered);
   if (page.left) return;
   loading.remove();
+  if (fromServer === undefined && !remembered) {
+    // Neither the server nor this tab can say what the reader holds: not "nothing to pay".
+    handleError(page, messages, new Error('reservations unreadable'));
+    return;
+  }
   const current = fromServer === undefined ? remembered : fromServer;
   const hold = current ? withoutExpired(current) : null;
   saveHold(hold);
@@ -89,9 +107,12 @@ export async function renderCheckout(page: Page): Promise<void> {
       navigate(`/gateway/${encodeURIComponent(next.orderNo)}`);
       return;
     }
-    const queueToken = sessionStorage.getItem(queueTokenKey(hold.scheduleId));
+    // A new order needs the waiting room's admission. A tab that did not go through the waiting
+    // room (checkout opened directly) asks for the reader's admission token, which the queue gives
+    // while their turn lasts; otherwise (a purchase ended it, or it lapsed) join the line again.
+    const queueToken = sessionStorage.getItem(queueTokenKey(hold.scheduleId)) ?? (await admissionToken(hold.scheduleId));
+    if (page.left) return;
     if (!queueToken) {
-      // A new order needs the waiting room's admission (a purchase ends it): join the line again.
       handleError(page, messages, new QueueTokenError(), hold.scheduleId);
       return;
     }

@@ -199,6 +199,9 @@ export async function renderSeats(page: Page): Promise<void> {
       const code = statusCodes[change.status];
       if (index === undefined || code === undefined || model.status[index] === code) continue;
       model.status[index] = code;
+      // A seat of this reader's hold that is no longer HELD: released, bought or ended elsewhere
+      // (another tab), or a late report of what it was before this tab held it. The server says.
+      if (map.mine.has(index) && code !== statusCodes.HELD) mineChanged = true;
       // Someone else took a seat we had only selected: it cannot stay selected, and we say so.
       if (code !== statusCodes.AVAILABLE && !holding.has(index) && map.selected.delete(index)) lost.push(index);
       changed.push(index);
@@ -212,6 +215,37 @@ export async function renderSeats(page: Page): Promise<void> {
       const notice = t('seatsTakenDeselected', { seats: seatsOf(lost).join(', ') });
       showMessage(messages, notice, 'info'); // a live region already: said once, not twice
     }
+    if (mineChanged) {
+      mineChanged = false;
+      window.clearTimeout(resyncTimer);
+      resyncTimer = window.setTimeout(() => void resyncHold(), 300);
+    }
+  };
+  let mineChanged = false;
+  let resyncTimer = 0;
+  page.onLeave(() => window.clearTimeout(resyncTimer));
+  // The hold as the server has it now, after the stream reported a change to one of its seats.
+  const resyncHold = async (): Promise<void> => {
+    const rows = await heldOnServer(scheduleId);
+    if (!rows || page.left) return;
+    const now = holdFrom(scheduleId, rows, (seatNo) => {
+      const index = model.indexOf.get(seatNo);
+      return index === undefined ? undefined : { section: model.sectionName(index), price: model.prices[index]! };
+    });
+    const keep = new Set((now?.seats ?? []).map((seat) => model.indexOf.get(seat.seatNo)));
+    const changed = [...map.mine].filter((index) => !keep.has(index));
+    for (const index of keep) {
+      if (index !== undefined && !map.mine.has(index)) {
+        map.mine.add(index);
+        changed.push(index);
+      }
+    }
+    for (const index of changed) if (!keep.has(index)) map.mine.delete(index);
+    hold = now;
+    saveHold(hold);
+    map.redrawSeats(changed);
+    renderHold();
+    syncPicker();
   };
   deliver = apply;
   showMode = (): void => {
@@ -482,7 +516,9 @@ export async function renderSeats(page: Page): Promise<void> {
         body: { scheduleId: Number(scheduleId), seatNos },
       });
       if (page.left) return;
+      const staying = current.seats.filter((seat) => !seatNos.includes(seat.seatNo)).map((seat) => seat.seatNo);
       dropHold(statusCodes.AVAILABLE, seatNos);
+      if (staying.length > 0) showMessage(messages, t('releasedButInOrder', { seats: staying.join(', ') }), 'info');
     } catch (error) {
       button.disabled = false;
       handleError(page, messages, error, scheduleId);
