@@ -1,6 +1,6 @@
 // The reader's current hold, kept in sessionStorage so checkout and a reload can see it, and
 // rebuilt from the server's reservations where this tab does not know it (another tab made it).
-import { call } from './api';
+import { call, SignInRequired } from './api';
 
 export interface HeldSeat {
   seatNo: string;
@@ -71,6 +71,7 @@ export interface MyReservation {
 
 // The reader's live holds (GET /me/reservations: HELD and unexpired, newest first), on one
 // schedule or all; null when they cannot be read (the hold this tab remembers is used then).
+// Throws SignInRequired when the session is over.
 export async function heldOnServer(scheduleId?: string): Promise<MyReservation[] | null> {
   try {
     const rows = await call<MyReservation[]>('/me/reservations', { auth: true });
@@ -78,7 +79,8 @@ export async function heldOnServer(scheduleId?: string): Promise<MyReservation[]
     return rows.filter(
       (row) => (scheduleId === undefined || String(row.scheduleId) === scheduleId) && row.status === 'HELD' && Date.parse(row.expiresAt) > now,
     );
-  } catch {
+  } catch (error) {
+    if (error instanceof SignInRequired) throw error; // the page sends the reader to sign in
     return null;
   }
 }

@@ -34,6 +34,10 @@ function field(labelKey: Key, name: string, type: string, autocomplete: string, 
 async function signIn(email: string, password: string): Promise<void> {
   const result = await call<Session>('/auth/login', { method: 'POST', body: { email, password } });
   session.setToken(result.accessToken);
+  // Whatever this tab kept was for whoever was signed in before: admissions, a hold, an attempt.
+  for (const key of Object.keys(sessionStorage)) {
+    if (key.startsWith('queueToken:') || key === 'hold' || key === 'paymentAttempt') sessionStorage.removeItem(key);
+  }
   sessionChanged();
 }
 

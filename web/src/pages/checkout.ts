@@ -4,7 +4,7 @@ import { append, clear, h } from '../dom';
 import { countdown, money } from '../format';
 import { describeFailReason, t, hasKey } from '../i18n';
 import { navigate, type Page } from '../router';
-import { earliest, holdFromServer, holdTotal, loadHold, nextPayment, saveHold, withoutExpired } from '../hold';
+import { earliest, holdFromServer, holdTotal, loadHold, nextPayment, saveHold, withoutExpired, type Hold } from '../hold';
 import { every, handleError, later, loadingText, messageArea, queueTokenKey, requireSignIn, showMessage } from './common';
 
 interface ReadyOrder {
@@ -45,15 +45,17 @@ function attemptFor(seats: string): Attempt {
 }
 
 // The reader's admission token for the schedule while their turn lasts (GET /queue/status), kept
-// for this tab; null when they are not admitted or it cannot be asked.
+// for this tab; null when they are not admitted (not in line: 404; still waiting). Other errors
+// (signed out, 429, the network) are thrown for the page to say.
 async function admissionToken(scheduleId: string): Promise<string | null> {
   try {
     const view = await call<{ status: string; token?: string }>(`/queue/status?scheduleId=${encodeURIComponent(scheduleId)}`, { auth: true });
     if (view.status !== 'ADMITTED' || !view.token) return null;
     sessionStorage.setItem(queueTokenKey(scheduleId), view.token);
     return view.token;
-  } catch {
-    return null;
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 404) return null;
+    throw error;
   }
 }
 
@@ -69,7 +71,15 @@ export async function renderCheckout(page: Page): Promise<void> {
   const remembered = loadHold();
   const loading = loadingText();
   page.outlet.appendChild(loading);
-  const fromServer = await holdFromServer(remembered);
+  let fromServer: Hold | null | undefined;
+  try {
+    fromServer = await holdFromServer(remembered);
+  } catch (error) {
+    if (page.left) return;
+    loading.remove();
+    handleError(page, messages, error); // signed out: to sign in and back
+    return;
+  }
   if (page.left) return;
   loading.remove();
   if (fromServer === undefined && !remembered) {
@@ -92,12 +102,16 @@ export async function renderCheckout(page: Page): Promise<void> {
   const timer = h('p', { className: 'hold-timer', role: 'timer' });
   // The countdown of the seats this payment is for; when they end, the page shows what is left.
   const ends = earliest(hold, next.seats);
+  let reshowing = false;
   const tick = (): void => {
     const left = Date.parse(ends) - Date.now();
     timer.textContent = left > 0 ? t('holdExpiresIn', { time: countdown(left) }) : t('holdExpired');
     if (left > 0) return;
     pay.disabled = true;
-    if (next.rest.length > 0 && !page.left) later(page, 1000, () => navigate('/checkout', { replace: true }));
+    if (next.rest.length > 0 && !reshowing) {
+      reshowing = true;
+      later(page, 1000, () => navigate('/checkout', { replace: true }));
+    }
   };
   const pay = h('button', { type: 'button', className: 'primary' }, t('pay'));
   const seatNos = next.seats.map((seat) => seat.seatNo);
@@ -110,13 +124,24 @@ export async function renderCheckout(page: Page): Promise<void> {
     // A new order needs the waiting room's admission. A tab that did not go through the waiting
     // room (checkout opened directly) asks for the reader's admission token, which the queue gives
     // while their turn lasts; otherwise (a purchase ended it, or it lapsed) join the line again.
-    const queueToken = sessionStorage.getItem(queueTokenKey(hold.scheduleId)) ?? (await admissionToken(hold.scheduleId));
-    if (page.left) return;
+    pay.disabled = true; // before any wait: a second click starts nothing
+    let queueToken = sessionStorage.getItem(queueTokenKey(hold.scheduleId));
     if (!queueToken) {
-      handleError(page, messages, new QueueTokenError(), hold.scheduleId);
-      return;
+      try {
+        queueToken = await admissionToken(hold.scheduleId);
+      } catch (error) {
+        if (page.left) return;
+        pay.disabled = false;
+        handleError(page, messages, error, hold.scheduleId);
+        return;
+      }
+      if (page.left) return;
+      if (!queueToken) {
+        pay.disabled = false;
+        handleError(page, messages, new QueueTokenError(), hold.scheduleId);
+        return;
+      }
     }
-    pay.disabled = true;
     // One attempt per set of seats and their current hold: the same key after a lost answer (the
     // server replays it), a new one for the same seats held again after an earlier order lapsed.
     const attempt = attemptFor(`${hold.scheduleId}:${[...seatNos].sort().join(',')}:${ends}`);

@@ -217,34 +217,72 @@ export async function renderSeats(page: Page): Promise<void> {
     }
     if (mineChanged) {
       mineChanged = false;
-      window.clearTimeout(resyncTimer);
-      resyncTimer = window.setTimeout(() => void resyncHold(), 300);
+      scheduleResync();
     }
   };
   let mineChanged = false;
   let resyncTimer = 0;
+  let resyncs = 0; // a newer re-read makes an older one's answer moot
+  // This tab's own hold and release calls: a re-read that overlaps one may predate its effect.
+  let bookingCalls = 0;
+  let bookingEpoch = 0;
+  const bookingCall = async <T>(run: () => Promise<T>): Promise<T> => {
+    bookingCalls += 1;
+    bookingEpoch += 1;
+    try {
+      return await run();
+    } finally {
+      bookingCalls -= 1;
+      bookingEpoch += 1;
+    }
+  };
+  const scheduleResync = (ms = 300, retried = false): void => {
+    window.clearTimeout(resyncTimer);
+    resyncTimer = window.setTimeout(() => void resyncHold(retried), ms);
+  };
   page.onLeave(() => window.clearTimeout(resyncTimer));
   // The hold as the server has it now, after the stream reported a change to one of its seats.
-  const resyncHold = async (): Promise<void> => {
-    const rows = await heldOnServer(scheduleId);
-    if (!rows || page.left) return;
+  const resyncHold = async (retried: boolean): Promise<void> => {
+    if (bookingCalls > 0) return scheduleResync();
+    const run = ++resyncs;
+    const epoch = bookingEpoch;
+    let rows: MyReservation[] | null;
+    try {
+      rows = await heldOnServer(scheduleId);
+    } catch {
+      rows = null; // signed out meanwhile: the next call says so
+    }
+    if (page.left || run !== resyncs) return;
+    if (bookingCalls > 0 || epoch !== bookingEpoch) return scheduleResync();
+    if (!rows) {
+      if (!retried) scheduleResync(1000, true);
+      return;
+    }
     const now = holdFrom(scheduleId, rows, (seatNo) => {
       const index = model.indexOf.get(seatNo);
       return index === undefined ? undefined : { section: model.sectionName(index), price: model.prices[index]! };
     });
-    const keep = new Set((now?.seats ?? []).map((seat) => model.indexOf.get(seat.seatNo)));
-    const changed = [...map.mine].filter((index) => !keep.has(index));
-    for (const index of keep) {
-      if (index !== undefined && !map.mine.has(index)) {
-        map.mine.add(index);
-        changed.push(index);
-      }
+    const keep = new Set<number>();
+    for (const seat of now?.seats ?? []) {
+      const index = model.indexOf.get(seat.seatNo);
+      if (index !== undefined) keep.add(index);
     }
-    for (const index of changed) if (!keep.has(index)) map.mine.delete(index);
+    const changed = [...map.mine].filter((index) => !keep.has(index));
+    for (const index of changed) map.mine.delete(index);
+    for (const index of keep) {
+      if (map.mine.has(index)) continue;
+      map.mine.add(index);
+      map.selected.delete(index);
+      changed.push(index);
+    }
+    const releasable = (x: Hold | null): boolean => !!x && x.seats.some((seat) => !(seat.orderNo ?? x.orderNo));
+    const panelChanged = changed.length > 0 || releasable(hold) !== releasable(now);
     hold = now;
     saveHold(hold);
+    if (!panelChanged) return; // the countdown reads `hold`; focus stays where it is
     map.redrawSeats(changed);
     renderHold();
+    renderSelection();
     syncPicker();
   };
   deliver = apply;
@@ -384,12 +422,14 @@ export async function renderSeats(page: Page): Promise<void> {
     const asked = [...map.selected];
     for (const index of asked) holding.add(index);
     try {
-      const result = await call<{ seatNos: string[]; expiresAt: string }>('/tickets/hold', {
-        method: 'POST',
-        auth: true,
-        queueToken,
-        body: { scheduleId: Number(scheduleId), seatNos: wanted },
-      });
+      const result = await bookingCall(() =>
+        call<{ seatNos: string[]; expiresAt: string }>('/tickets/hold', {
+          method: 'POST',
+          auth: true,
+          queueToken,
+          body: { scheduleId: Number(scheduleId), seatNos: wanted },
+        }),
+      );
       if (page.left) return;
       const indices = result.seatNos.map((seatNo) => model.indexOf.get(seatNo)).filter((i): i is number => i !== undefined);
       for (const index of indices) {
@@ -509,12 +549,14 @@ export async function renderSeats(page: Page): Promise<void> {
     const free = current.seats.filter((seat) => !(seat.orderNo ?? current.orderNo)).map((seat) => seat.seatNo);
     const seatNos = free.length > 0 ? free : current.seats.map((seat) => seat.seatNo);
     try {
-      await call('/tickets/release', {
-        method: 'POST',
-        auth: true,
-        queueToken,
-        body: { scheduleId: Number(scheduleId), seatNos },
-      });
+      await bookingCall(() =>
+        call('/tickets/release', {
+          method: 'POST',
+          auth: true,
+          queueToken,
+          body: { scheduleId: Number(scheduleId), seatNos },
+        }),
+      );
       if (page.left) return;
       const staying = current.seats.filter((seat) => !seatNos.includes(seat.seatNo)).map((seat) => seat.seatNo);
       dropHold(statusCodes.AVAILABLE, seatNos);
