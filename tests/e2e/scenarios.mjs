@@ -490,6 +490,11 @@ export function scenarios(env) {
         await page.goto(first);
         await page.waitForURL('**/orders/*', { timeout: 10_000 });
         check((await page.getByRole('button', { name: 'Pay', exact: true }).count()) === 0, 'the gateway offers to pay a PAID order again');
+        // An order that is not the reader's (or does not exist): the error, and nothing to press.
+        await page.goto('/gateway/ORD-20261205-000000000000');
+        await waitFor('the not-found notice', async () => /could not find/.test((await page.locator('.messages').textContent()) ?? ''), 5000);
+        const buttons = await page.locator('.gateway button').count();
+        check(buttons === 0, `the gateway of an unknown order shows ${buttons} buttons`);
         session.assertClean();
         await session.context.close();
         return `seat ${seat}, one order; its gateway afterwards shows the order`;

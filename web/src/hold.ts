@@ -1,6 +1,7 @@
 // The reader's current hold, kept in sessionStorage so checkout and a reload can see it, and
 // rebuilt from the server's reservations where this tab does not know it (another tab made it).
 import { call, SignInRequired } from './api';
+import { naturalCompare } from './seatmodel';
 
 export interface HeldSeat {
   seatNo: string;
@@ -102,6 +103,7 @@ export function holdFrom(
     seats.push(seat);
   }
   if (seats.length === 0) return null;
+  seats.sort((a, b) => naturalCompare(a.seatNo, b.seatNo)); // K-4 before K-163, as the map lists them
   const expiresAt = earliest({ scheduleId, seats, expiresAt: seats[0]!.expiresAt! });
   const orders = new Set(rows.map((row) => row.orderNo));
   const [only] = [...orders];

@@ -248,7 +248,9 @@ export async function renderGateway(page: Page): Promise<void> {
     }
     intro.textContent = t('gatewayIntro', { orderNo: order.orderNo, amount: money(order.amount) });
   } catch (error) {
-    pay.disabled = true;
+    // No such order of this reader (or it cannot be read): nothing to pay or cancel here.
+    pay.remove();
+    cancel.remove();
     handleError(page, messages, error);
   }
 }

@@ -159,7 +159,10 @@ export async function renderSeats(page: Page): Promise<void> {
       status: statusText(index),
     });
 
-  const map: SeatMapCanvas = new SeatMapCanvas(model, t('seatMapLabel'), {
+  // A short name ("Seat map") and the keyboard instructions as its description: a name that
+  // mentions sections and seats would also answer for the picker's "Section" and "Seat" fields.
+  const help = h('p', { className: 'visually-hidden', id: 'seat-map-help' }, t('seatMapLabel'));
+  const map: SeatMapCanvas = new SeatMapCanvas(model, t('seatMapName'), {
     toggle: (index) => toggle(index),
     focus: (index) => {
       announcer.textContent = describeSeat(index);
@@ -365,7 +368,8 @@ export async function renderSeats(page: Page): Promise<void> {
     h('button', { type: 'button', 'aria-label': t('zoomOut'), onclick: () => map.zoomBy(1 / 1.5) }, '−'),
     h('button', { type: 'button', onclick: () => map.resetZoom() }, t('zoomReset')),
   );
-  const canvasBox = h('div', { className: 'canvas-box' }, map.canvas);
+  map.canvas.setAttribute('aria-describedby', 'seat-map-help');
+  const canvasBox = h('div', { className: 'canvas-box' }, map.canvas, help);
   append(page.outlet, [
     h('div', { className: 'seat-toolbar' }, liveBadge, zoomControls),
     canvasBox,
