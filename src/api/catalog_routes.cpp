@@ -63,6 +63,12 @@ Task<ApiResponse> list_schedules(application::CatalogQueries& catalog, const Api
   co_return json_response(200, std::move(json).str());
 }
 
+// A seat's fields common to the seat map and the layout (the layout is the map without `status`).
+JsonWriter& seat_fields(JsonWriter& json, std::string_view seat_no, std::string_view section, domain::Money price) {
+  return json.key("seatNo").string(seat_no).key("section").string(section).key("price").raw_number(
+      price.to_decimal_string());
+}
+
 Task<ApiResponse> seat_map(application::CatalogQueries& catalog, const ApiRequest& request) {
   const domain::ScheduleId schedule{path_id(request, "id")};
   const auto map = co_await catalog.seat_map(schedule);
@@ -70,13 +76,7 @@ Task<ApiResponse> seat_map(application::CatalogQueries& catalog, const ApiReques
   json.reserve(64 + map.seats.size() * 72);
   json.begin_object().key("scheduleId").integer(map.schedule_id.value).key("seats").begin_array();
   for (const auto& seat : map.seats) {
-    json.begin_object()
-        .key("seatNo")
-        .string(seat.seat_no)
-        .key("section")
-        .string(seat.section)
-        .key("price")
-        .raw_number(seat.price.to_decimal_string())
+    seat_fields(json.begin_object(), seat.seat_no, seat.section, seat.price)
         .key("status")
         .string(domain::to_string(seat.status))
         .end_object();
@@ -123,14 +123,7 @@ class LayoutDocuments {
     json.reserve(64 + seats.size() * 56);
     json.begin_object().key("scheduleId").integer(schedule.value).key("seats").begin_array();
     for (const auto& seat : seats) {
-      json.begin_object()
-          .key("seatNo")
-          .string(seat.seat_no)
-          .key("section")
-          .string(seat.section)
-          .key("price")
-          .raw_number(seat.price.to_decimal_string())
-          .end_object();
+      seat_fields(json.begin_object(), seat.seat_no, seat.section, seat.price).end_object();
     }
     json.end_array().end_object();
     return std::move(json).str();

@@ -113,14 +113,24 @@ export function scenarios(env) {
     }
   }
 
+  // From the seat map's hold panel to checkout.
+  async function toCheckout(page) {
+    await page.locator('.hold a[href="/checkout"]').click();
+    await page.waitForURL('**/checkout');
+  }
+
+  // Checkout's "Continue to payment"; resolves with the order number the gateway shows.
+  async function continueToGateway(page) {
+    await page.locator('main button.primary').click();
+    await page.waitForURL('**/gateway/*', { timeout: 10_000 });
+    return decodeURIComponent(new URL(page.url()).pathname.split('/').pop());
+  }
+
   // Hold through the map, check out and pay at the mock gateway; resolves once the order is PAID.
   async function buy(page, seats) {
     await holdThroughUi(page, seats);
-    await page.locator('.hold a[href="/checkout"]').click();
-    await page.waitForURL('**/checkout');
-    await page.locator('main button.primary').click();
-    await page.waitForURL('**/gateway/*', { timeout: 10_000 });
-    const orderNo = decodeURIComponent(new URL(page.url()).pathname.split('/').pop());
+    await toCheckout(page);
+    const orderNo = await continueToGateway(page);
     await page.getByRole('button', { name: 'Pay', exact: true }).click();
     await page.waitForURL(`**/orders/*`, { timeout: 10_000 });
     await waitFor('order PAID', async () => (await page.locator('[data-status]').getAttribute('data-status')) === 'PAID', 40_000, 25);
@@ -159,11 +169,8 @@ export function scenarios(env) {
         check(seats.length === 2, 'two free seats in section T');
         await holdThroughUi(page, seats);
         await waitFor('the hold countdown', async () => /\d\d:\d\d/.test((await page.locator('.hold-timer').textContent()) ?? ''), 2000);
-        await page.locator('.hold a[href="/checkout"]').click();
-        await page.waitForURL('**/checkout');
-        await page.locator('main button.primary').click();
-        await page.waitForURL('**/gateway/*', { timeout: 10_000 });
-        const orderNo = decodeURIComponent(new URL(page.url()).pathname.split('/').pop());
+        await toCheckout(page);
+        const orderNo = await continueToGateway(page);
         await page.getByRole('button', { name: 'Pay', exact: true }).click();
         await page.waitForURL(`**/orders/*`, { timeout: 10_000 });
         await waitFor('order PAID', async () => (await page.locator('[data-status]').getAttribute('data-status')) === 'PAID', 40_000, 100);
@@ -880,19 +887,13 @@ export function scenarios(env) {
         // `ready` for those seats would be 409 SEAT_IN_PAYMENT).
         const [seat] = await availableSeats(first, 'P', 1);
         await holdThroughUi(first, [seat]);
-        await first.locator('.hold a[href="/checkout"]').click();
-        await first.waitForURL('**/checkout');
-        await first.locator('main button.primary').click();
-        await first.waitForURL('**/gateway/*', { timeout: 10_000 });
-        const orderNo = decodeURIComponent(new URL(first.url()).pathname.split('/').pop());
+        await toCheckout(first);
+        const orderNo = await continueToGateway(first);
         await second.goto(`/schedules/${liveSchedule}/seats`);
         await waitForSeatMap(second);
         await waitFor(`${seat} mine in the second tab`, async () => (await seatStatus(second, seat)) === 'MINE', 5000);
-        await second.locator('.hold a[href="/checkout"]').click();
-        await second.waitForURL('**/checkout');
-        await second.locator('main button.primary').click();
-        await second.waitForURL('**/gateway/*', { timeout: 10_000 });
-        const secondOrder = decodeURIComponent(new URL(second.url()).pathname.split('/').pop());
+        await toCheckout(second);
+        const secondOrder = await continueToGateway(second);
         check(secondOrder === orderNo, `the second tab pays order ${secondOrder}, the first made ${orderNo}`);
         // A third tab that goes straight to checkout finds the hold (and its price) on the server.
         const third = await session.context.newPage();
@@ -900,9 +901,7 @@ export function scenarios(env) {
         await waitFor('the third tab\'s order summary', async () => (await third.locator('table.summary tbody').count()) === 1, 5000);
         const summary = (await third.locator('table.summary').textContent()) ?? '';
         check(summary.includes(seat), `the third tab's summary lists ${seat}: "${summary}"`);
-        await third.locator('main button.primary').click();
-        await third.waitForURL('**/gateway/*', { timeout: 10_000 });
-        const thirdOrder = decodeURIComponent(new URL(third.url()).pathname.split('/').pop());
+        const thirdOrder = await continueToGateway(third);
         check(thirdOrder === orderNo, `the third tab pays order ${thirdOrder}, the first made ${orderNo}`);
         // One more seat next to the unpaid order: checkout pays it as an order of its own (a `ready`
         // naming the first order's seat too would be 409 SEAT_IN_PAYMENT), then the first order.
@@ -919,15 +918,11 @@ export function scenarios(env) {
         const also = (await fourth.locator('.also-held').textContent()) ?? '';
         check(paying.includes(extra) && !paying.includes(seat), `checkout pays ${extra} alone: "${paying}"`);
         check(also.includes(seat), `checkout names ${seat} as held in its own order: "${also}"`);
-        await fourth.locator('main button.primary').click();
-        await fourth.waitForURL('**/gateway/*', { timeout: 10_000 });
-        const extraOrder = decodeURIComponent(new URL(fourth.url()).pathname.split('/').pop());
+        const extraOrder = await continueToGateway(fourth);
         check(extraOrder !== orderNo, `${extra} was put in ${orderNo}, the order of ${seat}`);
         await first.goto('/checkout');
         await waitFor('checkout of the first order', async () => ((await first.locator('table.summary tbody').textContent()) ?? '').includes(seat), 5000);
-        await first.locator('main button.primary').click();
-        await first.waitForURL('**/gateway/*', { timeout: 10_000 });
-        const last = decodeURIComponent(new URL(first.url()).pathname.split('/').pop());
+        const last = await continueToGateway(first);
         check(last === orderNo, `after ${extraOrder}, checkout goes to ${last}, not ${orderNo}`);
         // The second tab last saw only the first order: its checkout asks the server again, knows
         // both orders, and pays one of them (never a third order, never a 409).
@@ -935,9 +930,7 @@ export function scenarios(env) {
         await waitFor('the second tab\'s summary', async () => (await second.locator('table.summary tbody').count()) === 1, 5000);
         const both = `${(await second.locator('table.summary tbody').textContent()) ?? ''} ${(await second.locator('.also-held').textContent()) ?? ''}`;
         check(both.includes(seat) && both.includes(extra), `the second tab's checkout shows ${seat} and ${extra}: "${both}"`);
-        await second.locator('main button.primary').click();
-        await second.waitForURL('**/gateway/*', { timeout: 10_000 });
-        const paid = decodeURIComponent(new URL(second.url()).pathname.split('/').pop());
+        const paid = await continueToGateway(second);
         check(paid === orderNo || paid === extraOrder, `the second tab pays ${paid}, not ${orderNo} or ${extraOrder}`);
         session.assertClean();
         await session.context.close();

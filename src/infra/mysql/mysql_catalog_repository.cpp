@@ -40,6 +40,17 @@ std::string schedule_select(std::string_view tail) {
   return "SELECT " + std::string(kScheduleColumns) + " FROM schedule s " + std::string(tail);
 }
 
+// `cached`, or the layout read now when nothing is cached; nullptr when it is empty because no such
+// schedule exists (an existing schedule may have no seats yet).
+std::shared_ptr<const SeatLayout> layout_of_existing(MysqlConnection& db, domain::ScheduleId schedule,
+                                                     std::shared_ptr<const SeatLayout> cached) {
+  auto layout = cached ? std::move(cached) : load_seat_layout(db, schedule);
+  if (layout->seats.empty() && db.query("SELECT 1 FROM schedule WHERE id = ?", {schedule.value}).rows.empty()) {
+    return nullptr;
+  }
+  return layout;
+}
+
 }  // namespace
 
 std::optional<Schedule> load_schedule(MysqlConnection& db, domain::ScheduleId schedule) {
@@ -119,10 +130,8 @@ Task<std::optional<SeatMap>> MysqlCatalogRepository::seat_map(domain::ScheduleId
     std::vector<SeatStatus> statuses;  // by position in the layout
   };
   auto work = [schedule, cached](MysqlConnection& db) -> std::optional<Read> {
-    Read read{cached ? cached : load_seat_layout(db, schedule), {}};  // nullptr: another request loads it
-    if (read.layout->seats.empty() && db.query("SELECT 1 FROM schedule WHERE id = ?", {schedule.value}).rows.empty()) {
-      return std::nullopt;
-    }
+    Read read{layout_of_existing(db, schedule, cached), {}};  // cached nullptr: another request loads it
+    if (!read.layout) return std::nullopt;
     // The live reservation (active = 1) decides the status; a stale hold is already available
     // even before the expiry job flips it — stale as domain::hold_is_stale says: past its expiry
     // and not kept by its order (READY and unexpired, or CONFIRMING).
@@ -170,13 +179,7 @@ Task<domain::SeatLayoutSeats> MysqlCatalogRepository::seat_layout(domain::Schedu
   }
   if (cached && !cached->seats.empty()) co_return domain::SeatLayoutSeats(cached, &cached->seats);
   // Not cached (another request is loading it), or empty: is there such a schedule at all?
-  auto work = [schedule, cached](MysqlConnection& db) -> std::shared_ptr<const SeatLayout> {
-    auto layout = cached ? cached : load_seat_layout(db, schedule);
-    if (layout->seats.empty() && db.query("SELECT 1 FROM schedule WHERE id = ?", {schedule.value}).rows.empty()) {
-      return nullptr;
-    }
-    return layout;
-  };
+  auto work = [schedule, cached](MysqlConnection& db) { return layout_of_existing(db, schedule, cached); };
   const std::shared_ptr<const SeatLayout> layout = co_await pool_.run(work);
   if (!layout) co_return nullptr;
   co_return domain::SeatLayoutSeats(layout, &layout->seats);

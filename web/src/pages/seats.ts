@@ -137,11 +137,13 @@ export async function renderSeats(page: Page): Promise<void> {
   if (remembered && !hold) saveHold(null);
   // The server's word on what the reader holds here: a hold made in another tab (or before this
   // tab's storage was cleared) is theirs in this one too, and one released elsewhere is gone.
+  // A held seat's section and price, from the map (for a hold rebuilt from the server's rows).
+  const seatInfo = (seatNo: string): { section: string; price: number } | undefined => {
+    const index = model.indexOf.get(seatNo);
+    return index === undefined ? undefined : { section: model.sectionName(index), price: model.prices[index]! };
+  };
   if (heldHere) {
-    hold = holdFrom(scheduleId, heldHere, (seatNo) => {
-      const index = model.indexOf.get(seatNo);
-      return index === undefined ? undefined : { section: model.sectionName(index), price: model.prices[index]! };
-    });
+    hold = holdFrom(scheduleId, heldHere, seatInfo);
     saveHold(hold);
   }
 
@@ -261,10 +263,7 @@ export async function renderSeats(page: Page): Promise<void> {
       if (!retried) scheduleResync(1000, true);
       return;
     }
-    const now = holdFrom(scheduleId, rows, (seatNo) => {
-      const index = model.indexOf.get(seatNo);
-      return index === undefined ? undefined : { section: model.sectionName(index), price: model.prices[index]! };
-    });
+    const now = holdFrom(scheduleId, rows, seatInfo);
     const keep = new Set<number>();
     for (const seat of now?.seats ?? []) {
       const index = model.indexOf.get(seat.seatNo);
@@ -517,16 +516,14 @@ export async function renderSeats(page: Page): Promise<void> {
     tick();
   }
 
-  // Takes `seatNos` (every held seat by default) out of the hold and off "mine" on the map.
-  function dropHold(status: number, seatNos?: string[]): void {
-    const indices = seatNos
-      ? seatNos.map((seatNo) => model.indexOf.get(seatNo)).filter((i): i is number => i !== undefined)
-      : [...map.mine];
+  // Takes `seatNos` out of the hold and off "mine" on the map.
+  function dropHold(status: number, seatNos: string[]): void {
+    const indices = seatNos.map((seatNo) => model.indexOf.get(seatNo)).filter((i): i is number => i !== undefined);
     for (const index of indices) {
       map.mine.delete(index);
       model.status[index] = status;
     }
-    const left = seatNos && hold ? hold.seats.filter((seat) => !seatNos.includes(seat.seatNo)) : [];
+    const left = hold ? hold.seats.filter((seat) => !seatNos.includes(seat.seatNo)) : [];
     hold = hold && left.length > 0 ? { ...hold, seats: left, expiresAt: earliest(hold, left) } : null;
     saveHold(hold);
     map.redrawSeats(indices);
