@@ -860,7 +860,17 @@ export function scenarios(env) {
         // What the app itself stores after an in-app sign-in: a new tab then restores the session.
         await first.evaluate(() => localStorage.setItem('signedIn', '1'));
         const seats = await availableSeats(first, 'Q', 2);
+        // A selection (not held yet) survives a reload of the page.
+        await clickSeat(first, seats[0]);
+        await waitFor(`${seats[0]} selected`, async () => (await seatStatus(first, seats[0])) === 'SELECTED', 2000);
+        await first.reload();
+        await waitForSeatMap(first);
+        await waitFor(`${seats[0]} still selected after a reload`, async () => (await seatStatus(first, seats[0])) === 'SELECTED', 5000);
+        await clickSeat(first, seats[0]);
+        await waitFor(`${seats[0]} unselected`, async () => (await seatStatus(first, seats[0])) === 'AVAILABLE', 2000);
         await holdThroughUi(first, seats);
+        const announced = (await first.locator('#seat-announcer').textContent()) ?? '';
+        check(seats.every((seat) => announced.includes(seat)) && /Held/.test(announced), `the announcer names the held seats: "${announced}"`);
         // A second tab knows nothing of it (sessionStorage is per tab) until the server tells it.
         const second = await session.context.newPage();
         await enterSeatMap({ page: second });
@@ -884,14 +894,13 @@ export function scenarios(env) {
         for (const seat of seats) check((await seatStatus(first, seat)) !== 'MINE', `${seat}, released in the second tab, is still the first tab's`);
         check(await first.locator('.hold').isHidden(), 'the first tab still shows a hold');
         // An order made in the first tab is the one the second tab's checkout pays (a second
-        // `ready` for those seats would be 409 SEAT_IN_PAYMENT).
+        // `ready` for those seats would be 409 SEAT_IN_PAYMENT). The second tab, open on the map
+        // all along, shows the first tab's new hold as the reader's without being reopened.
         const [seat] = await availableSeats(first, 'P', 1);
         await holdThroughUi(first, [seat]);
+        await waitFor(`${seat}, held in the first tab, mine in the open second tab`, async () => (await seatStatus(second, seat)) === 'MINE', 5000);
         await toCheckout(first);
         const orderNo = await continueToGateway(first);
-        await second.goto(`/schedules/${liveSchedule}/seats`);
-        await waitForSeatMap(second);
-        await waitFor(`${seat} mine in the second tab`, async () => (await seatStatus(second, seat)) === 'MINE', 5000);
         await toCheckout(second);
         const secondOrder = await continueToGateway(second);
         check(secondOrder === orderNo, `the second tab pays order ${secondOrder}, the first made ${orderNo}`);
@@ -932,6 +941,12 @@ export function scenarios(env) {
         check(both.includes(seat) && both.includes(extra), `the second tab's checkout shows ${seat} and ${extra}: "${both}"`);
         const paid = await continueToGateway(second);
         check(paid === orderNo || paid === extraOrder, `the second tab pays ${paid}, not ${orderNo} or ${extraOrder}`);
+        // Back to the sign-in page with a session (as Back after a purchase does): it says so and
+        // offers the way on.
+        await second.goto('/signin?next=%2Fme%2Ftickets');
+        await waitFor('the signed-in notice', async () => (await second.getByRole('link', { name: 'Continue', exact: true }).count()) === 1, 5000);
+        const onward = await second.getByRole('link', { name: 'Continue', exact: true }).getAttribute('href');
+        check(onward === '/me/tickets', `the sign-in page's Continue goes to ${onward}, not /me/tickets`);
         session.assertClean();
         await session.context.close();
         return `${seats.join(', ')} held in one tab, released in another; order ${orderNo} continued in the second tab`;

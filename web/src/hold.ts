@@ -37,6 +37,25 @@ export function saveHold(hold: Hold | null): void {
   else sessionStorage.removeItem(key);
 }
 
+// Other tabs of this browser (the same reader: the session is shared) re-read their hold when this
+// one changes it on the server. The live stream says a seat is HELD, not whose; without this a
+// seat held in another tab showed as someone else's until the map was opened again.
+const holdChannel: BroadcastChannel | null = typeof BroadcastChannel === 'function' ? new BroadcastChannel('hold') : null;
+
+export function holdChangedHere(scheduleId: string): void {
+  holdChannel?.postMessage({ scheduleId });
+}
+
+// Calls `listener` when another tab changed the reader's hold on `scheduleId`; returns the unsubscribe.
+export function onHoldChangedElsewhere(scheduleId: string, listener: () => void): () => void {
+  if (!holdChannel) return () => undefined;
+  const handler = (event: MessageEvent): void => {
+    if ((event.data as { scheduleId?: unknown } | null)?.scheduleId === scheduleId) listener();
+  };
+  holdChannel.addEventListener('message', handler);
+  return () => holdChannel.removeEventListener('message', handler);
+}
+
 // The seats whose hold has not ended at `now`, and the earliest end among them; null when none is left.
 export function withoutExpired(hold: Hold, now = Date.now()): Hold | null {
   const seats = hold.seats.filter((seat) => Date.parse(seat.expiresAt ?? hold.expiresAt) > now);

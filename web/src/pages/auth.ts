@@ -36,7 +36,7 @@ async function signIn(email: string, password: string): Promise<void> {
   session.setToken(result.accessToken);
   // Whatever this tab kept was for whoever was signed in before: admissions, a hold, an attempt.
   for (const key of Object.keys(sessionStorage)) {
-    if (key.startsWith('queueToken:') || key === 'hold' || key === 'paymentAttempt') sessionStorage.removeItem(key);
+    if (key.startsWith('queueToken:') || key === 'hold' || key === 'paymentAttempt' || key === 'seatSelection') sessionStorage.removeItem(key);
   }
   sessionChanged();
 }
@@ -61,7 +61,13 @@ export function renderSignIn(page: Page): void {
   const signUpLink = `/signup?next=${encodeURIComponent(nextPath(page))}`;
   append(page.outlet, [
     h('h1', {}, t('signInTitle')),
-    page.query.has('next') ? h('p', {}, t('signInFirst')) : null,
+    // Reached with a session (Back after a purchase, a bookmark): say so and offer the way on; the
+    // form stays for signing in as someone else.
+    session.token()
+      ? h('p', {}, `${t('alreadySignedIn')} `, h('a', { href: nextPath(page) }, t('continueSignedIn')))
+      : page.query.has('next')
+        ? h('p', {}, t('signInFirst'))
+        : null,
     messages,
     form,
     h('p', {}, `${t('noAccount')} `, h('a', { href: signUpLink }, t('signUp'))),

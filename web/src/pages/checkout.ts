@@ -4,7 +4,7 @@ import { append, clear, h } from '../dom';
 import { countdown, money } from '../format';
 import { describeFailReason, t, hasKey } from '../i18n';
 import { navigate, type Page } from '../router';
-import { earliest, holdFromServer, holdTotal, loadHold, nextPayment, saveHold, withoutExpired, type Hold } from '../hold';
+import { earliest, holdChangedHere, holdFromServer, holdTotal, loadHold, nextPayment, saveHold, withoutExpired, type Hold } from '../hold';
 import { every, handleError, later, loadingText, messageArea, queueTokenKey, requireSignIn, showMessage } from './common';
 
 interface ReadyOrder {
@@ -155,6 +155,7 @@ export async function renderCheckout(page: Page): Promise<void> {
           body: { scheduleId: Number(hold.scheduleId), seatNos },
         });
         sessionStorage.removeItem(attemptKey);
+        holdChangedHere(hold.scheduleId);
         // `ready` extended these seats' holds until the order expires.
         const seats = hold.seats.map((seat) =>
           seatNos.includes(seat.seatNo) ? { ...seat, orderNo: order.orderNo, expiresAt: order.expiresAt } : seat,

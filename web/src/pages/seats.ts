@@ -5,7 +5,19 @@ import { append, clear, h } from '../dom';
 import { countdown, money } from '../format';
 import { t, type Key } from '../i18n';
 import { navigate, type Page } from '../router';
-import { earliest, heldOnServer, holdFrom, loadHold, saveHold, withoutExpired, type Hold, type MyReservation, type SeatLayoutResponse } from '../hold';
+import {
+  earliest,
+  heldOnServer,
+  holdChangedHere,
+  holdFrom,
+  loadHold,
+  onHoldChangedElsewhere,
+  saveHold,
+  withoutExpired,
+  type Hold,
+  type MyReservation,
+  type SeatLayoutResponse,
+} from '../hold';
 import { SeatFeed, type SeatChange } from '../seatfeed';
 import { heldColour, mineColour, SeatMapCanvas, selectedColour, soldColour, tierColours } from '../seatmap';
 import { SeatModel, statusCodes, type SeatEntry } from '../seatmodel';
@@ -14,12 +26,28 @@ import { every, handleError, loadingText, messageArea, queueTokenKey, requireSig
 // hold.max-seats-per-user's default; the server has the last word (409 HOLD_LIMIT_EXCEEDED names it).
 const maxSeats = 4;
 
-// The seats chosen but not held yet, kept when the page is left so that re-rendering it (a
-// language switch, coming back from another page of this tab) does not drop the reader's choice.
-let keptSelection: { scheduleId: string; seatNos: string[] } | null = null;
-// Sign-out forgets it: the next person in this tab starts with nothing selected.
+// The seats chosen but not held yet, kept in this tab's storage so that re-rendering the page (a
+// language switch, a reload, coming back from another page of this tab) does not drop the choice.
+const selectionKey = 'seatSelection';
+interface KeptSelection {
+  scheduleId: string;
+  seatNos: string[];
+}
+function keptSelection(): KeptSelection | null {
+  try {
+    const raw = sessionStorage.getItem(selectionKey);
+    return raw ? (JSON.parse(raw) as KeptSelection) : null;
+  } catch {
+    return null;
+  }
+}
+function keepSelection(selection: KeptSelection): void {
+  if (selection.seatNos.length > 0) sessionStorage.setItem(selectionKey, JSON.stringify(selection));
+  else sessionStorage.removeItem(selectionKey);
+}
+// Sign-out (and a sign-in) forgets it: the next person in this tab starts with nothing selected.
 export function forgetSelection(): void {
-  keptSelection = null;
+  sessionStorage.removeItem(selectionKey);
 }
 
 declare global {
@@ -287,6 +315,8 @@ export async function renderSeats(page: Page): Promise<void> {
     renderSelection();
     syncPicker();
   };
+  // Another tab of this reader held, released or ordered seats here: ask the server at once.
+  page.onLeave(onHoldChangedElsewhere(scheduleId, () => scheduleResync(50)));
   deliver = apply;
   showMode = (): void => {
     if (!feedMode) return;
@@ -403,6 +433,7 @@ export async function renderSeats(page: Page): Promise<void> {
   function renderSelection(): void {
     clear(selectionPanel);
     const chosen = [...map.selected];
+    keepSelection({ scheduleId, seatNos: seatsOf(chosen) });
     append(selectionPanel, [h('h2', { id: 'selection-heading' }, t('selectedTitle'))]);
     if (chosen.length === 0) {
       selectionPanel.appendChild(h('p', {}, t('selectedNone', { max: maxSeats })));
@@ -433,6 +464,7 @@ export async function renderSeats(page: Page): Promise<void> {
           body: { scheduleId: Number(scheduleId), seatNos: wanted },
         }),
       );
+      holdChangedHere(scheduleId);
       if (page.left) return;
       const indices = result.seatNos.map((seatNo) => model.indexOf.get(seatNo)).filter((i): i is number => i !== undefined);
       for (const index of indices) {
@@ -460,6 +492,7 @@ export async function renderSeats(page: Page): Promise<void> {
       showMessage(messages, '');
       renderSelection();
       renderHold();
+      announcer.textContent = t('seatsHeldAnnounce', { seats: result.seatNos.join(', ') });
       document.getElementById('hold-heading')?.focus();
     } catch (error) {
       if (page.left) return;
@@ -558,9 +591,11 @@ export async function renderSeats(page: Page): Promise<void> {
           body: { scheduleId: Number(scheduleId), seatNos },
         }),
       );
+      holdChangedHere(scheduleId);
       if (page.left) return;
       const staying = current.seats.filter((seat) => !seatNos.includes(seat.seatNo)).map((seat) => seat.seatNo);
       dropHold(statusCodes.AVAILABLE, seatNos);
+      announcer.textContent = t('seatsReleasedAnnounce', { seats: seatNos.join(', ') });
       if (staying.length > 0) showMessage(messages, t('releasedButInOrder', { seats: staying.join(', ') }), 'info');
     } catch (error) {
       button.disabled = false;
@@ -576,10 +611,11 @@ export async function renderSeats(page: Page): Promise<void> {
     }
     map.redrawSeats(map.mine);
   }
-  // The choice from before a re-render (language switch), as far as those seats are still free.
-  if (keptSelection?.scheduleId === scheduleId) {
+  // The choice from before a re-render (language switch, reload), as far as those seats are still free.
+  const kept = keptSelection();
+  if (kept?.scheduleId === scheduleId) {
     const restored: number[] = [];
-    for (const seatNo of keptSelection.seatNos) {
+    for (const seatNo of kept.seatNos) {
       const index = model.indexOf.get(seatNo);
       if (index === undefined || map.mine.has(index) || model.status[index] !== statusCodes.AVAILABLE) continue;
       if (map.selected.size + map.mine.size >= maxSeats) break;
@@ -588,10 +624,6 @@ export async function renderSeats(page: Page): Promise<void> {
     }
     map.redrawSeats(restored);
   }
-  keptSelection = null;
-  page.onLeave(() => {
-    keptSelection = { scheduleId, seatNos: seatsOf(map.selected) };
-  });
   renderSelection();
   renderHold();
   every(page, 250, () => {
