@@ -435,6 +435,15 @@ TEST_F(HttpEdges, AuthIsRefusedOnTheHeaderBeforeTheBodyIsRead) {
     EXPECT_TRUE(connection.read_until("HTTP/1.1", std::chrono::milliseconds(300)).empty())
         << "a public route answered before its body arrived";
   }
+  // No body at all (Content-Length: 0): nothing to go on with, so no 100 Continue, only the answer.
+  for (const std::string& extra : {std::string(), fan}) {
+    RawConnection connection(port());
+    connection.send("POST /tickets/hold HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n" + extra +
+                    "Expect: 100-continue\r\n\r\n");
+    const auto got = connection.read_until("}", std::chrono::seconds(5));
+    EXPECT_EQ(got.find("100 Continue"), std::string::npos) << got;
+    expect_json_error(parse_response(got), 401, "UNAUTHENTICATED");
+  }
 }
 
 // Which of two credentials would name the caller? Neither: two Authorization (or Queue-Token)
@@ -642,6 +651,40 @@ TEST_F(HttpEdges, ABadHostOrARawNonAsciiTargetIs400) {
                                                 "GET /con\xff"
                                                 "certs HTTP/1.1\r\nHost: x\r\n\r\n")),
                     400, "INVALID_ARGUMENT");
+  // Only "/path" (or absolute form, served as its path) is a target: anything else is a bad request
+  // line, answered 400 without echoing it, and the connection closed.
+  for (const std::string target : {"*", "concerts", "ftp://evil.example/concerts", "/concerts#top", "?a=1"}) {
+    const auto got = raw_exchange(port(), "GET " + target + " HTTP/1.1\r\nHost: x\r\n\r\n", std::chrono::seconds(5));
+    const auto response = parse_response(got);
+    expect_json_error(response, 400, "INVALID_ARGUMENT");
+    EXPECT_EQ(response.header("connection"), "close") << target << "\n" << got;
+    EXPECT_EQ(got.find("evil"), std::string::npos) << got;
+  }
+  expect_json_error(parse_response(raw_exchange(port(), "OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n")), 400,
+                    "INVALID_ARGUMENT");
+}
+
+// A field line continued on the next (obs-fold, RFC 9112 §5.2) is refused: a proxy in front could
+// join or split it differently and frame the body otherwise.
+TEST_F(HttpEdges, ObsoleteLineFoldingIs400AndCloses) {
+  for (const std::string folded :
+       {"Transfer-Encoding:\r\n chunked\r\n", "X-A: y\r\n Transfer-Encoding: chunked\r\n", "X-A: y\r\n\tz\r\n"}) {
+    const auto got = raw_exchange(port(),
+                                  "POST /auth/login HTTP/1.1\r\nHost: x\r\n" + folded +
+                                      "Content-Type: application/json\r\nContent-Length: 2\r\n\r\n{}",
+                                  std::chrono::seconds(5));
+    const auto response = parse_response(got);
+    expect_json_error(response, 400, "INVALID_ARGUMENT");
+    // (With the Transfer-Encoding the parser may refuse the framing first; 400 and closed either way.)
+    if (folded.starts_with("X-A: y\r\n\t")) {
+      EXPECT_NE(response.body.find("line folding"), std::string::npos) << got;
+    }
+    EXPECT_EQ(response.header("connection"), "close") << got;
+  }
+  // Spaces inside a value, and after the colon, are not folding.
+  const auto ok = parse_response(
+      raw_exchange(port(), "GET /concerts HTTP/1.1\r\nHost: x\r\nX-A:   a  b\r\nConnection: close\r\n\r\n"));
+  EXPECT_EQ(ok.status, 200) << ok.raw;
 }
 
 // The gateway callback is not a person, but its header is still checked before its body: without a

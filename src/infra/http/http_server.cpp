@@ -183,6 +183,17 @@ std::string_view raw_field_value(std::string_view bytes, std::string_view name) 
 }
 
 // Whether a line in `buffer` from `from` on ends with a bare LF (no CR before it).
+// Whether the first `size` bytes of `buffer` (a request header) hold a line that starts with a
+// space or a tab: a continuation of the field line before it.
+bool has_obs_fold(const beast::flat_buffer& buffer, std::size_t size) {
+  const std::string_view bytes(static_cast<const char*>(buffer.data().data()), std::min(size, buffer.size()));
+  for (std::size_t at = bytes.find('\n'); at != std::string_view::npos && at + 1 < bytes.size();
+       at = bytes.find('\n', at + 1)) {
+    if (bytes[at + 1] == ' ' || bytes[at + 1] == '\t') return true;
+  }
+  return false;
+}
+
 bool has_bare_lf(const beast::flat_buffer& buffer, std::size_t from) {
   const std::string_view bytes(static_cast<const char*>(buffer.data().data()), buffer.size());
   for (auto lf = bytes.find('\n', from); lf != std::string_view::npos; lf = bytes.find('\n', lf + 1)) {
@@ -226,6 +237,12 @@ asio::awaitable<void> read_request(beast::tcp_stream& stream, beast::flat_buffer
         used = parser.put(buffer.data(), ec);
       } catch (const std::length_error&) {
         ec = bhttp::error::header_limit;
+        co_return;
+      }
+      // RFC 9112 §5.2: a field line continued on the next (obs-fold) may be refused, and is: a proxy
+      // in front may join or split it differently, the classic way to smuggle a framing header.
+      if (header_only && !ec && parser.is_header_done() && has_obs_fold(buffer, used)) {
+        ec = bhttp::error::bad_obs_fold;
         co_return;
       }
       buffer.consume(used);
@@ -836,7 +853,9 @@ asio::awaitable<void> HttpServer::Impl::session(ContextState& state, tcp::socket
         const Origin origin = origin_of_unparsed(parser, buffer);
         ErrorCode code = ErrorCode::kInvalidArgument;
         std::string message = "malformed HTTP request: " + ec.message();
-        if (ec == bhttp::error::header_limit) {
+        if (ec == bhttp::error::bad_obs_fold) {
+          message = "malformed HTTP request: a header line continues the one before (obsolete line folding)";
+        } else if (ec == bhttp::error::header_limit) {
           code = ErrorCode::kHeaderTooLarge;
           message = fmt::format("request header exceeds {} bytes (or one field 65,533)", options.max_header);
         }
@@ -849,7 +868,10 @@ asio::awaitable<void> HttpServer::Impl::session(ContextState& state, tcp::socket
       const std::string_view target = origin_form(header.target(), target_storage);
       const std::string_view client_id = header["X-Request-Id"];
       const bool head = header.method() == bhttp::verb::head;
-      if (has_raw_non_ascii(target)) {
+      // Only origin form ("/path?query") is served (absolute form was turned into it above): "*",
+      // "concerts", "ftp://host/x" and a fragment (never sent by a client) are a bad request line.
+      if (has_raw_non_ascii(target) || target.empty() || target.front() != '/' ||
+          target.find('#') != std::string_view::npos) {
         const Origin origin{"", request_id_for(client_id), head};
         co_await reject(stream, ErrorCode::kInvalidArgument, "malformed HTTP request: bad target", origin);
         break;
@@ -900,7 +922,9 @@ asio::awaitable<void> HttpServer::Impl::session(ContextState& state, tcp::socket
           if (refused) break;
         }
       }
-      if (expects_continue) {
+      // No 100 Continue for a request without a body (Content-Length: 0): there is nothing to go on
+      // with, and a refusal is its answer.
+      if (expects_continue && !parser.is_done()) {
         bhttp::response<bhttp::empty_body> go_on{bhttp::status::continue_, header.version()};
         co_await bhttp::async_write(stream, go_on, asio::redirect_error(asio::use_awaitable, ec));
         if (ec) break;
