@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <exception>
 
 #include "api/error_mapping.hpp"
@@ -91,12 +92,26 @@ Task<DispatchResult> Dispatcher::dispatch(ApiRequest& request) const {
     // inside an aggregate initializer twice.
     check_caller(request, match.access);  // before the body is read and before anything is written
     ApiResponse response = co_await (*match.handler)(request);
+    // An answer about a person (or for an operator) is never kept by a cache on the way, nor by
+    // the browser's, unless its route says otherwise (an e-ticket's own header).
+    if (match.access != Access::kPublic) {
+      // (The routes spell it so; headers are written by this code, not received.)
+      const bool has_cache_control = std::any_of(response.headers.begin(), response.headers.end(),
+                                                 [](const web::Header& h) { return h.name == "Cache-Control"; });
+      if (!has_cache_control) response.headers.push_back({"Cache-Control", "no-store"});
+    }
     co_return DispatchResult{std::move(response), route};
   } catch (const DomainError& error) {
     if (error.code() == ErrorCode::kDependencyUnavailable || error.code() == ErrorCode::kInternal) {
       spdlog::warn("request {} {} failed: {}", request.request_id, route, error.what());
     }
-    co_return DispatchResult{error_response(error, request), route};
+    // Every queue answer carries pollAfterMs (DESIGN.md §5): the queue routes add it to their own
+    // refusals; the caller checks made here (401, a userId parameter) and a 503 get it too.
+    const bool queue_route = route == "/queue" || route.starts_with("/queue/");
+    const auto advice = queue_route && error.code() != ErrorCode::kInternal
+                            ? std::optional<std::int64_t>(poll_advice_of(error))
+                            : std::nullopt;
+    co_return DispatchResult{error_response(error, request, advice), route};
   } catch (const std::exception& error) {
     spdlog::error("request {} {} failed unexpectedly: {}", request.request_id, route, error.what());
   } catch (...) {

@@ -1,7 +1,9 @@
 #include "api/error_mapping.hpp"
 
+#include <algorithm>
 #include <string>
 
+#include "domain/queue.hpp"
 #include "support/json_writer.hpp"
 
 namespace ticketing::api {
@@ -99,6 +101,12 @@ ApiResponse error_response(const domain::DomainError& error, const ApiRequest& r
   // RFC 9110 §11.6.1 / RFC 6750 §3: a 401 names the scheme that would succeed.
   if (spec.status == 401) response.headers.push_back({"WWW-Authenticate", "Bearer"});
   return response;
+}
+
+std::int64_t poll_advice_of(const domain::DomainError& error) {
+  const auto* later = dynamic_cast<const domain::RetryLater*>(&error);
+  return later != nullptr ? std::max<std::int64_t>(later->retry_after().count() * 1000, domain::kMinPollMs)
+                          : domain::kMinPollMs;
 }
 
 ApiResponse error_response(ErrorCode code, std::string_view message, const ApiRequest& request) {

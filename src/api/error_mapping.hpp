@@ -24,5 +24,7 @@ ErrorSpec error_spec(domain::ErrorCode code) noexcept;
 ApiResponse error_response(const domain::DomainError& error, const ApiRequest& request,
                            std::optional<std::int64_t> poll_after_ms = std::nullopt);
 ApiResponse error_response(domain::ErrorCode code, std::string_view message, const ApiRequest& request);
+// A queue refusal's pollAfterMs: Retry-After's time when it has one, else the floor near the front.
+std::int64_t poll_advice_of(const domain::DomainError& error);
 
 }  // namespace ticketing::api

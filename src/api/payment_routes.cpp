@@ -50,15 +50,23 @@ void write_status(JsonWriter& json, const domain::PaymentOrder& order) {
 
 Task<ApiResponse> ready(application::PaymentService& payments, const ApiRequest& request) {
   const auto token = queue_token(request);
-  // 401/403 before the body or the Idempotency-Key is read.
-  const auto admission = co_await payments.admit(token, acting_user(request));
-  auto body = JsonBody::parse(request, {"scheduleId", "seatNos"});
-  const auto schedule_id = body.id("scheduleId");
-  const auto seat_nos = body.string_array("seatNos", 1, 64, 64);
-  body.done();
-  if (request.header_count("Idempotency-Key") > 1)
-    throw domain::invalid_argument("Idempotency-Key", "must be sent once");
-  const auto key = header_value(request, "Idempotency-Key");
+  // The body and the Idempotency-Key are read inside the admission check: 401/403 for the token
+  // come first, and a bad request (400, or 403 for another schedule) extends no slot.
+  std::int64_t schedule_id = 0;
+  std::vector<std::string> seat_nos;
+  std::optional<std::string> key;
+  const application::AdmissionGuard::InputCheck check = [&](const domain::AdmissionClaims& claims) {
+    auto body = JsonBody::parse(request, {"scheduleId", "seatNos"});
+    schedule_id = body.id("scheduleId");
+    seat_nos = body.string_array("seatNos", 1, 64, 64);
+    body.done();
+    application::AdmissionGuard::require_schedule(claims, domain::ScheduleId{schedule_id});
+    if (request.header_count("Idempotency-Key") > 1)
+      throw domain::invalid_argument("Idempotency-Key", "must be sent once");
+    key = header_value(request, "Idempotency-Key");
+    application::PaymentService::require_idempotency_key(key);
+  };
+  const auto admission = co_await payments.admit(token, acting_user(request), check);
   const auto result = co_await payments.ready(admission, key, domain::ScheduleId{schedule_id}, seat_nos);
   co_return json_response(201, ready_body(result.order));
 }

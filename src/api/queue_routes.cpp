@@ -49,11 +49,7 @@ Task<ApiResponse> with_poll_advice(const ApiRequest& request, Answer answer) {
     if (error.code() == domain::ErrorCode::kDependencyUnavailable || error.code() == domain::ErrorCode::kInternal) {
       throw;
     }
-    const auto* later = dynamic_cast<const domain::RetryLater*>(&error);
-    const std::int64_t advice = later != nullptr
-                                    ? std::max<std::int64_t>(later->retry_after().count() * 1000, domain::kMinPollMs)
-                                    : domain::kMinPollMs;
-    refusal = error_response(error, request, advice);
+    refusal = error_response(error, request, poll_advice_of(error));
   }
   co_return std::move(*refusal);
 }

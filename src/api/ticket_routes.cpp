@@ -25,10 +25,20 @@ SeatRequest read_seat_request(const ApiRequest& request) {
   return SeatRequest{domain::ScheduleId{schedule_id}, std::move(seat_nos)};
 }
 
+// The body, read inside the admission check: a bad one (400) or one for another schedule (403) is
+// refused after the token's 401s and extends no slot.
+application::AdmissionGuard::InputCheck seat_request_check(const ApiRequest& request, SeatRequest& out) {
+  return [&request, &out](const domain::AdmissionClaims& claims) {
+    out = read_seat_request(request);
+    application::AdmissionGuard::require_schedule(claims, out.schedule);
+  };
+}
+
 Task<ApiResponse> hold(application::HoldService& holds, const ApiRequest& request) {
   const auto token = queue_token(request);  // named: no non-trivial temporaries inside co_await (GCC 12)
-  const auto admission = co_await holds.admit(token, acting_user(request));  // 401/403 before the body is read
-  const auto seat_request = read_seat_request(request);
+  SeatRequest seat_request;
+  const auto check = seat_request_check(request, seat_request);
+  const auto admission = co_await holds.admit(token, acting_user(request), check);
   const auto view = co_await holds.hold_seats(admission, seat_request.schedule, seat_request.seat_nos);
   JsonWriter json;
   json.begin_object().key("reservationIds").begin_array();
@@ -41,8 +51,9 @@ Task<ApiResponse> hold(application::HoldService& holds, const ApiRequest& reques
 
 Task<ApiResponse> release(application::HoldService& holds, const ApiRequest& request) {
   const auto token = queue_token(request);
-  const auto admission = co_await holds.admit(token, acting_user(request));  // 401/403 before the body is read
-  const auto seat_request = read_seat_request(request);
+  SeatRequest seat_request;
+  const auto check = seat_request_check(request, seat_request);
+  const auto admission = co_await holds.admit(token, acting_user(request), check);
   const auto released = co_await holds.release_seats(admission, seat_request.schedule, seat_request.seat_nos);
   JsonWriter json;
   json.begin_object().key("released").begin_array();

@@ -54,7 +54,12 @@ class HoldService {
   void authenticate(const std::optional<std::string>& token, domain::UserId user) const {
     guard_.authenticate(token, user);
   }
-  // 401/403 for the caller's Queue-Token (AdmissionGuard::admit), before the request body is read.
+  // 401/403 for the caller's Queue-Token, then 401 for an ended slot, then `check`'s error for a bad
+  // request (its body); only a call that passes `check` extends the slot (AdmissionGuard::admit).
+  Task<Admission> admit(const std::optional<std::string>& token, domain::UserId user,
+                        const AdmissionGuard::InputCheck& check) {
+    return guard_.admit(token, user, check);
+  }
   Task<Admission> admit(const std::optional<std::string>& token, domain::UserId user) {
     return guard_.admit(token, user);
   }

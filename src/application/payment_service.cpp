@@ -30,16 +30,18 @@ bool secrets_equal(const std::string& a, const std::string& b) {
 
 }  // namespace
 
+void PaymentService::require_idempotency_key(const std::optional<std::string>& key) {
+  if (!key) throw domain::invalid_argument("Idempotency-Key", "header is required");
+  if (!domain::is_valid_idempotency_key(*key)) {
+    throw domain::invalid_argument("Idempotency-Key", "must be 1 to 255 printable ASCII characters");
+  }
+}
+
 Task<ReadyResult> PaymentService::ready(const Admission& admission, const std::optional<std::string>& idempotency_key,
                                         domain::ScheduleId schedule, const std::vector<std::string>& seat_nos) {
   AdmissionGuard::require_schedule(admission, schedule);
   const auto user = admission.user();
-  if (!idempotency_key) {
-    throw domain::invalid_argument("Idempotency-Key", "header is required");
-  }
-  if (!domain::is_valid_idempotency_key(*idempotency_key)) {
-    throw domain::invalid_argument("Idempotency-Key", "must be 1 to 255 printable ASCII characters");
-  }
+  require_idempotency_key(idempotency_key);
   const auto& claims = admission.claims();
   domain::validate_seat_request(seat_nos, 64);
 
@@ -74,6 +76,10 @@ Task<ReadyResult> PaymentService::ready(const Admission& admission, const std::o
     case ReadyOutcome::Kind::kSeatsUnknown: domain::throw_unknown_seats(schedule, outcome.seats);
     case ReadyOutcome::Kind::kSeatsHeldByOthers:
       throw DomainError(ErrorCode::kForbidden, "seats are held by someone else: " + joined(outcome.seats));
+    case ReadyOutcome::Kind::kKeyInFlight:
+      throw domain::RetryLater(ErrorCode::kIdempotencyInProgress,
+                               "a request with this Idempotency-Key is still being processed; retry",
+                               std::chrono::seconds(1));
     case ReadyOutcome::Kind::kSeatsNotHeld: break;
   }
   throw DomainError(ErrorCode::kConflict, "seats are not held by you (or the hold expired): " + joined(outcome.seats));

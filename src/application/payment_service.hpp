@@ -68,10 +68,18 @@ class PaymentService {
   void authenticate(const std::optional<std::string>& queue_token, domain::UserId user) const {
     guard_.authenticate(queue_token, user);
   }
-  // 401/403 for the caller's Queue-Token (AdmissionGuard::admit), before the request body is read.
+  // 401/403 for the caller's Queue-Token, then 401 for an ended slot, then `check`'s error for a bad
+  // request (its body, its Idempotency-Key); only a call that passes `check` extends the slot
+  // (AdmissionGuard::admit).
+  Task<Admission> admit(const std::optional<std::string>& queue_token, domain::UserId user,
+                        const AdmissionGuard::InputCheck& check) {
+    return guard_.admit(queue_token, user, check);
+  }
   Task<Admission> admit(const std::optional<std::string>& queue_token, domain::UserId user) {
     return guard_.admit(queue_token, user);
   }
+  // 400 unless `key` (the Idempotency-Key header) is present and 1–255 printable ASCII characters.
+  static void require_idempotency_key(const std::optional<std::string>& key);
   // 403 admission for another schedule, 400 bad Idempotency-Key, 403 someone else's hold, 409
   // SEAT_IN_PAYMENT / CONFLICT (not held), 422 IDEMPOTENCY_KEY_REUSED.
   Task<ReadyResult> ready(const Admission& admission, const std::optional<std::string>& idempotency_key,

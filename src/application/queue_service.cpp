@@ -150,7 +150,8 @@ Task<QueueView> QueueService::enter(domain::UserId user, domain::ScheduleId sche
   if (place.refusal != domain::QueueRefusal::kNone) refuse(place, schedule, now);
   counters_.entered.fetch_add(1, std::memory_order_relaxed);
   auto view = view_of(place, user, schedule, now);
-  // A first enter leaves no pacing record (the enter fast path stays one script); a re-enter is a poll.
+  // A first enter's pacing record is written by the store's enter itself (one script: the least
+  // advice a waiter gets); a re-enter is a poll, paced by its own advice.
   if (place.was_waiting) co_await pace(view, user, schedule, now);
   co_return view;
 }
@@ -249,11 +250,25 @@ domain::AdmissionClaims AdmissionGuard::authenticate(const std::optional<std::st
 }
 
 Task<Admission> AdmissionGuard::admit(const std::optional<std::string>& queue_token, domain::UserId user) {
+  const InputCheck no_check;
+  co_return co_await admit(queue_token, user, no_check);
+}
+
+Task<Admission> AdmissionGuard::admit(const std::optional<std::string>& queue_token, domain::UserId user,
+                                      const InputCheck& check) {
   const auto claims = authenticate(queue_token, user);
+  std::exception_ptr refused;
+  if (check) {
+    try {
+      check(claims);
+    } catch (const DomainError&) {
+      refused = std::current_exception();
+    }
+  }
   const auto now = clock_.now();
   bool slot_live = true;
   try {
-    slot_live = co_await store_.touch_active(claims.schedule, user, now, claims.issued_at);
+    slot_live = co_await store_.touch_active(claims.schedule, user, now, claims.issued_at, refused == nullptr);
   } catch (const domain::DependencyUnavailable&) {
     // Redis down: the signed, unexpired token alone admits (booking keeps going, the database
     // still guards every seat); revocation is checked again once Redis is back.
@@ -262,11 +277,16 @@ Task<Admission> AdmissionGuard::admit(const std::optional<std::string>& queue_to
     throw DomainError(ErrorCode::kUnauthenticated,
                       "the admission slot is no longer active (left, lapsed or used); enter the queue again");
   }
+  if (refused) std::rethrow_exception(refused);
   co_return Admission(claims);
 }
 
 void AdmissionGuard::require_schedule(const Admission& admission, domain::ScheduleId schedule) {
-  if (admission.claims().schedule != schedule) {
+  require_schedule(admission.claims(), schedule);
+}
+
+void AdmissionGuard::require_schedule(const domain::AdmissionClaims& claims, domain::ScheduleId schedule) {
+  if (claims.schedule != schedule) {
     throw DomainError(ErrorCode::kForbidden, "the queue token was issued for another schedule");
   }
 }

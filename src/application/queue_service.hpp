@@ -1,5 +1,7 @@
 #pragma once
 #include <atomic>
+#include <exception>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -120,8 +122,8 @@ class Admission {
 };
 
 // The check every booking endpoint runs first (DESIGN.md §5 "401 vs 403"): a valid token for
-// this user, whose slot is still live, then (once the body names it) for this schedule. A live
-// check extends the slot.
+// this user, whose slot is still live, then (once the body names it) for this schedule. A call that
+// passes extends the slot; a refused one (its body or headers bad, another schedule) does not.
 class AdmissionGuard {
  public:
   AdmissionGuard(domain::TokenService& tokens, domain::QueueStore& store, const domain::Clock& clock)
@@ -138,8 +140,17 @@ class AdmissionGuard {
   // its schedule was given up (left, lapsed or used). Needs no request body: DESIGN.md §5 checks
   // auth before the body is read, so a revoked or someone else's token beats a bad body.
   Task<Admission> admit(const std::optional<std::string>& queue_token, domain::UserId user);
+  // The call's own input check (its body, its headers; it throws DomainError for bad input), run
+  // after the token's 401/403 and before the slot's liveness. The check is given the token's claims.
+  using InputCheck = std::function<void(const domain::AdmissionClaims&)>;
+  // admit() for a call whose input `check` may refuse: 401/403 for the token first, then 401 for an
+  // ended slot, then the check's own error — auth before the body (DESIGN.md §5). Only a call whose
+  // input passes extends the slot: a refused one (400, 403 for another schedule) only looks at it,
+  // so junk calls keep no slot alive and write nothing.
+  Task<Admission> admit(const std::optional<std::string>& queue_token, domain::UserId user, const InputCheck& check);
   // 403 unless the admission is for `schedule` (named by the body, so checked once it is read).
   static void require_schedule(const Admission& admission, domain::ScheduleId schedule);
+  static void require_schedule(const domain::AdmissionClaims& claims, domain::ScheduleId schedule);
 
  private:
   domain::TokenService& tokens_;

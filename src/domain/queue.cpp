@@ -20,7 +20,11 @@ std::int64_t poll_after_ms(QueueStatus status, std::int64_t estimated_wait_secon
   const std::int64_t most = std::clamp<std::int64_t>(heartbeat_timeout.count() / 2, 1, kMaxPollMs);
   std::int64_t advice = std::clamp<std::int64_t>(estimated_wait_seconds, 0, 1'000'000'000) * 1000 / 4;
   if (position > 0) advice = std::min(advice, std::min<std::int64_t>(position, kMaxPollMs / kMinPollMs) * kMinPollMs);
-  return std::clamp(advice, std::min(kMinPollMs, most), most);
+  return std::clamp(advice, min_poll_after_ms(heartbeat_timeout), most);
+}
+
+std::int64_t min_poll_after_ms(std::chrono::milliseconds heartbeat_timeout) noexcept {
+  return std::min(kMinPollMs, std::clamp<std::int64_t>(heartbeat_timeout.count() / 2, 1, kMaxPollMs));
 }
 
 }  // namespace ticketing::domain

@@ -73,6 +73,9 @@ inline constexpr std::int64_t kAdmittedPollMs = 5'000;
 std::int64_t poll_after_ms(QueueStatus status, std::int64_t estimated_wait_seconds, std::int64_t position = 0,
                            std::chrono::milliseconds heartbeat_timeout = std::chrono::milliseconds(kMaxPollMs *
                                                                                                    2)) noexcept;
+// The least advice poll_after_ms gives a waiter under `heartbeat_timeout`: what a new arrival's first
+// status call is paced by before any advice of its own was recorded.
+std::int64_t min_poll_after_ms(std::chrono::milliseconds heartbeat_timeout) noexcept;
 
 struct QueueSnapshot {
   std::int64_t waiting = 0;

@@ -9,6 +9,7 @@
 #include <set>
 #include <thread>
 
+#include "infra/redis/redis_queue_store.hpp"
 #include "infra/redis/redis_seat_lock_store.hpp"
 #include "support.hpp"
 
@@ -439,4 +440,47 @@ TEST(HoldApi, DatabaseConflictNamesTakenSeatsInRequestOrder) {
   ASSERT_EQ(refused.status, 409) << refused.raw;
   EXPECT_EQ(conflicting_seats(refused), (std::vector<std::string>{"S-3", "S-1"}));
   EXPECT_EQ(live_rows(schedule).count("S-2"), 0u);
+}
+
+// A booking call refused for its own input — a malformed body, another schedule's seats, `ready`
+// without an Idempotency-Key — writes nothing, not even its admission slot's extension (DESIGN.md
+// §5: bad input, no partial write), so junk calls keep no slot from the people waiting. A call
+// whose input passes extends the slot, also when the seat is refused.
+TEST(HoldApi, ABookingCallRefusedForItsInputDoesNotExtendTheSlot) {
+  const auto schedule = create_schedule(-60, 10);
+  const auto other = create_schedule(-60, 10);
+  TestServer server(kFastAdmission);
+  const auto token = admit_users(server.port(), schedule, 1, 1).at(1);
+  RedisInspector redis;
+  const auto active = infra::redis::RedisQueueStore::key(domain::ScheduleId{schedule}, "active");
+  const auto slot_end = [&] { return std::stoll(redis.string({"ZSCORE", active, "1"}).value_or("0")); };
+  const auto first_end = slot_end();
+  ASSERT_GT(first_end, 0);
+  // Let the clock move on, so that an extension would show as a later end.
+  const auto now_ms = [] {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  };
+  const auto started = now_ms();
+  while (now_ms() < started + 5) std::this_thread::yield();
+
+  const auto booking_headers = [&](std::map<std::string, std::string> more = {}) {
+    more["Queue-Token"] = token;
+    more["Content-Type"] = "application/json";
+    return as_user(1, more);
+  };
+  EXPECT_EQ(http(server.port(), "POST", "/tickets/hold", "{bad", booking_headers()).status, 400);
+  EXPECT_EQ(http(server.port(), "POST", "/tickets/release", R"({"scheduleId":1})", booking_headers()).status, 400);
+  EXPECT_EQ(seat_call(server.port(), "/tickets/hold", token, 1, other, {"S-1"}).status, 403);
+  const auto ready_body = fmt::format(R"({{"scheduleId":{},"seatNos":["S-1"]}})", schedule);
+  EXPECT_EQ(http(server.port(), "POST", "/payment/ready", ready_body, booking_headers()).status, 400);
+  EXPECT_EQ(http(server.port(), "POST", "/payment/ready", "[]", booking_headers({{"Idempotency-Key", "k1"}})).status,
+            400);
+  EXPECT_EQ(slot_end(), first_end) << "a refused call extended the slot";
+  EXPECT_TRUE(live_rows(schedule).empty());
+
+  // A well-formed call extends it, whatever it finds (here: nothing of the user's to release).
+  const auto released = seat_call(server.port(), "/tickets/release", token, 1, schedule, {"S-1"});
+  EXPECT_LT(released.status, 500) << released.raw;
+  EXPECT_GT(slot_end(), first_end) << released.raw;
 }

@@ -108,7 +108,10 @@ TEST_F(HttpEdges, AuthComesBeforeTheBodyLimit) {
 // A valid chunked body, its chunks split across writes (a '\n' of the JSON among them), is read
 // whole: the route answers on its content.
 TEST_F(HttpEdges, AChunkedBodyArrivingInPiecesIsRead) {
-  const std::string json = "{\"email\":\n\"nobody@example.com\",\"password\":\"wrong-password\"}";
+  // An address nobody has (new each run: a wrong password counts against the account's lockout).
+  const std::string email =
+      fmt::format("nobody-{}@example.com", std::chrono::steady_clock::now().time_since_epoch().count());
+  const std::string json = "{\"email\":\n\"" + email + "\",\"password\":\"wrong-password\"}";
   RawConnection connection(port());
   connection.send(
       "POST /auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"

@@ -422,6 +422,29 @@ TEST(PaymentFlow, IdempotencyKeyReplaysRefusesReuseAndIsRequired) {
   EXPECT_EQ(release.status, 409);
   EXPECT_EQ(json::parse(release.body).at("code").as_string(), "SEAT_IN_PAYMENT");
 
+  // Another request with a key is still being written (its order INSERT not committed) when a
+  // request under the same key, whose seats are refused, arrives: which answer is right (a replay,
+  // 422, or the seats' 409) is known only after the first one, so it is 409 IDEMPOTENCY_IN_PROGRESS
+  // with Retry-After — never the seats' refusal. Once the first is committed: 422.
+  {
+    const std::string key_d = "order-D-" + std::to_string(schedule);
+    auto writer = test_db();
+    writer->query("START TRANSACTION");
+    writer->query(fmt::format(
+        "INSERT INTO payment_order (order_no, user_id, schedule_id, amount, status, idempotency_key, "
+        "request_fingerprint, expires_at, created_at, updated_at) VALUES ('ORD-inflight-{0}', 2, {0}, 1, 'CANCELLED', "
+        "'{1}', 'another request', UTC_TIMESTAMP(3), UTC_TIMESTAMP(3), UTC_TIMESTAMP(3))",
+        schedule, key_d));
+    const auto in_flight = ready(server.port(), other, key_d);
+    EXPECT_EQ(in_flight.status, 409) << in_flight.raw;
+    EXPECT_EQ(json::parse(in_flight.body).at("code").as_string(), "IDEMPOTENCY_IN_PROGRESS") << in_flight.raw;
+    EXPECT_EQ(in_flight.header("retry-after"), "1") << in_flight.raw;
+    writer->query("COMMIT");
+    const auto after = ready(server.port(), other, key_d);
+    EXPECT_EQ(after.status, 422) << after.raw;
+    writer->query(fmt::format("DELETE FROM payment_order WHERE order_no = 'ORD-inflight-{}'", schedule));
+  }
+
   const auto before = db_value(fmt::format("SELECT COUNT(*) FROM payment_order WHERE schedule_id = {}", schedule));
   EXPECT_EQ(before, "1");
   // Seats not held → 409, no order; bad bodies → 400, no order; no token → 401.

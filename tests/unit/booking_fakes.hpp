@@ -70,9 +70,11 @@ class FakeQueueStore final : public domain::QueueStore {
     co_return std::nullopt;
   }
   Task<bool> leave(domain::ScheduleId, domain::UserId, domain::Timestamp) override { co_return true; }
-  Task<bool> touch_active(domain::ScheduleId, domain::UserId, domain::Timestamp, domain::Timestamp) override {
+  Task<bool> touch_active(domain::ScheduleId, domain::UserId, domain::Timestamp, domain::Timestamp,
+                          bool extend) override {
     if (down) throw domain::DependencyUnavailable("redis", "down");
-    co_return true;
+    (extend ? extended : looked_at) += 1;
+    co_return live;
   }
   Task<bool> complete_slot(domain::ScheduleId schedule, domain::UserId user, domain::Timestamp,
                            domain::Timestamp slot_token_issued_at) override {
@@ -93,6 +95,9 @@ class FakeQueueStore final : public domain::QueueStore {
   };
   std::vector<Completion> completed;
   bool down = false;
+  bool live = true;   // the slot's state as touch_active answers it
+  int extended = 0;   // touch_active calls that extended the slot
+  int looked_at = 0;  // touch_active calls that only checked it
 };
 
 // The Redis seat locks, as the Lua scripts handle them.

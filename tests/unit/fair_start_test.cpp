@@ -378,7 +378,7 @@ class FifoQueueStore final : public QueueStore {
     line.erase(std::remove(line.begin(), line.end(), u.value), line.end());
     co_return line.size() != before;
   }
-  Task<bool> touch_active(ScheduleId, UserId, Timestamp, Timestamp) override { co_return false; }
+  Task<bool> touch_active(ScheduleId, UserId, Timestamp, Timestamp, bool) override { co_return false; }
   Task<bool> complete_slot(ScheduleId, UserId, Timestamp, Timestamp) override { co_return false; }
   Task<AdmissionRound> admit(ScheduleId, Timestamp) override { co_return AdmissionRound{}; }
   Task<std::vector<ScheduleId>> queued_schedules() override { co_return std::vector<ScheduleId>{}; }

@@ -210,3 +210,37 @@ TEST(HoldService, ValidatesBeforeTouchingAnything) {
   EXPECT_EQ(f.reservations.hold_calls, 0);
   EXPECT_EQ(f.locks.lock_calls, 0);
 }
+
+// A booking call extends its admission slot only when its own input passes: a bad body (400) or a
+// body for another schedule (403) is refused without writing — a junk call every few minutes must
+// not keep a slot from the people waiting. An ended slot still answers 401 before the bad body.
+TEST(AdmissionGuardInput, OnlyACallWhoseInputPassesExtendsTheSlot) {
+  Fixture f;
+  const auto claims_schedule = [&](ScheduleId schedule) {
+    return application::AdmissionGuard::InputCheck(
+        [schedule](const AdmissionClaims& claims) { application::AdmissionGuard::require_schedule(claims, schedule); });
+  };
+  const application::AdmissionGuard::InputCheck bad_body = [](const AdmissionClaims&) {
+    throw invalid_argument("body", "malformed JSON body");
+  };
+  EXPECT_EQ(code_of([&] { run_task(f.holds.admit(f.token, kMe, bad_body)); }), ErrorCode::kInvalidArgument);
+  const auto other_schedule = claims_schedule(ScheduleId{2});
+  EXPECT_EQ(code_of([&] { run_task(f.holds.admit(f.token, kMe, other_schedule)); }), ErrorCode::kForbidden);
+  EXPECT_EQ(f.queue.extended, 0);
+  EXPECT_EQ(f.queue.looked_at, 2);
+
+  const auto this_schedule = claims_schedule(kSchedule);
+  const auto admission = run_task(f.holds.admit(f.token, kMe, this_schedule));
+  EXPECT_EQ(admission.user(), kMe);
+  EXPECT_EQ(f.queue.extended, 1);
+
+  // The slot has ended: 401 whatever the body, and the body is never the answer.
+  f.queue.live = false;
+  EXPECT_EQ(code_of([&] { run_task(f.holds.admit(f.token, kMe, bad_body)); }), ErrorCode::kUnauthenticated);
+  EXPECT_EQ(code_of([&] { run_task(f.holds.admit(f.token, kMe, this_schedule)); }), ErrorCode::kUnauthenticated);
+  // Someone else's token is 403 before the body or the slot is looked at.
+  const std::optional<std::string> theirs = f.tokens.issue({kOther, kSchedule, {}, {}});
+  const int looked = f.queue.looked_at + f.queue.extended;
+  EXPECT_EQ(code_of([&] { run_task(f.holds.admit(theirs, kMe, bad_body)); }), ErrorCode::kForbidden);
+  EXPECT_EQ(f.queue.looked_at + f.queue.extended, looked);
+}

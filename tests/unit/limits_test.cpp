@@ -233,7 +233,7 @@ class RoundStore final : public QueueStore {
   Task<QueuePlace> enter(ScheduleId, UserId, Timestamp, const EnterGate&) override { co_return QueuePlace{}; }
   Task<std::optional<QueuePlace>> status(ScheduleId, UserId, Timestamp) override { co_return std::nullopt; }
   Task<bool> leave(ScheduleId, UserId, Timestamp) override { co_return false; }
-  Task<bool> touch_active(ScheduleId, UserId, Timestamp, Timestamp) override { co_return false; }
+  Task<bool> touch_active(ScheduleId, UserId, Timestamp, Timestamp, bool) override { co_return false; }
   Task<bool> complete_slot(ScheduleId, UserId, Timestamp, Timestamp) override { co_return false; }
   Task<AdmissionRound> admit(ScheduleId schedule, Timestamp) override {
     if (broken.contains(schedule.value)) throw DependencyUnavailable("redis", "WRONGTYPE Operation against a key");

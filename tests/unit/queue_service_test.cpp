@@ -80,7 +80,7 @@ class FakeQueueStore final : public QueueStore {
     active_[s.value].erase(u.value);
     co_return before != q.size() + active_[s.value].size();
   }
-  Task<bool> touch_active(ScheduleId s, UserId u, Timestamp, Timestamp) override {
+  Task<bool> touch_active(ScheduleId s, UserId u, Timestamp, Timestamp, bool) override {
     co_return active_[s.value].count(u.value) > 0;
   }
   Task<bool> complete_slot(ScheduleId s, UserId u, Timestamp, Timestamp) override {

@@ -30,7 +30,10 @@ struct ReadyOutcome {
     kSeatsNotHeld,
     kSeatsHeldByOthers,  // live holds of another user (DESIGN.md §5: acting on someone else's hold, 403)
     kSeatsInPayment,
-    kSeatsUnknown
+    kSeatsUnknown,
+    // Refused for its seats while another request with the same Idempotency-Key is still being
+    // written: which answer is right (a replay, 422, or the seats' refusal) is known only after it.
+    kKeyInFlight
   } kind = Kind::kCreated;
   PaymentOrder order;  // kCreated, kReplayed (as created: status READY)
   // kSeatsNotHeld, kSeatsHeldByOthers, kSeatsInPayment, kSeatsUnknown (not on the schedule)

@@ -40,8 +40,10 @@ class QueueStore {
   // admitted again). True when the user was there.
   virtual Task<bool> leave(ScheduleId schedule, UserId user, Timestamp now) = 0;
   // True when the user holds a live slot and the token (issued at `token_issued_at`) was not issued
-  // for a slot given up since; extends the slot by the active TTL (activity keeps it).
-  virtual Task<bool> touch_active(ScheduleId schedule, UserId user, Timestamp now, Timestamp token_issued_at) = 0;
+  // for a slot given up since; with `extend`, also extends the slot by the active TTL (activity keeps
+  // it). Without it nothing is written (a refused call keeps no slot alive).
+  virtual Task<bool> touch_active(ScheduleId schedule, UserId user, Timestamp now, Timestamp token_issued_at,
+                                  bool extend) = 0;
   // A purchase made with a token of the slot issued at `slot_token_issued_at` completed: that slot
   // is freed and its tokens revoked — unless the user gave it up already (then the slot they have
   // now, or their waiting place, is a newer one and stays). True when a slot was freed.

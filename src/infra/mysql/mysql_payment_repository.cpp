@@ -158,6 +158,24 @@ std::optional<domain::KeyedOrder> keyed_order(MysqlConnection& db, const domain:
   return keyed;
 }
 
+enum class KeyState { kFree, kInFlight, kCommitted };
+
+// The request's key after a plain read found no order under it: is another transaction writing one
+// right now (its INSERT not yet committed, which a plain read does not see)? A locking read of the
+// key's index entry that does not wait (NOWAIT) fails on that transaction's lock — it never waits,
+// so it cannot deadlock — or finds the order committed meanwhile.
+KeyState key_state(MysqlConnection& db, const domain::ReadyRequest& request) {
+  try {
+    const auto found =
+        db.query("SELECT id FROM payment_order WHERE user_id = ? AND idempotency_key = ? FOR UPDATE NOWAIT",
+                 {request.user.value, request.idempotency_key});
+    return found.rows.empty() ? KeyState::kFree : KeyState::kCommitted;
+  } catch (const MysqlError& error) {
+    if (error.is_lock_wait_timeout()) return KeyState::kInFlight;  // (only the statement is rolled back)
+    throw;
+  }
+}
+
 // Appends to `rows` the live rows (HELD or CONFIRMED) of `seats` that belong to other users than the
 // requester, with their orders, read without locks.
 void add_live_rows_of_others(MysqlConnection& db, const domain::ReadyRequest& request,
@@ -233,7 +251,13 @@ ReadyOutcome ready_once(MysqlConnection& db, const domain::ReadyRequest& request
   }
   if (decision.outcome.kind != ReadyOutcome::Kind::kCreated && !input.keyed) {
     // A replay (its order holds, bought or gave up the seats) or a parallel duplicate that won them.
-    if ((input.keyed = keyed_order(db, request, false))) decision = domain::decide_ready(input);
+    input.keyed = keyed_order(db, request, false);
+    if (!input.keyed) {
+      const auto key = key_state(db, request);
+      if (key == KeyState::kInFlight) return ReadyOutcome{ReadyOutcome::Kind::kKeyInFlight, {}, {}};
+      if (key == KeyState::kCommitted) input.keyed = keyed_order(db, request, false);
+    }
+    if (input.keyed) decision = domain::decide_ready(input);
   }
   if (!decision.commit) return std::move(decision.outcome);  // refused: nothing written
   if (decision.outcome.kind == ReadyOutcome::Kind::kReplayed) {

@@ -9,6 +9,8 @@
 #include <cstdlib>
 
 #include "domain/errors.hpp"
+#include "domain/queue.hpp"
+#include "domain/queue_pacing.hpp"
 
 namespace ticketing::infra::redis {
 namespace {
@@ -37,7 +39,8 @@ RedisScript revoking_script(std::string_view body) {
 // Idempotent; a poll is the waiter's heartbeat. KEYS waiting active seq heartbeat stats revoked
 // settings pace pow; ARGV user now_ms join pow_threshold (0: never) pow_ttl_ms (0: no solution came)
 // max_active admit_per_second active_ttl_ms (the config defaults) admit_on_arrival ('1') read_expiries ('1': the
-// ETA's held-slot expiries, see below). A new arrival who
+// ETA's held-slot expiries, see below) first_poll_allowed_ms first_poll_forget_ms (a new waiter's pace record: its
+// first status call is paced by the least advice there is). A new arrival who
 // finds nobody waiting, a free slot and a token in the admission bucket is admitted at once: exactly what the
 // next admission round would do, without the wait and the poll (docs/queue.md "Admission"). Proof of work is required
 // while the stats hash's pow_until (set by the admission round from the arrivals it counted) lies ahead: asking costs
@@ -98,6 +101,7 @@ else
   end
   redis.call('ZADD', KEYS[1], seq, ARGV[1])
   rank = redis.call('ZCARD', KEYS[1]) - 1
+  redis.call('SET', KEYS[8], ARGV[11], 'PXAT', ARGV[12])
 end
 redis.call('ZADD', KEYS[4], now, ARGV[1])
 -- the ETA's data: slots, the completion rate and, when the caller has no recent copy of them
@@ -126,15 +130,15 @@ end
 return removed
 )lua");
 
-// touch: KEYS active revoked; ARGV user now_ms ttl_ms token_iat_ms. 1 and the slot extended when
-// live and the token is not one of a slot given up since, else 0.
+// touch: KEYS active revoked; ARGV user now_ms ttl_ms token_iat_ms. 1 when the slot is live and the
+// token is not one of a slot given up since (and the slot extended by ttl_ms unless it is 0), else 0.
 const RedisScript kTouchScript = RedisScript::from_source(R"lua(
 local now = tonumber(ARGV[2])
 local revoked = redis.call('HGET', KEYS[2], ARGV[1])
 if revoked and tonumber(ARGV[4]) < tonumber(revoked) then return 0 end
 local active_until = redis.call('ZSCORE', KEYS[1], ARGV[1])
 if active_until and tonumber(active_until) > now then
-  redis.call('ZADD', KEYS[1], 'XX', now + tonumber(ARGV[3]), ARGV[1])
+  if tonumber(ARGV[3]) > 0 then redis.call('ZADD', KEYS[1], 'XX', now + tonumber(ARGV[3]), ARGV[1]) end
   return 1
 end
 return 0
@@ -394,7 +398,12 @@ Task<std::optional<QueuePlace>> RedisQueueStore::place(domain::ScheduleId schedu
   const std::string active_ttl = std::to_string(policy_.active_ttl.count());
   const auto read_at = std::chrono::steady_clock::now();
   const bool read_expiries = !fresh_expiries(schedule, read_at);
-  const std::array<std::string_view, 10> args{user_id,
+  // A new waiter's first status call is paced like any other (DESIGN.md §15), by the least advice a
+  // waiter gets: its own advice is not known inside the script, and is never less.
+  const std::int64_t least_advice = domain::min_poll_after_ms(policy_.heartbeat_timeout);
+  const std::string first_poll_allowed = std::to_string(millis(domain::next_poll_allowed_at(now, least_advice)));
+  const std::string first_poll_forget = std::to_string(millis(now) + least_advice);
+  const std::array<std::string_view, 12> args{user_id,
                                               now_ms,
                                               join ? "1" : "0",
                                               threshold,
@@ -403,7 +412,9 @@ Task<std::optional<QueuePlace>> RedisQueueStore::place(domain::ScheduleId schedu
                                               per_second,
                                               active_ttl,
                                               policy_.admit_on_arrival ? "1" : "0",
-                                              read_expiries ? "1" : "0"};
+                                              read_expiries ? "1" : "0",
+                                              first_poll_allowed,
+                                              first_poll_forget};
   const RedisReply reply = co_await redis_.evalsha(kPlaceScript, key_views, args);
   checked_array(reply, 4, "place");
   const auto code = integer_of(reply.elements[0]);
@@ -548,9 +559,9 @@ Task<bool> RedisQueueStore::complete_slot(domain::ScheduleId schedule, domain::U
 }
 
 Task<bool> RedisQueueStore::touch_active(domain::ScheduleId schedule, domain::UserId user, domain::Timestamp now,
-                                         domain::Timestamp token_issued_at) {
-  co_return co_await run_slot_script(kTouchScript, "touch", schedule, user, now, policy_.active_ttl.count(),
-                                     token_issued_at);
+                                         domain::Timestamp token_issued_at, bool extend) {
+  const std::int64_t ttl_ms = extend ? policy_.active_ttl.count() : 0;
+  co_return co_await run_slot_script(kTouchScript, "touch", schedule, user, now, ttl_ms, token_issued_at);
 }
 
 Task<domain::AdmissionRound> RedisQueueStore::admit(domain::ScheduleId schedule, domain::Timestamp now) {

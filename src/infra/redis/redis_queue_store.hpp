@@ -45,7 +45,7 @@ class RedisQueueStore final : public domain::QueueStore {
   Task<bool> complete_slot(domain::ScheduleId schedule, domain::UserId user, domain::Timestamp now,
                            domain::Timestamp slot_token_issued_at) override;
   Task<bool> touch_active(domain::ScheduleId schedule, domain::UserId user, domain::Timestamp now,
-                          domain::Timestamp token_issued_at) override;
+                          domain::Timestamp token_issued_at, bool extend) override;
   Task<domain::AdmissionRound> admit(domain::ScheduleId schedule, domain::Timestamp now) override;
   Task<std::vector<domain::ScheduleId>> queued_schedules() override;
   Task<bool> retire(domain::ScheduleId schedule) override;
