@@ -149,7 +149,13 @@ TEST(AuthApiOwnership, OthersOrdersAndReservationsAreInvisible) {
   const std::string b_order_no = order_no_of(b_order);
 
   // B can read it, A cannot, and A's 404 says nothing an unknown order's 404 would not.
-  ASSERT_EQ(http(server.port(), "GET", "/payment/" + b_order_no, "", as_user(kB)).status, 200);
+  const auto own = http(server.port(), "GET", "/payment/" + b_order_no, "", as_user(kB));
+  ASSERT_EQ(own.status, 200);
+  // An answer about a person is kept by no cache on the way (every signed-in route).
+  EXPECT_EQ(own.header("cache-control"), "no-store");
+  EXPECT_EQ(http(server.port(), "GET", "/me/reservations", "", as_user(kB)).header("cache-control"), "no-store");
+  EXPECT_EQ(http(server.port(), "GET", "/me/orders", "", as_user(kB)).header("cache-control"), "no-store");
+  EXPECT_EQ(http(server.port(), "GET", "/me/tickets", "", as_user(kB)).header("cache-control"), "private, no-store");
   const auto foreign = http(server.port(), "GET", "/payment/" + b_order_no, "", as_user(kA));
   const std::string unknown_no = "ORD-20000101-000000000000";
   const auto unknown = http(server.port(), "GET", "/payment/" + unknown_no, "", as_user(kA));
