@@ -219,6 +219,8 @@ async def cmd_admit(args) -> int:
         status, body = await conn.request(
             build("GET", hh, f"/queue/status?scheduleId={args.schedule}", None, bearer(access[user])))
         statuses[f"status_{status}"] += 1
+        if status == 429:
+            return  # paced (a waiter's first status right after enter, too): asked again next round
         if status != 200:
             raise HttpError(f"status user {user}: {status} {body[:200]!r}")
         doc = json.loads(body)

@@ -104,17 +104,13 @@ def main():
         if status != 200:
             print(f"user {user}: enter {status} {body}")
             return
-        first = True
+        # The prediction is the enter answer's: a status call at once after it would be paced (429).
+        if sampled and body["status"] == "WAITING":
+            predicted[user] = time.time() + body["estimatedWaitSeconds"]
         deadline = time.time() + args.timeout_s
         while time.time() < deadline and not stop.is_set():
             if body["status"] == "ADMITTED":
                 return
-            if first and sampled:
-                status, body, _ = client.call("GET", f"/queue/status?scheduleId={args.schedule}", user)
-                if status == 200 and body["status"] == "WAITING":
-                    predicted[user] = time.time() + body["estimatedWaitSeconds"]
-                first = False
-                continue
             time.sleep(body.get("pollAfterMs", 1000) / 1000.0 * 0.9)
             while True:
                 status, answer, headers = client.call("GET", f"/queue/status?scheduleId={args.schedule}", user)

@@ -264,8 +264,10 @@ function transient(res) {
 export async function enterAndWait(userId) {
   const t0 = Date.now();
   let res = await enter(userId);
-  for (let pause = 0.1; transient(res) && Date.now() - t0 <= ADMIT_TIMEOUT_MS; pause = Math.min(pause * 2, 1)) {
-    await sleep(jittered(pause));
+  // A retried enter whose first try did reach the server is a waiter's re-enter, paced like a poll:
+  // its 429 waits Retry-After, as a status call's does.
+  for (let pause = 0.1; (transient(res) || res.status === 429) && Date.now() - t0 <= ADMIT_TIMEOUT_MS; pause = Math.min(pause * 2, 1)) {
+    await sleep(res.status === 429 ? Number(res.headers['Retry-After'] || 1) : jittered(pause));
     res = await enter(userId);
   }
   let body = res.status === 200 ? parse(res) : null;

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cctype>
 #include <exception>
 
 #include "api/error_mapping.hpp"
@@ -92,32 +93,49 @@ Task<DispatchResult> Dispatcher::dispatch(ApiRequest& request) const {
     // inside an aggregate initializer twice.
     check_caller(request, match.access);  // before the body is read and before anything is written
     ApiResponse response = co_await (*match.handler)(request);
-    // An answer about a person (or for an operator) is never kept by a cache on the way, nor by
-    // the browser's, unless its route says otherwise (an e-ticket's own header).
-    if (match.access != Access::kPublic) {
-      // (The routes spell it so; headers are written by this code, not received.)
-      const bool has_cache_control = std::any_of(response.headers.begin(), response.headers.end(),
-                                                 [](const web::Header& h) { return h.name == "Cache-Control"; });
-      if (!has_cache_control) response.headers.push_back({"Cache-Control", "no-store"});
-    }
+    keep_private(response, match);
     co_return DispatchResult{std::move(response), route};
   } catch (const DomainError& error) {
     if (error.code() == ErrorCode::kDependencyUnavailable || error.code() == ErrorCode::kInternal) {
       spdlog::warn("request {} {} failed: {}", request.request_id, route, error.what());
     }
-    // Every queue answer carries pollAfterMs (DESIGN.md §5): the queue routes add it to their own
-    // refusals; the caller checks made here (401, a userId parameter) and a 503 get it too.
-    const bool queue_route = route == "/queue" || route.starts_with("/queue/");
-    const auto advice = queue_route && error.code() != ErrorCode::kInternal
-                            ? std::optional<std::int64_t>(poll_advice_of(error))
-                            : std::nullopt;
-    co_return DispatchResult{error_response(error, request, advice), route};
+    co_return DispatchResult{refusal(error, request, match), route};
   } catch (const std::exception& error) {
     spdlog::error("request {} {} failed unexpectedly: {}", request.request_id, route, error.what());
   } catch (...) {
     spdlog::error("request {} {} failed with a non-standard exception", request.request_id, route);
   }
   co_return DispatchResult{error_response(ErrorCode::kInternal, "internal error", request), route};
+}
+
+// An answer about a person (or for an operator) is kept by no cache on the way, nor by the
+// browser's, unless its route says otherwise (an e-ticket's own header).
+void Dispatcher::keep_private(ApiResponse& response, const Router::Match& match) {
+  if (match.access == Access::kPublic) return;
+  const auto is_cache_control = [](const web::Header& header) {
+    return std::equal(header.name.begin(), header.name.end(), std::string_view("Cache-Control").begin(),
+                      std::string_view("Cache-Control").end(), [](char a, char b) {
+                        return std::tolower(static_cast<unsigned char>(a)) ==
+                               std::tolower(static_cast<unsigned char>(b));
+                      });
+  };
+  if (std::none_of(response.headers.begin(), response.headers.end(), is_cache_control)) {
+    response.headers.push_back({"Cache-Control", "no-store"});
+  }
+}
+
+// A matched route's refusal: the error body, kept private like the route's answers; a queue
+// route's carries pollAfterMs (DESIGN.md §5: every queue answer) — the queue routes add it to
+// their own refusals, the caller checks made here (401, a userId parameter) and a 503 get it here.
+ApiResponse Dispatcher::refusal(const DomainError& error, const ApiRequest& request, const Router::Match& match) {
+  const std::string_view route = match.route_template;
+  const bool queue_route = route == "/queue" || route.starts_with("/queue/");
+  const auto advice = queue_route && error.code() != ErrorCode::kInternal
+                          ? std::optional<std::int64_t>(poll_advice_of(error))
+                          : std::nullopt;
+  ApiResponse response = error_response(error, request, advice);
+  keep_private(response, match);
+  return response;
 }
 
 ApiResponse Dispatcher::reject(ErrorCode code, std::string_view message, const ApiRequest& request) const {
@@ -134,7 +152,7 @@ std::optional<DispatchResult> Dispatcher::refuse_before_body(ApiRequest& request
     check_caller(request, match.access);
     if (match.header_check != nullptr) (*match.header_check)(request);
   } catch (const DomainError& error) {
-    return DispatchResult{error_response(error, request), match.route_template};
+    return DispatchResult{refusal(error, request, match), match.route_template};
   } catch (const std::exception&) {
     return std::nullopt;  // dispatch() meets it again once the body is in, and answers and logs it
   }

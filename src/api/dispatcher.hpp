@@ -52,6 +52,8 @@ class Dispatcher final : public web::RequestDispatcher {
 
  private:
   void authorize(ApiRequest& request, Access access) const;
+  static void keep_private(ApiResponse& response, const Router::Match& match);
+  static ApiResponse refusal(const domain::DomainError& error, const ApiRequest& request, const Router::Match& match);
   // authorize(), then a `userId` query parameter is refused: what every route checks before its handler.
   void check_caller(ApiRequest& request, Access access) const;
   // The 429 for a request over its address's limit; nullopt when within it.

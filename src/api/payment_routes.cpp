@@ -60,7 +60,8 @@ Task<ApiResponse> ready(application::PaymentService& payments, const ApiRequest&
     schedule_id = body.id("scheduleId");
     seat_nos = body.string_array("seatNos", 1, 64, 64);
     body.done();
-    application::AdmissionGuard::require_schedule(claims, domain::ScheduleId{schedule_id});
+    application::AdmissionGuard::require_seat_request(claims, domain::ScheduleId{schedule_id}, seat_nos,
+                                                      application::PaymentService::kMaxSeatsPerOrder);
     if (request.header_count("Idempotency-Key") > 1)
       throw domain::invalid_argument("Idempotency-Key", "must be sent once");
     key = header_value(request, "Idempotency-Key");

@@ -30,7 +30,9 @@ SeatRequest read_seat_request(const ApiRequest& request) {
 application::AdmissionGuard::InputCheck seat_request_check(const ApiRequest& request, SeatRequest& out) {
   return [&request, &out](const domain::AdmissionClaims& claims) {
     out = read_seat_request(request);
-    application::AdmissionGuard::require_schedule(claims, out.schedule);
+    // Malformed or repeated seat numbers; how many the schedule allows is the service's to say.
+    application::AdmissionGuard::require_seat_request(claims, out.schedule, out.seat_nos,
+                                                      static_cast<int>(kMaxSeatsInBody));
   };
 }
 

@@ -43,7 +43,7 @@ Task<ReadyResult> PaymentService::ready(const Admission& admission, const std::o
   const auto user = admission.user();
   require_idempotency_key(idempotency_key);
   const auto& claims = admission.claims();
-  domain::validate_seat_request(seat_nos, 64);
+  domain::validate_seat_request(seat_nos, kMaxSeatsPerOrder);
 
   const auto now = clock_.now();
   const domain::ReadyRequest request{user,

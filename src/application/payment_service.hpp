@@ -78,6 +78,8 @@ class PaymentService {
   Task<Admission> admit(const std::optional<std::string>& queue_token, domain::UserId user) {
     return guard_.admit(queue_token, user);
   }
+  // The most seats one `ready` may name (the request body's bound; holds are fewer).
+  static constexpr int kMaxSeatsPerOrder = 64;
   // 400 unless `key` (the Idempotency-Key header) is present and 1–255 printable ASCII characters.
   static void require_idempotency_key(const std::optional<std::string>& key);
   // 403 admission for another schedule, 400 bad Idempotency-Key, 403 someone else's hold, 409

@@ -8,6 +8,7 @@
 #include <set>
 
 #include "domain/errors.hpp"
+#include "domain/reservation.hpp"
 
 namespace ticketing::application {
 
@@ -283,6 +284,12 @@ Task<Admission> AdmissionGuard::admit(const std::optional<std::string>& queue_to
 
 void AdmissionGuard::require_schedule(const Admission& admission, domain::ScheduleId schedule) {
   require_schedule(admission.claims(), schedule);
+}
+
+void AdmissionGuard::require_seat_request(const domain::AdmissionClaims& claims, domain::ScheduleId schedule,
+                                          const std::vector<std::string>& seat_nos, int max_seats) {
+  require_schedule(claims, schedule);
+  domain::validate_seat_request(seat_nos, max_seats);
 }
 
 void AdmissionGuard::require_schedule(const domain::AdmissionClaims& claims, domain::ScheduleId schedule) {

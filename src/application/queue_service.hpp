@@ -151,6 +151,11 @@ class AdmissionGuard {
   // 403 unless the admission is for `schedule` (named by the body, so checked once it is read).
   static void require_schedule(const Admission& admission, domain::ScheduleId schedule);
   static void require_schedule(const domain::AdmissionClaims& claims, domain::ScheduleId schedule);
+  // A booking call's input as far as it is known without the store: 403 for another schedule, then
+  // 400 for a malformed or repeated seat number (or more than `max_seats`, the body's bound). The
+  // schedule's own seat limit and its seats are the service's to check (they are read first).
+  static void require_seat_request(const domain::AdmissionClaims& claims, domain::ScheduleId schedule,
+                                   const std::vector<std::string>& seat_nos, int max_seats);
 
  private:
   domain::TokenService& tokens_;

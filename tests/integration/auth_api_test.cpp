@@ -160,6 +160,7 @@ TEST(AuthApiOwnership, OthersOrdersAndReservationsAreInvisible) {
   const std::string unknown_no = "ORD-20000101-000000000000";
   const auto unknown = http(server.port(), "GET", "/payment/" + unknown_no, "", as_user(kA));
   ASSERT_EQ(foreign.status, 404) << foreign.raw;
+  EXPECT_EQ(foreign.header("cache-control"), "no-store") << "a refusal about a person is not cached either";
   ASSERT_EQ(unknown.status, 404) << unknown.raw;
   auto shape = [](const HttpResponse& r, const std::string& order_no) {
     auto body = without_request_id(r);

@@ -472,9 +472,14 @@ TEST(HoldApi, ABookingCallRefusedForItsInputDoesNotExtendTheSlot) {
   EXPECT_EQ(http(server.port(), "POST", "/tickets/hold", "{bad", booking_headers()).status, 400);
   EXPECT_EQ(http(server.port(), "POST", "/tickets/release", R"({"scheduleId":1})", booking_headers()).status, 400);
   EXPECT_EQ(seat_call(server.port(), "/tickets/hold", token, 1, other, {"S-1"}).status, 403);
+  EXPECT_EQ(seat_call(server.port(), "/tickets/hold", token, 1, schedule, {"S-1", "S-1"}).status, 400);
+  EXPECT_EQ(seat_call(server.port(), "/tickets/release", token, 1, schedule, {"S 1"}).status, 400);
   const auto ready_body = fmt::format(R"({{"scheduleId":{},"seatNos":["S-1"]}})", schedule);
   EXPECT_EQ(http(server.port(), "POST", "/payment/ready", ready_body, booking_headers()).status, 400);
   EXPECT_EQ(http(server.port(), "POST", "/payment/ready", "[]", booking_headers({{"Idempotency-Key", "k1"}})).status,
+            400);
+  EXPECT_EQ(seat_call(server.port(), "/payment/ready", token, 1, schedule, {"S-2", "S-2"}, {{"Idempotency-Key", "k2"}})
+                .status,
             400);
   EXPECT_EQ(slot_end(), first_end) << "a refused call extended the slot";
   EXPECT_TRUE(live_rows(schedule).empty());

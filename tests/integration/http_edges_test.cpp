@@ -405,6 +405,15 @@ TEST_F(HttpEdges, AuthIsRefusedOnTheHeaderBeforeTheBodyIsRead) {
       "Transfer-Encoding: chunked\r\n\r\n",
       401, "UNAUTHENTICATED");
   refused_before_body(header_only("/queue/enter", "Expect: 100-continue\r\n"), 401, "UNAUTHENTICATED");
+  {
+    // Answered on its header, it is still a queue answer (pollAfterMs) about a person (no-store).
+    RawConnection connection(port());
+    connection.send(header_only("/queue/enter", ""));
+    const auto response = parse_response(connection.read_until("}", std::chrono::seconds(5)));
+    EXPECT_EQ(response.status, 401) << response.raw;
+    EXPECT_NE(response.body.find("\"pollAfterMs\":1000"), std::string::npos) << response.raw;
+    EXPECT_EQ(response.header("cache-control"), "no-store") << response.raw;
+  }
   refused_before_body(header_only("/payment/ready", "Authorization: Bearer a.b.c\r\n"), 401, "UNAUTHENTICATED");
   const std::string fan = "Authorization: " + as_user(1).at("Authorization") + "\r\n";
   refused_before_body(header_only("/admin/venues", fan + "Expect: 100-continue\r\n"), 403, "FORBIDDEN");

@@ -182,9 +182,9 @@ std::string_view raw_field_value(std::string_view bytes, std::string_view name) 
   }
 }
 
-// Whether a line in `buffer` from `from` on ends with a bare LF (no CR before it).
 // Whether the first `size` bytes of `buffer` (a request header) hold a line that starts with a
-// space or a tab: a continuation of the field line before it.
+// space or a tab: a continuation of the field line before it. (Only the header is checked; a chunked
+// body's trailer lines are Beast's to parse.)
 bool has_obs_fold(const beast::flat_buffer& buffer, std::size_t size) {
   const std::string_view bytes(static_cast<const char*>(buffer.data().data()), std::min(size, buffer.size()));
   for (std::size_t at = bytes.find('\n'); at != std::string_view::npos && at + 1 < bytes.size();
@@ -194,6 +194,7 @@ bool has_obs_fold(const beast::flat_buffer& buffer, std::size_t size) {
   return false;
 }
 
+// Whether a line in `buffer` from `from` on ends with a bare LF (no CR before it).
 bool has_bare_lf(const beast::flat_buffer& buffer, std::size_t from) {
   const std::string_view bytes(static_cast<const char*>(buffer.data().data()), buffer.size());
   for (auto lf = bytes.find('\n', from); lf != std::string_view::npos; lf = bytes.find('\n', lf + 1)) {

@@ -171,7 +171,9 @@ KeyState key_state(MysqlConnection& db, const domain::ReadyRequest& request) {
                  {request.user.value, request.idempotency_key});
     return found.rows.empty() ? KeyState::kFree : KeyState::kCommitted;
   } catch (const MysqlError& error) {
-    if (error.is_lock_wait_timeout()) return KeyState::kInFlight;  // (only the statement is rolled back)
+    // The caller answers at once and its transaction is rolled back unused, whether the server
+    // rolled back this statement only or (innodb_rollback_on_timeout) the whole transaction.
+    if (error.is_lock_wait_timeout()) return KeyState::kInFlight;
     throw;
   }
 }

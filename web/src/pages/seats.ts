@@ -583,8 +583,8 @@ export async function renderSeats(page: Page): Promise<void> {
     const free = current.seats.filter((seat) => !(seat.orderNo ?? current.orderNo)).map((seat) => seat.seatNo);
     const seatNos = free.length > 0 ? free : current.seats.map((seat) => seat.seatNo);
     try {
-      await bookingCall(() =>
-        call('/tickets/release', {
+      const result = await bookingCall(() =>
+        call<{ released: string[] }>('/tickets/release', {
           method: 'POST',
           auth: true,
           queueToken,
@@ -595,7 +595,7 @@ export async function renderSeats(page: Page): Promise<void> {
       if (page.left) return;
       const staying = current.seats.filter((seat) => !seatNos.includes(seat.seatNo)).map((seat) => seat.seatNo);
       dropHold(statusCodes.AVAILABLE, seatNos);
-      announcer.textContent = t('seatsReleasedAnnounce', { seats: seatNos.join(', ') });
+      announcer.textContent = t('seatsReleasedAnnounce', { seats: (result?.released ?? seatNos).join(', ') });
       if (staying.length > 0) showMessage(messages, t('releasedButInOrder', { seats: staying.join(', ') }), 'info');
     } catch (error) {
       button.disabled = false;
