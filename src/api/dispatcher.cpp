@@ -108,6 +108,23 @@ Task<DispatchResult> Dispatcher::dispatch(ApiRequest& request) const {
   co_return DispatchResult{error_response(ErrorCode::kInternal, "internal error", request), route};
 }
 
+Task<std::optional<DispatchResult>> Dispatcher::refuse_oversized(ApiRequest& request) const {
+  auto refused = refuse_before_body(request);
+  if (refused) co_return refused;
+  const Router::Match match = router_.match(request);
+  if (match.handler == nullptr || match.store_check == nullptr) co_return std::nullopt;
+  std::optional<domain::DomainError> error;
+  try {
+    co_await (*match.store_check)(request);
+  } catch (const DomainError& e) {
+    error = e;
+  } catch (const std::exception&) {
+    co_return std::nullopt;  // the 413 it gets is an answer too
+  }
+  if (!error || error->code() == ErrorCode::kDependencyUnavailable) co_return std::nullopt;
+  co_return DispatchResult{refusal(*error, request, match), match.route_template};
+}
+
 // An answer about a person (or for an operator) is kept by no cache on the way, nor by the
 // browser's, unless its route says otherwise (an e-ticket's own header).
 void Dispatcher::keep_private(ApiResponse& response, const Router::Match& match) {

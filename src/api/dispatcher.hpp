@@ -49,6 +49,7 @@ class Dispatcher final : public web::RequestDispatcher {
   ApiResponse reject(domain::ErrorCode code, std::string_view message, const ApiRequest& request) const override;
   // The 401/403 that authorize() would answer, decided on the header before the body is read.
   std::optional<DispatchResult> refuse_before_body(ApiRequest& request) const override;
+  Task<std::optional<DispatchResult>> refuse_oversized(ApiRequest& request) const override;
 
  private:
   void authorize(ApiRequest& request, Access access) const;

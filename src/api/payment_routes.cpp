@@ -198,9 +198,13 @@ Task<ApiResponse> my_reservations(application::PaymentService& payments, const A
 }  // namespace
 
 void add_payment_routes(Router& router, application::PaymentService& payments) {
+  const StoreCheck live_slot = [&payments](const ApiRequest& r) -> Task<void> {
+    const auto token = queue_token(r);
+    co_await payments.require_live_slot(token, acting_user(r));
+  };
   router.add(
       Method::kPost, "/payment/ready", [&payments](ApiRequest& r) { return ready(payments, r); }, Access::kSignedIn,
-      [&payments](const ApiRequest& r) { payments.authenticate(queue_token(r), acting_user(r)); });
+      [&payments](const ApiRequest& r) { payments.authenticate(queue_token(r), acting_user(r)); }, live_slot);
   // The gateway is not a person: its callback is authenticated by its signature.
   router.add(
       Method::kPost, "/payment/mock-success", [&payments](ApiRequest& r) { return mock_success(payments, r); },

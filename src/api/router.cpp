@@ -22,8 +22,16 @@ bool is_param(std::string_view segment) {
 
 }  // namespace
 
-void Router::add(Method method, std::string path_template, Handler handler, Access access, HeaderCheck header_check) {
-  Route route{method, std::move(path_template), {}, {}, std::move(handler), access, std::move(header_check)};
+void Router::add(Method method, std::string path_template, Handler handler, Access access, HeaderCheck header_check,
+                 StoreCheck store_check) {
+  Route route{method,
+              std::move(path_template),
+              {},
+              {},
+              std::move(handler),
+              access,
+              std::move(header_check),
+              std::move(store_check)};
   for (auto segment : split_path(route.path_template)) {
     route.segments.emplace_back(segment);
     route.literal.push_back(!is_param(segment));
@@ -76,6 +84,7 @@ Router::Match Router::match(ApiRequest& request) const {
       result.handler = &route.handler;
       result.access = route.access;
       if (route.header_check) result.header_check = &route.header_check;
+      if (route.store_check) result.store_check = &route.store_check;
       result.route_template = route.path_template;
     }
   }

@@ -70,12 +70,16 @@ void add_ticket_routes(Router& router, application::HoldService& holds) {
   const HeaderCheck admitted = [&holds](const ApiRequest& request) {
     holds.authenticate(queue_token(request), acting_user(request));
   };
+  const StoreCheck live_slot = [&holds](const ApiRequest& request) -> Task<void> {
+    const auto token = queue_token(request);
+    co_await holds.require_live_slot(token, acting_user(request));
+  };
   router.add(
       Method::kPost, "/tickets/hold", [&holds](ApiRequest& request) { return hold(holds, request); }, Access::kSignedIn,
-      admitted);
+      admitted, live_slot);
   router.add(
       Method::kPost, "/tickets/release", [&holds](ApiRequest& request) { return release(holds, request); },
-      Access::kSignedIn, admitted);
+      Access::kSignedIn, admitted, live_slot);
 }
 
 }  // namespace ticketing::api

@@ -63,6 +63,10 @@ class HoldService {
   Task<Admission> admit(const std::optional<std::string>& token, domain::UserId user) {
     return guard_.admit(token, user);
   }
+  // 401/403 for the token, 401 for an ended slot; nothing written (AdmissionGuard::require_live_slot).
+  Task<void> require_live_slot(const std::optional<std::string>& token, domain::UserId user) {
+    return guard_.require_live_slot(token, user);
+  }
   // 403 when the admission is for another schedule; then the hold's own rules.
   Task<HoldView> hold_seats(const Admission& admission, domain::ScheduleId schedule,
                             const std::vector<std::string>& seat_nos);

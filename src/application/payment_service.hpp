@@ -78,6 +78,10 @@ class PaymentService {
   Task<Admission> admit(const std::optional<std::string>& queue_token, domain::UserId user) {
     return guard_.admit(queue_token, user);
   }
+  // 401/403 for the token, 401 for an ended slot; nothing written (AdmissionGuard::require_live_slot).
+  Task<void> require_live_slot(const std::optional<std::string>& queue_token, domain::UserId user) {
+    return guard_.require_live_slot(queue_token, user);
+  }
   // The most seats one `ready` may name (the request body's bound; holds are fewer).
   static constexpr int kMaxSeatsPerOrder = 64;
   // 400 unless `key` (the Idempotency-Key header) is present and 1–255 printable ASCII characters.

@@ -266,10 +266,20 @@ Task<Admission> AdmissionGuard::admit(const std::optional<std::string>& queue_to
       refused = std::current_exception();
     }
   }
-  const auto now = clock_.now();
+  co_await require_live_slot(claims, refused == nullptr);
+  if (refused) std::rethrow_exception(refused);
+  co_return Admission(claims);
+}
+
+Task<void> AdmissionGuard::require_live_slot(const std::optional<std::string>& queue_token, domain::UserId user) {
+  const auto claims = authenticate(queue_token, user);
+  co_await require_live_slot(claims, false);
+}
+
+Task<void> AdmissionGuard::require_live_slot(const domain::AdmissionClaims& claims, bool extend) {
   bool slot_live = true;
   try {
-    slot_live = co_await store_.touch_active(claims.schedule, user, now, claims.issued_at, refused == nullptr);
+    slot_live = co_await store_.touch_active(claims.schedule, claims.user, clock_.now(), claims.issued_at, extend);
   } catch (const domain::DependencyUnavailable&) {
     // Redis down: the signed, unexpired token alone admits (booking keeps going, the database
     // still guards every seat); revocation is checked again once Redis is back.
@@ -278,8 +288,6 @@ Task<Admission> AdmissionGuard::admit(const std::optional<std::string>& queue_to
     throw DomainError(ErrorCode::kUnauthenticated,
                       "the admission slot is no longer active (left, lapsed or used); enter the queue again");
   }
-  if (refused) std::rethrow_exception(refused);
-  co_return Admission(claims);
 }
 
 void AdmissionGuard::require_schedule(const Admission& admission, domain::ScheduleId schedule) {

@@ -148,6 +148,9 @@ class AdmissionGuard {
   // input passes extends the slot: a refused one (400, 403 for another schedule) only looks at it,
   // so junk calls keep no slot alive and write nothing.
   Task<Admission> admit(const std::optional<std::string>& queue_token, domain::UserId user, const InputCheck& check);
+  // authenticate(), then 401 when the slot has ended; writes nothing (the slot is not extended). For
+  // a request refused anyway (a body over the limit), so that a given-up token is still its 401.
+  Task<void> require_live_slot(const std::optional<std::string>& queue_token, domain::UserId user);
   // 403 unless the admission is for `schedule` (named by the body, so checked once it is read).
   static void require_schedule(const Admission& admission, domain::ScheduleId schedule);
   static void require_schedule(const domain::AdmissionClaims& claims, domain::ScheduleId schedule);
@@ -158,6 +161,9 @@ class AdmissionGuard {
                                    const std::vector<std::string>& seat_nos, int max_seats);
 
  private:
+  // 401 unless the slot of `claims` is live; extends it when `extend`.
+  Task<void> require_live_slot(const domain::AdmissionClaims& claims, bool extend);
+
   domain::TokenService& tokens_;
   domain::QueueStore& store_;
   const domain::Clock& clock_;

@@ -34,6 +34,12 @@ class RequestDispatcher {
     (void)request;
     return std::nullopt;
   }
+
+  // refuse_before_body() for a request whose body is over the limit (refused anyway, 413): also
+  // the route's checks that ask a store (a Queue-Token's slot given up is 401, not 413). Never throws.
+  virtual Task<std::optional<DispatchResult>> refuse_oversized(Request& request) const {
+    co_return refuse_before_body(request);
+  }
 };
 
 }  // namespace ticketing::web

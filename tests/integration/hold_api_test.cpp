@@ -489,3 +489,31 @@ TEST(HoldApi, ABookingCallRefusedForItsInputDoesNotExtendTheSlot) {
   EXPECT_LT(released.status, 500) << released.raw;
   EXPECT_GT(slot_end(), first_end) << released.raw;
 }
+
+// Auth before the body (DESIGN.md §5), also for a body over http.max-body: a Queue-Token whose slot
+// was given up is 401, not 413 — its slot is asked of Redis before the size is answered, and
+// nothing is written (a live token's oversized request gets its 413 and does not extend the slot).
+TEST(HoldApi, AGivenUpQueueTokenIs401EvenWithABodyOverTheLimit) {
+  const auto schedule = create_schedule(-60, 10);
+  TestServer server(kFastAdmission);
+  const auto token = admit_users(server.port(), schedule, 1, 1).at(1);
+  const auto oversized = [&](const std::string& path) {
+    const std::string header = "POST " + path + " HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n" +
+                               "Authorization: " + as_user(1).at("Authorization") + "\r\nQueue-Token: " + token +
+                               "\r\nIdempotency-Key: k\r\nContent-Length: 70000\r\n\r\n";
+    return parse_response(raw_exchange(server.port(), header, std::chrono::seconds(5)));
+  };
+  RedisInspector redis;
+  const auto active = infra::redis::RedisQueueStore::key(domain::ScheduleId{schedule}, "active");
+  const auto slot_end = redis.string({"ZSCORE", active, "1"});
+  ASSERT_TRUE(slot_end);
+  EXPECT_EQ(oversized("/tickets/hold").status, 413);
+  EXPECT_EQ(redis.string({"ZSCORE", active, "1"}), slot_end) << "the refused request extended the slot";
+
+  ASSERT_EQ(http(server.port(), "DELETE", fmt::format("/queue?scheduleId={}", schedule), "", as_user(1)).status, 204);
+  for (const char* path : {"/tickets/hold", "/tickets/release", "/payment/ready"}) {
+    const auto refused = oversized(path);
+    EXPECT_EQ(refused.status, 401) << path << "\n" << refused.raw;
+    EXPECT_EQ(refused.header("www-authenticate"), "Bearer") << path;
+  }
+}

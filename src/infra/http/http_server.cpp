@@ -564,8 +564,10 @@ struct HttpServer::Impl {
                                const Origin& origin);
   // Auth before the body (DESIGN.md §5): when the dispatcher refuses the request on its header
   // alone, answers that with `Connection: close` (the body left unread) and returns true.
+  // `oversized`: the body is over the limit (refused anyway): the route's store checks run too.
   asio::awaitable<bool> refused_before_body(beast::tcp_stream& stream, const bhttp::request_header<>& header,
-                                            const std::string& remote_address, const std::string& peer_text);
+                                            const std::string& remote_address, const std::string& peer_text,
+                                            bool oversized = false);
   asio::awaitable<void> drain_unread(beast::tcp_stream& stream);
   // Writes a response with `Connection: close`; the write's error, if any.
   asio::awaitable<boost::system::error_code> write_last(beast::tcp_stream& stream, const std::string& request_id,
@@ -742,9 +744,14 @@ asio::awaitable<boost::system::error_code> HttpServer::Impl::write_last(beast::t
 asio::awaitable<bool> HttpServer::Impl::refused_before_body(beast::tcp_stream& stream,
                                                             const bhttp::request_header<>& header,
                                                             const std::string& remote_address,
-                                                            const std::string& peer_text) {
+                                                            const std::string& peer_text, bool oversized) {
   web::Request request = request_of(header, remote_address, peer_text);
-  auto refused = dispatcher.refuse_before_body(request);
+  std::optional<web::DispatchResult> refused;
+  if (oversized) {
+    refused = co_await dispatcher.refuse_oversized(request);
+  } else {
+    refused = dispatcher.refuse_before_body(request);
+  }
   if (!refused) co_return false;
   web::DispatchResult& result = *refused;
   const int status_code = result.response.status;
@@ -902,7 +909,7 @@ asio::awaitable<void> HttpServer::Impl::session(ContextState& state, tcp::socket
       if (const auto length = parser.content_length(); length && *length > options.max_body) {
         // Auth before the body: 401, not 413. (A separate statement: GCC 12 miscompiles some
         // `if (co_await ...)` forms.)
-        const bool refused = co_await refused_before_body(stream, header, remote_address, peer_text);
+        const bool refused = co_await refused_before_body(stream, header, remote_address, peer_text, true);
         if (refused) break;
         const Origin origin = origin_of(target, client_id, head);
         const std::string message = fmt::format("request body exceeds {} bytes", options.max_body);
@@ -944,7 +951,8 @@ asio::awaitable<void> HttpServer::Impl::session(ContextState& state, tcp::socket
         if (ec && !answered) {
           // A body refused while it was read, its header checked only now (the body had arrived
           // with it): auth before the body, 401 rather than 413, 431 or 400.
-          const bool refused = co_await refused_before_body(stream, header, remote_address, peer_text);
+          const bool refused =
+              co_await refused_before_body(stream, header, remote_address, peer_text, ec == bhttp::error::body_limit);
           if (refused) break;
           const Origin origin = origin_of(target, client_id, head);
           if (ec == bhttp::error::body_limit) {
