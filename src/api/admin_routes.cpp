@@ -547,8 +547,12 @@ Task<ApiResponse> list_dead_letters(application::AdminService& admin, const ApiR
     } else {
       json.null();
     }
-    // The payload is shown as text: it may be anything (that is why it was dead-lettered).
-    json.key("payload").string(letter.payload).key("error").string(letter.error);
+    // The payload is shown as text: it may be anything (that is why it was dead-lettered). A list of
+    // near-1-MB messages would be a response of tens of MB: each shows its first 16 KiB, and its size.
+    constexpr std::size_t kShownPayloadBytes = 16 * 1024;
+    json.key("payload").string(std::string_view(letter.payload).substr(0, kShownPayloadBytes));
+    json.key("payloadBytes").integer(static_cast<std::int64_t>(letter.payload.size()));
+    json.key("error").string(letter.error);
     json.key("createdAt").string(domain::to_iso8601(letter.created_at)).key("replayedAt");
     if (letter.replayed_at) {
       json.string(domain::to_iso8601(*letter.replayed_at));

@@ -244,6 +244,12 @@ Task<domain::ConfirmOutcome> AdminService::replay_dead_letter(const domain::Audi
                       {{"payload", found->decode_error}});
   }
   auto outcome = co_await confirmation_.handle(*found->event);
+  if (outcome.order.order_no.empty()) {
+    // A duplicate (settled before, by a delivery or an earlier replay) changed nothing and read no
+    // order: the answer shows the order as it is now, never a blank one.
+    const auto now = co_await repository_.orders_by_number(found->event->order_no);
+    if (!now.empty()) outcome.order = now.front().order;
+  }
   const char* result = "confirmed";
   switch (outcome.kind) {
     case domain::ConfirmOutcome::Kind::kConfirmed: result = "confirmed"; break;

@@ -818,7 +818,8 @@ TEST_F(AdminApi, DeadLettersAreListedAndReplayedOnce) {
   EXPECT_EQ(body_of(undecodable).at("code").as_string(), "UNDECODABLE_EVENT");
   EXPECT_EQ(http(port(), "POST", "/admin/dead-letters/999999999/replay", "", as_admin()).status, 404);
 
-  // An order whose payment was recorded but whose event only reached the DLQ.
+  // An order whose payment was recorded but whose event only reached the DLQ. (Made-up positions,
+  // -2S and -2S-1 for schedule S: never those of another run's letters.)
   const auto schedule = admin.create_schedule(admin.create_venue(1, 10));
   const std::int64_t fan = 231;
   const auto token = admit_users(port(), schedule, fan, 1).at(fan);
@@ -840,7 +841,7 @@ TEST_F(AdminApi, DeadLettersAreListedAndReplayedOnce) {
   event.paid_at = std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());
   const auto inserted = db->execute(
       "INSERT INTO dead_letter (topic, partition_no, offset_no, message_key, payload, error) VALUES (?, 0, ?, ?, ?, ?)",
-      {topics.payment_completed, -schedule, std::to_string(schedule),
+      {topics.payment_completed, -2 * schedule, std::to_string(schedule),
        ticketing::infra::events::encode_payment_completed(event), std::string("failed 5 times: test")});
   const auto letter = static_cast<std::int64_t>(inserted.last_insert_id);
 
@@ -851,7 +852,7 @@ TEST_F(AdminApi, DeadLettersAreListedAndReplayedOnce) {
   const auto orphan_letter = static_cast<std::int64_t>(
       db->execute("INSERT INTO dead_letter (topic, partition_no, offset_no, message_key, payload, error) VALUES (?, 0, "
                   "?, ?, ?, ?)",
-                  {topics.payment_completed, -schedule - 1, std::to_string(schedule),
+                  {topics.payment_completed, -2 * schedule - 1, std::to_string(schedule),
                    ticketing::infra::events::encode_payment_completed(orphan), std::string("failed 5 times: test")})
           .last_insert_id);
   const auto unknown_order =
@@ -865,6 +866,9 @@ TEST_F(AdminApi, DeadLettersAreListedAndReplayedOnce) {
   const auto second = admin.call("POST", fmt::format("/admin/dead-letters/{}/replay", letter));
   ASSERT_EQ(second.status, 200) << second.raw;
   EXPECT_EQ(body_of(second).at("outcome").as_string(), "DUPLICATE");
+  // A duplicate names the order as it is now (it was a blank order, READY, before).
+  EXPECT_EQ(body_of(second).at("orderNo").as_string(), order_no) << second.raw;
+  EXPECT_EQ(body_of(second).at("orderStatus").as_string(), "PAID") << second.raw;
   const auto order = http(port(), "GET", "/payment/" + order_no, "", as_user(fan));
   EXPECT_EQ(body_of(order).at("status").as_string(), "PAID");
   const auto count = [&](const std::string& sql) { return *db->query(sql).rows[0][0]; };

@@ -36,8 +36,12 @@ class ConsumerFixture : public ::testing::Test {
     topics_ = infra::events::EventTopics::with_prefix(
         fmt::format("itest-{}-{}.", getpid(), std::chrono::steady_clock::now().time_since_epoch().count()));
     kafka_ = {config_.kafka.bootstrap_servers, "consumer-test"};
-    infra::kafka::ensure_topics(kafka_, {{topics_.payment_completed, 3}, {topics_.payment_completed_dlq, 1}},
-                                std::chrono::seconds(10));
+    // The DLQ topic takes smaller messages than the payment topic (100,000 bytes): a poison message
+    // between the two limits cannot be copied to it whole.
+    infra::kafka::ensure_topics(
+        kafka_,
+        {{topics_.payment_completed, 3, {}}, {topics_.payment_completed_dlq, 1, {{"max.message.bytes", "100000"}}}},
+        std::chrono::seconds(10));
     pool_ = std::make_unique<infra::mysql::MysqlPool>(test_db_endpoint(),
                                                       infra::mysql::PoolOptions{4, 64, std::chrono::seconds(5)});
     repository_ = std::make_unique<infra::mysql::MysqlPaymentRepository>(*pool_, topics_);
@@ -93,6 +97,20 @@ class ConsumerFixture : public ::testing::Test {
 
   void produce(const std::string& value, const std::string& key = "1") {
     ASSERT_TRUE(producer_->produce_one_and_wait({topics_.payment_completed, key, value, {}}, std::chrono::seconds(10)));
+  }
+
+  // The DLQ topic's messages, read until `count` have come (or 20 s passed).
+  std::vector<infra::kafka::IncomingMessage> dead_letters(std::size_t count) {
+    infra::kafka::KafkaConsumer dlq(kafka_, topics_.payment_completed_dlq + ".reader", {topics_.payment_completed_dlq});
+    std::vector<infra::kafka::IncomingMessage> dead;
+    wait_for(
+        [&] {
+          for (auto& m : dlq.poll_batch(10, std::chrono::milliseconds(200))) dead.push_back(std::move(m));
+          return dead.size() >= count;
+        },
+        std::chrono::seconds(20));
+    dlq.close();
+    return dead;
   }
 
   std::string value(const std::string& sql) {
@@ -186,15 +204,7 @@ TEST_F(ConsumerFixture, PoisonMessagesGoToTheDlqAndTheConsumerMovesOn) {
   EXPECT_TRUE(wait_for([&] { return c->counters().dead_lettered.load() == 2; }, std::chrono::seconds(10)));
   c->stop();
 
-  infra::kafka::KafkaConsumer dlq(kafka_, topics_.payment_completed_dlq + ".reader", {topics_.payment_completed_dlq});
-  std::vector<infra::kafka::IncomingMessage> dead;
-  ASSERT_TRUE(wait_for(
-      [&] {
-        for (auto& m : dlq.poll_batch(10, std::chrono::milliseconds(200))) dead.push_back(std::move(m));
-        return dead.size() >= 2;
-      },
-      std::chrono::seconds(20)));
-  dlq.close();
+  const auto dead = dead_letters(2);
   ASSERT_EQ(dead.size(), 2u);
   auto error_of = [](const infra::kafka::IncomingMessage& m) {
     for (const auto& [name, value] : m.headers) {
@@ -206,6 +216,31 @@ TEST_F(ConsumerFixture, PoisonMessagesGoToTheDlqAndTheConsumerMovesOn) {
   EXPECT_NE(error_of(dead[0]).find("unparsable"), std::string::npos) << error_of(dead[0]);
   EXPECT_NE(dead[1].value.find("ORD-NO-SUCH-ORDER"), std::string::npos);
   EXPECT_NE(error_of(dead[1]).find("failed 3 times"), std::string::npos) << error_of(dead[1]);
+}
+
+// A poison message too large for the DLQ topic (it fit the payment topic; the copy cannot) does not
+// stop the consumer: its beginning goes to the DLQ, marked with its size, and the events behind it
+// are settled. (Retrying the whole copy forever held every schedule's confirmations back.)
+TEST_F(ConsumerFixture, APoisonMessageTooLargeForTheDlqIsCutAndTheConsumerMovesOn) {
+  const auto good = confirming_order(15);
+  const std::string huge(150'000, '\xff');
+  produce(huge);
+  produce(infra::events::encode_payment_completed(good));
+  auto c = consumer(true);
+  c->start();
+  ASSERT_TRUE(wait_for([&] { return order_status(good) == "PAID"; }, std::chrono::seconds(30)))
+      << "the consumer is stuck behind the large poison message";
+  EXPECT_TRUE(wait_for([&] { return c->counters().dead_lettered.load() == 1; }, std::chrono::seconds(10)));
+  c->stop();
+
+  const auto dead = dead_letters(1);
+  ASSERT_EQ(dead.size(), 1u);
+  EXPECT_EQ(dead[0].value, huge.substr(0, 4096));
+  std::string truncated_from;
+  for (const auto& [name, value] : dead[0].headers) {
+    if (name == "truncated-from-bytes") truncated_from = value;
+  }
+  EXPECT_EQ(truncated_from, "150000");
 }
 
 // The consumer's fast path: one transaction settles a whole batch, with every outcome the one-by-one

@@ -12,6 +12,12 @@
 
 namespace ticketing::infra::kafka {
 
+namespace {
+// How much of a message too large for the DLQ topic goes there (its beginning, marked): enough to
+// recognise it; the dead-letter table keeps it whole.
+constexpr std::size_t kDeadLetterTruncatedBytes = 4096;
+}  // namespace
+
 ConfirmationConsumer::ConfirmationConsumer(KafkaOptions options, MessageProducer& dlq_producer,
                                            boost::asio::io_context& context, Handler handler,
                                            ConfirmationConsumerSettings settings, BatchHandler batch_handler)
@@ -62,7 +68,22 @@ bool ConfirmationConsumer::dead_letter(const IncomingMessage& message, const std
                        {"original-topic", message.topic},
                        {"original-partition", std::to_string(message.partition)},
                        {"original-offset", std::to_string(message.offset)}}};
-  if (!dlq_producer_.produce_one_and_wait(dlq, std::chrono::seconds(10))) return false;
+  auto sent = dlq_producer_.produce_and_wait({dlq}, std::chrono::seconds(10)).front();
+  if (!sent.delivered && sent.too_large) {
+    // Too large for the DLQ topic (the payment topic took it, the copy has headers too): no
+    // attempt can ever send it whole, and the consumer must move on. Its beginning goes to the
+    // topic, marked; the database row above keeps the payload whole.
+    dlq.value.resize(std::min(dlq.value.size(), kDeadLetterTruncatedBytes));
+    dlq.headers.emplace_back("truncated-from-bytes", std::to_string(message.value.size()));
+    spdlog::warn("payment.completed {}/{}: {} bytes too large for the DLQ ({}); sending its first {} bytes",
+                 message.partition, message.offset, message.value.size(), sent.error, dlq.value.size());
+    sent = dlq_producer_.produce_and_wait({dlq}, std::chrono::seconds(10)).front();
+  }
+  if (!sent.delivered) {
+    spdlog::warn("payment.completed {}/{}: DLQ send failed ({}); the message is retried", message.partition,
+                 message.offset, sent.error);
+    return false;
+  }
   counters_.dead_lettered.fetch_add(1, std::memory_order_relaxed);
   spdlog::warn("payment.completed {}/{} sent to the DLQ: {}", message.partition, message.offset, error);
   return true;

@@ -58,7 +58,8 @@ class KafkaProducer::DeliveryCallback final : public RdKafka::DeliveryReportCb {
       if (message.err() == RdKafka::ERR_NO_ERROR) {
         ticket->batch->report(ticket->index, DeliveryResult{true, ""});
       } else {
-        ticket->batch->report(ticket->index, DeliveryResult{false, describe_failure(message)});
+        ticket->batch->report(ticket->index, DeliveryResult{false, describe_failure(message),
+                                                            message.err() == RdKafka::ERR_MSG_SIZE_TOO_LARGE});
       }
     }
     // A caller may be waiting for room in the local queue.
@@ -170,7 +171,7 @@ std::vector<DeliveryResult> KafkaProducer::produce_and_wait(const std::vector<Ou
       producer_->fatal_error(reason);
       error += ": " + reason + " (the producer must be recreated)";
     }
-    batch->report(i, DeliveryResult{false, std::move(error)});
+    batch->report(i, DeliveryResult{false, std::move(error), code == RdKafka::ERR_MSG_SIZE_TOO_LARGE});
   }
 
   std::unique_lock lock(batch->mutex);

@@ -48,6 +48,9 @@ struct OutgoingMessage {
 struct DeliveryResult {
   bool delivered = false;
   std::string error;  // empty when delivered
+  // Refused for its size (by this producer's message.max.bytes or the broker's): sending the same
+  // message again can never succeed.
+  bool too_large = false;
 };
 
 struct KafkaProducerSettings {

@@ -40,6 +40,7 @@ Function resolve(const char* name) {
 struct CApi {
   TICKETING_RDKAFKA_C(rd_kafka_NewTopic_new);
   TICKETING_RDKAFKA_C(rd_kafka_NewTopic_destroy_array);
+  TICKETING_RDKAFKA_C(rd_kafka_NewTopic_set_config);
   TICKETING_RDKAFKA_C(rd_kafka_AdminOptions_new);
   TICKETING_RDKAFKA_C(rd_kafka_AdminOptions_destroy);
   TICKETING_RDKAFKA_C(rd_kafka_AdminOptions_set_request_timeout);
@@ -130,6 +131,11 @@ void create_topics(RdKafka::Producer& client, const std::vector<TopicSpec>& topi
       throw KafkaError(RD_KAFKA_RESP_ERR__INVALID_ARG, "kafka topic " + spec.name + ": " + error);
     }
     requests.push_back(request);
+    for (const auto& [name, value] : spec.configs) {
+      if (api.rd_kafka_NewTopic_set_config(request, name.c_str(), value.c_str()) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        throw KafkaError(RD_KAFKA_RESP_ERR__INVALID_ARG, "kafka topic " + spec.name + ": bad setting " + name);
+      }
+    }
   }
 
   NewTopicsOptions admin_options(api.rd_kafka_AdminOptions_new(handle, RD_KAFKA_ADMIN_OP_CREATETOPICS));

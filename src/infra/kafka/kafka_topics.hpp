@@ -2,6 +2,7 @@
 // Creating the service's topics at startup (and in tests).
 #include <chrono>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "infra/kafka/kafka_options.hpp"
@@ -11,6 +12,7 @@ namespace ticketing::infra::kafka {
 struct TopicSpec {
   std::string name;
   int partitions = 1;
+  std::vector<std::pair<std::string, std::string>> configs;  // topic settings, e.g. max.message.bytes
 };
 
 // Topics of the payment flow (DESIGN.md §7).
