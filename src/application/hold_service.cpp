@@ -78,7 +78,10 @@ Task<HoldView> HoldService::hold_seats(const Admission& admission, domain::Sched
     failure = std::current_exception();
   }
   if (failure || outcome.kind != HoldOutcome::Kind::kHeld) {
-    co_await unlock_quietly(schedule, user, locks.taken);  // exactly the locks we took
+    // Exactly the locks we took. When the lock call failed (a timeout), Redis may still run it
+    // late: the request's seats are let go by owner, or a seat the database refused this user
+    // would stay locked to them for hold.ttl, refused to everyone else after its holder lets go.
+    co_await unlock_quietly(schedule, user, locked ? locks.taken : seat_nos);
   }
   if (failure) std::rethrow_exception(failure);
 

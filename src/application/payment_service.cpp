@@ -193,7 +193,40 @@ Task<std::vector<domain::ReservationView>> PaymentService::reservations(domain::
   co_return co_await reads_.reservations_of(user);
 }
 
+void ConfirmationHandler::remember_unfinished(UnfinishedSlot slot) {
+  const std::lock_guard lock(unfinished_mutex_);
+  if (unfinished_.size() >= kMaxUnfinishedSlots) unfinished_.pop_front();
+  unfinished_.push_back(slot);
+}
+
+Task<std::size_t> ConfirmationHandler::finish_slots() {
+  std::deque<UnfinishedSlot> due;
+  {
+    const std::lock_guard lock(unfinished_mutex_);
+    due.swap(unfinished_);
+  }
+  const auto now = clock_.now();
+  std::size_t left = 0;
+  for (const auto& slot : due) {
+    bool finished = false;
+    try {
+      // The slot that bought, never a newer one (complete_slot compares the token's issue time).
+      co_await queue_.complete_slot(slot.schedule, slot.user, now, slot.token_issued_at);
+      finished = true;
+    } catch (const std::exception&) {
+      // Still unreachable: kept for the next round.
+    }
+    if (!finished) {
+      remember_unfinished(slot);
+      ++left;
+    }
+  }
+  co_return left;
+}
+
 Task<std::int64_t> PaymentReconciler::run_once() {
+  const auto unfinished = co_await confirmation_.finish_slots();
+  if (unfinished > 0) spdlog::debug("reconciler: {} buying slots still to free", unfinished);
   std::int64_t settled = 0;
   while (true) {
     const auto events = co_await payments_.unsettled_payments(clock_.now() - settle_after_, batch_);
@@ -254,8 +287,12 @@ Task<void> ConfirmationHandler::settled(const domain::PaymentCompleted& event, c
       if (outcome.order.slot_token_issued_at) {
         try {
           co_await queue_.complete_slot(event.schedule, event.user, now, *outcome.order.slot_token_issued_at);
-        } catch (const std::exception&) {
-          // Best effort: the slot lapses by itself after queue.active-ttl.
+        } catch (const std::exception& error) {
+          // Freed again by the reconciler's next rounds (finish_slots): left alone, the booking
+          // calls the buyer may still make would keep extending it.
+          spdlog::warn("order {}: buying slot not freed now ({}); tried again later", outcome.order.order_no,
+                       error.what());
+          remember_unfinished({event.schedule, event.user, *outcome.order.slot_token_issued_at});
         }
       }
       try {

@@ -1,7 +1,9 @@
 #pragma once
 #include <atomic>
 #include <chrono>
+#include <deque>
 #include <functional>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -169,10 +171,24 @@ class ConfirmationHandler {
   Task<std::vector<bool>> handle_batch(const std::vector<domain::PaymentCompleted>& events);
   // Every order this handler settles is told there after its commit.
   void tell_settlements_to(domain::OrderSettlementSink& sink) { settlements_ = &sink; }
+  // Frees again the buying slots whose freeing failed (Redis unreachable at the confirmation):
+  // until then the buyer's purchase token would keep working, and its slot would keep a waiting fan
+  // out. Called by the reconciler's rounds; returns how many are still left to free.
+  Task<std::size_t> finish_slots();
 
  private:
   Task<void> settled(const domain::PaymentCompleted& event, const domain::ConfirmOutcome& outcome,
                      domain::Timestamp now);
+  struct UnfinishedSlot {
+    domain::ScheduleId schedule;
+    domain::UserId user;
+    domain::Timestamp token_issued_at;
+  };
+  // At most this many are remembered (the oldest go first): beyond it the slots lapse by themselves.
+  static constexpr std::size_t kMaxUnfinishedSlots = 100'000;
+  void remember_unfinished(UnfinishedSlot slot);
+  std::mutex unfinished_mutex_;
+  std::deque<UnfinishedSlot> unfinished_;
 
   domain::PaymentRepository& payments_;
   domain::QueueStore& queue_;

@@ -78,6 +78,7 @@ class FakeQueueStore final : public domain::QueueStore {
   }
   Task<bool> complete_slot(domain::ScheduleId schedule, domain::UserId user, domain::Timestamp,
                            domain::Timestamp slot_token_issued_at) override {
+    if (complete_down) throw domain::DependencyUnavailable("redis", "unreachable");
     completed.push_back({schedule, user, slot_token_issued_at});
     co_return true;
   }
@@ -95,9 +96,10 @@ class FakeQueueStore final : public domain::QueueStore {
   };
   std::vector<Completion> completed;
   bool down = false;
-  bool live = true;   // the slot's state as touch_active answers it
-  int extended = 0;   // touch_active calls that extended the slot
-  int looked_at = 0;  // touch_active calls that only checked it
+  bool live = true;            // the slot's state as touch_active answers it
+  bool complete_down = false;  // complete_slot fails as with Redis unreachable
+  int extended = 0;            // touch_active calls that extended the slot
+  int looked_at = 0;           // touch_active calls that only checked it
 };
 
 // The Redis seat locks, as the Lua scripts handle them.
@@ -114,6 +116,14 @@ class FakeSeatLockStore final : public domain::SeatLockStore {
                                     const std::vector<std::string>& seats, std::chrono::milliseconds ttl) override {
     if (down) throw domain::DependencyUnavailable("redis", "down");
     ++lock_calls;
+    if (times_out_after_locking) {
+      // As a timed-out script call Redis still runs: the locks are set, the caller hears nothing.
+      times_out_after_locking = false;
+      for (const auto& seat : seats) {
+        if (live(schedule, seat) == nullptr) locks_[{schedule.value, seat}] = Lock{user, clock_.now() + ttl};
+      }
+      throw domain::DependencyUnavailable("redis", "timed out");
+    }
     domain::SeatLockResult result;
     bool others = false;
     for (const auto& seat : seats) {
@@ -173,6 +183,7 @@ class FakeSeatLockStore final : public domain::SeatLockStore {
 
   bool down = false;
   int lock_calls = 0;
+  bool times_out_after_locking = false;  // the next lock() sets its locks, then throws a timeout
   int order_calls = 0;
 
  private:

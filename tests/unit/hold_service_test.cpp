@@ -123,6 +123,23 @@ TEST(HoldService, DatabaseRefusalDropsExactlyTheLocksThisRequestTook) {
   EXPECT_TRUE(f.events.events.empty());
 }
 
+// A lock call that timed out may still run in Redis later. When the database then refuses the hold
+// (someone else's row, its lock lost in a flush), the request's seats are let go by owner: a late
+// lock of a seat the user does not have would refuse it to everyone else for hold.ttl after its
+// holder releases it.
+TEST(HoldService, ATimedOutLockIsLetGoWhenTheDatabaseRefusesTheHold) {
+  Fixture f;
+  f.hold({"A-3"}, kOther);
+  f.locks.drop(kSchedule, "A-3");  // lost in a flush; the database still has the row
+  f.locks.times_out_after_locking = true;
+  EXPECT_EQ(f.conflict_of({"A-2", "A-3"}), (std::vector<std::string>{"A-3"}));
+  EXPECT_FALSE(f.locks.lock_of(kSchedule, "A-2")) << "a free seat stayed locked to the refused user";
+  EXPECT_FALSE(f.locks.lock_of(kSchedule, "A-3")) << "a seat the refused user does not hold stayed locked to them";
+  // Once its holder lets it go, anyone can have it.
+  f.release({"A-3"}, kOther);
+  EXPECT_EQ(f.hold({"A-3"}).seats.size(), 1u);
+}
+
 TEST(HoldService, ReHoldingOwnSeatsJustBeforeExpiryNeverExtendsThem) {
   Fixture f;
   const auto first = f.hold({"A-1"});

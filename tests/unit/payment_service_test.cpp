@@ -308,6 +308,26 @@ TEST(ConfirmationHandler, ConfirmsSellsTheSeatsOnceAndFreesTheBuyingSlot) {
   EXPECT_EQ(code_of([&] { f.hold({"A-1"}, kOther); }), ErrorCode::kSeatAlreadyHeld);
 }
 
+// Redis unreachable when the purchase is confirmed: the buying slot could not be freed, and the
+// buyer's token would keep working (each booking call extends the slot). The reconciler's next
+// round frees it once Redis answers again.
+TEST(ConfirmationHandler, ABuyingSlotNotFreedAtTheConfirmationIsFreedByALaterRound) {
+  Fixture f;
+  const auto order_no = confirming_order(f, {"A-1"});
+  f.queue.complete_down = true;
+  EXPECT_EQ(run_task(f.confirmation.handle(f.completed_event(order_no))).kind, ConfirmOutcome::Kind::kConfirmed);
+  EXPECT_TRUE(f.queue.completed.empty());
+  EXPECT_EQ(run_task(f.confirmation.finish_slots()), 1u) << "still unreachable: kept";
+  EXPECT_TRUE(f.queue.completed.empty());
+  f.queue.complete_down = false;
+  run_task(f.reconciler.run_once());
+  ASSERT_EQ(f.queue.completed.size(), 1u);
+  EXPECT_EQ(f.queue.completed[0].user, kMe);
+  EXPECT_EQ(f.queue.completed[0].slot_token_issued_at, f.tokens.issued_at);
+  EXPECT_EQ(run_task(f.confirmation.finish_slots()), 0u);
+  EXPECT_EQ(f.queue.completed.size(), 1u) << "freed once";
+}
+
 TEST(ConfirmationHandler, AConfirmingOrderKeepsItsSeatsPastTheirHoldExpiry) {
   Fixture f;
   const auto order_no = confirming_order(f, {"A-1"});
