@@ -879,8 +879,16 @@ export function scenarios(env) {
         }
         const listed = (await second.locator('.hold .seat-list').textContent()) ?? '';
         check(seats.every((seat) => listed.includes(seat)), `the second tab's hold panel lists ${seats.join(', ')}: "${listed}"`);
+        // A checkout open in another tab lists them, and reads the hold again when it is released.
+        const watcher = await session.context.newPage();
+        await watcher.goto('/checkout');
+        await waitFor('the watching checkout lists the hold', async () => ((await watcher.locator('table.summary').textContent()) ?? '').includes(seats[0]), 5000);
         // Released in the second tab: the first forgets them when it next loads the map.
         await second.locator('.hold button.secondary').click();
+        await waitFor('the watching checkout re-read after the release', async () => watcher.url().includes('changed=1') && (await watcher.locator('table.summary').count()) === 0, 5000);
+        await watcher.close();
+        // Focus moves on from the Release button (gone with the hold panel) to the selection.
+        check((await second.evaluate(() => document.activeElement?.id)) === 'selection-heading', 'focus after Release is not on the selection heading');
         for (const seat of seats) {
           await waitFor(`${seat} released in the second tab`, async () => (await seatStatus(second, seat)) === 'AVAILABLE', 5000);
         }

@@ -4,7 +4,18 @@ import { append, clear, h } from '../dom';
 import { countdown, money } from '../format';
 import { describeFailReason, t, hasKey } from '../i18n';
 import { navigate, type Page } from '../router';
-import { earliest, holdChangedHere, holdFromServer, holdTotal, loadHold, nextPayment, saveHold, withoutExpired, type Hold } from '../hold';
+import {
+  earliest,
+  holdChangedHere,
+  holdFromServer,
+  holdTotal,
+  loadHold,
+  nextPayment,
+  onHoldChangedElsewhere,
+  saveHold,
+  withoutExpired,
+  type Hold,
+} from '../hold';
 import { every, handleError, later, loadingText, messageArea, queueTokenKey, requireSignIn, showMessage } from './common';
 
 interface ReadyOrder {
@@ -115,6 +126,13 @@ export async function renderCheckout(page: Page): Promise<void> {
   };
   const pay = h('button', { type: 'button', className: 'primary' }, t('pay'));
   const seatNos = next.seats.map((seat) => seat.seatNo);
+  // Another tab of this reader held, released or ordered seats of this schedule: the summary is read
+  // again from the server (not while this tab is sending its own order, or after its hold ended).
+  page.onLeave(
+    onHoldChangedElsewhere(hold.scheduleId, () => {
+      if (!page.left && !pay.disabled) navigate('/checkout?changed=1', { replace: true });
+    }),
+  );
   pay.addEventListener('click', async () => {
     // Back from the gateway without paying: the order for these seats exists, pay that one.
     if (next.orderNo) {

@@ -434,7 +434,7 @@ export async function renderSeats(page: Page): Promise<void> {
     clear(selectionPanel);
     const chosen = [...map.selected];
     keepSelection({ scheduleId, seatNos: seatsOf(chosen) });
-    append(selectionPanel, [h('h2', { id: 'selection-heading' }, t('selectedTitle'))]);
+    append(selectionPanel, [h('h2', { id: 'selection-heading', tabindex: '-1' }, t('selectedTitle'))]);
     if (chosen.length === 0) {
       selectionPanel.appendChild(h('p', {}, t('selectedNone', { max: maxSeats })));
       return;
@@ -596,6 +596,8 @@ export async function renderSeats(page: Page): Promise<void> {
       const staying = current.seats.filter((seat) => !seatNos.includes(seat.seatNo)).map((seat) => seat.seatNo);
       dropHold(statusCodes.AVAILABLE, seatNos);
       announcer.textContent = t('seatsReleasedAnnounce', { seats: (result?.released ?? seatNos).join(', ') });
+      // The Release button is gone with the hold panel: focus goes on to the selection, not to <body>.
+      document.getElementById('selection-heading')?.focus();
       if (staying.length > 0) showMessage(messages, t('releasedButInOrder', { seats: staying.join(', ') }), 'info');
     } catch (error) {
       button.disabled = false;
