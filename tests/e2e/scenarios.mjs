@@ -297,6 +297,8 @@ export function scenarios(env) {
             await session.page.getByLabel('Language').selectOption('ko');
             await waitFor('switched to Korean', async () => (await session.page.locator('h1').textContent()) === '공연', 2000);
             check((await session.page.evaluate(() => localStorage.getItem('lang'))) === 'ko', 'choice kept in localStorage');
+            // The footer follows the switch too.
+            await waitFor('the footer in Korean', async () => (await session.page.locator('footer').textContent()) === '티켓 예매 데모', 2000);
           }
           session.assertClean();
           await session.context.close();

@@ -3,6 +3,7 @@
 // <html lang="ko"> or <html lang="en">), else navigator.language; switching re-renders the page.
 const en = {
   appName: 'Tickets',
+  footerText: 'Ticketing demo',
   skipToContent: 'Skip to content',
   navConcerts: 'Concerts',
   navMyTickets: 'My tickets',
@@ -28,6 +29,7 @@ const en = {
   saleClosed: 'Sale closed',
   noSchedules: 'No dates announced yet.',
   backToConcerts: 'All concerts',
+  backToSeatMap: 'Choose seats again',
   email: 'Email',
   password: 'Password',
   passwordHint: '10 to 128 characters',
@@ -280,6 +282,7 @@ export type Key = keyof typeof en;
 
 const ko: Record<Key, string> = {
   appName: '티켓',
+  footerText: '티켓 예매 데모',
   skipToContent: '본문으로 건너뛰기',
   navConcerts: '공연',
   navMyTickets: '내 티켓',
@@ -305,6 +308,7 @@ const ko: Record<Key, string> = {
   saleClosed: '판매 마감',
   noSchedules: '아직 공개된 일정이 없습니다.',
   backToConcerts: '전체 공연',
+  backToSeatMap: '좌석 다시 고르기',
   email: '이메일',
   password: '비밀번호',
   passwordHint: '10~128자',

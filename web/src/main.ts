@@ -93,7 +93,7 @@ function switchLanguage(next: Lang): void {
 
 const header = h('header', { className: 'site-header' });
 const main = h('main', { id: 'main', tabindex: '-1' });
-const footer = h('footer', { className: 'site-footer' }, 'Ticketing demo');
+const footer = h('footer', { className: 'site-footer' });
 
 function boot(): void {
   const root = document.getElementById('app');
@@ -127,6 +127,7 @@ function boot(): void {
   const ready = token || !session.maybeSignedIn() ? Promise.resolve(true) : refreshSession();
   void ready.then(() => start(main, (path) => {
     document.title = t('appName');
+    footer.textContent = t('footerText');
     renderHeader(header);
     if (!accountLoaded) void loadAccount().then(() => renderHeader(header));
     // Move focus to the new page for screen readers, except on the first load.

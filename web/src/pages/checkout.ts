@@ -122,6 +122,10 @@ export async function renderCheckout(page: Page): Promise<void> {
     if (next.rest.length > 0 && !reshowing) {
       reshowing = true;
       later(page, 1000, () => navigate('/checkout', { replace: true }));
+    } else if (!reshowing) {
+      // Nothing left to pay: a way back to the seats instead of a dead end.
+      reshowing = true;
+      timer.after(h('p', {}, h('a', { href: `/schedules/${hold.scheduleId}/seats` }, t('backToSeatMap'))));
     }
   };
   const pay = h('button', { type: 'button', className: 'primary' }, t('pay'));
