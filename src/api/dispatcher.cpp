@@ -142,8 +142,8 @@ void Dispatcher::keep_private(ApiResponse& response, const Router::Match& match)
 }
 
 // A matched route's refusal: the error body, kept private like the route's answers; a queue
-// route's carries pollAfterMs (DESIGN.md §5: every queue answer) — the queue routes add it to
-// their own refusals, the caller checks made here (401, a userId parameter) and a 503 get it here.
+// route's carries pollAfterMs (DESIGN.md §5: every queue answer) — its handler's refusals, the
+// caller checks made here (401, a userId parameter) and a 503 alike.
 ApiResponse Dispatcher::refusal(const DomainError& error, const ApiRequest& request, const Router::Match& match) {
   const std::string_view route = match.route_template;
   const bool queue_route = route == "/queue" || route.starts_with("/queue/");

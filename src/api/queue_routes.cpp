@@ -1,4 +1,3 @@
-#include "api/error_mapping.hpp"
 #include "api/identity.hpp"
 #include "api/json_body.hpp"
 #include "api/request_params.hpp"
@@ -36,22 +35,6 @@ ApiResponse queue_response(const application::QueueView& view) {
   if (view.token) json.key("token").string(*view.token);
   json.end_object();
   return json_response(200, std::move(json).str());
-}
-
-// DESIGN.md §5: every queue answer carries pollAfterMs, a refusal's too — Retry-After's time for a
-// 429, else the floor near the front. A failed dependency goes on to the dispatcher (503, logged).
-template <typename Answer>
-Task<ApiResponse> with_poll_advice(const ApiRequest& request, Answer answer) {
-  std::optional<ApiResponse> refusal;
-  try {
-    co_return co_await answer();
-  } catch (const domain::DomainError& error) {
-    if (error.code() == domain::ErrorCode::kDependencyUnavailable || error.code() == domain::ErrorCode::kInternal) {
-      throw;
-    }
-    refusal = error_response(error, request, poll_advice_of(error));
-  }
-  co_return std::move(*refusal);
 }
 
 Task<ApiResponse> enter(application::QueueService& queue, const ApiRequest& request) {
@@ -101,18 +84,14 @@ Task<ApiResponse> leave(application::QueueService& queue, const ApiRequest& requ
 
 }  // namespace
 
+// Every queue answer carries pollAfterMs (DESIGN.md §5): a refusal's is added by the dispatcher
+// (Dispatcher::refusal), for every route under /queue.
 void add_queue_routes(Router& router, application::QueueService& queue) {
   router.add(
-      Method::kPost, "/queue/enter",
-      [&queue](ApiRequest& request) {
-        return with_poll_advice(request, [&queue, &request] { return enter(queue, request); });
-      },
+      Method::kPost, "/queue/enter", [&queue](ApiRequest& request) { return enter(queue, request); },
       Access::kSignedIn);
   router.add(
-      Method::kGet, "/queue/status",
-      [&queue](ApiRequest& request) {
-        return with_poll_advice(request, [&queue, &request] { return status(queue, request); });
-      },
+      Method::kGet, "/queue/status", [&queue](ApiRequest& request) { return status(queue, request); },
       Access::kSignedIn);
   router.add(
       Method::kGet, "/queue/challenge", [&queue](ApiRequest& request) { return challenge(queue, request); },
