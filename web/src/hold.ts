@@ -2,6 +2,7 @@
 // rebuilt from the server's reservations where this tab does not know it (another tab made it).
 import { call, SignInRequired } from './api';
 import { naturalCompare } from './seatmodel';
+import { storedValue, storeValue } from './storage';
 
 export interface HeldSeat {
   seatNo: string;
@@ -24,17 +25,11 @@ export interface Hold {
 const key = 'hold';
 
 export function loadHold(): Hold | null {
-  try {
-    const raw = sessionStorage.getItem(key);
-    return raw ? (JSON.parse(raw) as Hold) : null;
-  } catch {
-    return null;
-  }
+  return storedValue<Hold>(key);
 }
 
 export function saveHold(hold: Hold | null): void {
-  if (hold && hold.seats.length > 0) sessionStorage.setItem(key, JSON.stringify(hold));
-  else sessionStorage.removeItem(key);
+  storeValue(key, hold && hold.seats.length > 0 ? hold : null);
 }
 
 // Other tabs of this browser (the same reader: the session is shared) re-read their hold when this

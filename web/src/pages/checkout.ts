@@ -16,6 +16,7 @@ import {
   withoutExpired,
   type Hold,
 } from '../hold';
+import { storedValue, storeValue } from '../storage';
 import { every, handleError, later, loadingText, messageArea, queueTokenKey, requireSignIn, showMessage } from './common';
 
 interface ReadyOrder {
@@ -43,15 +44,10 @@ interface Attempt {
 }
 
 function attemptFor(seats: string): Attempt {
-  let stored: Attempt | null = null;
-  try {
-    stored = JSON.parse(sessionStorage.getItem(attemptKey) ?? 'null') as Attempt | null;
-  } catch {
-    stored = null; // unreadable: a fresh attempt
-  }
+  const stored = storedValue<Attempt>(attemptKey); // unreadable: a fresh attempt
   if (stored && stored.seats === seats) return stored;
   const fresh = { key: crypto.randomUUID(), seats };
-  sessionStorage.setItem(attemptKey, JSON.stringify(fresh));
+  storeValue(attemptKey, fresh);
   return fresh;
 }
 

@@ -21,6 +21,7 @@ import {
 import { SeatFeed, type SeatChange } from '../seatfeed';
 import { heldColour, mineColour, SeatMapCanvas, selectedColour, soldColour, tierColours } from '../seatmap';
 import { SeatModel, statusCodes, type SeatEntry } from '../seatmodel';
+import { storedValue, storeValue } from '../storage';
 import { every, handleError, loadingText, messageArea, queueTokenKey, requireSignIn, showMessage, validId } from './common';
 
 // hold.max-seats-per-user's default; the server has the last word (409 HOLD_LIMIT_EXCEEDED names it).
@@ -34,20 +35,14 @@ interface KeptSelection {
   seatNos: string[];
 }
 function keptSelection(): KeptSelection | null {
-  try {
-    const raw = sessionStorage.getItem(selectionKey);
-    return raw ? (JSON.parse(raw) as KeptSelection) : null;
-  } catch {
-    return null;
-  }
+  return storedValue<KeptSelection>(selectionKey);
 }
 function keepSelection(selection: KeptSelection): void {
-  if (selection.seatNos.length > 0) sessionStorage.setItem(selectionKey, JSON.stringify(selection));
-  else sessionStorage.removeItem(selectionKey);
+  storeValue(selectionKey, selection.seatNos.length > 0 ? selection : null);
 }
 // Sign-out (and a sign-in) forgets it: the next person in this tab starts with nothing selected.
 export function forgetSelection(): void {
-  sessionStorage.removeItem(selectionKey);
+  storeValue(selectionKey, null);
 }
 
 declare global {
