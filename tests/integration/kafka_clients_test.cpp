@@ -7,6 +7,9 @@
 
 #include <algorithm>
 #include <atomic>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_future.hpp>
 #include <chrono>
 #include <cstdlib>
 #include <future>
@@ -19,8 +22,10 @@
 #include <vector>
 
 #include "domain/errors.hpp"
+#include "infra/blocking_executor.hpp"
 #include "infra/kafka/kafka_consumer.hpp"
 #include "infra/kafka/kafka_error.hpp"
+#include "infra/kafka/kafka_health_probe.hpp"
 #include "infra/kafka/kafka_producer.hpp"
 #include "infra/kafka/kafka_topics.hpp"
 #include "support.hpp"
@@ -455,6 +460,27 @@ TEST(KafkaUnreachable, MessageTimeoutShorterThanTheCallReportsLibraryError) {
     EXPECT_NE(result.error.find("timed out"), std::string::npos) << result.error;
   }
   EXPECT_FALSE(producer.produce_one_and_wait(OutgoingMessage{"it.kafka.nowhere", "", "x", {}}, 200ms));
+}
+
+TEST(KafkaUnreachable, TheHealthProbeSaysDownAndLeavesStderrToTheLogger) {
+  // librdkafka prints to stderr (its own format, not the service's JSON log) from any handle that
+  // has no event callback; an operator's log pipeline would get those lines unstructured.
+  BlockingExecutor blocking(1);
+  boost::asio::io_context io;
+  ::testing::internal::CaptureStderr();
+  domain::ProbeResult result;
+  {
+    KafkaHealthProbe probe(unreachable_broker(), blocking, nullptr, 1500ms);
+    for (int i = 0; i < 2; ++i) {  // the second call comes after the client has tried to connect
+      auto answer = boost::asio::co_spawn(io, probe.probe(), boost::asio::use_future);
+      io.run();
+      io.restart();
+      result = answer.get();
+    }
+  }
+  const std::string printed = ::testing::internal::GetCapturedStderr();
+  EXPECT_EQ(result.status, domain::HealthStatus::kDown);
+  EXPECT_EQ(printed.find("#producer-"), std::string::npos) << printed;  // "%3|<time>|FAIL|<client.id>#producer-1| …"
 }
 
 TEST(KafkaUnreachable, ConsumerPollsEmptyCommitThrowsAndCloseReturns) {

@@ -5,13 +5,17 @@
 
 #include <stdexcept>
 
+#include "infra/kafka/kafka_log.hpp"
 #include "infra/kafka/recovering_producer.hpp"
 
 namespace ticketing::infra::kafka {
 
 KafkaHealthProbe::KafkaHealthProbe(const KafkaOptions& options, BlockingExecutor& blocking,
                                    RecoveringProducer* producer, std::chrono::milliseconds timeout)
-    : blocking_(blocking), watched_(producer), timeout_(timeout) {
+    : logger_(std::make_unique<RateLimitedEventLogger>("health probe " + options.client_id)),
+      blocking_(blocking),
+      watched_(producer),
+      timeout_(timeout) {
   std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
   std::string error;
   if (conf->set("bootstrap.servers", options.bootstrap_servers, error) != RdKafka::Conf::CONF_OK ||
@@ -21,6 +25,8 @@ KafkaHealthProbe::KafkaHealthProbe(const KafkaOptions& options, BlockingExecutor
       conf->set("log_level", "3", error) != RdKafka::Conf::CONF_OK) {
     throw std::runtime_error("kafka configuration: " + error);
   }
+  // Without a callback librdkafka prints its own lines to stderr, outside the service's log.
+  set_conf(*conf, "event_cb", logger_.get());
   producer_.reset(RdKafka::Producer::create(conf.get(), error));
   if (!producer_) throw std::runtime_error("kafka client: " + error);
 }

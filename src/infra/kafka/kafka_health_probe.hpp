@@ -13,6 +13,7 @@ class Producer;
 namespace ticketing::infra::kafka {
 
 class RecoveringProducer;
+class RateLimitedEventLogger;
 
 // Kafka is up when a broker answers a metadata request within the timeout; degraded when it does
 // but `producer` (the service's producer, if given) hit a fatal error and waits to be rebuilt.
@@ -25,6 +26,7 @@ class KafkaHealthProbe final : public domain::HealthProbe {
   Task<domain::ProbeResult> probe() override;
 
  private:
+  std::unique_ptr<RateLimitedEventLogger> logger_;  // outlives producer_, which calls it
   std::unique_ptr<RdKafka::Producer> producer_;
   BlockingExecutor& blocking_;
   RecoveringProducer* watched_;
