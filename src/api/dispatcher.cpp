@@ -73,18 +73,22 @@ Task<DispatchResult> Dispatcher::dispatch(ApiRequest& request) const {
   }
 
   if (match.handler == nullptr) {
-    if (request.method == Method::kOther) {
-      co_return DispatchResult{
-          error_response(ErrorCode::kNotImplemented, "method " + request.method_text + " is not supported", request),
-          route};
-    }
     if (match.route_template.empty()) {
-      co_return DispatchResult{error_response(ErrorCode::kRouteNotFound, "no route for " + request.path, request),
+      co_return DispatchResult{request.method == Method::kOther
+                                   ? error_response(ErrorCode::kNotImplemented,
+                                                    "method " + request.method_text + " is not supported", request)
+                                   : error_response(ErrorCode::kRouteNotFound, "no route for " + request.path, request),
                                route};
     }
-    ApiResponse response = error_response(
-        ErrorCode::kMethodNotAllowed, "method " + request.method_text + " not allowed; use " + match.allow, request);
-    response.headers.push_back({"Allow", match.allow});
+    // A known path's refusal like any other of its route (a queue route's carries pollAfterMs).
+    ApiResponse response =
+        request.method == Method::kOther
+            ? refusal(DomainError(ErrorCode::kNotImplemented, "method " + request.method_text + " is not supported"),
+                      request, match)
+            : refusal(DomainError(ErrorCode::kMethodNotAllowed,
+                                  "method " + request.method_text + " not allowed; use " + match.allow),
+                      request, match);
+    if (request.method != Method::kOther) response.headers.push_back({"Allow", match.allow});
     co_return DispatchResult{std::move(response), route};
   }
 
@@ -156,7 +160,12 @@ ApiResponse Dispatcher::refusal(const DomainError& error, const ApiRequest& requ
 }
 
 ApiResponse Dispatcher::reject(ErrorCode code, std::string_view message, const ApiRequest& request) const {
-  return error_response(code, message, request);
+  // The server's own refusals (a body over the limit, a malformed request) on a known path are
+  // answered like the route's (a queue route's carry pollAfterMs).
+  ApiRequest matched = request;
+  const Router::Match match = router_.match(matched);
+  if (match.route_template.empty()) return error_response(code, message, request);
+  return refusal(DomainError(code, std::string(message)), request, match);
 }
 
 std::optional<DispatchResult> Dispatcher::refuse_before_body(ApiRequest& request) const {

@@ -43,8 +43,11 @@ Task<ApiResponse> enter(application::QueueService& queue, const ApiRequest& requ
   // A proof-of-work solution (DESIGN.md §15): both fields or neither.
   auto challenge = body.optional_string("powChallenge", 512);
   auto nonce = body.optional_string("powNonce", domain::kMaxPowNonceLength);
-  if (challenge.has_value() != nonce.has_value()) {
-    body.problem(challenge ? "powNonce" : "powChallenge", "powChallenge and powNonce come together");
+  // (Only when the other is absent: a malformed one has its own problem already.)
+  const bool sent_challenge = body.optional_value("powChallenge") != nullptr;
+  const bool sent_nonce = body.optional_value("powNonce") != nullptr;
+  if (sent_challenge != sent_nonce) {
+    body.problem(sent_challenge ? "powNonce" : "powChallenge", "powChallenge and powNonce come together");
   }
   body.done();
   std::optional<application::PowSolution> solution;

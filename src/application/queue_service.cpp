@@ -93,6 +93,18 @@ Task<void> QueueService::pace(const QueueView& view, domain::UserId user, domain
                        now + std::chrono::milliseconds(view.poll_after_ms));
 }
 
+Task<void> QueueService::pace_prequeued(const QueueView& view, domain::UserId user, domain::ScheduleId schedule,
+                                        domain::Timestamp now) {
+  const auto refused_until =
+      co_await store_.pace_prequeued(schedule, user, now, domain::next_poll_allowed_at(now, view.poll_after_ms),
+                                     now + std::chrono::milliseconds(view.poll_after_ms));
+  if (refused_until) {
+    const auto wait = domain::poll_retry_after(now, *refused_until);
+    throw domain::RetryLater(ErrorCode::kTooManyRequests,
+                             fmt::format("polled sooner than pollAfterMs advised; retry in {} s", wait.count()), wait);
+  }
+}
+
 Task<QueueView> QueueService::enter(domain::UserId user, domain::ScheduleId schedule,
                                     std::optional<PowSolution> solution) {
   const auto found = co_await catalog_.find_schedule(schedule);
@@ -102,7 +114,12 @@ Task<QueueView> QueueService::enter(domain::UserId user, domain::ScheduleId sche
     // Closed: no newcomer (the store checks it again, current to the moment); someone already
     // waiting or admitted keeps their place, and their enter is a poll like any other.
     const auto known = co_await store_.status(schedule, user, now);
-    if (!known) {
+    bool prequeued = false;  // a pre-queued user keeps their place too
+    if (!known && fair_start_ != nullptr) {
+      const auto opens_at = co_await fair_start_->prequeued(schedule, user);
+      prequeued = opens_at.has_value();
+    }
+    if (!known && !prequeued) {
       throw DomainError(ErrorCode::kSaleClosed, fmt::format("the sale of schedule {} is closed", schedule.value));
     }
   }
@@ -143,8 +160,12 @@ Task<QueueView> QueueService::enter(domain::UserId user, domain::ScheduleId sche
     // (The pre-queue asks no proof of work: arrivals are counted, and gated, from the opening on.)
     const auto entry = co_await fair_start_->enter(*found, user);
     if (entry == domain::PrequeueEntry::kPrequeued) {
+      auto view = prequeued_view(found->booking_opens_at, now);
+      // Entering again is a poll like a status call (DESIGN.md §15), and a first enter starts the
+      // pacing as the waiting line's does.
+      co_await pace_prequeued(view, user, schedule, now);
       counters_.entered.fetch_add(1, std::memory_order_relaxed);
-      co_return prequeued_view(found->booking_opens_at, now);
+      co_return view;
     }
   }
   const auto place = co_await store_.enter(schedule, user, now, gate);
@@ -164,16 +185,7 @@ Task<QueueView> QueueService::status(domain::UserId user, domain::ScheduleId sch
     const auto opens_at = co_await fair_start_->prequeued(schedule, user);
     if (opens_at) {
       auto view = prequeued_view(*opens_at, now);
-      // Paced like a waiter's poll (DESIGN.md §15): before the last answer allowed, 429.
-      const auto refused_until =
-          co_await store_.pace_prequeued(schedule, user, now, domain::next_poll_allowed_at(now, view.poll_after_ms),
-                                         now + std::chrono::milliseconds(view.poll_after_ms));
-      if (refused_until) {
-        const auto wait = domain::poll_retry_after(now, *refused_until);
-        throw domain::RetryLater(ErrorCode::kTooManyRequests,
-                                 fmt::format("polled sooner than pollAfterMs advised; retry in {} s", wait.count()),
-                                 wait);
-      }
+      co_await pace_prequeued(view, user, schedule, now);  // like a waiter's poll (DESIGN.md §15)
       co_return view;
     }
     // The shuffle may have moved the user from the pre-queue to the waiting line in between.

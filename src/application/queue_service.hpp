@@ -70,7 +70,7 @@ class QueueService {
   // 404 unknown user or schedule, 409 BOOKING_NOT_OPEN before the schedule opens (or before its
   // pre-queue opens). In the pre-queue (DESIGN.md §15) the user is PREQUEUED until the opening's
   // shuffle places them; without a FairStart a pre-queue schedule is not open before the opening.
-  // A waiter's re-enter is paced like a status poll (429). While arrivals exceed the proof-of-work
+  // A waiter's or pre-queued user's re-enter is paced like a status poll (429). While arrivals exceed the proof-of-work
   // threshold a new arrival needs `solution` (400 POW_REQUIRED); a solution sent is always checked
   // (400 POW_INVALID / POW_EXPIRED, 409 POW_REUSED).
   Task<QueueView> enter(domain::UserId user, domain::ScheduleId schedule,
@@ -93,6 +93,10 @@ class QueueService {
   [[noreturn]] void refuse(const domain::QueuePlace& place, domain::ScheduleId schedule, domain::Timestamp now) const;
   // Remembers when this waiter's next poll is due (after a status answer or a re-enter).
   Task<void> pace(const QueueView& view, domain::UserId user, domain::ScheduleId schedule, domain::Timestamp now);
+  // The same for a pre-queued user's enter or status: 429 (nothing written) when it comes before
+  // the last answer allowed, else remembers when the next one is.
+  Task<void> pace_prequeued(const QueueView& view, domain::UserId user, domain::ScheduleId schedule,
+                            domain::Timestamp now);
 
   domain::QueueStore& store_;
   domain::CatalogRepository& catalog_;

@@ -147,10 +147,14 @@ TEST(FairStartIT, ThousandUsersPrequeuedAcrossProcessesGetOneShuffleEqualToTheRe
   ASSERT_EQ(failures.load(), 0);
   EXPECT_EQ(redis.integer({"ZCARD", key(schedule, "pre")}), kUsers);
 
-  // Idempotent, one place per account; status answers the same; no token is 401.
+  // Idempotent, one place per account; status answers the same; no token is 401. (Entering again is
+  // paced like a status call: the test drops user 1's pacing record, as the advice's time passing would.)
+  const auto pace_of_1 = key(schedule, "pace:1");
+  redis.integer({"DEL", pace_of_1});
   auto again = http(api_b.port(), "POST", "/queue/enter", enter_body(schedule), as_user(1));
   EXPECT_EQ(again.status, 200);
   EXPECT_NE(again.body.find("PREQUEUED"), std::string::npos);
+  redis.integer({"DEL", pace_of_1});
   auto status = http(api_a.port(), "GET", fmt::format("/queue/status?scheduleId={}", schedule), "", as_user(1));
   EXPECT_EQ(status.status, 200) << status.raw;
   EXPECT_NE(status.body.find("PREQUEUED"), std::string::npos);
@@ -221,6 +225,10 @@ TEST(FairStartIT, ThousandUsersPrequeuedAcrossProcessesGetOneShuffleEqualToTheRe
   // A pre-queued user's poll now shows their place; late users queue behind everyone.
   const auto first = expected_users.front();
   const auto tenth = expected_users[9];
+  // (Their last advice was for an opening an hour away; the test brought it forward, so their pacing
+  // records go as time would have taken them.)
+  for (const auto user : {first, tenth})
+    redis.integer({"DEL", key(schedule, ("pace:" + std::to_string(user)).c_str())});
   status = http(api_b.port(), "GET", fmt::format("/queue/status?scheduleId={}", schedule), "", as_user(first));
   EXPECT_NE(status.body.find(R"("status":"WAITING","position":1,)"), std::string::npos) << status.body;
   status = http(api_a.port(), "GET", fmt::format("/queue/status?scheduleId={}", schedule), "", as_user(tenth));
@@ -419,6 +427,52 @@ TEST(FairStartIT, FairnessEndpointEdges) {
       fmt::format("UPDATE schedule SET sale_state = 'OPEN' WHERE id = {}", closed));  // Redis says CLOSED
   response = http(port, "POST", "/queue/enter", enter_body(closed), as_user(2));
   EXPECT_EQ(response.status, 409) << response.raw;
+}
+
+// A pre-queued user's enter is a poll like their status call (DESIGN.md §15: paced, 429 with
+// Retry-After and pollAfterMs, nothing written), and a CLOSED sale keeps their place as it keeps a
+// waiter's: their enter answers PREQUEUED while a newcomer's is 409.
+TEST(FairStartIT, APrequeuedUsersEnterIsPacedAndKeepsItsPlaceWhenTheSaleCloses) {
+  ensure_users(3);
+  TestServer server({"role=api"});
+  const auto port = server.port();
+  const auto schedule = create_prequeue_schedule("OPEN");
+  set_opening(schedule, 8);  // advice ~4 s (half the time left): the test waits ~2 s for the pacing
+  const auto first = http(port, "POST", "/queue/enter", enter_body(schedule), as_user(1));
+  ASSERT_EQ(first.status, 200) << first.raw;
+  EXPECT_EQ(json::parse(first.body).at("status").as_string(), "PREQUEUED");
+  const auto poll_after = json::parse(first.body).at("pollAfterMs").as_int64();
+  RedisInspector redis;
+  const auto paced = redis.string({"GET", key(schedule, "pace:1")});
+  ASSERT_TRUE(paced) << "a first enter starts the pacing";
+  for (const char* method : {"POST", "GET"}) {
+    const auto again = std::string(method) == "POST"
+                           ? http(port, "POST", "/queue/enter", enter_body(schedule), as_user(1))
+                           : http(port, "GET", fmt::format("/queue/status?scheduleId={}", schedule), "", as_user(1));
+    EXPECT_EQ(again.status, 429) << method << ": " << again.raw;
+    EXPECT_FALSE(again.header("retry-after").empty());
+    EXPECT_GE(json::parse(again.body).at("pollAfterMs").as_int64(), 1000);
+  }
+  EXPECT_EQ(redis.string({"GET", key(schedule, "pace:1")}), paced) << "a refused enter moved the pacing";
+
+  // The operator closes the sale: the pre-queued user still gets their place (once the pacing
+  // allows), a newcomer does not.
+  ASSERT_EQ(http(port, "PUT", fmt::format("/admin/schedules/{}/sale-state", schedule), R"({"state":"CLOSED"})",
+                 {{"Authorization", "Bearer " + access_token(3, /*admin=*/true)}, {"Content-Type", "application/json"}})
+                .status,
+            200);
+  const auto newcomer = http(port, "POST", "/queue/enter", enter_body(schedule), as_user(2));
+  EXPECT_EQ(newcomer.status, 409) << newcomer.raw;
+  EXPECT_NE(newcomer.body.find("SALE_CLOSED"), std::string::npos) << newcomer.raw;
+  HttpResponse kept;
+  ASSERT_TRUE(wait_for(
+      [&] {
+        kept = http(port, "POST", "/queue/enter", enter_body(schedule), as_user(1));
+        return kept.status != 429;
+      },
+      std::chrono::milliseconds(poll_after + 3000), std::chrono::milliseconds(200)));
+  EXPECT_EQ(kept.status, 200) << kept.raw;
+  EXPECT_EQ(json::parse(kept.body).at("status").as_string(), "PREQUEUED");
 }
 
 // A commitment published for a pre-queue nobody joined still gets its reveal at the opening, and

@@ -363,3 +363,87 @@ TEST(LiveSeatMap, SubscriberReconnectFillsTheGapAndAResetCounterResnapshots) {
   EXPECT_EQ(apply_event(map, *fresh), 1);
   EXPECT_EQ(map["S-1"], "AVAILABLE");  // the database has no holds: the snapshot says so
 }
+
+// Messages the counter never counted — a failed-over master's, whose last increments were lost — are
+// not believed: one numbered above the counter is dropped (not waited for, which asked Redis in a
+// loop), and one that reuses a counted version with other content makes the feed check its
+// history against Redis's and rebuild. On a private redis-server (raw PUBLISH).
+TEST(LiveSeatMap, MessagesTheCounterDidNotCountAreNotBelieved) {
+  const auto redis_port = free_port();
+  ChildProcess redis({"redis-server", "--port", std::to_string(redis_port), "--bind", "127.0.0.1", "--save", "",
+                      "--appendonly", "no"});
+  const std::string url = "redis://127.0.0.1:" + std::to_string(redis_port);
+  ASSERT_TRUE(wait_for(
+      [&] {
+        try {
+          RedisInspector probe(url);
+          return probe.string({"PING"}) == std::optional<std::string>("PONG");
+        } catch (...) {
+          return false;
+        }
+      },
+      5s));
+  const auto schedule = create_schedule(-60, 10);
+  TestServer server({"redis.url=" + url, "sse.coalesce=20ms"});
+  Publisher publisher(url);
+  const auto channel = infra::live::channel_name(schedule, 0);
+  const auto fake = [&](std::int64_t version, const char* seat, const char* status) {
+    publisher.redis().integer(
+        {"PUBLISH", channel,
+         fmt::format(R"({{"version":{},"changes":[{{"seatNo":"{}","status":"{}"}}]}})", version, seat, status)});
+  };
+  const auto evalsha_calls = [&] {
+    const auto info = publisher.redis().string({"INFO", "commandstats"}).value_or("");
+    const auto at = info.find("cmdstat_evalsha:calls=");
+    return at == std::string::npos ? 0LL : std::stoll(info.substr(at + 22));
+  };
+  SseClient stream(server.port(), stream_path(schedule));
+  SeatMap map;
+  ASSERT_EQ(expect_snapshot(stream, map), 0);
+  ASSERT_EQ(publisher.publish(schedule, "S-1", "HELD"), 1);
+  auto event = stream.next(2s);
+  ASSERT_TRUE(event.has_value());
+  ASSERT_EQ(apply_event(map, *event), 1);
+
+  // Above the counter (1): dropped. Redis is not asked again and again meanwhile.
+  fake(11, "S-3", "HELD");
+  ASSERT_EQ(publisher.publish(schedule, "S-2", "HELD"), 2);
+  event = stream.next(2s);
+  ASSERT_TRUE(event.has_value());
+  EXPECT_EQ(apply_event(map, *event), 2);
+  const auto calls_before = evalsha_calls();
+  EXPECT_FALSE(stream.next(1s).has_value()) << "nothing else was published";
+  EXPECT_LT(evalsha_calls() - calls_before, 100) << "the feed keeps asking Redis for a version it cannot have";
+  for (int i = 3; i <= 11; ++i) publisher.publish(schedule, fmt::format("S-{}", i == 11 ? 10 : 4), "SOLD");
+  std::int64_t version = 2;
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (version < 11 && std::chrono::steady_clock::now() < deadline) {
+    if (auto next = stream.next(500ms)) version = apply_event(map, *next);
+  }
+  EXPECT_EQ(version, 11);
+  EXPECT_EQ(map["S-3"], "AVAILABLE") << "the uncounted message's change was applied";
+  EXPECT_EQ(map["S-10"], "SOLD") << "the real version 11 was lost";
+
+  // A counted version again, with other content: the real one (published next) makes the feed see
+  // that its history differs from Redis's and start again from the database (a snapshot).
+  fake(12, "S-6", "SOLD");
+  event = stream.next(2s);
+  ASSERT_TRUE(event.has_value());
+  EXPECT_EQ(apply_event(map, *event), 12);
+  EXPECT_EQ(map["S-6"], "SOLD");  // applied: a message in sequence is taken as it comes
+  ASSERT_EQ(publisher.publish(schedule, "S-7", "HELD"), 12);
+  std::optional<SseEvent> fresh;
+  const auto until = std::chrono::steady_clock::now() + 3s;
+  while (!fresh && std::chrono::steady_clock::now() < until) {
+    auto next = stream.next(500ms);
+    if (next && next->event == "snapshot") fresh = next;
+  }
+  ASSERT_TRUE(fresh.has_value()) << "the feed kept the uncounted message's history";
+  SeatMap rebuilt;
+  EXPECT_EQ(apply_event(rebuilt, *fresh), 12);
+  EXPECT_EQ(rebuilt["S-6"], "AVAILABLE");  // the database's truth: nobody holds it
+  SseClient newcomer(server.port(), stream_path(schedule));
+  SeatMap theirs;
+  EXPECT_EQ(expect_snapshot(newcomer, theirs), 12);
+  EXPECT_EQ(theirs["S-6"], "AVAILABLE");
+}

@@ -365,9 +365,19 @@ TEST(QueueApi, UnknownUserOrScheduleIs404AndUnopenedScheduleIs409) {
   EXPECT_EQ(user_param.status, 400);
   const auto leave_without_token = http(server.port(), "DELETE", fmt::format("/queue?scheduleId={}", future));
   EXPECT_EQ(leave_without_token.status, 401);
+  // The server's refusals of a queue path, before any handler: a wrong method, a body over the limit.
+  const auto wrong_method = http(server.port(), "PUT", "/queue/enter", fmt::format(R"({{"scheduleId":{}}})", future),
+                                 as_user(1, {{"Content-Type", "application/json"}}));
+  EXPECT_EQ(wrong_method.status, 405);
+  EXPECT_EQ(wrong_method.header("allow"), "POST");
+  const auto wrong_method_status = http(server.port(), "POST", "/queue/status", "{}", as_user(1));
+  EXPECT_EQ(wrong_method_status.status, 405);
+  const auto too_large = http(server.port(), "POST", "/queue/enter", std::string(70 * 1024, ' '),
+                              as_user(1, {{"Content-Type", "application/json"}}));
+  EXPECT_EQ(too_large.status, 413);
   // Refusals are queue answers too: each carries pollAfterMs (DESIGN.md §5), a second here.
-  for (const auto* refusal :
-       {&unknown_user, &unknown_schedule, &not_open, &not_queued, &no_token, &user_param, &leave_without_token}) {
+  for (const auto* refusal : {&unknown_user, &unknown_schedule, &not_open, &not_queued, &no_token, &user_param,
+                              &leave_without_token, &wrong_method, &wrong_method_status, &too_large}) {
     EXPECT_EQ(json::parse(refusal->body).at("pollAfterMs").as_int64(), 1000) << refusal->raw;
   }
   // Leaving: 204 for a real user and schedule, queued or not; 404 when an id names nothing.

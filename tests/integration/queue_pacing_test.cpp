@@ -165,6 +165,14 @@ TEST(QueuePow, ChallengesAreSignedSingleUseExpiringAndPersonal) {
   const auto half = enter_as(server.port(), 1, schedule, fmt::format(R"(,"powNonce":"{}")", nonce));
   EXPECT_EQ(half.status, 400);
   EXPECT_EQ(code_of(half), "INVALID_ARGUMENT");
+  EXPECT_EQ(body_of(half).at("errors").as_array().size(), 1u) << half.raw;
+  // A malformed nonce beside the challenge is one problem, named once (not also "come together").
+  const auto number_nonce =
+      enter_as(server.port(), 1, schedule, fmt::format(R"(,"powChallenge":"{}","powNonce":12)", challenge.text));
+  EXPECT_EQ(number_nonce.status, 400);
+  const auto errors = body_of(number_nonce).at("errors").as_array();
+  ASSERT_EQ(errors.size(), 1u) << number_nonce.raw;
+  EXPECT_EQ(errors[0].at("field").as_string(), "powNonce");
 
   // Used once: accepted; again (after leaving): 409.
   const auto entered = enter_as(server.port(), 1, schedule, solution_fields(challenge.text, nonce));
@@ -184,6 +192,31 @@ TEST(QueuePow, ChallengesAreSignedSingleUseExpiringAndPersonal) {
   const auto expired = enter_as(server.port(), 3, schedule, solution_fields(later.text, later_nonce));
   EXPECT_EQ(expired.status, 400) << expired.raw;
   EXPECT_EQ(code_of(expired), "POW_EXPIRED");
+}
+
+// A solution is used up by the arrival it places, not by a refused enter (DESIGN.md §5: a 429
+// writes nothing) nor by the enter of someone already in the line.
+TEST(QueuePow, ARefusedEnterDoesNotUseUpTheSolution) {
+  ensure_users(2);
+  const auto schedule = create_schedule();
+  TestServer server({"queue.max-active=1", "queue.admission-interval=50ms", "queue.heartbeat-timeout=4s",
+                     "queue.active-ttl=1h", "queue.pow-difficulty=8"});
+  ASSERT_EQ(body_of(enter_as(server.port(), 1, schedule)).at("status").as_string(), "ADMITTED");
+  ASSERT_EQ(body_of(enter_as(server.port(), 2, schedule)).at("status").as_string(), "WAITING");
+  const auto challenge = fetch_challenge(server.port(), 2, schedule);
+  const auto solution = solution_fields(challenge.text, infra::security::solve_pow(challenge.text, 8));
+  // At once after joining: paced (429), the solution untouched.
+  const auto too_soon = enter_as(server.port(), 2, schedule, solution);
+  ASSERT_EQ(too_soon.status, 429) << too_soon.raw;
+  // Out of the line and back in with it: it places the user, once.
+  ASSERT_EQ(http(server.port(), "DELETE", fmt::format("/queue?scheduleId={}", schedule), "", as_user(2)).status, 204);
+  const auto back = enter_as(server.port(), 2, schedule, solution);
+  ASSERT_EQ(back.status, 200) << back.raw;
+  EXPECT_EQ(body_of(back).at("status").as_string(), "WAITING");
+  ASSERT_EQ(http(server.port(), "DELETE", fmt::format("/queue?scheduleId={}", schedule), "", as_user(2)).status, 204);
+  const auto again = enter_as(server.port(), 2, schedule, solution);
+  EXPECT_EQ(again.status, 409) << again.raw;
+  EXPECT_EQ(code_of(again), "POW_REUSED");
 }
 
 // Acceptance: with the threshold crossed, enter without a valid solution is refused and with one

@@ -16,8 +16,10 @@
 #include <deque>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <unordered_map>
 #include <unordered_set>
+#include <utility>
 #include <vector>
 
 #include "domain/errors.hpp"
@@ -146,6 +148,9 @@ struct LiveSeatMap::Impl : std::enable_shared_from_this<Impl> {
     std::exception_ptr error;  // kFailed
     bool syncing = false;      // a build or catch-up runs: deltas wait in `pending`
     bool recheck = false;      // (re)subscribed while syncing: check the version again once it ends
+    // A message claimed a version the feed has, with other content: the next catch-up compares the
+    // history from this version on with Redis's, and rebuilds on any difference.
+    std::optional<std::int64_t> verify_from;
     std::vector<std::pair<SeatDelta, std::string>> pending;  // with the text as published
     std::unordered_map<std::string, std::uint32_t> index;
     std::vector<std::string> seat_nos;
@@ -246,9 +251,15 @@ struct LiveSeatMap::Impl : std::enable_shared_from_this<Impl> {
       feed.pending.emplace_back(std::move(*delta), std::string(payload));
       start_catch_up(it->second);
     } else if (!is_known(feed, delta->version, payload)) {
-      // Not a version we had: the counter was reset (Redis flushed or restarted).
+      // Not a version we had: the counter was reset (Redis flushed or restarted), or a message of a
+      // failed-over master that lost its counter's last increments.
+      verify(feed, delta->version);
       start_catch_up(it->second);
     }
+  }
+
+  static void verify(Feed& feed, std::int64_t version) {
+    feed.verify_from = std::min(version, feed.verify_from.value_or(version));
   }
 
   // A repeat of a version the feed has (a live message racing a catch-up that already read it).
@@ -338,7 +349,10 @@ struct LiveSeatMap::Impl : std::enable_shared_from_this<Impl> {
               [](const auto& a, const auto& b) { return a.first.version < b.first.version; });
     for (std::size_t i = 0; i < pending.size(); ++i) {
       const SeatDelta& delta = pending[i].first;
-      if (delta.version <= feed->version) continue;
+      if (delta.version <= feed->version) {
+        if (!is_known(*feed, delta.version, pending[i].second)) verify(*feed, delta.version);
+        continue;
+      }
       if (delta.version != feed->version + 1) {
         feed->pending.assign(std::make_move_iterator(pending.begin() + static_cast<std::ptrdiff_t>(i)),
                              std::make_move_iterator(pending.end()));
@@ -346,6 +360,10 @@ struct LiveSeatMap::Impl : std::enable_shared_from_this<Impl> {
         return false;
       }
       apply(*feed, delta, std::move(pending[i].second));
+    }
+    if (feed->verify_from) {
+      start_catch_up(feed);
+      return false;
     }
     return true;
   }
@@ -468,16 +486,33 @@ struct LiveSeatMap::Impl : std::enable_shared_from_this<Impl> {
   // back (reset).
   static asio::awaitable<void> catch_up(std::shared_ptr<Impl> self, std::shared_ptr<Feed> feed) {
     bool rebuild = false;
+    const auto verify_from = std::exchange(feed->verify_from, std::nullopt);
+    // Messages that arrived before the read: one above the counter read cannot be real (a version
+    // is counted before it is published), it is a failed-over master's — dropped, not waited for.
+    const std::size_t arrived_before = feed->pending.size();
     try {
-      RedisState state = co_await self->read_state(feed->schedule, std::to_string(feed->version + 1));
-      if (state.version < feed->version) {
+      const std::int64_t from = std::min(feed->version + 1, verify_from.value_or(feed->version + 1));
+      RedisState state = co_await self->read_state(feed->schedule, std::to_string(from));
+      std::size_t kept = 0;
+      for (std::size_t i = 0; i < feed->pending.size(); ++i) {
+        if (i < arrived_before && feed->pending[i].first.version > state.version) continue;
+        if (kept != i) feed->pending[kept] = std::move(feed->pending[i]);
+        ++kept;
+      }
+      const std::size_t dropped = feed->pending.size() - kept;
+      feed->pending.resize(kept);
+      if (dropped > 0) {
+        spdlog::warn("live seat map: schedule {}: dropped {} message(s) numbered above the counter ({})",
+                     feed->schedule, dropped, state.version);
+      }
+      if (state.version < feed->version || (verify_from && !history_agrees(*feed, *verify_from, state))) {
         rebuild = true;
       } else if (state.version > feed->version) {
         std::vector<SeatDelta> deltas;
         std::vector<std::string> texts;
         for (auto& json : state.log) {
           auto delta = parse_delta_json(json);
-          if (!delta || delta->version > state.version) continue;
+          if (!delta || delta->version <= feed->version || delta->version > state.version) continue;
           deltas.push_back(std::move(*delta));
           texts.push_back(std::move(json));
         }
@@ -507,6 +542,19 @@ struct LiveSeatMap::Impl : std::enable_shared_from_this<Impl> {
     feed->syncing = false;
     self->drain_pending(feed);
     self->recheck_if_asked(feed);
+  }
+
+  // True when Redis's history has every version from `from` to the feed's and each is the text the
+  // feed applied for it.
+  static bool history_agrees(const Feed& feed, std::int64_t from, const RedisState& state) {
+    std::int64_t expect = from;
+    for (const auto& json : state.log) {
+      if (expect > feed.version) break;
+      const auto delta = parse_delta_json(json);
+      if (!delta || delta->version != expect || !is_known(feed, expect, json)) return false;
+      ++expect;
+    }
+    return expect > feed.version;
   }
 
   StreamBytes snapshot_of(Feed& feed) {
