@@ -118,11 +118,14 @@ std::optional<std::vector<std::string>> csv_fields(std::string_view line) {
   return fields;
 }
 
+// A layout's problems listed at most (then the rest is not read): enough to fix a file.
+constexpr std::size_t kMaxLayoutErrors = 100;
+
 std::vector<SeatRun> parse_layout_csv(std::string_view text, std::vector<FieldError>& errors) {
   std::vector<SeatRun> runs;
   std::size_t line_no = 0;
   if (text.starts_with("\xEF\xBB\xBF")) text.remove_prefix(3);  // a UTF-8 byte order mark (spreadsheets write one)
-  while (!text.empty()) {
+  while (!text.empty() && errors.size() <= kMaxLayoutErrors) {  // as build_layout: the answer stays small
     const auto newline = text.find('\n');
     const std::string_view line = trimmed(text.substr(0, newline));
     text = newline == std::string_view::npos ? std::string_view{} : text.substr(newline + 1);
@@ -218,7 +221,7 @@ VenueLayout build_layout(const std::vector<SeatRun>& runs, std::vector<FieldErro
       }
       layout.seats.push_back(LayoutSeat{std::move(seat_no), run.section, run.tier, *price});
     }
-    if (errors.size() > 100) break;  // enough to fix a file; the answer stays small
+    if (errors.size() > kMaxLayoutErrors) break;  // enough to fix a file; the answer stays small
   }
   if (runs.empty() && errors.empty()) errors.push_back({"layout", "a venue needs at least one seat"});
   if (!errors.empty()) {
@@ -231,6 +234,18 @@ VenueLayout build_layout(const std::vector<SeatRun>& runs, std::vector<FieldErro
 
 std::vector<FieldError> schedule_time_problems(const ScheduleTimes& times) {
   std::vector<FieldError> problems;
+  // Years 2000–9999: what every database's DATETIME keeps (MariaDB's and MySQL's start at 1000; a
+  // year 0 was stored by one and refused by the other), and no sale is older than this service.
+  using namespace std::chrono;
+  constexpr Timestamp kEarliest{sys_days{year{2000} / January / 1}};
+  constexpr Timestamp kLatest{sys_days{year{10000} / January / 1}};
+  const auto out_of_range = [&](Timestamp at) { return at < kEarliest || at >= kLatest; };
+  for (const auto& [field, at] : {std::pair<const char*, std::optional<Timestamp>>{"showAt", times.show_at},
+                                  {"bookingOpensAt", times.booking_opens_at},
+                                  {"prequeueOpensAt", times.prequeue_opens_at}}) {
+    if (at && out_of_range(*at)) problems.push_back({field, "must be a time in the years 2000 to 9999"});
+  }
+  if (!problems.empty()) return problems;
   if (times.booking_opens_at >= times.show_at) {
     problems.push_back({"bookingOpensAt", "must be before showAt"});
   }

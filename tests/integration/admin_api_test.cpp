@@ -318,6 +318,14 @@ TEST_F(AdminApi, AdminCreatesASaleFromCsvAndAFanBuysASeat) {
   EXPECT_EQ(body_of(detail).at("seats").as_int64(), 10'000);
   EXPECT_EQ(body_of(detail).at("saleState").as_string(), "OPEN");
   EXPECT_EQ(body_of(detail).at("maxSeatsPerUser").as_int64(), 2);
+  // Its audit row records what the operator chose: the venue and the prices set for it.
+  const auto created = json::parse(*test_db()
+                                        ->query(fmt::format("SELECT after_json FROM admin_audit WHERE action = "
+                                                            "'schedule.create' AND target = 'schedule:{}'",
+                                                            schedule))
+                                        .rows.at(0)[0]);
+  EXPECT_EQ(created.at("venueId").as_int64(), venue.at("id").as_int64());
+  EXPECT_EQ(created.at("prices"), json::parse(R"({"S":75.50})"));
 
   const auto map = json::parse(http(port(), "GET", fmt::format("/schedules/{}/seats", schedule)).body);
   ASSERT_EQ(map.at("seats").as_array().size(), 10'000u);

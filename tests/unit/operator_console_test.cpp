@@ -9,6 +9,7 @@
 #include <string>
 
 #include "domain/catalog.hpp"
+#include "domain/time.hpp"
 
 using namespace ticketing::domain;
 
@@ -54,6 +55,16 @@ TEST(LayoutCsv, RangesAndSingleSeatsMakeNumberedSeats) {
 
 // As spreadsheets save CSV: a UTF-8 byte order mark, a capitalised header, quoted fields (a quote
 // inside written twice).
+TEST(LayoutCsv, AFileOfBadLinesGetsAShortAnswer) {
+  // 5,000 bad lines fit the 64 KiB body; the answer names the first ~100, not all (it was 7x the file).
+  std::string csv;
+  for (int i = 1; i <= 5000; ++i) csv += "B," + std::to_string(i) + ",x,R,9\n";
+  const auto errors = layout_errors(csv);
+  ASSERT_FALSE(errors.empty());
+  EXPECT_LE(errors.size(), 101u);
+  EXPECT_EQ(errors.front().field, "line 1");
+}
+
 TEST(LayoutCsv, ReadsWhatSpreadsheetsWrite) {
   std::vector<FieldError> errors;
   const auto runs = parse_layout_csv(
@@ -130,6 +141,18 @@ INSTANTIATE_TEST_SUITE_P(
       }
       return name;
     });
+
+TEST(ScheduleTimes, YearsOutsideTwoThousandToNineThousandNineHundredNinetyNineAreRefused) {
+  const auto parsed = [](const char* text) { return *parse_iso8601(text); };
+  const auto year_zero = schedule_time_problems({parsed("9999-12-31T23:59:59Z"), parsed("0000-01-01T00:00:00Z"), {}});
+  ASSERT_EQ(year_zero.size(), 1u);
+  EXPECT_EQ(year_zero[0].field, "bookingOpensAt");
+  const auto old = schedule_time_problems({at(10), at(1), parsed("1999-12-31T23:59:59Z")});
+  ASSERT_EQ(old.size(), 1u);
+  EXPECT_EQ(old[0].field, "prequeueOpensAt");
+  EXPECT_TRUE(
+      schedule_time_problems({parsed("9999-12-31T23:59:59Z"), parsed("2000-01-01T00:00:00Z"), std::nullopt}).empty());
+}
 
 TEST(ScheduleTimes, OpeningBeforeTheShowAndPrequeueBeforeOpening) {
   EXPECT_TRUE(schedule_time_problems({at(10), at(1), at(0)}).empty());

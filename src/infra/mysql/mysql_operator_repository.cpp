@@ -152,7 +152,7 @@ std::string email_of(MysqlConnection& db, domain::UserId user) {
 
 }  // namespace
 
-std::string schedule_audit_json(const domain::Schedule& schedule) {
+std::string schedule_audit_json(const domain::Schedule& schedule, const domain::NewSchedule* created) {
   JsonWriter json;
   json.begin_object()
       .key("id")
@@ -173,6 +173,11 @@ std::string schedule_audit_json(const domain::Schedule& schedule) {
   write_optional(json, "maxActive", schedule.settings.max_active);
   write_optional(json, "admitPerSecond", schedule.settings.admit_per_second);
   write_optional(json, "maxSeatsPerUser", schedule.settings.max_seats_per_user);
+  if (created != nullptr) {
+    json.key("venueId").integer(created->venue.value).key("prices").begin_object();
+    for (const auto& [tier, price] : created->tier_prices) json.key(tier).raw_number(price.to_decimal_string());
+    json.end_object();
+  }
   json.end_object();
   return std::move(json).str();
 }
@@ -384,7 +389,7 @@ domain::ScheduleDetail insert_schedule(MysqlConnection& db, const domain::NewSch
   copy_venue_seats(db, domain::ScheduleId{id}, request.venue, request.tier_prices);
   auto detail = detail_of(db, domain::ScheduleId{id});
   insert_audit(db, who, "schedule.create", "schedule:" + std::to_string(id),
-               {"", schedule_audit_json(detail->schedule)});
+               {"", schedule_audit_json(detail->schedule, &request)});
   return std::move(*detail);
 }
 

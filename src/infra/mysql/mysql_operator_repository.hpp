@@ -58,6 +58,7 @@ domain::ScheduleDetail insert_schedule(MysqlConnection& db, const domain::NewSch
                                        const domain::AuditContext& who);
 
 // The JSON an audit row keeps for a schedule (its times, sale state and settings).
-std::string schedule_audit_json(const domain::Schedule& schedule);
+// `created`: the request that made it (its venue and the tier prices it set are part of the record).
+std::string schedule_audit_json(const domain::Schedule& schedule, const domain::NewSchedule* created = nullptr);
 
 }  // namespace ticketing::infra::mysql
