@@ -15,6 +15,7 @@
 
 #include "api/dispatcher.hpp"
 #include "api/routes.hpp"
+#include "app/connection_limits.hpp"
 #include "application/admin_service.hpp"
 #include "application/auth_service.hpp"
 #include "application/catalog_queries.hpp"
@@ -165,6 +166,26 @@ application::WebApp load_web_app(const std::string& root) {
   }
   spdlog::info("serving the web app from '{}' ({} files)", root, app.size());
   return app;
+}
+
+// The connection and stream caps the open-file limit can hold (docs/limits.md), said at startup
+// when they are lowered.
+AppConfig fit_connection_caps(AppConfig config) {
+  const auto open_files = raise_open_file_limit();
+  const auto fitted = fit_to_open_files(config.http.max_connections, config.sse.max_streams, open_files);
+  if (fitted.max_connections < config.http.max_connections) {
+    spdlog::warn("http.max-connections {} lowered to {}: the open-file limit is {} (docs/limits.md)",
+                 config.http.max_connections, fitted.max_connections, open_files);
+  }
+  if (fitted.max_streams < config.sse.max_streams) {
+    spdlog::warn(
+        "sse.max-streams {} lowered to {}, below the {} connections the open-file limit allows "
+        "(docs/limits.md)",
+        config.sse.max_streams, fitted.max_streams, fitted.max_connections);
+  }
+  config.http.max_connections = static_cast<int>(fitted.max_connections);
+  config.sse.max_streams = static_cast<int>(fitted.max_streams);
+  return config;
 }
 
 infra::http::HttpServerOptions http_options(const AppConfig& config) {
@@ -670,7 +691,7 @@ std::vector<std::unique_ptr<asio::io_context>> make_contexts(int count) {
 }  // namespace
 
 Application::Application(const AppConfig& config)
-    : parts_(std::make_unique<Parts>(config, make_contexts(io_thread_count(config)))) {}
+    : parts_(std::make_unique<Parts>(fit_connection_caps(config), make_contexts(io_thread_count(config)))) {}
 
 Application::~Application() {
   stop();

@@ -1,0 +1,30 @@
+#include "app/connection_limits.hpp"
+
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <limits>
+
+namespace ticketing::app {
+
+ConnectionLimits fit_to_open_files(std::int64_t max_connections, std::int64_t max_streams, std::int64_t open_files) {
+  if (open_files <= 0) return {max_connections, max_streams};
+  const std::int64_t connections = std::clamp<std::int64_t>(open_files - kReservedDescriptors, 1, max_connections);
+  const std::int64_t for_calls = std::max<std::int64_t>(connections / 10, 64);
+  const std::int64_t streams = std::clamp<std::int64_t>(connections - for_calls, 1, max_streams);
+  return {connections, streams};
+}
+
+std::int64_t raise_open_file_limit() {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return 0;
+  if (limit.rlim_cur != limit.rlim_max) {
+    rlimit raised = limit;
+    raised.rlim_cur = limit.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) limit = raised;
+  }
+  if (limit.rlim_cur == RLIM_INFINITY) return std::numeric_limits<std::int64_t>::max();
+  return static_cast<std::int64_t>(limit.rlim_cur);
+}
+
+}  // namespace ticketing::app
