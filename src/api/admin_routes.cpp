@@ -521,6 +521,26 @@ Task<ApiResponse> refund_order(application::AdminService& admin, const ApiReques
 
 // ---- dead letters ---------------------------------------------------------------------------------
 
+// replayedAt, discardedAt and discardReason (null when not).
+void write_resolution(JsonWriter& json, const domain::DeadLetter& letter) {
+  const auto optional_time = [&](const char* key, const std::optional<domain::Timestamp>& at) {
+    json.key(key);
+    if (at) {
+      json.string(domain::to_iso8601(*at));
+    } else {
+      json.null();
+    }
+  };
+  optional_time("replayedAt", letter.replayed_at);
+  optional_time("discardedAt", letter.discarded_at);
+  json.key("discardReason");
+  if (letter.discard_reason) {
+    json.string(*letter.discard_reason);
+  } else {
+    json.null();
+  }
+}
+
 Task<ApiResponse> list_dead_letters(application::AdminService& admin, const ApiRequest& request) {
   const int limit = static_cast<int>(query_int(request, "limit", 1, 500).value_or(50));
   bool pending_only = false;
@@ -553,15 +573,24 @@ Task<ApiResponse> list_dead_letters(application::AdminService& admin, const ApiR
     json.key("payload").string(std::string_view(letter.payload).substr(0, kShownPayloadBytes));
     json.key("payloadBytes").integer(static_cast<std::int64_t>(letter.payload.size()));
     json.key("error").string(letter.error);
-    json.key("createdAt").string(domain::to_iso8601(letter.created_at)).key("replayedAt");
-    if (letter.replayed_at) {
-      json.string(domain::to_iso8601(*letter.replayed_at));
-    } else {
-      json.null();
-    }
+    json.key("createdAt").string(domain::to_iso8601(letter.created_at));
+    write_resolution(json, letter);
     json.end_object();
   }
   json.end_array();
+  co_return json_response(200, std::move(json).str());
+}
+
+Task<ApiResponse> discard_dead_letter(application::AdminService& admin, const ApiRequest& request) {
+  const auto id = path_id(request, "id");
+  auto body = JsonBody::parse(request, {"reason"});
+  auto reason = body.string("reason", 255);
+  body.done();
+  const auto letter = co_await admin.discard_dead_letter(who(request), id, std::move(reason));
+  JsonWriter json;
+  json.begin_object().key("id").integer(letter.id);
+  write_resolution(json, letter);
+  json.end_object();
   co_return json_response(200, std::move(json).str());
 }
 
@@ -614,6 +643,8 @@ void add_admin_routes(Router& router, application::AdminService& admin) {
   route(Method::kGet, "/admin/dead-letters", [](auto& a, const ApiRequest& r) { return list_dead_letters(a, r); });
   route(Method::kPost, "/admin/dead-letters/{id}/replay",
         [](auto& a, const ApiRequest& r) { return replay_dead_letter(a, r); });
+  route(Method::kPost, "/admin/dead-letters/{id}/discard",
+        [](auto& a, const ApiRequest& r) { return discard_dead_letter(a, r); });
 }
 
 }  // namespace ticketing::api

@@ -168,22 +168,22 @@ application::WebApp load_web_app(const std::string& root) {
   return app;
 }
 
-// The connection and stream caps the open-file limit can hold (docs/limits.md), said at startup
-// when they are lowered.
+// The stream cap the open-file limit can reach (docs/limits.md), said at startup when it is lowered.
 AppConfig fit_connection_caps(AppConfig config) {
   const auto open_files = raise_open_file_limit();
   const auto fitted = fit_to_open_files(config.http.max_connections, config.sse.max_streams, open_files);
-  if (fitted.max_connections < config.http.max_connections) {
-    spdlog::warn("http.max-connections {} lowered to {}: the open-file limit is {} (docs/limits.md)",
-                 config.http.max_connections, fitted.max_connections, open_files);
+  if (fitted.connections < config.http.max_connections) {
+    spdlog::warn(
+        "the open-file limit ({}) holds fewer connections than http.max-connections ({}); past it the "
+        "acceptor backs off (docs/limits.md)",
+        open_files, config.http.max_connections);
   }
   if (fitted.max_streams < config.sse.max_streams) {
     spdlog::warn(
-        "sse.max-streams {} lowered to {}, below the {} connections the open-file limit allows "
+        "sse.max-streams {} lowered to {}, below the {} connections the open-file limit holds "
         "(docs/limits.md)",
-        config.sse.max_streams, fitted.max_streams, fitted.max_connections);
+        config.sse.max_streams, fitted.max_streams, fitted.connections);
   }
-  config.http.max_connections = static_cast<int>(fitted.max_connections);
   config.sse.max_streams = static_cast<int>(fitted.max_streams);
   return config;
 }

@@ -8,8 +8,10 @@
 namespace ticketing::app {
 
 ConnectionLimits fit_to_open_files(std::int64_t max_connections, std::int64_t max_streams, std::int64_t open_files) {
-  if (open_files <= 0) return {max_connections, max_streams};
-  const std::int64_t connections = std::clamp<std::int64_t>(open_files - kReservedDescriptors, 1, max_connections);
+  const std::int64_t connections =
+      open_files <= 0 ? max_connections
+                      : std::clamp<std::int64_t>(open_files - kReservedDescriptors, 1, max_connections);
+  if (open_files <= 0) return {connections, max_streams};
   const std::int64_t for_calls = std::max<std::int64_t>(connections / 10, 64);
   const std::int64_t streams = std::clamp<std::int64_t>(connections - for_calls, 1, max_streams);
   return {connections, streams};

@@ -235,6 +235,12 @@ Task<std::vector<domain::DeadLetter>> AdminService::dead_letters(const domain::A
   co_return letters;
 }
 
+Task<domain::DeadLetter> AdminService::discard_dead_letter(const domain::AuditContext& who, std::int64_t id,
+                                                           std::string reason) {
+  if (reason.empty() || reason.size() > 255) throw domain::invalid_argument("reason", "must be 1 to 255 characters");
+  co_return co_await dead_letters_.discard(id, clock_.now(), who, reason);
+}
+
 Task<domain::ConfirmOutcome> AdminService::replay_dead_letter(const domain::AuditContext& who, std::int64_t id) {
   const auto found = co_await dead_letters_.find(id);
   if (!found) throw DomainError(ErrorCode::kNotFound, fmt::format("dead letter {} not found", id));

@@ -196,6 +196,7 @@ TEST_F(AdminApi, EveryRouteRefusesFansAndAnonymousCallers) {
       {"POST", "/admin/orders/T-1/refund"},
       {"GET", "/admin/dead-letters"},
       {"POST", "/admin/dead-letters/1/replay"},
+      {"POST", "/admin/dead-letters/1/discard"},
   };
   const auto before = audit_rows();
   for (const auto& route : routes) {
@@ -885,6 +886,63 @@ TEST_F(AdminApi, DeadLettersAreListedAndReplayedOnce) {
       count(fmt::format("SELECT COUNT(*) FROM reservation WHERE schedule_id = {} AND status = 'CONFIRMED'", schedule)),
       "2");
   EXPECT_NE(count(fmt::format("SELECT replayed_at IS NOT NULL FROM dead_letter WHERE id = {}", letter)), "0");
+
+  // The two that can never be replayed are set aside with a reason: out of the pending list and the
+  // DLQ size, kept with when and why; once only; never one that was replayed.
+  const auto dlq_size = [&] {
+    return body_of(admin.call("GET", fmt::format("/admin/schedules/{}/stats", schedule))).at("deadLetters").as_int64();
+  };
+  const auto discard = [&](std::int64_t id, const std::string& body) {
+    return http(port(), "POST", fmt::format("/admin/dead-letters/{}/discard", id), body, json_headers(as_admin()));
+  };
+  const auto size_before = dlq_size();
+  const auto no_reason = discard(orphan_letter, "{}");
+  EXPECT_EQ(no_reason.status, 400) << no_reason.raw;
+  const auto no_reason_body = body_of(no_reason);
+  const auto& no_reason_errors = no_reason_body.at("errors").as_array();
+  ASSERT_FALSE(no_reason_errors.empty());
+  EXPECT_EQ(no_reason_errors[0].at("field").as_string(), "reason");
+  EXPECT_EQ(discard(orphan_letter, R"({"reason":""})").status, 400);
+  EXPECT_EQ(discard(orphan_letter, fmt::format(R"({{"reason":"{}"}})", std::string(256, 'x'))).status, 400);
+  const auto discarded =
+      admin.call("POST", fmt::format("/admin/dead-letters/{}/discard", orphan_letter), R"({"reason":"no such order"})");
+  ASSERT_EQ(discarded.status, 200) << discarded.raw;
+  EXPECT_EQ(body_of(discarded).at("id").as_int64(), orphan_letter);
+  EXPECT_TRUE(body_of(discarded).at("discardedAt").is_string());
+  EXPECT_EQ(body_of(discarded).at("discardReason").as_string(), "no such order");
+  EXPECT_TRUE(body_of(discarded).at("replayedAt").is_null());
+  EXPECT_EQ(dlq_size(), size_before - 1);
+  EXPECT_EQ(count(fmt::format("SELECT JSON_VALUE(after_json, '$.reason') FROM admin_audit WHERE action = "
+                              "'dead-letter.discard' AND target = 'dead-letter:{}'",
+                              orphan_letter)),
+            "no such order");
+  const auto rows_before = audit_rows();
+  const auto again = discard(orphan_letter, R"({"reason":"twice"})");
+  EXPECT_EQ(again.status, 409) << again.raw;
+  EXPECT_EQ(discard(letter, R"({"reason":"was replayed"})").status, 409);
+  EXPECT_EQ(discard(999999999, R"({"reason":"x"})").status, 404);
+  EXPECT_EQ(
+      http(port(), "POST", "/admin/dead-letters/01/discard", R"({"reason":"x"})", json_headers(as_admin())).status,
+      400);
+  EXPECT_EQ(audit_rows(), rows_before) << "a refused discard wrote an audit row";
+  ASSERT_EQ(admin.call("POST", fmt::format("/admin/dead-letters/{}/discard", poison_id), R"({"reason":"not an event"})")
+                .status,
+            200);
+  bool listed_as_pending = false;
+  const auto pending_list = json::parse(admin.call("GET", "/admin/dead-letters?pending=true&limit=500").body);
+  for (const auto& entry : pending_list.as_array()) {
+    const auto id = entry.at("id").as_int64();
+    listed_as_pending = listed_as_pending || id == poison_id || id == orphan_letter;
+  }
+  EXPECT_FALSE(listed_as_pending);
+  bool shown_discarded = false;
+  const auto full_list = json::parse(admin.call("GET", "/admin/dead-letters?limit=500").body);
+  for (const auto& entry : full_list.as_array()) {
+    if (entry.at("id").as_int64() == poison_id) {
+      shown_discarded = entry.at("discardReason") == json::value("not an event") && entry.at("discardedAt").is_string();
+    }
+  }
+  EXPECT_TRUE(shown_discarded);
 }
 
 // A layout can be replaced until a schedule using it opens or sells; its schedules follow it and

@@ -21,6 +21,8 @@ struct DeadLetter {
   std::string error;
   Timestamp created_at{};
   std::optional<Timestamp> replayed_at;
+  std::optional<Timestamp> discarded_at;  // set aside by an operator, with the reason
+  std::optional<std::string> discard_reason;
 };
 
 // A dead letter with its payload decoded as a PaymentCompleted (or why it cannot be).
@@ -35,12 +37,16 @@ class DeadLetterStore {
   virtual ~DeadLetterStore() = default;
   // Idempotent by (topic, partition, offset): a message dead-lettered again is recorded once.
   virtual Task<void> record(const DeadLetter& letter) = 0;
-  // Newest first; only those not replayed yet when `pending_only`.
+  // Newest first; only those neither replayed nor discarded when `pending_only`.
   virtual Task<std::vector<DeadLetter>> list(int limit, bool pending_only) = 0;
   virtual Task<std::optional<ReplayableDeadLetter>> find(std::int64_t id) = 0;
   // Marks it replayed (the first replay's time stays) with the audit row, in one transaction.
   virtual Task<void> mark_replayed(std::int64_t id, Timestamp now, const AuditContext& who,
                                    const std::string& outcome) = 0;
+  // Sets a pending letter aside with the audit row (before/after), in one transaction: 404 unknown,
+  // 409 CONFLICT when it was replayed or discarded already. Returns it as it is afterwards.
+  virtual Task<DeadLetter> discard(std::int64_t id, Timestamp now, const AuditContext& who,
+                                   const std::string& reason) = 0;
 };
 
 }  // namespace ticketing::domain

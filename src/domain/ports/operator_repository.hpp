@@ -43,7 +43,7 @@ struct ScheduleSales {
   std::int64_t confirming = 0;            // orders paid, booking not yet confirmed
   std::int64_t oldest_confirming_ms = 0;  // age of the oldest of those (confirmation lag)
   std::int64_t outbox_backlog = 0;        // unpublished outbox rows (all schedules)
-  std::int64_t dead_letters = 0;          // dead-lettered messages not replayed (all schedules)
+  std::int64_t dead_letters = 0;          // dead-lettered messages neither replayed nor discarded (all schedules)
 };
 
 // The audit row's before/after for a change: JSON text of the state before and after it.

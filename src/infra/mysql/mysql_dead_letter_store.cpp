@@ -1,5 +1,8 @@
 #include "infra/mysql/mysql_dead_letter_store.hpp"
 
+#include <fmt/format.h>
+
+#include "domain/errors.hpp"
 #include "infra/events/payment_events.hpp"
 #include "infra/mysql/mysql_operator_repository.hpp"
 #include "infra/mysql/row_reader.hpp"
@@ -8,8 +11,12 @@
 namespace ticketing::infra::mysql {
 namespace {
 
+using domain::DomainError;
+using domain::ErrorCode;
+
 constexpr std::string_view kColumns =
-    "id, topic, partition_no, offset_no, message_key, payload, error, created_at, replayed_at";
+    "id, topic, partition_no, offset_no, message_key, payload, error, created_at, replayed_at, discarded_at, "
+    "discard_reason";
 
 domain::DeadLetter read_letter(const Row& row) {
   RowReader read(row);
@@ -23,6 +30,8 @@ domain::DeadLetter read_letter(const Row& row) {
   letter.error = read.text();
   letter.created_at = read.timestamp();
   letter.replayed_at = read.optional_timestamp();
+  letter.discarded_at = read.optional_timestamp();
+  letter.discard_reason = read.optional_text();
   return letter;
 }
 
@@ -46,7 +55,8 @@ Task<void> MysqlDeadLetterStore::record(const domain::DeadLetter& letter) {
 Task<std::vector<domain::DeadLetter>> MysqlDeadLetterStore::list(int limit, bool pending_only) {
   auto work = [&](MysqlConnection& db) {
     const auto rows = db.query("SELECT " + std::string(kColumns) + " FROM dead_letter " +
-                                   (pending_only ? "WHERE replayed_at IS NULL " : "") + "ORDER BY id DESC LIMIT ?",
+                                   (pending_only ? "WHERE replayed_at IS NULL AND discarded_at IS NULL " : "") +
+                                   "ORDER BY id DESC LIMIT ?",
                                {limit});
     std::vector<domain::DeadLetter> letters;
     for (const auto& row : rows.rows) letters.push_back(read_letter(row));
@@ -79,6 +89,32 @@ Task<void> MysqlDeadLetterStore::mark_replayed(std::int64_t id, domain::Timestam
     return 0;
   };
   co_await pool_.run(work);
+}
+
+Task<domain::DeadLetter> MysqlDeadLetterStore::discard(std::int64_t id, domain::Timestamp now,
+                                                       const domain::AuditContext& who, const std::string& reason) {
+  auto work = [&](MysqlConnection& db) {
+    Transaction tx(db);
+    const auto rows = db.query("SELECT " + std::string(kColumns) + " FROM dead_letter WHERE id = ? FOR UPDATE", {id});
+    if (rows.rows.empty()) throw DomainError(ErrorCode::kNotFound, fmt::format("dead letter {} not found", id));
+    auto letter = read_letter(rows.rows[0]);
+    if (letter.replayed_at || letter.discarded_at) {
+      throw DomainError(ErrorCode::kConflict, fmt::format("dead letter {} was {} already", id,
+                                                          letter.replayed_at ? "replayed" : "discarded"));
+    }
+    db.execute("UPDATE dead_letter SET discarded_at = ?, discard_reason = ? WHERE id = ?", {now, reason, id});
+    letter.discarded_at = now;
+    letter.discard_reason = reason;
+    support::JsonWriter before;
+    before.begin_object().key("discarded").boolean(false).end_object();
+    support::JsonWriter after;
+    after.begin_object().key("discarded").boolean(true).key("reason").string(reason).end_object();
+    insert_audit(db, who, "dead-letter.discard", "dead-letter:" + std::to_string(id),
+                 {std::move(before).str(), std::move(after).str()});
+    tx.commit();
+    return letter;
+  };
+  co_return co_await pool_.run(work);
 }
 
 }  // namespace ticketing::infra::mysql

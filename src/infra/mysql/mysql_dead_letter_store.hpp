@@ -14,6 +14,8 @@ class MysqlDeadLetterStore final : public domain::DeadLetterStore {
   Task<std::optional<domain::ReplayableDeadLetter>> find(std::int64_t id) override;
   Task<void> mark_replayed(std::int64_t id, domain::Timestamp now, const domain::AuditContext& who,
                            const std::string& outcome) override;
+  Task<domain::DeadLetter> discard(std::int64_t id, domain::Timestamp now, const domain::AuditContext& who,
+                                   const std::string& reason) override;
 
  private:
   MysqlPool& pool_;

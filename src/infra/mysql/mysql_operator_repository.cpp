@@ -464,7 +464,7 @@ Task<std::optional<domain::ScheduleSales>> MysqlOperatorRepository::sales(domain
         "(SELECT COALESCE(TIMESTAMPDIFF(MICROSECOND, MIN(updated_at), UTC_TIMESTAMP(3)) DIV 1000, 0) "
         "   FROM payment_order WHERE schedule_id = ? AND status = 'CONFIRMING'), "
         "(SELECT COUNT(*) FROM outbox_event WHERE published_at IS NULL), "
-        "(SELECT COUNT(*) FROM dead_letter WHERE replayed_at IS NULL)",
+        "(SELECT COUNT(*) FROM dead_letter WHERE replayed_at IS NULL AND discarded_at IS NULL)",
         {schedule.value, schedule.value, schedule.value, schedule.value, schedule.value, schedule.value,
          schedule.value});
     RowReader read(result.rows[0]);

@@ -74,6 +74,8 @@ interface DeadLetter {
   key: string | null;
   error: string;
   replayedAt: string | null;
+  discardedAt: string | null;
+  discardReason: string | null;
 }
 interface AuditEntry {
   id: number;
@@ -134,25 +136,44 @@ async function adminFrame(page: Page, title: string): Promise<HTMLElement | null
 
 // An accessible modal confirmation (<dialog>, focus trapped by the browser, Esc cancels).
 function confirmDialog(message: string): Promise<boolean> {
+  return askDialog(message).then((answer) => answer !== null);
+}
+
+// The same asking for a reason too (1–255 characters; Confirm waits for one): the reason, or null.
+function reasonDialog(message: string): Promise<string | null> {
+  return askDialog(message, t('reason'));
+}
+
+function askDialog(message: string, reasonLabel?: string): Promise<string | null> {
   return new Promise((resolve) => {
     const titleId = uniqueId('confirm-title');
     const textId = uniqueId('confirm-text');
     const dialog = h('dialog', { className: 'confirm-dialog', 'aria-labelledby': titleId, 'aria-describedby': textId });
-    const finish = (ok: boolean): void => {
+    const reasonId = uniqueId('confirm-reason');
+    const reason = reasonLabel ? h('input', { id: reasonId, type: 'text', maxLength: 255, required: true }) : null;
+    const finish = (answer: string | null): void => {
       dialog.close();
       dialog.remove();
-      resolve(ok);
+      resolve(answer);
     };
-    const ok = h('button', { type: 'button', className: 'primary', onclick: () => finish(true) }, t('confirm'));
-    const cancel = h('button', { type: 'button', className: 'secondary', onclick: () => finish(false) }, t('cancel'));
-    append(dialog, [h('h2', { id: titleId }, t('confirmTitle')), h('p', { id: textId }, message), h('div', { className: 'actions' }, ok, cancel)]);
+    const ok = h('button', { type: 'button', className: 'primary', disabled: reason !== null, onclick: () => finish(reason ? reason.value.trim() : '') }, t('confirm'));
+    reason?.addEventListener('input', () => {
+      ok.disabled = reason.value.trim() === '';
+    });
+    const cancel = h('button', { type: 'button', className: 'secondary', onclick: () => finish(null) }, t('cancel'));
+    append(dialog, [
+      h('h2', { id: titleId }, t('confirmTitle')),
+      h('p', { id: textId }, message),
+      ...(reason ? [h('div', { className: 'field' }, h('label', { for: reasonId }, reasonLabel ?? ''), reason)] : []),
+      h('div', { className: 'actions' }, ok, cancel),
+    ]);
     dialog.addEventListener('cancel', (event) => {
       event.preventDefault();
-      finish(false);
+      finish(null);
     });
     document.body.appendChild(dialog);
     dialog.showModal();
-    cancel.focus();
+    (reason ?? cancel).focus();
   });
 }
 
@@ -785,10 +806,40 @@ export async function renderDeadLetters(page: Page): Promise<void> {
               h('td', {}, String(letter.id)),
               h('td', {}, `${letter.topic} [${letter.partition}] @${letter.offset}`),
               h('td', {}, letter.error),
-              h('td', {}, letter.replayedAt ? shortTime(letter.replayedAt) : '—'),
               h(
                 'td',
                 {},
+                letter.replayedAt
+                  ? shortTime(letter.replayedAt)
+                  : letter.discardedAt
+                    ? t('discardedOn', { at: shortTime(letter.discardedAt), reason: letter.discardReason ?? '' })
+                    : '—',
+              ),
+              h(
+                'td',
+                {},
+                letter.replayedAt || letter.discardedAt
+                  ? null
+                  : h(
+                      'button',
+                      {
+                        type: 'button',
+                        className: 'secondary',
+                        'aria-label': `${t('discard')} ${letter.id}`,
+                        onclick: async () => {
+                          const reason = await reasonDialog(t('confirmDiscard', { id: letter.id }));
+                          if (reason === null) return;
+                          try {
+                            await call(`/admin/dead-letters/${letter.id}/discard`, { method: 'POST', auth: true, body: { reason } });
+                            showMessage(area, t('discarded', { id: letter.id }), 'info');
+                            await load();
+                          } catch (error) {
+                            handleError(page, area, error);
+                          }
+                        },
+                      },
+                      t('discard'),
+                    ),
                 h(
                   'button',
                   {
