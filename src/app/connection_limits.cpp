@@ -12,8 +12,7 @@ ConnectionLimits fit_to_open_files(std::int64_t max_connections, std::int64_t ma
       open_files <= 0 ? max_connections
                       : std::clamp<std::int64_t>(open_files - kReservedDescriptors, 1, max_connections);
   if (open_files <= 0) return {connections, max_streams};
-  const std::int64_t for_calls = std::max<std::int64_t>(connections / 10, 64);
-  const std::int64_t streams = std::clamp<std::int64_t>(connections - for_calls, 1, max_streams);
+  const std::int64_t streams = std::clamp<std::int64_t>(connections - connections / 10, 1, max_streams);
   return {connections, streams};
 }
 

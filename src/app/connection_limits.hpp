@@ -17,7 +17,7 @@ inline constexpr std::int64_t kReservedDescriptors = 256;
 
 // The connections the server can hold (the cap, or `open_files` less kReservedDescriptors when that
 // is lower; the cap when `open_files` is 0: unknown), and the stream cap lowered below them by a
-// tenth of them (at least 64), so ordinary calls still get in while the streams are at their cap.
+// tenth of them, so ordinary calls still get in while the streams are at their cap.
 // Never below 1.
 ConnectionLimits fit_to_open_files(std::int64_t max_connections, std::int64_t max_streams, std::int64_t open_files);
 

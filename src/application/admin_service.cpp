@@ -237,7 +237,21 @@ Task<std::vector<domain::DeadLetter>> AdminService::dead_letters(const domain::A
 
 Task<domain::DeadLetter> AdminService::discard_dead_letter(const domain::AuditContext& who, std::int64_t id,
                                                            std::string reason) {
-  if (reason.empty() || reason.size() > 255) throw domain::invalid_argument("reason", "must be 1 to 255 characters");
+  if (!domain::is_reason_text(reason)) {
+    throw domain::invalid_argument("reason", "must be 1 to 255 characters, not only spaces");
+  }
+  const auto found = co_await dead_letters_.find(id);
+  if (!found) throw DomainError(ErrorCode::kNotFound, fmt::format("dead letter {} not found", id));
+  if (found->event) {
+    // A payment of an order we have: a replay settles it (or finds it settled). Setting it aside
+    // could leave a paid order CONFIRMING with nothing left to say so.
+    const auto orders = co_await repository_.orders_by_number(found->event->order_no);
+    if (!orders.empty()) {
+      throw DomainError(
+          ErrorCode::kConflict,
+          fmt::format("dead letter {} is the payment of order {}: replay it instead", id, found->event->order_no));
+    }
+  }
   co_return co_await dead_letters_.discard(id, clock_.now(), who, reason);
 }
 

@@ -102,8 +102,10 @@ class AdminService {
   // consumer uses: idempotent by the event's id, so replaying twice confirms once. 404 unknown id,
   // 422 UNDECODABLE_EVENT naming why the payload is not an event.
   Task<domain::ConfirmOutcome> replay_dead_letter(const domain::AuditContext& who, std::int64_t id);
-  // Sets a pending dead letter aside without replaying it (one that cannot be decoded, say), with a
-  // reason of 1–255 characters (400 otherwise); 404 unknown, 409 replayed or discarded already.
+  // Sets a pending dead letter aside without replaying it, with a reason of 1–255 characters, not
+  // only spaces (400 otherwise): only one that can never be replayed — not an event, or the payment
+  // of an order that does not exist (409 CONFLICT otherwise: replay it). 404 unknown, 409 replayed
+  // or discarded already.
   Task<domain::DeadLetter> discard_dead_letter(const domain::AuditContext& who, std::int64_t id, std::string reason);
 
  private:

@@ -232,6 +232,17 @@ VenueLayout build_layout(const std::vector<SeatRun>& runs, std::vector<FieldErro
   return layout;
 }
 
+bool is_reason_text(std::string_view text) {
+  std::size_t characters = 0;
+  bool printable = false;
+  for (const char c : text) {
+    const auto byte = static_cast<unsigned char>(c);
+    if ((byte & 0xC0) != 0x80) ++characters;  // not a continuation byte: a character starts
+    if (byte > 0x20 && byte != 0x7F) printable = true;
+  }
+  return characters >= 1 && characters <= 255 && printable;
+}
+
 std::vector<FieldError> schedule_time_problems(const ScheduleTimes& times) {
   std::vector<FieldError> problems;
   // Years 2000–9999: what every database's DATETIME keeps (MariaDB's and MySQL's start at 1000; a

@@ -94,6 +94,10 @@ std::vector<SeatRun> parse_layout_csv(std::string_view text, std::vector<FieldEr
 // the problems (with `errors` from parsing first).
 VenueLayout build_layout(const std::vector<SeatRun>& runs, std::vector<FieldError> errors = {});
 
+// An operator's reason (e.g. for setting a dead letter aside): 1–255 characters of valid UTF-8
+// (counted as code points, as the column's VARCHAR(255) does), not only spaces.
+bool is_reason_text(std::string_view text);
+
 // ---- schedules ----------------------------------------------------------------------------------
 
 struct ScheduleTimes {

@@ -920,6 +920,19 @@ TEST_F(AdminApi, DeadLettersAreListedAndReplayedOnce) {
   const auto again = discard(orphan_letter, R"({"reason":"twice"})");
   EXPECT_EQ(again.status, 409) << again.raw;
   EXPECT_EQ(discard(letter, R"({"reason":"was replayed"})").status, 409);
+  // A payment of an order we have is to be replayed, never set aside (its order could stay CONFIRMING).
+  ticketing::domain::PaymentCompleted again_paid = event;
+  again_paid.event_id = ticketing::infra::events::new_event_id();
+  const auto replayable = static_cast<std::int64_t>(
+      db->execute("INSERT INTO dead_letter (topic, partition_no, offset_no, message_key, payload, error) VALUES (?, 1, "
+                  "?, ?, ?, ?)",
+                  {topics.payment_completed, -2 * schedule, std::to_string(schedule),
+                   ticketing::infra::events::encode_payment_completed(again_paid), std::string("failed 5 times: test")})
+          .last_insert_id);
+  const auto refused_discard = discard(replayable, R"({"reason":"looks like a duplicate"})");
+  EXPECT_EQ(refused_discard.status, 409) << refused_discard.raw;
+  EXPECT_NE(refused_discard.body.find("replay it"), std::string::npos) << refused_discard.raw;
+  EXPECT_EQ(discard(orphan_letter, R"({"reason":"   "})").status, 400) << "only spaces";
   EXPECT_EQ(discard(999999999, R"({"reason":"x"})").status, 404);
   EXPECT_EQ(
       http(port(), "POST", "/admin/dead-letters/01/discard", R"({"reason":"x"})", json_headers(as_admin())).status,

@@ -454,6 +454,14 @@ TEST(FairStartIT, APrequeuedUsersEnterIsPacedAndKeepsItsPlaceWhenTheSaleCloses) 
     EXPECT_GE(json::parse(again.body).at("pollAfterMs").as_int64(), 1000);
   }
   EXPECT_EQ(redis.string({"GET", key(schedule, "pace:1")}), paced) << "a refused enter moved the pacing";
+  // Leaving takes the pacing record along: coming back is a new arrival (200), never a 429 that put
+  // the user back in the pre-queue all the same.
+  ASSERT_EQ(http(port, "DELETE", fmt::format("/queue?scheduleId={}", schedule), "", as_user(1)).status, 204);
+  EXPECT_FALSE(redis.string({"ZSCORE", key(schedule, "pre"), "1"}));
+  EXPECT_FALSE(redis.string({"GET", key(schedule, "pace:1")}));
+  const auto back = http(port, "POST", "/queue/enter", enter_body(schedule), as_user(1));
+  EXPECT_EQ(back.status, 200) << back.raw;
+  EXPECT_TRUE(redis.string({"ZSCORE", key(schedule, "pre"), "1"}));
 
   // The operator closes the sale: the pre-queued user still gets their place (once the pacing
   // allows), a newcomer does not.

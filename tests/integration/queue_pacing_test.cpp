@@ -213,6 +213,15 @@ TEST(QueuePow, ARefusedEnterDoesNotUseUpTheSolution) {
   const auto back = enter_as(server.port(), 2, schedule, solution);
   ASSERT_EQ(back.status, 200) << back.raw;
   EXPECT_EQ(body_of(back).at("status").as_string(), "WAITING");
+  // Sent again while in line (a client retrying its enter): the place, not POW_REUSED.
+  HttpResponse retried;
+  ASSERT_TRUE(wait_for(
+      [&] {
+        retried = enter_as(server.port(), 2, schedule, solution);
+        return retried.status != 429;
+      },
+      std::chrono::seconds(5), std::chrono::milliseconds(100)));
+  EXPECT_EQ(retried.status, 200) << retried.raw;
   ASSERT_EQ(http(server.port(), "DELETE", fmt::format("/queue?scheduleId={}", schedule), "", as_user(2)).status, 204);
   const auto again = enter_as(server.port(), 2, schedule, solution);
   EXPECT_EQ(again.status, 409) << again.raw;

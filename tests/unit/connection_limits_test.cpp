@@ -24,12 +24,14 @@ TEST(ConnectionLimits, CapsThatFitAreKept) {
   const auto small = fit_to_open_files(100, 10, 20'000);  // an operator's own low caps
   EXPECT_EQ(small.connections, 100);
   EXPECT_EQ(small.max_streams, 10);
+  const auto as_many = fit_to_open_files(100, 100, 20'000);  // streams as many as connections: nine tenths
+  EXPECT_EQ(as_many.max_streams, 90);
 }
 
 TEST(ConnectionLimits, ATinyLimitStillLeavesOneOfEach) {
   const auto fitted = fit_to_open_files(50'000, 20'000, 300);
   EXPECT_EQ(fitted.connections, 300 - kReservedDescriptors);
-  EXPECT_EQ(fitted.max_streams, 1);  // 44 connections, 64 kept for calls
+  EXPECT_EQ(fitted.max_streams, 40);  // nine tenths of 44
   const auto none = fit_to_open_files(50'000, 20'000, 10);
   EXPECT_EQ(none.connections, 1);
   EXPECT_EQ(none.max_streams, 1);

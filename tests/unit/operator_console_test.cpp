@@ -55,6 +55,18 @@ TEST(LayoutCsv, RangesAndSingleSeatsMakeNumberedSeats) {
 
 // As spreadsheets save CSV: a UTF-8 byte order mark, a capitalised header, quoted fields (a quote
 // inside written twice).
+TEST(OperatorReason, OneTo255CharactersNotOnlySpaces) {
+  EXPECT_TRUE(is_reason_text("x"));
+  EXPECT_TRUE(is_reason_text(std::string(255, 'x')));
+  EXPECT_FALSE(is_reason_text(std::string(256, 'x')));
+  EXPECT_FALSE(is_reason_text(""));
+  EXPECT_FALSE(is_reason_text("   \t "));
+  std::string korean;
+  for (int i = 0; i < 255; ++i) korean += "\xEC\x82\xAC";  // 사: 3 bytes, one character
+  EXPECT_TRUE(is_reason_text(korean)) << "characters are counted, not bytes (765 here)";
+  EXPECT_FALSE(is_reason_text(korean + "\xEC\x82\xAC"));
+}
+
 TEST(LayoutCsv, AFileOfBadLinesGetsAShortAnswer) {
   // 5,000 bad lines fit the 64 KiB body; the answer names the first ~100, not all (it was 7x the file).
   std::string csv;

@@ -35,6 +35,7 @@ KafkaHealthProbe::~KafkaHealthProbe() = default;
 
 Task<domain::ProbeResult> KafkaHealthProbe::probe() {
   auto work = [this]() -> domain::ProbeResult {
+    producer_->poll(0);  // serves the error events queued for the logger (a handle that never polls keeps them)
     RdKafka::Metadata* metadata = nullptr;
     const RdKafka::ErrorCode code = producer_->metadata(false, nullptr, &metadata, static_cast<int>(timeout_.count()));
     std::unique_ptr<RdKafka::Metadata> owned(metadata);

@@ -253,12 +253,16 @@ struct LiveSeatMap::Impl : std::enable_shared_from_this<Impl> {
     } else if (!is_known(feed, delta->version, payload)) {
       // Not a version we had: the counter was reset (Redis flushed or restarted), or a message of a
       // failed-over master that lost its counter's last increments.
-      verify(feed, delta->version);
+      verify_if_in_history(feed, delta->version);
       start_catch_up(it->second);
     }
   }
 
-  static void verify(Feed& feed, std::int64_t version) {
+  // A version the feed's history holds, with other text than this message's: the next catch-up
+  // compares the history with Redis's from there. (One older than the history — a late copy — is
+  // left to the catch-up's counter check, as before.)
+  static void verify_if_in_history(Feed& feed, std::int64_t version) {
+    if (feed.ring.empty() || version < feed.ring.front().version || version > feed.version) return;
     feed.verify_from = std::min(version, feed.verify_from.value_or(version));
   }
 
@@ -350,7 +354,7 @@ struct LiveSeatMap::Impl : std::enable_shared_from_this<Impl> {
     for (std::size_t i = 0; i < pending.size(); ++i) {
       const SeatDelta& delta = pending[i].first;
       if (delta.version <= feed->version) {
-        if (!is_known(*feed, delta.version, pending[i].second)) verify(*feed, delta.version);
+        if (!is_known(*feed, delta.version, pending[i].second)) verify_if_in_history(*feed, delta.version);
         continue;
       }
       if (delta.version != feed->version + 1) {
@@ -502,10 +506,13 @@ struct LiveSeatMap::Impl : std::enable_shared_from_this<Impl> {
       const std::size_t dropped = feed->pending.size() - kept;
       feed->pending.resize(kept);
       if (dropped > 0) {
-        spdlog::warn("live seat map: schedule {}: dropped {} message(s) numbered above the counter ({})",
+        // Such a message may still tell of a change the database has (a master that published it and
+        // then lost its counter's increment): the map is read again, not trusted to the counter.
+        spdlog::warn("live seat map: schedule {}: dropped {} message(s) numbered above the counter ({}); rebuilding",
                      feed->schedule, dropped, state.version);
       }
-      if (state.version < feed->version || (verify_from && !history_agrees(*feed, *verify_from, state))) {
+      if (dropped > 0 || state.version < feed->version ||
+          (verify_from && !history_agrees(*feed, *verify_from, state))) {
         rebuild = true;
       } else if (state.version > feed->version) {
         std::vector<SeatDelta> deltas;

@@ -36,6 +36,15 @@ if not redis.call('ZSCORE', KEYS[1], ARGV[1]) then return false end
 return redis.call('HGET', KEYS[2], 'opens_at') or '0'
 )lua");
 
+// leave: KEYS pre pace; ARGV user. Out of the pre-queue, and its pacing record with it: entering
+// again is a new arrival (its first enter writes the record), as in the waiting line — a refused
+// (429) enter would otherwise have put the user back in first. Returns 1 when the user was in it.
+const RedisScript kLeaveScript = RedisScript::from_source(R"lua(
+local removed = redis.call('ZREM', KEYS[1], ARGV[1])
+if removed > 0 then redis.call('DEL', KEYS[2]) end
+return removed
+)lua");
+
 // seed: KEYS fair; ARGV seed_hex. Draw-once: the first writer wins, every caller gets the stored seed.
 const RedisScript kSeedScript = RedisScript::from_source(R"lua(
 redis.call('HSETNX', KEYS[1], 'seed', ARGV[1])
@@ -162,9 +171,11 @@ Task<std::optional<domain::Timestamp>> RedisPrequeueStore::prequeued(domain::Sch
 }
 
 Task<bool> RedisPrequeueStore::leave(domain::ScheduleId schedule, domain::UserId user) {
-  const std::string pre = key(schedule, "pre");
+  const std::array<std::string, 2> keys{key(schedule, "pre"), RedisQueueStore::pace_key(schedule, user)};
+  const std::array<std::string_view, 2> key_views{keys[0], keys[1]};
   const std::string user_id = std::to_string(user.value);
-  const RedisReply reply = co_await redis_.execute("ZREM", pre, user_id);
+  const std::array<std::string_view, 1> args{user_id};
+  const RedisReply reply = co_await redis_.evalsha(kLeaveScript, key_views, args);
   check(reply, "pre-queue leave");
   co_return integer_of(reply) > 0;
 }

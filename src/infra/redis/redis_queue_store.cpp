@@ -53,9 +53,8 @@ local now = tonumber(ARGV[2])
 local stats = redis.call('HMGET', KEYS[5], 'rate', 'freed', 'pow_until')
 local rate = stats[1] or '0'
 -- a solution's challenge is single use: the arrival it places remembers its id until the challenge
--- expires (a refused call, or one from a user already in, does not use it up)
+-- expires (a refused call, or one from a user already in, neither uses it up nor is refused for it)
 local pow_ttl = tonumber(ARGV[5]) or 0
-if pow_ttl > 0 and redis.call('EXISTS', KEYS[9]) == 1 then return {-5, 0, '0', rate} end
 local active_until = redis.call('ZSCORE', KEYS[2], ARGV[1])
 if active_until then
   if tonumber(active_until) > now then
@@ -82,7 +81,7 @@ else
   if (tonumber(ARGV[4]) or 0) > 0 and pow_ttl == 0 and (tonumber(stats[3]) or 0) > now then
     return {-4, 0, '0', rate}
   end
-  if pow_ttl > 0 then redis.call('SET', KEYS[9], '1', 'PX', pow_ttl) end
+  if pow_ttl > 0 and not redis.call('SET', KEYS[9], '1', 'NX', 'PX', pow_ttl) then return {-5, 0, '0', rate} end
   local seq = redis.call('INCR', KEYS[3])
   if ARGV[9] == '1' and ((not settings[1]) or settings[1] == 'OPEN') and redis.call('ZCARD', KEYS[1]) == 0 and
      redis.call('ZCARD', KEYS[2]) < (tonumber(settings[2]) or tonumber(ARGV[6]) or 0) then

@@ -160,6 +160,9 @@ function askDialog(message: string, reasonLabel?: string): Promise<string | null
     reason?.addEventListener('input', () => {
       ok.disabled = reason.value.trim() === '';
     });
+    reason?.addEventListener('keydown', (event) => {
+      if (event.key === 'Enter' && !ok.disabled) ok.click();
+    });
     const cancel = h('button', { type: 'button', className: 'secondary', onclick: () => finish(null) }, t('cancel'));
     append(dialog, [
       h('h2', { id: titleId }, t('confirmTitle')),
@@ -798,7 +801,7 @@ export async function renderDeadLetters(page: Page): Promise<void> {
       }
       listBox.appendChild(
         table(
-          ['#', t('topic'), t('error'), t('replayedAt'), ''],
+          ['#', t('topic'), t('error'), t('resolvedAt'), ''],
           letters.map((letter) =>
             h(
               'tr',
@@ -826,14 +829,17 @@ export async function renderDeadLetters(page: Page): Promise<void> {
                         type: 'button',
                         className: 'secondary',
                         'aria-label': `${t('discard')} ${letter.id}`,
-                        onclick: async () => {
+                        onclick: async (event: Event) => {
+                          const button = event.currentTarget as HTMLButtonElement;
                           const reason = await reasonDialog(t('confirmDiscard', { id: letter.id }));
                           if (reason === null) return;
+                          button.disabled = true; // one request per click
                           try {
                             await call(`/admin/dead-letters/${letter.id}/discard`, { method: 'POST', auth: true, body: { reason } });
                             showMessage(area, t('discarded', { id: letter.id }), 'info');
                             await load();
                           } catch (error) {
+                            button.disabled = false;
                             handleError(page, area, error);
                           }
                         },
