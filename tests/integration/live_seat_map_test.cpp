@@ -54,6 +54,33 @@ class Publisher {
   int db_;
 };
 
+// A redis-server of the test's own (so it may CLIENT KILL, FLUSHALL or PUBLISH anything).
+class PrivateRedis {
+ public:
+  PrivateRedis()
+      : port_(free_port()),
+        process_({"redis-server", "--port", std::to_string(port_), "--bind", "127.0.0.1", "--save", "", "--appendonly",
+                  "no"}) {}
+  std::string url() const { return "redis://127.0.0.1:" + std::to_string(port_); }
+  // Once it answers PING (within 5 s).
+  bool ready() const {
+    return wait_for(
+        [&] {
+          try {
+            RedisInspector probe(url());
+            return probe.string({"PING"}) == std::optional<std::string>("PONG");
+          } catch (...) {
+            return false;
+          }
+        },
+        5s);
+  }
+
+ private:
+  std::uint16_t port_;
+  ChildProcess process_;
+};
+
 std::int64_t expect_snapshot(SseClient& client, SeatMap& map) {
   const auto first = client.next(5s);
   EXPECT_TRUE(first.has_value());
@@ -313,20 +340,9 @@ TEST(LiveSeatMap, IdleStreamsGetKeepAliveComments) {
 // The subscriber loses its link: what was published meanwhile comes from the history; a reset
 // counter (Redis flushed) brings a fresh snapshot. On a private redis-server (CLIENT KILL, FLUSHALL).
 TEST(LiveSeatMap, SubscriberReconnectFillsTheGapAndAResetCounterResnapshots) {
-  const auto redis_port = free_port();
-  ChildProcess redis({"redis-server", "--port", std::to_string(redis_port), "--bind", "127.0.0.1", "--save", "",
-                      "--appendonly", "no"});
-  const std::string url = "redis://127.0.0.1:" + std::to_string(redis_port);
-  ASSERT_TRUE(wait_for(
-      [&] {
-        try {
-          RedisInspector probe(url);
-          return probe.string({"PING"}) == std::optional<std::string>("PONG");
-        } catch (...) {
-          return false;
-        }
-      },
-      5s));
+  PrivateRedis redis;
+  ASSERT_TRUE(redis.ready());
+  const std::string url = redis.url();
   const auto schedule = create_schedule(-60, 10);
   TestServer server({"redis.url=" + url, "sse.coalesce=20ms"});
   Publisher publisher(url);
@@ -370,20 +386,9 @@ TEST(LiveSeatMap, SubscriberReconnectFillsTheGapAndAResetCounterResnapshots) {
 // content makes the feed check its history against Redis's and rebuild. On a private redis-server
 // (raw PUBLISH).
 TEST(LiveSeatMap, MessagesTheCounterDidNotCountAreNotBelieved) {
-  const auto redis_port = free_port();
-  ChildProcess redis({"redis-server", "--port", std::to_string(redis_port), "--bind", "127.0.0.1", "--save", "",
-                      "--appendonly", "no"});
-  const std::string url = "redis://127.0.0.1:" + std::to_string(redis_port);
-  ASSERT_TRUE(wait_for(
-      [&] {
-        try {
-          RedisInspector probe(url);
-          return probe.string({"PING"}) == std::optional<std::string>("PONG");
-        } catch (...) {
-          return false;
-        }
-      },
-      5s));
+  PrivateRedis redis;
+  ASSERT_TRUE(redis.ready());
+  const std::string url = redis.url();
   const auto schedule = create_schedule(-60, 10);
   TestServer server({"redis.url=" + url, "sse.coalesce=20ms"});
   Publisher publisher(url);
