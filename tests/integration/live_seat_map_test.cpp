@@ -278,6 +278,10 @@ TEST(LiveSeatMap, CapAnswers503WithRetryAfter) {
   EXPECT_FALSE(refused.header("retry-after").empty());
   EXPECT_EQ(refused.header("content-type"), "application/json");
   EXPECT_EQ(std::string(json::parse(refused.body).at("code").as_string()), "SERVICE_UNAVAILABLE");
+  // HEAD answers what a GET would get now (it opens no stream): the same 503.
+  const auto head = http(server.port(), "HEAD", stream_path(schedule));
+  EXPECT_EQ(head.status, 503) << head.raw;
+  EXPECT_FALSE(head.header("retry-after").empty());
   one.reset();  // the client goes: its place is free once the server notices
   EXPECT_TRUE(wait_for([&] { return SseClient(server.port(), stream_path(schedule)).status() == 200; }, 5s, 100ms));
 }

@@ -776,10 +776,7 @@ Task<std::shared_ptr<web::ResponseStream>> LiveSeatMap::open(domain::ScheduleId 
   if (stats.open_streams.fetch_add(1) >= impl_->settings.max_streams) {
     stats.open_streams.fetch_sub(1);
     stats.rejected.fetch_add(1, std::memory_order_relaxed);
-    throw domain::RetryLater(
-        domain::ErrorCode::kDependencyUnavailable,
-        fmt::format("this instance already serves {} seat map streams (sse.max-streams)", impl_->settings.max_streams),
-        impl_->settings.retry_after);
+    throw at_capacity();
   }
   try {
     ThreadStreams* thread = impl_->thread_for(co_await asio::this_coro::executor);
@@ -791,8 +788,20 @@ Task<std::shared_ptr<web::ResponseStream>> LiveSeatMap::open(domain::ScheduleId 
   }
 }
 
+domain::RetryLater LiveSeatMap::at_capacity() const {
+  return domain::RetryLater(
+      domain::ErrorCode::kDependencyUnavailable,
+      fmt::format("this instance already serves {} seat map streams (sse.max-streams)", impl_->settings.max_streams),
+      impl_->settings.retry_after);
+}
+
 Task<void> LiveSeatMap::check(domain::ScheduleId schedule) {
-  // The feed is not needed here; only whether it could be built (404, 503).
+  // HEAD: the errors a GET would get now, without a stream — shutting down or at the cap (503)
+  // first; then whether the feed could be built (404, 503).
+  if (impl_->stopping.load()) {
+    throw domain::RetryLater(domain::ErrorCode::kDependencyUnavailable, "shutting down", impl_->settings.retry_after);
+  }
+  if (impl_->stats.open_streams.load() >= impl_->settings.max_streams) throw at_capacity();
   co_await asio::co_spawn(
       impl_->live,
       [](Impl* impl, std::int64_t id) -> asio::awaitable<void> { co_await Impl::ready_feed(impl, id); }(impl_.get(),

@@ -21,6 +21,7 @@
 #include <memory>
 #include <optional>
 
+#include "domain/errors.hpp"
 #include "domain/ports/catalog_repository.hpp"
 #include "infra/redis/redis_client.hpp"
 #include "infra/redis/redis_options.hpp"
@@ -78,6 +79,8 @@ class LiveSeatMap final : public web::SeatMapStreams {
   struct Impl;
 
  private:
+  domain::RetryLater at_capacity() const;  // 503 + Retry-After: sse.max-streams streams are open
+
   std::shared_ptr<Impl> impl_;
 };
 
