@@ -116,8 +116,11 @@ export async function renderQueue(page: Page): Promise<void> {
   // is kept). False for any other answer.
   const retriedLater = (error: unknown, enter: boolean): boolean => {
     if (error instanceof ApiError && error.status !== 429 && error.status < 500) return false;
-    handleError(page, messages, error);
     const seconds = error instanceof ApiError ? (error.retryAfterSeconds ?? 2) : 2;
+    // A 429 here is the server's pacing (a reload soon after the last poll): nothing for the fan to
+    // do, the page asks again by itself — said as such, not as an error.
+    if (error instanceof ApiError && error.status === 429) showMessage(messages, t('queueCheckingAgain', { seconds }), 'info');
+    else handleError(page, messages, error);
     later(page, seconds * 1000, () => void poll(enter));
     return true;
   };
