@@ -770,9 +770,7 @@ const LiveSeatMap::Stats& LiveSeatMap::stats() const noexcept {
 Task<std::shared_ptr<web::ResponseStream>> LiveSeatMap::open(domain::ScheduleId schedule,
                                                              std::optional<std::int64_t> last_event_id) {
   auto& stats = impl_->stats;
-  if (impl_->stopping.load()) {
-    throw domain::RetryLater(domain::ErrorCode::kDependencyUnavailable, "shutting down", impl_->settings.retry_after);
-  }
+  if (impl_->stopping.load()) throw shutting_down();
   if (stats.open_streams.fetch_add(1) >= impl_->settings.max_streams) {
     stats.open_streams.fetch_sub(1);
     stats.rejected.fetch_add(1, std::memory_order_relaxed);
@@ -788,6 +786,10 @@ Task<std::shared_ptr<web::ResponseStream>> LiveSeatMap::open(domain::ScheduleId 
   }
 }
 
+domain::RetryLater LiveSeatMap::shutting_down() const {
+  return domain::RetryLater(domain::ErrorCode::kDependencyUnavailable, "shutting down", impl_->settings.retry_after);
+}
+
 domain::RetryLater LiveSeatMap::at_capacity() const {
   return domain::RetryLater(
       domain::ErrorCode::kDependencyUnavailable,
@@ -798,9 +800,7 @@ domain::RetryLater LiveSeatMap::at_capacity() const {
 Task<void> LiveSeatMap::check(domain::ScheduleId schedule) {
   // HEAD: the errors a GET would get now, without a stream — shutting down or at the cap (503)
   // first; then whether the feed could be built (404, 503).
-  if (impl_->stopping.load()) {
-    throw domain::RetryLater(domain::ErrorCode::kDependencyUnavailable, "shutting down", impl_->settings.retry_after);
-  }
+  if (impl_->stopping.load()) throw shutting_down();
   if (impl_->stats.open_streams.load() >= impl_->settings.max_streams) throw at_capacity();
   co_await asio::co_spawn(
       impl_->live,

@@ -79,7 +79,9 @@ class LiveSeatMap final : public web::SeatMapStreams {
   struct Impl;
 
  private:
-  domain::RetryLater at_capacity() const;  // 503 + Retry-After: sse.max-streams streams are open
+  // The 503s (with Retry-After) that open() and check() share.
+  domain::RetryLater shutting_down() const;
+  domain::RetryLater at_capacity() const;  // sse.max-streams streams are open
 
   std::shared_ptr<Impl> impl_;
 };
