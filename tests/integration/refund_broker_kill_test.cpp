@@ -87,7 +87,15 @@ class PrivateKafka {
       throw;
     }
   }
-  ~PrivateKafka() { remove(); }
+  // A failed test keeps the broker's directory (its log and data) for a look afterwards.
+  ~PrivateKafka() {
+    if (::testing::Test::HasFailure()) {
+      std::fprintf(stderr, "private kafka kept for inspection: %s\n%s\n", dir_.c_str(), log_tail().c_str());
+      services("stop kafka");
+      return;
+    }
+    remove();
+  }
   PrivateKafka(const PrivateKafka&) = delete;
   PrivateKafka& operator=(const PrivateKafka&) = delete;
 
@@ -222,6 +230,8 @@ std::vector<infra::kafka::IncomingMessage> read_whole_topic(const std::string& b
         throw std::runtime_error(fmt::format("no watermarks for {}[{}]", topic, partition->id()));
       }
       total += high - low;
+      std::printf("[ refund broker kill ] %s[%d]: watermarks %lld..%lld\n", topic.c_str(), partition->id(),
+                  static_cast<long long>(low), static_cast<long long>(high));
     }
   }
   infra::kafka::KafkaConsumer consumer({bootstrap, "it-refund-check"}, topic + ".check", {topic});
