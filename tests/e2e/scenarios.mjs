@@ -614,13 +614,25 @@ export function scenarios(env) {
         await waitFor('three queue polls while paused', () => views.length >= 4, 30_000, 50);
         check(views.every((v) => v.status === 'WAITING' && String(v.position) === position), `while paused: ${JSON.stringify(views)}`);
         check(new URL(wp.url()).pathname.endsWith('/queue'), 'still in the waiting room');
+        // A reload soon after a poll: the server paces the new enter (429), and meanwhile the page
+        // shows the place it was last told instead of a blank card.
+        const answersBefore = views.length;
+        await wp.reload();
+        await waitFor('the last place shown after the reload', async () => ((await wp.locator('.queue-position').textContent()) ?? '').trim() === position, 3000, 20);
+        await waitFor('an answer after the reload', () => views.length > answersBefore, 10_000, 50);
+        const afterReload = views[answersBefore];
+        check(afterReload.status === 429 || (afterReload.status === 'WAITING' && String(afterReload.position) === position), `after the reload: ${JSON.stringify(afterReload)}`);
+        if (afterReload.status === 429) {
+          await waitFor('the pacing said as information', async () => (await wp.locator('.message-info').count()) === 1, 3000);
+          check(((await wp.locator('.queue-position').textContent()) ?? '').trim() === position, 'the place stays on screen during the 429');
+        }
         await confirmThrough(page, page.locator('button[data-state=OPEN]'));
         await wp.waitForURL(`**/schedules/${ctx.scheduleId}/seats`, { timeout: 20_000 });
         await waitFor('OPEN on the dashboard', async () => (await page.locator('.admin').getAttribute('data-sale-state')) === 'OPEN', 5000);
         waiter.assertClean();
         ctx.admin.assertClean();
         await waiter.context.close();
-        return `position ${position} kept over ${views.length} answers while paused; admitted after resume`;
+        return `position ${position} kept over ${views.length} answers while paused and through a reload; admitted after resume`;
       },
     },
     {

@@ -28,6 +28,9 @@ export async function renderQueue(page: Page): Promise<void> {
     return;
   }
   const firstKey = `queueFirst:${scheduleId}`;
+  // The last place this tab was told, shown again at once after a reload: the first answer may be
+  // a 429 (the server's pacing) and come only seconds later.
+  const lastKey = `queueLast:${scheduleId}`;
   const status = h('p', { className: 'queue-status', role: 'status' }, t('queueEntering'));
   const position = h('dd', { className: 'queue-position' }, '–');
   const eta = h('dd', { className: 'queue-eta' }, '–');
@@ -44,6 +47,7 @@ export async function renderQueue(page: Page): Promise<void> {
           // Leaving is best effort: the slot lapses by itself.
         }
         sessionStorage.removeItem(firstKey);
+        sessionStorage.removeItem(lastKey);
         navigate('/');
       },
     },
@@ -66,6 +70,7 @@ export async function renderQueue(page: Page): Promise<void> {
   const notInLine = (error: unknown): void => {
     intro.hidden = true;
     card.hidden = true;
+    sessionStorage.removeItem(lastKey);
     if (error instanceof ApiError && error.status === 404) showMessage(messages, t('errScheduleNotFound'));
     else handleError(page, messages, error);
     if (!page.left && messages.firstChild) messages.appendChild(h('p', {}, h('a', { href: '/' }, t('backToConcerts'))));
@@ -75,6 +80,7 @@ export async function renderQueue(page: Page): Promise<void> {
     if (view.status === 'ADMITTED' && view.token) {
       sessionStorage.setItem(queueTokenKey(scheduleId), view.token);
       sessionStorage.removeItem(firstKey);
+      sessionStorage.removeItem(lastKey);
       status.textContent = t('queueAdmitted');
       progress.value = 100;
       position.textContent = '0';
@@ -157,7 +163,19 @@ export async function renderQueue(page: Page): Promise<void> {
     intro.hidden = false;
     card.hidden = false;
     messages.textContent = '';
+    if (view.status !== 'ADMITTED') sessionStorage.setItem(lastKey, JSON.stringify({ ...view, token: undefined, at: Date.now() }));
     if (!show(view)) later(page, Math.max(250, view.pollAfterMs), () => void poll(false));
   };
+  // A place told in the last minute is shown until the server answers (a waiter's position only
+  // decreases, so it is never better than the truth); older ones are not worth showing.
+  try {
+    const last = JSON.parse(sessionStorage.getItem(lastKey) ?? 'null') as (QueueView & { at: number }) | null;
+    const age = last ? Date.now() - last.at : Infinity;
+    if (last && age >= 0 && age < 60_000 && last.status !== 'ADMITTED') {
+      show({ ...last, estimatedWaitSeconds: Math.max(0, last.estimatedWaitSeconds - Math.floor(age / 1000)) });
+    }
+  } catch {
+    sessionStorage.removeItem(lastKey);
+  }
   await poll(true);
 }
