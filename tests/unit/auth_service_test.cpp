@@ -327,6 +327,13 @@ TEST(ValidateSignUp, PasswordIsTenTo128BytesWithoutNul) {
   EXPECT_THROW(validate_sign_up("fan@example.com", std::string(9, 'p'), "Fan"), DomainError);
   EXPECT_THROW(validate_sign_up("fan@example.com", std::string(129, 'p'), "Fan"), DomainError);
   EXPECT_THROW(validate_sign_up("fan@example.com", std::string("pass\0word-long", 14), "Fan"), DomainError);
+  // The reason says what is wrong: a NUL in a password of a fine length is not a length problem.
+  EXPECT_EQ(thrown_by([] { validate_sign_up("fan@example.com", std::string("pass\0word-long", 14), "Fan"); })
+                .errors.at(0)
+                .reason,
+            "must not contain a NUL character");
+  EXPECT_EQ(thrown_by([] { validate_sign_up("fan@example.com", std::string(9, 'p'), "Fan"); }).errors.at(0).reason,
+            "must be 10 to 128 bytes");
   // Bytes, not characters: five 2-byte characters are 10 bytes.
   EXPECT_NO_THROW(validate_sign_up("fan@example.com", "\xc3\xa4\xc3\xa4\xc3\xa4\xc3\xa4\xc3\xa4", "Fan"));
   // The password is kept as typed (no trimming).
