@@ -788,6 +788,17 @@ export function scenarios(env) {
         await tab.goto('/me/tickets');
         await waitFor('the second tab signed in', async () => /Session Fan/.test((await tab.locator('.user').textContent()) ?? ''), 5000);
         check(new URL(tab.url()).pathname === '/me/tickets', `the second tab was sent to ${tab.url()}`);
+        // Four tabs opened at once all restore the session from the one refresh cookie: refreshing
+        // together would present one single-use token twice, which ends the whole session.
+        const together = await Promise.all([0, 1, 2, 3].map(() => context.newPage()));
+        await Promise.all(together.map((t) => t.goto('/me/tickets')));
+        for (const [i, t] of together.entries()) {
+          await waitFor(`tab ${i + 3} of four opened together signed in`, async () => /Session Fan/.test((await t.locator('.user').textContent()) ?? ''), 10_000);
+        }
+        const later = await context.newPage();
+        await later.goto('/me/tickets');
+        await waitFor('a tab opened after them still signed in', async () => /Session Fan/.test((await later.locator('.user').textContent()) ?? ''), 5000);
+        await Promise.all([...together, later].map((t) => t.close()));
         // A bad access token: one 401, a silent refresh, the page still loads.
         await tab.evaluate(() => sessionStorage.setItem('accessToken', 'not-a-token'));
         await tab.reload();
@@ -806,7 +817,7 @@ export function scenarios(env) {
         const unexpected = problems.filter((line) => !/401 GET .*\/me(\/tickets)?$|status of 401/.test(line));
         check(unexpected.length === 0, unexpected.join(' | '));
         await context.close();
-        return 'restored in a new tab, refreshed after a bad token, nothing asked after sign-out';
+        return 'restored in a new tab and in four opened together, refreshed after a bad token, nothing asked after sign-out';
       },
     },
     {

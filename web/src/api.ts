@@ -98,19 +98,31 @@ async function send(path: string, options: CallOptions): Promise<Response> {
 
 let refreshing: Promise<boolean> | null = null;
 
+async function refreshOnce(): Promise<boolean> {
+  try {
+    const response = await fetch('/auth/refresh', { method: 'POST', credentials: 'same-origin' });
+    // Refused (unknown, expired, used or ended): no session to restore until the next sign-in.
+    if (response.status === 401 || response.status === 403) session.signedOut();
+    if (!response.ok) return false;
+    const body = (await response.json()) as { accessToken: string };
+    session.setToken(body.accessToken);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 // The refresh token travels in an HttpOnly cookie (Path=/auth): the browser adds it, we never see it.
+// Every tab shares that cookie and a refresh token is single use, so tabs refreshing at once (several
+// opened together, each without an access token) would present one token twice — which the server
+// takes for a stolen token and ends the session everywhere. One tab refreshes at a time (Web Locks;
+// the next one then sends the cookie the first was given). Where the API is missing (not a secure
+// context) it is as before.
 export function refreshSession(): Promise<boolean> {
   refreshing ??= (async () => {
     try {
-      const response = await fetch('/auth/refresh', { method: 'POST', credentials: 'same-origin' });
-      // Refused (unknown, expired, used or ended): no session to restore until the next sign-in.
-      if (response.status === 401 || response.status === 403) session.signedOut();
-      if (!response.ok) return false;
-      const body = (await response.json()) as { accessToken: string };
-      session.setToken(body.accessToken);
-      return true;
-    } catch {
-      return false;
+      const locks = typeof navigator !== 'undefined' ? navigator.locks : undefined;
+      return locks ? await locks.request('ticketing-auth-refresh', refreshOnce) : await refreshOnce();
     } finally {
       refreshing = null;
     }
