@@ -59,6 +59,12 @@ bool is_clean_text(std::string_view text, bool multiline) {
     static constexpr std::uint32_t kMin[] = {0, 0x80, 0x800, 0x10000};
     if (code < kMin[extra] || code > 0x10FFFF || (code >= 0xD800 && code <= 0xDFFF)) return false;
     if (code >= 0x80 && code < 0xA0) return false;  // C1 controls
+    // Line and paragraph separators, and the bidirectional embeddings, overrides and isolates: a
+    // name shown in the console or on a ticket must not break lines or reorder the text after it
+    // ("Trojan Source"). The marks U+200E/U+200F, which right-to-left names need, stay allowed.
+    if (code == 0x2028 || code == 0x2029 || (code >= 0x202A && code <= 0x202E) || (code >= 0x2066 && code <= 0x2069)) {
+      return false;
+    }
     i += static_cast<std::size_t>(extra) + 1;
   }
   return true;

@@ -49,7 +49,8 @@ std::optional<std::string> normalize_email(std::string_view raw);
 // Trimmed; nullopt when empty, too long, not UTF-8 or holding control characters.
 std::optional<std::string> normalize_name(std::string_view raw);
 
-// Strict UTF-8 (no overlongs, no surrogates, at most U+10FFFF) without control characters; with
+// Strict UTF-8 (no overlongs, no surrogates, at most U+10FFFF) without control characters, line or
+// paragraph separators, or bidirectional embeddings/overrides/isolates; with
 // `multiline`, line breaks and tabs are allowed. For every free text a user or operator stores.
 bool is_clean_text(std::string_view text, bool multiline = false);
 bool is_acceptable_password(std::string_view password) noexcept;

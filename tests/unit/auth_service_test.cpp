@@ -345,11 +345,21 @@ TEST(ValidateSignUp, NameIsTrimmedCleanUtf8UpTo100Bytes) {
   EXPECT_EQ(ok.email, "fan@example.com");
   EXPECT_EQ(ok.name, "Zo\xc3\xab");
   EXPECT_NO_THROW(validate_sign_up("fan@example.com", kPassword, std::string(100, 'n')));
+  // A right-to-left mark (U+200F) and an emoji joined by ZWJ (U+200D) are text, not controls.
+  EXPECT_NO_THROW(validate_sign_up("fan@example.com", kPassword, "\xd7\xa9\xd7\xa8\xe2\x80\x8f"));
+  EXPECT_NO_THROW(validate_sign_up("fan@example.com", kPassword, "\xf0\x9f\x91\xa9\xe2\x80\x8d\xf0\x9f\x8e\xa4"));
   for (const std::string& bad : {std::string(101, 'n'),
                                  std::string("a\x01"
                                              "b"),
                                  std::string("tab\there"), std::string("bad \xc3"), std::string("\xc0\xaf"),
-                                 std::string("\xed\xa0\x80"), std::string("c1 \xc2\x85"), std::string("del\x7f")}) {
+                                 std::string("\xed\xa0\x80"), std::string("c1 \xc2\x85"), std::string("del\x7f"),
+                                 std::string("rlo \xe2\x80\xae"),    // U+202E right-to-left override
+                                 std::string("lre \xe2\x80\xaa"),    // U+202A
+                                 std::string("fsi \xe2\x81\xa8"),    // U+2068 first-strong isolate
+                                 std::string("pdi \xe2\x81\xa9"),    // U+2069
+                                 std::string("ls \xe2\x80\xa8"),     // U+2028 line separator
+                                 std::string("ps \xe2\x80\xa9")}) {  // U+2029
+
     EXPECT_EQ(fields_of(thrown_by([&] { validate_sign_up("fan@example.com", kPassword, bad); })),
               std::vector<std::string>{"name"})
         << bad;
