@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include "application/seat_events.hpp"
+#include "domain/booking_rules.hpp"
 #include "domain/errors.hpp"
 #include "support/json_writer.hpp"
 
@@ -244,9 +245,10 @@ Task<domain::DeadLetter> AdminService::discard_dead_letter(const domain::AuditCo
   if (!found) throw DomainError(ErrorCode::kNotFound, fmt::format("dead letter {} not found", id));
   if (found->event) {
     // A payment of an order we have: a replay settles it (or finds it settled). Setting it aside
-    // could leave a paid order CONFIRMING with nothing left to say so.
+    // could leave a paid order CONFIRMING with nothing left to say so. An event that does not match
+    // its order (forged or corrupted) is not its payment: a replay is refused, so it may go.
     const auto orders = co_await repository_.orders_by_number(found->event->order_no);
-    if (!orders.empty()) {
+    if (!orders.empty() && !domain::payment_event_mismatch(*found->event, orders.front().order)) {
       throw DomainError(
           ErrorCode::kConflict,
           fmt::format("dead letter {} is the payment of order {}: replay it instead", id, found->event->order_no));

@@ -5,6 +5,8 @@
 #include <set>
 #include <stdexcept>
 
+#include "domain/errors.hpp"
+
 namespace ticketing::domain {
 
 namespace {
@@ -223,6 +225,19 @@ GatewayDecision on_gateway_success(const std::optional<OrderState>& state, Times
   return decision;
 }
 
+std::optional<std::string> payment_event_mismatch(const PaymentCompleted& event, const PaymentOrder& order) {
+  if (event.order_no != order.order_no) return "another order number";
+  if (event.user != order.user) return "another user";
+  if (event.schedule != order.schedule) return "another schedule";
+  if (event.amount != order.amount) return "another amount";
+  auto event_seats = event.seat_nos;
+  auto order_seats = order.seat_nos;
+  std::sort(event_seats.begin(), event_seats.end());
+  std::sort(order_seats.begin(), order_seats.end());
+  if (event_seats != order_seats) return "other seats";
+  return std::nullopt;
+}
+
 ConfirmationDecision decide_confirmation(const ConfirmationInput& input) {
   ConfirmationDecision decision;
   auto& outcome = decision.outcome;
@@ -232,6 +247,11 @@ ConfirmationDecision decide_confirmation(const ConfirmationInput& input) {
   }
   if (input.order == nullptr || input.event == nullptr) {
     throw std::invalid_argument("decide_confirmation: an unprocessed event needs its event and its order");
+  }
+  if (const auto why = payment_event_mismatch(*input.event, *input.order)) {
+    throw DomainError(ErrorCode::kUndecodableEvent, "PaymentCompleted " + input.event->event_id +
+                                                        " is not the payment of order " + input.order->order_no + ": " +
+                                                        *why);
   }
   decision.record_processed = true;
   outcome.order = *input.order;

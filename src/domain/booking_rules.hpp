@@ -163,9 +163,15 @@ GatewayDecision on_gateway_success(const std::optional<OrderState>& order, Times
 struct ConfirmationInput {
   const PaymentCompleted* event = nullptr;
   bool already_processed = false;
-  const PaymentOrder* order = nullptr;  // locked; required unless already_processed
+  const PaymentOrder* order = nullptr;  // locked, with all its seats; required unless already_processed
   std::vector<SeatRow> live_holds;      // the order's live HELD rows
 };
+
+// Why `event` is not the payment of `order` — another user, schedule or amount, or other seats
+// than exactly the order's (`order.seat_nos`, every row it was made from) — or nullopt when it is.
+// An event that does not match its order was not written by this service's outbox (forged or
+// corrupted): it must settle nothing, neither confirm nor cancel-and-refund.
+std::optional<std::string> payment_event_mismatch(const PaymentCompleted& event, const PaymentOrder& order);
 
 struct ConfirmationDecision {
   ConfirmOutcome outcome;
@@ -175,7 +181,9 @@ struct ConfirmationDecision {
   std::optional<std::string> refund_reason;  // kCancelled: the order's fail reason and a refund request
 };
 
-// Duplicate (seen before) > Ignored (the order is not CONFIRMING; still recorded) > Confirmed (the
+// Duplicate (seen before) > refused: an event that does not match its order (payment_event_mismatch)
+// throws DomainError UNDECODABLE_EVENT — nothing recorded, the consumer dead-letters it > Ignored
+// (the order is not CONFIRMING; still recorded) > Confirmed (the
 // order's live HELD rows are exactly as many as the event's seats, and some) > Cancelled
 // HOLD_EXPIRED (its live holds released, refund requested).
 ConfirmationDecision decide_confirmation(const ConfirmationInput& input);

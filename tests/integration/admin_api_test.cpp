@@ -938,6 +938,27 @@ TEST_F(AdminApi, DeadLettersAreListedAndReplayedOnce) {
       http(port(), "POST", "/admin/dead-letters/01/discard", R"({"reason":"x"})", json_headers(as_admin())).status,
       400);
   EXPECT_EQ(audit_rows(), rows_before) << "a refused discard wrote an audit row";
+  // An event naming an order we have but not matching it (another amount and seats: forged or
+  // corrupted) is not its payment: a replay is refused, and it may be set aside.
+  ticketing::domain::PaymentCompleted forged = event;
+  forged.event_id = ticketing::infra::events::new_event_id();
+  forged.amount = ticketing::domain::Money{1};
+  forged.seat_nos = {"A-1-3"};
+  const auto forged_letter = static_cast<std::int64_t>(
+      db->execute("INSERT INTO dead_letter (topic, partition_no, offset_no, message_key, payload, error) VALUES (?, 1, "
+                  "?, ?, ?, ?)",
+                  {topics.payment_completed, -2 * schedule - 1, std::to_string(schedule),
+                   ticketing::infra::events::encode_payment_completed(forged), std::string("refused: test")})
+          .last_insert_id);
+  const auto forged_replay =
+      http(port(), "POST", fmt::format("/admin/dead-letters/{}/replay", forged_letter), "", as_admin());
+  EXPECT_EQ(forged_replay.status, 422) << forged_replay.raw;
+  EXPECT_NE(forged_replay.body.find("is not the payment of order " + order_no), std::string::npos) << forged_replay.raw;
+  EXPECT_EQ(body_of(http(port(), "GET", "/payment/" + order_no, "", as_user(fan))).at("status").as_string(), "PAID")
+      << "the refused replay changed the order";
+  const auto rows_before_forged = audit_rows();
+  EXPECT_EQ(discard(forged_letter, R"({"reason":"does not match its order"})").status, 200);
+  EXPECT_EQ(audit_rows(), rows_before_forged + 1);
   ASSERT_EQ(admin.call("POST", fmt::format("/admin/dead-letters/{}/discard", poison_id), R"({"reason":"not an event"})")
                 .status,
             200);

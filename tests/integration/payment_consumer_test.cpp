@@ -7,6 +7,7 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/use_future.hpp>
+#include <map>
 #include <thread>
 
 #include "application/payment_service.hpp"
@@ -196,26 +197,52 @@ TEST_F(ConsumerFixture, PoisonMessagesGoToTheDlqAndTheConsumerMovesOn) {
   domain::PaymentCompleted unknown = good;
   unknown.event_id = infra::events::new_event_id();
   unknown.order_no = "ORD-NO-SUCH-ORDER";
-  produce(infra::events::encode_payment_completed(unknown));  // valid, but fails every attempt
+  produce(infra::events::encode_payment_completed(unknown));  // valid, but no attempt can settle it
+  // Not the order's payment (forged or corrupted): settles nothing — the order must not be
+  // cancelled and refunded for it (the old rule compared only the number of seats) — and is
+  // refused at once, not only after attempts.
+  domain::PaymentCompleted forged = good;
+  forged.event_id = infra::events::new_event_id();
+  forged.amount = domain::Money{good.amount.cents + 100};
+  forged.seat_nos.push_back("ZZ-999");
+  produce(infra::events::encode_payment_completed(forged));
+  // An order number with trailing spaces finds its order under the column's PAD SPACE collation;
+  // it is not an order number, so it is unparsable.
+  domain::PaymentCompleted padded = good;
+  padded.event_id = infra::events::new_event_id();
+  padded.order_no += "  ";
+  produce(infra::events::encode_payment_completed(padded));
   produce(infra::events::encode_payment_completed(good));
   auto c = consumer(true);
   c->start();
   ASSERT_TRUE(wait_for([&] { return order_status(good) == "PAID"; }, std::chrono::seconds(30)));
-  EXPECT_TRUE(wait_for([&] { return c->counters().dead_lettered.load() == 2; }, std::chrono::seconds(10)));
+  EXPECT_TRUE(wait_for([&] { return c->counters().dead_lettered.load() == 4; }, std::chrono::seconds(10)));
   c->stop();
+  EXPECT_EQ(c->counters().retries.load(), 0u) << "a message no attempt can settle was tried again";
+  EXPECT_EQ(value(fmt::format("SELECT COUNT(*) FROM outbox_event WHERE type = 'PaymentRefundRequested' AND "
+                              "JSON_VALUE(payload, '$.orderNo') = '{}'",
+                              good.order_no)),
+            "0");
 
-  const auto dead = dead_letters(2);
-  ASSERT_EQ(dead.size(), 2u);
+  const auto dead = dead_letters(4);
+  ASSERT_EQ(dead.size(), 4u);
   auto error_of = [](const infra::kafka::IncomingMessage& m) {
     for (const auto& [name, value] : m.headers) {
       if (name == "error") return value;
     }
     return std::string();
   };
-  EXPECT_EQ(dead[0].value, "this is not json");
-  EXPECT_NE(error_of(dead[0]).find("unparsable"), std::string::npos) << error_of(dead[0]);
-  EXPECT_NE(dead[1].value.find("ORD-NO-SUCH-ORDER"), std::string::npos);
-  EXPECT_NE(error_of(dead[1]).find("failed 3 times"), std::string::npos) << error_of(dead[1]);
+  // By payload: the unparsable ones are dead-lettered as they are read, before the others are tried.
+  std::map<std::string, std::string> error_by_payload;
+  for (const auto& m : dead) error_by_payload[m.value] = error_of(m);
+  EXPECT_EQ(error_by_payload["this is not json"], "unparsable: not a JSON object");
+  EXPECT_EQ(error_by_payload[infra::events::encode_payment_completed(unknown)],
+            "refused: PaymentCompleted for unknown order ORD-NO-SUCH-ORDER");
+  EXPECT_EQ(error_by_payload[infra::events::encode_payment_completed(forged)],
+            "refused: PaymentCompleted " + forged.event_id + " is not the payment of order " + good.order_no +
+                ": another amount");
+  EXPECT_EQ(error_by_payload[infra::events::encode_payment_completed(padded)],
+            "unparsable: orderNo is not an order number");
 }
 
 // A poison message too large for the DLQ topic (it fit the payment topic; the copy cannot) does not

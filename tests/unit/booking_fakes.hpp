@@ -485,10 +485,12 @@ class FakePaymentRepository final : public domain::PaymentRepository {
       if (stored == nullptr) throw std::runtime_error("PaymentCompleted for unknown order " + event.order_no);
       order = stored->order;
       input.order = &order;
+      // As the repository: every row the order was made from, the live ones as its holds.
+      order.seat_nos.clear();
       for (const auto& r : store_.reservations) {
-        if (r.order_id == order.id && r.status == domain::ReservationStatus::kHeld) {
-          input.live_holds.push_back(store_.seat_row(r));
-        }
+        if (r.order_id != order.id) continue;
+        order.seat_nos.push_back(r.seat_no);
+        if (r.status == domain::ReservationStatus::kHeld) input.live_holds.push_back(store_.seat_row(r));
       }
     }
     const auto decision = domain::decide_confirmation(input);

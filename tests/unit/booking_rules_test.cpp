@@ -6,6 +6,8 @@
 #include <ostream>
 #include <stdexcept>
 
+#include "domain/errors.hpp"
+
 using namespace ticketing::domain;
 using std::chrono::minutes;
 using std::chrono::seconds;
@@ -683,6 +685,7 @@ TEST_P(DecideConfirmation, Decides) {
   auto o = stored_order();
   o.status = c.order_status;
   o.fail_reason.reset();
+  o.seat_nos = c.event_seats;  // the outbox writes an order's own seats
   PaymentCompleted event{"ev-1", o.order_no, kMe, kSchedule, c.event_seats, o.amount, kEarlier};
   const auto decision = decide_confirmation(ConfirmationInput{&event, c.processed, &o, c.holds});
   EXPECT_EQ(decision.outcome.kind, c.kind);
@@ -771,17 +774,54 @@ INSTANTIATE_TEST_SUITE_P(Table, DecideConfirmation,
                                                        ConfirmOutcome::Kind::kCancelled,
                                                        {},
                                                        {},
-                                                       {}},
-                                           ConfirmCase{"an_event_without_seats_never_confirms",
-                                                       false,
-                                                       OrderStatus::kConfirming,
-                                                       {},
-                                                       {},
-                                                       ConfirmOutcome::Kind::kCancelled,
-                                                       {},
-                                                       {},
                                                        {}}),
                          [](const auto& info) { return std::string(info.param.name); });
+
+// An event that is not its order's payment (forged, or corrupted on the way) settles nothing: no
+// confirmation, no cancellation with a refund, not even "processed" — it is refused, whatever the
+// order's state, and the consumer dead-letters it.
+TEST(DecideConfirmation, AnEventThatDoesNotMatchItsOrderIsRefused) {
+  auto o = stored_order();
+  o.status = OrderStatus::kConfirming;
+  o.fail_reason.reset();
+  o.seat_nos = {"A-1", "A-2"};
+  const std::vector<SeatRow> holds{held(1, "A-1", kMe, kLater), held(2, "A-2", kMe, kLater)};
+  const PaymentCompleted genuine{"ev-1", o.order_no, kMe, kSchedule, {"A-2", "A-1"}, o.amount, kEarlier};
+  EXPECT_EQ(decide_confirmation(ConfirmationInput{&genuine, false, &o, holds}).outcome.kind,
+            ConfirmOutcome::Kind::kConfirmed)
+      << "the seats in another order are the same seats";
+  std::vector<std::pair<const char*, PaymentCompleted>> forged;
+  auto add = [&](const char* name, auto change) {
+    auto event = genuine;
+    change(event);
+    forged.emplace_back(name, event);
+  };
+  add("a seat fewer", [](PaymentCompleted& e) { e.seat_nos = {"A-1"}; });
+  add("a seat more", [](PaymentCompleted& e) { e.seat_nos = {"A-1", "A-2", "A-3"}; });
+  add("another seat", [](PaymentCompleted& e) { e.seat_nos = {"A-1", "B-9"}; });
+  add("a seat twice", [](PaymentCompleted& e) { e.seat_nos = {"A-1", "A-1"}; });
+  add("no seats", [](PaymentCompleted& e) { e.seat_nos.clear(); });
+  add("another user", [](PaymentCompleted& e) { e.user = UserId{kMe.value + 1}; });
+  add("another schedule", [](PaymentCompleted& e) { e.schedule = ScheduleId{kSchedule.value + 1}; });
+  add("another amount", [&](PaymentCompleted& e) { e.amount = Money{o.amount.cents + 1}; });
+  for (const auto status :
+       {OrderStatus::kConfirming, OrderStatus::kReady, OrderStatus::kPaid, OrderStatus::kCancelled}) {
+    o.status = status;
+    for (const auto& [name, event] : forged) {
+      EXPECT_TRUE(payment_event_mismatch(event, o)) << name;
+      try {
+        decide_confirmation(ConfirmationInput{&event, false, &o, holds});
+        ADD_FAILURE() << name << ": settled";
+      } catch (const DomainError& refused) {
+        EXPECT_EQ(refused.code(), ErrorCode::kUndecodableEvent) << name;
+      }
+      // Seen before, it is a duplicate like any other: nothing happens either way.
+      EXPECT_EQ(decide_confirmation(ConfirmationInput{&event, true, nullptr, {}}).outcome.kind,
+                ConfirmOutcome::Kind::kDuplicate);
+    }
+  }
+  EXPECT_FALSE(payment_event_mismatch(genuine, o));
+}
 
 TEST(DecideConfirmationInput, AnUnprocessedEventNeedsItsOrder) {
   PaymentCompleted event{"ev-1", "ORD-1", kMe, kSchedule, {"A-1"}, Money{100}, kEarlier};

@@ -2,9 +2,14 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <boost/json/parse.hpp>
 #include <cstdint>
+#include <set>
 
+#include "domain/catalog.hpp"
+#include "domain/operator_console.hpp"
+#include "domain/payment.hpp"
 #include "infra/security/random.hpp"
 #include "support/json_writer.hpp"
 
@@ -105,17 +110,39 @@ std::optional<domain::PaymentCompleted> decode_payment_completed(std::string_vie
     error = "not a PaymentCompleted event";
     return std::nullopt;
   }
+  // Values that end up in the log and in SQL lookups: only what this service writes. (A padded
+  // order number would still find its order under the column's PAD SPACE collation.)
+  const auto visible_ascii = [](std::string_view text) {
+    return std::all_of(text.begin(), text.end(), [](char c) { return c > 0x20 && c < 0x7F; });
+  };
+  if (!visible_ascii(std::string_view(event_id->data(), event_id->size()))) {
+    error = "eventId is not visible ASCII";
+    return std::nullopt;
+  }
+  if (!domain::is_valid_order_no(std::string_view(order_no->data(), order_no->size()))) {
+    error = "orderNo is not an order number";
+    return std::nullopt;
+  }
+  if (seats->as_array().size() > static_cast<std::size_t>(domain::kMaxSeatsPerUserLimit)) {
+    error = "more seatNos than an order can have";
+    return std::nullopt;
+  }
   domain::PaymentCompleted event;
   event.event_id = std::string(*event_id);
   event.order_no = std::string(*order_no);
   event.user = domain::UserId{*user};
   event.schedule = domain::ScheduleId{*schedule};
   for (const auto& seat : seats->as_array()) {
-    if (!seat.is_string()) {
-      error = "seatNos must be strings";
+    if (!seat.is_string() ||
+        !domain::is_valid_seat_no(std::string_view(seat.as_string().data(), seat.as_string().size()))) {
+      error = "seatNos must be seat numbers";
       return std::nullopt;
     }
     event.seat_nos.emplace_back(seat.as_string());
+  }
+  if (std::set<std::string>(event.seat_nos.begin(), event.seat_nos.end()).size() != event.seat_nos.size()) {
+    error = "seatNos repeat a seat";
+    return std::nullopt;
   }
   const auto money = domain::Money::from_decimal_string(std::string_view(amount->data(), amount->size()));
   const auto at = parse_iso(std::string_view(paid_at->data(), paid_at->size()));

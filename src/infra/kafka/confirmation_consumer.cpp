@@ -42,51 +42,97 @@ void ConfirmationConsumer::stop() {
   if (thread_.joinable()) thread_.join();
 }
 
-bool ConfirmationConsumer::dead_letter(const IncomingMessage& message, const std::string& error) {
+std::vector<const IncomingMessage*> ConfirmationConsumer::dead_letter(const std::vector<Letter>& letters) {
+  if (letters.empty()) return {};
   if (recorder_) {
     // Recorded before the DLQ send: if the send fails the message is retried and recorded again,
-    // which the store ignores (one row per message: its position and its payload's SHA-256).
-    domain::DeadLetter letter;
-    letter.topic = message.topic;
-    letter.partition = message.partition;
-    letter.offset = message.offset;
-    if (!message.key.empty()) letter.key = message.key;
-    letter.payload = message.value;
-    letter.error = error;
-    try {
-      boost::asio::co_spawn(context_, recorder_(letter), boost::asio::use_future).get();
-    } catch (const std::exception& failure) {
-      // The DLQ topic still has it; the console just will not list it.
-      spdlog::warn("payment.completed {}/{}: dead letter not recorded in the database: {}", message.partition,
-                   message.offset, failure.what());
+    // which the store ignores (one row per message: its position and its payload's SHA-256). Many
+    // at a time on the database pool (a flood of poison costs a wait per chunk, not per message),
+    // but not so many that they overflow its queue (db.max-queue).
+    constexpr std::size_t kChunk = 32;
+    std::vector<domain::DeadLetter> rows(letters.size());  // the recorder's coroutines refer to them
+    for (std::size_t first = 0; first < letters.size(); first += kChunk) {
+      const std::size_t last = std::min(letters.size(), first + kChunk);
+      std::vector<std::future<void>> recorded;
+      for (std::size_t i = first; i < last; ++i) {
+        const auto& [message, error] = letters[i];
+        auto& row = rows[i];
+        row.topic = message->topic;
+        row.partition = message->partition;
+        row.offset = message->offset;
+        if (!message->key.empty()) row.key = message->key;
+        row.payload = message->value;
+        row.error = error;
+        recorded.push_back(boost::asio::co_spawn(context_, recorder_(row), boost::asio::use_future));
+      }
+      for (std::size_t i = first; i < last; ++i) {
+        try {
+          recorded[i - first].get();
+        } catch (const std::exception& failure) {
+          // The DLQ topic still has it; the console just will not list it.
+          spdlog::warn("payment.completed {}/{}: dead letter not recorded in the database: {}",
+                       letters[i].message->partition, letters[i].message->offset, failure.what());
+        }
+      }
     }
   }
-  OutgoingMessage dlq{settings_.topics.payment_completed_dlq,
-                      message.key,
-                      message.value,
-                      {{"error", error},
-                       {"original-topic", message.topic},
-                       {"original-partition", std::to_string(message.partition)},
-                       {"original-offset", std::to_string(message.offset)}}};
-  auto sent = dlq_producer_.produce_and_wait({dlq}, std::chrono::seconds(10)).front();
-  if (!sent.delivered && sent.too_large) {
-    // Too large for the DLQ topic (the payment topic took it, the copy has headers too): no
-    // attempt can ever send it whole, and the consumer must move on. Its beginning goes to the
-    // topic, marked; the database row above keeps the payload whole.
-    dlq.value.resize(std::min(dlq.value.size(), kDeadLetterTruncatedBytes));
-    dlq.headers.emplace_back("truncated-from-bytes", std::to_string(message.value.size()));
+  std::vector<OutgoingMessage> copies;
+  copies.reserve(letters.size());
+  for (const auto& [message, error] : letters) {
+    copies.push_back(OutgoingMessage{settings_.topics.payment_completed_dlq,
+                                     message->key,
+                                     message->value,
+                                     {{"error", error},
+                                      {"original-topic", message->topic},
+                                      {"original-partition", std::to_string(message->partition)},
+                                      {"original-offset", std::to_string(message->offset)}}});
+  }
+  auto sent = dlq_producer_.produce_and_wait(copies, std::chrono::seconds(10));
+  // Too large for the DLQ topic (the payment topic took it, the copy has headers too): no attempt
+  // can ever send it whole, and the consumer must move on. Its beginning goes to the topic, marked;
+  // the database row above keeps the payload whole.
+  std::vector<std::size_t> too_large;
+  for (std::size_t i = 0; i < sent.size(); ++i) {
+    if (sent[i].delivered || !sent[i].too_large) continue;
+    auto& copy = copies[i];
+    const auto size = copy.value.size();
+    copy.value.resize(std::min(size, kDeadLetterTruncatedBytes));
+    copy.headers.emplace_back("truncated-from-bytes", std::to_string(size));
     spdlog::warn("payment.completed {}/{}: {} bytes too large for the DLQ ({}); sending its first {} bytes",
-                 message.partition, message.offset, message.value.size(), sent.error, dlq.value.size());
-    sent = dlq_producer_.produce_and_wait({dlq}, std::chrono::seconds(10)).front();
+                 letters[i].message->partition, letters[i].message->offset, size, sent[i].error, copy.value.size());
+    too_large.push_back(i);
   }
-  if (!sent.delivered) {
-    spdlog::warn("payment.completed {}/{}: DLQ send failed ({}); the message is retried", message.partition,
-                 message.offset, sent.error);
-    return false;
+  if (!too_large.empty()) {
+    std::vector<OutgoingMessage> truncated;
+    for (const auto i : too_large) truncated.push_back(copies[i]);
+    const auto again = dlq_producer_.produce_and_wait(truncated, std::chrono::seconds(10));
+    for (std::size_t k = 0; k < too_large.size(); ++k) sent[too_large[k]] = again[k];
   }
-  counters_.dead_lettered.fetch_add(1, std::memory_order_relaxed);
-  spdlog::warn("payment.completed {}/{} sent to the DLQ: {}", message.partition, message.offset, error);
-  return true;
+  std::vector<const IncomingMessage*> unsent;
+  for (std::size_t i = 0; i < letters.size(); ++i) {
+    const auto& [message, error] = letters[i];
+    if (!sent[i].delivered) {
+      spdlog::warn("payment.completed {}/{}: DLQ send failed ({}); the message is retried", message->partition,
+                   message->offset, sent[i].error);
+      unsent.push_back(message);
+      continue;
+    }
+    counters_.dead_lettered.fetch_add(1, std::memory_order_relaxed);
+    spdlog::warn("payment.completed {}/{} sent to the DLQ: {}", message->partition, message->offset, error);
+  }
+  return unsent;
+}
+
+void ConfirmationConsumer::retry_or_dead_letter(const IncomingMessage* message, const char* failure, Attempts& attempts,
+                                                std::vector<const IncomingMessage*>& retry,
+                                                std::vector<Letter>& letters) {
+  counters_.retries.fetch_add(1, std::memory_order_relaxed);
+  const int tried = ++attempts[{message->partition, message->offset}];
+  if (tried >= settings_.max_attempts) {
+    letters.push_back({message, "failed " + std::to_string(tried) + " times: " + failure});
+  } else {
+    retry.push_back(message);
+  }
 }
 
 void ConfirmationConsumer::run() {
@@ -98,7 +144,7 @@ void ConfirmationConsumer::run() {
     spdlog::error("confirmation consumer cannot start: {}", error.what());
     return;
   }
-  std::map<std::pair<int, std::int64_t>, int> attempts;
+  Attempts attempts;
   while (!stopping_) {
     const auto batch = consumer->poll_batch(settings_.batch, std::chrono::milliseconds(200));
     if (const auto lag = consumer->lag(); lag) counters_.lag.store(*lag, std::memory_order_relaxed);
@@ -114,11 +160,12 @@ void ConfirmationConsumer::run() {
       std::vector<domain::PaymentCompleted> decoded;
       decoded.reserve(pending.size());
       std::vector<const IncomingMessage*> decodable;
+      std::vector<Letter> letters;  // dead-lettered together at the end of the round
       for (const auto* message : pending) {
         std::string error;
         auto event = events::decode_payment_completed(message->value, error);
         if (!event) {
-          if (!dead_letter(*message, "unparsable: " + error)) retry.push_back(message);
+          letters.push_back({message, "unparsable: " + error});
           continue;
         }
         decoded.push_back(std::move(*event));
@@ -149,18 +196,19 @@ void ConfirmationConsumer::run() {
         } catch (const domain::DependencyUnavailable&) {
           counters_.retries.fetch_add(1, std::memory_order_relaxed);
           retry.push_back(message);
-        } catch (const std::exception& failure) {
-          counters_.retries.fetch_add(1, std::memory_order_relaxed);
-          const int tried = ++attempts[{message->partition, message->offset}];
-          if (tried >= settings_.max_attempts) {
-            if (!dead_letter(*message, "failed " + std::to_string(tried) + " times: " + failure.what())) {
-              retry.push_back(message);
-            }
+        } catch (const domain::DomainError& refused) {
+          if (refused.code() == domain::ErrorCode::kUndecodableEvent) {
+            // Never settleable, however often it is tried (an unknown order, an event that does not
+            // match its order): dead-lettered at once.
+            letters.push_back({message, std::string("refused: ") + refused.what()});
           } else {
-            retry.push_back(message);
+            retry_or_dead_letter(message, refused.what(), attempts, retry, letters);
           }
+        } catch (const std::exception& failure) {
+          retry_or_dead_letter(message, failure.what(), attempts, retry, letters);
         }
       }
+      for (const auto* message : dead_letter(letters)) retry.push_back(message);
       pending = std::move(retry);
       if (!pending.empty()) std::this_thread::sleep_for(settings_.retry_backoff);  // backoff, not synchronisation
     }

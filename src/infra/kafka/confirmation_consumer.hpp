@@ -61,7 +61,17 @@ class ConfirmationConsumer {
 
  private:
   void run();
-  bool dead_letter(const IncomingMessage& message, const std::string& error);
+  struct Letter {
+    const IncomingMessage* message;
+    std::string error;
+  };
+  using Attempts = std::map<std::pair<int, std::int64_t>, int>;
+  // Records the letters in the dead-letter table and sends them to the DLQ topic, all together;
+  // returns the messages whose DLQ send failed (retried).
+  std::vector<const IncomingMessage*> dead_letter(const std::vector<Letter>& letters);
+  // A failure that may pass: retried, dead-lettered after settings_.max_attempts.
+  void retry_or_dead_letter(const IncomingMessage* message, const char* failure, Attempts& attempts,
+                            std::vector<const IncomingMessage*>& retry, std::vector<Letter>& letters);
 
   KafkaOptions options_;
   MessageProducer& dlq_producer_;

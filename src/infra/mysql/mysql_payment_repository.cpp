@@ -367,22 +367,24 @@ struct LockedOrder {
 // HELD row of the status index on each read.
 std::map<std::string, LockedOrder> lock_orders_with_holds(MysqlConnection& db, std::string_view condition,
                                                           const Params& condition_params) {
-  Params params{domain::to_string(ReservationStatus::kHeld)};
-  params.insert(params.end(), condition_params.begin(), condition_params.end());
   std::map<std::string, LockedOrder> orders;
+  // Every row the order was made from (its seats, to check an event against), the live ones as
+  // its holds. A HELD row is always active (DESIGN.md §4).
   for (const auto& row :
        db.query("SELECT " + std::string(kOrderColumns) + ", " + std::string(kJoinedSeatRowColumns) +
                     " FROM payment_order o LEFT JOIN reservation r FORCE INDEX (idx_reservation_order) "
-                    "ON r.payment_order_id = o.id "
-                    "AND r.status = ? AND r.active = 1 WHERE " +
+                    "ON r.payment_order_id = o.id WHERE " +
                     std::string(condition) + " FOR UPDATE",
-                params)
+                condition_params)
            .rows) {
     RowReader read(row);
     auto state = read_order(read);
     auto& locked = orders[state.order.order_no];
-    locked.order = std::move(state.order);
-    if (row[11]) locked.live_holds.push_back(read_seat_row(read));
+    if (locked.order.order_no.empty()) locked.order = std::move(state.order);
+    if (!row[11]) continue;
+    auto seat = read_seat_row(read);
+    locked.order.seat_nos.push_back(seat.seat_no);
+    if (seat.status == ReservationStatus::kHeld) locked.live_holds.push_back(std::move(seat));
   }
   return orders;
 }
@@ -491,6 +493,8 @@ std::vector<std::optional<ConfirmOutcome>> confirm_batch_once(MysqlConnection& d
       continue;
     }
     if (!orders.contains(event.order_no) || batch_orders.contains(event.order_no)) continue;  // not settled here
+    // Not this order's payment: the one-by-one path refuses it (and the consumer dead-letters it).
+    if (domain::payment_event_mismatch(event, orders.at(event.order_no).order)) continue;
     seen_events.insert(event.event_id);
     batch_orders.insert(event.order_no);
     fresh.push_back(i);
