@@ -213,4 +213,26 @@ TEST(DeadLetterStore, OneMessageIsOneRowAndANewMessageAtAReusedPositionIsKept) {
   ASSERT_EQ(rows.rows.size(), 2u);
   EXPECT_EQ(*rows.rows[0][0], letter.payload);
   EXPECT_EQ(*rows.rows[1][0], reused.payload);
+
+  // Byte for byte, whatever the bytes: invalid UTF-8 in the payload and the key, a key over 255
+  // bytes (V16; text columns made '?' of such bytes, and a refused message could read back as a
+  // valid event that a replay then settled).
+  domain::DeadLetter raw = letter;
+  raw.offset = 43;
+  raw.payload = std::string("{\"note\":\"\xff\xfe\"} \x80\x00 tail", 21);
+  raw.key = std::string("k\xff\xfe", 3) + std::string(5000, 'k');
+  record(raw);
+  const auto stored = db->query(fmt::format(
+      "SELECT payload, message_key, payload_sha256, SHA2(payload, 256) FROM dead_letter WHERE topic = '{}' AND "
+      "offset_no = 43",
+      topic));
+  ASSERT_EQ(stored.rows.size(), 1u);
+  EXPECT_EQ(*stored.rows[0][0], raw.payload);
+  EXPECT_EQ(*stored.rows[0][1], *raw.key);
+  EXPECT_EQ(*stored.rows[0][2], *stored.rows[0][3]) << "the identity hash is over the bytes stored";
+  record(raw);
+  EXPECT_EQ(*db->query(fmt::format("SELECT COUNT(*) FROM dead_letter WHERE topic = '{}' AND offset_no = 43", topic))
+                 .rows[0][0],
+            "1")
+      << "recorded twice, one row";
 }
