@@ -102,6 +102,8 @@ Task<DispatchResult> Dispatcher::dispatch(ApiRequest& request) const {
   } catch (const DomainError& error) {
     if (error.code() == ErrorCode::kDependencyUnavailable || error.code() == ErrorCode::kInternal) {
       spdlog::warn("request {} {} failed: {}", request.request_id, route, error.what());
+    } else if (const auto* contention = dynamic_cast<const domain::Contention*>(&error)) {
+      spdlog::info("request {} {} answered 409, contention: {}", request.request_id, route, contention->detail());
     }
     co_return DispatchResult{refusal(error, request, match), route};
   } catch (const std::exception& error) {

@@ -95,7 +95,7 @@ ApiResponse error_response(const domain::DomainError& error, const ApiRequest& r
   ApiResponse response = json_response(spec.status, std::move(json).str());
   if (const auto* later = dynamic_cast<const domain::RetryLater*>(&error)) {
     response.headers.push_back({"Retry-After", std::to_string(later->retry_after().count())});
-  } else if (spec.status == 503 || spec.status == 429) {
+  } else if (spec.status == 503 || spec.status == 429 || dynamic_cast<const domain::Contention*>(&error) != nullptr) {
     response.headers.push_back({"Retry-After", "1"});
   }
   // RFC 9110 §11.6.1 / RFC 6750 §3: a 401 names the scheme that would succeed.

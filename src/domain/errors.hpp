@@ -67,8 +67,30 @@ class DependencyUnavailable : public DomainError {
         component_(std::move(component)) {}
   const std::string& component() const noexcept { return component_; }
 
+ protected:
+  DependencyUnavailable(ErrorCode code, std::string component, std::string message)
+      : DomainError(code, std::move(message)), component_(std::move(component)) {}
+
  private:
   std::string component_;
+};
+
+// A transaction that kept losing to parallel ones on the same rows (deadlocks, lock wait
+// timeouts) after its own retries: contention, not an outage. Background work retries it like an
+// outage (it is a DependencyUnavailable); a request gets 409 CONFLICT with Retry-After — usually
+// one user's parallel calls on the same seats (a double click, two tabs), never a reason to page
+// anyone as a 503 would.
+class Contention : public DependencyUnavailable {
+ public:
+  explicit Contention(std::string detail)
+      : DependencyUnavailable(ErrorCode::kConflict, "db",
+                              "the request kept conflicting with parallel requests on the same seats or order; "
+                              "retry it"),
+        detail_(std::move(detail)) {}
+  const std::string& detail() const noexcept { return detail_; }
+
+ private:
+  std::string detail_;
 };
 
 // 409 SEAT_ALREADY_HELD naming exactly the requested seats that are taken.

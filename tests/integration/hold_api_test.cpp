@@ -4,6 +4,8 @@
 
 #include <atomic>
 #include <boost/json/parse.hpp>
+#include <cstdio>
+#include <future>
 #include <map>
 #include <random>
 #include <set>
@@ -263,6 +265,45 @@ TEST(HoldApi, OnlyTheOwnerReleasesAndTheSeatBecomesAvailable) {
   RedisInspector redis;
   EXPECT_FALSE(redis.string({"GET", infra::redis::RedisSeatLockStore::key(domain::ScheduleId{schedule}, "S-3")}));
   EXPECT_EQ(seat_call(server.port(), "/tickets/hold", tokens.at(2), 2, schedule, {"S-3"}).status, 200);
+}
+
+// One user's parallel holds and releases of the same seats (a double click, two tabs) deadlock in
+// the database now and then. Each is answered as what it is — 200, or a 409 (taken, not held,
+// contention: retry) — never a 503 "service unavailable" that would page someone; and the seats
+// end held by that user or free, never anything else.
+TEST(HoldApi, OneUsersParallelHoldsAndReleasesOfTheSameSeatsAreNeverServerErrors) {
+  const auto schedule = create_schedule(-60, 10);
+  TestServer server(kFastAdmission);
+  const auto token = admit_users(server.port(), schedule, 1, 1).at(1);
+  const std::vector<std::string> seats{"S-1", "S-2"};
+  ASSERT_EQ(seat_call(server.port(), "/tickets/hold", token, 1, schedule, seats).status, 200);
+  std::map<int, int> statuses;
+  std::set<std::string> conflict_codes;
+  for (int round = 0; round < 3; ++round) {
+    std::vector<std::future<HttpResponse>> calls;
+    for (int i = 0; i < 60; ++i) {
+      const char* path = i % 2 == 0 ? "/tickets/hold" : "/tickets/release";
+      calls.push_back(std::async(std::launch::async,
+                                 [&, path] { return seat_call(server.port(), path, token, 1, schedule, seats); }));
+    }
+    for (auto& call : calls) {
+      const auto answer = call.get();
+      ++statuses[answer.status];
+      EXPECT_LT(answer.status, 500) << answer.raw;
+      if (answer.status == 409) conflict_codes.insert(code_of(answer));
+    }
+  }
+  const auto rows = live_rows(schedule);
+  for (const auto& seat : seats) {
+    if (rows.count(seat)) {
+      EXPECT_EQ(rows.at(seat), std::vector<std::int64_t>{1}) << seat;
+    }
+  }
+  std::string seen;
+  for (const auto& [status, n] : statuses) seen += fmt::format(" {}x{}", n, status);
+  for (const auto& code : conflict_codes) seen += " " + code;
+  RecordProperty("answers", seen);
+  std::printf("[ same-user race ] answers:%s\n", seen.c_str());
 }
 
 TEST(HoldApi, LimitCountsSeatsAlreadyHeld) {

@@ -142,7 +142,7 @@ class BatchedCalls {
     try {
       std::rethrow_exception(error);
     } catch (const MysqlError& mysql) {
-      if (auto unavailable = as_unavailable(mysql)) return std::make_exception_ptr(*unavailable);
+      if (auto unavailable = as_unavailable(mysql)) return unavailable;
     } catch (...) {
     }
     return error;

@@ -159,7 +159,7 @@ void pause_before_retry(int attempt);
 // on a duplicate key a concurrent transaction caused. At most `attempts` runs; the last error
 // propagates.
 template <typename Body>
-auto with_deadlock_retries(Body&& body, bool retry_duplicate_key = false, int attempts = 3) {
+auto with_deadlock_retries(Body&& body, bool retry_duplicate_key = false, int attempts = 5) {
   for (int attempt = 1;; ++attempt) {
     try {
       return body();

@@ -73,15 +73,15 @@ MysqlConnection& MysqlPool::acquire(std::chrono::steady_clock::time_point enqueu
   return *slot.connection;
 }
 
-std::optional<domain::DependencyUnavailable> as_unavailable(const MysqlError& error) {
+std::exception_ptr as_unavailable(const MysqlError& error) {
   if (error.is_deadlock()) {
     // A transaction that still deadlocked (or timed out on a lock) after the work's own retries:
-    // heavy contention, not a fault. The caller is told to retry (503 + Retry-After), not 500.
-    return domain::DependencyUnavailable("db",
-                                         std::string("transaction kept losing to parallel ones: ") + error.what());
+    // heavy contention, not a fault. The caller is told to retry, not 500 (nor 503: nothing is down).
+    return std::make_exception_ptr(
+        domain::Contention(std::string("transaction kept losing to parallel ones: ") + error.what()));
   }
-  if (error.is_connection_error()) return domain::DependencyUnavailable("db", error.what());
-  return std::nullopt;
+  if (error.is_connection_error()) return std::make_exception_ptr(domain::DependencyUnavailable("db", error.what()));
+  return nullptr;
 }
 
 void MysqlPool::on_error(const MysqlError& error) {
@@ -91,7 +91,7 @@ void MysqlPool::on_error(const MysqlError& error) {
     spdlog::warn("database connection dropped: {}", error.what());
     worker_connection.connection.reset();
   }
-  throw *unavailable;
+  std::rethrow_exception(unavailable);
 }
 
 std::unique_ptr<MysqlConnection> MysqlPool::connect_direct(bool multi_statements) const {

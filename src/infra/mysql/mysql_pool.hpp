@@ -21,10 +21,11 @@
 
 namespace ticketing::infra::mysql {
 
-// What a MysqlError that leaves a unit of work means for its caller: 503 + Retry-After for a
-// deadlock (or lock wait) the work's own retries did not get past, or a lost connection; nullopt
-// for any other error, which the caller sees as it is.
-std::optional<domain::DependencyUnavailable> as_unavailable(const MysqlError& error);
+// What a MysqlError that leaves a unit of work means for its caller: domain::Contention (409 +
+// Retry-After for a request; retried by background work) for a deadlock (or lock wait) the work's
+// own retries did not get past, DependencyUnavailable (503) for a lost connection; null for any
+// other error, which the caller sees as it is.
+std::exception_ptr as_unavailable(const MysqlError& error);
 
 struct PoolOptions {
   int size = 16;
