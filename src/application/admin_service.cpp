@@ -227,11 +227,14 @@ Task<domain::RefundResult> AdminService::refund(const domain::AuditContext& who,
 }
 
 Task<std::vector<domain::DeadLetter>> AdminService::dead_letters(const domain::AuditContext& who, int limit,
-                                                                 bool pending_only) {
+                                                                 bool pending_only,
+                                                                 std::optional<std::int64_t> before) {
   if (limit < 1 || limit > 500) throw domain::invalid_argument("limit", "must be 1 to 500");
-  auto letters = co_await dead_letters_.list(limit, pending_only);
+  auto letters = co_await dead_letters_.list(limit, pending_only, before);
   JsonWriter details;
-  details.begin_object().key("limit").integer(limit).key("pendingOnly").boolean(pending_only).end_object();
+  details.begin_object().key("limit").integer(limit).key("pendingOnly").boolean(pending_only);
+  if (before) details.key("before").integer(*before);
+  details.end_object();
   co_await repository_.record_read(who, "dead-letter.list", "dead-letters", details.str());
   co_return letters;
 }
@@ -239,7 +242,8 @@ Task<std::vector<domain::DeadLetter>> AdminService::dead_letters(const domain::A
 Task<domain::DeadLetter> AdminService::discard_dead_letter(const domain::AuditContext& who, std::int64_t id,
                                                            std::string reason) {
   if (!domain::is_reason_text(reason)) {
-    throw domain::invalid_argument("reason", "must be 1 to 255 characters, not only spaces");
+    throw domain::invalid_argument("reason",
+                                   "must be 1 to 255 characters of text (no control characters), not only spaces");
   }
   const auto found = co_await dead_letters_.find(id);
   if (!found) throw DomainError(ErrorCode::kNotFound, fmt::format("dead letter {} not found", id));

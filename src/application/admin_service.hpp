@@ -97,7 +97,9 @@ class AdminService {
   // nothing; 409 for an order that is not PAID, 404 for none.
   Task<domain::RefundResult> refund(const domain::AuditContext& who, const std::string& order_no);
 
-  Task<std::vector<domain::DeadLetter>> dead_letters(const domain::AuditContext& who, int limit, bool pending_only);
+  // Newest first; `before` (an id) pages further back.
+  Task<std::vector<domain::DeadLetter>> dead_letters(const domain::AuditContext& who, int limit, bool pending_only,
+                                                     std::optional<std::int64_t> before = std::nullopt);
   // Decodes the dead-lettered payment.completed and hands it to the same ConfirmationHandler the
   // consumer uses: idempotent by the event's id, so replaying twice confirms once. 404 unknown id,
   // 422 UNDECODABLE_EVENT naming why the payload is not an event.

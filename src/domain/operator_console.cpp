@@ -6,6 +6,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "domain/account.hpp"
 #include "domain/catalog.hpp"
 #include "domain/errors.hpp"
 
@@ -240,7 +241,9 @@ bool is_reason_text(std::string_view text) {
     if ((byte & 0xC0) != 0x80) ++characters;  // not a continuation byte: a character starts
     if (byte > 0x20 && byte != 0x7F) printable = true;
   }
-  return characters >= 1 && characters <= 255 && printable;
+  // Shown in the console and the audit: clean text (no control characters, no bidirectional
+  // overrides), as for every free text an operator stores.
+  return characters >= 1 && characters <= 255 && printable && is_clean_text(text);
 }
 
 std::vector<FieldError> schedule_time_problems(const ScheduleTimes& times) {

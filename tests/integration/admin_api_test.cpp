@@ -886,6 +886,11 @@ TEST_F(AdminApi, DeadLettersAreListedAndReplayedOnce) {
       count(fmt::format("SELECT COUNT(*) FROM reservation WHERE schedule_id = {} AND status = 'CONFIRMED'", schedule)),
       "2");
   EXPECT_NE(count(fmt::format("SELECT replayed_at IS NOT NULL FROM dead_letter WHERE id = {}", letter)), "0");
+  // The first replay changed things (a change with before and after); the repeat found it settled (a read).
+  EXPECT_EQ(count(fmt::format("SELECT GROUP_CONCAT(kind ORDER BY id) FROM admin_audit WHERE action = "
+                              "'dead-letter.replay' AND target = 'dead-letter:{}'",
+                              letter)),
+            "CHANGE,READ");
 
   // The two that can never be replayed are set aside with a reason: out of the pending list and the
   // DLQ size, kept with when and why; once only; never one that was replayed.
@@ -977,6 +982,16 @@ TEST_F(AdminApi, DeadLettersAreListedAndReplayedOnce) {
     }
   }
   EXPECT_TRUE(shown_discarded);
+  // Paging back: `before` lists the letters older than an id, newest first.
+  ASSERT_GE(full_list.as_array().size(), 2u);
+  const auto newest_id = full_list.as_array()[0].at("id").as_int64();
+  const auto next_id = full_list.as_array()[1].at("id").as_int64();
+  const auto page =
+      json::parse(admin.call("GET", fmt::format("/admin/dead-letters?limit=1&before={}", newest_id)).body);
+  ASSERT_EQ(page.as_array().size(), 1u);
+  EXPECT_EQ(page.as_array()[0].at("id").as_int64(), next_id);
+  EXPECT_EQ(http(port(), "GET", "/admin/dead-letters?before=abc", "", as_admin()).status, 400);
+  EXPECT_EQ(http(port(), "GET", "/admin/dead-letters?before=0", "", as_admin()).status, 400);
 }
 
 // A layout can be replaced until a schedule using it opens or sells; its schedules follow it and

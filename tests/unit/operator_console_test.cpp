@@ -65,6 +65,12 @@ TEST(OperatorReason, OneTo255CharactersNotOnlySpaces) {
   for (int i = 0; i < 255; ++i) korean += "\xEC\x82\xAC";  // 사: 3 bytes, one character
   EXPECT_TRUE(is_reason_text(korean)) << "characters are counted, not bytes (765 here)";
   EXPECT_FALSE(is_reason_text(korean + "\xEC\x82\xAC"));
+  // Text, as every free text an operator stores: no NUL or other control character, no invalid
+  // UTF-8, no bidirectional override.
+  EXPECT_FALSE(is_reason_text(std::string("a\0b", 3)));
+  EXPECT_FALSE(is_reason_text("line\nbreak"));
+  EXPECT_FALSE(is_reason_text("bad \xff byte"));
+  EXPECT_FALSE(is_reason_text("rlo \xE2\x80\xAE"));
 }
 
 TEST(LayoutCsv, AFileOfBadLinesGetsAShortAnswer) {

@@ -37,8 +37,9 @@ class DeadLetterStore {
   virtual ~DeadLetterStore() = default;
   // Idempotent by (topic, partition, offset): a message dead-lettered again is recorded once.
   virtual Task<void> record(const DeadLetter& letter) = 0;
-  // Newest first; only those neither replayed nor discarded when `pending_only`.
-  virtual Task<std::vector<DeadLetter>> list(int limit, bool pending_only) = 0;
+  // Newest first, older than `before` (an id) when given; only those neither replayed nor
+  // discarded when `pending_only`.
+  virtual Task<std::vector<DeadLetter>> list(int limit, bool pending_only, std::optional<std::int64_t> before) = 0;
   virtual Task<std::optional<ReplayableDeadLetter>> find(std::int64_t id) = 0;
   // Marks it replayed (the first replay's time stays) with the audit row, in one transaction.
   virtual Task<void> mark_replayed(std::int64_t id, Timestamp now, const AuditContext& who,

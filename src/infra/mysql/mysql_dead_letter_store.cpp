@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <limits>
+
 #include "domain/errors.hpp"
 #include "infra/events/payment_events.hpp"
 #include "infra/mysql/mysql_operator_repository.hpp"
@@ -52,12 +54,14 @@ Task<void> MysqlDeadLetterStore::record(const domain::DeadLetter& letter) {
   co_await pool_.run(work);
 }
 
-Task<std::vector<domain::DeadLetter>> MysqlDeadLetterStore::list(int limit, bool pending_only) {
+Task<std::vector<domain::DeadLetter>> MysqlDeadLetterStore::list(int limit, bool pending_only,
+                                                                 std::optional<std::int64_t> before) {
   auto work = [&](MysqlConnection& db) {
-    const auto rows = db.query("SELECT " + std::string(kColumns) + " FROM dead_letter " +
-                                   (pending_only ? "WHERE replayed_at IS NULL AND discarded_at IS NULL " : "") +
+    // `before` absent: below every id (ids are at most 2^63-1).
+    const auto rows = db.query("SELECT " + std::string(kColumns) + " FROM dead_letter WHERE id < ? " +
+                                   (pending_only ? "AND replayed_at IS NULL AND discarded_at IS NULL " : "") +
                                    "ORDER BY id DESC LIMIT ?",
-                               {limit});
+                               {before.value_or(std::numeric_limits<std::int64_t>::max()), limit});
     std::vector<domain::DeadLetter> letters;
     for (const auto& row : rows.rows) letters.push_back(read_letter(row));
     return letters;
@@ -81,10 +85,25 @@ Task<void> MysqlDeadLetterStore::mark_replayed(std::int64_t id, domain::Timestam
                                                const std::string& outcome) {
   auto work = [&](MysqlConnection& db) {
     Transaction tx(db);
-    db.execute("UPDATE dead_letter SET replayed_at = COALESCE(replayed_at, ?) WHERE id = ?", {now, id});
+    // replayed_at keeps the first replay's time.
+    const bool first =
+        db.execute("UPDATE dead_letter SET replayed_at = ? WHERE id = ? AND replayed_at IS NULL", {now, id})
+            .affected_rows > 0;
     support::JsonWriter after;
     after.begin_object().key("replayed").boolean(true).key("outcome").string(outcome).end_object();
-    insert_audit(db, who, "dead-letter.replay", "dead-letter:" + std::to_string(id), {"", std::move(after).str()});
+    const std::string target = "dead-letter:" + std::to_string(id);
+    if (first || outcome == "confirmed" || outcome == "cancelled") {
+      support::JsonWriter before;
+      before.begin_object().key("replayed").boolean(!first).end_object();
+      insert_audit(db, who, "dead-letter.replay", target, {std::move(before).str(), std::move(after).str()});
+    } else {
+      // A repeat that found the event settled changed nothing: a read (docs/operations.md).
+      db.execute(
+          "INSERT INTO admin_audit (admin_id, kind, action, target, after_json, request_id) VALUES (?, 'READ', ?, ?, "
+          "?, ?)",
+          {who.admin.value, std::string("dead-letter.replay"), target, std::move(after).str(),
+           who.request_id.substr(0, 64)});
+    }
     tx.commit();
     return 0;
   };

@@ -10,7 +10,7 @@ class MysqlDeadLetterStore final : public domain::DeadLetterStore {
   explicit MysqlDeadLetterStore(MysqlPool& pool) : pool_(pool) {}
 
   Task<void> record(const domain::DeadLetter& letter) override;
-  Task<std::vector<domain::DeadLetter>> list(int limit, bool pending_only) override;
+  Task<std::vector<domain::DeadLetter>> list(int limit, bool pending_only, std::optional<std::int64_t> before) override;
   Task<std::optional<domain::ReplayableDeadLetter>> find(std::int64_t id) override;
   Task<void> mark_replayed(std::int64_t id, domain::Timestamp now, const domain::AuditContext& who,
                            const std::string& outcome) override;

@@ -789,12 +789,21 @@ export async function renderDeadLetters(page: Page): Promise<void> {
   if (!body) return;
   const area = messageArea();
   const listBox = h('div', {});
-  const pending = h('input', { type: 'checkbox', id: 'dl-pending', checked: true, onchange: () => void load() });
+  // Pages of 50, newest first: `before` is the id the shown page starts below (null: the newest).
+  const pageSize = 50;
+  let before: number | null = null;
+  let oldestShown: number | null = null;
+  const older = h('button', { type: 'button', className: 'secondary', hidden: true, onclick: () => ((before = oldestShown), void load()) }, t('olderLetters'));
+  const newest = h('button', { type: 'button', className: 'secondary', hidden: true, onclick: () => ((before = null), void load()) }, t('newestLetters'));
+  const pending = h('input', { type: 'checkbox', id: 'dl-pending', checked: true, onchange: () => ((before = null), void load()) });
   const load = async (): Promise<void> => {
     try {
-      const letters = await call<DeadLetter[]>(`/admin/dead-letters?pending=${pending.checked}&limit=50`, { auth: true });
+      const letters = await call<DeadLetter[]>(`/admin/dead-letters?pending=${pending.checked}&limit=${pageSize}${before === null ? '' : `&before=${before}`}`, { auth: true });
       if (page.left) return;
       clear(listBox);
+      oldestShown = letters.length > 0 ? letters[letters.length - 1].id : null;
+      older.hidden = letters.length < pageSize;
+      newest.hidden = before === null;
       if (letters.length === 0) {
         listBox.appendChild(h('p', {}, t('deadLettersEmpty')));
         return;
@@ -874,7 +883,7 @@ export async function renderDeadLetters(page: Page): Promise<void> {
       handleError(page, area, error);
     }
   };
-  append(body, [h('div', { className: 'field checkbox' }, pending, h('label', { for: 'dl-pending' }, t('pendingOnly'))), area, listBox]);
+  append(body, [h('div', { className: 'field checkbox' }, pending, h('label', { for: 'dl-pending' }, t('pendingOnly'))), area, listBox, h('p', {}, newest, ' ', older)]);
   await load();
 }
 
