@@ -99,8 +99,11 @@ async function send(path: string, options: CallOptions): Promise<Response> {
 let refreshing: Promise<boolean> | null = null;
 
 async function refreshOnce(): Promise<boolean> {
+  // Bounded: other tabs wait for this one's lock.
+  const abort = new AbortController();
+  const timer = setTimeout(() => abort.abort(), 15_000);
   try {
-    const response = await fetch('/auth/refresh', { method: 'POST', credentials: 'same-origin' });
+    const response = await fetch('/auth/refresh', { method: 'POST', credentials: 'same-origin', signal: abort.signal });
     // Refused (unknown, expired, used or ended): no session to restore until the next sign-in.
     if (response.status === 401 || response.status === 403) session.signedOut();
     if (!response.ok) return false;
@@ -109,6 +112,8 @@ async function refreshOnce(): Promise<boolean> {
     return true;
   } catch {
     return false;
+  } finally {
+    clearTimeout(timer);
   }
 }
 
