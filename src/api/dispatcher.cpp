@@ -120,14 +120,16 @@ Task<std::optional<DispatchResult>> Dispatcher::refuse_oversized(ApiRequest& req
   const Router::Match match = router_.match(request);
   if (match.handler == nullptr || match.store_check == nullptr) co_return std::nullopt;
   std::optional<domain::DomainError> error;
+  bool unavailable = false;
   try {
     co_await (*match.store_check)(request);
   } catch (const DomainError& e) {
-    error = e;
+    error = e;  // a copy: what it was is kept below
+    unavailable = dynamic_cast<const domain::DependencyUnavailable*>(&e) != nullptr;
   } catch (const std::exception&) {
     co_return std::nullopt;  // the 413 it gets is an answer too
   }
-  if (!error || error->code() == ErrorCode::kDependencyUnavailable) co_return std::nullopt;
+  if (!error || unavailable) co_return std::nullopt;
   co_return DispatchResult{refusal(*error, request, match), match.route_template};
 }
 

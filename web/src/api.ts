@@ -127,7 +127,14 @@ export function refreshSession(): Promise<boolean> {
   refreshing ??= (async () => {
     try {
       const locks = typeof navigator !== 'undefined' ? navigator.locks : undefined;
-      return locks ? await locks.request('ticketing-auth-refresh', refreshOnce) : await refreshOnce();
+      if (!locks) return await refreshOnce();
+      let refreshed: boolean | undefined;
+      try {
+        refreshed = await locks.request('ticketing-auth-refresh', refreshOnce);
+      } catch {
+        // The lock itself refused (a sandboxed frame, say): refresh without it, as before.
+      }
+      return refreshed ?? (await refreshOnce());
     } finally {
       refreshing = null;
     }

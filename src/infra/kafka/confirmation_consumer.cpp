@@ -16,6 +16,7 @@ namespace {
 // How much of a message too large for the DLQ topic goes there (its beginning, marked): enough to
 // recognise it; the dead-letter table keeps it whole.
 constexpr std::size_t kDeadLetterTruncatedBytes = 4096;
+constexpr std::size_t kDeadLetterTruncatedKeyBytes = 256;
 }  // namespace
 
 ConfirmationConsumer::ConfirmationConsumer(KafkaOptions options, MessageProducer& dlq_producer,
@@ -87,10 +88,26 @@ std::vector<const IncomingMessage*> ConfirmationConsumer::dead_letter(const std:
                                       {"original-partition", std::to_string(message->partition)},
                                       {"original-offset", std::to_string(message->offset)}}});
   }
-  auto sent = dlq_producer_.produce_and_wait(copies, std::chrono::seconds(10));
+  // Each send waits up to 10 s for its delivery reports; a chunk at a time, so a flood of large
+  // messages is not judged against one deadline (and all sent again as "outcome unknown").
+  const auto send = [this](const std::vector<OutgoingMessage>& messages) {
+    constexpr std::size_t kChunk = 32;
+    std::vector<DeliveryResult> results;
+    results.reserve(messages.size());
+    for (std::size_t first = 0; first < messages.size(); first += kChunk) {
+      const std::vector<OutgoingMessage> chunk(
+          messages.begin() + static_cast<std::ptrdiff_t>(first),
+          messages.begin() + static_cast<std::ptrdiff_t>(std::min(messages.size(), first + kChunk)));
+      for (auto& result : dlq_producer_.produce_and_wait(chunk, std::chrono::seconds(10))) {
+        results.push_back(std::move(result));
+      }
+    }
+    return results;
+  };
+  auto sent = send(copies);
   // Too large for the DLQ topic (the payment topic took it, the copy has headers too): no attempt
-  // can ever send it whole, and the consumer must move on. Its beginning goes to the topic, marked;
-  // the database row above keeps the payload whole.
+  // can ever send it whole, and the consumer must move on. Its beginning goes to the topic, marked
+  // (a long key is cut too); the database row above keeps the payload and key whole.
   std::vector<std::size_t> too_large;
   for (std::size_t i = 0; i < sent.size(); ++i) {
     if (sent[i].delivered || !sent[i].too_large) continue;
@@ -98,6 +115,10 @@ std::vector<const IncomingMessage*> ConfirmationConsumer::dead_letter(const std:
     const auto size = copy.value.size();
     copy.value.resize(std::min(size, kDeadLetterTruncatedBytes));
     copy.headers.emplace_back("truncated-from-bytes", std::to_string(size));
+    if (copy.key.size() > kDeadLetterTruncatedKeyBytes) {
+      copy.headers.emplace_back("truncated-key-from-bytes", std::to_string(copy.key.size()));
+      copy.key.resize(kDeadLetterTruncatedKeyBytes);
+    }
     spdlog::warn("payment.completed {}/{}: {} bytes too large for the DLQ ({}); sending its first {} bytes",
                  letters[i].message->partition, letters[i].message->offset, size, sent[i].error, copy.value.size());
     too_large.push_back(i);
@@ -105,7 +126,7 @@ std::vector<const IncomingMessage*> ConfirmationConsumer::dead_letter(const std:
   if (!too_large.empty()) {
     std::vector<OutgoingMessage> truncated;
     for (const auto i : too_large) truncated.push_back(copies[i]);
-    const auto again = dlq_producer_.produce_and_wait(truncated, std::chrono::seconds(10));
+    const auto again = send(truncated);
     for (std::size_t k = 0; k < too_large.size(); ++k) sent[too_large[k]] = again[k];
   }
   std::vector<const IncomingMessage*> unsent;

@@ -142,6 +142,13 @@ class BatchedCalls {
     try {
       std::rethrow_exception(error);
     } catch (const MysqlError& mysql) {
+      // The gateway's callback (the only caller) retries 5xx and timeouts, and may take a 409 as
+      // final: a row kept locked past the retries is 503 here, never Contention's 409 — the money
+      // was taken and the callback must come again.
+      if (mysql.is_deadlock()) {
+        return std::make_exception_ptr(
+            domain::DependencyUnavailable("db", std::string("order kept locked by parallel work: ") + mysql.what()));
+      }
       if (auto unavailable = as_unavailable(mysql)) return unavailable;
     } catch (...) {
     }

@@ -39,6 +39,17 @@ domain::DeadLetter read_letter(const Row& row) {
 
 }  // namespace
 
+namespace {
+
+// At most `bytes` bytes of `text`, not cutting a UTF-8 sequence (the column is utf8mb4).
+std::string utf8_prefix(const std::string& text, std::size_t bytes) {
+  if (text.size() <= bytes) return text;
+  while (bytes > 0 && (static_cast<unsigned char>(text[bytes]) & 0xC0) == 0x80) --bytes;
+  return text.substr(0, bytes);
+}
+
+}  // namespace
+
 Task<void> MysqlDeadLetterStore::record(const domain::DeadLetter& letter) {
   auto work = [&](MysqlConnection& db) {
     // INSERT IGNORE: the unique (topic, partition, offset, SHA-256 of the payload) makes a second
@@ -48,7 +59,7 @@ Task<void> MysqlDeadLetterStore::record(const domain::DeadLetter& letter) {
         "INSERT IGNORE INTO dead_letter (topic, partition_no, offset_no, message_key, payload, payload_sha256, error) "
         "VALUES (?, ?, ?, ?, ?, SHA2(?, 256), ?)",
         {letter.topic, static_cast<std::int64_t>(letter.partition), letter.offset, letter.key, letter.payload,
-         letter.payload, letter.error.substr(0, 512)});
+         letter.payload, utf8_prefix(letter.error, 512)});
     return 0;
   };
   co_await pool_.run(work);

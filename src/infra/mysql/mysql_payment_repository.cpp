@@ -554,8 +554,9 @@ void record_callbacks(MysqlConnection& db, const events::EventTopics& topics,
     try {
       // Its own lock time: it runs after the batch (or its failure), maybe much later.
       const auto alone_at = std::max(call->request.now, domain::SystemClock().now());
-      auto records =
-          with_deadlock_retries([&] { return record_payments_once(db, topics, {call->request.order_no}, alone_at); });
+      // Three tries of at most 2 s each (FOR UPDATE WAIT 2): the gateway waits for the answer.
+      auto records = with_deadlock_retries(
+          [&] { return record_payments_once(db, topics, {call->request.order_no}, alone_at); }, false, 3);
       self.count_transaction(1);
       self.answer({call}, &records, nullptr);
     } catch (const MysqlError& error) {

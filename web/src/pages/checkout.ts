@@ -184,8 +184,11 @@ export async function renderCheckout(page: Page): Promise<void> {
         navigate(`/gateway/${encodeURIComponent(order.orderNo)}`);
       } catch (error) {
         const definite = error instanceof SignInRequired || error instanceof QueueTokenError;
+        // A 409 with Retry-After (IDEMPOTENCY_IN_PROGRESS, or CONFLICT for contention with this
+        // reader's own parallel calls) is worth the same request again, as is a 5xx.
         const transient =
-          !definite && (!(error instanceof ApiError) || error.code === 'IDEMPOTENCY_IN_PROGRESS' || error.status >= 500);
+          !definite &&
+          (!(error instanceof ApiError) || error.code === 'IDEMPOTENCY_IN_PROGRESS' || (error.status === 409 && error.retryAfterSeconds !== null) || error.status >= 500);
         if (transient && retries > 0 && !page.left) {
           // Same attempt, same key: the server replays the first answer if it already has one.
           const wait = error instanceof ApiError ? (error.retryAfterSeconds ?? 1) * 1000 : 1000;

@@ -166,8 +166,9 @@ export async function renderQueue(page: Page): Promise<void> {
     if (view.status !== 'ADMITTED') sessionStorage.setItem(lastKey, JSON.stringify({ ...view, token: undefined, at: Date.now() }));
     if (!show(view)) later(page, Math.max(250, view.pollAfterMs), () => void poll(false));
   };
-  // A place told in the last minute is shown until the server answers (a waiter's position only
-  // decreases, so it is never better than the truth); older ones are not worth showing.
+  // A place told in the last minute is shown until the server answers — usually no better than the
+  // truth, as a waiter's position only decreases (a slot that lapsed meanwhile puts the reader at the
+  // back: the next answer says so); older ones are not worth showing.
   try {
     const last = JSON.parse(sessionStorage.getItem(lastKey) ?? 'null') as (QueueView & { at: number }) | null;
     const age = last ? Date.now() - last.at : Infinity;
