@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "application/seat_events.hpp"
 #include "domain/errors.hpp"
 #include "domain/operator_console.hpp"
@@ -88,6 +90,20 @@ Task<HoldView> HoldService::hold_seats(const Admission& admission, domain::Sched
   switch (outcome.kind) {
     case HoldOutcome::Kind::kHeld:
       counters_.held.fetch_add(1, std::memory_order_relaxed);
+      if (locked && locks.taken.size() < seat_nos.size()) {
+        // Seats whose lock the user already had: a hold of theirs that a parallel release ended in
+        // the database left it, and that release's unlock (after its commit) may drop it now —
+        // leaving the new hold without the fast path. Their locks are set afresh for this hold.
+        std::vector<std::string> found;
+        for (const auto& seat : seat_nos) {
+          if (std::find(locks.taken.begin(), locks.taken.end(), seat) == locks.taken.end()) found.push_back(seat);
+        }
+        try {
+          co_await locks_.renew_for_new_hold(schedule, user, found, policy_.ttl);
+        } catch (const std::exception&) {
+          // The fast path only: the database holds the seats either way.
+        }
+      }
       emit_seat_changes(seat_events_, outcome.events);
       co_return HoldView{std::move(outcome.seats), expires_at};
     case HoldOutcome::Kind::kLimitExceeded:

@@ -8,6 +8,7 @@
 //    all-or-nothing SET NX PX per seat, a lock the caller already owns is left as it is (no
 //    self-extension) and not reported as taken, compare-and-delete release, sold = no expiry.
 #include <algorithm>
+#include <functional>
 #include <map>
 #include <optional>
 #include <set>
@@ -158,6 +159,18 @@ class FakeSeatLockStore final : public domain::SeatLockStore {
     co_return;
   }
 
+  Task<void> renew_for_new_hold(domain::ScheduleId schedule, domain::UserId user, const std::vector<std::string>& seats,
+                                std::chrono::milliseconds ttl) override {
+    if (down) throw domain::DependencyUnavailable("redis", "down");
+    ++renew_calls;
+    for (const auto& seat : seats) {
+      const auto* lock = live(schedule, seat);
+      if (lock == nullptr || lock->owner == user) locks_[{schedule.value, seat}] = Lock{user, clock_.now() + ttl};
+    }
+    co_return;
+  }
+  int renew_calls = 0;
+
   Task<void> extend_for_order(domain::ScheduleId schedule, domain::UserId user, const std::vector<std::string>& seats,
                               domain::Timestamp until) override {
     if (down) throw domain::DependencyUnavailable("redis", "down");
@@ -306,6 +319,7 @@ class FakeReservationRepository final : public domain::ReservationRepository {
                                  domain::Timestamp expires_at, int max_seats_per_user) override {
     store_.maybe_fail();
     ++hold_calls;
+    if (before_hold) before_hold();  // what a parallel request does meanwhile
     domain::HoldInput input{user, schedule, seats, now, expires_at, max_seats_per_user, 0, {}};
     for (const auto& r : store_.reservations) {
       if (!r.active() || r.user != user || r.schedule != schedule) continue;
@@ -364,6 +378,7 @@ class FakeReservationRepository final : public domain::ReservationRepository {
   }
 
   int hold_calls = 0;
+  std::function<void()> before_hold;
 
  private:
   void cancel(std::int64_t order_id, std::string reason, domain::ExpiryOutcome& outcome) {

@@ -140,6 +140,33 @@ TEST(HoldService, ATimedOutLockIsLetGoWhenTheDatabaseRefusesTheHold) {
   EXPECT_EQ(f.hold({"A-3"}).seats.size(), 1u);
 }
 
+// One user's hold and release of a seat racing: the release commits in the database, the hold
+// finds the user's lock still there (so takes none), and the release's unlock, after its commit,
+// drops that lock while the new hold is being written. The new hold keeps a lock of its own: the
+// fast path goes on refusing the seat to others (it was left without one until hold.ttl).
+TEST(HoldService, AHoldThatFoundItsUsersLockKeepsOneWhenAParallelReleaseDropsIt) {
+  Fixture f;
+  f.hold({"A-1"});
+  run_task(f.reservations.release(kSchedule, kMe, {"A-1"}, f.clock.now()));
+  f.reservations.before_hold = [&] { run_task(f.locks.unlock(kSchedule, kMe, {"A-1"})); };
+  f.clock.advance(std::chrono::seconds(30));
+  const auto again = f.hold({"A-1"});
+  ASSERT_EQ(again.seats.size(), 1u);
+  const auto lock = f.locks.lock_of(kSchedule, "A-1");
+  ASSERT_TRUE(lock) << "the new hold was left without a lock";
+  EXPECT_EQ(lock->owner, kMe);
+  EXPECT_EQ(lock->expires_at, again.expires_at) << "the lock lasts as long as the new hold";
+  EXPECT_EQ(f.locks.renew_calls, 1);
+  // A hold that took every lock itself needs no second call.
+  f.reservations.before_hold = nullptr;
+  f.hold({"A-2"});
+  EXPECT_EQ(f.locks.renew_calls, 1);
+  // Another user's lock is never taken over.
+  f.hold({"A-3"}, kOther);
+  run_task(f.locks.renew_for_new_hold(kSchedule, kMe, {"A-3"}, std::chrono::minutes(5)));
+  EXPECT_EQ(f.locks.lock_of(kSchedule, "A-3")->owner, kOther);
+}
+
 TEST(HoldService, ReHoldingOwnSeatsJustBeforeExpiryNeverExtendsThem) {
   Fixture f;
   const auto first = f.hold({"A-1"});

@@ -35,6 +35,11 @@ class SeatLockStore {
   // goes on refusing them, and naming them in a 409, after hold.ttl. Another user's lock is left.
   virtual Task<void> extend_for_order(ScheduleId schedule, UserId user, const std::vector<std::string>& seats,
                                       Timestamp until) = 0;
+  // The database gave `user` new holds of these seats, whose locks the hold found already theirs
+  // (left by a hold of theirs that a parallel release ended, and whose unlock may run any moment):
+  // each is set to `user` for a fresh `ttl`, a missing one taken again; another user's is left.
+  virtual Task<void> renew_for_new_hold(ScheduleId schedule, UserId user, const std::vector<std::string>& seats,
+                                        std::chrono::milliseconds ttl) = 0;
 };
 
 }  // namespace ticketing::domain

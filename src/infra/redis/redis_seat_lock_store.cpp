@@ -62,6 +62,15 @@ end
 return #KEYS
 )lua");
 
+// A new hold of ARGV[1]'s for ARGV[2] ms: the user's lock (or none) is set afresh; another's is left.
+const RedisScript kRenewScript = RedisScript::from_source(R"lua(
+for _, key in ipairs(KEYS) do
+  local owner = redis.call('GET', key)
+  if not owner or owner == ARGV[1] then redis.call('SET', key, ARGV[1], 'PX', ARGV[2]) end
+end
+return #KEYS
+)lua");
+
 }  // namespace
 
 std::vector<std::string> RedisSeatLockStore::keys(domain::ScheduleId schedule, const std::vector<std::string>& seats) {
@@ -112,6 +121,19 @@ Task<void> RedisSeatLockStore::run_for_owner(const RedisScript& script, std::str
 Task<void> RedisSeatLockStore::unlock(domain::ScheduleId schedule, domain::UserId user,
                                       const std::vector<std::string>& seats) {
   co_await run_for_owner(kUnlockScript, "unlock", schedule, user, seats);
+}
+
+Task<void> RedisSeatLockStore::renew_for_new_hold(domain::ScheduleId schedule, domain::UserId user,
+                                                  const std::vector<std::string>& seats,
+                                                  std::chrono::milliseconds ttl) {
+  if (seats.empty()) co_return;
+  const auto seat_keys = keys(schedule, seats);
+  const std::vector<std::string_view> key_views(seat_keys.begin(), seat_keys.end());
+  const std::string user_id = std::to_string(user.value);
+  const std::string ttl_ms = std::to_string(ttl.count());
+  const std::array<std::string_view, 2> args{user_id, ttl_ms};
+  const RedisReply reply = co_await redis_.evalsha(kRenewScript, key_views, args);
+  if (reply.is_error()) throw domain::DependencyUnavailable("redis", "seat renew script: " + reply.str);
 }
 
 Task<void> RedisSeatLockStore::extend_for_order(domain::ScheduleId schedule, domain::UserId user,

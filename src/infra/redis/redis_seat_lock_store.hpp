@@ -15,6 +15,8 @@ class RedisSeatLockStore final : public domain::SeatLockStore {
   Task<void> unlock(domain::ScheduleId schedule, domain::UserId user, const std::vector<std::string>& seats) override;
   Task<void> mark_sold(domain::ScheduleId schedule, domain::UserId user,
                        const std::vector<std::string>& seats) override;
+  Task<void> renew_for_new_hold(domain::ScheduleId schedule, domain::UserId user, const std::vector<std::string>& seats,
+                                std::chrono::milliseconds ttl) override;
   Task<void> extend_for_order(domain::ScheduleId schedule, domain::UserId user, const std::vector<std::string>& seats,
                               domain::Timestamp until) override;
 
