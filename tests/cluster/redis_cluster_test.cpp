@@ -221,6 +221,29 @@ bool replica_in_sync(std::uint16_t port) {
   }
 }
 
+// A number field of a node's INFO replication (`master_repl_offset`, `slave_repl_offset`); -1 when
+// the node does not answer or has no such field.
+long long replication_field(std::uint16_t port, std::string_view field) {
+  try {
+    const auto info = node_inspector(port).string({"INFO", "replication"});
+    const std::string name = std::string(field) + ":";
+    const auto at = info ? info->find(name) : std::string::npos;
+    if (at == std::string::npos) return -1;
+    return std::stoll(info->substr(at + name.size()));
+  } catch (const std::exception&) {
+    return -1;
+  }
+}
+
+// Waits until `replica` has processed everything `master` had written when this was called: the
+// writes a test is about to lose the master over (the service's, on its own connections) are on the
+// replica that takes over. (WAIT would only cover the writes of the connection that sends it.)
+bool replica_has_everything(std::uint16_t master, std::uint16_t replica) {
+  const auto written = replication_field(master, "master_repl_offset");
+  return written > 0 && testing::wait_for([&] { return replication_field(replica, "slave_repl_offset") >= written; },
+                                          std::chrono::seconds(20), std::chrono::milliseconds(50));
+}
+
 // Every arrival waits for a round (no admission on arrival): the tests follow queue positions.
 const domain::QueuePolicy kPolicy{2, 1000, std::chrono::hours(1), std::chrono::hours(1), 0, false};
 
@@ -674,7 +697,8 @@ TEST_F(RedisClusterIT, RecoversAfterAMasterIsKilled) {
   // have the writes above, so the failover keeps them.
   ASSERT_TRUE(testing::wait_for([&] { return replica_in_sync(replica.port); }, 20s, 100ms));
   auto victim_cli = node_inspector(victim.port);
-  ASSERT_EQ(victim_cli.integer({"WAIT", "1", "2000"}), 1);
+  ASSERT_TRUE(replica_has_everything(victim.port, replica.port))
+      << "replica " << replica.port << " did not catch up with " << victim.port;
   auto cached_on = [&](std::uint16_t port) {
     const auto r = on(0, node_command(port, {"SCRIPT", "EXISTS", probe.sha1}));
     return r.is_array() && r.elements.size() == 1 ? r.elements[0].integer : -1;
@@ -779,7 +803,9 @@ TEST_F(RedisClusterIT, LiveSeatMapResumesAfterTheMasterOfItsSlotIsKilled) {
   ASSERT_EQ(map["S-1"], "HELD");
 
   auto victim_cli = node_inspector(victim.port);
-  ASSERT_EQ(victim_cli.integer({"WAIT", "1", "2000"}), 1);  // the replica has the version counter
+  // The replica has the version counter and the admitted users' slots.
+  ASSERT_TRUE(replica_has_everything(victim.port, replica.port))
+      << "replica " << replica.port << " did not catch up with " << victim.port;
   const auto info = victim_cli.string({"INFO", "server"});
   ASSERT_TRUE(info);
   const auto at = info->find("process_id:");
