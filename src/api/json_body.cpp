@@ -8,6 +8,7 @@
 #include <cctype>
 
 #include "support/json_sax.hpp"
+#include "support/utf8.hpp"
 
 namespace ticketing::api {
 namespace {
@@ -85,12 +86,8 @@ std::string field_of_bad_scalar(std::string_view text, std::size_t offset, const
 std::string printable_name(std::string_view name) {
   constexpr std::size_t kMaxShown = 64;
   std::string out;
-  std::size_t shown = name.size();
-  if (shown > kMaxShown) {
-    shown = kMaxShown;
-    while (shown > 0 && (static_cast<unsigned char>(name[shown]) & 0xC0) == 0x80) --shown;
-  }
-  for (const char c : name.substr(0, shown)) {
+  const std::string_view shown = support::utf8_prefix(name, kMaxShown);
+  for (const char c : shown) {
     const auto byte = static_cast<unsigned char>(c);
     if (byte < 0x20 || byte == 0x7f) {
       out += fmt::format("\\u{:04x}", byte);
@@ -98,7 +95,7 @@ std::string printable_name(std::string_view name) {
       out += c;
     }
   }
-  if (shown < name.size()) out += "...";
+  if (shown.size() < name.size()) out += "...";
   return out;
 }
 

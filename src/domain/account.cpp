@@ -139,9 +139,10 @@ SignUpRequest validate_sign_up(std::string_view email, std::string_view password
   };
   auto normal_email = normalize_email(email);
   if (!normal_email) problem("email", "must be an email address like fan@example.com");
-  if (!is_acceptable_password(password)) {
-    const bool length_ok = password.size() >= kMinPasswordBytes && password.size() <= kMaxPasswordBytes;
-    problem("password", length_ok ? "must not contain a NUL character" : "must be 10 to 128 bytes");
+  if (password.size() < kMinPasswordBytes || password.size() > kMaxPasswordBytes) {
+    problem("password", "must be 10 to 128 bytes");
+  } else if (!is_acceptable_password(password)) {
+    problem("password", "must not contain a NUL character");
   }
   auto normal_name = normalize_name(name);
   if (!normal_name) problem("name", "must be 1 to 100 bytes of text without control characters");

@@ -9,6 +9,7 @@
 #include "infra/mysql/mysql_operator_repository.hpp"
 #include "infra/mysql/row_reader.hpp"
 #include "support/json_writer.hpp"
+#include "support/utf8.hpp"
 
 namespace ticketing::infra::mysql {
 namespace {
@@ -39,17 +40,6 @@ domain::DeadLetter read_letter(const Row& row) {
 
 }  // namespace
 
-namespace {
-
-// At most `bytes` bytes of `text`, not cutting a UTF-8 sequence (the column is utf8mb4).
-std::string utf8_prefix(const std::string& text, std::size_t bytes) {
-  if (text.size() <= bytes) return text;
-  while (bytes > 0 && (static_cast<unsigned char>(text[bytes]) & 0xC0) == 0x80) --bytes;
-  return text.substr(0, bytes);
-}
-
-}  // namespace
-
 Task<void> MysqlDeadLetterStore::record(const domain::DeadLetter& letter) {
   auto work = [&](MysqlConnection& db) {
     // INSERT IGNORE: the unique (topic, partition, offset, SHA-256 of the payload) makes a second
@@ -59,7 +49,7 @@ Task<void> MysqlDeadLetterStore::record(const domain::DeadLetter& letter) {
         "INSERT IGNORE INTO dead_letter (topic, partition_no, offset_no, message_key, payload, payload_sha256, error) "
         "VALUES (?, ?, ?, ?, ?, SHA2(?, 256), ?)",
         {letter.topic, static_cast<std::int64_t>(letter.partition), letter.offset, letter.key, letter.payload,
-         letter.payload, utf8_prefix(letter.error, 512)});
+         letter.payload, std::string(support::utf8_prefix(letter.error, 512))});
     return 0;
   };
   co_await pool_.run(work);
@@ -109,11 +99,7 @@ Task<void> MysqlDeadLetterStore::mark_replayed(std::int64_t id, domain::Timestam
       insert_audit(db, who, "dead-letter.replay", target, {std::move(before).str(), std::move(after).str()});
     } else {
       // A repeat that found the event settled changed nothing: a read (docs/operations.md).
-      db.execute(
-          "INSERT INTO admin_audit (admin_id, kind, action, target, after_json, request_id) VALUES (?, 'READ', ?, ?, "
-          "?, ?)",
-          {who.admin.value, std::string("dead-letter.replay"), target, std::move(after).str(),
-           who.request_id.substr(0, 64)});
+      insert_read_audit(db, who, "dead-letter.replay", target, std::move(after).str());
     }
     tx.commit();
     return 0;

@@ -33,6 +33,13 @@ void insert_audit(MysqlConnection& db, const domain::AuditContext& who, std::str
        who.request_id.substr(0, 64)});
 }
 
+void insert_read_audit(MysqlConnection& db, const domain::AuditContext& who, std::string_view action,
+                       std::string_view target, std::string_view asked) {
+  db.execute(
+      "INSERT INTO admin_audit (admin_id, kind, action, target, after_json, request_id) VALUES (?, 'READ', ?, ?, ?, ?)",
+      {who.admin.value, action, target.substr(0, 128), asked, who.request_id.substr(0, 64)});
+}
+
 namespace {
 
 // A change's controls version: one more than the last, and never less than the database's clock in
@@ -218,12 +225,9 @@ Task<std::vector<domain::AuditEntry>> MysqlOperatorRepository::audit(int limit, 
 // a co_await expression twice (see MysqlPool::run).
 Task<void> MysqlOperatorRepository::record_read(const domain::AuditContext& who, std::string_view action,
                                                 std::string_view target, std::string_view asked) {
-  auto work = [admin = who.admin.value, action = std::string(action), target = std::string(target.substr(0, 128)),
-               asked = std::string(asked), request_id = who.request_id.substr(0, 64)](MysqlConnection& db) {
-    db.execute(
-        "INSERT INTO admin_audit (admin_id, kind, action, target, after_json, request_id) VALUES (?, 'READ', ?, ?, ?, "
-        "?)",
-        {admin, action, target, asked, request_id});
+  auto work = [who = who, action = std::string(action), target = std::string(target),
+               asked = std::string(asked)](MysqlConnection& db) {
+    insert_read_audit(db, who, action, target, asked);
     return 0;
   };
   co_await pool_.run(work);

@@ -46,6 +46,9 @@ class MysqlOperatorRepository final : public domain::OperatorRepository {
 // Appends an admin_audit row on `db` (inside the caller's transaction).
 void insert_audit(MysqlConnection& db, const domain::AuditContext& who, std::string_view action,
                   std::string_view target, const domain::Change& change);
+// A served call that changed nothing (kind READ): `asked` (JSON) says what was asked for.
+void insert_read_audit(MysqlConnection& db, const domain::AuditContext& who, std::string_view action,
+                       std::string_view target, std::string_view asked);
 
 // The console's creations on `db`, inside the caller's transaction, each with its audit row: the
 // repository's create_* run them in a transaction of their own, the demo seed in its one big one.

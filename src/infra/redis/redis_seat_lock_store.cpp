@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <span>
+
 #include "domain/errors.hpp"
 
 namespace ticketing::infra::redis {
@@ -107,13 +109,14 @@ Task<domain::SeatLockResult> RedisSeatLockStore::lock(domain::ScheduleId schedul
 
 Task<void> RedisSeatLockStore::run_for_owner(const RedisScript& script, std::string_view name,
                                              domain::ScheduleId schedule, domain::UserId user,
-                                             const std::vector<std::string>& seats) {
+                                             const std::vector<std::string>& seats, std::string_view second_arg) {
   if (seats.empty()) co_return;
   const auto seat_keys = keys(schedule, seats);
   const std::vector<std::string_view> key_views(seat_keys.begin(), seat_keys.end());
   const std::string user_id = std::to_string(user.value);
-  const std::array<std::string_view, 1> args{user_id};
-  const RedisReply reply = co_await redis_.evalsha(script, key_views, args);
+  const std::array<std::string_view, 2> args{user_id, second_arg};
+  const auto given = std::span<const std::string_view>(args).first(second_arg.empty() ? 1 : 2);
+  const RedisReply reply = co_await redis_.evalsha(script, key_views, given);
   if (reply.is_error())
     throw domain::DependencyUnavailable("redis", fmt::format("seat {} script: {}", name, reply.str));
 }
@@ -126,27 +129,15 @@ Task<void> RedisSeatLockStore::unlock(domain::ScheduleId schedule, domain::UserI
 Task<void> RedisSeatLockStore::renew_for_new_hold(domain::ScheduleId schedule, domain::UserId user,
                                                   const std::vector<std::string>& seats,
                                                   std::chrono::milliseconds ttl) {
-  if (seats.empty()) co_return;
-  const auto seat_keys = keys(schedule, seats);
-  const std::vector<std::string_view> key_views(seat_keys.begin(), seat_keys.end());
-  const std::string user_id = std::to_string(user.value);
   const std::string ttl_ms = std::to_string(ttl.count());
-  const std::array<std::string_view, 2> args{user_id, ttl_ms};
-  const RedisReply reply = co_await redis_.evalsha(kRenewScript, key_views, args);
-  if (reply.is_error()) throw domain::DependencyUnavailable("redis", "seat renew script: " + reply.str);
+  co_await run_for_owner(kRenewScript, "renew", schedule, user, seats, ttl_ms);
 }
 
 Task<void> RedisSeatLockStore::extend_for_order(domain::ScheduleId schedule, domain::UserId user,
                                                 const std::vector<std::string>& seats, domain::Timestamp until) {
-  if (seats.empty()) co_return;
-  const auto seat_keys = keys(schedule, seats);
-  const std::vector<std::string_view> key_views(seat_keys.begin(), seat_keys.end());
-  const std::string user_id = std::to_string(user.value);
   const std::string until_ms =
       std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(until.time_since_epoch()).count());
-  const std::array<std::string_view, 2> args{user_id, until_ms};
-  const RedisReply reply = co_await redis_.evalsha(kOrderScript, key_views, args);
-  if (reply.is_error()) throw domain::DependencyUnavailable("redis", "seat order script: " + reply.str);
+  co_await run_for_owner(kOrderScript, "order", schedule, user, seats, until_ms);
 }
 
 Task<void> RedisSeatLockStore::mark_sold(domain::ScheduleId schedule, domain::UserId user,

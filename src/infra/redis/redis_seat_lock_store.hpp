@@ -24,9 +24,11 @@ class RedisSeatLockStore final : public domain::SeatLockStore {
 
  private:
   static std::vector<std::string> keys(domain::ScheduleId schedule, const std::vector<std::string>& seats);
-  // Runs `script` over the seats' locks with ARGV = {user}; `name` goes into the error message.
+  // Runs `script` over the seats' locks with ARGV = {user} or, given a second argument, {user,
+  // second_arg}; `name` goes into the error message.
   Task<void> run_for_owner(const RedisScript& script, std::string_view name, domain::ScheduleId schedule,
-                           domain::UserId user, const std::vector<std::string>& seats);
+                           domain::UserId user, const std::vector<std::string>& seats,
+                           std::string_view second_arg = {});
 
   RedisClient& redis_;
 };
