@@ -165,6 +165,29 @@ TEST_F(ConsumerFixture, DuplicateEventConfirmsOnce) {
   c->stop();
 }
 
+// The sold lock is set after the confirmation commits, by the real script: the buyer's own lock
+// stops expiring; a lock gone meanwhile (an operator's refund unlocked it) is not taken again, and
+// another user's (a hold after that refund) is left with its expiry.
+TEST_F(ConsumerFixture, TheSoldLockKeepsOnlyTheBuyersOwnLock) {
+  const auto event = confirming_order(14);
+  RedisInspector redis;
+  const auto key = [&](const char* seat) { return infra::redis::RedisSeatLockStore::key(event.schedule, seat); };
+  redis.string({"SET", key("S-1"), std::to_string(event.user.value), "PX", "60000"});
+  redis.string({"SET", key("S-2"), "999", "PX", "60000"});
+  const auto outcome = boost::asio::co_spawn(io_, handler_->handle(event), boost::asio::use_future).get();
+  ASSERT_EQ(outcome.kind, domain::ConfirmOutcome::Kind::kConfirmed);
+  EXPECT_EQ(redis.string({"GET", key("S-1")}).value_or(""), std::to_string(event.user.value));
+  EXPECT_EQ(redis.integer({"PTTL", key("S-1")}), -1) << "the buyer's lock still expires";
+  EXPECT_EQ(redis.string({"GET", key("S-2")}).value_or(""), "999") << "another user's lock was taken";
+  EXPECT_GT(redis.integer({"PTTL", key("S-2")}), 0);
+
+  const auto later = confirming_order(15);
+  const auto later_outcome = boost::asio::co_spawn(io_, handler_->handle(later), boost::asio::use_future).get();
+  ASSERT_EQ(later_outcome.kind, domain::ConfirmOutcome::Kind::kConfirmed);
+  EXPECT_EQ(redis.integer({"EXISTS", infra::redis::RedisSeatLockStore::key(later.schedule, "S-1")}), 0)
+      << "a lock gone before the confirmation was set again";
+}
+
 // Acceptance 5: a consumer dies after the database commit but before the offset commit.
 TEST_F(ConsumerFixture, RedeliveryAfterACrashBeforeTheOffsetCommitHasNoSecondEffect) {
   const auto event = confirming_order(13);

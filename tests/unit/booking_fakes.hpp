@@ -155,7 +155,11 @@ class FakeSeatLockStore final : public domain::SeatLockStore {
   Task<void> mark_sold(domain::ScheduleId schedule, domain::UserId user,
                        const std::vector<std::string>& seats) override {
     if (down) throw domain::DependencyUnavailable("redis", "down");
-    for (const auto& seat : seats) locks_[{schedule.value, seat}] = Lock{user, std::nullopt};
+    for (const auto& seat : seats) {  // PERSIST of the buyer's own lock only
+      if (const auto* lock = live(schedule, seat); lock != nullptr && lock->owner == user) {
+        locks_[{schedule.value, seat}].expires_at = std::nullopt;
+      }
+    }
     co_return;
   }
 

@@ -308,6 +308,23 @@ TEST(ConfirmationHandler, ConfirmsSellsTheSeatsOnceAndFreesTheBuyingSlot) {
   EXPECT_EQ(code_of([&] { f.hold({"A-1"}, kOther); }), ErrorCode::kSeatAlreadyHeld);
 }
 
+// The sold lock is set after the confirmation commits. An operator's refund committed and
+// unlocked in between (or a new hold of the refunded seat) must not find the seat locked to the
+// buyer for good afterwards: only the buyer's own lock is kept.
+TEST(ConfirmationHandler, ASoldLockIsNeverTakenAgainNorTakenFromAnotherUser) {
+  Fixture f;
+  const auto order_no = confirming_order(f, {"A-1", "A-2"});
+  const auto event = f.completed_event(order_no);
+  f.locks.drop(kSchedule, "A-1");  // the refund's unlock came first
+  f.locks.drop(kSchedule, "A-2");
+  run_task(f.locks.lock(kSchedule, kOther, {"A-2"}, minutes(5)));  // and someone held A-2 since
+  EXPECT_EQ(run_task(f.confirmation.handle(event)).kind, ConfirmOutcome::Kind::kConfirmed);
+  EXPECT_FALSE(f.locks.lock_of(kSchedule, "A-1")) << "a refunded seat stayed locked to the buyer";
+  ASSERT_TRUE(f.locks.lock_of(kSchedule, "A-2"));
+  EXPECT_EQ(f.locks.lock_of(kSchedule, "A-2")->owner, kOther);
+  EXPECT_TRUE(f.locks.lock_of(kSchedule, "A-2")->expires_at) << "another user's hold became a sold lock";
+}
+
 // Redis unreachable when the purchase is confirmed: the buying slot could not be freed, and the
 // buyer's token would keep working (each booking call extends the slot). The reconciler's next
 // round frees it once Redis answers again.

@@ -26,8 +26,9 @@ class SeatLockStore {
                                     std::chrono::milliseconds ttl) = 0;
   // Deletes the locks of these seats that `user` owns (compare-and-delete).
   virtual Task<void> unlock(ScheduleId schedule, UserId user, const std::vector<std::string>& seats) = 0;
-  // The seats were sold to `user`: their locks stop expiring, so the fast path keeps refusing them
-  // (and names them in a 409) long after hold.ttl.
+  // The seats were sold to `user`: the user's own locks stop expiring, so the fast path keeps
+  // refusing them (and names them in a 409) long after hold.ttl. A lock that is gone or another
+  // user's is left as it is (a refund or a new hold may have come between the commit and this).
   virtual Task<void> mark_sold(ScheduleId schedule, UserId user, const std::vector<std::string>& seats) = 0;
   // The seats went into `user`'s READY order, which the database keeps them for until `until`
   // (ready extends the holds): their locks last at least as long — a lock of the user's gets the

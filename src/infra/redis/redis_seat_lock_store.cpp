@@ -43,10 +43,17 @@ end
 return removed
 )lua");
 
-// The seats are sold to ARGV[1]: the lock is theirs, without expiry.
+// The seats are sold to ARGV[1]: the buyer's own lock stays, without expiry. A missing lock is not
+// taken again and another user's is left: the confirmation runs after its commit, so an operator's
+// refund (committed and unlocked in between) or a new hold after it may already own the seat, and a
+// lock set here would keep the refunded seat from the fast path for good. Without a lock the
+// database still refuses the sold seat.
 const RedisScript kSoldScript = RedisScript::from_source(R"lua(
-for _, key in ipairs(KEYS) do redis.call('SET', key, ARGV[1]) end
-return #KEYS
+local kept = 0
+for _, key in ipairs(KEYS) do
+  if redis.call('GET', key) == ARGV[1] then kept = kept + redis.call('PERSIST', key) end
+end
+return kept
 )lua");
 
 // The seats went into ARGV[1]'s READY order until ARGV[2] (epoch ms): the user's lock expires no
