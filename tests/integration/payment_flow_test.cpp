@@ -724,15 +724,17 @@ TEST(PaymentFlow, ConfirmingOrderKeepsItsSeatsUntilSettledWithoutExtendingThem) 
       "0");
 }
 
-// The largest order there can be (50 seats with 16-character numbers) is created and replayed: its
-// idempotency fingerprint is longer than the 512 characters the column first had (ready said 500).
+// The largest order there can be (50 seats with 16-character numbers, each at the highest price an
+// operator may set) is created, replayed and paid: its idempotency fingerprint is longer than the
+// 512 characters the column first had, and its amount did not fit DECIMAL(12,2) (V17) — `ready`
+// said 500 for each.
 TEST(PaymentFlow, LargestOrderIsCreatedAndReplayed) {
   const auto schedule = create_schedule(-60, 0);
   std::vector<std::string> seats;
   std::string values;
   for (int i = 1; i <= 50; ++i) {
     seats.push_back(fmt::format("LONGSEATNAME-{:03}", i));
-    values += fmt::format("{}({}, '{}', 'L', 10.00)", i == 1 ? "" : ",", schedule, seats.back());
+    values += fmt::format("{}({}, '{}', 'L', 9999999999.99)", i == 1 ? "" : ",", schedule, seats.back());
   }
   test_db()->execute("INSERT INTO seat (schedule_id, seat_no, section, price) VALUES " + values);
   TestServer server(with(kFastAdmission, {"hold.max-seats-per-user=50"}));
@@ -743,10 +745,15 @@ TEST(PaymentFlow, LargestOrderIsCreatedAndReplayed) {
   const auto key = fmt::format("big-{}", schedule);
   const auto first = ready(server.port(), big, key);
   ASSERT_EQ(first.status, 201) << first.raw;
-  EXPECT_EQ(json::parse(first.body).at("amount").to_number<double>(), 500.0);
+  EXPECT_NE(first.body.find(R"("amount":499999999999.50)"), std::string::npos) << first.body;
   const auto again = ready(server.port(), big, key);
   EXPECT_EQ(again.status, 201) << again.raw;
   EXPECT_EQ(again.body, first.body);
+  // Paid and confirmed: the event carries the amount and matches its order.
+  const std::string order_no(json::parse(first.body).at("orderNo").as_string());
+  ASSERT_EQ(pay(server.port(), order_no).status, 202);
+  EXPECT_TRUE(wait_for([&] { return order_status(server.port(), order_no) == "PAID"; }, std::chrono::seconds(20)));
+  EXPECT_EQ(db_value("SELECT amount FROM payment_order WHERE order_no = '" + order_no + "'"), "499999999999.50");
 }
 
 // An order paid after its expiresAt, before the expiry job cancelled it, is not confirmed: it ends
