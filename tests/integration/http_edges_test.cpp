@@ -266,6 +266,30 @@ TEST_F(HttpEdges, AnOversizedTrailerFieldIs431AndTheServerLives) {
   expect_json_error(http(port(), "GET", "/nope"), 404, "NOT_FOUND");
 }
 
+// Fields in a chunked body's trailer are not request fields: Beast's parser appended them to the
+// header's, so a token, a Content-Type or a request id sent after the last chunk counted as if sent
+// up front (an admin call with its token only in the trailer created a concert) — and only when the
+// whole request came in one read. They are dropped.
+TEST_F(HttpEdges, TrailerFieldsAreNeverRequestFields) {
+  const std::string body = R"({"scheduleId":1})";
+  const std::string chunked = fmt::format("{:x}\r\n{}\r\n0\r\n", body.size(), body);
+  const std::string no_token =
+      "POST /queue/enter HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n";
+  const auto token_in_trailer = parse_response(
+      raw_exchange(port(), no_token + chunked + "Authorization: Bearer " + access_token(1) + "\r\n\r\n"));
+  expect_json_error(token_in_trailer, 401, "UNAUTHENTICATED");
+  const std::string no_type = "POST /queue/enter HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + access_token(1) +
+                              "\r\nTransfer-Encoding: chunked\r\n\r\n";
+  const auto type_in_trailer =
+      parse_response(raw_exchange(port(), no_type + chunked + "Content-Type: application/json\r\n\r\n"));
+  expect_json_error(type_in_trailer, 415, "UNSUPPORTED_MEDIA_TYPE");
+  const auto id_in_trailer =
+      parse_response(raw_exchange(port(), no_token + chunked + "X-Request-Id: trailer-id\r\n\r\n"));
+  expect_json_error(id_in_trailer, 401, "UNAUTHENTICATED");
+  EXPECT_NE(id_in_trailer.header("x-request-id"), "trailer-id");
+  EXPECT_EQ(id_in_trailer.raw.find("trailer-id"), std::string::npos) << id_in_trailer.raw;
+}
+
 // With http.max-header raised past Beast's field size, one header field over 65,533 bytes is 431,
 // not a crash.
 TEST(HttpEdgesLargeHeaders, AHeaderFieldOverTheFieldSizeIs431AndTheServerLives) {

@@ -148,6 +148,13 @@ bool has_raw_non_ascii(std::string_view target) {
   return std::any_of(target.begin(), target.end(), [](char c) { return static_cast<unsigned char>(c) >= 0x80; });
 }
 
+// Erases every field after the first `kept` (in the order they came): a chunked body's trailer.
+void drop_fields_after(bhttp::fields& fields, std::size_t kept) {
+  auto it = fields.begin();
+  for (std::size_t i = 0; i < kept && it != fields.end(); ++i) ++it;
+  while (it != fields.end()) it = fields.erase(it);
+}
+
 // Whether the connection stays open after this request (RFC 9112 §9.3): every Connection field's
 // tokens count, not only the first field's; "close" anywhere closes; HTTP/1.0 stays open only with
 // "keep-alive". An HTTP/1.0 message with Transfer-Encoding has faulty framing: close after it
@@ -937,6 +944,11 @@ asio::awaitable<void> HttpServer::Impl::session(ContextState& state, tcp::socket
         co_await bhttp::async_write(stream, go_on, asio::redirect_error(asio::use_awaitable, ec));
         if (ec) break;
       }
+      // Trailer fields of a chunked body are never request fields: Beast's parser appends them to
+      // the header's, so an Authorization, Queue-Token or Content-Type sent after the last chunk
+      // would count as if sent up front — auth after the body, and past any proxy that checked the
+      // header. They are dropped (RFC 9110 §6.5.1: a recipient may discard them).
+      const auto header_fields = static_cast<std::size_t>(std::distance(header.begin(), header.end()));
       if (!parser.is_done()) {
         // The body's timeout is an idle one (each read that brings bytes restarts it), within an
         // overall kBodyTimeouts read timeouts; its bytes on the wire, framing included, are bounded.
@@ -971,6 +983,7 @@ asio::awaitable<void> HttpServer::Impl::session(ContextState& state, tcp::socket
       }
 
       bhttp::request<bhttp::string_body> message = parser.release();
+      drop_fields_after(message.base(), header_fields);
       web::Request request = request_of(message, remote_address, peer_text);
       request.body = std::move(message.body());
 
