@@ -69,12 +69,7 @@ void QueueService::enable_proof_of_work(const domain::ProofOfWork& pow, domain::
 
 void QueueService::refuse(const domain::QueuePlace& place, domain::ScheduleId schedule, domain::Timestamp now) const {
   switch (place.refusal) {
-    case domain::QueueRefusal::kPollTooSoon: {
-      const auto wait = domain::poll_retry_after(now, place.poll_allowed_at);
-      throw domain::RetryLater(ErrorCode::kTooManyRequests,
-                               fmt::format("polled sooner than pollAfterMs advised; retry in {} s", wait.count()),
-                               wait);
-    }
+    case domain::QueueRefusal::kPollTooSoon: refuse_early_poll(now, place.poll_allowed_at);
     case domain::QueueRefusal::kProofOfWorkRequired:
       throw DomainError(ErrorCode::kPowRequired,
                         fmt::format("too many arrivals right now: solve a challenge from GET "
@@ -93,16 +88,17 @@ Task<void> QueueService::pace(const QueueView& view, domain::UserId user, domain
                        now + std::chrono::milliseconds(view.poll_after_ms));
 }
 
-Task<void> QueueService::pace_prequeued(const QueueView& view, domain::UserId user, domain::ScheduleId schedule,
-                                        domain::Timestamp now) {
-  const auto refused_until =
-      co_await store_.pace_prequeued(schedule, user, now, domain::next_poll_allowed_at(now, view.poll_after_ms),
-                                     now + std::chrono::milliseconds(view.poll_after_ms));
-  if (refused_until) {
-    const auto wait = domain::poll_retry_after(now, *refused_until);
-    throw domain::RetryLater(ErrorCode::kTooManyRequests,
-                             fmt::format("polled sooner than pollAfterMs advised; retry in {} s", wait.count()), wait);
-  }
+Task<std::optional<domain::Timestamp>> QueueService::pace_prequeued(const QueueView& view, domain::UserId user,
+                                                                    domain::ScheduleId schedule,
+                                                                    domain::Timestamp now) {
+  co_return co_await store_.pace_prequeued(schedule, user, now, domain::next_poll_allowed_at(now, view.poll_after_ms),
+                                           now + std::chrono::milliseconds(view.poll_after_ms));
+}
+
+void QueueService::refuse_early_poll(domain::Timestamp now, domain::Timestamp allowed_at) {
+  const auto wait = domain::poll_retry_after(now, allowed_at);
+  throw domain::RetryLater(ErrorCode::kTooManyRequests,
+                           fmt::format("polled sooner than pollAfterMs advised; retry in {} s", wait.count()), wait);
 }
 
 Task<QueueView> QueueService::enter(domain::UserId user, domain::ScheduleId schedule,
@@ -161,9 +157,10 @@ Task<QueueView> QueueService::enter(domain::UserId user, domain::ScheduleId sche
     const auto entry = co_await fair_start_->enter(*found, user);
     if (entry == domain::PrequeueEntry::kPrequeued) {
       auto view = prequeued_view(found->booking_opens_at, now);
-      // Entering again is a poll like a status call (DESIGN.md §15), and a first enter starts the
-      // pacing as the waiting line's does.
-      co_await pace_prequeued(view, user, schedule, now);
+      // A first enter starts the pacing as the waiting line's does; entering again is idempotent
+      // (DESIGN.md §5): before the next poll is due it answers the place and writes nothing.
+      const auto early = co_await pace_prequeued(view, user, schedule, now);
+      if (early) view.poll_after_ms = domain::poll_after_not_before(now, *early, view.poll_after_ms);
       counters_.entered.fetch_add(1, std::memory_order_relaxed);
       co_return view;
     }
@@ -173,8 +170,13 @@ Task<QueueView> QueueService::enter(domain::UserId user, domain::ScheduleId sche
   counters_.entered.fetch_add(1, std::memory_order_relaxed);
   auto view = view_of(place, user, schedule, now);
   // A first enter's pacing record is written by the store's enter itself (one script: the least
-  // advice a waiter gets); a re-enter is a poll, paced by its own advice.
-  if (place.was_waiting) co_await pace(view, user, schedule, now);
+  // advice a waiter gets); a re-enter is a poll, paced by its own advice — or, before that poll is
+  // due, the place as it is (enter is idempotent, DESIGN.md §5), with nothing written.
+  if (place.entered_early) {
+    view.poll_after_ms = domain::poll_after_not_before(now, place.poll_allowed_at, view.poll_after_ms);
+  } else if (place.was_waiting) {
+    co_await pace(view, user, schedule, now);
+  }
   co_return view;
 }
 
@@ -185,7 +187,8 @@ Task<QueueView> QueueService::status(domain::UserId user, domain::ScheduleId sch
     const auto opens_at = co_await fair_start_->prequeued(schedule, user);
     if (opens_at) {
       auto view = prequeued_view(*opens_at, now);
-      co_await pace_prequeued(view, user, schedule, now);  // like a waiter's poll (DESIGN.md §15)
+      // like a waiter's poll (DESIGN.md §15)
+      if (const auto early = co_await pace_prequeued(view, user, schedule, now)) refuse_early_poll(now, *early);
       co_return view;
     }
     // The shuffle may have moved the user from the pre-queue to the waiting line in between.

@@ -93,10 +93,13 @@ class QueueService {
   [[noreturn]] void refuse(const domain::QueuePlace& place, domain::ScheduleId schedule, domain::Timestamp now) const;
   // Remembers when this waiter's next poll is due (after a status answer or a re-enter).
   Task<void> pace(const QueueView& view, domain::UserId user, domain::ScheduleId schedule, domain::Timestamp now);
-  // The same for a pre-queued user's enter or status: 429 (nothing written) when it comes before
-  // the last answer allowed, else remembers when the next one is.
-  Task<void> pace_prequeued(const QueueView& view, domain::UserId user, domain::ScheduleId schedule,
-                            domain::Timestamp now);
+  // The same for a pre-queued user's enter or status: when it comes before the last answer allowed,
+  // writes nothing and returns when the next poll is due (a status call is 429 then, an enter
+  // answers the place); else remembers when the next one is.
+  Task<std::optional<domain::Timestamp>> pace_prequeued(const QueueView& view, domain::UserId user,
+                                                        domain::ScheduleId schedule, domain::Timestamp now);
+  // 429 with Retry-After for a poll before `allowed_at`.
+  [[noreturn]] static void refuse_early_poll(domain::Timestamp now, domain::Timestamp allowed_at);
 
   domain::QueueStore& store_;
   domain::CatalogRepository& catalog_;

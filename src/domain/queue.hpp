@@ -35,8 +35,11 @@ struct QueuePlace {
   // earlier slot recently, and that slot's tokens are refused from here on; see redis_queue_store).
   Timestamp tokens_valid_from{};
   QueueRefusal refusal = QueueRefusal::kNone;
-  Timestamp poll_allowed_at{};  // kPollTooSoon: the first time the next poll is accepted
+  Timestamp poll_allowed_at{};  // kPollTooSoon, entered_early: the first time the next poll is accepted
   bool was_waiting = false;     // enter found the user waiting already (a re-enter is paced like a poll)
+  // Enter found the user waiting before their next poll was due: the place is answered (enter is
+  // idempotent, DESIGN.md §5) and nothing was written — no heartbeat, no new pacing record.
+  bool entered_early = false;
   // While waiting: what the ETA needs (position, slots, expiries, completion rate).
   AdmissionOutlook outlook;
 };

@@ -17,6 +17,10 @@ std::chrono::seconds poll_retry_after(Timestamp now, Timestamp allowed_at) noexc
   return std::chrono::seconds(std::max<std::int64_t>(1, (wait_ms + 999) / 1000));
 }
 
+std::int64_t poll_after_not_before(Timestamp now, Timestamp allowed_at, std::int64_t poll_after_ms) noexcept {
+  return std::max<std::int64_t>(poll_after_ms, (allowed_at - now).count());
+}
+
 std::int64_t predict_admission_seconds(const AdmissionOutlook& o, Timestamp now) {
   if (o.position <= 0) return 0;
   const double cap = o.admit_per_second > 0 ? static_cast<double>(o.admit_per_second) : 1e9;

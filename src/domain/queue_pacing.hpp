@@ -15,14 +15,18 @@
 namespace ticketing::domain {
 
 // ---- Polling --------------------------------------------------------------------------------
-// A waiter's status call (or repeated enter) that comes earlier than this share of the last
-// pollAfterMs is refused with 429: clients may be early by up to half the advice (timers, tab
-// throttling, a reload) and still pass; a client polling 10x faster than advised never does.
+// A waiter's status call that comes earlier than this share of the last pollAfterMs is refused
+// with 429: clients may be early by up to half the advice (timers, tab throttling, a reload) and
+// still pass; a client polling 10x faster than advised never does. An enter that early answers the
+// place (enter is idempotent) and writes nothing.
 inline constexpr double kPollEarlyShare = 0.5;
 // The time from which the next poll is accepted, after answering with `poll_after_ms` at `now`.
 Timestamp next_poll_allowed_at(Timestamp now, std::int64_t poll_after_ms) noexcept;
 // Whole seconds to wait (≥ 1) before a poll refused at `now` would be accepted.
 std::chrono::seconds poll_retry_after(Timestamp now, Timestamp allowed_at) noexcept;
+// The pollAfterMs of an answer given before the next poll is due at `allowed_at` (an early enter):
+// the usual advice, but never so soon that following it would be refused.
+std::int64_t poll_after_not_before(Timestamp now, Timestamp allowed_at, std::int64_t poll_after_ms) noexcept;
 
 // ---- ETA ------------------------------------------------------------------------------------
 // What the store knows about a schedule's admission when a waiter asks.

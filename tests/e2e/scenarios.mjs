@@ -614,8 +614,8 @@ export function scenarios(env) {
         await waitFor('three queue polls while paused', () => views.length >= 4, 30_000, 50);
         check(views.every((v) => v.status === 'WAITING' && String(v.position) === position), `while paused: ${JSON.stringify(views)}`);
         check(new URL(wp.url()).pathname.endsWith('/queue'), 'still in the waiting room');
-        // A reload soon after a poll: the server paces the new enter (429), and meanwhile the page
-        // shows the place it was last told instead of a blank card.
+        // A reload soon after a poll: the page shows the place it was last told instead of a blank
+        // card until the new enter answers (the place: enter is idempotent; a 429 is handled too).
         const answersBefore = views.length;
         await wp.reload();
         await waitFor('the last place shown after the reload', async () => ((await wp.locator('.queue-position').textContent()) ?? '').trim() === position, 3000, 20);

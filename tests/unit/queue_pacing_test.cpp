@@ -91,6 +91,12 @@ TEST(QueuePolling, APollIsAcceptedFromHalfTheAdviceOn) {
   EXPECT_EQ(poll_retry_after(kNow, kNow - milliseconds(5)), seconds(1));
 }
 
+TEST(QueuePolling, AnEarlyEntersAdviceIsNeverSoonerThanTheNextAcceptedPoll) {
+  EXPECT_EQ(poll_after_not_before(kNow, kNow + milliseconds(400), 1'000), 1'000);  // the usual advice
+  EXPECT_EQ(poll_after_not_before(kNow, kNow + milliseconds(7'000), 1'000), 7'000);
+  EXPECT_EQ(poll_after_not_before(kNow, kNow - milliseconds(5), 2'000), 2'000);
+}
+
 TEST(ProofOfWork, PayloadRoundTripsAndOnlyTheCanonicalFormParses) {
   const PowChallenge c{UserId{42}, ScheduleId{7}, "0123456789abcdef0123456789abcdef", kNow, 18};
   const auto text = pow_payload(c);

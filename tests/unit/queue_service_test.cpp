@@ -37,15 +37,21 @@ class FakeQueueStore final : public QueueStore {
  public:
   Task<QueuePlace> enter(ScheduleId s, UserId u, Timestamp now, const EnterGate& gate) override {
     last_gate = gate;
+    co_return place(s, u, now, true);
+  }
+  // As the place script: a waiter's status call before the next poll is due is refused; an enter
+  // then answers the place and writes nothing.
+  QueuePlace place(ScheduleId s, UserId u, Timestamp now, bool join) {
     auto& q = waiting_[s.value];
-    if (active_[s.value].count(u.value)) co_return QueuePlace{QueueStatus::kAdmitted, 0, {}, rate};
+    if (active_[s.value].count(u.value)) return QueuePlace{QueueStatus::kAdmitted, 0, {}, rate};
     auto it = std::find(q.begin(), q.end(), u.value);
     const bool was_waiting = it != q.end();
-    if (was_waiting && paced_until_[u.value] > now) {
+    const bool early = was_waiting && paced_until_[u.value] > now;
+    if (early && !join) {
       QueuePlace refused;
       refused.refusal = QueueRefusal::kPollTooSoon;
       refused.poll_allowed_at = paced_until_[u.value];
-      co_return refused;
+      return refused;
     }
     if (!was_waiting) {
       q.push_back(u.value);
@@ -53,24 +59,28 @@ class FakeQueueStore final : public QueueStore {
     }
     QueuePlace place{QueueStatus::kWaiting, (it - q.begin()) + 1, {}, rate};
     place.was_waiting = was_waiting;
+    place.entered_early = early;
+    if (early) place.poll_allowed_at = paced_until_[u.value];
     place.outlook.position = place.position;
     place.outlook.max_active = 10;
     place.outlook.admit_per_second = 5;
     place.outlook.active = static_cast<std::int64_t>(active_[s.value].size());
     place.outlook.completion_rate = rate;
-    co_return place;
+    return place;
   }
   Task<std::optional<QueuePlace>> status(ScheduleId s, UserId u, Timestamp now) override {
     auto& q = waiting_[s.value];
     if (active_[s.value].count(u.value) || std::find(q.begin(), q.end(), u.value) != q.end()) {
-      co_return co_await enter(s, u, now, EnterGate{});
+      co_return place(s, u, now, false);
     }
     co_return std::nullopt;
   }
   Task<void> pace(ScheduleId, UserId u, Timestamp allowed_at, Timestamp) override {
     paced_until_[u.value] = allowed_at;
+    ++pace_writes;
     co_return;
   }
+  int pace_writes = 0;
   std::map<std::int64_t, Timestamp> paced_until_;
   EnterGate last_gate;
   Task<bool> leave(ScheduleId s, UserId u, Timestamp) override {
@@ -233,9 +243,13 @@ TEST(QueueService, WaitersArePacedAdmittedUsersAreNot) {
     EXPECT_EQ(e.code(), ErrorCode::kTooManyRequests);
     EXPECT_GE(e.retry_after().count(), 1);
   }
-  // A re-enter is paced the same way.
-  EXPECT_EQ(error_code_of([&]() -> Task<void> { co_await f.service.enter(UserId{8}, ScheduleId{1}); }()),
-            ErrorCode::kTooManyRequests);
+  // Entering again then is idempotent (DESIGN.md §5): the same place, nothing written, and advice
+  // that a client following it is not refused for.
+  const auto writes = f.store.pace_writes;
+  const auto again = run_task(f.service.enter(UserId{8}, ScheduleId{1}));
+  EXPECT_EQ(again.position, 2);
+  EXPECT_EQ(f.store.pace_writes, writes) << "an early enter moved the pacing";
+  EXPECT_GE(f.clock.now_ + std::chrono::milliseconds(again.poll_after_ms), f.store.paced_until_[8]);
   // Once the advice's early share has passed, the poll is accepted.
   f.clock.now_ += std::chrono::milliseconds(first.poll_after_ms);
   EXPECT_EQ(run_task(f.service.status(UserId{8}, ScheduleId{1})).position, 2);

@@ -45,7 +45,8 @@ RedisScript revoking_script(std::string_view body) {
 // next admission round would do, without the wait and the poll (docs/queue.md "Admission"). Proof of work is required
 // while the stats hash's pow_until (set by the admission round from the arrivals it counted) lies ahead: asking costs
 // no extra Redis call. Returns {code, position, ms, rate, tokens_valid_from, was_waiting, active, max_active,
-// admit_per_second, completion rate, {expiry scores}}: code 1 admitted (ms = slot expiry), 0 waiting, -1 not queued, -2
+// admit_per_second, completion rate, {expiry scores}}: code 1 admitted (ms = slot expiry), 0 waiting (was_waiting 0
+// new, 1 waiting, 2 entering again before the next poll is due: ms = when it is, nothing written), -1 not queued, -2
 // sale closed, -3 polled too soon (ms = when the next poll is accepted), -4 proof of work required, -5 solution reused.
 // Refusals write nothing.
 const RedisScript kPlaceScript = revoking_script(R"lua(
@@ -68,11 +69,17 @@ end
 local rank = redis.call('ZRANK', KEYS[1], ARGV[1])
 local settings = redis.call('HMGET', KEYS[7], 'state', 'max_active', 'admit_per_second')
 local was_waiting = 0
+local early = '0'
 if rank then
-  -- server-paced polling: a waiter asking again before its next poll is due is refused
+  -- server-paced polling: a waiter's status call before its next poll is due is refused; entering
+  -- again then (enter is idempotent) answers the place and writes nothing
   local allowed = redis.call('GET', KEYS[8])
-  if allowed and tonumber(allowed) > now then return {-3, 0, allowed, rate} end
   was_waiting = 1
+  if allowed and tonumber(allowed) > now then
+    if ARGV[3] ~= '1' then return {-3, 0, allowed, rate} end
+    early = allowed
+    was_waiting = 2
+  end
 else
   if ARGV[3] ~= '1' then return {-1, 0, '0', rate} end
   -- a CLOSED sale takes no one new; those already in keep their place
@@ -104,7 +111,7 @@ else
   rank = redis.call('ZCARD', KEYS[1]) - 1
   redis.call('SET', KEYS[8], ARGV[11], 'PXAT', ARGV[12])
 end
-redis.call('ZADD', KEYS[4], now, ARGV[1])
+if was_waiting ~= 2 then redis.call('ZADD', KEYS[4], now, ARGV[1]) end
 -- the ETA's data: slots, the completion rate and, when the caller has no recent copy of them
 -- (ARGV[10] == '1'), the expiries of the first held slots (at most 256; the caller keeps them for
 -- a moment: reading them on every enter and poll halved the enters a rush can take)
@@ -114,7 +121,7 @@ if ARGV[10] == '1' and active > 0 then
   local held = redis.call('ZRANGE', KEYS[2], 0, math.min(active, 256) - 1, 'WITHSCORES')
   for i = 2, #held, 2 do expiries[#expiries + 1] = held[i] end
 end
-return {0, rank + 1, '0', rate, '0', was_waiting, active, settings[2] or '', settings[3] or '', stats[2] or '0',
+return {0, rank + 1, early, rate, '0', was_waiting, active, settings[2] or '', settings[3] or '', stats[2] or '0',
         expiries}
 )lua");
 
@@ -340,7 +347,12 @@ QueuePlace place_of(const RedisReply& reply, const domain::QueuePolicy& policy) 
     const auto setting = [](const RedisReply& value, std::int64_t fallback) {
       return value.is_string() && !value.str.empty() ? integer_of(value) : fallback;
     };
-    place.was_waiting = integer_of(reply.elements[5]) == 1;
+    place.was_waiting = integer_of(reply.elements[5]) >= 1;
+    if (integer_of(reply.elements[5]) == 2) {
+      place.entered_early = true;
+      place.poll_allowed_at = place.active_until;  // the ms field: when the next poll is due
+      place.active_until = {};
+    }
     auto& outlook = place.outlook;
     outlook.position = place.position;
     outlook.active = integer_of(reply.elements[6]);
