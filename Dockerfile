@@ -73,7 +73,7 @@ EXPOSE 8080
 # 200 only when the database, Redis and Kafka answer (503 otherwise). Worker-role processes
 # serve /actuator/* too, so the same check fits every role.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
-  CMD curl -fsS -o /dev/null "http://127.0.0.1:${TICKETING_HTTP_PORT:-8080}/actuator/health" || exit 1
+  CMD curl -fsS -o /dev/null "http://127.0.0.1:${TICKETING_HTTP_PORT:-8080}/actuator/health/liveness" || exit 1
 
 # SIGTERM (docker stop) drains in-flight requests within http.shutdown-timeout (10 s).
 STOPSIGNAL SIGTERM

@@ -35,10 +35,19 @@ Task<ApiResponse> health(application::HealthService& service) {
   co_return response;
 }
 
+// Liveness: this process accepts and answers requests, whatever its dependencies say. Load
+// balancers and container checks use it: every instance shares the database, Redis and Kafka, so
+// taking all of them out because a shared dependency is down (the readiness above) would turn a
+// Kafka outage, which no request notices, into a full one.
+Task<ApiResponse> liveness() {
+  co_return json_response(200, R"({"status":"UP"})");
+}
+
 }  // namespace
 
 void add_health_routes(Router& router, application::HealthService& service) {
   router.add(Method::kGet, "/actuator/health", [&service](ApiRequest&) { return health(service); });
+  router.add(Method::kGet, "/actuator/health/liveness", [](ApiRequest&) { return liveness(); });
 }
 
 }  // namespace ticketing::api

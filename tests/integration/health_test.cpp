@@ -46,6 +46,10 @@ TEST(Health, RedisDownIs503NamingRedisAndRecoversWithoutRestart) {
   const auto down = http(port, "GET", "/actuator/health");
   EXPECT_EQ(json::parse(down.body).at("status").as_string(), "DOWN");
   EXPECT_EQ(component_status(down, "db"), "UP");
+  // Liveness (what balancers check) says the instance serves: Redis is every instance's.
+  const auto live = http(port, "GET", "/actuator/health/liveness");
+  EXPECT_EQ(live.status, 200) << live.raw;
+  EXPECT_EQ(json::parse(live.body).at("status").as_string(), "UP");
 
   redis = std::make_unique<ChildProcess>(redis_argv);
   EXPECT_TRUE(wait_for([&] { return status_is(200, "UP"); }, std::chrono::seconds(10)));
@@ -58,6 +62,7 @@ TEST(Health, DatabaseDownIs503NamingDb) {
   EXPECT_EQ(response.status, 503);
   EXPECT_EQ(component_status(response, "db"), "DOWN");
   EXPECT_FALSE(response.header("retry-after").empty());
+  EXPECT_EQ(http(server.port(), "GET", "/actuator/health/liveness").status, 200);
   // Catalog reads fail cleanly with 503 too, never 500.
   const auto concerts = http(server.port(), "GET", "/concerts");
   EXPECT_EQ(concerts.status, 503);
