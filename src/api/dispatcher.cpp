@@ -9,11 +9,24 @@
 #include "api/error_mapping.hpp"
 #include "api/identity.hpp"
 #include "api/request_params.hpp"
+#include "support/utf8.hpp"
 
 namespace ticketing::api {
 
 using domain::DomainError;
 using domain::ErrorCode;
+
+namespace {
+
+// A method or path as an error message names it: at most 100 bytes (a 16 KiB target or a 10,000
+// character method is not echoed whole), cut at a UTF-8 boundary.
+std::string shown(std::string_view text) {
+  constexpr std::size_t kMaxShown = 100;
+  if (text.size() <= kMaxShown) return std::string(text);
+  return std::string(support::utf8_prefix(text, kMaxShown)) + "...";
+}
+
+}  // namespace
 
 bool wants_page(const ApiRequest& request, bool path_is_a_route) {
   if (request.method != Method::kGet && request.method != Method::kHead) return false;
@@ -74,17 +87,19 @@ Task<DispatchResult> Dispatcher::dispatch(ApiRequest& request) const {
 
   if (match.handler == nullptr) {
     if (match.route_template.empty()) {
-      co_return DispatchResult{request.method == Method::kOther
-                                   ? error_response(ErrorCode::kNotImplemented,
-                                                    "method " + request.method_text + " is not supported", request)
-                                   : error_response(ErrorCode::kRouteNotFound, "no route for " + request.path, request),
-                               route};
+      co_return DispatchResult{
+          request.method == Method::kOther
+              ? error_response(ErrorCode::kNotImplemented, "method " + shown(request.method_text) + " is not supported",
+                               request)
+              : error_response(ErrorCode::kRouteNotFound, "no route for " + shown(request.path), request),
+          route};
     }
     // A known path's refusal like any other of its route (a queue route's carries pollAfterMs).
     ApiResponse response =
         request.method == Method::kOther
-            ? refusal(DomainError(ErrorCode::kNotImplemented, "method " + request.method_text + " is not supported"),
-                      request, match)
+            ? refusal(
+                  DomainError(ErrorCode::kNotImplemented, "method " + shown(request.method_text) + " is not supported"),
+                  request, match)
             : refusal(DomainError(ErrorCode::kMethodNotAllowed,
                                   "method " + request.method_text + " not allowed; use " + match.allow),
                       request, match);

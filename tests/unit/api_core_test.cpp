@@ -239,6 +239,19 @@ TEST(Dispatcher, HeadMatchesGetAndUnknownMethodIs501) {
   auto other = request(Method::kOther, "/schedules/3/seats");
   other.method_text = "BREW";
   EXPECT_EQ(run_task(dispatcher.dispatch(other)).response.status, 501);
+  // A 10,000-character method or a 16 KiB path is named in the message, not echoed whole (the
+  // error body's `path` field keeps the path).
+  for (const bool known_path : {true, false}) {
+    auto long_method = request(Method::kOther, known_path ? "/schedules/3/seats" : "/nowhere");
+    long_method.method_text = std::string(10'000, 'M');
+    const auto answer = run_task(dispatcher.dispatch(long_method)).response;
+    EXPECT_EQ(answer.status, 501);
+    EXPECT_LT(answer.body.size(), 1'000u) << answer.body.size();
+  }
+  auto long_path = request(Method::kGet, "/" + std::string(16'000, 'p'));
+  const auto missing = run_task(dispatcher.dispatch(long_path)).response;
+  EXPECT_EQ(missing.status, 404);
+  EXPECT_LT(parse_object(missing.body).at("message").as_string().size(), 200u);
 }
 
 TEST(Dispatcher, UnexpectedExceptionsBecome500WithoutDetails) {
