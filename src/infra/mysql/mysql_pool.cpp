@@ -32,14 +32,16 @@ void MysqlPool::stop() {
   threads_.join();
 }
 
-void MysqlPool::admit() {
-  // pending counts both queued and running work; beyond size + max_queue we refuse at once.
+bool MysqlPool::admit() {
+  // pending counts the work no worker has taken yet; beyond size + max_queue we refuse at once.
   const int now_pending = pending_.fetch_add(1, std::memory_order_relaxed) + 1;
   if (now_pending > options_.size + options_.max_queue) {
     pending_.fetch_sub(1, std::memory_order_relaxed);
     rejected_.fetch_add(1, std::memory_order_relaxed);
     throw domain::DependencyUnavailable("db", "connection pool saturated");
   }
+  // Every worker busy (or about to be): this work waits, and gets a deadline for it.
+  return busy_.load(std::memory_order_relaxed) + now_pending > options_.size;
 }
 
 MysqlConnection& MysqlPool::acquire(std::chrono::steady_clock::time_point enqueued) {

@@ -3,10 +3,14 @@
 //
 // `pool-size` worker threads each own one connection (thread_local), so a unit of work runs on one
 // connection start to finish and needs no locking. Work waiting for a worker is bounded by
-// `max-queue` (beyond it: 503 at once) and by `pool-wait-timeout` (work that waited longer is
-// failed instead of run late). Connections are opened lazily and re-opened after errors.
+// `max-queue` (beyond it: 503 at once) and by `pool-wait-timeout` (work no worker has taken by
+// then is answered 503 at that moment, and never run). Connections are opened lazily and re-opened after errors.
 #include <atomic>
+#include <boost/asio/async_result.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <chrono>
@@ -62,30 +66,17 @@ class MysqlPool {
   template <typename Work>
   auto run(Work& work) -> boost::asio::awaitable<std::invoke_result_t<Work&, MysqlConnection&>> {
     using Result = std::invoke_result_t<Work&, MysqlConnection&>;
-    admit();
+    const bool waits = admit();
     const auto enqueued = std::chrono::steady_clock::now();
+    if (waits) return run_queued<Result>(std::move(work), enqueued);
     return boost::asio::co_spawn(
         threads_.get_executor(),
         [this, job = std::move(work), enqueued]() mutable -> Task<Result> {
-          QueueExit exit_guard{*this};
-          MysqlConnection& connection = acquire(enqueued);
-          try {
-            if constexpr (std::is_void_v<Result>) {
-              job(connection);
-              connection.end_unit_of_work(true);
-              co_return;
-            } else {
-              auto result = job(connection);
-              connection.end_unit_of_work(true);
-              co_return result;
-            }
-          } catch (const MysqlError& error) {
-            if (!error.is_connection_error()) connection.end_unit_of_work(false);
-            on_error(error);
-            throw;
-          } catch (...) {
-            connection.end_unit_of_work(false);
-            throw;
+          if constexpr (std::is_void_v<Result>) {
+            execute<Result>(job, enqueued);
+            co_return;
+          } else {
+            co_return execute<Result>(job, enqueued);
           }
         },
         boost::asio::use_awaitable);
@@ -103,14 +94,118 @@ class MysqlPool {
     MysqlPool& pool;
     ~QueueExit() { pool.busy_.fetch_sub(1, std::memory_order_relaxed); }
   };
-  void admit();
+
+  // The unit of work on a worker: a connection, the work, the unit's end.
+  template <typename Result, typename Job>
+  Result execute(Job& job, std::chrono::steady_clock::time_point enqueued) {
+    QueueExit exit_guard{*this};
+    MysqlConnection& connection = acquire(enqueued);
+    try {
+      if constexpr (std::is_void_v<Result>) {
+        job(connection);
+        connection.end_unit_of_work(true);
+        return;
+      } else {
+        auto result = job(connection);
+        connection.end_unit_of_work(true);
+        return result;
+      }
+    } catch (const MysqlError& error) {
+      if (!error.is_connection_error()) connection.end_unit_of_work(false);
+      on_error(error);
+      throw;
+    } catch (...) {
+      connection.end_unit_of_work(false);
+      throw;
+    }
+  }
+
+  // Work that has to wait for a worker. Its caller is answered 503 once it has waited
+  // `pool-wait-timeout` without a worker taking it — also while every worker is stuck in a call to
+  // a database that stopped answering (a hung host), when no worker would look at the queue for
+  // the whole read timeout. Work a worker took is waited for: it may be writing.
+  template <typename Handler>
+  struct QueuedCall {
+    QueuedCall(Handler h, boost::asio::any_io_executor caller_executor)
+        : handler(std::move(h)),
+          caller(std::move(caller_executor)),
+          strand(boost::asio::make_strand(caller)),
+          deadline(strand) {}
+    // Whoever moves phase from kQueued answers the caller (on the strand, once).
+    bool take() { return move_from_queued(kTaken); }
+    bool give_up() { return move_from_queued(kGivenUp); }
+    void answer(std::exception_ptr error) {
+      boost::asio::post(caller, [h = std::move(handler), error]() mutable { std::move(h)(error); });
+    }
+
+    static constexpr int kQueued = 0;
+    static constexpr int kTaken = 1;
+    static constexpr int kGivenUp = 2;
+    std::atomic<int> phase{kQueued};
+    Handler handler;
+    boost::asio::any_io_executor caller;
+    boost::asio::strand<boost::asio::any_io_executor> strand;
+    boost::asio::steady_timer deadline;
+
+   private:
+    bool move_from_queued(int to) {
+      int queued = kQueued;
+      return phase.compare_exchange_strong(queued, to, std::memory_order_acq_rel);
+    }
+  };
+  template <typename Result>
+  struct QueuedResult {
+    std::optional<Result> value;
+  };
+
+  template <typename Result, typename Job>
+  boost::asio::awaitable<Result> run_queued(Job job, std::chrono::steady_clock::time_point enqueued) {
+    using Box = std::conditional_t<std::is_void_v<Result>, QueuedResult<int>, QueuedResult<Result>>;
+    auto box = std::make_shared<Box>();
+    auto initiation = [this, box, &job, enqueued](auto handler) {
+      using Call = QueuedCall<decltype(handler)>;
+      auto executor = boost::asio::get_associated_executor(handler);
+      auto call = std::make_shared<Call>(std::move(handler), executor);
+      call->deadline.expires_at(enqueued + options_.wait_timeout);
+      call->deadline.async_wait([this, call](boost::system::error_code ec) {
+        if (ec || !call->give_up()) return;  // answered, or a worker has it: its answer comes
+        pending_.fetch_sub(1, std::memory_order_relaxed);
+        rejected_.fetch_add(1, std::memory_order_relaxed);
+        call->answer(
+            std::make_exception_ptr(domain::DependencyUnavailable("db", "timed out waiting for a connection")));
+      });
+      boost::asio::post(threads_, [this, call, box, job = std::move(job), enqueued]() mutable {
+        if (!call->take()) return;  // given up: the caller has its 503
+        std::exception_ptr error;
+        try {
+          if constexpr (std::is_void_v<Result>) {
+            execute<Result>(job, enqueued);
+          } else {
+            box->value.emplace(execute<Result>(job, enqueued));
+          }
+        } catch (...) {
+          error = std::current_exception();
+        }
+        boost::asio::post(call->strand, [call, error] {
+          call->deadline.cancel();
+          call->answer(error);
+        });
+      });
+    };
+    co_await boost::asio::async_initiate<const boost::asio::use_awaitable_t<>&, void(std::exception_ptr)>(
+        initiation, boost::asio::use_awaitable);
+    if constexpr (!std::is_void_v<Result>) co_return std::move(*box->value);
+  }
+
+  // Counts the work in; false when a worker is free for it (it will not wait).
+  bool admit();
   MysqlConnection& acquire(std::chrono::steady_clock::time_point enqueued);
   void on_error(const MysqlError& error);
 
   DbEndpoint endpoint_;
   PoolOptions options_;
   boost::asio::thread_pool threads_;
-  std::atomic<int> pending_{0};  // admitted, not finished (queued + running)
+  std::atomic<int> pending_{0};  // admitted, not taken by a worker yet (queued)
   std::atomic<int> busy_{0};     // running on a worker
   std::atomic<std::uint64_t> connects_{0};
   std::atomic<std::uint64_t> rejected_{0};
