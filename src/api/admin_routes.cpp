@@ -5,6 +5,7 @@
 
 #include <boost/json/value.hpp>
 
+#include "api/error_mapping.hpp"
 #include "api/identity.hpp"
 #include "api/json_body.hpp"
 #include "api/request_params.hpp"
@@ -94,7 +95,7 @@ Task<ApiResponse> list_audit(application::AdminService& admin, const ApiRequest&
   std::optional<domain::AuditKind> kind;
   if (const auto text = query_param(request, "kind")) {
     kind = domain::audit_kind_from(*text);
-    if (!kind) throw domain::invalid_argument("kind", "must be CHANGE or READ");
+    if (!kind) throw domain::invalid_argument("kind", "must be CHANGE, READ or REFUSED");
   }
   const auto entries = co_await admin.audit(who(request), limit, before, kind);
   JsonWriter json;
@@ -620,12 +621,38 @@ Task<ApiResponse> replay_dead_letter(application::AdminService& admin, const Api
   co_return json_response(200, std::move(json).str());
 }
 
+// Runs an admin route; a call its input or the state refused (400, 404, 409, 415, 422) is audited
+// as REFUSED before the refusal goes out (DESIGN.md §14: every /admin call is written). Calls
+// refused before they reach a route (401, 403, 413, 429) have no admin to name; a 5xx is a fault,
+// not the caller's doing, and the database may be what is down.
+// By value: the coroutine outlives the router's copy of the handler that called it.
+template <typename Route>
+Task<ApiResponse> run_audited(application::AdminService& admin, ApiRequest& request, std::string route_path,
+                              Route route) {
+  std::exception_ptr refused;
+  ErrorSpec answer{};
+  std::string message;
+  try {
+    co_return co_await route(admin, request);
+  } catch (const DomainError& error) {
+    answer = error_spec(error.code());
+    if (answer.status >= 500 || answer.status == 401 || answer.status == 403 || answer.status == 429) throw;
+    refused = std::current_exception();
+    message = error.what();
+  }
+  const auto caller = who(request);
+  const std::string call = request.method_text + " " + route_path;
+  co_await admin.record_refused(caller, call, request.path, answer.status, answer.code, message);
+  std::rethrow_exception(refused);
+}
+
 }  // namespace
 
 void add_admin_routes(Router& router, application::AdminService& admin) {
   const auto route = [&](Method method, std::string path, auto handler) {
     router.add(
-        method, std::move(path), [&admin, handler](ApiRequest& request) { return handler(admin, request); },
+        method, path,
+        [&admin, handler, path](ApiRequest& request) { return run_audited(admin, request, path, handler); },
         Access::kAdmin);
   };
   route(Method::kGet, "/admin/audit", [](auto& a, const ApiRequest& r) { return list_audit(a, r); });

@@ -7,6 +7,7 @@
 #include "domain/booking_rules.hpp"
 #include "domain/errors.hpp"
 #include "support/json_writer.hpp"
+#include "support/utf8.hpp"
 
 namespace ticketing::application {
 
@@ -52,6 +53,25 @@ Task<std::vector<domain::AuditEntry>> AdminService::audit(const domain::AuditCon
   details.end_object();
   co_await repository_.record_read(who, "audit.list", "audit", details.str());
   co_return entries;
+}
+
+Task<void> AdminService::record_refused(const domain::AuditContext& who, std::string_view call, std::string_view target,
+                                        int status, std::string_view code, std::string_view message) {
+  constexpr std::size_t kMaxMessage = 300;
+  JsonWriter refusal;
+  refusal.begin_object()
+      .key("status")
+      .integer(status)
+      .key("code")
+      .string(code)
+      .key("message")
+      .string(support::utf8_prefix(message, kMaxMessage))
+      .end_object();
+  try {
+    co_await repository_.record_refused(who, call, target, refusal.str());
+  } catch (const std::exception& error) {
+    spdlog::warn("audit of a refused {} not written: {}", call, error.what());
+  }
 }
 
 Task<domain::VenueSummary> AdminService::create_venue(const domain::AuditContext& who, const std::string& name,

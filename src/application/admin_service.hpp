@@ -47,8 +47,14 @@ class AdminService {
   // Every read below is audited once it is served (DESIGN.md §14: every /admin call is written to
   // admin_audit): a READ row naming who asked what; a read that fails writes nothing.
 
-  // Newest first, at most `limit` (1..500), older than the row `before_id` when given, only changes
-  // or only reads when `kind` is given.
+  // An admin's call that was refused (answered `status` with `code`): a REFUSED row naming the call,
+  // what it was sent to and the answer (DESIGN.md §14: every /admin call). Best effort: a failure
+  // to write it is logged, never the caller's answer.
+  Task<void> record_refused(const domain::AuditContext& who, std::string_view call, std::string_view target, int status,
+                            std::string_view code, std::string_view message);
+
+  // Newest first, at most `limit` (1..500), older than the row `before_id` when given, only one kind
+  // of row (changes, reads or refusals) when `kind` is given.
   Task<std::vector<domain::AuditEntry>> audit(const domain::AuditContext& who, int limit,
                                               std::optional<std::int64_t> before_id,
                                               std::optional<domain::AuditKind> kind);

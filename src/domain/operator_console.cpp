@@ -48,12 +48,18 @@ std::string_view to_string(SaleState state) noexcept {
 }
 
 std::string_view to_string(AuditKind kind) noexcept {
-  return kind == AuditKind::kRead ? "READ" : "CHANGE";
+  switch (kind) {
+    case AuditKind::kRead: return "READ";
+    case AuditKind::kRefused: return "REFUSED";
+    case AuditKind::kChange: break;
+  }
+  return "CHANGE";
 }
 
 std::optional<AuditKind> audit_kind_from(std::string_view text) noexcept {
   if (text == "CHANGE") return AuditKind::kChange;
   if (text == "READ") return AuditKind::kRead;
+  if (text == "REFUSED") return AuditKind::kRefused;
   return std::nullopt;
 }
 

@@ -124,7 +124,7 @@ void check_queue_settings(const QueueSettings& settings);
 
 // What an admin_audit row records: a change (written in the change's transaction, with before and
 // after) or a read (written once it was served; `after` names what was asked for).
-enum class AuditKind { kChange, kRead };
+enum class AuditKind { kChange, kRead, kRefused };
 std::string_view to_string(AuditKind kind) noexcept;
 std::optional<AuditKind> audit_kind_from(std::string_view text) noexcept;
 

@@ -55,8 +55,12 @@ std::int64_t audit_rows_for_request(const std::string& request_id) {
       *db->query(fmt::format("SELECT COUNT(*) FROM admin_audit WHERE request_id = '{}'", request_id)).rows[0][0]);
 }
 
-std::int64_t audit_rows() {
-  return std::stoll(*test_db()->query("SELECT COUNT(*) FROM admin_audit").rows[0][0]);
+// Rows of changes and reads (`refused`: of refused calls instead).
+std::int64_t audit_rows(bool refused = false) {
+  return std::stoll(*test_db()
+                         ->query(std::string("SELECT COUNT(*) FROM admin_audit WHERE kind ") +
+                                 (refused ? "= 'REFUSED'" : "<> 'REFUSED'"))
+                         .rows[0][0]);
 }
 
 // A CSV layout of `rows` rows of `per_row` seats in section A, tier S at 50.00.
@@ -199,6 +203,7 @@ TEST_F(AdminApi, EveryRouteRefusesFansAndAnonymousCallers) {
       {"POST", "/admin/dead-letters/1/discard"},
   };
   const auto before = audit_rows();
+  const auto refused_before = audit_rows(true);
   for (const auto& route : routes) {
     const std::string body = std::string(route.method) == "GET" ? "" : R"({"state":"CLOSED"})";
     const auto anonymous = http(port(), route.method, route.target, body, {{"Content-Type", "application/json"}});
@@ -209,12 +214,14 @@ TEST_F(AdminApi, EveryRouteRefusesFansAndAnonymousCallers) {
     EXPECT_EQ(body_of(fan).at("code").as_string(), "FORBIDDEN");
   }
   EXPECT_EQ(audit_rows(), before);
+  EXPECT_EQ(audit_rows(true), refused_before) << "a call refused before its route named no admin";
   EXPECT_EQ(http(port(), "GET", "/concerts/1/schedules").status, 200);  // schedule 1 still OPEN
 }
 
 // Every /admin call is audited (DESIGN.md §14), reads too: a served read writes one READ row naming
-// the admin, what was read and what was asked; a refused read writes nothing; the console's list of
-// changes (kind=CHANGE) leaves the reads out.
+// the admin, what was read and what was asked; an admin's refused call one REFUSED row with the
+// answer it got (a fan's 403 nothing: no admin to name); the console's list of changes
+// (kind=CHANGE) leaves the others out.
 TEST_F(AdminApi, EveryServedReadIsAuditedAsARead) {
   struct Read {
     const char* method;
@@ -261,17 +268,54 @@ TEST_F(AdminApi, EveryServedReadIsAuditedAsARead) {
     }
   }
 
-  // Refused reads write nothing: an unknown schedule, a bad kind, a malformed order number, a fan.
-  const auto before = audit_rows();
-  EXPECT_EQ(http(port(), "GET", "/admin/schedules/999999999/stats", "", as_admin()).status, 404);
+  // Refused calls of an admin: one REFUSED row each, naming the call and the answer — an unknown
+  // schedule, a bad kind, a malformed order number, a refund of an order that does not exist.
+  struct Refused {
+    const char* method;
+    const char* target;
+    const char* call;
+    int status;
+    const char* code;
+  };
+  const std::vector<Refused> refusals{
+      {"GET", "/admin/schedules/999999999/stats", "GET /admin/schedules/{id}/stats", 404, "NOT_FOUND"},
+      {"GET", "/admin/audit?kind=ALL", "GET /admin/audit", 400, "INVALID_ARGUMENT"},
+      {"GET", "/admin/orders?orderNo=%FF%FE", "GET /admin/orders", 400, "INVALID_ARGUMENT"},
+      {"POST", "/admin/orders/T-none/refund", "POST /admin/orders/{orderNo}/refund", 404, "NOT_FOUND"},
+  };
+  for (const auto& refused : refusals) {
+    const auto id = request_id();
+    const auto response =
+        http(port(), refused.method, refused.target, refused.method == std::string("POST") ? "{}" : "",
+             as_admin({{"X-Request-Id", id}, {"Content-Type", "application/json"}}));
+    ASSERT_EQ(response.status, refused.status) << refused.target << ": " << response.raw;
+    const auto rows = db->query(fmt::format(
+        "SELECT admin_id, kind, action, before_json IS NULL, after_json FROM admin_audit WHERE request_id = '{}'", id));
+    ASSERT_EQ(rows.rows.size(), 1u) << refused.target;
+    const auto& row = rows.rows[0];
+    EXPECT_EQ(*row[0], std::to_string(kAdmin));
+    EXPECT_EQ(*row[1], "REFUSED");
+    EXPECT_EQ(*row[2], refused.call);
+    EXPECT_EQ(*row[3], "1");
+    const auto after_value = json::parse(*row[4]);
+    const auto& after = after_value.as_object();
+    EXPECT_EQ(after.at("status").as_int64(), refused.status);
+    EXPECT_EQ(after.at("code").as_string(), refused.code);
+    EXPECT_EQ(after.at("message").as_string(), body_of(response).at("message").as_string());
+  }
   const auto bad_kind = http(port(), "GET", "/admin/audit?kind=ALL", "", as_admin());
-  ASSERT_EQ(bad_kind.status, 400) << bad_kind.raw;
   EXPECT_EQ(body_of(bad_kind).at("errors").as_array()[0].at("field").as_string(), "kind");
-  const auto bad_order_no = http(port(), "GET", "/admin/orders?orderNo=%FF%FE", "", as_admin());
-  ASSERT_EQ(bad_order_no.status, 400) << bad_order_no.raw;
-  EXPECT_EQ(body_of(bad_order_no).at("errors").as_array()[0].at("field").as_string(), "orderNo");
+  // A fan's call names no admin: nothing (the access log has it).
+  const auto before = audit_rows();
   EXPECT_EQ(http(port(), "GET", "/admin/venues", "", as_user(kFan)).status, 403);
   EXPECT_EQ(audit_rows(), before);
+  const auto refused_list = http(port(), "GET", "/admin/audit?limit=50&kind=REFUSED", "", as_admin());
+  ASSERT_EQ(refused_list.status, 200) << refused_list.raw;
+  const auto refused_entries = body_of(refused_list);
+  EXPECT_FALSE(refused_entries.at("entries").as_array().empty());
+  for (const auto& entry : refused_entries.at("entries").as_array()) {
+    EXPECT_EQ(entry.at("kind").as_string(), "REFUSED");
+  }
 
   // The list by kind: changes only, or reads only (the change list's own read among them).
   const auto list_id = request_id();
@@ -694,6 +738,7 @@ TEST_F(AdminApi, LoweringTheSeatLimitMidSaleAppliesToTheNextHold) {
 TEST_F(AdminApi, InvalidLayoutsAndTimesNameTheLineOrField) {
   AdminClient admin{port()};
   const auto before = audit_rows();
+  const auto refused_before = audit_rows(true);
   const auto duplicate = admin.call("POST", "/admin/venues?name=Dup", "A,3,1-20,S,10\nA,3,12,S,10\n", "text/csv");
   ASSERT_EQ(duplicate.status, 400) << duplicate.raw;
   const auto errors = body_of(duplicate).at("errors").as_array();
@@ -794,8 +839,10 @@ TEST_F(AdminApi, InvalidLayoutsAndTimesNameTheLineOrField) {
   EXPECT_EQ(body_of(bad_setting).at("errors").as_array()[0].at("field").as_string(), "admitPerSecond");
   EXPECT_EQ(admin.call("PUT", "/admin/schedules/999999999/sale-state", R"({"state":"OPEN"})").status, 404);
 
-  // Only the venue and the concerts made above were written (and audited).
+  // Only the venue and the concerts made above were written (and audited as changes); each refusal
+  // left its REFUSED row.
   EXPECT_EQ(audit_rows(), before + 4);
+  EXPECT_GE(audit_rows(true), refused_before + 5);
 }
 
 // A poison message on payment.completed is dead-lettered and listed; replaying it is 422. A valid

@@ -282,7 +282,7 @@ const en = {
   auditTarget: 'Target',
   auditChange: 'Before → after',
   olderEntries: 'Older entries',
-  auditIncludeReads: 'Include reads',
+  auditIncludeReads: 'Include reads and refused calls',
   refresh: 'Refresh',
   configDefault: 'config default',
 } as const;
@@ -570,7 +570,7 @@ const ko: Record<Key, string> = {
   auditTarget: '대상',
   auditChange: '변경 전 → 후',
   olderEntries: '이전 기록',
-  auditIncludeReads: '조회 기록 포함',
+  auditIncludeReads: '조회 및 거부된 요청 포함',
   refresh: '새로 고침',
   configDefault: '설정 기본값',
 };

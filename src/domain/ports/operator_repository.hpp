@@ -74,6 +74,9 @@ class OperatorRepository {
   // Appends a read's audit row: `asked` (JSON) is what the call asked for.
   virtual Task<void> record_read(const AuditContext& who, std::string_view action, std::string_view target,
                                  std::string_view asked) = 0;
+  // Appends a refused call's audit row: `refusal` (JSON) is the answer it got (status, code, message).
+  virtual Task<void> record_refused(const AuditContext& who, std::string_view action, std::string_view target,
+                                    std::string_view refusal) = 0;
 
   virtual Task<VenueSummary> create_venue(const std::string& name, const VenueLayout& layout,
                                           const AuditContext& who) = 0;

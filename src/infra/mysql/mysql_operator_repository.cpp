@@ -7,6 +7,7 @@
 #include "infra/mysql/mysql_payment_repository.hpp"
 #include "infra/mysql/row_reader.hpp"
 #include "support/json_writer.hpp"
+#include "support/utf8.hpp"
 
 namespace ticketing::infra::mysql {
 
@@ -34,10 +35,11 @@ void insert_audit(MysqlConnection& db, const domain::AuditContext& who, std::str
 }
 
 void insert_read_audit(MysqlConnection& db, const domain::AuditContext& who, std::string_view action,
-                       std::string_view target, std::string_view asked) {
+                       std::string_view target, std::string_view asked, domain::AuditKind kind) {
   db.execute(
-      "INSERT INTO admin_audit (admin_id, kind, action, target, after_json, request_id) VALUES (?, 'READ', ?, ?, ?, ?)",
-      {who.admin.value, action, target.substr(0, 128), asked, who.request_id.substr(0, 64)});
+      "INSERT INTO admin_audit (admin_id, kind, action, target, after_json, request_id) VALUES (?, ?, ?, ?, ?, ?)",
+      {who.admin.value, domain::to_string(kind), action.substr(0, 64), support::utf8_prefix(target, 128), asked,
+       who.request_id.substr(0, 64)});
 }
 
 namespace {
@@ -228,6 +230,16 @@ Task<void> MysqlOperatorRepository::record_read(const domain::AuditContext& who,
   auto work = [who = who, action = std::string(action), target = std::string(target),
                asked = std::string(asked)](MysqlConnection& db) {
     insert_read_audit(db, who, action, target, asked);
+    return 0;
+  };
+  co_await pool_.run(work);
+}
+
+Task<void> MysqlOperatorRepository::record_refused(const domain::AuditContext& who, std::string_view action,
+                                                   std::string_view target, std::string_view refusal) {
+  auto work = [who = who, action = std::string(action), target = std::string(target),
+               refusal = std::string(refusal)](MysqlConnection& db) {
+    insert_read_audit(db, who, action, target, refusal, domain::AuditKind::kRefused);
     return 0;
   };
   co_await pool_.run(work);

@@ -13,6 +13,8 @@ class MysqlOperatorRepository final : public domain::OperatorRepository {
 
   Task<std::vector<domain::AuditEntry>> audit(int limit, std::optional<std::int64_t> before_id,
                                               std::optional<domain::AuditKind> kind) override;
+  Task<void> record_refused(const domain::AuditContext& who, std::string_view action, std::string_view target,
+                            std::string_view refusal) override;
   Task<void> record_read(const domain::AuditContext& who, std::string_view action, std::string_view target,
                          std::string_view asked) override;
   Task<domain::VenueSummary> create_venue(const std::string& name, const domain::VenueLayout& layout,
@@ -46,9 +48,11 @@ class MysqlOperatorRepository final : public domain::OperatorRepository {
 // Appends an admin_audit row on `db` (inside the caller's transaction).
 void insert_audit(MysqlConnection& db, const domain::AuditContext& who, std::string_view action,
                   std::string_view target, const domain::Change& change);
-// A served call that changed nothing (kind READ): `asked` (JSON) says what was asked for.
+// A served call that changed nothing (kind READ): `asked` (JSON) says what was asked for; or a
+// refused one (kind REFUSED), with the answer it got.
 void insert_read_audit(MysqlConnection& db, const domain::AuditContext& who, std::string_view action,
-                       std::string_view target, std::string_view asked);
+                       std::string_view target, std::string_view asked,
+                       domain::AuditKind kind = domain::AuditKind::kRead);
 
 // The console's creations on `db`, inside the caller's transaction, each with its audit row: the
 // repository's create_* run them in a transaction of their own, the demo seed in its one big one.

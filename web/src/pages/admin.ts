@@ -80,7 +80,7 @@ interface DeadLetter {
 interface AuditEntry {
   id: number;
   adminId: number;
-  kind: 'CHANGE' | 'READ';
+  kind: 'CHANGE' | 'READ' | 'REFUSED';
   action: string;
   target: string;
   before: unknown;
