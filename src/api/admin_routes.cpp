@@ -638,7 +638,7 @@ Task<ApiResponse> run_audited(application::AdminService& admin, ApiRequest& requ
     answer = error_spec(error.code());
     if (answer.status >= 500 || answer.status == 401 || answer.status == 403 || answer.status == 429) throw;
     refused = std::current_exception();
-    message = error.what();
+    message = error.message();
   }
   const auto caller = who(request);
   const std::string call = request.method_text + " " + route_path;

@@ -55,7 +55,7 @@ std::string client_message(const domain::DomainError& error, const ApiRequest& r
   switch (error.code()) {
     case ErrorCode::kDependencyUnavailable: generic = "a service this request needs is unavailable; retry later"; break;
     case ErrorCode::kInternal: generic = "internal error"; break;
-    default: return error.what();
+    default: return error.message();
   }
   std::string message(generic);
   if (!request.request_id.empty()) message += " (request id " + request.request_id + ")";

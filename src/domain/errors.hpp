@@ -48,13 +48,16 @@ struct FieldError {
 class DomainError : public std::runtime_error {
  public:
   DomainError(ErrorCode code, std::string message, std::vector<FieldError> errors = {})
-      : std::runtime_error(std::move(message)), code_(code), errors_(std::move(errors)) {}
+      : std::runtime_error(message), code_(code), message_(std::move(message)), errors_(std::move(errors)) {}
 
   ErrorCode code() const noexcept { return code_; }
+  // The whole message: what() stops at a NUL a message quoting the caller's input may hold.
+  const std::string& message() const noexcept { return message_; }
   const std::vector<FieldError>& errors() const noexcept { return errors_; }
 
  private:
   ErrorCode code_;
+  std::string message_;
   std::vector<FieldError> errors_;
 };
 

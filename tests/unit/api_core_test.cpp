@@ -100,6 +100,14 @@ TEST(ErrorMapping, EveryErrorBodyHasTheContractFields) {
   EXPECT_EQ(body.at("errors").as_array()[0].at("field").as_string(), "scheduleId");
 }
 
+// A message quoting the caller's input keeps a NUL in it (escaped), not cut there.
+TEST(ErrorMapping, AMessageIsWholeAfterANul) {
+  const auto req = request(Method::kPost, "/admin/venues");
+  const std::string reason("price must be a decimal amount, not '1\0'", 40);
+  const auto response = error_response(domain::DomainError(domain::ErrorCode::kInvalidArgument, reason), req);
+  EXPECT_EQ(parse_object(response.body).at("message").as_string(), reason);
+}
+
 TEST(ErrorMapping, StatusesFollowTheTable) {
   EXPECT_EQ(error_spec(domain::ErrorCode::kSeatAlreadyHeld).status, 409);
   EXPECT_EQ(error_spec(domain::ErrorCode::kSeatAlreadyHeld).code, "SEAT_ALREADY_HELD");
