@@ -83,7 +83,10 @@ export class SeatModel {
     const tierByPrice = new Map(this.tiers.map((tier) => [tier.price, tier.index]));
     const bySection = new Map<string, number[]>();
     const order = seats.map((_, i) => i);
-    const numberOf = (seatNo: string): string => seatNo.slice(seatNo.lastIndexOf('-') + 1);
+    // The seat's name within its section: "12" of "A-12", "3-12" of "A-3-12" (row 3) — never just
+    // "12", which two rows of a section would share.
+    const numberOf = (seatNo: string, section: string): string =>
+      seatNo.startsWith(`${section}-`) ? seatNo.slice(section.length + 1) : seatNo.slice(seatNo.lastIndexOf('-') + 1);
     order.sort((a, b) => {
       const sa = seats[a]!;
       const sb = seats[b]!;
@@ -101,7 +104,7 @@ export class SeatModel {
     order.forEach((source, index) => {
       const seat = seats[source]!;
       this.seatNos[index] = seat.seatNo;
-      this.numbers[index] = numberOf(seat.seatNo);
+      this.numbers[index] = numberOf(seat.seatNo, seat.section);
       this.prices[index] = seat.price;
       this.tierOf[index] = tierByPrice.get(seat.price) ?? 0;
       this.status[index] = statusCodes[seat.status] ?? 1;

@@ -414,8 +414,12 @@ export async function renderDashboard(page: Page): Promise<void> {
       className: 'form settings',
       onsubmit: async (event: Event) => {
         event.preventDefault();
+        // Only what this operator changed since the values were loaded: a field left as it was is
+        // not sent, so it cannot undo another operator's change made meanwhile.
         const patch: Record<string, number> = {};
-        for (const [name, , input] of settingInputs) if (input.value.trim() !== '') patch[name] = Number(input.value);
+        for (const [name, , input] of settingInputs) {
+          if (input.value.trim() !== '' && input.value.trim() !== (input.dataset.loaded ?? '')) patch[name] = Number(input.value);
+        }
         if (Object.keys(patch).length === 0) {
           showMessage(controlsArea, t('nothingToChange'));
           return;
@@ -442,6 +446,7 @@ export async function renderDashboard(page: Page): Promise<void> {
       const value = (schedule as unknown as Record<string, unknown>)[name];
       input.placeholder = typeof value === 'number' ? String(value) : t('configDefault');
       input.value = typeof value === 'number' ? String(value) : '';
+      input.dataset.loaded = input.value;
     }
   };
   const controls = h(

@@ -128,7 +128,9 @@ function scheduleCard(schedule: Schedule, countdowns: (() => void)[]): { element
     action.hidden = label === '';
   };
   tick();
-  if (saleState === 'OPEN') countdowns.push(tick);
+  // Ticks while the opening may still change what the card says: also PAUSED before it (at the
+  // opening the card turns to "Sale paused" with its way in, without a reload).
+  if (saleState !== 'CLOSED') countdowns.push(tick);
   const tiers = h('div', { className: 'tiers' });
   const element = h(
     'li',

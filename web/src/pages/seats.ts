@@ -338,9 +338,17 @@ export async function renderSeats(page: Page): Promise<void> {
     if (keep && model.indexOf.has(keep) && sectionOfSeat.get(keep) === section.name) seatSelect.value = keep;
   };
   let pickerDirty = false;
+  let pickerRebuild: number | undefined;
   const syncPicker = (): void => {
-    // Rebuilding 500 options per delta is wasteful: mark dirty, rebuild when the picker is used.
+    // Rebuilding 500 options per delta is wasteful: mark dirty and rebuild at most twice a second
+    // while nobody is in the picker (what it lists stays current for anyone reading it), or when
+    // it is used — never under the hands of someone choosing in it.
     pickerDirty = true;
+    if (pickerRebuild !== undefined) return;
+    pickerRebuild = window.setTimeout(() => {
+      pickerRebuild = undefined;
+      if (document.activeElement !== seatSelect && document.activeElement !== sectionSelect) refreshPicker();
+    }, 500);
   };
   sectionSelect.addEventListener('change', fillSeats);
   const refreshPicker = (): void => {
