@@ -22,6 +22,7 @@
 #include <optional>
 #include <random>
 #include <span>
+#include <vector>
 
 namespace ticketing::infra::http {
 
@@ -148,11 +149,22 @@ bool has_raw_non_ascii(std::string_view target) {
   return std::any_of(target.begin(), target.end(), [](char c) { return static_cast<unsigned char>(c) >= 0x80; });
 }
 
-// Erases every field after the first `kept` (in the order they came): a chunked body's trailer.
-void drop_fields_after(bhttp::fields& fields, std::size_t kept) {
-  auto it = fields.begin();
-  for (std::size_t i = 0; i < kept && it != fields.end(); ++i) ++it;
-  while (it != fields.end()) it = fields.erase(it);
+// The header's fields, by address: Beast's fields are list nodes that stay where they are while
+// others are added (a chunked body's trailer fields).
+std::vector<const void*> field_addresses(const bhttp::fields& fields) {
+  std::vector<const void*> addresses;
+  for (const auto& field : fields) addresses.push_back(&field);
+  return addresses;
+}
+
+// Erases every field that is not one of the header's: a chunked body's trailer. (Not by count:
+// Beast puts a trailer field next to a header field of the same name, not at the end.)
+void drop_fields_but(bhttp::fields& fields, const std::vector<const void*>& header_fields) {
+  for (auto it = fields.begin(); it != fields.end();) {
+    const void* address = &*it;
+    it = std::find(header_fields.begin(), header_fields.end(), address) == header_fields.end() ? fields.erase(it)
+                                                                                               : std::next(it);
+  }
 }
 
 // Whether the connection stays open after this request (RFC 9112 §9.3): every Connection field's
@@ -948,7 +960,7 @@ asio::awaitable<void> HttpServer::Impl::session(ContextState& state, tcp::socket
       // the header's, so an Authorization, Queue-Token or Content-Type sent after the last chunk
       // would count as if sent up front — auth after the body, and past any proxy that checked the
       // header. They are dropped (RFC 9110 §6.5.1: a recipient may discard them).
-      const auto header_fields = static_cast<std::size_t>(std::distance(header.begin(), header.end()));
+      const auto header_fields = parser.chunked() ? field_addresses(header) : std::vector<const void*>{};
       if (!parser.is_done()) {
         // The body's timeout is an idle one (each read that brings bytes restarts it), within an
         // overall kBodyTimeouts read timeouts; its bytes on the wire, framing included, are bounded.
@@ -982,8 +994,8 @@ asio::awaitable<void> HttpServer::Impl::session(ContextState& state, tcp::socket
         if (ec) break;
       }
 
+      if (!header_fields.empty()) drop_fields_but(parser.get().base(), header_fields);
       bhttp::request<bhttp::string_body> message = parser.release();
-      drop_fields_after(message.base(), header_fields);
       web::Request request = request_of(message, remote_address, peer_text);
       request.body = std::move(message.body());
 
