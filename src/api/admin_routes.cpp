@@ -634,6 +634,10 @@ Task<ApiResponse> run_audited(application::AdminService& admin, ApiRequest& requ
   std::string message;
   try {
     co_return co_await route(admin, request);
+  } catch (const domain::DependencyUnavailable&) {
+    // A fault, or contention (409 Contention) — possibly after a commit (a replay's confirmation
+    // commits before the letter is marked): not a refusal of the call.
+    throw;
   } catch (const DomainError& error) {
     answer = error_spec(error.code());
     if (answer.status >= 500 || answer.status == 401 || answer.status == 403 || answer.status == 429) throw;

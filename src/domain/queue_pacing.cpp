@@ -18,7 +18,7 @@ std::chrono::seconds poll_retry_after(Timestamp now, Timestamp allowed_at) noexc
 }
 
 std::int64_t poll_after_not_before(Timestamp now, Timestamp allowed_at, std::int64_t poll_after_ms) noexcept {
-  return std::max<std::int64_t>(poll_after_ms, (allowed_at - now).count());
+  return std::max<std::int64_t>(poll_after_ms, (allowed_at - now).count() + kEarlyEnterSlackMs);
 }
 
 std::int64_t predict_admission_seconds(const AdmissionOutlook& o, Timestamp now) {

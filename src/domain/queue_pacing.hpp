@@ -25,7 +25,9 @@ Timestamp next_poll_allowed_at(Timestamp now, std::int64_t poll_after_ms) noexce
 // Whole seconds to wait (≥ 1) before a poll refused at `now` would be accepted.
 std::chrono::seconds poll_retry_after(Timestamp now, Timestamp allowed_at) noexcept;
 // The pollAfterMs of an answer given before the next poll is due at `allowed_at` (an early enter):
-// the usual advice, but never so soon that following it would be refused.
+// the usual advice, but never so soon that following it would be refused (with a margin for the
+// clocks of several instances and the way there).
+inline constexpr std::int64_t kEarlyEnterSlackMs = 250;
 std::int64_t poll_after_not_before(Timestamp now, Timestamp allowed_at, std::int64_t poll_after_ms) noexcept;
 
 // ---- ETA ------------------------------------------------------------------------------------

@@ -45,9 +45,10 @@ bool MysqlPool::admit() {
 }
 
 MysqlConnection& MysqlPool::acquire(std::chrono::steady_clock::time_point enqueued) {
-  // Runs on a worker: from here on this work is no longer queued.
-  pending_.fetch_sub(1, std::memory_order_relaxed);
+  // Runs on a worker: from here on this work is no longer queued. (Busy first: an admission in
+  // between counts it either way, never neither, and so does not miss that it will wait.)
   busy_.fetch_add(1, std::memory_order_relaxed);
+  pending_.fetch_sub(1, std::memory_order_relaxed);
   const auto now = std::chrono::steady_clock::now();
   const auto waited = now - enqueued;
   wait_micros_total_.fetch_add(
