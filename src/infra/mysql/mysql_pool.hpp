@@ -68,7 +68,22 @@ class MysqlPool {
     using Result = std::invoke_result_t<Work&, MysqlConnection&>;
     const bool waits = admit();
     const auto enqueued = std::chrono::steady_clock::now();
-    return run_posted<Result>(std::move(work), enqueued, waits);
+    if (waits) return run_posted<Result>(std::move(work), enqueued, true);
+    // A worker is free: co_spawn. Its answer goes back through the workers' queue, which delays
+    // the next unit of work a little — and lets more gateway callbacks wait together for it
+    // (BatchedCalls): answering every call directly measured 2.4 ms per booking in the flash sale
+    // against 1.95 ms (docs/performance.md).
+    return boost::asio::co_spawn(
+        threads_.get_executor(),
+        [this, job = std::move(work), enqueued]() mutable -> Task<Result> {
+          if constexpr (std::is_void_v<Result>) {
+            execute<Result>(job, enqueued);
+            co_return;
+          } else {
+            co_return execute<Result>(job, enqueued);
+          }
+        },
+        boost::asio::use_awaitable);
   }
 
   // Blocking variant for commands (migrate, seed) that own the calling thread.
