@@ -155,8 +155,18 @@ bool is_csv(const ApiRequest& request) {
 std::string price_text(const boost::json::value& value) {
   if (value.is_string()) return std::string(value.as_string());
   if (value.is_int64()) return std::to_string(value.as_int64());
+  if (value.is_uint64()) return std::to_string(value.as_uint64());
   if (value.is_double()) return fmt::format("{}", value.as_double());
-  return "?";
+  return {};  // not a price: runs_from_json names the field
+}
+
+bool is_price_value(const boost::json::value& value) {
+  return value.is_string() || value.is_int64() || value.is_uint64() || value.is_double();
+}
+
+// Only spaces: not a name anyone could find again in a list.
+bool is_blank(std::string_view text) {
+  return text.find_first_not_of(' ') == std::string_view::npos;
 }
 
 // Characters (UTF-8 code points) of `text`, which is valid UTF-8.
@@ -183,6 +193,10 @@ std::string title_text(JsonBody& body, std::string_view field) {
   const std::size_t length = text != nullptr ? utf8_length(*text) : 0;
   if (length == 0 || length > kMaxTitleLength) {
     body.problem(field, fmt::format("must be a string of 1 to {} characters", kMaxTitleLength));
+    return {};
+  }
+  if (is_blank(*text)) {
+    body.problem(field, "must not be only spaces");
     return {};
   }
   return clean_text(body, field, std::string(*text));
@@ -216,10 +230,19 @@ void runs_from_json(JsonBody& body, std::vector<domain::SeatRun>& runs) {
       }
     }
     const auto* price = section->if_contains("price");
+    if (price == nullptr || !is_price_value(*price)) {
+      body.problem(where + ".price", "must be a price: a string such as \"150.00\" or a number");
+      continue;
+    }
     const auto* rows = section->if_contains("rows");
-    if (rows == nullptr || !rows->is_array() || rows->as_array().empty() ||
-        rows->as_array().size() > kMaxRowsPerSection) {
-      body.problem(where + ".rows", fmt::format("empty section: rows must hold 1 to {} rows", kMaxRowsPerSection));
+    if (rows == nullptr || !rows->is_array()) {
+      body.problem(where + ".rows", fmt::format("must be an array of 1 to {} rows", kMaxRowsPerSection));
+      continue;
+    }
+    if (rows->as_array().empty() || rows->as_array().size() > kMaxRowsPerSection) {
+      body.problem(where + ".rows", rows->as_array().empty()
+                                        ? fmt::format("empty section: rows must hold 1 to {} rows", kMaxRowsPerSection)
+                                        : fmt::format("at most {} rows in a section", kMaxRowsPerSection));
       continue;
     }
     const auto& row_list = rows->as_array();
@@ -251,7 +274,7 @@ void runs_from_json(JsonBody& body, std::vector<domain::SeatRun>& runs) {
         }
       }
       runs.push_back(domain::SeatRun{row_where, text_of(*section, "name"), row_name, 1, seats->as_int64(),
-                                     text_of(*section, "tier"), price ? price_text(*price) : std::string("?")});
+                                     text_of(*section, "tier"), price_text(*price)});
     }
   }
 }
@@ -270,7 +293,8 @@ LayoutRequest layout_request(const ApiRequest& request, bool with_name) {
     require_unencoded_body(request);
     if (with_name) {
       const auto given = query_param(request, "name");
-      if (!given || given->empty() || !domain::is_clean_text(*given) || utf8_length(*given) > kMaxTitleLength) {
+      if (!given || given->empty() || is_blank(*given) || !domain::is_clean_text(*given) ||
+          utf8_length(*given) > kMaxTitleLength) {
         throw domain::invalid_argument(
             "name",
             "the query parameter name (1 to 200 characters of UTF-8 text, no control characters) names the venue");

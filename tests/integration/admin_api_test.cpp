@@ -758,6 +758,31 @@ TEST_F(AdminApi, InvalidLayoutsAndTimesNameTheLineOrField) {
                  R"({"name":"J","sections":[{"name":"A","tier":"S","price":"-3","rows":[{"seats":5}]}]})");
   ASSERT_EQ(bad_price.status, 400) << bad_price.raw;
   EXPECT_EQ(body_of(bad_price).at("errors").as_array()[0].at("field").as_string(), "sections[0].rows[0]");
+  // A price that is no price at all (null, absent, an object) names the section's price; a section
+  // of too many rows says so (not "empty").
+  for (const char* price : {R"("price":null,)", "", R"("price":{},)", R"("price":true,)"}) {
+    const auto no_price = admin.call(
+        "POST", "/admin/venues",
+        fmt::format(R"({{"name":"J","sections":[{{"name":"A","tier":"S",{}"rows":[{{"seats":5}}]}}]}})", price));
+    ASSERT_EQ(no_price.status, 400) << no_price.raw;
+    const auto no_price_body = body_of(no_price);
+    const auto& problem = no_price_body.at("errors").as_array()[0].as_object();
+    EXPECT_EQ(problem.at("field").as_string(), "sections[0].price") << no_price.raw;
+    EXPECT_EQ(std::string_view(problem.at("reason").as_string()).find('?'), std::string_view::npos) << no_price.raw;
+  }
+  std::string many_rows;
+  for (int r = 0; r < 1001; ++r) many_rows += fmt::format(R"({}{{"row":"{}","seats":1}})", r ? "," : "", r + 1);
+  const auto too_many_rows =
+      admin.call("POST", "/admin/venues",
+                 R"({"name":"J","sections":[{"name":"A","tier":"S","price":"1","rows":[)" + many_rows + "]}]}");
+  ASSERT_EQ(too_many_rows.status, 400) << too_many_rows.raw.substr(0, 300);
+  const auto too_many_body = body_of(too_many_rows);
+  EXPECT_EQ(too_many_body.at("errors").as_array()[0].at("reason").as_string(), "at most 1000 rows in a section");
+  // A title or name of only spaces is no name.
+  const auto blank_title = admin.call("POST", "/admin/concerts", R"({"title":"   "})");
+  ASSERT_EQ(blank_title.status, 400) << blank_title.raw;
+  EXPECT_EQ(body_of(blank_title).at("errors").as_array()[0].at("field").as_string(), "title");
+  EXPECT_EQ(admin.call("POST", "/admin/venues?name=%20%20", "A,1,1,T,1\n", "text/csv").status, 400);
 
   // Values the database would refuse are 400 here, never 500 from the database: a price over the
   // DECIMAL(12,2) column (JSON and CSV), a name that is not clean UTF-8 or holds control characters.
@@ -842,7 +867,7 @@ TEST_F(AdminApi, InvalidLayoutsAndTimesNameTheLineOrField) {
   // Only the venue and the concerts made above were written (and audited as changes); each refusal
   // left its REFUSED row.
   EXPECT_EQ(audit_rows(), before + 4);
-  EXPECT_GE(audit_rows(true), refused_before + 5);
+  EXPECT_GE(audit_rows(true), refused_before + 11);
 }
 
 // A poison message on payment.completed is dead-lettered and listed; replaying it is 422. A valid
