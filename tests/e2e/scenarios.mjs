@@ -111,6 +111,13 @@ export function scenarios(env) {
     for (const seat of seats) {
       await waitFor(`${seat} held by me`, async () => (await seatStatus(page, seat)) === 'MINE', 5000);
     }
+    // The seats held count against the 4 an account may choose.
+    if ((await page.evaluate(() => document.documentElement.lang)) === 'en') {
+      const held = await page.evaluate(() => window.__seatMap.held());
+      const text = await page.locator('.selection').innerText();
+      const expected = held < 4 ? `Choose up to ${4 - held}.` : 'You can choose at most 4 seats.';
+      check(text.includes(expected), `the selection says "${text}" with ${held} seats held, not "${expected}"`);
+    }
   }
 
   // From the seat map's hold panel to checkout.

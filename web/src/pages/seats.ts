@@ -49,7 +49,11 @@ declare global {
   interface Window {
     __seatMapRenderMs?: number;
     __seatMapDrawMs?: number;
-    __seatMap?: { seatPoint(seatNo: string): { x: number; y: number } | null; status(seatNo: string): string | null };
+    __seatMap?: {
+      seatPoint(seatNo: string): { x: number; y: number } | null;
+      status(seatNo: string): string | null;
+      held(): number;
+    };
   }
 }
 
@@ -428,6 +432,7 @@ export async function renderSeats(page: Page): Promise<void> {
       if (map.selected.has(index)) return 'SELECTED';
       return ['AVAILABLE', 'HELD', 'SOLD'][model.status[index]!] ?? null;
     },
+    held: () => map.mine.size,
   };
   page.onLeave(() => delete window.__seatMap);
 
@@ -439,7 +444,11 @@ export async function renderSeats(page: Page): Promise<void> {
     keepSelection({ scheduleId, seatNos: seatsOf(chosen) });
     append(selectionPanel, [h('h2', { id: 'selection-heading', tabindex: '-1' }, t('selectedTitle'))]);
     if (chosen.length === 0) {
-      selectionPanel.appendChild(h('p', {}, t('selectedNone', { max: maxSeats })));
+      // Seats already held count against the same limit (DESIGN §5: HELD and CONFIRMED seats).
+      const left = maxSeats - map.mine.size;
+      selectionPanel.appendChild(
+        h('p', {}, left > 0 ? t('selectedNone', { max: left }) : t('selectionLimit', { max: maxSeats })),
+      );
       return;
     }
     const list = h('ul', { className: 'seat-list' });
@@ -564,6 +573,7 @@ export async function renderSeats(page: Page): Promise<void> {
     saveHold(hold);
     map.redrawSeats(indices);
     renderHold();
+    renderSelection(); // "Choose up to N" counts the seats still held
     syncPicker();
   }
 
