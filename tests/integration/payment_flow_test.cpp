@@ -308,6 +308,37 @@ TEST(PaymentFlow, CallbacksThatArriveTogetherAreRecordedInOneTransactionEachAsIf
   }
 }
 
+// The callback locks its order's seat rows as well as the order. A hold that takes over a seat of
+// an order whose expiry comes as it is paid locks the seat's row first and then reads the order's
+// status unlocked: with the row locked by the callback, the hold waits for it and finds the order
+// CONFIRMING — it never finds it READY and past its expiry while the callback is making it
+// CONFIRMING, and takes the seat of an order paid in time (which the confirmation would then
+// cancel and refund).
+TEST(PaymentFlow, ACallbackLocksItsOrdersSeatRowsAsWellAsTheOrder) {
+  const auto schedule = create_schedule(-60, 10);
+  TestServer server(kFastAdmission);
+  const auto orders = ready_orders(server.port(), schedule, 70, 1);
+  // A transaction of its own keeps the order's seat row locked, as a hold's takeover does (the
+  // order's row itself stays free: a subquery is not locked by the outer FOR UPDATE).
+  auto locker = test_db();
+  locker->execute("START TRANSACTION");
+  const auto locked = locker->query(fmt::format(
+      "SELECT id FROM reservation WHERE payment_order_id = (SELECT id FROM payment_order WHERE order_no = '{}') "
+      "FOR UPDATE",
+      orders[0]));
+  ASSERT_EQ(locked.rows.size(), 1u);
+  // The callback's read waits for that row's lock (three tries of 2 s), writes nothing and is
+  // answered 503, to be retried by the gateway.
+  const auto refused = pay(server.port(), orders[0]);
+  EXPECT_EQ(refused.status, 503) << "the callback did not wait for its order's seat row: " << refused.raw;
+  EXPECT_EQ(db_value(fmt::format("SELECT status FROM payment_order WHERE order_no = '{}'", orders[0])), "READY");
+  locker->execute("ROLLBACK");
+  const auto answer = pay(server.port(), orders[0]);
+  ASSERT_EQ(answer.status, 202) << answer.raw;
+  EXPECT_EQ(json::parse(answer.body).at("status").as_string(), "CONFIRMING") << answer.raw;
+  EXPECT_TRUE(wait_for([&] { return order_status(server.port(), orders[0]) == "PAID"; }, std::chrono::seconds(20)));
+}
+
 // An order another transaction keeps locked fails the batch's locking read after a short wait;
 // the callbacks recorded with it then go one by one, so only that order's callback waits and
 // fails (503, to be retried). Before, the read waited for the connection's read timeout, which

@@ -64,6 +64,8 @@ MysqlConnection::MysqlConnection(const DbEndpoint& endpoint, bool multi_statemen
     handle_ = nullptr;
     throw error;
   }
+  const char* server = mysql_get_server_info(handle_);
+  mariadb_ = server != nullptr && std::string_view(server).find("MariaDB") != std::string_view::npos;
   last_used_ = std::chrono::steady_clock::now();
 }
 

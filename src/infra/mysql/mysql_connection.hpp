@@ -38,7 +38,8 @@ class MysqlError : public std::runtime_error {
   unsigned int error_number() const noexcept { return error_number_; }
   bool is_duplicate_key() const noexcept { return error_number_ == 1062; }
   bool is_deadlock() const noexcept { return error_number_ == 1213 || is_lock_wait_timeout(); }
-  bool is_lock_wait_timeout() const noexcept { return error_number_ == 1205; }
+  // 1205: a lock wait timed out (MariaDB's NOWAIT too); 3572: MySQL 8's NOWAIT found a lock.
+  bool is_lock_wait_timeout() const noexcept { return error_number_ == 1205 || error_number_ == 3572; }
   // The connection is unusable (server gone, timeout, network): drop it.
   bool is_connection_error() const noexcept;
 
@@ -128,6 +129,12 @@ class MysqlConnection {
 
   std::size_t prepared_statements() const noexcept { return statements_.size(); }
 
+  // The server is MariaDB (else MySQL): `FOR UPDATE WAIT n` is MariaDB's syntax only.
+  bool is_mariadb() const noexcept { return mariadb_; }
+  // " FOR UPDATE WAIT <seconds>" on MariaDB; " FOR UPDATE" on MySQL 8, which has no per-statement
+  // wait (its lock waits end at innodb_lock_wait_timeout).
+  std::string_view for_update_wait_2() const noexcept { return mariadb_ ? " FOR UPDATE WAIT 2" : " FOR UPDATE"; }
+
   std::chrono::steady_clock::time_point last_used() const noexcept { return last_used_; }
 
  private:
@@ -146,6 +153,7 @@ class MysqlConnection {
   ResultSet fetch(st_mysql_stmt* statement);
   st_mysql* handle_ = nullptr;
   bool implicit_transactions_ = false;
+  bool mariadb_ = true;
   std::unordered_map<std::string, Statement> statements_;
   std::chrono::steady_clock::time_point last_used_;
 };

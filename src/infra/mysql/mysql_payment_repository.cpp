@@ -70,15 +70,16 @@ std::vector<std::string> split_seats(const std::string& seats) {
 }
 
 // Orders with their seat numbers in one round trip. `condition`: the WHERE condition with its
-// placeholders, and any ORDER BY / LIMIT / FOR UPDATE after it.
+// placeholders, and any ORDER BY / LIMIT / FOR UPDATE after it. `seat_lock` (" FOR UPDATE…" or
+// empty) locks the seats' rows too: a FOR UPDATE of the outer query does not lock what a subquery
+// reads.
 std::vector<domain::OrderState> load_orders_with_seats(MysqlConnection& db, std::string_view condition,
-                                                       const Params& params) {
-  const auto result =
-      db.query("SELECT " + std::string(kOrderColumns) +
-                   ", (SELECT GROUP_CONCAT(r.seat_no SEPARATOR ',') FROM reservation r "
-                   "FORCE INDEX (idx_reservation_order) WHERE r.payment_order_id = o.id) FROM payment_order o WHERE " +
-                   std::string(condition),
-               params);
+                                                       const Params& params, std::string_view seat_lock = {}) {
+  const auto result = db.query("SELECT " + std::string(kOrderColumns) +
+                                   ", (SELECT GROUP_CONCAT(r.seat_no SEPARATOR ',') FROM reservation r "
+                                   "FORCE INDEX (idx_reservation_order) WHERE r.payment_order_id = o.id" +
+                                   std::string(seat_lock) + ") FROM payment_order o WHERE " + std::string(condition),
+                               params);
   std::vector<domain::OrderState> orders;
   orders.reserve(result.rows.size());
   for (const auto& row : result.rows) {
@@ -290,7 +291,16 @@ ReadyOutcome ready_once(MysqlConnection& db, const domain::ReadyRequest& request
 
 // WAIT 2: an order another transaction keeps locked fails the read after 2 s (error 1205) instead
 // of holding every callback recorded with it until the connection's read timeout cuts it off (and
-// fails them all); its callback then runs alone, and the others are recorded without it.
+// fails them all); its callback then runs alone, and the others are recorded without it. (MySQL 8
+// has no WAIT: there the wait ends at innodb_lock_wait_timeout.)
+//
+// The orders' seat rows are locked too, after their order (the confirmation's and the refund's
+// order of locks): a hold taking over a seat of an order whose expiry comes as its payment does
+// locks that seat's row first and then reads the order's status unlocked. Without the seat's lock
+// here the hold could find the order READY and past its expiry while this transaction was making
+// it CONFIRMING — and take the seat of an order paid in time, which the confirmation would then
+// cancel and refund. With it, the hold waits and finds the order CONFIRMING (or this read waits
+// and finds the seat taken over, and the confirmation refunds as before).
 //
 // The gateway's success for each of `order_nos` (distinct), decided on the orders as locked here,
 // written in a few statements whatever their number: the locked read, one order
@@ -301,8 +311,9 @@ std::vector<PaymentRecord> record_payments_once(MysqlConnection& db, const event
   Transaction tx(db);
   const auto in_list = padded_in_list(order_nos);
   std::map<std::string, domain::OrderState> locked;
-  for (auto& state :
-       load_orders_with_seats(db, "o.order_no IN (" + placeholders(in_list.size()) + ") FOR UPDATE WAIT 2", in_list)) {
+  for (auto& state : load_orders_with_seats(
+           db, "o.order_no IN (" + placeholders(in_list.size()) + ")" + std::string(db.for_update_wait_2()), in_list,
+           db.for_update_wait_2())) {
     locked.emplace(state.order.order_no, std::move(state));
   }
   std::vector<PaymentRecord> records;
