@@ -218,6 +218,17 @@ Task<domain::RefundResult> AdminService::refund(const domain::AuditContext& who,
       throw DomainError(ErrorCode::kConflict, fmt::format("order {} is {}, not PAID: only a paid order is refunded",
                                                           order_no, domain::to_string(result.order.status)));
     case Kind::kAlreadyRefunded: {
+      // The first refund's removal of the sold locks may not have happened (Redis failed then, or
+      // its answer was lost after the commit and this is the operator's retry): a sold lock never
+      // expires, so it would keep the seat from every hold for good. Remove the buyer's locks
+      // again (compare-and-delete: nobody else's lock goes).
+      if (!result.order.seat_nos.empty()) {
+        try {
+          co_await seat_locks_.unlock(result.order.schedule, result.order.user, result.order.seat_nos);
+        } catch (const domain::DependencyUnavailable& error) {
+          spdlog::warn("refund of {} (repeated): seat locks not removed ({})", order_no, error.what());
+        }
+      }
       // Served, and changed nothing: audited like a read (every /admin call is, DESIGN.md §14).
       const std::string target = "order:" + order_no;
       JsonWriter details;
@@ -233,8 +244,8 @@ Task<domain::RefundResult> AdminService::refund(const domain::AuditContext& who,
     case Kind::kRefunded: break;
   }
   // Committed: the seats' sold locks go (owner compare-and-delete), then the live map hears it.
-  // A Redis failure here leaves a stale lock that only makes Redis refuse a hold the database
-  // would allow; the seat shows AVAILABLE either way, so it is logged and not retried.
+  // A Redis failure here leaves a stale lock that makes Redis refuse holds the database would
+  // allow (the seat shows AVAILABLE); it is logged, and repeating the refund removes it (above).
   for (const auto& change : result.events) {
     try {
       co_await seat_locks_.unlock(change.schedule, result.order.user, change.seat_nos);

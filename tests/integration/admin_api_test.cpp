@@ -461,8 +461,14 @@ TEST_F(AdminApi, AdminCreatesASaleFromCsvAndAFanBuysASeat) {
   const auto not_json = http(port(), "POST", fmt::format("/admin/orders/{}/refund", order_no), "please",
                              as_admin({{"Content-Type", "text/plain"}}));
   EXPECT_EQ(not_json.status, 415) << not_json.raw;
+  // As if the refund's removal of the sold lock had failed (Redis down at that moment): the
+  // buyer's lock is back, without expiry. Repeating the refund removes it.
+  RedisInspector redis;
+  const std::string sold_lock = fmt::format("seat:lock:{{{}}}:A-1-1", schedule);
+  redis.string({"SET", sold_lock, std::to_string(fan)});
   const auto again = http(port(), "POST", fmt::format("/admin/orders/{}/refund", order_no), "{}",
                           as_admin({{"Content-Type", "application/json"}}));
+  EXPECT_FALSE(redis.string({"GET", sold_lock}).has_value()) << "the repeated refund left the sold lock";
   ASSERT_EQ(again.status, 200) << again.raw;
   EXPECT_FALSE(body_of(again).at("refunded").as_bool());
   EXPECT_EQ(refunded_seat_events() - refunded_before, 1.0);  // one seat, once

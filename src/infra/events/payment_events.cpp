@@ -3,7 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <boost/json/parse.hpp>
+#include <boost/json/parser.hpp>
 #include <cstdint>
 #include <set>
 
@@ -77,9 +77,18 @@ std::string encode_refund_requested(const RefundRequested& event) {
 }
 
 std::optional<domain::PaymentCompleted> decode_payment_completed(std::string_view text, std::string& error) {
+  // The parser's reason and where (a syntax error — invalid UTF-8 is one — extra data after the
+  // object, too deep): an operator reading the dead letter sees what is wrong with it.
   boost::system::error_code ec;
-  const auto value = boost::json::parse(text, ec);
-  if (ec || !value.is_object()) {
+  boost::json::parser parser;
+  const std::size_t read = parser.write(text.data(), text.size(), ec);
+  if (!ec && text.empty()) ec = boost::json::error::incomplete;
+  if (ec) {
+    error = text.empty() ? std::string("not JSON: empty") : fmt::format("not JSON: {} at byte {}", ec.message(), read);
+    return std::nullopt;
+  }
+  const auto value = parser.release();
+  if (!value.is_object()) {
     error = "not a JSON object";
     return std::nullopt;
   }
@@ -101,9 +110,18 @@ std::optional<domain::PaymentCompleted> decode_payment_completed(std::string_vie
   const auto user = id_field("userId");
   const auto schedule = id_field("scheduleId");
   const auto* seats = object.if_contains("seatNos");
-  if (!event_id || event_id->empty() || event_id->size() > 36 || !order_no || order_no->empty() || !amount ||
-      !paid_at || !user || !schedule || !seats || !seats->is_array() || seats->as_array().empty()) {
-    error = "missing or malformed field";
+  // The first field that is missing or not of its kind, by name.
+  const char* bad_field = !event_id || event_id->empty() || event_id->size() > 36 ? "eventId (a string of 1 to 36)"
+                          : !order_no || order_no->empty()                        ? "orderNo (a string)"
+                          : !user                                                 ? "userId (a positive integer)"
+                          : !schedule                                             ? "scheduleId (a positive integer)"
+                          : !seats || !seats->is_array() || seats->as_array().empty()
+                              ? "seatNos (an array of 1 or more seat numbers)"
+                          : !amount  ? "amount (a decimal string such as \"150.00\")"
+                          : !paid_at ? "paidAt (an ISO-8601 UTC string)"
+                                     : nullptr;
+  if (bad_field != nullptr) {
+    error = fmt::format("missing or malformed field {}", bad_field);
     return std::nullopt;
   }
   if (!type || *type != "PaymentCompleted") {
