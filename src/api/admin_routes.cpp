@@ -657,6 +657,7 @@ Task<ApiResponse> run_audited(application::AdminService& admin, ApiRequest& requ
   ErrorSpec answer{};
   std::string message;
   try {
+    refuse_user_id_param(request);  // here, not in the dispatcher: so that it is audited
     co_return co_await route(admin, request);
   } catch (const domain::DependencyUnavailable&) {
     // A fault, or contention (409 Contention) — possibly after a commit (a replay's confirmation

@@ -49,9 +49,8 @@ void Dispatcher::authorize(ApiRequest& request, Access access) const {
 
 void Dispatcher::check_caller(ApiRequest& request, Access access) const {
   authorize(request, access);
-  if (query_param(request, "userId")) {
-    throw domain::invalid_argument("userId", "is not accepted: the caller is the signed-in user of the access token");
-  }
+  // An operator's call is refused inside its route instead, where the refusal is audited (§14).
+  if (access != Access::kAdmin) refuse_user_id_param(request);
 }
 
 std::optional<ApiResponse> Dispatcher::over_address_limit(const ApiRequest& request, const Router::Match& match) const {
@@ -151,7 +150,8 @@ Task<std::optional<DispatchResult>> Dispatcher::refuse_oversized(ApiRequest& req
 // An answer about a person (or for an operator) is kept by no cache on the way, nor by the
 // browser's, unless its route says otherwise (an e-ticket's own header).
 void Dispatcher::keep_private(ApiResponse& response, const Router::Match& match) {
-  if (match.access == Access::kPublic) return;
+  // Sign-in, sign-up, refresh: public routes, but their answers — refusals too — are a session's.
+  if (match.access == Access::kPublic && !match.route_template.starts_with("/auth/")) return;
   const auto is_cache_control = [](const web::Header& header) {
     return std::equal(header.name.begin(), header.name.end(), std::string_view("Cache-Control").begin(),
                       std::string_view("Cache-Control").end(), [](char a, char b) {

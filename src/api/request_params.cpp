@@ -47,6 +47,12 @@ std::int64_t path_id(const ApiRequest& request, std::string_view name) {
   throw domain::invalid_argument(std::string(name), "must be an integer between 1 and 9223372036854775807");
 }
 
+void refuse_user_id_param(const ApiRequest& request) {
+  if (query_param(request, "userId")) {
+    throw domain::invalid_argument("userId", "is not accepted: the caller is the signed-in user of the access token");
+  }
+}
+
 std::optional<std::string> query_param(const ApiRequest& request, std::string_view name) {
   std::optional<std::string> found;
   std::string_view rest = request.query;

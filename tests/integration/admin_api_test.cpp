@@ -282,6 +282,8 @@ TEST_F(AdminApi, EveryServedReadIsAuditedAsARead) {
       {"GET", "/admin/audit?kind=ALL", "GET /admin/audit", 400, "INVALID_ARGUMENT"},
       {"GET", "/admin/orders?orderNo=%FF%FE", "GET /admin/orders", 400, "INVALID_ARGUMENT"},
       {"POST", "/admin/orders/T-none/refund", "POST /admin/orders/{orderNo}/refund", 404, "NOT_FOUND"},
+      {"GET", "/admin/venues?userId=1", "GET /admin/venues", 400, "INVALID_ARGUMENT"},
+      {"POST", "/admin/orders/T-none/refund?userId=7", "POST /admin/orders/{orderNo}/refund", 400, "INVALID_ARGUMENT"},
   };
   for (const auto& refused : refusals) {
     const auto id = request_id();

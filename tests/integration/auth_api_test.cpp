@@ -525,6 +525,10 @@ TEST(AuthApiLogIn, UnknownEmailAndWrongPasswordGetTheSameAnswer) {
   EXPECT_EQ(code_of(wrong_password), "INVALID_CREDENTIALS");
   EXPECT_EQ(without_request_id(wrong_password), without_request_id(unknown_email));
   EXPECT_EQ(wrong_password.header("set-cookie"), "");
+  // A session route's refusal is no more for a cache than its answer (docs/security.md).
+  EXPECT_EQ(wrong_password.header("cache-control"), "no-store");
+  EXPECT_EQ(http(server.port(), "POST", "/auth/refresh", R"({"refreshToken":"xxx"})").header("cache-control"),
+            "no-store");
   // Any string is only a wrong password or an unknown address (security.md), whatever its length.
   for (const auto& [address, password] : std::vector<std::pair<std::string, std::string>>{
            {email, std::string(2000, 'p')}, {std::string(2000, 'e'), "the right password"}}) {
