@@ -668,6 +668,10 @@ export function scenarios(env) {
         check((await fp.locator(`li.ticket.revoked[data-seat="${ctx.seat}"] svg.qr`).count()) === 0, 'a revoked ticket shows no QR code');
         ctx.admin.assertClean();
         ctx.fan.assertClean();
+        // A refused search clears the results of the one before (and their Refund buttons).
+        await page.getByLabel('Order number or email').fill('bad order!');
+        await page.getByRole('button', { name: 'Search' }).click();
+        await waitFor('the refused search cleared the old results', async () => (await row.count()) === 0, 10_000);
         await page.locator('.admin-nav a[href="/admin/audit"]').click();
         await waitFor('the refund in the audit log', async () => /refund/i.test((await page.locator('main table').textContent()) ?? ''), 10_000);
         await ctx.fan.context.close();

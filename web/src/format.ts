@@ -1,10 +1,24 @@
 import { lang } from './i18n';
 
-const locale = (): string => (lang() === 'ko' ? 'ko-KR' : 'en-US');
+export const locale = (): string => (lang() === 'ko' ? 'ko-KR' : 'en-US');
 
 // Seat prices are decimal amounts in US dollars (the demo catalogue); formatted for the reader.
 export function money(amount: number): string {
   return new Intl.NumberFormat(locale(), { style: 'currency', currency: 'USD' }).format(amount);
+}
+
+// A count, grouped as the reader's language writes it ("10,000").
+export function count(value: number): string {
+  return new Intl.NumberFormat(locale()).format(value);
+}
+
+// A date and time in a list or a table (the console's): short, in the reader's language.
+export function shortDateTime(iso: string): string {
+  return new Intl.DateTimeFormat(locale(), { dateStyle: 'medium', timeStyle: 'medium' }).format(new Date(iso));
+}
+
+export function timeOfDay(iso: string): string {
+  return new Intl.DateTimeFormat(locale(), { timeStyle: 'medium' }).format(new Date(iso));
 }
 
 export function dateTime(iso: string): string {

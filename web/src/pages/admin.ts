@@ -2,7 +2,7 @@
 // role ADMIN. Every call goes to the admin API; the server checks the role again on each one.
 import { ApiError, call, describeError, type ErrorBody } from '../api';
 import { append, clear, h, uniqueId } from '../dom';
-import { money } from '../format';
+import { count, money, shortDateTime, timeOfDay } from '../format';
 import { describeFailReason, t, type Key } from '../i18n';
 import { navigate, type Page } from '../router';
 import { every, handleError, loadingText, messageArea, requireSignIn, showMessage, validId } from './common';
@@ -89,7 +89,8 @@ interface AuditEntry {
 }
 
 const stateKey = (state: string): Key => (['OPEN', 'PAUSED', 'CLOSED'].includes(state) ? (`state${state}` as Key) : 'status');
-const shortTime = (iso: string): string => new Date(iso).toLocaleString();
+const shortTime = (iso: string): string => shortDateTime(iso);
+const seatCount = (seats: number): string => t(seats === 1 ? 'venueSeatsOne' : 'venueSeats', { seats: count(seats) });
 
 // Signed in and ADMIN, else a sign-in redirect or the "operators only" page. Renders the console's
 // navigation and returns the element the page fills.
@@ -345,19 +346,19 @@ export async function renderDashboard(page: Page): Promise<void> {
   const updated = h('p', { className: 'hint', 'aria-live': 'off' });
   const figures: [keyof Stats | 'soldPerSecond', Key, (s: Sample) => string][] = [
     ['saleState', 'adminState', (s) => t(stateKey(s.stats.saleState))],
-    ['waiting', 'statWaiting', (s) => s.stats.waiting.toLocaleString()],
-    ['prequeued', 'statPrequeued', (s) => s.stats.prequeued.toLocaleString()],
-    ['admitted', 'statAdmitted', (s) => s.stats.admitted.toLocaleString()],
+    ['waiting', 'statWaiting', (s) => count(s.stats.waiting)],
+    ['prequeued', 'statPrequeued', (s) => count(s.stats.prequeued)],
+    ['admitted', 'statAdmitted', (s) => count(s.stats.admitted)],
     ['admissionsPerSecond', 'statAdmissionsPerSecond', (s) => s.stats.admissionsPerSecond.toFixed(1)],
-    ['held', 'statHeld', (s) => s.stats.held.toLocaleString()],
-    ['sold', 'statSold', (s) => s.stats.sold.toLocaleString()],
+    ['held', 'statHeld', (s) => count(s.stats.held)],
+    ['sold', 'statSold', (s) => count(s.stats.sold)],
     ['soldPerSecond', 'statSoldPerSecond', (s) => s.soldPerSecond.toFixed(1)],
     ['revenue', 'statRevenue', (s) => money(s.stats.revenue)],
     ['confirmationsPerSecond', 'statConfirmationsPerSecond', (s) => s.stats.confirmationsPerSecond.toFixed(1)],
-    ['confirming', 'statConfirming', (s) => s.stats.confirming.toLocaleString()],
-    ['confirmationLagMs', 'statLag', (s) => `${(s.stats.confirmationLagMs / 1000).toFixed(1)} s`],
-    ['outboxBacklog', 'statOutbox', (s) => s.stats.outboxBacklog.toLocaleString()],
-    ['deadLetters', 'statDeadLetters', (s) => s.stats.deadLetters.toLocaleString()],
+    ['confirming', 'statConfirming', (s) => count(s.stats.confirming)],
+    ['confirmationLagMs', 'statLag', (s) => t('secondsValue', { value: (s.stats.confirmationLagMs / 1000).toFixed(1) })],
+    ['outboxBacklog', 'statOutbox', (s) => count(s.stats.outboxBacklog)],
+    ['deadLetters', 'statDeadLetters', (s) => count(s.stats.deadLetters)],
   ];
   const values = new Map<string, HTMLElement>();
   const grid = h('dl', { className: 'stat-grid' });
@@ -367,7 +368,7 @@ export async function renderDashboard(page: Page): Promise<void> {
     grid.appendChild(h('div', { className: 'stat' }, h('dt', {}, t(key)), dd));
   }
   const charts: [Key, string, (s: Sample) => number, (v: number) => string][] = [
-    ['statWaiting', '#3056d3', (s) => s.stats.waiting, (v) => v.toLocaleString()],
+    ['statWaiting', '#3056d3', (s) => s.stats.waiting, (v) => count(v)],
     ['statAdmissionsPerSecond', '#0f8a5f', (s) => s.stats.admissionsPerSecond, (v) => v.toFixed(1)],
     ['statSoldPerSecond', '#b5470b', (s) => s.soldPerSecond, (v) => v.toFixed(1)],
     ['statRevenue', '#7a3bb8', (s) => s.stats.revenue, (v) => money(v)],
@@ -424,7 +425,11 @@ export async function renderDashboard(page: Page): Promise<void> {
           showMessage(controlsArea, t('nothingToChange'));
           return;
         }
-        const described = Object.entries(patch).map(([k, v]) => `${k}=${v}`).join(', ');
+        // By the fields' labels, as the operator saw them.
+        const described = settingInputs
+          .filter(([name]) => name in patch)
+          .map(([name, key]) => `${t(key)} ${count(patch[name]!)}`)
+          .join(', ');
         if (!(await confirmDialog(t('confirmSettings', { id, settings: described })))) return;
         try {
           const result = await call<AdminSchedule>(`/admin/schedules/${id}/queue-settings`, { method: 'PATCH', auth: true, body: patch });
@@ -491,7 +496,7 @@ export async function renderDashboard(page: Page): Promise<void> {
         const max = Math.max(0, ...series);
         canvas.setAttribute('aria-label', t('chartLabel', { name: t(chart[0]), seconds: Math.round((now - (samples[0]?.at ?? now)) / 1000), value: chart[3](chart[2](sample)), max: chart[3](max) }));
       });
-      updated.textContent = t('dashUpdated', { time: new Date(stats.at).toLocaleTimeString() });
+      updated.textContent = t('dashUpdated', { time: timeOfDay(stats.at) });
       body.dataset.sold = String(stats.sold);
       body.dataset.samples = String(samples.length);
       body.dataset.saleState = stats.saleState;
@@ -560,6 +565,8 @@ export async function renderVenues(page: Page): Promise<void> {
           showFieldErrors(area, error, { name });
         } finally {
           submit.disabled = false;
+          // The disabled button lost the focus to the page: a keyboard user goes on from the form.
+          if (document.activeElement === document.body) submit.focus();
         }
       },
     },
@@ -582,7 +589,7 @@ export async function renderVenues(page: Page): Promise<void> {
       table(
         ['#', t('venueName'), t('seatsCol'), t('priceTiers')],
         venues.map((v) =>
-          h('tr', { 'data-venue': v.name }, h('td', {}, String(v.id)), h('td', {}, v.name), h('td', {}, t('venueSeats', { seats: v.seats.toLocaleString() })), h('td', {}, v.tiers.map((x) => `${x.tier} ${money(x.price)}`).join(', '))),
+          h('tr', { 'data-venue': v.name }, h('td', {}, String(v.id)), h('td', {}, v.name), h('td', {}, seatCount(v.seats)), h('td', {}, v.tiers.map((x) => `${x.tier} ${money(x.price)}`).join(', '))),
         ),
       ),
     );
@@ -628,7 +635,7 @@ export async function renderScheduleNew(page: Page): Promise<void> {
   concert.addEventListener('change', () => {
     newConcert.hidden = concert.value !== 'new';
   });
-  const venue = h('select', { name: 'venueId' }, ...venues.map((v) => h('option', { value: String(v.id) }, `${v.name} (${t('venueSeats', { seats: v.seats })})`)));
+  const venue = h('select', { name: 'venueId' }, ...venues.map((v) => h('option', { value: String(v.id) }, `${v.name} (${seatCount(v.seats)})`)));
   const showAt = h('input', { type: 'datetime-local', name: 'showAt', required: true });
   const bookingOpensAt = h('input', { type: 'datetime-local', name: 'bookingOpensAt', required: true });
   const prequeueOpensAt = h('input', { type: 'datetime-local', name: 'prequeueOpensAt' });
@@ -766,6 +773,8 @@ export async function renderOrders(page: Page): Promise<void> {
         ),
       );
     } catch (error) {
+      // The results of an earlier search must not stand under this one's error (with their Refund).
+      clear(results);
       handleError(page, area, error);
     }
   };
