@@ -601,6 +601,9 @@ export function scenarios(env) {
         const { page } = ctx.admin;
         await confirmThrough(page, page.locator('button[data-state=PAUSED]'));
         await waitFor('PAUSED on the dashboard', async () => (await page.locator('.admin').getAttribute('data-sale-state')) === 'PAUSED', 5000);
+        // The control of the state the sale is in does nothing; the others do.
+        check((await page.locator('button[data-state=PAUSED]').getAttribute('aria-disabled')) === 'true', 'Pause is not marked as done while paused');
+        check((await page.locator('button[data-state=OPEN]').getAttribute('aria-disabled')) === 'false', 'Resume is marked as done while paused');
         const waiter = await newSession(browser, baseUrl, { lang: 'en' });
         const wp = waiter.page;
         await wp.goto('/');

@@ -198,7 +198,9 @@ function showFieldErrors(area: HTMLElement, error: unknown, fields: Record<strin
     const target = fields[problem.field] ?? fields[root];
     if (target) {
       const id = uniqueId('err');
-      const note = h('p', { className: 'field-error', id, role: 'alert' }, `${problem.field}: ${problem.reason}`);
+      // Next to its field, by the field's label as the operator sees it (a tier price keeps its path).
+      const label = problem.field === root && target.id ? document.querySelector(`label[for="${target.id}"]`)?.textContent : null;
+      const note = h('p', { className: 'field-error', id, role: 'alert' }, `${label || problem.field}: ${problem.reason}`);
       target.after(note);
       target.setAttribute('aria-invalid', 'true');
       target.setAttribute('aria-describedby', id);
@@ -389,10 +391,16 @@ export async function renderDashboard(page: Page): Promise<void> {
         type: 'button',
         className: cls,
         'data-state': state,
-        onclick: async () => {
+        onclick: async (event: Event) => {
+          // The sale is in this state already (aria-disabled, not disabled: the focus stays here).
+          if ((event.currentTarget as HTMLElement).getAttribute('aria-disabled') === 'true') {
+            showMessage(controlsArea, t('stateChanged', { state: t(stateKey(state)) }), 'info');
+            return;
+          }
           if (!(await confirmDialog(t('confirmState', { id, state: t(stateKey(state)) })))) return;
           try {
             await call(`/admin/schedules/${id}/sale-state`, { method: 'PUT', auth: true, body: { state } });
+            markState(state);
             showMessage(controlsArea, t('stateChanged', { state: t(stateKey(state)) }), 'info');
             void poll();
           } catch (error) {
@@ -454,21 +462,21 @@ export async function renderDashboard(page: Page): Promise<void> {
       input.dataset.loaded = input.value;
     }
   };
+  const stateButtons = [stateButton('PAUSED', 'pause', 'secondary'), stateButton('OPEN', 'resume', 'primary'), stateButton('CLOSED', 'closeSale', 'secondary danger')];
   const controls = h(
     'section',
     { className: 'panel controls', 'aria-labelledby': 'controls-title' },
     h('h2', { id: 'controls-title' }, t('controlsTitle')),
-    h('div', { className: 'actions' }, stateButton('PAUSED', 'pause', 'secondary'), stateButton('OPEN', 'resume', 'primary'), stateButton('CLOSED', 'closeSale', 'secondary danger')),
+    h('div', { className: 'actions' }, ...stateButtons),
     controlsArea,
     settingsForm,
   );
-  append(body, [
-    area,
-    updated,
-    grid,
-    h('section', { 'aria-labelledby': 'charts-title' }, h('h2', { id: 'charts-title' }, t('chartsTitle')), chartBox),
-    controls,
-  ]);
+  // The button of the state the sale is in does nothing (it says so).
+  const markState = (current: string): void => {
+    for (const button of stateButtons) button.setAttribute('aria-disabled', String(button.dataset.state === current));
+  };
+  const chartsSection = h('section', { 'aria-labelledby': 'charts-title' }, h('h2', { id: 'charts-title' }, t('chartsTitle')), chartBox);
+  append(body, [area, updated, grid, chartsSection, controls]);
 
   const samples: Sample[] = [];
   let inFlight = false;
@@ -500,6 +508,7 @@ export async function renderDashboard(page: Page): Promise<void> {
       body.dataset.sold = String(stats.sold);
       body.dataset.samples = String(samples.length);
       body.dataset.saleState = stats.saleState;
+      markState(stats.saleState);
       showMessage(area, '');
     } catch (error) {
       if (!page.left) showMessage(area, t('dashStale', { error: describeError(error) }));
@@ -510,6 +519,8 @@ export async function renderDashboard(page: Page): Promise<void> {
   try {
     fillSettings(await call<AdminSchedule>(`/admin/schedules/${id}`, { auth: true }));
   } catch (error) {
+    // No such schedule (or no answer): no figures and no controls for it.
+    for (const part of [updated, grid, chartsSection, controls]) part.remove();
     handleError(page, area, error);
     return;
   }
@@ -722,6 +733,10 @@ export async function renderOrders(page: Page): Promise<void> {
     const q = query.value.trim();
     if (!q) return;
     const param = q.includes('@') ? `email=${encodeURIComponent(q)}` : `orderNo=${encodeURIComponent(q)}`;
+    // The search is in the address: a reload (or a link) shows it again.
+    const address = new URL(window.location.href);
+    address.searchParams.set('q', q);
+    window.history.replaceState(window.history.state, '', address);
     try {
       const orders = await call<AdminOrder[]>(`/admin/orders?${param}`, { auth: true });
       if (page.left) return;
@@ -911,6 +926,15 @@ export async function renderAudit(page: Page): Promise<void> {
   const more = h('button', { type: 'button', className: 'secondary', hidden: true }, t('olderEntries'));
   let before: number | null = null;
   const json = (value: unknown): string => (value === null || value === undefined ? '—' : JSON.stringify(value));
+  const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+  // Two records: only the fields that differ ("saleState: OPEN → CLOSED"); anything else whole.
+  const change = (before: unknown, after: unknown): string => {
+    if (!isRecord(before) || !isRecord(after)) return `${json(before)} → ${json(after)}`;
+    const keys = [...new Set([...Object.keys(before), ...Object.keys(after)])];
+    const changed = keys.filter((key) => JSON.stringify(before[key]) !== JSON.stringify(after[key]));
+    if (changed.length === 0) return json(after);
+    return changed.map((key) => `${key}: ${json(before[key])} → ${json(after[key])}`).join('; ');
+  };
   // Reads are audited too (every /admin call is); the log shows the changes unless asked for both.
   const withReads = h('input', {
     type: 'checkbox',
@@ -942,7 +966,7 @@ export async function renderAudit(page: Page): Promise<void> {
             h('td', {}, String(entry.adminId)),
             h('td', {}, entry.action),
             h('td', {}, entry.target),
-            h('td', { className: 'audit-change' }, h('code', {}, `${json(entry.before)} → ${json(entry.after)}`)),
+            h('td', { className: 'audit-change' }, h('code', { title: `${json(entry.before)} → ${json(entry.after)}` }, change(entry.before, entry.after))),
           ),
         );
       }
