@@ -3,7 +3,9 @@
 // the service with the acting admin and the request id.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <boost/json/value.hpp>
+#include <iterator>
 
 #include "api/error_mapping.hpp"
 #include "api/identity.hpp"
@@ -164,9 +166,25 @@ bool is_price_value(const boost::json::value& value) {
   return value.is_string() || value.is_int64() || value.is_uint64() || value.is_double();
 }
 
-// Only spaces: not a name anyone could find again in a list.
+// Only spaces (Unicode's space separators too: U+00A0, U+1680, U+2000..U+200A, U+202F, U+205F,
+// U+3000 — what a Korean input method types): not a name anyone could find again in a list.
 bool is_blank(std::string_view text) {
-  return text.find_first_not_of(' ') == std::string_view::npos;
+  static constexpr std::string_view kSpaces[] = {
+      " ", "\xC2\xA0", "\xE1\x9A\x80", "\xE2\x80\xAF", "\xE2\x81\x9F", "\xE3\x80\x80",
+  };
+  while (!text.empty()) {
+    const auto* space =
+        std::find_if(std::begin(kSpaces), std::end(kSpaces), [&](std::string_view s) { return text.starts_with(s); });
+    if (space != std::end(kSpaces)) {
+      text.remove_prefix(space->size());
+    } else if (text.size() >= 3 && text[0] == '\xE2' && text[1] == '\x80' &&
+               static_cast<unsigned char>(text[2]) >= 0x80 && static_cast<unsigned char>(text[2]) <= 0x8A) {
+      text.remove_prefix(3);  // U+2000..U+200A
+    } else {
+      return false;
+    }
+  }
+  return true;
 }
 
 // Characters (UTF-8 code points) of `text`, which is valid UTF-8.

@@ -220,11 +220,12 @@ Task<domain::RefundResult> AdminService::refund(const domain::AuditContext& who,
     case Kind::kAlreadyRefunded: {
       // The first refund's removal of the sold locks may not have happened (Redis failed then, or
       // its answer was lost after the commit and this is the operator's retry): a sold lock never
-      // expires, so it would keep the seat from every hold for good. Remove the buyer's locks
-      // again (compare-and-delete: nobody else's lock goes).
-      if (!result.order.seat_nos.empty()) {
+      // expires, so it would keep the seat from every hold for good. Remove the buyer's locks of
+      // the seats nobody holds now (compare-and-delete: nobody else's lock goes, nor the buyer's
+      // lock of a seat held or bought again since).
+      if (!result.seats_free_now.empty()) {
         try {
-          co_await seat_locks_.unlock(result.order.schedule, result.order.user, result.order.seat_nos);
+          co_await seat_locks_.unlock(result.order.schedule, result.order.user, result.seats_free_now);
         } catch (const domain::DependencyUnavailable& error) {
           spdlog::warn("refund of {} (repeated): seat locks not removed ({})", order_no, error.what());
         }

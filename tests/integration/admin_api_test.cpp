@@ -501,6 +501,15 @@ TEST_F(AdminApi, AdminCreatesASaleFromCsvAndAFanBuysASeat) {
   const auto revoked = body_of(http(port(), "GET", "/.well-known/ticket-key")).at("revoked").as_array();
   EXPECT_NE(std::find(revoked.begin(), revoked.end(), json::value(ticket_id)), revoked.end())
       << "ticket " << ticket_id << " is not on the revocation list";
+  // The buyer holds the seat again: a repeated refund leaves that new hold's lock alone.
+  const auto again_token = admit_users(port(), schedule, fan, 1).at(fan);
+  ASSERT_EQ(seat_call(port(), "/tickets/hold", again_token, fan, schedule, {"A-1-1"}).status, 200);
+  const auto third = http(port(), "POST", fmt::format("/admin/orders/{}/refund", order_no), "", as_admin());
+  ASSERT_EQ(third.status, 200) << third.raw;
+  EXPECT_EQ(redis.string({"GET", sold_lock}), std::optional<std::string>(std::to_string(fan)))
+      << "a repeated refund removed the lock of the buyer's new hold";
+  const auto released = seat_call(port(), "/tickets/release", again_token, fan, schedule, {"A-1-1"});
+  ASSERT_LT(released.status, 300) << released.raw;
   // Another fan can hold it at once: the sold seat's Redis lock went with the refund.
   const std::int64_t next_fan = 202;
   const auto next_token = admit_users(port(), schedule, next_fan, 1).at(next_fan);
@@ -787,9 +796,12 @@ TEST_F(AdminApi, InvalidLayoutsAndTimesNameTheLineOrField) {
   const auto too_many_body = body_of(too_many_rows);
   EXPECT_EQ(too_many_body.at("errors").as_array()[0].at("reason").as_string(), "at most 1000 rows in a section");
   // A title or name of only spaces is no name.
-  const auto blank_title = admin.call("POST", "/admin/concerts", R"({"title":"   "})");
-  ASSERT_EQ(blank_title.status, 400) << blank_title.raw;
-  EXPECT_EQ(body_of(blank_title).at("errors").as_array()[0].at("field").as_string(), "title");
+  for (const char* blank : {"   ", "\\u3000\\u3000", " \\u00a0\\u2009 "}) {
+    const auto blank_title = admin.call("POST", "/admin/concerts", fmt::format(R"({{"title":"{}"}})", blank));
+    ASSERT_EQ(blank_title.status, 400) << blank_title.raw;
+    EXPECT_EQ(body_of(blank_title).at("errors").as_array()[0].at("field").as_string(), "title");
+  }
+  EXPECT_EQ(admin.call("POST", "/admin/concerts", R"({"title":"\u3000A\u3000"})").status, 201);
   EXPECT_EQ(admin.call("POST", "/admin/venues?name=%20%20", "A,1,1,T,1\n", "text/csv").status, 400);
 
   // Values the database would refuse are 400 here, never 500 from the database: a price over the
@@ -874,8 +886,8 @@ TEST_F(AdminApi, InvalidLayoutsAndTimesNameTheLineOrField) {
 
   // Only the venue and the concerts made above were written (and audited as changes); each refusal
   // left its REFUSED row.
-  EXPECT_EQ(audit_rows(), before + 4);
-  EXPECT_GE(audit_rows(true), refused_before + 11);
+  EXPECT_EQ(audit_rows(), before + 5);
+  EXPECT_GE(audit_rows(true), refused_before + 13);
 }
 
 // A poison message on payment.completed is dead-lettered and listed; replaying it is 422. A valid

@@ -62,6 +62,9 @@ struct RefundResult {
   PaymentOrder order;               // as it is afterwards (kRefunded, kAlreadyRefunded, kNotPaid)
   std::vector<SeatChanged> events;  // committed seat changes (kRefunded)
   std::string email;                // the buyer's (empty when the order does not exist)
+  // kAlreadyRefunded: the order's seats that no live row holds now (neither its buyer's new hold or
+  // purchase nor anyone else's): a sold lock left on one of them is stale.
+  std::vector<std::string> seats_free_now;
 };
 
 class OperatorRepository {

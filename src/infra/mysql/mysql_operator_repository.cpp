@@ -1,11 +1,13 @@
 #include "infra/mysql/mysql_operator_repository.hpp"
 
 #include <map>
+#include <set>
 
 #include "domain/errors.hpp"
 #include "infra/mysql/mysql_catalog_repository.hpp"
 #include "infra/mysql/mysql_payment_repository.hpp"
 #include "infra/mysql/row_reader.hpp"
+#include "infra/mysql/sql_text.hpp"
 #include "support/json_writer.hpp"
 #include "support/utf8.hpp"
 
@@ -551,8 +553,23 @@ Task<domain::RefundResult> MysqlOperatorRepository::refund_order(const std::stri
         }
       }
       const auto decision = domain::decide_refund(input);
-      domain::RefundResult result{decision.kind, input.order.value_or(domain::PaymentOrder{}), decision.events, {}};
+      domain::RefundResult result{decision.kind, input.order.value_or(domain::PaymentOrder{}), decision.events, {}, {}};
       if (input.order) result.email = email_of(db, input.order->user);
+      if (decision.kind == domain::RefundDecision::Kind::kAlreadyRefunded && !result.order.seat_nos.empty()) {
+        Params params{result.order.schedule.value};
+        append_params(params, result.order.seat_nos);
+        std::set<std::string> live;
+        for (const auto& row : db.query("SELECT seat_no FROM reservation WHERE schedule_id = ? AND active = 1 AND "
+                                        "seat_no IN (" +
+                                            placeholders(result.order.seat_nos.size()) + ")",
+                                        params)
+                                   .rows) {
+          live.insert(to_string(row[0]));
+        }
+        for (const auto& seat : result.order.seat_nos) {
+          if (!live.contains(seat)) result.seats_free_now.push_back(seat);
+        }
+      }
       if (decision.kind != domain::RefundDecision::Kind::kRefunded) return result;
 
       const auto before = order_audit_json(*input.order);
