@@ -64,8 +64,12 @@ MysqlConnection::MysqlConnection(const DbEndpoint& endpoint, bool multi_statemen
     handle_ = nullptr;
     throw error;
   }
-  const char* server = mysql_get_server_info(handle_);
-  mariadb_ = server != nullptr && std::string_view(server).find("MariaDB") != std::string_view::npos;
+  // MySQL only when the server says MySQL 8 or later ("8.0.36"); anything else keeps MariaDB's
+  // syntax, the one tested here (a proxy in between may report a version of its own).
+  const std::string_view server = mysql_get_server_info(handle_) != nullptr ? mysql_get_server_info(handle_) : "";
+  const bool mysql_8_or_later = server.find("MariaDB") == std::string_view::npos && !server.empty() &&
+                                server.front() >= '8' && server.front() <= '9' && server.size() > 1 && server[1] == '.';
+  mariadb_ = !mysql_8_or_later;
   last_used_ = std::chrono::steady_clock::now();
 }
 

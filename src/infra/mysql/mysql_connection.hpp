@@ -129,7 +129,8 @@ class MysqlConnection {
 
   std::size_t prepared_statements() const noexcept { return statements_.size(); }
 
-  // The server is MariaDB (else MySQL): `FOR UPDATE WAIT n` is MariaDB's syntax only.
+  // The server is MariaDB (false only for a server that reports MySQL 8 or 9): `FOR UPDATE WAIT n`
+  // is MariaDB's syntax only.
   bool is_mariadb() const noexcept { return mariadb_; }
   // " FOR UPDATE WAIT <seconds>" on MariaDB; " FOR UPDATE" on MySQL 8, which has no per-statement
   // wait (its lock waits end at innodb_lock_wait_timeout).

@@ -300,7 +300,10 @@ ReadyOutcome ready_once(MysqlConnection& db, const domain::ReadyRequest& request
 // here the hold could find the order READY and past its expiry while this transaction was making
 // it CONFIRMING — and take the seat of an order paid in time, which the confirmation would then
 // cancel and refund. With it, the hold waits and finds the order CONFIRMING (or this read waits
-// and finds the seat taken over, and the confirmation refunds as before).
+// and finds the seat taken over, and the confirmation refunds as before). Transactions that lock
+// seat rows before their order (`ready` and its replay, a hold's locked path over seats of orders,
+// the expiry job) can now meet this one in a deadlock: the database ends one of them at once and
+// each retries (here: the batch three times, then each callback alone three times).
 //
 // The gateway's success for each of `order_nos` (distinct), decided on the orders as locked here,
 // written in a few statements whatever their number: the locked read, one order

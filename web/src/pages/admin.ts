@@ -394,7 +394,7 @@ export async function renderDashboard(page: Page): Promise<void> {
         onclick: async (event: Event) => {
           // The sale is in this state already (aria-disabled, not disabled: the focus stays here).
           if ((event.currentTarget as HTMLElement).getAttribute('aria-disabled') === 'true') {
-            showMessage(controlsArea, t('stateChanged', { state: t(stateKey(state)) }), 'info');
+            showMessage(controlsArea, t('stateAlready', { state: t(stateKey(state)) }), 'info');
             return;
           }
           if (!(await confirmDialog(t('confirmState', { id, state: t(stateKey(state)) })))) return;
@@ -733,9 +733,11 @@ export async function renderOrders(page: Page): Promise<void> {
     const q = query.value.trim();
     if (!q) return;
     const param = q.includes('@') ? `email=${encodeURIComponent(q)}` : `orderNo=${encodeURIComponent(q)}`;
-    // The search is in the address: a reload (or a link) shows it again.
+    // An order number is kept in the address, so a reload shows it again; an email is not (it
+    // would go into the history, Referer headers and access logs).
     const address = new URL(window.location.href);
-    address.searchParams.set('q', q);
+    if (q.includes('@')) address.searchParams.delete('q');
+    else address.searchParams.set('q', q);
     window.history.replaceState(window.history.state, '', address);
     try {
       const orders = await call<AdminOrder[]>(`/admin/orders?${param}`, { auth: true });

@@ -444,7 +444,7 @@ export async function renderSeats(page: Page): Promise<void> {
     keepSelection({ scheduleId, seatNos: seatsOf(chosen) });
     append(selectionPanel, [h('h2', { id: 'selection-heading', tabindex: '-1' }, t('selectedTitle'))]);
     if (chosen.length === 0) {
-      // Seats already held count against the same limit (DESIGN §5: HELD and CONFIRMED seats).
+      // Seats held count against the limit (so do seats bought, which the server counts: §5).
       const left = maxSeats - map.mine.size;
       selectionPanel.appendChild(
         h('p', {}, left > 0 ? t('selectedNone', { max: left }) : t('selectionLimit', { max: maxSeats })),
