@@ -72,7 +72,10 @@ interface DeadLetter {
   partition: number;
   offset: number;
   key: string | null;
+  payload: string; // its first 16 KiB, as text
+  payloadBytes: number;
   error: string;
+  createdAt: string;
   replayedAt: string | null;
   discardedAt: string | null;
   discardReason: string | null;
@@ -841,13 +844,24 @@ export async function renderDeadLetters(page: Page): Promise<void> {
       }
       listBox.appendChild(
         table(
-          ['#', t('topic'), t('error'), t('resolvedAt'), ''],
+          ['#', t('topic'), t('letterMessage'), t('error'), t('resolvedAt'), ''],
           letters.map((letter) =>
             h(
               'tr',
               {},
               h('td', {}, String(letter.id)),
-              h('td', {}, `${letter.topic} [${letter.partition}] @${letter.offset}`),
+              h('td', {}, `${letter.topic} [${letter.partition}] @${letter.offset}`, h('br', {}), h('span', { className: 'hint' }, t('letterReceived', { at: shortTime(letter.createdAt) }))),
+              // What was received, to be looked at before a replay or a discard.
+              h(
+                'td',
+                {},
+                h(
+                  'details',
+                  {},
+                  h('summary', {}, t('letterPayload', { bytes: count(letter.payloadBytes), key: letter.key ?? '—' })),
+                  h('pre', { className: 'letter-payload' }, letter.payload),
+                ),
+              ),
               h('td', {}, letter.error),
               h(
                 'td',
