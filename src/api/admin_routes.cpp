@@ -3,9 +3,8 @@
 // the service with the acting admin and the request id.
 #include <fmt/format.h>
 
-#include <algorithm>
 #include <boost/json/value.hpp>
-#include <iterator>
+#include <optional>
 
 #include "api/error_mapping.hpp"
 #include "api/identity.hpp"
@@ -14,6 +13,7 @@
 #include "api/routes.hpp"
 #include "application/admin_service.hpp"
 #include "domain/account.hpp"
+#include "domain/operator_console.hpp"
 #include "domain/payment.hpp"
 #include "support/json_writer.hpp"
 
@@ -154,37 +154,13 @@ bool is_csv(const ApiRequest& request) {
 // A price as JSON: a string "150.00" or a number (150, 150.5). A number is written back as the
 // shortest text that reads as it (1.001 stays "1.001", 1e-7 "1e-07"), so the price rules refuse
 // what a rounding would have hidden.
-std::string price_text(const boost::json::value& value) {
+// nullopt for a value that is no price at all (null, an object, ...).
+std::optional<std::string> price_text(const boost::json::value& value) {
   if (value.is_string()) return std::string(value.as_string());
   if (value.is_int64()) return std::to_string(value.as_int64());
   if (value.is_uint64()) return std::to_string(value.as_uint64());
   if (value.is_double()) return fmt::format("{}", value.as_double());
-  return {};  // not a price: runs_from_json names the field
-}
-
-bool is_price_value(const boost::json::value& value) {
-  return value.is_string() || value.is_int64() || value.is_uint64() || value.is_double();
-}
-
-// Only spaces (Unicode's space separators too: U+00A0, U+1680, U+2000..U+200A, U+202F, U+205F,
-// U+3000 — what a Korean input method types): not a name anyone could find again in a list.
-bool is_blank(std::string_view text) {
-  static constexpr std::string_view kSpaces[] = {
-      " ", "\xC2\xA0", "\xE1\x9A\x80", "\xE2\x80\xAF", "\xE2\x81\x9F", "\xE3\x80\x80",
-  };
-  while (!text.empty()) {
-    const auto* space =
-        std::find_if(std::begin(kSpaces), std::end(kSpaces), [&](std::string_view s) { return text.starts_with(s); });
-    if (space != std::end(kSpaces)) {
-      text.remove_prefix(space->size());
-    } else if (text.size() >= 3 && text[0] == '\xE2' && text[1] == '\x80' &&
-               static_cast<unsigned char>(text[2]) >= 0x80 && static_cast<unsigned char>(text[2]) <= 0x8A) {
-      text.remove_prefix(3);  // U+2000..U+200A
-    } else {
-      return false;
-    }
-  }
-  return true;
+  return std::nullopt;
 }
 
 // Characters (UTF-8 code points) of `text`, which is valid UTF-8.
@@ -213,7 +189,7 @@ std::string title_text(JsonBody& body, std::string_view field) {
     body.problem(field, fmt::format("must be a string of 1 to {} characters", kMaxTitleLength));
     return {};
   }
-  if (is_blank(*text)) {
+  if (domain::is_blank_text(*text)) {
     body.problem(field, "must not be only spaces");
     return {};
   }
@@ -247,8 +223,9 @@ void runs_from_json(JsonBody& body, std::vector<domain::SeatRun>& runs) {
         body.problem(fmt::format("{}.{}", where, key), "unknown field");
       }
     }
-    const auto* price = section->if_contains("price");
-    if (price == nullptr || !is_price_value(*price)) {
+    const auto* price_value = section->if_contains("price");
+    const auto price = price_value != nullptr ? price_text(*price_value) : std::nullopt;
+    if (!price) {
       body.problem(where + ".price", "must be a price: a string such as \"150.00\" or a number");
       continue;
     }
@@ -292,7 +269,7 @@ void runs_from_json(JsonBody& body, std::vector<domain::SeatRun>& runs) {
         }
       }
       runs.push_back(domain::SeatRun{row_where, text_of(*section, "name"), row_name, 1, seats->as_int64(),
-                                     text_of(*section, "tier"), price_text(*price)});
+                                     text_of(*section, "tier"), *price});
     }
   }
 }
@@ -311,7 +288,7 @@ LayoutRequest layout_request(const ApiRequest& request, bool with_name) {
     require_unencoded_body(request);
     if (with_name) {
       const auto given = query_param(request, "name");
-      if (!given || given->empty() || is_blank(*given) || !domain::is_clean_text(*given) ||
+      if (!given || given->empty() || domain::is_blank_text(*given) || !domain::is_clean_text(*given) ||
           utf8_length(*given) > kMaxTitleLength) {
         throw domain::invalid_argument(
             "name",
@@ -411,7 +388,8 @@ Task<ApiResponse> create_schedule(application::AdminService& admin, const ApiReq
     } else {
       for (const auto& entry : prices->as_object()) {
         const std::string field = fmt::format("prices.{}", std::string_view(entry.key()));
-        const auto price = domain::parse_price(price_text(entry.value()));
+        const auto text = price_text(entry.value());
+        const auto price = text ? domain::parse_price(*text) : std::nullopt;
         if (!price) {
           body.problem(field, fmt::format("must be {}", domain::kPriceRule));
         } else {

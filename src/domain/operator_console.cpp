@@ -2,7 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <charconv>
+#include <iterator>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -239,17 +241,33 @@ VenueLayout build_layout(const std::vector<SeatRun>& runs, std::vector<FieldErro
   return layout;
 }
 
+bool is_blank_text(std::string_view text) {
+  static constexpr std::string_view kSpaces[] = {
+      " ", "\xC2\xA0", "\xE1\x9A\x80", "\xE2\x80\xAF", "\xE2\x81\x9F", "\xE3\x80\x80",
+  };
+  while (!text.empty()) {
+    const auto* space =
+        std::find_if(std::begin(kSpaces), std::end(kSpaces), [&](std::string_view s) { return text.starts_with(s); });
+    if (space != std::end(kSpaces)) {
+      text.remove_prefix(space->size());
+    } else if (text.size() >= 3 && text[0] == '\xE2' && text[1] == '\x80' &&
+               static_cast<unsigned char>(text[2]) >= 0x80 && static_cast<unsigned char>(text[2]) <= 0x8A) {
+      text.remove_prefix(3);  // U+2000..U+200A
+    } else {
+      return false;
+    }
+  }
+  return true;
+}
+
 bool is_reason_text(std::string_view text) {
   std::size_t characters = 0;
-  bool printable = false;
   for (const char c : text) {
-    const auto byte = static_cast<unsigned char>(c);
-    if ((byte & 0xC0) != 0x80) ++characters;  // not a continuation byte: a character starts
-    if (byte > 0x20 && byte != 0x7F) printable = true;
+    if ((static_cast<unsigned char>(c) & 0xC0) != 0x80) ++characters;  // not a continuation byte
   }
   // Shown in the console and the audit: clean text (no control characters, no bidirectional
   // overrides), as for every free text an operator stores.
-  return characters >= 1 && characters <= 255 && printable && is_clean_text(text);
+  return characters >= 1 && characters <= 255 && !is_blank_text(text) && is_clean_text(text);
 }
 
 std::vector<FieldError> schedule_time_problems(const ScheduleTimes& times) {

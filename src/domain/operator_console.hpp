@@ -94,8 +94,12 @@ std::vector<SeatRun> parse_layout_csv(std::string_view text, std::vector<FieldEr
 // the problems (with `errors` from parsing first).
 VenueLayout build_layout(const std::vector<SeatRun>& runs, std::vector<FieldError> errors = {});
 
+// Only spaces, Unicode's space separators too (U+00A0, U+1680, U+2000..U+200A, U+202F, U+205F,
+// U+3000 — what a Korean input method types); true for "". Not a name or reason anyone could
+// find again in a list.
+bool is_blank_text(std::string_view text);
 // An operator's reason (e.g. for setting a dead letter aside): 1–255 characters of valid UTF-8
-// (counted as code points, as the column's VARCHAR(255) does), not only spaces.
+// (counted as code points, as the column's VARCHAR(255) does), not only spaces (is_blank_text).
 bool is_reason_text(std::string_view text);
 
 // ---- schedules ----------------------------------------------------------------------------------

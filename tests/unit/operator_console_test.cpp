@@ -55,12 +55,24 @@ TEST(LayoutCsv, RangesAndSingleSeatsMakeNumberedSeats) {
 
 // As spreadsheets save CSV: a UTF-8 byte order mark, a capitalised header, quoted fields (a quote
 // inside written twice).
+TEST(OperatorText, BlankIsOnlySpacesUnicodesToo) {
+  EXPECT_TRUE(is_blank_text(""));
+  EXPECT_TRUE(is_blank_text("   "));
+  EXPECT_TRUE(is_blank_text(
+      "\xE3\x80\x80 \xC2\xA0\xE2\x80\x89\xE2\x80\x8A\xE2\x80\xAF"));  // U+3000 U+00A0 U+2009 U+200A U+202F
+  EXPECT_FALSE(is_blank_text(" a "));
+  EXPECT_FALSE(is_blank_text("\xE2\x80\x8B"));  // U+200B, a zero-width space, is no space separator
+  EXPECT_FALSE(is_blank_text("\t"));
+  EXPECT_FALSE(is_blank_text("\xE3\x80"));  // a cut U+3000
+}
+
 TEST(OperatorReason, OneTo255CharactersNotOnlySpaces) {
   EXPECT_TRUE(is_reason_text("x"));
   EXPECT_TRUE(is_reason_text(std::string(255, 'x')));
   EXPECT_FALSE(is_reason_text(std::string(256, 'x')));
   EXPECT_FALSE(is_reason_text(""));
   EXPECT_FALSE(is_reason_text("   \t "));
+  EXPECT_FALSE(is_reason_text("\xE3\x80\x80\xC2\xA0")) << "U+3000 U+00A0: only spaces";
   std::string korean;
   for (int i = 0; i < 255; ++i) korean += "\xEC\x82\xAC";  // 사: 3 bytes, one character
   EXPECT_TRUE(is_reason_text(korean)) << "characters are counted, not bytes (765 here)";

@@ -66,7 +66,8 @@ MysqlConnection::MysqlConnection(const DbEndpoint& endpoint, bool multi_statemen
   }
   // MySQL only when the server says MySQL 8 or later ("8.0.36"); anything else keeps MariaDB's
   // syntax, the one tested here (a proxy in between may report a version of its own).
-  const std::string_view server = mysql_get_server_info(handle_) != nullptr ? mysql_get_server_info(handle_) : "";
+  const char* info = mysql_get_server_info(handle_);
+  const std::string_view server = info != nullptr ? info : "";
   const bool mysql_8_or_later = server.find("MariaDB") == std::string_view::npos && !server.empty() &&
                                 server.front() >= '8' && server.front() <= '9' && server.size() > 1 && server[1] == '.';
   mariadb_ = !mysql_8_or_later;
