@@ -1,8 +1,7 @@
 #include "infra/mysql/mysql_dead_letter_store.hpp"
 
-#include <fmt/format.h>
-
 #include <limits>
+#include <string>
 
 #include "domain/errors.hpp"
 #include "infra/events/payment_events.hpp"
@@ -112,11 +111,11 @@ Task<domain::DeadLetter> MysqlDeadLetterStore::discard(std::int64_t id, domain::
   auto work = [&](MysqlConnection& db) {
     Transaction tx(db);
     const auto rows = db.query("SELECT " + std::string(kColumns) + " FROM dead_letter WHERE id = ? FOR UPDATE", {id});
-    if (rows.rows.empty()) throw DomainError(ErrorCode::kNotFound, fmt::format("dead letter {} not found", id));
+    if (rows.rows.empty()) throw DomainError(ErrorCode::kNotFound, "dead letter " + std::to_string(id) + " not found");
     auto letter = read_letter(rows.rows[0]);
     if (letter.replayed_at || letter.discarded_at) {
-      throw DomainError(ErrorCode::kConflict, fmt::format("dead letter {} was {} already", id,
-                                                          letter.replayed_at ? "replayed" : "discarded"));
+      throw DomainError(ErrorCode::kConflict, "dead letter " + std::to_string(id) + " was " +
+                                                  (letter.replayed_at ? "replayed" : "discarded") + " already");
     }
     db.execute("UPDATE dead_letter SET discarded_at = ?, discard_reason = ? WHERE id = ?", {now, reason, id});
     letter.discarded_at = now;
