@@ -70,7 +70,7 @@ std::optional<ApiResponse> Dispatcher::over_address_limit(const ApiRequest& requ
   const domain::RetryLater error(
       ErrorCode::kTooManyRequests,
       fmt::format("too many requests from this address; retry in {} s", retry_after->count()), *retry_after);
-  return error_response(error, request);
+  return refusal(error, request, match);  // a sign-in route's refusal is a session's: no-store
 }
 
 Task<DispatchResult> Dispatcher::dispatch(ApiRequest& request) const {

@@ -101,9 +101,12 @@ TEST(Limits, AnonymousAndSignInEndpointsAre429PerAddress) {
   ASSERT_FALSE(refused_email.empty()) << "sign-ups were never limited";
   EXPECT_EQ(code_of(limited), "TOO_MANY_REQUESTS");
   EXPECT_FALSE(limited.header("retry-after").empty());
+  EXPECT_EQ(limited.header("cache-control"), "no-store") << "a session route's refusal is kept by no cache";
   EXPECT_EQ(db_value("SELECT COUNT(*) FROM user_account WHERE email = '" + refused_email + "'"), "0")
       << "a refused sign-up wrote the account";
-  EXPECT_EQ(http(server.port(), "POST", "/auth/refresh", "{}").status, 429);
+  const auto refresh_limited = http(server.port(), "POST", "/auth/refresh", "{}");
+  EXPECT_EQ(refresh_limited.status, 429);
+  EXPECT_EQ(refresh_limited.header("cache-control"), "no-store");
 
   for (int i = 0; i < 20; ++i) EXPECT_EQ(http(server.port(), "GET", "/me", "", as_user(1)).status, 200) << i;
   EXPECT_EQ(http(server.port(), "GET", "/actuator/health").status, 200);
