@@ -157,6 +157,13 @@ std::vector<const void*> field_addresses(const bhttp::fields& fields) {
   return addresses;
 }
 
+// The bytes of the fields' lines ("name: value\r\n").
+std::size_t field_bytes(const bhttp::fields& fields) {
+  std::size_t bytes = 0;
+  for (const auto& field : fields) bytes += field.name_string().size() + field.value().size() + 4;
+  return bytes;
+}
+
 // Erases every field that is not one of the header's: a chunked body's trailer. (Not by count:
 // Beast puts a trailer field next to a header field of the same name, not at the end.)
 void drop_fields_but(bhttp::fields& fields, const std::vector<const void*>& header_fields) {
@@ -234,7 +241,8 @@ bool has_bare_lf(const beast::flat_buffer& buffer, std::size_t from) {
 // body->max_bytes (chunk framing included: a body of one-byte chunks or long extensions is refused
 // as too large); and a chunk-size line or trailer the parser waits to see whole may grow to
 // body->max_line bytes: past that it is this request's error, header_limit (Beast itself has no
-// limit there, and would buffer a line of any length).
+// limit there, and would buffer a line of any length). The same bound holds for a chunk's
+// extensions and for the trailer as a whole when they arrive complete in one read.
 struct BodyReadLimits {
   std::chrono::milliseconds idle;
   std::chrono::steady_clock::time_point deadline;
@@ -250,6 +258,16 @@ asio::awaitable<void> read_request(beast::tcp_stream& stream, beast::flat_buffer
   constexpr std::size_t kReadSize = 65536;
   ec = {};
   std::size_t lf_checked = 0;  // bytes of a stuck line already found free of bare LFs
+  // A chunk line or a trailer that came whole is held to max_line as well: what is refused may
+  // not depend on how TCP split the bytes. (Beast keeps a pointer to the callback; it is called
+  // only from parser.put() below, while this frame lives.)
+  auto check_chunk_line = [max_line = header_only ? std::size_t{0} : body->max_line](
+                              std::uint64_t, beast::string_view extensions, boost::system::error_code& line_ec) {
+    if (extensions.size() > max_line) line_ec = bhttp::error::header_limit;
+  };
+  const bool chunked_body = !header_only && parser.chunked();
+  if (chunked_body) parser.on_chunk_header(check_chunk_line);
+  const std::size_t header_field_bytes = chunked_body ? field_bytes(parser.get().base()) : 0;
   while (!(header_only ? parser.is_header_done() : parser.is_done())) {
     if (buffer.size() > 0) {
       std::size_t used = 0;
@@ -274,6 +292,10 @@ asio::awaitable<void> read_request(beast::tcp_stream& stream, beast::flat_buffer
         co_return;
       }
       if (ec && ec != bhttp::error::need_more) co_return;
+      if (chunked_body && parser.is_done() && field_bytes(parser.get().base()) - header_field_bytes > body->max_line) {
+        ec = bhttp::error::header_limit;  // the trailer Beast added to the header's fields
+        co_return;
+      }
       const bool progressed = !ec && used > 0;
       ec = {};
       if (progressed) continue;
