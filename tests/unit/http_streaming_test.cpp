@@ -182,6 +182,31 @@ TEST(HttpStreaming, ASlowClientIsDroppedAtTheBufferLimit) {
   ::close(fd);
 }
 
+// A client that never reads is found out by the stall rule although the bytes waiting are under
+// the buffer limit: the kernel may not take them all (Linux would grow the socket's send buffer
+// to megabytes, and the stream would never count as waiting).
+TEST(HttpStreaming, AClientThatNeverReadsIsDroppedAfterTheStallTimeout) {
+  infra::http::HttpServerOptions options;
+  options.max_stream_buffer = 4 * 1024 * 1024;
+  options.stream_stall_timeout = 300ms;
+  Harness harness(options);
+  const int fd = harness.connect_and_request(4096);  // reads nothing from here on
+  auto stream = harness.dispatcher.stream;
+  ASSERT_EQ(stream->started.get_future().wait_for(2s), std::future_status::ready);
+  const auto chunk = std::make_shared<const std::string>(16 * 1024, 'x');
+  harness.on_server([&] {
+    for (int i = 0; i < 24; ++i) EXPECT_TRUE(stream->channel()->write(chunk)) << i;  // 384 KiB
+  });
+  std::this_thread::sleep_for(500ms);  // past the stall timeout: the time itself is what is tested
+  bool refused = false;
+  harness.on_server([&] { refused = !stream->channel() || !stream->channel()->write(chunk); });
+  EXPECT_TRUE(refused) << "384 KiB unread for 500 ms, and the stream still took more";
+  auto ended = stream->ended.get_future();
+  ASSERT_EQ(ended.wait_for(2s), std::future_status::ready);
+  EXPECT_EQ(ended.get(), web::StreamEnd::kTooSlow);
+  ::close(fd);
+}
+
 TEST(HttpStreaming, ShutdownEndsOpenStreamsSoTheDrainCompletes) {
   Harness harness;
   const int fd = harness.connect_and_request();

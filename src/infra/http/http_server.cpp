@@ -383,7 +383,13 @@ class SessionStream final : public web::StreamChannel, public std::enable_shared
       : socket_(&socket), wake_(socket.get_executor()), max_buffered_(max_buffered), stall_timeout_(stall_timeout) {
     boost::system::error_code ignored;
     socket_->non_blocking(true, ignored);
+    // The kernel's share is bounded as well: Linux grows a socket's send buffer up to tcp_wmem's
+    // maximum (4 MiB), so a client that never reads had every byte taken by the kernel, never
+    // counted as slow here, and kept megabytes of kernel memory for as long as it liked.
+    socket_->set_option(asio::socket_base::send_buffer_size(kKernelSendBuffer), ignored);
   }
+
+  static constexpr int kKernelSendBuffer = 64 * 1024;  // the kernel doubles it for its bookkeeping
 
   bool write(web::StreamBytes bytes) override {
     if (ended_) return false;
