@@ -20,8 +20,9 @@ const char* to_string(HealthStatus status) {
   return "DOWN";
 }
 
-HealthService::HealthService(std::vector<domain::HealthProbe*> probes, std::chrono::milliseconds cache_for)
-    : probes_(std::move(probes)), cache_for_(cache_for), cache_(probes_.size()) {}
+HealthService::HealthService(std::vector<domain::HealthProbe*> probes, std::chrono::milliseconds cache_for,
+                             std::chrono::milliseconds answer_within)
+    : probes_(std::move(probes)), cache_for_(cache_for), answer_within_(answer_within), cache_(probes_.size()) {}
 
 Task<HealthReport> HealthService::check() {
   HealthReport report;
@@ -31,11 +32,24 @@ Task<HealthReport> HealthService::check() {
     {
       std::lock_guard lock(mutex_);
       Cached& cached = cache_[i];
-      const bool fresh = cached.valid && std::chrono::steady_clock::now() - cached.at < cache_for_;
-      if (fresh || (cached.valid && cached.refreshing)) {
+      const auto now = std::chrono::steady_clock::now();
+      const bool fresh = cached.valid && now - cached.at < cache_for_;
+      if (fresh) {
+        result = cached.result;
+        use_cached = true;
+      } else if (cached.refreshing && now - cached.refresh_started >= answer_within_) {
+        result = domain::ProbeResult{
+            false,
+            "its probe has not answered for " +
+                std::to_string(
+                    std::chrono::duration_cast<std::chrono::milliseconds>(now - cached.refresh_started).count()) +
+                " ms"};
+        use_cached = true;
+      } else if (cached.refreshing && cached.valid) {
         result = cached.result;
         use_cached = true;
       } else {
+        if (!cached.refreshing) cached.refresh_started = now;
         cached.refreshing = true;
       }
     }

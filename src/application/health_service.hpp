@@ -29,10 +29,13 @@ const char* to_string(HealthStatus status);
 
 // Readiness of every dependency. Results are cached briefly and refreshed by one caller at a time
 // (others get the last result meanwhile), so a health-check storm does not turn into a storm
-// against the database, Redis and Kafka.
+// against the database, Redis and Kafka. A refresh unanswered for `answer_within` makes the
+// component DOWN for everyone else: a frozen database may keep its probe waiting for the query
+// timeout, and its last answer (UP) is no answer for that long.
 class HealthService {
  public:
-  HealthService(std::vector<domain::HealthProbe*> probes, std::chrono::milliseconds cache_for);
+  HealthService(std::vector<domain::HealthProbe*> probes, std::chrono::milliseconds cache_for,
+                std::chrono::milliseconds answer_within = std::chrono::seconds(2));
 
   Task<HealthReport> check();
 
@@ -42,10 +45,12 @@ class HealthService {
     std::chrono::steady_clock::time_point at{};
     bool valid = false;
     bool refreshing = false;
+    std::chrono::steady_clock::time_point refresh_started{};
   };
 
   std::vector<domain::HealthProbe*> probes_;
   std::chrono::milliseconds cache_for_;
+  std::chrono::milliseconds answer_within_;
   std::mutex mutex_;
   std::vector<Cached> cache_;
 };

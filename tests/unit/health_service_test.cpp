@@ -2,10 +2,17 @@
 
 #include <gtest/gtest.h>
 
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/use_future.hpp>
 #include <boost/json/parse.hpp>
+#include <chrono>
+#include <future>
+#include <thread>
 
 #include "api/routes.hpp"
 #include "run_task.hpp"
@@ -141,6 +148,69 @@ TEST(HealthRoute, DegradedIs200WithTheReasonDownIs503WithoutIt) {
   const auto up = get_health(service);
   EXPECT_EQ(up.status, 200);
   EXPECT_EQ(boost::json::parse(up.body).at("status").as_string(), "UP");
+}
+
+// A probe that answers UP, or once `hang` is set, waits until released (a frozen database keeps
+// a probe waiting for the query timeout).
+class HangingProbe final : public domain::HealthProbe {
+ public:
+  const std::string& component() const override { return name_; }
+  Task<domain::ProbeResult> probe() override {
+    ++calls;
+    if (hang) {
+      boost::asio::steady_timer timer(co_await boost::asio::this_coro::executor, std::chrono::hours(1));
+      waiting = &timer;
+      co_await timer.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
+      waiting = nullptr;
+    }
+    co_return domain::ProbeResult{true, ""};
+  }
+  bool hang = false;
+  boost::asio::steady_timer* waiting = nullptr;
+  int calls = 0;
+
+ private:
+  std::string name_ = "db";
+};
+
+// While one caller's refresh goes unanswered, the others get the last answer for a moment, then
+// DOWN: a database that stopped answering is not reported UP from an answer seconds old.
+TEST(HealthService, ARefreshUnansweredPastItsBudgetIsDownForEveryoneElse) {
+  HangingProbe db;
+  application::HealthService service({&db}, std::chrono::milliseconds(0), std::chrono::milliseconds(200));
+  boost::asio::io_context io;
+  const auto start_check = [&] { return boost::asio::co_spawn(io, service.check(), boost::asio::use_future); };
+  auto first = start_check();
+  io.run();
+  EXPECT_EQ(first.get().status, HealthStatus::kUp);
+
+  db.hang = true;
+  io.restart();
+  auto refresher = start_check();  // its probe hangs
+  io.poll();
+  ASSERT_NE(db.waiting, nullptr);
+  auto meanwhile = start_check();
+  io.poll();
+  ASSERT_EQ(meanwhile.wait_for(std::chrono::seconds(0)), std::future_status::ready);
+  EXPECT_EQ(meanwhile.get().status, HealthStatus::kUp) << "within the budget: the last answer";
+
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // past the budget: time is what is tested
+  auto late = start_check();
+  io.poll();
+  ASSERT_EQ(late.wait_for(std::chrono::seconds(0)), std::future_status::ready);
+  const auto report = late.get();
+  EXPECT_EQ(report.status, HealthStatus::kDown);
+  EXPECT_NE(report.components.at(0).detail.find("has not answered"), std::string::npos) << report.components[0].detail;
+  EXPECT_EQ(db.calls, 2) << "no second probe while one is in flight";
+
+  db.hang = false;
+  db.waiting->cancel();  // the database answers again
+  io.run();
+  EXPECT_EQ(refresher.get().status, HealthStatus::kUp);
+  io.restart();
+  auto after = start_check();
+  io.run();
+  EXPECT_EQ(after.get().status, HealthStatus::kUp);
 }
 
 TEST(HealthService, CachesResultsForTheConfiguredTime) {
