@@ -994,9 +994,57 @@ export function scenarios(env) {
         await waitFor('the signed-in notice', async () => (await second.getByRole('link', { name: 'Continue', exact: true }).count()) === 1, 5000);
         const onward = await second.getByRole('link', { name: 'Continue', exact: true }).getAttribute('href');
         check(onward === '/me/tickets', `the sign-in page's Continue goes to ${onward}, not /me/tickets`);
+        // Only this site: a next that the browser's URL parser makes another origin (it drops tabs
+        // and newlines: "/<TAB>/evil.example" is "//evil.example") leads home.
+        for (const next of ['%2F%09%2Fevil.example.com%2Fx', '%2F%0A%2Fevil.example.com', '%2F%2Fevil.example.com', '%2F%5Cevil.example.com', 'https%3A%2F%2Fevil.example.com']) {
+          await second.goto(`/signin?next=${next}`);
+          await waitFor(`the signed-in notice (next=${next})`, async () => (await second.getByRole('link', { name: 'Continue', exact: true }).count()) === 1, 5000);
+          const href = await second.getByRole('link', { name: 'Continue', exact: true }).getAttribute('href');
+          check(href === '/', `next=${next}: Continue goes to ${JSON.stringify(href)}, not /`);
+        }
+        await second.goto(`/signin?next=${encodeURIComponent('/me/tickets?from=x#top')}`);
+        await waitFor('the signed-in notice (a path with a query)', async () => (await second.getByRole('link', { name: 'Continue', exact: true }).count()) === 1, 5000);
+        const kept = await second.getByRole('link', { name: 'Continue', exact: true }).getAttribute('href');
+        check(kept === '/me/tickets?from=x#top', `a same-site next with a query became ${kept}`);
         session.assertClean();
         await session.context.close();
         return `${seats.join(', ')} held in one tab, released in another; order ${orderNo} continued in the second tab`;
+      },
+    },
+    {
+      name: '21 a device clock 6 minutes ahead: a fresh hold counts down by the server\'s clock (its Date header), and checkout offers to pay it',
+      timeoutMs: 60_000,
+      async run() {
+        const session = await newSession(browser, baseUrl, { lang: 'en' });
+        await session.context.addInitScript(() => {
+          const skew = 6 * 60 * 1000;
+          const RealDate = Date;
+          class SkewedDate extends RealDate {
+            constructor(...args) {
+              if (args.length === 0) super(RealDate.now() + skew);
+              else super(...args);
+            }
+            static now() {
+              return RealDate.now() + skew;
+            }
+          }
+          globalThis.Date = SkewedDate;
+        });
+        await session.page.goto('/');
+        await signUpViaApi(session.page, uniqueEmail('skew'));
+        await enterSeatMap(session);
+        const [seat] = await availableSeats(session.page, 'O', 1);
+        await holdThroughUi(session.page, [seat]);
+        // scripts/e2e holds for 10 s: by the device's clock the hold ended 5:50 ago.
+        const panel = await session.page.locator('.hold').innerText();
+        check(/Your hold ends in 00:(0\d|10)/.test(panel), `the hold panel with the clock 6 min ahead: "${panel}"`);
+        check((await seatStatus(session.page, seat)) === 'MINE', `${seat} is not shown as the reader's own`);
+        await toCheckout(session.page);
+        await waitFor('checkout offers to pay', async () => (await session.page.locator('main button.primary').count()) === 1, 5000);
+        check(!(await session.page.locator('main button.primary').isDisabled()), 'checkout\'s Continue to payment is disabled');
+        session.assertClean();
+        await session.context.close();
+        return `${seat} held and offered for payment with the device clock 6 min ahead`;
       },
     },
   ];

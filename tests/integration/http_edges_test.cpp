@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <boost/json/parse.hpp>
+#include <cstdlib>
+#include <ctime>
 #include <thread>
 
 #include "support.hpp"
@@ -50,6 +52,25 @@ TEST_F(HttpEdges, WrongMethodIs405WithAllow) {
 
 TEST_F(HttpEdges, UnknownMethodIs501) {
   expect_json_error(http(port(), "BREW", "/concerts"), 501, "NOT_IMPLEMENTED");
+}
+
+// RFC 9110 §6.6.1: every answer carries Date (IMF-fixdate, the server's clock) — a route's, a
+// refusal's and the transport's own. The web app counts holds down by it.
+TEST_F(HttpEdges, EveryAnswerCarriesTheServersDate) {
+  const auto seconds_off = [](const std::string& value) {
+    std::tm parsed{};
+    const char* end = strptime(value.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &parsed);
+    if (end == nullptr || *end != '\0') return std::int64_t{1'000'000};
+    return static_cast<std::int64_t>(std::llabs(static_cast<long long>(timegm(&parsed) - std::time(nullptr))));
+  };
+  const auto ok = http(port(), "GET", "/concerts");
+  const auto refused = http(port(), "GET", "/nope");
+  const auto transport = parse_response(raw_exchange(port(), "GET /concerts HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n"));
+  for (const auto* response : {&ok, &refused, &transport}) {
+    const std::string date = response->header("date");
+    EXPECT_EQ(date.size(), 29U) << date;  // "Sun, 06 Dec 2026 04:59:00 GMT"
+    EXPECT_LE(seconds_off(date), 5) << date;
+  }
 }
 
 TEST_F(HttpEdges, HeadHasHeadersAndLengthButNoBody) {

@@ -1,4 +1,5 @@
 // The one place that talks to the server: JSON in and out, the access token, one refresh on 401.
+import { noteServerDate } from './clock';
 import { describeFieldError, hasKey, t } from './i18n';
 
 export interface ErrorBody {
@@ -88,12 +89,14 @@ async function send(path: string, options: CallOptions): Promise<Response> {
   if (options.auth && token) headers.Authorization = `Bearer ${token}`;
   if (options.queueToken) headers['Queue-Token'] = options.queueToken;
   if (options.idempotencyKey) headers['Idempotency-Key'] = options.idempotencyKey;
-  return fetch(path, {
+  const response = await fetch(path, {
     method: options.method ?? 'GET',
     headers,
     body: options.rawBody ?? (options.body === undefined ? undefined : JSON.stringify(options.body)),
     credentials: 'same-origin',
   });
+  noteServerDate(response.headers.get('Date'));
+  return response;
 }
 
 let refreshing: Promise<boolean> | null = null;

@@ -3,6 +3,7 @@
 import { call, SignInRequired } from './api';
 import { naturalCompare } from './seatmodel';
 import { storedValue, storeValue } from './storage';
+import { serverNow } from './clock';
 
 export interface HeldSeat {
   seatNo: string;
@@ -41,18 +42,20 @@ export function holdChangedHere(scheduleId: string): void {
   holdChannel?.postMessage({ scheduleId });
 }
 
-// Calls `listener` when another tab changed the reader's hold on `scheduleId`; returns the unsubscribe.
-export function onHoldChangedElsewhere(scheduleId: string, listener: () => void): () => void {
+// Calls `listener` when another tab changed the reader's hold on `scheduleId` (null: on any
+// schedule); returns the unsubscribe.
+export function onHoldChangedElsewhere(scheduleId: string | null, listener: () => void): () => void {
   if (!holdChannel) return () => undefined;
   const handler = (event: MessageEvent): void => {
-    if ((event.data as { scheduleId?: unknown } | null)?.scheduleId === scheduleId) listener();
+    const changed = (event.data as { scheduleId?: unknown } | null)?.scheduleId;
+    if (scheduleId === null ? typeof changed === 'string' : changed === scheduleId) listener();
   };
   holdChannel.addEventListener('message', handler);
   return () => holdChannel.removeEventListener('message', handler);
 }
 
 // The seats whose hold has not ended at `now`, and the earliest end among them; null when none is left.
-export function withoutExpired(hold: Hold, now = Date.now()): Hold | null {
+export function withoutExpired(hold: Hold, now = serverNow()): Hold | null {
   const seats = hold.seats.filter((seat) => Date.parse(seat.expiresAt ?? hold.expiresAt) > now);
   return seats.length === 0 ? null : { ...hold, seats, expiresAt: earliest(hold, seats) };
 }
@@ -90,7 +93,7 @@ export interface MyReservation {
 export async function heldOnServer(scheduleId?: string): Promise<MyReservation[] | null> {
   try {
     const rows = await call<MyReservation[]>('/me/reservations', { auth: true });
-    const now = Date.now();
+    const now = serverNow();
     return rows.filter(
       (row) => (scheduleId === undefined || String(row.scheduleId) === scheduleId) && row.status === 'HELD' && Date.parse(row.expiresAt) > now,
     );

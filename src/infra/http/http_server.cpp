@@ -17,6 +17,8 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
+#include <cstdio>
+#include <ctime>
 #include <deque>
 #include <list>
 #include <optional>
@@ -62,6 +64,30 @@ std::string generate_request_id() {
   thread_local const std::uint64_t prefix = std::random_device{}() ^ (std::uint64_t{std::random_device{}()} << 32);
   thread_local std::uint64_t counter = 0;
   return fmt::format("{:08x}{:08x}", static_cast<std::uint32_t>(prefix >> 16), ++counter ^ (prefix & 0xffff));
+}
+
+// RFC 9110 §6.6.1: an origin server with a clock sends Date in its answers (IMF-fixdate; the web
+// app reads it to count holds down by the server's clock, not a device's that may be minutes off).
+// Written once a second per thread, without the C locale's names.
+std::string_view http_date_now() {
+  static constexpr std::array<const char*, 7> kDays{"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+  static constexpr std::array<const char*, 12> kMonths{"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                                       "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  thread_local std::time_t written_for = -1;
+  thread_local std::array<char, 40> text{};
+  thread_local std::size_t size = 0;
+  const std::time_t now = std::time(nullptr);
+  if (now != written_for) {
+    std::tm utc{};
+    gmtime_r(&now, &utc);
+    const int n = std::snprintf(text.data(), text.size(), "%s, %02d %s %04d %02d:%02d:%02d GMT",
+                                kDays.at(static_cast<std::size_t>(utc.tm_wday)), utc.tm_mday,
+                                kMonths.at(static_cast<std::size_t>(utc.tm_mon)), utc.tm_year + 1900, utc.tm_hour,
+                                utc.tm_min, utc.tm_sec);
+    size = n > 0 ? static_cast<std::size_t>(n) : 0;
+    written_for = now;
+  }
+  return {text.data(), size};
 }
 
 // The client's X-Request-Id ("" when absent) if it is safe to echo, else a fresh one.
@@ -768,6 +794,7 @@ asio::awaitable<boost::system::error_code> HttpServer::Impl::write_last(beast::t
                                                                         bool head) {
   bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(response.status), version};
   if (!response.content_type.empty()) res.set(bhttp::field::content_type, response.content_type);
+  res.set(bhttp::field::date, http_date_now());
   res.set("X-Request-Id", request_id);
   for (const auto& h : response.headers) res.set(h.name, h.value);
   res.keep_alive(false);
@@ -1060,6 +1087,7 @@ asio::awaitable<bool> HttpServer::Impl::answer(beast::tcp_stream& stream, Contex
       keep_alive && !response.close_connection && !response.head_of_stream && !state.draining && !draining.load();
   bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(response.status), version};
   if (!response.content_type.empty()) res.set(bhttp::field::content_type, response.content_type);
+  res.set(bhttp::field::date, http_date_now());
   res.set("X-Request-Id", request.request_id);
   for (const auto& h : response.headers) res.set(h.name, h.value);
   res.keep_alive(keep);
@@ -1108,6 +1136,7 @@ asio::awaitable<void> HttpServer::Impl::stream_response(beast::tcp_stream& strea
   std::shared_ptr<web::ResponseStream> producer = std::move(response.stream);
   bhttp::response<bhttp::empty_body> res{static_cast<bhttp::status>(response.status), version};
   if (!response.content_type.empty()) res.set(bhttp::field::content_type, response.content_type);
+  res.set(bhttp::field::date, http_date_now());
   res.set("X-Request-Id", request.request_id);
   for (const auto& h : response.headers) res.set(h.name, h.value);
   // No Content-Length and no chunking: the body is every byte until the connection closes.

@@ -11,10 +11,21 @@ interface Session {
   accessToken: string;
 }
 
-// Only same-site paths: never send the reader to another origin after signing in.
+// Only same-site paths: never send the reader to another origin after signing in. The browser's
+// own URL parser decides (it drops tabs and newlines, so "/\t/evil.example" is "//evil.example");
+// what it resolves to must be this origin, and only its path, query and fragment are kept.
+export function sameSitePath(next: string | null, origin: string = location.origin): string {
+  if (next === null || !next.startsWith('/')) return '/';
+  try {
+    const url = new URL(next, origin);
+    return url.origin === origin ? url.pathname + url.search + url.hash : '/';
+  } catch {
+    return '/';
+  }
+}
+
 function nextPath(page: Page): string {
-  const next = page.query.get('next') ?? '/';
-  return next.startsWith('/') && !next.startsWith('//') && !next.includes('\\') ? next : '/';
+  return sameSitePath(page.query.get('next'));
 }
 
 function field(labelKey: Key, name: string, type: string, autocomplete: string, hint?: Key): { wrap: HTMLElement; input: HTMLInputElement } {

@@ -6,6 +6,7 @@ import { t } from '../i18n';
 import type { Page } from '../router';
 import { every, handleError, loadingText, messageArea, validId } from './common';
 import { naturalCompare, priceTiers, type SeatMapResponse } from '../seatmodel';
+import { serverNow } from '../clock';
 
 interface Concert {
   id: number;
@@ -106,7 +107,7 @@ function scheduleCard(schedule: Schedule, countdowns: (() => void)[]): { element
   const state = h('p', { className: 'sale-state', 'data-sale-state': saleState });
   const action = h('a', { className: 'button', href: `/schedules/${schedule.id}/queue`, hidden: true });
   const tick = (): void => {
-    const now = Date.now();
+    const now = serverNow();
     const left = opensAt - now;
     // CLOSED takes no one new; PAUSED keeps its line and lets newcomers join at the back (nobody
     // is admitted until it resumes), so the way in stays (docs/operations.md).

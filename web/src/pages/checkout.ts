@@ -18,6 +18,7 @@ import {
 } from '../hold';
 import { storedValue, storeValue } from '../storage';
 import { every, handleError, later, loadingText, messageArea, queueTokenKey, requireSignIn, showMessage } from './common';
+import { serverNow } from '../clock';
 
 interface ReadyOrder {
   orderNo: string;
@@ -100,6 +101,12 @@ export async function renderCheckout(page: Page): Promise<void> {
   if (!hold) {
     page.outlet.appendChild(h('p', {}, t('checkoutEmpty')));
     page.outlet.appendChild(h('p', {}, h('a', { href: '/' }, t('backToConcerts'))));
+    // A hold made in another tab meanwhile is this reader's to pay for here too.
+    page.onLeave(
+      onHoldChangedElsewhere(null, () => {
+        if (!page.left) navigate('/checkout?changed=1', { replace: true });
+      }),
+    );
     return;
   }
   // Seats already in a READY order and seats in none are paid separately: a `ready` naming a seat
@@ -111,7 +118,7 @@ export async function renderCheckout(page: Page): Promise<void> {
   const ends = earliest(hold, next.seats);
   let reshowing = false;
   const tick = (): void => {
-    const left = Date.parse(ends) - Date.now();
+    const left = Date.parse(ends) - serverNow();
     timer.textContent = left > 0 ? t('holdExpiresIn', { time: countdown(left) }) : t('holdExpired');
     if (left > 0) return;
     pay.disabled = true;

@@ -7,6 +7,7 @@ import { t } from '../i18n';
 import { navigate, type Page } from '../router';
 import { type PowSolution, solveChallenge } from '../pow/client';
 import { handleError, later, messageArea, queueTokenKey, requireSignIn, showMessage, validId } from './common';
+import { serverNow } from '../clock';
 
 interface QueueView {
   status: 'WAITING' | 'ADMITTED' | 'PREQUEUED';
@@ -93,7 +94,7 @@ export async function renderQueue(page: Page): Promise<void> {
       // time left to the opening.
       status.textContent = t('queuePrequeued');
       position.textContent = '–';
-      const left = view.opensAt ? Math.max(0, Date.parse(view.opensAt) - Date.now()) : 0;
+      const left = view.opensAt ? Math.max(0, Date.parse(view.opensAt) - serverNow()) : 0;
       eta.textContent = t('queueEtaValue', { time: countdown(left) });
       progress.value = 0;
       return false;

@@ -23,6 +23,7 @@ import { heldColour, mineColour, SeatMapCanvas, selectedColour, soldColour, tier
 import { SeatModel, statusCodes, type SeatEntry } from '../seatmodel';
 import { storedValue, storeValue } from '../storage';
 import { every, handleError, loadingText, messageArea, queueTokenKey, requireSignIn, showMessage, validId } from './common';
+import { serverNow } from '../clock';
 
 // hold.max-seats-per-user's default; the server has the last word (409 HOLD_LIMIT_EXCEEDED names it).
 const maxSeats = 4;
@@ -522,6 +523,12 @@ export async function renderSeats(page: Page): Promise<void> {
         renderSelection();
       }
       handleError(page, messages, error, scheduleId);
+      // Keep a keyboard reader where they were: the button (disabled meanwhile, which drops focus
+      // to the page's start), or the selection's heading when the panel was drawn again.
+      if (!page.left) {
+        if (button.isConnected) button.focus();
+        else document.getElementById('selection-heading')?.focus();
+      }
     } finally {
       for (const index of asked) holding.delete(index);
     }
@@ -551,7 +558,7 @@ export async function renderSeats(page: Page): Promise<void> {
     ]);
     const tick = (): void => {
       if (!hold) return;
-      const left = Date.parse(hold.expiresAt) - Date.now();
+      const left = Date.parse(hold.expiresAt) - serverNow();
       if (left <= 0) {
         holdExpired();
         return;
@@ -644,7 +651,7 @@ export async function renderSeats(page: Page): Promise<void> {
   every(page, 250, () => {
     if (!hold) return;
     const timer = holdPanel.querySelector('.hold-timer');
-    const left = Date.parse(hold.expiresAt) - Date.now();
+    const left = Date.parse(hold.expiresAt) - serverNow();
     if (left <= 0) holdExpired();
     else if (timer) timer.textContent = t('holdExpiresIn', { time: countdown(left) });
   });
