@@ -192,8 +192,12 @@ export function describeError(error: unknown): string {
       const max = /at most (\d+)/.exec(body?.message ?? '')?.[1] ?? '4';
       return t('errHOLD_LIMIT_EXCEEDED', { max });
     }
-    case 'TOO_MANY_REQUESTS':
-      return t('errTOO_MANY_REQUESTS', { seconds: error.retryAfterSeconds ?? 1 });
+    case 'TOO_MANY_REQUESTS': {
+      // A lock of 15 minutes reads "15 min", not "893 s".
+      const seconds = error.retryAfterSeconds ?? 1;
+      const wait = seconds < 60 ? t('waitSeconds', { n: seconds }) : t('waitMinutes', { n: Math.ceil(seconds / 60) });
+      return t('errTOO_MANY_REQUESTS', { wait });
+    }
     case 'INVALID_ARGUMENT': {
       const fields = (body?.errors ?? []).map((e) => describeFieldError(e.field, e.reason)).join(', ');
       return fields ? t('errINVALID_ARGUMENT', { fields }) : t('errInvalidPlain');

@@ -86,8 +86,18 @@ async function signOut(): Promise<void> {
 }
 
 function switchLanguage(next: Lang): void {
+  // What the reader typed into a form survives the page being drawn again in the other language.
+  const typed = new Map<string, string>();
+  for (const input of main.querySelectorAll<HTMLInputElement | HTMLTextAreaElement>('form input[name], form textarea[name]')) {
+    if (!['file', 'checkbox', 'radio', 'hidden'].includes(input.type) && input.value !== '') typed.set(input.name, input.value);
+  }
   setLang(next);
-  rerender();
+  void rerender().then(() => {
+    for (const [name, value] of typed) {
+      const input = main.querySelector<HTMLInputElement | HTMLTextAreaElement>(`form [name="${CSS.escape(name)}"]`);
+      if (input && input.value === '') input.value = value;
+    }
+  });
   document.getElementById('language')?.focus();
 }
 

@@ -60,8 +60,8 @@ export function navigate(path: string, options: { replace?: boolean } = {}): voi
   void render();
 }
 
-export function rerender(): void {
-  void render();
+export function rerender(): Promise<void> {
+  return render();
 }
 
 async function render(): Promise<void> {
