@@ -34,6 +34,7 @@ interface Order {
   amount: number;
   scheduleId: number;
   seatNos: string[];
+  expiresAt: string;
 }
 
 // One payment attempt = one Idempotency-Key. It is kept (also across a reload) until the server
@@ -244,6 +245,7 @@ export async function renderGateway(page: Page): Promise<void> {
   const orderNo = page.params.orderNo ?? '';
   const messages = messageArea();
   const intro = h('p', { className: 'lead' });
+  const timer = h('p', { className: 'hold-timer', role: 'timer' });
   const pay = h('button', { type: 'button', className: 'primary' }, t('gatewayPay'));
   const cancel = h('button', { type: 'button', className: 'secondary' }, t('gatewayCancel'));
   append(page.outlet, [
@@ -252,6 +254,7 @@ export async function renderGateway(page: Page): Promise<void> {
       { className: 'gateway', 'aria-labelledby': 'gateway-heading' },
       h('h1', { id: 'gateway-heading' }, t('gatewayTitle')),
       intro,
+      timer,
       messages,
       h('div', { className: 'actions' }, pay, cancel),
     ),
@@ -276,6 +279,20 @@ export async function renderGateway(page: Page): Promise<void> {
       return;
     }
     intro.textContent = t('gatewayIntro', { orderNo: order.orderNo, amount: money(order.amount) });
+    // A page left open past the order's end says so instead of offering to pay (the server would
+    // cancel the payment with a refund anyway).
+    const ends = Date.parse(order.expiresAt);
+    const tick = (): void => {
+      const left = ends - serverNow();
+      if (Number.isNaN(left) || left > 0) {
+        timer.textContent = Number.isNaN(left) ? '' : t('orderPayableFor', { time: countdown(left) });
+        return;
+      }
+      timer.textContent = t('orderPayExpired');
+      pay.disabled = true;
+    };
+    tick();
+    every(page, 1000, tick);
   } catch (error) {
     // No such order of this reader (or it cannot be read): nothing to pay or cancel here.
     pay.remove();
