@@ -54,7 +54,11 @@ Task<HealthReport> HealthService::check() {
       }
     }
     if (!use_cached) {
-      result = co_await probes_[i]->probe();  // probes never throw
+      try {
+        result = co_await probes_[i]->probe();  // probes should not throw; if one does, its flag is cleared
+      } catch (const std::exception& error) {
+        result = domain::ProbeResult{false, error.what()};
+      }
       std::lock_guard lock(mutex_);
       cache_[i] = Cached{result, std::chrono::steady_clock::now(), true, false};
     }

@@ -996,7 +996,10 @@ export function scenarios(env) {
         check(onward === '/me/tickets', `the sign-in page's Continue goes to ${onward}, not /me/tickets`);
         // Only this site: a next that the browser's URL parser makes another origin (it drops tabs
         // and newlines: "/<TAB>/evil.example" is "//evil.example") leads home.
-        for (const next of ['%2F%09%2Fevil.example.com%2Fx', '%2F%0A%2Fevil.example.com', '%2F%2Fevil.example.com', '%2F%5Cevil.example.com', 'https%3A%2F%2Fevil.example.com']) {
+        const hostile = ['%2F%09%2Fevil.example.com%2Fx', '%2F%0A%2Fevil.example.com', '%2F%2Fevil.example.com', '%2F%5Cevil.example.com', 'https%3A%2F%2Fevil.example.com'];
+        // Dot segments resolve away, leaving a path that starts with "//": another host as a link.
+        hostile.push(...['/..//evil.example.com', '/.//evil.example.com', '/%2e%2e//evil.example.com', '/a/..//evil.example.com'].map(encodeURIComponent));
+        for (const next of hostile) {
           await second.goto(`/signin?next=${next}`);
           await waitFor(`the signed-in notice (next=${next})`, async () => (await second.getByRole('link', { name: 'Continue', exact: true }).count()) === 1, 5000);
           const href = await second.getByRole('link', { name: 'Continue', exact: true }).getAttribute('href');

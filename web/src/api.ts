@@ -89,13 +89,14 @@ async function send(path: string, options: CallOptions): Promise<Response> {
   if (options.auth && token) headers.Authorization = `Bearer ${token}`;
   if (options.queueToken) headers['Queue-Token'] = options.queueToken;
   if (options.idempotencyKey) headers['Idempotency-Key'] = options.idempotencyKey;
+  const sentAt = Date.now();
   const response = await fetch(path, {
     method: options.method ?? 'GET',
     headers,
     body: options.rawBody ?? (options.body === undefined ? undefined : JSON.stringify(options.body)),
     credentials: 'same-origin',
   });
-  noteServerDate(response.headers.get('Date'));
+  noteServerDate(response.headers.get('Date'), sentAt);
   return response;
 }
 

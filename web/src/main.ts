@@ -86,13 +86,25 @@ async function signOut(): Promise<void> {
 }
 
 function switchLanguage(next: Lang): void {
-  // What the reader typed into a form survives the page being drawn again in the other language.
+  // What the reader typed into a form survives the page being drawn again in the other language:
+  // choices first (a change may draw the fields that depend on them), then what was typed into
+  // fields the new page left empty.
+  const chosen = new Map<string, string>();
+  for (const select of main.querySelectorAll<HTMLSelectElement>('form select[name]')) chosen.set(select.name, select.value);
   const typed = new Map<string, string>();
   for (const input of main.querySelectorAll<HTMLInputElement | HTMLTextAreaElement>('form input[name], form textarea[name]')) {
     if (!['file', 'checkbox', 'radio', 'hidden'].includes(input.type) && input.value !== '') typed.set(input.name, input.value);
   }
+  const path = location.pathname;
   setLang(next);
   void rerender().then(() => {
+    if (location.pathname !== path) return; // the reader went elsewhere meanwhile
+    for (const [name, value] of chosen) {
+      const select = main.querySelector<HTMLSelectElement>(`form select[name="${CSS.escape(name)}"]`);
+      if (!select || select.value === value || ![...select.options].some((option) => option.value === value)) continue;
+      select.value = value;
+      select.dispatchEvent(new Event('change', { bubbles: true }));
+    }
     for (const [name, value] of typed) {
       const input = main.querySelector<HTMLInputElement | HTMLTextAreaElement>(`form [name="${CSS.escape(name)}"]`);
       if (input && input.value === '') input.value = value;

@@ -13,12 +13,15 @@ interface Session {
 
 // Only same-site paths: never send the reader to another origin after signing in. The browser's
 // own URL parser decides (it drops tabs and newlines, so "/\t/evil.example" is "//evil.example");
-// what it resolves to must be this origin, and only its path, query and fragment are kept.
+// what it resolves to must be this origin, and the path kept may not start with "//" either
+// (dot segments resolve away: "/..//evil.example" has the path "//evil.example", another host
+// once used as a link).
 export function sameSitePath(next: string | null, origin: string = location.origin): string {
   if (next === null || !next.startsWith('/')) return '/';
   try {
     const url = new URL(next, origin);
-    return url.origin === origin ? url.pathname + url.search + url.hash : '/';
+    if (url.origin !== origin || url.pathname.startsWith('//')) return '/';
+    return url.pathname + url.search + url.hash;
   } catch {
     return '/';
   }

@@ -102,10 +102,11 @@ export async function renderCheckout(page: Page): Promise<void> {
   if (!hold) {
     page.outlet.appendChild(h('p', {}, t('checkoutEmpty')));
     page.outlet.appendChild(h('p', {}, h('a', { href: '/' }, t('backToConcerts'))));
-    // A hold made in another tab meanwhile is this reader's to pay for here too.
+    // A hold made in another tab meanwhile is this reader's to pay for here too (the page is read
+    // again on any change there; a release leaves it as it is).
     page.onLeave(
       onHoldChangedElsewhere(null, () => {
-        if (!page.left) navigate('/checkout?changed=1', { replace: true });
+        if (!page.left) navigate('/checkout', { replace: true });
       }),
     );
     return;
